@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# One command: set up a virtualenv and open the workbench (on the bundled sample week if no database exists).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LITELLM_LOCAL_MODEL_COST_MAP="${LITELLM_LOCAL_MODEL_COST_MAP:-True}"
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e .
+exec .venv/bin/streamlit run app.py "$@"

@@ -1,0 +1,66 @@
+"""`tracedesk` command line: a thin dispatcher over one module per command group.
+
+Each module in COMMAND_MODULES exposes `register(subparsers)`; it must keep its top-level imports
+light (argparse only) and import pandas, litellm and friends inside the handler, so that
+`tracedesk --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Exit codes shared by every command.
+EXIT_OK = 0
+EXIT_PARTIAL = 1  # ran, but something was rejected / an alert fired
+EXIT_USAGE = 2
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "tracedesk.cli.ingest_cmd",
+)
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called; printed without a traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tracedesk",
+        description="Local-first workbench for LLM and agent traces: ingest, inspect, evaluate, alert.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tracedesk")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"tracedesk {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Interrupted; nothing from the unfinished batch was stored.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

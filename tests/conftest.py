@@ -1,0 +1,24 @@
+"""Shared fixtures. Every test uses real files under tmp_path; nothing reaches the network."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# litellm must never try to download its price map in tests (and users' runs set it too).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "test.db")
+
+
+@pytest.fixture(scope="session")
+def sample_db_path(tmp_path_factory):
+    """A database holding the bundled sample week, built once per test session (read-only use!)."""
+    from tracedesk.sample import build_demo_db
+
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    build_demo_db(str(path))
+    return str(path)
