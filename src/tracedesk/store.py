@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlite_utils
 
 from .models import Evaluation, Span
@@ -236,28 +237,45 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Writes
 
+_JSON_OPTS = orjson.OPT_NON_STR_KEYS
+
+
 def _json(value: Any) -> str | None:
+    """Compact JSON text for a JSON column; empty containers are stored as NULL."""
     if value is None or value == {} or value == []:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        return orjson.dumps(value, default=str, option=_JSON_OPTS).decode()
+    except TypeError:  # e.g. lone surrogates from a lenient decoder: fall back to the stdlib
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+_JSON_SPAN_FIELDS = frozenset(
+    {"dims", "input_messages", "output_messages", "documents", "attributes", "resource", "events"}
+)
+# How to read each written column (except content_hash) from a Span, decided once.
+_ROW_READERS: tuple[tuple[str, bool], ...] = tuple(
+    (column, column in _JSON_SPAN_FIELDS) for column in _WRITE_COLUMNS if column != "content_hash"
+)
 
 
 def span_row(span: Span) -> tuple[Any, ...]:
     """The row written for a span, in `_WRITE_COLUMNS` order, ending with its content hash."""
     values: list[Any] = []
-    for column in _WRITE_COLUMNS:
-        if column == "content_hash":
-            continue
+    append = values.append
+    for column, is_json in _ROW_READERS:
         if column == "retrieved_doc_ids":
-            values.append(_json(span.retrieved_doc_ids))
-        elif column in ("dims", "input_messages", "output_messages", "documents", "attributes",
-                        "resource", "events"):
-            values.append(_json(getattr(span, column)))
+            append(_json(span.retrieved_doc_ids))
+        elif is_json:
+            append(_json(getattr(span, column)))
         else:
-            values.append(getattr(span, column))
-    digest = hashlib.blake2b(repr(values[:-1]).encode("utf-8", "surrogatepass"), digest_size=12)
+            append(getattr(span, column))
     # `source` (last) is excluded from the hash: the same span read from a copy of a file is unchanged.
-    values.append(digest.hexdigest())
+    try:
+        payload = orjson.dumps(values[:-1])
+    except TypeError:
+        payload = repr(values[:-1]).encode("utf-8", "surrogatepass")
+    values.append(hashlib.blake2b(payload, digest_size=12).hexdigest())
     return tuple(values)
 
 

@@ -1,0 +1,220 @@
+"""The receiver's single writer: one thread owns the database connection and batches inserts.
+
+Many exporters post at once; if each request wrote on its own, SQLite would serialize them through its
+file lock and, under load, some would fail with "database is locked" while the Streamlit app reads the
+same file. Instead every request hands its parsed spans to this thread and waits on a Future. The thread
+gathers requests until a batch is big enough (`max_spans`) or old enough (`max_delay`), writes them in
+ONE transaction with `store.write_batch`, and only then resolves the futures — so a request is answered
+200 only after its spans are committed. The connection uses `synchronous=FULL` so a commit survives a
+power cut, not only a crash of this process: what the receiver acknowledged is never lost.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models import Evaluation, Span
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WriteRequest:
+    """What one HTTP request asks the writer to store."""
+
+    spans: Sequence[Span] = ()
+    evaluations: Sequence[Evaluation] = ()
+    #: log-record patches (message content sent as logs) applied to already-stored spans
+    patches: Sequence[Any] = ()
+    future: Future = field(default_factory=Future)
+
+    @property
+    def size(self) -> int:
+        return len(self.spans) + len(self.evaluations) + len(self.patches)
+
+
+@dataclass
+class WriterStats:
+    """Counters the status file and the Live page show."""
+
+    batches: int = 0
+    spans: int = 0
+    evaluations: int = 0
+    patches: int = 0
+    failed_requests: int = 0
+    last_write_ns: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "spans": self.spans,
+            "evaluations": self.evaluations,
+            "patches": self.patches,
+            "failed_requests": self.failed_requests,
+            "last_write_ns": self.last_write_ns,
+        }
+
+
+class WriterClosed(RuntimeError):
+    """Raised by submit() once the writer is shutting down: the request must not be acknowledged."""
+
+
+_STOP = object()
+
+#: (db, spans, evaluations, patches) -> None; runs inside the writer thread, one transaction per call.
+BatchFn = Callable[[Any, list[Span], list[Evaluation], list[Any]], None]
+
+
+def default_write(db: Any, spans: list[Span], evaluations: list[Evaluation], patches: list[Any]) -> None:
+    """Write one batch through the store (and the ingest package's patch helper, when there are patches)."""
+    from .. import store
+    from .adapter import apply_patches
+
+    if spans or evaluations:
+        store.write_batch(db, spans, evaluations)
+    if patches:
+        apply_patches(db, patches)
+
+
+class BatchWriter:
+    """Owns the only write connection; call `submit()` from any thread, `close()` once to flush."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        *,
+        max_spans: int = 5000,
+        max_delay: float = 0.05,
+        write: BatchFn = default_write,
+        on_batch: Callable[[WriterStats], None] | None = None,
+    ) -> None:
+        self.db_path = str(db_path)
+        self.max_spans = max_spans
+        self.max_delay = max_delay
+        self.stats = WriterStats()
+        self._write = write
+        self._on_batch = on_batch
+        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._closing = False
+        self._submit_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._open_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tracedesk-writer", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._open_error is not None:
+            raise self._open_error
+
+    # -- API used by request threads ------------------------------------------------------------
+
+    def submit(self, request: WriteRequest) -> Future:
+        """Queue a request; its future resolves (None) once committed, or raises the write error."""
+        with self._submit_lock:  # no request slips in after the stop marker
+            if self._closing:
+                raise WriterClosed("the receiver is shutting down")
+            self._queue.put(request)
+        return request.future
+
+    def write(self, request: WriteRequest, timeout: float | None = None) -> None:
+        """Submit and wait until committed."""
+        self.submit(request).result(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop taking requests, write everything already queued, and close the connection."""
+        with self._submit_lock:
+            if self._closing:
+                pass
+            else:
+                self._closing = True
+                self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        from .. import store
+
+        try:
+            db = store.connect(self.db_path)
+            # Acknowledged means on disk: sync the WAL at every commit (batching keeps this cheap).
+            db.conn.execute("PRAGMA synchronous=FULL")
+        except BaseException as exc:  # reported to the constructor's caller
+            self._open_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        stopping = False
+        try:
+            while not stopping:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                batch = [first]
+                size = first.size
+                deadline = time.monotonic() + self.max_delay
+                while size < self.max_spans:
+                    remaining = deadline - time.monotonic()
+                    try:
+                        item = self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else \
+                            self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stopping = True  # write this batch, then drain what is left below
+                        break
+                    batch.append(item)
+                    size += item.size
+                self._commit(db, batch)
+            # Drain: anything queued before the stop marker was accepted and must be written.
+            rest = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP:
+                    rest.append(item)
+            if rest:
+                self._commit(db, rest)
+        finally:
+            db.conn.close()
+
+    def _commit(self, db: Any, batch: list[WriteRequest]) -> None:
+        spans = [s for r in batch for s in r.spans]
+        evaluations = [e for r in batch for e in r.evaluations]
+        patches = [p for r in batch for p in r.patches]
+        try:
+            self._write(db, spans, evaluations, patches)
+        except Exception as exc:  # noqa: BLE001 - isolate the request that broke the batch
+            if len(batch) == 1:
+                log.exception("writing a request failed")
+                self.stats.failed_requests += 1
+                batch[0].future.set_exception(exc)
+                return
+            # One bad request must not fail its neighbours: write them one by one.
+            for request in batch:
+                self._commit(db, [request])
+            return
+        self.stats.batches += 1
+        self.stats.spans += len(spans)
+        self.stats.evaluations += len(evaluations)
+        self.stats.patches += len(patches)
+        self.stats.last_write_ns = time.time_ns()
+        for request in batch:
+            request.future.set_result(None)
+        if self._on_batch is not None:
+            try:
+                self._on_batch(self.stats)
+            except Exception:  # noqa: BLE001 - a status-file hiccup never fails a write
+                log.exception("on_batch callback failed")
