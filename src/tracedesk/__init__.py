@@ -15,6 +15,27 @@ __all__ = [
     "Span",
     "SpanKind",
     "SpanStatus",
+    "Filters",
+    "Workspace",
     "connect",
     "default_db_path",
+    "open",
 ]
+
+# Loaded on first use (they pull in pandas / networkx): name -> (module, attribute).
+_LAZY = {
+    "open": (".workspace", "open"),
+    "Workspace": (".workspace", "Workspace"),
+    "Filters": (".query", "Filters"),
+}
+
+
+def __getattr__(name: str):  # PEP 562: keeps `import tracedesk` cheap
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module, __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tracedesk' has no attribute {name!r}")

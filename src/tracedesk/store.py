@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import orjson
 import sqlite_utils
 
@@ -216,6 +218,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m002_traces", _m002_traces),
     ("m003_evaluations", _m003_evaluations),
     ("m004_settings", _m004_settings),
+    ("m201_eval_cache", lambda db: __import__("tracedesk.store_evals", fromlist=["_"]).m201_eval_cache(db)),
+    ("m301_alert_rules", lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m301_alert_rules(db)),
 ]
 
 
@@ -241,38 +245,37 @@ _JSON_OPTS = orjson.OPT_NON_STR_KEYS
 
 
 def _json(value: Any) -> str | None:
-    """Compact JSON text for a JSON column; empty containers are stored as NULL."""
     if value is None or value == {} or value == []:
         return None
     try:
-        return orjson.dumps(value, default=str, option=_JSON_OPTS).decode()
-    except TypeError:  # e.g. lone surrogates from a lenient decoder: fall back to the stdlib
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-_JSON_SPAN_FIELDS = frozenset(
-    {"dims", "input_messages", "output_messages", "documents", "attributes", "resource", "events"}
-)
-# How to read each written column (except content_hash) from a Span, decided once.
-_ROW_READERS: tuple[tuple[str, bool], ...] = tuple(
-    (column, column in _JSON_SPAN_FIELDS) for column in _WRITE_COLUMNS if column != "content_hash"
-)
+_SPAN_JSON_COLUMNS = frozenset({"dims", "input_messages", "output_messages", "documents", "attributes",
+                                "resource", "events"})
+_ROW_NAMES = tuple(c for c in _WRITE_COLUMNS if c != "content_hash")
+# Read every column with one C-level getter; retrieved_doc_ids is derived from documents.
+_ROW_GETTER = operator.attrgetter(*(("documents" if c == "retrieved_doc_ids" else c) for c in _ROW_NAMES))
+_ROW_JSON_INDEXES = tuple(i for i, c in enumerate(_ROW_NAMES) if c in _SPAN_JSON_COLUMNS)
+_ROW_DOC_IDS_INDEX = _ROW_NAMES.index("retrieved_doc_ids")
 
 
 def span_row(span: Span) -> tuple[Any, ...]:
     """The row written for a span, in `_WRITE_COLUMNS` order, ending with its content hash."""
-    values: list[Any] = []
-    append = values.append
-    for column, is_json in _ROW_READERS:
-        if column == "retrieved_doc_ids":
-            append(_json(span.retrieved_doc_ids))
-        elif is_json:
-            append(_json(getattr(span, column)))
-        else:
-            append(getattr(span, column))
+    values = list(_ROW_GETTER(span))
+    for i in _ROW_JSON_INDEXES:
+        value = values[i]
+        if value:
+            values[i] = _json(value)
+        elif value is not None:
+            values[i] = None
+    docs = values[_ROW_DOC_IDS_INDEX]
+    values[_ROW_DOC_IDS_INDEX] = _json(span.retrieved_doc_ids) if docs else None
     # `source` (last) is excluded from the hash: the same span read from a copy of a file is unchanged.
     try:
-        payload = orjson.dumps(values[:-1])
+        payload = orjson.dumps(values[:-1], option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
         payload = repr(values[:-1]).encode("utf-8", "surrogatepass")
     values.append(hashlib.blake2b(payload, digest_size=12).hexdigest())
@@ -350,11 +353,13 @@ def write_batch(
     evaluations: Sequence[Evaluation] = (),
     *,
     refresh: bool = True,
+    also: Callable[[sqlite_utils.Database], None] | None = None,
 ) -> WriteResult:
     """Write spans and evaluations in ONE transaction, then refresh the touched trace summaries.
 
     Either the whole batch lands or none of it does. Re-writing identical spans changes nothing;
     a span id seen again with different content replaces the stored row (counted in `replaced`).
+    `also(db)` runs inside the same transaction (ingest stores joined log messages with the batch).
     """
     result = WriteResult()
     # Within one batch a duplicate id keeps the last occurrence, like across batches.
@@ -392,6 +397,8 @@ def write_batch(
             rows = [tuple(evaluation_row(e).values()) for e in evaluations]
             db.conn.executemany(_EVAL_INSERT, rows)
             result.evaluations = len(rows)
+        if also is not None:
+            also(db)
         if refresh and (to_write or evaluations):
             refresh_traces(db, {k[0] for k in latest} if to_write else set())
     return result
@@ -480,13 +487,15 @@ def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
         rows = db.execute(
             f"SELECT trace_id, span_id, parent_span_id, "
             f"(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL "
-            f" OR cost_usd IS NOT NULL) FROM spans WHERE trace_id IN ({marks})",
+            f" OR cost_usd IS NOT NULL), usage_counted FROM spans WHERE trace_id IN ({marks})",
             list(chunk),
         ).fetchall()
-        flags = _usage_flags(rows)
+        current = {(r[0], r[1]): r[4] for r in rows}
+        flags = _usage_flags([r[:4] for r in rows])
+        # Only rows whose flag changes are written (most spans keep the default 1).
         db.conn.executemany(
-            "UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ? AND usage_counted IS NOT ?",
-            [(flag, t, s, flag) for (t, s), flag in flags.items()],
+            "UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?",
+            [(flag, t, s) for (t, s), flag in flags.items() if current.get((t, s)) != flag],
         )
         db.execute(_TRACE_SUMMARY_SQL.format(marks=marks), list(chunk))
         db.execute(

@@ -18,6 +18,11 @@ EXIT_USAGE = 2
 
 COMMAND_MODULES: tuple[str, ...] = (
     "tracedesk.cli.ingest_cmd",
+    "tracedesk.cli.serve_cmd",
+    "tracedesk.cli.alerts_cmd",
+    "tracedesk.cli.drift_cmd",
+    "tracedesk.cli.eval_cmd",
+    "tracedesk.cli.sample_cmd",
 )
 
 

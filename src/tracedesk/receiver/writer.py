@@ -31,13 +31,13 @@ class WriteRequest:
 
     spans: Sequence[Span] = ()
     evaluations: Sequence[Evaluation] = ()
-    #: log-record patches (message content sent as logs) applied to already-stored spans
-    patches: Sequence[Any] = ()
+    #: GenAI messages that arrived as OTLP log records (joined to their spans when written)
+    log_messages: Sequence[Any] = ()
     future: Future = field(default_factory=Future)
 
     @property
     def size(self) -> int:
-        return len(self.spans) + len(self.evaluations) + len(self.patches)
+        return len(self.spans) + len(self.evaluations) + len(self.log_messages)
 
 
 @dataclass
@@ -47,7 +47,7 @@ class WriterStats:
     batches: int = 0
     spans: int = 0
     evaluations: int = 0
-    patches: int = 0
+    log_messages: int = 0
     failed_requests: int = 0
     last_write_ns: int | None = None
 
@@ -56,7 +56,7 @@ class WriterStats:
             "batches": self.batches,
             "spans": self.spans,
             "evaluations": self.evaluations,
-            "patches": self.patches,
+            "log_messages": self.log_messages,
             "failed_requests": self.failed_requests,
             "last_write_ns": self.last_write_ns,
         }
@@ -68,19 +68,17 @@ class WriterClosed(RuntimeError):
 
 _STOP = object()
 
-#: (db, spans, evaluations, patches) -> None; runs inside the writer thread, one transaction per call.
+#: (db, spans, evaluations, log_messages) -> None; runs inside the writer thread, one transaction per call.
 BatchFn = Callable[[Any, list[Span], list[Evaluation], list[Any]], None]
 
 
-def default_write(db: Any, spans: list[Span], evaluations: list[Evaluation], patches: list[Any]) -> None:
-    """Write one batch through the store (and the ingest package's patch helper, when there are patches)."""
+def default_write(db: Any, spans: list[Span], evaluations: list[Evaluation], log_messages: list[Any]) -> None:
+    """Write one batch through the store, without log-message joining (see adapter.StoreWriter)."""
     from .. import store
-    from .adapter import apply_patches
 
-    if spans or evaluations:
-        store.write_batch(db, spans, evaluations)
-    if patches:
-        apply_patches(db, patches)
+    if log_messages:
+        raise ValueError("default_write cannot store log messages; use adapter.StoreWriter")
+    store.write_batch(db, spans, evaluations)
 
 
 class BatchWriter:
@@ -92,13 +90,17 @@ class BatchWriter:
         *,
         max_spans: int = 5000,
         max_delay: float = 0.05,
-        write: BatchFn = default_write,
+        write: BatchFn | None = None,
         on_batch: Callable[[WriterStats], None] | None = None,
     ) -> None:
         self.db_path = str(db_path)
         self.max_spans = max_spans
         self.max_delay = max_delay
         self.stats = WriterStats()
+        if write is None:
+            from .adapter import StoreWriter
+
+            write = StoreWriter()
         self._write = write
         self._on_batch = on_batch
         self._queue: "queue.Queue[Any]" = queue.Queue()
@@ -193,9 +195,9 @@ class BatchWriter:
     def _commit(self, db: Any, batch: list[WriteRequest]) -> None:
         spans = [s for r in batch for s in r.spans]
         evaluations = [e for r in batch for e in r.evaluations]
-        patches = [p for r in batch for p in r.patches]
+        log_messages = [p for r in batch for p in r.log_messages]
         try:
-            self._write(db, spans, evaluations, patches)
+            self._write(db, spans, evaluations, log_messages)
         except Exception as exc:  # noqa: BLE001 - isolate the request that broke the batch
             if len(batch) == 1:
                 log.exception("writing a request failed")
@@ -209,7 +211,7 @@ class BatchWriter:
         self.stats.batches += 1
         self.stats.spans += len(spans)
         self.stats.evaluations += len(evaluations)
-        self.stats.patches += len(patches)
+        self.stats.log_messages += len(log_messages)
         self.stats.last_write_ns = time.time_ns()
         for request in batch:
             request.future.set_result(None)

@@ -1,0 +1,95 @@
+"""What the Alerts page's builder needs, without streamlit: choices read from the store, and a rule
+assembled from plain widget values (so the page holds no SQL and no JSON typing)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from ..store import connect
+from .definition import AlertRule, Condition, Group, parse_rule, rule_to_dict
+
+#: Scope dimensions offered by the builder (columns of spans; dims.* come from the data).
+BUILDER_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", "environment",
+                                       "agent_name", "service")
+WINDOWS: tuple[str, ...] = ("5m", "10m", "15m", "30m", "1h", "3h", "1d")
+
+
+@dataclass(frozen=True)
+class SignalChoice:
+    label: str
+    signal: dict[str, Any]
+    aggregation: str  # the usual aggregation for this signal
+    comparator: str  # the usual direction of "bad"
+    threshold: float
+
+
+def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
+    """Signals the data can feed, with sensible defaults (bad = low score, high latency, high rate)."""
+    db = connect(db)
+    out: list[SignalChoice] = []
+    for (name,) in db.execute("SELECT DISTINCT name FROM evaluations WHERE score IS NOT NULL "
+                              "AND name != 'user_feedback' ORDER BY name"):
+        out.append(SignalChoice(f"{name} score", {"type": "eval_score", "evaluator": name}, "mean", "<", 0.7))
+    kinds = [r[0] for r in db.execute("SELECT DISTINCT kind FROM spans WHERE kind IS NOT NULL ORDER BY kind")]
+    for kind in kinds:
+        out.append(SignalChoice(f"{kind} duration (ms)", {"type": "duration", "span_kind": kind}, "p95", ">", 1000))
+    out += [
+        SignalChoice("trace duration (ms)", {"type": "trace_duration"}, "p95", ">", 5000),
+        SignalChoice("time to first token (ms)", {"type": "ttft"}, "p95", ">", 2000),
+        SignalChoice("input tokens per LLM call", {"type": "input_tokens"}, "mean", ">", 4000),
+        SignalChoice("output tokens per LLM call", {"type": "output_tokens"}, "mean", ">", 1000),
+        SignalChoice("cost per trace ($)", {"type": "cost_per_trace"}, "mean", ">", 0.05),
+        SignalChoice("error rate (traces)", {"type": "error_rate"}, "rate", ">", 0.05),
+        SignalChoice("tool error rate", {"type": "error_rate", "span_kind": "TOOL"}, "rate", ">", 0.1),
+        SignalChoice("refusal rate", {"type": "refusal_rate"}, "rate", ">", 0.1),
+        SignalChoice("tool calls per trace", {"type": "tool_calls_per_trace"}, "mean", ">", 5),
+        SignalChoice("LLM calls per trace", {"type": "llm_calls_per_trace"}, "mean", ">", 6),
+        SignalChoice("spans per trace", {"type": "spans_per_trace"}, "mean", ">", 30),
+        SignalChoice("thumbs-down rate", {"type": "thumbs_down_rate"}, "rate", ">", 0.2),
+        SignalChoice("eval fail rate (all evaluators)", {"type": "eval_fail_rate"}, "rate", ">", 0.2),
+    ]
+    return out
+
+
+def dimension_values(db: "str | sqlite_utils.Database", dimension: str, limit: int = 200) -> list[str]:
+    """Distinct values of a span column, for the scope pickers."""
+    if dimension not in BUILDER_DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}; valid choices: {', '.join(BUILDER_DIMENSIONS)}")
+    rows = connect(db).execute(
+        f"SELECT DISTINCT {dimension} FROM spans WHERE {dimension} IS NOT NULL ORDER BY 1 LIMIT ?", [limit])
+    return [r[0] for r in rows]
+
+
+def build_rule(*, name: str, conditions: list[dict[str, Any]], combine: str = "all", window: str = "15m",
+               step: str = "5m", scope: dict[str, list[str]] | None = None, group_by: list[str] | None = None,
+               min_samples: int = 1, severity: str = "medium", owner: str = "", description: str = "",
+               runbook: str = "") -> AlertRule:
+    """A rule from widget values; validated like an imported document (raises AlertValidationError)."""
+    leaves = [{"signal": c["signal"], "aggregation": c["aggregation"], "comparator": c["comparator"],
+               "threshold": c["threshold"]} for c in conditions]
+    doc = {
+        "tracedesk_alert": 1, "name": name, "description": description, "owner": owner, "severity": severity,
+        "runbook": runbook, "scope": {k: list(v) for k, v in (scope or {}).items() if v}, "window": window,
+        "step": step, "group_by": list(group_by or []), "min_samples": int(min_samples),
+        "condition": leaves[0] if len(leaves) == 1 else {combine: leaves},
+    }
+    return parse_rule(doc)
+
+
+def form_values(rule: AlertRule) -> dict[str, Any] | None:
+    """The builder's widget values for a rule, or None when it nests groups (edit those as JSON)."""
+    node = rule.condition
+    if isinstance(node, Condition):
+        leaves, combine = [node], "all"
+    elif all(isinstance(i, Condition) for i in node.items):
+        leaves, combine = list(node.items), node.op
+    else:
+        return None
+    doc = rule_to_dict(rule)
+    doc.pop("condition")
+    doc["combine"] = combine
+    doc["conditions"] = [{"signal": c.signal, "aggregation": c.aggregation, "comparator": c.comparator,
+                          "threshold": c.threshold} for c in leaves]
+    return doc

@@ -1,0 +1,476 @@
+"""Alert definition v1: dataclasses, parsing with friendly errors, and exact JSON round-trip.
+
+An alert is data: a JSON document with `"tracedesk_alert": 1`. `parse_rule` turns a document into an
+`AlertRule` (raising `AlertValidationError` with the JSON path and the valid choices), `rule_to_dict`
+turns it back. Export -> import -> export gives the same document, byte for byte (`dumps_rule`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Union
+
+FORMAT_VERSION = 1
+BUNDLE_KEY = "tracedesk_alerts"  # a bundle: {"tracedesk_alerts": 1, "alerts": [rule, ...]}
+
+AGGREGATIONS: tuple[str, ...] = ("mean", "min", "max", "sum", "count", "rate", "p50", "p90", "p95", "p99")
+COMPARATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "!=")
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+#: Span/trace columns a scope or group-by may name; any other dimension is written "dims.NAME".
+SCOPE_COLUMNS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", "environment",
+                                  "agent_name", "service")
+SPAN_KINDS: tuple[str, ...] = ("LLM", "CHAIN", "RETRIEVER", "RERANKER", "TOOL", "AGENT", "EMBEDDING",
+                               "GUARDRAIL", "EVALUATOR", "UNKNOWN")
+
+_DURATION_RE = re.compile(r"^([1-9][0-9]*)(s|m|h|d)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+_DIM_RE = re.compile(r"^dims\.[A-Za-z0-9_.:-]+$")
+
+
+class AlertValidationError(ValueError):
+    """A document is not a valid alert. `errors` lists (json_path, message) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{path}: {msg}" for path, msg in errors))
+
+
+@dataclass(frozen=True)
+class SignalParam:
+    """One parameter a signal type takes (for validation, docs and the page's builder)."""
+
+    name: str
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """What the validator and the builder know about a signal type; the compute function is in signals."""
+
+    type: str
+    label: str
+    params: tuple[SignalParam, ...] = ()
+    default_aggregation: str = "mean"
+    unit: str = ""
+    description: str = ""
+
+
+#: Signal types known to the validator. `signals.register_signal` adds to it (drift adds its own).
+SIGNAL_SPECS: dict[str, SignalSpec] = {}
+
+
+def register_signal_spec(spec: SignalSpec) -> None:
+    SIGNAL_SPECS[spec.type] = spec
+
+
+def parse_duration(text: str) -> int:
+    """'15m' -> 900 seconds. Units: s, m, h, d."""
+    m = _DURATION_RE.match(text) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"{text!r} is not a duration; write a whole number and a unit s/m/h/d, e.g. '15m'")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataclasses
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A leaf: signal + aggregation + comparator + threshold over each window."""
+
+    signal: dict[str, Any]  # {"type": "eval_score", "evaluator": "groundedness"}
+    aggregation: str
+    comparator: str
+    threshold: float
+    min_samples: int | None = None  # overrides the rule's min_samples for this condition
+
+    @property
+    def signal_type(self) -> str:
+        return self.signal["type"]
+
+    def label(self) -> str:
+        params = ",".join(str(v) for k, v in self.signal.items() if k != "type")
+        sig = f"{self.signal_type}({params})" if params else self.signal_type
+        return f"{sig} {self.aggregation} {self.comparator} {_fmt_number(self.threshold)}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """all/any over conditions and nested groups."""
+
+    op: str  # "all" | "any"
+    items: tuple["Node", ...]
+
+
+Node = Union[Condition, Group]
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    condition: Node
+    window: str = "15m"
+    step: str = "5m"
+    description: str = ""
+    owner: str = ""
+    severity: str = "medium"
+    runbook: str = ""
+    scope: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    group_by: tuple[str, ...] = ()
+    min_samples: int = 1
+
+    @property
+    def window_s(self) -> int:
+        return parse_duration(self.window)
+
+    @property
+    def step_s(self) -> int:
+        return parse_duration(self.step)
+
+    def leaves(self) -> list[Condition]:
+        return leaves(self.condition)
+
+    def __hash__(self) -> int:  # scope is a dict: hash the canonical document instead
+        return hash(dumps_rule(self))
+
+
+def leaves(node: Node) -> list[Condition]:
+    """Conditions in document order (depth first): their index is the condition id 'c0', 'c1', ..."""
+    if isinstance(node, Condition):
+        return [node]
+    out: list[Condition] = []
+    for item in node.items:
+        out.extend(leaves(item))
+    return out
+
+
+def _fmt_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialization
+
+
+def condition_to_dict(node: Node) -> dict[str, Any]:
+    if isinstance(node, Group):
+        return {node.op: [condition_to_dict(i) for i in node.items]}
+    out: dict[str, Any] = {
+        "signal": dict(node.signal),
+        "aggregation": node.aggregation,
+        "comparator": node.comparator,
+        "threshold": node.threshold,
+    }
+    if node.min_samples is not None:
+        out["min_samples"] = node.min_samples
+    return out
+
+
+def rule_to_dict(rule: AlertRule) -> dict[str, Any]:
+    """The canonical v1 document (every field present, in a fixed order)."""
+    return {
+        "tracedesk_alert": FORMAT_VERSION,
+        "name": rule.name,
+        "description": rule.description,
+        "owner": rule.owner,
+        "severity": rule.severity,
+        "runbook": rule.runbook,
+        "scope": {k: list(v) for k, v in rule.scope.items()},
+        "window": rule.window,
+        "step": rule.step,
+        "group_by": list(rule.group_by),
+        "min_samples": rule.min_samples,
+        "condition": condition_to_dict(rule.condition),
+    }
+
+
+def dumps_rule(rule: AlertRule, indent: int | None = 2) -> str:
+    return json.dumps(rule_to_dict(rule), indent=indent, ensure_ascii=False)
+
+
+def dumps_bundle(rules: list[AlertRule], indent: int | None = 2) -> str:
+    doc = {BUNDLE_KEY: FORMAT_VERSION, "alerts": [rule_to_dict(r) for r in rules]}
+    return json.dumps(doc, indent=indent, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing / validation
+
+
+def _choices(options: Any) -> str:
+    return ", ".join(repr(o) if not isinstance(o, str) else o for o in options)
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str]] = []
+
+    def err(self, path: str, msg: str) -> None:
+        self.errors.append((path, msg))
+
+    def string(self, doc: dict, key: str, path: str, *, required: bool = False, default: str = "") -> str:
+        if key not in doc:
+            if required:
+                self.err(f"{path}.{key}", "is required (a string)")
+            return default
+        value = doc[key]
+        if not isinstance(value, str):
+            self.err(f"{path}.{key}", f"must be a string, got {type(value).__name__}")
+            return default
+        return value
+
+    def rule(self, doc: Any, path: str = "$") -> AlertRule | None:
+        if not isinstance(doc, dict):
+            self.err(path, f"an alert must be a JSON object, got {type(doc).__name__}")
+            return None
+        allowed = ("tracedesk_alert", "name", "description", "owner", "severity", "runbook", "scope",
+                   "window", "step", "group_by", "min_samples", "condition")
+        for key in doc:
+            if key not in allowed:
+                self.err(f"{path}.{key}", f"unknown field; valid fields: {_choices(allowed)}")
+        version = doc.get("tracedesk_alert")
+        if version is None:
+            self.err(f"{path}.tracedesk_alert", f"is required: add \"tracedesk_alert\": {FORMAT_VERSION}")
+        elif version != FORMAT_VERSION or isinstance(version, bool):
+            self.err(f"{path}.tracedesk_alert", f"unsupported version {version!r}; valid choices: {FORMAT_VERSION}")
+        name = self.string(doc, "name", path, required=True)
+        if name and not _NAME_RE.match(name):
+            self.err(f"{path}.name", "use letters, digits and _ . : - (starting with a letter or digit)")
+        severity = self.string(doc, "severity", path, default="medium")
+        if severity not in SEVERITIES:
+            self.err(f"{path}.severity", f"unknown severity {severity!r}; valid choices: {_choices(SEVERITIES)}")
+        window = self.duration(doc, "window", path, "15m")
+        step = self.duration(doc, "step", path, "5m")
+        scope = self.scope(doc.get("scope", {}), f"{path}.scope")
+        group_by = self.group_by(doc.get("group_by", []), f"{path}.group_by")
+        min_samples = self.positive_int(doc, "min_samples", path, 1)
+        if "condition" not in doc:
+            self.err(f"{path}.condition", "is required: {\"all\": [...]}, {\"any\": [...]} or a single condition")
+            condition = None
+        else:
+            condition = self.node(doc["condition"], f"{path}.condition")
+        if self.errors or condition is None:
+            return None
+        return AlertRule(
+            name=name, condition=condition, window=window, step=step,
+            description=self.string(doc, "description", path), owner=self.string(doc, "owner", path),
+            severity=severity, runbook=self.string(doc, "runbook", path), scope=scope,
+            group_by=group_by, min_samples=min_samples,
+        )
+
+    def duration(self, doc: dict, key: str, path: str, default: str) -> str:
+        value = doc.get(key, default)
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            self.err(f"{path}.{key}", str(exc))
+            return default
+        return value
+
+    def positive_int(self, doc: dict, key: str, path: str, default: int | None) -> Any:
+        if key not in doc:
+            return default
+        value = doc[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.err(f"{path}.{key}", f"must be a whole number >= 1, got {value!r}")
+            return default
+        return value
+
+    def _dim_ok(self, key: str) -> bool:
+        return key in SCOPE_COLUMNS or bool(_DIM_RE.match(key))
+
+    def scope(self, scope: Any, path: str) -> dict[str, tuple[str, ...]]:
+        if not isinstance(scope, dict):
+            self.err(path, "must be an object like {\"route\": [\"billing\"]}")
+            return {}
+        out: dict[str, tuple[str, ...]] = {}
+        for key, values in scope.items():
+            if not self._dim_ok(key):
+                self.err(f"{path}.{key}", f"unknown dimension; valid choices: {_choices(SCOPE_COLUMNS)} "
+                                          f"or dims.NAME for a mapped dimension")
+                continue
+            if isinstance(values, str):
+                self.err(f"{path}.{key}", f"must be a list of values, e.g. [{values!r}]")
+                continue
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                self.err(f"{path}.{key}", "must be a non-empty list of strings")
+                continue
+            out[key] = tuple(values)
+        return out
+
+    def group_by(self, value: Any, path: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.err(path, "must be a list of dimension names, e.g. [\"route\"]")
+            return ()
+        for i, key in enumerate(value):
+            if not self._dim_ok(key):
+                self.err(f"{path}[{i}]", f"unknown dimension {key!r}; valid choices: {_choices(SCOPE_COLUMNS)} "
+                                         f"or dims.NAME")
+        if len(set(value)) != len(value):
+            self.err(path, "lists a dimension twice")
+        return tuple(value)
+
+    def node(self, node: Any, path: str) -> Node | None:
+        if not isinstance(node, dict):
+            self.err(path, f"must be an object (a condition or {{\"all\"|\"any\": [...]}}), got {type(node).__name__}")
+            return None
+        ops = [k for k in ("all", "any") if k in node]
+        if ops:
+            if len(node) != 1:
+                self.err(path, f"a group has exactly one key, 'all' or 'any'; found {_choices(sorted(node))}")
+                return None
+            op = ops[0]
+            items = node[op]
+            if not isinstance(items, list) or not items:
+                self.err(f"{path}.{op}", "must be a non-empty list of conditions")
+                return None
+            parsed = [self.node(item, f"{path}.{op}[{i}]") for i, item in enumerate(items)]
+            if any(p is None for p in parsed):
+                return None
+            return Group(op, tuple(parsed))  # type: ignore[arg-type]
+        return self.condition(node, path)
+
+    def condition(self, node: dict, path: str) -> Condition | None:
+        before = len(self.errors)
+        allowed = ("signal", "aggregation", "comparator", "threshold", "min_samples")
+        for key in node:
+            if key not in allowed:
+                self.err(f"{path}.{key}", f"unknown field; valid fields: {_choices(allowed)} "
+                                          f"(or a group: 'all' / 'any')")
+        signal = self.signal(node.get("signal"), f"{path}.signal")
+        agg = node.get("aggregation")
+        if agg not in AGGREGATIONS:
+            what = "is required" if agg is None else f"unknown aggregation {agg!r}"
+            self.err(f"{path}.aggregation", f"{what}; valid choices: {_choices(AGGREGATIONS)}")
+        comparator = node.get("comparator")
+        if comparator not in COMPARATORS:
+            what = "is required" if comparator is None else f"unknown comparator {comparator!r}"
+            self.err(f"{path}.comparator", f"{what}; valid choices: {_choices(COMPARATORS)}")
+        threshold = node.get("threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+            self.err(f"{path}.threshold", f"must be a finite number, got {threshold!r}")
+        min_samples = self.positive_int(node, "min_samples", path, None)
+        if len(self.errors) > before or signal is None:
+            return None
+        return Condition(signal, agg, comparator, threshold, min_samples)  # type: ignore[arg-type]
+
+    def signal(self, signal: Any, path: str) -> dict[str, Any] | None:
+        if not isinstance(signal, dict) or "type" not in signal:
+            self.err(path, f"must be an object with a 'type'; valid types: {_choices(sorted(SIGNAL_SPECS))}")
+            return None
+        stype = signal["type"]
+        spec = SIGNAL_SPECS.get(stype) if isinstance(stype, str) else None
+        if spec is None:
+            self.err(f"{path}.type", f"unknown signal type {stype!r}; valid choices: {_choices(sorted(SIGNAL_SPECS))}")
+            return None
+        known = {p.name: p for p in spec.params}
+        ok = True
+        for key, value in signal.items():
+            if key == "type":
+                continue
+            param = known.get(key)
+            if param is None:
+                valid = _choices(known) if known else "none"
+                self.err(f"{path}.{key}", f"signal {stype!r} takes no parameter {key!r}; valid parameters: {valid}")
+                ok = False
+            elif not isinstance(value, str) or not value:
+                self.err(f"{path}.{key}", "must be a non-empty string")
+                ok = False
+            elif param.choices is not None and value not in param.choices:
+                self.err(f"{path}.{key}", f"unknown value {value!r}; valid choices: {_choices(param.choices)}")
+                ok = False
+        for param in spec.params:
+            if param.required and param.name not in signal:
+                hint = f"; valid choices: {_choices(param.choices)}" if param.choices else f" ({param.help})"
+                self.err(f"{path}.{param.name}", f"is required for signal {stype!r}{hint}")
+                ok = False
+        return dict(signal) if ok else None
+
+
+def _ensure_registry() -> None:
+    # The built-in signal specs are declared next to their compute functions.
+    from . import signals  # noqa: F401
+
+
+def schema() -> dict[str, Any]:
+    """The published JSON Schema (the file shipped in the package)."""
+    _ensure_registry()
+    text = resources.files("tracedesk.alerts").joinpath("alert-rule.v1.schema.json").read_text("utf-8")
+    doc = json.loads(text)
+    # The file keeps the signal type open (drift and plugins register more); the printed schema
+    # lists every type registered in this process.
+    doc["$defs"]["signal"]["properties"]["type"]["enum"] = sorted(SIGNAL_SPECS)
+    return doc
+
+
+def _schema_errors(doc: Any) -> list[tuple[str, str]]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    out = []
+    for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        out.append((path, error.message))
+    return out
+
+
+def parse_rule(doc: Any) -> AlertRule:
+    """Validate a v1 document and build the rule; raises AlertValidationError listing every problem."""
+    _ensure_registry()
+    checker = _Checker()
+    rule = checker.rule(doc)
+    if checker.errors:
+        raise AlertValidationError(checker.errors)
+    # The published schema is the contract other tools read: a document we accept must pass it too.
+    errors = _schema_errors(doc)
+    if errors:
+        raise AlertValidationError(errors)
+    assert rule is not None
+    return rule
+
+
+def parse_document(doc: Any) -> list[AlertRule]:
+    """A single rule, a bundle {"tracedesk_alerts": 1, "alerts": [...]}, or a JSON list of rules."""
+    if isinstance(doc, dict) and BUNDLE_KEY in doc:
+        if doc.get(BUNDLE_KEY) != FORMAT_VERSION:
+            raise AlertValidationError([(f"$.{BUNDLE_KEY}", f"unsupported version; valid choices: {FORMAT_VERSION}")])
+        items = doc.get("alerts")
+        if not isinstance(items, list):
+            raise AlertValidationError([("$.alerts", "must be a list of alert documents")])
+        prefix = "$.alerts"
+    elif isinstance(doc, list):
+        items, prefix = doc, "$"
+    else:
+        return [parse_rule(doc)]
+    rules, errors = [], []
+    for i, item in enumerate(items):
+        try:
+            rules.append(parse_rule(item))
+        except AlertValidationError as exc:
+            errors.extend((f"{prefix}[{i}]" + p[1:], m) for p, m in exc.errors)
+    names = [r.name for r in rules]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        errors.append((prefix, f"two alerts are named {dup!r}; names must be unique"))
+    if errors:
+        raise AlertValidationError(errors)
+    return rules
+
+
+def loads(text: str) -> list[AlertRule]:
+    """Parse JSON text holding one rule or a bundle."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AlertValidationError([("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")])
+    return parse_document(doc)
+
+
+def rule_from_dict(doc: Any) -> AlertRule:
+    return parse_rule(doc)

@@ -1,0 +1,62 @@
+"""`tracedesk serve`: run the OTLP/HTTP receiver in the foreground."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="receive live traces over OTLP/HTTP (protobuf or JSON) into a database",
+        description=(
+            "Run an OTLP/HTTP receiver at /v1/traces and /v1/logs that writes into the database. "
+            "Point an instrumented app at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT. "
+            "Stop with Ctrl-C or SIGTERM: everything acknowledged is written first."
+        ),
+    )
+    p.add_argument("--db", default=None, help="database file (default: $TRACEDESK_DB or ./tracedesk.db)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1, loopback only; 0.0.0.0 exposes it to the network)")
+    p.add_argument("--port", type=int, default=4318, help="port (default 4318, the OTLP/HTTP port; 0 = any free)")
+    p.add_argument("--token", default=None,
+                   help="require 'Authorization: Bearer TOKEN' (default: $TRACEDESK_TOKEN; unset = no auth)")
+    p.add_argument("--max-body-mb", type=float, default=32.0,
+                   help="largest request body accepted, in MB, before and after decompression (default 32)")
+    p.add_argument("--redact", action="store_true",
+                   help="mask e-mails, phones, card numbers, SSNs, IBANs and API keys before storing (as ingest --redact)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import os
+
+    from . import EXIT_OK, UsageError
+    from ..store import default_db_path
+
+    db = args.db or default_db_path()
+    if db == ":memory:":
+        raise UsageError("--db must be a file: the app and the receiver share it (':memory:' is per process)")
+    parent = os.path.dirname(os.path.abspath(db))
+    if not os.path.isdir(parent):
+        raise UsageError(f"folder {parent!r} for --db does not exist; create it or pick another path")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is out of range; use 1-65535 (or 0 for any free port)")
+    if args.max_body_mb <= 0:
+        raise UsageError("--max-body-mb must be positive, e.g. --max-body-mb 32")
+    token = args.token if args.token is not None else os.environ.get("TRACEDESK_TOKEN") or None
+
+    from ..receiver.run import serve
+    from ..receiver.server import ReceiverConfig
+
+    config = ReceiverConfig(db_path=db, host=args.host, port=args.port, token=token,
+                            max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact)
+    try:
+        serve(config)
+    except OSError as exc:
+        if exc.errno in (98, 48):  # EADDRINUSE (Linux, macOS)
+            raise UsageError(f"{args.host}:{args.port} is already in use; pick another --port "
+                             f"(or --port 0 for any free one)") from None
+        if exc.errno in (99, 49, -2, -3):  # cannot assign address / unknown host
+            raise UsageError(f"cannot bind --host {args.host!r}: {exc.strerror or exc}") from None
+        raise
+    return EXIT_OK

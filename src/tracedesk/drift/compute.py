@@ -1,0 +1,423 @@
+"""Per-signal comparisons of a reference and a current sample, each producing a `DriftResult`.
+
+Every function takes the rows of ONE cohort: `times` (ns), the signal's values, `current` (bool mask:
+row is in the current window) and `trace_ids` (for examples), and fills effect, significance,
+sample sizes, a time series for charts and example traces from both windows.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import stats
+from .result import DriftConfig, DriftResult
+from .windows import Window, iso
+
+
+_KS_95 = 1.358  # Kolmogorov 95% quantile: the KS distance noise alone reaches 5% of the time, per sqrt(n_eff)
+
+
+@dataclass
+class Context:
+    config: DriftConfig
+    reference: Window
+    current: Window
+    dimension: str | None
+    bucket_ns: int
+
+    def new(self, signal: str, family: str, cohort: str, kind: str, n_ref: int, n_cur: int, unit: str = "") -> DriftResult:
+        r = DriftResult(signal=signal, family=family, dimension=self.dimension, cohort=cohort, kind=kind,
+                        reference_n=int(n_ref), current_n=int(n_cur), unit=unit)
+        need = self.config.min_samples
+        if n_ref < need or n_cur < need:
+            r.insufficient = True
+            r.message = (f"insufficient samples: reference has {n_ref}, current has {n_cur}; "
+                         f"need at least {need} in each window")
+            if n_ref == 0 and n_cur:
+                r.message += " (a new cohort: nothing to compare it with before the current window)"
+            elif n_cur == 0 and n_ref:
+                r.message += " (the cohort is absent from the current window)"
+        return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared pieces
+
+
+def _series(ctx: Context, times: np.ndarray, values: np.ndarray, current: np.ndarray) -> list[dict]:
+    """Mean of `values` per time bucket (both windows); a bucket belongs to the window most of its rows do."""
+    if times.size == 0:
+        return []
+    origin = ctx.reference.start_ns
+    b = (times - origin) // ctx.bucket_ns
+    keys, inv = np.unique(b, return_inverse=True)
+    sums = np.bincount(inv, weights=values)
+    counts = np.bincount(inv)
+    cur_share = np.bincount(inv, weights=current.astype(float)) / counts
+    out = []
+    for k, s, c, w in zip(keys.tolist(), sums.tolist(), counts.tolist(), cur_share.tolist()):
+        t = origin + k * ctx.bucket_ns
+        out.append({"t_ns": t, "time": iso(t), "value": s / c, "n": c,
+                    "window": "current" if w >= 0.5 else "reference"})
+    return out
+
+
+def _pick(trace_ids: np.ndarray, order: np.ndarray, k: int) -> list[str]:
+    seen: list[str] = []
+    for i in order:
+        tid = trace_ids[i]
+        if tid not in seen:
+            seen.append(tid)
+            if len(seen) >= k:
+                break
+    return seen
+
+
+def _examples(ctx: Context, trace_ids: np.ndarray, values: np.ndarray, current: np.ndarray,
+              direction: float) -> dict[str, list[str]]:
+    """Current: the rows furthest in the direction of the drift. Reference: the most typical rows."""
+    k = ctx.config.examples
+    cur_idx = np.flatnonzero(current)
+    ref_idx = np.flatnonzero(~current)
+    out = {"reference": [], "current": []}
+    if cur_idx.size:
+        sign = 1.0 if direction >= 0 else -1.0
+        order = cur_idx[np.argsort(-sign * values[cur_idx], kind="stable")]
+        out["current"] = _pick(trace_ids, order, k)
+    if ref_idx.size:
+        centre = np.median(values[ref_idx])
+        order = ref_idx[np.argsort(np.abs(values[ref_idx] - centre), kind="stable")]
+        out["reference"] = _pick(trace_ids, order, k)
+    return out
+
+
+def _clean_rows(times, values, current, trace_ids):
+    values = np.asarray(values, dtype=float)
+    keep = ~np.isnan(values)
+    return (np.asarray(times, dtype=np.int64)[keep], values[keep], np.asarray(current, dtype=bool)[keep],
+            np.asarray(trace_ids, dtype=object)[keep])
+
+
+# ---------------------------------------------------------------------------------------------
+# Numeric and rate signals
+
+
+def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, current, trace_ids,
+            *, unit: str = "") -> DriftResult:
+    """A continuous value (length, tokens, latency, score): KS distance + Cohen's d."""
+    times, values, current, trace_ids = _clean_rows(times, values, current, trace_ids)
+    ref, cur = values[~current], values[current]
+    r = ctx.new(signal, family, cohort, "numeric", ref.size, cur.size, unit)
+    r.reference_value = float(ref.mean()) if ref.size else None
+    r.current_value = float(cur.mean()) if cur.size else None
+    r.series = _series(ctx, times, values, current)
+    if r.reference_value is not None and r.current_value is not None:
+        r.effect = r.current_value - r.reference_value
+        r.details = {
+            "reference_median": float(np.median(ref)), "current_median": float(np.median(cur)),
+            "reference_p95": float(np.percentile(ref, 95)), "current_p95": float(np.percentile(cur, 95)),
+            "relative_change": (r.effect / abs(r.reference_value)) if r.reference_value else None,
+        }
+    r.examples = _examples(ctx, trace_ids, values, current, r.effect or 0.0)
+    if r.insufficient:
+        return r
+    d, p = stats.ks_2samp(ref, cur)
+    r.magnitude, r.p_value = d, p
+    r.rank_score = max(0.0, d - _KS_95 * np.sqrt((ref.size + cur.size) / (ref.size * cur.size)))
+    r.effect_size, r.effect_size_name = stats.cohens_d(ref, cur), "cohen_d"
+    r._raw = (times, values)
+    return r
+
+
+def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, current, trace_ids) -> DriftResult:
+    """A 0/1 flag per row (refusal, JSON output...): change in rate, Cohen's h, two-proportion z-test."""
+    times, flags, current, trace_ids = _clean_rows(times, flags, current, trace_ids)
+    ref, cur = flags[~current], flags[current]
+    r = ctx.new(signal, family, cohort, "rate", ref.size, cur.size, "rate")
+    r.reference_value = float(ref.mean()) if ref.size else None
+    r.current_value = float(cur.mean()) if cur.size else None
+    r.series = _series(ctx, times, flags, current)
+    if r.reference_value is not None and r.current_value is not None:
+        r.effect = r.current_value - r.reference_value
+        r.details = {"reference_count": int(ref.sum()), "current_count": int(cur.sum())}
+    r.examples = _examples(ctx, trace_ids, flags, current, r.effect or 0.0)
+    if r.insufficient:
+        return r
+    h, p = stats.two_proportion(int(ref.sum()), ref.size, int(cur.sum()), cur.size)
+    r.magnitude, r.p_value = abs(r.effect), p
+    p_ref, p_cur = r.reference_value, r.current_value
+    se = np.sqrt(p_ref * (1 - p_ref) / ref.size + p_cur * (1 - p_cur) / cur.size)
+    r.rank_score = max(0.0, abs(r.effect) - 1.96 * float(se))
+    r.effect_size, r.effect_size_name = h, "cohen_h"
+    r._raw = (times, flags)
+    return r
+
+
+def locate_change(ctx: Context, r: DriftResult) -> None:
+    """When did it start? A CUSUM change point over both windows, in time order."""
+    if r._raw is None:
+        return
+    times, values = r._raw
+    order = np.argsort(times, kind="stable")
+    at, p, _shift = stats.change_point(values[order], permutations=ctx.config.permutations,
+                                       seed=ctx.config.seed)
+    if at >= 0:
+        r.change_point_ns = int(times[order][at])
+        r.change_point_p = p
+
+
+# ---------------------------------------------------------------------------------------------
+# Categorical signals
+
+
+def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labels, current, trace_ids) -> DriftResult:
+    """A label per row (finish reason, language): total variation + chi-square. The values shown are
+    the share of the category whose share changed most."""
+    labels = np.asarray([("(none)" if v is None else str(v)) for v in labels], dtype=object)
+    current = np.asarray(current, dtype=bool)
+    times = np.asarray(times, dtype=np.int64)
+    trace_ids = np.asarray(trace_ids, dtype=object)
+    cats, codes = np.unique(labels, return_inverse=True)
+    ref_counts = np.bincount(codes[~current], minlength=cats.size)
+    cur_counts = np.bincount(codes[current], minlength=cats.size)
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    r = ctx.new(signal, family, cohort, "categorical", n_ref, n_cur, "share")
+    if n_ref and n_cur:
+        ref_share, cur_share = ref_counts / n_ref, cur_counts / n_cur
+        top = int(np.argmax(np.abs(cur_share - ref_share)))
+        flags = (codes == top).astype(float)
+        r.reference_value, r.current_value = float(ref_share[top]), float(cur_share[top])
+        r.effect = r.current_value - r.reference_value
+        r.details = {
+            "category": str(cats[top]),
+            "reference_shares": {str(c): float(s) for c, s in zip(cats, ref_share) if s > 0},
+            "current_shares": {str(c): float(s) for c, s in zip(cats, cur_share) if s > 0},
+        }
+        r.series = _series(ctx, times, flags, current)
+        r.examples = _examples(ctx, trace_ids, flags, current, r.effect)
+        if not r.insufficient:
+            r.magnitude = stats.total_variation(ref_counts.astype(float), cur_counts.astype(float))
+            _chi, r.p_value = stats.chi2_contingency(ref_counts, cur_counts)
+            r.effect_size, r.effect_size_name = r.magnitude, "total_variation"
+            r.rank_score = max(0.0, r.magnitude - _KS_95 * np.sqrt((n_ref + n_cur) / (n_ref * n_cur)))
+            r._raw = (times, flags)
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Hashed text (topic mix)
+
+
+def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, trace_ids,
+          texts: Sequence[str]) -> DriftResult:
+    """Jensen-Shannon divergence of the hashed bag-of-words of prompts, permutation-tested.
+
+    Sampling noise alone gives a positive divergence, so the magnitude is the divergence beyond the
+    mean of the permutation null (what two random halves of the same traffic would show)."""
+    current = np.asarray(current, dtype=bool)
+    times = np.asarray(times, dtype=np.int64)
+    trace_ids = np.asarray(trace_ids, dtype=object)
+    keep = matrix.sum(axis=1) > 0
+    matrix, current, times, trace_ids = matrix[keep], current[keep], times[keep], trace_ids[keep]
+    texts = [t for t, k in zip(texts, keep) if k]
+    n_ref, n_cur = int((~current).sum()), int(current.sum())
+    r = ctx.new("input_topic_mix", "input", cohort, "divergence", n_ref, n_cur, "js_divergence")
+    if not n_ref or not n_cur:
+        return r
+    ref_dist = matrix[~current].sum(axis=0)
+    observed = stats.js_divergence(ref_dist, matrix[current].sum(axis=0))
+    # Per-row divergence from the reference mix: a time series and which prompts are most unlike it.
+    row_div = stats.js_divergence_rows(matrix, np.broadcast_to(ref_dist, matrix.shape))
+    r.series = _series(ctx, times, row_div, current)
+    r.examples = _examples(ctx, trace_ids, row_div, current, 1.0)
+    r.details = {"words_gained": _gained_words(texts, current)}
+    r.current_value = observed
+    r.effect_size, r.effect_size_name = observed, "js_divergence"
+    if r.insufficient:
+        return r
+    p, null_mean, null_hi = _permute(ctx, lambda labels: stats.js_divergence_rows(
+        labels.astype(float) @ matrix, (~labels).astype(float) @ matrix), n_ref, n_cur, observed, matrix_rows=current)
+    r.reference_value = null_mean
+    r.effect = observed - null_mean
+    r.magnitude = max(0.0, observed - null_mean)
+    r.rank_score = max(0.0, observed - null_hi)
+    r.p_value = p
+    r._raw = (times, row_div)
+    return r
+
+
+def _gained_words(texts: Sequence[str], current: np.ndarray, k: int = 8) -> list[str]:
+    from .text import _WORD_RE
+
+    ref, cur = Counter(), Counter()
+    for text, is_cur in zip(texts, current):
+        (cur if is_cur else ref).update(set(_WORD_RE.findall(text.lower())))
+    n_ref, n_cur = max(1, int((~current).sum())), max(1, int(current.sum()))
+    scored = [((c / n_cur) - (ref.get(w, 0) / n_ref), w) for w, c in cur.items() if c >= 3]
+    scored.sort(reverse=True)
+    return [w for s, w in scored[:k] if s > 0.05]
+
+
+def _permute(ctx: Context, statistic, n_ref: int, n_cur: int, observed: float, *, matrix_rows: np.ndarray,
+             greater: bool = True) -> tuple[float, float, float]:
+    """Permutation p-value (labels shuffled over the pooled rows), the null's mean and 97.5% quantile.
+
+    With a few hundred permutations the smallest attainable p is ~1/200, too coarse to survive the
+    false-discovery adjustment over a whole report; when the observed value is beyond every
+    permuted one, the tail is extrapolated from a gamma fitted to the null's mean and variance."""
+    rng = np.random.default_rng(ctx.config.seed)
+    base = np.asarray(matrix_rows, dtype=bool)
+    labels = np.vstack([rng.permutation(base) for _ in range(ctx.config.permutations)])
+    null = np.asarray(statistic(labels), dtype=float)
+    if not greater:
+        null, observed = -null, -observed
+    exceed = int(np.sum(null >= observed - 1e-12))
+    p = (1 + exceed) / (1 + null.size)
+    mean, var = float(null.mean()), float(null.var())
+    if exceed == 0 and greater and var > 0 and mean > 0:
+        shape, scale = mean * mean / var, var / mean
+        p = min(p, stats._gamma_q(shape, observed / scale))
+    elif exceed == 0 and not greater:
+        # lower-tail statistic (overlap): normal approximation of the null beyond its range
+        sd = var ** 0.5
+        if sd > 0:
+            p = min(p, stats.normal_sf((observed - mean) / sd))
+    hi = float(np.quantile(null, 0.975))
+    return p, (mean if greater else -mean), (hi if greater else -hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retrieval: which documents come back
+
+
+def _top_set(counts: np.ndarray, k: int) -> np.ndarray:
+    present = np.flatnonzero(counts)
+    if present.size <= k:
+        return present
+    # ties broken by document code so the set is deterministic
+    order = np.lexsort((present, -counts[present]))
+    return present[order[:k]]
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.union1d(a, b).size
+    return 1.0 if union == 0 else np.intersect1d(a, b).size / union
+
+
+def retrieval_docs(ctx: Context, cohort: str, times, doc_lists: Sequence[list], current, trace_ids) -> list[DriftResult]:
+    """Top-k overlap (Jaccard of each window's most-retrieved documents) and the share of current
+    retrievals returning documents never retrieved in the reference window."""
+    cfg = ctx.config
+    current = np.asarray(current, dtype=bool)
+    times = np.asarray(times, dtype=np.int64)
+    trace_ids = np.asarray(trace_ids, dtype=object)
+    has_docs = np.fromiter((bool(d) for d in doc_lists), dtype=bool, count=len(doc_lists))
+    idx = np.flatnonzero(has_docs)
+    # Bound the permutation cost: thin each window evenly to max_retrievals.
+    parts = []
+    for mask in (~current[idx], current[idx]):
+        sel = idx[mask]
+        if sel.size > cfg.max_retrievals:
+            sel = sel[np.linspace(0, sel.size - 1, cfg.max_retrievals).astype(int)]
+        parts.append(sel)
+    idx = np.concatenate(parts)
+    cur_rows = current[idx]
+    n_ref, n_cur = int((~cur_rows).sum()), int(cur_rows.sum())
+    overlap = ctx.new("retrieval_topk_overlap", "retrieval", cohort, "overlap", int((~current & has_docs).sum()),
+                      int((current & has_docs).sum()), "jaccard")
+    new_docs = ctx.new("retrieval_new_docs", "retrieval", cohort, "rate", overlap.reference_n, overlap.current_n,
+                       "share")
+    if not n_ref or not n_cur:
+        return [overlap, new_docs]
+
+    vocab: dict[str, int] = {}
+    occ_doc, occ_row = [], []
+    depth = cfg.rank_depth
+    for j, i in enumerate(idx):
+        for doc in doc_lists[i][:depth]:
+            occ_doc.append(vocab.setdefault(str(doc), len(vocab)))
+            occ_row.append(j)
+    docs = np.asarray(occ_doc, dtype=np.int64)
+    rows = np.asarray(occ_row, dtype=np.int64)
+    names = np.array(list(vocab), dtype=object)
+    n_docs = len(vocab)
+    k = cfg.top_k
+
+    def stats_for(labels_rows: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        occ_cur = labels_rows[rows]
+        ref_counts = np.bincount(docs[~occ_cur], minlength=n_docs)
+        cur_counts = np.bincount(docs[occ_cur], minlength=n_docs)
+        jac = _jaccard(_top_set(ref_counts, k), _top_set(cur_counts, k))
+        new_share = float(cur_counts[ref_counts == 0].sum() / max(1, cur_counts.sum()))
+        return jac, new_share, ref_counts, cur_counts
+
+    jac, new_share, ref_counts, cur_counts = stats_for(cur_rows)
+    rng = np.random.default_rng(cfg.seed)
+    null_jac, null_new = [], []
+    for _ in range(cfg.permutations):
+        j2, n2, _a, _b = stats_for(rng.permutation(cur_rows))
+        null_jac.append(j2)
+        null_new.append(n2)
+    null_jac_a, null_new_a = np.asarray(null_jac), np.asarray(null_new)
+    ref_top, cur_top = _top_set(ref_counts, k), _top_set(cur_counts, k)
+
+    # Per-retrieval flags for the series / examples: does it return a document absent from the reference?
+    ref_known = set(names[ref_counts > 0].tolist())
+    is_new = np.array([any(str(d) not in ref_known for d in doc_lists[i][:depth]) if doc_lists[i] else False
+                       for i in range(len(doc_lists))], dtype=float)
+    in_ref_top = set(names[ref_top].tolist())
+    top_hit = np.array([float(sum(str(d) in in_ref_top for d in doc_lists[i][:depth]) / max(1, len(doc_lists[i][:depth])))
+                        for i in range(len(doc_lists))], dtype=float)
+    sel = has_docs
+
+    overlap.reference_value = float(null_jac_a.mean())
+    overlap.current_value = jac
+    overlap.effect = jac - overlap.reference_value
+    overlap.effect_size, overlap.effect_size_name = 1.0 - jac, "jaccard_distance"
+    overlap.details = {
+        "top_k": k, "rank_depth": depth,
+        "vanished": sorted(set(names[ref_top].tolist()) - set(names[cur_top].tolist()))[:20],
+        "appeared": sorted(set(names[cur_top].tolist()) - set(names[ref_top].tolist()))[:20],
+        "series_value": "share of each retrieval's top documents that are in the reference top-k",
+    }
+    overlap.series = _series(ctx, times[sel], top_hit[sel], current[sel])
+    overlap.examples = _examples(ctx, trace_ids[sel], top_hit[sel], current[sel], -1.0)
+
+    new_docs.reference_value = float(null_new_a.mean())
+    new_docs.current_value = new_share
+    new_docs.effect = new_share - new_docs.reference_value
+    new_docs.effect_size, new_docs.effect_size_name = new_docs.effect, "share_difference"
+    new_docs.details = {
+        "new_documents": int(((cur_counts > 0) & (ref_counts == 0)).sum()),
+        "vanished_documents": int(((ref_counts > 0) & (cur_counts == 0)).sum()),
+        "reference_documents": int((ref_counts > 0).sum()),
+        "current_documents": int((cur_counts > 0).sum()),
+        "reference_value_is": "expected share under no drift (permutation mean)",
+    }
+    new_docs.series = _series(ctx, times[sel], is_new[sel], current[sel])
+    new_docs.examples = _examples(ctx, trace_ids[sel], is_new[sel], current[sel], 1.0)
+
+    if not overlap.insufficient:
+        exceed = int(np.sum(null_jac_a <= jac + 1e-12))
+        p = (1 + exceed) / (1 + cfg.permutations)
+        sd = float(null_jac_a.std())
+        if exceed == 0 and sd > 0:
+            p = min(p, stats.normal_sf((overlap.reference_value - jac) / sd))
+        overlap.p_value = p
+        overlap.magnitude = max(0.0, overlap.reference_value - jac)
+        overlap.rank_score = max(0.0, float(np.quantile(null_jac_a, 0.025)) - jac)
+        overlap._raw = (times[sel], top_hit[sel])
+    if not new_docs.insufficient:
+        exceed = int(np.sum(null_new_a >= new_share - 1e-12))
+        p = (1 + exceed) / (1 + cfg.permutations)
+        sd = float(null_new_a.std())
+        if exceed == 0 and sd > 0:
+            p = min(p, stats.normal_sf((new_share - new_docs.reference_value) / sd))
+        new_docs.p_value = p
+        new_docs.magnitude = max(0.0, new_docs.effect)
+        new_docs.rank_score = max(0.0, new_share - float(np.quantile(null_new_a, 0.975)))
+        new_docs._raw = (times[sel], is_new[sel])
+    return [overlap, new_docs]

@@ -1,0 +1,78 @@
+"""Evaluation results as DataFrames for the page and notebooks: by cohort, and a review queue.
+
+Read-only. pandas is imported here (not by `tracedesk.evals`), so the CLI's `eval run` stays light.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import sqlite_utils
+
+from ..models import COLUMN_DIMENSIONS
+
+COHORT_COLUMNS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "model", "kind", "agent_name", "service")
+
+
+def scores(db: sqlite_utils.Database, names: Iterable[str] | None = None) -> pd.DataFrame:
+    """One row per evaluation with its span's cohort fields (route, tenant, prompt_version, model...)."""
+    vals = list(names or [])
+    where = f"WHERE e.name IN ({','.join('?' for _ in vals)})" if vals else ""
+    cohort = ", ".join(f"s.{c}" for c in COHORT_COLUMNS)
+    sql = f"""
+        SELECT e.trace_id, e.span_id, e.name, e.score, e.label, e.passed, e.reason, e.source, e.error,
+               e.judge_model, e.judge_cost_usd, e.judge_latency_ms, e.created_ns,
+               s.name AS span_name, s.start_ns, s.duration_ms, {cohort}
+        FROM evaluations e LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
+        {where}
+    """
+    cur = db.execute(sql, vals)
+    return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def by_cohort(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per evaluator x cohort value: count, mean score, pass rate, p10 (errors excluded)."""
+    if by not in COHORT_COLUMNS:
+        raise ValueError(f"Cannot group by {by!r}. Valid: {', '.join(COHORT_COLUMNS)}")
+    scored = frame[frame["score"].notna()].copy()
+    cols = ["name", by, "n", "mean", "pass_rate", "p10"]
+    if scored.empty:
+        return pd.DataFrame(columns=cols)
+    scored[by] = scored[by].fillna("(none)")
+    scored["passed"] = scored["passed"].astype(float)
+    out = scored.groupby(["name", by]).agg(
+        n=("score", "size"), mean=("score", "mean"), pass_rate=("passed", "mean"),
+        p10=("score", lambda s: s.quantile(0.1)),
+    ).reset_index()
+    return out.sort_values(["name", "mean", by]).reset_index(drop=True)[cols]
+
+
+def review_queue(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
+    """Worst first: error rows (no score), then failed rows by ascending score."""
+    if frame.empty:
+        return frame.head(0)
+    q = frame[(frame["score"].isna()) | (frame["passed"] == 0)].copy()
+    q["_err"] = q["score"].isna()
+    q = q.sort_values(["_err", "score", "start_ns"], ascending=[False, True, True], na_position="first")
+    keep = ["trace_id", "span_id", "name", "score", "label", "reason", "error", "span_name", "route", "tenant",
+            "prompt_version", "model", "judge_model"]
+    return q[keep].head(limit).reset_index(drop=True)
+
+
+def histogram(frame: pd.DataFrame, name: str, by: str):  # -> altair.Chart
+    """Score distribution of one evaluator, one colour per cohort value."""
+    import altair as alt
+
+    data = frame[(frame["name"] == name) & frame["score"].notna()].copy()
+    data[by] = data[by].fillna("(none)")
+    return (
+        alt.Chart(data)
+        .mark_bar(opacity=0.7)
+        .encode(
+            x=alt.X("score:Q", bin=alt.Bin(extent=[0, 1], step=0.1), title=f"{name} score"),
+            y=alt.Y("count():Q", stack=None, title="spans"),
+            color=alt.Color(f"{by}:N", title=by),
+            tooltip=[by, "count()"],
+        )
+        .properties(height=220)
+    )

@@ -1,0 +1,595 @@
+"""Decoded OTel span (ids, times, attributes, events) -> normalized `Span` + `Evaluation`s.
+
+All attribute names come from `tracedesk.semconv` tables; this module only knows HOW to read a table
+(first key present wins, re-nest flattened lists, decode JSON text), not which names exist.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import semconv as sc
+from ..dimensions import DimensionExtractor
+from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
+from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
+from .wire import as_text, maybe_json, to_float, to_int
+
+_KIND_VALUES = {k.value for k in SpanKind}
+
+
+def _compile_markers() -> list[tuple[str, str, str, str]]:
+    out = []
+    for convention, markers in sc.CONVENTION_MARKERS:
+        for marker in markers:
+            if marker.startswith("scope:"):
+                out.append((convention, "scope", marker[6:], ""))
+            elif marker.endswith((".", ":")):
+                head = marker[: marker.find(".") + 1] if "." in marker else ""
+                out.append((convention, "prefix", marker, head))
+            else:
+                out.append((convention, "key", marker, ""))
+    return out
+
+
+_MARKERS = _compile_markers()
+
+
+def detect_convention(attrs: dict[str, Any], scope: str | None, heads: set[str]) -> str:
+    for convention, how, marker, head in _MARKERS:
+        if how == "key":
+            if marker in attrs:
+                return convention
+        elif how == "prefix":
+            if head and head not in heads:
+                continue
+            if marker == head or any(k.startswith(marker) for k in attrs):
+                return convention
+        elif scope and scope.startswith(marker):
+            return convention
+    return "unknown"
+
+
+def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
+    for key, table in plan.kind_attributes:
+        value = attrs.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = maybe_json(value) if value.startswith('"') else value
+            kind = table.get(str(value).lower())
+            if kind is not None:
+                return kind.value
+    return plan.presence_kind
+
+
+_DATE_SUFFIX = re.compile(r"-\d{4}-?\d{2}-?\d{2}$")
+
+
+def _tokens(value: Any) -> int | None:
+    n = to_int(value)
+    return n if n is None or n >= 0 else None
+
+
+_MISSING = object()
+
+
+class Plan:
+    """What a span's attribute KEY SET implies (convention, which alias of each field is present...).
+
+    Spans from one instrumentation share key sets, so this is computed once per distinct set and cached;
+    per span only values are read. Values that turn out empty fall back to the full ordered lookup.
+    """
+
+    __slots__ = ("keyset", "heads", "convention", "json_keys", "kind_attributes", "presence_kind", "_picks",
+                 "_prefixes")
+
+    def __init__(self, attrs: dict[str, Any], scope: str | None) -> None:
+        self.keyset = frozenset(attrs)
+        self.heads = {k[: k.find(".") + 1] for k in attrs}
+        self.convention = detect_convention(attrs, scope, self.heads)
+        self.json_keys = tuple(sc.JSON_TEXT_KEYS.intersection(attrs))
+        self.kind_attributes = tuple((k, t) for k, t in sc.SPAN_KIND_ATTRIBUTES if k in self.keyset)
+        self.presence_kind = next((kind.value for key, kind in sc.KIND_BY_PRESENCE if key in self.keyset),
+                                  SpanKind.UNKNOWN.value)
+        self._picks: dict[int, str | None] = {}
+        self._prefixes: dict[str, bool] = {}
+
+    def pick(self, attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
+        """The value of the first key of `keys` present (and non-empty) in attrs."""
+        key = self._picks.get(id(keys), _MISSING)
+        if key is _MISSING:
+            key = self._picks[id(keys)] = next((k for k in keys if k in self.keyset), None)
+        if key is None:
+            return None
+        value = attrs.get(key)
+        if value is None or value == "":
+            return _first(attrs, keys)
+        return value
+
+    def has_prefix(self, prefix: str) -> bool:
+        found = self._prefixes.get(prefix)
+        if found is None:
+            found = self._prefixes[prefix] = any(k.startswith(prefix) for k in self.keyset)
+        return found
+
+
+class Normalizer:
+    """Holds the per-run configuration (dimension mapping, pricing) and normalizes spans."""
+
+    def __init__(self, dimensions: dict[str, list[str]] | None = None, price: bool = True) -> None:
+        self.dims = DimensionExtractor(dimensions)
+        self.price = price
+        self.plans: dict[tuple, Plan] = {}
+
+    def span(
+        self,
+        *,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str | None,
+        name: str,
+        otel_kind: str | None,
+        start_ns: int,
+        end_ns: int,
+        status_code: str,
+        status_message: str | None,
+        attrs: dict[str, Any],
+        events: list[dict[str, Any]],
+        resource: dict[str, Any],
+        scope: str | None,
+        source: str | None,
+    ) -> tuple[Span, list[Evaluation]]:
+        signature = (scope, *attrs)
+        plan = self.plans.get(signature)
+        if plan is None:
+            if len(self.plans) > 20_000:
+                self.plans.clear()
+            plan = self.plans[signature] = Plan(attrs, scope)
+        for key in plan.json_keys:
+            attrs[key] = maybe_json(attrs[key])
+        convention = plan.convention
+        kind = _kind(attrs, plan)
+        span = Span(
+            trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id, name=name, kind=kind,
+            start_ns=start_ns, end_ns=end_ns, duration_ms=(end_ns - start_ns) / 1e6,
+            convention=convention, otel_kind=otel_kind, scope=scope, attributes=attrs,
+            resource=resource, events=events, source=source, status=status_code,
+            status_message=status_message or None,
+        )
+        span.service = resource.get("service.name")
+        fk = sc.FIELD_KEYS
+        model = plan.pick(attrs, fk["model"])
+        if model is None and convention == "pydantic_ai":
+            model = attrs.get("model_name")
+        span.model = str(model) if model is not None else None
+        provider = plan.pick(attrs, fk["provider"])
+        span.provider = str(provider) if provider is not None else None
+        self._usage(span, attrs, plan)
+        self._identity(span, attrs, kind, name, plan)
+        self._content(span, attrs, events, kind, plan)
+        self._status(span, attrs, events, plan)
+        dims = self.dims.extract(attrs, resource, plan.keyset)
+        if dims:
+            for dim in COLUMN_DIMENSIONS:
+                if dim in dims:
+                    setattr(span, dim, dims.pop(dim))
+            span.dims = dims
+        if self.price:
+            self._cost(span, attrs, plan)
+        evaluations = self._evaluations(span, attrs, events, plan)
+        return span, evaluations
+
+    # -- usage and cost -------------------------------------------------------------------------
+    def _usage(self, span: Span, attrs: dict[str, Any], plan: Plan) -> None:
+        fk = sc.FIELD_KEYS
+        span.input_tokens = _tokens(plan.pick(attrs, fk["input_tokens"]))
+        span.output_tokens = _tokens(plan.pick(attrs, fk["output_tokens"]))
+        span.total_tokens = _tokens(plan.pick(attrs, fk["total_tokens"]))
+        span.cached_tokens = _tokens(plan.pick(attrs, fk["cached_tokens"]))
+        span.reasoning_tokens = _tokens(plan.pick(attrs, fk["reasoning_tokens"]))
+        details = attrs.get("langfuse.observation.usage_details")
+        if isinstance(details, dict):
+            for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
+                if getattr(span, fieldname) is None:
+                    setattr(span, fieldname, _tokens(_first(details, keys)))
+        if (span.cached_tokens and span.input_tokens is not None and span.cached_tokens > span.input_tokens):
+            # Anthropic-native counting: input excludes cache reads. Normalize to "input includes cached".
+            span.input_tokens += span.cached_tokens
+        if span.total_tokens is None and span.input_tokens is not None and span.output_tokens is not None:
+            span.total_tokens = span.input_tokens + span.output_tokens
+        ttft = None
+        for key, scale in sc.TTFT_KEYS:
+            value = to_float(attrs.get(key))
+            if value is not None:
+                ttft = value * scale
+                break
+        if ttft is None:
+            start = attrs.get("langfuse.observation.completion_start_time")
+            if start is not None:
+                ttft = _iso_delta_ms(maybe_json(start), span.start_ns)
+        span.ttft_ms = ttft
+
+    def _cost(self, span: Span, attrs: dict[str, Any], plan: Plan) -> None:
+        cost = to_float(plan.pick(attrs, sc.FIELD_KEYS["cost_usd"]))
+        if cost is None:
+            for parts in sc.COST_PART_KEYS:
+                values = [to_float(attrs.get(k)) for k in parts]
+                if any(v is not None for v in values):
+                    cost = sum(v for v in values if v is not None)
+                    break
+        if cost is None:
+            details = attrs.get("langfuse.observation.cost_details")
+            if isinstance(details, dict):
+                cost = to_float(details.get("total"))
+                if cost is None:
+                    parts = [to_float(v) for v in details.values()]
+                    cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+        if cost is not None:
+            span.cost_usd = cost
+            span.cost_source = CostSource.REPORTED.value
+            return
+        if span.model and (span.input_tokens or span.output_tokens):
+            from ..pricing import compute_cost
+
+            computed = compute_cost(span.model, span.provider, span.input_tokens or 0, span.output_tokens or 0,
+                                    span.cached_tokens or 0, span.reasoning_tokens or 0)
+            if computed is not None:
+                span.cost_usd = computed
+                span.cost_source = CostSource.COMPUTED.value
+
+    # -- agent / tool / session -------------------------------------------------------------------
+    def _identity(self, span: Span, attrs: dict[str, Any], kind: str, name: str, plan: Plan) -> None:
+        fk = sc.FIELD_KEYS
+        agent = plan.pick(attrs, fk["agent_name"])
+        tool = plan.pick(attrs, fk["tool_name"])
+        if agent is None and kind == "AGENT":
+            agent = plan.pick(attrs, sc.ENTITY_NAME_KEYS["AGENT"])
+            if agent is None and name:
+                agent = name[len("invoke_agent "):] if name.startswith("invoke_agent ") else name
+        if tool is None and kind == "TOOL":
+            tool = plan.pick(attrs, sc.ENTITY_NAME_KEYS["TOOL"])
+            if tool is None and name:
+                tool = name[len("execute_tool "):] if name.startswith("execute_tool ") else name
+        span.agent_name = str(agent) if agent is not None else None
+        span.tool_name = str(tool) if tool is not None else None
+        session = plan.pick(attrs, fk["session_id"])
+        span.session_id = str(session) if session is not None else None
+        user = plan.pick(attrs, fk["user_id"])
+        span.user_id = str(user) if user is not None else None
+        # Handoffs (§8): record the target where it is visible.
+        target = plan.pick(attrs, sc.HANDOFF_TARGET_KEYS)
+        if target is None and name:
+            for prefix in sc.HANDOFF_NAME_PREFIXES:
+                if name.startswith(prefix):
+                    target = name[len(prefix):]
+                    break
+        if target is None and kind == "TOOL" and name.startswith("handoff") and attrs.get("output.value"):
+            target = attrs.get("output.value")
+        if target is not None:
+            attrs["tracedesk.handoff.to"] = str(target)
+            source_agent = plan.pick(attrs, sc.HANDOFF_SOURCE_KEYS)
+            if source_agent is not None:
+                attrs["tracedesk.handoff.from"] = str(source_agent)
+
+    # -- content ----------------------------------------------------------------------------------
+    def _content(self, span: Span, attrs: dict[str, Any], events: list[dict[str, Any]], kind: str,
+                 plan: Plan) -> None:
+        fk = sc.FIELD_KEYS
+        inputs: list[dict[str, Any]] | None = None
+        outputs: list[dict[str, Any]] | None = None
+        system: list[dict[str, Any]] = []
+        for prefix, direction, strip in sc.FLAT_MESSAGE_PREFIXES:
+            if not plan.has_prefix(prefix):
+                continue
+            if direction == "input" and inputs is not None or direction == "output" and outputs is not None:
+                continue
+            items = unflatten(attrs, prefix, strip)
+            if items:
+                msgs = [m for m in (normalize_message(i) for i in items) if m]
+                if direction == "input":
+                    inputs = msgs
+                else:
+                    outputs = msgs
+        for key, direction in sc.MESSAGE_LIST_KEYS:
+            if (direction == "input" and inputs is not None) or (direction == "output" and outputs is not None):
+                continue
+            if key in plan.keyset:
+                msgs = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
+                if msgs:
+                    if direction == "input":
+                        inputs = msgs
+                    else:
+                        outputs = msgs
+        for key in sc.SYSTEM_INSTRUCTION_KEYS:
+            if key in attrs:
+                system = system_messages(attrs[key])
+        if events:
+            inputs, outputs, system = self._event_content(events, inputs, outputs, system)
+        if system and not any(m.get("role") == "system" for m in inputs or ()):
+            inputs = system + (inputs or [])
+        span.input_messages = inputs or None
+        span.output_messages = outputs or None
+        in_text = plan.pick(attrs, fk["input_text"])
+        out_text = plan.pick(attrs, fk["output_text"])
+        if kind == "TOOL":
+            for in_key, out_key in sc.TOOL_IO_KEYS:
+                if span.tool_arguments is None and in_key in attrs:
+                    span.tool_arguments = as_text(attrs[in_key])
+                if span.tool_result is None and out_key in attrs:
+                    span.tool_result = as_text(attrs[out_key])
+        args = plan.pick(attrs, fk["tool_arguments"])
+        if args is not None:
+            span.tool_arguments = as_text(args)
+        result = plan.pick(attrs, fk["tool_result"])
+        if result is not None:
+            span.tool_result = as_text(result)
+        if inputs and (kind in ("LLM", "EMBEDDING") or in_text is None or _looks_json(in_text)):
+            in_text = last_text(inputs, ("user", "tool")) or in_text
+        if outputs and (kind == "LLM" or out_text is None or _looks_json(out_text)):
+            out_text = last_text(outputs, ("assistant",)) or out_text
+        if in_text is None and span.tool_arguments is not None:
+            in_text = span.tool_arguments
+        if out_text is None and span.tool_result is not None:
+            out_text = span.tool_result
+        span.input_text = _display_text(in_text)
+        span.output_text = _display_text(out_text)
+        finish = plan.pick(attrs, fk["finish_reason"])
+        if isinstance(finish, list):
+            finish = finish[0] if finish else None
+        if finish is None and outputs:
+            finish = outputs[-1].get("finish_reason")
+        span.finish_reason = str(finish) if finish is not None else None
+        span.documents = _documents(attrs, events, plan)
+
+    def _event_content(self, events, inputs, outputs, system):
+        ev_in: list[dict[str, Any]] = []
+        ev_out: list[dict[str, Any]] = []
+        for event in events:
+            ename = event.get("name")
+            eattrs = event.get("attributes") or {}
+            if ename in sc.MESSAGE_EVENTS:
+                direction, role = sc.MESSAGE_EVENTS[ename]
+                msg = event_message(ename, eattrs)
+                if msg:
+                    (ev_in if direction == "input" else ev_out).append(msg)
+            elif ename in sc.CONTENT_EVENTS:
+                for key, direction in sc.CONTENT_EVENTS[ename]:
+                    if key not in eattrs:
+                        continue
+                    if direction == "system":
+                        system = system or system_messages(eattrs[key])
+                        continue
+                    value = maybe_json(eattrs[key])
+                    msgs = normalize_messages(value, "assistant" if direction == "output" else None)
+                    if msgs is None and isinstance(value, str):
+                        msgs = [{"role": "assistant" if direction == "output" else "user", "content": value}]
+                    if msgs:
+                        (ev_in if direction == "input" else ev_out).extend(msgs)
+        if inputs is None and ev_in:
+            inputs = ev_in
+        if outputs is None and ev_out:
+            outputs = ev_out
+        return inputs, outputs, system
+
+    # -- status -----------------------------------------------------------------------------------
+    def _status(self, span: Span, attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan) -> None:
+        if span.status != SpanStatus.UNSET.value:
+            if span.status == SpanStatus.ERROR.value and not span.status_message:
+                span.status_message = _exception_message(events) or plan.pick(attrs, sc.FIELD_KEYS["status_message"])
+            return
+        failed = False
+        for key, values in sc.ERROR_MARKERS:
+            value = attrs.get(key)
+            if value is not None and (values is None or str(value).upper() in values):
+                failed = True
+                break
+        level = to_int(attrs.get("logfire.level_num"))
+        if level is not None and level >= sc.LOGFIRE_ERROR_LEVEL:
+            failed = True
+        exc = _exception_message(events)
+        if failed or exc is not None:
+            span.status = SpanStatus.ERROR.value
+            span.status_message = exc or plan.pick(attrs, sc.FIELD_KEYS["status_message"]) or \
+                (str(attrs["error.type"]) if "error.type" in attrs else None)
+
+    # -- evaluations ------------------------------------------------------------------------------
+    def _evaluations(self, span: Span, attrs: dict[str, Any], events: list[dict[str, Any]],
+                     plan: Plan) -> list[Evaluation]:
+        out: list[Evaluation] = []
+        for prefix, strip in sc.FLAT_EVALUATION_PREFIXES:
+            if not plan.has_prefix(prefix):
+                continue
+            for item in unflatten(attrs, prefix, strip):
+                ev = _evaluation_from(span.trace_id, span.span_id, item.get("name"), item.get("score"),
+                                      item.get("label"), item.get("explanation"), span.end_ns)
+                if ev:
+                    kind = str(item.get("annotator_kind") or "").upper()
+                    ev.source = EvaluationSource.HUMAN.value if kind == "HUMAN" else EvaluationSource.IMPORTED.value
+                    if item.get("identifier"):
+                        ev.metadata["key"] = str(item["identifier"])
+                    out.append(ev)
+        if "gen_ai.evaluation.name" in attrs:
+            ev = genai_evaluation(attrs, span.trace_id, span.span_id, span.end_ns)
+            if ev:
+                out.append(ev)
+        for event in events:
+            if event.get("name") == sc.EVALUATION_EVENT:
+                ev = genai_evaluation(event.get("attributes") or {}, span.trace_id, span.span_id,
+                                      event.get("time_ns") or span.end_ns)
+                if ev:
+                    out.append(ev)
+        if plan.has_prefix(sc.OPENLIT_EVAL_PREFIX):
+            for key, value in attrs.items():
+                if key.startswith(sc.OPENLIT_EVAL_PREFIX):
+                    ev = _evaluation_from(span.trace_id, span.span_id, key[len(sc.OPENLIT_EVAL_PREFIX):],
+                                          value, None, None, span.end_ns)
+                    if ev:
+                        out.append(ev)
+        if attrs.get("logfire.span_type") == "annotation":
+            fname = attrs.get("logfire.feedback.name")
+            if fname and span.parent_span_id:
+                ev = _evaluation_from(span.trace_id, span.parent_span_id, fname, attrs.get(fname), None,
+                                      attrs.get("logfire.feedback.comment"), span.end_ns)
+                if ev:
+                    out.append(ev)
+        return out
+
+
+def genai_evaluation(attrs: dict[str, Any], trace_id: str, span_id: str | None,
+                     time_ns: int | None) -> Evaluation | None:
+    f = sc.GENAI_EVALUATION_FIELDS
+    target = attrs.get(f["target_span_id"])
+    if isinstance(target, str) and len(target) == 16:
+        span_id = target.lower()
+    ev = _evaluation_from(trace_id, span_id, attrs.get(f["name"]), attrs.get(f["score"]), attrs.get(f["label"]),
+                          attrs.get(f["reason"]), time_ns)
+    if ev is None:
+        return None
+    ev.evaluator_version = attrs.get(f["evaluator_version"])
+    if "error.type" in attrs:
+        ev.error = str(attrs["error.type"])
+    return ev
+
+
+_SNAKE = re.compile(r"[^0-9a-zA-Z]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def evaluation_name(name: Any) -> str:
+    """"Answer Relevancy" / "answerRelevancy" / "answer-relevancy" -> "answer_relevancy"."""
+    text = _CAMEL.sub("_", str(name))
+    return _SNAKE.sub("_", text).strip("_").lower() or "unnamed"
+
+
+def _evaluation_from(trace_id, span_id, name, score, label, reason, time_ns) -> Evaluation | None:
+    if name is None or (score is None and label is None):
+        return None
+    passed = None
+    if isinstance(score, bool):
+        passed = score
+        score = 1.0 if score else 0.0
+    elif isinstance(score, str) and score.lower() in ("true", "false"):
+        passed = score.lower() == "true"
+        score = 1.0 if passed else 0.0
+    value = to_float(score)
+    if label is not None:
+        low = str(label).lower()
+        if low in sc.PASS_LABELS:
+            passed = True
+        elif low in sc.FAIL_LABELS:
+            passed = False
+    return Evaluation(
+        trace_id=trace_id, span_id=span_id, name=evaluation_name(name), score=value,
+        label=str(label) if label is not None else None, passed=passed,
+        reason=str(reason) if reason is not None else None, source=EvaluationSource.IMPORTED.value,
+        created_ns=time_ns,
+    )
+
+
+def event_message(event_name: str, body: Any) -> dict[str, Any] | None:
+    """A GenAI message event's body/attributes -> one normalized message."""
+    direction, role = sc.MESSAGE_EVENTS[event_name]
+    body = maybe_json(body)
+    if isinstance(body, dict):
+        if "gen_ai.event.content" in body:
+            return event_message(event_name, body["gen_ai.event.content"])
+        if event_name == "gen_ai.choice":
+            inner = maybe_json(body.get("message"))
+            msg = inner if isinstance(inner, dict) else {
+                k: v for k, v in body.items() if k not in ("index", "finish_reason")}
+            out = normalize_message({"role": role, **msg})
+            if out is not None and body.get("finish_reason") is not None:
+                out["finish_reason"] = body["finish_reason"]
+            return out
+        msg = dict(body)
+        msg.setdefault("role", role)
+        if event_name == "gen_ai.tool.message" and "id" in msg:
+            msg.setdefault("tool_call_id", msg.pop("id"))
+        return normalize_message(msg)
+    if isinstance(body, str):
+        return {"role": role, "content": body}
+    return None
+
+
+def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
+    docs: list[dict[str, Any]] | None = None
+    for prefix, strip in sc.FLAT_DOCUMENT_PREFIXES:
+        if plan.has_prefix(prefix):
+            items = unflatten(attrs, prefix, strip)
+            if items:
+                docs = [_doc(i) for i in items]
+                break
+    if docs is None:
+        for key in sc.DOCUMENT_LIST_KEYS:
+            value = maybe_json(attrs.get(key))
+            if isinstance(value, list) and value:
+                docs = [_doc(d if isinstance(d, dict) else {"content": d}) for d in value]
+                break
+    if docs is None and events:
+        for event in events:
+            prefix = sc.DOCUMENT_EVENTS.get(event.get("name"))
+            if prefix:
+                eattrs = event.get("attributes") or {}
+                item = {k[len(prefix):]: v for k, v in eattrs.items() if k.startswith(prefix)}
+                if item:
+                    docs = (docs or []) + [_doc({"content": item.pop("document", None), **item})]
+    return docs
+
+
+def _doc(item: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if item.get("id") is not None:
+        out["id"] = str(item["id"])
+    score = to_float(item.get("score"))
+    if score is not None:
+        out["score"] = score
+    content = item.get("content", item.get("text"))
+    if content is not None:
+        out["content"] = as_text(content)
+    if item.get("metadata") is not None:
+        out["metadata"] = maybe_json(item["metadata"])
+    return out
+
+
+def _exception_message(events: list[dict[str, Any]]) -> str | None:
+    for event in events:
+        if event.get("name") == "exception":
+            a = event.get("attributes") or {}
+            msg = a.get("exception.message")
+            etype = a.get("exception.type")
+            if etype and msg:
+                return f"{etype}: {msg}"
+            return str(msg or etype or "exception")
+    return None
+
+
+def _looks_json(value: Any) -> bool:
+    return not isinstance(value, str) or value[:1] in ("{", "[")
+
+
+def _display_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    value = maybe_json(value) if isinstance(value, str) and value.startswith('"') else value
+    return as_text(value)
+
+
+def _iso_delta_ms(value: Any, start_ns: int) -> float | None:
+    from datetime import datetime
+
+    if not isinstance(value, str) or not start_ns:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    delta = ts * 1000.0 - start_ns / 1e6
+    return delta if delta >= 0 else None

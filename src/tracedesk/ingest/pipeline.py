@@ -1,0 +1,429 @@
+"""Files / bytes -> parse -> (redact) -> join log messages -> store, in bounded batches.
+
+Memory stays bounded for JSON Lines (read line by line, flushed every `batch_size` spans). A single
+JSON document is parsed whole (JSON has no streaming boundary short of a streaming parser) and then
+written in batches. Each batch is one transaction: an interrupted ingest keeps whole batches only.
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import queue
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from .. import store, store_ingest
+from ..models import Rejected, Span
+from .messages import last_text
+from .normalize import Normalizer
+from .parse import GZIP_MAGIC, parse_bytes, parse_line
+from .result import IngestReport, LogMessage, ParseResult
+
+DEFAULT_BATCH = 5000
+#: Progress callback: (bytes done, bytes total) after each stored batch and at the end of each file.
+Progress = Callable[[int, int], None]
+
+
+class _Writer:
+    """Accumulates parse results and writes them to the store in batches."""
+
+    def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int) -> None:
+        self.db = db
+        self.report = report
+        self.redact = redact
+        self.batch_size = batch_size
+        self.pending = ParseResult()
+        self.logs_stored = store_ingest.has_log_messages(db)
+
+    def add(self, result: ParseResult) -> None:
+        self.pending.extend(result)
+        if len(self.pending.spans) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, ParseResult()
+        report = self.report
+        report.rejected.extend(batch.rejected)
+        report.warnings.extend(batch.warnings)
+        if not (batch.spans or batch.evaluations or batch.log_messages):
+            return
+        if self.redact:
+            from ..redact import redact_span, redact_value
+
+            for span in batch.spans:
+                report.redactions += redact_span(span)
+            for lm in batch.log_messages:
+                lm.message, n = redact_value(lm.message)
+                report.redactions += n
+            for ev in batch.evaluations:
+                if ev.reason:
+                    ev.reason, n = redact_value(ev.reason)
+                    report.redactions += n
+        also = None
+        if batch.log_messages or self.logs_stored:
+            also = self._join_logs(batch)
+        result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also)
+        report.spans_inserted += result.inserted
+        report.spans_unchanged += result.unchanged
+        report.spans_replaced += result.replaced
+        report.evaluations += result.evaluations
+        report._trace_ids |= {s.trace_id for s in batch.spans}
+        for span in batch.spans:
+            report.by_convention[span.convention] += 1
+
+    def _join_logs(self, batch: ParseResult) -> Callable[[Any], None]:
+        """Merge log-record messages into this batch's spans; return the in-transaction store step."""
+        by_key: dict[tuple[str, str], list[tuple[str, int, int, dict]]] = {}
+        for lm in batch.log_messages:
+            by_key.setdefault((lm.trace_id, lm.span_id), []).append((lm.direction, lm.time_ns, lm.seq, lm.message))
+        span_keys = {(s.trace_id, s.span_id) for s in batch.spans}
+        if self.logs_stored and span_keys:
+            for key, rows in store_ingest.log_messages_for(self.db, span_keys).items():
+                by_key.setdefault(key, []).extend(rows)
+        for span in batch.spans:
+            rows = by_key.get((span.trace_id, span.span_id))
+            if rows:
+                _apply_messages(span, _message_columns(rows))
+        new_rows = [(lm.trace_id, lm.span_id, lm.direction, lm.time_ns, lm.seq, lm.message)
+                    for lm in batch.log_messages]
+        outside = {(lm.trace_id, lm.span_id) for lm in batch.log_messages} - span_keys
+        self.report.log_messages += len(new_rows)
+        if new_rows:
+            self.logs_stored = True
+
+        def step(db: Any) -> None:
+            if new_rows:
+                store_ingest.save_log_messages(db, new_rows)
+            if outside:
+                stored = store_ingest.existing_span_keys(db, outside)
+                if stored:
+                    rows_for = store_ingest.log_messages_for(db, stored)
+                    store_ingest.patch_span_messages(
+                        db, [(key, _message_columns(rows)) for key, rows in rows_for.items()])
+
+        return step
+
+
+class _BackgroundWriter:
+    """Runs `_Writer.flush` on a thread with its own connection, so parsing (Python) overlaps with
+    SQLite work (which releases the GIL). Batches stay whole transactions; on abort the queued
+    batches are dropped and the exception re-raised, so the database holds whole batches only."""
+
+    def __init__(self, path: str, report: IngestReport, redact: bool, batch_size: int) -> None:
+        self.path = path
+        self.report = report
+        self.redact = redact
+        self.batch_size = batch_size
+        self.pending = ParseResult()
+        self.queue: queue.Queue[ParseResult | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.abort = False
+        self.thread = threading.Thread(target=self._run, name="tracedesk-ingest-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            db = store.connect(self.path)
+            writer = _Writer(db, self.report, self.redact, self.batch_size)
+            while True:
+                item = self.queue.get()
+                if item is None:
+                    break
+                if self.abort or self.error is not None:
+                    continue
+                writer.pending = item
+                writer.flush()
+            db.conn.close()
+        except BaseException as exc:  # surfaced to the caller's thread by _put/close
+            self.error = exc
+            while self.queue.get() is not None:  # unblock the producer until it sends the sentinel
+                pass
+
+    def add(self, result: ParseResult) -> None:
+        self.pending.extend(result)
+        if len(self.pending.spans) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, ParseResult()
+        if batch.spans or batch.evaluations or batch.log_messages or batch.rejected or batch.warnings:
+            self._put(batch)
+
+    def _put(self, item: ParseResult | None) -> None:
+        while True:
+            if self.error is not None and item is not None:
+                raise self.error
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if not self.thread.is_alive():
+                    return
+
+    def close(self, abort: bool = False) -> None:
+        if abort:
+            self.abort = True
+        else:
+            self.flush()
+        self._put(None)
+        self.thread.join()
+        if self.error is not None and not abort:
+            raise self.error
+
+
+def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
+    """Log messages of one span -> the columns they set (only directions that have messages)."""
+    out: dict[str, Any] = {}
+    seen: set[str] = set()
+    for direction in ("input", "output"):
+        msgs = []
+        for d, _t, _s, m in sorted(rows, key=lambda r: (r[1], r[2])):
+            if d != direction:
+                continue
+            key = orjson.dumps(m, option=orjson.OPT_SORT_KEYS).decode()
+            if (direction, key) in seen:
+                continue
+            seen.add((direction, key))
+            msgs.append(m)
+        if msgs:
+            out[f"{direction}_messages"] = msgs
+            roles = ("user", "tool") if direction == "input" else ("assistant",)
+            text = last_text(msgs, roles)
+            if text is not None:
+                out[f"{direction}_text"] = text
+    return out
+
+
+def _apply_messages(span: Span, columns: dict[str, Any]) -> None:
+    for name, value in columns.items():
+        setattr(span, name, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths
+
+_GLOB_CHARS = set("*?[")
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Rejected]]:
+    """Files, folders (recursively, hidden files skipped) and globs -> files; missing ones -> Rejected."""
+    files: list[Path] = []
+    missing: list[Rejected] = []
+    for raw in paths:
+        text = os.path.expanduser(str(raw))
+        if _GLOB_CHARS & set(text) and not os.path.exists(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                missing.append(Rejected(text, "no file matches this pattern"))
+            for m in matches:
+                files.extend(_files_under(Path(m)))
+            continue
+        path = Path(text)
+        if not path.exists():
+            missing.append(Rejected(text, "no such file or directory"))
+            continue
+        found = _files_under(path)
+        if path.is_dir() and not found:
+            missing.append(Rejected(text, "folder contains no files"))
+        files.extend(found)
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        if f not in seen:
+            seen.add(f)
+            unique.append(f)
+    return unique, missing
+
+
+def _files_under(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not any(
+            part.startswith(".") for part in p.relative_to(path).parts))
+    return [path]
+
+
+def _open(path: Path) -> tuple[BinaryIO, BinaryIO]:
+    """(raw handle for progress, reader that transparently gunzips)."""
+    raw = open(path, "rb")
+    head = raw.read(2)
+    raw.seek(0)
+    if head == GZIP_MAGIC:
+        return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw, raw
+
+
+def _iter_lines(reader: BinaryIO) -> Iterator[bytes]:
+    for line in reader:
+        yield line
+
+
+def ingest_paths(
+    db: Any,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    redact: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    dimensions: dict[str, list[str]] | None = None,
+) -> IngestReport:
+    """Ingest files, folders and globs into the database; see IngestReport for what is counted."""
+    started = time.perf_counter()
+    database = store.connect(db)
+    store.migrate(database)
+    normalizer = _normalizer(database, dimensions)
+    files, missing = expand_paths(paths)
+    report = IngestReport()
+    report.rejected.extend(missing)
+    total = sum(_size(f) for f in files)
+    threaded = isinstance(db, (str, os.PathLike)) and str(db) != ":memory:"
+    writer: Any = (_BackgroundWriter(str(db), report, redact, batch_size) if threaded
+                   else _Writer(database, report, redact, batch_size))
+    try:
+        _ingest_files(files, normalizer, writer, report, progress, total)
+    except BaseException:
+        if threaded:
+            writer.close(abort=True)
+        raise
+    if threaded:
+        writer.close()
+    else:
+        writer.flush()
+    _finish(database, report, started)
+    return report
+
+
+def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report: IngestReport,
+                  progress: Progress | None, total: int) -> None:
+    done_before = 0
+    for path in files:
+        source = str(path)
+        try:
+            raw, reader = _open(path)
+        except OSError as exc:
+            report.rejected.append(Rejected(source, f"cannot read file: {exc.strerror or exc}"))
+            continue
+        report.files += 1
+        try:
+            _ingest_file(reader, raw, source, normalizer, writer, progress, done_before, total)
+        except (OSError, EOFError, zlib.error) as exc:
+            # Corrupt gzip or read error mid-file: keep what was read, report where it stopped.
+            writer.pending.rejected.append(Rejected(source, f"stopped reading: {exc}"))
+        finally:
+            reader.close()
+            raw.close()
+        writer.flush()
+        done_before += _size(path)
+        report.bytes_read = done_before
+        if progress:
+            progress(done_before, total)
+
+
+def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: _Writer,
+                 progress: Progress | None, done_before: int, total: int) -> None:
+    first = reader.readline()
+    rest_start = reader.readline() if first else b""
+    if first and rest_start.strip() and _is_object_line(first):
+        # JSON Lines: stream line by line.
+        lineno = 0
+        last_report = 0
+        for line in _chain(first, rest_start, reader):
+            lineno += 1
+            result = ParseResult()
+            parse_line(line, f"{source}:{lineno}", normalizer, result)
+            before = len(writer.pending.spans)
+            writer.add(result)
+            if progress and len(writer.pending.spans) < before:  # a batch was just written
+                pos = raw.tell()
+                if pos - last_report > 0:
+                    last_report = pos
+                    progress(done_before + pos, total)
+        return
+    data = first + rest_start + reader.read()
+    result = parse_bytes(data, source, normalizer=normalizer)
+    del data
+    # Write a big document in batches (bounded transaction size, progress between batches).
+    spans = result.spans
+    step = writer.batch_size
+    for i in range(0, max(len(spans), 1), step):
+        chunk = ParseResult(spans=spans[i : i + step])
+        if i == 0:
+            chunk.evaluations, chunk.rejected, chunk.warnings = result.evaluations, result.rejected, result.warnings
+            chunk.log_messages = result.log_messages
+        writer.add(chunk)
+        if progress and i + step < len(spans):
+            writer.flush()
+            progress(done_before + int(_size_of(raw) * (i + step) / max(len(spans), 1)), total)
+
+
+def _chain(first: bytes, second: bytes, reader: BinaryIO) -> Iterator[bytes]:
+    yield first
+    yield second
+    yield from reader
+
+
+def _is_object_line(line: bytes) -> bool:
+    line = line.strip()
+    if not line.startswith(b"{") or not line.endswith(b"}"):
+        return False
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return True  # a bad first line of a JSONL file: rejected by line, the rest still read
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _size_of(fh: BinaryIO) -> int:
+    try:
+        return os.fstat(fh.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _normalizer(db: Any, dimensions: dict[str, list[str]] | None) -> Normalizer:
+    from ..dimensions import load_dimensions
+
+    return Normalizer(dimensions if dimensions is not None else load_dimensions(db))
+
+
+def _finish(db: Any, report: IngestReport, started: float) -> None:
+    report.traces = len(report._trace_ids)
+    if report._trace_ids:
+        report.incomplete_traces = store_ingest.incomplete_traces(db, report._trace_ids)
+    report.seconds = time.perf_counter() - started
+
+
+def ingest_bytes(db: Any, data: bytes, source: str, content_type: str | None = None, redact: bool = False,
+                 *, dimensions: dict[str, list[str]] | None = None,
+                 batch_size: int = DEFAULT_BATCH) -> IngestReport:
+    """Ingest one in-memory payload (an HTTP body, a test fixture)."""
+    started = time.perf_counter()
+    database = store.connect(db)
+    store.migrate(database)
+    report = IngestReport()
+    result = parse_bytes(data, source, content_type, normalizer=_normalizer(database, dimensions))
+    writer = _Writer(database, report, redact, batch_size)
+    spans = result.spans
+    result.spans = []
+    writer.add(result)
+    for i in range(0, len(spans), batch_size):
+        writer.add(ParseResult(spans=spans[i : i + batch_size]))
+    writer.flush()
+    report.bytes_read = len(data)
+    _finish(database, report, started)
+    return report
+
+
+__all__ = ["ingest_paths", "ingest_bytes", "expand_paths", "LogMessage", "DEFAULT_BATCH"]

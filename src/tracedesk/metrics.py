@@ -1,0 +1,451 @@
+"""KPIs, time series, cohort matrices, window comparisons and monitoring health (read-only).
+
+Units, so every figure can be reproduced by hand:
+- a *trace* is one row of `traces`; latency is the trace duration (first span start -> last span end);
+- error rate = share of traces with at least one ERROR span; span error rate = ERROR spans / spans;
+- tokens and cost are the de-duplicated trace totals (`usage_counted`); cost per trace is the mean over
+  traces whose cost is known (unknown cost is never read as zero);
+- quality = mean evaluator score (all evaluators, or one named); pass rate = share of evaluations passed;
+- refusal rate = share of traces with a refusal: an LLM output that `textchecks.is_refusal` flags, or a
+  `refusal` evaluation that failed / is labelled "refused";
+- percentiles use linear interpolation (numpy's default).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from .models import COLUMN_DIMENSIONS
+from .query import Filters, FilterError, _dim_expr, frame, trace_ids_sql, trace_where
+from .textchecks import is_refusal
+
+#: Dimensions the cohort views offer. model/agent are trace membership: a trace belongs to every model
+#: and agent it used (from the trace summary's comma lists).
+COHORT_DIMENSIONS: tuple[str, ...] = ("agent", "model", "route", "tenant", "prompt_version", "environment")
+MISSING = "(none)"
+
+#: Cohort metrics and whether a HIGHER value is WORSE (for ranking).
+COHORT_METRICS: dict[str, bool] = {
+    "quality": False,
+    "pass_rate": False,
+    "error_rate": True,
+    "refusal_rate": True,
+    "latency_p50_ms": True,
+    "latency_p95_ms": True,
+    "cost_per_trace": True,
+}
+#: Metrics compared in relative terms (a ratio to the global figure) rather than in points.
+_RELATIVE = {"latency_p50_ms", "latency_p95_ms", "cost_per_trace"}
+
+
+def pct(values: Iterable[float] | np.ndarray, q: float) -> float | None:
+    arr = np.asarray([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))],
+                     dtype=float)
+    return float(np.percentile(arr, q)) if arr.size else None
+
+
+def _none_if_nan(x: Any) -> Any:
+    if x is None:
+        return None
+    try:
+        return None if math.isnan(x) else x
+    except TypeError:
+        return x
+
+
+# ---------------------------------------------------------------------------------------------
+# KPIs
+
+
+def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str, Any]:
+    """Headline figures for the filtered traces (see the module doc for each definition)."""
+    where, params = trace_where(filters)
+    row = db.execute(
+        f"SELECT COUNT(*), SUM(span_count), SUM(error_count > 0), SUM(error_count), SUM(input_tokens), "
+        f"SUM(output_tokens), SUM(total_tokens), SUM(cost_usd), AVG(cost_usd), COUNT(cost_usd), SUM(llm_calls) "
+        f"FROM traces t WHERE {where}", params,
+    ).fetchone()
+    n, n_spans, n_err_traces, n_err_spans, tin, tout, ttot, cost, cost_mean, n_cost, llm_calls = row
+    durations = [r[0] for r in db.execute(f"SELECT duration_ms FROM traces t WHERE {where}", params)]
+    sub, sub_params = trace_ids_sql(filters)
+    scoped = filters is not None and not filters.is_empty()
+    ttft_sql = "SELECT s.ttft_ms FROM spans s WHERE s.kind = 'LLM' AND s.ttft_ms IS NOT NULL"
+    if scoped:
+        ttft_sql += f" AND s.trace_id IN ({sub})"
+    ttfts = [r[0] for r in db.execute(ttft_sql, sub_params if scoped else [])]
+    ev_sql = "SELECT COUNT(*), COUNT(passed), AVG(passed), AVG(score) FROM evaluations e"
+    if scoped:
+        ev_sql += f" WHERE e.trace_id IN ({sub})"
+    n_evals, n_verdicts, pass_rate, mean_score = db.execute(ev_sql, sub_params if scoped else []).fetchone()
+    n = n or 0
+    return {
+        "traces": n,
+        "spans": n_spans or 0,
+        "llm_calls": llm_calls or 0,
+        "error_rate": (n_err_traces / n) if n else None,
+        "span_error_rate": (n_err_spans / n_spans) if n_spans else None,
+        "latency_p50_ms": pct(durations, 50),
+        "latency_p95_ms": pct(durations, 95),
+        "latency_p99_ms": pct(durations, 99),
+        "ttft_p50_ms": pct(ttfts, 50),
+        "ttft_p95_ms": pct(ttfts, 95),
+        "input_tokens": tin or 0,
+        "output_tokens": tout or 0,
+        "total_tokens": ttot or 0,
+        "cost_usd": cost,
+        "cost_per_trace": cost_mean,
+        "traces_with_cost": n_cost or 0,
+        "evaluations": n_evals or 0,
+        "eval_pass_rate": pass_rate if n_verdicts else None,
+        "eval_mean_score": mean_score,
+    }
+
+
+def eval_summary(db: sqlite_utils.Database, filters: Filters | None = None) -> pd.DataFrame:
+    """Per evaluator: count, mean score, pass rate, errors."""
+    scoped = filters is not None and not filters.is_empty()
+    sub, params = trace_ids_sql(filters)
+    sql = ("SELECT name, COUNT(*) AS evaluations, AVG(score) AS mean_score, AVG(passed) AS pass_rate, "
+           "SUM(error IS NOT NULL) AS errors FROM evaluations e")
+    if scoped:
+        sql += f" WHERE e.trace_id IN ({sub})"
+    return frame(db, sql + " GROUP BY name ORDER BY name", params if scoped else [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Time series
+
+_FREQS: tuple[tuple[str, int], ...] = (
+    ("1min", 60), ("5min", 300), ("15min", 900), ("1h", 3600), ("6h", 21600), ("1D", 86400), ("7D", 604800),
+)
+
+
+def auto_freq(start_ns: int | None, end_ns: int | None, max_buckets: int = 200) -> str:
+    """The finest bucket size giving at most `max_buckets` buckets over the range."""
+    if start_ns is None or end_ns is None:
+        return "1h"
+    span_s = max(1, (end_ns - start_ns) / 1e9)
+    for name, seconds in _FREQS:
+        if span_s / seconds <= max_buckets:
+            return name
+    return _FREQS[-1][0]
+
+
+def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: str | None = None) -> pd.DataFrame:
+    """One row per time bucket: traces, error_rate, latency p50/p95, total_tokens, cost, cost_per_trace,
+    eval_pass_rate. Buckets are UTC, labelled by their start; empty buckets are left out."""
+    where, params = trace_where(filters)
+    tr = frame(db, f"SELECT trace_id, start_ns, duration_ms, error_count, total_tokens, cost_usd "
+                   f"FROM traces t WHERE {where}", params)
+    cols = ["bucket", "traces", "error_rate", "latency_p50_ms", "latency_p95_ms", "total_tokens", "cost_usd",
+            "cost_per_trace", "eval_pass_rate"]
+    if tr.empty:
+        return pd.DataFrame(columns=cols)
+    freq = freq or auto_freq(int(tr["start_ns"].min()), int(tr["start_ns"].max()))
+    tr["bucket"] = pd.to_datetime(tr["start_ns"], unit="ns", utc=True).dt.floor(freq)
+    tr["errored"] = (tr["error_count"] > 0).astype(float)
+    g = tr.groupby("bucket")
+    out = pd.DataFrame({
+        "traces": g.size(),
+        "error_rate": g["errored"].mean(),
+        "latency_p50_ms": g["duration_ms"].quantile(0.5),
+        "latency_p95_ms": g["duration_ms"].quantile(0.95),
+        "total_tokens": g["total_tokens"].sum(min_count=1),
+        "cost_usd": g["cost_usd"].sum(min_count=1),
+        "cost_per_trace": g["cost_usd"].mean(),
+    })
+    ev = frame(db, f"SELECT t.start_ns, e.passed FROM evaluations e JOIN traces t ON t.trace_id = e.trace_id "
+                   f"WHERE e.passed IS NOT NULL AND {where}", params)
+    if not ev.empty:
+        ev["bucket"] = pd.to_datetime(ev["start_ns"], unit="ns", utc=True).dt.floor(freq)
+        out["eval_pass_rate"] = ev.groupby("bucket")["passed"].mean()
+    else:
+        out["eval_pass_rate"] = np.nan
+    return out.reset_index()[cols]
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals
+
+# Every alternative of textchecks' refusal pattern contains one of these (lower-case) fragments, so
+# SQL can drop the many outputs that cannot be refusals before Python runs the exact check.
+_REFUSAL_FRAGMENTS = ("sorry", "i can", "i am", "i'm", "i’m", "i won", "i must", "unfortunately", "as an ai")
+
+
+def refused_trace_ids(db: sqlite_utils.Database, filters: Filters | None = None) -> set[str]:
+    """Traces with a refusal: an LLM output flagged by is_refusal, or a failed/"refused" refusal evaluation."""
+    scoped = filters is not None and not filters.is_empty()
+    sub, sub_params = trace_ids_sql(filters)
+    head = "lower(substr(s.output_text, 1, 300))"
+    pre = " OR ".join(f"instr({head}, ?) > 0" for _ in _REFUSAL_FRAGMENTS)
+    sql = f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.kind = 'LLM' AND s.output_text IS NOT NULL AND ({pre})"
+    params: list[Any] = list(_REFUSAL_FRAGMENTS)
+    if scoped:
+        sql += f" AND s.trace_id IN ({sub})"
+        params += sub_params
+    refused = {tid for tid, text in db.execute(sql, params) if is_refusal(text)}
+    ev_sql = ("SELECT DISTINCT e.trace_id FROM evaluations e WHERE e.name = 'refusal' "
+              "AND (e.passed = 0 OR e.label = 'refused')")
+    if scoped:
+        ev_sql += f" AND e.trace_id IN ({sub})"
+    refused.update(r[0] for r in db.execute(ev_sql, sub_params if scoped else []))
+    return refused
+
+
+# ---------------------------------------------------------------------------------------------
+# Cohorts
+
+
+def _check_dimension(dimension: str) -> str:
+    if dimension == "agent_name":
+        return "agent"
+    if not dimension:
+        raise FilterError(f"Choose a cohort dimension: {', '.join(COHORT_DIMENSIONS)} or a mapped one")
+    return dimension
+
+
+def _membership(db: sqlite_utils.Database, dimension: str, filters: Filters | None) -> pd.DataFrame:
+    """(trace_id, cohort, start_ns, duration_ms, errored, cost_usd) rows; a trace may appear in several
+    cohorts for model/agent."""
+    where, params = trace_where(filters)
+    if dimension in ("model", "agent"):
+        col = "models" if dimension == "model" else "agents"
+        df = frame(db, f"SELECT t.trace_id, t.{col} AS cohort, t.start_ns, t.duration_ms, "
+                       f"t.error_count > 0 AS errored, t.cost_usd FROM traces t WHERE {where}", params)
+        df["cohort"] = df["cohort"].map(lambda v: v.split(",") if isinstance(v, str) and v else [MISSING])
+        df = df.explode("cohort", ignore_index=True)
+    else:
+        expr = _dim_expr(dimension, "t")
+        df = frame(db, f"SELECT t.trace_id, {expr} AS cohort, t.start_ns, t.duration_ms, "
+                       f"t.error_count > 0 AS errored, t.cost_usd FROM traces t WHERE {where}", params)
+        df["cohort"] = df["cohort"].map(lambda v: MISSING if v is None or v == "" else str(v))
+    return df
+
+
+def _eval_rows(db: sqlite_utils.Database, filters: Filters | None, evaluator: str | None) -> pd.DataFrame:
+    """(trace_id, score, passed) of the scored evaluations of the filtered traces."""
+    sql = "SELECT e.trace_id, e.score, e.passed FROM evaluations e WHERE e.error IS NULL"
+    params: list[Any] = []
+    if evaluator:
+        sql += " AND e.name = ?"
+        params.append(evaluator)
+    if filters is not None and not filters.is_empty():
+        sub, sub_params = trace_ids_sql(filters)
+        sql += f" AND e.trace_id IN ({sub})"
+        params += sub_params
+    return frame(db, sql, params)
+
+
+def _aggregate(members: pd.DataFrame, evals: pd.DataFrame, refused: set[str]) -> pd.DataFrame:
+    """Cohort metrics from membership rows, evaluation rows and the refused trace set."""
+    cols = ["traces", *COHORT_METRICS]
+    if members.empty:
+        return pd.DataFrame(columns=cols).rename_axis("cohort")
+    m = members.copy()
+    m["errored"] = m["errored"].astype(float)
+    m["refused"] = m["trace_id"].isin(refused).astype(float)
+    g = m.groupby("cohort", sort=True)
+    out = pd.DataFrame({
+        "traces": g["trace_id"].nunique(),
+        "error_rate": g["errored"].mean(),
+        "refusal_rate": g["refused"].mean(),
+        "latency_p50_ms": g["duration_ms"].quantile(0.5),
+        "latency_p95_ms": g["duration_ms"].quantile(0.95),
+        "cost_per_trace": g["cost_usd"].mean(),
+    })
+    if not evals.empty:
+        ev = evals.merge(m[["trace_id", "cohort"]], on="trace_id")
+        eg = ev.groupby("cohort")
+        out["quality"] = eg["score"].mean()
+        out["pass_rate"] = eg["passed"].mean()
+    else:
+        out["quality"] = np.nan
+        out["pass_rate"] = np.nan
+    return out[cols].astype(float).assign(traces=lambda d: d["traces"].astype(int))
+
+
+def _global(members: pd.DataFrame, evals: pd.DataFrame, refused: set[str]) -> pd.Series:
+    one = members.drop_duplicates("trace_id").assign(cohort="(all)")
+    return _aggregate(one, evals, refused).iloc[0] if not one.empty else pd.Series(dtype=float)
+
+
+def cohort_matrix(
+    db: sqlite_utils.Database,
+    dimension: str,
+    filters: Filters | None = None,
+    *,
+    evaluator: str | None = None,
+    include_global: bool = True,
+    _shared: tuple[pd.DataFrame, set[str]] | None = None,
+) -> pd.DataFrame:
+    """Metrics (rows = cohorts of `dimension`) for the filtered traces; the first row "(all)" is the global
+    figure when include_global. Columns: traces, quality, pass_rate, error_rate, refusal_rate,
+    latency_p50_ms, latency_p95_ms, cost_per_trace."""
+    dimension = _check_dimension(dimension)
+    members = _membership(db, dimension, filters)
+    if _shared is not None:  # the same filters' evaluations and refusals, computed once for many dimensions
+        evals, refused = _shared
+    else:
+        evals = _eval_rows(db, filters, evaluator)
+        refused = refused_trace_ids(db, filters) if not members.empty else set()
+    out = _aggregate(members, evals, refused)
+    out = out.sort_values("traces", ascending=False, kind="stable")
+    if include_global and not members.empty:
+        glob = _global(members, evals, refused).to_frame().T
+        glob.index = ["(all)"]
+        glob["traces"] = glob["traces"].astype(int)
+        out = pd.concat([glob, out])
+    out.index.name = "cohort"
+    return out
+
+
+def rank_cohorts(matrix: pd.DataFrame, *, min_traces: int = 5, side: str = "both") -> pd.DataFrame:
+    """Cohorts of a cohort_matrix (with its "(all)" row) ranked by how far they sit from the global figure.
+
+    Distance per metric is in points for rates/scores and relative (cohort / global - 1) for latency and
+    cost, signed so positive = worse; a cohort's distance is its largest |distance| (side="both") or its
+    largest worse-side distance (side="worse"), named in worst_metric.
+    """
+    if side not in ("both", "worse"):
+        raise ValueError(f"side must be 'both' or 'worse', not {side!r}")
+    cols = ["cohort", "traces", "distance", "direction", "worst_metric", "cohort_value", "global_value"]
+    if "(all)" not in matrix.index or len(matrix) < 2:
+        return pd.DataFrame(columns=cols)
+    glob = matrix.loc["(all)"]
+    rows = []
+    for cohort, r in matrix.drop(index="(all)").iterrows():
+        if r["traces"] < min_traces:
+            continue
+        best: tuple[float, str] | None = None
+        for metric, higher_worse in COHORT_METRICS.items():
+            c, g = r[metric], glob[metric]
+            if pd.isna(c) or pd.isna(g):
+                continue
+            if metric in _RELATIVE:
+                if g == 0:
+                    continue
+                d = c / g - 1
+            else:
+                d = c - g
+            d = d if higher_worse else -d
+            if side == "worse" and d <= 0:
+                continue
+            if best is None or abs(d) > abs(best[0]):
+                best = (float(d), metric)
+        if best is None:
+            continue
+        rows.append({"cohort": cohort, "traces": int(r["traces"]), "distance": abs(best[0]),
+                     "direction": "worse" if best[0] > 0 else "better", "worst_metric": best[1],
+                     "cohort_value": float(r[best[1]]), "global_value": float(glob[best[1]])})
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(rows, columns=cols).sort_values(["distance", "cohort"], ascending=[False, True],
+                                                        kind="stable").reset_index(drop=True)
+
+
+def ranked_cohorts(db: sqlite_utils.Database, dimension: str, filters: Filters | None = None, *,
+                   min_traces: int = 5, evaluator: str | None = None, side: str = "both") -> pd.DataFrame:
+    return rank_cohorts(cohort_matrix(db, dimension, filters, evaluator=evaluator), min_traces=min_traces,
+                        side=side)
+
+
+def worst_cohorts(
+    db: sqlite_utils.Database,
+    filters: Filters | None = None,
+    dimensions: Sequence[str] = COHORT_DIMENSIONS,
+    *,
+    top: int = 5,
+    min_traces: int = 5,
+) -> pd.DataFrame:
+    """The cohorts (over several dimensions) that sit furthest on the WORSE side of the global figure."""
+    parts = []
+    shared = (_eval_rows(db, filters, None), refused_trace_ids(db, filters))
+    for dim in dimensions:
+        ranked = rank_cohorts(cohort_matrix(db, dim, filters, _shared=shared), min_traces=min_traces, side="worse")
+        ranked = ranked[ranked["cohort"] != MISSING]
+        if not ranked.empty:
+            parts.append(ranked.assign(dimension=dim))
+    cols = ["dimension", "cohort", "traces", "worst_metric", "cohort_value", "global_value", "distance"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["distance", "dimension", "cohort"], ascending=[False, True, True],
+                           kind="stable").head(top)[cols].reset_index(drop=True)
+
+
+def compare_windows(
+    db: sqlite_utils.Database,
+    dimension: str,
+    window_a: tuple[int, int],
+    window_b: tuple[int, int],
+    filters: Filters | None = None,
+    *,
+    metrics: Sequence[str] = tuple(COHORT_METRICS),
+    evaluator: str | None = None,
+) -> pd.DataFrame:
+    """Cohort metrics in window A (before) and window B (after), and B - A. Windows are (start_ns, end_ns),
+    applied on top of the filters' other fields. Columns: traces_a, traces_b, then {metric}_a/_b/_delta."""
+    base = filters or Filters()
+    a = cohort_matrix(db, dimension, base.with_(start_ns=window_a[0], end_ns=window_a[1]), evaluator=evaluator)
+    b = cohort_matrix(db, dimension, base.with_(start_ns=window_b[0], end_ns=window_b[1]), evaluator=evaluator)
+    index = list(dict.fromkeys([*a.index, *b.index]))
+    out = pd.DataFrame(index=pd.Index(index, name="cohort"))
+    out["traces_a"] = a["traces"].reindex(index).fillna(0).astype(int)
+    out["traces_b"] = b["traces"].reindex(index).fillna(0).astype(int)
+    for m in metrics:
+        out[f"{m}_a"] = a[m].reindex(index) if m in a else np.nan
+        out[f"{m}_b"] = b[m].reindex(index) if m in b else np.nan
+        out[f"{m}_delta"] = out[f"{m}_b"] - out[f"{m}_a"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Health of the monitoring itself
+
+
+def monitoring_health(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str, Any]:
+    """How trustworthy the data is: trace coverage (share of traces with one root and no orphans),
+    span completeness (share of LLM-call spans — kind LLM or carrying a model — that have a model, token
+    counts, a positive duration, a set status (OK/ERROR, not UNSET) and kind LLM), and the share of traces
+    with a prompt version."""
+    where, params = trace_where(filters)
+    n, complete, with_pv = db.execute(
+        f"SELECT COUNT(*), SUM(complete), SUM(prompt_version IS NOT NULL AND prompt_version != '') "
+        f"FROM traces t WHERE {where}", params).fetchone()
+    scoped = filters is not None and not filters.is_empty()
+    sub, sub_params = trace_ids_sql(filters)
+    sql = (
+        "SELECT COUNT(*), "
+        "SUM(model IS NOT NULL AND model != ''), "
+        "SUM(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL), "
+        "SUM(duration_ms > 0), "
+        "SUM(status IN ('OK', 'ERROR')), "
+        "SUM(kind = 'LLM'), "
+        "SUM((model IS NOT NULL AND model != '') AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL "
+        "    OR total_tokens IS NOT NULL) AND duration_ms > 0 AND status IN ('OK', 'ERROR') AND kind = 'LLM') "
+        "FROM spans s WHERE (s.kind = 'LLM' OR (s.model IS NOT NULL AND s.model != ''))"
+    )
+    if scoped:
+        sql += f" AND s.trace_id IN ({sub})"
+    m, f_model, f_tokens, f_duration, f_status, f_kind, m_complete = db.execute(
+        sql, sub_params if scoped else []).fetchone()
+    share = lambda part, whole: (part or 0) / whole if whole else None  # noqa: E731
+    return {
+        "traces": n or 0,
+        "trace_coverage": share(complete, n),
+        "llm_spans": m or 0,
+        "span_completeness": share(m_complete, m),
+        "llm_span_fields": {
+            "model": share(f_model, m),
+            "tokens": share(f_tokens, m),
+            "duration": share(f_duration, m),
+            "status": share(f_status, m),
+            "kind": share(f_kind, m),
+        },
+        "prompt_version_share": share(with_pv, n),
+    }

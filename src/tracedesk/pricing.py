@@ -1,0 +1,109 @@
+"""Cost from tokens with the price table that ships inside the litellm package, read as plain JSON.
+
+`import litellm` costs 10+ s; we only locate its package folder (importlib.util.find_spec does not run
+the package) and read `model_prices_and_context_window_backup.json` once per process.
+
+Token semantics (OTel GenAI): cached-read tokens are INSIDE input_tokens, reasoning tokens INSIDE
+output_tokens. Cached tokens are charged at the cache-read price instead of the input price (never
+twice); reasoning tokens at the reasoning price where the table has one. Unknown model -> None.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from functools import lru_cache
+from typing import Any
+
+PRICE_FILE = "model_prices_and_context_window_backup.json"
+_DATE_SUFFIX = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{4}|@\d{8})$")
+#: Provider names as spans spell them -> the prefix litellm uses in its keys.
+PROVIDER_PREFIXES: dict[str, str] = {
+    "openai": "openai", "anthropic": "anthropic", "aws.bedrock": "bedrock", "bedrock": "bedrock",
+    "azure.ai.openai": "azure", "azure.ai.inference": "azure_ai", "azure": "azure", "cohere": "cohere",
+    "deepseek": "deepseek", "gcp.gemini": "gemini", "gemini": "gemini", "google": "gemini",
+    "gcp.vertex_ai": "vertex_ai", "vertex_ai": "vertex_ai", "vertexai": "vertex_ai", "gcp.gen_ai": "gemini",
+    "groq": "groq", "mistral_ai": "mistral", "mistral": "mistral", "perplexity": "perplexity", "x_ai": "xai",
+    "xai": "xai", "moonshot_ai": "moonshot", "ibm.watsonx.ai": "watsonx", "together_ai": "together_ai",
+    "fireworks_ai": "fireworks_ai", "ollama": "ollama", "openrouter": "openrouter",
+}
+
+
+def _price_path() -> str | None:
+    override = os.environ.get("TRACEDESK_PRICE_FILE")
+    if override:
+        return override
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = os.path.join(folder, PRICE_FILE)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+@lru_cache(maxsize=1)
+def price_table() -> dict[str, dict[str, Any]]:
+    """The whole table {model id: prices}; empty when litellm is not installed."""
+    path = _price_path()
+    if path is None:
+        return {}
+    with open(path, "rb") as fh:
+        data = json.load(fh)
+    data.pop("sample_spec", None)
+    return data
+
+
+def _provider_prefix(provider: str | None) -> str | None:
+    if not provider:
+        return None
+    low = provider.lower()
+    return PROVIDER_PREFIXES.get(low) or PROVIDER_PREFIXES.get(low.split(".")[0]) or low.split(".")[0]
+
+
+@lru_cache(maxsize=4096)
+def lookup(model: str, provider: str | None = None) -> dict[str, Any] | None:
+    """Prices for a model: exact -> strip `provider/` -> add `<provider>/` -> strip a date suffix."""
+    table = price_table()
+    if not model or not table:
+        return None
+    candidates = [model, model.lower()]
+    if "/" in model:
+        candidates.append(model.split("/", 1)[1])
+    prefix = _provider_prefix(provider)
+    bare = candidates[-1]
+    if prefix:
+        candidates.append(f"{prefix}/{bare}")
+    for name in list(candidates):
+        stripped = _DATE_SUFFIX.sub("", name)
+        if stripped != name:
+            candidates.append(stripped)
+    for name in candidates:
+        entry = table.get(name)
+        if entry and ("input_cost_per_token" in entry or "output_cost_per_token" in entry):
+            return entry
+    return None
+
+
+def compute_cost(model: str, provider: str | None, input_tokens: int, output_tokens: int,
+                 cached_tokens: int = 0, reasoning_tokens: int = 0) -> float | None:
+    """USD for one call, or None when the model is not in the table (unknown is not zero)."""
+    entry = lookup(model, provider)
+    if entry is None:
+        return None
+    in_rate = entry.get("input_cost_per_token") or 0.0
+    out_rate = entry.get("output_cost_per_token") or 0.0
+    cached = min(max(cached_tokens, 0), max(input_tokens, 0))
+    cache_rate = entry.get("cache_read_input_token_cost")
+    if cache_rate is None:
+        cache_rate = in_rate
+    cost = (input_tokens - cached) * in_rate + cached * cache_rate
+    reasoning_rate = entry.get("output_cost_per_reasoning_token")
+    if reasoning_rate is not None and reasoning_tokens:
+        reasoning = min(reasoning_tokens, output_tokens)
+        cost += (output_tokens - reasoning) * out_rate + reasoning * reasoning_rate
+    else:
+        cost += output_tokens * out_rate
+    return round(cost, 12)

@@ -1,0 +1,63 @@
+"""Running a receiver in the foreground until SIGINT/SIGTERM (what `tracedesk serve` does)."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any, Callable, TextIO
+
+from . import discovery
+from .server import Receiver, ReceiverConfig
+
+
+def _status(receiver: Receiver) -> dict[str, Any]:
+    return {
+        "host": receiver.host,
+        "port": receiver.port,
+        "pid": os.getpid(),
+        "started_ns": receiver.started_ns,
+        "db": os.path.abspath(receiver.config.db_path),
+        "token_required": bool(receiver.config.token),
+        **receiver.snapshot(),
+    }
+
+
+def serve(config: ReceiverConfig, *, out: TextIO = sys.stderr,
+          stop: threading.Event | None = None, on_ready: Callable[[Receiver], None] | None = None) -> dict:
+    """Serve until a signal (or `stop` is set); flush the writer; return the final counters.
+
+    Signals only stop the loop here: the shutdown itself runs in this (main) thread, after the handler
+    returned, so it can wait for in-flight requests and the writer without re-entrancy surprises.
+    """
+    stop = stop or threading.Event()
+    receiver = Receiver(config).start()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        discovery.write_status(config.db_path, _status(receiver))
+        auth = " (bearer token required)" if config.token else ""
+        print(f"tracedesk receiver listening on {receiver.endpoint}{auth}\n"
+              f"  OTEL_EXPORTER_OTLP_ENDPOINT={receiver.endpoint}\n"
+              f"  writing to {os.path.abspath(config.db_path)}; Ctrl-C to stop", file=out, flush=True)
+        if on_ready is not None:
+            on_ready(receiver)
+        last: dict[str, Any] | None = None
+        while not stop.wait(1.0):
+            status = _status(receiver)
+            if status != last:  # the app's Live page polls this file
+                discovery.write_status(config.db_path, status)
+                last = status
+    finally:
+        receiver.stop()
+        discovery.remove_status(config.db_path, os.getpid())
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    final = receiver.snapshot()
+    counts = final["counts"]
+    print(f"tracedesk receiver stopped: {counts.get('requests', 0)} requests, "
+          f"{final['writer'].get('spans', 0)} spans stored, {counts.get('rejected', 0)} rejected",
+          file=out, flush=True)
+    return final

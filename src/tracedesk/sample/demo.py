@@ -1,0 +1,114 @@
+"""The demo database: the packaged sample week ingested into a fresh SQLite file.
+
+The sample files ship inside the package (tracedesk/sample/data), found through importlib.resources,
+so `tracedesk demo` and the app's first launch work after a plain, non-editable `pip install`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+SAMPLE_NOTE = (
+    "You are looking at **sample data**: a generated week of multi-agent support traffic "
+    "(planner → research → synthesis → critic) with labelled incidents to find. "
+    "To load your own traces: `tracedesk ingest FILES --db my.db`, then start the app with "
+    "`TRACEDESK_DB=my.db streamlit run app.py` (or `tracedesk demo --db my.db`)."
+)
+
+
+def sample_note() -> str:
+    """The banner text shown when the app runs on the bundled sample."""
+    return SAMPLE_NOTE
+
+
+def sample_dir() -> Path:
+    """The folder holding the packaged sample files (a real directory for wheel and editable installs)."""
+    return Path(str(resources.files("tracedesk.sample").joinpath("data")))
+
+
+def sample_files() -> list[Path]:
+    """The packaged OTLP/JSON trace files, one per day, in time order."""
+    files = sorted(sample_dir().glob("traces-*.json.gz"))
+    if not files:
+        raise FileNotFoundError(
+            f"No sample trace files in {sample_dir()}: the package was installed without its data. "
+            "Reinstall tracedesk, or run `tracedesk sample generate OUT` and ingest OUT."
+        )
+    return files
+
+
+def app_path() -> Path:
+    """The Streamlit entry to run: the copy shipped in the wheel (tracedesk/webapp/app.py, put there by
+    setup.py's build hook), else the repository's app.py for a source checkout / editable install."""
+    packaged = Path(str(resources.files("tracedesk").joinpath("webapp", "app.py")))
+    if packaged.is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "app.py"
+    if checkout.is_file() and (checkout.parent / "pages").is_dir():
+        return checkout
+    raise FileNotFoundError(
+        "The tracedesk app files were not found (neither tracedesk/webapp/app.py in the installed package "
+        "nor app.py in a source checkout). Reinstall tracedesk with `pip install tracedesk`, or run "
+        "`streamlit run app.py` from a clone of the repository."
+    )
+
+
+def sample_ground_truth() -> dict[str, Any]:
+    return json.loads((sample_dir() / "ground_truth.json").read_text())
+
+
+def sample_incidents() -> dict[str, Any]:
+    return json.loads((sample_dir() / "incidents.json").read_text())
+
+
+def build_demo_db(path: str | os.PathLike[str]) -> None:
+    """Create a database at `path` holding the bundled sample week (replaces nothing: path must not exist)."""
+    from ..ingest import ingest_paths
+    from ..store import connect
+
+    target = Path(path)
+    if target.exists():
+        raise FileExistsError(f"{target} already exists; build_demo_db only creates new databases.")
+    # Build beside the target and rename at the end: a half-built demo is never mistaken for a full one.
+    tmp = target.with_name(target.name + ".building")
+    for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+        if leftover.exists():
+            leftover.unlink()
+    import sqlite_utils
+
+    raw = sqlite_utils.Database(str(tmp))
+    # A throwaway file until the rename below, so skip the journal and fsyncs while loading.
+    raw.conn.execute("PRAGMA journal_mode=OFF")
+    raw.conn.execute("PRAGMA synchronous=OFF")
+    db = connect(raw)
+    try:
+        ingest_paths(db, [str(p) for p in sample_files()])
+        from ..store import set_setting
+
+        set_setting(db, "sample", {"sample": True, "note": SAMPLE_NOTE})
+        db.conn.execute("PRAGMA journal_mode=WAL")  # what every other connection expects
+    finally:
+        db.conn.close()
+    os.replace(tmp, target)
+    for side in ("-wal", "-shm"):
+        stale = Path(str(tmp) + side)
+        if stale.exists():
+            stale.unlink()
+
+
+def ensure_demo_db(path: str | os.PathLike[str]) -> bool:
+    """Build the demo database at `path` if no file is there. True if it was created now."""
+    if Path(path).exists():
+        return False
+    build_demo_db(path)
+    return True
+
+
+def is_sample_db(db: Any) -> bool:
+    """Whether a database was built from the bundled sample (the app shows `sample_note()` then)."""
+    from ..store import get_setting
+
+    return bool((get_setting(db, "sample") or {}).get("sample"))

@@ -1,0 +1,46 @@
+"""Store access for alerts: the saved-rules table (the only SQL in the alerts feature that writes).
+
+Its migration is appended to `store.MIGRATIONS` as "m301_alert_rules". It imports nothing from
+store.py at module level (store.py imports the migration from here). Rules are stored as their
+canonical JSON document, so what is saved is exactly what is exported.
+"""
+from __future__ import annotations
+
+import time
+
+import sqlite_utils
+
+
+def m301_alert_rules(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE alert_rules (
+          name TEXT PRIMARY KEY,
+          document TEXT NOT NULL,
+          created_ns INTEGER,
+          updated_ns INTEGER
+        )
+        """
+    )
+
+
+def save_rule_document(db: sqlite_utils.Database, name: str, document: str) -> None:
+    """Insert or replace a rule by name (keeps its creation time)."""
+    now = time.time_ns()
+    with db.conn:
+        db.execute(
+            "INSERT INTO alert_rules (name, document, created_ns, updated_ns) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET document = excluded.document, updated_ns = excluded.updated_ns",
+            [name, document, now, now],
+        )
+
+
+def delete_rule_document(db: sqlite_utils.Database, name: str) -> bool:
+    with db.conn:
+        cur = db.execute("DELETE FROM alert_rules WHERE name = ?", [name])
+    return cur.rowcount > 0
+
+
+def rule_documents(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(name, JSON document) of every saved rule, by name."""
+    return [(r[0], r[1]) for r in db.execute("SELECT name, document FROM alert_rules ORDER BY name")]

@@ -1,0 +1,177 @@
+"""The notebook / app API: `tracedesk.open(db)` returns a Workspace over one tracedesk database.
+
+Every page of the app calls these methods and nothing else, so any number on screen can be reproduced
+in a notebook with the same call and the same Filters.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+import sqlite_utils
+
+from . import graph as _graph
+from . import metrics as _metrics
+from . import query as _query
+from . import store
+from .query import Filters
+
+
+class Workspace:
+    """Read access to one database: frames, KPIs, cohorts, graphs. Safe to share between threads (each
+    thread gets its own SQLite connection), which is what Streamlit's resource cache does."""
+
+    def __init__(self, db: "str | os.PathLike[str] | sqlite_utils.Database") -> None:
+        self._local = threading.local()
+        if isinstance(db, sqlite_utils.Database):
+            store.migrate(db)
+            self.path: str | None = None
+            self._shared = db
+        else:
+            self.path = str(db)
+            self._shared = None
+            # create/migrate once with the store's own connection settings (WAL, busy timeout)
+            first = store.connect(self.path)
+            if self.path == ":memory:":
+                self._shared = first  # an in-memory database only exists on its one connection
+            else:
+                first.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.path or 'sqlite_utils.Database'!r})"
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The calling thread's connection."""
+        if self._shared is not None:
+            return self._shared
+        conn = getattr(self._local, "db", None)
+        if conn is None:
+            raw = sqlite3.connect(self.path, check_same_thread=False)
+            raw.execute("PRAGMA busy_timeout=30000")
+            conn = sqlite_utils.Database(raw)
+            self._local.db = conn
+        return conn
+
+    # -- what is there ---------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM traces)").fetchone()[0] == 1
+
+    def is_sample(self) -> bool:
+        """Whether this database was built from the bundled sample week."""
+        return bool((store.get_setting(self.db, "sample") or {}).get("sample"))
+
+    def stats(self) -> dict[str, Any]:
+        return store.stats(self.db)
+
+    def time_bounds(self) -> tuple[int | None, int | None]:
+        return _query.time_bounds(self.db)
+
+    def dimensions(self) -> list[str]:
+        """Cohort dimensions with at least one value: agent, model, route, tenant, prompt_version,
+        environment, then mapped ones kept in `dims`."""
+        out = [d for d in _metrics.COHORT_DIMENSIONS if self.values(d, limit=1)]
+        return out + _query.extra_dimensions(self.db)
+
+    def extra_dimensions(self) -> list[str]:
+        """Mapped cohort dimensions kept in the `dims` JSON (beyond route/tenant/prompt_version/environment)."""
+        return _query.extra_dimensions(self.db)
+
+    def values(self, dimension: str, limit: int = 500) -> list[str]:
+        """Values of a dimension, or of model / agent / kind / status, most frequent first."""
+        return _query.distinct_values(self.db, dimension, limit)
+
+    def evaluator_names(self) -> list[str]:
+        return _query.evaluator_names(self.db)
+
+    # -- frames ----------------------------------------------------------------------------------
+
+    def traces(self, filters: Filters | None = None, *, sort: str = "start_ns", descending: bool = True,
+               limit: int | None = None, offset: int = 0, with_evals: bool = False) -> pd.DataFrame:
+        """Trace summaries; with_evals adds evals / eval_pass_rate / min_score for the returned rows."""
+        df = _query.traces(self.db, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        if with_evals:
+            ev = _query.trace_eval_summary(self.db, df["trace_id"].tolist())
+            df = df.merge(ev, on="trace_id", how="left")
+            df["evals"] = df["evals"].fillna(0).astype(int)
+        return df
+
+    def count_traces(self, filters: Filters | None = None) -> int:
+        return _query.count_traces(self.db, filters)
+
+    def spans(self, filters: Filters | None = None, *, kinds: Sequence[str] | None = None,
+              limit: int | None = None) -> pd.DataFrame:
+        return _query.spans(self.db, filters, kinds=kinds, limit=limit)
+
+    def trace(self, trace_id: str) -> pd.DataFrame:
+        """All columns of one trace's spans (JSON decoded), in start order; empty if unknown."""
+        return _query.trace_spans(self.db, trace_id)
+
+    def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
+        df = _query.frame(self.db, "SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def evaluations(self, filters: Filters | None = None, *, trace_id: str | None = None,
+                    names: Sequence[str] | None = None) -> pd.DataFrame:
+        return _query.evaluations(self.db, filters, trace_id=trace_id, names=names)
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def kpis(self, filters: Filters | None = None) -> dict[str, Any]:
+        return _metrics.kpis(self.db, filters)
+
+    def eval_summary(self, filters: Filters | None = None) -> pd.DataFrame:
+        return _metrics.eval_summary(self.db, filters)
+
+    def timeseries(self, filters: Filters | None = None, freq: str | None = None) -> pd.DataFrame:
+        return _metrics.timeseries(self.db, filters, freq)
+
+    def cohort_matrix(self, dimension: str, filters: Filters | None = None, *,
+                      evaluator: str | None = None) -> pd.DataFrame:
+        return _metrics.cohort_matrix(self.db, dimension, filters, evaluator=evaluator)
+
+    def ranked_cohorts(self, dimension: str, filters: Filters | None = None, *, min_traces: int = 5,
+                       evaluator: str | None = None, side: str = "both") -> pd.DataFrame:
+        """Cohorts by distance from the global figure (side="worse": only how much worse they are)."""
+        return _metrics.ranked_cohorts(self.db, dimension, filters, min_traces=min_traces, evaluator=evaluator,
+                                       side=side)
+
+    def worst_cohorts(self, filters: Filters | None = None, *, top: int = 5, min_traces: int = 5) -> pd.DataFrame:
+        return _metrics.worst_cohorts(self.db, filters, top=top, min_traces=min_traces)
+
+    def compare_windows(self, dimension: str, window_a: tuple[Any, Any], window_b: tuple[Any, Any],
+                        filters: Filters | None = None, *, evaluator: str | None = None) -> pd.DataFrame:
+        """Windows are (start, end) as ns ints, datetimes or ISO strings."""
+        a = (_query.to_ns(window_a[0]), _query.to_ns(window_a[1]))
+        b = (_query.to_ns(window_b[0]), _query.to_ns(window_b[1]))
+        return _metrics.compare_windows(self.db, dimension, a, b, filters, evaluator=evaluator)
+
+    def health(self, filters: Filters | None = None) -> dict[str, Any]:
+        return _metrics.monitoring_health(self.db, filters)
+
+    # -- graphs ----------------------------------------------------------------------------------
+
+    def trajectory(self, trace_id: str, *, collapse: bool = True) -> nx.DiGraph:
+        return _graph.trajectory(self.db, trace_id, collapse=collapse)
+
+    def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 20_000) -> nx.DiGraph:
+        return _graph.agent_topology(self.db, filters, max_traces=max_traces)
+
+
+def open(db: "str | os.PathLike[str] | sqlite_utils.Database", *, create: bool = False) -> Workspace:  # noqa: A001
+    """Open a tracedesk database for reading. A missing file is an error (with the way to make one)
+    unless create=True."""
+    if not isinstance(db, sqlite_utils.Database) and str(db) != ":memory:" and not create:
+        if not Path(db).expanduser().exists():
+            raise FileNotFoundError(
+                f"No tracedesk database at {str(db)!r}. Load traces with `tracedesk ingest FILE --db {db}`, "
+                f"build the sample with tracedesk.sample.ensure_demo_db({str(db)!r}), or pass create=True."
+            )
+    return Workspace(Path(db).expanduser() if isinstance(db, (str, os.PathLike)) and str(db) != ":memory:" else db)

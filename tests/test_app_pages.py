@@ -1,0 +1,181 @@
+"""Streamlit AppTest of the workbench pages (app, Overview, Traces, Trace, Agents, Cohorts) on a populated
+database, an empty one and a missing file: no exception, and what each page shows equals the library."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import tracedesk
+import workbench_synth as synth
+from tracedesk import ui
+from tracedesk.query import Filters
+
+REPO = Path(__file__).resolve().parents[1]
+WORKBENCH = ["app.py", "pages/1_Overview.py", "pages/2_Traces.py", "pages/3_Trace.py", "pages/4_Agents.py",
+             "pages/5_Cohorts.py"]
+
+
+@pytest.fixture(scope="module")
+def synth_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pages") / "synth.db"
+    synth.build(str(path))
+    return str(path)
+
+
+def run(page: str, db: str, monkeypatch, params: dict[str, str] | None = None) -> AppTest:
+    monkeypatch.setenv("TRACEDESK_DB", db)
+    at = AppTest.from_file(str(REPO / page), default_timeout=60)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    """label -> value of the page's metrics (the first one of a label)."""
+    out: dict[str, str] = {}
+    for m in at.metric:
+        out.setdefault(m.label, m.value)
+    return out
+
+
+def qp(at: AppTest, key: str) -> str:
+    value = at.query_params[key]
+    return value[-1] if isinstance(value, list) else value
+
+
+def expected_kpis(ws, filters=None) -> dict[str, str]:
+    k = ws.kpis(filters)
+    return {label: fmt(k[key]) for label, key, fmt in ui.KPI_TILES}
+
+
+@pytest.mark.parametrize("page", WORKBENCH)
+def test_empty_database_explains_next_step(page, tmp_path, monkeypatch):
+    db = str(tmp_path / "empty.db")
+    tracedesk.open(db, create=True)
+    at = run(page, db, monkeypatch)
+    assert [i.value for i in at.info][:1] == [ui.EMPTY_DB_MESSAGE.format(path=db)]
+    assert "tracedesk ingest" in at.markdown[0].value
+    assert not at.dataframe and not at.metric
+
+
+@pytest.mark.parametrize("page", WORKBENCH[1:])
+def test_missing_file_explains_next_step(page, tmp_path, monkeypatch):
+    db = str(tmp_path / "absent.db")
+    at = run(page, db, monkeypatch)
+    assert at.warning[0].value == ui.MISSING_DB_MESSAGE.format(path=db)
+    assert "tracedesk ingest" in at.info[0].value
+    assert not Path(db).exists()  # a page never creates a database by looking at it
+
+
+def test_home_page_kpis_equal_the_library(synth_db, monkeypatch):
+    at = run("app.py", synth_db, monkeypatch)
+    ws = tracedesk.open(synth_db)
+    assert metrics(at) == expected_kpis(ws)
+    assert metrics(at)["Traces"] == "24" and metrics(at)["Eval pass rate"] == "83.3%"
+    assert at.dataframe[0].value.shape == (2, 7)  # the two cohorts worse than global
+
+
+def test_overview(synth_db, monkeypatch):
+    at = run("pages/1_Overview.py", synth_db, monkeypatch)
+    ws = tracedesk.open(synth_db)
+    shown = metrics(at)
+    assert {k: shown[k] for k in expected_kpis(ws)} == expected_kpis(ws)
+    assert (shown["Trace coverage"], shown["LLM span completeness"], shown["Traces with a prompt version"]) == (
+        "100.0%", "100.0%", "100.0%")
+    worst = at.dataframe[0].value
+    assert list(zip(worst["dimension"], worst["cohort"])) == [("route", "refunds"), ("prompt_version", "v2")]
+    assert at.dataframe[-1].value.shape == (1, 5)  # one evaluator
+
+
+def test_overview_filters_from_url_and_no_match(synth_db, monkeypatch):
+    at = run("pages/1_Overview.py", synth_db, monkeypatch, {"route": "refunds", "prompt_version": "v2"})
+    ws = tracedesk.open(synth_db)
+    f = Filters(dims={"route": ["refunds"], "prompt_version": ["v2"]})
+    assert {k: metrics(at)[k] for k in expected_kpis(ws, f)} == expected_kpis(ws, f)
+    assert metrics(at)["Traces"] == "4" and metrics(at)["Error rate"] == "100.0%"
+    assert at.multiselect(key="tdf_dim_route").value == ["refunds"]
+    at = run("pages/1_Overview.py", synth_db, monkeypatch, {"q": "no such text anywhere"})
+    assert at.warning[0].value == ui.NO_MATCH_MESSAGE and not at.metric
+
+
+def test_bad_url_filters_are_reported_not_raised(synth_db, monkeypatch):
+    at = run("pages/2_Traces.py", synth_db, monkeypatch, {"score.groundedness": "high"})
+    assert "expected LO..HI" in at.sidebar.warning[0].value
+    assert at.dataframe[0].value.shape[0] == 24
+
+
+def test_traces_table(synth_db, monkeypatch):
+    at = run("pages/2_Traces.py", synth_db, monkeypatch)
+    table = at.dataframe[0].value
+    assert table.shape == (24, 25)
+    assert table["trace_id"].iloc[0] == synth.trace_id(23)  # newest first
+    assert table["open"].iloc[0] == f"Trace?trace_id={synth.trace_id(23)}"
+    at = run("pages/2_Traces.py", synth_db, monkeypatch,
+             {"route": "refunds", "sort": "duration_ms", "desc": "1"})
+    table = at.dataframe[0].value
+    assert table.shape[0] == 8 and list(table["duration_ms"][:4]) == [1900.0] * 4
+    assert qp(at, "route") == "refunds" and qp(at, "sort") == "duration_ms"
+    assert "8 traces match" in at.caption[0].value
+
+
+def test_traces_sort_widget_changes_order(synth_db, monkeypatch):
+    at = run("pages/2_Traces.py", synth_db, monkeypatch)
+    at.selectbox[0].set_value("duration_ms").run()
+    assert list(at.dataframe[0].value["duration_ms"][:5]) == [1900.0] * 4 + [1100.0]
+    assert qp(at, "sort") == "duration_ms"
+
+
+def test_trace_page(synth_db, monkeypatch):
+    tid = synth.trace_id(13)
+    at = run("pages/3_Trace.py", synth_db, monkeypatch, {"trace_id": tid})
+    shown = metrics(at)
+    assert (shown["Duration"], shown["Spans"], shown["Errors"], shown["Tokens"], shown["Complete tree"]) == (
+        "1,900 ms", "8", "1", "1,320", "yes")
+    span_box = at.selectbox[0]
+    assert len(span_box.options) == 8
+    span_box.set_value(synth.span_id(13, 7)).run()  # the answer LLM span
+    codes = [c.value for c in at.code]
+    assert "I'm sorry, but I can't help with that refund." in codes
+    evals = at.dataframe[0].value
+    assert list(evals["name"]) == ["groundedness"] and list(evals["reason"]) == ["answer not supported by docs"]
+    at.selectbox[0].set_value(synth.span_id(13, 4)).run()  # the retriever: its document, as text
+    assert "<script>alert(1)</script> refund policy" in [c.value for c in at.code]
+    at.selectbox[0].set_value(synth.span_id(13, 5)).run()  # the failing tool
+    assert {'{"order": 13}', "not found", "order service 500"} <= {c.value for c in at.code}
+
+
+def test_trace_page_shows_html_as_text(synth_db, monkeypatch):
+    at = run("pages/3_Trace.py", synth_db, monkeypatch, {"trace_id": synth.trace_id(0), "span_id": synth.span_id(0, 7)})
+    assert "Your billing answer <b>#0</b>." in [c.value for c in at.code]
+    assert all("<b>" not in m.value for m in at.markdown)
+
+
+def test_trace_page_unknown_and_empty_id(synth_db, monkeypatch):
+    at = run("pages/3_Trace.py", synth_db, monkeypatch, {"trace_id": "f" * 32})
+    assert at.warning[0].value == f"No trace `{'f' * 32}` in this database."
+    at = run("pages/3_Trace.py", synth_db, monkeypatch)
+    assert "Open a trace" in at.info[0].value and len(at.selectbox[0].options) == 24
+
+
+def test_agents_page(synth_db, monkeypatch):
+    at = run("pages/4_Agents.py", synth_db, monkeypatch)
+    agents, handoffs = at.dataframe[0].value, at.dataframe[1].value
+    assert list(agents["agent"]) == ["planner", "researcher", "writer"]
+    assert agents.set_index("agent").loc["researcher", "error_rate"] == pytest.approx(4 / 24)
+    assert handoffs.shape == (2, 5) and set(handoffs["to_agent"]) == {"researcher", "writer"}
+
+
+def test_cohorts_page(synth_db, monkeypatch):
+    at = run("pages/5_Cohorts.py", synth_db, monkeypatch)
+    ranked = at.dataframe[0].value
+    assert list(ranked["cohort"]) == ["billing", "search", "refunds"]
+    comparison = at.dataframe[1].value
+    assert comparison.shape == (4, 6)
+    at.selectbox[0].set_value("prompt_version").run()
+    ranked = at.dataframe[0].value
+    ws = tracedesk.open(synth_db)
+    assert list(ranked["cohort"]) == list(ws.ranked_cohorts("prompt_version")["cohort"])

@@ -1,0 +1,155 @@
+"""The running app in a real headless Chromium: every page in pages/ loads, shows its content and no
+exception box. Screenshots go to test-screenshots/ in the repository (or $TRACEDESK_SCREENSHOTS)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import workbench_synth
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = Path(os.environ.get("TRACEDESK_SCREENSHOTS") or REPO / "test-screenshots")
+PAGES = sorted(p.name for p in (REPO / "pages").glob("*.py"))
+#: text each workbench page shows once rendered (other pages are checked for a title and no exception)
+EXPECTED = {
+    "": "Investigate",
+    "Overview": "Monitoring health",
+    "Traces": "traces match",
+    "Trace": "Open a trace",
+    "Agents": "Per agent",
+    "Cohorts": "Furthest from the global figure",
+}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def url_path(page_file: str) -> str:
+    """Streamlit's URL for a pages/ file: the name without its number prefix and extension."""
+    return re.sub(r"^\d+_", "", Path(page_file).stem)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser") / "app.db"
+    workbench_synth.build(str(db))
+    port = _free_port()
+    env = {**os.environ, "TRACEDESK_DB": str(db), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    log = open(db.parent / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("streamlit did not start: " + (db.parent / "streamlit.log").read_text())
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+_BUSY = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+    && !document.querySelector('[data-stale="true"]') && !document.querySelector('[data-testid="stSkeleton"]')"""
+
+
+def settle(page) -> None:
+    """Wait until the script run is over: no status widget, no stale or skeleton elements — twice, a
+    moment apart, because a rerun (e.g. after the URL is updated) starts a little after the first ends."""
+    for _ in range(2):
+        page.wait_for_function(_BUSY, timeout=60_000)
+        page.wait_for_timeout(700)
+    page.wait_for_function(_BUSY, timeout=60_000)
+
+
+def load(browser, url: str, expect: str | None, shot: str, click: str | None = None) -> str:
+    """Open url, wait until the script finished and `expect` (or a title) is shown; screenshot; return the
+    main area's text."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+        main = page.locator('[data-testid="stMain"]')
+        if expect:
+            main.get_by_text(expect, exact=False).first.wait_for(timeout=60_000)
+        else:
+            main.locator("h1").first.wait_for(timeout=60_000)
+        settle(page)
+        if click:  # e.g. a tab: its content is drawn on demand
+            main.get_by_text(click, exact=True).first.click()
+            page.wait_for_timeout(1000)
+            settle(page)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+            '[data-testid="stException"]').first.inner_text()
+        return main.inner_text()
+    finally:
+        page.close()
+
+
+def test_every_page_is_found():
+    assert {"1_Overview.py", "2_Traces.py", "3_Trace.py", "4_Agents.py", "5_Cohorts.py"} <= set(PAGES)
+
+
+def test_home_page(app_url, browser):
+    text = load(browser, app_url + "/", EXPECTED[""], "0_home")
+    assert "Traces" in text and "24" in text
+
+
+@pytest.mark.parametrize("page_file", PAGES)
+def test_page_renders(app_url, browser, page_file):
+    name = url_path(page_file)
+    text = load(browser, f"{app_url}/{name}", EXPECTED.get(name), Path(page_file).stem)
+    assert text.strip()
+    if name == "Overview":
+        assert "Worst cohorts" in text and "Trace coverage" in text
+    if name == "Traces":
+        assert "24 traces match" in text
+
+
+def test_trace_page_draws_the_graph(app_url, browser):
+    url = f"{app_url}/Trace?trace_id={workbench_synth.trace_id(13)}"
+    text = load(browser, url, "Trajectory graph", "3_Trace_with_id")
+    assert "Complete tree" in text and "lookup_order" in text
+    text = load(browser, url, "Trajectory graph", "3_Trace_graph", click="Trajectory graph")
+    assert "Complete tree" in text and "lookup_order" in text
+
+
+def test_filters_from_the_url_apply(app_url, browser):
+    text = load(browser, f"{app_url}/Traces?route=refunds&prompt_version=v2", "traces match", "2_Traces_filtered")
+    assert "4 traces match" in text

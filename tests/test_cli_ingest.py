@@ -1,0 +1,91 @@
+"""`tracedesk ingest` and `tracedesk stats`: summaries, exit codes 0/1/2, TRACEDESK_DB, progress bar."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from _ingest_util import TRACE, dumps, request, span
+
+from tracedesk.cli import main
+
+SPANS = [
+    span(TRACE, "1" * 16, "invoke_agent helper", {"gen_ai.operation.name": "invoke_agent",
+                                                  "gen_ai.agent.name": "helper"}),
+    span(TRACE, "2" * 16, "chat gpt-4o-mini", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
+                                               "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100},
+         parent="1" * 16, status={"code": 2}),
+    span(TRACE, "3" * 16, "retrieve", {"openinference.span.kind": "RETRIEVER",
+                                       "evaluations.0.evaluation.name": "context relevance",
+                                       "evaluations.0.evaluation.score": 1}, parent="1" * 16),
+]
+
+
+def test_ingest_then_stats_json(tmp_path, capsys):
+    src = tmp_path / "t.json"
+    src.write_bytes(dumps(request(SPANS)))
+    db = str(tmp_path / "x.db")
+    assert main(["ingest", str(src), "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "traces: 1   spans: 3 (new 3, unchanged 0, replaced 0)" in out
+    assert "spans per convention: otel_genai 2, openinference 1" in out
+    assert "evaluations: 1" in out
+    assert main(["stats", "--db", db, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["traces"] == 1 and data["spans"] == 3
+    assert data["by_kind"] == {"AGENT": 1, "LLM": 1, "RETRIEVER": 1}
+    assert data["by_model"] == {"gpt-4o-mini": {"spans": 1, "input_tokens": 1000, "output_tokens": 100,
+                                                "cost_usd": 0.00021}}
+    assert (data["input_tokens"], data["output_tokens"], data["evaluations"], data["error_spans"]) == (1000, 100, 1, 1)
+    assert main(["stats", "--db", db]) == 0
+    assert "1 traces, 3 spans, 1 error spans, 1 evaluations" in capsys.readouterr().out
+
+
+def test_rejected_records_exit_1_and_name_file_line(tmp_path, capsys):
+    src = tmp_path / "mixed.jsonl"
+    src.write_text(json.dumps(request(SPANS[:1])) + "\n{not json\n")
+    db = str(tmp_path / "x.db")
+    assert main(["ingest", str(tmp_path / "*.jsonl"), "--db", db]) == 1
+    out = capsys.readouterr().out
+    assert "spans: 1 (new 1" in out
+    assert f"{src}:2: invalid JSON:" in out
+    assert main(["ingest", str(tmp_path / "missing.json"), "--db", db, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["rejected"] == [f"{tmp_path / 'missing.json'}: no such file or directory"]
+
+
+def test_usage_errors_exit_2(tmp_path, capsys, monkeypatch):
+    assert main(["stats", "--db", str(tmp_path / "absent.db")]) == 2
+    assert "does not exist; ingest files first" in capsys.readouterr().err
+    assert main(["ingest", str(tmp_path), "--db", str(tmp_path / "no" / "dir.db")]) == 2
+    assert "folder" in capsys.readouterr().err
+    try:
+        main(["ingest"])
+    except SystemExit as exc:  # argparse: missing PATH
+        assert exc.code == 2
+    else:
+        raise AssertionError("argparse should exit")
+
+
+def test_tracedesk_db_env_and_progress_bar(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TRACEDESK_DB", str(tmp_path / "env.db"))
+    src = tmp_path / "big.jsonl"
+    with open(src, "w") as fh:  # > 5 MB so the progress bar shows
+        for i in range(1, 3001):
+            doc = request([span(f"{i:032x}", f"{i:016x}", "s", {"input.value": "x" * 2000})])
+            fh.write(json.dumps(doc) + "\n")
+    assert main(["ingest", str(src)]) == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err and "[##############################]" in captured.err
+    assert f"into {tmp_path / 'env.db'}" in captured.out
+    assert main(["stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spans"] == 3000
+
+
+def test_console_script_runs(tmp_path):
+    src = tmp_path / "t.json"
+    src.write_bytes(dumps(request(SPANS)))
+    proc = subprocess.run([sys.executable, "-m", "tracedesk", "ingest", str(src), "--db", str(tmp_path / "c.db")],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "spans: 3" in proc.stdout and proc.stderr == ""
