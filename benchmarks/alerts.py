@@ -181,11 +181,13 @@ def naive_backtest(db, rule, times) -> int:
     w = rule.window_s * NS
     firing = 0
     sql = {
-        "eval_score": "SELECT t.route, e.score FROM evaluations e JOIN spans s ON s.trace_id = e.trace_id AND "
-                      "s.span_id = e.span_id JOIN traces t ON t.trace_id = e.trace_id WHERE e.name = ? AND "
-                      "s.start_ns > ? AND s.start_ns <= ?",
-        "duration": "SELECT t.route, s.duration_ms FROM spans s JOIN traces t ON t.trace_id = s.trace_id "
-                    "WHERE s.kind = ? AND s.start_ns > ? AND s.start_ns <= ?",
+        # CROSS JOIN keeps the time-indexed spans as the outer loop (a fair plan for a per-window query)
+        "eval_score": "SELECT COALESCE(s.route, t.route), e.score FROM spans s CROSS JOIN evaluations e "
+                      "ON e.trace_id = s.trace_id AND e.span_id = s.span_id CROSS JOIN traces t "
+                      "ON t.trace_id = s.trace_id WHERE e.name = ? AND e.score IS NOT NULL "
+                      "AND s.start_ns > ? AND s.start_ns <= ?",
+        "duration": "SELECT COALESCE(s.route, t.route), s.duration_ms FROM spans s CROSS JOIN traces t "
+                    "ON t.trace_id = s.trace_id WHERE s.kind = ? AND s.start_ns > ? AND s.start_ns <= ?",
     }
     for at in times:
         per_leaf = []

@@ -8,8 +8,8 @@ OpenInference attributes, ~1 KB/span) as OTLP/JSON Lines (one ExportTraceService
 OTel Collector file exporter writes), then runs each measurement in its own subprocess so peak RSS is
 honest:
   * tracedesk: `ingest_paths` (parse, normalize, price, store with trace summaries)
-  * bare: orjson parse + the same promoted columns pulled into tuples + executemany into an equally
-    indexed table (no normalization, no summaries)
+  * bare: orjson parse + the same span columns pulled straight from the attributes into tuples +
+    executemany into a table with the same DDL and indexes (no normalization, pricing or summaries)
 Prints spans/s, peak RSS, bytes/span on disk, and the ratio tracedesk/bare.
 """
 from __future__ import annotations
@@ -107,21 +107,19 @@ def generate(path: str, n_spans: int, seed: int = 7) -> int:
 # ---------------------------------------------------------------------------------------------
 # Measurements (each in a subprocess)
 
-BARE_COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "status", "start_ns", "end_ns",
-                "duration_ms", "service", "model", "input_tokens", "output_tokens", "route", "tenant",
-                "agent_name", "tool_name", "session_id", "attributes")
-
-
 def run_bare(data_path: str, db_path: str) -> dict:
+    """The bare pipeline: orjson parse, the same span columns pulled straight from the attributes into
+    tuples (no convention detection, no normalization, pricing or summaries), `executemany` into a
+    table created by the same DDL and indexes as tracedesk's spans table."""
     import orjson
+
+    from tracedesk.store import _WRITE_COLUMNS, _m001_spans
 
     conn = sqlite3.connect(db_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"CREATE TABLE spans ({', '.join(BARE_COLUMNS)}, PRIMARY KEY (trace_id, span_id))")
-    for col in ("start_ns", "kind, start_ns", "model", "route", "tenant", "agent_name", "session_id", "status"):
-        conn.execute(f"CREATE INDEX idx_{col.replace(', ', '_')} ON spans ({col})")
-    sql = f"INSERT OR REPLACE INTO spans VALUES ({', '.join('?' for _ in BARE_COLUMNS)})"
+    _m001_spans(conn)
+    sql = f"INSERT OR REPLACE INTO spans ({', '.join(_WRITE_COLUMNS)}) VALUES ({', '.join('?' for _ in _WRITE_COLUMNS)})"
     started = time.perf_counter()
     n = 0
     rows = []
@@ -129,21 +127,27 @@ def run_bare(data_path: str, db_path: str) -> dict:
         for line in fh:
             doc = orjson.loads(line)
             for rs in doc["resourceSpans"]:
-                service = None
-                for kv in rs["resource"]["attributes"]:
-                    if kv["key"] == "service.name":
-                        service = kv["value"]["stringValue"]
+                res = {kv["key"]: next(iter(kv["value"].values())) for kv in rs["resource"]["attributes"]}
+                res_json = orjson.dumps(res).decode()
                 for ss in rs["scopeSpans"]:
+                    scope = ss["scope"]["name"]
                     for s in ss["spans"]:
                         a = {kv["key"]: next(iter(kv["value"].values())) for kv in s["attributes"]}
+                        g = a.get
                         start, end = int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])
-                        rows.append((s["traceId"], s["spanId"], s.get("parentSpanId") or None, s["name"],
-                                     a.get("gen_ai.operation.name") or a.get("openinference.span.kind"),
-                                     s["status"].get("code"), start, end, (end - start) / 1e6, service,
-                                     a.get("gen_ai.request.model"), a.get("gen_ai.usage.input_tokens"),
-                                     a.get("gen_ai.usage.output_tokens"), a.get("app.route"), a.get("tenant.id"),
-                                     a.get("gen_ai.agent.name"), a.get("gen_ai.tool.name"), a.get("session.id"),
-                                     orjson.dumps(a).decode()))
+                        rows.append((
+                            s["traceId"], s["spanId"], s.get("parentSpanId") or None, s["name"],
+                            g("gen_ai.operation.name") or g("openinference.span.kind"), s["status"].get("code"),
+                            None, start, end, (end - start) / 1e6, res.get("service.name"),
+                            g("gen_ai.response.model"), g("gen_ai.provider.name"), g("gen_ai.usage.input_tokens"),
+                            g("gen_ai.usage.output_tokens"), None, None, None, None, None, None,
+                            g("gen_ai.agent.name"), g("gen_ai.tool.name"), g("session.id"), None,
+                            g("app.route"), g("tenant.id"), None, res.get("deployment.environment"), None,
+                            g("input.value"), None, g("gen_ai.input.messages"), g("gen_ai.output.messages"),
+                            None, None, g("gen_ai.tool.call.arguments"), g("gen_ai.tool.call.result"),
+                            g("gen_ai.response.finish_reasons"), None, s.get("kind"), scope,
+                            orjson.dumps(a).decode(), res_json, None, data_path, None,
+                        ))
             if len(rows) >= 5000:
                 with conn:
                     conn.executemany(sql, rows)

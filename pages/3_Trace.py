@@ -44,8 +44,10 @@ with tab_spans:
     tree = span_tree(spans)
     labels = {r["span_id"]: ui.span_choice_label(r) for r in tree.to_dict("records")}
     ids = list(labels)
-    chosen = st.selectbox("Span", ids, index=ids.index(wanted_span) if wanted_span in ids else 0,
-                          format_func=labels.get)
+    key = f"span_of_{trace_id}"
+    if key not in st.session_state:  # a link may name the span to show first
+        st.session_state[key] = wanted_span if wanted_span in ids else ids[0]
+    chosen = st.selectbox("Span", ids, key=key, format_func=labels.get)
     ui.set_url_params({"trace_id": trace_id, "span_id": chosen}, keep=("trace_id", "span_id"))
     ui.render_span(tree[tree["span_id"] == chosen].iloc[0].to_dict(), evals)
     trace_level = evals[evals["span_id"].isna()] if not evals.empty else evals

@@ -149,6 +149,6 @@ def test_backtest_prints_episodes(tmp_path, db, capsys):
     out = capsys.readouterr()
     lines = [json.loads(x) for x in out.out.splitlines()]
     assert [(e["condition"], e["start"], e["end"], e["evaluations"]) for e in lines] == [
-        ("all", "2027-01-15T08:03:00Z", "2027-01-15T08:11:00Z", 9),
-        ("c0", "2027-01-15T08:03:00Z", "2027-01-15T08:11:00Z", 9)]
+        ("all", "2027-01-15T08:02:00Z", "2027-01-15T08:11:00Z", 10),
+        ("c0", "2027-01-15T08:02:00Z", "2027-01-15T08:11:00Z", 10)]
     assert "dip: 13 evaluations, episodes all: 1, c0: 1" in out.err

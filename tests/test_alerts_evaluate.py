@@ -80,24 +80,25 @@ def test_grid_is_aligned_to_the_step():
 
 
 def test_backtest_merges_consecutive_windows_into_episodes(small):
-    # 5m windows every minute over A (.9 @60s) B (.5 @120s) C (.7 @240s) D (.2 @400s): the mean stays
-    # below .75 from the window ending at 3m (A, B) to the one ending at 11m (D alone): one episode.
+    # Evaluations are stamped with their trace's start: A (.9 @60s) B (.5 @120s) C (.7 @240s) D (.2 @400s).
+    # 5m windows every minute: the mean stays below .75 from the window ending at 2m (A, B: B sits on the
+    # closed right edge) to the one ending at 11m (D alone): one episode.
     rule = _rule(_c(G, "mean", "<", 0.75), step="1m", name="dip")
     result = backtest(small, rule, since_ns=T0, until_ns=T0 + 720 * NS)
     [episode] = result.episodes
-    assert ((episode.start_ns - T0) // NS, (episode.end_ns - T0) // NS, episode.evaluations) == (180, 660, 9)
+    assert ((episode.start_ns - T0) // NS, (episode.end_ns - T0) // NS, episode.evaluations) == (120, 660, 10)
     assert episode.window_start_ns == episode.start_ns - 300 * NS
     assert episode.values["c0"] == {"label": "eval_score(groundedness) mean < 0.75", "value": 0.7, "count": 2,
                                     "min": 0.2, "max": 0.7}
-    assert episode.to_dict()["start"] == "2027-01-15T08:03:00Z"
+    assert episode.to_dict()["start"] == "2027-01-15T08:02:00Z"
     frame = result.frame()
-    assert len(frame) == len(result.times) == 13 and int(frame["joint"].sum()) == 9
-    # a higher bar splits it: mean < .6 holds at 7m (B, C, D: .467), 8m, 9m (C, D: .45) and 10m-11m (D)
+    assert len(frame) == len(result.times) == 13 and int(frame["joint"].sum()) == 10
+    # mean < .5 holds from 7m (B has left at (120s, 420s]: C, D .45) to 11m (D alone)
     split = backtest(small, _rule(_c(G, "mean", "<", 0.5), step="1m"), since_ns=T0, until_ns=T0 + 720 * NS)
     assert [((e.start_ns - T0) // NS, (e.end_ns - T0) // NS) for e in split.episodes] == [(420, 660)]
     gap = backtest(small, _rule(_c(G, "max", "<", 0.8), step="1m"), since_ns=T0, until_ns=T0 + 720 * NS)
-    # max < .8 once A (.9) leaves the window (6m), until the data ends; and never while A is in it
-    assert [((e.start_ns - T0) // NS, (e.end_ns - T0) // NS) for e in gap.episodes] == [(420, 660)]
+    # max < .8 once A (.9 @60s) leaves the window (ending 6m: (60s, 360s]) until the data ends
+    assert [((e.start_ns - T0) // NS, (e.end_ns - T0) // NS) for e in gap.episodes] == [(360, 660)]
 
 
 def test_backtest_groups_and_single_condition_noise(db_path):

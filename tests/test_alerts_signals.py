@@ -85,6 +85,10 @@ def test_scope_filters_columns_dims_and_trace_lists(db):
     # trace-level signal filtered by model: traces whose model list holds gpt-a (A, C)
     assert _value(db, {"type": "cost_per_trace"}, scope={"model": ["gpt-a"]}) == (0.015, 2)
     assert _value(db, {"type": "ttft"}, scope={"model": ["gpt-b"]}) == (400.0, 1)
+    # an evaluation's span-level dimension is its judged span's (here the LLM span's model)
+    assert _value(db, g, scope={"model": ["gpt-a"]}) == (0.8, 2)
+    assert _value(db, g, scope={"model": ["gpt-b"], "route": ["billing"]}) == (0.5, 1)
+    assert _value(db, g, scope={"agent_name": ["planner"]}) == (0.7, 3)  # via the trace's agent list
     assert _value(db, {"type": "ttft"}, scope={"agent_name": ["nobody"]}) == (None, 0)
     assert _value(db, {"type": "spans_per_trace"}, scope={"service": ["svc"]}) == (pytest.approx(11 / 3, abs=1e-6), 3)
 

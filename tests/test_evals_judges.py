@@ -43,7 +43,8 @@ def test_normal_score_rows_on_judged_spans(db, fake_llm):
     assert len(got) == N_TRACES and len(fake_llm.calls) == N_TRACES
     assert report.judge_calls == N_TRACES and report.cache_hits == 0 and report.errors == 0
     assert report.by_evaluator["groundedness"].skipped == N_TRACES
-    assert seen[-1] == (N_TRACES, N_TRACES)
+    assert seen[-1] == (2 * N_TRACES, 2 * N_TRACES)  # progress counts the skipped roots too
+    assert [d for d, _ in seen] == list(range(1, 2 * N_TRACES + 1))
     first = got[0]
     assert first[1].endswith("00000002")  # the LLM span
     assert first[2:8] == (0.9, "grounded", 1, "all claims supported", "groundedness-v1", "openai/fake-judge")
@@ -206,3 +207,12 @@ def test_custom_judge_runs_with_fenced_placeholders(db, fake_llm):
 def test_judges_need_a_model(db):
     with pytest.raises(ValueError, match="need a judge model: pass --model"):
         run(db, RunConfig(["groundedness"]))
+
+
+def test_rejected_key_or_model_stops_the_run(db, fake_llm):
+    fake_llm.script("Evaluator: groundedness", Reply(status=401))
+    report = run(db, cfg(fake_llm, ["groundedness"], concurrency=1))
+    assert len(fake_llm.calls) == 1 and report.errors == 1
+    assert report.stopped.startswith("the judge rejected the request (AuthenticationError: litellm.AuthenticationError")
+    assert report.stopped.endswith("check --model and the provider's API key variable")
+    assert report.by_evaluator["groundedness"].budget_skipped == N_TRACES - 1

@@ -37,7 +37,7 @@ def test_pii_leak_incident_found_exactly(week):
     report = run(week, RunConfig(["pii"], sample="all", filters={"tenant": "initech"}))
     assert report.errors == 0
     rows = failing_traces(week, "pii")
-    assert len({t for t, _ in rows}) == truth()["pii_traces"] == 24
+    assert len({t for t, _ in rows}) == truth()["pii_traces"]
     reasons = {r[0] for r in week.execute("SELECT reason FROM evaluations WHERE name = 'pii' AND passed = 0")}
     assert reasons == {"found email in output, credit_card in output, phone in output",
                        "found email in input, credit_card in input, phone in input"}
@@ -53,5 +53,5 @@ def test_injection_attempts_found_exactly(week):
     # every attempt (INC-09's campaign on hooli plus stray ones) enters through the request CHAIN span
     run(week, RunConfig(["prompt_injection"], sample="all", filters={"kind": "CHAIN"}))
     rows = failing_traces(week, "prompt_injection")
-    assert len(rows) == len({t for t, _ in rows}) == truth()["injection_attempts"] == 37
+    assert len(rows) == len({t for t, _ in rows}) == truth()["injection_attempts"]
     assert sum(1 for _, tenant in rows if tenant == "hooli") > 20

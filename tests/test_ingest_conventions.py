@@ -357,3 +357,22 @@ def test_genai_evaluation_event_on_span_and_unknown_model_cost():
     assert (llm.cost_usd, llm.cost_source) == (None, "unknown")  # unknown stays unknown, never 0
     assert [(e.name, e.score, e.label, e.passed, e.reason) for e in evals] == [
         ("relevance", 0.25, "fail", False, "off topic")]
+
+
+def test_logfire_annotation_span_and_inference_details_event():
+    by, evals = parse([
+        span(TRACE, "1" * 16, "chat gpt-4o", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"},
+             events=[{"name": "gen_ai.client.inference.operation.details", "attributes": {
+                 "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Q"}]}]),
+                 "gen_ai.output.messages": json.dumps([{"role": "assistant",
+                                                        "parts": [{"type": "text", "content": "A"}]}]),
+                 "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "S"}])}}]),
+        span(TRACE, "2" * 16, "feedback: factuality", {"logfire.span_type": "annotation",
+                                                       "logfire.feedback.name": "factuality", "factuality": 0.1,
+                                                       "logfire.feedback.comment": "made up"}, parent="1" * 16),
+    ])
+    llm = by["chat gpt-4o"]
+    assert llm.input_messages == [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
+    assert (llm.input_text, llm.output_text) == ("Q", "A")
+    assert by["feedback: factuality"].kind == "EVALUATOR"
+    assert [(e.name, e.score, e.reason, e.span_id) for e in evals] == [("factuality", 0.1, "made up", "1" * 16)]

@@ -21,8 +21,8 @@ def truth():
 
 
 def test_traces_and_spans(con, truth):
-    assert con.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == truth["traces"] == 3729
-    assert con.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == truth["spans"] == 68581
+    assert con.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == truth["traces"] == 3819
+    assert con.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == truth["spans"] == 70322
     assert con.execute("SELECT COUNT(*) FROM traces WHERE complete = 1").fetchone()[0] == truth["traces"]
     assert con.execute("SELECT COUNT(*) FROM spans WHERE status = 'ERROR'").fetchone()[0] == truth["error_spans"]
 
@@ -48,8 +48,9 @@ def test_tokens_per_model_count_each_llm_call_once(con, truth):
     # The synthesis agent span repeats its LLM child's usage; it must not count.
     assert con.execute("SELECT COUNT(*) FROM spans WHERE usage_counted AND input_tokens IS NOT NULL "
                        "AND model IS NULL").fetchone()[0] == 0
-    total = sum(m["total_tokens"] for m in truth["tokens_by_model"].values())
-    assert con.execute("SELECT SUM(total_tokens) FROM traces").fetchone()[0] == total
+    chat_total = sum(m["total_tokens"] for name, m in truth["tokens_by_model"].items() if "embedding" not in name)
+    assert con.execute("SELECT SUM(input_tokens) + SUM(output_tokens) FROM traces").fetchone()[0] == chat_total + \
+        truth["tokens_by_model"]["text-embedding-3-small"]["input_tokens"]
     assert con.execute("SELECT COUNT(*) FROM spans WHERE kind IN ('LLM', 'EMBEDDING') AND cost_usd IS NULL"
                        ).fetchone()[0] == 0
 

@@ -28,7 +28,7 @@ def test_packaged_sample_found_through_importlib_resources():
     files = sample_files()
     assert [f.name for f in files] == [f"traces-2026-11-{d}.json.gz" for d in range(16, 23)]
     assert sample_dir() == Path(tracedesk.__file__).parent / "sample" / "data"
-    assert sample_ground_truth()["traces"] == 3729
+    assert sample_ground_truth()["traces"] == 3819
 
 
 def test_sample_note_says_how_to_load_your_own():
@@ -39,7 +39,36 @@ def test_sample_note_says_how_to_load_your_own():
 def test_demo_db_is_marked_as_sample(sample_db_path):
     db = store.connect(sample_db_path)
     assert store.get_setting(db, "sample")["sample"] is True
-    assert not Path(sample_db_path + ".building").exists()
+    assert not list(Path(sample_db_path).parent.glob("*.building*"))
+
+
+def test_concurrent_first_launches_publish_one_database(tmp_path, monkeypatch):
+    """Two sessions building at once: both succeed, one file is published, no temporary file is left."""
+    import threading
+
+    import tracedesk.sample.demo as demo
+
+    one_day = sample_files()[:1]
+    monkeypatch.setattr(demo, "sample_files", lambda: one_day)
+    target = tmp_path / "first.db"
+    results, errors = [], []
+
+    def launch() -> None:
+        try:
+            results.append(ensure_demo_db(str(target)))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=launch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 2
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == ["first.db"]
+    db = store.connect(str(target))
+    assert db.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == sample_ground_truth()["files"][0]["traces"]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_ensure_demo_db_leaves_an_existing_file_alone(tmp_path):

@@ -12,6 +12,7 @@ Units, so every figure can be reproduced by hand:
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -62,6 +63,31 @@ def _none_if_nan(x: Any) -> Any:
 # KPIs
 
 
+def _column(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> np.ndarray:
+    """One float column (NULLs excluded by the caller's SQL) as a numpy array."""
+    return np.fromiter((r[0] for r in db.execute(sql, list(params))), dtype=float)
+
+
+def sql_percentiles(db: sqlite_utils.Database, source: str, col: str, params: Sequence[Any],
+                    qs: Sequence[float]) -> list[float | None]:
+    """Percentiles (numpy's linear interpolation) read from an index instead of fetching every value:
+    `source` is "FROM ... WHERE ..." such that `ORDER BY col` can walk an index; each percentile reads
+    the two neighbouring values at its rank with LIMIT/OFFSET."""
+    n = db.execute(f"SELECT COUNT({col}) {source}", list(params)).fetchone()[0]
+    out: list[float | None] = []
+    for q in qs:
+        if not n:
+            out.append(None)
+            continue
+        pos = q / 100 * (n - 1)
+        lo = int(math.floor(pos))
+        vals = [r[0] for r in db.execute(f"SELECT {col} {source} AND {col} IS NOT NULL ORDER BY {col} LIMIT 2 OFFSET ?",
+                                         [*params, lo])]
+        frac = pos - lo
+        out.append(float(vals[0]) if frac == 0 or len(vals) < 2 else float(vals[0] + (vals[1] - vals[0]) * frac))
+    return out
+
+
 def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str, Any]:
     """Headline figures for the filtered traces (see the module doc for each definition)."""
     where, params = trace_where(filters)
@@ -71,13 +97,19 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
         f"FROM traces t WHERE {where}", params,
     ).fetchone()
     n, n_spans, n_err_traces, n_err_spans, tin, tout, ttot, cost, cost_mean, n_cost, llm_calls = row
-    durations = [r[0] for r in db.execute(f"SELECT duration_ms FROM traces t WHERE {where}", params)]
     sub, sub_params = trace_ids_sql(filters)
     scoped = filters is not None and not filters.is_empty()
-    ttft_sql = "SELECT s.ttft_ms FROM spans s WHERE s.kind = 'LLM' AND s.ttft_ms IS NOT NULL"
+    qs = (50, 95, 99)
     if scoped:
-        ttft_sql += f" AND s.trace_id IN ({sub})"
-    ttfts = [r[0] for r in db.execute(ttft_sql, sub_params if scoped else [])]
+        durations = _column(db, f"SELECT duration_ms FROM traces t WHERE {where} AND duration_ms IS NOT NULL", params)
+        lat = [pct(durations, q) for q in qs]
+        # CROSS JOIN keeps SQLite driving from the matched traces (not from every LLM span)
+        ttfts = _column(db, f"SELECT s.ttft_ms FROM traces t CROSS JOIN spans s ON s.trace_id = t.trace_id "
+                            f"WHERE {where} AND s.kind = 'LLM' AND s.ttft_ms IS NOT NULL", params)
+        ttft = [pct(ttfts, q) for q in (50, 95)]
+    else:  # the whole store: walk the duration / ttft indexes instead of reading every row
+        lat = sql_percentiles(db, "FROM traces WHERE 1", "duration_ms", [], qs)
+        ttft = sql_percentiles(db, "FROM spans WHERE kind = 'LLM'", "ttft_ms", [], (50, 95))
     ev_sql = "SELECT COUNT(*), COUNT(passed), AVG(passed), AVG(score) FROM evaluations e"
     if scoped:
         ev_sql += f" WHERE e.trace_id IN ({sub})"
@@ -89,11 +121,11 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
         "llm_calls": llm_calls or 0,
         "error_rate": (n_err_traces / n) if n else None,
         "span_error_rate": (n_err_spans / n_spans) if n_spans else None,
-        "latency_p50_ms": pct(durations, 50),
-        "latency_p95_ms": pct(durations, 95),
-        "latency_p99_ms": pct(durations, 99),
-        "ttft_p50_ms": pct(ttfts, 50),
-        "ttft_p95_ms": pct(ttfts, 95),
+        "latency_p50_ms": lat[0],
+        "latency_p95_ms": lat[1],
+        "latency_p99_ms": lat[2],
+        "ttft_p50_ms": ttft[0],
+        "ttft_p95_ms": ttft[1],
         "input_tokens": tin or 0,
         "output_tokens": tout or 0,
         "total_tokens": ttot or 0,
@@ -178,23 +210,49 @@ _REFUSAL_FRAGMENTS = ("sorry", "i can", "i am", "i'm", "i’m", "i won", "i must
 
 
 def refused_trace_ids(db: sqlite_utils.Database, filters: Filters | None = None) -> set[str]:
-    """Traces with a refusal: an LLM output flagged by is_refusal, or a failed/"refused" refusal evaluation."""
-    scoped = filters is not None and not filters.is_empty()
-    sub, sub_params = trace_ids_sql(filters)
-    head = "lower(substr(s.output_text, 1, 300))"
-    pre = " OR ".join(f"instr({head}, ?) > 0" for _ in _REFUSAL_FRAGMENTS)
-    sql = f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.kind = 'LLM' AND s.output_text IS NOT NULL AND ({pre})"
-    params: list[Any] = list(_REFUSAL_FRAGMENTS)
-    if scoped:
-        sql += f" AND s.trace_id IN ({sub})"
-        params += sub_params
-    refused = {tid for tid, text in db.execute(sql, params) if is_refusal(text)}
+    """Traces with a refusal: an LLM output flagged by is_refusal, or a failed/"refused" refusal evaluation.
+
+    The text check over every LLM output is the expensive part, so its result is kept on the connection
+    and only spans added since (higher rowid) are checked when the database changes. (A span re-written
+    in place with new text keeps its rowid and is not re-checked until the workspace is reopened.)
+    """
+    refused = set(_text_refusals(db))
     ev_sql = ("SELECT DISTINCT e.trace_id FROM evaluations e WHERE e.name = 'refusal' "
               "AND (e.passed = 0 OR e.label = 'refused')")
-    if scoped:
-        ev_sql += f" AND e.trace_id IN ({sub})"
-    refused.update(r[0] for r in db.execute(ev_sql, sub_params if scoped else []))
+    refused.update(r[0] for r in db.execute(ev_sql))
+    if filters is not None and not filters.is_empty() and refused:
+        where, params = trace_where(filters)
+        ids = json.dumps(sorted(refused))
+        refused = {r[0] for r in db.execute(
+            f"SELECT t.trace_id FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?)) AND {where}",
+            [ids, *params])}
     return refused
+
+
+def _text_refusals(db: sqlite_utils.Database) -> set[str]:
+    cache = getattr(db, "_td_refusals", None)
+    version = (db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes)
+    if cache is not None and cache["version"] == version:
+        return cache["refused"]
+    if cache is None:
+        cache = {"upto": 0, "refused": set()}
+    top = db.execute("SELECT MAX(rowid) FROM spans").fetchone()[0] or 0
+    if top < cache["upto"]:  # the table was rebuilt: start over
+        cache = {"upto": 0, "refused": set()}
+    head = "lower(substr(s.output_text, 1, 300))"
+    pre = " OR ".join(f"instr({head}, ?) > 0" for _ in _REFUSAL_FRAGMENTS)
+    sql = (f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.rowid > ? AND s.rowid <= ? AND s.kind = 'LLM' "
+           f"AND s.output_text IS NOT NULL AND ({pre})")
+    for tid, text in db.execute(sql, [cache["upto"], top, *_REFUSAL_FRAGMENTS]):
+        if is_refusal(text):
+            cache["refused"].add(tid)
+    cache["upto"] = top
+    cache["version"] = version
+    try:
+        db._td_refusals = cache  # type: ignore[attr-defined]
+    except AttributeError:  # an object that takes no attributes: no cache, still correct
+        pass
+    return cache["refused"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,6 +345,9 @@ def cohort_matrix(
     figure when include_global. Columns: traces, quality, pass_rate, error_rate, refusal_rate,
     latency_p50_ms, latency_p95_ms, cost_per_trace."""
     dimension = _check_dimension(dimension)
+    if dimension not in ("model", "agent"):
+        return _cohort_matrix_sql(db, dimension, filters, evaluator=evaluator, include_global=include_global,
+                                  refused=_shared[1] if _shared is not None else None)
     members = _membership(db, dimension, filters)
     if _shared is not None:  # the same filters' evaluations and refusals, computed once for many dimensions
         evals, refused = _shared
@@ -302,6 +363,54 @@ def cohort_matrix(
         out = pd.concat([glob, out])
     out.index.name = "cohort"
     return out
+
+
+def _cohort_matrix_sql(db: sqlite_utils.Database, dimension: str, filters: Filters | None, *,
+                       evaluator: str | None, include_global: bool, refused: set[str] | None) -> pd.DataFrame:
+    """cohort_matrix for a trace-level dimension, aggregated in SQL in one pass per table (only durations
+    come back row by row, for the percentiles); the global row is combined from the cohort rows."""
+    cols = ["traces", *COHORT_METRICS]
+    where, params = trace_where(filters)
+    if refused is None:
+        refused = refused_trace_ids(db, filters)
+    expr = f"COALESCE(NULLIF(CAST({_dim_expr(dimension, 't')} AS TEXT), ''), '{MISSING}')"
+    base = frame(db, f"SELECT {expr} AS cohort, COUNT(*) AS traces, SUM(t.error_count > 0) AS errors, "
+                     f"SUM(t.cost_usd) AS cost, COUNT(t.cost_usd) AS n_cost FROM traces t WHERE {where} GROUP BY 1",
+                 params)
+    if base.empty:
+        return pd.DataFrame(columns=cols).rename_axis("cohort")
+    base = base.set_index("cohort")
+    dur = frame(db, f"SELECT {expr} AS cohort, t.duration_ms FROM traces t WHERE {where} "
+                    f"AND t.duration_ms IS NOT NULL", params)
+    ev_cond = "e.error IS NULL" + (" AND e.name = ?" if evaluator else "")
+    ev = frame(db, f"SELECT {expr} AS cohort, SUM(e.score) AS score_sum, COUNT(e.score) AS n_score, "
+                   f"SUM(e.passed) AS passed_sum, COUNT(e.passed) AS n_passed "
+                   f"FROM traces t CROSS JOIN evaluations e ON e.trace_id = t.trace_id WHERE {ev_cond} AND {where} "
+                   f"GROUP BY 1", ([evaluator] if evaluator else []) + params).set_index("cohort")
+    ref = frame(db, f"SELECT {expr} AS cohort, COUNT(*) AS n FROM traces t WHERE "
+                    f"t.trace_id IN (SELECT value FROM json_each(?)) AND {where} GROUP BY 1",
+                [json.dumps(sorted(refused)), *params]).set_index("cohort")
+    base = base.join(ev).join(ref).fillna({"n": 0, "score_sum": 0, "n_score": 0, "passed_sum": 0, "n_passed": 0})
+    if include_global:
+        glob = base.sum().to_frame("(all)").T
+        base = pd.concat([glob, base.sort_index().sort_values("traces", ascending=False, kind="stable")])
+        dur = pd.concat([dur, dur.assign(cohort="(all)")])
+    else:
+        base = base.sort_index().sort_values("traces", ascending=False, kind="stable")
+    div = lambda a, b: base[a].astype(float) / base[b].where(base[b] > 0)  # noqa: E731
+    g = dur.groupby("cohort")["duration_ms"]
+    out = pd.DataFrame({
+        "traces": base["traces"].astype(int),
+        "quality": div("score_sum", "n_score"),
+        "pass_rate": div("passed_sum", "n_passed"),
+        "error_rate": div("errors", "traces"),
+        "refusal_rate": div("n", "traces"),
+        "latency_p50_ms": g.quantile(0.5).reindex(base.index),
+        "latency_p95_ms": g.quantile(0.95).reindex(base.index),
+        "cost_per_trace": div("cost", "n_cost"),
+    }, index=base.index)
+    out.index.name = "cohort"
+    return out[cols]
 
 
 def rank_cohorts(matrix: pd.DataFrame, *, min_traces: int = 5, side: str = "both") -> pd.DataFrame:

@@ -220,6 +220,12 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m004_settings", _m004_settings),
     ("m201_eval_cache", lambda db: __import__("tracedesk.store_evals", fromlist=["_"]).m201_eval_cache(db)),
     ("m301_alert_rules", lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m301_alert_rules(db)),
+    ("m101_ingest_log_messages",
+     lambda db: __import__("tracedesk.store_ingest", fromlist=["_"]).m101_ingest_log_messages(db)),
+    ("m401_workbench_indexes",
+     lambda db: __import__("tracedesk.store_workbench", fromlist=["_"]).m401_workbench_indexes(db)),
+    ("m302_alerts_eval_index",
+     lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m302_alerts_eval_index(db)),
 ]
 
 

@@ -14,13 +14,13 @@ from typing import Any
 import orjson
 import sqlite_utils
 
-from . import store
 
 
-def _m201_ingest_log_messages(db: sqlite_utils.Database) -> None:
+def m101_ingest_log_messages(db: sqlite_utils.Database) -> None:
+    """Registered in store.MIGRATIONS as "m101_ingest_log_messages"."""
     db.execute(
         """
-        CREATE TABLE ingest_log_messages (
+        CREATE TABLE IF NOT EXISTS ingest_log_messages (
           trace_id TEXT NOT NULL,
           span_id TEXT NOT NULL,
           direction TEXT NOT NULL,
@@ -33,9 +33,6 @@ def _m201_ingest_log_messages(db: sqlite_utils.Database) -> None:
         """
     )
 
-
-if not any(name == "m201_ingest_log_messages" for name, _ in store.MIGRATIONS):
-    store.MIGRATIONS.append(("m201_ingest_log_messages", _m201_ingest_log_messages))
 
 Key = tuple[str, str]
 

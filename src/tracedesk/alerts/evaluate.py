@@ -227,15 +227,10 @@ def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> li
         frame = cache[key]
         min_samples = leaf.min_samples if leaf.min_samples is not None else rule.min_samples
         out: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        if rule.group_by:
-            grouped = frame.groupby(list(rule.group_by), dropna=False, sort=True)
-            items = [((k if isinstance(k, tuple) else (k,)), g) for k, g in grouped]
-        else:
-            items = [((), frame)]
-        for gkey, g in items:
-            gkey = tuple(None if (isinstance(x, float) and math.isnan(x)) else x for x in gkey)
-            t = g["t"].to_numpy(np.int64)
-            v = g["v"].to_numpy(np.float64)
+        t_all = frame["t"].to_numpy(np.int64)
+        v_all = frame["v"].to_numpy(np.float64)
+        for gkey, rows in _split_groups(frame, rule.group_by):
+            t, v = t_all[rows], v_all[rows]  # still time-sorted: the split is stable
             lo, hi = window_bounds(t, times, window)
             values = aggregate_windows(v, lo, hi, leaf.aggregation)
             counts = hi - lo
@@ -243,6 +238,28 @@ def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> li
             out[gkey] = (values, counts)
         per_leaf.append(out)
     return per_leaf
+
+
+def _split_groups(frame: pd.DataFrame, group_by: tuple[str, ...]) -> list[tuple[tuple, np.ndarray]]:
+    """(group key, row indices) per distinct combination of the group-by columns (None kept as a value)."""
+    if not group_by:
+        return [((), np.arange(len(frame)))]
+    if len(frame) == 0:
+        return []
+    codes, uniques = [], []
+    for dim in group_by:
+        c, u = pd.factorize(frame[dim].to_numpy(object), use_na_sentinel=False)
+        codes.append(c)
+        uniques.append([None if (x is None or (isinstance(x, float) and math.isnan(x))) else x for x in u])
+    combined = np.ravel_multi_index(codes, [len(u) for u in uniques]) if len(codes) > 1 else codes[0]
+    order = np.argsort(combined, kind="stable")
+    ordered = combined[order]
+    cuts = np.flatnonzero(np.diff(ordered)) + 1
+    out = []
+    for rows in np.split(order, cuts):
+        idx = np.unravel_index(combined[rows[0]], [len(u) for u in uniques]) if len(codes) > 1 else (combined[rows[0]],)
+        out.append((tuple(uniques[i][int(j)] for i, j in enumerate(idx)), rows))
+    return out
 
 
 def _episodes(rule: AlertRule, times: np.ndarray, firing: np.ndarray, group: dict[str, Any],

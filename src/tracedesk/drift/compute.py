@@ -1,7 +1,8 @@
 """Per-signal comparisons of a reference and a current sample, each producing a `DriftResult`.
 
 Every function takes the rows of ONE cohort: `times` (ns), the signal's values, `current` (bool mask:
-row is in the current window) and `trace_ids` (for examples), and fills effect, significance,
+row is in the current window) and `row_ids` (rowids of the rows, resolved to example trace ids at the
+end of the report), and fills effect, significance,
 sample sizes, a time series for charts and example traces from both windows.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from . import stats
 from .result import DriftConfig, DriftResult
@@ -65,18 +67,12 @@ def _series(ctx: Context, times: np.ndarray, values: np.ndarray, current: np.nda
     return out
 
 
-def _pick(trace_ids: np.ndarray, order: np.ndarray, k: int) -> list[str]:
-    seen: list[str] = []
-    for i in order:
-        tid = trace_ids[i]
-        if tid not in seen:
-            seen.append(tid)
-            if len(seen) >= k:
-                break
-    return seen
+def _pick(row_ids: np.ndarray, order: np.ndarray, k: int) -> list[int]:
+    # 3k candidates: several rows may share a trace, and trace ids are deduplicated later
+    return [int(x) for x in row_ids[order[: 3 * k]]]
 
 
-def _examples(ctx: Context, trace_ids: np.ndarray, values: np.ndarray, current: np.ndarray,
+def _examples(ctx: Context, row_ids: np.ndarray, values: np.ndarray, current: np.ndarray,
               direction: float) -> dict[str, list[str]]:
     """Current: the rows furthest in the direction of the drift. Reference: the most typical rows."""
     k = ctx.config.examples
@@ -86,29 +82,29 @@ def _examples(ctx: Context, trace_ids: np.ndarray, values: np.ndarray, current: 
     if cur_idx.size:
         sign = 1.0 if direction >= 0 else -1.0
         order = cur_idx[np.argsort(-sign * values[cur_idx], kind="stable")]
-        out["current"] = _pick(trace_ids, order, k)
+        out["current"] = _pick(row_ids, order, k)
     if ref_idx.size:
         centre = np.median(values[ref_idx])
         order = ref_idx[np.argsort(np.abs(values[ref_idx] - centre), kind="stable")]
-        out["reference"] = _pick(trace_ids, order, k)
+        out["reference"] = _pick(row_ids, order, k)
     return out
 
 
-def _clean_rows(times, values, current, trace_ids):
+def _clean_rows(times, values, current, row_ids):
     values = np.asarray(values, dtype=float)
     keep = ~np.isnan(values)
     return (np.asarray(times, dtype=np.int64)[keep], values[keep], np.asarray(current, dtype=bool)[keep],
-            np.asarray(trace_ids, dtype=object)[keep])
+            np.asarray(row_ids, dtype=np.int64)[keep])
 
 
 # ---------------------------------------------------------------------------------------------
 # Numeric and rate signals
 
 
-def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, current, trace_ids,
+def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, current, row_ids,
             *, unit: str = "") -> DriftResult:
     """A continuous value (length, tokens, latency, score): KS distance + Cohen's d."""
-    times, values, current, trace_ids = _clean_rows(times, values, current, trace_ids)
+    times, values, current, row_ids = _clean_rows(times, values, current, row_ids)
     ref, cur = values[~current], values[current]
     r = ctx.new(signal, family, cohort, "numeric", ref.size, cur.size, unit)
     r.reference_value = float(ref.mean()) if ref.size else None
@@ -121,7 +117,7 @@ def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, 
             "reference_p95": float(np.percentile(ref, 95)), "current_p95": float(np.percentile(cur, 95)),
             "relative_change": (r.effect / abs(r.reference_value)) if r.reference_value else None,
         }
-    r.examples = _examples(ctx, trace_ids, values, current, r.effect or 0.0)
+    r.examples = _examples(ctx, row_ids, values, current, r.effect or 0.0)
     if r.insufficient:
         return r
     d, p = stats.ks_2samp(ref, cur)
@@ -132,9 +128,9 @@ def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, 
     return r
 
 
-def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, current, trace_ids) -> DriftResult:
+def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, current, row_ids) -> DriftResult:
     """A 0/1 flag per row (refusal, JSON output...): change in rate, Cohen's h, two-proportion z-test."""
-    times, flags, current, trace_ids = _clean_rows(times, flags, current, trace_ids)
+    times, flags, current, row_ids = _clean_rows(times, flags, current, row_ids)
     ref, cur = flags[~current], flags[current]
     r = ctx.new(signal, family, cohort, "rate", ref.size, cur.size, "rate")
     r.reference_value = float(ref.mean()) if ref.size else None
@@ -143,7 +139,7 @@ def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, curr
     if r.reference_value is not None and r.current_value is not None:
         r.effect = r.current_value - r.reference_value
         r.details = {"reference_count": int(ref.sum()), "current_count": int(cur.sum())}
-    r.examples = _examples(ctx, trace_ids, flags, current, r.effect or 0.0)
+    r.examples = _examples(ctx, row_ids, flags, current, r.effect or 0.0)
     if r.insufficient:
         return r
     h, p = stats.two_proportion(int(ref.sum()), ref.size, int(cur.sum()), cur.size)
@@ -173,13 +169,13 @@ def locate_change(ctx: Context, r: DriftResult) -> None:
 # Categorical signals
 
 
-def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labels, current, trace_ids) -> DriftResult:
+def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labels, current, row_ids) -> DriftResult:
     """A label per row (finish reason, language): total variation + chi-square. The values shown are
     the share of the category whose share changed most."""
     labels = np.asarray([("(none)" if v is None else str(v)) for v in labels], dtype=object)
     current = np.asarray(current, dtype=bool)
     times = np.asarray(times, dtype=np.int64)
-    trace_ids = np.asarray(trace_ids, dtype=object)
+    row_ids = np.asarray(row_ids, dtype=np.int64)
     cats, codes = np.unique(labels, return_inverse=True)
     ref_counts = np.bincount(codes[~current], minlength=cats.size)
     cur_counts = np.bincount(codes[current], minlength=cats.size)
@@ -197,7 +193,7 @@ def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labe
             "current_shares": {str(c): float(s) for c, s in zip(cats, cur_share) if s > 0},
         }
         r.series = _series(ctx, times, flags, current)
-        r.examples = _examples(ctx, trace_ids, flags, current, r.effect)
+        r.examples = _examples(ctx, row_ids, flags, current, r.effect)
         if not r.insufficient:
             r.magnitude = stats.total_variation(ref_counts.astype(float), cur_counts.astype(float))
             _chi, r.p_value = stats.chi2_contingency(ref_counts, cur_counts)
@@ -211,7 +207,7 @@ def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labe
 # Hashed text (topic mix)
 
 
-def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, trace_ids,
+def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, row_ids,
           texts: Sequence[str]) -> DriftResult:
     """Jensen-Shannon divergence of the hashed bag-of-words of prompts, permutation-tested.
 
@@ -219,9 +215,9 @@ def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, trace_i
     mean of the permutation null (what two random halves of the same traffic would show)."""
     current = np.asarray(current, dtype=bool)
     times = np.asarray(times, dtype=np.int64)
-    trace_ids = np.asarray(trace_ids, dtype=object)
+    row_ids = np.asarray(row_ids, dtype=np.int64)
     keep = matrix.sum(axis=1) > 0
-    matrix, current, times, trace_ids = matrix[keep], current[keep], times[keep], trace_ids[keep]
+    matrix, current, times, row_ids = matrix[keep], current[keep], times[keep], row_ids[keep]
     texts = [t for t, k in zip(texts, keep) if k]
     n_ref, n_cur = int((~current).sum()), int(current.sum())
     r = ctx.new("input_topic_mix", "input", cohort, "divergence", n_ref, n_cur, "js_divergence")
@@ -232,14 +228,20 @@ def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, trace_i
     # Per-row divergence from the reference mix: a time series and which prompts are most unlike it.
     row_div = stats.js_divergence_rows(matrix, np.broadcast_to(ref_dist, matrix.shape))
     r.series = _series(ctx, times, row_div, current)
-    r.examples = _examples(ctx, trace_ids, row_div, current, 1.0)
+    r.examples = _examples(ctx, row_ids, row_div, current, 1.0)
     r.details = {"words_gained": _gained_words(texts, current)}
     r.current_value = observed
     r.effect_size, r.effect_size_name = observed, "js_divergence"
     if r.insufficient:
         return r
-    p, null_mean, null_hi = _permute(ctx, lambda labels: stats.js_divergence_rows(
-        labels.astype(float) @ matrix, (~labels).astype(float) @ matrix), n_ref, n_cur, observed, matrix_rows=current)
+    m32 = matrix.astype(np.float32)
+    total = m32.sum(axis=0)
+
+    def statistic(labels: np.ndarray) -> np.ndarray:
+        cur_sum = labels.astype(np.float32) @ m32
+        return stats.js_divergence_rows(cur_sum.astype(float), (total - cur_sum).astype(float))
+
+    p, null_mean, null_hi = _permute(ctx, statistic, n_ref, n_cur, observed, matrix_rows=current)
     r.reference_value = null_mean
     r.effect = observed - null_mean
     r.magnitude = max(0.0, observed - null_mean)
@@ -270,7 +272,7 @@ def _permute(ctx: Context, statistic, n_ref: int, n_cur: int, observed: float, *
     permuted one, the tail is extrapolated from a gamma fitted to the null's mean and variance."""
     rng = np.random.default_rng(ctx.config.seed)
     base = np.asarray(matrix_rows, dtype=bool)
-    labels = np.vstack([rng.permutation(base) for _ in range(ctx.config.permutations)])
+    labels = rng.permuted(np.broadcast_to(base, (ctx.config.permutations, base.size)), axis=1)
     null = np.asarray(statistic(labels), dtype=float)
     if not greater:
         null, observed = -null, -observed
@@ -293,30 +295,57 @@ def _permute(ctx: Context, statistic, n_ref: int, n_cur: int, observed: float, *
 # Retrieval: which documents come back
 
 
-def _top_set(counts: np.ndarray, k: int) -> np.ndarray:
-    present = np.flatnonzero(counts)
-    if present.size <= k:
-        return present
-    # ties broken by document code so the set is deterministic
-    order = np.lexsort((present, -counts[present]))
-    return present[order[:k]]
+def _top_masks(counts: np.ndarray, k: int) -> np.ndarray:
+    """Row-wise boolean mask of the k most frequent documents (present ones only; ties -> lower code)."""
+    counts = np.atleast_2d(counts)
+    n_docs = counts.shape[1]
+    key = counts.astype(np.int64) * (n_docs + 1) + (n_docs - np.arange(n_docs))  # unique per row
+    mask = np.zeros(counts.shape, dtype=bool)
+    kk = min(k, n_docs)
+    top = np.argpartition(-key, kk - 1, axis=1)[:, :kk]
+    np.put_along_axis(mask, top, True, axis=1)
+    return mask & (counts > 0)
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.union1d(a, b).size
-    return 1.0 if union == 0 else np.intersect1d(a, b).size / union
+def _jaccard_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    union = (a | b).sum(axis=1)
+    return np.where(union == 0, 1.0, (a & b).sum(axis=1) / np.maximum(union, 1))
 
 
-def retrieval_docs(ctx: Context, cohort: str, times, doc_lists: Sequence[list], current, trace_ids) -> list[DriftResult]:
+def retrieval_docs(ctx: Context, cohort: str, times, docs: np.ndarray, current, row_ids) -> list[DriftResult]:
     """Top-k overlap (Jaccard of each window's most-retrieved documents) and the share of current
-    retrievals returning documents never retrieved in the reference window."""
+    retrievals returning documents never retrieved in the reference window.
+
+    `docs` is an (n, rank_depth) array of document ids (None where fewer came back): only the
+    documents that rank first count, which is what a reindex changes."""
     cfg = ctx.config
     current = np.asarray(current, dtype=bool)
     times = np.asarray(times, dtype=np.int64)
-    trace_ids = np.asarray(trace_ids, dtype=object)
-    has_docs = np.fromiter((bool(d) for d in doc_lists), dtype=bool, count=len(doc_lists))
+    row_ids = np.asarray(row_ids, dtype=np.int64)
+    docs = np.asarray(docs, dtype=object).reshape(len(times), -1)
+    codes_flat, names = pd.factorize(docs.ravel(), use_na_sentinel=True)
+    codes = codes_flat.reshape(docs.shape)  # -1 = no document at that rank
+    valid = codes >= 0
+    has_docs = valid.any(axis=1)
+    n_docs = max(1, len(names))
+    k = cfg.top_k
+    overlap = ctx.new("retrieval_topk_overlap", "retrieval", cohort, "overlap", int((~current & has_docs).sum()),
+                      int((current & has_docs).sum()), "jaccard")
+    new_docs = ctx.new("retrieval_new_docs", "retrieval", cohort, "rate", overlap.reference_n, overlap.current_n,
+                       "share")
+    if not overlap.reference_n or not overlap.current_n:
+        return [overlap, new_docs]
+
+    def window_counts(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask][valid[mask]], minlength=n_docs)
+
+    ref_counts, cur_counts = window_counts(~current & has_docs), window_counts(current & has_docs)
+    ref_top, cur_top = _top_masks(ref_counts, k)[0], _top_masks(cur_counts, k)[0]
+    jac = float(_jaccard_rows(ref_top[None], cur_top[None])[0])
+    new_share = float(cur_counts[ref_counts == 0].sum() / max(1, cur_counts.sum()))
+
+    # Permutation null, vectorized over permutations: shuffle window labels across (thinned) retrievals.
     idx = np.flatnonzero(has_docs)
-    # Bound the permutation cost: thin each window evenly to max_retrievals.
     parts = []
     for mask in (~current[idx], current[idx]):
         sel = idx[mask]
@@ -324,67 +353,41 @@ def retrieval_docs(ctx: Context, cohort: str, times, doc_lists: Sequence[list], 
             sel = sel[np.linspace(0, sel.size - 1, cfg.max_retrievals).astype(int)]
         parts.append(sel)
     idx = np.concatenate(parts)
-    cur_rows = current[idx]
-    n_ref, n_cur = int((~cur_rows).sum()), int(cur_rows.sum())
-    overlap = ctx.new("retrieval_topk_overlap", "retrieval", cohort, "overlap", int((~current & has_docs).sum()),
-                      int((current & has_docs).sum()), "jaccard")
-    new_docs = ctx.new("retrieval_new_docs", "retrieval", cohort, "rate", overlap.reference_n, overlap.current_n,
-                       "share")
-    if not n_ref or not n_cur:
-        return [overlap, new_docs]
-
-    vocab: dict[str, int] = {}
-    occ_doc, occ_row = [], []
-    depth = cfg.rank_depth
-    for j, i in enumerate(idx):
-        for doc in doc_lists[i][:depth]:
-            occ_doc.append(vocab.setdefault(str(doc), len(vocab)))
-            occ_row.append(j)
-    docs = np.asarray(occ_doc, dtype=np.int64)
-    rows = np.asarray(occ_row, dtype=np.int64)
-    names = np.array(list(vocab), dtype=object)
-    n_docs = len(vocab)
-    k = cfg.top_k
-
-    def stats_for(labels_rows: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-        occ_cur = labels_rows[rows]
-        ref_counts = np.bincount(docs[~occ_cur], minlength=n_docs)
-        cur_counts = np.bincount(docs[occ_cur], minlength=n_docs)
-        jac = _jaccard(_top_set(ref_counts, k), _top_set(cur_counts, k))
-        new_share = float(cur_counts[ref_counts == 0].sum() / max(1, cur_counts.sum()))
-        return jac, new_share, ref_counts, cur_counts
-
-    jac, new_share, ref_counts, cur_counts = stats_for(cur_rows)
+    base = current[idx]
     rng = np.random.default_rng(cfg.seed)
-    null_jac, null_new = [], []
-    for _ in range(cfg.permutations):
-        j2, n2, _a, _b = stats_for(rng.permutation(cur_rows))
-        null_jac.append(j2)
-        null_new.append(n2)
-    null_jac_a, null_new_a = np.asarray(null_jac), np.asarray(null_new)
-    ref_top, cur_top = _top_set(ref_counts, k), _top_set(cur_counts, k)
+    labels = rng.permuted(np.broadcast_to(base, (cfg.permutations, base.size)), axis=1)  # (P, m)
+    occ_row, occ_rank = np.nonzero(valid[idx])
+    occ_doc = codes[idx][occ_row, occ_rank]
+    occ_cur = labels[:, occ_row]  # (P, occurrences)
+    perm = np.repeat(np.arange(cfg.permutations), occ_doc.size)
+    flat_doc = np.tile(occ_doc, cfg.permutations)
+    cur_flag = occ_cur.ravel()
+    size = cfg.permutations * n_docs
+    null_cur = np.bincount(perm[cur_flag] * n_docs + flat_doc[cur_flag], minlength=size).reshape(-1, n_docs)
+    null_ref = np.bincount(perm[~cur_flag] * n_docs + flat_doc[~cur_flag], minlength=size).reshape(-1, n_docs)
+    null_jac_a = _jaccard_rows(_top_masks(null_ref, k), _top_masks(null_cur, k))
+    null_new_a = (np.where(null_ref == 0, null_cur, 0).sum(axis=1) / np.maximum(1, null_cur.sum(axis=1)))
 
-    # Per-retrieval flags for the series / examples: does it return a document absent from the reference?
-    ref_known = set(names[ref_counts > 0].tolist())
-    is_new = np.array([any(str(d) not in ref_known for d in doc_lists[i][:depth]) if doc_lists[i] else False
-                       for i in range(len(doc_lists))], dtype=float)
-    in_ref_top = set(names[ref_top].tolist())
-    top_hit = np.array([float(sum(str(d) in in_ref_top for d in doc_lists[i][:depth]) / max(1, len(doc_lists[i][:depth])))
-                        for i in range(len(doc_lists))], dtype=float)
+    # Per-retrieval values for the series and examples.
+    safe = np.where(valid, codes, 0)
+    is_new = ((ref_counts[safe] == 0) & valid).any(axis=1).astype(float)
+    top_hit = (ref_top[safe] & valid).sum(axis=1) / np.maximum(1, valid.sum(axis=1))
     sel = has_docs
+    ref_names, cur_names = set(names[ref_top].tolist()), set(names[cur_top].tolist())
 
     overlap.reference_value = float(null_jac_a.mean())
     overlap.current_value = jac
     overlap.effect = jac - overlap.reference_value
     overlap.effect_size, overlap.effect_size_name = 1.0 - jac, "jaccard_distance"
     overlap.details = {
-        "top_k": k, "rank_depth": depth,
-        "vanished": sorted(set(names[ref_top].tolist()) - set(names[cur_top].tolist()))[:20],
-        "appeared": sorted(set(names[cur_top].tolist()) - set(names[ref_top].tolist()))[:20],
+        "top_k": k, "rank_depth": docs.shape[1],
+        "vanished": sorted(ref_names - cur_names)[:20],
+        "appeared": sorted(cur_names - ref_names)[:20],
+        "reference_value_is": "expected overlap under no drift (permutation mean)",
         "series_value": "share of each retrieval's top documents that are in the reference top-k",
     }
     overlap.series = _series(ctx, times[sel], top_hit[sel], current[sel])
-    overlap.examples = _examples(ctx, trace_ids[sel], top_hit[sel], current[sel], -1.0)
+    overlap.examples = _examples(ctx, row_ids[sel], top_hit[sel], current[sel], -1.0)
 
     new_docs.reference_value = float(null_new_a.mean())
     new_docs.current_value = new_share
@@ -398,7 +401,7 @@ def retrieval_docs(ctx: Context, cohort: str, times, doc_lists: Sequence[list], 
         "reference_value_is": "expected share under no drift (permutation mean)",
     }
     new_docs.series = _series(ctx, times[sel], is_new[sel], current[sel])
-    new_docs.examples = _examples(ctx, trace_ids[sel], is_new[sel], current[sel], 1.0)
+    new_docs.examples = _examples(ctx, row_ids[sel], is_new[sel], current[sel], 1.0)
 
     if not overlap.insufficient:
         exceed = int(np.sum(null_jac_a <= jac + 1e-12))

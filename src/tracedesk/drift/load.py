@@ -28,21 +28,22 @@ NO_VALUE = "(none)"
 ALL = "all"
 
 
-def cohort_sql(dimension: str | None, span: str = "s", trace: str | None = None) -> str:
+def cohort_sql(dimension: str | None, span: str = "s", trace_id: str | None = None) -> str:
     """SQL for the cohort value of a span row: its own attribute, else its trace's.
 
-    With `trace` (an alias of a joined traces row) the fallback reads it directly; without, a
-    correlated lookup runs only for rows whose own value is missing.
+    The trace lookup is correlated inside COALESCE, so it runs only for rows whose span lacks the
+    value (instrumentations often put route/tenant on the root span only). `trace_id` is the SQL
+    expression naming the trace (default: the span's).
     """
     if dimension is None:
         return f"'{ALL}'"
     if dimension == MODEL_FAMILY:
         dimension = "model"  # read the model; `finish_cohorts` maps it to its family
 
+    tid = trace_id or f"{span}.trace_id"
+
     def fallback(expr: str) -> str:
-        if trace:
-            return expr.format(t=trace)
-        return f"(SELECT {expr.format(t='tt')} FROM traces tt WHERE tt.trace_id = {span}.trace_id)"
+        return f"(SELECT {expr.format(t='tt')} FROM traces tt WHERE tt.trace_id = {tid})"
 
     if dimension in COLUMN_DIMENSIONS:
         own, other = f"{span}.{dimension}", fallback("{t}." + dimension)
@@ -131,6 +132,33 @@ def _windows_sampled(column: str, ref: Window, cur: Window, strides: dict[str, d
     return "(" + " OR ".join(parts) + ")", params
 
 
+def _frame(rows: list[tuple], columns: dict[str, str]) -> pd.DataFrame:
+    """Columns from fetched rows: 'f' float (None -> NaN), 'i' int64, 'o' object. Faster than from_records."""
+    cols = list(zip(*rows)) if rows else [() for _ in columns]
+    data = {}
+    for (name, kind), values in zip(columns.items(), cols):
+        if kind == "f":
+            data[name] = np.array(values, dtype=float)
+        elif kind == "i":
+            data[name] = np.array(values, dtype=np.int64)
+        else:
+            data[name] = np.array(values, dtype=object)
+    return pd.DataFrame(data)
+
+
+def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Sequence[int]) -> dict[int, str]:
+    """rowid -> trace_id for the few rows picked as examples (trace ids are not read in bulk)."""
+    if table not in ("spans", "evaluations"):
+        raise ValueError(table)
+    ids = sorted({int(r) for r in rowids})
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        marks = ",".join("?" for _ in chunk)
+        out.update(db.execute(f"SELECT rowid, trace_id FROM {table} WHERE rowid IN ({marks})", chunk).fetchall())
+    return out
+
+
 def _ensure_functions(db: sqlite_utils.Database) -> None:
     db.conn.create_function("td_is_refusal", 1, lambda t: int(is_refusal(t)), deterministic=True)
 
@@ -141,7 +169,7 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
     _ensure_functions(db)
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
     sql = f"""
-        SELECT s.rowid, s.start_ns, s.trace_id, {cohort_sql(dimension)},
+        SELECT s.rowid, s.start_ns, {cohort_sql(dimension)},
                COALESCE(length(s.input_text), length(s.input_messages)),
                s.input_tokens,
                length(s.output_text),
@@ -159,13 +187,10 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
         FROM spans s INDEXED BY idx_spans_kind_start
         WHERE s.kind = 'LLM' AND {where}
     """
-    columns = ["rowid", "start_ns", "trace_id", "cohort", "input_length", "input_tokens", "output_length",
-               "output_tokens", "refusal", "json_output", "tool_call", "finish_reason"]
-    rows = db.execute(sql, params).fetchall()
-    df = pd.DataFrame.from_records(rows, columns=columns)
-    for col in ("input_length", "input_tokens", "output_length", "output_tokens", "refusal", "json_output",
-                "tool_call"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    columns = {"rowid": "i", "start_ns": "i", "cohort": "o", "input_length": "f", "input_tokens": "f",
+               "output_length": "f", "output_tokens": "f", "refusal": "f", "json_output": "f", "tool_call": "f",
+               "finish_reason": "o"}
+    df = _frame(db.execute(sql, params).fetchall(), columns)
     df["current"] = _label(df["start_ns"].to_numpy(dtype=np.int64), cur)
     return finish_cohorts(df, dimension)
 
@@ -188,22 +213,30 @@ def load_texts(db: sqlite_utils.Database, rowids: Sequence[int], limit: int = 60
 
 
 def load_retrieval(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur: Window,
-                   strides: dict[str, dict[str, int]]) -> pd.DataFrame:
-    """One row per (sampled) RETRIEVER span: latency, document ids in rank order, mean document score."""
+                   strides: dict[str, dict[str, int]], rank_depth: int = 3) -> pd.DataFrame:
+    """One row per (sampled) RETRIEVER span: latency, the top document's score, and the ids of its
+    first `rank_depth` documents (columns doc_0..doc_{depth-1}, None when fewer came back).
+
+    Only the first document's score is read: pulling every score means parsing each `documents`
+    JSON (with its passages) in full, which costs more than the rest of the drift report."""
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
+    depth = max(1, int(rank_depth))
     sql = f"""
-        SELECT s.rowid, s.start_ns, s.trace_id, {cohort_sql(dimension)}, s.duration_ms, s.retrieved_doc_ids,
-               (SELECT avg(json_extract(j.value, '$.score')) FROM json_each(s.documents) j)
+        SELECT s.rowid, s.start_ns, {cohort_sql(dimension)}, s.duration_ms,
+               json_extract(s.documents, '$[0].score'), s.retrieved_doc_ids
         FROM spans s INDEXED BY idx_spans_kind_start
         WHERE s.kind = 'RETRIEVER' AND {where}
     """
     rows = db.execute(sql, params).fetchall()
-    df = pd.DataFrame.from_records(
-        rows, columns=["rowid", "start_ns", "trace_id", "cohort", "latency_ms", "doc_ids", "doc_score"]
-    )
-    df["latency_ms"] = pd.to_numeric(df["latency_ms"], errors="coerce").astype(float)
-    df["doc_score"] = pd.to_numeric(df["doc_score"], errors="coerce").astype(float)
-    df["doc_ids"] = [orjson.loads(v) if v else [] for v in df["doc_ids"]]
+    columns = {"rowid": "i", "start_ns": "i", "cohort": "o", "latency_ms": "f", "doc_score": "f", "doc_ids": "o"}
+    df = _frame(rows, columns)
+    docs = np.full((len(df), depth), None, dtype=object)
+    for i, raw in enumerate(df.pop("doc_ids").tolist()):
+        if raw:
+            ids = orjson.loads(raw)[:depth]
+            docs[i, : len(ids)] = [str(x) for x in ids]
+    for i in range(depth):
+        df[f"doc_{i}"] = docs[:, i]
     df["current"] = _label(df["start_ns"].to_numpy(dtype=np.int64), cur)
     return finish_cohorts(df, dimension)
 
@@ -212,19 +245,17 @@ def load_evaluations(
     db: sqlite_utils.Database, dimension: str | None, ref: Window, cur: Window, stride: int = 1
 ) -> pd.DataFrame:
     """One row per (sampled) scored evaluation, timed by the span (else trace) it judges, not when it ran."""
-    ts = "COALESCE(s.start_ns, t.start_ns, e.created_ns)"
+    ts = "COALESCE(s.start_ns, (SELECT tt.start_ns FROM traces tt WHERE tt.trace_id = e.trace_id), e.created_ns)"
     where, params = _window_sql(ts, ref, cur)
     if stride > 1:
         where += " AND " + _SAMPLE_SQL.format(k=int(stride)).replace("s.rowid", "e.rowid")
     sql = f"""
-        SELECT e.name, COALESCE(e.score, e.passed), {ts}, e.trace_id, {cohort_sql(dimension, 's', 't')}
+        SELECT e.rowid, e.name, COALESCE(e.score, e.passed), {ts}, {cohort_sql(dimension, 's', 'e.trace_id')}
         FROM evaluations e
         LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
-        LEFT JOIN traces t ON t.trace_id = e.trace_id
         WHERE e.error IS NULL AND COALESCE(e.score, e.passed) IS NOT NULL AND {where}
     """
-    rows = db.execute(sql, params).fetchall()
-    df = pd.DataFrame.from_records(rows, columns=["name", "score", "start_ns", "trace_id", "cohort"])
-    df["score"] = pd.to_numeric(df["score"], errors="coerce").astype(float)
+    columns = {"rowid": "i", "name": "o", "score": "f", "start_ns": "i", "cohort": "o"}
+    df = _frame(db.execute(sql, params).fetchall(), columns)
     df["current"] = _label(df["start_ns"].to_numpy(dtype=np.int64), cur)
     return finish_cohorts(df, dimension)

@@ -83,9 +83,10 @@ def drift_report(
     if "retrieval" in chosen:
         sampling["retrieval"] = load.window_strides(database, "RETRIEVER", reference, current, max_rows)
         results += _retrieval_family(ctx, load.load_retrieval(database, dimension, reference, current,
-                                                              sampling["retrieval"]))
+                                                              sampling["retrieval"], cfg.rank_depth))
 
     _adjust(ctx, results)
+    _resolve_examples(database, results, cfg.examples)
     for r in results:
         r._raw = None
     return DriftReport(reference, current, dimension, chosen, cfg, ctx.bucket_ns, results, sampling)
@@ -99,7 +100,7 @@ def _cohorts(df: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
 
 def _cols(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (g["start_ns"].to_numpy(dtype=np.int64), g["current"].to_numpy(dtype=bool),
-            g["trace_id"].to_numpy(dtype=object))
+            g["rowid"].to_numpy(dtype=np.int64))
 
 
 def _input_family(ctx: compute.Context, db: sqlite_utils.Database, llm: pd.DataFrame) -> list[DriftResult]:
@@ -122,7 +123,7 @@ def _input_family(ctx: compute.Context, db: sqlite_utils.Database, llm: pd.DataF
         sub = g.set_index("rowid").loc[[r for r in samples[cohort] if r in texts]]
         sample_texts = [texts[r] for r in sub.index]
         st, scur, stids = sub["start_ns"].to_numpy(dtype=np.int64), sub["current"].to_numpy(bool), \
-            sub["trace_id"].to_numpy(dtype=object)
+            sub.index.to_numpy(dtype=np.int64)
         out.append(compute.topic(ctx, cohort, st, hashed_bow(sample_texts), scur, stids, sample_texts))
         out.append(compute.categorical(ctx, "input_language_mix", "input", cohort, st,
                                        [language(x) for x in sample_texts], scur, stids))
@@ -166,10 +167,30 @@ def _retrieval_family(ctx: compute.Context, ret: pd.DataFrame) -> list[DriftResu
     out: list[DriftResult] = []
     for cohort, g in _cohorts(ret):
         t, cur, tids = _cols(g)
-        out += compute.retrieval_docs(ctx, cohort, t, g["doc_ids"].tolist(), cur, tids)
+        doc_cols = [c for c in g.columns if c.startswith("doc_") and c != "doc_score"]
+        out += compute.retrieval_docs(ctx, cohort, t, g[doc_cols].to_numpy(dtype=object), cur, tids)
         out.append(compute.numeric(ctx, "retrieval_score", "retrieval", cohort, t, g["doc_score"], cur, tids, unit="score"))
         out.append(compute.numeric(ctx, "retriever_latency", "retrieval", cohort, t, g["latency_ms"], cur, tids, unit="ms"))
     return out
+
+
+def _resolve_examples(db: sqlite_utils.Database, results: list[DriftResult], k: int) -> None:
+    """Example rowids -> distinct trace ids (k per window), with one query per table."""
+    wanted: dict[str, set[int]] = {"spans": set(), "evaluations": set()}
+    for r in results:
+        table = "evaluations" if r.family == "evaluator" else "spans"
+        for rows in r.examples.values():
+            wanted[table].update(rows)
+    found = {table: load.trace_ids_for(db, table, rows) for table, rows in wanted.items() if rows}
+    for r in results:
+        table = found.get("evaluations" if r.family == "evaluator" else "spans", {})
+        for window, rows in r.examples.items():
+            ids: list[str] = []
+            for row in rows:
+                tid = table.get(row)
+                if tid and tid not in ids:
+                    ids.append(tid)
+            r.examples[window] = ids[:k]
 
 
 def _adjust(ctx: compute.Context, results: list[DriftResult]) -> None:

@@ -19,14 +19,14 @@ class DriftConfig:
     min_magnitude: float = 0.05  # drift smaller than this is not flagged, however significant
     permutations: int = 199  # for the permutation tests (hashed text, top-k overlap, change points)
     seed: int = 0
-    max_texts: int = 300  # prompts sampled per window and cohort for the topic / language mix
+    max_texts: int = 200  # prompts sampled per window and cohort for the topic / language mix
     top_k: int = 10  # size of each window's set of most-retrieved documents
     rank_depth: int = 3  # only the first `rank_depth` documents of each retrieval count ("rank first")
-    max_retrievals: int = 3000  # retrievals per window and cohort kept for the overlap permutation test
+    max_retrievals: int = 1000  # retrievals per window and cohort kept for the overlap permutation test
     examples: int = 3  # example trace ids per window
     #: rows read per window and family; beyond it a deterministic 1-in-k sample is read (the report's
     #: `sampling` says k). 0 reads everything.
-    max_rows_per_window: int = 50_000
+    max_rows_per_window: int = 20_000
     change_points: bool = True  # locate when each flagged numeric/rate signal started to move
 
 

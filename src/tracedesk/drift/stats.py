@@ -182,7 +182,7 @@ def permutation_pvalue(
     rng = np.random.default_rng(seed)
     base = np.zeros(n_ref + n_cur, dtype=bool)
     base[n_ref:] = True
-    labels = np.vstack([rng.permutation(base) for _ in range(permutations)])
+    labels = rng.permuted(np.broadcast_to(base, (permutations, base.size)), axis=1)
     null = np.asarray(statistic(labels), dtype=float)
     extreme = np.sum(null >= observed - 1e-12) if greater else np.sum(null <= observed + 1e-12)
     return float((1 + extreme) / (1 + permutations))
@@ -219,7 +219,7 @@ def change_point(
         return -1, 1.0, 0.0
     obs, at = cusum_max(y[None, :])
     rng = np.random.default_rng(seed)
-    perms = np.vstack([rng.permutation(y) for _ in range(permutations)])
+    perms = rng.permuted(np.broadcast_to(y, (permutations, m)), axis=1)
     null, _ = cusum_max(perms)
     p = float((1 + np.sum(null >= obs[0] - 1e-12)) / (1 + permutations))
     split = int(at[0]) + 1

@@ -49,22 +49,23 @@ def _bucket(token: str) -> int:
 
 def hashed_bow(texts: Sequence[str]) -> np.ndarray:
     """(len(texts), N_BUCKETS) matrix; each row is the text's word distribution (sums to 1, or 0 if empty)."""
-    matrix = np.zeros((len(texts), N_BUCKETS), dtype=float)
+    cells: list[int] = []
     for i, text in enumerate(texts):
-        words = _WORD_RE.findall(text.lower())
-        if not words:
-            continue
-        buckets = np.fromiter((_bucket(w) for w in words), dtype=np.int64, count=len(words))
-        matrix[i] = np.bincount(buckets, minlength=N_BUCKETS) / len(words)
-    return matrix
+        offset = i * N_BUCKETS
+        cells.extend(offset + _bucket(w) for w in _WORD_RE.findall(text.lower()))
+    counts = np.bincount(np.asarray(cells, dtype=np.int64), minlength=len(texts) * N_BUCKETS)
+    matrix = counts.reshape(len(texts), N_BUCKETS).astype(float)
+    totals = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
 def language(text: str) -> str:
     """A rough language (or script) label: enough to see a mix change, not to classify one text well."""
     head = text[:300]
-    for name, pattern in _SCRIPTS:
-        if len(pattern.findall(head)) >= 3:
-            return name
+    if not head.isascii():  # the script checks only matter for non-ASCII text
+        for name, pattern in _SCRIPTS:
+            if len(pattern.findall(head)) >= 3:
+                return name
     votes: dict[str, int] = {}
     for word in _WORD_RE.findall(head.lower()):
         for lang in _STOP_INDEX.get(word, ()):

@@ -44,7 +44,7 @@ class JudgeCallError(Exception):
     def __init__(self, message: str, *, retryable: bool, kind: str) -> None:
         super().__init__(message)
         self.retryable = retryable
-        self.kind = kind  # rate_limit | timeout | connection | server | fatal
+        self.kind = kind  # rate_limit | timeout | connection | server | config | fatal
 
 
 def _classify(exc: BaseException) -> JudgeCallError:
@@ -58,6 +58,9 @@ def _classify(exc: BaseException) -> JudgeCallError:
     for kind, types in pairs:
         if isinstance(exc, types):
             return JudgeCallError(f"{kind}: {exc}", retryable=True, kind=kind)
+    # A wrong key or model name fails every call the same way: the runner stops instead of repeating it.
+    if isinstance(exc, (lm.AuthenticationError, lm.PermissionDeniedError, lm.NotFoundError)):
+        return JudgeCallError(f"{type(exc).__name__}: {exc}", retryable=False, kind="config")
     return JudgeCallError(f"{type(exc).__name__}: {exc}", retryable=False, kind="fatal")
 
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +121,7 @@ class _Outcome:
     reply: Any = None  # judge.JudgeReply
     attempts: int = 0
     error: str | None = None
+    kind: str | None = None  # JudgeCallError.kind of the last failure
 
 
 def cache_key(ev: Evaluator, model: str, messages: list[dict[str, Any]]) -> str:
@@ -142,7 +143,7 @@ def _call(messages: list[dict[str, Any]], cfg: RunConfig) -> _Outcome:
             out.error = None
             return out
         except judge.JudgeCallError as exc:
-            out.error = str(exc)
+            out.error, out.kind = str(exc), exc.kind
             if not exc.retryable or attempt == cfg.max_retries:
                 break
             delay = cfg.backoff_s * (2 ** attempt)
@@ -163,8 +164,8 @@ def _evaluation(job: _Job, sc: Score, *, model: str | None = None, cost: float |
     )
 
 
-def plan(db: sqlite_utils.Database, cfg: RunConfig, evaluators: list[Evaluator]) -> tuple[Sample, list[_Job], dict[str, int]]:
-    """Sample units and build the jobs (evaluator x input). Returns skipped counts per evaluator."""
+def select(db: sqlite_utils.Database, cfg: RunConfig, evaluators: list[Evaluator]) -> Sample:
+    """The units (spans, trace roots) this run evaluates, drawn by the configured sampler."""
     span_evs = [e for e in evaluators if e.scope == "span"]
     trace_evs = [e for e in evaluators if e.scope == "trace"]
     kinds: set[str] | None = set()
@@ -178,29 +179,31 @@ def plan(db: sqlite_utils.Database, cfg: RunConfig, evaluators: list[Evaluator])
     if trace_evs and not span_evs:
         units = [u for u in units if u.is_root]
     extra = {"baseline_share": cfg.baseline_share} if cfg.sample == "failure-biased" else {}
-    smp = draw(units, cfg.sample, cfg.limit, seed=cfg.seed, **extra)
-    keys: list[tuple[str, str, str]] = []
-    for u in smp.units:
-        if any(applies(e, u.kind) for e in span_evs):
-            keys.append((u.trace_id, u.span_id, "span"))
-        if u.is_root and trace_evs:
-            keys.append((u.trace_id, u.span_id, "trace"))
-    inputs = data.load_inputs(db, keys)
-    skipped = {e.name: 0 for e in evaluators}
-    jobs: list[_Job] = []
-    for u in smp.units:
-        reason = smp.reasons[(u.trace_id, u.span_id)]
-        for e in evaluators:
-            if e.scope == "trace" and not u.is_root:
-                continue
-            if e.scope == "span" and not applies(e, u.kind):
-                continue
-            inp = inputs.get((u.trace_id, u.span_id, e.scope))
-            if inp is None or missing_inputs(e, inp):
-                skipped[e.name] += 1
-                continue
-            jobs.append(_Job(e, inp, reason))
-    return smp, jobs, skipped
+    return draw(units, cfg.sample, cfg.limit, seed=cfg.seed, **extra)
+
+
+def _applicable(u: data.Unit, evaluators: list[Evaluator]) -> list[Evaluator]:
+    return [e for e in evaluators
+            if (e.scope == "trace" and u.is_root) or (e.scope == "span" and applies(e, u.kind))]
+
+
+def iter_jobs(db: sqlite_utils.Database, smp: Sample, evaluators: list[Evaluator],
+              chunk: int = 1000) -> Iterator["_Job | Evaluator"]:
+    """Jobs in sample order, loading inputs a chunk of units at a time (bounded memory on big runs).
+
+    Yields the bare evaluator for a pair it cannot run (its required inputs are missing)."""
+    for start in range(0, len(smp.units), chunk):
+        units = smp.units[start : start + chunk]
+        keys = {(u.trace_id, u.span_id, e.scope) for u in units for e in _applicable(u, evaluators)}
+        inputs = data.load_inputs(db, sorted(keys))
+        for u in units:
+            reason = smp.reasons[(u.trace_id, u.span_id)]
+            for e in _applicable(u, evaluators):
+                inp = inputs.get((u.trace_id, u.span_id, e.scope))
+                if inp is None or missing_inputs(e, inp):
+                    yield e
+                else:
+                    yield _Job(e, inp, reason)
 
 
 def run(
@@ -223,10 +226,9 @@ def run(
     if config.concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     report = RunReport(by_evaluator={e.name: registry_stats(e) for e in evaluators})
-    smp, jobs, skipped = plan(db, config, evaluators)
-    report.sample, report.jobs = smp, len(jobs)
-    for name, n in skipped.items():
-        report.by_evaluator[name].skipped += n
+    smp = select(db, config, evaluators)
+    report.sample = smp
+    report.jobs = sum(len(_applicable(u, evaluators)) for u in smp.units)
     pending_rows: list[Evaluation] = []
     pending_cache: list[tuple[str, str, str, str, dict[str, Any]]] = []
 
@@ -251,13 +253,13 @@ def run(
             st.passed += bool(ev_row.passed)
         if ev_row is not None:
             pending_rows.append(ev_row)
-        report.done += 1
-        if len(pending_rows) >= 50:
+        if len(pending_rows) >= 200:
             flush()
-        if progress is not None:
-            progress(report.done, report.jobs, report)
+        tick()
 
     def budget_left() -> bool:
+        if abort:
+            return False
         if config.max_calls is not None and started_calls >= config.max_calls:
             report.stopped = report.stopped or f"max calls ({config.max_calls}) reached"
             return False
@@ -266,14 +268,27 @@ def run(
             return False
         return True
 
+    def tick() -> None:
+        report.done += 1
+        if progress is not None:
+            progress(report.done, report.jobs, report)
+
     started_calls = 0
+    abort: list[str] = []  # set when the judge rejects the model or key: every further call would too
     in_flight: dict[Future[_Outcome], tuple[_Job, str]] = {}
-    queue = list(jobs)
-    queue.reverse()  # pop() from the end keeps the planned order
+    jobs = iter_jobs(db, smp, evaluators)
+    exhausted = False
     with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="tracedesk-judge") as pool:
-        while queue or in_flight:
-            while queue and len(in_flight) < config.concurrency:
-                job = queue.pop()
+        while not exhausted or in_flight:
+            while not exhausted and len(in_flight) < config.concurrency:
+                job = next(jobs, None)
+                if job is None:
+                    exhausted = True
+                    break
+                if not isinstance(job, _Job):  # required inputs missing
+                    report.by_evaluator[job.name].skipped += 1
+                    tick()
+                    continue
                 if job.ev.family != "judge":
                     sc = job.ev.evaluate(job.inp)  # type: ignore[attr-defined]
                     record(job, None if sc is None else _evaluation(job, sc))
@@ -289,9 +304,7 @@ def run(
                     continue
                 if not budget_left():
                     report.by_evaluator[job.ev.name].budget_skipped += 1
-                    report.done += 1
-                    if progress is not None:
-                        progress(report.done, report.jobs, report)
+                    tick()
                     continue
                 started_calls += 1
                 in_flight[pool.submit(_call, messages, config)] = (job, key)
@@ -304,6 +317,10 @@ def run(
                 report.judge_calls += out.attempts
                 report.retries += out.attempts - 1
                 if out.reply is None:
+                    if out.kind == "config" and not abort:
+                        abort.append(out.error or "")
+                        report.stopped = (f"the judge rejected the request ({(out.error or '')[:300]}); "
+                                          "check --model and the provider's API key variable")
                     sc = Score(error=f"judge call failed: {out.error}")
                     record(job, _evaluation(job, sc, model=config.model, meta={"attempts": out.attempts}))
                     continue

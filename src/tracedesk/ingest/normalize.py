@@ -15,6 +15,10 @@ from .messages import last_text, normalize_message, normalize_messages, system_m
 from .wire import as_text, maybe_json, to_float, to_int
 
 _KIND_VALUES = {k.value for k in SpanKind}
+# Enum `.value` is a descriptor call: resolve once, use plain strings per span.
+_KIND_TABLES = tuple((key, {v: kind.value for v, kind in table.items()}) for key, table in sc.SPAN_KIND_ATTRIBUTES)
+_REPORTED, _COMPUTED = CostSource.REPORTED.value, CostSource.COMPUTED.value
+_UNSET, _ERROR = SpanStatus.UNSET.value, SpanStatus.ERROR.value
 
 
 def _compile_markers() -> list[tuple[str, str, str, str]]:
@@ -66,7 +70,7 @@ def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
             value = maybe_json(value) if value.startswith('"') else value
             kind = table.get(str(value).lower())
             if kind is not None:
-                return kind.value
+                return kind
     return plan.presence_kind
 
 
@@ -89,18 +93,33 @@ class Plan:
     """
 
     __slots__ = ("keyset", "heads", "convention", "json_keys", "kind_attributes", "presence_kind", "_picks",
-                 "_prefixes")
+                 "_prefixes", "fields", "ttft", "cost_parts", "msg_lists", "flat_msgs", "system_keys",
+                 "error_markers", "flat_docs", "doc_lists", "flat_evals", "openlit_evals", "handoff")
 
     def __init__(self, attrs: dict[str, Any], scope: str | None) -> None:
         self.keyset = frozenset(attrs)
         self.heads = {k[: k.find(".") + 1] for k in attrs}
         self.convention = detect_convention(attrs, scope, self.heads)
         self.json_keys = tuple(sc.JSON_TEXT_KEYS.intersection(attrs))
-        self.kind_attributes = tuple((k, t) for k, t in sc.SPAN_KIND_ATTRIBUTES if k in self.keyset)
+        self.kind_attributes = tuple((k, t) for k, t in _KIND_TABLES if k in self.keyset)
         self.presence_kind = next((kind.value for key, kind in sc.KIND_BY_PRESENCE if key in self.keyset),
                                   SpanKind.UNKNOWN.value)
         self._picks: dict[int, str | None] = {}
         self._prefixes: dict[str, bool] = {}
+        keyset = self.keyset
+        present = [(name, next((k for k in keys if k in keyset), None)) for name, keys in sc.FIELD_KEYS.items()]
+        self.fields = tuple((name, key) for name, key in present if key is not None)
+        self.ttft = tuple((k, scale) for k, scale in sc.TTFT_KEYS if k in keyset)
+        self.cost_parts = tuple(parts for parts in sc.COST_PART_KEYS if any(k in keyset for k in parts))
+        self.msg_lists = tuple((k, d) for k, d in sc.MESSAGE_LIST_KEYS if k in keyset)
+        self.flat_msgs = tuple(item for item in sc.FLAT_MESSAGE_PREFIXES if self.has_prefix(item[0]))
+        self.system_keys = tuple(k for k in sc.SYSTEM_INSTRUCTION_KEYS if k in keyset)
+        self.error_markers = tuple((k, v) for k, v in sc.ERROR_MARKERS if k in keyset)
+        self.flat_docs = tuple(item for item in sc.FLAT_DOCUMENT_PREFIXES if self.has_prefix(item[0]))
+        self.doc_lists = tuple(k for k in sc.DOCUMENT_LIST_KEYS if k in keyset)
+        self.flat_evals = tuple(item for item in sc.FLAT_EVALUATION_PREFIXES if self.has_prefix(item[0]))
+        self.openlit_evals = tuple(k for k in attrs if k.startswith(sc.OPENLIT_EVAL_PREFIX))
+        self.handoff = any(k in keyset for k in sc.HANDOFF_TARGET_KEYS)
 
     def pick(self, attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
         """The value of the first key of `keys` present (and non-empty) in attrs."""
@@ -155,6 +174,14 @@ class Normalizer:
             plan = self.plans[signature] = Plan(attrs, scope)
         for key in plan.json_keys:
             attrs[key] = maybe_json(attrs[key])
+        f: dict[str, Any] = {}
+        for fname, key in plan.fields:
+            value = attrs[key]
+            if value is None or value == "":
+                value = _first(attrs, sc.FIELD_KEYS[fname])
+                if value is None:
+                    continue
+            f[fname] = value
         convention = plan.convention
         kind = _kind(attrs, plan)
         span = Span(
@@ -166,16 +193,16 @@ class Normalizer:
         )
         span.service = resource.get("service.name")
         fk = sc.FIELD_KEYS
-        model = plan.pick(attrs, fk["model"])
+        model = f.get("model")
         if model is None and convention == "pydantic_ai":
             model = attrs.get("model_name")
         span.model = str(model) if model is not None else None
-        provider = plan.pick(attrs, fk["provider"])
+        provider = f.get("provider")
         span.provider = str(provider) if provider is not None else None
-        self._usage(span, attrs, plan)
-        self._identity(span, attrs, kind, name, plan)
-        self._content(span, attrs, events, kind, plan)
-        self._status(span, attrs, events, plan)
+        self._usage(span, attrs, f, plan)
+        self._identity(span, attrs, f, kind, name, plan)
+        self._content(span, attrs, f, events, kind, plan)
+        self._status(span, attrs, f, events, plan)
         dims = self.dims.extract(attrs, resource, plan.keyset)
         if dims:
             for dim in COLUMN_DIMENSIONS:
@@ -183,18 +210,18 @@ class Normalizer:
                     setattr(span, dim, dims.pop(dim))
             span.dims = dims
         if self.price:
-            self._cost(span, attrs, plan)
+            self._cost(span, attrs, f, plan)
         evaluations = self._evaluations(span, attrs, events, plan)
         return span, evaluations
 
     # -- usage and cost -------------------------------------------------------------------------
-    def _usage(self, span: Span, attrs: dict[str, Any], plan: Plan) -> None:
+    def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
         fk = sc.FIELD_KEYS
-        span.input_tokens = _tokens(plan.pick(attrs, fk["input_tokens"]))
-        span.output_tokens = _tokens(plan.pick(attrs, fk["output_tokens"]))
-        span.total_tokens = _tokens(plan.pick(attrs, fk["total_tokens"]))
-        span.cached_tokens = _tokens(plan.pick(attrs, fk["cached_tokens"]))
-        span.reasoning_tokens = _tokens(plan.pick(attrs, fk["reasoning_tokens"]))
+        span.input_tokens = _tokens(f.get("input_tokens"))
+        span.output_tokens = _tokens(f.get("output_tokens"))
+        span.total_tokens = _tokens(f.get("total_tokens"))
+        span.cached_tokens = _tokens(f.get("cached_tokens"))
+        span.reasoning_tokens = _tokens(f.get("reasoning_tokens"))
         details = attrs.get("langfuse.observation.usage_details")
         if isinstance(details, dict):
             for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
@@ -206,7 +233,7 @@ class Normalizer:
         if span.total_tokens is None and span.input_tokens is not None and span.output_tokens is not None:
             span.total_tokens = span.input_tokens + span.output_tokens
         ttft = None
-        for key, scale in sc.TTFT_KEYS:
+        for key, scale in plan.ttft:
             value = to_float(attrs.get(key))
             if value is not None:
                 ttft = value * scale
@@ -217,10 +244,10 @@ class Normalizer:
                 ttft = _iso_delta_ms(maybe_json(start), span.start_ns)
         span.ttft_ms = ttft
 
-    def _cost(self, span: Span, attrs: dict[str, Any], plan: Plan) -> None:
-        cost = to_float(plan.pick(attrs, sc.FIELD_KEYS["cost_usd"]))
+    def _cost(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
+        cost = to_float(f.get("cost_usd"))
         if cost is None:
-            for parts in sc.COST_PART_KEYS:
+            for parts in plan.cost_parts:
                 values = [to_float(attrs.get(k)) for k in parts]
                 if any(v is not None for v in values):
                     cost = sum(v for v in values if v is not None)
@@ -234,7 +261,7 @@ class Normalizer:
                     cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
         if cost is not None:
             span.cost_usd = cost
-            span.cost_source = CostSource.REPORTED.value
+            span.cost_source = _REPORTED
             return
         if span.model and (span.input_tokens or span.output_tokens):
             from ..pricing import compute_cost
@@ -243,13 +270,13 @@ class Normalizer:
                                     span.cached_tokens or 0, span.reasoning_tokens or 0)
             if computed is not None:
                 span.cost_usd = computed
-                span.cost_source = CostSource.COMPUTED.value
+                span.cost_source = _COMPUTED
 
     # -- agent / tool / session -------------------------------------------------------------------
-    def _identity(self, span: Span, attrs: dict[str, Any], kind: str, name: str, plan: Plan) -> None:
+    def _identity(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], kind: str, name: str, plan: Plan) -> None:
         fk = sc.FIELD_KEYS
-        agent = plan.pick(attrs, fk["agent_name"])
-        tool = plan.pick(attrs, fk["tool_name"])
+        agent = f.get("agent_name")
+        tool = f.get("tool_name")
         if agent is None and kind == "AGENT":
             agent = plan.pick(attrs, sc.ENTITY_NAME_KEYS["AGENT"])
             if agent is None and name:
@@ -260,12 +287,12 @@ class Normalizer:
                 tool = name[len("execute_tool "):] if name.startswith("execute_tool ") else name
         span.agent_name = str(agent) if agent is not None else None
         span.tool_name = str(tool) if tool is not None else None
-        session = plan.pick(attrs, fk["session_id"])
+        session = f.get("session_id")
         span.session_id = str(session) if session is not None else None
-        user = plan.pick(attrs, fk["user_id"])
+        user = f.get("user_id")
         span.user_id = str(user) if user is not None else None
         # Handoffs (§8): record the target where it is visible.
-        target = plan.pick(attrs, sc.HANDOFF_TARGET_KEYS)
+        target = plan.pick(attrs, sc.HANDOFF_TARGET_KEYS) if plan.handoff else None
         if target is None and name:
             for prefix in sc.HANDOFF_NAME_PREFIXES:
                 if name.startswith(prefix):
@@ -280,15 +307,13 @@ class Normalizer:
                 attrs["tracedesk.handoff.from"] = str(source_agent)
 
     # -- content ----------------------------------------------------------------------------------
-    def _content(self, span: Span, attrs: dict[str, Any], events: list[dict[str, Any]], kind: str,
+    def _content(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], events: list[dict[str, Any]], kind: str,
                  plan: Plan) -> None:
         fk = sc.FIELD_KEYS
         inputs: list[dict[str, Any]] | None = None
         outputs: list[dict[str, Any]] | None = None
         system: list[dict[str, Any]] = []
-        for prefix, direction, strip in sc.FLAT_MESSAGE_PREFIXES:
-            if not plan.has_prefix(prefix):
-                continue
+        for prefix, direction, strip in plan.flat_msgs:
             if direction == "input" and inputs is not None or direction == "output" and outputs is not None:
                 continue
             items = unflatten(attrs, prefix, strip)
@@ -298,37 +323,35 @@ class Normalizer:
                     inputs = msgs
                 else:
                     outputs = msgs
-        for key, direction in sc.MESSAGE_LIST_KEYS:
+        for key, direction in plan.msg_lists:
             if (direction == "input" and inputs is not None) or (direction == "output" and outputs is not None):
                 continue
-            if key in plan.keyset:
-                msgs = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
-                if msgs:
-                    if direction == "input":
-                        inputs = msgs
-                    else:
-                        outputs = msgs
-        for key in sc.SYSTEM_INSTRUCTION_KEYS:
-            if key in attrs:
-                system = system_messages(attrs[key])
+            msgs = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
+            if msgs:
+                if direction == "input":
+                    inputs = msgs
+                else:
+                    outputs = msgs
+        for key in plan.system_keys:
+            system = system_messages(attrs[key])
         if events:
             inputs, outputs, system = self._event_content(events, inputs, outputs, system)
         if system and not any(m.get("role") == "system" for m in inputs or ()):
             inputs = system + (inputs or [])
         span.input_messages = inputs or None
         span.output_messages = outputs or None
-        in_text = plan.pick(attrs, fk["input_text"])
-        out_text = plan.pick(attrs, fk["output_text"])
+        in_text = f.get("input_text")
+        out_text = f.get("output_text")
         if kind == "TOOL":
             for in_key, out_key in sc.TOOL_IO_KEYS:
                 if span.tool_arguments is None and in_key in attrs:
                     span.tool_arguments = as_text(attrs[in_key])
                 if span.tool_result is None and out_key in attrs:
                     span.tool_result = as_text(attrs[out_key])
-        args = plan.pick(attrs, fk["tool_arguments"])
+        args = f.get("tool_arguments")
         if args is not None:
             span.tool_arguments = as_text(args)
-        result = plan.pick(attrs, fk["tool_result"])
+        result = f.get("tool_result")
         if result is not None:
             span.tool_result = as_text(result)
         if inputs and (kind in ("LLM", "EMBEDDING") or in_text is None or _looks_json(in_text)):
@@ -341,7 +364,7 @@ class Normalizer:
             out_text = span.tool_result
         span.input_text = _display_text(in_text)
         span.output_text = _display_text(out_text)
-        finish = plan.pick(attrs, fk["finish_reason"])
+        finish = f.get("finish_reason")
         if isinstance(finish, list):
             finish = finish[0] if finish else None
         if finish is None and outputs:
@@ -380,13 +403,13 @@ class Normalizer:
         return inputs, outputs, system
 
     # -- status -----------------------------------------------------------------------------------
-    def _status(self, span: Span, attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan) -> None:
-        if span.status != SpanStatus.UNSET.value:
-            if span.status == SpanStatus.ERROR.value and not span.status_message:
-                span.status_message = _exception_message(events) or plan.pick(attrs, sc.FIELD_KEYS["status_message"])
+    def _status(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], events: list[dict[str, Any]], plan: Plan) -> None:
+        if span.status != _UNSET:
+            if span.status == _ERROR and not span.status_message:
+                span.status_message = _exception_message(events) or f.get("status_message")
             return
         failed = False
-        for key, values in sc.ERROR_MARKERS:
+        for key, values in plan.error_markers:
             value = attrs.get(key)
             if value is not None and (values is None or str(value).upper() in values):
                 failed = True
@@ -396,17 +419,15 @@ class Normalizer:
             failed = True
         exc = _exception_message(events)
         if failed or exc is not None:
-            span.status = SpanStatus.ERROR.value
-            span.status_message = exc or plan.pick(attrs, sc.FIELD_KEYS["status_message"]) or \
+            span.status = _ERROR
+            span.status_message = exc or f.get("status_message") or \
                 (str(attrs["error.type"]) if "error.type" in attrs else None)
 
     # -- evaluations ------------------------------------------------------------------------------
     def _evaluations(self, span: Span, attrs: dict[str, Any], events: list[dict[str, Any]],
                      plan: Plan) -> list[Evaluation]:
         out: list[Evaluation] = []
-        for prefix, strip in sc.FLAT_EVALUATION_PREFIXES:
-            if not plan.has_prefix(prefix):
-                continue
+        for prefix, strip in plan.flat_evals:
             for item in unflatten(attrs, prefix, strip):
                 ev = _evaluation_from(span.trace_id, span.span_id, item.get("name"), item.get("score"),
                                       item.get("label"), item.get("explanation"), span.end_ns)
@@ -426,13 +447,11 @@ class Normalizer:
                                       event.get("time_ns") or span.end_ns)
                 if ev:
                     out.append(ev)
-        if plan.has_prefix(sc.OPENLIT_EVAL_PREFIX):
-            for key, value in attrs.items():
-                if key.startswith(sc.OPENLIT_EVAL_PREFIX):
-                    ev = _evaluation_from(span.trace_id, span.span_id, key[len(sc.OPENLIT_EVAL_PREFIX):],
-                                          value, None, None, span.end_ns)
-                    if ev:
-                        out.append(ev)
+        for key in plan.openlit_evals:
+            ev = _evaluation_from(span.trace_id, span.span_id, key[len(sc.OPENLIT_EVAL_PREFIX):],
+                                  attrs[key], None, None, span.end_ns)
+            if ev:
+                out.append(ev)
         if attrs.get("logfire.span_type") == "annotation":
             fname = attrs.get("logfire.feedback.name")
             if fname and span.parent_span_id:
@@ -521,14 +540,13 @@ def event_message(event_name: str, body: Any) -> dict[str, Any] | None:
 
 def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
     docs: list[dict[str, Any]] | None = None
-    for prefix, strip in sc.FLAT_DOCUMENT_PREFIXES:
-        if plan.has_prefix(prefix):
-            items = unflatten(attrs, prefix, strip)
-            if items:
-                docs = [_doc(i) for i in items]
-                break
+    for prefix, strip in plan.flat_docs:
+        items = unflatten(attrs, prefix, strip)
+        if items:
+            docs = [_doc(i) for i in items]
+            break
     if docs is None:
-        for key in sc.DOCUMENT_LIST_KEYS:
+        for key in plan.doc_lists:
             value = maybe_json(attrs.get(key))
             if isinstance(value, list) and value:
                 docs = [_doc(d if isinstance(d, dict) else {"content": d}) for d in value]

@@ -6,6 +6,8 @@ written in batches. Each batch is one transaction: an interrupted ingest keeps w
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import glob
 import gzip
 import os
@@ -264,6 +266,29 @@ def _iter_lines(reader: BinaryIO) -> Iterator[bytes]:
         yield line
 
 
+_gc_lock = threading.Lock()
+_gc_depth = 0
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Parsed spans are trees of dicts/lists/strings without reference cycles; the cyclic collector only
+    re-scans them. Raise its thresholds while ingesting (restored afterwards, nesting-safe)."""
+    global _gc_depth
+    with _gc_lock:
+        if _gc_depth == 0:
+            _fewer_gc_passes.saved = gc.get_threshold()  # type: ignore[attr-defined]
+            gc.set_threshold(200_000, 50, 1000)
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0:
+                gc.set_threshold(*_fewer_gc_passes.saved)  # type: ignore[attr-defined]
+
+
 def ingest_paths(
     db: Any,
     paths: Iterable[str | os.PathLike[str]],
@@ -274,6 +299,13 @@ def ingest_paths(
     dimensions: dict[str, list[str]] | None = None,
 ) -> IngestReport:
     """Ingest files, folders and globs into the database; see IngestReport for what is counted."""
+    with _fewer_gc_passes():
+        return _ingest_paths(db, paths, redact=redact, progress=progress, batch_size=batch_size,
+                             dimensions=dimensions)
+
+
+def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool, progress: Progress | None,
+                  batch_size: int, dimensions: dict[str, list[str]] | None) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)

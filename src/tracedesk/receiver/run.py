@@ -42,6 +42,9 @@ def serve(config: ReceiverConfig, *, out: TextIO = sys.stderr,
         print(f"tracedesk receiver listening on {receiver.endpoint}{auth}\n"
               f"  OTEL_EXPORTER_OTLP_ENDPOINT={receiver.endpoint}\n"
               f"  writing to {os.path.abspath(config.db_path)}; Ctrl-C to stop", file=out, flush=True)
+        if not config.token and config.host not in ("127.0.0.1", "::1", "localhost"):
+            print(f"warning: listening on {config.host} without a token: anyone who can reach this port can "
+                  f"write traces; add --token (or TRACEDESK_TOKEN)", file=out, flush=True)
         if on_ready is not None:
             on_ready(receiver)
         last: dict[str, Any] | None = None

@@ -65,38 +65,57 @@ def sample_incidents() -> dict[str, Any]:
 
 
 def build_demo_db(path: str | os.PathLike[str]) -> None:
-    """Create a database at `path` holding the bundled sample week (replaces nothing: path must not exist)."""
-    from ..ingest import ingest_paths
-    from ..store import connect
+    """Create a database at `path` holding the bundled sample week (replaces nothing: path must not exist).
 
-    target = Path(path)
-    if target.exists():
-        raise FileExistsError(f"{target} already exists; build_demo_db only creates new databases.")
-    # Build beside the target and rename at the end: a half-built demo is never mistaken for a full one.
-    tmp = target.with_name(target.name + ".building")
-    for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
-        if leftover.exists():
-            leftover.unlink()
+    The file is built under a unique temporary name beside the target and published at the end with an
+    atomic link, so a half-built demo is never seen, and two app sessions starting at once cannot clobber
+    each other (the second one simply finds the first one's file).
+    """
+    import tempfile
+
     import sqlite_utils
 
-    raw = sqlite_utils.Database(str(tmp))
-    # A throwaway file until the rename below, so skip the journal and fsyncs while loading.
-    raw.conn.execute("PRAGMA journal_mode=OFF")
-    raw.conn.execute("PRAGMA synchronous=OFF")
-    db = connect(raw)
-    try:
-        ingest_paths(db, [str(p) for p in sample_files()])
-        from ..store import set_setting
+    from ..ingest import ingest_paths
+    from ..store import connect, set_setting
 
-        set_setting(db, "sample", {"sample": True, "note": SAMPLE_NOTE})
-        db.conn.execute("PRAGMA journal_mode=WAL")  # what every other connection expects
+    target = Path(path).expanduser()
+    if target.exists():
+        raise FileExistsError(f"{target} already exists; build_demo_db only creates new databases.")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"Cannot create {str(target)!r}: folder {str(parent)!r} does not exist.")
+    files = [str(p) for p in sample_files()]
+    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".building", dir=parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        raw = sqlite_utils.Database(str(tmp))
+        # A private file until it is published, so skip the journal and fsyncs while loading.
+        raw.conn.execute("PRAGMA journal_mode=OFF")
+        raw.conn.execute("PRAGMA synchronous=OFF")
+        db = connect(raw)
+        try:
+            ingest_paths(db, files)
+            set_setting(db, "sample", {"sample": True, "note": SAMPLE_NOTE})
+            db.conn.execute("PRAGMA journal_mode=WAL")  # what every other connection expects
+        finally:
+            db.conn.close()
+        _publish(tmp, target)
     finally:
-        db.conn.close()
-    os.replace(tmp, target)
-    for side in ("-wal", "-shm"):
-        stale = Path(str(tmp) + side)
-        if stale.exists():
-            stale.unlink()
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Make `tmp` visible as `target` unless someone else published one first."""
+    try:
+        os.link(tmp, target)  # atomic, and fails instead of overwriting
+    except FileExistsError:
+        pass
+    except OSError:  # file systems without hard links
+        if not target.exists():
+            os.replace(tmp, target)
 
 
 def ensure_demo_db(path: str | os.PathLike[str]) -> bool:

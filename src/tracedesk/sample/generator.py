@@ -292,6 +292,9 @@ class WeekGenerator:
         route = rng.choices(list(world.ROUTES), weights=list(world.ROUTES.values()))[0]
         template = rng.choice(world.REQUESTS[route])
         slots = self._slots(t0)
+        # keep tool results consistent with the answer the template gives
+        slots["policy"] = "store_credit" if route == "refunds" and template["topic"] == 2 else "damaged_item"
+        slots["authorizations"] = "2" if route == "billing" and template["topic"] == 0 else "1"
         question = template["q"].format(**slots)
         injected = bool(forced_user) or rng.random() < 0.004
         if injected:
@@ -737,13 +740,13 @@ def inc_matches(key: str, value: str, route: str, tenant: str) -> bool:
 def tool_result(name: str, args: dict, slots: dict, rng: random.Random) -> dict[str, Any]:
     if name == "get_invoice":
         return {"invoice_id": args["invoice_id"], "amount_usd": float(slots["amt"]), "status": "paid",
-                "captures": 1, "authorizations": rng.choice((1, 2))}
+                "captures": 1, "authorizations": int(slots["authorizations"])}
     if name == "get_account_balance":
         return {"balance_usd": 0.0, "seats_added": 2}
     if name == "lookup_order":
         return {"order_id": args["order_id"], "status": "delivered", "total_usd": float(slots["amt"])}
     if name == "check_refund_eligibility":
-        return {"eligible": True, "policy": rng.choice(("damaged_item", "store_credit"))}
+        return {"eligible": True, "policy": slots["policy"]}
     if name == "get_setup_status":
         return {"workspace_id": args["workspace_id"], "step": "verify_domain", "members": rng.randrange(2, 40)}
     if name == "get_plan_features":

@@ -85,7 +85,7 @@ INCIDENTS: tuple[Incident, ...] = (
          {"signal": "cost_per_trace", "kind": "cost", "aggregation": "mean", "direction": "up", "ratio": 3.0},
          {"signal": "llm_calls_per_trace", "kind": "count", "direction": "up"}],
         True,
-        "The diagnostics backend times out; research_agent retries run_diagnostics 5 times, re-prompting "
+        "The diagnostics backend times out; research_agent retries run_diagnostics 3-5 times, re-prompting "
         "the model each time with a growing context: cost per tech-support trace roughly triples.",
         {"tool": "run_diagnostics"},
     ),
