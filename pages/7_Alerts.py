@@ -6,7 +6,8 @@ import os
 import streamlit as st
 
 from tracedesk.alerts import AGGREGATIONS, COMPARATORS, SEVERITIES, AlertValidationError, dumps_bundle, dumps_rule, loads
-from tracedesk.alerts.builder import BUILDER_DIMENSIONS, WINDOWS, build_rule, dimension_values, signal_choices
+from tracedesk.alerts.builder import (BUILDER_DIMENSIONS, WINDOWS, build_rule, default_choice, dimension_values,
+                                      signal_choices)
 from tracedesk.alerts.chart import backtest_chart, episodes_frame, summary_frame
 from tracedesk.alerts.evaluate import backtest, evaluate, group_label
 from tracedesk.alerts.storage import list_rules, save_rule
@@ -23,6 +24,11 @@ if not os.path.exists(db):
 @st.cache_data(show_spinner="Backtesting…", max_entries=32)
 def _backtest(path: str, mtime: float, rule_json: str):
     return backtest(path, loads(rule_json)[0])
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _firing(path: str, mtime: float, rule_json: str) -> list[str]:
+    return [group_label(e["group"]) for e in evaluate(path, loads(rule_json)[0]) if e["firing"]]
 
 
 def _show_errors(exc: AlertValidationError) -> None:
@@ -51,7 +57,7 @@ with build:
     for i in range(n):
         cc = st.columns([3, 1, 1, 2])
         labels = [ch.label for ch in choices]
-        pick = choices[labels.index(cc[0].selectbox(f"Signal {i + 1}", labels, min(i, len(labels) - 1), key=f"sig{i}"))]
+        pick = choices[labels.index(cc[0].selectbox(f"Signal {i + 1}", labels, default_choice(choices, i), key=f"sig{i}"))]
         agg = cc[1].selectbox("Aggregation", AGGREGATIONS, AGGREGATIONS.index(pick.aggregation), key=f"agg{i}{pick.label}")
         cmp = cc[2].selectbox("Comparator", COMPARATORS, COMPARATORS.index(pick.comparator), key=f"cmp{i}{pick.label}")
         thr = cc[3].number_input("Threshold", value=float(pick.threshold), key=f"thr{i}{pick.label}", format="%g")
@@ -85,8 +91,7 @@ with saved:
         st.info("No saved rules yet: build one and press **Save rule**, or import a file.")
     else:
         for r in rules:
-            events = evaluate(db, r)
-            firing = [group_label(e["group"]) for e in events if e["firing"]]
+            firing = _firing(db, os.path.getmtime(db), dumps_rule(r))
             with st.expander(f"{r.name} · {r.severity} · {'FIRING: ' + ', '.join(firing) if firing else 'quiet'}"):
                 st.code(dumps_rule(r), language="json")
                 st.download_button("Download", dumps_rule(r), f"{r.name}.alert.json", key=f"dl-{r.name}")

@@ -5,14 +5,14 @@ import os
 
 import streamlit as st
 
-from tracedesk import store
+from tracedesk import store, ui
 from tracedesk.drift import FAMILIES, DriftError, drift_report
 from tracedesk.drift.charts import ranked_table, series_chart, trace_url
 from tracedesk.drift.load import available_dimensions
-from tracedesk.ui import db_path
 
-st.title("Drift")
-db = db_path()
+ui.page_setup("Drift")
+db = ui.db_path()
+ui.require_workspace(db)  # explains a missing or empty database and stops
 st.caption(f"Database: `{db}` · times are ISO 8601 (2026-11-20T12:00Z) or a duration back from the newest span (24h, 7d)")
 
 
@@ -21,10 +21,6 @@ def _report(path: str, mtime: float, since, until, ref_since, ref_until, dimensi
     return drift_report(path, since or None, until or None, reference_since=ref_since or None,
                         reference_until=ref_until or None, dimension=dimension, families=families)
 
-
-if not os.path.exists(db):
-    st.info("No database yet: ingest traces (`tracedesk ingest FILE`) or load the sample from the Overview page.")
-    st.stop()
 
 with st.form("drift"):
     c = st.columns(4)
@@ -51,7 +47,10 @@ m = st.columns(3)
 m[0].metric("Drifted pairs", summary["drifted"])
 m[1].metric("Pairs compared", summary["pairs"])
 m[2].metric("Insufficient samples", summary["insufficient"])
-st.caption(f"Reference {ref['start']} → {ref['end']} · current {cur['start']} → {cur['end']}")
+sampled = {f"{family} 1 in {w['stride']}" for family, ws in report.sampling.items()
+           for w in (ws.values() if "reference" in ws else [ws]) if w["stride"] > 1}
+st.caption(f"Reference {ref['start']} → {ref['end']} · current {cur['start']} → {cur['end']}"
+           + (f" · large windows read as a deterministic sample ({', '.join(sorted(sampled))})" if sampled else ""))
 
 st.subheader("Most-drifted (signal, cohort) pairs")
 st.dataframe(ranked_table(report, 50), hide_index=True, width="stretch")

@@ -8,8 +8,7 @@ import streamlit as st
 from tracedesk import receiver, ui
 from tracedesk.ui import db_path
 
-ui.page_setup("Live")
-st.title("Live traces")
+ui.page_setup("Live traces")
 db = db_path()
 st.caption(f"Database: `{db}`")
 
@@ -62,8 +61,11 @@ def _activity() -> None:
     if activity.recent.empty:
         st.caption("No spans have arrived through the receiver yet.")
     else:
-        frame = activity.recent.assign(ended=activity.recent["end_ns"].map(_when)).drop(columns=["end_ns"])
-        st.dataframe(frame, hide_index=True)
+        frame = activity.recent.copy()
+        frame.insert(frame.columns.get_loc("end_ns"), "ended", frame["end_ns"].map(_when))
+        frame.insert(0, "open", "Trace?trace_id=" + frame["trace_id"])
+        st.dataframe(frame.drop(columns=["end_ns"]), hide_index=True,
+                     column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")})
 
 
 st.subheader("Recent arrivals")

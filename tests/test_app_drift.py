@@ -59,4 +59,23 @@ def test_page_all_traffic_and_bad_time_input(monkeypatch, drift_db):
 def test_page_without_database(monkeypatch, tmp_path):
     at = _run(monkeypatch, str(tmp_path / "missing.db"))
     assert not at.exception
-    assert "No database yet" in at.info[0].value
+    assert "No tracedesk database at" in at.warning[0].value
+    assert "tracedesk ingest" in at.info[0].value
+
+
+def test_page_on_the_sample_week_by_model_family(monkeypatch, sample_db_path):
+    at = _run(monkeypatch, sample_db_path)
+    assert not at.exception
+    assert "model_family" in at.selectbox[0].options
+    at.selectbox[0].set_value("model_family")
+    from tracedesk.sample import sample_incidents
+
+    doc = sample_incidents()
+    cliff = next(i for i in (doc["incidents"] if isinstance(doc, dict) else doc) if i["type"] == "refusal_cliff")
+    at.text_input[0].set_value(cliff["start"])
+    at.text_input[1].set_value(cliff["end"])
+    at.button[0].click().run()
+    assert not at.exception
+    first = at.dataframe[0].value.iloc[0]
+    assert (first["signal"], first["cohort"], first["verdict"]) == ("refusal_rate", "model_family=gemini-2.5-flash",
+                                                                    "drift")

@@ -155,7 +155,7 @@ def test_error_rows_are_not_cached(db, fake_llm):
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_calls_overlap_up_to_concurrency(db, fake_llm, concurrency):
-    fake_llm.script("Evaluator: groundedness", Reply(delay=0.3, content=GOOD))
+    fake_llm.script("Evaluator: groundedness", Reply(delay=0.6, content=GOOD))
     run(db, cfg(fake_llm, ["groundedness"], limit=8, sample="uniform", concurrency=concurrency,
                 filters={"kind": "LLM"}))
     assert len(fake_llm.calls) == 8

@@ -205,3 +205,85 @@ def test_malformed_chunked_framing_is_400(receiver):
         reply = sock.makefile("rb").read()
     assert reply.startswith(b"HTTP/1.1 400")
     assert b"bad chunk size" in reply
+
+
+def test_expect_100_continue_refuses_before_the_body_is_sent(db_path):
+    import socket
+
+    r = make_receiver(db_path, max_body_bytes=1000)
+    try:
+        for headers, status in ((b"Content-Type: text/csv\r\nContent-Length: 10\r\n", b"415"),
+                                (b"Content-Type: application/json\r\nContent-Length: 5000\r\n", b"413")):
+            with socket.create_connection((r.host, r.port)) as sock:
+                sock.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" + headers + b"\r\n")
+                # No body sent: the refusal comes straight away instead of "100 Continue".
+                assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 " + status)
+        body = traces_body([span_json(T1, "1" * 16)])
+        with socket.create_connection((r.host, r.port)) as sock:
+            stream = sock.makefile("rb")
+            sock.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         b"Content-Type: application/json\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode())
+            assert stream.readline().startswith(b"HTTP/1.1 100")
+            stream.readline()
+            sock.sendall(body)
+            assert stream.readline().startswith(b"HTTP/1.1 200")
+        assert stored(db_path) == [(T1, "1" * 16)]
+        assert (r.counts["status_415"], r.counts["status_413"], r.counts["status_200"]) == (1, 1, 1)
+    finally:
+        r.stop()
+
+
+def test_cohort_dimension_mapping_from_the_app_applies_to_live_spans(db_path):
+    from tracedesk import store
+    from tracedesk.dimensions import save_dimensions
+
+    db = store.connect(db_path)
+    save_dimensions(db, {"route": ["my.route"], "team": ["team.name"]})
+    r = make_receiver(db_path, settings_ttl=0)  # re-read the mapping on every request
+    try:
+        attrs = {"my.route": "billing", "team.name": "payments", "app.route": "ignored"}
+        assert post(r, "/v1/traces", traces_body([span_json(T1, "1" * 16, attrs=attrs)]), JSON_H).status == 200
+        # The mapping is changed in the app while the receiver runs: later spans follow it.
+        save_dimensions(db, {"route": ["app.route"]})
+        assert post(r, "/v1/traces", traces_body([span_json(T1, "2" * 16, attrs=attrs)]), JSON_H).status == 200
+    finally:
+        r.stop()
+        db.conn.close()
+    assert stored(db_path, "SELECT span_id, route, dims FROM spans ORDER BY span_id") == [
+        ("1" * 16, "billing", '{"team":"payments"}'), ("2" * 16, "ignored", None)]
+
+
+def test_an_internal_parser_error_is_500_and_the_server_keeps_serving(receiver, db_path, monkeypatch):
+    from tracedesk.receiver import server
+
+    real = server.parse_request
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated parser bug")
+
+    monkeypatch.setattr(server, "parse_request", broken)
+    body = traces_body([span_json(T1, "1" * 16)])
+    ans = post(receiver, "/v1/traces", body, JSON_H)
+    assert ans.status == 500 and "simulated parser bug" in ans.json()["message"]
+    monkeypatch.setattr(server, "parse_request", real)
+    assert post(receiver, "/v1/traces", body, JSON_H).status == 200
+    assert stored(db_path) == [(T1, "1" * 16)]
+
+
+def test_live_activity_counts_received_spans(receiver, db_path):
+    from tracedesk import store
+    from tracedesk.models import Span
+    from tracedesk.receiver import live_activity
+
+    now = 1_700_000_000_000_000_000
+    spans = [span_json(T1, f"{i:016x}", f"s{i}", start=now - i * 60 * 10**9, dur=1) for i in range(1, 8)]
+    assert post(receiver, "/v1/traces", traces_body(spans), JSON_H).status == 200
+    db = store.connect(db_path)
+    store.write_batch(db, [Span(trace_id="f" * 32, span_id="1" * 16, start_ns=now, end_ns=now, source="file.json")])
+    activity = live_activity(db_path, window_s=300, limit=3, now_ns=now)
+    # Spans ending within 5 minutes of `now`: s1..s4 (s5 ended 5 min + 1 ns... no: 5 min - 1 ns ago).
+    assert (activity.received_spans, activity.recent_spans) == (7, 4)
+    assert activity.last_span_end_ns == now - 60 * 10**9 + 1
+    assert list(activity.recent["name"]) == ["s7", "s6", "s5"]  # arrival order, newest first
+    empty = live_activity(str(db_path) + ".missing")
+    assert (empty.received_spans, len(empty.recent)) == (0, 0)

@@ -21,8 +21,8 @@ def truth():
 
 
 def test_traces_and_spans(con, truth):
-    assert con.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == truth["traces"] == 3819
-    assert con.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == truth["spans"] == 70322
+    assert con.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == truth["traces"] == 3605
+    assert con.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == truth["spans"] == 66307
     assert con.execute("SELECT COUNT(*) FROM traces WHERE complete = 1").fetchone()[0] == truth["traces"]
     assert con.execute("SELECT COUNT(*) FROM spans WHERE status = 'ERROR'").fetchone()[0] == truth["error_spans"]
 

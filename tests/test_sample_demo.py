@@ -28,7 +28,7 @@ def test_packaged_sample_found_through_importlib_resources():
     files = sample_files()
     assert [f.name for f in files] == [f"traces-2026-11-{d}.json.gz" for d in range(16, 23)]
     assert sample_dir() == Path(tracedesk.__file__).parent / "sample" / "data"
-    assert sample_ground_truth()["traces"] == 3819
+    assert sample_ground_truth()["traces"] == 3605
 
 
 def test_sample_note_says_how_to_load_your_own():

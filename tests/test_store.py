@@ -18,7 +18,7 @@ def _span(span_id, parent=None, trace="t1", **kw):
 
 def test_migrations_are_recorded_once(db_path):
     db = connect(db_path)
-    names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY name")]
+    names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
     assert names == [name for name, _ in MIGRATIONS]
     db2 = connect(db_path)  # re-opening applies nothing
     assert db2.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0] == len(MIGRATIONS)

@@ -6,7 +6,6 @@ The notebook API lives here. Heavy modules (pandas, altair, litellm) load on fir
 from __future__ import annotations
 
 from .models import CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
-from .store import connect, default_db_path
 
 __all__ = [
     "CostSource",
@@ -24,6 +23,8 @@ __all__ = [
 
 # Loaded on first use (they pull in pandas / networkx): name -> (module, attribute).
 _LAZY = {
+    "connect": (".store", "connect"),  # sqlite_utils imports pandas: keep it off `tracedesk --help`
+    "default_db_path": (".store", "default_db_path"),
     "open": (".workspace", "open"),
     "Workspace": (".workspace", "Workspace"),
     "Filters": (".query", "Filters"),

@@ -442,6 +442,8 @@ def rank_cohorts(matrix: pd.DataFrame, *, min_traces: int = 5, side: str = "both
             else:
                 d = c - g
             d = d if higher_worse else -d
+            if abs(d) < 1e-9:  # equal up to float rounding: not a difference
+                continue
             if side == "worse" and d <= 0:
                 continue
             if best is None or abs(d) > abs(best[0]):

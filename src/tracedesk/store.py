@@ -218,10 +218,10 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m002_traces", _m002_traces),
     ("m003_evaluations", _m003_evaluations),
     ("m004_settings", _m004_settings),
-    ("m201_eval_cache", lambda db: __import__("tracedesk.store_evals", fromlist=["_"]).m201_eval_cache(db)),
-    ("m301_alert_rules", lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m301_alert_rules(db)),
     ("m101_ingest_log_messages",
      lambda db: __import__("tracedesk.store_ingest", fromlist=["_"]).m101_ingest_log_messages(db)),
+    ("m201_eval_cache", lambda db: __import__("tracedesk.store_evals", fromlist=["_"]).m201_eval_cache(db)),
+    ("m301_alert_rules", lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m301_alert_rules(db)),
     ("m401_workbench_indexes",
      lambda db: __import__("tracedesk.store_workbench", fromlist=["_"]).m401_workbench_indexes(db)),
     ("m302_alerts_eval_index",
@@ -441,7 +441,19 @@ def _usage_flags(rows: list[tuple[str, str, str | None, int]]) -> dict[tuple[str
     return {key: 0 if (key in covered and has_usage[key]) else 1 for key in has_usage}
 
 
+# The root is chosen once per trace (window function), not once per span: a correlated root lookup
+# per row made refreshing a 3,000-span trace take ~20 s.
 _TRACE_SUMMARY_SQL = """
+WITH s AS (SELECT * FROM spans WHERE trace_id IN ({marks})),
+roots AS (
+  SELECT x.trace_id, x.span_id,
+         ROW_NUMBER() OVER (PARTITION BY x.trace_id
+                            ORDER BY x.parent_span_id IS NOT NULL, x.start_ns, x.span_id) AS rn
+  FROM s AS x
+  WHERE x.parent_span_id IS NULL OR NOT EXISTS (
+      SELECT 1 FROM spans y WHERE y.trace_id = x.trace_id AND y.span_id = x.parent_span_id)
+),
+root AS (SELECT trace_id, span_id FROM roots WHERE rn = 1)
 INSERT OR REPLACE INTO traces
 SELECT
   s.trace_id,
@@ -474,13 +486,9 @@ SELECT
   SUM(s.parent_span_id IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)),
   0
-FROM spans s
-LEFT JOIN spans r ON r.trace_id = s.trace_id AND r.span_id = (
-    SELECT x.span_id FROM spans x
-    WHERE x.trace_id = s.trace_id AND (x.parent_span_id IS NULL OR NOT EXISTS (
-        SELECT 1 FROM spans y WHERE y.trace_id = x.trace_id AND y.span_id = x.parent_span_id))
-    ORDER BY x.parent_span_id IS NOT NULL, x.start_ns LIMIT 1)
-WHERE s.trace_id IN ({marks})
+FROM s
+LEFT JOIN root ON root.trace_id = s.trace_id
+LEFT JOIN spans r ON r.trace_id = root.trace_id AND r.span_id = root.span_id
 GROUP BY s.trace_id
 """
 

@@ -93,3 +93,16 @@ def form_values(rule: AlertRule) -> dict[str, Any] | None:
     doc["conditions"] = [{"signal": c.signal, "aggregation": c.aggregation, "comparator": c.comparator,
                           "threshold": c.threshold} for c in leaves]
     return doc
+
+
+#: What the builder starts with: the classic RAG joint alert when the data has it.
+_DEFAULT_LABELS = ("groundedness score", "RETRIEVER duration (ms)", "error rate (traces)", "LLM duration (ms)")
+
+
+def default_choice(choices: list[SignalChoice], i: int) -> int:
+    """Index of the i-th condition's initial signal."""
+    labels = [c.label for c in choices]
+    preferred = [labels.index(x) for x in _DEFAULT_LABELS if x in labels]
+    rest = [k for k in range(len(labels)) if k not in preferred]
+    order = preferred + rest
+    return order[i % len(order)]

@@ -10,6 +10,7 @@ A window whose condition has fewer samples than min_samples has value NaN and ne
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,13 +219,10 @@ def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> li
     window = rule.window_s * NS
     query = SampleQuery(scope=rule.scope, group_by=rule.group_by,
                         since_ns=int(times.min()) - window, until_ns=int(times.max()))
-    cache: dict[str, pd.DataFrame] = {}  # leaves sharing a signal share its query
+    cache = _load_signals(db, [leaf.signal for leaf in rule.leaves()], query)
     per_leaf: list[dict[tuple, tuple[np.ndarray, np.ndarray]]] = []
     for leaf in rule.leaves():
-        key = repr(sorted(leaf.signal.items()))
-        if key not in cache:
-            cache[key] = samples(db, leaf.signal, query)
-        frame = cache[key]
+        frame = cache[_signal_key(leaf.signal)]
         min_samples = leaf.min_samples if leaf.min_samples is not None else rule.min_samples
         out: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         t_all = frame["t"].to_numpy(np.int64)
@@ -238,6 +236,38 @@ def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> li
             out[gkey] = (values, counts)
         per_leaf.append(out)
     return per_leaf
+
+
+def _signal_key(signal: dict[str, Any]) -> str:
+    return repr(sorted(signal.items()))
+
+
+def _db_file(db: sqlite_utils.Database) -> str | None:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else None  # "" for :memory:
+
+
+def _load_signals(db: sqlite_utils.Database, signals: list[dict[str, Any]],
+                  query: SampleQuery) -> dict[str, pd.DataFrame]:
+    """One query per distinct signal. On a file database the queries run in parallel threads, each on its
+    own read connection: SQLite releases the GIL while it walks the b-trees, so 2 cores read 2 signals."""
+    unique = {_signal_key(sig): sig for sig in signals}
+    path = _db_file(db)
+    if len(unique) < 2 or path is None:
+        return {key: samples(db, sig, query) for key, sig in unique.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    def load(sig: dict[str, Any]) -> pd.DataFrame:
+        reader = sqlite_utils.Database(path)  # a plain reader: migrations already ran on `db`
+        try:
+            reader.conn.execute("PRAGMA busy_timeout=30000")
+            return samples(reader, sig, query)
+        finally:
+            reader.conn.close()
+
+    with ThreadPoolExecutor(max_workers=min(len(unique), os.cpu_count() or 2)) as pool:
+        frames = list(pool.map(load, unique.values()))
+    return dict(zip(unique, frames))
 
 
 def _split_groups(frame: pd.DataFrame, group_by: tuple[str, ...]) -> list[tuple[tuple, np.ndarray]]:

@@ -89,6 +89,9 @@ def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], s
     return [c for c in out if c[0]["type"] in SIGNAL_SPECS]
 
 
+#: A signal whose typical window holds fewer samples than this is not proposed as a condition.
+MIN_USUAL_SAMPLES = 3
+
 #: Windows the suggester may pick, shortest first (short = fast to detect, long = steadier values).
 AUTO_WINDOWS: tuple[str, ...] = ("15m", "30m", "1h", "2h", "6h")
 
@@ -171,7 +174,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     for leaf, s in zip(leaves, series):
         # Each condition needs a sample size near its usual one: thin windows are noise.
         usual = float(np.median(s.counts[baseline])) if baseline.any() else 0.0
-        min_samples = max(1, int(math.floor(0.3 * usual)))
+        if usual < MIN_USUAL_SAMPLES:
+            continue  # too sparse in this cohort to alert on (one or two samples decide a window)
+        min_samples = max(2, int(math.floor(0.3 * usual)))
         values = np.where(s.counts >= min_samples, s.values, np.nan)
         inc_v, base_v = values[incident], values[baseline]
         inc_v, base_v = inc_v[~np.isnan(inc_v)], base_v[~np.isnan(base_v)]
@@ -224,9 +229,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                 caught, false, coverage = _score(firing, incident, overlap)
                 margin = min(c[2] for c in choice)
                 strength = sum(top_movers[i][0].effect for i in combo)
-                # Prefer: caught, no noise, covers the incident, safe margins, a joint rule (>= 2 conditions
-                # when they are as clean: the point of joint alerts), then stronger signals.
-                key = (caught, -false, round(coverage, 2), size >= 2, round(margin, 2), -size, strength)
+                # Prefer: caught, no noise, a joint rule (>= 2 conditions when as clean: the point of joint
+                # alerts), covering the incident, fewer conditions, the strongest movers, safe margins.
+                key = (caught, -false, size >= 2, round(coverage, 1), -size, round(strength, 1), round(margin, 2))
                 if best is None or key > best[0]:
                     best = (key, [c[0] for c in choice])
                 if size == 1:

@@ -76,6 +76,9 @@ def _default_key(model: str, api_base: str | None, api_key: str | None) -> str |
 
 def cost_of(response: Any, model: str) -> float:
     """The call's USD cost from litellm's price table; 0.0 for models it does not price (local)."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    if isinstance(hidden.get("response_cost"), (int, float)):  # litellm priced it during the call already
+        return float(hidden["response_cost"])
     lm = litellm_module()
     try:
         return float(lm.completion_cost(completion_response=response, model=model) or 0.0)

@@ -148,6 +148,9 @@ def _call(messages: list[dict[str, Any]], cfg: RunConfig) -> _Outcome:
                 break
             delay = cfg.backoff_s * (2 ** attempt)
             time.sleep(delay + rng.uniform(0, delay * 0.1))
+        except Exception as exc:  # an odd provider response must cost one row, not the whole run
+            out.error, out.kind = f"{type(exc).__name__}: {exc}", "fatal"
+            break
     out.error = f"{out.error} (after {out.attempts} attempt{'s' if out.attempts != 1 else ''})"
     return out
 
@@ -276,65 +279,74 @@ def run(
     started_calls = 0
     abort: list[str] = []  # set when the judge rejects the model or key: every further call would too
     in_flight: dict[Future[_Outcome], tuple[_Job, str]] = {}
+    fresh: dict[str, dict[str, Any]] = {}  # verdicts of this run, before they reach the cache table
     jobs = iter_jobs(db, smp, evaluators)
     exhausted = False
-    with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="tracedesk-judge") as pool:
-        while not exhausted or in_flight:
-            while not exhausted and len(in_flight) < config.concurrency:
-                job = next(jobs, None)
-                if job is None:
-                    exhausted = True
-                    break
-                if not isinstance(job, _Job):  # required inputs missing
-                    report.by_evaluator[job.name].skipped += 1
-                    tick()
+    try:
+        with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="tracedesk-judge") as pool:
+            while not exhausted or in_flight:
+                while not exhausted and len(in_flight) < config.concurrency:
+                    job = next(jobs, None)
+                    if job is None:
+                        exhausted = True
+                        break
+                    if not isinstance(job, _Job):  # required inputs missing
+                        report.by_evaluator[job.name].skipped += 1
+                        tick()
+                        continue
+                    if job.ev.family != "judge":
+                        try:
+                            sc = job.ev.evaluate(job.inp)  # type: ignore[attr-defined]
+                        except Exception as exc:  # a check tripping on odd data: an error row, not a crash
+                            sc = Score(error=f"{job.ev.name} failed: {type(exc).__name__}: {exc}")
+                        record(job, None if sc is None else _evaluation(job, sc))
+                        continue
+                    messages = job.ev.messages(job.inp)  # type: ignore[attr-defined]
+                    key = cache_key(job.ev, config.model or "", messages)
+                    hit = None
+                    if config.use_cache:
+                        hit = fresh.get(key) or store_evals.cache_get(db, key)
+                    if hit is not None:
+                        report.cache_hits += 1
+                        sc = job.ev.parse(hit["raw"])  # type: ignore[attr-defined]
+                        record(job, _evaluation(job, sc, model=config.model, cost=hit.get("cost_usd"),
+                                                latency=hit.get("latency_ms"), meta={"cached": True}))
+                        continue
+                    if not budget_left():
+                        report.by_evaluator[job.ev.name].budget_skipped += 1
+                        tick()
+                        continue
+                    started_calls += 1
+                    in_flight[pool.submit(_call, messages, config)] = (job, key)
+                if not in_flight:
                     continue
-                if job.ev.family != "judge":
-                    sc = job.ev.evaluate(job.inp)  # type: ignore[attr-defined]
-                    record(job, None if sc is None else _evaluation(job, sc))
-                    continue
-                messages = job.ev.messages(job.inp)  # type: ignore[attr-defined]
-                key = cache_key(job.ev, config.model or "", messages)
-                hit = store_evals.cache_get(db, key) if config.use_cache else None
-                if hit is not None:
-                    report.cache_hits += 1
-                    sc = job.ev.parse(hit["raw"])  # type: ignore[attr-defined]
-                    record(job, _evaluation(job, sc, model=config.model, cost=hit.get("cost_usd"),
-                                            latency=hit.get("latency_ms"), meta={"cached": True}))
-                    continue
-                if not budget_left():
-                    report.by_evaluator[job.ev.name].budget_skipped += 1
-                    tick()
-                    continue
-                started_calls += 1
-                in_flight[pool.submit(_call, messages, config)] = (job, key)
-            if not in_flight:
-                continue
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for fut in finished:
-                job, key = in_flight.pop(fut)
-                out = fut.result()
-                report.judge_calls += out.attempts
-                report.retries += out.attempts - 1
-                if out.reply is None:
-                    if out.kind == "config" and not abort:
-                        abort.append(out.error or "")
-                        report.stopped = (f"the judge rejected the request ({(out.error or '')[:300]}); "
-                                          "check --model and the provider's API key variable")
-                    sc = Score(error=f"judge call failed: {out.error}")
-                    record(job, _evaluation(job, sc, model=config.model, meta={"attempts": out.attempts}))
-                    continue
-                r = out.reply
-                report.cost_usd += r.cost_usd
-                sc = job.ev.parse(r.text)  # type: ignore[attr-defined]
-                meta = {"attempts": out.attempts, "prompt_tokens": r.prompt_tokens,
-                        "completion_tokens": r.completion_tokens}
-                if sc.error is None:
-                    pending_cache.append((key, job.ev.name, job.ev.version, config.model or "",
-                                          {"raw": r.text, "cost_usd": r.cost_usd, "latency_ms": r.latency_ms}))
-                record(job, _evaluation(job, sc, model=config.model, cost=r.cost_usd, latency=r.latency_ms,
-                                        meta=meta))
-    flush()
+                finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    job, key = in_flight.pop(fut)
+                    out = fut.result()
+                    report.judge_calls += out.attempts
+                    report.retries += out.attempts - 1
+                    if out.reply is None:
+                        if out.kind == "config" and not abort:
+                            abort.append(out.error or "")
+                            report.stopped = (f"the judge rejected the request ({(out.error or '')[:300]}); "
+                                              "check --model and the provider's API key variable")
+                        sc = Score(error=f"judge call failed: {out.error}")
+                        record(job, _evaluation(job, sc, model=config.model, meta={"attempts": out.attempts}))
+                        continue
+                    r = out.reply
+                    report.cost_usd += r.cost_usd
+                    sc = job.ev.parse(r.text)  # type: ignore[attr-defined]
+                    meta = {"attempts": out.attempts, "prompt_tokens": r.prompt_tokens,
+                            "completion_tokens": r.completion_tokens}
+                    if sc.error is None:
+                        fresh[key] = {"raw": r.text, "cost_usd": r.cost_usd, "latency_ms": r.latency_ms}
+                        pending_cache.append((key, job.ev.name, job.ev.version, config.model or "", fresh[key]))
+                    record(job, _evaluation(job, sc, model=config.model, cost=r.cost_usd, latency=r.latency_ms,
+                                            meta=meta))
+
+    finally:
+        flush()  # whatever finished is kept, even when the run is interrupted
     report.elapsed_s = time.perf_counter() - started
     return report
 

@@ -18,8 +18,8 @@ class LiveActivity:
     recent: Any  # DataFrame: the newest received spans, newest first
 
 
-_RECENT_COLUMNS = ("trace_id", "span_id", "name", "kind", "model", "status", "duration_ms",
-                   "input_tokens", "output_tokens", "convention", "end_ns")
+_RECENT_COLUMNS = ("name", "kind", "model", "status", "duration_ms", "input_tokens", "output_tokens",
+                   "convention", "service", "end_ns", "trace_id", "span_id")
 
 
 def live_activity(db: Any, window_s: int = 300, limit: int = 20, now_ns: int | None = None) -> LiveActivity:

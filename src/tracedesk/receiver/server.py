@@ -17,13 +17,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import body as body_mod
 from .adapter import MalformedBody, Parsed, parse_request
 from .responses import JSON, LOGS, PROTOBUF, TRACES, export_response, status_body
-from .writer import BatchWriter, WriteRequest, WriterClosed, WriterStats
+from .writer import BatchWriter, WriteRequest, WriterClosed
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,9 @@ class ReceiverConfig:
 class Receiver:
     """An OTLP/HTTP server plus its writer. `start()` binds and serves in a thread; `stop()` flushes."""
 
-    def __init__(
-        self,
-        config: ReceiverConfig,
-        *,
-        on_stats: Callable[["Receiver"], None] | None = None,
-    ) -> None:
+    def __init__(self, config: ReceiverConfig) -> None:
         self.config = config
         self.started_ns: int | None = None
-        self._on_stats = on_stats
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
@@ -96,7 +90,6 @@ class Receiver:
             max_spans=self.config.batch_spans,
             max_delay=self.config.batch_delay,
             write=StoreWriter(redact=self.config.redact),
-            on_batch=self._batch_written,
         )
         self.normalizer()  # load the dimension mapping now: a bad setting shows at start, not per request
         try:
@@ -184,15 +177,16 @@ class Receiver:
         db = store.connect(self.config.db_path)
         try:
             normalizer = Normalizer(load_dimensions(db))
+        except ValueError:
+            if self._normalizer is None:
+                raise  # at start: refuse to run with a broken mapping
+            log.exception("the stored dimension mapping is invalid; keeping the previous one")
+            normalizer = self._normalizer
         finally:
             db.conn.close()
         with self._lock:
             self._normalizer, self._normalizer_at = normalizer, now
         return normalizer
-
-    def _batch_written(self, _stats: WriterStats) -> None:
-        if self._on_stats is not None:
-            self._on_stats(self)
 
     # -- bookkeeping used by the handler -------------------------------------------------------
 
@@ -285,14 +279,34 @@ class _Handler(BaseHTTPRequestHandler):
                               JSON)
 
     def handle_expect_100(self) -> bool:
-        # A client that waits for "100 Continue" before sending the body: from the moment it is told
-        # to continue, its request is in flight, and a shutdown waits for it.
-        self._entered = self.command == "POST" and self.server.receiver._enter()
-        if self.command == "POST" and not self._entered:
+        """A client that waits for "100 Continue" before sending its body (curl does, for big bodies).
+
+        Path, token, content type and declared size are checked first, so a refused body is never sent.
+        From the moment the client is told to continue, its request is in flight: a shutdown waits for it.
+        """
+        if self.command != "POST":
+            return super().handle_expect_100()
+        receiver = self.server.receiver
+        try:
+            self._route()
+            length = self.headers.get("Content-Length")
+            if length and length.strip().isdigit() and int(length) > receiver.config.max_body_bytes:
+                raise _Reply(413, body_mod.too_large(receiver.config.max_body_bytes).message, close=True)
+        except _Reply as reply:
+            receiver._count(requests=1, **{f"status_{reply.status}": 1})
+            self._send_status(reply.status, reply.message, JSON, close=True, headers=reply.headers)
+            return False
+        self._entered = receiver._enter()
+        if not self._entered:
             self._send_status(503, "the receiver is shutting down", JSON, close=True,
                               headers={"Retry-After": "5"})
             return False
-        return super().handle_expect_100()
+        try:
+            return super().handle_expect_100()
+        except BaseException:
+            self._entered = False
+            receiver._leave()
+            raise
 
     def do_POST(self) -> None:
         receiver = self.server.receiver

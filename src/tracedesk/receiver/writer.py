@@ -91,7 +91,6 @@ class BatchWriter:
         max_spans: int = 5000,
         max_delay: float = 0.05,
         write: BatchFn | None = None,
-        on_batch: Callable[[WriterStats], None] | None = None,
     ) -> None:
         self.db_path = str(db_path)
         self.max_spans = max_spans
@@ -102,7 +101,6 @@ class BatchWriter:
 
             write = StoreWriter()
         self._write = write
-        self._on_batch = on_batch
         self._queue: "queue.Queue[Any]" = queue.Queue()
         self._closing = False
         self._submit_lock = threading.Lock()
@@ -131,9 +129,7 @@ class BatchWriter:
     def close(self, timeout: float | None = None) -> None:
         """Stop taking requests, write everything already queued, and close the connection."""
         with self._submit_lock:
-            if self._closing:
-                pass
-            else:
+            if not self._closing:
                 self._closing = True
                 self._queue.put(_STOP)
         self._thread.join(timeout)
@@ -215,8 +211,3 @@ class BatchWriter:
         self.stats.last_write_ns = time.time_ns()
         for request in batch:
             request.future.set_result(None)
-        if self._on_batch is not None:
-            try:
-                self._on_batch(self.stats)
-            except Exception:  # noqa: BLE001 - a status-file hiccup never fails a write
-                log.exception("on_batch callback failed")

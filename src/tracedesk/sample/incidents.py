@@ -64,19 +64,21 @@ INCIDENTS: tuple[Incident, ...] = (
     ),
     Incident(
         "INC-02", "latency_blip", 1 * D + 14.5, 1 * D + 15.25, {"route": "billing"},
-        [{"signal": "trace_latency", "kind": "duration", "aggregation": "p95", "direction": "up"},
+        [{"signal": "retriever_latency", "kind": "duration", "span_kind": "RETRIEVER", "aggregation": "p95",
+          "direction": "up"},
          {"signal": "llm_latency", "kind": "duration", "span_kind": "LLM", "aggregation": "p95",
-          "direction": "up"}],
+          "direction": "up"},
+         {"signal": "trace_latency", "kind": "duration", "aggregation": "p95", "direction": "up"}],
         False,
-        "45-minute provider slowdown on billing traffic: LLM calls ~3x slower, answers unchanged. Quality "
-        "intact; a single-signal blip a good joint alert should not page on.",
+        "45-minute slowdown on billing traffic (a noisy neighbour on the vector DB and a slow model region): "
+        "retrieval ~10x and LLM calls ~3x slower, answers unchanged. Quality intact: a single-signal blip a "
+        "good joint alert should not page on.",
     ),
     Incident(
-        "INC-03", "quality_blip", 0 * D + 14.5, 0 * D + 15 + 20 / 60, {"route": "tech-support"},
+        "INC-03", "quality_blip", 0 * D + 14.5, 0 * D + 15.5, {"route": "onboarding"},
         [{"signal": "groundedness", "kind": "evaluation", "aggregation": "mean", "direction": "down"}],
         False,
-        "50-minute dip in groundedness on tech-support (a stale troubleshooting page was briefly live); "
-        "latency normal. "
+        "One-hour dip in groundedness on onboarding (a stale FAQ page was briefly live); latency normal. "
         "Single signal, self-resolving: should not page.",
     ),
     Incident(

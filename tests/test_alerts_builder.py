@@ -1,0 +1,54 @@
+"""The page's library side: builder choices and rules from widget values, and the backtest chart."""
+from __future__ import annotations
+
+import pytest
+
+from alerts_data import build_week
+from tracedesk.alerts import AlertValidationError, rule_to_dict
+from tracedesk.alerts.builder import build_rule, default_choice, dimension_values, form_values, signal_choices
+from tracedesk.alerts.chart import backtest_chart, episodes_frame, summary_frame
+from tracedesk.alerts.evaluate import backtest
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("b") / "week.db")
+    build_week(path, hours=72)
+    return path
+
+
+def test_choices_come_from_the_data_and_default_to_the_rag_pair(week):
+    choices = signal_choices(week)
+    labels = [c.label for c in choices]
+    assert labels[:4] == ["groundedness score", "CHAIN duration (ms)", "LLM duration (ms)", "RETRIEVER duration (ms)"]
+    assert [labels[default_choice(choices, i)] for i in range(3)] == [
+        "groundedness score", "RETRIEVER duration (ms)", "error rate (traces)"]
+    assert dimension_values(week, "route") == ["billing", "refunds"]
+    with pytest.raises(ValueError, match="valid choices: route, tenant"):
+        dimension_values(week, "colour")
+
+
+def test_build_rule_from_widget_values_and_back(week):
+    choices = {c.label: c for c in signal_choices(week)}
+    g, r = choices["groundedness score"], choices["RETRIEVER duration (ms)"]
+    conditions = [{"signal": g.signal, "aggregation": "mean", "comparator": "<", "threshold": 0.65},
+                  {"signal": r.signal, "aggregation": "p95", "comparator": ">", "threshold": 1000.0}]
+    rule = build_rule(name="ui-rule", conditions=conditions, scope={"route": ["refunds"], "tenant": []},
+                      min_samples=3, severity="high")
+    doc = rule_to_dict(rule)
+    assert doc["scope"] == {"route": ["refunds"]} and doc["condition"]["all"][1]["threshold"] == 1000.0
+    values = form_values(rule)
+    assert values["combine"] == "all" and values["conditions"] == conditions
+    single = build_rule(name="one", conditions=conditions[:1])
+    assert form_values(single)["conditions"] == conditions[:1]
+    with pytest.raises(AlertValidationError) as info:
+        build_rule(name="x", conditions=conditions, window="7m7")
+    assert [p for p, _ in info.value.errors] == ["$.window"]
+
+    result = backtest(week, rule)
+    assert list(summary_frame(result)["episodes"]) == [1, 2, 2]
+    assert list(episodes_frame(result)["evaluations"]) == [result.episodes[0].evaluations]
+    spec = backtest_chart(result).to_dict()
+    assert len(spec["vconcat"]) == 2  # one panel per condition
+    assert [p["title"] for p in spec["vconcat"]] == ["eval_score(groundedness) mean < 0.65",
+                                                      "duration(RETRIEVER) p95 > 1000"]
