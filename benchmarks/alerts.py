@@ -206,8 +206,6 @@ def naive_backtest(db, rule, times) -> int:
 
 
 def part2(path: str, spans: int, rebuild: bool) -> None:
-    import numpy as np
-
     from tracedesk.alerts import parse_rule
     from tracedesk.alerts.evaluate import backtest, evaluation_grid
     from tracedesk.store import connect

@@ -38,7 +38,7 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Trace coverage", ui.fmt_pct(health["trace_coverage"]),
           help="Share of traces with one root and no orphan spans (a complete tree).")
 c2.metric("LLM span completeness", ui.fmt_pct(health["span_completeness"]),
-          help="Share of LLM spans with a model, token counts, a duration, a set status and kind LLM.")
+          help="Share of LLM-call spans with a model, token counts, a duration, a status and kind LLM.")
 c3.metric("Traces with a prompt version", ui.fmt_pct(health["prompt_version_share"]))
 with st.expander("Which LLM span fields are missing"):
     ui.show_frame([{"field": k, "present": ui.fmt_pct(v)} for k, v in health["llm_span_fields"].items()])

@@ -45,7 +45,7 @@ with build:
     combine = c[3].radio("Fire when", ["all", "any"], horizontal=True,
                          format_func={"all": "all conditions hold", "any": "any condition holds"}.get)
     c = st.columns(4)
-    window = c[0].selectbox("Window", WINDOWS, index=2)
+    window = c[0].selectbox("Window", WINDOWS, index=WINDOWS.index("1h"))
     step = c[1].selectbox("Step", WINDOWS, index=0)
     min_samples = c[2].number_input("Min samples per window", 1, 100_000, 3)
     group_by = c[3].multiselect("Group by", BUILDER_DIMENSIONS)
@@ -71,6 +71,8 @@ with build:
         st.stop()
     result = _backtest(db, os.path.getmtime(db), dumps_rule(rule))
     st.subheader("Backtest over stored history")
+    if len(result.times) == 0:
+        st.info("No spans stored yet: the backtest replays history, so ingest traces first.")
     st.caption("Joint rule vs each condition alone: the episodes the joint rule does not page on are the noise it removes.")
     st.dataframe(summary_frame(result), hide_index=True)
     groups = [group_label(g.group) for g in result.groups]
@@ -120,11 +122,16 @@ with suggest:
     value = c[3].selectbox("Value", dimension_values(db, dim) if dim != "(all traffic)" else [])
     if start and end and st.button("Suggest a rule"):
         try:
-            s = suggest_from_text(db, start, end, {dim: value} if value else {})
+            st.session_state["_alerts_suggestion"] = suggest_from_text(db, start, end, {dim: value} if value else {})
         except ValueError as exc:
             st.error(str(exc))
-        else:
-            st.write(f"Caught the incident: **{s.caught}** · false episodes elsewhere: **{s.false_episodes}**")
-            st.dataframe([m.to_dict() for m in s.movers[:8]], hide_index=True)
-            st.code(dumps_rule(s.rule), language="json")
-            st.download_button("Download suggested rule", dumps_rule(s.rule), f"{s.rule.name}.alert.json")
+    s = st.session_state.get("_alerts_suggestion")
+    if s is not None:
+        st.write(f"Caught the incident: **{s.caught}** · false episodes elsewhere: **{s.false_episodes}**")
+        st.dataframe([m.to_dict() for m in s.movers[:8]], hide_index=True)
+        st.code(dumps_rule(s.rule), language="json")
+        c = st.columns(2)
+        if c[0].button("Save suggested rule"):
+            save_rule(db, s.rule)
+            st.success(f"Saved {s.rule.name}.")
+        c[1].download_button("Download suggested rule", dumps_rule(s.rule), f"{s.rule.name}.alert.json")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from tracedesk import store, ui
 from tracedesk.drift import FAMILIES, DriftError, drift_report
-from tracedesk.drift.charts import ranked_table, series_chart, trace_url
+from tracedesk.drift.charts import describe_stats, ranked_table, series_chart, trace_url
 from tracedesk.drift.load import available_dimensions
 
 ui.page_setup("Drift")
@@ -52,6 +52,8 @@ sampled = {f"{family} 1 in {w['stride']}" for family, ws in report.sampling.item
 st.caption(f"Reference {ref['start']} → {ref['end']} · current {cur['start']} → {cur['end']}"
            + (f" · large windows read as a deterministic sample ({', '.join(sorted(sampled))})" if sampled else ""))
 
+for note in report.notes:
+    st.info(note)
 st.subheader("Most-drifted (signal, cohort) pairs")
 st.dataframe(ranked_table(report, 50), hide_index=True, width="stretch")
 
@@ -61,9 +63,7 @@ if not report.drifted:
 for r in top:
     with st.expander(f"{r.signal} · {r.cohort_label} — {r.message}", expanded=r is top[0]):
         st.altair_chart(series_chart(report, r), width="stretch")
-        st.caption(f"n reference {r.reference_n} · current {r.current_n} · effect size "
-                   f"{r.effect_size_name} {r.effect_size if r.effect_size is not None else '—'} · "
-                   f"p {r.p_value if r.p_value is not None else '—'}")
+        st.caption(describe_stats(r))
         cols = st.columns(2)
         for col, window in zip(cols, ("reference", "current")):
             links = " · ".join(f"[{t[:12]}…]({trace_url(t)})" for t in r.examples.get(window, []))

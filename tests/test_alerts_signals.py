@@ -56,7 +56,10 @@ def test_every_signal_mean_and_count(db, signal, values):
 
 
 def test_every_builtin_signal_is_covered():
-    assert {c[0]["type"] for c in SIGNAL_CASES} == set(SIGNALS)
+    from tracedesk.alerts.signals import _BUILTINS
+
+    assert {c[0]["type"] for c in SIGNAL_CASES} == {spec.type for spec, _ in _BUILTINS}
+    assert {spec.type for spec, _ in _BUILTINS} <= set(SIGNALS)
 
 
 # groundedness in the window: 0.9, 0.5, 0.7 -> sorted .5 .7 .9; pXX = linear interpolation at q*(n-1)
@@ -160,3 +163,18 @@ def test_dimensions_on_the_root_span_only_reach_child_spans_through_the_trace(db
     assert _value(db, {"type": "eval_score", "evaluator": "groundedness"}, scope={"route": ["billing"]}) == (0.4, 1)
     frame = samples(db, r, SampleQuery({}, ("route",)))
     assert sorted(zip(frame["route"], frame["v"])) == [("billing", 100.0), ("billing", 500.0), ("search", 300.0)]
+
+
+def test_percentiles_in_chunks_match_one_pass(monkeypatch):
+    import tracedesk.alerts.evaluate as ev
+
+    rng = np.random.default_rng(9)
+    t = np.sort(rng.integers(0, 100_000, 3000))
+    v = rng.normal(size=3000)
+    times = np.arange(0, 100_001, 500)
+    lo, hi = window_bounds(t, times, 20_000)  # 40x overlap
+    whole = {agg: aggregate_windows(v, lo, hi, agg) for agg in ("min", "max", "p50", "p99")}
+    monkeypatch.setattr(ev, "_CHUNK", 1000)  # many small chunks
+    for agg, expected in whole.items():
+        np.testing.assert_array_equal(aggregate_windows(v, lo, hi, agg), expected)
+    assert np.isnan(whole["p50"][0]) and not np.isnan(whole["p50"][1])

@@ -43,6 +43,8 @@ def test_bad_incidents_are_explained(week, db_path):
         suggest_rule(week, WEEK_START + 2 * H, WEEK_START + H, {"route": "refunds"})
     with pytest.raises(ValueError, match="no data in this cohort|no signal moved"):
         suggest_rule(week, WEEK_START + 50 * H, WEEK_START + 53 * H, {"route": "nowhere"})
+    with pytest.raises(ValueError, match="unknown cohort dimension 'colour'; valid choices: route, tenant"):
+        suggest_rule(week, WEEK_START + 50 * H, WEEK_START + 53 * H, {"colour": "red"})
     from tracedesk.store import connect
     connect(db_path)
     with pytest.raises(ValueError, match="ingest traces first"):

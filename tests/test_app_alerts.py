@@ -86,3 +86,6 @@ def test_suggest_tab_proposes_a_rule(week_db):
     code = [c.value for c in at.code if '"tracedesk_alert": 1' in c.value]
     rule = parse_rule(json.loads(code[-1]))
     assert {c.signal["type"] for c in rule.leaves()} == {"duration", "eval_score"}
+    [b for b in at.button if b.label == "Save suggested rule"][0].click().run()
+    assert not at.exception, at.exception
+    assert list_rules(week_db) == [rule]

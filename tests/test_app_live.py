@@ -48,6 +48,7 @@ def test_start_receive_and_stop_from_the_page(live_db):
     conn.request("POST", "/v1/traces", body=traces_body([llm_span(T1, "b7ad6b7169203331")]),
                  headers={"Content-Type": "application/json"})
     assert conn.getresponse().status == 200
+    conn.close()
     at.button(key="refresh").click()
     at = _run(at)
     metrics = {m.label: m.value for m in at.metric}

@@ -179,3 +179,67 @@ def test_cohorts_page(synth_db, monkeypatch):
     ranked = at.dataframe[0].value
     ws = tracedesk.open(synth_db)
     assert list(ranked["cohort"]) == list(ws.ranked_cohorts("prompt_version")["cohort"])
+
+
+# --- the bundled sample week -------------------------------------------------------------------
+
+
+def test_first_launch_builds_the_sample_and_says_so(sample_db_path, tmp_path, monkeypatch):
+    import shutil
+
+    import tracedesk.sample as sample
+
+    built = []
+
+    def fake_ensure(path):  # the real build is the sample's own test; here: the app's wiring
+        built.append(path)
+        shutil.copy(sample_db_path, path)
+        return True
+
+    monkeypatch.setattr(sample, "ensure_demo_db", fake_ensure)
+    db = str(tmp_path / "first.db")
+    at = run("app.py", db, monkeypatch)
+    assert built == [db]
+    assert at.info[0].value == sample.sample_note()
+    assert metrics(at) == expected_kpis(tracedesk.open(db))
+
+
+@pytest.mark.parametrize("page", WORKBENCH)
+def test_pages_on_the_sample(page, sample_db_path, monkeypatch):
+    at = run(page, sample_db_path, monkeypatch)
+    ws = tracedesk.open(sample_db_path)
+    if page in ("app.py", "pages/1_Overview.py"):
+        shown = metrics(at)
+        assert {k: shown[k] for k in expected_kpis(ws)} == expected_kpis(ws)
+        assert at.info[0].value.startswith("You are looking at **sample data**") if page == "app.py" else True
+    if page == "pages/1_Overview.py":
+        worst = at.dataframe[0].value
+        assert worst.shape == (6, 7)
+        assert worst.reset_index(drop=True).equals(ws.worst_cohorts(top=6))
+        assert metrics(at)["Trace coverage"] == ui.fmt_pct(ws.health()["trace_coverage"])
+    if page == "pages/2_Traces.py":
+        table = at.dataframe[0].value
+        assert table.shape == (50, 25)
+        assert list(table["trace_id"]) == list(ws.traces(limit=50)["trace_id"])
+        assert f"{ws.count_traces():,} traces match" in at.caption[0].value
+    if page == "pages/4_Agents.py":
+        from tracedesk.graph import topology_frames
+
+        agents, handoffs = topology_frames(ws.agent_topology())
+        assert at.dataframe[0].value.shape == agents.shape and at.dataframe[1].value.shape == handoffs.shape
+    if page == "pages/5_Cohorts.py":
+        assert list(at.dataframe[0].value["cohort"]) == list(ws.ranked_cohorts("route")["cohort"])
+
+
+def test_sample_incident_trace_opens(sample_db_path, monkeypatch):
+    ws = tracedesk.open(sample_db_path)
+    f = Filters(dims={"route": ["refunds"]}, scores={"groundedness": (None, 0.5)})
+    trace_id = ws.traces(f, sort="duration_ms", limit=1)["trace_id"].iloc[0]
+    at = run("pages/3_Trace.py", sample_db_path, monkeypatch, {"trace_id": trace_id})
+    summary = ws.trace_summary(trace_id)
+    assert metrics(at)["Spans"] == ui.fmt_int(summary["span_count"])
+    assert len(at.selectbox[0].options) == summary["span_count"]
+    retriever = ws.trace(trace_id).query("kind == 'RETRIEVER'")["span_id"].iloc[0]
+    at.selectbox[0].set_value(retriever).run()
+    assert not at.exception
+    assert any(c.value.startswith("document 1") for c in at.caption)

@@ -57,3 +57,13 @@ def test_missing_database(tmp_path, capsys):
     assert main(["drift", "--db", str(tmp_path / "nope.db")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_empty_windows_are_explained(cli_db, capsys):
+    assert main(["drift", "--db", cli_db, "--since", "2030-01-01", "--until", "2030-01-02", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["results"] == [] and doc["summary"]["pairs"] == 0
+    assert "No LLM spans in the current window: input/output drift needs them." in doc["notes"]
+    assert "No RETRIEVER spans in the current window: retrieval drift needs them." in doc["notes"]
+    assert main(["drift", "--db", cli_db, "--since", "2030-01-01", "--until", "2030-01-02"]) == 0
+    assert "note: No LLM spans in the current window" in capsys.readouterr().out

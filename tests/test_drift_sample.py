@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from tracedesk.drift import drift_report
 from tracedesk.drift.load import model_family
 from tracedesk.sample import sample_incidents, world

@@ -186,3 +186,17 @@ def test_mapped_dims_key_and_trace_level_fallback(db_path):
     eu_times = [T0 + int(i * 7 * DAY / 240) for i in range(1, 240, 2)]
     assert eu.reference_n == sum(report.reference.start_ns <= t < report.reference.end_ns for t in eu_times)
     assert eu.current_n == sum(report.current.start_ns <= t < report.current.end_ns for t in eu_times) == 18
+
+
+def test_slow_evaluator_slide_is_caught_with_a_rolling_mean(tmp_path):
+    """Groundedness sliding 0.85 -> 0.77 over the week in billing, with no step anywhere."""
+    path = str(tmp_path / "slide.db")
+    write_synthetic(path, 4000, T0, T0 + 7 * DAY, shift_cohort="billing", slide=0.08, seed=21)
+    report = drift_report(path, since="1d", dimension="route", families=["evaluator"])
+    billing, search = report.get("eval:groundedness", "billing"), report.get("eval:groundedness", "search")
+    assert billing.drifted and not search.drifted
+    assert billing.effect == pytest.approx(-0.08 * 3.5 / 7, abs=0.015)  # last day vs the six before
+    assert billing.change_point_p <= 0.05 and billing.change_point_ns is not None
+    assert search.change_point_ns is None and search.change_point_p > 0.05
+    rolling = [p["rolling"] for p in billing.series]
+    assert rolling[-1] < rolling[5] - 0.04  # the rolling mean shows the slide

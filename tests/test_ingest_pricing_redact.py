@@ -95,3 +95,13 @@ def test_norm_id_never_crashes_with_anything_but_wire_error(text):
 @given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
 def test_int64_as_string_or_number(n):
     assert to_int(n) == n and to_int(str(n)) == n
+
+
+@given(st.dictionaries(st.integers(min_value=0, max_value=500), st.text(max_size=5), max_size=8))
+def test_flattened_lists_renest_in_index_order_even_when_sparse(items):
+    from tracedesk.ingest.messages import unflatten
+
+    attrs = {f"llm.input_messages.{i}.message.content": text for i, text in items.items()}
+    attrs["llm.input_messages.x.message.content"] = "ignored: not an index"
+    got = unflatten(attrs, "llm.input_messages.", "message.")
+    assert got == [{"content": items[i]} for i in sorted(items)]

@@ -19,10 +19,15 @@ from tracedesk.receiver import discovery, find_receiver, start_receiver, stop_re
 T1 = "0af7651916cd43dd8448eb211c80319c"
 
 
+@pytest.fixture(autouse=True)
+def _no_receiver_left_behind(db_path):
+    yield
+    stop_receiver(db_path, wait=120)  # no-op when the test already stopped it
+
+
 def _wait_exit(pid: int) -> int:
-    """Reap our child `tracedesk serve` and return its exit code."""
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    """Wait for our child `tracedesk serve` (started by start_receiver) and return its exit code."""
+    return discovery._CHILDREN.pop(pid).wait()
 
 
 def test_start_find_stop_and_stale_status_file(db_path):
@@ -38,6 +43,7 @@ def test_start_find_stop_and_stale_status_file(db_path):
         conn.request("POST", "/v1/traces", body=traces_body([span_json(T1, "1" * 16)]),
                      headers={"Content-Type": "application/json"})
         assert conn.getresponse().status == 200
+        conn.close()
     finally:
         assert stop_receiver(db_path, wait=120) is True
     assert find_receiver(db_path) is None
@@ -53,7 +59,8 @@ def test_start_find_stop_and_stale_status_file(db_path):
     assert stop_receiver(db_path) is False
 
 
-def test_sigterm_flushes_a_request_in_flight(db_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_flushes_a_request_in_flight(db_path, sig):
     info = start_receiver(db_path, port=0, wait=120)
     body = traces_body([span_json(T1, f"{i:016x}") for i in range(1, 11)])
     with socket.create_connection(("127.0.0.1", info.port)) as sock:
@@ -63,7 +70,7 @@ def test_sigterm_flushes_a_request_in_flight(db_path):
         assert stream.readline().startswith(b"HTTP/1.1 100")
         stream.readline()
         # The server has taken the request; now it is told to stop, before the body arrives.
-        os.kill(info.pid, signal.SIGTERM)
+        os.kill(info.pid, sig)
         sock.sendall(body)
         status = stream.readline()
     assert status.startswith(b"HTTP/1.1 200"), status

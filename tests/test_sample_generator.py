@@ -93,8 +93,18 @@ def test_committed_sample_is_what_the_generator_writes(tmp_path):
     params = truth["params"]
     assert params == {"days": 7, "traces_per_hour": 22.0, "start": "2026-11-16T00:00:00Z"}
     fresh = generate(tmp_path, days=params["days"], traces_per_hour=params["traces_per_hour"], seed=truth["seed"])
-    assert fresh == truth
-    assert _digests(tmp_path) == _digests(sample_dir())
+    # Compared on content: the gzip bytes also match given the same zlib build (they do on the CI image),
+    # but another zlib may compress the same JSON differently, which is not a change of the sample.
+    strip = lambda t: {**t, "files": [{k: v for k, v in f.items() if k not in ("sha256", "bytes")}  # noqa: E731
+                                      for f in t["files"]]}
+    assert strip(fresh) == strip(truth)
+    for f in truth["files"]:
+        raw = gzip.decompress((sample_dir() / f["name"]).read_bytes())
+        assert hashlib.sha256(raw).hexdigest() == f["json_sha256"]
+    assert (tmp_path / "incidents.json").read_bytes() == (sample_dir() / "incidents.json").read_bytes()
+    for f in fresh["files"]:
+        assert gzip.decompress((tmp_path / f["name"]).read_bytes()) == \
+            gzip.decompress((sample_dir() / f["name"]).read_bytes())
     # sample_data/ in the repository shows the same files (links into the package data).
     committed = REPO / "sample_data"
     for name, digest in _digests(sample_dir()).items():

@@ -122,7 +122,9 @@ def test_monitoring_health(ws, tmp_path):
         Span(trace_id=t, span_id="1" * 16, kind="LLM", model="m", input_tokens=1, status="OK", start_ns=0,
              end_ns=10**6, duration_ms=1.0, prompt_version="v1"),
         Span(trace_id=t, span_id="2" * 16, parent_span_id="1" * 16, kind="LLM", status="UNSET", start_ns=0,
-             end_ns=10**6, duration_ms=1.0),  # no model, no tokens, status not set
+             end_ns=10**6, duration_ms=1.0),  # no model, no tokens (UNSET is a status)
+        Span(trace_id=t, span_id="5" * 16, parent_span_id="1" * 16, kind="EMBEDDING", model="e", start_ns=0,
+             end_ns=10**6, duration_ms=1.0),  # an embedding call: not an LLM span
         Span(trace_id=t, span_id="3" * 16, parent_span_id="1" * 16, kind="UNKNOWN", model="m", input_tokens=1,
              status="OK", start_ns=0, end_ns=10**6, duration_ms=1.0),  # an LLM call not typed as one
         Span(trace_id="d" * 32, span_id="4" * 16, parent_span_id="9" * 16, start_ns=0, end_ns=1),  # orphan
@@ -131,5 +133,29 @@ def test_monitoring_health(ws, tmp_path):
     assert (h["traces"], h["trace_coverage"], h["llm_spans"]) == (2, 0.5, 3)
     assert h["span_completeness"] == pytest.approx(1 / 3)
     assert h["llm_span_fields"] == {"model": pytest.approx(2 / 3), "tokens": pytest.approx(2 / 3), "duration": 1.0,
-                                    "status": pytest.approx(2 / 3), "kind": pytest.approx(2 / 3)}
+                                    "status": 1.0, "kind": pytest.approx(2 / 3)}
     assert h["prompt_version_share"] == 0.5
+
+
+def test_refusal_prefilter_keeps_every_refusal(tmp_path):
+    """The SQL pre-filter must be a superset of textchecks.is_refusal: compare with the exact check on
+    every output, across leading punctuation, whitespace, markup, quotes and emoji."""
+    from tracedesk.metrics import refused_trace_ids
+    from tracedesk.textchecks import is_refusal
+
+    prefixes = ["", " ", "\n\n", "**", "> ", "\"", "“", "— ", "🙂 ", "¡", "...", "\t- ", "<p>", "#", "«", "1. ", "\x00", "\x00 \x01"]
+    bodies = ["I'm sorry, but I can't help with that.", "Sorry, I can't do that.", "I cannot assist with this.",
+              "Unfortunately, I am unable to share it.", "As an AI, I cannot browse.", "I must decline.",
+              "I’m not able to answer that.", "i won't provide that", "Sure! Here it is.", "Your refund is on its way.",
+              "Answer: I'm sorry, but I can't", "Sorry to hear that — here's the fix.", "Under the policy, yes."]
+    texts = [p + b for p in prefixes for b in bodies]
+    ws = tracedesk.open(str(tmp_path / "ref.db"), create=True)
+    write_batch(ws.db, [Span(trace_id=f"{i + 1:032x}", span_id=f"{i + 1:016x}", kind="LLM", output_text=t,
+                             start_ns=i, end_ns=i + 1) for i, t in enumerate(texts)])
+    expected = {f"{i + 1:032x}" for i, t in enumerate(texts) if is_refusal(t)}
+    assert len(expected) > len(prefixes) * 4  # the check itself flags most refusal bodies
+    assert refused_trace_ids(ws.db) == expected
+    # a span added later is checked too (the cache extends to new rows)
+    write_batch(ws.db, [Span(trace_id="f" * 32, span_id="f" * 16, kind="LLM", output_text="I'm sorry, but no.",
+                             start_ns=0, end_ns=1)])
+    assert refused_trace_ids(ws.db) == expected | {"f" * 32}

@@ -103,9 +103,10 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
     if scoped:
         durations = _column(db, f"SELECT duration_ms FROM traces t WHERE {where} AND duration_ms IS NOT NULL", params)
         lat = [pct(durations, q) for q in qs]
-        # CROSS JOIN keeps SQLite driving from the matched traces (not from every LLM span)
+        # CROSS JOIN and the unary + keep SQLite driving from the matched traces through the spans primary
+        # key, instead of scanning the kind/ttft index once per trace
         ttfts = _column(db, f"SELECT s.ttft_ms FROM traces t CROSS JOIN spans s ON s.trace_id = t.trace_id "
-                            f"WHERE {where} AND s.kind = 'LLM' AND s.ttft_ms IS NOT NULL", params)
+                            f"WHERE {where} AND +s.kind = 'LLM' AND +s.ttft_ms IS NOT NULL", params)
         ttft = [pct(ttfts, q) for q in (50, 95)]
     else:  # the whole store: walk the duration / ttft indexes instead of reading every row
         lat = sql_percentiles(db, "FROM traces WHERE 1", "duration_ms", [], qs)
@@ -204,9 +205,16 @@ def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: 
 # ---------------------------------------------------------------------------------------------
 # Refusals
 
-# Every alternative of textchecks' refusal pattern contains one of these (lower-case) fragments, so
-# SQL can drop the many outputs that cannot be refusals before Python runs the exact check.
-_REFUSAL_FRAGMENTS = ("sorry", "i can", "i am", "i'm", "i’m", "i won", "i must", "unfortunately", "as an ai")
+# textchecks' refusal pattern is anchored at the start: after any non-word characters, its first word
+# character is i, s, u or a ("I'm sorry", "Sorry", "Unfortunately", "As an AI"). SQL keeps the outputs
+# that, once leading ASCII non-word characters are trimmed, start with one of those letters or with a
+# non-ASCII character (which may still be a non-word one) — a superset — and Python runs the exact check.
+# (SQLite string functions stop at a NUL character, so text where one comes first is always a candidate;
+# NUL is left out of the trim set for the same reason.)
+_ASCII_NONWORD = "".join(c for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_"))
+_REFUSAL_CANDIDATE = ("(substr(ltrim(s.output_text, :nonword), 1, 1) IN ('i', 's', 'u', 'a', 'I', 'S', 'U', 'A') "
+                      "OR unicode(ltrim(s.output_text, :nonword)) > 127 "
+                      "OR IFNULL(unicode(ltrim(s.output_text, :nonword)), 0) = 0)")
 
 
 def refused_trace_ids(db: sqlite_utils.Database, filters: Filters | None = None) -> set[str]:
@@ -239,11 +247,10 @@ def _text_refusals(db: sqlite_utils.Database) -> set[str]:
     top = db.execute("SELECT MAX(rowid) FROM spans").fetchone()[0] or 0
     if top < cache["upto"]:  # the table was rebuilt: start over
         cache = {"upto": 0, "refused": set()}
-    head = "lower(substr(s.output_text, 1, 300))"
-    pre = " OR ".join(f"instr({head}, ?) > 0" for _ in _REFUSAL_FRAGMENTS)
-    sql = (f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.rowid > ? AND s.rowid <= ? AND s.kind = 'LLM' "
-           f"AND s.output_text IS NOT NULL AND ({pre})")
-    for tid, text in db.execute(sql, [cache["upto"], top, *_REFUSAL_FRAGMENTS]):
+    # `+s.kind`: read the table in rowid order (sequential) rather than through the kind index
+    sql = (f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
+           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND {_REFUSAL_CANDIDATE}")
+    for tid, text in db.execute(sql, {"lo": cache["upto"], "hi": top, "nonword": _ASCII_NONWORD}):
         if is_refusal(text):
             cache["refused"].add(tid)
     cache["upto"] = top
@@ -520,26 +527,27 @@ def compare_windows(
 
 
 def monitoring_health(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str, Any]:
-    """How trustworthy the data is: trace coverage (share of traces with one root and no orphans),
-    span completeness (share of LLM-call spans — kind LLM or carrying a model — that have a model, token
-    counts, a positive duration, a set status (OK/ERROR, not UNSET) and kind LLM), and the share of traces
-    with a prompt version."""
+    """How trustworthy the data is:
+    - trace coverage: share of traces with a complete tree (one root, no orphan spans);
+    - span completeness: share of LLM-call spans with a model, token counts, a positive duration, a status
+      and the kind LLM. LLM-call spans are those of kind LLM plus spans carrying a model with no kind
+      (UNKNOWN) — an LLM call the instrumentation did not type. (UNSET is a status: OpenTelemetry's
+      default for a span that did not fail.) `llm_span_fields` gives the share per field;
+    - the share of traces with a prompt version."""
     where, params = trace_where(filters)
     n, complete, with_pv = db.execute(
         f"SELECT COUNT(*), SUM(complete), SUM(prompt_version IS NOT NULL AND prompt_version != '') "
         f"FROM traces t WHERE {where}", params).fetchone()
     scoped = filters is not None and not filters.is_empty()
     sub, sub_params = trace_ids_sql(filters)
+    has_model = "(model IS NOT NULL AND model != '')"
+    has_tokens = "(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL)"
+    has_status = "(status IS NOT NULL AND status != '')"
     sql = (
-        "SELECT COUNT(*), "
-        "SUM(model IS NOT NULL AND model != ''), "
-        "SUM(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL), "
-        "SUM(duration_ms > 0), "
-        "SUM(status IN ('OK', 'ERROR')), "
-        "SUM(kind = 'LLM'), "
-        "SUM((model IS NOT NULL AND model != '') AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL "
-        "    OR total_tokens IS NOT NULL) AND duration_ms > 0 AND status IN ('OK', 'ERROR') AND kind = 'LLM') "
-        "FROM spans s WHERE (s.kind = 'LLM' OR (s.model IS NOT NULL AND s.model != ''))"
+        f"SELECT COUNT(*), SUM({has_model}), SUM({has_tokens}), SUM(duration_ms > 0), SUM({has_status}), "
+        f"SUM(kind = 'LLM'), SUM({has_model} AND {has_tokens} AND duration_ms > 0 AND {has_status} AND kind = 'LLM') "
+        f"FROM spans s WHERE (s.kind = 'LLM' OR ((s.kind IS NULL OR s.kind IN ('UNKNOWN', '')) "
+        f"AND s.model IS NOT NULL AND s.model != ''))"
     )
     if scoped:
         sql += f" AND s.trace_id IN ({sub})"

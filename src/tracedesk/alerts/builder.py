@@ -8,7 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from ..store import connect
-from .definition import AlertRule, Condition, Group, parse_rule, rule_to_dict
+from .definition import AlertRule, Condition, parse_rule, rule_to_dict
 
 #: Scope dimensions offered by the builder (columns of spans; dims.* come from the data).
 BUILDER_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", "environment",
@@ -50,6 +50,15 @@ def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
         SignalChoice("thumbs-down rate", {"type": "thumbs_down_rate"}, "rate", ">", 0.2),
         SignalChoice("eval fail rate (all evaluators)", {"type": "eval_fail_rate"}, "rate", ">", 0.2),
     ]
+    # Signals other features registered (drift...) whose parameters all have defaults.
+    from .signals import _BUILTINS, SIGNALS, load_providers
+
+    load_providers()
+    builtin = {spec.type for spec, _ in _BUILTINS}
+    for stype, definition in sorted(SIGNALS.items()):
+        spec = definition.spec
+        if stype not in builtin and not any(p.required for p in spec.params):
+            out.append(SignalChoice(spec.label, {"type": stype}, spec.default_aggregation, ">", 0.0))
     return out
 
 

@@ -395,8 +395,11 @@ class _Checker:
 
 
 def _ensure_registry() -> None:
-    # The built-in signal specs are declared next to their compute functions.
-    from . import signals  # noqa: F401
+    # The built-in signal specs are declared next to their compute functions; other features' signals
+    # (drift) register themselves when their provider module is imported.
+    from . import signals
+
+    signals.load_providers()
 
 
 def schema() -> dict[str, Any]:

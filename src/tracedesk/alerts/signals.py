@@ -52,8 +52,29 @@ def register_signal(spec: SignalSpec, compute: ComputeFn) -> None:
     register_signal_spec(spec)
 
 
+#: Modules that register more signal types when imported (loaded on first use of the registry, so a
+#: rule using a drift signal works in the CLI, the page and notebooks alike).
+SIGNAL_PROVIDERS: list[str] = ["tracedesk.drift.alert_signals"]
+_loaded: set[str] = set()
+
+
+def load_providers() -> None:
+    import importlib
+
+    for name in SIGNAL_PROVIDERS:
+        if name in _loaded:
+            continue
+        _loaded.add(name)
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the provider exists but is broken: say so
+                raise
+
+
 def samples(db: sqlite_utils.Database, signal: dict[str, Any], query: SampleQuery) -> pd.DataFrame:
     """The samples of one signal (columns t, v, *group_by), sorted by t."""
+    load_providers()
     definition = SIGNALS.get(signal["type"])
     if definition is None:
         raise KeyError(f"unknown signal type {signal['type']!r}; known: {', '.join(sorted(SIGNALS))}")

@@ -21,7 +21,7 @@ import numpy as np
 import sqlite_utils
 
 from ..store import connect
-from .definition import SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
+from .definition import SCOPE_COLUMNS, SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
 from .evaluate import NS, BacktestResult, backtest, compare, data_range, evaluation_grid
 
 #: How each candidate is aggregated (a signal's default aggregation when not listed).
@@ -144,6 +144,10 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     if end_ns <= start_ns:
         raise ValueError("the incident must end after it starts")
     scope = {k: tuple(v) if isinstance(v, (list, tuple)) else (str(v),) for k, v in (cohort or {}).items()}
+    for key in scope:
+        if key not in SCOPE_COLUMNS and not key.startswith("dims."):
+            raise ValueError(f"unknown cohort dimension {key!r}; valid choices: {', '.join(SCOPE_COLUMNS)} "
+                             f"or dims.NAME")
     span = data_range(db)
     if span is None:
         raise ValueError("the database holds no spans; ingest traces first")

@@ -66,15 +66,17 @@ def _print_table(report, top: int | None) -> None:
     print(f"reference {ref['start']} .. {ref['end']}   current {cur['start']} .. {cur['end']}   "
           f"dimension {report.dimension or '(all traffic)'}")
     rows = report.ranked(top, include_insufficient=True)
-    print(f"{'#':>3}  {'signal':<26} {'cohort':<28} {'ref':>10} {'cur':>10} {'magn':>6} {'q':>8}  n ref/cur  verdict")
+    print(f"{'#':>3}  {'signal':<26} {'cohort':<40} {'ref':>10} {'cur':>10} {'magn':>6} {'q':>8}  n ref/cur  verdict")
     for i, r in enumerate(rows, start=1):
         def num(v):
             return "-" if v is None else f"{v:.4g}"
         q = "-" if r.q_value is None else f"{r.q_value:.1e}"
         verdict = "DRIFT" if r.drifted else ("insufficient" if r.insufficient else "ok")
         extra = f" since {r.change_point}" if r.change_point else ""
-        print(f"{i:>3}  {r.signal:<26.26} {r.cohort_label:<28.28} {num(r.reference_value):>10} "
+        print(f"{i:>3}  {r.signal:<26.26} {r.cohort_label:<40.40} {num(r.reference_value):>10} "
               f"{num(r.current_value):>10} {num(r.magnitude):>6} {q:>8}  {r.reference_n}/{r.current_n}  "
               f"{verdict}{extra}")
     s = report.to_dict(series=False)["summary"]
     print(f"{s['drifted']} drifted, {s['insufficient']} with insufficient samples, of {s['pairs']} pairs")
+    for note in report.notes:
+        print(f"note: {note}")

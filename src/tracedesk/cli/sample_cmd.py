@@ -71,9 +71,10 @@ def run_generate(args: argparse.Namespace) -> int:
 
     truth = generate(out, **kwargs)
     size = sum(f["bytes"] for f in truth["files"])
-    print(f"Wrote {len(truth['files'])} trace files ({size / 1e6:.1f} MB), ground_truth.json and "
+    n = len(truth['files'])
+    print(f"Wrote {n} trace file{'s' if n != 1 else ''} ({size / 1e6:.1f} MB), ground_truth.json and "
           f"incidents.json to {out}: {truth['traces']} traces, {truth['spans']} spans.")
-    print(f"Load them with: tracedesk ingest {out} --db sample.db")
+    print(f"Load them with: tracedesk ingest '{out / 'traces-*.json.gz'}' --db sample.db")
     return 0
 
 

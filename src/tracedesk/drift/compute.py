@@ -19,6 +19,7 @@ from .result import DriftConfig, DriftResult
 from .windows import Window, iso
 
 
+_ROLLING = 6  # buckets in the rolling mean of a series
 _KS_95 = 1.358  # Kolmogorov 95% quantile: the KS distance noise alone reaches 5% of the time, per sqrt(n_eff)
 
 
@@ -59,10 +60,17 @@ def _series(ctx: Context, times: np.ndarray, values: np.ndarray, current: np.nda
     sums = np.bincount(inv, weights=values)
     counts = np.bincount(inv)
     cur_share = np.bincount(inv, weights=current.astype(float)) / counts
+    # Rolling mean over the trailing ROLLING buckets (sample-weighted): the slow slide a noisy
+    # per-bucket value hides.
+    csum, ccount = np.cumsum(sums), np.cumsum(counts)
+    lag = np.searchsorted(keys, keys - _ROLLING + 1)  # first bucket inside each trailing span
+    prev_sum = np.where(lag > 0, csum[np.maximum(lag - 1, 0)], 0.0)
+    prev_count = np.where(lag > 0, ccount[np.maximum(lag - 1, 0)], 0)
+    rolling = (csum - prev_sum) / np.maximum(ccount - prev_count, 1)
     out = []
-    for k, s, c, w in zip(keys.tolist(), sums.tolist(), counts.tolist(), cur_share.tolist()):
+    for k, s, c, w, roll in zip(keys.tolist(), sums.tolist(), counts.tolist(), cur_share.tolist(), rolling.tolist()):
         t = origin + k * ctx.bucket_ns
-        out.append({"t_ns": t, "time": iso(t), "value": s / c, "n": c,
+        out.append({"t_ns": t, "time": iso(t), "value": s / c, "rolling": roll, "n": c,
                     "window": "current" if w >= 0.5 else "reference"})
     return out
 
@@ -161,8 +169,9 @@ def locate_change(ctx: Context, r: DriftResult) -> None:
     at, p, _shift = stats.change_point(values[order], permutations=ctx.config.permutations,
                                        seed=ctx.config.seed)
     if at >= 0:
-        r.change_point_ns = int(times[order][at])
         r.change_point_p = p
+        if p <= ctx.config.alpha:  # a change point is only named when the step is significant
+            r.change_point_ns = int(times[order][at])
 
 
 # ---------------------------------------------------------------------------------------------

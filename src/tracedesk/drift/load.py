@@ -181,7 +181,7 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
                     ELSE td_is_refusal(substr(s.output_text, 1, 300)) END,
                CASE WHEN s.output_text IS NULL AND s.output_messages IS NULL THEN NULL
                     ELSE substr(ltrim(COALESCE(s.output_text, '')), 1, 1) IN ('{{', '[') END,
-               (s.finish_reason IN ('tool_calls', 'tool_call', 'tool_use', 'function_call')
+               (COALESCE(s.finish_reason, '') IN ('tool_calls', 'tool_call', 'tool_use', 'function_call')
                  OR instr(COALESCE(s.output_messages, ''), '"tool_calls"') > 0),
                s.finish_reason
         FROM spans s INDEXED BY idx_spans_kind_start

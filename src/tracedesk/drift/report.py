@@ -85,11 +85,32 @@ def drift_report(
         results += _retrieval_family(ctx, load.load_retrieval(database, dimension, reference, current,
                                                               sampling["retrieval"], cfg.rank_depth))
 
+    notes = _notes(sampling, chosen, results)
+    # A signal with no data in either window (say, a source that never reports tokens) is a note,
+    # not one "insufficient" row per cohort.
+    results = [r for r in results if r.reference_n or r.current_n]
     _adjust(ctx, results)
     _resolve_examples(database, results, cfg.examples)
     for r in results:
         r._raw = None
-    return DriftReport(reference, current, dimension, chosen, cfg, ctx.bucket_ns, results, sampling)
+    return DriftReport(reference, current, dimension, chosen, cfg, ctx.bucket_ns, results, sampling, notes)
+
+
+def _notes(sampling: dict, families: tuple[str, ...], results: list[DriftResult]) -> list[str]:
+    """Plain-language gaps: empty windows per family, signals without any data."""
+    notes = []
+    for key, label in (("llm", "LLM spans"), ("retrieval", "RETRIEVER spans")):
+        for window, info in sampling.get(key, {}).items():
+            if info["rows"] == 0:
+                notes.append(f"No {label} in the {window} window: input/output drift needs them."
+                             if key == "llm" else f"No {label} in the {window} window: retrieval drift needs them.")
+    if "evaluator" in families and not any(r.family == "evaluator" for r in results):
+        notes.append("No scored evaluations in either window: run evaluators (`tracedesk eval run`) for evaluator drift.")
+    empty = sorted({r.signal for r in results if not r.reference_n and not r.current_n}
+                   - {r.signal for r in results if r.reference_n or r.current_n})
+    if empty:
+        notes.append(f"No data in either window for: {', '.join(empty)}.")
+    return notes
 
 
 def _cohorts(df: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
@@ -199,7 +220,9 @@ def _adjust(ctx: compute.Context, results: list[DriftResult]) -> None:
     for r, q in zip(tested, stats.benjamini_hochberg([r.p_value for r in tested])):
         r.q_value = q
         r.drifted = q <= ctx.config.alpha and (r.magnitude or 0.0) >= ctx.config.min_magnitude
-        if r.drifted and ctx.config.change_points:
+        # Flagged pairs say when they started; evaluator scores always get the test, since a slow
+        # slide that is not yet significant as a window shift may already show a change point.
+        if ctx.config.change_points and (r.drifted or r.family == "evaluator"):
             compute.locate_change(ctx, r)
     for r in results:
         if r.insufficient:

@@ -136,6 +136,8 @@ class DriftReport:
     results: list[DriftResult]
     #: per family: rows in each window and the 1-in-k stride read (k=1: every row)
     sampling: dict[str, Any] = field(default_factory=dict)
+    #: gaps said in words: empty windows, signals with no data
+    notes: list[str] = field(default_factory=list)
 
     def ranked(self, limit: int | None = None, *, include_insufficient: bool = False) -> list[DriftResult]:
         """Most-drifted first: flagged pairs, then by magnitude; insufficient ones last (or left out)."""
@@ -176,7 +178,7 @@ class DriftReport:
         """The per-bucket time series of one result (columns time, value, n, window)."""
         import pandas as pd
 
-        frame = pd.DataFrame(result.series, columns=["t_ns", "time", "value", "n", "window"])
+        frame = pd.DataFrame(result.series, columns=["t_ns", "time", "value", "rolling", "n", "window"])
         frame["time"] = pd.to_datetime(frame["t_ns"], unit="ns", utc=True)
         return frame
 
@@ -198,6 +200,7 @@ class DriftReport:
             "bucket_seconds": self.bucket_ns // 1_000_000_000,
             "config": {k: v for k, v in vars(self.config).items()},
             "sampling": self.sampling,
+            "notes": self.notes,
             "summary": {
                 "pairs": len(self.results),
                 "drifted": sum(r.drifted for r in self.results),

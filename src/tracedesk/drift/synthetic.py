@@ -7,6 +7,8 @@ From `shift_at_ns` on, traces in `shift_cohort` change in the ways named by `shi
   "refusal"    refusal rate 2% -> 40%
   "evaluator"  groundedness mean 0.85 -> 0.65
   "retrieval"  documents from a rebuilt index (new ids), lower scores, slower retriever
+`slide` lowers the groundedness mean of `shift_cohort` linearly over the whole period (a slow drift
+with no step: 0.08 = from 0.85 at the start to 0.77 at the end).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ def synthetic_traffic(
     shifts: Sequence[str] = (),
     seed: int = 0,
     docs_per_retrieval: int = 5,
+    slide: float = 0.0,
 ) -> Iterator[tuple[list[Span], list[Evaluation]]]:
     """Yield (spans, evaluations) in batches of up to 2,000 traces, in time order."""
     bad = set(shifts) - set(SHIFTS)
@@ -86,6 +89,8 @@ def synthetic_traffic(
                  input_tokens=len(words) + 40, output_tokens=len(answer.split()), finish_reason=finish, **common),
         ]
         g_mean = 0.65 if "evaluator" in on else 0.85
+        if slide and cohort == shift_cohort:
+            g_mean -= slide * (t0 - start_ns) / (end_ns - start_ns)
         score = float(np.clip(rng.normal(g_mean, 0.1), 0, 1))
         batch_evals.append(Evaluation(trace_id=trace_id, span_id=llm, name="groundedness", score=score,
                                       passed=score >= 0.7, source="heuristic", created_ns=t0))

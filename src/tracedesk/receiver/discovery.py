@@ -22,6 +22,9 @@ from typing import Any
 STATUS_SUFFIX = ".receiver.json"
 LOG_SUFFIX = ".receiver.log"
 
+#: receivers started by this process, by pid: kept so they can be reaped when stopped (no zombies)
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
 
 @dataclass
 class ReceiverInfo:
@@ -162,9 +165,11 @@ def start_receiver(
                                 env=env, start_new_session=True)
     finally:
         logfile.close()
+    _CHILDREN[proc.pid] = proc
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            _CHILDREN.pop(proc.pid, None)
             raise ReceiverStartError(f"`tracedesk serve` exited with code {proc.returncode}: "
                                      f"{_log_tail(db_path)}")
         info = read_status(db_path)
@@ -172,6 +177,8 @@ def start_receiver(
             return info
         time.sleep(0.1)
     proc.terminate()
+    proc.wait()
+    _CHILDREN.pop(proc.pid, None)
     raise ReceiverStartError(f"`tracedesk serve` did not answer within {wait:.0f}s: {_log_tail(db_path)}")
 
 
@@ -196,10 +203,9 @@ def stop_receiver(db_path: str | os.PathLike[str], wait: float = 30.0) -> bool:
 
 def _reap(pid: int) -> None:
     """If the receiver is our child (started by this process), collect its exit status."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    proc = _CHILDREN.get(pid)
+    if proc is not None and proc.poll() is not None:
+        del _CHILDREN[pid]
 
 
 def _log_tail(db_path: str | os.PathLike[str], lines: int = 8) -> str:

@@ -224,11 +224,14 @@ class WeekGenerator:
                     trace.flush(self.tally, buckets)
             day_date = (self.start + timedelta(days=day)).date().isoformat()
             name = f"traces-{day_date}.json.gz"
-            data = otlp.gzip_json(self._request(buckets))
+            raw = otlp.json_bytes(self._request(buckets))
+            data = otlp.gzip_bytes(raw)
             (out_dir / name).write_bytes(data)
+            # json_sha256 names the content whatever zlib build compressed it; sha256 the exact file
             files.append({"name": name, "traces": self.tally.traces - day_traces,
-                          "spans": sum(len(v) for v in buckets.values()),
-                          "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                          "spans": sum(len(v) for v in buckets.values()), "bytes": len(data),
+                          "sha256": hashlib.sha256(data).hexdigest(),
+                          "json_sha256": hashlib.sha256(raw).hexdigest()})
         truth = self._ground_truth(files)
         (out_dir / "ground_truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
         incidents = incidents_json(self.seed, self.start, self.days)
@@ -440,7 +443,7 @@ class WeekGenerator:
 
     def _llm_ms(self, out_tokens: int, ttft_median: float, tps: float) -> float:
         ttft = self._ln(ttft_median, 0.35)
-        return ttft + out_tokens / tps * math.exp(self.rng.gauss(0, 0.2))
+        return ttft + out_tokens / tps * 1000.0 * math.exp(self.rng.gauss(0, 0.2))  # ms
 
     def _research(self, tr: _Trace, pid: str, c: int, ctx: dict) -> tuple[int, str, bool]:
         rng, tally = self.rng, self.tally

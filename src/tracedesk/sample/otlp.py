@@ -49,8 +49,11 @@ def request(
     return {"resourceSpans": out}
 
 
-def gzip_json(document: Any) -> bytes:
-    raw = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def json_bytes(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def gzip_bytes(raw: bytes) -> bytes:
     buf = io.BytesIO()
     # mtime=0 and no file name: byte-identical output for identical input.
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
