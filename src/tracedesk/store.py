@@ -469,7 +469,7 @@ SELECT
   SUM(s.kind = 'TOOL'),
   SUM(CASE WHEN s.usage_counted THEN s.input_tokens END),
   SUM(CASE WHEN s.usage_counted THEN s.output_tokens END),
-  SUM(CASE WHEN s.usage_counted THEN COALESCE(s.total_tokens, IFNULL(s.input_tokens, 0) + IFNULL(s.output_tokens, 0)) END),
+  SUM(CASE WHEN s.usage_counted THEN COALESCE(s.total_tokens, s.input_tokens + s.output_tokens, s.input_tokens, s.output_tokens) END),
   SUM(CASE WHEN s.usage_counted THEN s.cost_usd END),
   (SELECT group_concat(m, ',') FROM (SELECT DISTINCT model AS m FROM spans
       WHERE trace_id = s.trace_id AND model IS NOT NULL ORDER BY model)),
