@@ -41,4 +41,4 @@ with c2:
 worst = ws.worst_cohorts(top=3)
 if not worst.empty:
     st.subheader("Furthest from the global figure")
-    ui.show_frame(worst)
+    ui.show_frame(ui.worst_display(worst))

@@ -14,6 +14,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -181,6 +182,7 @@ def run_http(bodies: list[bytes], singles: list[bytes], ctype: str, clients: int
         }
     finally:
         stop_receiver(db, wait=60)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_direct(bodies: list[bytes], spans_per_body: int) -> float:
@@ -191,7 +193,9 @@ def run_direct(bodies: list[bytes], spans_per_body: int) -> float:
     start = time.perf_counter()
     for body in bodies:
         ingest_bytes(db, body, "bench", "application/json")
-    return len(bodies) * spans_per_body / (time.perf_counter() - start)
+    rate = len(bodies) * spans_per_body / (time.perf_counter() - start)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rate
 
 
 def run_direct_one(docs: list[dict], spans_per_body: int) -> float:
@@ -202,7 +206,9 @@ def run_direct_one(docs: list[dict], spans_per_body: int) -> float:
     body = json.dumps({"resourceSpans": [rs for d in docs for rs in d["resourceSpans"]]}).encode()
     start = time.perf_counter()
     ingest_bytes(db, body, "bench", "application/json")
-    return len(docs) * spans_per_body / (time.perf_counter() - start)
+    rate = len(docs) * spans_per_body / (time.perf_counter() - start)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rate
 
 
 def main() -> None:
@@ -210,6 +216,7 @@ def main() -> None:
     ap.add_argument("--spans", type=int, default=40_000, help="spans per encoding (default 40000)")
     ap.add_argument("--batch", type=int, default=200, help="spans per request (default 200)")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    ap.add_argument("--json-first", action="store_true", help="run the JSON pass before protobuf")
     args = ap.parse_args()
     n_bodies = max(1, args.spans // args.batch)
     docs = [make_request(i, args.batch) for i in range(n_bodies)]
@@ -227,8 +234,10 @@ def main() -> None:
     print(f"baseline  ingest_bytes in-process, one call per request body (JSON, no HTTP): {direct:,.0f} spans/s")
     direct_one = run_direct_one(docs, args.batch)
     print(f"baseline2 ingest_bytes in-process, all bodies as one input (JSON, no HTTP): {direct_one:,.0f} spans/s")
-    for label, bodies, ctype in (("protobuf", pb_bodies, "application/x-protobuf"),
-                                 ("json", json_bodies, "application/json")):
+    runs = [("protobuf", pb_bodies, "application/x-protobuf"), ("json", json_bodies, "application/json")]
+    if args.json_first:
+        runs.reverse()
+    for label, bodies, ctype in runs:
         r = run_http(bodies, singles[ctype], ctype, args.clients, args.batch)
         print(f"receiver  {label:8s}: {r['spans_per_s']:,.0f} spans/s accepted "
               f"({r['spans_per_s'] / direct:.2f}x baseline, {r['spans_per_s'] / direct_one:.2f}x baseline2); all {r['spans']:,} queryable after "

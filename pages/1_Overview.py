@@ -25,12 +25,7 @@ with right:
     else:
         st.caption("Cohorts furthest on the worse side of the global figure (rates in points, latency and "
                    "cost relative). Open **Cohorts** for the full matrix.")
-        ui.show_frame(worst, column_config={
-            "cohort_value": st.column_config.NumberColumn("cohort", format="%.3f"),
-            "global_value": st.column_config.NumberColumn("global", format="%.3f"),
-            "distance": st.column_config.ProgressColumn("distance", format="%.2f", min_value=0,
-                                                        max_value=max(1.0, float(worst["distance"].max()))),
-        })
+        ui.show_frame(ui.worst_display(worst))
 
 st.subheader("Monitoring health")
 health = ws.health(filters)

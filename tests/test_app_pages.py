@@ -76,7 +76,7 @@ def test_home_page_kpis_equal_the_library(synth_db, monkeypatch):
     ws = tracedesk.open(synth_db)
     assert metrics(at) == expected_kpis(ws)
     assert metrics(at)["Traces"] == "24" and metrics(at)["Eval pass rate"] == "83.3%"
-    assert at.dataframe[0].value.shape == (2, 7)  # the two cohorts worse than global
+    assert at.dataframe[0].value.shape == (2, 4)  # the two cohorts worse than global
 
 
 def test_overview(synth_db, monkeypatch):
@@ -87,7 +87,8 @@ def test_overview(synth_db, monkeypatch):
     assert (shown["Trace coverage"], shown["LLM span completeness"], shown["Traces with a prompt version"]) == (
         "100.0%", "100.0%", "100.0%")
     worst = at.dataframe[0].value
-    assert list(zip(worst["dimension"], worst["cohort"])) == [("route", "refunds"), ("prompt_version", "v2")]
+    assert list(worst["cohort"]) == ["route = refunds", "prompt_version = v2"]
+    assert list(worst["cohort vs global"]) == ["1,500 ms vs 1,100 ms", "66.7% vs 83.3%"]
     assert at.dataframe[-1].value.shape == (1, 5)  # one evaluator
 
 
@@ -214,8 +215,8 @@ def test_pages_on_the_sample(page, sample_db_path, monkeypatch):
         assert at.info[0].value.startswith("You are looking at **sample data**") if page == "app.py" else True
     if page == "pages/1_Overview.py":
         worst = at.dataframe[0].value
-        assert worst.shape == (6, 7)
-        assert worst.reset_index(drop=True).equals(ws.worst_cohorts(top=6))
+        assert worst.shape == (6, 4)
+        assert worst.reset_index(drop=True).equals(ui.worst_display(ws.worst_cohorts(top=6)))
         assert metrics(at)["Trace coverage"] == ui.fmt_pct(ws.health()["trace_coverage"])
     if page == "pages/2_Traces.py":
         table = at.dataframe[0].value

@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracedesk.drift import stats
 
@@ -80,3 +82,24 @@ def test_tests_are_calibrated_on_identical_distributions():
     rates = {"ks": ks / trials, "chi2": chi / trials, "two_proportion": prop / trials}
     print("false-alarm rate at alpha=0.05 on identical distributions:", rates)
     assert all(r <= 0.075 for r in rates.values()), rates
+
+_samples = st.lists(st.integers(-5, 5), min_size=1, max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_samples, _samples)
+def test_ks_statistic_equals_brute_force_cdf_gap(a, b):
+    a_arr, b_arr = np.array(a, dtype=float), np.array(b, dtype=float)
+    brute = max(abs(np.mean(a_arr <= x) - np.mean(b_arr <= x)) for x in set(a) | set(b))
+    assert stats.ks_statistic(a_arr, b_arr) == pytest.approx(brute)
+    assert stats.ks_statistic(a_arr, b_arr) == pytest.approx(stats.ks_statistic(b_arr, a_arr))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=3, max_size=3), st.lists(st.integers(0, 20), min_size=3, max_size=3))
+def test_divergences_are_bounded_and_symmetric(p, q):
+    p_arr, q_arr = np.array(p, dtype=float) + 0.5, np.array(q, dtype=float) + 0.5
+    js = stats.js_divergence(p_arr, q_arr)
+    assert 0.0 <= js <= 1.0 and js == pytest.approx(stats.js_divergence(q_arr, p_arr))
+    assert 0.0 <= stats.total_variation(p_arr, q_arr) <= 1.0
+    assert stats.js_divergence_rows(p_arr[None], q_arr[None])[0] == pytest.approx(js)

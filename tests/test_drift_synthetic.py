@@ -200,3 +200,20 @@ def test_slow_evaluator_slide_is_caught_with_a_rolling_mean(tmp_path):
     assert search.change_point_ns is None and search.change_point_p > 0.05
     rolling = [p["rolling"] for p in billing.series]
     assert rolling[-1] < rolling[5] - 0.04  # the rolling mean shows the slide
+
+
+def test_chart_and_tables_for_a_flagged_pair(shifted_dbs):
+    from tracedesk.drift.charts import describe_stats, ranked_table, series_chart
+
+    report = drift_report(shifted_dbs["refusal"], since="1d", dimension="route")
+    r = report.get("refusal_rate", "billing")
+    spec = series_chart(report, r).to_dict()
+    assert spec["title"] == "refusal_rate · route=billing"
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    assert marks == ["circle", "line", "rule"]  # per-bucket values, rolling mean, change point
+    table = ranked_table(report)
+    assert list(table.columns) == ["rank", "signal", "family", "cohort", "reference", "current", "magnitude",
+                                   "q_value", "n (ref/cur)", "verdict", "since"]
+    row = table[(table["signal"] == "refusal_rate") & (table["cohort"] == "route=billing")].iloc[0]
+    assert row["verdict"] == "drift" and row["since"] == r.change_point
+    assert describe_stats(r).startswith(f"n reference {r.reference_n:,} · current {r.current_n:,} · cohen_h ")

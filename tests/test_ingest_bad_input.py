@@ -5,7 +5,7 @@ import json
 import os
 
 import pytest
-from _ingest_util import T0, TRACE, dumps, kvs, request, span
+from _ingest_util import T0, TRACE, dumps, request, span
 
 from tracedesk.ingest import ingest_paths, parse_bytes
 from tracedesk.ingest import pipeline as pipeline_mod

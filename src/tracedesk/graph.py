@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from .query import Filters, frame, trace_ids_sql
+from .query import Filters, frame
 
 KEPT_KINDS = frozenset({"AGENT", "LLM", "TOOL", "RETRIEVER", "RERANKER", "EMBEDDING", "GUARDRAIL"})
 MISSING_KIND = "MISSING"
@@ -229,9 +229,13 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
     runs: dict[str, dict[str, Any]] = defaultdict(lambda: {"runs": 0, "traces": set(), "errors": 0, "durations": [],
                                                            "cost": 0.0, "scores": [], "entries": 0})
     edges: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for trace_id, part in spans.groupby("trace_id", sort=False):
-        recs = part.to_dict("records")
-        rows = {r["span_id"]: r for r in recs}
+    # plain dicts per trace: pandas' per-group overhead would dominate at thousands of traces
+    by_trace: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    cols = list(spans.columns)
+    for values in zip(*(spans[c].tolist() for c in cols)):
+        r = dict(zip(cols, values))
+        by_trace[r["trace_id"]][r["span_id"]] = r
+    for trace_id, rows in by_trace.items():
         parent = {sid: _str(r["parent_span_id"]) for sid, r in rows.items()}
         agent = _effective_agents(parent, {sid: _str(r["agent_name"]) for sid, r in rows.items()})
         # a run starts where the effective agent changes
@@ -263,8 +267,9 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
             r = rows[sid]
             if r["status"] == "ERROR":
                 run_err[run] = True
-            if r.get("usage_counted") and r.get("cost_usd") is not None and not pd.isna(r["cost_usd"]):
-                run_cost[run] += float(r["cost_usd"])
+            cost = r.get("cost_usd")
+            if r.get("usage_counted") and cost is not None and cost == cost:  # (NaN != NaN)
+                run_cost[run] += float(cost)
             run_scores[run].extend(ev_by_span.get((trace_id, sid), ()))
         for run in starts:
             a = agent[run]
@@ -299,19 +304,21 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
 
 
 def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
-                   max_traces: int = 20_000) -> nx.DiGraph:
+                   max_traces: int = 5_000) -> nx.DiGraph:
     """Agent topology over the filtered traces (the most recent `max_traces` of them; the graph's
     `sampled_traces` / `matched_traces` attributes say how many were used)."""
     from .query import count_traces, trace_where
 
     where, params = trace_where(filters)
     matched = count_traces(db, filters)
-    sub = f"SELECT t.trace_id FROM traces t WHERE {where} AND t.agents IS NOT NULL ORDER BY t.start_ns DESC LIMIT ?"
-    spans = frame(db, f"SELECT s.trace_id, s.span_id, s.parent_span_id, s.kind, s.status, s.agent_name, "
-                      f"s.duration_ms, s.cost_usd, s.usage_counted FROM spans s WHERE s.trace_id IN ({sub})",
+    # the ids first, then each trace's spans through the primary key (CROSS JOIN fixes that order)
+    ids = (f"WITH ids AS (SELECT t.trace_id FROM traces t WHERE {where} AND t.agents IS NOT NULL "
+           f"ORDER BY t.start_ns DESC LIMIT ?) ")
+    spans = frame(db, ids + "SELECT s.trace_id, s.span_id, s.parent_span_id, s.kind, s.status, s.agent_name, "
+                      "s.duration_ms, s.cost_usd, s.usage_counted FROM ids CROSS JOIN spans s ON s.trace_id = ids.trace_id",
                   [*params, max_traces])
-    evs = frame(db, f"SELECT e.trace_id, e.span_id, e.score FROM evaluations e WHERE e.error IS NULL "
-                    f"AND e.trace_id IN ({sub})", [*params, max_traces])
+    evs = frame(db, ids + "SELECT e.trace_id, e.span_id, e.score FROM ids CROSS JOIN evaluations e "
+                          "ON e.trace_id = ids.trace_id WHERE e.error IS NULL", [*params, max_traces])
     g = build_agent_topology(spans, evs)
     g.graph["matched_traces"] = matched
     g.graph["sampled_traces"] = int(spans["trace_id"].nunique()) if not spans.empty else 0

@@ -45,18 +45,11 @@ _RELATIVE = {"latency_p50_ms", "latency_p95_ms", "cost_per_trace"}
 
 
 def pct(values: Iterable[float] | np.ndarray, q: float) -> float | None:
-    arr = np.asarray([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))],
+    """The q-th percentile (linear interpolation) of the values that are not None/NaN; None if there are none."""
+    arr = np.asarray([np.nan if v is None else v for v in values] if not isinstance(values, np.ndarray) else values,
                      dtype=float)
+    arr = arr[~np.isnan(arr)]
     return float(np.percentile(arr, q)) if arr.size else None
-
-
-def _none_if_nan(x: Any) -> Any:
-    if x is None:
-        return None
-    try:
-        return None if math.isnan(x) else x
-    except TypeError:
-        return x
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,35 +163,27 @@ def auto_freq(start_ns: int | None, end_ns: int | None, max_buckets: int = 200) 
 
 
 def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: str | None = None) -> pd.DataFrame:
-    """One row per time bucket: traces, error_rate, latency p50/p95, total_tokens, cost, cost_per_trace,
-    eval_pass_rate. Buckets are UTC, labelled by their start; empty buckets are left out."""
-    where, params = trace_where(filters)
-    tr = frame(db, f"SELECT trace_id, start_ns, duration_ms, error_count, total_tokens, cost_usd "
-                   f"FROM traces t WHERE {where}", params)
+    """One row per time bucket (by trace start): traces, error_rate, latency p50/p95, total_tokens, cost,
+    cost_per_trace, eval_pass_rate. Buckets are UTC, labelled by their start; empty buckets are left out."""
     cols = ["bucket", "traces", "error_rate", "latency_p50_ms", "latency_p95_ms", "total_tokens", "cost_usd",
             "cost_per_trace", "eval_pass_rate"]
+    tr = trace_frame(db, filters)
     if tr.empty:
         return pd.DataFrame(columns=cols)
     freq = freq or auto_freq(int(tr["start_ns"].min()), int(tr["start_ns"].max()))
-    tr["bucket"] = pd.to_datetime(tr["start_ns"], unit="ns", utc=True).dt.floor(freq)
-    tr["errored"] = (tr["error_count"] > 0).astype(float)
-    g = tr.groupby("bucket")
+    bucket = pd.to_datetime(tr["start_ns"], unit="ns", utc=True).dt.floor(freq).rename("bucket")
+    g = tr.groupby(bucket)
+    sums = g[["errored", "passed_sum", "n_passed"]].sum()
     out = pd.DataFrame({
         "traces": g.size(),
-        "error_rate": g["errored"].mean(),
+        "error_rate": sums["errored"] / g.size(),
         "latency_p50_ms": g["duration_ms"].quantile(0.5),
         "latency_p95_ms": g["duration_ms"].quantile(0.95),
         "total_tokens": g["total_tokens"].sum(min_count=1),
         "cost_usd": g["cost_usd"].sum(min_count=1),
         "cost_per_trace": g["cost_usd"].mean(),
+        "eval_pass_rate": sums["passed_sum"] / sums["n_passed"].where(sums["n_passed"] > 0),
     })
-    ev = frame(db, f"SELECT t.start_ns, e.passed FROM evaluations e JOIN traces t ON t.trace_id = e.trace_id "
-                   f"WHERE e.passed IS NOT NULL AND {where}", params)
-    if not ev.empty:
-        ev["bucket"] = pd.to_datetime(ev["start_ns"], unit="ns", utc=True).dt.floor(freq)
-        out["eval_pass_rate"] = ev.groupby("bucket")["passed"].mean()
-    else:
-        out["eval_pass_rate"] = np.nan
     return out.reset_index()[cols]
 
 
@@ -274,69 +259,103 @@ def _check_dimension(dimension: str) -> str:
     return dimension
 
 
-def _membership(db: sqlite_utils.Database, dimension: str, filters: Filters | None) -> pd.DataFrame:
-    """(trace_id, cohort, start_ns, duration_ms, errored, cost_usd) rows; a trace may appear in several
-    cohorts for model/agent."""
+def _data_version(db: sqlite_utils.Database) -> tuple[int, int]:
+    """Changes when anyone commits to the database (other connections: data_version; this one: total_changes)."""
+    return db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes
+
+
+def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, evaluator: str | None = None,
+                extra_dims: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per filtered trace with everything the cohort views aggregate: the cohort columns, duration,
+    errored, cost, the trace's evaluation sums (score_sum, n_score, passed_sum, n_passed — of one evaluator
+    or all) and refused. Fetched once and grouped many ways; kept on the connection until the data changes."""
+    key = (repr(filters.to_query_params()) if filters else "", evaluator, tuple(extra_dims), _data_version(db))
+    cache = getattr(db, "_td_frames", None)
+    if cache is not None and key in cache:
+        return cache[key]
     where, params = trace_where(filters)
-    if dimension in ("model", "agent"):
-        col = "models" if dimension == "model" else "agents"
-        df = frame(db, f"SELECT t.trace_id, t.{col} AS cohort, t.start_ns, t.duration_ms, "
-                       f"t.error_count > 0 AS errored, t.cost_usd FROM traces t WHERE {where}", params)
-        df["cohort"] = df["cohort"].map(lambda v: v.split(",") if isinstance(v, str) and v else [MISSING])
-        df = df.explode("cohort", ignore_index=True)
-    else:
-        expr = _dim_expr(dimension, "t")
-        df = frame(db, f"SELECT t.trace_id, {expr} AS cohort, t.start_ns, t.duration_ms, "
-                       f"t.error_count > 0 AS errored, t.cost_usd FROM traces t WHERE {where}", params)
-        df["cohort"] = df["cohort"].map(lambda v: MISSING if v is None or v == "" else str(v))
+    extra = "".join(f", {_dim_expr(d, 't')} AS \"dim:{d}\"" for d in extra_dims)
+    df = frame(db, f"SELECT t.trace_id, t.start_ns, t.route, t.tenant, t.prompt_version, t.environment, t.models, "
+                   f"t.agents, t.duration_ms, t.error_count > 0 AS errored, t.total_tokens, t.cost_usd{extra} "
+                   f"FROM traces t WHERE {where}", params)
+    ev_sql = ("SELECT e.trace_id, SUM(e.score) AS score_sum, COUNT(e.score) AS n_score, SUM(e.passed) AS passed_sum, "
+              "COUNT(e.passed) AS n_passed FROM evaluations e WHERE e.error IS NULL")
+    ev_params: list[Any] = []
+    if evaluator:
+        ev_sql += " AND e.name = ?"
+        ev_params.append(evaluator)
+    if filters is not None and not filters.is_empty():
+        sub, sub_params = trace_ids_sql(filters)
+        ev_sql += f" AND e.trace_id IN ({sub})"
+        ev_params += sub_params
+    ev = frame(db, ev_sql + " GROUP BY e.trace_id", ev_params)
+    df = df.merge(ev, on="trace_id", how="left")
+    for c in ("score_sum", "n_score", "passed_sum", "n_passed"):
+        df[c] = df[c].fillna(0).astype(float)
+    df["errored"] = df["errored"].astype(float)
+    refused = refused_trace_ids(db)
+    df["refused"] = df["trace_id"].isin(refused).astype(float) if refused else 0.0
+    df["has_cost"] = df["cost_usd"].notna().astype(float)
+    df["cost_usd"] = df["cost_usd"].astype(float)
+    if cache is None:
+        cache = {}
+        try:
+            db._td_frames = cache  # type: ignore[attr-defined]
+        except AttributeError:
+            return df
+    if len(cache) >= 6:  # a few recent filter sets (one page's worth); drop the oldest
+        cache.pop(next(iter(cache)))
+    cache[key] = df
     return df
 
 
-def _eval_rows(db: sqlite_utils.Database, filters: Filters | None, evaluator: str | None) -> pd.DataFrame:
-    """(trace_id, score, passed) of the scored evaluations of the filtered traces."""
-    sql = "SELECT e.trace_id, e.score, e.passed FROM evaluations e WHERE e.error IS NULL"
-    params: list[Any] = []
-    if evaluator:
-        sql += " AND e.name = ?"
-        params.append(evaluator)
-    if filters is not None and not filters.is_empty():
-        sub, sub_params = trace_ids_sql(filters)
-        sql += f" AND e.trace_id IN ({sub})"
-        params += sub_params
-    return frame(db, sql, params)
+def _cohort_column(df: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """(row index, cohort) pairs: model/agent explode the trace's comma list (a trace is in every cohort of
+    a model or agent it used); other dimensions are one value per trace, missing ones as "(none)"."""
+    if dimension in ("model", "agent"):
+        col = df["models" if dimension == "model" else "agents"]
+        lists = col.where(col.notna() & (col != ""), MISSING).str.split(",")
+        out = lists.explode().rename("cohort").to_frame()
+        return out
+    col = df[dimension] if dimension in COLUMN_DIMENSIONS else df[f"dim:{dimension}"]
+    col = col.astype(object).where(col.notna() & (col.astype(str) != ""), MISSING).astype(str)
+    return col.rename("cohort").to_frame()
 
 
-def _aggregate(members: pd.DataFrame, evals: pd.DataFrame, refused: set[str]) -> pd.DataFrame:
-    """Cohort metrics from membership rows, evaluation rows and the refused trace set."""
-    cols = ["traces", *COHORT_METRICS]
-    if members.empty:
-        return pd.DataFrame(columns=cols).rename_axis("cohort")
-    m = members.copy()
-    m["errored"] = m["errored"].astype(float)
-    m["refused"] = m["trace_id"].isin(refused).astype(float)
-    g = m.groupby("cohort", sort=True)
+def _metrics_by(df: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """The cohort metrics of trace rows grouped by `keys` (aligned to df's index)."""
+    g = df.groupby(keys, sort=True)
+    sums = g[["errored", "refused", "cost_usd", "has_cost", "score_sum", "n_score", "passed_sum", "n_passed"]].sum()
+    n = g.size()
+    div = lambda a, b: a / b.where(b > 0)  # noqa: E731
     out = pd.DataFrame({
-        "traces": g["trace_id"].nunique(),
-        "error_rate": g["errored"].mean(),
-        "refusal_rate": g["refused"].mean(),
+        "traces": n.astype(int),
+        "quality": div(sums["score_sum"], sums["n_score"]),
+        "pass_rate": div(sums["passed_sum"], sums["n_passed"]),
+        "error_rate": div(sums["errored"], n),
+        "refusal_rate": div(sums["refused"], n),
         "latency_p50_ms": g["duration_ms"].quantile(0.5),
         "latency_p95_ms": g["duration_ms"].quantile(0.95),
-        "cost_per_trace": g["cost_usd"].mean(),
+        "cost_per_trace": div(sums["cost_usd"], sums["has_cost"]),
     })
-    if not evals.empty:
-        ev = evals.merge(m[["trace_id", "cohort"]], on="trace_id")
-        eg = ev.groupby("cohort")
-        out["quality"] = eg["score"].mean()
-        out["pass_rate"] = eg["passed"].mean()
-    else:
-        out["quality"] = np.nan
-        out["pass_rate"] = np.nan
-    return out[cols].astype(float).assign(traces=lambda d: d["traces"].astype(int))
+    out.index.name = "cohort"
+    return out
 
 
-def _global(members: pd.DataFrame, evals: pd.DataFrame, refused: set[str]) -> pd.Series:
-    one = members.drop_duplicates("trace_id").assign(cohort="(all)")
-    return _aggregate(one, evals, refused).iloc[0] if not one.empty else pd.Series(dtype=float)
+def matrix_from_frame(df: pd.DataFrame, dimension: str, *, include_global: bool = True) -> pd.DataFrame:
+    """cohort_matrix over an already fetched trace_frame (many dimensions, one fetch)."""
+    cols = ["traces", *COHORT_METRICS]
+    if df.empty:
+        return pd.DataFrame(columns=cols).rename_axis("cohort")
+    cohorts = _cohort_column(df, dimension)
+    rows = df.loc[cohorts.index].reset_index(drop=True)
+    out = _metrics_by(rows, cohorts["cohort"].reset_index(drop=True))
+    out = out.sort_values("traces", ascending=False, kind="stable")
+    if include_global:
+        glob = _metrics_by(df, pd.Series("(all)", index=df.index))
+        out = pd.concat([glob, out])
+    out.index.name = "cohort"
+    return out[cols]
 
 
 def cohort_matrix(
@@ -346,78 +365,16 @@ def cohort_matrix(
     *,
     evaluator: str | None = None,
     include_global: bool = True,
-    _shared: tuple[pd.DataFrame, set[str]] | None = None,
 ) -> pd.DataFrame:
-    """Metrics (rows = cohorts of `dimension`) for the filtered traces; the first row "(all)" is the global
-    figure when include_global. Columns: traces, quality, pass_rate, error_rate, refusal_rate,
-    latency_p50_ms, latency_p95_ms, cost_per_trace."""
+    """Metrics (rows = cohorts of `dimension`, most traces first) for the filtered traces; the first row
+    "(all)" is the global figure when include_global. Columns: traces, quality, pass_rate, error_rate,
+    refusal_rate, latency_p50_ms, latency_p95_ms, cost_per_trace."""
     dimension = _check_dimension(dimension)
-    if dimension not in ("model", "agent"):
-        return _cohort_matrix_sql(db, dimension, filters, evaluator=evaluator, include_global=include_global,
-                                  refused=_shared[1] if _shared is not None else None)
-    members = _membership(db, dimension, filters)
-    if _shared is not None:  # the same filters' evaluations and refusals, computed once for many dimensions
-        evals, refused = _shared
-    else:
-        evals = _eval_rows(db, filters, evaluator)
-        refused = refused_trace_ids(db, filters) if not members.empty else set()
-    out = _aggregate(members, evals, refused)
-    out = out.sort_values("traces", ascending=False, kind="stable")
-    if include_global and not members.empty:
-        glob = _global(members, evals, refused).to_frame().T
-        glob.index = ["(all)"]
-        glob["traces"] = glob["traces"].astype(int)
-        out = pd.concat([glob, out])
-    out.index.name = "cohort"
-    return out
-
-
-def _cohort_matrix_sql(db: sqlite_utils.Database, dimension: str, filters: Filters | None, *,
-                       evaluator: str | None, include_global: bool, refused: set[str] | None) -> pd.DataFrame:
-    """cohort_matrix for a trace-level dimension, aggregated in SQL in one pass per table (only durations
-    come back row by row, for the percentiles); the global row is combined from the cohort rows."""
-    cols = ["traces", *COHORT_METRICS]
-    where, params = trace_where(filters)
-    if refused is None:
-        refused = refused_trace_ids(db, filters)
-    expr = f"COALESCE(NULLIF(CAST({_dim_expr(dimension, 't')} AS TEXT), ''), '{MISSING}')"
-    base = frame(db, f"SELECT {expr} AS cohort, COUNT(*) AS traces, SUM(t.error_count > 0) AS errors, "
-                     f"SUM(t.cost_usd) AS cost, COUNT(t.cost_usd) AS n_cost FROM traces t WHERE {where} GROUP BY 1",
-                 params)
-    if base.empty:
-        return pd.DataFrame(columns=cols).rename_axis("cohort")
-    base = base.set_index("cohort")
-    dur = frame(db, f"SELECT {expr} AS cohort, t.duration_ms FROM traces t WHERE {where} "
-                    f"AND t.duration_ms IS NOT NULL", params)
-    ev_cond = "e.error IS NULL" + (" AND e.name = ?" if evaluator else "")
-    ev = frame(db, f"SELECT {expr} AS cohort, SUM(e.score) AS score_sum, COUNT(e.score) AS n_score, "
-                   f"SUM(e.passed) AS passed_sum, COUNT(e.passed) AS n_passed "
-                   f"FROM traces t CROSS JOIN evaluations e ON e.trace_id = t.trace_id WHERE {ev_cond} AND {where} "
-                   f"GROUP BY 1", ([evaluator] if evaluator else []) + params).set_index("cohort")
-    ref = frame(db, f"SELECT {expr} AS cohort, COUNT(*) AS n FROM traces t WHERE "
-                    f"t.trace_id IN (SELECT value FROM json_each(?)) AND {where} GROUP BY 1",
-                [json.dumps(sorted(refused)), *params]).set_index("cohort")
-    base = base.join(ev).join(ref).fillna({"n": 0, "score_sum": 0, "n_score": 0, "passed_sum": 0, "n_passed": 0})
-    if include_global:
-        glob = base.sum().to_frame("(all)").T
-        base = pd.concat([glob, base.sort_index().sort_values("traces", ascending=False, kind="stable")])
-        dur = pd.concat([dur, dur.assign(cohort="(all)")])
-    else:
-        base = base.sort_index().sort_values("traces", ascending=False, kind="stable")
-    div = lambda a, b: base[a].astype(float) / base[b].where(base[b] > 0)  # noqa: E731
-    g = dur.groupby("cohort")["duration_ms"]
-    out = pd.DataFrame({
-        "traces": base["traces"].astype(int),
-        "quality": div("score_sum", "n_score"),
-        "pass_rate": div("passed_sum", "n_passed"),
-        "error_rate": div("errors", "traces"),
-        "refusal_rate": div("n", "traces"),
-        "latency_p50_ms": g.quantile(0.5).reindex(base.index),
-        "latency_p95_ms": g.quantile(0.95).reindex(base.index),
-        "cost_per_trace": div("cost", "n_cost"),
-    }, index=base.index)
-    out.index.name = "cohort"
-    return out[cols]
+    extra = () if dimension in COHORT_DIMENSIONS else (dimension,)
+    if extra:
+        _dim_expr(dimension, "t")  # validates the name
+    return matrix_from_frame(trace_frame(db, filters, evaluator=evaluator, extra_dims=extra), dimension,
+                             include_global=include_global)
 
 
 def rank_cohorts(matrix: pd.DataFrame, *, min_traces: int = 5, side: str = "both") -> pd.DataFrame:
@@ -482,9 +439,10 @@ def worst_cohorts(
 ) -> pd.DataFrame:
     """The cohorts (over several dimensions) that sit furthest on the WORSE side of the global figure."""
     parts = []
-    shared = (_eval_rows(db, filters, None), refused_trace_ids(db, filters))
+    extra = tuple(d for d in dimensions if d not in COHORT_DIMENSIONS)
+    df = trace_frame(db, filters, extra_dims=extra)
     for dim in dimensions:
-        ranked = rank_cohorts(cohort_matrix(db, dim, filters, _shared=shared), min_traces=min_traces, side="worse")
+        ranked = rank_cohorts(matrix_from_frame(df, dim), min_traces=min_traces, side="worse")
         ranked = ranked[ranked["cohort"] != MISSING]
         if not ranked.empty:
             parts.append(ranked.assign(dimension=dim))

@@ -240,7 +240,9 @@ def fmt_pct(v: Any) -> str:
 
 
 def fmt_ms(v: Any) -> str:
-    return "—" if v is None else f"{v:,.0f} ms"
+    if v is None:
+        return "—"
+    return f"{v / 1000:,.1f} s" if v >= 10_000 else f"{v:,.0f} ms"
 
 
 def fmt_usd(v: Any) -> str:
@@ -345,3 +347,32 @@ def _nan_none(v: Any) -> Any:
         return None if v is None or v != v else v
     except (TypeError, ValueError):
         return v
+
+
+def fmt_metric(metric: str, v: Any) -> str:
+    """A cohort metric value the way people read it (rates in %, latency in ms/s, cost in $)."""
+    v = _nan_none(v)
+    if v is None:
+        return "—"
+    if metric.endswith("_ms"):
+        return fmt_ms(v)
+    if metric.endswith("rate"):
+        return fmt_pct(v)
+    if metric.startswith("cost"):
+        return fmt_usd(v)
+    return f"{v:.2f}"
+
+
+def worst_display(worst: "pd.DataFrame") -> "pd.DataFrame":
+    """worst_cohorts() as a compact table: which cohort, how many traces, worse on what, cohort vs global."""
+    import pandas as pd
+
+    from .charts import LABELS
+
+    return pd.DataFrame({
+        "cohort": [f"{d} = {c}" for d, c in zip(worst["dimension"], worst["cohort"])],
+        "traces": worst["traces"].astype(int),
+        "worse on": [LABELS.get(m, m) for m in worst["worst_metric"]],
+        "cohort vs global": [f"{fmt_metric(m, a)} vs {fmt_metric(m, b)}"
+                             for m, a, b in zip(worst["worst_metric"], worst["cohort_value"], worst["global_value"])],
+    })

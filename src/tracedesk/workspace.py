@@ -5,10 +5,11 @@ in a notebook with the same call and the same Filters.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,76 +24,91 @@ from . import store
 from .query import Filters
 
 
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a Workspace method while holding its lock: the one connection is shared by Streamlit's threads."""
+    @functools.wraps(method)
+    def wrapper(self: "Workspace", *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Workspace:
-    """Read access to one database: frames, KPIs, cohorts, graphs. Safe to share between threads (each
-    thread gets its own SQLite connection), which is what Streamlit's resource cache does."""
+    """Read access to one database: frames, KPIs, cohorts, graphs.
+
+    One SQLite connection serves every thread (calls are serialised by a lock), so what the library keeps
+    on the connection — the refusal check of every LLM output, recent per-trace frames — survives across
+    Streamlit reruns and sessions, and is invalidated when anyone writes to the database."""
 
     def __init__(self, db: "str | os.PathLike[str] | sqlite_utils.Database") -> None:
-        self._local = threading.local()
+        self._lock = threading.RLock()
         if isinstance(db, sqlite_utils.Database):
             store.migrate(db)
             self.path: str | None = None
-            self._shared = db
-        else:
-            self.path = str(db)
-            self._shared = None
-            # create/migrate once with the store's own connection settings (WAL, busy timeout)
-            first = store.connect(self.path)
-            if self.path == ":memory:":
-                self._shared = first  # an in-memory database only exists on its one connection
-            else:
-                first.close()
+            self._db = db
+            return
+        self.path = str(db)
+        # create/migrate once with the store's own connection settings (WAL, busy timeout)
+        first = store.connect(self.path)
+        if self.path == ":memory:":
+            self._db = first  # an in-memory database only exists on its one connection
+            return
+        first.close()
+        raw = sqlite3.connect(self.path, check_same_thread=False)
+        raw.execute("PRAGMA busy_timeout=30000")
+        self._db = sqlite_utils.Database(raw)
 
     def __repr__(self) -> str:
         return f"Workspace({self.path or 'sqlite_utils.Database'!r})"
 
     @property
     def db(self) -> sqlite_utils.Database:
-        """The calling thread's connection."""
-        if self._shared is not None:
-            return self._shared
-        conn = getattr(self._local, "db", None)
-        if conn is None:
-            raw = sqlite3.connect(self.path, check_same_thread=False)
-            raw.execute("PRAGMA busy_timeout=30000")
-            conn = sqlite_utils.Database(raw)
-            self._local.db = conn
-        return conn
+        """The workspace's connection (for the library's functions; hold no cursor across threads)."""
+        return self._db
 
     # -- what is there ---------------------------------------------------------------------------
 
+    @_locked
     def is_empty(self) -> bool:
         return self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM traces)").fetchone()[0] == 1
 
+    @_locked
     def is_sample(self) -> bool:
         """Whether this database was built from the bundled sample week."""
         return bool((store.get_setting(self.db, "sample") or {}).get("sample"))
 
+    @_locked
     def stats(self) -> dict[str, Any]:
         return store.stats(self.db)
 
+    @_locked
     def time_bounds(self) -> tuple[int | None, int | None]:
         return _query.time_bounds(self.db)
 
+    @_locked
     def dimensions(self) -> list[str]:
         """Cohort dimensions with at least one value: agent, model, route, tenant, prompt_version,
         environment, then mapped ones kept in `dims`."""
         out = [d for d in _metrics.COHORT_DIMENSIONS if self.values(d, limit=1)]
         return out + _query.extra_dimensions(self.db)
 
+    @_locked
     def extra_dimensions(self) -> list[str]:
         """Mapped cohort dimensions kept in the `dims` JSON (beyond route/tenant/prompt_version/environment)."""
         return _query.extra_dimensions(self.db)
 
+    @_locked
     def values(self, dimension: str, limit: int = 500) -> list[str]:
         """Values of a dimension, or of model / agent / kind / status, most frequent first."""
         return _query.distinct_values(self.db, dimension, limit)
 
+    @_locked
     def evaluator_names(self) -> list[str]:
         return _query.evaluator_names(self.db)
 
     # -- frames ----------------------------------------------------------------------------------
 
+    @_locked
     def traces(self, filters: Filters | None = None, *, sort: str = "start_ns", descending: bool = True,
                limit: int | None = None, offset: int = 0, with_evals: bool = False) -> pd.DataFrame:
         """Trace summaries; with_evals adds evals / eval_pass_rate / min_score for the returned rows."""
@@ -103,49 +119,61 @@ class Workspace:
             df["evals"] = df["evals"].fillna(0).astype(int)
         return df
 
+    @_locked
     def count_traces(self, filters: Filters | None = None) -> int:
         return _query.count_traces(self.db, filters)
 
+    @_locked
     def spans(self, filters: Filters | None = None, *, kinds: Sequence[str] | None = None,
               limit: int | None = None) -> pd.DataFrame:
         return _query.spans(self.db, filters, kinds=kinds, limit=limit)
 
+    @_locked
     def trace(self, trace_id: str) -> pd.DataFrame:
         """All columns of one trace's spans (JSON decoded), in start order; empty if unknown."""
         return _query.trace_spans(self.db, trace_id)
 
+    @_locked
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         df = _query.frame(self.db, "SELECT * FROM traces WHERE trace_id = ?", [trace_id])
         return None if df.empty else df.iloc[0].to_dict()
 
+    @_locked
     def evaluations(self, filters: Filters | None = None, *, trace_id: str | None = None,
                     names: Sequence[str] | None = None) -> pd.DataFrame:
         return _query.evaluations(self.db, filters, trace_id=trace_id, names=names)
 
     # -- metrics ---------------------------------------------------------------------------------
 
+    @_locked
     def kpis(self, filters: Filters | None = None) -> dict[str, Any]:
         return _metrics.kpis(self.db, filters)
 
+    @_locked
     def eval_summary(self, filters: Filters | None = None) -> pd.DataFrame:
         return _metrics.eval_summary(self.db, filters)
 
+    @_locked
     def timeseries(self, filters: Filters | None = None, freq: str | None = None) -> pd.DataFrame:
         return _metrics.timeseries(self.db, filters, freq)
 
+    @_locked
     def cohort_matrix(self, dimension: str, filters: Filters | None = None, *,
                       evaluator: str | None = None) -> pd.DataFrame:
         return _metrics.cohort_matrix(self.db, dimension, filters, evaluator=evaluator)
 
+    @_locked
     def ranked_cohorts(self, dimension: str, filters: Filters | None = None, *, min_traces: int = 5,
                        evaluator: str | None = None, side: str = "both") -> pd.DataFrame:
         """Cohorts by distance from the global figure (side="worse": only how much worse they are)."""
         return _metrics.ranked_cohorts(self.db, dimension, filters, min_traces=min_traces, evaluator=evaluator,
                                        side=side)
 
+    @_locked
     def worst_cohorts(self, filters: Filters | None = None, *, top: int = 5, min_traces: int = 5) -> pd.DataFrame:
         return _metrics.worst_cohorts(self.db, filters, top=top, min_traces=min_traces)
 
+    @_locked
     def compare_windows(self, dimension: str, window_a: tuple[Any, Any], window_b: tuple[Any, Any],
                         filters: Filters | None = None, *, evaluator: str | None = None) -> pd.DataFrame:
         """Windows are (start, end) as ns ints, datetimes or ISO strings."""
@@ -153,15 +181,18 @@ class Workspace:
         b = (_query.to_ns(window_b[0]), _query.to_ns(window_b[1]))
         return _metrics.compare_windows(self.db, dimension, a, b, filters, evaluator=evaluator)
 
+    @_locked
     def health(self, filters: Filters | None = None) -> dict[str, Any]:
         return _metrics.monitoring_health(self.db, filters)
 
     # -- graphs ----------------------------------------------------------------------------------
 
+    @_locked
     def trajectory(self, trace_id: str, *, collapse: bool = True) -> nx.DiGraph:
         return _graph.trajectory(self.db, trace_id, collapse=collapse)
 
-    def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 20_000) -> nx.DiGraph:
+    @_locked
+    def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 5_000) -> nx.DiGraph:
         return _graph.agent_topology(self.db, filters, max_traces=max_traces)
 
 

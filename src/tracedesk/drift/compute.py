@@ -2,8 +2,8 @@
 
 Every function takes the rows of ONE cohort: `times` (ns), the signal's values, `current` (bool mask:
 row is in the current window) and `row_ids` (rowids of the rows, resolved to example trace ids at the
-end of the report), and fills effect, significance,
-sample sizes, a time series for charts and example traces from both windows.
+end of the report), and fills effect, significance, sample sizes, a time series for charts and
+example rows from both windows.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import pandas as pd
 from . import stats
 from .result import DriftConfig, DriftResult
 from .windows import Window, iso
-
 
 _ROLLING = 6  # buckets in the rolling mean of a series
 _KS_95 = 1.358  # Kolmogorov 95% quantile: the KS distance noise alone reaches 5% of the time, per sqrt(n_eff)
@@ -250,7 +249,7 @@ def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, row_ids
         cur_sum = labels.astype(np.float32) @ m32
         return stats.js_divergence_rows(cur_sum.astype(float), (total - cur_sum).astype(float))
 
-    p, null_mean, null_hi = _permute(ctx, statistic, n_ref, n_cur, observed, matrix_rows=current)
+    p, null_mean, null_hi = _permute(ctx, statistic, observed, current)
     r.reference_value = null_mean
     r.effect = observed - null_mean
     r.magnitude = max(0.0, observed - null_mean)
@@ -272,32 +271,23 @@ def _gained_words(texts: Sequence[str], current: np.ndarray, k: int = 8) -> list
     return [w for s, w in scored[:k] if s > 0.05]
 
 
-def _permute(ctx: Context, statistic, n_ref: int, n_cur: int, observed: float, *, matrix_rows: np.ndarray,
-             greater: bool = True) -> tuple[float, float, float]:
-    """Permutation p-value (labels shuffled over the pooled rows), the null's mean and 97.5% quantile.
+def _permute(ctx: Context, statistic, observed: float, rows_current: np.ndarray) -> tuple[float, float, float]:
+    """Permutation test of a "larger = more drift" statistic: (p-value, null mean, null 97.5% quantile).
 
-    With a few hundred permutations the smallest attainable p is ~1/200, too coarse to survive the
-    false-discovery adjustment over a whole report; when the observed value is beyond every
-    permuted one, the tail is extrapolated from a gamma fitted to the null's mean and variance."""
+    Window labels are shuffled over the pooled rows. With a few hundred permutations the smallest
+    attainable p is ~1/200, too coarse to survive the false-discovery adjustment over a whole report;
+    when the observed value is beyond every permuted one, the tail is extrapolated from a gamma fitted
+    to the null's mean and variance (divergences are chi-square-like)."""
     rng = np.random.default_rng(ctx.config.seed)
-    base = np.asarray(matrix_rows, dtype=bool)
+    base = np.asarray(rows_current, dtype=bool)
     labels = rng.permuted(np.broadcast_to(base, (ctx.config.permutations, base.size)), axis=1)
     null = np.asarray(statistic(labels), dtype=float)
-    if not greater:
-        null, observed = -null, -observed
     exceed = int(np.sum(null >= observed - 1e-12))
     p = (1 + exceed) / (1 + null.size)
     mean, var = float(null.mean()), float(null.var())
-    if exceed == 0 and greater and var > 0 and mean > 0:
-        shape, scale = mean * mean / var, var / mean
-        p = min(p, stats._gamma_q(shape, observed / scale))
-    elif exceed == 0 and not greater:
-        # lower-tail statistic (overlap): normal approximation of the null beyond its range
-        sd = var ** 0.5
-        if sd > 0:
-            p = min(p, stats.normal_sf((observed - mean) / sd))
-    hi = float(np.quantile(null, 0.975))
-    return p, (mean if greater else -mean), (hi if greater else -hi)
+    if exceed == 0 and var > 0 and mean > 0:
+        p = min(p, stats.gamma_sf(mean * mean / var, observed / (var / mean)))
+    return p, mean, float(np.quantile(null, 0.975))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ permutation test with a fixed seed is used, so a report is reproducible run to r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
@@ -109,6 +108,11 @@ def _gamma_q(a: float, x: float) -> float:
     return min(1.0, math.exp(log_front) * h)
 
 
+def gamma_sf(shape: float, x: float) -> float:
+    """P(X > x) for a Gamma(shape, scale=1) variable."""
+    return _gamma_q(shape, x)
+
+
 def chi2_sf(x: float, dof: int) -> float:
     """P(chi-square with `dof` degrees of freedom > x)."""
     if dof <= 0:
@@ -162,30 +166,6 @@ def js_divergence_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------
 # Resampling
-
-
-def permutation_pvalue(
-    statistic: Callable[[np.ndarray], np.ndarray],
-    n_ref: int,
-    n_cur: int,
-    observed: float,
-    *,
-    permutations: int = 199,
-    seed: int = 0,
-    greater: bool = True,
-) -> float:
-    """p-value of `observed` against label permutations.
-
-    `statistic(labels)` takes a (P, n_ref + n_cur) boolean matrix (True = current window) and returns
-    P statistics at once, so callers vectorize the whole resampling.
-    """
-    rng = np.random.default_rng(seed)
-    base = np.zeros(n_ref + n_cur, dtype=bool)
-    base[n_ref:] = True
-    labels = rng.permuted(np.broadcast_to(base, (permutations, base.size)), axis=1)
-    null = np.asarray(statistic(labels), dtype=float)
-    extreme = np.sum(null >= observed - 1e-12) if greater else np.sum(null <= observed + 1e-12)
-    return float((1 + extreme) / (1 + permutations))
 
 
 def change_point(

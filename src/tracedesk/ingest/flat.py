@@ -19,12 +19,12 @@ from typing import Any
 
 import orjson
 
-from ..models import Evaluation, EvaluationSource, Span, SpanKind
+from ..models import Evaluation, EvaluationSource, SpanKind
 from .messages import normalize_messages
 from .normalize import Normalizer, evaluation_name
 from .otlp import RecordError, _ids, _times
 from .result import ParseResult
-from .wire import SPAN_KIND_NAMES, STATUS_NAMES, any_value, attributes, to_float, to_int
+from .wire import SPAN_KIND_NAMES, STATUS_NAMES, attributes, to_float, to_int
 
 _HEX = frozenset("0123456789abcdef")
 

@@ -14,7 +14,6 @@ from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
 from .wire import as_text, maybe_json, to_float, to_int
 
-_KIND_VALUES = {k.value for k in SpanKind}
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
 _KIND_TABLES = tuple((key, {v: kind.value for v, kind in table.items()}) for key, table in sc.SPAN_KIND_ATTRIBUTES)
 _REPORTED, _COMPUTED = CostSource.REPORTED.value, CostSource.COMPUTED.value
@@ -74,7 +73,6 @@ def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
     return plan.presence_kind
 
 
-_DATE_SUFFIX = re.compile(r"-\d{4}-?\d{2}-?\d{2}$")
 
 
 def _tokens(value: Any) -> int | None:
@@ -192,7 +190,6 @@ class Normalizer:
             status_message=status_message or None,
         )
         span.service = resource.get("service.name")
-        fk = sc.FIELD_KEYS
         model = f.get("model")
         if model is None and convention == "pydantic_ai":
             model = attrs.get("model_name")
@@ -216,7 +213,6 @@ class Normalizer:
 
     # -- usage and cost -------------------------------------------------------------------------
     def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
-        fk = sc.FIELD_KEYS
         span.input_tokens = _tokens(f.get("input_tokens"))
         span.output_tokens = _tokens(f.get("output_tokens"))
         span.total_tokens = _tokens(f.get("total_tokens"))
@@ -274,7 +270,6 @@ class Normalizer:
 
     # -- agent / tool / session -------------------------------------------------------------------
     def _identity(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], kind: str, name: str, plan: Plan) -> None:
-        fk = sc.FIELD_KEYS
         agent = f.get("agent_name")
         tool = f.get("tool_name")
         if agent is None and kind == "AGENT":
@@ -309,7 +304,6 @@ class Normalizer:
     # -- content ----------------------------------------------------------------------------------
     def _content(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], events: list[dict[str, Any]], kind: str,
                  plan: Plan) -> None:
-        fk = sc.FIELD_KEYS
         inputs: list[dict[str, Any]] | None = None
         outputs: list[dict[str, Any]] | None = None
         system: list[dict[str, Any]] = []
