@@ -17,8 +17,9 @@ sort = c1.selectbox("Sort by", TRACE_SORT_COLUMNS, index=TRACE_SORT_COLUMNS.inde
 descending = c2.toggle("Descending", value=params.get("desc", "1") != "0")
 size = c3.selectbox("Rows", [50, 100, 250], index=0)
 pages = max(1, -(-total // size))
+requested = params.get("page", "1")
 page = c4.number_input(f"Page (of {pages})", min_value=1, max_value=pages,
-                       value=min(pages, max(1, int(params.get("page", "1")) if params.get("page", "1").isdigit() else 1)))
+                       value=min(pages, max(1, int(requested))) if requested.isdigit() else 1)
 ui.set_url_params({**{k: v for k, v in params.to_dict().items() if k not in ("sort", "desc", "page")},
                    "sort": sort, "desc": "1" if descending else "0", "page": str(page)})
 

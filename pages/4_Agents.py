@@ -14,8 +14,9 @@ if g.number_of_nodes() == 0:
     st.info("None of the matching traces names an agent (no span carries an agent name).")
     st.caption("Next step: map your framework's agent attribute at ingest, or pick other filters.")
     st.stop()
-if g.graph.get("sampled_traces", 0) < g.graph.get("matched_traces", 0):
-    st.caption(f"Computed over the {g.graph['sampled_traces']:,} most recent of {g.graph['matched_traces']:,} traces.")
+if g.graph["sampled_traces"] >= g.graph["max_traces"]:
+    st.caption(f"Computed over the {g.graph['sampled_traces']:,} most recent of the {g.graph['matched_traces']:,} "
+               "matching traces; narrow the filters to see the rest.")
 st.altair_chart(charts.topology_chart(g), width="stretch")
 
 agents, handoffs = topology_frames(g)

@@ -13,6 +13,10 @@ ui.stop_if_no_match(ws.count_traces(filters))
 
 c1, c2 = st.columns(2)
 dims = ws.dimensions()
+if not dims:
+    st.info("These traces carry no cohort dimension (route, tenant, prompt version, model, agent...).")
+    st.caption("Next step: map your attributes to dimensions at ingest (see the ingest section of the README).")
+    st.stop()
 dimension = c1.selectbox("Dimension", dims, index=dims.index("route") if "route" in dims else 0,
                          format_func=lambda d: d.replace("_", " "))
 evaluators = ws.evaluator_names()

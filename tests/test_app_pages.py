@@ -244,3 +244,16 @@ def test_sample_incident_trace_opens(sample_db_path, monkeypatch):
     at.selectbox[0].set_value(retriever).run()
     assert not at.exception
     assert any(c.value.startswith("document 1") for c in at.caption)
+
+
+def test_sidebar_filters_drive_the_table_and_the_url(synth_db, monkeypatch):
+    at = run("pages/2_Traces.py", synth_db, monkeypatch)
+    at.sidebar.selectbox(key="tdf_ev").set_value("groundedness").run()
+    at.sidebar.slider(key="tdf_ev_range_groundedness").set_value((0.0, 0.5)).run()
+    assert not at.exception
+    assert at.dataframe[0].value.shape[0] == 4 and "4 traces match" in at.caption[0].value
+    assert qp(at, "score.groundedness") == "..0.5"
+    at.sidebar.multiselect(key="tdf_dim_tenant").set_value(["acme"]).run()
+    assert at.dataframe[0].value.shape[0] == 2  # refunds v2 traces 16 and 22 are acme's
+    at.sidebar.button[0].click().run()  # Clear filters
+    assert at.dataframe[0].value.shape[0] == 24 and "score.groundedness" not in at.query_params

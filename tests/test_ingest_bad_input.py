@@ -176,3 +176,10 @@ def test_interrupted_ingest_keeps_whole_batches_and_previous_state(db_path, tmp_
     assert 0 < n < 500 and n % 40 == 0  # whole batches only
     assert db.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == n + 1  # summaries match the spans
     assert db.execute("SELECT name FROM spans WHERE trace_id = ?", ["9" * 32]).fetchone()[0] == "previous"
+
+
+def test_text_that_is_not_a_trace_file():
+    result = parse_bytes(b"# notes\nnot json", "notes.md")
+    assert [str(r) for r in result.rejected] == [
+        "notes.md: not a trace file: neither JSON (OTLP/JSON, JSON Lines, flat records) nor OTLP protobuf; "
+        "see the README section 'Ingest' for the formats"]

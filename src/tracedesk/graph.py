@@ -305,8 +305,8 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
 
 def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
                    max_traces: int = 5_000) -> nx.DiGraph:
-    """Agent topology over the filtered traces (the most recent `max_traces` of them; the graph's
-    `sampled_traces` / `matched_traces` attributes say how many were used)."""
+    """Agent topology over the filtered traces that name an agent (the most recent `max_traces` of them; the
+    graph's `sampled_traces` / `matched_traces` attributes say how many were used of how many matched)."""
     from .query import count_traces, trace_where
 
     where, params = trace_where(filters)
@@ -322,6 +322,7 @@ def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
     g = build_agent_topology(spans, evs)
     g.graph["matched_traces"] = matched
     g.graph["sampled_traces"] = int(spans["trace_id"].nunique()) if not spans.empty else 0
+    g.graph["max_traces"] = max_traces
     return g
 
 

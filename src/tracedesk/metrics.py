@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from .models import COLUMN_DIMENSIONS
 from .query import Filters, FilterError, _dim_expr, frame, trace_ids_sql, trace_where
 from .textchecks import is_refusal
 
@@ -167,7 +166,7 @@ def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: 
     cost_per_trace, eval_pass_rate. Buckets are UTC, labelled by their start; empty buckets are left out."""
     cols = ["bucket", "traces", "error_rate", "latency_p50_ms", "latency_p95_ms", "total_tokens", "cost_usd",
             "cost_per_trace", "eval_pass_rate"]
-    tr = trace_frame(db, filters)
+    tr = trace_frame(db, filters, extra_columns=("start_ns", "total_tokens"))
     if tr.empty:
         return pd.DataFrame(columns=cols)
     freq = freq or auto_freq(int(tr["start_ns"].min()), int(tr["start_ns"].max()))
@@ -264,39 +263,59 @@ def _data_version(db: sqlite_utils.Database) -> tuple[int, int]:
     return db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes
 
 
+_FRAME_BASE = ("duration_ms", "errored", "cost_usd", "has_cost", "score_sum", "n_score", "passed_sum", "n_passed",
+               "refused")
+
+
 def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, evaluator: str | None = None,
-                extra_dims: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per filtered trace with everything the cohort views aggregate: the cohort columns, duration,
-    errored, cost, the trace's evaluation sums (score_sum, n_score, passed_sum, n_passed — of one evaluator
-    or all) and refused. Fetched once and grouped many ways; kept on the connection until the data changes."""
-    key = (repr(filters.to_query_params()) if filters else "", evaluator, tuple(extra_dims), _data_version(db))
+                dimensions: Sequence[str] = (), extra_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per filtered trace with what the cohort views aggregate: duration_ms, errored, cost_usd,
+    has_cost, the trace's evaluation sums (score_sum, n_score, passed_sum, n_passed — of one evaluator or
+    all), refused, plus the requested cohort `dimensions` (model/agent as the comma lists) and
+    `extra_columns` of traces (start_ns, total_tokens). Computed in one SQL statement (no trace ids leave
+    SQLite) and kept on the connection until the data changes."""
+    dims = tuple(dict.fromkeys(dimensions))
+    extra = tuple(dict.fromkeys(extra_columns))
+    key = (repr(filters.to_query_params()) if filters else "", evaluator, dims, extra, _data_version(db))
     cache = getattr(db, "_td_frames", None)
     if cache is not None and key in cache:
         return cache[key]
+    refused = json.dumps(sorted(refused_trace_ids(db)))
     where, params = trace_where(filters)
-    extra = "".join(f", {_dim_expr(d, 't')} AS \"dim:{d}\"" for d in extra_dims)
-    df = frame(db, f"SELECT t.trace_id, t.start_ns, t.route, t.tenant, t.prompt_version, t.environment, t.models, "
-                   f"t.agents, t.duration_ms, t.error_count > 0 AS errored, t.total_tokens, t.cost_usd{extra} "
-                   f"FROM traces t WHERE {where}", params)
-    ev_sql = ("SELECT e.trace_id, SUM(e.score) AS score_sum, COUNT(e.score) AS n_score, SUM(e.passed) AS passed_sum, "
-              "COUNT(e.passed) AS n_passed FROM evaluations e WHERE e.error IS NULL")
-    ev_params: list[Any] = []
-    if evaluator:
-        ev_sql += " AND e.name = ?"
-        ev_params.append(evaluator)
-    if filters is not None and not filters.is_empty():
-        sub, sub_params = trace_ids_sql(filters)
-        ev_sql += f" AND e.trace_id IN ({sub})"
-        ev_params += sub_params
-    ev = frame(db, ev_sql + " GROUP BY e.trace_id", ev_params)
-    df = df.merge(ev, on="trace_id", how="left")
-    for c in ("score_sum", "n_score", "passed_sum", "n_passed"):
-        df[c] = df[c].fillna(0).astype(float)
-    df["errored"] = df["errored"].astype(float)
-    refused = refused_trace_ids(db)
-    df["refused"] = df["trace_id"].isin(refused).astype(float) if refused else 0.0
-    df["has_cost"] = df["cost_usd"].notna().astype(float)
-    df["cost_usd"] = df["cost_usd"].astype(float)
+    cols = []
+    for d in dims:
+        expr = "t.models" if d == "model" else "t.agents" if d == "agent" else _dim_expr(d, "t")
+        cols.append(f'{expr} AS "dim:{d}"')
+    for c in extra:
+        if c not in ("start_ns", "total_tokens"):
+            raise ValueError(f"trace_frame extra column must be start_ns or total_tokens, not {c!r}")
+        cols.append(f"t.{c}")
+    # no `error IS NULL` test: an evaluation that failed carries no score or verdict, so SUM/COUNT skip it
+    # anyway, and leaving it out lets SQLite answer from the (trace_id, name, score, passed) index alone
+    ev_cond = "name = ?" if evaluator else "1"
+    sql = (
+        f"SELECT t.duration_ms, t.error_count > 0 AS errored, t.cost_usd, t.cost_usd IS NOT NULL AS has_cost, "
+        f"COALESCE(ev.score_sum, 0) AS score_sum, COALESCE(ev.n_score, 0) AS n_score, "
+        f"COALESCE(ev.passed_sum, 0) AS passed_sum, COALESCE(ev.n_passed, 0) AS n_passed, "
+        f"t.trace_id IN (SELECT value FROM json_each(?)) AS refused"
+        + "".join(", " + c for c in cols) +
+        f" FROM traces t LEFT JOIN (SELECT trace_id, SUM(score) AS score_sum, COUNT(score) AS n_score, "
+        f"SUM(passed) AS passed_sum, COUNT(passed) AS n_passed FROM evaluations WHERE {ev_cond} GROUP BY trace_id) ev "
+        f"ON ev.trace_id = t.trace_id WHERE {where}"
+    )
+    cur = db.execute(sql, [refused, *([evaluator] if evaluator else []), *params])
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    data = list(zip(*rows)) if rows else [()] * len(names)
+    def column(name: str, values: Sequence[Any]) -> Any:
+        if name in _FRAME_BASE or name == "total_tokens":
+            return np.asarray([np.nan if v is None else v for v in values] if name in ("cost_usd", "duration_ms",
+                              "total_tokens") else values, dtype=float)
+        if name == "start_ns":
+            return np.asarray(values, dtype=np.int64)
+        return pd.Series(values, dtype=object)
+
+    df = pd.DataFrame({n: column(n, col) for n, col in zip(names, data)})
     if cache is None:
         cache = {}
         try:
@@ -309,17 +328,14 @@ def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, ev
     return df
 
 
-def _cohort_column(df: pd.DataFrame, dimension: str) -> pd.DataFrame:
-    """(row index, cohort) pairs: model/agent explode the trace's comma list (a trace is in every cohort of
-    a model or agent it used); other dimensions are one value per trace, missing ones as "(none)"."""
+def _cohort_column(df: pd.DataFrame, dimension: str) -> pd.Series:
+    """The cohort of each row (aligned to df's index; repeated index for model/agent, where a trace is in
+    every cohort of a model or agent it used); missing values as "(none)"."""
+    col = df[f"dim:{dimension}"]
+    present = col.notna() & (col.astype(str) != "")
     if dimension in ("model", "agent"):
-        col = df["models" if dimension == "model" else "agents"]
-        lists = col.where(col.notna() & (col != ""), MISSING).str.split(",")
-        out = lists.explode().rename("cohort").to_frame()
-        return out
-    col = df[dimension] if dimension in COLUMN_DIMENSIONS else df[f"dim:{dimension}"]
-    col = col.astype(object).where(col.notna() & (col.astype(str) != ""), MISSING).astype(str)
-    return col.rename("cohort").to_frame()
+        return col.where(present, MISSING).astype(str).str.split(",").explode().rename("cohort")
+    return col.where(present, MISSING).astype(str).rename("cohort")
 
 
 def _metrics_by(df: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
@@ -348,8 +364,8 @@ def matrix_from_frame(df: pd.DataFrame, dimension: str, *, include_global: bool 
     if df.empty:
         return pd.DataFrame(columns=cols).rename_axis("cohort")
     cohorts = _cohort_column(df, dimension)
-    rows = df.loc[cohorts.index].reset_index(drop=True)
-    out = _metrics_by(rows, cohorts["cohort"].reset_index(drop=True))
+    rows = df.loc[cohorts.index].reset_index(drop=True) if dimension in ("model", "agent") else df
+    out = _metrics_by(rows, cohorts.reset_index(drop=True) if rows is not df else cohorts)
     out = out.sort_values("traces", ascending=False, kind="stable")
     if include_global:
         glob = _metrics_by(df, pd.Series("(all)", index=df.index))
@@ -370,11 +386,57 @@ def cohort_matrix(
     "(all)" is the global figure when include_global. Columns: traces, quality, pass_rate, error_rate,
     refusal_rate, latency_p50_ms, latency_p95_ms, cost_per_trace."""
     dimension = _check_dimension(dimension)
-    extra = () if dimension in COHORT_DIMENSIONS else (dimension,)
-    if extra:
-        _dim_expr(dimension, "t")  # validates the name
-    return matrix_from_frame(trace_frame(db, filters, evaluator=evaluator, extra_dims=extra), dimension,
-                             include_global=include_global)
+    if dimension in ("model", "agent"):  # trace membership: a trace counts in several cohorts
+        return matrix_from_frame(trace_frame(db, filters, evaluator=evaluator, dimensions=(dimension,)), dimension,
+                                 include_global=include_global)
+    return _grouped_matrix(db, dimension, filters, evaluator=evaluator, include_global=include_global)
+
+
+def _grouped_matrix(db: sqlite_utils.Database, dimension: str, filters: Filters | None, *,
+                    evaluator: str | None, include_global: bool) -> pd.DataFrame:
+    """cohort_matrix for a one-value-per-trace dimension: sums in SQL GROUP BY cohort; only (cohort,
+    duration) pairs come back row by row, for the percentiles. Same figures as matrix_from_frame."""
+    cols = ["traces", *COHORT_METRICS]
+    where, params = trace_where(filters)
+    expr = f"COALESCE(NULLIF(CAST({_dim_expr(dimension, 't')} AS TEXT), ''), '{MISSING}')"
+    refused = json.dumps(sorted(refused_trace_ids(db)))
+    sums = frame(db, f"SELECT {expr} AS cohort, COUNT(*) AS n, SUM(t.error_count > 0) AS errored, "
+                     f"SUM(t.cost_usd) AS cost_usd, COUNT(t.cost_usd) AS has_cost, "
+                     f"SUM(t.trace_id IN (SELECT value FROM json_each(?))) AS refused "
+                     f"FROM traces t WHERE {where} GROUP BY 1", [refused, *params])
+    if sums.empty:
+        return pd.DataFrame(columns=cols).rename_axis("cohort")
+    ev_cond = "e.name = ?" if evaluator else "1"
+    ev = frame(db, f"SELECT {expr} AS cohort, SUM(e.score) AS score_sum, COUNT(e.score) AS n_score, "
+                   f"SUM(e.passed) AS passed_sum, COUNT(e.passed) AS n_passed FROM traces t "
+                   f"JOIN evaluations e ON e.trace_id = t.trace_id WHERE {ev_cond} AND {where} GROUP BY 1",
+               [*([evaluator] if evaluator else []), *params])
+    dur = frame(db, f"SELECT {expr} AS cohort, t.duration_ms FROM traces t WHERE {where}", params)
+    sums = sums.set_index("cohort").join(ev.set_index("cohort")).fillna(
+        {"score_sum": 0, "n_score": 0, "passed_sum": 0, "n_passed": 0})
+    dur["duration_ms"] = dur["duration_ms"].astype(float)
+    if include_global:
+        sums = pd.concat([sums.sum(numeric_only=True).to_frame("(all)").T, sums])
+        dur = pd.concat([dur.assign(cohort="(all)"), dur], ignore_index=True)
+    n = sums["n"].astype(float)
+    div = lambda a, b: sums[a].astype(float) / sums[b].astype(float).where(sums[b] > 0)  # noqa: E731
+    q = dur.groupby("cohort")["duration_ms"]
+    out = pd.DataFrame({
+        "traces": sums["n"].astype(int),
+        "quality": div("score_sum", "n_score"),
+        "pass_rate": div("passed_sum", "n_passed"),
+        "error_rate": sums["errored"].astype(float) / n,
+        "refusal_rate": sums["refused"].astype(float) / n,
+        "latency_p50_ms": q.quantile(0.5).reindex(sums.index),
+        "latency_p95_ms": q.quantile(0.95).reindex(sums.index),
+        "cost_per_trace": div("cost_usd", "has_cost"),
+    }, index=sums.index)
+    head = out.iloc[:1] if include_global else out.iloc[:0]
+    body = out.iloc[1:] if include_global else out
+    body = body.sort_index().sort_values("traces", ascending=False, kind="stable")
+    out = pd.concat([head, body])
+    out.index.name = "cohort"
+    return out[cols]
 
 
 def rank_cohorts(matrix: pd.DataFrame, *, min_traces: int = 5, side: str = "both") -> pd.DataFrame:
@@ -439,8 +501,7 @@ def worst_cohorts(
 ) -> pd.DataFrame:
     """The cohorts (over several dimensions) that sit furthest on the WORSE side of the global figure."""
     parts = []
-    extra = tuple(d for d in dimensions if d not in COHORT_DIMENSIONS)
-    df = trace_frame(db, filters, extra_dims=extra)
+    df = trace_frame(db, filters, dimensions=dimensions)
     for dim in dimensions:
         ranked = rank_cohorts(matrix_from_frame(df, dim), min_traces=min_traces, side="worse")
         ranked = ranked[ranked["cohort"] != MISSING]

@@ -62,6 +62,10 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
     if ctype in PROTOBUF_TYPES or stripped[:1] not in (b"{", b"["):
         if ctype and ctype not in PROTOBUF_TYPES and "json" in ctype:
             raise RecordError(f"content type {ctype} but the body is not JSON")
+        if ctype not in PROTOBUF_TYPES and data[:1] != b"\x0a":
+            # OTLP protobuf requests start with field 1 (resource_spans / resource_logs): byte 0x0a.
+            raise RecordError("not a trace file: neither JSON (OTLP/JSON, JSON Lines, flat records) nor OTLP "
+                              "protobuf; see the README section 'Ingest' for the formats")
         kind = proto_kind(data)
         if kind == "traces":
             parse_traces_proto(data, source, normalizer, result)

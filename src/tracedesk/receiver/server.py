@@ -79,8 +79,6 @@ class Receiver:
         self.writer: BatchWriter | None = None
         self._normalizer: Any = None
         self._normalizer_at = 0.0
-        # Parsing is pure Python (GIL-bound): more parallel parses than cores only add contention.
-        self.parse_slots = threading.BoundedSemaphore(int(os.environ.get("TRACEDESK_PARSE_SLOTS", "0")) or 1000)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -419,8 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _parse(self, signal: str, encoding: str) -> Parsed:
         data = self._read_body()
         try:
-            with self.server.receiver.parse_slots:
-                return parse_request(data, signal, encoding, SOURCE, self.server.receiver.normalizer())
+            return parse_request(data, signal, encoding, SOURCE, self.server.receiver.normalizer())
         except MalformedBody as exc:
             raise _Reply(400, str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - a parser bug must not take the server down
