@@ -93,3 +93,26 @@ def test_bad_parameter_is_a_validation_error():
         parse_rule({"tracedesk_alert": 1, "name": "x", "condition": {
             "signal": {"type": "retrieval_topk_overlap", "reference": "5w"}, "aggregation": "mean",
             "comparator": "<", "threshold": 0.5}})
+
+
+def test_headless_check_of_a_rule_using_a_drift_signal(shifted_db, tmp_path, capsys):
+    """`tracedesk alerts check` loads the drift signals itself (the alerts registry's provider hook)."""
+    import json
+
+    from tracedesk.alerts import dumps_rule
+    from tracedesk.cli import main
+    from tracedesk.drift.windows import iso
+
+    rules = tmp_path / "rule.json"
+    rules.write_text(dumps_rule(_rule()))
+    at = iso(SHIFT_AT + 8 * 3600 * 10**9)
+    assert main(["alerts", "check", str(rules), "--db", shifted_db, "--at", at]) == 1
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [e["group"] for e in events if e["firing"]] == [{"route": "billing"}]
+    # a fresh process, where nothing imported tracedesk.drift beforehand, knows the drift signals too
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "tracedesk", "alerts", "validate", str(rules)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

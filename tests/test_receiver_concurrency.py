@@ -17,8 +17,8 @@ def _trace_id(client: int, batch: int) -> str:
 
 
 def test_concurrent_exporters_and_a_reader(db_path):
-    # A small batch size so the writer really commits many transactions while the reader reads.
-    r = make_receiver(db_path, batch_spans=50, batch_delay=0.01)
+    # A small batch cap so the writer commits many transactions while the reader reads (default: no wait).
+    r = make_receiver(db_path, batch_spans=50)
     statuses: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

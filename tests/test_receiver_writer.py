@@ -84,3 +84,28 @@ def test_same_span_posted_twice_is_stored_once(db_path):
 def test_unopenable_database_fails_at_construction(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         BatchWriter(str(tmp_path / "missing" / "x.db"))
+
+
+def test_group_commit_requests_arriving_during_a_commit_form_the_next_batch(db_path):
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+    batches: list[int] = []
+
+    def write(db, spans, evaluations, log_messages):
+        batches.append(len(spans))
+        if len(batches) == 1:
+            entered.set()
+            release.wait()  # a slow commit: more requests arrive meanwhile
+        default_write(db, spans, evaluations, log_messages)
+
+    writer = BatchWriter(db_path, write=write)  # default: no waiting, commit what is queued
+    first = writer.submit(WriteRequest([_span(1)]))
+    entered.wait()
+    later = [writer.submit(WriteRequest([_span(10 + i), _span(20 + i)])) for i in range(3)]
+    assert not first.done()  # not acknowledged before its commit finished
+    release.set()
+    assert first.result() is None and all(f.result() is None for f in later)
+    writer.close()
+    assert batches == [1, 6]
+    assert _count(db_path) == 7

@@ -159,3 +159,16 @@ def test_refusal_prefilter_keeps_every_refusal(tmp_path):
     write_batch(ws.db, [Span(trace_id="f" * 32, span_id="f" * 16, kind="LLM", output_text="I'm sorry, but no.",
                              start_ns=0, end_ns=1)])
     assert refused_trace_ids(ws.db) == expected | {"f" * 32}
+
+
+@pytest.mark.parametrize("dimension", ["route", "tenant", "prompt_version"])
+def test_sql_grouped_matrix_equals_the_frame_path(ws, dimension):
+    """cohort_matrix groups in SQL; worst_cohorts groups one fetched frame: the figures must agree."""
+    import pandas as pd
+
+    from tracedesk.metrics import matrix_from_frame, trace_frame
+
+    for f in (None, Filters(dims={"tenant": ["acme"]}), Filters(dims={"route": ["nowhere"]})):
+        pd.testing.assert_frame_equal(ws.cohort_matrix(dimension, f),
+                                      matrix_from_frame(trace_frame(ws.db, f, dimensions=(dimension,)), dimension),
+                                      check_dtype=False, check_index_type=False)

@@ -52,6 +52,8 @@ def _run(args: argparse.Namespace) -> int:
                             max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact)
     try:
         serve(config)
+    except ValueError as exc:  # e.g. an invalid cohort-dimension mapping stored in the database
+        raise UsageError(f"cannot start: {exc}") from None
     except OSError as exc:
         if exc.errno in (98, 48):  # EADDRINUSE (Linux, macOS)
             raise UsageError(f"{args.host}:{args.port} is already in use; pick another --port "

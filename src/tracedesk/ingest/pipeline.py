@@ -12,7 +12,6 @@ import gc
 import glob
 import gzip
 import os
-import queue
 import threading
 import time
 import zlib
@@ -116,75 +115,6 @@ class _Writer:
                         db, [(key, _message_columns(rows)) for key, rows in rows_for.items()])
 
         return step
-
-
-class _BackgroundWriter:
-    """Runs `_Writer.flush` on a thread with its own connection, so parsing (Python) overlaps with
-    SQLite work (which releases the GIL). Batches stay whole transactions; on abort the queued
-    batches are dropped and the exception re-raised, so the database holds whole batches only."""
-
-    def __init__(self, path: str, report: IngestReport, redact: bool, batch_size: int) -> None:
-        self.path = path
-        self.report = report
-        self.redact = redact
-        self.batch_size = batch_size
-        self.pending = ParseResult()
-        self.queue: queue.Queue[ParseResult | None] = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.abort = False
-        self.thread = threading.Thread(target=self._run, name="tracedesk-ingest-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            db = store.connect(self.path)
-            writer = _Writer(db, self.report, self.redact, self.batch_size)
-            while True:
-                item = self.queue.get()
-                if item is None:
-                    break
-                if self.abort or self.error is not None:
-                    continue
-                writer.pending = item
-                writer.flush()
-            db.conn.close()
-        except BaseException as exc:  # surfaced to the caller's thread by _put/close
-            self.error = exc
-            while self.queue.get() is not None:  # unblock the producer until it sends the sentinel
-                pass
-
-    def add(self, result: ParseResult) -> None:
-        self.pending.extend(result)
-        if len(self.pending.spans) >= self.batch_size:
-            self.flush()
-
-    def flush(self) -> None:
-        batch, self.pending = self.pending, ParseResult()
-        if batch.spans or batch.evaluations or batch.log_messages or batch.rejected or batch.warnings:
-            self._put(batch)
-
-    def _put(self, item: ParseResult | None) -> None:
-        while True:
-            if self.error is not None and item is not None:
-                raise self.error
-            try:
-                self.queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                if not self.thread.is_alive():
-                    return
-
-    def close(self, abort: bool = False) -> None:
-        try:
-            if abort:
-                self.abort = True
-            else:
-                self.flush()
-        finally:
-            self._put(None)  # always release the thread, even when flush() re-raised its error
-            self.thread.join()
-        if self.error is not None and not abort:
-            raise self.error
 
 
 def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
@@ -321,19 +251,11 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     report = IngestReport()
     report.rejected.extend(missing)
     total = sum(_size(f) for f in files)
-    threaded = isinstance(db, (str, os.PathLike)) and str(db) != ":memory:"
-    writer: Any = (_BackgroundWriter(str(db), report, redact, batch_size) if threaded
-                   else _Writer(database, report, redact, batch_size))
-    try:
-        _ingest_files(files, normalizer, writer, report, progress, total)
-    except BaseException:
-        if threaded:
-            writer.close(abort=True)
-        raise
-    if threaded:
-        writer.close()
-    else:
-        writer.flush()
+    # One connection, one thread: a writer thread was measured slower here (SQLite steps hand the GIL
+    # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
+    writer = _Writer(database, report, redact, batch_size)
+    _ingest_files(files, normalizer, writer, report, progress, total)
+    writer.flush()
     _finish(database, report, started)
     return report
 

@@ -3,9 +3,11 @@
 Many exporters post at once; if each request wrote on its own, SQLite would serialize them through its
 file lock and, under load, some would fail with "database is locked" while the Streamlit app reads the
 same file. Instead every request hands its parsed spans to this thread and waits on a Future. The thread
-gathers requests until a batch is big enough (`max_spans`) or old enough (`max_delay`), writes them in
+takes everything queued (up to `max_spans` records, optionally waiting `max_delay` for more), writes it in
 ONE transaction with `store.write_batch`, and only then resolves the futures — so a request is answered
-200 only after its spans are committed. The connection uses `synchronous=FULL` so a commit survives a
+200 only after its spans are committed. This is group commit: with `max_delay=0` (the receiver's
+default) a lone request is written at once, and under load the requests that arrive while one batch
+commits form the next, so batches grow with the load without adding latency. The connection uses `synchronous=FULL` so a commit survives a
 power cut, not only a crash of this process: what the receiver acknowledged is never lost.
 """
 from __future__ import annotations
@@ -89,7 +91,7 @@ class BatchWriter:
         db_path: str | os.PathLike[str],
         *,
         max_spans: int = 5000,
-        max_delay: float = 0.05,
+        max_delay: float = 0.0,
         write: BatchFn | None = None,
     ) -> None:
         self.db_path = str(db_path)
