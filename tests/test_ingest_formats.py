@@ -246,25 +246,3 @@ def test_dimension_mapping_is_user_editable(db_path):
         save_dimensions(db, {"bad name": ["x"]})
 
 
-def test_parallel_parsing_stores_the_same_as_serial(tmp_path, monkeypatch):
-    from tracedesk.ingest import pipeline
-
-    path = tmp_path / "many.jsonl"
-    with open(path, "w") as fh:
-        for t in range(1, 301):
-            spans = [span(f"{t:032x}", f"{t:08x}{i:08x}", f"s{i}", {"gen_ai.operation.name": "chat",
-                                                                    "gen_ai.request.model": "gpt-4o-mini",
-                                                                    "gen_ai.usage.input_tokens": t + i})
-                     for i in range(1, 4)]
-            fh.write(json.dumps(request(spans)) + "\n")
-        fh.write("{broken\n")
-    serial = ingest_paths(str(tmp_path / "serial.db"), [path], batch_size=100)
-    monkeypatch.setenv("TRACEDESK_INGEST_WORKERS", "2")
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr(pipeline, "PARALLEL_CHUNK_BYTES", 20_000)
-    parallel = ingest_paths(str(tmp_path / "parallel.db"), [path], batch_size=100)
-    assert serial.as_dict() | {"seconds": 0} == parallel.as_dict() | {"seconds": 0}
-    assert parallel.spans_inserted == 900 and [r.where for r in parallel.rejected] == [f"{path}:301"]
-    dump = "SELECT trace_id, span_id, input_tokens, cost_usd, content_hash FROM spans ORDER BY 1, 2"
-    assert connect(str(tmp_path / "serial.db")).execute(dump).fetchall() == connect(
-        str(tmp_path / "parallel.db")).execute(dump).fetchall()

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import orjson
 import sqlite_utils
 
 from .models import Evaluation, Span

@@ -6,7 +6,6 @@ written in batches. Each batch is one transaction: an interrupted ingest keeps w
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import gc
 import glob
@@ -29,10 +28,6 @@ from .parse import GZIP_MAGIC, parse_bytes, parse_line
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
-#: With TRACEDESK_INGEST_WORKERS=N, JSON Lines files at least this big are parsed by N worker processes
-#: (parsing is CPU-bound Python; the main process unpickles results and writes).
-PARALLEL_MIN_BYTES = 32_000_000
-PARALLEL_CHUNK_BYTES = 2_000_000
 #: Progress callback: (bytes done, bytes total) after each stored batch and at the end of each file.
 Progress = Callable[[int, int], None]
 
@@ -286,79 +281,11 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
             progress(done_before, total)
 
 
-_worker_normalizer: Normalizer | None = None
-
-
-def _init_worker(dimensions: dict[str, list[str]], price: bool) -> None:
-    global _worker_normalizer
-    gc.set_threshold(200_000, 50, 1000)
-    _worker_normalizer = Normalizer(dimensions, price)
-
-
-def _parse_chunk(lines: list[bytes], source: str, first_lineno: int) -> ParseResult:
-    result = ParseResult()
-    assert _worker_normalizer is not None
-    for n, line in enumerate(lines, first_lineno):
-        parse_line(line, f"{source}:{n}", _worker_normalizer, result)
-    return result
-
-
-def _workers_for(size: int) -> int:
-    """Opt-in: TRACEDESK_INGEST_WORKERS=N parses big JSON Lines files in N processes. Off by default: on a
-    2-core machine shared with other work, the process start and pickling did not pay off (README)."""
-    wanted = os.environ.get("TRACEDESK_INGEST_WORKERS", "0")
-    if size < PARALLEL_MIN_BYTES or not wanted.isdigit():
-        return 0
-    return int(wanted)
-
-
-def _parallel_lines(lines: Iterator[bytes], source: str, normalizer: Normalizer, writer: Any,
-                    progress: Progress | None, raw: BinaryIO, done_before: int, total: int, workers: int) -> None:
-    """Parse chunks of lines in `workers` processes, write results in file order (last write wins holds).
-
-    At most 2 chunks per worker are in flight, so memory stays bounded whatever the file size. "spawn"
-    (not fork) because the caller may have threads (the writer thread, a Streamlit server).
-    """
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker,
-                  initargs=(normalizer.dims.mapping, normalizer.price)) as pool:
-        in_flight: collections.deque = collections.deque()
-
-        def drain_one() -> None:
-            writer.add(in_flight.popleft().get())
-            if progress:
-                progress(done_before + raw.tell(), total)
-
-        chunk: list[bytes] = []
-        size = 0
-        start = 1
-        for line in lines:
-            chunk.append(line)
-            size += len(line)
-            if size >= PARALLEL_CHUNK_BYTES:
-                in_flight.append(pool.apply_async(_parse_chunk, (chunk, source, start)))
-                start += len(chunk)
-                chunk, size = [], 0
-                if len(in_flight) >= 2 * workers:
-                    drain_one()
-        if chunk:
-            in_flight.append(pool.apply_async(_parse_chunk, (chunk, source, start)))
-        while in_flight:
-            drain_one()
-
-
 def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: _Writer,
                  progress: Progress | None, done_before: int, total: int) -> None:
     first = reader.readline()
     rest_start = reader.readline() if first else b""
     if first and rest_start.strip() and _is_object_line(first):
-        workers = _workers_for(_size_of(raw))
-        if workers:
-            _parallel_lines(_chain(first, rest_start, reader), source, normalizer, writer, progress, raw,
-                            done_before, total, workers)
-            return
         # JSON Lines: stream line by line.
         lineno = 0
         last_report = 0
