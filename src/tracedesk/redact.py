@@ -29,7 +29,8 @@ MASKS = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]", "ssn": "[SSN]
          "api_key": "[API_KEY]"}
 
 
-def _luhn(digits: str) -> bool:
+def luhn_ok(digits: str) -> bool:
+    """True when a digit string passes the Luhn checksum (payment card numbers)."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
@@ -41,7 +42,8 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _iban_ok(text: str) -> bool:
+def iban_ok(text: str) -> bool:
+    """True when an IBAN candidate passes the ISO 13616 mod-97 check."""
     s = text.replace(" ", "")
     if not 15 <= len(s) <= 34:
         return False
@@ -60,11 +62,11 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
     for m in _EMAIL.finditer(text):
         found.append(("email", m.start(), m.end()))
     for m in _IBAN.finditer(text):
-        if _iban_ok(m.group()):
+        if iban_ok(m.group()):
             found.append(("iban", m.start(), m.end()))
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and _luhn(digits):
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
             found.append(("card", m.start(), m.end()))
     for m in _SSN.finditer(text):
         found.append(("ssn", m.start(), m.end()))
