@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tracedesk import store
+from tracedesk.otlp_json import attributes
 from tracedesk.receiver import Receiver, ReceiverConfig
 
 
@@ -30,22 +31,12 @@ def span_json(trace_id: str, span_id: str, name: str = "call", *, parent: str | 
     out: dict[str, Any] = {
         "traceId": trace_id, "spanId": span_id, "name": name, "kind": 1,
         "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + dur),
-        "attributes": [{"key": k, "value": _any(v)} for k, v in (attrs or {}).items()],
+        "attributes": attributes(attrs or {}),
         "status": {},
     }
     if parent:
         out["parentSpanId"] = parent
     return out
-
-
-def _any(v: Any) -> dict[str, Any]:
-    if isinstance(v, bool):
-        return {"boolValue": v}
-    if isinstance(v, int):
-        return {"intValue": str(v)}
-    if isinstance(v, float):
-        return {"doubleValue": v}
-    return {"stringValue": str(v)}
 
 
 def traces_body(spans: Iterable[dict[str, Any]], service: str = "svc") -> bytes:

@@ -16,23 +16,15 @@ from typing import Any
 
 import sqlite_utils
 
+from ..otlp_json import attributes
+
 EVENT_NAME = "gen_ai.evaluation.result"
 _COLUMNS = ("trace_id", "span_id", "name", "score", "label", "passed", "reason", "evaluator_version",
             "judge_model", "judge_cost_usd", "judge_latency_ms", "source", "created_ns", "error")
 
 
-def _value(v: Any) -> dict[str, Any]:
-    if isinstance(v, bool):
-        return {"boolValue": v}
-    if isinstance(v, int):
-        return {"intValue": str(v)}
-    if isinstance(v, float):
-        return {"doubleValue": v}
-    return {"stringValue": str(v)}
-
-
 def _attrs(pairs: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _value(v)} for k, v in pairs if v is not None]
+    return attributes(dict(pairs))
 
 
 def rows(db: sqlite_utils.Database, names: Iterable[str] | None = None,

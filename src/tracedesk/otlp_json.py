@@ -1,4 +1,4 @@
-"""Tiny writers for the OTLP/JSON wire format (ExportTraceServiceRequest), as real exporters emit it.
+"""Writers for the OTLP/JSON wire format (trace and log requests), as real exporters emit it.
 
 int64 values are decimal strings and ids lowercase hex, as in the protobuf-JSON mapping; gzip output
 carries no timestamp or file name so the same spans always give the same bytes.
