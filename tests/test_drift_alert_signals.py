@@ -116,3 +116,14 @@ def test_headless_check_of_a_rule_using_a_drift_signal(shifted_db, tmp_path, cap
     done = subprocess.run([sys.executable, "-m", "tracedesk", "alerts", "validate", str(rules)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_builder_proposes_the_bad_direction_for_drift_signals():
+    from tracedesk.alerts.builder import signal_choices
+    from tracedesk.store import connect
+
+    proposed = {c.signal["type"]: (c.aggregation, c.comparator, c.threshold)
+                for c in signal_choices(connect(":memory:")) if "drift" in c.label}
+    assert proposed == {"retrieval_topk_overlap": ("mean", "<", 0.5),
+                        "retrieval_new_docs": ("rate", ">", 0.3),
+                        "output_length_shift": ("mean", "<", -0.3)}

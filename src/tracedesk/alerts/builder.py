@@ -58,7 +58,8 @@ def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     for stype, definition in sorted(SIGNALS.items()):
         spec = definition.spec
         if stype not in builtin and not any(p.required for p in spec.params):
-            out.append(SignalChoice(spec.label, {"type": stype}, spec.default_aggregation, ">", 0.0))
+            out.append(SignalChoice(spec.label, {"type": stype}, spec.default_aggregation,
+                                    spec.default_comparator, spec.default_threshold))
     return out
 
 

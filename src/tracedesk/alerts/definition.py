@@ -59,6 +59,9 @@ class SignalSpec:
     default_aggregation: str = "mean"
     unit: str = ""
     description: str = ""
+    #: what the builder proposes for a new condition on this signal: the direction of "bad" and a start value
+    default_comparator: str = ">"
+    default_threshold: float = 0.0
 
 
 #: Signal types known to the validator. `signals.register_signal` adds to it (drift adds its own).

@@ -149,12 +149,13 @@ def _output_length_shift(db, params, q):
 SIGNALS = [
     (SignalSpec("retrieval_topk_overlap", "Retrieval top-k overlap (drift)", (_REFERENCE, _TOP_K, _DEPTH), "mean",
                 "share", "Share of each retrieval's top documents that are among the reference window's top-k "
-                "documents of its cohort (1 = same documents as before; 0 = all changed)."), _topk_overlap),
+                "documents of its cohort (1 = same documents as before; 0 = all changed).", "<", 0.5), _topk_overlap),
     (SignalSpec("retrieval_new_docs", "Retrieval new documents (drift)", (_REFERENCE, _DEPTH), "rate", "",
-                "1 per retrieval returning a document never retrieved in the reference window, else 0."), _new_docs),
+                "1 per retrieval returning a document never retrieved in the reference window, else 0.", ">", 0.3),
+     _new_docs),
     (SignalSpec("output_length_shift", "Output length shift (drift)", (_REFERENCE,), "mean", "ratio",
                 "Each LLM answer's length relative to its cohort's reference mean, minus 1 "
-                "(window mean -0.4 = answers 40% shorter than in the reference)."), _output_length_shift),
+                "(window mean -0.4 = answers 40% shorter than in the reference).", "<", -0.3), _output_length_shift),
 ]
 
 
