@@ -42,15 +42,24 @@ def injection_hits(text: str | None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class PIIEvaluator:
-    name: str = "pii"
-    version: str = "pii-v1"
+class _Heuristic:
+    """What every deterministic check shares; each check sets its name, version, description and needs."""
+
+    name: str = ""
+    version: str = ""
     family: str = "heuristic"
-    description: str = "No emails, phones, Luhn-valid cards, SSNs, IBANs or API keys in input or output."
+    description: str = ""
     applies_to: tuple[str, ...] = _TEXT_KINDS
     scope: str = "span"
     requires: tuple[str, ...] = ()
     threshold: float = 1.0
+
+
+@dataclass(frozen=True)
+class PIIEvaluator(_Heuristic):
+    name: str = "pii"
+    version: str = "pii-v1"
+    description: str = "No emails, phones, Luhn-valid cards, SSNs, IBANs or API keys in input or output."
 
     def evaluate(self, inp: EvalInput) -> Score | None:
         if not inp.has("input") and not inp.has("output"):
@@ -65,15 +74,10 @@ class PIIEvaluator:
 
 
 @dataclass(frozen=True)
-class InjectionEvaluator:
+class InjectionEvaluator(_Heuristic):
     name: str = "prompt_injection"
     version: str = "prompt_injection-v1"
-    family: str = "heuristic"
     description: str = "Instruction-override phrases in the input, retrieved context or tool results."
-    applies_to: tuple[str, ...] = _TEXT_KINDS
-    scope: str = "span"
-    requires: tuple[str, ...] = ()
-    threshold: float = 1.0
 
     def evaluate(self, inp: EvalInput) -> Score | None:
         sources = {"input": inp.input, "context": inp.context, "tool_result": inp.extra.get("tool_result")}
@@ -89,15 +93,12 @@ class InjectionEvaluator:
 
 
 @dataclass(frozen=True)
-class RefusalEvaluator:
+class RefusalEvaluator(_Heuristic):
     name: str = "refusal"
     version: str = "refusal-v1"
-    family: str = "heuristic"
     description: str = "The answer is not a refusal (1 = answered, 0 = refused)."
     applies_to: tuple[str, ...] = ("LLM", "AGENT", "CHAIN")
-    scope: str = "span"
     requires: tuple[str, ...] = ("output",)
-    threshold: float = 1.0
 
     def evaluate(self, inp: EvalInput) -> Score | None:
         if is_refusal(inp.output):
@@ -110,15 +111,12 @@ def _tool_set(text: str | None) -> set[str]:
 
 
 @dataclass(frozen=True)
-class ExpectedToolEvaluator:
+class ExpectedToolEvaluator(_Heuristic):
     name: str = "expected_tool"
     version: str = "expected_tool-v1"
-    family: str = "heuristic"
     description: str = "The step called the expected tool (attribute `expected_tool`), when one is known."
     applies_to: tuple[str, ...] = ("LLM", "TOOL", "AGENT")
-    scope: str = "span"
     requires: tuple[str, ...] = ("expected_tool",)
-    threshold: float = 1.0
 
     def evaluate(self, inp: EvalInput) -> Score | None:
         expected, called = _tool_set(inp.expected_tool), _tool_set(inp.tool_name)
@@ -136,15 +134,12 @@ def _strip_fence(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class JSONValidityEvaluator:
+class JSONValidityEvaluator(_Heuristic):
     name: str = "json_validity"
     version: str = "json_validity-v1"
-    family: str = "heuristic"
     description: str = "Output that is meant to be JSON (asked for, or starts like JSON) parses."
     applies_to: tuple[str, ...] = ("LLM", "TOOL")
-    scope: str = "span"
     requires: tuple[str, ...] = ("output",)
-    threshold: float = 1.0
 
     def evaluate(self, inp: EvalInput) -> Score | None:
         text = _strip_fence(inp.output or "")
@@ -158,18 +153,15 @@ class JSONValidityEvaluator:
 
 
 @dataclass(frozen=True)
-class LatencySLOEvaluator:
+class LatencySLOEvaluator(_Heuristic):
     """score = min(1, slo / duration): 1 within the SLO, falling as the span runs longer."""
 
     slo_ms: float = 10_000.0
     name: str = "latency_slo"
     version: str = "latency_slo-v1"
-    family: str = "heuristic"
     description: str = "Span duration within the latency SLO (default 10 s; --slo-latency-ms)."
     applies_to: tuple[str, ...] = ("LLM", "TOOL", "RETRIEVER", "AGENT")
-    scope: str = "span"
     requires: tuple[str, ...] = ("duration_ms",)
-    threshold: float = 1.0
 
     def evaluate(self, inp: EvalInput) -> Score | None:
         d = float(inp.duration_ms or 0.0)
@@ -179,18 +171,16 @@ class LatencySLOEvaluator:
 
 
 @dataclass(frozen=True)
-class CostSLOEvaluator:
+class CostSLOEvaluator(_Heuristic):
     """Per-trace cost against a USD budget; score = min(1, slo / cost)."""
 
     slo_usd: float = 0.05
     name: str = "cost_slo"
     version: str = "cost_slo-v1"
-    family: str = "heuristic"
     description: str = "Trace cost within the cost SLO (default $0.05; --slo-cost-usd)."
     applies_to: tuple[str, ...] = ()
     scope: str = "trace"
     requires: tuple[str, ...] = ("cost_usd",)
-    threshold: float = 1.0
 
     def evaluate(self, inp: EvalInput) -> Score | None:
         c = float(inp.cost_usd or 0.0)
