@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from .normalize import Normalizer
 from .parse import parse_bytes
-from .pipeline import expand_paths, ingest_bytes, ingest_paths
+from .pipeline import BatchWriter, expand_paths, ingest_bytes, ingest_paths
 from .result import IngestReport, LogMessage, ParseResult
 
 __all__ = [
-    "parse_bytes", "ingest_paths", "ingest_bytes", "expand_paths", "ParseResult", "IngestReport",
+    "BatchWriter", "parse_bytes", "ingest_paths", "ingest_bytes", "expand_paths", "ParseResult", "IngestReport",
     "LogMessage", "Normalizer",
 ]

@@ -32,8 +32,11 @@ DEFAULT_BATCH = 5000
 Progress = Callable[[int, int], None]
 
 
-class _Writer:
-    """Accumulates parse results and writes them to the store in batches."""
+class BatchWriter:
+    """Accumulates parse results and writes them to the store in batches (file ingest and the live receiver).
+
+    Each flush is one store transaction: redaction, log-message joins and trace summaries included.
+    """
 
     def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int) -> None:
         self.db = db
@@ -248,7 +251,7 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     total = sum(_size(f) for f in files)
     # One connection, one thread: a writer thread was measured slower here (SQLite steps hand the GIL
     # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
-    writer = _Writer(database, report, redact, batch_size)
+    writer = BatchWriter(database, report, redact, batch_size)
     _ingest_files(files, normalizer, writer, report, progress, total)
     writer.flush()
     _finish(database, report, started)
@@ -281,7 +284,7 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
             progress(done_before, total)
 
 
-def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: _Writer,
+def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: BatchWriter,
                  progress: Progress | None, done_before: int, total: int) -> None:
     first = reader.readline()
     rest_start = reader.readline() if first else b""
@@ -370,7 +373,7 @@ def ingest_bytes(db: Any, data: bytes, source: str, content_type: str | None = N
     store.migrate(database)
     report = IngestReport()
     result = parse_bytes(data, source, content_type, normalizer=_normalizer(database, dimensions))
-    writer = _Writer(database, report, redact, batch_size)
+    writer = BatchWriter(database, report, redact, batch_size)
     spans = result.spans
     result.spans = []
     writer.add(result)

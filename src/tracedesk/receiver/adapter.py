@@ -107,11 +107,10 @@ class StoreWriter:
         self._writer: Any = None
 
     def __call__(self, db: Any, spans: list[Span], evaluations: list[Evaluation], log_messages: list[Any]) -> None:
-        from ..ingest.pipeline import _Writer
-        from ..ingest.result import IngestReport, ParseResult
+        from ..ingest import BatchWriter, IngestReport, ParseResult
 
         if self._writer is None or self._writer.db is not db:
-            self._writer = _Writer(db, IngestReport(), self.redact, batch_size=1 << 62)
+            self._writer = BatchWriter(db, IngestReport(), self.redact, batch_size=1 << 62)
         # A fresh report per batch: the receiver runs for days, the report's trace-id set must not grow.
         self._writer.report = IngestReport()
         self._writer.add(ParseResult(spans=list(spans), evaluations=list(evaluations),
