@@ -8,11 +8,11 @@ import streamlit as st
 from tracedesk.alerts import AGGREGATIONS, COMPARATORS, SEVERITIES, AlertValidationError, dumps_bundle, dumps_rule, loads
 from tracedesk.alerts.builder import (BUILDER_DIMENSIONS, WINDOWS, build_rule, default_choice, dimension_values,
                                       signal_choices)
-from tracedesk.alerts.chart import backtest_chart, episodes_frame, summary_frame
+from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 from tracedesk.alerts.evaluate import backtest, evaluate, group_label
 from tracedesk.alerts.storage import list_rules, save_rule
 from tracedesk.alerts.suggest import suggest_from_text
-from tracedesk.ui import db_path
+from tracedesk.app.ui import db_path
 
 st.title("Alerts")
 db = db_path()

@@ -58,12 +58,12 @@ def cache_clear(db: sqlite_utils.Database, evaluator: str | None = None) -> int:
 
 
 def load_custom_judges(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    from .store import get_setting
+    from . import get_setting
 
     return list(get_setting(db, CUSTOM_JUDGES_KEY, []) or [])
 
 
 def save_custom_judges(db: sqlite_utils.Database, judges: list[dict[str, Any]]) -> None:
-    from .store import set_setting
+    from . import set_setting
 
     set_setting(db, CUSTOM_JUDGES_KEY, judges)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from .query import Filters, FilterError, _dim_expr, frame, trace_ids_sql, trace_where
+from ..store.query import Filters, FilterError, _dim_expr, frame, trace_ids_sql, trace_where
 from .textchecks import is_refusal
 
 #: Dimensions the cohort views offer. model/agent are trace membership: a trace belongs to every model

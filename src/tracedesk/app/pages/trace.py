@@ -1,8 +1,9 @@
 """Trace: span tree and waterfall, the selected span's content and scores, the trajectory graph."""
 import streamlit as st
 
-from tracedesk import charts, ui
-from tracedesk.graph import span_tree
+from tracedesk import charts
+from tracedesk.app import ui
+from tracedesk.analysis.graph import span_tree
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()

@@ -4,7 +4,8 @@ import os
 
 import streamlit as st
 
-from tracedesk import evals, ui
+from tracedesk import evals
+from tracedesk.app import ui
 from tracedesk.evals import custom, results
 from tracedesk.evals.sampling import STRATEGIES
 

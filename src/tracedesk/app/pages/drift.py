@@ -5,9 +5,10 @@ import os
 
 import streamlit as st
 
-from tracedesk import store, ui
+from tracedesk import store
+from tracedesk.app import ui
 from tracedesk.drift import FAMILIES, DriftError, drift_report
-from tracedesk.drift.charts import describe_stats, ranked_table, series_chart, trace_url
+from tracedesk.charts.drift import describe_stats, ranked_table, series_chart, trace_url
 from tracedesk.drift.load import available_dimensions
 
 ui.page_setup("Drift")

@@ -44,7 +44,7 @@ JSON_CONTAINERS: tuple[str, ...] = ("metadata", "langsmith.metadata", "traceloop
 
 def load_dimensions(db: Any) -> dict[str, list[str]]:
     """The mapping stored in the database, or the defaults."""
-    from .store import get_setting
+    from ..store import get_setting
 
     stored = get_setting(db, SETTING_KEY)
     return validate_dimensions(stored) if stored else {k: list(v) for k, v in DEFAULT_DIMENSIONS.items()}
@@ -52,7 +52,7 @@ def load_dimensions(db: Any) -> dict[str, list[str]]:
 
 def save_dimensions(db: Any, mapping: dict[str, list[str]]) -> dict[str, list[str]]:
     """Validate and store a mapping; applies to spans ingested from now on."""
-    from .store import set_setting
+    from ..store import set_setting
 
     clean = validate_dimensions(mapping)
     set_setting(db, SETTING_KEY, clean)

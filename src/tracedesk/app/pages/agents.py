@@ -1,8 +1,9 @@
 """Agents: who hands off to whom over the filtered traces, how often handoffs fail, per-agent figures."""
 import streamlit as st
 
-from tracedesk import charts, ui
-from tracedesk.graph import topology_frames
+from tracedesk import charts
+from tracedesk.app import ui
+from tracedesk.analysis.graph import topology_frames
 
 ui.page_setup("Agents")
 ws = ui.require_workspace()

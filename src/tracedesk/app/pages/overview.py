@@ -1,7 +1,8 @@
 """Overview: headline KPIs over time, the worst cohorts beside the global figure, monitoring health."""
 import streamlit as st
 
-from tracedesk import charts, ui
+from tracedesk import charts
+from tracedesk.app import ui
 
 ui.page_setup("Overview")
 ws = ui.require_workspace()

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from .models import COLUMN_DIMENSIONS
+from ..models import COLUMN_DIMENSIONS
 
 #: Trace-table columns a caller may sort by (anything else is refused, so ORDER BY never takes input).
 TRACE_SORT_COLUMNS: tuple[str, ...] = (
@@ -340,7 +340,7 @@ def spans(
     limit: int | None = None,
 ) -> pd.DataFrame:
     """Spans of the matching traces (all their spans), optionally only some kinds, in start order."""
-    from .store import SPAN_COLUMN_NAMES
+    from . import SPAN_COLUMN_NAMES
 
     bad = [c for c in columns if c not in SPAN_COLUMN_NAMES]
     if bad:

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from .store import default_db_path
+from ..store import default_db_path
 
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
     import pandas as pd
 
-    from .query import Filters
-    from .workspace import Workspace
+    from ..store.query import Filters
+    from ..workspace import Workspace
 
 MISSING_DB_MESSAGE = "No tracedesk database at `{path}`."
 MISSING_DB_NEXT = (
@@ -50,7 +50,7 @@ def db_path() -> str:
 @st.cache_resource(show_spinner=False)
 def open_workspace(path: str) -> "Workspace":
     """One Workspace per database file and process (it hands each thread its own connection)."""
-    from .workspace import Workspace
+    from ..workspace import Workspace
 
     return Workspace(path)
 
@@ -67,7 +67,7 @@ def ensure_database(path: str) -> str | None:
     if Path(path).expanduser().exists():
         return st.session_state.get("_td_sample_note")
     try:
-        from . import sample
+        from .. import sample
     except ImportError:
         return None
     with st.spinner("No database yet: building the bundled sample week (once)..."):
@@ -110,7 +110,7 @@ def stop_if_no_match(count: int) -> None:
 
 def current_filters() -> "Filters":
     """The filters chosen so far in this session (else read from the URL)."""
-    from .query import Filters, FilterError
+    from ..store.query import Filters, FilterError
 
     if _STATE_KEY in st.session_state:
         return Filters.from_query_params(st.session_state[_STATE_KEY])
@@ -144,8 +144,8 @@ def _day_ns(day: dt.date) -> int:
 
 def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     """Draw the shared filters in the sidebar and return the choice."""
-    from .query import Filters
-    from .metrics import COHORT_DIMENSIONS
+    from ..store.query import Filters
+    from ..analysis.metrics import COHORT_DIMENSIONS
 
     cur = current_filters()
     sb = st.sidebar
@@ -367,7 +367,7 @@ def worst_display(worst: "pd.DataFrame") -> "pd.DataFrame":
     """worst_cohorts() as a compact table: which cohort, how many traces, worse on what, cohort vs global."""
     import pandas as pd
 
-    from .charts import LABELS
+    from ..charts.workbench import LABELS
 
     return pd.DataFrame({
         "cohort": [f"{d} = {c}" for d, c in zip(worst["dimension"], worst["cohort"])],

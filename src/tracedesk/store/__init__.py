@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import sqlite_utils
 
-from .models import Evaluation, Span
+from ..models import Evaluation, Span
 
 DEFAULT_DB_PATH = "tracedesk.db"
 DB_ENV_VAR = "TRACEDESK_DB"
@@ -218,13 +218,13 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m003_evaluations", _m003_evaluations),
     ("m004_settings", _m004_settings),
     ("m101_ingest_log_messages",
-     lambda db: __import__("tracedesk.store_ingest", fromlist=["_"]).m101_ingest_log_messages(db)),
-    ("m201_eval_cache", lambda db: __import__("tracedesk.store_evals", fromlist=["_"]).m201_eval_cache(db)),
-    ("m301_alert_rules", lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m301_alert_rules(db)),
+     lambda db: __import__("tracedesk.store.ingest", fromlist=["_"]).m101_ingest_log_messages(db)),
+    ("m201_eval_cache", lambda db: __import__("tracedesk.store.evals", fromlist=["_"]).m201_eval_cache(db)),
+    ("m301_alert_rules", lambda db: __import__("tracedesk.store.alerts", fromlist=["_"]).m301_alert_rules(db)),
     ("m401_workbench_indexes",
-     lambda db: __import__("tracedesk.store_workbench", fromlist=["_"]).m401_workbench_indexes(db)),
+     lambda db: __import__("tracedesk.store.workbench", fromlist=["_"]).m401_workbench_indexes(db)),
     ("m302_alerts_eval_index",
-     lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m302_alerts_eval_index(db)),
+     lambda db: __import__("tracedesk.store.alerts", fromlist=["_"]).m302_alerts_eval_index(db)),
 ]
 
 

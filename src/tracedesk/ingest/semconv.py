@@ -8,7 +8,7 @@ OTel GenAI names emitted side by side, `prompt_tokens` next to `input_tokens`) a
 """
 from __future__ import annotations
 
-from .models import SpanKind
+from ..models import SpanKind
 
 K = SpanKind
 

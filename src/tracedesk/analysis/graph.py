@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from .query import Filters, frame
+from ..store.query import Filters, frame
 
 KEPT_KINDS = frozenset({"AGENT", "LLM", "TOOL", "RETRIEVER", "RERANKER", "EMBEDDING", "GUARDRAIL"})
 MISSING_KIND = "MISSING"
@@ -307,7 +307,7 @@ def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
                    max_traces: int = 5_000) -> nx.DiGraph:
     """Agent topology over the filtered traces that name an agent (the most recent `max_traces` of them; the
     graph's `sampled_traces` / `matched_traces` attributes say how many were used of how many matched)."""
-    from .query import count_traces, trace_where
+    from ..store.query import count_traces, trace_where
 
     where, params = trace_where(filters)
     matched = count_traces(db, filters)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .result import DriftReport, DriftResult
+from ..drift.result import DriftReport, DriftResult
 
 
 def series_chart(report: DriftReport, result: DriftResult, *, height: int = 180) -> alt.Chart:

@@ -5,8 +5,9 @@ import datetime as dt
 
 import streamlit as st
 
-from tracedesk import receiver, ui
-from tracedesk.ui import db_path
+from tracedesk import receiver
+from tracedesk.app import ui
+from tracedesk.app.ui import db_path
 
 ui.page_setup("Live traces")
 db = db_path()

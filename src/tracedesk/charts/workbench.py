@@ -11,8 +11,8 @@ import altair as alt
 import networkx as nx
 import pandas as pd
 
-from .graph import layered_layout, span_tree, topology_layout
-from .metrics import COHORT_METRICS
+from ..analysis.graph import layered_layout, span_tree, topology_layout
+from ..analysis.metrics import COHORT_METRICS
 
 STATUS_COLORS = {"ERROR": "#d62728", "OK": "#2ca02c", "UNSET": "#9e9e9e"}
 #: node colour classes of the trajectory graph: status first (an error is an error), then score

@@ -4,7 +4,8 @@ import datetime as dt
 
 import streamlit as st
 
-from tracedesk import charts, ui
+from tracedesk import charts
+from tracedesk.app import ui
 
 ui.page_setup("Cohorts")
 ws = ui.require_workspace()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .evaluate import BacktestResult, Episode, group_label
+from ..alerts.evaluate import BacktestResult, Episode, group_label
 
 
 def _episode_frame(episodes: list[Episode], label: str) -> pd.DataFrame:
