@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Union
+from ..errors import TracedeskError
 
 FORMAT_VERSION = 1
 BUNDLE_KEY = "tracedesk_alerts"  # a bundle: {"tracedesk_alerts": 1, "alerts": [rule, ...]}
@@ -31,7 +32,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _DIM_RE = re.compile(r"^dims\.[A-Za-z0-9_.:-]+$")
 
 
-class AlertValidationError(ValueError):
+class AlertValidationError(TracedeskError, ValueError):
     """A document is not a valid alert. `errors` lists (json_path, message) pairs."""
 
     def __init__(self, errors: list[tuple[str, str]]):

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlite_utils
+from ..errors import InputError
 
 NS_PER_S = 1_000_000_000
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 
-class DriftError(ValueError):
+class DriftError(InputError):
     """A drift request that cannot be answered as asked; the message says how to fix it."""
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlite_utils
 
 from ..models import COLUMN_DIMENSIONS
+from ..errors import InputError
 
 #: Trace-table columns a caller may sort by (anything else is refused, so ORDER BY never takes input).
 TRACE_SORT_COLUMNS: tuple[str, ...] = (
@@ -33,7 +34,7 @@ _SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "
 _LIST_PARAMS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent"}
 
 
-class FilterError(ValueError):
+class FilterError(InputError):
     """A filter value that cannot be read; the message names the parameter and the expected form."""
 
 
