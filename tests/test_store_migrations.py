@@ -194,3 +194,21 @@ def test_migrations_module_lists_steps_from_the_feature_modules():
     assert steps["m201_eval_cache"] is evals.m201_eval_cache
     assert steps["m301_alert_rules"] is alerts.m301_alert_rules
     assert steps["m401_workbench_indexes"] is workbench.m401_workbench_indexes
+
+
+def test_connect_never_migrates_another_applications_database(tmp_path):
+    path = tmp_path / "theirs.db"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(NotATracedeskDatabase, match=r"holds orders\), so it was left untouched"):
+        store.connect(path)
+    raw = sqlite3.connect(path)
+    assert [r[0] for r in raw.execute("SELECT name FROM sqlite_master")] == ["orders"]
+    raw.close()
+    text = tmp_path / "notes.db"
+    text.write_text("not sqlite at all, just some notes that happen to end in .db\n" * 5)
+    with pytest.raises(NotATracedeskDatabase, match="not a tracedesk database"):
+        store.connect(text)
+    assert text.read_text().startswith("not sqlite")

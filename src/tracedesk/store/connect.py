@@ -108,11 +108,20 @@ def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None, 
         ensure_migrated(db)
         return db
     path = resolve_path(db)
-    database = open_database(path, check_same_thread=check_same_thread)
+    database: sqlite_utils.Database | None = None
     try:
+        database = open_database(path, check_same_thread=check_same_thread)
         ensure_migrated(database, path)
+    except sqlite3.DatabaseError as exc:
+        if database is not None:
+            database.close()
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise NotATracedeskDatabase(f"{path!r} is not a tracedesk database ({exc}), so it was left "
+                                        "untouched. Pass a database made by `tracedesk ingest`, or a new path.") from None
+        raise
     except BaseException:
-        database.close()
+        if database is not None:
+            database.close()
         raise
     return database
 

@@ -209,6 +209,19 @@ def applied_names(db: sqlite_utils.Database) -> list[str]:
         return []
 
 
+def _refuse_foreign(conn: sqlite3.Connection) -> None:
+    """A database with tables but no `_migrations` belongs to another application: never migrate it."""
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    if names and "_migrations" not in names:
+        from ..errors import NotATracedeskDatabase
+
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise NotATracedeskDatabase(
+            f"This SQLite database was not created by tracedesk (it holds {shown}), so it was left untouched. "
+            "Pass the file `tracedesk ingest --db` created, or a new path to start one."
+        )
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration the database has not seen yet; returns the names applied (often none).
 
@@ -223,6 +236,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
         raise RuntimeError("migrate() needs a connection without an open transaction: commit or roll back first")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        _refuse_foreign(conn)
         conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_ns INTEGER)")
         done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
         applied: list[str] = []
