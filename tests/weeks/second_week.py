@@ -308,11 +308,11 @@ INCIDENTS: tuple[Incident, ...] = (
         {"traffic_factor": 0.72},
     ),
     Incident(
-        "W2-N3", "cost_blip", _at(5, "15:41"), _at(5, "16:06"), {"tenant": "contoso"},
+        "W2-N3", "cost_blip", _at(4, "12:47"), _at(4, "13:17"), {"tenant": "contoso"},
         ({"signal": "cost_per_trace", "kind": "cost", "aggregation": "mean", "direction": "up"},
          {"signal": "input_tokens", "kind": "count", "span_kind": "LLM", "aggregation": "mean", "direction": "up"}),
         False,
-        "contoso pastes long documents into its questions for 25 minutes on Saturday afternoon: ~2.5x input "
+        "contoso pastes long documents into its questions for 30 minutes on Friday lunchtime: ~2.5x input "
         "tokens on final answers, on every route. Real usage, not a fault: should not page.",
         {"input_token_factor": 2.5},
     ),
@@ -548,7 +548,7 @@ def _claims(tr: Trace) -> None:
     for i in range(calls):
         step = _llm(tr, spec, "chat", c, "claude-sonnet-4-5", context, rng.randint(40, 90),
                     f"You are the {specialist}. Use tools to look up the policy before answering.", question,
-                    f"call {tool}", tool_call=True, cached=int(context * 0.6) if rng.random() < 0.7 else 0)
+                    tool, tool_call=True, cached=int(context * 0.6) if rng.random() < 0.7 else 0)
         c = step["end"] + _lognorm(rng, 2, 0.3)
         if looping:
             result: Any = {"status": "partial", "items": [], "next_page_token": None}
@@ -601,7 +601,7 @@ def _onboarding(tr: Trace) -> None:
     target = "kyc_specialist" if kyc else "account_setup_specialist"
     plan = _llm(tr, planner, "openai.chat", c, "gpt-4.1-mini", rng.randint(700, 1300), rng.randint(25, 70),
                 "You are the onboarding intake planner. Hand off to the right specialist.", question,
-                f"handoff to {target}", tool_call=True)
+                f"transfer_to_{target}", tool_call=True)
     c = plan["end"] + _lognorm(rng, 2, 0.3)
     hand = tr.span(planner, f"intake_planner \u2192 {target}", "handoff", c, c + _lognorm(rng, 1.2, 0.3),
                    from_agent="intake_planner", to_agent=target)
@@ -831,7 +831,7 @@ def _enc_genai(tr: Trace, s: dict[str, Any]) -> dict[str, Any]:
             if s["stream"]:
                 a["gen_ai.response.time_to_first_chunk"] = round(s["ttft"] / 1000, 4)
             if s.get("tool_call"):
-                parts = [{"type": "tool_call", "id": "toolu_" + s["id"], "name": s["answer"].split()[-1],
+                parts = [{"type": "tool_call", "id": "toolu_" + s["id"], "name": s["answer"],
                           "arguments": {}}]
             else:
                 parts = [{"type": "text", "content": s["answer"]}]
@@ -908,8 +908,13 @@ def _enc_traceloop(tr: Trace, s: dict[str, Any]) -> dict[str, Any]:
             a.update({"gen_ai.response.model": s["resp_model"], "gen_ai.response.id": "resp_" + s["id"],
                       "gen_ai.usage.input_tokens": in_tok, "gen_ai.usage.output_tokens": s["out_tok"],
                       "llm.usage.total_tokens": s["in_tok"] + s["out_tok"],
-                      "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": s["answer"],
-                      "gen_ai.completion.0.finish_reason": s["finish"]})
+                      "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.finish_reason": s["finish"]})
+            if s.get("tool_call"):
+                a.update({"gen_ai.completion.0.tool_calls.0.id": "call_" + s["id"],
+                          "gen_ai.completion.0.tool_calls.0.name": s["answer"],
+                          "gen_ai.completion.0.tool_calls.0.arguments": "{}"})
+            else:
+                a["gen_ai.completion.0.content"] = s["answer"]
     else:  # pragma: no cover
         raise ValueError(k)
     return _otlp_span(s, tr, name, kind, a, [], ok_code=True)
@@ -1057,6 +1062,7 @@ class WeekFiles:
     traces_by_route: dict[str, int] = field(default_factory=dict)
     traces_by_day: dict[str, int] = field(default_factory=dict)
     spans_by_route: dict[str, int] = field(default_factory=dict)
+    evaluations_by_name: dict[str, int] = field(default_factory=dict)
 
     def labels(self) -> dict[str, Any]:
         return orjson.loads(self.incidents.read_bytes())
@@ -1123,7 +1129,10 @@ def write_week(out_dir: Path, seed: int = DEFAULT_SEED, days: int = 7, scale: fl
             week.traces_by_route[route] = week.traces_by_route.get(route, 0) + 1
             week.spans_by_route[route] = week.spans_by_route.get(route, 0) + len(tr.spans)
             week.traces_by_day[date] = week.traces_by_day.get(date, 0) + 1
-            week.evaluations += sum(len(s["evals"]) for s in tr.spans)
+            for s in tr.spans:
+                week.evaluations += len(s["evals"])
+                for ev in s["evals"]:
+                    week.evaluations_by_name[ev["name"]] = week.evaluations_by_name.get(ev["name"], 0) + 1
             encoded = [enc[route](tr, s) for s in tr.spans]
             if route == "claims":
                 claims_spans.extend(encoded)
