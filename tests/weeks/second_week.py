@@ -194,7 +194,7 @@ class Incident:
     id: str
     type: str
     start: int
-    end: int
+    end: int | None  # None: lasts until the end of the generated range
     cohort: dict[str, str]
     signals: tuple[dict[str, Any], ...]
     should_page: bool
@@ -202,11 +202,12 @@ class Incident:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def active(self, t: int) -> bool:
-        return self.start <= t < self.end
+        return self.start <= t and (self.end is None or t < self.end)
 
-    def label(self) -> dict[str, Any]:
+    def label(self, range_end: int) -> dict[str, Any]:
+        end = range_end if self.end is None else min(self.end, range_end)
         out: dict[str, Any] = {
-            "id": self.id, "type": self.type, "start": _iso(self.start), "end": _iso(self.end),
+            "id": self.id, "type": self.type, "start": _iso(self.start), "end": _iso(end),
             "cohort": dict(self.cohort), "signals": [dict(s) for s in self.signals],
             "should_page": self.should_page, "description": self.description,
         }
@@ -268,7 +269,7 @@ INCIDENTS: tuple[Incident, ...] = (
         "~12x slower and returns archived, low-scoring passages, so answers lose grounding. Search only.",
     ),
     Incident(
-        "W2-05", "prompt_version_regression", _at(4, "10:05"), T0 + 7 * DAY, {"prompt_version": NEW_KYC_PROMPT},
+        "W2-05", "prompt_version_regression", _at(4, "10:05"), None, {"prompt_version": NEW_KYC_PROMPT},
         ({"signal": "answer_relevance", "kind": "evaluation", "aggregation": "mean", "direction": "down",
           "baseline": 0.87, "during": 0.62},
          {"signal": "user_feedback", "kind": "evaluation", "label": "thumbs_down", "direction": "up"},
@@ -1174,7 +1175,7 @@ def write_week(out_dir: Path, seed: int = DEFAULT_SEED, days: int = 7, scale: fl
         "generator": "tests/weeks/second_week.py", "seed": seed, "scale": scale, "days": days,
         "start": _iso(T0), "end": _iso(end),
         "quiet_days": [(WEEK_START + timedelta(days=d)).strftime("%Y-%m-%d") for d in QUIET_DAYS if d < days],
-        "incidents": [dict(inc.label(), end=_iso(min(inc.end, end))) for inc in INCIDENTS if inc.start < end],
+        "incidents": [inc.label(end) for inc in INCIDENTS if inc.start < end],
     }
     week.incidents.write_bytes(orjson.dumps(labels, option=orjson.OPT_INDENT_2))
     return week
