@@ -174,6 +174,8 @@ def test_w2_01_northwind_groundedness_slides_gradually(db: sqlite3.Connection, l
     assert before > first > middle > last  # a slide, not a step
     assert before - last > 0.25
     assert first > before - 0.1
+    _, _, inc = incident(labels, "W2-01")
+    assert (inc["detectable_from"], inc["ramp_end"]) == ("2027-03-10T15:15:24Z", "2027-03-11T12:26:00Z")
 
 
 def test_w2_02_claims_tool_retry_loop(db: sqlite3.Connection, labels) -> None:

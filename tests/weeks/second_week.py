@@ -228,7 +228,9 @@ INCIDENTS: tuple[Incident, ...] = (
         "retrieved context is stale, so groundedness slides from ~0.86 to ~0.52 over 30 hours on every route "
         "northwind uses, then holds until the connector is fixed. No latency or error change: a slow "
         "decline, not a step.",
-        {"shape": "linear_ramp", "ramp_hours": 30},
+        {"shape": "linear_ramp", "ramp_hours": 30, "ramp_end": _iso(_at(2, "06:26") + 30 * HOUR),
+         # A ramp from zero has no datable onset: the time the slide reaches 0.1 is when it can first be seen.
+         "detectable_from": _iso(_at(2, "06:26") + int(0.1 / 0.34 * 30 * HOUR))},
     ),
     Incident(
         "W2-02", "tool_retry_loop", _at(2, "13:47"), _at(2, "16:52"), {"route": "claims"},
