@@ -107,73 +107,77 @@ BENIGN_OPENERS: tuple[str, ...] = (
 REFUSAL_BASE = {"claude-sonnet-4-5": 0.010}
 REFUSAL_OTHER = 0.004
 
-CLAIMS_Q = (
-    "Is water damage from a burst pipe covered under policy {pol}?",
-    "What's the status of claim {clm}? I submitted photos on Monday.",
-    "How much will I get back for the windshield repair on claim {clm}?",
-    "My car was hit in a parking lot, do I need a police report to file?",
-    "Can I add the rental car costs to claim {clm}?",
-    "Why was my deductible applied twice on claim {clm}?",
-    "The adjuster hasn't called back about claim {clm}. What happens next?",
+#: (question, answer) pairs per route; both are filled from the same slot values, so an answer is about its
+#: question (text heuristics such as answer relevance see coherent pairs).
+CLAIMS_QA = (
+    ("Is water damage from a burst pipe covered under policy {pol}?",
+     "Under policy {pol}, sudden and accidental discharge of water from a burst pipe is covered; gradual leaks "
+     "are excluded (section 4.2). Your ${ded} deductible applies."),
+    ("What's the status of claim {clm}? I submitted photos on Monday.",
+     "Claim {clm} is in review: your photos arrived and an adjuster is assigned. Expect a decision within 5 "
+     "business days."),
+    ("How much will I get back for the windshield repair on claim {clm}?",
+     "For claim {clm} the approved windshield repair is ${amt}; after your ${ded} deductible you will receive "
+     "${net}."),
+    ("My car was hit in a parking lot, do I need a police report to file?",
+     "A police report is not required to file for parking-lot damage, but photos and the other driver's "
+     "details speed the claim up. Your ${ded} deductible applies."),
+    ("Can I add the rental car costs to claim {clm}?",
+     "Yes: rental costs can be added to claim {clm} up to $40 a day for 14 days under your transportation "
+     "cover."),
+    ("Why was my deductible applied twice on claim {clm}?",
+     "On claim {clm} the ${ded} deductible was applied once per incident: the glass and the body damage were "
+     "filed as two incidents. I've asked the adjuster to merge them."),
 )
-CLAIMS_A = (
-    "Under policy {pol}, sudden and accidental discharge of water is covered; gradual leaks are excluded "
-    "(section 4.2). Your ${ded} deductible applies.",
-    "Claim {clm} is in review: the photos arrived and an adjuster is assigned. Expect a decision within "
-    "5 business days.",
-    "For claim {clm} the approved glass repair is ${amt}; after the ${ded} deductible you will receive ${net}.",
-    "A police report is not required for parking-lot damage under ${ded}, but photos and the other "
-    "driver's details speed things up.",
-    "Rental costs can be added to claim {clm} up to $40/day for 14 days under your transportation cover.",
+ONBOARDING_QA = (
+    ("How do I set up a business account for my bakery?",
+     "You can open a business account in about 10 minutes: have your company number, a director's ID and "
+     "proof of address ready."),
+    ("Which documents do I need to open a joint account?",
+     "For a joint account both holders verify their identity with a passport or driving licence; each gets "
+     "an invitation link."),
+    ("Can I onboard as a sole trader without a company number?",
+     "Yes: sole traders can onboard with a personal ID and proof of trading such as a recent invoice."),
+    ("I never received the verification email, what now?",
+     "I've resent the verification email to the address on file; the link expires in 24 hours."),
+    ("Can my accountant get read-only access during setup?",
+     "Yes: add your accountant as a viewer under Team once the account is open; viewers cannot move money."),
 )
-ONBOARDING_Q = (
-    "How do I set up a business account for my bakery?",
-    "Which documents do I need to open a joint account?",
-    "Can I onboard as a sole trader without a company number?",
-    "I never received the verification email, what now?",
-    "Can my accountant get read-only access during setup?",
+KYC_QA = (
+    ("Here's my passport scan, can you verify my identity?",
+     "Your passport {doc} is verified: the name and date of birth match your application."),
+    ("My proof of address is a utility bill from February, is that OK?",
+     "A utility bill dated within the last 3 months is accepted, so your February bill is fine."),
+    ("Why was my ID rejected? It's a valid driving licence.",
+     "Your driving licence {doc} was rejected because the photo was cut off at the edge; please upload a scan "
+     "showing all four corners."),
+    ("Can I use a residence permit instead of a passport?",
+     "Yes, a residence permit is accepted as ID when you add a proof of address."),
 )
-ONBOARDING_A = (
-    "You can open a business account in about 10 minutes: have your company number, a director's ID and "
-    "proof of address ready.",
-    "For a joint account both holders verify their identity; each gets an invitation link.",
-    "Yes: sole traders can onboard with a personal ID and proof of trading such as an invoice.",
-    "I've resent the verification email to the address on file; it expires in 24 hours.",
+SEARCH_QA = (
+    ("refund policy for annual plans", "Annual plans can be refunded pro rata within 30 days of renewal [kb-{d1}]."),
+    ("how to reset two-factor authentication",
+     "Go to Settings > Security > Two-factor and choose Reset; you'll need a backup code [kb-{d1}]."),
+    ("export invoices as csv", "Invoices export as CSV from Billing > History > Export [kb-{d1}]."),
+    ("api rate limits enterprise tier",
+     "Enterprise API keys allow 3,000 requests per minute, burstable to 5,000 [kb-{d1}]."),
+    ("change billing address", "Change the billing address under Billing > Details > Address [kb-{d1}]."),
+    ("sso setup with okta",
+     "Set up SSO with Okta under Settings > Security > SAML: paste the Okta metadata URL [kb-{d1}]."),
+    ("data retention after deleting a workspace",
+     "After a workspace is deleted its data is retained for 30 days, then erased [kb-{d1}]."),
+    ("add a team member with admin rights",
+     "Invite the member under Team > Invite and pick the Admin role [kb-{d1}]."),
 )
-KYC_Q = (
-    "Here's my passport scan, can you verify my identity?",
-    "My proof of address is a utility bill from February, is that OK?",
-    "Why was my ID rejected? It's a valid driving licence.",
-    "Can I use a residence permit instead of a passport?",
-)
-KYC_A = (
-    "Your passport {doc} is verified: the name and date of birth match your application.",
-    "A utility bill dated within the last 3 months is accepted; yours is fine.",
-    "The licence photo was cut off at the edge; please upload a scan showing all four corners.",
-    "Yes, a residence permit is accepted together with proof of address.",
-)
-SEARCH_Q = (
-    "refund policy for annual plans", "how to reset two-factor authentication", "export invoices as csv",
-    "api rate limits enterprise tier", "change billing address", "sso setup with okta",
-    "data retention after deleting a workspace", "add a team member with admin rights",
-)
-SEARCH_A = (
-    "Annual plans can be refunded pro rata within 30 days of renewal [kb-{d1}].",
-    "Go to Settings > Security > Two-factor and choose Reset; you'll need a backup code [kb-{d1}].",
-    "Invoices export from Billing > History > Export CSV [kb-{d1}].",
-    "Enterprise keys allow 3,000 requests per minute, burstable to 5,000 [kb-{d1}].",
-)
-ESCALATION_Q = (
-    "Customer threatens to cancel after a third failed payout on claim {clm}; needs a supervisor reply.",
-    "Complaint: an agent promised a callback about {clm} that never happened.",
-    "Repeated double charge on card ending {last4}; customer wants a refund today.",
-)
-ESCALATION_A = (
-    "Draft: We're sorry the payout on {clm} failed again. A supervisor has released it manually; you'll "
-    "see it within 24 hours, and we've waived this month's fee.",
-    "Draft: You should have had a call back about {clm}. I've booked one for tomorrow 10:00 with a senior "
-    "adjuster and noted the delay on your file.",
-    "Draft: The duplicate charge on card {last4} is refunded today; banks take 3-5 days to show it.",
+ESCALATION_QA = (
+    ("Customer threatens to cancel after a third failed payout on claim {clm}; needs a supervisor reply.",
+     "Draft: We're sorry the payout on {clm} failed again. A supervisor has released it manually; you'll see "
+     "it within 24 hours, and we've waived this month's fee."),
+    ("Complaint: an agent promised a callback about {clm} that never happened.",
+     "Draft: You should have had a call back about {clm}. I've booked one for tomorrow 10:00 with a senior "
+     "adjuster and noted the delay on your file."),
+    ("Repeated double charge on card ending {last4}; customer wants a refund today.",
+     "Draft: The duplicate charge on the card ending {last4} is refunded today; banks take 3-5 days to show it."),
 )
 
 
@@ -277,11 +281,11 @@ INCIDENTS: tuple[Incident, ...] = (
          {"signal": "user_feedback", "kind": "evaluation", "label": "thumbs_down", "direction": "up"},
          {"signal": "field_extraction", "kind": "evaluation", "aggregation": "pass_rate", "direction": "down"}),
         True,
-        f"kyc prompt {NEW_KYC_PROMPT} replaces kyc-v3.1 (canary 30% of kyc traffic from Fri 10:05, 100% from "
-        "Fri 14:05). Its shortened instructions drop 'quote the document field you checked': answers get "
-        "vaguer (relevance ~0.87 -> ~0.62), thumbs-down ~7% -> ~30%, and it uses ~25% fewer input tokens "
-        "(cheaper, which hides it on cost). The cohort did not exist before the rollout.",
-        {"replaces": {"prompt_version": "kyc-v3.1"}, "route": "kyc",
+        f"kyc prompt {NEW_KYC_PROMPT} replaces kyc-v3.1 (deployed Fri 10:05 as a canary on 30% of kyc traffic, "
+        "100% from Fri 14:05; the label starts at its first trace). Its shortened instructions drop 'quote "
+        "the document field you checked': answers get vaguer (relevance ~0.87 -> ~0.62), thumbs-down "
+        "~5% -> ~30%, and it uses ~25% fewer input tokens (cheaper, which hides it on cost). The cohort did not exist before the rollout.",
+        {"replaces": {"prompt_version": "kyc-v3.1"}, "route": "kyc", "deployed_at": _iso(_at(4, "10:05")),
          "rollout": [{"at": _iso(_at(4, "10:05")), "share": 0.3}, {"at": _iso(_at(4, "14:05")), "share": 1.0}]},
     ),
     Incident(
@@ -430,11 +434,14 @@ def _lognorm(rng: random.Random, median_ms: float, sigma: float) -> int:
     return int(rng.lognormvariate(math.log(median_ms), sigma) * MS)
 
 
-def _fill(rng: random.Random, text: str) -> str:
-    return text.format(pol=f"PL-{rng.randrange(100000, 999999)}", clm=f"CLM-{rng.randrange(1000000, 9999999)}",
-                       ded=rng.choice((250, 500, 1000)), amt=rng.choice((380, 420, 615)),
-                       net=rng.choice((130, 170, 365)), doc=f"P{rng.randrange(1000000, 9999999)}",
-                       d1=rng.randrange(100, 999), last4=rng.randrange(1000, 9999))
+def _qa(rng: random.Random, pairs: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """One (question, answer) pair filled from one set of slot values."""
+    q, a = rng.choice(pairs)
+    ded, amt = rng.choice((100, 250, 500)), rng.choice((580, 720, 915))
+    slots = {"pol": f"PL-{rng.randrange(100000, 999999)}", "clm": f"CLM-{rng.randrange(1000000, 9999999)}",
+             "ded": ded, "amt": amt, "net": amt - ded, "doc": f"P{rng.randrange(1000000, 9999999)}",
+             "d1": rng.randrange(100, 999), "last4": rng.randrange(1000, 9999)}
+    return q.format(**slots), a.format(**slots)
 
 
 def _score(rng: random.Random, mean: float, k: float = 14.0) -> float:
@@ -480,14 +487,14 @@ def _tool(tr: Trace, parent: dict[str, Any], tool: str, t: int, args: dict[str, 
                    result=result)
 
 
-def _answer_text(rng: random.Random, answers: tuple[str, ...], model: str, t: int) -> tuple[str, bool]:
+def _answer_text(rng: random.Random, answer: str, model: str, t: int) -> tuple[str, bool]:
     """(text, is_refusal): refusals at the model's base rate (x10 on the refreshed snapshot)."""
     p = REFUSAL_BASE.get(model, REFUSAL_OTHER)
     if model == "claude-sonnet-4-5" and INC["W2-03"].active(t):
         p = 0.10
     if rng.random() < p:
         return rng.choice(REFUSAL_PHRASES), True
-    text = _fill(rng, rng.choice(answers))
+    text = answer
     if rng.random() < 0.03:
         text = rng.choice(BENIGN_OPENERS) + text
     return text, False
@@ -524,7 +531,7 @@ def _quality_evals(rng: random.Random, ctx: Ctx, t: int, refusal: bool, *, groun
 def _claims(tr: Trace) -> None:
     rng, ctx = tr.rng, tr.ctx
     t = ctx.start
-    question = _fill(rng, rng.choice(CLAIMS_Q))
+    question, reply = _qa(rng, CLAIMS_QA)
     root = tr.span(None, "POST /v2/claims/assist", "http", t, t, http_route="/v2/claims/assist", query=question)
     t += _lognorm(rng, 6, 0.3)
     planner = tr.span(root, "claims_planner", "agent", t, t, agent="claims_planner")
@@ -567,7 +574,7 @@ def _claims(tr: Trace) -> None:
     ret = tr.span(spec, "claims-kb", "retriever", c, c + _lognorm(rng, 70, 0.4), query=question, docs=docs,
                   source="claims-kb")
     c = ret["end"] + _lognorm(rng, 2, 0.3)
-    answer, refusal = _answer_text(rng, CLAIMS_A, "claude-sonnet-4-5", c)
+    answer, refusal = _answer_text(rng, reply, "claude-sonnet-4-5", c)
     in_tok = context + rng.randint(600, 1200)
     in_tok = _blip_tokens(ctx, in_tok)
     out_tok = rng.randint(20, 45) if refusal else rng.randint(180, 520)
@@ -593,7 +600,7 @@ def _onboarding(tr: Trace) -> None:
     rng, ctx = tr.rng, tr.ctx
     kyc = ctx.route == "kyc"
     t = ctx.start
-    question = rng.choice(KYC_Q if kyc else ONBOARDING_Q)
+    question, reply = _qa(rng, KYC_QA if kyc else ONBOARDING_QA)
     root = tr.span(None, "customer_onboarding", "chain", t, t, query=question)
     t += _lognorm(rng, 3, 0.3)
     planner = tr.span(root, "intake_planner", "agent", t, t, agent="intake_planner")
@@ -621,7 +628,7 @@ def _onboarding(tr: Trace) -> None:
                     {"hits": 0}, median_ms=210)
         c = scr["end"] + _lognorm(rng, 2, 0.3)
         model = "gemini-2.5-flash"
-        answer, refusal = _answer_text(rng, KYC_A, model, c)
+        answer, refusal = _answer_text(rng, reply, model, c)
         in_tok = rng.randint(1400, 2400)
         if ctx.prompt_version == NEW_KYC_PROMPT:
             in_tok = int(in_tok * 0.75)
@@ -632,7 +639,7 @@ def _onboarding(tr: Trace) -> None:
                      median_ms=300)
         c = acct["end"] + _lognorm(rng, 2, 0.3)
         model = "claude-sonnet-4-5"
-        answer, refusal = _answer_text(rng, ONBOARDING_A, model, c)
+        answer, refusal = _answer_text(rng, reply, model, c)
         in_tok = rng.randint(1200, 2100)
         name = "anthropic.chat"
     in_tok = _blip_tokens(ctx, in_tok)
@@ -668,7 +675,7 @@ def _onboarding(tr: Trace) -> None:
 def _search(tr: Trace) -> None:
     rng, ctx = tr.rng, tr.ctx
     t = ctx.start
-    query = rng.choice(SEARCH_Q)
+    query, reply = _qa(rng, SEARCH_QA)
     root = tr.span(None, "search_request", "chain", t, t, query=query)
     c = t + _lognorm(rng, 2, 0.3)
     emb = tr.span(root, "embed_query", "embedding", c, c + _lognorm(rng, 45, 0.35), model="text-embedding-3-small",
@@ -687,7 +694,7 @@ def _search(tr: Trace) -> None:
     top = [(d, round(min(0.999, s + rng.uniform(0.0, 0.05)), 3)) for d, s in docs[:4]]
     rr = tr.span(root, "rerank", "reranker", c, c + _lognorm(rng, 60, 0.3), query=query, docs=docs, top=top)
     c = rr["end"] + _lognorm(rng, 1, 0.3)
-    answer, refusal = _answer_text(rng, SEARCH_A, "gemini-2.5-flash", c)
+    answer, refusal = _answer_text(rng, reply, "gemini-2.5-flash", c)
     out_tok = rng.randint(15, 35) if refusal else rng.randint(90, 260)
     slow = 3.0 if INC["W2-N1"].active(ctx.start) else 1.0
     llm = _llm(tr, root, "generate_answer", c, "gemini-2.5-flash", _blip_tokens(ctx, rng.randint(1100, 1900)),
@@ -711,8 +718,7 @@ def _search(tr: Trace) -> None:
 def _escalations(tr: Trace) -> None:
     rng, ctx = tr.rng, tr.ctx
     t = ctx.start
-    idx = rng.randrange(len(ESCALATION_Q))
-    q = _fill(rng, ESCALATION_Q[idx])
+    q, reply = _qa(rng, ESCALATION_QA)
     root = tr.span(None, "handle_escalation", "chain", t, t, query=q)
     c = t + _lognorm(rng, 3, 0.3)
     triage = tr.span(root, "escalation_triage", "agent", c, c, agent="escalation_triage")
@@ -729,7 +735,7 @@ def _escalations(tr: Trace) -> None:
     c = ret["end"] + _lognorm(rng, 2, 0.3)
     writer = tr.span(root, "resolution_writer", "agent", c, c, agent="resolution_writer")
     d = c + _lognorm(rng, 2, 0.3)
-    answer, refusal = _answer_text(rng, (_fill(rng, ESCALATION_A[idx]),), "gpt-4.1", d)
+    answer, refusal = _answer_text(rng, reply, "gpt-4.1", d)
     draft = _llm(tr, writer, "draft_reply", d, "gpt-4.1", _blip_tokens(ctx, rng.randint(1500, 2600)),
                  rng.randint(20, 40) if refusal else rng.randint(150, 420),
                  "Draft an empathetic, specific reply for the supervisor.", q, answer, refusal=refusal,
@@ -1106,12 +1112,15 @@ def write_week(out_dir: Path, seed: int = DEFAULT_SEED, days: int = 7, scale: fl
     week = WeekFiles(out_dir=out_dir, files=[], incidents=out_dir / "incidents.json", seed=seed, days=days,
                      scale=scale)
     by_day: dict[int, list[Trace]] = {d: [] for d in range(days)}
+    first_new_prompt: int | None = None
     for t in _arrivals(rng, days, scale):
         route, tenant = _pick(rng, ROUTES), _pick(rng, TENANTS)
         user, session = _user_and_session(rng, tenant, t)
         pv = _kyc_prompt(t, rng) if route == "kyc" else PROMPT_VERSIONS[route]
         tr = Trace(rng, Ctx(route, tenant, user, session, pv, SERVICES[route], t))
         FLOWS[route](tr)
+        if pv == NEW_KYC_PROMPT and first_new_prompt is None:
+            first_new_prompt = t
         by_day[(t - T0) // DAY].append(tr)
 
     enc = {"claims": _enc_genai, "onboarding": _enc_traceloop, "kyc": _enc_traceloop,
@@ -1173,12 +1182,16 @@ def write_week(out_dir: Path, seed: int = DEFAULT_SEED, days: int = 7, scale: fl
         week.files.append(_write(out_dir / f"escalations-{date}.jsonl", b"\n".join(flat_lines) + b"\n", False))
 
     end = T0 + days * DAY
-    labels = {
+    labels: dict[str, Any] = {
         "generator": "tests/weeks/second_week.py", "seed": seed, "scale": scale, "days": days,
         "start": _iso(T0), "end": _iso(end),
         "quiet_days": [(WEEK_START + timedelta(days=d)).strftime("%Y-%m-%d") for d in QUIET_DAYS if d < days],
         "incidents": [inc.label(end) for inc in INCIDENTS if inc.start < end],
     }
+    for label in labels["incidents"]:
+        if label["id"] == "W2-05" and first_new_prompt is not None:
+            # A new cohort starts when its first trace arrives, which a 30% canary may delay past the deploy.
+            label["start"] = _iso(first_new_prompt)
     week.incidents.write_bytes(orjson.dumps(labels, option=orjson.OPT_INDENT_2))
     return week
 
