@@ -284,7 +284,8 @@ INCIDENTS: tuple[Incident, ...] = (
         f"kyc prompt {NEW_KYC_PROMPT} replaces kyc-v3.1 (deployed Fri 10:05 as a canary on 30% of kyc traffic, "
         "100% from Fri 14:05; the label starts at its first trace). Its shortened instructions drop 'quote "
         "the document field you checked': answers get vaguer (relevance ~0.87 -> ~0.62), thumbs-down "
-        "~5% -> ~30%, and it uses ~25% fewer input tokens (cheaper, which hides it on cost). The cohort did not exist before the rollout.",
+        "~5% -> ~30%, and it uses ~25% fewer input tokens (cheaper, which hides it on cost). "
+        "The cohort did not exist before the rollout.",
         {"replaces": {"prompt_version": "kyc-v3.1"}, "route": "kyc", "deployed_at": _iso(_at(4, "10:05")),
          "rollout": [{"at": _iso(_at(4, "10:05")), "share": 0.3}, {"at": _iso(_at(4, "14:05")), "share": 1.0}]},
     ),
