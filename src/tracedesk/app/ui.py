@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from ..store import default_db_path
+from .main import page_file  # noqa: F401  (pages link to each other through ui)
 
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
     import pandas as pd
