@@ -23,6 +23,7 @@ import streamlit as st
 
 from ..errors import TracedeskError, describe
 from ..store import default_db_path
+from .main import page_file  # noqa: F401  (pages link to each other through ui)
 
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
     import pandas as pd

@@ -230,12 +230,13 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
             "OR lower(s.output_text) LIKE ? ESCAPE '\\')"
         )
         params.extend([like, like, like])
+    # Span and score conditions are uncorrelated `IN (SELECT trace_id ...)` sub-queries: SQLite runs each
+    # once into a temporary set and probes it per trace. A correlated EXISTS lets the planner walk a
+    # non-trace index (model, kind) once per trace when no ANALYZE statistics exist: quadratic.
     if span_conds:
-        conds.append(
-            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {' AND '.join(span_conds)})"
-        )
+        conds.append(f"{alias}.trace_id IN (SELECT s.trace_id FROM spans s WHERE {' AND '.join(span_conds)})")
     for name, (lo, hi) in f.scores.items():
-        cond = f"EXISTS (SELECT 1 FROM evaluations e WHERE e.trace_id = {alias}.trace_id AND e.name = ?"
+        cond = f"{alias}.trace_id IN (SELECT e.trace_id FROM evaluations e WHERE e.name = ?"
         params.append(name)
         if lo is not None:
             cond += " AND e.score >= ?"
