@@ -25,6 +25,7 @@ import sqlite_utils
 from .analysis import graph as _graph
 from .analysis import metrics as _metrics
 from .store import query as _query
+from .store import workbench as _workbench
 from . import store
 from .store.query import Filters
 
@@ -177,7 +178,7 @@ class Workspace:
 
     @_locked
     def is_empty(self) -> bool:
-        return self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM traces)").fetchone()[0] == 1
+        return not _workbench.has_traces(self.db)
 
     @_locked
     def is_sample(self) -> bool:
@@ -242,7 +243,7 @@ class Workspace:
 
     @_locked
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
-        df = _query.frame(self.db, "SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+        df = _workbench.trace_summary(self.db, trace_id)
         return None if df.empty else df.iloc[0].to_dict()
 
     @_locked
