@@ -185,6 +185,14 @@ class Workspace:
         """Whether this database was built from the bundled sample week."""
         return bool((store.get_setting(self.db, "sample") or {}).get("sample"))
 
+    def sample_note(self) -> str | None:
+        """What the bundled sample week holds (its incidents, where to look), if this database is it."""
+        if not self.is_sample():
+            return None
+        from .sample.demo import sample_note
+
+        return sample_note()
+
     @_locked
     def stats(self) -> dict[str, Any]:
         return store.stats(self.db)
@@ -215,6 +223,9 @@ class Workspace:
         return _query.evaluator_names(self.db)
 
     # -- frames ----------------------------------------------------------------------------------
+
+    #: Columns `traces()` can sort by.
+    trace_sort_columns: tuple[str, ...] = tuple(_query.TRACE_SORT_COLUMNS)
 
     @_locked
     def traces(self, filters: Filters | None = None, *, sort: str = "start_ns", descending: bool = True,
@@ -302,6 +313,16 @@ class Workspace:
     @_locked
     def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 5_000) -> nx.DiGraph:
         return _graph.agent_topology(self.db, filters, max_traces=max_traces)
+
+    @staticmethod
+    def topology_frames(g: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(agents, handoffs) tables of an agent topology from `agent_topology`."""
+        return _graph.topology_frames(g)
+
+    @staticmethod
+    def span_tree(spans: pd.DataFrame) -> pd.DataFrame:
+        """One trace's spans (from `trace`) in call-tree order with `depth` and an indented `tree_label`."""
+        return _graph.span_tree(spans)
 
 
 def open(db: "str | os.PathLike[str] | sqlite_utils.Database", *, create: bool = False) -> Workspace:  # noqa: A001
