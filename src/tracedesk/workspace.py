@@ -25,6 +25,7 @@ import sqlite_utils
 from .analysis import graph as _graph
 from .analysis import metrics as _metrics
 from .store import query as _query
+from .store import workbench as _workbench
 from . import store
 from .store.query import Filters
 
@@ -177,12 +178,20 @@ class Workspace:
 
     @_locked
     def is_empty(self) -> bool:
-        return self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM traces)").fetchone()[0] == 1
+        return not _workbench.has_traces(self.db)
 
     @_locked
     def is_sample(self) -> bool:
         """Whether this database was built from the bundled sample week."""
         return bool((store.get_setting(self.db, "sample") or {}).get("sample"))
+
+    def sample_note(self) -> str | None:
+        """What the bundled sample week holds (its incidents, where to look), if this database is it."""
+        if not self.is_sample():
+            return None
+        from .sample.demo import sample_note
+
+        return sample_note()
 
     @_locked
     def stats(self) -> dict[str, Any]:
@@ -215,6 +224,9 @@ class Workspace:
 
     # -- frames ----------------------------------------------------------------------------------
 
+    #: Columns `traces()` can sort by.
+    trace_sort_columns: tuple[str, ...] = tuple(_query.TRACE_SORT_COLUMNS)
+
     @_locked
     def traces(self, filters: Filters | None = None, *, sort: str = "start_ns", descending: bool = True,
                limit: int | None = None, offset: int = 0, with_evals: bool = False) -> pd.DataFrame:
@@ -242,7 +254,7 @@ class Workspace:
 
     @_locked
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
-        df = _query.frame(self.db, "SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+        df = _workbench.trace_summary(self.db, trace_id)
         return None if df.empty else df.iloc[0].to_dict()
 
     @_locked
@@ -301,6 +313,16 @@ class Workspace:
     @_locked
     def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 5_000) -> nx.DiGraph:
         return _graph.agent_topology(self.db, filters, max_traces=max_traces)
+
+    @staticmethod
+    def topology_frames(g: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(agents, handoffs) tables of an agent topology from `agent_topology`."""
+        return _graph.topology_frames(g)
+
+    @staticmethod
+    def span_tree(spans: pd.DataFrame) -> pd.DataFrame:
+        """One trace's spans (from `trace`) in call-tree order with `depth` and an indented `tree_label`."""
+        return _graph.span_tree(spans)
 
 
 def open(db: "str | os.PathLike[str] | sqlite_utils.Database", *, create: bool = False) -> Workspace:  # noqa: A001
