@@ -7,12 +7,11 @@ from typing import Any
 
 import sqlite_utils
 
+from .. import cohorts
 from ..store import connect
+from ..store.query import distinct_values
 from .definition import AlertRule, Condition, parse_rule, rule_to_dict
 
-#: Scope dimensions offered by the builder (columns of spans; dims.* come from the data).
-BUILDER_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", "environment",
-                                       "agent_name", "service")
 WINDOWS: tuple[str, ...] = ("5m", "10m", "15m", "30m", "1h", "3h", "1d")
 
 
@@ -63,13 +62,22 @@ def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     return out
 
 
+def dimensions(db: "str | sqlite_utils.Database") -> list[str]:
+    """Dimensions the builder offers for scope and group-by: the built-in ones, then the database's
+    mapped ones written dims.NAME (the rule's spelling)."""
+    from ..store.query import extra_dimensions
+
+    return cohorts.names() + [f"dims.{k}" for k in extra_dimensions(connect(db))]
+
+
 def dimension_values(db: "str | sqlite_utils.Database", dimension: str, limit: int = 200) -> list[str]:
-    """Distinct values of a span column, for the scope pickers."""
-    if dimension not in BUILDER_DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension!r}; valid choices: {', '.join(BUILDER_DIMENSIONS)}")
-    rows = connect(db).execute(
-        f"SELECT DISTINCT {dimension} FROM spans WHERE {dimension} IS NOT NULL ORDER BY 1 LIMIT ?", [limit])
-    return [r[0] for r in rows]
+    """Distinct values of a dimension (the most frequent `limit`, sorted), for the scope pickers."""
+    try:
+        dim = cohorts.resolve(dimension, derived=False)
+    except cohorts.CohortError:
+        raise ValueError(f"unknown dimension {dimension!r}; valid choices: {', '.join(cohorts.names())} "
+                         f"or dims.NAME") from None
+    return sorted(distinct_values(connect(db), dim.name if not dim.mapped else f"dims.{dim.name}", limit))
 
 
 def build_rule(*, name: str, conditions: list[dict[str, Any]], combine: str = "all", window: str = "15m",

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from .. import cohorts
 from ..analysis.textchecks import is_refusal
+from ..store import cohort_sql
 from .definition import SPAN_KINDS, SignalParam, SignalSpec, register_signal_spec
 
 
@@ -86,44 +88,31 @@ def samples(db: sqlite_utils.Database, signal: dict[str, Any], query: SampleQuer
 # ---------------------------------------------------------------------------------------------
 # Query helpers shared by the built-in signals (and usable by registered ones)
 
-#: Cohort attributes often sit on the root span only (route, tenant...), so a span's dimension is its
-#: own column, else its trace's. Trace rows hold comma lists of models and agents.
-_TRACE_DIM = {"route": "t.route", "tenant": "t.tenant", "prompt_version": "t.prompt_version",
-              "environment": "t.environment", "service": "t.service", "model": "t.models",
-              "agent_name": "t.agents"}
-_LIST_DIMS = {"model", "agent_name"}
-#: dimensions an evaluation reads from its judged span (the rest come from its trace)
-_SPAN_LEVEL = {"model", "agent_name", "service"}
+def _dims(names: "tuple[str, ...] | list[str]") -> list[cohorts.Dimension]:
+    return [cohorts.resolve(n) for n in names]
 
 
-def _dim_sql(source: str, dim: str) -> str:
-    """The SQL value of a dimension for one sample (used for group-by keys)."""
-    if dim.startswith("dims."):
-        key = dim[5:].replace('"', '""').replace("'", "''")
-        trace = f"json_extract(t.dims, '$.\"{key}\"')"
-        return trace if source in ("trace", "eval") else f"COALESCE(json_extract(s.dims, '$.\"{key}\"'), {trace})"
-    if source == "trace" or (source == "eval" and dim not in _SPAN_LEVEL):
-        return _TRACE_DIM[dim]
-    return f"COALESCE(s.{dim}, {_TRACE_DIM[dim]})"
+def _dim_sql(source: str, dim: cohorts.Dimension, db: sqlite_utils.Database) -> str:
+    """The SQL value of a dimension for one sample (a group-by key; lists are exploded after the fetch)."""
+    if source == "trace":
+        return cohort_sql.trace_value_sql(dim, "t", db)
+    if source == "eval":
+        return cohort_sql.eval_value_sql(dim, "s", "t", db=db)
+    return cohort_sql.span_value_sql(dim, "s", "t", db=db)
 
 
-def _scope_sql(source: str, scope: dict[str, tuple[str, ...]]) -> tuple[list[str], list[Any]]:
+def _scope_sql(source: str, scope: dict[str, tuple[str, ...]], db: sqlite_utils.Database) -> tuple[list[str], list[Any]]:
     where, params = [], []
-    for dim, values in scope.items():
-        marks = ",".join("?" for _ in values)
-        if dim in _LIST_DIMS:
-            # a trace matches when any of its models/agents is listed; a span by its own value if it has one
-            in_list = " OR ".join(f"instr(',' || {_TRACE_DIM[dim]} || ',', ?) > 0" for _ in values)
-            list_params = [f",{v}," for v in values]
-            if source == "trace":
-                where.append(f"({in_list})")
-                params.extend(list_params)
-            else:
-                where.append(f"(s.{dim} IN ({marks}) OR (s.{dim} IS NULL AND ({in_list})))")
-                params.extend([*values, *list_params])
+    for name, values in scope.items():
+        dim = cohorts.resolve(name)
+        if source == "trace":
+            cond, cond_params = cohort_sql.trace_filter_sql(dim, values, "t", db)
+        elif source == "eval":
+            cond, cond_params = cohort_sql.eval_filter_sql(dim, values, "s", "t", db)
         else:
-            where.append(f"{_dim_sql(source, dim)} IN ({marks})")
-            params.extend(values)
+            cond, cond_params = cohort_sql.span_filter_sql(dim, values, "s", "t", db)
+        where.append(cond)
+        params.extend(cond_params)
     return where, params
 
 
@@ -156,12 +145,12 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
         frm, tcol = "traces t", "t.start_ns"
     elif source == "eval":
         frm = "evaluations e JOIN traces t ON t.trace_id = e.trace_id"
-        if any(d in _SPAN_LEVEL for d in (*query.scope, *query.group_by)):
+        if cohort_sql.needs_span(_dims([*query.scope, *query.group_by])):
             frm += " LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id"
         tcol = "t.start_ns"
     else:  # pragma: no cover - programming error
         raise ValueError(source)
-    scope_where, scope_params = _scope_sql(source, query.scope)
+    scope_where, scope_params = _scope_sql(source, query.scope, db)
     clauses = [*where, *scope_where, f"{tcol} IS NOT NULL", f"({value_sql}) IS NOT NULL"]
     all_params = [*params, *scope_params]
     if query.since_ns is not None:
@@ -170,10 +159,12 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
     if query.until_ns is not None:
         clauses.append(f"{tcol} <= ?")
         all_params.append(int(query.until_ns))
-    dims = "".join(f", {_dim_sql(source, d)}" for d in query.group_by)
+    dims = "".join(f", {_dim_sql(source, d, db)}" for d in _dims(query.group_by))
     sql = f"SELECT {tcol}, {value_sql}{dims} FROM {frm} WHERE {' AND '.join(clauses)}"
     _register_functions(db)
-    return _fetch(db, sql, all_params, query.group_by)
+    frame = _fetch(db, sql, all_params, query.group_by)
+    # a trace (or a span falling back to its trace) that lists several models/agents counts in each
+    return cohort_sql.explode(frame, dict(zip(query.group_by, _dims(query.group_by))))
 
 
 def _register_functions(db: sqlite_utils.Database) -> None:

@@ -21,7 +21,8 @@ import numpy as np
 import sqlite_utils
 
 from ..store import connect
-from .definition import SCOPE_COLUMNS, SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
+from .. import cohorts
+from .definition import SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
 from .evaluate import NS, BacktestResult, backtest, compare, data_range, evaluation_grid
 
 #: How each candidate is aggregated (a signal's default aggregation when not listed).
@@ -145,9 +146,11 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         raise ValueError("the incident must end after it starts")
     scope = {k: tuple(v) if isinstance(v, (list, tuple)) else (str(v),) for k, v in (cohort or {}).items()}
     for key in scope:
-        if key not in SCOPE_COLUMNS and not key.startswith("dims."):
-            raise ValueError(f"unknown cohort dimension {key!r}; valid choices: {', '.join(SCOPE_COLUMNS)} "
-                             f"or dims.NAME")
+        try:
+            cohorts.resolve(key, derived=False)
+        except cohorts.CohortError:
+            raise ValueError(f"unknown cohort dimension {key!r}; valid choices: {', '.join(cohorts.names())} "
+                             f"or dims.NAME") from None
     span = data_range(db)
     if span is None:
         raise ValueError("the database holds no spans; ingest traces first")

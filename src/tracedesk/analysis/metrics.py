@@ -21,13 +21,15 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from ..store.query import Filters, FilterError, _dim_expr, frame, trace_ids_sql, trace_where
+from .. import cohorts
+from ..store import cohort_sql
+from ..store.query import Filters, FilterError, dimension as _dimension, frame, trace_ids_sql, trace_where
 from .textchecks import is_refusal
 
-#: Dimensions the cohort views offer. model/agent are trace membership: a trace belongs to every model
-#: and agent it used (from the trace summary's comma lists).
-COHORT_DIMENSIONS: tuple[str, ...] = ("agent", "model", "route", "tenant", "prompt_version", "environment")
-MISSING = "(none)"
+#: Dimensions the cohort views offer (`tracedesk.cohorts`). Span-level ones (model, agent_name...) are
+#: trace membership: a trace belongs to every model and agent it used.
+COHORT_DIMENSIONS: tuple[str, ...] = tuple(cohorts.browse_names())
+MISSING = cohorts.NO_VALUE
 
 #: Cohort metrics and whether a HIGHER value is WORSE (for ranking).
 COHORT_METRICS: dict[str, bool] = {
@@ -251,11 +253,10 @@ def _text_refusals(db: sqlite_utils.Database) -> set[str]:
 
 
 def _check_dimension(dimension: str) -> str:
-    if dimension == "agent_name":
-        return "agent"
+    """The one spelling of a dimension name ('agent' -> 'agent_name'); FilterError when empty or bad."""
     if not dimension:
         raise FilterError(f"Choose a cohort dimension: {', '.join(COHORT_DIMENSIONS)} or a mapped one")
-    return dimension
+    return _dimension(dimension).name
 
 
 def _data_version(db: sqlite_utils.Database) -> tuple[int, int]:
@@ -274,7 +275,7 @@ def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, ev
     all), refused, plus the requested cohort `dimensions` (model/agent as the comma lists) and
     `extra_columns` of traces (start_ns, total_tokens). Computed in one SQL statement (no trace ids leave
     SQLite) and kept on the connection until the data changes."""
-    dims = tuple(dict.fromkeys(dimensions))
+    dims = tuple(dict.fromkeys(_check_dimension(d) for d in dimensions))
     extra = tuple(dict.fromkeys(extra_columns))
     key = (repr(filters.to_query_params()) if filters else "", evaluator, dims, extra, _data_version(db))
     cache = getattr(db, "_td_frames", None)
@@ -284,7 +285,7 @@ def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, ev
     where, params = trace_where(filters)
     cols = []
     for d in dims:
-        expr = "t.models" if d == "model" else "t.agents" if d == "agent" else _dim_expr(d, "t")
+        expr = cohort_sql.trace_value_sql(_dimension(d), "t", db)
         cols.append(f'{expr} AS "dim:{d}"')
     for c in extra:
         if c not in ("start_ns", "total_tokens"):
@@ -333,7 +334,7 @@ def _cohort_column(df: pd.DataFrame, dimension: str) -> pd.Series:
     every cohort of a model or agent it used); missing values as "(none)"."""
     col = df[f"dim:{dimension}"]
     present = col.notna() & (col.astype(str) != "")
-    if dimension in ("model", "agent"):
+    if _dimension(dimension).membership:
         return col.where(present, MISSING).astype(str).str.split(",").explode().rename("cohort")
     return col.where(present, MISSING).astype(str).rename("cohort")
 
@@ -363,9 +364,10 @@ def matrix_from_frame(df: pd.DataFrame, dimension: str, *, include_global: bool 
     cols = ["traces", *COHORT_METRICS]
     if df.empty:
         return pd.DataFrame(columns=cols).rename_axis("cohort")
-    cohorts = _cohort_column(df, dimension)
-    rows = df.loc[cohorts.index].reset_index(drop=True) if dimension in ("model", "agent") else df
-    out = _metrics_by(rows, cohorts.reset_index(drop=True) if rows is not df else cohorts)
+    dimension = _check_dimension(dimension)
+    members = _cohort_column(df, dimension)
+    rows = df.loc[members.index].reset_index(drop=True) if _dimension(dimension).membership else df
+    out = _metrics_by(rows, members.reset_index(drop=True) if rows is not df else members)
     out = out.sort_values("traces", ascending=False, kind="stable")
     if include_global:
         glob = _metrics_by(df, pd.Series("(all)", index=df.index))
@@ -386,7 +388,7 @@ def cohort_matrix(
     "(all)" is the global figure when include_global. Columns: traces, quality, pass_rate, error_rate,
     refusal_rate, latency_p50_ms, latency_p95_ms, cost_per_trace."""
     dimension = _check_dimension(dimension)
-    if dimension in ("model", "agent"):  # trace membership: a trace counts in several cohorts
+    if _dimension(dimension).membership:  # trace membership: a trace counts in several cohorts
         return matrix_from_frame(trace_frame(db, filters, evaluator=evaluator, dimensions=(dimension,)), dimension,
                                  include_global=include_global)
     return _grouped_matrix(db, dimension, filters, evaluator=evaluator, include_global=include_global)
@@ -398,7 +400,7 @@ def _grouped_matrix(db: sqlite_utils.Database, dimension: str, filters: Filters 
     duration) pairs come back row by row, for the percentiles. Same figures as matrix_from_frame."""
     cols = ["traces", *COHORT_METRICS]
     where, params = trace_where(filters)
-    expr = f"COALESCE(NULLIF(CAST({_dim_expr(dimension, 't')} AS TEXT), ''), '{MISSING}')"
+    expr = f"COALESCE(NULLIF(CAST({cohort_sql.trace_value_sql(_dimension(dimension), 't', db)} AS TEXT), ''), '{MISSING}')"
     refused = json.dumps(sorted(refused_trace_ids(db)))
     sums = frame(db, f"SELECT {expr} AS cohort, COUNT(*) AS n, SUM(t.error_count > 0) AS errored, "
                      f"SUM(t.cost_usd) AS cost_usd, COUNT(t.cost_usd) AS has_cost, "
@@ -501,6 +503,7 @@ def worst_cohorts(
 ) -> pd.DataFrame:
     """The cohorts (over several dimensions) that sit furthest on the WORSE side of the global figure."""
     parts = []
+    dimensions = [_check_dimension(d) for d in dimensions]
     df = trace_frame(db, filters, dimensions=dimensions)
     for dim in dimensions:
         ranked = rank_cohorts(matrix_from_frame(df, dim), min_traces=min_traces, side="worse")

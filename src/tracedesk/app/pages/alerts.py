@@ -6,7 +6,7 @@ import os
 import streamlit as st
 
 from tracedesk.alerts import AGGREGATIONS, COMPARATORS, SEVERITIES, AlertValidationError, dumps_bundle, dumps_rule, loads
-from tracedesk.alerts.builder import (BUILDER_DIMENSIONS, WINDOWS, build_rule, default_choice, dimension_values,
+from tracedesk.alerts.builder import (WINDOWS, build_rule, default_choice, dimension_values, dimensions,
                                       signal_choices)
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 from tracedesk.alerts.evaluate import backtest, evaluate, group_label
@@ -48,7 +48,7 @@ with build:
     window = c[0].selectbox("Window", WINDOWS, index=WINDOWS.index("1h"))
     step = c[1].selectbox("Step", WINDOWS, index=0)
     min_samples = c[2].number_input("Min samples per window", 1, 100_000, 3)
-    group_by = c[3].multiselect("Group by", BUILDER_DIMENSIONS)
+    group_by = c[3].multiselect("Group by", dimensions(db))
     c = st.columns(3)
     scope = {dim: c[i].multiselect(f"Scope: {dim}", dimension_values(db, dim)) for i, dim in enumerate(("route", "tenant", "model"))}
     choices = signal_choices(db)
@@ -118,7 +118,7 @@ with suggest:
     c = st.columns(4)
     start = c[0].text_input("Incident start (ISO, UTC)", "")
     end = c[1].text_input("Incident end (ISO, UTC)", "")
-    dim = c[2].selectbox("Cohort dimension", ["(all traffic)", *BUILDER_DIMENSIONS])
+    dim = c[2].selectbox("Cohort dimension", ["(all traffic)", *dimensions(db)])
     value = c[3].selectbox("Value", dimension_values(db, dim) if dim != "(all traffic)" else [])
     if start and end and st.button("Suggest a rule"):
         try:
