@@ -23,8 +23,8 @@ import sqlite_utils
 
 from .. import cohorts
 from ..store import cohort_sql
+from ..store import samples as _samples
 from ..store.query import Filters, FilterError, dimension as _dimension, frame, trace_ids_sql, trace_where
-from .textchecks import is_refusal
 
 #: Dimensions the cohort views offer (`tracedesk.cohorts`). Span-level ones (model, agent_name...) are
 #: trace membership: a trace belongs to every model and agent it used.
@@ -191,61 +191,17 @@ def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: 
 # ---------------------------------------------------------------------------------------------
 # Refusals
 
-# textchecks' refusal pattern is anchored at the start: after any non-word characters, its first word
-# character is i, s, u or a ("I'm sorry", "Sorry", "Unfortunately", "As an AI"). SQL keeps the outputs
-# that, once leading ASCII non-word characters are trimmed, start with one of those letters or with a
-# non-ASCII character (which may still be a non-word one) — a superset — and Python runs the exact check.
-# (SQLite string functions stop at a NUL character, so text where one comes first is always a candidate;
-# NUL is left out of the trim set for the same reason.)
-_ASCII_NONWORD = "".join(c for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_"))
-_REFUSAL_CANDIDATE = ("(substr(ltrim(s.output_text, :nonword), 1, 1) IN ('i', 's', 'u', 'a', 'I', 'S', 'U', 'A') "
-                      "OR unicode(ltrim(s.output_text, :nonword)) > 127 "
-                      "OR IFNULL(unicode(ltrim(s.output_text, :nonword)), 0) = 0)")
-
-
 def refused_trace_ids(db: sqlite_utils.Database, filters: Filters | None = None) -> set[str]:
-    """Traces with a refusal: an LLM output flagged by is_refusal, or a failed/"refused" refusal evaluation.
-
-    The text check over every LLM output is the expensive part, so its result is kept on the connection
-    and only spans added since (higher rowid) are checked when the database changes. (A span re-written
-    in place with new text keeps its rowid and is not re-checked until the workspace is reopened.)
-    """
-    refused = set(_text_refusals(db))
-    ev_sql = ("SELECT DISTINCT e.trace_id FROM evaluations e WHERE e.name = 'refusal' "
-              "AND (e.passed = 0 OR e.label = 'refused')")
-    refused.update(r[0] for r in db.execute(ev_sql))
+    """Traces with a refusal (the refusal_rate_trace signal's 1s): an LLM output flagged by is_refusal,
+    or a failed/"refused" refusal evaluation; see store.samples.refused_trace_ids."""
+    refused = _samples.refused_trace_ids(db)
     if filters is not None and not filters.is_empty() and refused:
         where, params = trace_where(filters)
         ids = json.dumps(sorted(refused))
         refused = {r[0] for r in db.execute(
             f"SELECT t.trace_id FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?)) AND {where}",
             [ids, *params])}
-    return refused
-
-
-def _text_refusals(db: sqlite_utils.Database) -> set[str]:
-    cache = getattr(db, "_td_refusals", None)
-    version = (db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes)
-    if cache is not None and cache["version"] == version:
-        return cache["refused"]
-    if cache is None:
-        cache = {"upto": 0, "refused": set()}
-    top = db.execute("SELECT MAX(rowid) FROM spans").fetchone()[0] or 0
-    if top < cache["upto"]:  # the table was rebuilt: start over
-        cache = {"upto": 0, "refused": set()}
-    # `+s.kind`: read the table in rowid order (sequential) rather than through the kind index
-    sql = (f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
-           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND {_REFUSAL_CANDIDATE}")
-    for tid, text in db.execute(sql, {"lo": cache["upto"], "hi": top, "nonword": _ASCII_NONWORD}):
-        if is_refusal(text):
-            cache["refused"].add(tid)
-    cache["upto"] = top
-    cache["version"] = version
-    try:
-        db._td_refusals = cache  # type: ignore[attr-defined]
-    except AttributeError:  # an object that takes no attributes: no cache, still correct
-        pass
-    return cache["refused"]
+    return set(refused)
 
 
 # ---------------------------------------------------------------------------------------------

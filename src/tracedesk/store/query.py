@@ -442,8 +442,10 @@ def extra_dimensions(db: sqlite_utils.Database, sample: int = 2000) -> list[str]
     return cohort_sql.mapped_keys(db, sample)
 
 
-def evaluator_names(db: sqlite_utils.Database) -> list[str]:
-    return [r[0] for r in db.execute("SELECT DISTINCT name FROM evaluations ORDER BY name").fetchall()]
+def evaluator_names(db: sqlite_utils.Database, *, scored: bool = False) -> list[str]:
+    """Evaluator names in the store (scored: only those with at least one score)."""
+    where = " WHERE score IS NOT NULL" if scored else ""
+    return [r[0] for r in db.execute(f"SELECT DISTINCT name FROM evaluations{where} ORDER BY name").fetchall()]
 
 
 def time_bounds(db: sqlite_utils.Database) -> tuple[int | None, int | None]:
