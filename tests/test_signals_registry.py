@@ -2,6 +2,7 @@
 tests/alerts_data.build_small, the two refusal signals differ as documented, v1 names keep loading."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from alerts_data import NS, T0, build_small
@@ -112,4 +113,6 @@ def test_aggregate_matches_the_alert_window_aggregation():
     for agg in signals.AGGREGATIONS:
         window = aggregate_windows(v, np.array([0]), np.array([len(v)]), agg)[0]
         assert aggregate(v, agg) == pytest.approx(window, abs=1e-12), agg
-    assert aggregate([], "count") == 0 and aggregate([], "sum") == 0 and np.isnan(aggregate([], "mean"))
+    assert aggregate([], "count") == 0 and np.isnan(aggregate([], "sum")) and np.isnan(aggregate([], "mean"))
+    for agg in signals.AGGREGATIONS:  # the grouped form gives the same figures
+        assert signals.figures(pd.DataFrame({"v": v}), [agg])[agg].iloc[0] == pytest.approx(aggregate(v, agg), abs=1e-12)

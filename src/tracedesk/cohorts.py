@@ -55,8 +55,9 @@ class Dimension:
     optional_column: bool = False
     #: a dimension computed from another one's value in Python (model_family from model)
     derived_from: str | None = None
-    #: offered by default in the cohort views (the sidebar, worst cohorts); ids with one value per
-    #: conversation or user are not
+    #: offered by default in the cohort views (the sidebar, worst cohorts): not ids with one value per
+    #: conversation or user, nor span-level dimensions the traces table does not summarise (grouping
+    #: traces by them reads every trace's spans); the Cohorts page and alerts still take them
     browse: bool = True
 
     @property
@@ -69,18 +70,20 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("route", TRACE, "The route / use case the request went to (e.g. billing, search).", "route", "route"),
     Dimension("tenant", TRACE, "The customer or tenant the request was made for.", "tenant", "tenant"),
     Dimension("model", SPAN, "The model an LLM call asked for (request model).", "model", "models", trace_list=True),
-    Dimension("provider", SPAN, "The provider serving an LLM call (openai, anthropic...).", "provider"),
+    Dimension("provider", SPAN, "The provider serving an LLM call (openai, anthropic...).", "provider",
+              browse=False),
     Dimension("prompt_version", TRACE, "The prompt / template version the request used.", "prompt_version",
               "prompt_version"),
     Dimension("environment", TRACE, "The deployment environment (prod, staging...).", "environment", "environment"),
     Dimension("agent_name", SPAN, "The agent that ran a span (multi-agent systems).", "agent_name", "agents",
               trace_list=True),
-    Dimension("service", SPAN, "The OpenTelemetry service.name that emitted a span.", "service"),
+    Dimension("service", SPAN, "The OpenTelemetry service.name that emitted a span.", "service", browse=False),
     Dimension("session_id", TRACE, "The conversation / session a request belongs to.", "session_id", "session_id",
               browse=False),
     Dimension("user_id", TRACE, "The end user who made the request.", "user_id", "user_id", browse=False),
     Dimension("response_model", SPAN, "The model that actually answered an LLM call, as the provider reported it "
-              "(absent on databases written before it was recorded).", "response_model", optional_column=True),
+              "(absent on databases written before it was recorded).", "response_model", optional_column=True,
+              browse=False),
 )
 #: Derived dimensions: read another dimension's value and map it in Python.
 MODEL_FAMILY = Dimension("model_family", SPAN, "The model without its version/date suffix "

@@ -33,7 +33,7 @@ from .store import samples as _samples
 from .store.samples import SampleQuery, query_samples
 
 __all__ = ["Signal", "SIGNALS", "SampleQuery", "aggregate", "get", "markdown", "query_samples", "register",
-           "register_signal", "samples", "cohort_values", "LEVELS", "AGGREGATIONS"]
+           "register_signal", "samples", "cohort_values", "figures", "LEVELS", "AGGREGATIONS"]
 
 SPAN, ANSWER, TRACE, EVALUATION = "span", "LLM answer", "trace", "evaluation"
 LEVELS: tuple[str, ...] = (SPAN, ANSWER, TRACE, EVALUATION)
@@ -136,12 +136,10 @@ def samples(db: sqlite_utils.Database, signal: dict[str, Any], query: SampleQuer
 
 
 def aggregate(values: np.ndarray | pd.Series, aggregation: str) -> float:
-    """One figure from samples; NaN when there are none (count and sum: 0)."""
+    """One figure from samples (as an alert window computes it); NaN when there are none (count: 0)."""
     v = np.asarray(values, dtype=np.float64)
     if aggregation == "count":
         return float(len(v))
-    if aggregation == "sum":
-        return float(v.sum()) if len(v) else 0.0
     if not len(v):
         return float("nan")
     if aggregation == "mean":
@@ -157,27 +155,45 @@ def aggregate(values: np.ndarray | pd.Series, aggregation: str) -> float:
     raise ValueError(f"unknown aggregation {aggregation!r}; valid choices: {', '.join(AGGREGATIONS)}")
 
 
+def figures(frame: pd.DataFrame, aggregations: "list[str] | tuple[str, ...]", keys: Any = None) -> pd.DataFrame:
+    """Aggregations (columns) of a sample frame's `v`, per value of `keys` (rows, sorted; a Series aligned
+    to the frame) or in one row "(all)". Each equals `aggregate` over the cohort's samples."""
+    v = frame["v"].astype(float)
+    if keys is None:
+        keys = pd.Series("(all)", index=frame.index)
+    g = v.groupby(keys, sort=True)
+    out = {}
+    for agg in aggregations:
+        if agg == "count":
+            out[agg] = g.size().astype(float)
+        elif agg == "sum":
+            out[agg] = g.sum()
+        elif agg == "mean":
+            out[agg] = g.mean()
+        elif agg == "rate":
+            out[agg] = (v != 0).astype(float).groupby(keys, sort=True).mean()
+        elif agg in ("min", "max"):
+            out[agg] = getattr(g, agg)()
+        elif agg in _PERCENTILES:
+            out[agg] = g.quantile(_PERCENTILES[agg] / 100)  # linear interpolation, as numpy
+        else:
+            raise ValueError(f"unknown aggregation {agg!r}; valid choices: {', '.join(AGGREGATIONS)}")
+    return pd.DataFrame(out, columns=list(aggregations))
+
+
 def cohort_values(db: sqlite_utils.Database, signal: dict[str, Any], dimension: str | None, *,
                   aggregation: str | None = None, filters: Any = None, since_ns: int | None = None,
                   until_ns: int | None = None) -> pd.Series:
-    """The signal's figure per cohort of `dimension` (index: the cohort value, None for rows without
-    one), or one figure under the index "(all)" when dimension is None."""
+    """The signal's figure per cohort of `dimension` (index: the cohort value, "(none)" for rows
+    without one), or one figure under the index "(all)" when dimension is None. Samples are those of
+    the filtered traces with since < t <= until."""
+    from .cohorts import NO_VALUE
+
     agg = aggregation or get(signal["type"]).aggregation
     group = (dimension,) if dimension else ()
     frame = samples(db, signal, SampleQuery({}, group, since_ns, until_ns, filters))
-    if not dimension:
-        return pd.Series({"(all)": aggregate(frame["v"], agg)}, dtype=float)
-    keys = frame[dimension].astype(object).where(frame[dimension].notna(), None)
-    out = {key: aggregate(frame["v"].to_numpy()[idx], agg)
-           for key, idx in _groups(keys.tolist()).items()}
-    return pd.Series(out, dtype=float)
-
-
-def _groups(keys: list[Any]) -> dict[Any, np.ndarray]:
-    out: dict[Any, list[int]] = {}
-    for i, k in enumerate(keys):
-        out.setdefault(k, []).append(i)
-    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+    keys = frame[dimension].fillna(NO_VALUE) if dimension else None
+    return figures(frame, [agg], keys)[agg]
 
 
 # ---------------------------------------------------------------------------------------------

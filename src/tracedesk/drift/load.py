@@ -14,7 +14,7 @@ import sqlite_utils
 
 from .. import cohorts
 from ..analysis.textchecks import is_refusal
-from ..cohorts import NO_VALUE, model_family
+from ..cohorts import NO_VALUE, model_family  # noqa: F401  (model_family: importable from here as before)
 from ..store import cohort_sql as _cohort_sql
 from .windows import DriftError, Window
 
@@ -151,9 +151,10 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
     sql = f"""
         SELECT s.rowid, s.start_ns, {cohort_sql(dimension, db=db)},
                COALESCE(length(s.input_text), length(s.input_messages)),
-               s.input_tokens,
+               -- tokens as the input_tokens / output_tokens signals read them: usage counted once
+               CASE WHEN s.usage_counted THEN s.input_tokens END,
                length(s.output_text),
-               s.output_tokens,
+               CASE WHEN s.usage_counted THEN s.output_tokens END,
                CASE WHEN s.output_text IS NULL THEN NULL
                     -- a refusal opens with i/s/u/a after optional non-word characters: any other ASCII
                     -- letter or digit first means "no" without calling into Python
@@ -224,8 +225,9 @@ def load_retrieval(db: sqlite_utils.Database, dimension: str | None, ref: Window
 def load_evaluations(
     db: sqlite_utils.Database, dimension: str | None, ref: Window, cur: Window, stride: int = 1
 ) -> pd.DataFrame:
-    """One row per (sampled) scored evaluation, timed by the span (else trace) it judges, not when it ran."""
-    ts = "COALESCE(s.start_ns, (SELECT tt.start_ns FROM traces tt WHERE tt.trace_id = e.trace_id), e.created_ns)"
+    """One row per (sampled) scored evaluation, timed by its trace's start (as every evaluation signal:
+    when the traffic happened, not when the judge ran)."""
+    ts = "COALESCE((SELECT tt.start_ns FROM traces tt WHERE tt.trace_id = e.trace_id), e.created_ns)"
     where, params = _window_sql(ts, ref, cur)
     if stride > 1:
         where += " AND " + _SAMPLE_SQL.format(k=int(stride)).replace("s.rowid", "e.rowid")
@@ -239,3 +241,23 @@ def load_evaluations(
     df = _frame(db.execute(sql, params).fetchall(), columns)
     df["current"] = _label(df["start_ns"].to_numpy(dtype=np.int64), cur)
     return finish_cohorts(df, dimension)
+
+
+def load_signal(db: sqlite_utils.Database, signal: dict, dimension: str | None, ref: Window,
+                cur: Window) -> pd.DataFrame:
+    """Samples of a registered signal (`tracedesk.signals`) in either window: one row per sample with
+    start_ns, value, cohort ("(none)" when missing, "all" without a dimension), trace_id and current.
+    The same samples an alert window or the Cohorts matrix aggregates; windows are [start, end)."""
+    from ..signals import SampleQuery, samples
+
+    group = (dimension,) if dimension else ()
+    lo, hi = min(ref.start_ns, cur.start_ns), max(ref.end_ns, cur.end_ns)
+    frame = samples(db, signal, SampleQuery({}, group, since_ns=lo - 1, until_ns=hi - 1))
+    t = frame["t"].to_numpy(dtype=np.int64)
+    keep = ((t >= ref.start_ns) & (t < ref.end_ns)) | _label(t, cur)
+    frame = frame[keep].reset_index(drop=True)
+    cohort = frame[dimension].fillna(NO_VALUE).astype(object) if dimension else ALL
+    out = pd.DataFrame({"start_ns": frame["t"].to_numpy(dtype=np.int64), "value": frame["v"].to_numpy(dtype=float),
+                        "cohort": cohort, "trace_id": frame["trace_id"].to_numpy(dtype=object)})
+    out["current"] = _label(out["start_ns"].to_numpy(dtype=np.int64), cur)
+    return out

@@ -157,11 +157,12 @@ def explode(frame: pd.DataFrame, columns: dict[str, Dimension]) -> pd.DataFrame:
             cells = out[col].tolist()
             if any(isinstance(c, str) and "," in c for c in cells):
                 out = out.assign(**{col: [cohorts.split_members(c) for c in cells]}).explode(col, ignore_index=True)
-        values = out[col].to_numpy(dtype=object)
-        cleaned = [None if v is None or v == "" or (isinstance(v, float) and v != v) else v for v in values]
+        values = out[col].astype(object)
+        values = values.where(~(values.isna() | (values == "")), None)
         if dim.derived_from == "model":
-            cleaned = [None if v is None else cohorts.model_family(str(v)) for v in cleaned]
-        out = out.assign(**{col: pd.Series(cleaned, index=out.index, dtype=object)})
+            families = {v: cohorts.model_family(str(v)) for v in values.dropna().unique()}
+            values = values.map(families).astype(object).where(values.notna(), None)
+        out = out.assign(**{col: values})
     return out
 
 

@@ -36,6 +36,9 @@ class SampleQuery:
     since_ns: int | None = None  # samples with t > since_ns (None: no bound)
     until_ns: int | None = None  # samples with t <= until_ns
     filters: "Filters | None" = None
+    #: split membership lists into one row per value (False: keep the lists, for a caller that reads
+    #: several dimensions at once and explodes each on its own with cohort_sql.explode)
+    explode: bool = True
 
 
 def _dims(names: "tuple[str, ...] | list[str]") -> list[cohorts.Dimension]:
@@ -122,6 +125,8 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
     sql = f"SELECT {tcol}, {value_sql}{cols}, {tid} FROM {frm} WHERE {' AND '.join(clauses)}"
     register_functions(db)
     frame = _fetch(db, sql, all_params, query.group_by)
+    if not query.explode:
+        return frame
     # a trace (or a span falling back to its trace) that lists several models/agents counts in each
     return cohort_sql.explode(frame, dict(zip(query.group_by, group_dims)))
 

@@ -9,6 +9,7 @@ from tracedesk import store
 from tracedesk.app import ui
 from tracedesk.drift import FAMILIES, DriftError, drift_report
 from tracedesk.charts.drift import describe_stats, ranked_table, series_chart, trace_url
+from tracedesk import signals
 from tracedesk.drift.load import available_dimensions
 
 ui.page_setup("Drift")
@@ -56,6 +57,9 @@ st.caption(f"Reference {ref['start']} → {ref['end']} · current {cur['start']}
 for note in report.notes:
     st.info(note)
 st.subheader("Most-drifted (signal, cohort) pairs")
+st.caption(f"refusal_rate here is the {signals.get('refusal_rate_answer').label.lower()} "
+           f"(signal refusal_rate_answer); the Cohorts page shows the "
+           f"{signals.get('refusal_rate_trace').label.lower()}.")
 st.dataframe(ranked_table(report, 50), hide_index=True, width="stretch")
 
 top = report.drifted[:10] or report.ranked(3)
