@@ -184,12 +184,8 @@ def model_family(model: str) -> str:
 
 
 def markdown() -> str:
-    """The dimension list as Markdown (docs/cohorts.md is this, checked by a test)."""
+    """The dimension list as Markdown, under docs/cohorts.md's title (tracedesk.docgen writes the page)."""
     lines = [
-        "# Cohort dimensions",
-        "",
-        "Generated from `tracedesk.cohorts` by `tracedesk.docs_gen`; do not edit by hand.",
-        "",
         (__doc__ or "").split("\n\n", 1)[1].strip(),
         "",
         "| name | level | description |",

@@ -142,6 +142,8 @@ def aggregate(values: np.ndarray | pd.Series, aggregation: str) -> float:
         return float(len(v))
     if not len(v):
         return float("nan")
+    if aggregation == "sum":
+        return float(v.sum())
     if aggregation == "mean":
         return float(v.mean())
     if aggregation == "rate":
@@ -286,10 +288,9 @@ def canonical(name: str) -> str:
 
 
 def markdown() -> str:
-    """The signal list as Markdown (docs/signals.md is this, checked by a test)."""
+    """The signal list as Markdown, under docs/signals.md's title (tracedesk.docgen writes the page)."""
     load_providers()
-    lines = ["# Signals", "", "Generated from `tracedesk.signals` by `tracedesk.docs_gen`; do not edit by hand.", "",
-             (__doc__ or "").split("\n\n", 1)[1].strip(), "",
+    lines = [(__doc__ or "").split("\n\n", 1)[1].strip(), "",
              "| name | label | level | unit | bad | aggregation | parameters | definition |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name in sorted(SIGNALS):
