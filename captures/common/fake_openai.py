@@ -28,7 +28,8 @@ from typing import Any
 
 @dataclass
 class Rule:
-    """When `when` is found in the request text (messages/input + tool results; "" always matches) and, for
+    """When `when` is found in the request text ("model=<name>" + messages/input + tool results; "" always
+    matches) and, for
     tool calls, the named tool is offered and was not called yet in this conversation: answer with
     `tool_call` (name) + `arguments`, else `content`. `status` != 200 answers an error."""
     when: str = ""
@@ -90,7 +91,7 @@ class FakeOpenAI:
 
 
 def _request_text(body: dict[str, Any]) -> str:
-    parts: list[str] = []
+    parts: list[str] = [f"model={body.get('model')}"]
     for m in body.get("messages") or []:
         parts.append(json.dumps(m.get("content")) if not isinstance(m.get("content"), str) else m["content"])
     inp = body.get("input")

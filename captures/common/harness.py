@@ -66,9 +66,9 @@ class Collector:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
-    def traces(self) -> list[tuple[str, bytes]]:
+    def bodies_of(self, signal: str) -> list[tuple[str, bytes]]:
         with self._lock:
-            return [(ct, b) for p, ct, b in self.bodies if p.rstrip("/").endswith("/v1/traces")]
+            return [(ct, b) for p, ct, b in self.bodies if p.rstrip("/").endswith(f"/v1/{signal}")]
 
     def close(self) -> None:
         self._server.shutdown()
@@ -107,6 +107,21 @@ class Capture:
         self._providers.append(provider)
         return provider
 
+    def logger_provider(self) -> Any:
+        """An OTLP/HTTP log exporter (GenAI legacy events travel as log records)."""
+        from opentelemetry._logs import set_logger_provider
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+        from opentelemetry.sdk.resources import Resource
+
+        provider = LoggerProvider(resource=Resource.create({"service.name": f"capture-{self.library}"}))
+        provider.add_log_record_processor(BatchLogRecordProcessor(
+            OTLPLogExporter(endpoint=self.collector.endpoint + "/v1/logs")))
+        set_logger_provider(provider)
+        self._providers.append(provider)
+        return provider
+
     def flush(self) -> None:
         for p in self._providers:
             p.force_flush()
@@ -122,7 +137,8 @@ class Capture:
             self.collector.close()
 
     def _write(self) -> None:
-        bodies = self.collector.traces()
+        bodies = self.collector.bodies_of("traces")
+        logs = self.collector.bodies_of("logs")
         if not bodies:
             raise SystemExit(f"{self.library}/{self.scenario}: the library exported no spans")
         out = FIXTURES / self.library
@@ -135,6 +151,11 @@ class Capture:
         for i, (ctype, body) in enumerate(bodies, 1):
             ext = "json" if "json" in ctype else "pb"
             name = f"{self.scenario}.{ext}" if len(bodies) == 1 else f"{self.scenario}-{i}.{ext}"
+            (out / name).write_bytes(body)
+            files.append(f"{self.library}/{name}")
+        for i, (ctype, body) in enumerate(logs, 1):
+            ext = "json" if "json" in ctype else "pb"
+            name = f"{self.scenario}-logs.{ext}" if len(logs) == 1 else f"{self.scenario}-logs-{i}.{ext}"
             (out / name).write_bytes(body)
             files.append(f"{self.library}/{name}")
         versions = {}
@@ -154,4 +175,4 @@ class Capture:
         caps.sort(key=lambda c: (c["library"], c["scenario"]))
         manifest["captures"] = caps
         MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
-        print(f"wrote {files} ({sum(len(b) for _, b in bodies)} bytes, {len(self.server.calls)} LLM calls)")
+        print(f"wrote {files} ({sum(len(b) for _, b in bodies + logs)} bytes, {len(self.server.calls)} LLM calls)")
