@@ -2,7 +2,9 @@
 
     python capture.py latest plain|tools|stream|error   # OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental,
                                                         # content on the span (span_only)
-    python capture.py legacy plain|tools|stream|error   # default v1.30 conventions, content as log events
+    python capture.py legacy plain|tools|stream|error   # default v1.30 conventions (2.4b0 sends no content there)
+    python capture.py events plain|tools|stream|error   # 2.1b0 (requirements-events.txt): content as the
+                                                        # 1.28-1.36 per-message log events (gen_ai.user.message...)
 
 venv: requirements.txt
 """
@@ -37,7 +39,12 @@ with Capture(f"otel_openai_v2_{MODE}", SCENARIO, PACKAGES, RULES,
     logs = cap.logger_provider()
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
-    OpenAIInstrumentor().instrument(tracer_provider=provider, logger_provider=logs)
+    if MODE == "events":
+        from opentelemetry.sdk._events import EventLoggerProvider
+
+        OpenAIInstrumentor().instrument(tracer_provider=provider, event_logger_provider=EventLoggerProvider(logs))
+    else:
+        OpenAIInstrumentor().instrument(tracer_provider=provider, logger_provider=logs)
     import openai
 
     client = openai.OpenAI(base_url=cap.server.url, api_key="sk-capture-not-a-key", max_retries=0)

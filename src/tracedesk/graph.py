@@ -271,6 +271,7 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
             if r.get("usage_counted") and cost is not None and cost == cost:  # (NaN != NaN)
                 run_cost[run] += float(cost)
             run_scores[run].extend(ev_by_span.get((trace_id, sid), ()))
+        explicit = _explicit_handoffs(rows, starts, agent)
         for run in starts:
             a = agent[run]
             st = runs[a]
@@ -282,7 +283,8 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
             st["cost"] += run_cost[run]
             st["scores"].extend(run_scores[run])
             p = parent.get(run)
-            src = agent.get(p) if p in rows else None
+            # the SDK's own handoff signal wins over nesting (agents that run side by side hand off too)
+            src = explicit.get(run) or (agent.get(p) if p in rows else None)
             if src is None:
                 st["entries"] += 1
             else:
@@ -303,6 +305,38 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
     return g
 
 
+def _explicit_handoffs(rows: dict[str, dict[str, Any]], starts: list[str],
+                       agent: dict[str, str | None]) -> dict[str, str]:
+    """Run start span -> the agent that handed off to it, from the stored handoff_from/handoff_to columns.
+
+    A handoff recorded on the target agent's own span enters that run; one recorded on a handoff span
+    enters the first run of the target that starts at or after it. Several signals for one run (a handoff
+    span AND an agent-graph parent) are one handoff."""
+    if "handoff_to" not in next(iter(rows.values()), {}):
+        return {}
+    runs_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    start_set = set(starts)
+    for run in starts:
+        runs_of[str(agent[run])].append((int(rows[run].get("start_ns") or 0), run))
+    for lst in runs_of.values():
+        lst.sort()
+    out: dict[str, str] = {}
+    for sid, r in rows.items():
+        src, dst = _str(r.get("handoff_from")), _str(r.get("handoff_to"))
+        if src is None or dst is None or src == dst or dst not in runs_of:
+            continue
+        if sid in start_set and agent.get(sid) == dst:
+            target = sid
+        else:
+            t0 = int(r.get("start_ns") or 0)
+            later = [run for start, run in runs_of[dst] if start >= t0 and run not in out]
+            if not later:
+                continue
+            target = later[0]
+        out.setdefault(target, src)
+    return out
+
+
 def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
                    max_traces: int = 5_000) -> nx.DiGraph:
     """Agent topology over the filtered traces that name an agent (the most recent `max_traces` of them; the
@@ -315,7 +349,8 @@ def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
     ids = (f"WITH ids AS (SELECT t.trace_id FROM traces t WHERE {where} AND t.agents IS NOT NULL "
            f"ORDER BY t.start_ns DESC LIMIT ?) ")
     spans = frame(db, ids + "SELECT s.trace_id, s.span_id, s.parent_span_id, s.kind, s.status, s.agent_name, "
-                      "s.duration_ms, s.cost_usd, s.usage_counted FROM ids CROSS JOIN spans s ON s.trace_id = ids.trace_id",
+                      "s.duration_ms, s.cost_usd, s.usage_counted, s.start_ns, s.handoff_from, s.handoff_to "
+                      "FROM ids CROSS JOIN spans s ON s.trace_id = ids.trace_id",
                   [*params, max_traces])
     evs = frame(db, ids + "SELECT e.trace_id, e.span_id, e.score FROM ids CROSS JOIN evaluations e "
                           "ON e.trace_id = ids.trace_id WHERE e.error IS NULL", [*params, max_traces])

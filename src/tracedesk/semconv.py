@@ -60,6 +60,11 @@ _GENAI_OPERATIONS = {
     "agent": K.AGENT, "task": K.CHAIN,
     # LangSmith's non-standard value
     "chain": K.CHAIN,
+    # Semantic Kernel's operation names (its chat spans carry no other kind signal)
+    "chat.completions": K.LLM, "chat.streaming_completions": K.LLM, "text.completions": K.LLM,
+    "text.streaming_completions": K.LLM,
+    # OpenLLMetry's OpenAI Agents handoff span
+    "handoff": K.TOOL,
 }
 SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     ("openinference.span.kind", _OPENINFERENCE_KINDS),
@@ -72,6 +77,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     }),
     ("traceloop.span.kind", {
         "workflow": K.CHAIN, "task": K.CHAIN, "agent": K.AGENT, "tool": K.TOOL, "unknown": K.UNKNOWN,
+        "handoff": K.TOOL,
     }),
     ("langsmith.span.kind", {
         "chain": K.CHAIN, "tool": K.TOOL, "llm": K.LLM, "retriever": K.RETRIEVER, "prompt": K.CHAIN,
@@ -95,6 +101,13 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
         "ai.toolcall": K.TOOL,
     }),
     ("logfire.span_type", {"annotation": K.EVALUATOR}),
+    # Logfire's OpenAI Agents integration: the span name is a template; the template names the span type.
+    ("logfire.msg_template", {
+        "agent run: {name!r}": K.AGENT, "function: {name}": K.TOOL, "handoff: {from_agent} → {to_agent}": K.TOOL,
+        "guardrail {name!r} triggered={triggered!r}": K.GUARDRAIL, "openai agents trace: {name}": K.CHAIN,
+        "mcp: list tools from server {server}": K.TOOL, "speech {model!r}": K.LLM, "transcription {model!r}": K.LLM,
+    }),
+    ("sdk_span_type", {"turn": K.CHAIN, "task": K.CHAIN}),
     ("llm.request.type", {"chat": K.LLM, "completion": K.LLM, "embedding": K.EMBEDDING,
                           "rerank": K.RERANKER}),
     ("gen_ai.operation.name", _GENAI_OPERATIONS),
@@ -111,10 +124,16 @@ KIND_BY_PRESENCE: tuple[tuple[str, SpanKind], ...] = (
 # Scalar fields (§2-§8): field -> ordered attribute keys (first present wins).
 FIELD_KEYS: dict[str, tuple[str, ...]] = {
     # Langfuse's resolution order (§2) extended with the other conventions.
+    # The REQUESTED model first (one cohort per model the application asked for); the snapshot that
+    # answered is `response_model`. Response names stay as the fallback when no request name is sent.
     "model": (
-        "langfuse.observation.model.name", "gen_ai.response.model", "ai.response.model", "ai.model.id",
-        "gen_ai.request.model", "llm.response.model_name", "llm.model_name", "llm.request.model_name",
-        "langsmith.metadata.ls_model_name", "reranker.model_name", "embedding.model_name",
+        "langfuse.observation.model.name", "gen_ai.request.model", "ai.model.id", "llm.request.model_name",
+        "langsmith.metadata.ls_model_name", "gen_ai.response.model", "ai.response.model", "llm.response.model_name",
+        "llm.model_name", "reranker.model_name", "embedding.model_name", "llm.openai.model",
+    ),
+    "response_model": (
+        "gen_ai.response.model", "ai.response.model", "llm.response.model_name", "llm.model_name",
+        "llm.openai.model",
     ),
     "provider": (
         "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider",
@@ -185,13 +204,16 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
 
 #: Keys whose value names the tool/agent only on spans of that kind (OpenLLMetry decorators).
 ENTITY_NAME_KEYS: dict[str, tuple[str, ...]] = {
-    "TOOL": ("traceloop.entity.name",),
-    "AGENT": ("traceloop.entity.name", "traceloop.workflow.name"),
+    "TOOL": ("traceloop.entity.name", "name"),
+    "AGENT": ("traceloop.entity.name", "name", "traceloop.workflow.name"),
 }
+#: Of those, the keys that name a workflow rather than an agent (the agent name is then only a guess).
+WORKFLOW_NAME_KEYS: frozenset[str] = frozenset({"traceloop.workflow.name"})
 #: Tool arguments / results that only apply on TOOL spans (OpenInference and OpenLLMetry reuse in/out).
 TOOL_IO_KEYS: tuple[tuple[str, str], ...] = (
     ("input.value", "output.value"),
     ("traceloop.entity.input", "traceloop.entity.output"),
+    ("input", "output"),  # Logfire's OpenAI Agents function spans
 )
 
 #: Reported cost parts summed when no total is reported.
@@ -213,7 +235,7 @@ TTFT_KEYS: tuple[tuple[str, float], ...] = (
 JSON_TEXT_KEYS: frozenset[str] = frozenset({
     "langfuse.observation.usage_details", "langfuse.observation.cost_details", "mlflow.spanType",
     "mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanFunctionName", "metadata",
-    "langsmith.metadata.usage_metadata",
+    "langsmith.metadata.usage_metadata", "events",
 })
 #: Langfuse usage_details / cost_details JSON keys -> field.
 LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
@@ -311,7 +333,42 @@ LOGFIRE_ERROR_LEVEL = 17  # logfire.level_num >= 17 is error
 
 # ---------------------------------------------------------------------------------------------
 # Handoffs (§8).
+# Each SDK's own signal (semconv.md §14); stored as the spans' handoff_from / handoff_to columns.
 HANDOFF_TARGET_KEYS: tuple[str, ...] = ("gen_ai.handoff.to_agent", "to_agent", "handoff.to_agent")
 HANDOFF_SOURCE_KEYS: tuple[str, ...] = ("gen_ai.handoff.from_agent", "from_agent", "handoff.from_agent",
-                                        "graph.node.parent_id")
+                                        "gen_ai.caller.name", "graph.node.parent_id")
+#: Span-kind values that mark a span as a handoff even before its target is known (resolved per trace).
+HANDOFF_SPAN_MARKERS: tuple[tuple[str, str], ...] = (
+    ("traceloop.span.kind", "handoff"), ("gen_ai.operation.name", "handoff"),
+)
 HANDOFF_NAME_PREFIXES: tuple[str, ...] = ("handoff to ", "transfer_to_")
+#: Tools whose call IS a handoff, and the argument naming the target (Google ADK).
+HANDOFF_TOOLS: dict[str, str] = {"transfer_to_agent": "agent_name"}
+#: An agent-graph parent on an agent span (OpenInference OpenAI Agents): the agent that handed off.
+AGENT_GRAPH_PARENT_KEY = "graph.node.parent_id"
+#: LangGraph node metadata (OpenInference `metadata` JSON, LangSmith flattened): the node IS the agent/step.
+LANGGRAPH_NODE_KEYS: tuple[tuple[str, str], ...] = (("metadata", "langgraph_node"),
+                                                     ("langsmith.metadata.langgraph_node", ""))
+#: Nodes that are plumbing, not agents: LangGraph's prebuilt ToolNode and the graph's own start/end.
+LANGGRAPH_NON_AGENT_NODES: frozenset[str] = frozenset({"tools", "__start__", "__end__"})
+
+# ---------------------------------------------------------------------------------------------
+# Provider spellings (§2): one canonical (OTel well-known) name per provider.
+PROVIDER_ALIASES: dict[str, str] = {
+    "openai": "openai", "openai.chat": "openai", "openai.responses": "openai", "openai.completion": "openai",
+    "openai.embedding": "openai", "openai.image": "openai", "openai.transcription": "openai",
+    "anthropic": "anthropic", "anthropic.messages": "anthropic", "claude": "anthropic",
+    "aws.bedrock": "aws.bedrock", "bedrock": "aws.bedrock", "amazon-bedrock": "aws.bedrock",
+    "amazon.bedrock": "aws.bedrock", "aws_bedrock": "aws.bedrock", "bedrock_converse": "aws.bedrock",
+    "azure": "azure.ai.openai", "azure.ai.openai": "azure.ai.openai", "azure_openai": "azure.ai.openai",
+    "azure-openai": "azure.ai.openai", "azure.openai": "azure.ai.openai", "azure.ai.inference": "azure.ai.inference",
+    "gcp.gemini": "gcp.gemini", "gemini": "gcp.gemini", "google": "gcp.gemini", "google.generative-ai": "gcp.gemini",
+    "google_genai": "gcp.gemini", "google.genai": "gcp.gemini", "google-genai": "gcp.gemini",
+    "google.generative_ai": "gcp.gemini", "googleai": "gcp.gemini", "gcp.gen_ai": "gcp.gemini",
+    "gcp.vertex_ai": "gcp.vertex_ai", "vertex_ai": "gcp.vertex_ai", "vertexai": "gcp.vertex_ai",
+    "google.vertex": "gcp.vertex_ai", "google.vertex.chat": "gcp.vertex_ai", "vertex": "gcp.vertex_ai",
+    "mistral": "mistral_ai", "mistralai": "mistral_ai", "mistral_ai": "mistral_ai",
+    "xai": "x_ai", "x_ai": "x_ai", "x-ai": "x_ai", "groq": "groq", "cohere": "cohere", "deepseek": "deepseek",
+    "perplexity": "perplexity", "moonshot_ai": "moonshot_ai", "moonshot": "moonshot_ai",
+    "ibm.watsonx.ai": "ibm.watsonx.ai", "watsonx": "ibm.watsonx.ai", "ollama": "ollama",
+}

@@ -113,9 +113,18 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     # wrapper span that repeats its children's usage is not counted twice. Set by refresh_traces.
     ("usage_counted", "INTEGER DEFAULT 1"),
 )
-SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS)
-# Columns the writer fills from a Span (usage_counted is derived afterwards).
-_WRITE_COLUMNS: tuple[str, ...] = tuple(c for c in SPAN_COLUMN_NAMES if c != "usage_counted")
+#: Added by m501_span_identity (model identity and first-class handoffs).
+SPAN_COLUMNS_M501: tuple[tuple[str, str], ...] = (
+    ("response_model", "TEXT"),
+    ("handoff_from", "TEXT"),
+    ("handoff_to", "TEXT"),
+)
+SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS + SPAN_COLUMNS_M501)
+# Columns the writer fills from a Span (usage_counted is derived afterwards); `source` then the content
+# hash stay last (the hash covers everything before `source`).
+_WRITE_COLUMNS: tuple[str, ...] = (
+    tuple(c for c, _ in SPAN_COLUMNS if c not in ("usage_counted", "source", "content_hash"))
+    + tuple(c for c, _ in SPAN_COLUMNS_M501) + ("source", "content_hash"))
 
 
 def _m001_spans(db: sqlite_utils.Database) -> None:
@@ -211,6 +220,13 @@ def _m004_settings(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _m501_span_identity(db: sqlite_utils.Database) -> None:
+    """response_model (the snapshot that answered; `model` is the requested one) and handoff_from/handoff_to."""
+    for name, decl in SPAN_COLUMNS_M501:
+        db.execute(f"ALTER TABLE spans ADD COLUMN {name} {decl}")
+    db.execute("CREATE INDEX idx_spans_handoff ON spans (handoff_to) WHERE handoff_to IS NOT NULL")
+
+
 #: Named, ordered, append-only. Each step runs once per database, inside a transaction.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m001_spans", _m001_spans),
@@ -225,6 +241,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
      lambda db: __import__("tracedesk.store_workbench", fromlist=["_"]).m401_workbench_indexes(db)),
     ("m302_alerts_eval_index",
      lambda db: __import__("tracedesk.store_alerts", fromlist=["_"]).m302_alerts_eval_index(db)),
+    ("m501_span_identity", _m501_span_identity),
 ]
 
 
@@ -505,6 +522,10 @@ def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
         ).fetchall()
         current = {(r[0], r[1]): r[4] for r in rows}
         flags = _usage_flags([r[:4] for r in rows])
+        from .store_links import refine_usage_flags, resolve_trace_links
+
+        flags = refine_usage_flags(db, chunk, flags)
+        resolve_trace_links(db, chunk)
         # Only rows whose flag changes are written (most spans keep the default 1).
         db.conn.executemany(
             "UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?",

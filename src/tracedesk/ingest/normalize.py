@@ -12,6 +12,8 @@ from .. import semconv as sc
 from ..dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
+from .realworld import (agent_was_inferred, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+                        is_vector_text, output_text_of, plain_model, requested_model)
 from .wire import as_text, maybe_json, to_float, to_int
 
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
@@ -181,7 +183,14 @@ class Normalizer:
                     continue
             f[fname] = value
         convention = plan.convention
+        if "logfire.msg" in attrs and "logfire.msg_template" in attrs and attrs["logfire.msg"]:
+            name = str(attrs["logfire.msg"])  # the template is the span name; logfire.msg is the rendered text
         kind = _kind(attrs, plan)
+        node = langgraph_node(attrs, name) if kind == "CHAIN" else None
+        if node is not None:
+            kind = "AGENT"  # a LangGraph node runs a step of the agent graph: the node is the agent
+        if kind == "UNKNOWN" and name == "raw_gen_ai_request" and "llm.openai.usage" in attrs:
+            kind = "LLM"  # litellm's provider-call span: its usage is all an async fan-out keeps
         span = Span(
             trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id, name=name, kind=kind,
             start_ns=start_ns, end_ns=end_ns, duration_ms=(end_ns - start_ns) / 1e6,
@@ -190,14 +199,20 @@ class Normalizer:
             status_message=status_message or None,
         )
         span.service = resource.get("service.name")
-        model = f.get("model")
+        model = requested_model(attrs, convention) or f.get("model")
         if model is None and convention == "pydantic_ai":
             model = attrs.get("model_name")
-        span.model = str(model) if model is not None else None
-        provider = f.get("provider")
-        span.provider = str(provider) if provider is not None else None
+        span.model = plain_model(model)
+        span.response_model = plain_model(f.get("response_model"))
+        span.provider = canonical_provider(f.get("provider"))
         self._usage(span, attrs, f, plan)
+        if kind in ("LLM", "EMBEDDING"):
+            llm_usage_details(span, attrs)
         self._identity(span, attrs, f, kind, name, plan)
+        if node is not None:
+            span.agent_name = node
+            span.handoff_to = node  # entered from the previous node: resolved per trace by the store
+            attrs.pop("tracedesk.agent.inferred", None)
         self._content(span, attrs, f, events, kind, plan)
         self._status(span, attrs, f, events, plan)
         dims = self.dims.extract(attrs, resource, plan.keyset)
@@ -274,6 +289,8 @@ class Normalizer:
         tool = f.get("tool_name")
         if agent is None and kind == "AGENT":
             agent = plan.pick(attrs, sc.ENTITY_NAME_KEYS["AGENT"])
+            if agent_was_inferred(attrs, agent):
+                attrs["tracedesk.agent.inferred"] = True  # a workflow/span name, not the SDK's agent name
             if agent is None and name:
                 agent = name[len("invoke_agent "):] if name.startswith("invoke_agent ") else name
         if tool is None and kind == "TOOL":
@@ -286,20 +303,18 @@ class Normalizer:
         span.session_id = str(session) if session is not None else None
         user = f.get("user_id")
         span.user_id = str(user) if user is not None else None
-        # Handoffs (§8): record the target where it is visible.
-        target = plan.pick(attrs, sc.HANDOFF_TARGET_KEYS) if plan.handoff else None
-        if target is None and name:
-            for prefix in sc.HANDOFF_NAME_PREFIXES:
-                if name.startswith(prefix):
-                    target = name[len(prefix):]
-                    break
-        if target is None and kind == "TOOL" and name.startswith("handoff") and attrs.get("output.value"):
-            target = attrs.get("output.value")
-        if target is not None:
-            attrs["tracedesk.handoff.to"] = str(target)
-            source_agent = plan.pick(attrs, sc.HANDOFF_SOURCE_KEYS)
-            if source_agent is not None:
-                attrs["tracedesk.handoff.from"] = str(source_agent)
+        # Handoffs (§8, §14): the SDK's own signal -> handoff_from / handoff_to (missing sides resolved per trace).
+        found = handoff_signal(attrs, name, kind, span.agent_name, span.tool_name, plan.handoff)
+        if found is not None:
+            span.handoff_from, span.handoff_to = found
+            if span.handoff_to is not None:
+                attrs["tracedesk.handoff.to"] = span.handoff_to
+            if span.handoff_from is not None:
+                attrs["tracedesk.handoff.from"] = span.handoff_from
+            if kind == "TOOL" and (span.tool_name is None or span.tool_name == name):
+                # "handoff to Billing", "Triage → unknown.handoff", "Handoff: Triage → Billing" are span
+                # names, not tools: one tool name so handoffs aggregate as one tool
+                span.tool_name = "handoff"
 
     # -- content ----------------------------------------------------------------------------------
     def _content(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], events: list[dict[str, Any]], kind: str,
@@ -328,6 +343,11 @@ class Normalizer:
                     outputs = msgs
         for key in plan.system_keys:
             system = system_messages(attrs[key])
+        if inputs is None and isinstance(attrs.get("events"), list):
+            # Logfire's OpenAI integrations: the GenAI message events as one JSON attribute
+            inputs, outputs, system = self._event_content(
+                [{"name": e.get("event.name"), "attributes": e} for e in attrs["events"] if isinstance(e, dict)],
+                inputs, outputs, system)
         if events:
             inputs, outputs, system = self._event_content(events, inputs, outputs, system)
         if system and not any(m.get("role") == "system" for m in inputs or ()):
@@ -351,13 +371,15 @@ class Normalizer:
         if inputs and (kind in ("LLM", "EMBEDDING") or in_text is None or _looks_json(in_text)):
             in_text = last_text(inputs, ("user", "tool")) or in_text
         if outputs and (kind == "LLM" or out_text is None or _looks_json(out_text)):
-            out_text = last_text(outputs, ("assistant",)) or out_text
+            out_text = last_text(outputs, ("assistant",)) or output_text_of(outputs, out_text, kind)
+        elif out_text is not None and _looks_json(out_text):
+            out_text = output_text_of(None, out_text, kind)
         if in_text is None and span.tool_arguments is not None:
             in_text = span.tool_arguments
         if out_text is None and span.tool_result is not None:
             out_text = span.tool_result
         span.input_text = _display_text(in_text)
-        span.output_text = _display_text(out_text)
+        span.output_text = None if kind == "EMBEDDING" and is_vector_text(out_text) else _display_text(out_text)
         finish = f.get("finish_reason")
         if isinstance(finish, list):
             finish = finish[0] if finish else None
