@@ -49,10 +49,16 @@ with Capture("litellm_otel", SCENARIO, ["litellm", "openai", "opentelemetry-sdk"
         except Exception as exc:  # litellm maps the 404 to its NotFoundError
             print("error as expected:", type(exc).__name__)
     elif SCENARIO == "fanout":
+        from opentelemetry import trace
+
         async def main() -> None:
-            await asyncio.gather(*(litellm.acompletion(model="openai/gpt-4o-mini", messages=[
-                {"role": "user", "content": f"Question {i}: what is the capital of France?"}], **kw) for i in range(5)))
-            await asyncio.sleep(5.0)  # a long-running app's loop lives on: litellm logs async calls as tasks
+            # the application's own span around the fan-out (litellm then records onto it, see the README)
+            with trace.get_tracer("capture-app").start_as_current_span("answer_batch"):
+                await asyncio.gather(*(litellm.acompletion(model="openai/gpt-4o-mini", messages=[
+                    {"role": "user", "content": f"Question {i}: what is the capital of France?"}],
+                    **{**kw, "metadata": {"session_id": "session-ll"}})  # one metadata dict per call: litellm
+                    for i in range(5)))                                  # keeps its emit-once marker in it
+                await asyncio.sleep(2.0)  # a long-running app's loop lives on: litellm logs async calls as tasks
         asyncio.run(main())
     import time
     time.sleep(1.0)  # the callback logs on a worker thread after the call returns

@@ -161,7 +161,8 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     ),
     # Reported cost in USD (§4, §12: prefer it over recomputing).
     "cost_usd": (
-        "llm.cost.total", "gen_ai.cost.total", "gen_ai.usage.cost", "operation.cost",
+        "llm.cost.total", "gen_ai.cost.total", "gen_ai.cost.total_cost", "gen_ai.usage.cost.amount",
+        "gen_ai.usage.cost", "operation.cost",
     ),
     "agent_name": (
         "gen_ai.agent.name", "agent.name", "agent_name", "graph.node.name",
@@ -171,7 +172,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "tool_arguments": (
         "gen_ai.tool.call.arguments", "ai.toolCall.args", "tool_arguments", "gen_ai.tool.args",
-        "gcp.vertex.agent.tool_call_args", "tool.parameters",
+        "gcp.vertex.agent.tool_call_args",  # (OpenInference `tool.parameters` is the JSON schema, not the call)
     ),
     "tool_result": (
         "gen_ai.tool.call.result", "ai.toolCall.result", "tool_response", "gcp.vertex.agent.tool_response",
@@ -220,6 +221,7 @@ TOOL_IO_KEYS: tuple[tuple[str, str], ...] = (
 COST_PART_KEYS: tuple[tuple[str, ...], ...] = (
     ("llm.cost.prompt", "llm.cost.completion"),
     ("gen_ai.cost.input", "gen_ai.cost.output"),
+    ("gen_ai.cost.input_cost", "gen_ai.cost.output_cost"),  # litellm
 )
 
 #: Time to first token: (key, multiplier to milliseconds).

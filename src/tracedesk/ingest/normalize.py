@@ -13,7 +13,8 @@ from ..dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
 from .realworld import (agent_was_inferred, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
-                        is_vector_text, output_text_of, plain_model, requested_model)
+                        is_vector_text, output_text_of, plain_model, requested_model,
+                        tool_result_text)
 from .wire import as_text, maybe_json, to_float, to_int
 
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
@@ -368,6 +369,8 @@ class Normalizer:
         result = f.get("tool_result")
         if result is not None:
             span.tool_result = as_text(result)
+        if kind == "TOOL":
+            span.tool_result = tool_result_text(span.tool_result)
         if inputs and (kind in ("LLM", "EMBEDDING") or in_text is None or _looks_json(in_text)):
             in_text = last_text(inputs, ("user", "tool")) or in_text
         if outputs and (kind == "LLM" or out_text is None or _looks_json(out_text)):

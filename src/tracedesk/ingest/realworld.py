@@ -148,15 +148,34 @@ def _call_text(call: dict[str, Any]) -> str | None:
     args = fn.get("arguments", fn.get("args"))
     if args is None or args == "":
         args = "{}"
+    if isinstance(args, str):
+        decoded = maybe_json(args)
+        if isinstance(decoded, (dict, list)):
+            args = decoded
     if not isinstance(args, str):
-        args = json.dumps(args, separators=(", ", ": "))
+        args = json.dumps(args, ensure_ascii=False)  # one spelling whatever spacing the library used
     return f"{name}({args})"
+
+
+_LANGCHAIN_TYPES = frozenset({"tool", "ai", "human", "system", "AIMessage", "ToolMessage", "HumanMessage",
+                              "AIMessageChunk"})
+
+
+def tool_result_text(value: str | None) -> str | None:
+    """A tool result sent as a serialized framework message (LangChain's ToolMessage) -> its content."""
+    if value is None or value[:1] != "{":
+        return value
+    text = blob_text(maybe_json(value))
+    return text if text is not None else value
 
 
 def blob_text(value: Any) -> str | None:
     """Text inside a known response shape, else None."""
     if not isinstance(value, dict):
         return None
+    data = value.get("data")
+    if isinstance(data, dict) and isinstance(data.get("content"), str) and value.get("type") in _LANGCHAIN_TYPES:
+        return str(data["content"])  # a LangChain-serialized message (ToolMessage, AIMessage...)
     choices = value.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         first = choices[0]
