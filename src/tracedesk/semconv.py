@@ -185,6 +185,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "user_id": (
         "user.id", "langfuse.user.id", "traceloop.association.properties.user_id",
         "ai.telemetry.metadata.userId", "fi.user.id", "enduser.id",
+        "llm.user",  # litellm / OpenLLMetry: the `user` the application passed to the provider
     ),
     "input_text": (
         "input.value", "gen_ai.prompt", "traceloop.entity.input", "langfuse.observation.input",

@@ -13,8 +13,8 @@ from ..dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
 from .realworld import (agent_was_inferred, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
-                        is_vector_text, output_text_of, plain_model, requested_model,
-                        tool_result_text)
+                        is_vector_text, litellm_raw_content, output_text_of, plain_model,
+                        requested_model, tool_result_text)
 from .wire import as_text, maybe_json, to_float, to_int
 
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
@@ -344,6 +344,12 @@ class Normalizer:
                     outputs = msgs
         for key in plan.system_keys:
             system = system_messages(attrs[key])
+        if "llm.openai.choices" in attrs or "llm.openai.messages" in attrs:
+            raw_in, raw_out = litellm_raw_content(attrs)
+            if inputs is None and raw_in:
+                inputs = normalize_messages(raw_in)
+            if raw_out is not None and f.get("output_text") is None:
+                f["output_text"] = raw_out
         if inputs is None and isinstance(attrs.get("events"), list):
             # Logfire's OpenAI integrations: the GenAI message events as one JSON attribute
             inputs, outputs, system = self._event_content(
@@ -384,6 +390,8 @@ class Normalizer:
         span.input_text = _display_text(in_text)
         span.output_text = None if kind == "EMBEDDING" and is_vector_text(out_text) else _display_text(out_text)
         finish = f.get("finish_reason")
+        if isinstance(finish, str) and finish.startswith("["):
+            finish = maybe_json(finish)  # litellm sends the finish_reasons list as JSON text
         if isinstance(finish, list):
             finish = finish[0] if finish else None
         if finish is None and outputs:

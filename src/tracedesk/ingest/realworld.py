@@ -65,20 +65,35 @@ def requested_model(attrs: dict[str, Any], convention: str) -> str | None:
     return None
 
 
-def raw_python_usage(value: Any) -> dict[str, Any] | None:
-    """A usage dict sent as JSON text or as a Python repr (litellm: `{'prompt_tokens': 120, ...}`)."""
-    if isinstance(value, dict):
+def python_literal(value: Any, limit: int = _MAX_REPR) -> Any:
+    """A dict/list sent as JSON text or as a Python repr (litellm: `{'prompt_tokens': 120, ...}`), else None.
+    Only literals are evaluated (ast.literal_eval), and only up to `limit` characters."""
+    if isinstance(value, (dict, list)):
         return value
-    if not isinstance(value, str) or not value.startswith("{") or len(value) > _MAX_REPR:
+    if not isinstance(value, str) or value[:1] not in ("{", "[") or len(value) > limit:
         return None
     decoded = maybe_json(value)
-    if isinstance(decoded, dict):
+    if isinstance(decoded, (dict, list)):
         return decoded
     try:
         parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return None
+    return parsed if isinstance(parsed, (dict, list)) else None
+
+
+def raw_python_usage(value: Any) -> dict[str, Any] | None:
+    parsed = python_literal(value)
     return parsed if isinstance(parsed, dict) else None
+
+
+def litellm_raw_content(attrs: dict[str, Any]) -> tuple[Any, str | None]:
+    """litellm's `raw_gen_ai_request` span: the request messages and the provider's choices, as Python
+    reprs (`llm.<provider>.messages` / `.choices`) -> (message list or None, answer text or None)."""
+    messages = python_literal(attrs.get("llm.openai.messages"), 1_000_000)
+    choices = python_literal(attrs.get("llm.openai.choices"), 1_000_000)
+    text = blob_text({"choices": choices}) if isinstance(choices, list) else None
+    return (messages if isinstance(messages, list) else None), text
 
 
 #: Usage dicts that sit beside (or instead of) the usage attributes, by key; first one present wins.

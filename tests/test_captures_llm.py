@@ -1,0 +1,131 @@
+"""LLM-client captures (real libraries, tests/captures/): OTel GenAI openai-v2 in its three modes and the
+litellm OTel callback; through files and through the receiver.
+
+The fake server answered call n with (100n+20 input, 10n+5 output, 64 cached if n odd, 4n reasoning)
+and reports the snapshot `gpt-4o-mini-2024-07-18` for requests of `gpt-4o-mini`.
+"""
+from __future__ import annotations
+
+import pytest
+from captures_support import VIAS, mini_cost, replay
+
+SNAPSHOT = "gpt-4o-mini-2024-07-18"
+CALLS = [(120, 15, 64, 4), (220, 25, 0, 8), (320, 35, 64, 12), (420, 45, 0, 16), (520, 55, 64, 20)]
+NOT_FOUND = "The model `gpt-missing` does not exist or you do not have access to it."
+
+
+@pytest.fixture(params=VIAS)
+def via(request):
+    return request.param
+
+
+# -- opentelemetry-instrumentation-openai-v2 ----------------------------------------------------------
+# latest = 2.4b0 with gen_ai_latest_experimental (content on the span), legacy = 2.4b0 default (no content),
+# events = 2.1b0 (content as 1.28-1.36 log events joined to the span).
+V2_CONTENT = {"latest": True, "legacy": False, "events": True}
+
+
+@pytest.mark.parametrize("mode", sorted(V2_CONTENT))
+def test_openai_v2_plain_and_stream(db_path, via, mode):
+    for scenario in ("plain", "stream"):
+        r = replay(db_path, via, f"otel_openai_v2_{mode}", scenario)
+        (llm,) = [s for s in r.spans if s["trace_id"] == r.traces[-1]["trace_id"]]
+        assert (llm["name"], llm["kind"], llm["otel_kind"], llm["model"], llm["response_model"], llm["provider"]) == (
+            "chat gpt-4o-mini", "LLM", "CLIENT", "gpt-4o-mini", SNAPSHOT, "openai")
+        # openai-v2 sends input/output tokens only (no cached or reasoning attributes)
+        assert r.tokens(llm) == (120, 15, None, None)
+        assert (llm["cost_usd"], llm["cost_source"]) == (pytest.approx(mini_cost(120, 15)), "computed")
+        assert llm["status"] != "ERROR" and llm["parent_span_id"] is None
+        if V2_CONTENT[mode]:
+            assert (llm["input_text"], llm["output_text"]) == ("What is the capital of France?",
+                                                               "The capital of France is Paris.")
+        else:
+            assert (llm["input_text"], llm["output_text"]) == (None, None)
+    assert len(r.traces) == 2  # plain and stream are one trace each
+
+
+@pytest.mark.parametrize("mode", sorted(V2_CONTENT))
+def test_openai_v2_tool_call_round_trip(db_path, via, mode):
+    r = replay(db_path, via, f"otel_openai_v2_{mode}", "tools")
+    first, second = r.llm()
+    assert [r.tokens(s)[:2] for s in (first, second)] == [(120, 15), (220, 25)]
+    assert {s["model"] for s in (first, second)} == {"gpt-4o-mini"}
+    assert [s["cost_usd"] for s in (first, second)] == pytest.approx([mini_cost(120, 15), mini_cost(220, 25)])
+    if V2_CONTENT[mode]:
+        assert first["input_text"] == "What's the weather in Paris?"
+        assert first["output_text"] == 'get_weather({"city": "Paris"})'
+        assert second["input_text"] == '{"city": "Paris", "sky": "sunny", "c": 22}'
+        assert second["output_text"] == "It is sunny and 22 °C in Paris."
+    assert sum(t["input_tokens"] for t in r.traces) == 340
+
+
+@pytest.mark.parametrize("mode", sorted(V2_CONTENT))
+def test_openai_v2_error(db_path, via, mode):
+    r = replay(db_path, via, f"otel_openai_v2_{mode}", "error")
+    (llm,) = r.spans
+    assert (llm["kind"], llm["status"], llm["model"], llm["response_model"]) == ("LLM", "ERROR", "gpt-missing", None)
+    assert NOT_FOUND in llm["status_message"]
+    assert (r.tokens(llm), llm["cost_usd"], llm["cost_source"]) == ((None,) * 4, None, "unknown")
+    assert r.traces[0]["error_count"] == 1
+
+
+# -- litellm callbacks = ["otel"] -------------------------------------------------------------------
+
+def test_litellm_reported_cost_is_used_once(db_path, via):
+    r = replay(db_path, via, "litellm_otel", "plain")
+    request, raw = r.one("litellm_request"), r.one("raw_gen_ai_request")
+    assert r.parent_name(raw) == "litellm_request" and len(r.spans) == 2
+    assert (request["kind"], request["model"], request["response_model"], request["provider"]) == (
+        "LLM", "gpt-4o-mini", SNAPSHOT, "openai")
+    # tokens on the span; cached/reasoning only in litellm's Python-repr usage dicts
+    assert r.tokens(request) == CALLS[0] and r.tokens(raw) == CALLS[0]
+    # litellm's own gen_ai.cost.total_cost (it prices the cache read like the table does)
+    assert (request["cost_usd"], request["cost_source"]) == (pytest.approx(mini_cost(120, 15, 64)), "reported")
+    # the provider-call child repeats the same usage: the reported parent counts, the child does not
+    assert (request["usage_counted"], raw["usage_counted"]) == (1, 0)
+    (trace,) = r.traces
+    assert (trace["input_tokens"], trace["output_tokens"], trace["cost_usd"]) == (
+        120, 15, pytest.approx(mini_cost(120, 15, 64)))
+    assert (request["input_text"], request["output_text"]) == ("What is the capital of France?",
+                                                               "The capital of France is Paris.")
+    assert (request["user_id"], request["session_id"]) == ("user-ll", None)
+
+
+def test_litellm_tools_and_stream(db_path, via):
+    r = replay(db_path, via, "litellm_otel", "tools")
+    request, raw = r.one("litellm_request"), r.one("raw_gen_ai_request")
+    # litellm's gen_ai.output.messages drops the tool call (empty parts); its raw child keeps the choices
+    assert (request["output_text"], request["finish_reason"]) == (None, "tool_calls")
+    assert raw["output_text"] == 'get_weather({"city": "Paris"})' and raw["input_text"] == "Weather in Paris?"
+    assert (request["cost_source"], request["usage_counted"], r.counted()) == ("reported", 1, (120, 15))
+    r = replay(db_path + ".stream.db", via, "litellm_otel", "stream")
+    request = r.one("litellm_request")
+    assert (request["model"], request["response_model"], r.tokens(request)) == (
+        "gpt-4o-mini", "gpt-4o-mini", CALLS[0])  # litellm records the requested name on streams
+    assert (request["cost_source"], request["usage_counted"]) == ("reported", 1)
+    assert request["output_text"] == "The capital of France is Paris."
+
+
+def test_litellm_error(db_path, via):
+    r = replay(db_path, via, "litellm_otel", "error")
+    (request,) = [s for s in r.spans if s["name"] == "litellm_request"]
+    assert (request["kind"], request["status"], request["model"]) == ("LLM", "ERROR", "gpt-missing")
+    assert "gpt-missing" in request["status_message"]
+    assert (request["input_tokens"], request["cost_usd"]) == (None, None)
+
+
+def test_litellm_async_fan_out_keeps_all_five_calls(db_path, via):
+    """Five acompletion calls under one application span: litellm writes each call's attributes onto that
+    span (the last one wins) and only the raw_gen_ai_request children keep every call's usage, as a
+    Python-repr dict."""
+    r = replay(db_path, via, "litellm_otel", "fanout")
+    app = r.one("answer_batch")
+    raws = r.named("raw_gen_ai_request")
+    assert len(raws) == 5 and {r.parent_name(s) for s in raws} == {"answer_batch"}
+    assert {s["kind"] for s in raws} == {"LLM"} and {s["model"] for s in raws} == {SNAPSHOT}
+    assert sorted(r.tokens(s) for s in raws) == sorted(CALLS)
+    assert sorted(s["cost_usd"] for s in raws) == pytest.approx(sorted(mini_cost(i, o, c) for i, o, c, _ in CALLS))
+    assert {s["usage_counted"] for s in raws} == {1} and app["usage_counted"] == 0
+    (trace,) = r.traces
+    assert (trace["input_tokens"], trace["output_tokens"]) == (1600, 175)
+    assert trace["cost_usd"] == pytest.approx(sum(mini_cost(i, o, c) for i, o, c, _ in CALLS))
