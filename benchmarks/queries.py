@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tracedesk
 from tracedesk.models import Evaluation, Span
-from tracedesk.query import Filters, frame
+from tracedesk.store.query import Filters, frame
 from tracedesk.store import connect, write_batch
 
 OUT = Path(__file__).resolve().parent / "out"

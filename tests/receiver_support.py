@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tracedesk import store
-from tracedesk.otlp_json import attributes
+from tracedesk.ingest.otlp_json import attributes
 from tracedesk.receiver import Receiver, ReceiverConfig
 
 

@@ -6,7 +6,7 @@ import pytest
 from alerts_data import build_week
 from tracedesk.alerts import AlertValidationError, rule_to_dict
 from tracedesk.alerts.builder import build_rule, default_choice, dimension_values, form_values, signal_choices
-from tracedesk.alerts.chart import backtest_chart, episodes_frame, summary_frame
+from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 from tracedesk.alerts.evaluate import backtest
 
 

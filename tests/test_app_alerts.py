@@ -11,7 +11,7 @@ from alerts_data import WEEK_START, H, build_week
 from tracedesk.alerts import parse_rule
 from tracedesk.alerts.storage import list_rules, save_rule
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "7_Alerts.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "src/tracedesk/app/pages/alerts.py")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tracedesk.drift.synthetic import write_synthetic
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "8_Drift.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "src/tracedesk/app/pages/drift.py")
 DAY = 86_400 * 10**9
 T0 = 1_790_000_000 * 10**9
 

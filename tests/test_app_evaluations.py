@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tracedesk import store
 from tracedesk.evals import custom
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "6_Evaluations.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "src/tracedesk/app/pages/evaluations.py")
 
 
 @pytest.fixture

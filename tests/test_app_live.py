@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from receiver_support import llm_span, traces_body
 from tracedesk.receiver import find_receiver, stop_receiver
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "9_Live.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "src/tracedesk/app/pages/live.py")
 T1 = "0af7651916cd43dd8448eb211c80319c"
 
 

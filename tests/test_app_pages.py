@@ -9,12 +9,12 @@ from streamlit.testing.v1 import AppTest
 
 import tracedesk
 import workbench_synth as synth
-from tracedesk import ui
-from tracedesk.query import Filters
+from tracedesk.app import ui
+from tracedesk.store.query import Filters
 
 REPO = Path(__file__).resolve().parents[1]
-WORKBENCH = ["app.py", "pages/1_Overview.py", "pages/2_Traces.py", "pages/3_Trace.py", "pages/4_Agents.py",
-             "pages/5_Cohorts.py"]
+WORKBENCH = ["app.py", "src/tracedesk/app/pages/overview.py", "src/tracedesk/app/pages/traces.py", "src/tracedesk/app/pages/trace.py", "src/tracedesk/app/pages/agents.py",
+             "src/tracedesk/app/pages/cohorts.py"]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_home_page_kpis_equal_the_library(synth_db, monkeypatch):
 
 
 def test_overview(synth_db, monkeypatch):
-    at = run("pages/1_Overview.py", synth_db, monkeypatch)
+    at = run("src/tracedesk/app/pages/overview.py", synth_db, monkeypatch)
     ws = tracedesk.open(synth_db)
     shown = metrics(at)
     assert {k: shown[k] for k in expected_kpis(ws)} == expected_kpis(ws)
@@ -93,29 +93,29 @@ def test_overview(synth_db, monkeypatch):
 
 
 def test_overview_filters_from_url_and_no_match(synth_db, monkeypatch):
-    at = run("pages/1_Overview.py", synth_db, monkeypatch, {"route": "refunds", "prompt_version": "v2"})
+    at = run("src/tracedesk/app/pages/overview.py", synth_db, monkeypatch, {"route": "refunds", "prompt_version": "v2"})
     ws = tracedesk.open(synth_db)
     f = Filters(dims={"route": ["refunds"], "prompt_version": ["v2"]})
     assert {k: metrics(at)[k] for k in expected_kpis(ws, f)} == expected_kpis(ws, f)
     assert metrics(at)["Traces"] == "4" and metrics(at)["Error rate"] == "100.0%"
     assert at.multiselect(key="tdf_dim_route").value == ["refunds"]
-    at = run("pages/1_Overview.py", synth_db, monkeypatch, {"q": "no such text anywhere"})
+    at = run("src/tracedesk/app/pages/overview.py", synth_db, monkeypatch, {"q": "no such text anywhere"})
     assert at.warning[0].value == ui.NO_MATCH_MESSAGE and not at.metric
 
 
 def test_bad_url_filters_are_reported_not_raised(synth_db, monkeypatch):
-    at = run("pages/2_Traces.py", synth_db, monkeypatch, {"score.groundedness": "high"})
+    at = run("src/tracedesk/app/pages/traces.py", synth_db, monkeypatch, {"score.groundedness": "high"})
     assert "expected LO..HI" in at.sidebar.warning[0].value
     assert at.dataframe[0].value.shape[0] == 24
 
 
 def test_traces_table(synth_db, monkeypatch):
-    at = run("pages/2_Traces.py", synth_db, monkeypatch)
+    at = run("src/tracedesk/app/pages/traces.py", synth_db, monkeypatch)
     table = at.dataframe[0].value
     assert table.shape == (24, 25)
     assert table["trace_id"].iloc[0] == synth.trace_id(23)  # newest first
     assert table["open"].iloc[0] == f"Trace?trace_id={synth.trace_id(23)}"
-    at = run("pages/2_Traces.py", synth_db, monkeypatch,
+    at = run("src/tracedesk/app/pages/traces.py", synth_db, monkeypatch,
              {"route": "refunds", "sort": "duration_ms", "desc": "1"})
     table = at.dataframe[0].value
     assert table.shape[0] == 8 and list(table["duration_ms"][:4]) == [1900.0] * 4
@@ -124,7 +124,7 @@ def test_traces_table(synth_db, monkeypatch):
 
 
 def test_traces_sort_widget_changes_order(synth_db, monkeypatch):
-    at = run("pages/2_Traces.py", synth_db, monkeypatch)
+    at = run("src/tracedesk/app/pages/traces.py", synth_db, monkeypatch)
     at.selectbox[0].set_value("duration_ms").run()
     assert list(at.dataframe[0].value["duration_ms"][:5]) == [1900.0] * 4 + [1100.0]
     assert qp(at, "sort") == "duration_ms"
@@ -132,7 +132,7 @@ def test_traces_sort_widget_changes_order(synth_db, monkeypatch):
 
 def test_trace_page(synth_db, monkeypatch):
     tid = synth.trace_id(13)
-    at = run("pages/3_Trace.py", synth_db, monkeypatch, {"trace_id": tid})
+    at = run("src/tracedesk/app/pages/trace.py", synth_db, monkeypatch, {"trace_id": tid})
     shown = metrics(at)
     assert (shown["Duration"], shown["Spans"], shown["Errors"], shown["Tokens"], shown["Complete tree"]) == (
         "1,900 ms", "8", "1", "1,320", "yes")
@@ -150,20 +150,20 @@ def test_trace_page(synth_db, monkeypatch):
 
 
 def test_trace_page_shows_html_as_text(synth_db, monkeypatch):
-    at = run("pages/3_Trace.py", synth_db, monkeypatch, {"trace_id": synth.trace_id(0), "span_id": synth.span_id(0, 7)})
+    at = run("src/tracedesk/app/pages/trace.py", synth_db, monkeypatch, {"trace_id": synth.trace_id(0), "span_id": synth.span_id(0, 7)})
     assert "Your billing answer <b>#0</b>." in [c.value for c in at.code]
     assert all("<b>" not in m.value for m in at.markdown)
 
 
 def test_trace_page_unknown_and_empty_id(synth_db, monkeypatch):
-    at = run("pages/3_Trace.py", synth_db, monkeypatch, {"trace_id": "f" * 32})
+    at = run("src/tracedesk/app/pages/trace.py", synth_db, monkeypatch, {"trace_id": "f" * 32})
     assert at.warning[0].value == f"No trace `{'f' * 32}` in this database."
-    at = run("pages/3_Trace.py", synth_db, monkeypatch)
+    at = run("src/tracedesk/app/pages/trace.py", synth_db, monkeypatch)
     assert "Open a trace" in at.info[0].value and len(at.selectbox[0].options) == 24
 
 
 def test_agents_page(synth_db, monkeypatch):
-    at = run("pages/4_Agents.py", synth_db, monkeypatch)
+    at = run("src/tracedesk/app/pages/agents.py", synth_db, monkeypatch)
     agents, handoffs = at.dataframe[0].value, at.dataframe[1].value
     assert list(agents["agent"]) == ["planner", "researcher", "writer"]
     assert agents.set_index("agent").loc["researcher", "error_rate"] == pytest.approx(4 / 24)
@@ -171,7 +171,7 @@ def test_agents_page(synth_db, monkeypatch):
 
 
 def test_cohorts_page(synth_db, monkeypatch):
-    at = run("pages/5_Cohorts.py", synth_db, monkeypatch)
+    at = run("src/tracedesk/app/pages/cohorts.py", synth_db, monkeypatch)
     ranked = at.dataframe[0].value
     assert list(ranked["cohort"]) == ["billing", "search", "refunds"]
     comparison = at.dataframe[1].value
@@ -209,26 +209,26 @@ def test_first_launch_builds_the_sample_and_says_so(sample_db_path, tmp_path, mo
 def test_pages_on_the_sample(page, sample_db_path, monkeypatch):
     at = run(page, sample_db_path, monkeypatch)
     ws = tracedesk.open(sample_db_path)
-    if page in ("app.py", "pages/1_Overview.py"):
+    if page in ("app.py", "src/tracedesk/app/pages/overview.py"):
         shown = metrics(at)
         assert {k: shown[k] for k in expected_kpis(ws)} == expected_kpis(ws)
         assert at.info[0].value.startswith("You are looking at **sample data**") if page == "app.py" else True
-    if page == "pages/1_Overview.py":
+    if page == "src/tracedesk/app/pages/overview.py":
         worst = at.dataframe[0].value
         assert worst.shape == (6, 4)
         assert worst.reset_index(drop=True).equals(ui.worst_display(ws.worst_cohorts(top=6)))
         assert metrics(at)["Trace coverage"] == ui.fmt_pct(ws.health()["trace_coverage"])
-    if page == "pages/2_Traces.py":
+    if page == "src/tracedesk/app/pages/traces.py":
         table = at.dataframe[0].value
         assert table.shape == (50, 25)
         assert list(table["trace_id"]) == list(ws.traces(limit=50)["trace_id"])
         assert f"{ws.count_traces():,} traces match" in at.caption[0].value
-    if page == "pages/4_Agents.py":
-        from tracedesk.graph import topology_frames
+    if page == "src/tracedesk/app/pages/agents.py":
+        from tracedesk.analysis.graph import topology_frames
 
         agents, handoffs = topology_frames(ws.agent_topology())
         assert at.dataframe[0].value.shape == agents.shape and at.dataframe[1].value.shape == handoffs.shape
-    if page == "pages/5_Cohorts.py":
+    if page == "src/tracedesk/app/pages/cohorts.py":
         assert list(at.dataframe[0].value["cohort"]) == list(ws.ranked_cohorts("route")["cohort"])
 
 
@@ -236,7 +236,7 @@ def test_sample_incident_trace_opens(sample_db_path, monkeypatch):
     ws = tracedesk.open(sample_db_path)
     f = Filters(dims={"route": ["refunds"]}, scores={"groundedness": (None, 0.5)})
     trace_id = ws.traces(f, sort="duration_ms", limit=1)["trace_id"].iloc[0]
-    at = run("pages/3_Trace.py", sample_db_path, monkeypatch, {"trace_id": trace_id})
+    at = run("src/tracedesk/app/pages/trace.py", sample_db_path, monkeypatch, {"trace_id": trace_id})
     summary = ws.trace_summary(trace_id)
     assert metrics(at)["Spans"] == ui.fmt_int(summary["span_count"])
     assert len(at.selectbox[0].options) == summary["span_count"]
@@ -247,7 +247,7 @@ def test_sample_incident_trace_opens(sample_db_path, monkeypatch):
 
 
 def test_sidebar_filters_drive_the_table_and_the_url(synth_db, monkeypatch):
-    at = run("pages/2_Traces.py", synth_db, monkeypatch)
+    at = run("src/tracedesk/app/pages/traces.py", synth_db, monkeypatch)
     at.sidebar.selectbox(key="tdf_ev").set_value("groundedness").run()
     at.sidebar.slider(key="tdf_ev_range_groundedness").set_value((0.0, 0.5)).run()
     assert not at.exception

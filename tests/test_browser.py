@@ -1,4 +1,4 @@
-"""The running app in a real headless Chromium: every page in pages/ loads, shows its content and no
+"""The running app in a real headless Chromium: every page of the navigation loads, shows its content and no
 exception box. Screenshots go to test-screenshots/ in the repository (or $TRACEDESK_SCREENSHOTS)."""
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 
 import tracedesk
-from tracedesk.query import Filters
+from tracedesk.store.query import Filters
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("TRACEDESK_SCREENSHOTS") or REPO / "test-screenshots")
-PAGES = sorted(p.name for p in (REPO / "pages").glob("*.py"))
+from tracedesk.app.main import PAGES as NAVIGATION
+
+PAGES = [url for _file, _title, url, _icon in NAVIGATION if url]
 #: text each workbench page shows once rendered (other pages are checked for a title and no exception)
 EXPECTED = {
     "": "Investigate",
@@ -35,9 +37,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def url_path(page_file: str) -> str:
-    """Streamlit's URL for a pages/ file: the name without its number prefix and extension."""
-    return re.sub(r"^\d+_", "", Path(page_file).stem)
+def url_path(page: str) -> str:
+    """Streamlit's URL path of a page (the navigation names each page's URL path)."""
+    return page
 
 
 def _free_port() -> int:
@@ -130,7 +132,7 @@ def load(browser, url: str, expect: str | None, shot: str, click: str | None = N
 
 
 def test_every_page_is_found():
-    assert {"1_Overview.py", "2_Traces.py", "3_Trace.py", "4_Agents.py", "5_Cohorts.py"} <= set(PAGES)
+    assert {"Overview", "Traces", "Trace", "Agents", "Cohorts"} <= set(PAGES)
 
 
 def test_home_page(app_url, app_db, browser):

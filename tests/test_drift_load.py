@@ -9,7 +9,7 @@ from tracedesk.drift.load import load_llm, model_family, window_strides
 from tracedesk.drift.synthetic import write_synthetic
 from tracedesk.drift.windows import Window
 from tracedesk.models import Span
-from tracedesk.textchecks import is_refusal
+from tracedesk.analysis.textchecks import is_refusal
 
 DAY = 86_400 * 10**9
 T0 = 1_790_000_000 * 10**9

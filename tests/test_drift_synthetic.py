@@ -203,7 +203,7 @@ def test_slow_evaluator_slide_is_caught_with_a_rolling_mean(tmp_path):
 
 
 def test_chart_and_tables_for_a_flagged_pair(shifted_dbs):
-    from tracedesk.drift.charts import describe_stats, ranked_table, series_chart
+    from tracedesk.charts.drift import describe_stats, ranked_table, series_chart
 
     report = drift_report(shifted_dbs["refusal"], since="1d", dimension="route")
     r = report.get("refusal_rate", "billing")

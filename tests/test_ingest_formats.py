@@ -8,7 +8,7 @@ import json
 import pytest
 from _ingest_util import T0, TRACE, any_value, dumps, kvs, request, span
 
-from tracedesk.dimensions import DEFAULT_DIMENSIONS, load_dimensions, save_dimensions
+from tracedesk.ingest.dimensions import DEFAULT_DIMENSIONS, load_dimensions, save_dimensions
 from tracedesk.ingest import ingest_bytes, ingest_paths, parse_bytes
 from tracedesk.store import connect
 

@@ -11,10 +11,10 @@ from _ingest_util import TRACE, dumps, request, span
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracedesk import pricing
+from tracedesk.ingest import pricing
 from tracedesk.ingest import ingest_bytes
 from tracedesk.ingest.wire import WireError, norm_id, to_int
-from tracedesk.redact import find_pii, redact_text
+from tracedesk.ingest.redact import find_pii, redact_text
 from tracedesk.store import connect
 
 
@@ -28,7 +28,7 @@ def test_price_lookup_order_and_litellm_not_imported():
 
 def test_price_table_is_read_without_importing_litellm():
     # In a fresh interpreter: other tests in this process may have imported litellm for the judges.
-    code = ("import sys; from tracedesk import pricing; pricing.lookup('gpt-4o-mini');"
+    code = ("import sys; from tracedesk.ingest import pricing; pricing.lookup('gpt-4o-mini');"
             "print('litellm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -237,7 +237,7 @@ def test_expect_100_continue_refuses_before_the_body_is_sent(db_path):
 
 def test_cohort_dimension_mapping_from_the_app_applies_to_live_spans(db_path):
     from tracedesk import store
-    from tracedesk.dimensions import save_dimensions
+    from tracedesk.ingest.dimensions import save_dimensions
 
     db = store.connect(db_path)
     save_dimensions(db, {"route": ["my.route"], "team": ["team.name"]})

@@ -81,8 +81,9 @@ def test_ensure_demo_db_leaves_an_existing_file_alone(tmp_path):
         build_demo_db(str(path))
 
 
-def test_app_path_is_the_repository_app_in_a_checkout():
-    assert app_path() == REPO / "app.py"
+def test_app_path_is_the_packaged_entry_in_a_checkout():
+    # one app for a checkout and a wheel: the entry ships inside the package
+    assert app_path() == REPO / "src" / "tracedesk" / "app" / "streamlit_app.py"
 
 
 def test_sample_generate_cli(tmp_path, capsys):
@@ -114,10 +115,9 @@ def test_demo_runs_from_a_non_editable_wheel(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "app.py"):
+    for name in ("pyproject.toml", "MANIFEST.in", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    for name in ("pages", "src"):
-        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    shutil.copytree(REPO / "src", src / "src", ignore=ignore)
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(dist)], check=True, cwd=tmp_path)
@@ -125,9 +125,9 @@ def test_demo_runs_from_a_non_editable_wheel(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"tracedesk/sample/data/{f.name}" for f in sample_files()} <= names
     assert {"tracedesk/sample/data/ground_truth.json", "tracedesk/sample/data/incidents.json",
-            "tracedesk/webapp/app.py"} <= names
-    pages = sorted(p.name for p in (REPO / "pages").glob("*.py"))
-    assert pages and {f"tracedesk/webapp/pages/{p}" for p in pages} <= names
+            "tracedesk/app/streamlit_app.py", "tracedesk/app/main.py", "tracedesk/py.typed"} <= names
+    pages = sorted(p.name for p in (REPO / "src/tracedesk/app/pages").glob("*.py"))
+    assert pages and {f"tracedesk/app/pages/{p}" for p in pages} <= names
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, cwd=tmp_path)
@@ -141,7 +141,7 @@ def test_demo_runs_from_a_non_editable_wheel(tmp_path):
     module, first_file, app = probe.stdout.split()
     for path in (module, first_file, app):
         assert Path(path).is_relative_to(site), path
-    assert Path(app) == site / "tracedesk" / "webapp" / "app.py"
+    assert Path(app) == site / "tracedesk" / "app" / "streamlit_app.py"
 
     db = tmp_path / "demo.db"
     port = _free_port()
@@ -166,7 +166,7 @@ def test_demo_runs_from_a_non_editable_wheel(tmp_path):
         log.close()
     output = (tmp_path / "demo.log").read_text()
     assert "building it from the bundled sample week" in output
-    assert f"Opening the workbench ({site / 'tracedesk' / 'webapp' / 'app.py'})" in output
+    assert f"Opening the workbench ({site / 'tracedesk' / 'app' / 'streamlit_app.py'})" in output
     con = store.connect(str(db))
     assert con.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == sample_ground_truth()["traces"]
     assert store.get_setting(con, "sample")["sample"] is True

@@ -10,7 +10,7 @@ import pytest
 
 from tracedesk.sample import sample_incidents
 from tracedesk.sample.generator import luhn_valid
-from tracedesk.textchecks import is_refusal
+from tracedesk.analysis.textchecks import is_refusal
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import tracedesk
 import workbench_synth as synth
 from tracedesk import charts
-from tracedesk.graph import execution_order, layered_layout, span_tree, topology_frames
+from tracedesk.analysis.graph import execution_order, layered_layout, span_tree, topology_frames
 from tracedesk.models import Evaluation, Span
 from tracedesk.store import write_batch
 

@@ -7,7 +7,7 @@ import pytest
 import tracedesk
 import workbench_synth as synth
 from tracedesk.models import Evaluation, Span
-from tracedesk.query import Filters
+from tracedesk.store.query import Filters
 from tracedesk.store import write_batch
 
 INCIDENT = [13, 16, 19, 22]
@@ -140,8 +140,8 @@ def test_monitoring_health(ws, tmp_path):
 def test_refusal_prefilter_keeps_every_refusal(tmp_path):
     """The SQL pre-filter must be a superset of textchecks.is_refusal: compare with the exact check on
     every output, across leading punctuation, whitespace, markup, quotes and emoji."""
-    from tracedesk.metrics import refused_trace_ids
-    from tracedesk.textchecks import is_refusal
+    from tracedesk.analysis.metrics import refused_trace_ids
+    from tracedesk.analysis.textchecks import is_refusal
 
     prefixes = ["", " ", "\n\n", "**", "> ", "\"", "“", "— ", "🙂 ", "¡", "...", "\t- ", "<p>", "#", "«", "1. ", "\x00", "\x00 \x01"]
     bodies = ["I'm sorry, but I can't help with that.", "Sorry, I can't do that.", "I cannot assist with this.",
@@ -166,7 +166,7 @@ def test_sql_grouped_matrix_equals_the_frame_path(ws, dimension):
     """cohort_matrix groups in SQL; worst_cohorts groups one fetched frame: the figures must agree."""
     import pandas as pd
 
-    from tracedesk.metrics import matrix_from_frame, trace_frame
+    from tracedesk.analysis.metrics import matrix_from_frame, trace_frame
 
     for f in (None, Filters(dims={"tenant": ["acme"]}), Filters(dims={"route": ["nowhere"]})):
         pd.testing.assert_frame_equal(ws.cohort_matrix(dimension, f),

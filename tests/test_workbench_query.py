@@ -5,7 +5,7 @@ import pytest
 
 import tracedesk
 import workbench_synth as synth
-from tracedesk.query import FilterError, Filters
+from tracedesk.store.query import FilterError, Filters
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_import_tracedesk_stays_light():
 
     # (sqlite_utils itself imports pandas when present; the workbench adds nothing until first use)
     code = ("import sys, tracedesk; print(*[m in sys.modules for m in "
-            "('tracedesk.workspace', 'tracedesk.metrics', 'networkx', 'altair', 'streamlit')]); "
+            "('tracedesk.workspace', 'tracedesk.analysis.metrics', 'networkx', 'altair', 'streamlit')]); "
             "tracedesk.open; print('tracedesk.workspace' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"] * 5 + ["True"]

@@ -27,7 +27,7 @@ _LAZY = {
     "default_db_path": (".store", "default_db_path"),
     "open": (".workspace", "open"),
     "Workspace": (".workspace", "Workspace"),
-    "Filters": (".query", "Filters"),
+    "Filters": (".store.query", "Filters"),
 }
 
 

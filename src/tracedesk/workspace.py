@@ -17,11 +17,11 @@ import networkx as nx
 import pandas as pd
 import sqlite_utils
 
-from . import graph as _graph
-from . import metrics as _metrics
-from . import query as _query
+from .analysis import graph as _graph
+from .analysis import metrics as _metrics
+from .store import query as _query
 from . import store
-from .query import Filters
+from .store.query import Filters
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from ..textchecks import is_refusal
+from ..analysis.textchecks import is_refusal
 from .definition import SPAN_KINDS, SignalParam, SignalSpec, register_signal_spec
 
 

@@ -5,7 +5,7 @@ import json
 
 import sqlite_utils
 
-from .. import store_alerts
+from ..store import alerts as store_alerts
 from ..store import connect
 from .definition import AlertRule, dumps_rule, parse_rule
 

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlite_utils
 
 from ..models import COLUMN_DIMENSIONS
-from ..textchecks import is_refusal
+from ..analysis.textchecks import is_refusal
 from .windows import DriftError, Window
 
 #: Dimensions with a column on spans (besides the cohort columns) and their trace-level fallback.

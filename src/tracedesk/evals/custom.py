@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .. import store_evals
+from ..store import evals as store_evals
 from .rubrics import SECTIONS, LLMJudge
 
 PLACEHOLDERS: tuple[str, ...] = ("input", "output", "context", "trajectory")

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ..otlp_json import attributes
+from ..ingest.otlp_json import attributes
 
 EVENT_NAME = "gen_ai.evaluation.result"
 _COLUMNS = ("trace_id", "span_id", "name", "score", "label", "passed", "reason", "evaluator_version",

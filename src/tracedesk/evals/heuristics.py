@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from ..textchecks import is_refusal
+from ..analysis.textchecks import is_refusal
 from .base import EvalInput, Score
 from .pii import find_pii_kinds
 

@@ -1,15 +1,15 @@
 """PII and secret kinds present in a text, for the `pii` evaluator. Values are never returned, only kinds.
 
-Detection itself lives in `tracedesk.redact` (the same detectors ingest uses to mask before storage), so
+Detection itself lives in `tracedesk.ingest.redact` (the same detectors ingest uses to mask before storage), so
 what `--redact` masks and what the evaluator flags can never disagree.
 """
 from __future__ import annotations
 
-from ..redact import find_pii, iban_ok, luhn_ok
+from ..ingest.redact import find_pii, iban_ok, luhn_ok
 
 __all__ = ["PII_KINDS", "find_pii_kinds", "iban_ok", "luhn_ok"]
 
-# The evaluator's vocabulary for each detector kind of tracedesk.redact, in reporting order.
+# The evaluator's vocabulary for each detector kind of tracedesk.ingest.redact, in reporting order.
 _KIND_NAMES = {"email": "email", "card": "credit_card", "ssn": "ssn", "iban": "iban", "api_key": "api_key",
                "phone": "phone"}
 PII_KINDS: tuple[str, ...] = tuple(_KIND_NAMES.values())

@@ -27,7 +27,8 @@ from typing import Any
 
 import sqlite_utils
 
-from .. import store, store_evals
+from .. import store
+from ..store import evals as store_evals
 from ..models import Evaluation, EvaluationSource
 from . import data, registry
 from .base import EvalInput, Evaluator, Score, applies, missing_inputs

@@ -1,6 +1,6 @@
 """Decoded OTel span (ids, times, attributes, events) -> normalized `Span` + `Evaluation`s.
 
-All attribute names come from `tracedesk.semconv` tables; this module only knows HOW to read a table
+All attribute names come from `tracedesk.ingest.semconv` tables; this module only knows HOW to read a table
 (first key present wins, re-nest flattened lists, decode JSON text), not which names exist.
 """
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import semconv as sc
-from ..dimensions import DimensionExtractor
+from . import semconv as sc
+from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
 from .realworld import (agent_was_inferred, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
@@ -276,7 +276,7 @@ class Normalizer:
             span.cost_source = _REPORTED
             return
         if span.model and (span.input_tokens or span.output_tokens):
-            from ..pricing import compute_cost
+            from .pricing import compute_cost
 
             computed = compute_cost(span.model, span.provider, span.input_tokens or 0, span.output_tokens or 0,
                                     span.cached_tokens or 0, span.reasoning_tokens or 0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import semconv as sc
+from . import semconv as sc
 from ..models import Rejected
 from .normalize import Normalizer, event_message, genai_evaluation
 from .result import MAX_VALUE_CHARS, LogMessage, ParseResult

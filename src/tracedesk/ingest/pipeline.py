@@ -20,7 +20,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .. import store, store_ingest
+from .. import store
+from ..store import ingest as store_ingest
 from ..models import Rejected, Span
 from .messages import last_text
 from .normalize import Normalizer
@@ -60,7 +61,7 @@ class BatchWriter:
         if not (batch.spans or batch.evaluations or batch.log_messages):
             return
         if self.redact:
-            from ..redact import redact_span, redact_value
+            from .redact import redact_span, redact_value
 
             for span in batch.spans:
                 report.redactions += redact_span(span)
@@ -257,6 +258,9 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     writer = BatchWriter(database, report, redact, batch_size)
     _ingest_files(files, normalizer, writer, report, progress, total)
     writer.flush()
+    from ..store.maintenance import optimize
+
+    optimize(database)  # fresh planner statistics after a bulk load (cheap: sampled, and only on growth)
     _finish(database, report, started)
     return report
 
@@ -355,7 +359,7 @@ def _size_of(fh: BinaryIO) -> int:
 
 
 def _normalizer(db: Any, dimensions: dict[str, list[str]] | None) -> Normalizer:
-    from ..dimensions import load_dimensions
+    from .dimensions import load_dimensions
 
     return Normalizer(dimensions if dimensions is not None else load_dimensions(db))
 

@@ -12,7 +12,7 @@ import ast
 import json
 from typing import TYPE_CHECKING, Any
 
-from .. import semconv as sc
+from . import semconv as sc
 from .wire import maybe_json, to_int
 
 if TYPE_CHECKING:

@@ -172,7 +172,7 @@ class Receiver:
             if self._normalizer is not None and now - self._normalizer_at < self.config.settings_ttl:
                 return self._normalizer
         from .. import store
-        from ..dimensions import load_dimensions
+        from ..ingest.dimensions import load_dimensions
         from ..ingest import Normalizer
 
         db = store.connect(self.config.db_path)

@@ -41,19 +41,14 @@ def sample_files() -> list[Path]:
 
 
 def app_path() -> Path:
-    """The Streamlit entry to run: the copy shipped in the wheel (tracedesk/webapp/app.py, put there by
-    setup.py's build hook), else the repository's app.py for a source checkout / editable install."""
-    packaged = Path(str(resources.files("tracedesk").joinpath("webapp", "app.py")))
-    if packaged.is_file():
-        return packaged
-    checkout = Path(__file__).resolve().parents[3] / "app.py"
-    if checkout.is_file() and (checkout.parent / "pages").is_dir():
-        return checkout
-    raise FileNotFoundError(
-        "The tracedesk app files were not found (neither tracedesk/webapp/app.py in the installed package "
-        "nor app.py in a source checkout). Reinstall tracedesk with `pip install tracedesk`, or run "
-        "`streamlit run app.py` from a clone of the repository."
-    )
+    """The Streamlit entry to run: the app ships inside the package (tracedesk/app/), so an installed
+    wheel and a checkout run the same file."""
+    entry = Path(str(resources.files("tracedesk").joinpath("app", "streamlit_app.py")))
+    if not entry.is_file():
+        raise FileNotFoundError(
+            f"The tracedesk app files were not found ({entry} is missing): reinstall tracedesk."
+        )
+    return entry
 
 
 def sample_ground_truth() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import otlp_json as otlp
+from ..ingest import otlp_json as otlp
 from . import world
 from .incidents import INCIDENTS, by_id, incidents_json, v4_share
 

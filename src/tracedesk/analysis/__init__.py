@@ -1,0 +1,1 @@
+"""Analysis over what the store returns: workbench metrics, trajectory and topology graphs, text checks."""

@@ -1,0 +1,56 @@
+"""Cohorts: metrics against one dimension as a heatmap, cohorts ranked by distance from the global
+figure, and the same matrix compared between two time windows."""
+import datetime as dt
+
+import streamlit as st
+
+from tracedesk import charts
+from tracedesk.app import ui
+
+ui.page_setup("Cohorts")
+ws = ui.require_workspace()
+filters = ui.sidebar_filters(ws)
+ui.stop_if_no_match(ws.count_traces(filters))
+
+c1, c2 = st.columns(2)
+dims = ws.dimensions()
+if not dims:
+    st.info("These traces carry no cohort dimension (route, tenant, prompt version, model, agent...).")
+    st.caption("Next step: map your attributes to dimensions at ingest (see the ingest section of the README).")
+    st.stop()
+dimension = c1.selectbox("Dimension", dims, index=dims.index("route") if "route" in dims else 0,
+                         format_func=lambda d: d.replace("_", " "))
+evaluators = ws.evaluator_names()
+evaluator = c2.selectbox("Quality = mean score of", ["(all evaluators)", *evaluators])
+evaluator = None if evaluator == "(all evaluators)" else evaluator
+
+matrix = ws.cohort_matrix(dimension, filters, evaluator=evaluator)
+st.subheader(f"Metrics by {dimension.replace('_', ' ')}")
+st.caption("Colour compares cohorts on each metric (red = worst of them); the first row is the global figure.")
+st.altair_chart(charts.cohort_heatmap(matrix), width="stretch")
+
+st.subheader("Furthest from the global figure")
+ranked = ws.ranked_cohorts(dimension, filters, evaluator=evaluator, min_traces=5)
+if ranked.empty:
+    st.caption("No cohort has 5 or more traces to rank.")
+else:
+    st.altair_chart(charts.ranked_bar(ranked), width="stretch")
+    ui.show_frame(ranked)
+
+st.subheader("Compare two time windows")
+lo, hi = ws.time_bounds()
+first = dt.datetime.fromtimestamp(lo / 1e9, tz=dt.timezone.utc).date()
+last = dt.datetime.fromtimestamp(hi / 1e9, tz=dt.timezone.utc).date()
+mid = first + (last - first) // 2
+w1, w2 = st.columns(2)
+a = w1.date_input("Window A (before)", (first, mid), min_value=first, max_value=last)
+b = w2.date_input("Window B (after)", (min(mid + dt.timedelta(days=1), last), last), min_value=first, max_value=last)
+if len(a) != 2 or len(b) != 2:
+    st.caption("Pick a start and an end day for both windows.")
+    st.stop()
+day = dt.timedelta(days=1)
+cmp = ws.compare_windows(dimension, (a[0], a[1] + day), (b[0], b[1] + day), filters, evaluator=evaluator)
+metric = st.selectbox("Metric", ["quality", "pass_rate", "error_rate", "refusal_rate", "latency_p95_ms",
+                                 "latency_p50_ms", "cost_per_trace"], format_func=lambda m: charts.LABELS.get(m, m))
+view = cmp[["traces_a", "traces_b", f"{metric}_a", f"{metric}_b", f"{metric}_delta"]]
+ui.show_frame(view.reset_index().sort_values(f"{metric}_delta", key=abs, ascending=False, na_position="last"))

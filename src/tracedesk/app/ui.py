@@ -1,0 +1,379 @@
+"""The one library module that imports streamlit: shared helpers for app.py and pages/.
+
+- `require_workspace()` opens the app's database once per process (cached), or shows what to do when the
+  file is missing or holds no traces, and stops the page — pages never show a traceback for that.
+- `sidebar_filters(ws)` draws the filters every page shares; the choice survives page switches (kept in
+  session state) and is mirrored into the URL query string, so a filtered view is a shareable link.
+- `show_text` renders span content as plain text: nothing a span carries is ever interpreted as HTML or
+  Markdown.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from ..store import default_db_path
+from .main import page_file  # noqa: F401  (pages link to each other through ui)
+
+if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
+    import pandas as pd
+
+    from ..store.query import Filters
+    from ..workspace import Workspace
+
+MISSING_DB_MESSAGE = "No tracedesk database at `{path}`."
+MISSING_DB_NEXT = (
+    "Next step: open the **home page** (it builds the bundled sample week there), or load your own traces "
+    "with `tracedesk ingest FILE --db {path}`, or start a live receiver on the **Live** page."
+)
+EMPTY_DB_MESSAGE = "The database `{path}` holds no traces yet."
+EMPTY_DB_NEXT = (
+    "Next step: load trace files with `tracedesk ingest FILE --db {path}` (OTLP JSON/protobuf or JSONL), "
+    "or send live OpenTelemetry traffic to the receiver on the **Live** page."
+)
+NO_MATCH_MESSAGE = "No traces match the filters."
+NO_MATCH_NEXT = "Next step: widen the time range or clear some filters in the sidebar (**Clear filters**)."
+
+_STATE_KEY = "_td_filters"  # Filters.to_query_params() of the current choice, shared by every page
+_WIDGET_PREFIX = "tdf_"
+
+
+def db_path() -> str:
+    """The database the app shows: $TRACEDESK_DB, else ./tracedesk.db."""
+    return os.environ.get("TRACEDESK_DB") or default_db_path()
+
+
+@st.cache_resource(show_spinner=False)
+def open_workspace(path: str) -> "Workspace":
+    """One Workspace per database file and process (it hands each thread its own connection)."""
+    from ..workspace import Workspace
+
+    return Workspace(path)
+
+
+def page_setup(title: str) -> None:
+    """Wide layout and a title; the first call on every page."""
+    st.set_page_config(page_title=f"{title} · tracedesk", page_icon=":mag:", layout="wide")
+    st.title(title)
+
+
+def ensure_database(path: str) -> str | None:
+    """Build the bundled sample week at `path` when no file is there. Returns the sample's note when it
+    was built (or was built earlier in this session), else None."""
+    if Path(path).expanduser().exists():
+        return st.session_state.get("_td_sample_note")
+    try:
+        from .. import sample
+    except ImportError:
+        return None
+    with st.spinner("No database yet: building the bundled sample week (once)..."):
+        sample.ensure_demo_db(path)
+    note = sample.sample_note()
+    st.session_state["_td_sample_note"] = note
+    return note
+
+
+def require_workspace(path: str | None = None) -> "Workspace":
+    """The app's workspace; on a missing file or an empty database, explain and stop the page."""
+    path = path or db_path()
+    if path != ":memory:" and not Path(path).expanduser().exists():
+        st.warning(MISSING_DB_MESSAGE.format(path=path))
+        st.info(MISSING_DB_NEXT.format(path=path))
+        st.stop()
+    try:
+        ws = open_workspace(str(Path(path).expanduser()))
+    except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
+        st.error(f"Cannot open `{path}` as a tracedesk database: {exc}")
+        st.info("Next step: point TRACEDESK_DB at a database made by `tracedesk ingest`, or move this file away.")
+        st.stop()
+    if ws.is_empty():
+        st.info(EMPTY_DB_MESSAGE.format(path=path))
+        st.markdown(EMPTY_DB_NEXT.format(path=path))
+        st.stop()
+    return ws
+
+
+def stop_if_no_match(count: int) -> None:
+    if count == 0:
+        st.warning(NO_MATCH_MESSAGE)
+        st.info(NO_MATCH_NEXT)
+        st.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters shared by every page
+
+
+def current_filters() -> "Filters":
+    """The filters chosen so far in this session (else read from the URL)."""
+    from ..store.query import Filters, FilterError
+
+    if _STATE_KEY in st.session_state:
+        return Filters.from_query_params(st.session_state[_STATE_KEY])
+    try:
+        return Filters.from_query_params(st.query_params.to_dict())
+    except FilterError as exc:
+        st.sidebar.warning(f"Ignored the filters in the link: {exc}")
+        return Filters()
+
+
+def _seed(key: str, value: Any) -> str:
+    key = _WIDGET_PREFIX + key
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
+
+
+def _clear_filters() -> None:
+    for k in [k for k in st.session_state if str(k).startswith(_WIDGET_PREFIX)]:
+        del st.session_state[k]
+    st.session_state[_STATE_KEY] = {}
+
+
+def _day(ns: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).date()
+
+
+def _day_ns(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()) * 1_000_000_000
+
+
+def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
+    """Draw the shared filters in the sidebar and return the choice."""
+    from ..store.query import Filters
+    from ..analysis.metrics import COHORT_DIMENSIONS
+
+    cur = current_filters()
+    sb = st.sidebar
+    sb.header("Filters")
+    lo, hi = ws.time_bounds()
+    first, last = _day(lo), _day(hi)
+    start = _day(cur.start_ns) if cur.start_ns is not None else first
+    end = _day(cur.end_ns - 1) if cur.end_ns is not None else last
+    start, end = min(max(start, first), last), max(min(end, last), first)
+    picked = sb.date_input("Days (UTC)", key=_seed("days", (start, end)), min_value=first, max_value=last)
+    f = Filters()
+    if isinstance(picked, (tuple, list)) and len(picked) == 2:
+        if picked[0] > first:
+            f.start_ns = _day_ns(picked[0])
+        if picked[1] < last:
+            f.end_ns = _day_ns(picked[1] + dt.timedelta(days=1))
+    elif isinstance(picked, (tuple, list)) and len(picked) == 1:  # mid-selection: one day so far
+        f.start_ns = _day_ns(picked[0]) if picked[0] > first else None
+    for dim in [d for d in COHORT_DIMENSIONS if d not in ("agent", "model")] + ws.extra_dimensions():
+        options = ws.values(dim)
+        if not options:
+            continue
+        chosen = [v for v in cur.dims.get(dim, []) if v in options]
+        values = sb.multiselect(dim.replace("_", " "), options, key=_seed(f"dim_{dim}", chosen))
+        if values:
+            f.dims[dim] = list(values)
+    for attr, source, label in (("models", "model", "model"), ("agents", "agent", "agent")):
+        options = ws.values(source)
+        if options:
+            chosen = [v for v in getattr(cur, attr) if v in options]
+            setattr(f, attr, list(sb.multiselect(label, options, key=_seed(attr, chosen))))
+    with sb.expander("More filters", expanded=bool(cur.kinds or cur.statuses or cur.scores or cur.text
+                                                     or cur.min_cost is not None or cur.max_cost is not None
+                                                     or cur.min_latency_ms is not None
+                                                     or cur.max_latency_ms is not None)):
+        kinds = ws.values("kind")
+        f.kinds = list(st.multiselect("span kind", kinds, key=_seed("kinds", [k for k in cur.kinds if k in kinds])))
+        statuses = ["ERROR", "OK", "UNSET"]
+        f.statuses = list(st.multiselect("span status", statuses,
+                                         key=_seed("statuses", [s for s in cur.statuses if s in statuses])))
+        names = ws.evaluator_names()
+        if names:
+            current = next(iter(cur.scores), None)
+            ev = st.selectbox("evaluator score", ["(any)", *names],
+                              key=_seed("ev", current if current in names else "(any)"))
+            if ev != "(any)":
+                lo_s, hi_s = cur.scores.get(ev, (None, None))
+                rng = st.slider("score range", 0.0, 1.0, key=_seed(f"ev_range_{ev}", (lo_s or 0.0, 1.0 if hi_s is None else hi_s)),
+                                step=0.05)
+                f.scores[ev] = (None if rng[0] <= 0 else rng[0], None if rng[1] >= 1 else rng[1])
+        c1, c2 = st.columns(2)
+        f.min_latency_ms = _opt(c1.number_input("min latency ms", min_value=0.0, value=None,
+                                                key=_seed("min_lat", cur.min_latency_ms)))
+        f.max_latency_ms = _opt(c2.number_input("max latency ms", min_value=0.0, value=None,
+                                                key=_seed("max_lat", cur.max_latency_ms)))
+        f.min_cost = _opt(c1.number_input("min cost $", min_value=0.0, value=None, format="%.4f",
+                                          key=_seed("min_cost", cur.min_cost)))
+        f.max_cost = _opt(c2.number_input("max cost $", min_value=0.0, value=None, format="%.4f",
+                                          key=_seed("max_cost", cur.max_cost)))
+        f.text = st.text_input("text in span name / input / output", key=_seed("text", cur.text or "")) or None
+    sb.button("Clear filters", on_click=_clear_filters)
+    params = f.to_query_params()
+    st.session_state[_STATE_KEY] = params
+    if sync_url:
+        set_url_params(params)
+    return f
+
+
+def _opt(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def set_url_params(params: dict[str, str], *, keep: tuple[str, ...] = ("trace_id", "span_id", "sort", "desc", "page")) -> None:
+    """Make the URL query string carry `params` (plus the page's own keys in `keep`), writing only on change."""
+    current = st.query_params.to_dict()
+    wanted = {k: v for k, v in current.items() if k in keep}
+    wanted.update(params)
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting and rendering
+
+
+def fmt_int(v: Any) -> str:
+    return "—" if v is None else f"{int(v):,}"
+
+
+def fmt_pct(v: Any) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
+def fmt_ms(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v / 1000:,.1f} s" if v >= 10_000 else f"{v:,.0f} ms"
+
+
+def fmt_usd(v: Any) -> str:
+    return "—" if v is None else f"${v:,.4f}"
+
+
+#: (label, kpis key, formatter) of the headline KPI row; tests compare the page's metrics with these.
+KPI_TILES: tuple[tuple[str, str, Any], ...] = (
+    ("Traces", "traces", fmt_int),
+    ("Spans", "spans", fmt_int),
+    ("Error rate", "error_rate", fmt_pct),
+    ("p50 latency", "latency_p50_ms", fmt_ms),
+    ("p95 latency", "latency_p95_ms", fmt_ms),
+    ("p99 latency", "latency_p99_ms", fmt_ms),
+    ("TTFT p50", "ttft_p50_ms", fmt_ms),
+    ("Tokens", "total_tokens", fmt_int),
+    ("Cost / trace", "cost_per_trace", fmt_usd),
+    ("Eval pass rate", "eval_pass_rate", fmt_pct),
+)
+
+
+def kpi_row(kpis: dict[str, Any], keys: tuple[str, ...] | None = None, per_row: int = 5) -> None:
+    tiles = [t for t in KPI_TILES if keys is None or t[1] in keys]
+    for i in range(0, len(tiles), per_row):
+        cols = st.columns(per_row)
+        for col, (label, key, fmt) in zip(cols, tiles[i:i + per_row]):
+            col.metric(label, fmt(kpis.get(key)))
+
+
+def show_text(label: str, text: Any, *, height: int | None = None) -> None:
+    """Span content, shown verbatim as text (a code block without highlighting): HTML, Markdown or
+    script in a span is displayed, never interpreted."""
+    if text is None or (isinstance(text, float) and text != text) or text == "":
+        return
+    if not isinstance(text, str):
+        text = json.dumps(text, indent=2, ensure_ascii=False, default=str)
+    st.caption(label)
+    st.code(text, language=None, wrap_lines=True, height=height if height else "content")
+
+
+def show_frame(df: "pd.DataFrame", **kw: Any) -> Any:
+    """st.dataframe with the index hidden (cell content is plain text in the grid)."""
+    return st.dataframe(df, hide_index=True, **kw)
+
+
+def span_choice_label(row: Any) -> str:
+    """How a span reads in the span picker: tree indentation, name, kind, status, duration."""
+    dur = f"{row['duration_ms']:,.0f} ms" if row.get("duration_ms") is not None else "?"
+    flag = " ✖" if row.get("status") == "ERROR" else ""
+    return f"{'· ' * int(row.get('depth', 0))}{row.get('name') or row['span_id']} [{row.get('kind')}] {dur}{flag}"
+
+
+def render_span(span: dict[str, Any], evals: "pd.DataFrame") -> None:
+    """Everything about one span, as text: header figures, input/output, messages, tool call, documents,
+    evaluation scores with reasons, attributes."""
+    st.markdown(f"**{span.get('kind')}** · status **{span.get('status')}** · span `{span['span_id']}`")
+    if span.get("status_message"):
+        show_text("status message", span["status_message"])
+    cols = st.columns(4)
+    cols[0].metric("Duration", fmt_ms(span.get("duration_ms")))
+    tokens = span.get("total_tokens")
+    if tokens is None and (span.get("input_tokens") is not None or span.get("output_tokens") is not None):
+        tokens = (span.get("input_tokens") or 0) + (span.get("output_tokens") or 0)
+    cols[1].metric("Tokens", fmt_int(_nan_none(tokens)))
+    cols[2].metric("Cost", fmt_usd(_nan_none(span.get("cost_usd"))))
+    cols[3].metric("TTFT", fmt_ms(_nan_none(span.get("ttft_ms"))))
+    facts = {k: span.get(k) for k in ("model", "provider", "agent_name", "tool_name", "finish_reason", "service",
+                                       "route", "tenant", "prompt_version", "session_id", "user_id", "convention")
+             if _nan_none(span.get(k)) is not None}
+    if facts:
+        st.caption(" · ".join(f"{k}: {v}" for k, v in facts.items()))
+    span_evals = evals[evals["span_id"] == span["span_id"]] if not evals.empty else evals
+    if not span_evals.empty:
+        st.markdown("**Evaluations**")
+        show_frame(span_evals[["name", "score", "passed", "label", "reason", "source", "judge_model"]])
+    show_text("input", _nan_none(span.get("input_text")))
+    show_text("output", _nan_none(span.get("output_text")))
+    for which in ("input_messages", "output_messages"):
+        for i, msg in enumerate(span.get(which) or []):
+            content = msg.get("content") if isinstance(msg, dict) else msg
+            role = msg.get("role", "?") if isinstance(msg, dict) else "?"
+            show_text(f"{which.split('_')[0]} message {i + 1} · {role}", content)
+            if isinstance(msg, dict) and msg.get("tool_calls"):
+                show_text(f"{which.split('_')[0]} message {i + 1} · tool calls", msg["tool_calls"])
+    show_text("tool arguments", _nan_none(span.get("tool_arguments")))
+    show_text("tool result", _nan_none(span.get("tool_result")))
+    for i, doc in enumerate(span.get("documents") or []):
+        head = f"document {i + 1}"
+        if isinstance(doc, dict):
+            head += f" · id {doc.get('id')}" + (f" · score {doc['score']}" if doc.get("score") is not None else "")
+            show_text(head, doc.get("content") if doc.get("content") is not None else doc)
+        else:
+            show_text(head, doc)
+    with st.expander("Attributes, resource and events"):
+        show_text("attributes", span.get("attributes") or {})
+        show_text("resource", span.get("resource") or {})
+        show_text("events", span.get("events") or [])
+
+
+def _nan_none(v: Any) -> Any:
+    try:
+        return None if v is None or v != v else v
+    except (TypeError, ValueError):
+        return v
+
+
+def fmt_metric(metric: str, v: Any) -> str:
+    """A cohort metric value the way people read it (rates in %, latency in ms/s, cost in $)."""
+    v = _nan_none(v)
+    if v is None:
+        return "—"
+    if metric.endswith("_ms"):
+        return fmt_ms(v)
+    if metric.endswith("rate"):
+        return fmt_pct(v)
+    if metric.startswith("cost"):
+        return fmt_usd(v)
+    return f"{v:.2f}"
+
+
+def worst_display(worst: "pd.DataFrame") -> "pd.DataFrame":
+    """worst_cohorts() as a compact table: which cohort, how many traces, worse on what, cohort vs global."""
+    import pandas as pd
+
+    from ..charts.workbench import LABELS
+
+    return pd.DataFrame({
+        "cohort": [f"{d} = {c}" for d, c in zip(worst["dimension"], worst["cohort"])],
+        "traces": worst["traces"].astype(int),
+        "worse on": [LABELS.get(m, m) for m in worst["worst_metric"]],
+        "cohort vs global": [f"{fmt_metric(m, a)} vs {fmt_metric(m, b)}"
+                             for m, a, b in zip(worst["worst_metric"], worst["cohort_value"], worst["global_value"])],
+    })

@@ -1,0 +1,588 @@
+"""The SQLite store: the only module that writes SQL.
+
+One file holds everything: `spans` (the normalized span, one row each), `traces` (a summary per trace,
+recomputed for the traces a batch touched), `evaluations` (scores keyed to a span and its trace) and
+`settings` (small JSON documents such as the cohort-dimension mapping).
+
+Schema changes are named migrations applied in order and recorded in `_migrations`; a shipped step is
+never edited, a new one is appended (the pattern simonw/llm uses for its logs database).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlite_utils
+
+from ..models import Evaluation, Span
+
+DEFAULT_DB_PATH = "tracedesk.db"
+DB_ENV_VAR = "TRACEDESK_DB"
+
+
+def default_db_path() -> str:
+    """The database a command uses when none is given: $TRACEDESK_DB, else ./tracedesk.db."""
+    return os.environ.get(DB_ENV_VAR) or DEFAULT_DB_PATH
+
+
+def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None) -> sqlite_utils.Database:
+    """Open (creating if needed) a tracedesk database and bring its schema up to date.
+
+    `db` may be a path, ":memory:", an open `sqlite_utils.Database`, or None for the default path.
+    """
+    if isinstance(db, sqlite_utils.Database):
+        database = db
+    else:
+        path = str(db) if db is not None else default_db_path()
+        if path != ":memory:":
+            parent = Path(path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise FileNotFoundError(
+                    f"Cannot create database {path!r}: folder {str(parent)!r} does not exist."
+                )
+        database = sqlite_utils.Database(path)
+        if path != ":memory:":
+            database.conn.execute("PRAGMA journal_mode=WAL")
+        # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
+        database.conn.execute("PRAGMA busy_timeout=30000")
+        database.conn.execute("PRAGMA synchronous=NORMAL")
+    migrate(database)
+    return database
+
+
+# ---------------------------------------------------------------------------------------------
+# Migrations: append only.
+
+SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("trace_id", "TEXT NOT NULL"),
+    ("span_id", "TEXT NOT NULL"),
+    ("parent_span_id", "TEXT"),
+    ("name", "TEXT"),
+    ("kind", "TEXT"),
+    ("status", "TEXT"),
+    ("status_message", "TEXT"),
+    ("start_ns", "INTEGER"),
+    ("end_ns", "INTEGER"),
+    ("duration_ms", "REAL"),
+    ("service", "TEXT"),
+    ("model", "TEXT"),
+    ("provider", "TEXT"),
+    ("input_tokens", "INTEGER"),
+    ("output_tokens", "INTEGER"),
+    ("total_tokens", "INTEGER"),
+    ("cached_tokens", "INTEGER"),
+    ("reasoning_tokens", "INTEGER"),
+    ("cost_usd", "REAL"),
+    ("cost_source", "TEXT"),
+    ("ttft_ms", "REAL"),
+    ("agent_name", "TEXT"),
+    ("tool_name", "TEXT"),
+    ("session_id", "TEXT"),
+    ("user_id", "TEXT"),
+    ("route", "TEXT"),
+    ("tenant", "TEXT"),
+    ("prompt_version", "TEXT"),
+    ("environment", "TEXT"),
+    ("dims", "TEXT"),
+    ("input_text", "TEXT"),
+    ("output_text", "TEXT"),
+    ("input_messages", "TEXT"),
+    ("output_messages", "TEXT"),
+    ("documents", "TEXT"),
+    ("retrieved_doc_ids", "TEXT"),
+    ("tool_arguments", "TEXT"),
+    ("tool_result", "TEXT"),
+    ("finish_reason", "TEXT"),
+    ("convention", "TEXT"),
+    ("otel_kind", "TEXT"),
+    ("scope", "TEXT"),
+    ("attributes", "TEXT"),
+    ("resource", "TEXT"),
+    ("events", "TEXT"),
+    ("source", "TEXT"),
+    ("content_hash", "TEXT"),
+    # 1 when this span's tokens/cost count toward trace totals: no descendant reports usage, so a
+    # wrapper span that repeats its children's usage is not counted twice. Set by refresh_traces.
+    ("usage_counted", "INTEGER DEFAULT 1"),
+)
+#: Added by m501_span_identity (model identity and first-class handoffs).
+SPAN_COLUMNS_M501: tuple[tuple[str, str], ...] = (
+    ("response_model", "TEXT"),
+    ("handoff_from", "TEXT"),
+    ("handoff_to", "TEXT"),
+)
+SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS + SPAN_COLUMNS_M501)
+# Columns the writer fills from a Span (usage_counted is derived afterwards); `source` then the content
+# hash stay last (the hash covers everything before `source`).
+_WRITE_COLUMNS: tuple[str, ...] = (
+    tuple(c for c, _ in SPAN_COLUMNS if c not in ("usage_counted", "source", "content_hash"))
+    + tuple(c for c, _ in SPAN_COLUMNS_M501) + ("source", "content_hash"))
+
+
+def _m001_spans(db: sqlite_utils.Database) -> None:
+    cols = ",\n  ".join(f"{name} {decl}" for name, decl in SPAN_COLUMNS)
+    db.execute(f"CREATE TABLE spans (\n  {cols},\n  PRIMARY KEY (trace_id, span_id)\n)")
+    for name, columns in {
+        "idx_spans_start": "start_ns",
+        "idx_spans_kind_start": "kind, start_ns",
+        "idx_spans_model": "model",
+        "idx_spans_route": "route",
+        "idx_spans_tenant": "tenant",
+        "idx_spans_prompt_version": "prompt_version",
+        "idx_spans_agent": "agent_name",
+        "idx_spans_session": "session_id",
+        "idx_spans_status": "status",
+    }.items():
+        db.execute(f"CREATE INDEX {name} ON spans ({columns})")
+
+
+def _m002_traces(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE traces (
+          trace_id TEXT PRIMARY KEY,
+          root_span_id TEXT,
+          root_name TEXT,
+          service TEXT,
+          start_ns INTEGER,
+          end_ns INTEGER,
+          duration_ms REAL,
+          span_count INTEGER,
+          error_count INTEGER,
+          llm_calls INTEGER,
+          tool_calls INTEGER,
+          input_tokens INTEGER,
+          output_tokens INTEGER,
+          total_tokens INTEGER,
+          cost_usd REAL,
+          models TEXT,
+          agents TEXT,
+          session_id TEXT,
+          user_id TEXT,
+          route TEXT,
+          tenant TEXT,
+          prompt_version TEXT,
+          environment TEXT,
+          dims TEXT,
+          root_count INTEGER,
+          orphan_count INTEGER,
+          complete INTEGER
+        )
+        """
+    )
+    for name, columns in {
+        "idx_traces_start": "start_ns",
+        "idx_traces_route": "route",
+        "idx_traces_tenant": "tenant",
+        "idx_traces_prompt_version": "prompt_version",
+        "idx_traces_session": "session_id",
+    }.items():
+        db.execute(f"CREATE INDEX {name} ON traces ({columns})")
+
+
+def _m003_evaluations(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE evaluations (
+          id TEXT PRIMARY KEY,
+          trace_id TEXT NOT NULL,
+          span_id TEXT,
+          name TEXT NOT NULL,
+          score REAL,
+          label TEXT,
+          passed INTEGER,
+          reason TEXT,
+          evaluator_version TEXT,
+          judge_model TEXT,
+          judge_cost_usd REAL,
+          judge_latency_ms REAL,
+          source TEXT,
+          created_ns INTEGER,
+          error TEXT,
+          raw TEXT,
+          metadata TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_evaluations_span ON evaluations (trace_id, span_id)")
+    db.execute("CREATE INDEX idx_evaluations_name_score ON evaluations (name, score)")
+
+
+def _m004_settings(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def _m501_span_identity(db: sqlite_utils.Database) -> None:
+    """response_model (the snapshot that answered; `model` is the requested one) and handoff_from/handoff_to."""
+    for name, decl in SPAN_COLUMNS_M501:
+        db.execute(f"ALTER TABLE spans ADD COLUMN {name} {decl}")
+    db.execute("CREATE INDEX idx_spans_handoff ON spans (handoff_to) WHERE handoff_to IS NOT NULL")
+
+
+#: Named, ordered, append-only. Each step runs once per database, inside a transaction.
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("m001_spans", _m001_spans),
+    ("m002_traces", _m002_traces),
+    ("m003_evaluations", _m003_evaluations),
+    ("m004_settings", _m004_settings),
+    ("m101_ingest_log_messages",
+     lambda db: __import__("tracedesk.store.ingest", fromlist=["_"]).m101_ingest_log_messages(db)),
+    ("m201_eval_cache", lambda db: __import__("tracedesk.store.evals", fromlist=["_"]).m201_eval_cache(db)),
+    ("m301_alert_rules", lambda db: __import__("tracedesk.store.alerts", fromlist=["_"]).m301_alert_rules(db)),
+    ("m401_workbench_indexes",
+     lambda db: __import__("tracedesk.store.workbench", fromlist=["_"]).m401_workbench_indexes(db)),
+    ("m302_alerts_eval_index",
+     lambda db: __import__("tracedesk.store.alerts", fromlist=["_"]).m302_alerts_eval_index(db)),
+    ("m501_span_identity", _m501_span_identity),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration the database has not seen yet; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_ns INTEGER)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            step(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, time.time_ns()])
+        applied.append(name)
+    return applied
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes
+
+_JSON_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def _json(value: Any) -> str | None:
+    if value is None or value == {} or value == []:
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+_SPAN_JSON_COLUMNS = frozenset({"dims", "input_messages", "output_messages", "documents", "attributes",
+                                "resource", "events"})
+_ROW_NAMES = tuple(c for c in _WRITE_COLUMNS if c != "content_hash")
+# Read every column with one C-level getter; retrieved_doc_ids is derived from documents.
+_ROW_GETTER = operator.attrgetter(*(("documents" if c == "retrieved_doc_ids" else c) for c in _ROW_NAMES))
+_ROW_JSON_INDEXES = tuple(i for i, c in enumerate(_ROW_NAMES) if c in _SPAN_JSON_COLUMNS)
+_ROW_DOC_IDS_INDEX = _ROW_NAMES.index("retrieved_doc_ids")
+
+
+def span_row(span: Span) -> tuple[Any, ...]:
+    """The row written for a span, in `_WRITE_COLUMNS` order, ending with its content hash."""
+    values = list(_ROW_GETTER(span))
+    for i in _ROW_JSON_INDEXES:
+        value = values[i]
+        if value:
+            values[i] = _json(value)
+        elif value is not None:
+            values[i] = None
+    docs = values[_ROW_DOC_IDS_INDEX]
+    values[_ROW_DOC_IDS_INDEX] = _json(span.retrieved_doc_ids) if docs else None
+    # `source` (last) is excluded from the hash: the same span read from a copy of a file is unchanged.
+    try:
+        payload = orjson.dumps(values[:-1], option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        payload = repr(values[:-1]).encode("utf-8", "surrogatepass")
+    values.append(hashlib.blake2b(payload, digest_size=12).hexdigest())
+    return tuple(values)
+
+
+def evaluation_id(ev: Evaluation) -> str:
+    """Stable identity: re-importing or re-running the same evaluator on a span replaces, not adds."""
+    key = "\x1f".join(
+        str(part or "")
+        for part in (ev.trace_id, ev.span_id, ev.name, ev.source, ev.evaluator_version, ev.judge_model,
+                     ev.metadata.get("key") if ev.metadata else None)
+    )
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def evaluation_row(ev: Evaluation) -> dict[str, Any]:
+    return {
+        "id": evaluation_id(ev),
+        "trace_id": ev.trace_id,
+        "span_id": ev.span_id,
+        "name": ev.name,
+        "score": ev.score,
+        "label": ev.label,
+        "passed": None if ev.passed is None else int(bool(ev.passed)),
+        "reason": ev.reason,
+        "evaluator_version": ev.evaluator_version,
+        "judge_model": ev.judge_model,
+        "judge_cost_usd": ev.judge_cost_usd,
+        "judge_latency_ms": ev.judge_latency_ms,
+        "source": ev.source,
+        "created_ns": ev.created_ns if ev.created_ns is not None else time.time_ns(),
+        "error": ev.error,
+        "raw": ev.raw,
+        "metadata": _json(ev.metadata),
+    }
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0  # spans new to the database
+    unchanged: int = 0  # spans already stored with identical content (re-ingest)
+    replaced: int = 0  # spans already stored with different content: last write wins
+    evaluations: int = 0  # evaluation rows written (new or replaced)
+    traces: set[str] = field(default_factory=set)
+
+    def add(self, other: "WriteResult") -> None:
+        self.inserted += other.inserted
+        self.unchanged += other.unchanged
+        self.replaced += other.replaced
+        self.evaluations += other.evaluations
+        self.traces |= other.traces
+
+
+_SPAN_INSERT = (
+    f"INSERT INTO spans ({', '.join(_WRITE_COLUMNS)}) VALUES ({', '.join('?' for _ in _WRITE_COLUMNS)}) "
+    f"ON CONFLICT(trace_id, span_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _WRITE_COLUMNS if c not in ("trace_id", "span_id"))
+)
+_EVAL_COLUMNS = tuple(evaluation_row(Evaluation(trace_id="", span_id=None, name="")).keys())
+_EVAL_INSERT = (
+    f"INSERT OR REPLACE INTO evaluations ({', '.join(_EVAL_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _EVAL_COLUMNS)})"
+)
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def write_batch(
+    db: sqlite_utils.Database,
+    spans: Sequence[Span] = (),
+    evaluations: Sequence[Evaluation] = (),
+    *,
+    refresh: bool = True,
+    also: Callable[[sqlite_utils.Database], None] | None = None,
+) -> WriteResult:
+    """Write spans and evaluations in ONE transaction, then refresh the touched trace summaries.
+
+    Either the whole batch lands or none of it does. Re-writing identical spans changes nothing;
+    a span id seen again with different content replaces the stored row (counted in `replaced`).
+    `also(db)` runs inside the same transaction (ingest stores joined log messages with the batch).
+    """
+    result = WriteResult()
+    # Within one batch a duplicate id keeps the last occurrence, like across batches.
+    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for span in spans:
+        key = (span.trace_id, span.span_id)
+        if key in latest:
+            result.replaced += 1
+        latest[key] = span_row(span)
+    trace_ids = {k[0] for k in latest} | {e.trace_id for e in evaluations}
+    result.traces = trace_ids
+    hash_index = _WRITE_COLUMNS.index("content_hash")
+    with db.conn:
+        existing: dict[tuple[str, str], str] = {}
+        for chunk in _chunks(sorted({k[0] for k in latest})):
+            marks = ",".join("?" for _ in chunk)
+            for trace_id, span_id, content_hash in db.execute(
+                f"SELECT trace_id, span_id, content_hash FROM spans WHERE trace_id IN ({marks})", list(chunk)
+            ):
+                existing[(trace_id, span_id)] = content_hash
+        to_write = []
+        for key, row in latest.items():
+            old = existing.get(key)
+            if old is None:
+                result.inserted += 1
+                to_write.append(row)
+            elif old == row[hash_index]:
+                result.unchanged += 1
+            else:
+                result.replaced += 1
+                to_write.append(row)
+        if to_write:
+            db.conn.executemany(_SPAN_INSERT, to_write)
+        if evaluations:
+            rows = [tuple(evaluation_row(e).values()) for e in evaluations]
+            db.conn.executemany(_EVAL_INSERT, rows)
+            result.evaluations = len(rows)
+        if also is not None:
+            also(db)
+        if refresh and (to_write or evaluations):
+            refresh_traces(db, {k[0] for k in latest} if to_write else set())
+    return result
+
+
+def write_evaluations(db: sqlite_utils.Database, evaluations: Sequence[Evaluation]) -> int:
+    """Store evaluation rows (new, or replacing the same evaluator's earlier row for that span)."""
+    return write_batch(db, (), evaluations, refresh=False).evaluations
+
+
+# ---------------------------------------------------------------------------------------------
+# Trace summaries
+
+def _usage_flags(rows: list[tuple[str, str, str | None, int]]) -> dict[tuple[str, str], int]:
+    """For each span, 1 if it reports usage and no descendant does (its usage counts), else 0.
+
+    A span without usage is marked 1 too: it contributes nothing either way. Parents outside the trace
+    (orphans) are ignored. Cycles cannot loop forever: each span is visited once per ancestor walk.
+    """
+    has_usage = {(t, s): bool(u) for t, s, _p, u in rows}
+    parent_of = {(t, s): (t, p) for t, s, p, _u in rows if p}
+    covered: set[tuple[str, str]] = set()  # spans with a usage-reporting descendant
+    for key, used in has_usage.items():
+        if not used:
+            continue
+        seen = {key}
+        cur = parent_of.get(key)
+        while cur is not None and cur in has_usage and cur not in seen:
+            if cur in covered:
+                break  # its ancestors were already marked by another walk
+            covered.add(cur)
+            seen.add(cur)
+            cur = parent_of.get(cur)
+    return {key: 0 if (key in covered and has_usage[key]) else 1 for key in has_usage}
+
+
+# The root is chosen once per trace (window function), not once per span: a correlated root lookup
+# per row made refreshing a 3,000-span trace take ~20 s.
+_TRACE_SUMMARY_SQL = """
+WITH s AS (SELECT * FROM spans WHERE trace_id IN ({marks})),
+roots AS (
+  SELECT x.trace_id, x.span_id,
+         ROW_NUMBER() OVER (PARTITION BY x.trace_id
+                            ORDER BY x.parent_span_id IS NOT NULL, x.start_ns, x.span_id) AS rn
+  FROM s AS x
+  WHERE x.parent_span_id IS NULL OR NOT EXISTS (
+      SELECT 1 FROM spans y WHERE y.trace_id = x.trace_id AND y.span_id = x.parent_span_id)
+),
+root AS (SELECT trace_id, span_id FROM roots WHERE rn = 1)
+INSERT OR REPLACE INTO traces
+SELECT
+  s.trace_id,
+  r.span_id,
+  r.name,
+  COALESCE(r.service, MAX(s.service)),
+  MIN(s.start_ns),
+  MAX(s.end_ns),
+  (MAX(s.end_ns) - MIN(s.start_ns)) / 1e6,
+  COUNT(*),
+  SUM(s.status = 'ERROR'),
+  SUM(s.kind = 'LLM'),
+  SUM(s.kind = 'TOOL'),
+  SUM(CASE WHEN s.usage_counted THEN s.input_tokens END),
+  SUM(CASE WHEN s.usage_counted THEN s.output_tokens END),
+  SUM(CASE WHEN s.usage_counted THEN COALESCE(s.total_tokens, s.input_tokens + s.output_tokens, s.input_tokens, s.output_tokens) END),
+  SUM(CASE WHEN s.usage_counted THEN s.cost_usd END),
+  (SELECT group_concat(m, ',') FROM (SELECT DISTINCT model AS m FROM spans
+      WHERE trace_id = s.trace_id AND model IS NOT NULL ORDER BY model)),
+  (SELECT group_concat(a, ',') FROM (SELECT DISTINCT agent_name AS a FROM spans
+      WHERE trace_id = s.trace_id AND agent_name IS NOT NULL ORDER BY agent_name)),
+  COALESCE(r.session_id, MAX(s.session_id)),
+  COALESCE(r.user_id, MAX(s.user_id)),
+  COALESCE(r.route, MAX(s.route)),
+  COALESCE(r.tenant, MAX(s.tenant)),
+  COALESCE(r.prompt_version, MAX(s.prompt_version)),
+  COALESCE(r.environment, MAX(s.environment)),
+  COALESCE(r.dims, MAX(s.dims)),
+  SUM(s.parent_span_id IS NULL),
+  SUM(s.parent_span_id IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)),
+  0
+FROM s
+LEFT JOIN root ON root.trace_id = s.trace_id
+LEFT JOIN spans r ON r.trace_id = root.trace_id AND r.span_id = root.span_id
+GROUP BY s.trace_id
+"""
+
+
+def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
+    """Recompute usage flags and summary rows for the given traces (call inside the write's transaction)."""
+    ids = sorted(set(trace_ids))
+    for chunk in _chunks(ids):
+        marks = ",".join("?" for _ in chunk)
+        rows = db.execute(
+            f"SELECT trace_id, span_id, parent_span_id, "
+            f"(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL "
+            f" OR cost_usd IS NOT NULL), usage_counted FROM spans WHERE trace_id IN ({marks})",
+            list(chunk),
+        ).fetchall()
+        current = {(r[0], r[1]): r[4] for r in rows}
+        flags = _usage_flags([r[:4] for r in rows])
+        from .links import refine_usage_flags, resolve_trace_links
+
+        flags = refine_usage_flags(db, chunk, flags)
+        resolve_trace_links(db, chunk)
+        # Only rows whose flag changes are written (most spans keep the default 1).
+        db.conn.executemany(
+            "UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?",
+            [(flag, t, s) for (t, s), flag in flags.items() if current.get((t, s)) != flag],
+        )
+        db.execute(_TRACE_SUMMARY_SQL.format(marks=marks), list(chunk))
+        db.execute(
+            f"UPDATE traces SET complete = (root_count = 1 AND orphan_count = 0) WHERE trace_id IN ({marks})",
+            list(chunk),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings (small JSON documents)
+
+def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
+    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    return json.loads(row[0]) if row else default
+
+
+def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
+    with db.conn:
+        db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads used by the CLI and tests (the workbench's richer queries live in query.py)
+
+def stats(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Totals for `tracedesk stats`. Token totals count each LLM call once (see usage_counted)."""
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    by_kind = dict(db.execute("SELECT kind, COUNT(*) FROM spans GROUP BY kind ORDER BY kind").fetchall())
+    by_model: dict[str, dict[str, Any]] = {}
+    for model, n, inp, out, cost in db.execute(
+        "SELECT model, COUNT(*), SUM(CASE WHEN usage_counted THEN input_tokens END), "
+        "SUM(CASE WHEN usage_counted THEN output_tokens END), SUM(CASE WHEN usage_counted THEN cost_usd END) "
+        "FROM spans WHERE model IS NOT NULL GROUP BY model ORDER BY model"
+    ):
+        by_model[model] = {
+            "spans": n,
+            "input_tokens": inp or 0,
+            "output_tokens": out or 0,
+            "cost_usd": round(cost, 10) if cost is not None else None,
+        }
+    by_convention = dict(
+        db.execute("SELECT convention, COUNT(*) FROM spans GROUP BY convention ORDER BY convention").fetchall()
+    )
+    cost = one("SELECT SUM(cost_usd) FROM spans WHERE usage_counted")
+    return {
+        "traces": one("SELECT COUNT(*) FROM traces"),
+        "spans": one("SELECT COUNT(*) FROM spans"),
+        "by_kind": by_kind,
+        "by_model": by_model,
+        "by_convention": by_convention,
+        "input_tokens": one("SELECT COALESCE(SUM(input_tokens), 0) FROM spans WHERE usage_counted"),
+        "output_tokens": one("SELECT COALESCE(SUM(output_tokens), 0) FROM spans WHERE usage_counted"),
+        "cost_usd": round(cost, 10) if cost is not None else None,
+        "evaluations": one("SELECT COUNT(*) FROM evaluations"),
+        "error_spans": one("SELECT COUNT(*) FROM spans WHERE status = 'ERROR'"),
+    }

@@ -1,0 +1,459 @@
+"""Filters -> SQL reads returning pandas DataFrames (read-only; the store owns every write).
+
+A `Filters` value selects TRACES: a trace matches when its summary row (time, cohort dimensions,
+cost, latency) matches and, for the span-level fields (model, kind, status, agent, text), when at least
+one of its spans matches all of them at once ("a trace with an ERROR TOOL span"). Evaluator score
+ranges match when the trace has an evaluation of that name inside the range.
+
+Filters round-trip through URL query parameters so a filtered view can be shared as a link.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from ..models import COLUMN_DIMENSIONS
+
+#: Trace-table columns a caller may sort by (anything else is refused, so ORDER BY never takes input).
+TRACE_SORT_COLUMNS: tuple[str, ...] = (
+    "start_ns", "duration_ms", "span_count", "error_count", "llm_calls", "tool_calls", "input_tokens",
+    "output_tokens", "total_tokens", "cost_usd", "root_name", "route", "tenant", "prompt_version",
+    "environment", "session_id", "user_id",
+)
+
+#: Span-level list filters: Filters field -> spans column.
+_SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent_name"}
+#: URL parameter name for each list field.
+_LIST_PARAMS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent"}
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be read; the message names the parameter and the expected form."""
+
+
+@dataclass
+class Filters:
+    """What to look at. Every field is optional; the empty Filters() selects everything."""
+
+    start_ns: int | None = None  # trace start >= this (Unix ns)
+    end_ns: int | None = None  # trace start < this
+    #: cohort dimension -> allowed values (route, tenant, prompt_version, environment or any mapped dim)
+    dims: dict[str, list[str]] = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)
+    #: evaluator name -> (min, max) score, either bound may be None
+    scores: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    min_cost: float | None = None  # per trace, USD
+    max_cost: float | None = None
+    min_latency_ms: float | None = None  # trace duration
+    max_latency_ms: float | None = None
+    text: str | None = None  # substring of a span's name, input or output (case-insensitive)
+
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    def with_(self, **changes: Any) -> "Filters":
+        """A copy with some fields changed (dims/scores are merged, not replaced, when given as dicts)."""
+        merged = dict(changes)
+        if "dims" in changes:
+            merged["dims"] = {**self.dims, **changes["dims"]}
+        if "scores" in changes:
+            merged["scores"] = {**self.scores, **changes["scores"]}
+        return replace(self, **merged)
+
+    # -- URL query string -----------------------------------------------------------------------
+
+    def to_query_params(self) -> dict[str, str]:
+        """Flat string params for a URL (`st.query_params`), omitting empty fields."""
+        out: dict[str, str] = {}
+        if self.start_ns is not None:
+            out["start"] = _ns_to_iso(self.start_ns)
+        if self.end_ns is not None:
+            out["end"] = _ns_to_iso(self.end_ns)
+        for dim, values in sorted(self.dims.items()):
+            if values:
+                out[dim if dim in COLUMN_DIMENSIONS else f"dim.{dim}"] = ",".join(values)
+        for attr, param in _LIST_PARAMS.items():
+            values = getattr(self, attr)
+            if values:
+                out[param] = ",".join(values)
+        for name, (lo, hi) in sorted(self.scores.items()):
+            out[f"score.{name}"] = _range_str(lo, hi)
+        if self.min_cost is not None or self.max_cost is not None:
+            out["cost"] = _range_str(self.min_cost, self.max_cost)
+        if self.min_latency_ms is not None or self.max_latency_ms is not None:
+            out["latency_ms"] = _range_str(self.min_latency_ms, self.max_latency_ms)
+        if self.text:
+            out["q"] = self.text
+        return out
+
+    @classmethod
+    def from_query_params(cls, params: Mapping[str, Any]) -> "Filters":
+        """Read filters back from URL params. Unknown keys are ignored (pages add their own, e.g.
+        trace_id); malformed values raise FilterError naming the parameter and the expected form."""
+        f = cls()
+        for key, raw in params.items():
+            value = raw[-1] if isinstance(raw, (list, tuple)) else raw
+            if value is None or str(value) == "":
+                continue
+            value = str(value)
+            if key == "start":
+                f.start_ns = _parse_time(key, value)
+            elif key == "end":
+                f.end_ns = _parse_time(key, value)
+            elif key in COLUMN_DIMENSIONS:
+                f.dims[key] = _split(value)
+            elif key.startswith("dim.") and len(key) > 4:
+                f.dims[key[4:]] = _split(value)
+            elif key in _LIST_PARAMS.values():
+                attr = next(a for a, p in _LIST_PARAMS.items() if p == key)
+                values = _split(value)
+                if attr in ("kinds", "statuses"):
+                    values = [v.upper() for v in values]
+                setattr(f, attr, values)
+            elif key.startswith("score.") and len(key) > 6:
+                f.scores[key[6:]] = _parse_range(key, value)
+            elif key == "cost":
+                f.min_cost, f.max_cost = _parse_range(key, value)
+            elif key == "latency_ms":
+                f.min_latency_ms, f.max_latency_ms = _parse_range(key, value)
+            elif key == "q":
+                f.text = value
+        return f
+
+
+FILTER_PARAM_KEYS_HELP = (
+    "start/end (ISO time or Unix ns), route/tenant/prompt_version/environment or dim.NAME (comma list), "
+    "model, kind, status, agent (comma lists), score.NAME / cost / latency_ms (LO..HI, either side optional), "
+    "q (text)"
+)
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _fmt_num(x: float) -> str:
+    return format(x, "g") if x != int(x) or abs(x) >= 1e15 else str(int(x))
+
+
+def _range_str(lo: float | None, hi: float | None) -> str:
+    return f"{'' if lo is None else _fmt_num(lo)}..{'' if hi is None else _fmt_num(hi)}"
+
+
+def _parse_range(key: str, value: str) -> tuple[float | None, float | None]:
+    if ".." not in value:
+        raise FilterError(f"Filter {key}={value!r}: expected LO..HI, e.g. 0..0.5, ..0.5 or 0.5..")
+    lo_s, hi_s = value.split("..", 1)
+    try:
+        lo = float(lo_s) if lo_s.strip() else None
+        hi = float(hi_s) if hi_s.strip() else None
+    except ValueError:
+        raise FilterError(f"Filter {key}={value!r}: bounds must be numbers, e.g. 0..0.5") from None
+    if lo is not None and hi is not None and lo > hi:
+        raise FilterError(f"Filter {key}={value!r}: the low bound is above the high bound")
+    return lo, hi
+
+
+def _ns_to_iso(ns: int) -> str:
+    t = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc)
+    if ns % 1_000_000_000 == 0:
+        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(ns)  # sub-second precision: keep the exact ns
+
+
+def _parse_time(key: str, value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(
+            f"Filter {key}={value!r}: expected an ISO time like 2026-11-20T00:00:00Z or Unix nanoseconds"
+        ) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (t - epoch) // dt.timedelta(microseconds=1) * 1000
+
+
+def to_ns(value: "dt.datetime | dt.date | pd.Timestamp | str | int") -> int:
+    """Unix ns from a datetime/date (UTC when naive), an ISO string, or ns already."""
+    if isinstance(value, int):
+        return value
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return int(ts.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# WHERE clauses
+
+
+def _dim_expr(dim: str, alias: str) -> str:
+    if dim in COLUMN_DIMENSIONS:
+        return f"{alias}.{dim}"
+    if not dim.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise FilterError(f"Dimension {dim!r}: use letters, digits, '_', '.' or '-'")
+    return f"json_extract({alias}.dims, '$.\"{dim}\"')"
+
+
+def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
+    """SQL condition over `traces AS alias` (plus correlated sub-queries) and its parameters."""
+    if f is None:
+        return "1", []
+    conds: list[str] = []
+    params: list[Any] = []
+    if f.start_ns is not None:
+        conds.append(f"{alias}.start_ns >= ?")
+        params.append(int(f.start_ns))
+    if f.end_ns is not None:
+        conds.append(f"{alias}.start_ns < ?")
+        params.append(int(f.end_ns))
+    for dim, values in f.dims.items():
+        if values:
+            conds.append(f"{_dim_expr(dim, alias)} IN ({','.join('?' for _ in values)})")
+            params.extend(values)
+    for col, lo, hi in (("cost_usd", f.min_cost, f.max_cost), ("duration_ms", f.min_latency_ms, f.max_latency_ms)):
+        if lo is not None:
+            conds.append(f"{alias}.{col} >= ?")
+            params.append(lo)
+        if hi is not None:
+            conds.append(f"{alias}.{col} <= ?")
+            params.append(hi)
+    span_conds: list[str] = []
+    for attr, col in _SPAN_LIST_FIELDS.items():
+        values = getattr(f, attr)
+        if values:
+            span_conds.append(f"s.{col} IN ({','.join('?' for _ in values)})")
+            params.extend(values)
+    if f.text:
+        like = "%" + f.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        span_conds.append(
+            "(lower(s.name) LIKE ? ESCAPE '\\' OR lower(s.input_text) LIKE ? ESCAPE '\\' "
+            "OR lower(s.output_text) LIKE ? ESCAPE '\\')"
+        )
+        params.extend([like, like, like])
+    # Span and score conditions are uncorrelated `IN (SELECT trace_id ...)` sub-queries: SQLite runs each
+    # once into a temporary set and probes it per trace. A correlated EXISTS lets the planner walk a
+    # non-trace index (model, kind) once per trace when no ANALYZE statistics exist: quadratic.
+    if span_conds:
+        conds.append(f"{alias}.trace_id IN (SELECT s.trace_id FROM spans s WHERE {' AND '.join(span_conds)})")
+    for name, (lo, hi) in f.scores.items():
+        cond = f"{alias}.trace_id IN (SELECT e.trace_id FROM evaluations e WHERE e.name = ?"
+        params.append(name)
+        if lo is not None:
+            cond += " AND e.score >= ?"
+            params.append(lo)
+        if hi is not None:
+            cond += " AND e.score <= ?"
+            params.append(hi)
+        conds.append(cond + ")")
+    return (" AND ".join(conds) or "1"), params
+
+
+def trace_ids_sql(f: Filters | None) -> tuple[str, list[Any]]:
+    """A sub-query selecting the trace ids the filters match (for `trace_id IN (...)`)."""
+    where, params = trace_where(f)
+    return f"SELECT t.trace_id FROM traces t WHERE {where}", params
+
+
+def frame(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    cur = db.execute(sql, list(params))
+    cols = [d[0] for d in cur.description]
+    return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
+
+
+def _add_time(df: pd.DataFrame, col: str = "start_ns", out: str = "start") -> pd.DataFrame:
+    if col in df.columns:
+        df.insert(0, out, pd.to_datetime(df[col], unit="ns", utc=True))
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+TRACE_COLUMNS = (
+    "trace_id", "root_name", "start_ns", "duration_ms", "span_count", "error_count", "llm_calls", "tool_calls",
+    "input_tokens", "output_tokens", "total_tokens", "cost_usd", "models", "agents", "route", "tenant",
+    "prompt_version", "environment", "session_id", "user_id", "complete",
+)
+
+
+def traces(
+    db: sqlite_utils.Database,
+    filters: Filters | None = None,
+    *,
+    sort: str = "start_ns",
+    descending: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+    columns: Sequence[str] = TRACE_COLUMNS,
+) -> pd.DataFrame:
+    """Trace summaries matching the filters, one row each, with a `start` datetime column (UTC)."""
+    if sort not in TRACE_SORT_COLUMNS:
+        raise FilterError(f"Cannot sort by {sort!r}; choose one of: {', '.join(TRACE_SORT_COLUMNS)}")
+    bad = [c for c in columns if c not in TRACE_COLUMNS and c != "dims"]
+    if bad:
+        raise FilterError(f"Unknown trace column(s) {bad}; choose from: {', '.join(TRACE_COLUMNS)}")
+    where, params = trace_where(filters)
+    direction = "DESC" if descending else "ASC"
+    # NULLs last whichever the direction, then a stable tie-break so pages never overlap.
+    sql = (f"SELECT {', '.join('t.' + c for c in columns)} FROM traces t WHERE {where} "
+           f"ORDER BY t.{sort} IS NULL, t.{sort} {direction}, t.trace_id {direction}")
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [*params, int(limit), int(offset)]
+    df = frame(db, sql, params)
+    if "complete" in df.columns:
+        df["complete"] = df["complete"].astype(bool)
+    return _add_time(df)
+
+
+def count_traces(db: sqlite_utils.Database, filters: Filters | None = None) -> int:
+    where, params = trace_where(filters)
+    return int(db.execute(f"SELECT COUNT(*) FROM traces t WHERE {where}", params).fetchone()[0])
+
+
+SPAN_LIGHT_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "name", "kind", "status", "status_message", "start_ns", "end_ns",
+    "duration_ms", "model", "provider", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
+    "cost_source", "ttft_ms", "agent_name", "tool_name", "route", "tenant", "prompt_version", "environment",
+    "usage_counted",
+)
+
+
+def spans(
+    db: sqlite_utils.Database,
+    filters: Filters | None = None,
+    *,
+    columns: Sequence[str] = SPAN_LIGHT_COLUMNS,
+    kinds: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Spans of the matching traces (all their spans), optionally only some kinds, in start order."""
+    from . import SPAN_COLUMN_NAMES
+
+    bad = [c for c in columns if c not in SPAN_COLUMN_NAMES]
+    if bad:
+        raise FilterError(f"Unknown span column(s) {bad}")
+    conds, params = [], []
+    if filters is not None and not filters.is_empty():
+        sub, sub_params = trace_ids_sql(filters)
+        conds.append(f"s.trace_id IN ({sub})")
+        params.extend(sub_params)
+    if kinds:
+        conds.append(f"s.kind IN ({','.join('?' for _ in kinds)})")
+        params.extend(kinds)
+    sql = f"SELECT {', '.join('s.' + c for c in columns)} FROM spans s WHERE {' AND '.join(conds) or '1'}"
+    sql += " ORDER BY s.start_ns"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    return _add_time(frame(db, sql, params))
+
+
+def trace_spans(db: sqlite_utils.Database, trace_id: str) -> pd.DataFrame:
+    """Every column of one trace's spans, JSON columns decoded, in start order."""
+    df = frame(db, "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id", [trace_id])
+    for col in ("dims", "input_messages", "output_messages", "documents", "retrieved_doc_ids", "attributes",
+                "resource", "events"):
+        if col in df.columns:
+            df[col] = [json.loads(v) if isinstance(v, str) and v else None for v in df[col]]
+    return _add_time(df)
+
+
+EVAL_COLUMNS = ("trace_id", "span_id", "name", "score", "label", "passed", "reason", "source",
+                "evaluator_version", "judge_model", "created_ns", "error")
+
+
+def evaluations(
+    db: sqlite_utils.Database,
+    filters: Filters | None = None,
+    *,
+    trace_id: str | None = None,
+    names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Evaluation rows of the matching traces (or of one trace)."""
+    conds, params = [], []
+    if trace_id is not None:
+        conds.append("e.trace_id = ?")
+        params.append(trace_id)
+    elif filters is not None and not filters.is_empty():
+        sub, sub_params = trace_ids_sql(filters)
+        conds.append(f"e.trace_id IN ({sub})")
+        params.extend(sub_params)
+    if names:
+        conds.append(f"e.name IN ({','.join('?' for _ in names)})")
+        params.extend(names)
+    df = frame(db, f"SELECT {', '.join('e.' + c for c in EVAL_COLUMNS)} FROM evaluations e "
+                   f"WHERE {' AND '.join(conds) or '1'} ORDER BY e.trace_id, e.span_id, e.name", params)
+    df["passed"] = df["passed"].map(lambda v: None if v is None or pd.isna(v) else bool(v)).astype(object)
+    return df
+
+
+def trace_eval_summary(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> pd.DataFrame:
+    """Per trace: evaluations count, pass rate and the lowest score (for the rows of a table page)."""
+    if not len(trace_ids):
+        return pd.DataFrame(columns=["trace_id", "evals", "eval_pass_rate", "min_score"])
+    parts = []
+    ids = list(trace_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        parts.append(frame(
+            db,
+            f"SELECT trace_id, COUNT(*) AS evals, AVG(passed) AS eval_pass_rate, MIN(score) AS min_score "
+            f"FROM evaluations WHERE trace_id IN ({','.join('?' for _ in chunk)}) GROUP BY trace_id",
+            chunk,
+        ))
+    return pd.concat(parts, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# What is there to filter on
+
+
+def distinct_values(db: sqlite_utils.Database, dimension: str, limit: int = 500) -> list[str]:
+    """Values a cohort dimension (or model / agent / kind / status) takes, most traces first."""
+    if dimension in ("model", "agent", "agent_name", "kind", "status"):
+        col = "agent_name" if dimension in ("agent", "agent_name") else dimension
+        sql = f"SELECT {col} FROM spans WHERE {col} IS NOT NULL AND {col} != '' GROUP BY {col} ORDER BY COUNT(*) DESC LIMIT ?"
+    else:
+        expr = _dim_expr(dimension, "t")
+        sql = (f"SELECT {expr} AS v FROM traces t WHERE v IS NOT NULL AND v != '' "
+               f"GROUP BY v ORDER BY COUNT(*) DESC LIMIT ?")
+    return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
+
+
+def extra_dimensions(db: sqlite_utils.Database, sample: int = 2000) -> list[str]:
+    """Mapped cohort dimensions kept in the `dims` JSON (beyond the indexed columns), by sampling traces."""
+    keys: set[str] = set()
+    for (raw,) in db.execute("SELECT dims FROM traces WHERE dims IS NOT NULL LIMIT ?", [sample]):
+        try:
+            keys.update(json.loads(raw).keys())
+        except (ValueError, AttributeError):
+            continue
+    return sorted(k for k in keys if k not in COLUMN_DIMENSIONS)
+
+
+def evaluator_names(db: sqlite_utils.Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT DISTINCT name FROM evaluations ORDER BY name").fetchall()]
+
+
+def time_bounds(db: sqlite_utils.Database) -> tuple[int | None, int | None]:
+    """First and last trace start (ns), or (None, None) on an empty store."""
+    lo, hi = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM traces").fetchone()
+    return lo, hi
+
+
+def filter_fields() -> list[str]:
+    return [f.name for f in fields(Filters)]
