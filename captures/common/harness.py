@@ -47,9 +47,20 @@ class Collector:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _body(self) -> bytes:
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # Node's exporters
+                    parts = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return b"".join(parts)
+                        parts.append(self.rfile.read(size))
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                body = self._body()
                 with collector._lock:
                     collector.bodies.append((self.path, self.headers.get("Content-Type", ""), body))
                 ctype = self.headers.get("Content-Type", "application/x-protobuf")
@@ -163,7 +174,7 @@ class Capture:
             try:
                 versions[pkg] = importlib.metadata.version(pkg)
             except importlib.metadata.PackageNotFoundError:
-                versions[pkg] = self.extra.get("versions", {}).get(pkg, "unknown")
+                continue  # not part of this venv (e.g. an older release line without it)
         versions.update(self.extra.get("versions", {}))
         entry = {"library": self.library, "scenario": self.scenario, "versions": versions,
                  "python": sys.version.split()[0], "files": files, "notes": self.notes,

@@ -157,10 +157,10 @@ def output_text_of(outputs: list[dict[str, Any]] | None, fallback: Any, kind: st
 
 def _call_text(call: dict[str, Any]) -> str | None:
     fn = call.get("function") if isinstance(call.get("function"), dict) else call
-    name = fn.get("name")
+    name = fn.get("name") or fn.get("toolName")  # OpenAI / OTel parts, Vercel's ai.response.toolCalls
     if not name:
         return None
-    args = fn.get("arguments", fn.get("args"))
+    args = fn.get("arguments", fn.get("args", fn.get("input")))
     if args is None or args == "":
         args = "{}"
     if isinstance(args, str):
@@ -186,6 +186,9 @@ def tool_result_text(value: str | None) -> str | None:
 
 def blob_text(value: Any) -> str | None:
     """Text inside a known response shape, else None."""
+    if isinstance(value, list) and value and all(isinstance(c, dict) and (c.get("toolName") or (
+            c.get("name") and ("arguments" in c or "args" in c or "input" in c))) for c in value):
+        return "\n".join(t for t in (_call_text(c) for c in value) if t)  # a list of tool calls
     if not isinstance(value, dict):
         return None
     data = value.get("data")

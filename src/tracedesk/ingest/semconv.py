@@ -196,6 +196,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
         "output.value", "gen_ai.completion", "traceloop.entity.output", "langfuse.observation.output",
         "langfuse.trace.output", "mlflow.spanOutputs", "gcp.vertex.agent.llm_response", "genkit:output",
         "ai.response.text", "ai.response.object", "ai.result.text", "final_result", "response",
+        "ai.response.toolCalls",  # Vercel: an answer that is only tool calls
     ),
     "finish_reason": (
         "gen_ai.response.finish_reasons", "llm.finish_reason", "ai.response.finishReason",

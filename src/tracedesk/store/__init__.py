@@ -511,7 +511,11 @@ GROUP BY s.trace_id
 
 def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
     """Recompute usage flags and summary rows for the given traces (call inside the write's transaction)."""
+    from .links import cross_trace_wrappers, refine_usage_flags, resolve_trace_links
+
     ids = sorted(set(trace_ids))
+    # a wrapper span in another trace whose provider call just arrived must be recounted too
+    ids = sorted(set(ids) | cross_trace_wrappers(db, ids))
     for chunk in _chunks(ids):
         marks = ",".join("?" for _ in chunk)
         rows = db.execute(
@@ -522,8 +526,6 @@ def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
         ).fetchall()
         current = {(r[0], r[1]): r[4] for r in rows}
         flags = _usage_flags([r[:4] for r in rows])
-        from .links import refine_usage_flags, resolve_trace_links
-
         flags = refine_usage_flags(db, chunk, flags)
         resolve_trace_links(db, chunk)
         # Only rows whose flag changes are written (most spans keep the default 1).
