@@ -149,3 +149,40 @@ def test_langgraph_openinference(db_path, via, scenario):
     assert r.counted() == (660, 75)
     nodes, edges, entries = _topology(db_path)
     assert (nodes, edges) == (["researcher", "writer"], {("researcher", "writer"): 1})
+
+
+# -- Pydantic AI 2.x (its own instrumentation: invoke_agent / chat / execute_tool spans) ----------------
+
+def test_pydantic_ai_tools(db_path, via):
+    r = replay(db_path, via, "pydantic_ai", "tools")
+    assert r.kinds() == [("invoke_agent Billing", "AGENT"), ("chat gpt-4o-mini", "LLM"),
+                         ("execute_tool lookup_invoice", "TOOL"), ("chat gpt-4o-mini", "LLM")]
+    agent = r.one("invoke_agent Billing")
+    assert (agent["agent_name"], agent["model"], agent["input_tokens"]) == ("Billing", "gpt-4o-mini", None)
+    llm = r.llm()
+    assert [r.tokens(s) for s in llm] == [(120, 15, 64, 4), (220, 25, None, 8)]  # no cache attr when 0
+    # Pydantic AI reports operation.cost (genai-prices): used as reported
+    assert [(s["cost_usd"], s["cost_source"]) for s in llm] == [
+        (pytest.approx(mini_cost(120, 15, 64)), "reported"), (pytest.approx(mini_cost(220, 25)), "reported")]
+    assert {(s["model"], s["response_model"], s["provider"]) for s in llm} == {("gpt-4o-mini", SNAPSHOT, "openai")}
+    assert llm[0]["output_text"] == 'lookup_invoice({"invoice_id": "INV-42"})'
+    assert llm[1]["output_text"] == "Invoice INV-42 for $120.00 was paid on 2026-11-03."
+    assert agent["output_text"] == "Invoice INV-42 for $120.00 was paid on 2026-11-03."
+    tool = r.one("execute_tool lookup_invoice")
+    assert (tool["tool_name"], tool["tool_arguments"]) == ("lookup_invoice", '{"invoice_id":"INV-42"}')
+    assert {s["session_id"] for s in r.spans} == {agent["session_id"]}  # gen_ai.conversation.id of the run
+    assert r.counted() == (340, 40)
+
+
+def test_pydantic_ai_agent_delegation(db_path, via):
+    """Triage's tool runs the Billing agent: the nested agent run is the handoff (no handoff signal)."""
+    r = replay(db_path, via, "pydantic_ai", "delegation")
+    billing = r.one("invoke_agent Billing")
+    assert r.parent_name(billing) == "execute_tool ask_billing"
+    assert [(s["agent_name"], r.tokens(s)[:2]) for s in r.llm()] == [
+        ("Triage", (120, 15)), ("Billing", (220, 25)), ("Billing", (320, 35)), ("Triage", (420, 45))]
+    # both agent spans repeat the shared usage as gen_ai.aggregated_usage.*: never counted as tokens
+    assert {s["input_tokens"] for s in r.spans if s["kind"] == "AGENT"} == {None}
+    assert r.counted() == (1080, 120)
+    nodes, edges, entries = _topology(db_path)
+    assert (nodes, edges, entries) == (["Billing", "Triage"], {("Triage", "Billing"): 1}, {"Billing": 0, "Triage": 1})

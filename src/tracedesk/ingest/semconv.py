@@ -158,6 +158,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "reasoning_tokens": (
         "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning",
         "gen_ai.usage.reasoning_tokens", "gen_ai.usage.output_tokens.reasoning", "ai.usage.reasoningTokens",
+        "gen_ai.usage.details.reasoning_tokens",  # Pydantic AI
     ),
     # Reported cost in USD (§4, §12: prefer it over recomputing).
     "cost_usd": (
