@@ -129,3 +129,44 @@ def test_litellm_async_fan_out_keeps_all_five_calls(db_path, via):
     (trace,) = r.traces
     assert (trace["input_tokens"], trace["output_tokens"]) == (1600, 175)
     assert trace["cost_usd"] == pytest.approx(sum(mini_cost(i, o, c) for i, o, c, _ in CALLS))
+
+
+# -- MLflow tracing (mlflow.openai.autolog + @mlflow.trace, OTLP export; values JSON-quoted) ---------
+
+def test_mlflow_autolog_chat(db_path, via):
+    r = replay(db_path, via, "mlflow", "plain")
+    (llm,) = r.spans
+    # `model` is the JSON-quoted request kwarg ("\"gpt-4o-mini\""), mlflow.llm.model the response's
+    assert (llm["name"], llm["kind"], llm["model"], llm["response_model"]) == ("Completions", "LLM", "gpt-4o-mini",
+                                                                               SNAPSHOT)
+    # usage only in the mlflow.chat.tokenUsage JSON (no reasoning field)
+    assert r.tokens(llm) == (120, 15, 64, None)
+    assert (llm["cost_usd"], llm["cost_source"]) == (pytest.approx(mini_cost(120, 15, 64)), "computed")
+    assert (llm["input_text"], llm["output_text"]) == ("What is the capital of France?",
+                                                       "The capital of France is Paris.")
+
+
+def test_mlflow_agent_with_retriever_and_tool(db_path, via):
+    r = replay(db_path, via, "mlflow", "agent")
+    assert r.kinds() == [("travel_agent", "AGENT"), ("search_guides", "RETRIEVER"), ("Completions", "LLM"),
+                         ("get_weather", "TOOL"), ("Completions", "LLM")]
+    assert {r.parent_name(s) for s in r.spans[1:]} == {"travel_agent"}
+    assert r.one("travel_agent")["agent_name"] == "travel_agent"
+    retriever = r.one("search_guides")
+    assert retriever["retrieved_doc_ids"] == '["doc-7"]'
+    assert retriever["documents"] == '[{"id":"doc-7","content":"Paris in spring: mild and sunny.","metadata":{"score":0.82}}]'
+    tool = r.one("get_weather")
+    assert (tool["tool_name"], tool["tool_arguments"], tool["tool_result"]) == (
+        "get_weather", '{"city":"Paris"}', '{"city":"Paris","sky":"sunny","c":22}')
+    first, second = r.llm()
+    assert [r.tokens(s) for s in (first, second)] == [(120, 15, 64, None), (220, 25, 0, None)]
+    assert first["output_text"] == 'get_weather({"city": "Paris"})'
+    assert second["output_text"] == "It is sunny and 22 °C in Paris; pack sunglasses."
+    assert r.counted() == (340, 40)
+
+
+def test_mlflow_error(db_path, via):
+    r = replay(db_path, via, "mlflow", "error")
+    (llm,) = r.spans
+    assert (llm["kind"], llm["status"], llm["model"], llm["input_tokens"]) == ("LLM", "ERROR", "gpt-missing", None)
+    assert NOT_FOUND.split(" or ")[0].rstrip(".") in llm["status_message"]

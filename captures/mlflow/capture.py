@@ -73,6 +73,5 @@ with Capture("mlflow", SCENARIO, ["mlflow-tracing", "openai", "opentelemetry-sdk
     from opentelemetry import trace as otel_trace
 
     for p in (mlflow_provider.get(), otel_trace.get_tracer_provider()):
-        print("provider", type(p), getattr(getattr(p, "_active_span_processor", None), "_span_processors", None))
         if hasattr(p, "force_flush"):
             p.force_flush()

@@ -14,7 +14,7 @@ from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
 from .realworld import (agent_was_inferred, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
                         is_vector_text, litellm_raw_content, output_text_of, plain_model,
-                        requested_model, tool_result_text)
+                        requested_model, retriever_documents, tool_result_text)
 from .wire import as_text, maybe_json, to_float, to_int
 
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
@@ -234,11 +234,12 @@ class Normalizer:
         span.total_tokens = _tokens(f.get("total_tokens"))
         span.cached_tokens = _tokens(f.get("cached_tokens"))
         span.reasoning_tokens = _tokens(f.get("reasoning_tokens"))
-        details = attrs.get("langfuse.observation.usage_details")
-        if isinstance(details, dict):
-            for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
-                if getattr(span, fieldname) is None:
-                    setattr(span, fieldname, _tokens(_first(details, keys)))
+        for details_key in sc.USAGE_DETAIL_KEYS:
+            details = attrs.get(details_key)
+            if isinstance(details, dict):
+                for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
+                    if getattr(span, fieldname) is None:
+                        setattr(span, fieldname, _tokens(_first(details, keys)))
         if (span.cached_tokens and span.input_tokens is not None and span.cached_tokens > span.input_tokens):
             # Anthropic-native counting: input excludes cache reads. Normalize to "input includes cached".
             span.input_tokens += span.cached_tokens
@@ -398,6 +399,9 @@ class Normalizer:
             finish = outputs[-1].get("finish_reason")
         span.finish_reason = str(finish) if finish is not None else None
         span.documents = _documents(attrs, events, plan)
+        if span.documents is None and kind == "RETRIEVER":
+            found = retriever_documents(attrs)
+            span.documents = [_doc(d) for d in found] if found else None
 
     def _event_content(self, events, inputs, outputs, system):
         ev_in: list[dict[str, Any]] = []
@@ -596,7 +600,7 @@ def _doc(item: dict[str, Any]) -> dict[str, Any]:
     score = to_float(item.get("score"))
     if score is not None:
         out["score"] = score
-    content = item.get("content", item.get("text"))
+    content = item.get("content", item.get("text", item.get("page_content")))  # page_content: LangChain/MLflow
     if content is not None:
         out["content"] = as_text(content)
     if item.get("metadata") is not None:

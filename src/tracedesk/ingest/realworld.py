@@ -52,6 +52,8 @@ def requested_model(attrs: dict[str, Any], convention: str) -> str | None:
     """The requested model where a convention hides it in JSON: OpenInference's `llm.model_name` carries the
     response model when known, while the request's model is in `llm.invocation_parameters` (LangChain,
     OpenAI) or LangChain's `metadata.ls_model_name`."""
+    if convention == "mlflow" and attrs.get("model") is not None:
+        return plain_model(attrs["model"])  # autolog's request kwargs; mlflow.llm.model is the response's
     if convention != "openinference" or "llm.request.model_name" in attrs or "gen_ai.request.model" in attrs:
         return None
     params = maybe_json(attrs.get("llm.invocation_parameters"))
@@ -249,6 +251,15 @@ def blob_text(value: Any) -> str | None:
             calls = [_call_text(c) for c in body.get("tool_calls") or [] if isinstance(c, dict)]
             if any(calls):
                 return "\n".join(c for c in calls if c)
+    return None
+
+
+def retriever_documents(attrs: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A RETRIEVER span's output list as documents (MLflow: `mlflow.spanOutputs` = [Document, ...])."""
+    for key in sc.RETRIEVER_OUTPUT_KEYS:
+        value = maybe_json(attrs.get(key))
+        if isinstance(value, list) and value and all(isinstance(d, dict) for d in value):
+            return value
     return None
 
 

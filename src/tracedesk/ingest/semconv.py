@@ -129,11 +129,12 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "model": (
         "langfuse.observation.model.name", "gen_ai.request.model", "ai.model.id", "llm.request.model_name",
         "langsmith.metadata.ls_model_name", "gen_ai.response.model", "ai.response.model", "llm.response.model_name",
-        "llm.model_name", "reranker.model_name", "embedding.model_name", "llm.openai.model",
+        "llm.model_name", "reranker.model_name", "embedding.model_name", "llm.openai.model", "mlflow.llm.model",
+        "model",  # MLflow autolog flattens the request's keyword arguments (JSON-quoted)
     ),
     "response_model": (
         "gen_ai.response.model", "ai.response.model", "llm.response.model_name", "llm.model_name",
-        "llm.openai.model",
+        "llm.openai.model", "mlflow.llm.model",
     ),
     "provider": (
         "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider",
@@ -218,6 +219,7 @@ TOOL_IO_KEYS: tuple[tuple[str, str], ...] = (
     ("input.value", "output.value"),
     ("traceloop.entity.input", "traceloop.entity.output"),
     ("input", "output"),  # Logfire's OpenAI Agents function spans
+    ("mlflow.spanInputs", "mlflow.spanOutputs"),
 )
 
 #: Reported cost parts summed when no total is reported.
@@ -240,8 +242,10 @@ TTFT_KEYS: tuple[tuple[str, float], ...] = (
 JSON_TEXT_KEYS: frozenset[str] = frozenset({
     "langfuse.observation.usage_details", "langfuse.observation.cost_details", "mlflow.spanType",
     "mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanFunctionName", "metadata",
-    "langsmith.metadata.usage_metadata", "events",
+    "langsmith.metadata.usage_metadata", "events", "mlflow.chat.tokenUsage",
 })
+#: JSON usage dicts read with LANGFUSE_USAGE_KEYS (free-form key names), in order.
+USAGE_DETAIL_KEYS: tuple[str, ...] = ("langfuse.observation.usage_details", "mlflow.chat.tokenUsage")
 #: Langfuse usage_details / cost_details JSON keys -> field.
 LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
     "input_tokens": ("input", "input_tokens", "prompt_tokens", "promptTokens", "inputTokens"),
@@ -300,6 +304,8 @@ FLAT_DOCUMENT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("reranker.output_documents.", "document."),
 )
 DOCUMENT_LIST_KEYS: tuple[str, ...] = ("gen_ai.retrieval.documents", "retrieval.documents")
+#: Outputs that are a document list only on RETRIEVER spans.
+RETRIEVER_OUTPUT_KEYS: tuple[str, ...] = ("mlflow.spanOutputs",)
 #: Span events carrying one retrieved document each (OpenLLMetry vector DBs): event -> attribute prefix.
 DOCUMENT_EVENTS: dict[str, str] = {"db.query.result": "db.query.result.", "db.search.result": "db.search.result."}
 
