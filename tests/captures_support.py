@@ -94,7 +94,11 @@ def replay(db_path: str, via: str, library: str, scenario: str) -> Replayed:
             for path in sorted(paths, key=lambda p: "-logs" in p.name):
                 signal = "logs" if "-logs" in path.name else "traces"
                 ctype = "application/json" if path.suffix == ".json" else "application/x-protobuf"
-                answer = post(receiver, f"/v1/{signal}", path.read_bytes(), {"Content-Type": ctype})
+                body = path.read_bytes()
+                headers = {"Content-Type": ctype}
+                if body[:2] == b"\x1f\x8b":  # the exporter gzipped it (Langfuse) and said so
+                    headers["Content-Encoding"] = "gzip"
+                answer = post(receiver, f"/v1/{signal}", body, headers)
                 assert answer.status == 200, answer.body
         finally:
             receiver.stop()

@@ -170,3 +170,33 @@ def test_mlflow_error(db_path, via):
     (llm,) = r.spans
     assert (llm["kind"], llm["status"], llm["model"], llm["input_tokens"]) == ("LLM", "ERROR", "gpt-missing", None)
     assert NOT_FOUND.split(" or ")[0].rstrip(".") in llm["status_message"]
+
+
+# -- Langfuse Python SDK (OTel-based): @observe + langfuse.openai; gzip-compressed OTLP bodies ---------
+
+def test_langfuse_agent_tool_generations(db_path, via):
+    r = replay(db_path, via, "langfuse", "generation")
+    assert r.kinds() == [("weather_agent", "AGENT"), ("OpenAI-generation", "LLM"), ("get_weather", "TOOL"),
+                         ("OpenAI-generation", "LLM")]
+    agent = r.one("weather_agent")
+    assert (agent["agent_name"], agent["input_text"], agent["output_text"]) == (
+        "weather_agent", "What's the weather in Paris?", "It is sunny and 22 °C in Paris.")
+    first, second = r.llm()
+    # usage_details is OpenAI's raw usage: cached/reasoning from its nested *_tokens_details
+    assert [r.tokens(s) for s in (first, second)] == [(120, 15, 64, 4), (220, 25, 0, 8)]
+    assert {s["model"] for s in (first, second)} == {SNAPSHOT}  # the drop-in records the response's model
+    assert [s["cost_usd"] for s in (first, second)] == pytest.approx([mini_cost(120, 15, 64), mini_cost(220, 25)])
+    assert (first["input_text"], first["output_text"]) == ("What's the weather in Paris?",
+                                                           'get_weather({"city": "Paris"})')
+    assert second["input_text"] == '{"city":"Paris","sky":"sunny","c":22}'
+    assert r.one("get_weather")["tool_result"] == '{"city":"Paris","sky":"sunny","c":22}'
+    assert {(s["session_id"], s["user_id"]) for s in r.spans} == {("session-lf", "user-lf")}
+    assert r.counted() == (340, 40)
+
+
+def test_langfuse_stream_ttft(db_path, via):
+    r = replay(db_path, via, "langfuse", "stream")
+    (llm,) = r.spans
+    assert (r.tokens(llm), llm["output_text"]) == ((120, 15, 64, 4), "The capital of France is Paris.")
+    # langfuse.observation.completion_start_time - span start
+    assert 0 < llm["ttft_ms"] < llm["duration_ms"]

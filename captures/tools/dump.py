@@ -25,6 +25,9 @@ def value(v: dict) -> object:
 
 def load(path: Path) -> list[dict]:
     data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":  # exporters that gzip their bodies (Langfuse)
+        import gzip
+        data = gzip.decompress(data)
     doc = json.loads(data) if data[:1] in (b"{", b"[") else MessageToDict(ExportTraceServiceRequest.FromString(data))
     spans = []
     for rs in doc.get("resourceSpans", []):

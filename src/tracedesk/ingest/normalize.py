@@ -12,7 +12,7 @@ from . import semconv as sc
 from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
-from .realworld import (agent_was_inferred, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+from .realworld import (agent_was_inferred, call_input_text, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
                         is_vector_text, litellm_raw_content, output_text_of, plain_model,
                         requested_model, retriever_documents, tool_result_text)
 from .wire import as_text, maybe_json, to_float, to_int
@@ -388,7 +388,7 @@ class Normalizer:
             in_text = span.tool_arguments
         if out_text is None and span.tool_result is not None:
             out_text = span.tool_result
-        span.input_text = _display_text(in_text)
+        span.input_text = _display_text(call_input_text(in_text))
         span.output_text = None if kind == "EMBEDDING" and is_vector_text(out_text) else _display_text(out_text)
         finish = f.get("finish_reason")
         if isinstance(finish, str) and finish.startswith("["):

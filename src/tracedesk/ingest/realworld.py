@@ -99,7 +99,8 @@ def litellm_raw_content(attrs: dict[str, Any]) -> tuple[Any, str | None]:
 
 
 #: Usage dicts that sit beside (or instead of) the usage attributes, by key; first one present wins.
-_USAGE_DICT_KEYS = ("gen_ai.usage.raw", "usage", "llm.openai.usage", "metadata.usage_object")
+_USAGE_DICT_KEYS = ("gen_ai.usage.raw", "usage", "llm.openai.usage", "metadata.usage_object",
+                    "langfuse.observation.usage_details")
 
 
 def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
@@ -178,6 +179,17 @@ _LANGCHAIN_TYPES = frozenset({"tool", "ai", "human", "system", "AIMessage", "Too
                               "AIMessageChunk"})
 
 
+def call_input_text(value: Any) -> Any:
+    """A decorated function's captured call (Langfuse @observe: `{"args": [...], "kwargs": {...}}`) with one
+    text argument -> that text; anything else unchanged."""
+    value = maybe_json(value) if isinstance(value, str) and value.startswith("{") else value
+    if isinstance(value, dict) and set(value) == {"args", "kwargs"}:
+        args, kwargs = value["args"], value["kwargs"]
+        if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str) and not kwargs:
+            return args[0]
+    return value
+
+
 def tool_result_text(value: str | None) -> str | None:
     """A tool result sent as a serialized framework message (LangChain's ToolMessage) -> its content."""
     if value is None or value[:1] != "{":
@@ -193,6 +205,12 @@ def blob_text(value: Any) -> str | None:
         return "\n".join(t for t in (_call_text(c) for c in value) if t)  # a list of tool calls
     if not isinstance(value, dict):
         return None
+    if value.get("role") == "assistant":  # one chat message (Langfuse's generation output)
+        if isinstance(value.get("content"), str) and value["content"]:
+            return str(value["content"])
+        calls = [_call_text(c) for c in value.get("tool_calls") or [] if isinstance(c, dict)]
+        if any(calls):
+            return "\n".join(c for c in calls if c)
     data = value.get("data")
     if isinstance(data, dict) and isinstance(data.get("content"), str) and value.get("type") in _LANGCHAIN_TYPES:
         return str(data["content"])  # a LangChain-serialized message (ToolMessage, AIMessage...)

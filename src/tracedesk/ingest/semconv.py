@@ -276,6 +276,7 @@ MESSAGE_LIST_KEYS: tuple[tuple[str, str], ...] = (
     ("gen_ai.completion", "output"),
     ("mlflow.spanInputs", "input"),
     ("mlflow.spanOutputs", "output"),
+    ("langfuse.observation.input", "input"),  # the drop-in OpenAI client: {"messages": [...], "tools": ...}
 )
 SYSTEM_INSTRUCTION_KEYS: tuple[str, ...] = ("gen_ai.system_instructions",)
 
