@@ -188,8 +188,10 @@ def test_langfuse_agent_tool_generations(db_path, via):
     assert [s["cost_usd"] for s in (first, second)] == pytest.approx([mini_cost(120, 15, 64), mini_cost(220, 25)])
     assert (first["input_text"], first["output_text"]) == ("What's the weather in Paris?",
                                                            'get_weather({"city": "Paris"})')
-    assert second["input_text"] == '{"city":"Paris","sky":"sunny","c":22}'
-    assert r.one("get_weather")["tool_result"] == '{"city":"Paris","sky":"sunny","c":22}'
+    assert second["input_text"] == '{"city": "Paris", "sky": "sunny", "c": 22}'
+    tool = r.one("get_weather")
+    assert (tool["tool_name"], tool["tool_arguments"], tool["tool_result"]) == (
+        "get_weather", '{"args": [], "kwargs": {"city": "Paris"}}', '{"city": "Paris", "sky": "sunny", "c": 22}')
     assert {(s["session_id"], s["user_id"]) for s in r.spans} == {("session-lf", "user-lf")}
     assert r.counted() == (340, 40)
 

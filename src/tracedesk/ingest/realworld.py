@@ -182,9 +182,9 @@ _LANGCHAIN_TYPES = frozenset({"tool", "ai", "human", "system", "AIMessage", "Too
 def call_input_text(value: Any) -> Any:
     """A decorated function's captured call (Langfuse @observe: `{"args": [...], "kwargs": {...}}`) with one
     text argument -> that text; anything else unchanged."""
-    value = maybe_json(value) if isinstance(value, str) and value.startswith("{") else value
-    if isinstance(value, dict) and set(value) == {"args", "kwargs"}:
-        args, kwargs = value["args"], value["kwargs"]
+    decoded = maybe_json(value) if isinstance(value, str) and value.startswith('{"args"') else value
+    if isinstance(decoded, dict) and set(decoded) == {"args", "kwargs"}:
+        args, kwargs = decoded["args"], decoded["kwargs"]
         if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str) and not kwargs:
             return args[0]
     return value

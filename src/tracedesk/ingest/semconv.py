@@ -220,6 +220,7 @@ TOOL_IO_KEYS: tuple[tuple[str, str], ...] = (
     ("traceloop.entity.input", "traceloop.entity.output"),
     ("input", "output"),  # Logfire's OpenAI Agents function spans
     ("mlflow.spanInputs", "mlflow.spanOutputs"),
+    ("langfuse.observation.input", "langfuse.observation.output"),
 )
 
 #: Reported cost parts summed when no total is reported.
