@@ -202,3 +202,28 @@ def test_langfuse_stream_ttft(db_path, via):
     assert (r.tokens(llm), llm["output_text"]) == ((120, 15, 64, 4), "The capital of France is Paris.")
     # langfuse.observation.completion_start_time - span start
     assert 0 < llm["ttft_ms"] < llm["duration_ms"]
+
+
+# -- Semantic Kernel (GenAI diagnostics on; content as log records) ----------------------------------
+
+def test_semantic_kernel_chat_and_function_calling(db_path, via):
+    r = replay(db_path, via, "semantic_kernel", "tools")
+    names = [(n if not n.startswith("execute_tool ") or "weather" in n else "execute_tool <prompt function>", k)
+             for n, k in r.kinds()]
+    assert names == [("execute_tool <prompt function>", "TOOL"), ("AutoFunctionInvocationLoop", "UNKNOWN"),
+                     ("chat gpt-4o-mini", "LLM"), ("execute_tool weather-get_weather", "TOOL"),
+                     ("chat gpt-4o-mini", "LLM")]
+    first, second = r.llm()
+    assert {(s["model"], s["response_model"], s["provider"]) for s in (first, second)} == {
+        ("gpt-4o-mini", None, "openai")}  # SK sends no response model
+    assert [r.tokens(s) for s in (first, second)] == [(120, 15, None, None), (220, 25, None, None)]
+    assert [s["finish_reason"] for s in (first, second)] == ["tool_calls", "stop"]
+    assert (first["input_text"], first["output_text"]) == ("What's the weather in Paris?",
+                                                           'weather-get_weather({"city": "Paris"})')
+    assert second["output_text"] == "It is sunny and 22 °C in Paris."
+    tool = r.one("execute_tool weather-get_weather")
+    assert (tool["tool_name"], tool["tool_arguments"], tool["tool_result"], r.parent_name(tool)) == (
+        "weather-get_weather", '{"city": "Paris"}', '{"city": "Paris", "sky": "sunny", "c": 22}',
+        "AutoFunctionInvocationLoop")
+    assert [s["cost_usd"] for s in (first, second)] == pytest.approx([mini_cost(120, 15), mini_cost(220, 25)])
+    assert r.counted() == (340, 40)

@@ -26,6 +26,14 @@ RULES = [
 with Capture("semantic_kernel", SCENARIO, ["semantic-kernel", "openai", "opentelemetry-sdk"], RULES,
              notes="Kernel + OpenAIChatCompletion(ai_model_id='gpt-4o-mini'); sensitive diagnostics on") as cap:
     cap.tracer_provider()
+    import logging
+
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    # SK writes prompt/completion content as log records (model_diagnostics): route them to OTLP logs
+    handler = LoggingHandler(logger_provider=cap.logger_provider())
+    logging.getLogger("semantic_kernel").addHandler(handler)
+    logging.getLogger("semantic_kernel").setLevel(logging.INFO)
     from openai import AsyncOpenAI
     from semantic_kernel import Kernel
     from semantic_kernel.connectors.ai.function_choice_behavior import FunctionChoiceBehavior

@@ -397,6 +397,8 @@ class Normalizer:
             finish = finish[0] if finish else None
         if finish is None and outputs:
             finish = outputs[-1].get("finish_reason")
+        if isinstance(finish, str) and finish.startswith("FinishReason."):
+            finish = finish[len("FinishReason."):].lower()  # Semantic Kernel writes its enum's repr
         span.finish_reason = str(finish) if finish is not None else None
         span.documents = _documents(attrs, events, plan)
         if span.documents is None and kind == "RETRIEVER":

@@ -203,6 +203,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "finish_reason": (
         "gen_ai.response.finish_reasons", "llm.finish_reason", "ai.response.finishReason",
         "ai.finishReason", "gen_ai.completion.0.finish_reason",
+        "gen_ai.response.finish_reason",  # Semantic Kernel (singular, as its enum: FinishReason.STOP)
     ),
     "status_message": ("error.message", "langfuse.observation.status_message", "exception.message"),
 }
