@@ -186,3 +186,25 @@ def test_pydantic_ai_agent_delegation(db_path, via):
     assert r.counted() == (1080, 120)
     nodes, edges, entries = _topology(db_path)
     assert (nodes, edges, entries) == (["Billing", "Triage"], {("Triage", "Billing"): 1}, {"Billing": 0, "Triage": 1})
+
+
+# -- Google ADK 2.x (built-in gcp.vertex.agent spans) with LiteLlm ----------------------------------
+
+def test_google_adk_transfer_to_agent(db_path, via):
+    r = replay(db_path, via, "google_adk", "handoff")
+    assert r.kinds() == [
+        ("invoke_workflow Triage", "CHAIN"), ("invoke_agent Triage", "AGENT"),
+        ("generate_content openai/gpt-4o-mini", "LLM"), ("execute_tool transfer_to_agent", "TOOL"),
+        ("invoke_agent Billing", "AGENT"), ("generate_content openai/gpt-4o-mini", "LLM"),
+        ("execute_tool lookup_invoice", "TOOL"), ("generate_content openai/gpt-4o-mini", "LLM")]
+    transfer = r.one("execute_tool transfer_to_agent")
+    # ADK sends no tool arguments by default: the target is the agent run that follows
+    assert (transfer["handoff_from"], transfer["handoff_to"]) == ("Triage", "Billing")
+    llm = r.llm()
+    assert [s["agent_name"] for s in llm] == ["Triage", "Billing", "Billing"]
+    assert {(s["model"], s["provider"]) for s in llm} == {("openai/gpt-4o-mini", "openai")}
+    # ADK's LiteLlm adapter reports output = completion + reasoning (OpenAI's completion already includes it)
+    assert [r.tokens(s) for s in llm] == [(i, o + reasoning, c, reasoning) for i, o, c, reasoning in CALLS]
+    assert {s["session_id"] for s in r.spans if s["kind"] != "TOOL"} == {"session-adk"}  # tool spans carry none
+    assert r.traces[0]["session_id"] == "session-adk"
+    assert _topology(db_path) == (["Billing", "Triage"], {("Triage", "Billing"): 1}, {"Billing": 0, "Triage": 1})

@@ -346,7 +346,8 @@ def handoff_signal(attrs: dict[str, Any], name: str, kind: str, agent: str | Non
         args = maybe_json(attrs.get("gen_ai.tool.call.arguments", attrs.get("input.value",
                                                                              attrs.get("gcp.vertex.agent.tool_call_args"))))
         if isinstance(args, dict) and isinstance(args.get(sc.HANDOFF_TOOLS[tool]), str):
-            return source, args[sc.HANDOFF_TOOLS[tool]]
+            return source or agent, args[sc.HANDOFF_TOOLS[tool]]
+        return source or agent, None  # no content captured: the next agent run is the target
     if kind == "TOOL" and name.startswith("handoff") and isinstance(attrs.get("output.value"), str):
         return source, attrs["output.value"]
     return None
