@@ -227,3 +227,34 @@ def test_semantic_kernel_chat_and_function_calling(db_path, via):
         "AutoFunctionInvocationLoop")
     assert [s["cost_usd"] for s in (first, second)] == pytest.approx([mini_cost(120, 15), mini_cost(220, 25)])
     assert r.counted() == (340, 40)
+
+
+# -- the openai client traced by OpenInference / OpenLLMetry: stream TTFT, embeddings --------------
+CLIENTS = {"openinference": ("ChatCompletion", "First Token Stream Event", "CreateEmbeddings"),
+           "traceloop": ("openai.chat", "gen_ai.content.completion.chunk", "openai.embeddings")}
+
+
+@pytest.mark.parametrize("instr", sorted(CLIENTS))
+def test_openai_client_stream_ttft_from_the_first_chunk_event(db_path, via, instr):
+    chat_name, event, _ = CLIENTS[instr]
+    r = replay(db_path, via, f"openai_{instr}", "stream")
+    llm = r.one(chat_name)
+    assert (llm["kind"], llm["model"], llm["response_model"], llm["provider"]) == ("LLM", "gpt-4o-mini", SNAPSHOT,
+                                                                                  "openai")
+    assert r.tokens(llm)[:3] == (120, 15, 64)
+    assert llm["output_text"] == "The capital of France is Paris."
+    first = min(e["time_ns"] for e in __import__("json").loads(llm["events"]) if e["name"] == event)
+    assert llm["ttft_ms"] == pytest.approx((first - llm["start_ns"]) / 1e6)
+    assert 0 < llm["ttft_ms"] < llm["duration_ms"]
+
+
+@pytest.mark.parametrize("instr", sorted(CLIENTS))
+def test_openai_client_embeddings_store_no_vectors(db_path, via, instr):
+    r = replay(db_path, via, f"openai_{instr}", "embeddings")
+    emb = r.one(CLIENTS[instr][2])
+    assert (emb["kind"], emb["model"], emb["input_tokens"], emb["output_tokens"]) == (
+        "EMBEDDING", "text-embedding-3-small", 16, None)
+    assert emb["output_text"] is None  # the vectors (OpenInference: in output.value) are not text
+    assert emb["cost_usd"] == pytest.approx(16 * 2e-8) and emb["cost_source"] == "computed"
+    if instr == "openinference":
+        assert emb["input_text"] == "refund policy\nshipping times"

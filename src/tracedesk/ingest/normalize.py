@@ -255,6 +255,10 @@ class Normalizer:
             start = attrs.get("langfuse.observation.completion_start_time")
             if start is not None:
                 ttft = _iso_delta_ms(maybe_json(start), span.start_ns)
+        if ttft is None and span.events:
+            times = [e.get("time_ns") for e in span.events if e.get("name") in sc.TTFT_EVENTS and e.get("time_ns")]
+            if times and span.start_ns and min(times) >= span.start_ns:
+                ttft = (min(times) - span.start_ns) / 1e6
         span.ttft_ms = ttft
 
     def _cost(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
@@ -388,6 +392,10 @@ class Normalizer:
             in_text = span.tool_arguments
         if out_text is None and span.tool_result is not None:
             out_text = span.tool_result
+        if kind == "EMBEDDING":
+            texts = [str(i.get("embedding", {}).get("text")) for i in unflatten(attrs, "embedding.embeddings.")
+                     if isinstance(i.get("embedding"), dict) and i["embedding"].get("text") is not None]
+            in_text = "\n".join(texts) if texts else in_text  # the embedded texts, not the request JSON
         span.input_text = _display_text(call_input_text(in_text))
         span.output_text = None if kind == "EMBEDDING" and is_vector_text(out_text) else _display_text(out_text)
         finish = f.get("finish_reason")

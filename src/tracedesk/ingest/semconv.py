@@ -240,6 +240,11 @@ TTFT_KEYS: tuple[tuple[str, float], ...] = (
     ("ai.stream.msToFirstChunk", 1.0),
 )
 
+#: Span events whose time marks the first token/chunk of a stream (OpenInference, OpenLLMetry, Vercel):
+#: TTFT = the first such event's time - span start, when no TTFT attribute is sent.
+TTFT_EVENTS: frozenset[str] = frozenset({"First Token Stream Event", "gen_ai.content.completion.chunk",
+                                         "llm.content.completion.chunk", "ai.stream.firstChunk"})
+
 #: Keys that hold JSON text in some emitters (Langfuse usage/cost details, MLflow's quoted values).
 JSON_TEXT_KEYS: frozenset[str] = frozenset({
     "langfuse.observation.usage_details", "langfuse.observation.cost_details", "mlflow.spanType",
