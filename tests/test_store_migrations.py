@@ -12,7 +12,6 @@ import pytest
 
 from tracedesk import store
 from tracedesk.errors import NotATracedeskDatabase, StoreError, TracedeskError
-from tracedesk.models import Span
 from tracedesk.store import migrations
 
 connect_module = importlib.import_module("tracedesk.store.connect")  # the module, not store.connect()

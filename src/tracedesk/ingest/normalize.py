@@ -256,7 +256,7 @@ class Normalizer:
             if start is not None:
                 ttft = _iso_delta_ms(maybe_json(start), span.start_ns)
         if ttft is None and span.events:
-            times = [e.get("time_ns") for e in span.events if e.get("name") in sc.TTFT_EVENTS and e.get("time_ns")]
+            times = [int(e["time_ns"]) for e in span.events if e.get("name") in sc.TTFT_EVENTS and e.get("time_ns")]
             if times and span.start_ns and min(times) >= span.start_ns:
                 ttft = (min(times) - span.start_ns) / 1e6
         span.ttft_ms = ttft

@@ -145,8 +145,7 @@ def output_text_of(outputs: list[dict[str, Any]] | None, fallback: Any, kind: st
     for msg in reversed(outputs or ()):
         calls = msg.get("tool_calls")
         if msg.get("role") == "assistant" and calls:
-            rendered = [_call_text(c) for c in calls if isinstance(c, dict)]
-            rendered = [r for r in rendered if r]
+            rendered = [t for t in (_call_text(c) for c in calls if isinstance(c, dict)) if t]
             if rendered:
                 return "\n".join(rendered)
     value = maybe_json(fallback) if isinstance(fallback, str) else fallback
@@ -159,7 +158,8 @@ def output_text_of(outputs: list[dict[str, Any]] | None, fallback: Any, kind: st
 
 
 def _call_text(call: dict[str, Any]) -> str | None:
-    fn = call.get("function") if isinstance(call.get("function"), dict) else call
+    inner = call.get("function")
+    fn: dict[str, Any] = inner if isinstance(inner, dict) else call
     name = fn.get("name") or fn.get("toolName")  # OpenAI / OTel parts, Vercel's ai.response.toolCalls
     if not name:
         return None
