@@ -258,3 +258,34 @@ def test_openai_client_embeddings_store_no_vectors(db_path, via, instr):
     assert emb["cost_usd"] == pytest.approx(16 * 2e-8) and emb["cost_source"] == "computed"
     if instr == "openinference":
         assert emb["input_text"] == "refund policy\nshipping times"
+
+
+# -- OpenLIT (openlit.init; its price list cannot load offline, so it reports cost 0) ----------------
+
+def test_openlit_stream_plain_and_zero_cost(db_path, via):
+    r = replay(db_path, via, "openlit", "stream")
+    (llm,) = r.spans
+    assert (llm["kind"], llm["otel_kind"], llm["model"], llm["response_model"], llm["provider"]) == (
+        "LLM", "CLIENT", "gpt-4o-mini", SNAPSHOT, "openai")
+    assert r.tokens(llm) == (120, 15, 64, None)
+    # gen_ai.usage.cost = 0 contradicts gpt-4o-mini's known price: computed instead
+    assert (llm["cost_usd"], llm["cost_source"]) == (pytest.approx(mini_cost(120, 15, 64)), "computed")
+    attrs = __import__("json").loads(llm["attributes"])
+    assert llm["ttft_ms"] == pytest.approx(attrs["gen_ai.server.time_to_first_token"] * 1000)
+    r = replay(db_path + ".plain.db", via, "openlit", "plain")
+    (plain,) = r.spans
+    # OpenLIT sends a time_to_first_token on calls that were not streamed: that is latency, not TTFT
+    assert __import__("json").loads(plain["attributes"])["gen_ai.request.stream"] is False
+    assert plain["ttft_ms"] is None
+    assert (plain["input_text"], plain["output_text"]) == ("What is the capital of France?",
+                                                           "The capital of France is Paris.")
+
+
+def test_openlit_tools(db_path, via):
+    r = replay(db_path, via, "openlit", "tools")
+    first, second = sorted(r.llm(), key=lambda s: s["start_ns"])
+    assert [r.tokens(s)[:3] for s in (first, second)] == [(120, 15, 64), (220, 25, 0)]
+    assert first["output_text"] == 'get_weather({"city": "Paris"})'
+    assert (second["input_text"], second["output_text"]) == ('{"city": "Paris", "sky": "sunny"}',
+                                                             "It is sunny and 22 °C in Paris.")
+    assert {s["environment"] for s in (first, second)} == {"capture"}  # deployment.environment

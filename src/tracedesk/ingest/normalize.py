@@ -246,7 +246,8 @@ class Normalizer:
         if span.total_tokens is None and span.input_tokens is not None and span.output_tokens is not None:
             span.total_tokens = span.input_tokens + span.output_tokens
         ttft = None
-        for key, scale in plan.ttft:
+        streamed = _first(attrs, sc.STREAM_FLAG_KEYS)
+        for key, scale in () if streamed is False or str(streamed).lower() == "false" else plan.ttft:
             value = to_float(attrs.get(key))
             if value is not None:
                 ttft = value * scale
@@ -276,6 +277,15 @@ class Normalizer:
                 if cost is None:
                     parts = [to_float(v) for v in details.values()]
                     cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+        if cost == 0 and (span.input_tokens or span.output_tokens) and span.model:
+            # OpenLIT reports 0 when its own price list did not load (offline): a zero that contradicts a
+            # known price is not a price. A model the table does not know keeps the reported 0.
+            from .pricing import compute_cost
+
+            known = compute_cost(span.model, span.provider, span.input_tokens or 0, span.output_tokens or 0,
+                                 span.cached_tokens or 0, span.reasoning_tokens or 0)
+            if known:
+                cost = None
         if cost is not None:
             span.cost_usd = cost
             span.cost_source = _REPORTED

@@ -240,6 +240,10 @@ TTFT_KEYS: tuple[tuple[str, float], ...] = (
     ("ai.stream.msToFirstChunk", 1.0),
 )
 
+#: "Was this call streamed": a first-token time on a call that was NOT streamed is its whole latency (OpenLIT
+#: sends gen_ai.server.time_to_first_token on every call), so it is not read as TTFT.
+STREAM_FLAG_KEYS: tuple[str, ...] = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
+
 #: Span events whose time marks the first token/chunk of a stream (OpenInference, OpenLLMetry, Vercel):
 #: TTFT = the first such event's time - span start, when no TTFT attribute is sent.
 TTFT_EVENTS: frozenset[str] = frozenset({"First Token Stream Event", "gen_ai.content.completion.chunk",
