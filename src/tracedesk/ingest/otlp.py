@@ -11,11 +11,17 @@ from . import semconv as sc
 from ..models import Rejected
 from .normalize import Normalizer, event_message, genai_evaluation
 from .result import MAX_VALUE_CHARS, LogMessage, ParseResult
+from .validate import RecordError, check_ns, timestamp_ns
 from .wire import SPAN_KIND_NAMES, STATUS_NAMES, WireError, any_value, attributes, norm_id, to_int
 
+#: What a malformed record can raise while being read; caught per record (RecursionError: absurd nesting,
+#: OverflowError: numbers beyond float/int64), so the rest of the request is kept.
+RECORD_ERRORS = (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError, RecursionError)
 
-class RecordError(ValueError):
-    """One record is unusable; the message is shown to the user."""
+
+def _warn(notes: list[str], where: str, result: ParseResult) -> None:
+    for note in notes:
+        result.warnings.append(Rejected(where, note))
 
 
 def _truncate(attrs: dict[str, Any], where: str, result: ParseResult) -> None:
@@ -27,8 +33,8 @@ def _truncate(attrs: dict[str, Any], where: str, result: ParseResult) -> None:
 
 
 def _times(start: Any, end: Any) -> tuple[int, int]:
-    start_ns = to_int(start) or 0
-    end_ns = to_int(end) or 0
+    start_ns = timestamp_ns(start, "startTimeUnixNano") or 0
+    end_ns = timestamp_ns(end, "endTimeUnixNano") or 0
     if not start_ns:
         raise RecordError("span has no startTimeUnixNano")
     if not end_ns:
@@ -77,8 +83,8 @@ def parse_traces_json(doc: dict[str, Any], where: str, normalizer: Normalizer, r
                     _json_span(raw, resource, scope, loc, normalizer, result)
                 except RecordError as exc:
                     result.rejected.append(Rejected(loc, str(exc)))
-                except (TypeError, AttributeError, ValueError) as exc:
-                    result.rejected.append(Rejected(loc, f"malformed span: {exc}"))
+                except RECORD_ERRORS as exc:
+                    result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
 
 
 def _json_span(raw: dict[str, Any], resource: dict[str, Any], scope: str | None, loc: str,
@@ -98,12 +104,14 @@ def _json_span(raw: dict[str, Any], resource: dict[str, Any], scope: str | None,
         _truncate(eattrs, loc, result)
         events.append({"name": ev.get("name"), "time_ns": to_int(ev.get("timeUnixNano")), "attributes": eattrs})
     status = raw.get("status") or {}
+    notes: list[str] = []
     span, evals = normalizer.span(
         trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=raw.get("name") or "",
         otel_kind=SPAN_KIND_NAMES.get(raw.get("kind")), start_ns=start_ns, end_ns=end_ns,
         status_code=STATUS_NAMES.get(status.get("code"), "UNSET"), status_message=status.get("message"),
-        attrs=attrs, events=events, resource=resource, scope=scope, source=loc,
+        attrs=attrs, events=events, resource=resource, scope=scope, source=loc, notes=notes,
     )
+    _warn(notes, loc, result)
     result.spans.append(span)
     if evals:
         result.evaluations.extend(evals)
@@ -132,8 +140,8 @@ def parse_logs_json(doc: dict[str, Any], where: str, normalizer: Normalizer, res
                     )
                 except RecordError as exc:
                     result.rejected.append(Rejected(loc, str(exc)))
-                except (TypeError, AttributeError, ValueError) as exc:
-                    result.rejected.append(Rejected(loc, f"malformed log record: {exc}"))
+                except RECORD_ERRORS as exc:
+                    result.rejected.append(Rejected(loc, f"malformed log record: {type(exc).__name__}: {exc}"))
 
 
 def _log_record(*, event_name: str | None, attrs: dict[str, Any], body: Any, trace: Any, span: Any,
@@ -148,12 +156,16 @@ def _log_record(*, event_name: str | None, attrs: dict[str, Any], body: Any, tra
         raise RecordError(str(exc)) from None
     if trace_id is None:
         raise RecordError(f"{event_name} log record has no traceId, so it cannot be joined to a span")
+    check_ns(time_ns, "timeUnixNano")
     if event_name == sc.EVALUATION_EVENT:
         if isinstance(body, dict):
             attrs = {**body, **attrs}
-        ev = genai_evaluation(attrs, trace_id, span_id, time_ns or None)
+        notes: list[str] = []
+        ev = genai_evaluation(attrs, trace_id, span_id, time_ns or None, notes)
+        _warn(notes, loc, result)
         if ev is None:
-            raise RecordError("gen_ai.evaluation.result needs gen_ai.evaluation.name and a score or label")
+            raise RecordError("gen_ai.evaluation.result needs gen_ai.evaluation.name and a finite score or "
+                              "a label")
         result.evaluations.append(ev)
         return
     if span_id is None:
@@ -206,6 +218,7 @@ def parse_traces_proto(data: bytes, where: str, normalizer: Normalizer, result: 
             for pi, raw in enumerate(ss.spans):
                 loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                 result.records += 1
+                notes: list[str] = []
                 try:
                     trace_id, span_id, parent_id = _ids(raw.trace_id, raw.span_id, raw.parent_span_id)
                     start_ns, end_ns = _times(raw.start_time_unix_nano, raw.end_time_unix_nano)
@@ -218,11 +231,15 @@ def parse_traces_proto(data: bytes, where: str, normalizer: Normalizer, result: 
                         otel_kind=_PB_KIND.get(raw.kind), start_ns=start_ns, end_ns=end_ns,
                         status_code=_PB_STATUS.get(raw.status.code, "UNSET"),
                         status_message=raw.status.message or None, attrs=attrs, events=events,
-                        resource=resource, scope=scope, source=loc,
+                        resource=resource, scope=scope, source=loc, notes=notes,
                     )
                 except RecordError as exc:
                     result.rejected.append(Rejected(loc, str(exc)))
                     continue
+                except RECORD_ERRORS as exc:
+                    result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
+                    continue
+                _warn(notes, loc, result)
                 result.spans.append(span)
                 result.evaluations.extend(evals)
 
@@ -255,6 +272,8 @@ def parse_logs_proto(data: bytes, where: str, normalizer: Normalizer, result: Pa
                     )
                 except RecordError as exc:
                     result.rejected.append(Rejected(loc, str(exc)))
+                except RECORD_ERRORS as exc:
+                    result.rejected.append(Rejected(loc, f"malformed log record: {type(exc).__name__}: {exc}"))
 
 
 def proto_kind(data: bytes) -> str:

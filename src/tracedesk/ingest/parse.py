@@ -15,8 +15,9 @@ import orjson
 from ..models import Rejected
 from .flat import is_otlp_span, parse_flat, parse_span_object
 from .normalize import Normalizer
-from .otlp import (RecordError, parse_logs_json, parse_logs_proto, parse_traces_json, parse_traces_proto,
-                   proto_kind)
+from . import textcodec
+from .otlp import (RECORD_ERRORS, RecordError, parse_logs_json, parse_logs_proto, parse_traces_json,
+                   parse_traces_proto, proto_kind)
 from .result import ParseResult
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -55,6 +56,12 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
                 result: ParseResult) -> None:
     if data[:2] == GZIP_MAGIC:
         data = gunzip(data, source)
+    try:
+        data, note = textcodec.to_utf8(data)
+    except textcodec.UndecodableText as exc:
+        raise RecordError(str(exc)) from None
+    if note:
+        result.warnings.append(Rejected(source, note))
     ctype = (content_type or "").split(";")[0].strip().lower()
     stripped = data.lstrip()
     if not stripped:
@@ -79,16 +86,17 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
         if rest.strip() and _is_json_object(first_line):
             parse_lines(data.splitlines(), source, normalizer, result)
             return
-        if _bad_utf8(exc):
-            # Keep every good record: decode with replacement characters and say so.
-            text = data.decode("utf-8", errors="replace")
-            result.warnings.append(Rejected(source, "invalid UTF-8 replaced with U+FFFD"))
-            try:
-                doc = orjson.loads(text)
-            except orjson.JSONDecodeError as exc2:
-                raise RecordError(_json_error(exc2, data)) from None
-        else:
+        if not _bad_utf8(exc):
             raise RecordError(_json_error(exc, data)) from None
+        # Keep every good record: replace what cannot be decoded and say exactly what was replaced.
+        try:
+            doc, note = textcodec.loads(data)
+        except orjson.JSONDecodeError as exc2:
+            raise RecordError(_json_error(exc2, data)) from None
+        except RecursionError:
+            raise RecordError("JSON nested too deeply to read") from None
+        if note:
+            result.warnings.append(Rejected(source, note))
     parse_document(doc, source, normalizer, result)
 
 
@@ -101,8 +109,22 @@ def parse_document(doc: Any, where: str, normalizer: Normalizer, result: ParseRe
             except RecordError as exc:
                 result.records += 1
                 result.rejected.append(Rejected(f"{where}[{i}]", str(exc)))
+            except RECORD_ERRORS as exc:
+                result.records += 1
+                result.rejected.append(Rejected(f"{where}[{i}]", _malformed(exc)))
         return
-    _record(doc, where, normalizer, result)
+    try:
+        _record(doc, where, normalizer, result)
+    except RECORD_ERRORS as exc:
+        if isinstance(exc, RecordError):
+            raise
+        result.records += 1
+        result.rejected.append(Rejected(where, _malformed(exc)))
+
+
+def _malformed(exc: BaseException) -> str:
+    """An unexpected shape (a list where an object belongs, ...): name it; the other records go on."""
+    return f"malformed record ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 def _record(obj: Any, where: str, normalizer: Normalizer, result: ParseResult) -> None:
@@ -128,6 +150,8 @@ def _record(obj: Any, where: str, normalizer: Normalizer, result: ParseResult) -
 
 def parse_line(line: bytes, where: str, normalizer: Normalizer, result: ParseResult) -> None:
     """One JSON Lines line; a bad line is rejected with its location, the rest go on."""
+    if line[:3] == textcodec.UTF8_BOM:
+        line = line[3:]
     if not line.strip():
         return
     try:
@@ -136,8 +160,9 @@ def parse_line(line: bytes, where: str, normalizer: Normalizer, result: ParseRes
         except orjson.JSONDecodeError as exc:
             if not _bad_utf8(exc):
                 raise RecordError(_json_error(exc, line)) from None
-            obj = orjson.loads(line.decode("utf-8", errors="replace"))
-            result.warnings.append(Rejected(where, "invalid UTF-8 replaced with U+FFFD"))
+            obj, note = textcodec.loads(line)
+            if note:
+                result.warnings.append(Rejected(where, note))
         _record(obj, where, normalizer, result)
     except RecordError as exc:
         result.records += 1
@@ -145,6 +170,9 @@ def parse_line(line: bytes, where: str, normalizer: Normalizer, result: ParseRes
     except orjson.JSONDecodeError as exc:
         result.records += 1
         result.rejected.append(Rejected(where, _json_error(exc, line)))
+    except RECORD_ERRORS as exc:
+        result.records += 1
+        result.rejected.append(Rejected(where, _malformed(exc)))
 
 
 def parse_lines(lines: list[bytes], source: str, normalizer: Normalizer, result: ParseResult,

@@ -71,16 +71,20 @@ def _json_request(data: bytes, signal: str, source: str, result: Any) -> dict[st
     """Decode an OTLP/JSON body and refuse anything that is not the request type the path names."""
     import orjson
 
+    from ..ingest import textcodec
+
     try:
-        doc = orjson.loads(data)
+        data, _ = textcodec.to_utf8(data)
+        # Keeps the good records of a body with a stray invalid byte or a lone surrogate escape, and says so.
+        doc, note = textcodec.loads(data)
+    except textcodec.UndecodableText as exc:
+        raise MalformedBody(str(exc)) from None
     except orjson.JSONDecodeError as exc:
-        if "utf-8" not in str(exc).lower():
-            raise MalformedBody(f"body is not valid JSON: {exc}") from None
-        try:  # keep the good records of a body with a stray invalid byte, and say so
-            doc = orjson.loads(data.decode("utf-8", errors="replace"))
-        except orjson.JSONDecodeError as exc2:
-            raise MalformedBody(f"body is not valid JSON: {exc2}") from None
-        result.warnings.append(Rejected(source, "invalid UTF-8 replaced with U+FFFD"))
+        raise MalformedBody(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("body is nested too deeply to be OTLP/JSON") from None
+    if note:
+        result.warnings.append(Rejected(source, note))
     if not isinstance(doc, dict):
         raise MalformedBody(f"OTLP/JSON body must be an object, got {type(doc).__name__}")
     wanted, snake, other = (("resourceSpans", "resource_spans", "resourceLogs") if signal == TRACES
@@ -106,7 +110,10 @@ class StoreWriter:
         self.redact = redact
         self._writer: Any = None
 
-    def __call__(self, db: Any, spans: list[Span], evaluations: list[Evaluation], log_messages: list[Any]) -> None:
+    def __call__(self, db: Any, spans: list[Span], evaluations: list[Evaluation],
+                 log_messages: list[Any]) -> list[tuple[Any, Rejected]]:
+        """Returns (record, Rejected) for each record the store refused (a deterministic failure; the rest
+        of the batch is stored). Transient failures (database locked) raise: nothing is acknowledged."""
         from ..ingest import BatchWriter, IngestReport, ParseResult
 
         if self._writer is None or self._writer.db is not db:
@@ -116,3 +123,4 @@ class StoreWriter:
         self._writer.add(ParseResult(spans=list(spans), evaluations=list(evaluations),
                                      log_messages=list(log_messages)))
         self._writer.flush()
+        return self._writer.last_failed
