@@ -141,7 +141,7 @@ def test_a_record_the_store_refuses_is_rejected_alone(tmp_path, db_path, monkeyp
     report = ingest_paths(db_path, [path])
     bad_id = report.rejected[0].reason.split()[1]
     assert [(r.where, r.reason) for r in report.rejected] == [
-        (f"{path}:2", f"span {bad_id} could not be stored (OverflowError: Python int too large to convert to "
+        (f"{path}:2", f"span {bad_id} of trace {report.rejected[0].reason.split()[4]} could not be stored (OverflowError: Python int too large to convert to "
                       f"SQLite INTEGER)")]
     assert _names(db_path) == ["good-0", "good-2"]
 

@@ -210,38 +210,100 @@ def parse_traces_proto(data: bytes, where: str, normalizer: Normalizer, result: 
     try:
         req.ParseFromString(data)
     except DecodeError as exc:
-        raise RecordError(f"not a valid OTLP protobuf ExportTraceServiceRequest ({exc})") from None
+        if not _traces_span_by_span(data, where, normalizer, result):
+            raise RecordError(f"not a valid OTLP protobuf ExportTraceServiceRequest ({exc})") from None
+        return
     for ri, rs in enumerate(req.resource_spans):
         resource = _pb_attrs(rs.resource.attributes)
         for si, ss in enumerate(rs.scope_spans):
             scope = ss.scope.name or None
             for pi, raw in enumerate(ss.spans):
                 loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                result.records += 1
-                notes: list[str] = []
+                _proto_span(raw, resource, scope, loc, normalizer, result)
+
+
+def _traces_span_by_span(data: bytes, where: str, normalizer: Normalizer, result: ParseResult) -> bool:
+    """The request as a whole did not decode: decode each span on its own (see protowire). Returns False
+    when the envelope itself is not protobuf (then nothing was added to result)."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+    from .protowire import WireFormatError, length_fields
+
+    # ExportTraceServiceRequest.resource_spans = 1; ResourceSpans.resource = 1, .scope_spans = 2;
+    # ScopeSpans.scope = 1, .spans = 2.
+    try:
+        plan = []
+        for ri, (n1, rs) in enumerate((f for f in length_fields(data) if f[0] == 1)):
+            resource_bytes, scopes = b"", []
+            for n2, part in length_fields(rs):
+                if n2 == 1:
+                    resource_bytes = part
+                elif n2 == 2:
+                    scope_bytes, spans = b"", []
+                    for n3, item in length_fields(part):
+                        if n3 == 1:
+                            scope_bytes = item
+                        elif n3 == 2:
+                            spans.append(item)
+                    scopes.append((scope_bytes, spans))
+            plan.append((resource_bytes, scopes))
+    except WireFormatError:
+        return False
+    for ri, (resource_bytes, scopes) in enumerate(plan):
+        try:
+            resource = _pb_attrs(Resource.FromString(resource_bytes).attributes)
+        except DecodeError as exc:
+            resource = {}
+            result.warnings.append(Rejected(f"{where}#resourceSpans[{ri}].resource",
+                                            f"resource does not decode ({exc}); its attributes are dropped"))
+        for si, (scope_bytes, spans) in enumerate(scopes):
+            try:
+                scope = InstrumentationScope.FromString(scope_bytes).name or None
+            except DecodeError:
+                scope = None
+            for pi, raw_bytes in enumerate(spans):
+                loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                 try:
-                    trace_id, span_id, parent_id = _ids(raw.trace_id, raw.span_id, raw.parent_span_id)
-                    start_ns, end_ns = _times(raw.start_time_unix_nano, raw.end_time_unix_nano)
-                    attrs = _pb_attrs(raw.attributes)
-                    _truncate(attrs, loc, result)
-                    events = [{"name": e.name, "time_ns": e.time_unix_nano, "attributes": _pb_attrs(e.attributes)}
-                              for e in raw.events]
-                    span, evals = normalizer.span(
-                        trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=raw.name,
-                        otel_kind=_PB_KIND.get(raw.kind), start_ns=start_ns, end_ns=end_ns,
-                        status_code=_PB_STATUS.get(raw.status.code, "UNSET"),
-                        status_message=raw.status.message or None, attrs=attrs, events=events,
-                        resource=resource, scope=scope, source=loc, notes=notes,
-                    )
-                except RecordError as exc:
-                    result.rejected.append(Rejected(loc, str(exc)))
+                    raw = PbSpan.FromString(raw_bytes)
+                except DecodeError as exc:
+                    result.records += 1
+                    result.rejected.append(Rejected(loc, f"not a valid protobuf Span ({exc}; attributes nested "
+                                                         f"past the protobuf limit or invalid UTF-8 text?)"))
                     continue
-                except RECORD_ERRORS as exc:
-                    result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
-                    continue
-                _warn(notes, loc, result)
-                result.spans.append(span)
-                result.evaluations.extend(evals)
+                _proto_span(raw, resource, scope, loc, normalizer, result)
+    return True
+
+
+def _proto_span(raw: Any, resource: dict[str, Any], scope: str | None, loc: str, normalizer: Normalizer,
+                result: ParseResult) -> None:
+    result.records += 1
+    notes: list[str] = []
+    try:
+        trace_id, span_id, parent_id = _ids(raw.trace_id, raw.span_id, raw.parent_span_id)
+        start_ns, end_ns = _times(raw.start_time_unix_nano, raw.end_time_unix_nano)
+        attrs = _pb_attrs(raw.attributes)
+        _truncate(attrs, loc, result)
+        events = [{"name": e.name, "time_ns": e.time_unix_nano, "attributes": _pb_attrs(e.attributes)}
+                  for e in raw.events]
+        span, evals = normalizer.span(
+            trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=raw.name,
+            otel_kind=_PB_KIND.get(raw.kind), start_ns=start_ns, end_ns=end_ns,
+            status_code=_PB_STATUS.get(raw.status.code, "UNSET"),
+            status_message=raw.status.message or None, attrs=attrs, events=events,
+            resource=resource, scope=scope, source=loc, notes=notes,
+        )
+    except RecordError as exc:
+        result.rejected.append(Rejected(loc, str(exc)))
+        return
+    except RECORD_ERRORS as exc:
+        result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
+        return
+    _warn(notes, loc, result)
+    result.spans.append(span)
+    result.evaluations.extend(evals)
 
 
 def parse_logs_proto(data: bytes, where: str, normalizer: Normalizer, result: ParseResult) -> None:
@@ -285,6 +347,13 @@ def proto_kind(data: bytes) -> str:
     try:
         req.ParseFromString(data)
     except DecodeError:
+        # A traces request with one undecodable span fails here too; it is logs only if logs decode.
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+        try:
+            ExportLogsServiceRequest.FromString(data)
+        except DecodeError:
+            return "traces"
         return "logs"
     # A logs request parses as traces with unknown fields; spans would be missing.
     # (a log record's fields have other wire types, so its "span" has no 16-byte trace id).

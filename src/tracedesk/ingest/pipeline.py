@@ -157,8 +157,8 @@ def write_isolating(db: Any, spans: list[Span], evaluations: list[Any], also: Ca
                 item = part[0]
                 if is_span:
                     where = item.source or f"span {item.span_id} of trace {item.trace_id}"
-                    failed.append((item, Rejected(where, f"span {item.span_id} could not be stored "
-                                                         f"({type(err).__name__}: {err})")))
+                    failed.append((item, Rejected(where, f"span {item.span_id} of trace {item.trace_id} could "
+                                                         f"not be stored ({type(err).__name__}: {err})")))
                 else:
                     failed.append((item, Rejected(f"evaluation {item.name!r} of span {item.span_id}",
                                                   f"could not be stored ({type(err).__name__}: {err})")))

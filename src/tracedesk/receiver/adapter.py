@@ -23,14 +23,21 @@ class Parsed:
     evaluations: list[Evaluation] = field(default_factory=list)
     log_messages: list[Any] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    #: records stored with a field dropped or text replaced (OTLP allows partial_success to carry
+    #: warnings with a rejected count of 0)
+    warnings: list[Rejected] = field(default_factory=list)
 
     def rejection_message(self, limit: int = 3) -> str:
-        """'2 rejected: <where>: <reason>; ...' — the first few reasons, enough to fix the exporter."""
-        if not self.rejected:
-            return ""
-        shown = "; ".join(str(r) for r in self.rejected[:limit])
-        more = f" (and {len(self.rejected) - limit} more)" if len(self.rejected) > limit else ""
-        return f"{len(self.rejected)} rejected: {shown}{more}"
+        """'2 rejected: <where>: <reason>; ...' — the first few reasons, enough to fix the exporter —
+        then '1 warning(s): ...' for values dropped from records that were stored."""
+        parts = []
+        for items, label in ((self.rejected, "rejected"), (self.warnings, "warning(s)")):
+            if not items:
+                continue
+            shown = "; ".join(str(r) for r in items[:limit])
+            more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
+            parts.append(f"{len(items)} {label}: {shown}{more}")
+        return " | ".join(parts)
 
 
 def parse_request(data: bytes, signal: str, encoding: str, source: str,
@@ -64,6 +71,7 @@ def parse_request(data: bytes, signal: str, encoding: str, source: str,
         evaluations=result.evaluations,
         log_messages=result.log_messages,
         rejected=result.rejected,
+        warnings=result.warnings,
     )
 
 
