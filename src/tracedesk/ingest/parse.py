@@ -66,6 +66,11 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
     stripped = data.lstrip()
     if not stripped:
         raise RecordError("input is empty")
+    if (ctype not in PROTOBUF_TYPES and stripped[:1] not in (b"{", b"[") and data[:1] != b"\x0a"
+            and _looks_like_json_lines(stripped)):
+        # JSON Lines whose first line is not an object (a stray value): reject that line, keep the rest.
+        parse_lines(data.splitlines(), source, normalizer, result)
+        return
     if ctype in PROTOBUF_TYPES or stripped[:1] not in (b"{", b"["):
         if ctype and ctype not in PROTOBUF_TYPES and "json" in ctype:
             raise RecordError(f"content type {ctype} but the body is not JSON")
@@ -82,8 +87,7 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        first_line, _, rest = stripped.partition(b"\n")
-        if rest.strip() and _is_json_object(first_line):
+        if _looks_like_json_lines(stripped):
             parse_lines(data.splitlines(), source, normalizer, result)
             return
         if not _bad_utf8(exc):
@@ -179,6 +183,24 @@ def parse_lines(lines: list[bytes], source: str, normalizer: Normalizer, result:
                 first_line: int = 1) -> None:
     for n, line in enumerate(lines, first_line):
         parse_line(line, f"{source}:{n}", normalizer, result)
+
+
+def _looks_like_json_lines(data: bytes) -> bool:
+    """Several lines, one of the first few a JSON object: JSON Lines, even when the FIRST line is the bad
+    one (truncated, wrong type), so that line is rejected alone instead of the whole file."""
+    lines = [line.strip() for line in data.split(b"\n", 20)[:20] if line.strip()]
+    if len(lines) < 2:
+        return False
+    # Pretty-printed JSON: most lines are fragments (a key, `{`, `}`, `]`) that are not JSON on their own.
+    return 2 * sum(line[:1] == b"{" or _is_json_value(line) for line in lines) >= len(lines)
+
+
+def _is_json_value(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _is_json_object(line: bytes) -> bool:
