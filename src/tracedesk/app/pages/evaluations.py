@@ -19,7 +19,10 @@ with st.form("run"):
     c = st.columns(3)
     model = c[0].text_input("Judge model", os.environ.get("TRACEDESK_JUDGE_MODEL", ""), key="model",
                             help="any litellm model, e.g. gpt-4o-mini (key from OPENAI_API_KEY) or openai/NAME")
-    api_base = c[1].text_input("API base (optional)", "", key="api_base", help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
+    api_base = c[1].text_input("API base (optional)", "", key="api_base",
+                               help="OpenAI-compatible server, e.g. http://localhost:11434/v1. The provider key "
+                                    "(OPENAI_API_KEY, ...) is never sent to it: set TRACEDESK_JUDGE_API_KEY on the "
+                                    "server for a base that needs a key.")
     strategy = c[2].selectbox("Sampling", STRATEGIES, key="sampling", help="failure-biased judges errors, low scores, "
                               "thumbs-down and outliers first, plus a uniform baseline")
     c = st.columns(3)
