@@ -10,6 +10,7 @@ Filters round-trip through URL query parameters so a filtered view can be shared
 from __future__ import annotations
 
 import datetime as dt
+import math
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -158,6 +159,9 @@ def _parse_range(key: str, value: str) -> tuple[float | None, float | None]:
         hi = float(hi_s) if hi_s.strip() else None
     except ValueError:
         raise FilterError(f"Filter {key}={value!r}: bounds must be numbers, e.g. 0..0.5") from None
+    if any(b is not None and not math.isfinite(b) for b in (lo, hi)):
+        raise FilterError(f"Filter {key}={value!r}: bounds must be finite numbers (leave a side empty for "
+                          f"'no bound', e.g. 0.5..)")
     if lo is not None and hi is not None and lo > hi:
         raise FilterError(f"Filter {key}={value!r}: the low bound is above the high bound")
     return lo, hi
@@ -170,9 +174,17 @@ def _ns_to_iso(ns: int) -> str:
     return str(ns)  # sub-second precision: keep the exact ns
 
 
+#: Unix ns the store can hold (SQLite INTEGER is int64); later "times" are typos, not filters.
+_MAX_NS = 2**63 - 1
+
+
 def _parse_time(key: str, value: str) -> int:
     if value.isdigit():
-        return int(value)
+        ns = int(value)
+        if ns > _MAX_NS:
+            raise FilterError(f"Filter {key}={value[:40]!r}: {len(value)} digits is past year 2262; expected "
+                              f"Unix nanoseconds (19 digits today) or an ISO time like 2026-11-20T00:00:00Z")
+        return ns
     try:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

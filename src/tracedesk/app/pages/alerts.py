@@ -12,6 +12,7 @@ from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_fram
 from tracedesk.alerts.evaluate import backtest, evaluate, group_label
 from tracedesk.alerts.storage import list_rules, save_rule
 from tracedesk.alerts.suggest import suggest_from_text
+from tracedesk.app import ui
 from tracedesk.app.ui import db_path
 
 st.title("Alerts")
@@ -33,7 +34,7 @@ def _firing(path: str, mtime: float, rule_json: str) -> list[str]:
 
 def _show_errors(exc: AlertValidationError) -> None:
     for path, message in exc.errors:
-        st.error(f"`{path}`: {message}")
+        st.error(f"{ui.md_code(path)}: {ui.md(message)}")
 
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
@@ -84,7 +85,7 @@ with build:
     c = st.columns(2)
     if c[0].button("Save rule", type="primary"):
         save_rule(db, rule)
-        st.success(f"Saved {rule.name}.")
+        st.success(f"Saved {ui.md(rule.name)}.")
     c[1].download_button("Download JSON", dumps_rule(rule), f"{rule.name}.alert.json", "application/json")
 
 with saved:
@@ -94,7 +95,8 @@ with saved:
     else:
         for r in rules:
             firing = _firing(db, os.path.getmtime(db), dumps_rule(r))
-            with st.expander(f"{r.name} · {r.severity} · {'FIRING: ' + ', '.join(firing) if firing else 'quiet'}"):
+            state = "FIRING: " + ", ".join(ui.md(g, limit=80) for g in firing) if firing else "quiet"
+            with st.expander(f"{ui.md(r.name)} · {ui.md(r.severity)} · {state}"):
                 st.code(dumps_rule(r), language="json")
                 st.download_button("Download", dumps_rule(r), f"{r.name}.alert.json", key=f"dl-{r.name}")
         st.download_button("Download all (bundle)", dumps_bundle(rules), "alerts.bundle.json", "application/json")
@@ -107,7 +109,7 @@ with imported:
         except AlertValidationError as exc:
             _show_errors(exc)
         else:
-            st.success(f"Valid: {', '.join(r.name for r in new_rules)}")
+            st.success(f"Valid: {', '.join(ui.md(r.name) for r in new_rules)}")
             if st.button("Save imported rules"):
                 for r in new_rules:
                     save_rule(db, r)
@@ -133,5 +135,5 @@ with suggest:
         c = st.columns(2)
         if c[0].button("Save suggested rule"):
             save_rule(db, s.rule)
-            st.success(f"Saved {s.rule.name}.")
+            st.success(f"Saved {ui.md(s.rule.name)}.")
         c[1].download_button("Download suggested rule", dumps_rule(s.rule), f"{s.rule.name}.alert.json")

@@ -87,7 +87,7 @@ with st.expander("Custom judges"):
         if st.form_submit_button("Save judge", key="save_custom"):
             try:
                 custom.add(ws.db, {"name": cname, "rubric": rubric, "threshold": threshold})
-                st.success(f"Saved {cname!r}: pick it in Evaluators above.")
+                st.success(f"Saved {ui.md(repr(cname))}: pick it in Evaluators above.")
             except custom.CustomJudgeError as exc:
-                st.error(str(exc))
+                st.error(ui.md(exc, limit=500))
     st.download_button("Export custom judges (JSON)", custom.export_json(ws.db), "custom_judges.json")
