@@ -21,6 +21,7 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any
+from ..errors import TracedeskError
 
 _LITELLM: Any = None
 
@@ -50,7 +51,7 @@ class JudgeReply:
     response_format: str | None = None
 
 
-class JudgeCallError(Exception):
+class JudgeCallError(TracedeskError):
     """A judge call failed. `retryable` says whether backing off and trying again may help."""
 
     def __init__(self, message: str, *, retryable: bool, kind: str) -> None:

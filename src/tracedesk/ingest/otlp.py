@@ -13,6 +13,7 @@ from .normalize import Normalizer, event_message, genai_evaluation
 from .result import MAX_VALUE_CHARS, LogMessage, ParseResult
 from .validate import RecordError, check_ns, timestamp_ns
 from .wire import SPAN_KIND_NAMES, STATUS_NAMES, WireError, any_value, attributes, norm_id, to_int
+from ..errors import IngestError
 
 #: What a malformed record can raise while being read; caught per record (RecursionError: absurd nesting,
 #: OverflowError: numbers beyond float/int64), so the rest of the request is kept.

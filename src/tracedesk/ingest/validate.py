@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import IngestError
+
 #: 2200-01-01T00:00:00Z in Unix nanoseconds: later "timestamps" are unit mistakes or sentinels
 #: (`9999-12-31`, `1e30`), and 2^63 ns (year 2262) is where SQLite's INTEGER ends.
 MAX_NS = 7_258_118_400 * 1_000_000_000
@@ -24,7 +26,7 @@ INT64_MAX = 2**63 - 1
 MAX_DEPTH = 64
 
 
-class RecordError(ValueError):
+class RecordError(IngestError):
     """One record is unusable; the message is shown to the user with the record's location."""
 
 

@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from ..errors import ReceiverError
 
 STATUS_SUFFIX = ".receiver.json"
 LOG_SUFFIX = ".receiver.log"
@@ -137,7 +138,7 @@ def instance_id(pid: int, db_path: str | os.PathLike[str]) -> str:
     return hashlib.blake2b(f"{pid}\x1f{os.path.abspath(str(db_path))}".encode(), digest_size=16).hexdigest()
 
 
-class ReceiverStartError(RuntimeError):
+class ReceiverStartError(ReceiverError):
     """`tracedesk serve` did not come up; the message carries the end of its log."""
 
 
