@@ -322,6 +322,7 @@ _MD_ALWAYS = re.compile(r"([\\`*\[\]<>$~|])")
 #: (`:smile:`, `:material/x:`, and the scheme of `http://`, a GFM autolink); `www.` autolinks.
 _MD_EDGE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=[0-9A-Za-z/])|(?<=\bwww)\.", re.IGNORECASE)
 #: What starts a block at the beginning of a line: headers, lists (`-`, `+`, `1.`); `>` is escaped always.
+_AUTOLINK = re.compile(r"(?<=[A-Za-z])\\?:(?=//)|(?<![0-9A-Za-z])www(?=\\?\.)|@", re.IGNORECASE)
 _MD_NUMBERED = re.compile(r"^(\d+)([.)])")
 
 
@@ -336,6 +337,9 @@ def md(value: Any, *, limit: int = 300) -> str:
         text = text[:limit] + "…"
     text = _MD_ALWAYS.sub(r"\\\1", text)
     text = _MD_EDGE.sub(lambda m: "\\" + m.group(0), text)
+    # GFM links bare URLs, `www.` names and e-mail addresses after parsing, whatever is escaped: a
+    # zero-width space after the scheme, `www` and `@` keeps the text as shown and makes no link.
+    text = _AUTOLINK.sub(lambda m: m.group(0) + "\u200b", text)
     text = _MD_NUMBERED.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)  # "1. x" is a list item
     return re.sub(r"^[#+=-]", lambda m: "\\" + m.group(0), text)
 
