@@ -21,6 +21,7 @@ import pandas as pd
 import sqlite_utils
 
 from ..analysis.textchecks import is_refusal
+from ..ingest.redact import find_pii
 from .definition import SPAN_KINDS, SignalParam, SignalSpec, register_signal_spec
 
 
@@ -179,6 +180,9 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
 def _register_functions(db: sqlite_utils.Database) -> None:
     # A SQL function so the refusal check runs inside the one query (no second pass in Python).
     db.conn.create_function("td_is_refusal", 1, lambda text: int(is_refusal(text)), deterministic=True)
+    # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
+    db.conn.create_function("td_has_pii", 1, lambda text: int(bool(text) and bool(find_pii(text))),
+                            deterministic=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,6 +216,12 @@ def _refusal(db, params, q):
         return query_samples(db, "eval", value, ["e.name = 'refusal'"], [], q)
     return query_samples(db, "span", "td_is_refusal(s.output_text)",
                          ["s.kind = 'LLM'", "s.output_text IS NOT NULL"], [], q)
+
+
+def _pii(db, params, q):
+    # the answer the user saw: the root span's output (an agent's scratch work is not a leak yet)
+    return query_samples(db, "span", "td_has_pii(s.output_text)",
+                         ["s.parent_span_id IS NULL", "s.output_text IS NOT NULL"], [], q)
 
 
 def _duration(db, params, q):
@@ -258,6 +268,10 @@ _BUILTINS: list[tuple[SignalSpec, ComputeFn]] = [
                 (SignalParam("source", choices=("output_text", "evaluation"),
                              help="output_text (text check on LLM answers, default) or evaluation ('refusal')"),),
                 "rate", "", "1 per LLM answer that reads as a refusal, 0 otherwise."), _refusal),
+    (SignalSpec("pii_rate", "PII in answers", (), "rate", "",
+                "1 per trace whose answer (root span output) holds PII or a secret (email, phone, card, IBAN, "
+                "SSN, API key), 0 otherwise."),
+     _pii),
     (SignalSpec("duration", "Span duration", (_KIND, SignalParam("span_name", help="a span name")), "p95", "ms",
                 "Duration of spans (of one kind / name), ms."), _duration),
     (SignalSpec("trace_duration", "Trace duration", (), "p95", "ms", "End-to-end trace duration, ms."),
