@@ -309,7 +309,7 @@ def _cums(n, s, q):
 
 def _evaluate(cums, pcums, parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
               min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
-              allow_new: bool = True):
+              allow_new: bool = True, with_sums: bool = False):
     """z, d, n_in, n_out, borrowed (arrays rows x intervals) of windows [a, e) of some rows.
 
     `cums` are the cumulative sums being scanned (earlier changes removed), `pcums` the original ones.
@@ -336,6 +336,7 @@ def _evaluate(cums, pcums, parents: np.ndarray, rows: np.ndarray, a: np.ndarray,
     z_b = np.full(z.shape, np.inf)
     d_b = np.zeros(z.shape)
     nb_out = np.zeros(z.shape)
+    sb_out = np.zeros(z.shape)
     o_in, _, _, o_out, _, _ = window(pcums, rows)
     new = ~own & _new_cohort(o_in, o_out, length, nb) & allow_new
     if new.any():
@@ -357,12 +358,17 @@ def _evaluate(cums, pcums, parents: np.ndarray, rows: np.ndarray, a: np.ndarray,
             z_b = np.where(take, zj, z_b)
             d_b = np.where(take, dj, d_b)
             nb_out = np.where(take, p_n, nb_out)
+            sb_out = np.where(take, p_s, sb_out)
         new &= np.isfinite(z_b)
     z = np.where(ok, z, np.where(new, z_b, -np.inf))
     d = np.where(ok, d, np.where(new, d_b, 0.0))
     n_base = np.where(ok, n_out, nb_out)
+    tested = (n_in >= MIN_N) & np.isfinite(z)  # every window compared counts for Bonferroni
     z = np.where((n_in >= MIN_N) & (d >= min_d), z, -np.inf)
-    return z, d, n_in, n_base, new & ~ok
+    if with_sums:
+        s_base = np.where(ok, s_out, sb_out)
+        return z, d, n_in, n_base, new & ~ok, s_in, s_base
+    return z, d, n_in, n_base, new & ~ok, tested
 
 
 @dataclass
@@ -377,6 +383,8 @@ class _Scan:
     n_in: int = 0
     n_out: int = 0
     borrowed: bool = False
+    s_in: float = 0.0  # sums of the compared value inside the window and in its baseline
+    s_out: float = 0.0
 
 
 def _scan(cums, pcums, parents: np.ndarray, rows: np.ndarray, nb: int, sign: float, span=None, allow_new=True) -> list[_Scan]:
@@ -388,8 +396,9 @@ def _scan(cums, pcums, parents: np.ndarray, rows: np.ndarray, nb: int, sign: flo
     candidates = [(np.arange(0, nb - k + 1), None, k) for k in _lengths(nb)]
     for starts, _none, k in [*candidates, (np.arange(1, nb), None, 0)]:
         ends = starts + k if k else np.full(len(starts), nb)
-        z, _d, _n, _o, _b = _evaluate(cums, pcums, parents, rows, starts, ends, sign, span=span, allow_new=allow_new)
-        tries += np.isfinite(z).sum(axis=1)
+        z, _d, _n, _o, _b, tested = _evaluate(cums, pcums, parents, rows, starts, ends, sign, span=span,
+                                              allow_new=allow_new)
+        tries += tested.sum(axis=1)
         idx = np.argmax(z, axis=1)
         zz = z[np.arange(len(rows)), idx]
         better = zz > best
@@ -417,13 +426,39 @@ def _refine(cums, pcums, parents: np.ndarray, sc: _Scan, nb: int, sign: float, s
             e, best = int(ends[i]), float(z[i])
         else:
             break
-    z, d, n_in, n_out, borrowed = (x[0, 0] for x in _evaluate(cums, pcums, parents, rows, np.array([a]),
-                                                               np.array([e]), sign, span=span, allow_new=allow_new))
-    return _Scan(sc.row, a, e, float(z), float(d), sc.tries, sc.p, int(n_in), int(n_out), bool(borrowed))
+    z, d, n_in, n_out, borrowed, s_in, s_out = (
+        x[0, 0] for x in _evaluate(cums, pcums, parents, rows, np.array([a]), np.array([e]), sign, span=span,
+                                   allow_new=allow_new, with_sums=True))
+    return _Scan(sc.row, a, e, float(z), float(d), sc.tries, sc.p, int(n_in), int(n_out), bool(borrowed),
+                 float(s_in), float(s_out))
 
 
 def _p_one_sided(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0)) if math.isfinite(z) else 1.0
+
+
+def _t_to_z(t: float, dof: float) -> float:
+    """A normal deviate with (about) the tail of Student's t with `dof` degrees of freedom: a mean of
+    a dozen skewed scores is not normal yet (conservative for large t)."""
+    if dof <= 0 or not math.isfinite(t):
+        return t
+    return t * (1 - 1 / (4 * dof)) / math.sqrt(1 + t * t / (2 * dof))
+
+
+def _binomial_p(sc: "_Scan", sign: float) -> float:
+    """P(at least k of n bad samples) (or at most, when down is bad) at the baseline's rate, with a
+    Laplace-smoothed rate so that a baseline of 0 events does not make every event a certainty."""
+    n, k = int(round(sc.n_in)), int(round(sc.s_in))
+    p0 = (sc.s_out + 1.0) / (sc.n_out + 2.0)
+    if sign < 0:
+        k, p0 = n - k, 1.0 - p0
+    if k <= 0:
+        return 1.0
+    lp, lq = math.log(p0), math.log1p(-p0)
+    base = math.lgamma(n + 1)
+    terms = [base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq for i in range(k, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 
 def benjamini_hochberg(p: Sequence[float]) -> list[float]:
@@ -540,8 +575,13 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
                              allow_new=_round_i == 0)
                 if not math.isfinite(sc.z) or sc.d < MIN_D:
                     continue
-                # the refined window scores at least the scanned one; its p stands in the BH family
-                sc.p = pvals[-1] = min(1.0, _p_one_sided(sc.z) * max(sc.tries, 1))
+                # the refined window scores at least the scanned one; its p stands in the BH family.
+                # Rates (0/1 samples) get an exact binomial tail: one refusal in ten calls against a
+                # 0.3% base rate is a 3% event, not the 5e-6 the normal approximation says
+                p_one = _binomial_p(sc, sign) if sig.aggregation == "rate" else _p_one_sided(_t_to_z(sc.z, sc.n_in - 1))
+                sc.p = pvals[-1] = min(1.0, p_one * max(sc.tries, 1))
+                if sc.p > alpha:
+                    continue
                 raws.append(_Raw(sig, grid, sc, sc.n_in, sc.n_out, sc.n_in / total if total else 0.0,
                                  test=len(pvals) - 1))
                 # remove the change so the next round finds another one (and baselines exclude it)
@@ -589,10 +629,13 @@ def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
                 specific.append(r)
         for r in specific:
             key = set(grid.keys[r.scan.row])
+            # dropped when, within this cohort, the change sits in one child (that child may itself
+            # be reported under its other parent: a tenant spike that is one route's spike is the route's)
             concentrated_in_child = any(
                 len(c_key := set(grid.keys[c.scan.row])) == len(key) + 1 and key < c_key
                 and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
-                for c in specific if c is not r)
+                and _specific(grid, c.scan, r.scan.row, sign)
+                for c in group if c is not r)
             if not concentrated_in_child:
                 kept.append(r)
     return kept
