@@ -103,6 +103,8 @@ def _dim_sql(source: str, dim: str) -> str:
         key = dim[5:].replace('"', '""').replace("'", "''")
         trace = f"json_extract(t.dims, '$.\"{key}\"')"
         return trace if source in ("trace", "eval") else f"COALESCE(json_extract(s.dims, '$.\"{key}\"'), {trace})"
+    if dim == "tool_name":  # a span's own tool only: traces and their evaluations have none
+        return "s.tool_name" if source == "span" else "NULL"
     if source == "trace" or (source == "eval" and dim not in _SPAN_LEVEL):
         return _TRACE_DIM[dim]
     return f"COALESCE(s.{dim}, {_TRACE_DIM[dim]})"

@@ -65,9 +65,10 @@ D_CAP = 3.0
 #: fraction of a standard deviation over days is drift (the Drift page), not an incident
 MIN_D = 1.0
 ROUNDS = 3
-#: windows overlapping this much (intersection over union) on nested cohorts are one incident
-NESTED_IOU = 0.6
-NESTED_SHARE = 0.5
+#: windows on nested cohorts overlapping this much (share of the shorter one) are one incident
+NESTED_OVERLAP = 0.6
+#: windows of two unrelated cohorts matching this closely are one incident
+CONCURRENT_IOU = 0.8
 #: a cohort counts as new in a window when outside it it had under this share of its inside rate
 NEW_RATE = 0.1
 #: an ongoing change may cover at most this share of its series' samples (a closed one: half)
@@ -117,6 +118,7 @@ class Finding:
     details: list[dict[str, Any]] = field(default_factory=list)  # one per signal, strongest first
     traces_before: list[str] = field(default_factory=list)
     traces_after: list[str] = field(default_factory=list)
+    aliases: list[dict[str, str]] = field(default_factory=list)  # cohorts that are the same traffic
     window_start_ns: int | None = None  # the range the feed scanned
     window_end_ns: int | None = None
 
@@ -139,7 +141,8 @@ class Finding:
             "direction": self.direction, "unit": self.unit, "aggregation": self.aggregation,
             "q": float(f"{self.q:.3g}"), "p": float(f"{self.p:.3g}"), "n": self.n, "share": _round(self.share),
             "impact": _round(self.impact), "title": self.title(), "traces_before": list(self.traces_before),
-            "traces_after": list(self.traces_after), "details": self.details,
+            "traces_after": list(self.traces_after), "aliases": [dict(a) for a in self.aliases],
+            "details": self.details,
         }
 
 
@@ -274,7 +277,9 @@ def _new_cohort(n_in, n_out, length, n_buckets):
     """A cohort that (nearly) did not exist outside the window: its rate of samples per bucket outside
     is under NEW_RATE of its rate inside. Only such a cohort borrows a parent's baseline."""
     outside = np.maximum(n_buckets - length, 1)
-    return n_out * length < NEW_RATE * n_in * outside
+    # ...and the outside is long enough that, at its inside rate, it would have shown a baseline
+    meaningful = n_in * outside >= MIN_BASELINE_N * np.maximum(length, 1)
+    return (n_out * length < NEW_RATE * n_in * outside) & meaningful
 
 
 def _minority(n_in, n_out, ongoing):
@@ -285,8 +290,24 @@ def _minority(n_in, n_out, ongoing):
     return n_in <= limit * n_out
 
 
+#: Hasselblad & Hedges: a log odds ratio times sqrt(3)/pi is on the scale of Cohen's d
+LOGIT_TO_D = math.sqrt(3.0) / math.pi
+
+
+def _rate_d(n_in, s_in, n_out, s_out, sign: float):
+    """The effect of a rate change as a log odds ratio on the d scale (smoothed by half a sample).
+
+    A pooled-sd difference calls a refusal rate going from 0.8% to 10% "0.6 sd"; as odds it is 12x,
+    the same size as a score dropping by 1.4 sd, which is how an analyst reads it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_in = (s_in + 0.5) / (n_in + 1.0)
+        p_out = (s_out + 0.5) / (n_out + 1.0)
+        return sign * (np.log(p_in / (1 - p_in)) - np.log(p_out / (1 - p_out))) * LOGIT_TO_D
+
+
 def _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign: float):
-    """Pooled two-sample z and d (arrays), in the bad direction (sign +1: up is bad)."""
+    """Pooled two-sample z and d (arrays), in the bad direction (sign +1: up is bad). For 0/1 samples
+    (sum of squares == sum) d is the rate's log odds ratio (see _rate_d)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         m_in = s_in / n_in
         m_out = s_out / n_out
@@ -299,6 +320,9 @@ def _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign: float):
         diff = sign * (m_in - m_out)
         z = diff / (sd * np.sqrt(1.0 / n_in + 1.0 / n_out))
         d = diff / sd
+        binary = np.broadcast_to((q_in == s_in) & (q_out == s_out), np.shape(d))
+        if binary.any():
+            d = np.where(binary, _rate_d(n_in, s_in, n_out, s_out, sign), d)
     return z, d
 
 
@@ -508,7 +532,10 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
     inside = [float(x[a:e].sum()) for x in rest]
     if inside[0] < MIN_N:
         return False
-    own_out = [float(x.sum()) - i for x, i in zip(rest, inside)]
+    # the rest's baseline is its traffic BEFORE the window when there is enough of it: after the
+    # window it may still be changing (a ramp that outlasts the cohort's window)
+    before = [float(x[:a].sum()) for x in rest]
+    own_out = before if before[0] >= MIN_BASELINE_N else [float(x.sum()) - i for x, i in zip(rest, inside)]
     bases = []
     if not sc.borrowed and own_out[0] >= MIN_BASELINE_N:
         bases.append(own_out)
@@ -601,8 +628,10 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
     findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
+    findings = _merge_aliases(findings, dims)
     findings = _merge_signals(findings)
     findings = _merge_nested(findings)
+    findings = _merge_concurrent(findings, dims)
     findings.sort(key=lambda f: (-f.impact, f.start_ns, sorted(f.cohort.items())))
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
@@ -694,10 +723,12 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         # a new cohort starts when its newest value first appeared (a prompt version rolled out at
         # 12:00 reaches a small tenant's first trace later), else between its parent's last sample
         # before it and its first
+        # (a value is new when it did not exist in the first NEW_RATE of the range)
         firsts = [int(t[m].min()) for m in (_cohort_mask(frame, {d: val}) for d, val in cohort.items())
-                  if m.any() and (t[m] < first_in).sum() < MIN_BASELINE_N]
+                  if m.any() and t[m].min() > t0 + NEW_RATE * nb * width]
         if firsts and min(firsts) < first_in:
             first_in = min(firsts)
+            before = tc[:0]  # the change starts with the value's first sample
         elif not before.size:
             parent_rows = [p for p in grid.parents[sc.row] if p >= 0]
             if parent_rows:
@@ -719,7 +750,7 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
               "aggregation": sig.aggregation, "direction": direction, "start": _iso(start),
               "end": _iso(end), "n": {"baseline": r.n_out, "current": r.n_in}}
     share = r.share
-    if traffic is not None and all(k in traffic.columns for k in cohort):
+    if traffic is not None and all(k in traffic.columns and traffic[k].notna().any() for k in cohort):
         tt = traffic["t"].to_numpy(np.int64)
         touched = _cohort_mask(traffic, cohort) & (tt >= lo) & (tt < hi)
         share = float(touched.sum()) / len(traffic)
@@ -731,6 +762,30 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail])
 
 
+def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
+    """Cohorts that are the same traffic (one prompt per route, a model only one route uses) give the
+    same change with the same numbers: one finding, named by the first dimension in `dims` order, the
+    others listed as `aliases`."""
+    order = {d: i for i, d in enumerate(dims)}
+
+    def rank(f: Finding) -> tuple[int, int]:
+        return len(f.cohort), min((order.get(d, len(order)) for d in f.cohort), default=-1)
+
+    groups: dict[tuple[Any, ...], list[Finding]] = {}
+    for f in findings:
+        key = (f.signals[0], f.start_ns, f.end_ns, f.n_current, f.n_baseline, _round(f.current), _round(f.baseline))
+        groups.setdefault(key, []).append(f)
+    out = []
+    for group in groups.values():
+        group.sort(key=rank)
+        head = group[0]
+        for other in group[1:]:
+            if other.cohort not in head.aliases:
+                head.aliases.append(other.cohort)
+        out.append(head)
+    return out
+
+
 def _merge_signals(findings: list[Finding]) -> list[Finding]:
     """One incident seen through several signals: same cohort, overlapping windows -> one finding.
 
@@ -740,7 +795,10 @@ def _merge_signals(findings: list[Finding]) -> list[Finding]:
     merged: list[Finding] = []
     for f in findings:
         for m in merged:
-            if m.cohort == f.cohort and _overlaps(m, f) and f.signals[0] not in m.signals:
+            if m.cohort == f.cohort and _overlaps(m, f):
+                if f.signals[0] in m.signals:  # one change found in two pieces (a ramp): one window
+                    m.start_ns = min(m.start_ns, f.start_ns)
+                    m.end_ns = None if None in (m.end_ns, f.end_ns) else max(m.end_ns, f.end_ns)
                 _absorb(m, f)
                 break
         else:
@@ -754,13 +812,14 @@ def _overlaps(a: Finding, b: Finding) -> bool:
     return a.start_ns < b_end and b.start_ns < a_end
 
 
-def _iou(a: Finding, b: Finding) -> float:
+def _overlap_share(a: Finding, b: Finding) -> float:
+    """The shorter window's share that lies inside the other one."""
     end = max(a.window_end_ns or 0, b.window_end_ns or 0, a.start_ns, b.start_ns) or 0
     a_end = a.end_ns if a.end_ns is not None else max(end, a.start_ns + 1)
     b_end = b.end_ns if b.end_ns is not None else max(end, b.start_ns + 1)
     inter = min(a_end, b_end) - max(a.start_ns, b.start_ns)
-    union = max(a_end, b_end) - min(a.start_ns, b.start_ns)
-    return max(inter, 0) / union if union > 0 else 0.0
+    shorter = min(a_end - a.start_ns, b_end - b.start_ns)
+    return max(inter, 0) / shorter if shorter > 0 else 0.0
 
 
 def _absorb(into: Finding, other: Finding) -> None:
@@ -768,33 +827,66 @@ def _absorb(into: Finding, other: Finding) -> None:
         if sig not in into.signals:
             into.signals.append(sig)
             into.details.append(detail)
+    for alias in other.aliases:
+        if alias not in into.aliases and alias != into.cohort:
+            into.aliases.append(alias)
     into.impact = max(into.impact, other.impact)
     into.share = max(into.share, other.share)
 
 
 def _merge_nested(findings: list[Finding]) -> list[Finding]:
-    """A change seen on a cohort and, over the same window, on a broader one (a signal whose samples
-    cannot tell the cohort apart, e.g. a judge that only sees a downstream span) is one incident: it is
-    kept on the narrower cohort."""
+    """A change seen on a cohort and, over (most of) the same window, on a broader one (a signal whose
+    samples cannot tell the cohort apart: a judge that only runs on one route, a check that only sees a
+    downstream span) is one incident: it is kept on the narrower cohort whose window matches best."""
     findings = sorted(findings, key=lambda f: (-len(f.cohort), -f.z))
     out: list[Finding] = []
     for f in findings:
-        for m in out:
-            # ...when the narrow cohort is most of the broad one's traffic in that window
-            if set(f.cohort.items()) < set(m.cohort.items()) and _iou(m, f) >= NESTED_IOU \
-                    and m.share >= NESTED_SHARE * f.share:
-                _absorb(m, f)
-                break
+        candidates = [m for m in out if set(f.cohort.items()) < set(m.cohort.items())
+                      and _overlap_share(m, f) >= NESTED_OVERLAP]
+        if candidates:
+            _absorb(max(candidates, key=lambda m: (_iou(m, f), m.z)), f)
         else:
             out.append(f)
     return out
+
+
+def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
+    """Two cohorts of different dimensions changing over the same window (start and end within minutes:
+    intersection over union >= CONCURRENT_IOU) are one incident seen twice, e.g. a failing tool and
+    the one route that calls it. Kept under the first dimension in `dims` order; the other cohort is
+    listed in `aliases`."""
+    order = {d: i for i, d in enumerate(dims)}
+
+    def rank(f: Finding) -> tuple[int, int, float]:
+        return min((order.get(d, len(order)) for d in f.cohort), default=-1), len(f.cohort), -f.z
+
+    out: list[Finding] = []
+    for f in sorted(findings, key=rank):
+        same = [m for m in out if m.cohort != f.cohort and _iou(m, f) >= CONCURRENT_IOU]
+        if same:
+            m = same[0]
+            if f.cohort not in m.aliases:
+                m.aliases.append(dict(f.cohort))
+            _absorb(m, f)
+        else:
+            out.append(f)
+    return out
+
+
+def _iou(a: Finding, b: Finding) -> float:
+    end = max(a.window_end_ns or 0, b.window_end_ns or 0, a.start_ns, b.start_ns)
+    a_end = a.end_ns if a.end_ns is not None else max(end, a.start_ns + 1)
+    b_end = b.end_ns if b.end_ns is not None else max(end, b.start_ns + 1)
+    inter = min(a_end, b_end) - max(a.start_ns, b.start_ns)
+    union = max(a_end, b_end) - min(a.start_ns, b.start_ns)
+    return max(inter, 0) / union if union > 0 else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading the store (the one adapter over the signal registry: switch it here)
 
 #: cohort dimensions the feed splits by (mapped `dims.*` keys found in the data are added)
-DEFAULT_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "model")
+DEFAULT_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "model", "tool_name")
 _SPAN_KINDS_TIMED = ("LLM", "RETRIEVER", "TOOL")
 
 
