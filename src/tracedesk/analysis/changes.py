@@ -968,3 +968,77 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
             f.traces_before = before["trace_id"].tolist() if len(before) else []
             f.traces_after = after["trace_id"].tolist() if len(after) else []
     return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# Series for the landing page (sparklines, quality over time)
+
+
+def _bucketed(frame: pd.DataFrame, width: int, aggregation: str) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=["bucket", "value", "n"])
+    b = frame["t"] - frame["t"] % width
+    g = frame.groupby(b)["v"]
+    value = g.quantile(int(aggregation[1:]) / 100) if aggregation.startswith("p") else g.mean()
+    out = pd.DataFrame({"value": value, "n": g.size()}).reset_index(names="ts")
+    out["bucket"] = pd.to_datetime(out["ts"], unit="ns", utc=True)
+    return out[["bucket", "value", "n"]]
+
+
+def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFrame:
+    """The finding's strongest signal for its cohort and for the rest of the traffic, around its window
+    (as long again before and after): columns bucket, value, n, group ("cohort" | "rest")."""
+    from ..store import query as q
+
+    catalogue = {s.name: s for s in feed_signals(q.evaluator_names(db))}
+    sig = catalogue.get(finding.signals[0])
+    if sig is None:
+        return pd.DataFrame(columns=["bucket", "value", "n", "group"])
+    end = finding.end_ns if finding.end_ns is not None else (finding.window_end_ns or finding.start_ns + 1)
+    length = max(end - finding.start_ns, 3_600 * 10**9)
+    lo = max(finding.start_ns - length, finding.window_start_ns or 0)
+    hi = end + length if finding.end_ns is not None else end
+    width = max(NS_PER_MIN, (hi - lo) // points)
+    dims = [d for d in finding.cohort]
+    frame = load_samples(db, sig, dims, lo, hi)
+    mask = _cohort_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
+    parts = []
+    for group, m in (("cohort", mask), ("rest", ~mask)):
+        part = _bucketed(frame[m], width, sig.aggregation)
+        part["group"] = group
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+#: the quality and agent signals the landing page charts over time (beside the trace KPIs)
+OVER_TIME: tuple[str, ...] = ("refusal_rate", "tool_calls_per_trace", "cost_per_trace")
+
+
+def signals_over_time(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,
+                      cohort: dict[str, str] | None = None, points: int = 96) -> pd.DataFrame:
+    """Mean score per evaluator, refusal rate, tool calls and cost per trace, per time bucket:
+    columns bucket, signal, value, n."""
+    from ..store import query as q
+
+    lo, hi = q.time_bounds(db)
+    if lo is None or hi is None:
+        return pd.DataFrame(columns=["bucket", "signal", "value", "n"])
+    since = lo if since_ns is None else since_ns
+    until = hi + 1 if until_ns is None else until_ns
+    width = bucket_width_ns(since, until)
+    width = max(width, (until - since) // points)
+    evaluators = q.evaluator_names(db)
+    wanted = [s for s in feed_signals(evaluators)
+              if s.name in OVER_TIME or (s.signal.get("type") == "eval_score")]
+    parts = []
+    dims = list(cohort or {})
+    for sig in wanted:
+        frame = load_samples(db, sig, dims, since, until)
+        if cohort:
+            frame = frame[_cohort_mask(frame, cohort)]
+        part = _bucketed(frame, width, "mean")
+        part["signal"] = sig.label if sig.signal.get("type") != "eval_score" else f"{sig.name} (mean score)"
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=["bucket", "signal", "value", "n"])
+    return pd.concat(parts, ignore_index=True)[["bucket", "signal", "value", "n"]]
