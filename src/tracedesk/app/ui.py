@@ -219,10 +219,12 @@ def _ns_of(day: dt.date, at: dt.time) -> int:
     return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1) * 1_000
 
 
-def time_range_picker(container: Any, cur: "Filters", lo: int, hi: int) -> tuple[int | None, int | None]:
+def time_range_picker(container: Any, cur: "Filters", lo: int | None, hi: int | None) -> tuple[int | None, int | None]:
     """From/to date and hour:minute inputs (UTC) plus quick ranges. A bound the link gave to the
     nanosecond is kept exactly while the widgets still show it (minute resolution), so reloading or
     sharing a link never changes it; None means "from the first / to the last trace"."""
+    if lo is None or hi is None:  # an empty store: nothing to pick from
+        return None, None
     quick = container.selectbox("Time range (UTC)", list(QUICK_RANGES), key=_seed("quick", "Custom"))
     seconds = QUICK_RANGES.get(quick)
     if seconds is not None:
@@ -320,7 +322,11 @@ def _opt(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def set_url_params(params: dict[str, str], *, keep: tuple[str, ...] = ("trace_id", "span_id", "sort", "desc", "page")) -> None:
+#: URL keys that are not filters but a page's own state (kept when the filters are written)
+PAGE_PARAMS: tuple[str, ...] = ("trace_id", "span_id", "sort", "desc", "page", "since", "until", "cohort")
+
+
+def set_url_params(params: dict[str, str], *, keep: tuple[str, ...] = PAGE_PARAMS) -> None:
     """Make the URL query string carry `params` (plus the page's own keys in `keep`), writing only on change."""
     current = st.query_params.to_dict()
     wanted = {k: v for k, v in current.items() if k in keep}
@@ -331,6 +337,13 @@ def set_url_params(params: dict[str, str], *, keep: tuple[str, ...] = ("trace_id
 
 # ---------------------------------------------------------------------------------------------
 # Formatting and rendering
+
+
+def fmt_time(ns: int) -> str:
+    """A time as the shortest ISO-8601 UTC text that reads back to the same nanosecond."""
+    from ..timeutil import format_time
+
+    return format_time(int(ns))
 
 
 def fmt_int(v: Any) -> str:

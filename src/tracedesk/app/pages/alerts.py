@@ -7,7 +7,9 @@ from tracedesk.app import ui
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 
 ui.page_setup("Alerts")
-al = ui.require_workspace(allow_empty=True).alerts  # backtests and evaluations are cached until the data changes
+ws = ui.require_workspace(allow_empty=True)
+al = ws.alerts  # backtests and evaluations are cached until the data changes
+filters = ui.sidebar_filters(ws)  # shared with every page
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
 with build:
