@@ -7,7 +7,9 @@ from tracedesk.app import ui
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 
 ui.page_setup("Alerts")
-al = ui.require_workspace(allow_empty=True).alerts  # backtests and evaluations are cached until the data changes
+ws = ui.require_workspace(allow_empty=True)
+al = ws.alerts  # backtests and evaluations are cached until the data changes
+filters = ui.sidebar_filters(ws)  # shared with every page
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
 with build:
@@ -84,10 +86,14 @@ with imported:
 with suggest:
     st.caption("Mark when and where things went wrong; tracedesk ranks the signals that moved and proposes a joint rule.")
     c = st.columns(4)
-    start = c[0].text_input("Incident start (ISO, UTC)", "")
-    end = c[1].text_input("Incident end (ISO, UTC)", "")
-    dim = c[2].selectbox("Cohort dimension", ["(all traffic)", *al.dimensions])
-    value = c[3].selectbox("Value", al.dimension_values(dim) if dim != "(all traffic)" else [])
+    # a feed finding's "make an alert" link pre-fills these: ?since=...&until=...&cohort=dim:value
+    pre_dim, _, pre_value = st.query_params.get("cohort", "").partition(":")
+    start = c[0].text_input("Incident start (ISO, UTC)", st.query_params.get("since", ""))
+    end = c[1].text_input("Incident end (ISO, UTC)", st.query_params.get("until", ""))
+    dims = ["(all traffic)", *al.dimensions]
+    dim = c[2].selectbox("Cohort dimension", dims, index=dims.index(pre_dim) if pre_dim in dims else 0)
+    values = al.dimension_values(dim) if dim != "(all traffic)" else []
+    value = c[3].selectbox("Value", values, index=values.index(pre_value) if pre_value in values else 0)
     if start and end and st.button("Suggest a rule"):
         with ui.error_boundary():
             st.session_state["_alerts_suggestion"] = al.suggest(start, end, {dim: value} if value else {})
