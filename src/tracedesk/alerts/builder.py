@@ -8,7 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from ..store import connect
-from .definition import AlertRule, Condition, parse_rule, rule_to_dict
+from .definition import AlertRule, Condition, Group, parse_rule, rule_to_dict
 
 #: Scope dimensions offered by the builder (columns of spans; dims.* come from the data).
 BUILDER_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", "environment",
@@ -23,6 +23,16 @@ class SignalChoice:
     aggregation: str  # the usual aggregation for this signal
     comparator: str  # the usual direction of "bad"
     threshold: float
+    #: a threshold relative to a baseline instead of a fixed number (then `threshold` is its factor)
+    relative_to: dict[str, Any] | None = None
+
+
+#: Signals whose fixed default threshold would fire on ordinary data: retrieval top-k overlap sits low
+#: whenever documents are about equally popular (many ties for the top-k), so "< 0.5" fired all the time.
+#: Compared with itself a day earlier, it fires only when overlap halves.
+_RELATIVE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "retrieval_topk_overlap": {"window": "1d", "offset": "1d", "factor": 0.5},
+}
 
 
 def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
@@ -58,8 +68,10 @@ def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     for stype, definition in sorted(SIGNALS.items()):
         spec = definition.spec
         if stype not in builtin and not any(p.required for p in spec.params):
-            out.append(SignalChoice(spec.label, {"type": stype}, spec.default_aggregation,
-                                    spec.default_comparator, spec.default_threshold))
+            relative = _RELATIVE_DEFAULTS.get(stype)
+            out.append(SignalChoice(spec.label, {"type": stype}, spec.default_aggregation, spec.default_comparator,
+                                    relative["factor"] if relative else spec.default_threshold,
+                                    dict(relative) if relative else None))
     return out
 
 
@@ -75,15 +87,28 @@ def dimension_values(db: "str | sqlite_utils.Database", dimension: str, limit: i
 def build_rule(*, name: str, conditions: list[dict[str, Any]], combine: str = "all", window: str = "15m",
                step: str = "5m", scope: dict[str, list[str]] | None = None, group_by: list[str] | None = None,
                min_samples: int = 1, severity: str = "medium", owner: str = "", description: str = "",
-               runbook: str = "") -> AlertRule:
-    """A rule from widget values; validated like an imported document (raises AlertValidationError)."""
-    leaves = [{"signal": c["signal"], "aggregation": c["aggregation"], "comparator": c["comparator"],
-               "threshold": c["threshold"]} for c in conditions]
+               runbook: str = "", states: dict[str, Any] | None = None) -> AlertRule:
+    """A rule from widget values; validated like an imported document (raises AlertValidationError).
+
+    A condition may also carry window, relative_to (then its threshold is not used), min_samples and
+    resolve_threshold; `states` holds the optional on-call fields (for, resolve_after, renotify, no_data)."""
+    leaves = []
+    for c in conditions:
+        leaf = {"signal": c["signal"], "aggregation": c["aggregation"], "comparator": c["comparator"]}
+        if c.get("relative_to"):
+            leaf["relative_to"] = dict(c["relative_to"])
+        else:
+            leaf["threshold"] = c["threshold"]
+        for key in ("min_samples", "window", "resolve_threshold"):
+            if c.get(key) is not None:
+                leaf[key] = c[key]
+        leaves.append(leaf)
     doc = {
         "tracedesk_alert": 1, "name": name, "description": description, "owner": owner, "severity": severity,
         "runbook": runbook, "scope": {k: list(v) for k, v in (scope or {}).items() if v}, "window": window,
         "step": step, "group_by": list(group_by or []), "min_samples": int(min_samples),
         "condition": leaves[0] if len(leaves) == 1 else {combine: leaves},
+        **{k: v for k, v in (states or {}).items() if v not in (None, "")},
     }
     return parse_rule(doc)
 
@@ -93,15 +118,26 @@ def form_values(rule: AlertRule) -> dict[str, Any] | None:
     node = rule.condition
     if isinstance(node, Condition):
         leaves, combine = [node], "all"
-    elif all(isinstance(i, Condition) for i in node.items):
+    elif isinstance(node, Group) and all(isinstance(i, Condition) for i in node.items):
         leaves, combine = list(node.items), node.op
     else:
         return None
     doc = rule_to_dict(rule)
     doc.pop("condition")
     doc["combine"] = combine
-    doc["conditions"] = [{"signal": c.signal, "aggregation": c.aggregation, "comparator": c.comparator,
-                          "threshold": c.threshold} for c in leaves]
+    doc["conditions"] = []
+    for c in leaves:
+        if not isinstance(c, Condition):
+            return None  # a per-trace condition: edit it as JSON
+        values: dict[str, Any] = {"signal": c.signal, "aggregation": c.aggregation, "comparator": c.comparator}
+        if c.relative_to is not None:
+            values["relative_to"] = c.relative_to.to_dict()
+        else:
+            values["threshold"] = c.threshold
+        for key in ("min_samples", "window", "resolve_threshold"):
+            if getattr(c, key) is not None:
+                values[key] = getattr(c, key)
+        doc["conditions"].append(values)
     return doc
 
 

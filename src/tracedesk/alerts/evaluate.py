@@ -368,11 +368,13 @@ _TRACE_KEY = "trace_id"
 
 
 def _per_trace(frame: pd.DataFrame, leaf: Condition, group_by: tuple[str, ...]) -> pd.DataFrame:
-    """One row per trace: the leaf's aggregation over that trace's samples, its first time and dims."""
+    """One row per trace x group (a trace's spans can belong to several groups, e.g. two models): the
+    leaf's aggregation over those samples, and their first time."""
+    keys = [_TRACE_KEY, *group_by]
     if len(frame) == 0:
-        return pd.DataFrame({_TRACE_KEY: pd.Series(dtype=object), "t": pd.Series(dtype="int64"),
-                             "v": pd.Series(dtype="float64"), **{d: pd.Series(dtype=object) for d in group_by}})
-    grouped = frame.groupby(_TRACE_KEY, sort=False)
+        return pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys}, "t": pd.Series(dtype="int64"),
+                             "v": pd.Series(dtype="float64")})
+    grouped = frame.groupby(keys, sort=False, dropna=False)
     agg = leaf.aggregation
     if agg in _PERCENTILES:
         v = grouped["v"].quantile(_PERCENTILES[agg])
@@ -382,28 +384,29 @@ def _per_trace(frame: pd.DataFrame, leaf: Condition, group_by: tuple[str, ...]) 
         v = grouped["v"].size().astype(float)
     else:
         v = grouped["v"].agg(agg)
-    first = grouped.agg(t=("t", "min"), **{d: (d, "first") for d in group_by})
-    first["v"] = v
-    return first.reset_index()
+    out = grouped.agg(t=("t", "min"))
+    out["v"] = v
+    return out.reset_index()
 
 
 def _trace_samples(loader: _Loader, rule: AlertRule, leaf: TraceCondition) -> pd.DataFrame:
-    """Samples of a per-trace condition: one per judged trace (t = its first sample, v = 1 when the
-    inner conditions hold on it, else 0). A trace is judged when every inner signal has a value."""
+    """Samples of a per-trace condition: one per judged trace x group (t = its first sample, v = 1 when
+    the inner conditions hold on it, else 0). It is judged when every inner signal has a value there."""
     inner = leaf.inner()
+    keys = [_TRACE_KEY, *rule.group_by]
     dims = (*rule.group_by, _TRACE_KEY)
-    tables = []
+    joined: pd.DataFrame | None = None
     for i, cond in enumerate(inner):
         per = _per_trace(loader.load(cond.signal, rule.scope, dims), cond, rule.group_by)
-        tables.append(per.rename(columns={"v": f"v{i}", "t": f"t{i}"}).set_index(_TRACE_KEY)
-                      .drop(columns=list(rule.group_by)) if i else per.rename(columns={"v": "v0", "t": "t0"}).set_index(_TRACE_KEY))
-    joined = tables[0].join(tables[1:], how="inner") if len(tables) > 1 else tables[0]
+        per = per.rename(columns={"v": f"v{i}", "t": f"t{i}"})
+        joined = per if joined is None else joined.merge(per, on=keys, how="inner")
+    assert joined is not None
     results = [compare(joined[f"v{i}"].to_numpy(np.float64), c.comparator, float(c.threshold))
                for i, c in enumerate(inner)]
-    matched = combine(leaf.match, results)
-    t = np.min(np.column_stack([joined[f"t{i}"].to_numpy(np.int64) for i in range(len(inner))]), axis=1) \
-        if len(joined) else np.zeros(0, dtype=np.int64)
-    out = pd.DataFrame({"t": t, "v": matched.astype(np.float64),
+    matched = combine(leaf.match, results) if len(joined) else np.zeros(0, dtype=bool)
+    t = (np.min(np.column_stack([joined[f"t{i}"].to_numpy(np.int64) for i in range(len(inner))]), axis=1)
+         if len(joined) else np.zeros(0, dtype=np.int64))
+    out = pd.DataFrame({"t": t, "v": np.asarray(matched, dtype=np.float64),
                         **{d: joined[d].to_numpy(object) for d in rule.group_by}})
     return out.sort_values("t", kind="stable").reset_index(drop=True)
 
