@@ -255,11 +255,14 @@ def _lookback_ns(rule: AlertRule) -> int:
     return out
 
 
-def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> list[_Series]:
+def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray,
+            loader: "SampleLoader | None" = None) -> list[_Series]:
     """Per leaf, per group: (values, counts, thresholds) at the evaluation times. One query per
-    distinct (signal, scope) — leaves sharing a signal share its samples."""
+    distinct (signal, scope) — leaves sharing a signal share its samples. A shared `loader` (covering
+    the range) lets several backtests reuse the samples (the suggester replays many windows)."""
     since, until = int(times.min()) - _lookback_ns(rule), int(times.max())
-    loader = _Loader(db, since, until)
+    if loader is None or loader.since_ns > since or loader.until_ns < until:
+        loader = SampleLoader(db, since, until)
     per_leaf: list[_Series] = []
     for leaf in rule.leaves():
         if isinstance(leaf, TraceCondition):
@@ -270,7 +273,7 @@ def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> li
     return per_leaf
 
 
-class _Loader:
+class SampleLoader:
     """Samples of a signal for a scope and group-by over the evaluated range, read once."""
 
     def __init__(self, db: sqlite_utils.Database, since_ns: int, until_ns: int) -> None:
@@ -296,7 +299,7 @@ def _min_samples(rule: AlertRule, leaf: Leaf, t: np.ndarray, times: np.ndarray, 
     return np.maximum(floor, np.ceil(rule.min_samples_share * expected)).astype(np.int64)
 
 
-def _leaf_series(loader: _Loader, rule: AlertRule, leaf: Leaf, frame: pd.DataFrame, times: np.ndarray) -> _Series:
+def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.DataFrame, times: np.ndarray) -> _Series:
     w = rule.leaf_window_s(leaf) * NS
     aggregation = leaf.aggregation
     if isinstance(leaf, TraceCondition):
@@ -342,7 +345,7 @@ def _baseline_key(rule: AlertRule, rel: Any, gkey: tuple) -> tuple:
     return tuple(v for dim, v in zip(rule.group_by, gkey) if dim not in rel.cohort)
 
 
-def _cohort_baselines(loader: _Loader, rule: AlertRule, leaf: Condition, times: np.ndarray,
+def _cohort_baselines(loader: SampleLoader, rule: AlertRule, leaf: Condition, times: np.ndarray,
                       w: int) -> dict[tuple, np.ndarray]:
     """The same signal and window in the baseline cohort (the rule's scope with the cohort's values)."""
     rel = leaf.relative_to
@@ -389,7 +392,7 @@ def _per_trace(frame: pd.DataFrame, leaf: Condition, group_by: tuple[str, ...]) 
     return out.reset_index()
 
 
-def _trace_samples(loader: _Loader, rule: AlertRule, leaf: TraceCondition) -> pd.DataFrame:
+def _trace_samples(loader: SampleLoader, rule: AlertRule, leaf: TraceCondition) -> pd.DataFrame:
     """Samples of a per-trace condition: one per judged trace x group (t = its first sample, v = 1 when
     the inner conditions hold on it, else 0). It is judged when every inner signal has a value there."""
     inner = leaf.inner()
@@ -472,7 +475,8 @@ def _num(x: float) -> float | None:
 
 
 def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int | None = None,
-             until_ns: int | None = None, times: np.ndarray | None = None) -> BacktestResult:
+             until_ns: int | None = None, times: np.ndarray | None = None,
+             loader: "SampleLoader | None" = None) -> BacktestResult:
     """Replay the rule at every step over stored history (or at the given evaluation `times`)."""
     db = connect(db) if not isinstance(db, sqlite_utils.Database) else db
     if times is None:
@@ -485,7 +489,7 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
     times = np.asarray(times, dtype=np.int64)
     if len(times) == 0:
         return BacktestResult(rule, times, [])
-    per_leaf = _series(db, rule, times)
+    per_leaf = _series(db, rule, times, loader)
     group_keys = sorted({k for leaf in per_leaf for k in leaf}, key=lambda k: tuple("" if x is None else str(x) for x in k))
     if not rule.group_by and not group_keys:
         group_keys = [()]
