@@ -13,8 +13,11 @@
    in pairs and triples. Each candidate is replayed over the whole history on the step grid, through the
    on-call state machine (resolve after 1 h clear): what counts is its pages.
 4. **Choice.** Catches the incident, then fewest false pages (pages outside the incident), then robust
-   (still no false page with every threshold moved 15% of its gap towards the baseline), then the
-   shortest delay (any delay within 2 steps counts as on time), then fewest pages within the incident,
+   (still no false page with every threshold moved 15% of its gap towards the baseline), then one page
+   for the incident (not a storm), then quiet
+   elsewhere (no page in the other groups of its group_by: a latency-only rule that would page on
+   another route's latency blip loses to the joint one), then the shortest delay (any delay within 2
+   steps counts as on time), then fewest pages within the incident,
    then the smallest rule (a redundant condition only adds delay), then the widest margin.
 5. **Report.** The rule is backtested for real; its delay and its false pages *outside* the marked
    incident are reported, with warnings when it is late, noisy or judged on another cohort's history.
@@ -150,16 +153,22 @@ def _runs(firing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
 
 
-def _pages(firing: np.ndarray, gap_steps: int) -> list[tuple[int, int]]:
-    """(first, last) evaluation index of each page: firing runs merged when the quiet spell between
-    them is shorter than resolve_after (the state machine with for = 0, resolve_after = gap)."""
-    starts, ends = _runs(firing)
+def _pages(firing: np.ndarray, gap_steps: int, has_data: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(first, last) evaluation index of each page, as the state machine with for = 0, resolve_after =
+    gap_steps steps and no_data "keep" pages: evaluations without data change nothing, and two firing
+    runs are one page unless the clear evaluations between them span resolve_after."""
+    idx = np.arange(len(firing)) if has_data is None else np.flatnonzero(has_data | firing)
+    starts, ends = _runs(firing[idx])
     if len(starts) == 0:
         return []
-    keep = np.concatenate(([True], starts[1:] - ends[:-1] - 1 > gap_steps))
+    # clear evaluations between run i and run i+1 are ends[i]+1 .. starts[i+1]-1 (in data order);
+    # resolved when the last of them is at least resolve_after after the first (positions = steps)
+    pos = idx.astype(np.int64)
+    span = pos[starts[1:] - 1] - pos[ends[:-1] + 1]
+    keep = np.concatenate(([True], span >= gap_steps))
     first = starts[keep]
     last = np.concatenate((ends[np.flatnonzero(keep)[1:] - 1], [ends[-1]]))
-    return list(zip(first.tolist(), last.tolist()))
+    return list(zip(pos[first].tolist(), pos[last].tolist()))
 
 
 @dataclass
@@ -178,10 +187,10 @@ class _Score:
 
 
 def _score(firing: np.ndarray, times: np.ndarray, start_ns: int, end_ns: int, w: int, step: int,
-           gap_steps: int) -> _Score:
+           gap_steps: int, has_data: np.ndarray | None = None) -> _Score:
     """A candidate's pages against the marked incident: caught (a page overlaps it), false pages
     (pages that do not), delay in steps from the incident start to the first overlapping page."""
-    found = _pages(firing, gap_steps)
+    found = _pages(firing, gap_steps, has_data)
     delay, false, inside = math.inf, 0, 0
     for a, b in found:
         if times[a] - w < end_ns and times[b] + gap_steps * step >= start_ns:
@@ -211,8 +220,8 @@ def _reference_scope(db: sqlite_utils.Database, loader: SampleLoader, scope: dic
     length = end_ns - start_ns
     for dim, values in scope.items():
         others = {k: v for k, v in scope.items() if k != dim}
-        if not _is_new(loader, {dim: values}, start_ns) and not _is_new(loader, scope, start_ns):
-            continue
+        if not _is_new(loader, {dim: values}, start_ns):
+            continue  # this dimension's value existed: the baseline keeps it (e.g. the same tenant)
         if dim not in SCOPE_COLUMNS:
             out.pop(dim)
             notes.append(f"{dim}: the rest of the traffic")
@@ -254,6 +263,15 @@ def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], 
             continue
         auc = _auc(inc, base)
         effect = abs(2 * auc - 1)
+        if np.isin(inc, (0.0, 1.0)).all() and np.isin(base, (0.0, 1.0)).all():
+            # a 0/1 signal (a rate): a rare event that becomes common (0.1% -> 5%) hardly moves the AUC,
+            # so score its relative change when the difference is clear (z >= 4 under one pooled rate)
+            p_i, p_b = float(inc.mean()), float(base.mean())
+            pool = (inc.sum() + base.sum()) / (len(inc) + len(base))
+            z = abs(p_i - p_b) / math.sqrt(max(pool * (1 - pool), 1e-12) * (1 / len(inc) + 1 / len(base)))
+            if z >= 4:
+                # relative to the rarer side (a pass score 1.0 -> 0.81 is a failure share 0 -> 0.19)
+                effect = max(effect, abs(p_i - p_b) / max(min(p_i, p_b, 1 - p_i, 1 - p_b) + abs(p_i - p_b), 1e-12))
         if effect < MIN_EFFECT:
             continue
         centre = np.mean if agg == "rate" else np.median
@@ -334,8 +352,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         if not incident.any():
             incident = (times > start_ns) & (times - w < end_ns)
         before = times < start_ns
+        n_elsewhere = len(elsewhere) + (1 if ref_series else 0)
         sep = np.zeros(gap_steps + 1, dtype=bool)
-        options: list[list[tuple[Condition, np.ndarray, np.ndarray, float, np.ndarray]]] = []
+        options: list[list[tuple[Condition, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]] = []
         for k, mover in enumerate(top_movers):
             cond_opts = []
             up = mover.direction == "up"
@@ -366,7 +385,8 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     # the same condition loosened by LOOSEN of the gap towards the baseline: a rule whose
                     # quiet depends on a threshold placed within a hair of ordinary values is fragile
                     loose = compare(values, cond.comparator, thr - sign * LOOSEN * gap)
-                    cond_opts.append((cond, compare(values, cond.comparator, thr), strip, margin, loose))
+                    cond_opts.append((cond, compare(values, cond.comparator, thr), strip, margin, loose,
+                                      ~np.isnan(values)))
             options.append(cond_opts)
         usable = [i for i, o in enumerate(options) if o]
         for size in range(1, min(max_conditions, len(usable)) + 1):
@@ -374,14 +394,19 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
             for combo in itertools.combinations(pool, size):
                 for choice in itertools.product(*(options[i] for i in combo)):
                     firing = np.logical_and.reduce([c[1] for c in choice])
-                    score = _score(firing, times, start_ns, end_ns, w, step_ns, gap_steps)
+                    has_data = np.logical_or.reduce([c[5] for c in choice])
+                    score = _score(firing, times, start_ns, end_ns, w, step_ns, gap_steps, has_data)
                     if not score.caught:
                         continue
                     other_false = len(_pages(np.logical_and.reduce([c[2] for c in choice]), gap_steps))
                     margin = min(c[3] for c in choice)
-                    fragile = len(_pages(np.logical_and.reduce([c[4] for c in choice]) & ~overlap, gap_steps))
-                    key = (score.caught, -score.false_pages, -min(fragile, 1), -other_false, *score.key()[2:],
-                           -size, round(margin, 2), -parse_duration(win))
+                    fragile = len(_pages(np.logical_and.reduce([c[4] for c in choice]) & ~overlap, gap_steps, has_data))
+                    k = score.key()
+                    # noise elsewhere, per other group: none, at most one page per two groups, more
+                    per_group = other_false / max(1, n_elsewhere)
+                    noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
+                    key = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2), -noise,
+                           *k[2:], -size, round(margin, 2), -parse_duration(win))
                     if best is None or key > best[0]:
                         best = (key, [c[0] for c in choice], win, score, other_false)
                     if size == 1:
@@ -400,15 +425,16 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     + "; ".join(f"{m.label} {m.direction} ({m.baseline:.3g} -> {m.incident:.3g})"
                                 for m in top_movers if any(c.signal == m.signal for c in conditions)),
         runbook="Open the Cohorts page on this scope for the firing window; compare with the hour before.",
-        resolve_after=RESOLVE_AFTER,
+        resolve_after=RESOLVE_AFTER, no_data="keep",
     )
     result = backtest(db, rule, times=times)
     w = rule.window_s * NS
     caught = any(e.start_ns > start_ns and e.window_start_ns < end_ns for e in result.episodes) or any(
         bool((g.firing & (times > start_ns) & (times - w < end_ns)).any()) for g in result.groups)
     false = sum(1 for e in result.episodes if not (e.end_ns > start_ns and e.window_start_ns < end_ns))
-    final = _score(result.groups[0].firing if result.groups else np.zeros(len(times), bool), times, start_ns, end_ns,
-                   w, step_ns, gap_steps)
+    g0 = result.groups[0] if result.groups else None
+    final = _score(g0.firing if g0 else np.zeros(len(times), bool), times, start_ns, end_ns, w, step_ns, gap_steps,
+                   ~g0.no_data if g0 is not None and g0.no_data is not None else None)
     delay = final.delay_steps * step_ns / 60 / NS if final.caught else None
     s = Suggestion(rule, movers, result, caught, false, start_ns, end_ns, tried, delay_min=delay,
                    false_pages=final.false_pages, pages_in_incident=final.pages_in,
