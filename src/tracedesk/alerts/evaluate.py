@@ -558,19 +558,7 @@ def event_for_group(rule: AlertRule, g: GroupResult, i: int, at_ns: int) -> dict
 
 
 def parse_time(text: str) -> int:
-    """'2026-11-20T14:00:00Z' (ISO 8601, UTC when no zone), Unix ns digits, or 'now' -> Unix ns."""
-    from datetime import datetime, timezone
+    """'2026-11-20T14:00:00Z' (UTC when no zone), a Unix time, 'now' or '-6h' -> Unix ns (tracedesk.timeutil)."""
+    from .. import timeutil
 
-    text = text.strip()
-    if text == "now":
-        return time.time_ns()
-    if text.isdigit():
-        return int(text)
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time; use ISO 8601 like 2026-11-20T14:00:00Z, Unix nanoseconds, "
-                         f"or 'now'") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return int(when.timestamp()) * NS + when.microsecond * 1000
+    return timeutil.parse_time(text)

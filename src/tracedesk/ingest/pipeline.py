@@ -255,6 +255,9 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     writer = BatchWriter(database, report, redact, batch_size)
     _ingest_files(files, normalizer, writer, report, progress, total)
     writer.flush()
+    from ..store.maintenance import optimize
+
+    optimize(database)  # fresh planner statistics after a bulk load (cheap: sampled, and only on growth)
     _finish(database, report, started)
     return report
 
