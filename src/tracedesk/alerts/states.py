@@ -177,6 +177,11 @@ def replay_lookback_ns(rule: AlertRule) -> int:
 
 
 def check_states(db: Any, rule: AlertRule, at_ns: int) -> list[dict[str, Any]]:
+    """See check_states_and_result (this drops the replayed backtest)."""
+    return check_states_and_result(db, rule, at_ns)[0]
+
+
+def check_states_and_result(db: Any, rule: AlertRule, at_ns: int) -> tuple[list[dict[str, Any]], Any]:
     """Evaluate the rule at `at_ns` with its on-call state: one event per group, as `evaluate` gives,
     plus "state" (ok | pending | firing), "notification" (firing | renotify | resolved | None: what to
     send now), "dedupe_key", "since" and "scope". The state comes from replaying the evaluations on the
@@ -204,4 +209,4 @@ def check_states(db: Any, rule: AlertRule, at_ns: int) -> list[dict[str, Any]]:
             "since": _iso(st.since_ns) if st.since_ns is not None else (_iso(now[-1].since_ns) if now else None),
         })
         events.append(event)
-    return events
+    return events, result
