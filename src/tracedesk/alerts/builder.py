@@ -152,3 +152,73 @@ def default_choice(choices: list[SignalChoice], i: int) -> int:
     rest = [k for k in range(len(labels)) if k not in preferred]
     order = preferred + rest
     return order[i % len(order)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The page's links: an incident in the URL pre-fills the suggester; a suggested rule opens in the builder
+
+#: Session keys of the builder's widgets (the page reads them; `builder_session` fills them).
+SCOPE_PICKERS: tuple[str, ...] = ("route", "tenant", "model")
+EXTRA_KEY = "_alerts_builder_extra"
+
+
+def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], list[str]]:
+    """(since, until, cohort, problems) from URL parameters ?since=...&until=...&cohort.route=refunds."""
+    cohort: dict[str, str] = {}
+    problems: list[str] = []
+    for key in params:
+        if not str(key).startswith("cohort."):
+            continue
+        dim = str(key)[len("cohort."):]
+        if dim in BUILDER_DIMENSIONS or dim.startswith("dims."):
+            cohort[dim] = str(params[key])
+        else:
+            problems.append(f"cohort dimension {dim!r} is not one of {', '.join(BUILDER_DIMENSIONS)} or dims.NAME")
+    return str(params.get("since", "") or ""), str(params.get("until", "") or ""), cohort, problems
+
+
+def builder_session(rule: AlertRule, choices: list[SignalChoice]) -> dict[str, Any]:
+    """Session-state values that make the builder show `rule` (raises ValueError naming what it cannot
+    show: a per-trace or nested condition, a signal it does not offer, a window it does not list)."""
+    values = form_values(rule)
+    if values is None:
+        raise ValueError("the builder shows flat all/any rules; edit this one as JSON (download, then import)")
+    if rule.window not in WINDOWS or rule.step not in WINDOWS:
+        raise ValueError(f"the builder offers windows and steps {', '.join(WINDOWS)}; this rule uses "
+                         f"{rule.window} / {rule.step}")
+    out: dict[str, Any] = {
+        "b_name": rule.name, "b_severity": rule.severity, "b_owner": rule.owner, "b_combine": values["combine"],
+        "b_window": rule.window, "b_step": rule.step, "b_min_samples": rule.min_samples,
+        "b_group_by": list(rule.group_by), "b_runbook": rule.runbook, "n_conditions": len(values["conditions"]),
+    }
+    for dim in SCOPE_PICKERS:
+        out[f"b_scope_{dim}"] = list(rule.scope.get(dim, ()))
+    extra: dict[str, Any] = {"scope": {k: list(v) for k, v in rule.scope.items() if k not in SCOPE_PICKERS},
+                             "conditions": [], "states": {}}
+    for i, cond in enumerate(values["conditions"]):
+        match = next((c for c in choices if c.signal == cond["signal"]), None)
+        if match is None:
+            raise ValueError(f"the builder does not offer signal {cond['signal']}; edit this rule as JSON")
+        out[f"sig{i}"] = match.label
+        out[f"agg{i}{match.label}"] = cond["aggregation"]
+        out[f"cmp{i}{match.label}"] = cond["comparator"]
+        rel = cond.get("relative_to")
+        out[f"thr{i}{match.label}"] = float(rel.get("factor", 1.0) if rel else cond["threshold"])
+        extra["conditions"].append({k: cond[k] for k in ("min_samples", "window", "relative_to", "resolve_threshold")
+                                    if k in cond})
+    doc = rule_to_dict(rule)
+    extra["states"] = {k: doc[k] for k in ("for", "resolve_after", "renotify", "no_data", "min_samples_share")
+                       if k in doc}
+    out[EXTRA_KEY] = extra
+    return out
+
+
+def apply_extra(conditions: list[dict[str, Any]], scope: dict[str, list[str]],
+                extra: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, Any]]:
+    """The builder's widget values plus what an opened rule carries that the widgets do not show
+    (per-condition minimum samples and windows, scope dimensions beyond the pickers, on-call fields)."""
+    if not extra:
+        return conditions, scope, {}
+    merged = [dict(c, **{k: v for k, v in e.items() if k != "relative_to"}) for c, e in
+              zip(conditions, extra.get("conditions", []))] + conditions[len(extra.get("conditions", [])):]
+    return merged, {**scope, **extra.get("scope", {})}, dict(extra.get("states", {}))

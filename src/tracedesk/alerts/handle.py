@@ -157,3 +157,37 @@ class AlertsHandle:
             raise
         except ValueError as exc:  # suggest_rule's documented bad-input errors
             raise InputError(str(exc)) from None
+
+    # -- the page's links (URL pre-fill, "open in builder") ----------------------------------------
+
+    scope_pickers: tuple[str, ...] = ("route", "tenant", "model")
+
+    @property
+    def builder_extra_key(self) -> str:
+        from .builder import EXTRA_KEY
+
+        return EXTRA_KEY
+
+    @staticmethod
+    def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], list[str]]:
+        """(since, until, cohort, problems) from URL parameters since / until / cohort.DIM."""
+        from .builder import incident_from_params
+
+        return incident_from_params(params)
+
+    def builder_session(self, rule: AlertRule) -> dict[str, Any]:
+        """Session values that open `rule` in the builder (InputError naming what the builder cannot show)."""
+        from ..errors import InputError
+        from .builder import builder_session
+
+        try:
+            return builder_session(rule, self.signal_choices())
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    @staticmethod
+    def apply_builder_extra(conditions: list[dict[str, Any]], scope: dict[str, list[str]],
+                            extra: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, Any]]:
+        from .builder import apply_extra
+
+        return apply_extra(conditions, scope, extra)
