@@ -55,7 +55,14 @@ with build:
         conditions.append({"signal": pick.signal, "aggregation": agg, "comparator": cmp, "threshold": thr,
                            "relative_to": relative})
     runbook = st.text_input("Runbook / next action", **_kw("b_runbook", value=""))
+    c = st.columns(4)  # on-call states (empty: page while the condition holds, as a v1 rule)
+    durations = ["", *al.windows]
+    picked = {key: c[i].selectbox(label, durations, key=f"b_{key}", format_func=lambda d: d or "—")
+              for i, (key, label) in enumerate((("for", "Pending for"), ("resolve_after", "Resolve after"),
+                                                ("renotify", "Renotify every")))}
+    picked["no_data"] = c[3].selectbox("No data", ["ok", "alert", "keep"], key="b_no_data")
     conditions, scope, states = al.apply_builder_extra(conditions, scope, extra)
+    states = {**{k: v for k, v in picked.items() if v and v != "ok"}, **states}
     with ui.error_boundary(stop=True):  # an invalid rule: each problem with its JSON path
         rule = al.build(name=name, conditions=conditions, combine=combine, window=window, step=step, scope=scope,
                         group_by=group_by, min_samples=min_samples, severity=severity, owner=owner, runbook=runbook,
