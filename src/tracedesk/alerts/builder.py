@@ -116,10 +116,11 @@ def build_rule(*, name: str, conditions: list[dict[str, Any]], combine: str = "a
 def form_values(rule: AlertRule) -> dict[str, Any] | None:
     """The builder's widget values for a rule, or None when it nests groups (edit those as JSON)."""
     node = rule.condition
+    leaves: list[Condition]
     if isinstance(node, Condition):
         leaves, combine = [node], "all"
     elif isinstance(node, Group) and all(isinstance(i, Condition) for i in node.items):
-        leaves, combine = list(node.items), node.op
+        leaves, combine = [i for i in node.items if isinstance(i, Condition)], node.op
     else:
         return None
     doc = rule_to_dict(rule)

@@ -306,7 +306,7 @@ def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.Da
         aggregation = "sum" if leaf.aggregation == "count" else "mean"  # of the per-trace 0/1 matches
     rel = leaf.relative_to
     baseline_by_group: dict[tuple, np.ndarray] = {}
-    if rel is not None and rel.cohort is not None:
+    if rel is not None and rel.cohort is not None and isinstance(leaf, Condition):
         baseline_by_group = _cohort_baselines(loader, rule, leaf, times, w)
     out: _Series = {}
     t_all = frame["t"].to_numpy(np.int64)
@@ -508,7 +508,7 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
                 values, leaf.comparator, float(leaf.resolve_threshold))
             conds.append(ConditionSeries(f"c{i}", leaf.label(), leaf, values, counts, firing, thresholds, holding))
         joint = combine(rule.condition, [c.firing for c in conds])
-        holding = combine(rule.condition, [c.holding for c in conds])
+        holding = combine(rule.condition, [c.holding if c.holding is not None else c.firing for c in conds])
         no_data = np.logical_and.reduce([np.isnan(c.values) for c in conds])
         result.groups.append(GroupResult(group, conds, joint, holding | joint, no_data))
         result.episodes.extend(_episodes(rule, times, joint, group, conds, "all"))

@@ -10,7 +10,7 @@ Backtests and evaluations are cached on the workspace until the data changes (an
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple  # List: the class has a method named list
 
 from .definition import AGGREGATIONS, COMPARATORS, SEVERITIES, AlertRule, dumps_bundle, dumps_rule, loads
 
@@ -169,7 +169,7 @@ class AlertsHandle:
         return EXTRA_KEY
 
     @staticmethod
-    def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], list[str]]:
+    def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], List[str]]:
         """(since, until, cohort, problems) from URL parameters since / until / cohort.DIM."""
         from .builder import incident_from_params
 
@@ -186,8 +186,8 @@ class AlertsHandle:
             raise InputError(str(exc)) from None
 
     @staticmethod
-    def apply_builder_extra(conditions: list[dict[str, Any]], scope: dict[str, list[str]],
-                            extra: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, Any]]:
+    def apply_builder_extra(conditions: List[Dict[str, Any]], scope: Dict[str, List[str]],
+                            extra: dict[str, Any] | None) -> tuple[List[Dict[str, Any]], Dict[str, List[str]], dict[str, Any]]:
         from .builder import apply_extra
 
         return apply_extra(conditions, scope, extra)

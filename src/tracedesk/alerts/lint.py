@@ -13,7 +13,7 @@ from .definition import AlertRule, Condition, TraceCondition
 
 
 def _signals(rule: AlertRule) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for leaf in rule.leaves():
         if isinstance(leaf, TraceCondition):
             out.extend(c.signal for c in leaf.inner())

@@ -401,14 +401,14 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     other_false = len(_pages(np.logical_and.reduce([c[2] for c in choice]), gap_steps))
                     margin = min(c[3] for c in choice)
                     fragile = len(_pages(np.logical_and.reduce([c[4] for c in choice]) & ~overlap, gap_steps, has_data))
-                    k = score.key()
+                    sk = score.key()
                     # noise elsewhere, per other group: none, at most one page per two groups, more
                     per_group = other_false / max(1, n_elsewhere)
                     noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
-                    key = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2), -noise,
-                           *k[2:], -size, round(margin, 2), -parse_duration(win))
-                    if best is None or key > best[0]:
-                        best = (key, [c[0] for c in choice], win, score, other_false)
+                    rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2), -noise,
+                            *sk[2:], -size, round(margin, 2), -parse_duration(win))
+                    if best is None or rank > best[0]:
+                        best = (rank, [c[0] for c in choice], win, score, other_false)
                     if size == 1:
                         tried.append({"condition": choice[0][0].label(), "window": win, "caught": score.caught,
                                       "false_pages": score.false_pages, "false_pages_elsewhere": other_false,
