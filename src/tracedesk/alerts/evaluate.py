@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from ..signals import SampleQuery, get, samples
 from ..store import connect
+from ..store.samples import span_range
 from .definition import AlertRule, Condition, Leaf, Node, TraceCondition, parse_duration
-from .signals import _TRACE_DIM, SampleQuery, samples
 
 NS = 1_000_000_000
 _PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
@@ -221,8 +222,7 @@ def _iso(ns: int) -> str:
 
 def data_range(db: sqlite_utils.Database) -> tuple[int, int] | None:
     """(first, last) span start time in the store, or None when it is empty."""
-    row = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM spans").fetchone()
-    return None if row[0] is None else (int(row[0]), int(row[1]))
+    return span_range(db)
 
 
 def evaluation_grid(since_ns: int, until_ns: int, step_s: int) -> np.ndarray:
@@ -319,7 +319,9 @@ def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.Da
         minimum = _min_samples(rule, leaf, t, times, w)
         if isinstance(leaf, TraceCondition) and leaf.aggregation == "count":
             values = np.where(counts > 0, values, 0.0)  # no judged trace: none matched
-        if not (isinstance(minimum, int) and minimum == 0):
+        if _zero_when_empty(leaf):  # traffic that stopped is a value (0), not missing data
+            values = np.where(counts == 0, 0.0, values)
+        elif not (isinstance(minimum, int) and minimum == 0):
             values = np.where(counts >= minimum, values, np.nan)
         thresholds = np.full(len(times), float(leaf.threshold))
         if rel is not None:
@@ -363,10 +365,7 @@ def _cohort_baselines(loader: SampleLoader, rule: AlertRule, leaf: Condition, ti
     return out
 
 
-# Per-trace conditions need each sample's trace. The signal query helper reads a group-by dimension
-# through this table, so the trace id is offered there as one more (internal) dimension; the shared
-# signal registry (tracedesk.signals) is to carry it as a sample key.
-_TRACE_DIM["trace_id"] = "t.trace_id"
+#: Every sample frame of the signal registry carries its trace (tracedesk.store.samples).
 _TRACE_KEY = "trace_id"
 
 
@@ -397,10 +396,9 @@ def _trace_samples(loader: SampleLoader, rule: AlertRule, leaf: TraceCondition) 
     the inner conditions hold on it, else 0). It is judged when every inner signal has a value there."""
     inner = leaf.inner()
     keys = [_TRACE_KEY, *rule.group_by]
-    dims = (*rule.group_by, _TRACE_KEY)
     joined: pd.DataFrame | None = None
     for i, cond in enumerate(inner):
-        per = _per_trace(loader.load(cond.signal, rule.scope, dims), cond, rule.group_by)
+        per = _per_trace(loader.load(cond.signal, rule.scope, rule.group_by), cond, rule.group_by)
         per = per.rename(columns={"v": f"v{i}", "t": f"t{i}"})
         joined = per if joined is None else joined.merge(per, on=keys, how="inner")
     assert joined is not None
@@ -412,6 +410,12 @@ def _trace_samples(loader: SampleLoader, rule: AlertRule, leaf: TraceCondition) 
     out = pd.DataFrame({"t": t, "v": np.asarray(matched, dtype=np.float64),
                         **{d: joined[d].to_numpy(object) for d in rule.group_by}})
     return out.sort_values("t", kind="stable").reset_index(drop=True)
+
+
+def _zero_when_empty(leaf: Leaf) -> bool:
+    """A count signal (trace_count) reads 0 for an empty window: traffic that stopped is a value."""
+    return (isinstance(leaf, Condition) and get(leaf.signal["type"]).zero_when_empty
+            and leaf.aggregation in ("count", "sum"))
 
 
 def _signal_key(signal: dict[str, Any]) -> str:
@@ -502,7 +506,8 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
         group = dict(zip(rule.group_by, gkey))
         conds = []
         for i, leaf in enumerate(leaf_list):
-            values, counts, thresholds = per_leaf[i].get(gkey, (nan, zero, np.full(len(times), float(leaf.threshold))))
+            empty = np.zeros(len(times)) if _zero_when_empty(leaf) else nan
+            values, counts, thresholds = per_leaf[i].get(gkey, (empty, zero, np.full(len(times), float(leaf.threshold))))
             firing = compare(values, leaf.comparator, thresholds)
             holding = firing if leaf.resolve_threshold is None else compare(
                 values, leaf.comparator, float(leaf.resolve_threshold))

@@ -27,6 +27,15 @@ def _hint(value: str, known: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else (f"; stored: {', '.join(sorted(known)[:12])}" if known else "")
 
 
+def _value_exists(db: sqlite_utils.Database, dim: str, value: str) -> bool:
+    if dim.startswith("dims.") or dim in store_alerts.SCOPE_VALUE_COLUMNS:
+        return store_alerts.dimension_value_exists(db, dim, value)
+    # any other cohort dimension (provider, response_model, agent, ...): the cohort definitions' SQL
+    from ..store.query import distinct_values
+
+    return value in distinct_values(db, dim, 1_000_000)
+
+
 def lint(db: sqlite_utils.Database, rule: AlertRule, result: Any = None) -> list[str]:
     """Problems of `rule` against the data in `db` (and, given a backtest result, signals without samples)."""
     out: list[str] = []
@@ -47,7 +56,7 @@ def lint(db: sqlite_utils.Database, rule: AlertRule, result: Any = None) -> list
     for where, scope in scopes:
         for dim, values in scope.items():
             for value in values:
-                if not store_alerts.dimension_value_exists(db, dim, value):
+                if not _value_exists(db, dim, value):
                     out.append(f"{rule.name}: {where} {dim}={value!r} matches no trace or span in this database")
     if result is not None and result.groups:
         for i, leaf in enumerate(rule.leaves()):

@@ -63,6 +63,10 @@ _SPAN_COLUMNS = {"model": "model", "agent_name": "agent_name", "service": "servi
                  "tenant": "tenant", "prompt_version": "prompt_version", "environment": "environment"}
 
 
+#: dimensions dimension_value_exists reads from a column (the others go through cohort_sql)
+SCOPE_VALUE_COLUMNS = frozenset({*_TRACE_COLUMNS, *_SPAN_COLUMNS})
+
+
 def evaluator_names(db: sqlite_utils.Database) -> set[str]:
     """Every evaluation name stored (judges, heuristics, imported, user feedback)."""
     return {r[0] for r in db.execute("SELECT DISTINCT name FROM evaluations")}
