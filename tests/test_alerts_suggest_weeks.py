@@ -50,7 +50,7 @@ def test_sample_week_new_model_name(sample_db_path, sample_incidents):
     # the model name did not exist before: the baseline is the model it replaced
     assert s.reference == {"scope": {"model": ["gemini-2.5-flash"]},
                            "why": "model=gemini-2.5-flash (the value it replaced: its traffic fell 100%)"}
-    assert [c.signal["type"] for c in s.rule.leaves()] == ["refusal_rate"]
+    assert [c.signal["type"] for c in s.rule.leaves()] == ["refusal_rate_answer"]  # refusals per LLM answer
 
 
 def test_sample_week_tool_retry_loop(sample_db_path, sample_incidents):
