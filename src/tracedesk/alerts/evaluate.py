@@ -518,7 +518,8 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
         result.groups.append(GroupResult(group, conds, joint, holding | joint, no_data))
         result.episodes.extend(_episodes(rule, times, joint, group, conds, "all"))
         for c in conds:
-            result.condition_episodes[c.id].extend(_episodes(rule, times, c.firing, group, conds, c.id))
+            # only its own values: with every condition's, a rule of n conditions cost n^2 per group
+            result.condition_episodes[c.id].extend(_episodes(rule, times, c.firing, group, [c], c.id))
     result.episodes.sort(key=lambda e: (e.start_ns, group_label(e.group)))
     for eps in result.condition_episodes.values():
         eps.sort(key=lambda e: (e.start_ns, group_label(e.group)))
