@@ -351,10 +351,11 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
 def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: BatchWriter,
                  progress: Progress | None, done_before: int, total: int) -> None:
     first = reader.readline()
-    skipped = 0
-    while first and not first.strip() and skipped < 1000:  # blank lines before the first record
-        skipped += 1
+    blank = b""  # blank lines before the first record (kept: a protobuf body may start with b"\n")
+    while first and not first.strip() and len(blank) < 4096:
+        blank += first
         first = reader.readline()
+    skipped = blank.count(b"\n")
     rest_start = reader.readline() if first else b""
     if first and rest_start.strip() and _is_record_line(first):
         # JSON Lines: stream line by line.
@@ -372,7 +373,7 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
                     last_report = pos
                     progress(done_before + pos, total)
         return
-    data = first + rest_start + reader.read()
+    data = blank + first + rest_start + reader.read()
     result = parse_bytes(data, source, normalizer=normalizer)
     del data
     # Write a big document in batches (bounded transaction size, progress between batches).
