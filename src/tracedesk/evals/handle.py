@@ -78,6 +78,22 @@ class EvalsHandle:
 
     # -- custom judges -----------------------------------------------------------------------------
 
+    def pass_rules(self) -> list[dict[str, Any]]:
+        """Each stored evaluator's pass rule (threshold, direction, origin) and its verdict counts."""
+        from ..store.evals import evaluator_rules
+
+        return evaluator_rules(self._ws.db)
+
+    def set_pass_rule(self, name: str, threshold: float, direction: str) -> int:
+        """Set one evaluator's pass rule; its score-only verdicts are re-derived. Returns rows updated."""
+        from ..errors import InputError
+        from ..store.evals import save_pass_rule
+
+        try:
+            return save_pass_rule(self._ws.db, name, threshold, direction)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
     def custom_judges(self) -> list[dict[str, Any]]:
         from . import custom
 

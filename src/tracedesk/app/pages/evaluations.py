@@ -72,6 +72,19 @@ else:
     ui.show_frame(queue, column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗"),
                                         "score": st.column_config.NumberColumn(format="%.2f")})
 
+with st.expander("Pass thresholds (score-only evaluations get their verdict here)"):
+    rules = ws.evals.pass_rules()
+    ui.show_frame(rules)
+    with st.form("pass_rule"):
+        r = st.columns(3)
+        rule_name = r[0].selectbox("Evaluator", [x["evaluator"] for x in rules], key="rule_name")
+        rule_threshold = r[1].number_input("Threshold", value=0.5, step=0.05, key="rule_threshold")
+        rule_direction = r[2].selectbox("Passes when the score is", ["higher", "lower"], key="rule_direction")
+        if st.form_submit_button("Save rule") and rule_name:
+            with ui.error_boundary():
+                changed = ws.evals.set_pass_rule(rule_name, rule_threshold, rule_direction)
+                st.success(f"Saved: {changed} derived verdicts of {ui.md(rule_name)} re-derived.")
+
 with st.expander("Custom judges"):
     with st.form("custom"):
         cname = st.text_input("Name (snake_case)", key="custom_name")
