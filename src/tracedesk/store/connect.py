@@ -62,7 +62,20 @@ def _file_key(path: str) -> tuple[str, int, int] | None:
     return (os.path.realpath(path), st.st_dev, st.st_ino)
 
 
+def fold(text: str | None) -> str | None:
+    """Unicode case folding for text search (`école` matches `ÉCOLE`, `straße` matches `STRASSE`);
+    SQLite's own lower()/LIKE fold ASCII only."""
+    return text.casefold() if isinstance(text, str) else None
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the store's queries use: td_fold(text) (see fold). Deterministic, so SQLite may
+    evaluate it once per row and value."""
+    conn.create_function("td_fold", 1, fold, deterministic=True)
+
+
 def _configure(database: sqlite_utils.Database, path: str) -> None:
+    register_functions(database.conn)
     # The busy timeout comes first: switching a new file to WAL needs a lock another opener may hold.
     # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
     database.conn.execute("PRAGMA busy_timeout=30000")
@@ -105,6 +118,7 @@ def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None, 
     returned as is), or None for the default path ($TRACEDESK_DB, else ./tracedesk.db).
     """
     if isinstance(db, sqlite_utils.Database):
+        register_functions(db.conn)  # a connection opened elsewhere still gets the store's functions
         ensure_migrated(db)
         return db
     path = resolve_path(db)
