@@ -9,8 +9,9 @@ Backtests and evaluations are cached on the workspace until the data changes (an
 """
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple  # List: the class has a method named list
 
 from .definition import AGGREGATIONS, COMPARATORS, SEVERITIES, AlertRule, dumps_bundle, dumps_rule, loads
 
@@ -44,10 +45,11 @@ class AlertsHandle:
 
     @property
     def dimensions(self) -> tuple[str, ...]:
-        """Dimensions a rule can be scoped to or grouped by in the builder."""
-        from .builder import BUILDER_DIMENSIONS
+        """Dimensions a rule can be scoped to or grouped by in the builder (tracedesk.cohorts' names, then
+        this database's mapped ones as dims.NAME)."""
+        from .builder import dimensions
 
-        return tuple(BUILDER_DIMENSIONS)
+        return tuple(self._ws.memo(("alerts.dimensions",), dimensions))
 
     def signal_choices(self) -> "list[SignalChoice]":
         """Signals this data can feed, with the usual aggregation, bad direction and a start threshold."""
@@ -98,7 +100,7 @@ class AlertsHandle:
 
     # -- saved rules -------------------------------------------------------------------------------
 
-    def list(self) -> list[AlertRule]:
+    def list(self) -> builtins.list[AlertRule]:  # noqa: A003 - reads as ws.alerts.list()
         from .storage import list_rules
 
         return self._ws.call(list_rules)
@@ -130,7 +132,7 @@ class AlertsHandle:
         return self._ws.memo(("alerts.backtest", dumps_rule(rule), since_ns, until_ns),
                              lambda db: backtest(db, rule, since_ns, until_ns))
 
-    def evaluate(self, rule: AlertRule, at: object = None) -> list[dict[str, Any]]:
+    def evaluate(self, rule: AlertRule, at: object = None) -> builtins.list[dict[str, Any]]:
         """One event per group for the window ending at `at` (default: the newest span)."""
         from .. import timeutil
         from .evaluate import evaluate
@@ -138,7 +140,7 @@ class AlertsHandle:
         at_ns = timeutil.parse_optional_time(at, name="at")
         return self._ws.memo(("alerts.evaluate", dumps_rule(rule), at_ns), lambda db: evaluate(db, rule, at_ns))
 
-    def firing(self, rule: AlertRule, at: object = None) -> list[str]:
+    def firing(self, rule: AlertRule, at: object = None) -> builtins.list[str]:
         """Labels of the groups firing now (or at `at`)."""
         return [self.group_label(e["group"]) for e in self.evaluate(rule, at) if e["firing"]]
 
@@ -157,3 +159,37 @@ class AlertsHandle:
             raise
         except ValueError as exc:  # suggest_rule's documented bad-input errors
             raise InputError(str(exc)) from None
+
+    # -- the page's links (URL pre-fill, "open in builder") ----------------------------------------
+
+    scope_pickers: tuple[str, ...] = ("route", "tenant", "model")
+
+    @property
+    def builder_extra_key(self) -> str:
+        from .builder import EXTRA_KEY
+
+        return EXTRA_KEY
+
+    @staticmethod
+    def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], List[str]]:
+        """(since, until, cohort, problems) from URL parameters since / until / cohort.DIM."""
+        from .builder import incident_from_params
+
+        return incident_from_params(params)
+
+    def builder_session(self, rule: AlertRule) -> dict[str, Any]:
+        """Session values that open `rule` in the builder (InputError naming what the builder cannot show)."""
+        from ..errors import InputError
+        from .builder import builder_session
+
+        try:
+            return builder_session(rule, self.signal_choices())
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    @staticmethod
+    def apply_builder_extra(conditions: List[Dict[str, Any]], scope: Dict[str, List[str]],
+                            extra: dict[str, Any] | None) -> tuple[List[Dict[str, Any]], Dict[str, List[str]], dict[str, Any]]:
+        from .builder import apply_extra
+
+        return apply_extra(conditions, scope, extra)

@@ -1,6 +1,6 @@
 """JSON Lines records that are not OTLP requests: one OTLP span object, or one FLAT record.
 
-The flat record is for apps that log LLM calls without OpenTelemetry (README "Flat JSONL format"):
+The flat record is for apps that log LLM calls without OpenTelemetry (docs/ingest.md, "Flat JSONL format"):
 
     {"trace_id" | "conversation_id": "...", "span_id"?, "parent_id"?, "name"?, "kind"?,
      "start_time"?, "end_time"? | "duration_ms"? | "latency_ms"?, "model"?, "provider"?,

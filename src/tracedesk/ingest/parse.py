@@ -133,7 +133,7 @@ def _malformed(exc: BaseException) -> str:
 
 def _record(obj: Any, where: str, normalizer: Normalizer, result: ParseResult) -> None:
     if not isinstance(obj, dict):
-        raise RecordError(f"expected a JSON object, got {type(obj).__name__}; see README 'ingest' for formats")
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__}; see docs/ingest.md for the formats")
     if "resourceSpans" in obj or "resource_spans" in obj:
         parse_traces_json(obj, where, normalizer, result)
     elif "resourceLogs" in obj or "resource_logs" in obj:

@@ -27,6 +27,7 @@ from .messages import last_text
 from .normalize import Normalizer
 from .validate import transient_write_error
 from .parse import GZIP_MAGIC, parse_bytes, parse_line
+from .realworld import output_text_of
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
@@ -191,6 +192,8 @@ def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
             out[f"{direction}_messages"] = msgs
             roles = ("user", "tool") if direction == "input" else ("assistant",)
             text = last_text(msgs, roles)
+            if text is None and direction == "output":
+                text = output_text_of(msgs, None, "LLM")  # an answer that is only tool calls
             if text is not None:
                 out[f"{direction}_text"] = text
     return out
@@ -354,10 +357,14 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
 def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: BatchWriter,
                  progress: Progress | None, done_before: int, total: int) -> None:
     first = reader.readline()
+    skipped = 0
+    while first and not first.strip() and skipped < 1000:  # blank lines before the first record
+        skipped += 1
+        first = reader.readline()
     rest_start = reader.readline() if first else b""
-    if first and rest_start.strip() and _is_object_line(first):
+    if first and rest_start.strip() and _is_record_line(first):
         # JSON Lines: stream line by line.
-        lineno = 0
+        lineno = skipped
         last_report = 0
         for line in _chain(first, rest_start, reader):
             lineno += 1
@@ -394,14 +401,20 @@ def _chain(first: bytes, second: bytes, reader: BinaryIO) -> Iterator[bytes]:
     yield from reader
 
 
-def _is_object_line(line: bytes) -> bool:
+def _is_record_line(line: bytes) -> bool:
+    """Whether a file whose first non-blank line is `line` (and that has more lines) is JSON Lines.
+
+    A line that is a whole JSON value, or looks like one object, starts JSON Lines (a JSON document
+    cannot continue after a complete value); a pretty-printed document's first line (`{`, `[`) is not.
+    """
     line = line.strip()
-    if not line.startswith(b"{") or not line.endswith(b"}"):
-        return False
+    if line.startswith(b"{") and line.endswith(b"}"):
+        return True  # an object, or a bad first record of a JSONL file: rejected by line, the rest still read
     try:
-        return isinstance(orjson.loads(line), dict)
+        orjson.loads(line)
     except orjson.JSONDecodeError:
-        return True  # a bad first line of a JSONL file: rejected by line, the rest still read
+        return False
+    return True
 
 
 def _size(path: Path) -> int:

@@ -1,6 +1,6 @@
 """Per-record range checks, so one out-of-range value never loses a good record (issue 14).
 
-Policy (README "Bad values"):
+Policy (docs/ingest.md, "Bad input"):
 - A value the record cannot exist without is checked strictly and the RECORD is rejected with its
   location: span start/end times (must be nanoseconds between 1970-01-01 and 2200-01-01, which also keeps
   them inside SQLite's int64), flat-record times and durations, log-record times.

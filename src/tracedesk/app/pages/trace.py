@@ -3,15 +3,15 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
-from tracedesk.analysis.graph import span_tree
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()
+filters = ui.sidebar_filters(ws)  # the list of recent traces follows the shared filters
 
 trace_id = st.text_input("Trace id", value=st.query_params.get("trace_id", ""),
                          placeholder="32 hex characters — or pick a recent trace below").strip().lower()
 if not trace_id:
-    recent = ws.traces(limit=30)
+    recent = ws.traces(filters, limit=30)
     st.info("Open a trace: paste its id above, pick one here, or select a row on the **Traces** page.")
     picked = st.selectbox("Recent traces", recent["trace_id"], index=None,
                           format_func=lambda t: f"{t} · {recent.set_index('trace_id').at[t, 'root_name']}")
@@ -43,7 +43,7 @@ cols[5].metric("Complete tree", "yes" if summary.get("complete") else "no",
 tab_spans, tab_graph = st.tabs(["Spans & waterfall", "Trajectory graph"])
 with tab_spans:
     st.altair_chart(charts.waterfall(spans), width="stretch")
-    tree = span_tree(spans)
+    tree = ws.span_tree(spans)
     labels = {r["span_id"]: ui.span_choice_label(r) for r in tree.to_dict("records")}
     ids = list(labels)
     key = f"span_of_{trace_id}"
