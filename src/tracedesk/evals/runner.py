@@ -231,8 +231,8 @@ def draw_judgeable(db: sqlite_utils.Database, units: list[data.Unit], evaluators
         drawn = {(u.trace_id, u.span_id) for u in smp.units}
         pool = [u for u in pool if (u.trace_id, u.span_id) not in drawn]
     comp = {p: 0 for p in (first.composition if first else {})}
-    for key in reasons.values():
-        comp[key] = comp.get(key, 0) + 1
+    for pool_name in reasons.values():
+        comp[pool_name] = comp.get(pool_name, 0) + 1
     return Sample(kept, reasons, len(units), strategy, seed, comp, unjudgeable, dict(lacking))
 
 

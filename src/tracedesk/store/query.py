@@ -211,6 +211,17 @@ def dimension(name: str) -> cohorts.Dimension:
         raise FilterError(str(exc)) from None
 
 
+_TEXT_COLUMNS = ("s.name", "s.input_text", "s.output_text")
+#: Unicode-aware substring test (`école` finds `ÉCOLE`): the needle is casefolded once in Python. For
+#: ASCII text SQLite's lower() IS the case fold, so lower() answers in C; only a row that holds non-ASCII
+#: (its character length differs from its byte length) and did not match that way asks td_fold, the
+#: Python casefold registered on every store connection. A match in lower(x) is always one in
+#: casefold(x) (non-ASCII characters of the needle are already folded), so the two tests are exact.
+#: instr(), not LIKE: `%` and `_` in the search text are literal characters.
+_TEXT_MATCH = ("(instr(lower({col}), ?) OR (length({col}) <> length(CAST({col} AS BLOB)) "
+               "AND instr(td_fold({col}), ?)))")
+
+
 def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
     """SQL condition over `traces AS alias` (plus correlated sub-queries) and its parameters."""
     if f is None:
@@ -244,12 +255,9 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
             span_conds.append(f"+s.{col} IN ({','.join('?' for _ in values)})")
             params.extend(values)
     if f.text:
-        like = "%" + f.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        span_conds.append(
-            "(lower(s.name) LIKE ? ESCAPE '\\' OR lower(s.input_text) LIKE ? ESCAPE '\\' "
-            "OR lower(s.output_text) LIKE ? ESCAPE '\\')"
-        )
-        params.extend([like, like, like])
+        span_conds.append("(" + " OR ".join(_TEXT_MATCH.format(col=c) for c in _TEXT_COLUMNS) + ")")
+        needle = f.text.casefold()
+        params.extend([needle] * (2 * len(_TEXT_COLUMNS)))
     # Span and score conditions are uncorrelated `IN (SELECT trace_id ...)` sub-queries: SQLite runs each
     # once into a temporary set and probes it per trace. A correlated EXISTS lets the planner walk a
     # non-trace index (model, kind) once per trace when no ANALYZE statistics exist: quadratic.
