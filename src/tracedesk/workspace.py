@@ -236,6 +236,22 @@ class Workspace:
         return _query.spans(self.db, filters, kinds=kinds, limit=limit)
 
     @_locked
+    def export(self, what: str, path: str, *, format: str | None = None,  # noqa: A002
+               filters: Filters | None = None, chunk_rows: int | None = None) -> Any:
+        """Write spans / traces / evaluations matching `filters` to a CSV or Parquet file, streamed in
+        chunks (Parquet needs `pip install 'tracedesk[parquet]'`). Returns an ExportReport (rows, chunks)."""
+        from .exporting import export
+
+        return export(self.db, what, path, format=format, filters=filters, chunk_rows=chunk_rows)
+
+    @_locked
+    def export_bytes(self, what: str, filters: Filters | None = None, format: str = "csv") -> bytes:  # noqa: A002
+        """The same export in memory, for a download button."""
+        from .exporting import to_bytes
+
+        return to_bytes(self.db, what, format, filters=filters)
+
+    @_locked
     def trace(self, trace_id: str) -> pd.DataFrame:
         """All columns of one trace's spans (JSON decoded), in start order; empty if unknown."""
         return _query.trace_spans(self.db, trace_id)

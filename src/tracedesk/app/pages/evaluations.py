@@ -9,6 +9,8 @@ from tracedesk.charts.evals import score_histogram
 
 ui.page_setup("Evaluations")
 ws = ui.require_workspace()
+if ws.evals.judges_missing:  # heuristics still run; say how to get the judges
+    st.warning(ws.evals.judges_missing)
 
 with st.form("run"):
     picked = st.multiselect("Evaluators", ws.evals.names(), default=["pii", "prompt_injection", "refusal"],
