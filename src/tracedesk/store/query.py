@@ -29,6 +29,12 @@ TRACE_SORT_COLUMNS: tuple[str, ...] = (
     "environment", "session_id", "user_id",
 )
 
+#: Trace columns that are cohort dimensions beside COLUMN_DIMENSIONS: ids, one value per conversation / user.
+ID_DIMENSIONS: tuple[str, ...] = ("session_id", "user_id")
+#: Dimensions a URL names bare (route=billing, session_id=abc); any other is written dim.NAME.
+_URL_DIMENSIONS: tuple[str, ...] = (*COLUMN_DIMENSIONS, *ID_DIMENSIONS)
+#: Span attributes that carry a trace's tags (OpenInference, Langfuse, Logfire), each a list of strings.
+TAG_ATTRIBUTES: tuple[str, ...] = ("tag.tags", "langfuse.trace.tags", "logfire.tags")
 #: Span-level list filters: Filters field -> spans column.
 _SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent_name"}
 #: URL parameter name for each list field.
@@ -58,6 +64,8 @@ class Filters:
     min_latency_ms: float | None = None  # trace duration
     max_latency_ms: float | None = None
     text: str | None = None  # substring of a span's name, input or output (case-insensitive)
+    #: a trace matches when one of its spans carries one of these tags (TAG_ATTRIBUTES)
+    tags: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return self == Filters()
@@ -82,7 +90,7 @@ class Filters:
             out["end"] = _ns_to_iso(self.end_ns)
         for dim, values in sorted(self.dims.items()):
             if values:
-                out[dim if dim in COLUMN_DIMENSIONS else f"dim.{dim}"] = ",".join(values)
+                out[dim if dim in _URL_DIMENSIONS else f"dim.{dim}"] = ",".join(values)
         for attr, param in _LIST_PARAMS.items():
             values = getattr(self, attr)
             if values:
@@ -95,6 +103,8 @@ class Filters:
             out["latency_ms"] = _range_str(self.min_latency_ms, self.max_latency_ms)
         if self.text:
             out["q"] = self.text
+        if self.tags:
+            out["tag"] = ",".join(self.tags)
         return out
 
     @classmethod
@@ -111,7 +121,7 @@ class Filters:
                 f.start_ns = _parse_time(key, value)
             elif key == "end":
                 f.end_ns = _parse_time(key, value)
-            elif key in COLUMN_DIMENSIONS:
+            elif key in _URL_DIMENSIONS:
                 f.dims[key] = _split(value)
             elif key.startswith("dim.") and len(key) > 4:
                 f.dims[key[4:]] = _split(value)
@@ -129,13 +139,15 @@ class Filters:
                 f.min_latency_ms, f.max_latency_ms = _parse_range(key, value)
             elif key == "q":
                 f.text = value
+            elif key == "tag":
+                f.tags = _split(value)
         return f
 
 
 FILTER_PARAM_KEYS_HELP = (
     "start/end (ISO time or Unix ns), route/tenant/prompt_version/environment or dim.NAME (comma list), "
     "model, kind, status, agent (comma lists), score.NAME / cost / latency_ms (LO..HI, either side optional), "
-    "q (text)"
+    "q (text), session_id / user_id, tag (comma lists)"
 )
 
 
@@ -187,7 +199,7 @@ def to_ns(value: "dt.datetime | dt.date | pd.Timestamp | str | int") -> int:
 
 
 def _dim_expr(dim: str, alias: str) -> str:
-    if dim in COLUMN_DIMENSIONS:
+    if dim in _URL_DIMENSIONS:
         return f"{alias}.{dim}"
     if not dim.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise FilterError(f"Dimension {dim!r}: use letters, digits, '_', '.' or '-'")
@@ -235,6 +247,10 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
     # non-trace index (model, kind) once per trace when no ANALYZE statistics exist: quadratic.
     if span_conds:
         conds.append(f"{alias}.trace_id IN (SELECT s.trace_id FROM spans s WHERE {' AND '.join(span_conds)})")
+    if f.tags:
+        cond, tag_params = tag_condition(f.tags, alias)
+        conds.append(cond)
+        params.extend(tag_params)
     for name, (lo, hi) in f.scores.items():
         cond = f"{alias}.trace_id IN (SELECT e.trace_id FROM evaluations e WHERE e.name = ?"
         params.append(name)
@@ -246,6 +262,23 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
             params.append(hi)
         conds.append(cond + ")")
     return (" AND ".join(conds) or "1"), params
+
+
+def tag_condition(tags: Sequence[str], alias: str = "t") -> tuple[str, list[Any]]:
+    """Traces with a span carrying one of `tags` in any TAG_ATTRIBUTES list (a lone string counts too)."""
+    marks = ",".join("?" for _ in tags)
+    parts = [f"SELECT s.trace_id FROM spans s, json_each(s.attributes, '$.\"{key}\"') j "
+             f"WHERE s.attributes LIKE '%tags%' AND j.value IN ({marks})" for key in TAG_ATTRIBUTES]
+    return f"{alias}.trace_id IN ({' UNION '.join(parts)})", [t for _ in TAG_ATTRIBUTES for t in tags]
+
+
+def tag_values(db: sqlite_utils.Database, limit: int = 500) -> list[str]:
+    """Tags the stored spans carry, most traces first."""
+    parts = [f"SELECT s.trace_id, j.value AS tag FROM spans s, json_each(s.attributes, '$.\"{key}\"') j "
+             f"WHERE s.attributes LIKE '%tags%' AND j.type = 'text'" for key in TAG_ATTRIBUTES]
+    sql = (f"SELECT tag FROM ({' UNION '.join(parts)}) GROUP BY tag ORDER BY COUNT(DISTINCT trace_id) DESC, tag "
+           f"LIMIT ?")
+    return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
 
 
 def trace_ids_sql(f: Filters | None) -> tuple[str, list[Any]]:
@@ -411,6 +444,8 @@ def trace_eval_summary(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> p
 
 def distinct_values(db: sqlite_utils.Database, dimension: str, limit: int = 500) -> list[str]:
     """Values a cohort dimension (or model / agent / kind / status) takes, most traces first."""
+    if dimension in ("tag", "tags"):
+        return tag_values(db, limit)
     if dimension in ("model", "agent", "agent_name", "kind", "status"):
         col = "agent_name" if dimension in ("agent", "agent_name") else dimension
         sql = f"SELECT {col} FROM spans WHERE {col} IS NOT NULL AND {col} != '' GROUP BY {col} ORDER BY COUNT(*) DESC LIMIT ?"
@@ -429,7 +464,7 @@ def extra_dimensions(db: sqlite_utils.Database, sample: int = 2000) -> list[str]
             keys.update(json.loads(raw).keys())
         except (ValueError, AttributeError):
             continue
-    return sorted(k for k in keys if k not in COLUMN_DIMENSIONS)
+    return sorted(k for k in keys if k not in _URL_DIMENSIONS)
 
 
 def evaluator_names(db: sqlite_utils.Database) -> list[str]:

@@ -1,0 +1,71 @@
+"""Sessions (conversations as turns), user_id / session_id as cohort dimensions, tags as a filter."""
+from __future__ import annotations
+
+import pytest
+
+import sessions_data as data
+import tracedesk
+from tracedesk import Filters
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sessions")
+    return tracedesk.open(data.build(str(tmp / "s.db"), tmp))
+
+
+def test_filter_by_session_id_and_user_id(ws):
+    by_session = ws.traces(Filters(dims={"session_id": ["conv-a"]}), descending=False)
+    assert by_session["trace_id"].tolist() == ws.session("conv-a")["trace_id"].tolist()
+    assert len(by_session) == 3 and set(by_session["user_id"]) == {"alice"}
+    assert ws.count_traces(Filters(dims={"user_id": ["bob", "carol"]})) == 3
+    # from a shared link, bare keys as for route=
+    f = Filters.from_query_params({"session_id": "conv-b", "user_id": "bob"})
+    assert f.dims == {"session_id": ["conv-b"], "user_id": ["bob"]}
+    assert Filters.from_query_params(f.to_query_params()) == f
+    assert ws.count_traces(f) == 2
+
+
+def test_filter_by_tag(ws):
+    assert ws.values("tag") == ["beta", "mobile", "web"]  # 2 traces each; ties by name
+    tagged = ws.traces(Filters(tags=["beta"]), descending=False)
+    assert sorted(tagged["user_id"]) == ["alice", "bob"]
+    assert ws.count_traces(Filters(tags=["mobile", "web"])) == 4
+    assert ws.count_traces(Filters(tags=["nope"])) == 0
+    f = Filters.from_query_params({"tag": "web", "user_id": "bob"})
+    assert f.tags == ["web"] and ws.count_traces(f) == 2
+    assert f.to_query_params() == {"user_id": "bob", "tag": "web"}
+
+
+def test_cost_and_quality_by_user(ws):
+    m = ws.cohort_matrix("user_id")
+    assert list(m.index) == ["(all)", "alice", "bob", "carol"]
+    assert m.loc[["alice", "bob", "carol"], "traces"].tolist() == [3, 2, 1]
+    assert m.loc["alice", "cost_per_trace"] == pytest.approx((0.004 + 0.006 + 0.001) / 3)
+    assert m.loc["bob", "cost_per_trace"] == pytest.approx(0.025)
+    assert m.loc["alice", "quality"] == pytest.approx(0.65)
+    assert m.loc["alice", "pass_rate"] == pytest.approx(0.5)
+    assert m.loc["bob", "error_rate"] == pytest.approx(0.5)
+    sessions = ws.cohort_matrix("session_id")
+    assert sessions.loc["conv-b", "traces"] == 2 and sessions.loc["(none)", "traces"] == 1
+
+
+def test_sessions_and_one_conversation(ws):
+    s = ws.sessions()
+    assert s["session_id"].tolist() == ["conv-b", "conv-a"]  # most recent activity first
+    a = s.set_index("session_id").loc["conv-a"]
+    assert (a["user_id"], a["turns"], a["errors"], a["evals"]) == ("alice", 3, 0, 2)
+    assert a["cost_usd"] == pytest.approx(0.011) and a["eval_pass_rate"] == pytest.approx(0.5)
+    assert a["min_score"] == pytest.approx(0.4)
+    assert ws.sessions(Filters(tags=["web"]))["session_id"].tolist() == ["conv-b"]
+
+    turns = ws.session("conv-a")
+    assert turns["user_input"].tolist() == ["Where is my order 1042?", "Can I change the address?", "Thanks!"]
+    assert turns["assistant_output"].tolist() == ["It shipped on Monday.", "Yes, until it leaves the depot.",
+                                                  "You're welcome."]
+    assert turns["scores"].tolist() == [{"helpfulness": 0.9}, {"helpfulness": 0.4}, {}]
+    assert turns["pass_rate"].tolist()[:2] == [1.0, 0.0] and turns["pass_rate"].isna().tolist()[2]
+    assert turns["duration_ms"].tolist() == [1000.0, 1200.0, 1500.0]
+    b = ws.session("conv-b")
+    assert b["error_count"].tolist() == [0, 1] and b["assistant_output"].isna().tolist() == [False, True]
+    assert ws.session("no-such-session").empty
