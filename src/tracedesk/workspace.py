@@ -276,6 +276,13 @@ class Workspace:
         return export(self.db, what, path, format=format, filters=filters, chunk_rows=chunk_rows)
 
     @_locked
+    def export_columns(self, what: str) -> list[str]:
+        """The columns an export of `what` writes, in order (the stored ones)."""
+        from .store import export as _export
+
+        return [c for c, _ in _export.columns(self.db, what)]
+
+    @_locked
     def export_bytes(self, what: str, filters: Filters | None = None, format: str = "csv") -> bytes:  # noqa: A002
         """The same export in memory, for a download button."""
         from .exporting import to_bytes
