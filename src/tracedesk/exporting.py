@@ -5,8 +5,8 @@
     ws.export("spans", "spans.parquet", filters=tracedesk.Filters(dims={"route": ["billing"]}))
 
 Rows come from `tracedesk.store.export.iter_rows` (one cursor, `chunk_rows` at a time), so memory stays at
-one chunk whatever the size. CSV needs nothing extra; Parquet needs pyarrow (`pip install
-'tracedesk[parquet]'`), and each chunk becomes one row group with the schema of the table declaration.
+one chunk whatever the size. CSV needs nothing extra; Parquet uses pyarrow (a Streamlit dependency,
+so installed with tracedesk), and each chunk becomes one row group with the schema of the table declaration.
 Columns are the stored ones: times in Unix ns, JSON columns (attributes, messages) as JSON text.
 """
 from __future__ import annotations

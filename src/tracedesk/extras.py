@@ -1,8 +1,9 @@
 """Optional extras: which feature needs which package, and the one message that says what to install.
 
 tracedesk installs lean (ingest, store, app, receiver over HTTP). Heavier features live in extras:
-`[judges]` (litellm, LLM judges), `[grpc]` (grpcio, the OTLP/gRPC receiver), `[parquet]` (pyarrow,
-Parquet export). Code that needs one calls `require(extra)` first, so a missing package is a sentence
+`[judges]` (litellm, LLM judges), `[grpc]` (grpcio, the OTLP/gRPC receiver). Parquet export needs pyarrow,
+which Streamlit already depends on, so it has no extra; it is checked the same way for installs made
+without dependencies. Code that needs one calls `require(name)` first, so a missing package is a sentence
 naming the pip command, never an ImportError traceback.
 
 This module imports nothing heavy: it only asks importlib whether a package could be imported.
@@ -31,7 +32,13 @@ class MissingExtra(TracedeskError, ImportError):
         self.extra = extra
 
 
+#: packages without an extra of their own (installed with tracedesk's dependencies)
+_PLAIN = {"parquet": "pyarrow"}
+
+
 def install_hint(extra: str) -> str:
+    if extra in _PLAIN:
+        return f"pip install {_PLAIN[extra]}"
     return f"pip install 'tracedesk[{extra}]'"
 
 

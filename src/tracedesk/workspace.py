@@ -270,7 +270,7 @@ class Workspace:
     def export(self, what: str, path: str, *, format: str | None = None,  # noqa: A002
                filters: Filters | None = None, chunk_rows: int | None = None) -> Any:
         """Write spans / traces / evaluations matching `filters` to a CSV or Parquet file, streamed in
-        chunks (Parquet needs `pip install 'tracedesk[parquet]'`). Returns an ExportReport (rows, chunks)."""
+        chunks (Parquet through pyarrow). Returns an ExportReport (rows, chunks)."""
         from .exporting import export
 
         return export(self.db, what, path, format=format, filters=filters, chunk_rows=chunk_rows)

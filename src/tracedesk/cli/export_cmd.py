@@ -10,7 +10,7 @@ def register(subparsers: Any) -> None:
         "export", help="write spans, traces or evaluations (any filter) to CSV or Parquet",
         description="Export stored rows matching filters. Filters are the app's URL parameters, e.g. "
                     "--filter 'route=billing&status=ERROR' (the Traces page URL holds them: copy its query "
-                    "string), plus --start/--end. Parquet needs pyarrow: pip install 'tracedesk[parquet]'.",
+                    "string), plus --start/--end. Parquet is written with pyarrow (installed with tracedesk).",
     )
     p.add_argument("--db", default=None, help="database file (default: $TRACEDESK_DB or ./tracedesk.db)")
     p.add_argument("--what", choices=("spans", "traces", "evaluations"), default="spans",
