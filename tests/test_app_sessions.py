@@ -87,7 +87,7 @@ def test_traces_page_exports_the_filtered_rows_as_csv(db, monkeypatch):
     payload = at.session_state["export_csv"]
     assert payload[0] == "spans" and "user_id=alice" in payload[1]
     rows = list(csv.DictReader(io.StringIO(payload[2].decode())))
-    ws = tracedesk.open(db)
-    assert sorted(r["span_id"] for r in rows) == sorted(ws.spans(tracedesk.Filters(dims={"user_id": ["alice"]}))
-                                                        ["span_id"])
+    with tracedesk.open(db) as ws:
+        expected = sorted(ws.spans(tracedesk.Filters(dims={"user_id": ["alice"]}))["span_id"])
+    assert sorted(r["span_id"] for r in rows) == expected
     assert {r["user_id"] for r in rows} == {"alice"} and len(rows) == 3

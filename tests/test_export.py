@@ -32,14 +32,14 @@ def test_cli_csv_with_url_filters_streams_in_chunks(db, tmp_path, capsys):
     rows = read_csv(out)
     assert [r["input_text"] for r in rows] == ["Where is my order 1042?", "Can I change the address?"]
     assert rows[0]["cost_usd"] == "0.004" and rows[0]["session_id"] == "conv-a"
-    ws = tracedesk.open(db)
-    assert list(rows[0]) == [c for c in ws.export_columns("spans")]
+    with tracedesk.open(db) as ws:
+        assert list(rows[0]) == ws.export_columns("spans")
 
 
 def test_parquet_traces_and_evaluations_match_the_store(db, tmp_path):
-    ws = tracedesk.open(db)
-    report = ws.export("traces", str(tmp_path / "t.parquet"), filters=Filters(dims={"session_id": ["conv-b"]}),
-                       chunk_rows=1)
+    with tracedesk.open(db) as ws:
+        report = ws.export("traces", str(tmp_path / "t.parquet"), filters=Filters(dims={"session_id": ["conv-b"]}),
+                           chunk_rows=1)
     assert (report.rows, report.chunks, report.format) == (2, 2, "parquet")
     table = pq.read_table(tmp_path / "t.parquet")
     assert table.num_rows == 2 and table.schema.field("start_ns").type == "int64"
@@ -52,11 +52,11 @@ def test_parquet_traces_and_evaluations_match_the_store(db, tmp_path):
 
 
 def test_empty_export_is_a_readable_file_with_the_columns(db, tmp_path):
-    ws = tracedesk.open(db)
-    ws.export("spans", str(tmp_path / "none.parquet"), filters=Filters(tags=["nope"]))
+    with tracedesk.open(db) as ws:
+        ws.export("spans", str(tmp_path / "none.parquet"), filters=Filters(tags=["nope"]))
+        ws.export("spans", str(tmp_path / "none.csv"), filters=Filters(tags=["nope"]))
     table = pq.read_table(tmp_path / "none.parquet")
     assert table.num_rows == 0 and "trace_id" in table.schema.names
-    ws.export("spans", str(tmp_path / "none.csv"), filters=Filters(tags=["nope"]))
     assert (tmp_path / "none.csv").read_text().startswith("trace_id,span_id,")
 
 
@@ -64,7 +64,8 @@ def test_spans_frame_to_parquet_round_trips(db, tmp_path):
     """docs/workbench.md: ws.spans(...).to_parquet(...) for a notebook."""
     import pandas as pd
 
-    frame = tracedesk.open(db).spans(Filters(dims={"user_id": ["bob"]}))
+    with tracedesk.open(db) as ws:
+        frame = ws.spans(Filters(dims={"user_id": ["bob"]}))
     frame.to_parquet(tmp_path / "bob.parquet")
     assert pd.read_parquet(tmp_path / "bob.parquet")["trace_id"].tolist() == frame["trace_id"].tolist()
 

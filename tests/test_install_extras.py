@@ -82,7 +82,8 @@ def test_ingest_prices_without_litellm(no_litellm, tmp_path):
                                                     "output_tokens": 200, "start_time": data.T0,
                                                     "duration_ms": 5}) + "\n")
     assert main(["ingest", str(tmp_path / "tok.jsonl"), "--db", db]) == 0
-    spans = tracedesk.open(db).spans(tracedesk.Filters(models=["gpt-4o-mini"]))
+    with tracedesk.open(db) as ws:
+        spans = ws.spans(tracedesk.Filters(models=["gpt-4o-mini"]))
     priced = spans[spans["input_tokens"] == 1000]
     assert priced["cost_usd"].tolist() == [pricing.compute_cost("gpt-4o-mini", None, 1000, 200)]
     assert priced["cost_source"].tolist() != [None]

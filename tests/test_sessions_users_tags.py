@@ -11,7 +11,8 @@ from tracedesk import Filters
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sessions")
-    return tracedesk.open(data.build(str(tmp / "s.db"), tmp))
+    with tracedesk.open(data.build(str(tmp / "s.db"), tmp)) as handle:  # closed: no fd outlives the module
+        yield handle
 
 
 def test_filter_by_session_id_and_user_id(ws):
