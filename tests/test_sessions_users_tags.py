@@ -70,3 +70,20 @@ def test_sessions_and_one_conversation(ws):
     b = ws.session("conv-b")
     assert b["error_count"].tolist() == [0, 1] and b["assistant_output"].isna().tolist() == [False, True]
     assert ws.session("no-such-session").empty
+
+
+def test_tags_from_otlp_conventions(tmp_path):
+    """Langfuse sends a string list, Logfire a lone string too: both are tags; other attributes are not."""
+    from _ingest_util import dumps, request, span
+
+    from tracedesk.cli import main
+
+    doc = request([span("a" * 32, "1" * 16, "lf", {"langfuse.trace.tags": ["web", "eu"]}),
+                   span("b" * 32, "2" * 16, "logfire", {"logfire.tags": "vip", "other.tags": ["web"]}),
+                   span("c" * 32, "3" * 16, "plain", {"note": "tags\" in text only"})])
+    (tmp_path / "t.json").write_bytes(dumps(doc))
+    assert main(["ingest", str(tmp_path / "t.json"), "--db", str(tmp_path / "t.db")]) == 0
+    with tracedesk.open(str(tmp_path / "t.db")) as ws:
+        assert ws.values("tag") == ["eu", "vip", "web"]
+        assert ws.traces(Filters(tags=["web"]))["trace_id"].tolist() == ["a" * 32]
+        assert ws.traces(Filters(tags=["vip"]))["trace_id"].tolist() == ["b" * 32]

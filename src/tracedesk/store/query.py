@@ -280,20 +280,23 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
     return (" AND ".join(conds) or "1"), params
 
 
+def _tag_rows_sql() -> str:
+    """(trace_id, tag) for every tag in a TAG_ATTRIBUTES list: ONE pass over the spans (a lone string counts)."""
+    keys = ", ".join(f"'{k}'" for k in TAG_ATTRIBUTES)
+    return ("SELECT s.trace_id AS trace_id, j.value AS tag FROM spans s, json_each(s.attributes) a, "
+            "json_each(CASE WHEN a.type = 'array' THEN a.value ELSE json_array(a.value) END) j "
+            f"WHERE instr(s.attributes, 'tags\"') > 0 AND a.key IN ({keys}) AND j.type = 'text'")
+
+
 def tag_condition(tags: Sequence[str], alias: str = "t") -> tuple[str, list[Any]]:
-    """Traces with a span carrying one of `tags` in any TAG_ATTRIBUTES list (a lone string counts too)."""
+    """Traces with a span carrying one of `tags` in any TAG_ATTRIBUTES list."""
     marks = ",".join("?" for _ in tags)
-    parts = [f"SELECT s.trace_id FROM spans s, json_each(s.attributes, '$.\"{key}\"') j "
-             f"WHERE s.attributes LIKE '%tags%' AND j.value IN ({marks})" for key in TAG_ATTRIBUTES]
-    return f"{alias}.trace_id IN ({' UNION '.join(parts)})", [t for _ in TAG_ATTRIBUTES for t in tags]
+    return f"{alias}.trace_id IN (SELECT trace_id FROM ({_tag_rows_sql()}) WHERE tag IN ({marks}))", list(tags)
 
 
 def tag_values(db: sqlite_utils.Database, limit: int = 500) -> list[str]:
     """Tags the stored spans carry, most traces first."""
-    parts = [f"SELECT s.trace_id, j.value AS tag FROM spans s, json_each(s.attributes, '$.\"{key}\"') j "
-             f"WHERE s.attributes LIKE '%tags%' AND j.type = 'text'" for key in TAG_ATTRIBUTES]
-    sql = (f"SELECT tag FROM ({' UNION '.join(parts)}) GROUP BY tag ORDER BY COUNT(DISTINCT trace_id) DESC, tag "
-           f"LIMIT ?")
+    sql = (f"SELECT tag FROM ({_tag_rows_sql()}) GROUP BY tag ORDER BY COUNT(DISTINCT trace_id) DESC, tag LIMIT ?")
     return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
 
 
