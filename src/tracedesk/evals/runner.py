@@ -300,6 +300,10 @@ def run(
     if not evaluators:
         raise EvalError("No evaluators chosen. Pick one or more: see `tracedesk eval list`.")
     judges = [e.name for e in evaluators if e.family == "judge"]
+    if judges:
+        from ..extras import require
+
+        require("judges")  # before the model check: without litellm no model string can work
     if judges and not config.model:
         raise EvalError(f"LLM judges ({', '.join(judges)}) need a judge model: pass --model "
                          "(e.g. gpt-4o-mini with OPENAI_API_KEY set, or openai/<name> with --api-base).")
