@@ -289,3 +289,27 @@ def test_openlit_tools(db_path, via):
     assert (second["input_text"], second["output_text"]) == ('{"city": "Paris", "sky": "sunny"}',
                                                              "It is sunny and 22 °C in Paris.")
     assert {s["environment"] for s in (first, second)} == {"capture"}  # deployment.environment
+
+
+# -- Genkit (JS; model and usage only inside genkit:* attributes) -------------------------------------
+
+@pytest.mark.parametrize("scenario", ["flow", "tools"])
+def test_genkit_model_and_usage_from_genkit_attributes(db_path, via, scenario):
+    r = replay(db_path, via, "genkit", scenario)
+    expected = [("supportFlow", "CHAIN"), ("generate", "CHAIN"), ("openai/gpt-4o-mini", "LLM")]
+    if scenario == "tools":
+        expected += [("get_weather", "TOOL"), ("generate", "CHAIN"), ("openai/gpt-4o-mini", "LLM")]
+    assert r.kinds() == expected
+    llm = r.llm()
+    assert {(s["model"], s["provider"]) for s in llm} == {("openai/gpt-4o-mini", "openai")}
+    assert [r.tokens(s)[:2] for s in llm] == [(120, 15), (220, 25)][: len(llm)]
+    assert [s["cost_usd"] for s in llm] == pytest.approx([mini_cost(120, 15), mini_cost(220, 25)][: len(llm)])
+    # the `generate` wrappers repeat usage in their own genkit:output: never read
+    assert {s["input_tokens"] for s in r.named("generate")} == {None}
+    assert r.counted() == ((120, 15) if scenario == "flow" else (340, 40))
+    if scenario == "tools":
+        assert llm[0]["output_text"] == 'get_weather({"city": "Paris"})'
+        tool = r.one("get_weather")
+        assert (tool["tool_arguments"], tool["tool_result"]) == ('{"city":"Paris"}', '{"city":"Paris","sky":"sunny","c":22}')
+    assert llm[-1]["output_text"] == ("The capital of France is Paris." if scenario == "flow"
+                                      else "It is sunny and 22 °C in Paris.")

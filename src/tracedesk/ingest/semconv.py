@@ -90,6 +90,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     }),
     ("genkit:metadata:subtype", {"model": K.LLM, "tool": K.TOOL, "flow": K.CHAIN, "embedder": K.EMBEDDING,
                                  "retriever": K.RETRIEVER}),
+    ("genkit:type", {"util": K.CHAIN, "flowstep": K.CHAIN}),  # `generate` and flow steps wrap the model call
     ("ai.operationId", {
         # Vercel AI SDK: the do* spans are the provider calls; the outer spans are wrappers.
         "ai.generatetext": K.CHAIN, "ai.generatetext.dogenerate": K.LLM,
@@ -222,6 +223,7 @@ TOOL_IO_KEYS: tuple[tuple[str, str], ...] = (
     ("input", "output"),  # Logfire's OpenAI Agents function spans
     ("mlflow.spanInputs", "mlflow.spanOutputs"),
     ("langfuse.observation.input", "langfuse.observation.output"),
+    ("genkit:input", "genkit:output"),
 )
 
 #: Reported cost parts summed when no total is reported.
@@ -253,7 +255,7 @@ TTFT_EVENTS: frozenset[str] = frozenset({"First Token Stream Event", "gen_ai.con
 JSON_TEXT_KEYS: frozenset[str] = frozenset({
     "langfuse.observation.usage_details", "langfuse.observation.cost_details", "mlflow.spanType",
     "mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanFunctionName", "metadata",
-    "langsmith.metadata.usage_metadata", "events", "mlflow.chat.tokenUsage",
+    "langsmith.metadata.usage_metadata", "events", "mlflow.chat.tokenUsage", "genkit:input", "genkit:output",
 })
 #: JSON usage dicts read with LANGFUSE_USAGE_KEYS (free-form key names), in order.
 USAGE_DETAIL_KEYS: tuple[str, ...] = ("langfuse.observation.usage_details", "mlflow.chat.tokenUsage")
@@ -288,6 +290,7 @@ MESSAGE_LIST_KEYS: tuple[tuple[str, str], ...] = (
     ("mlflow.spanInputs", "input"),
     ("mlflow.spanOutputs", "output"),
     ("langfuse.observation.input", "input"),  # the drop-in OpenAI client: {"messages": [...], "tools": ...}
+    ("genkit:input", "input"),  # Genkit model spans: {"messages": [{"role", "content": [{"text"}]}]}
 )
 SYSTEM_INSTRUCTION_KEYS: tuple[str, ...] = ("gen_ai.system_instructions",)
 
