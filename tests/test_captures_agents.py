@@ -208,3 +208,15 @@ def test_google_adk_transfer_to_agent(db_path, via):
     assert {s["session_id"] for s in r.spans if s["kind"] != "TOOL"} == {"session-adk"}  # tool spans carry none
     assert r.traces[0]["session_id"] == "session-adk"
     assert _topology(db_path) == (["Billing", "Triage"], {("Triage", "Billing"): 1}, {"Billing": 0, "Triage": 1})
+
+
+@pytest.mark.parametrize("library,agent", [("openai_agents_openinference", "Billing"),
+                                           ("langgraph_openinference", "writer")])
+def test_trajectory_marks_the_declared_handoff(db_path, library, agent):
+    """Agents that run side by side (not nested) still enter by a handoff edge in the trajectory graph."""
+    scenario = "handoff" if library.startswith("openai") else "graph"
+    r = replay(db_path, "files", library, scenario)
+    ws = tracedesk.open(db_path)
+    g = ws.trajectory(r.traces[0]["trace_id"])
+    target = next(n for n, d in g.nodes(data=True) if d["kind"] == "AGENT" and d["agent"] == agent)
+    assert [d["type"] for _, _, d in g.in_edges(target, data=True)] == ["handoff"]

@@ -134,6 +134,10 @@ def build_trajectory(spans: pd.DataFrame, evaluations: pd.DataFrame | None = Non
         src_agent = g.nodes[target].get("agent")
         handoff = (g.nodes[sid]["kind"] == "AGENT" and src_agent is not None and agent.get(sid) is not None
                    and src_agent != agent.get(sid))
+        # an agent entered by the SDK's own handoff signal (side-by-side agents: OpenAI Agents, LangGraph)
+        declared = _str(rows[sid].get("handoff_from"))
+        if g.nodes[sid]["kind"] == "AGENT" and declared is not None and declared != agent.get(sid):
+            handoff = True
         g.add_edge(target, sid, type="handoff" if handoff else "call", order=order[sid])
 
     cycles = [c for c in nx.simple_cycles(g)] if not nx.is_directed_acyclic_graph(g) else []
@@ -193,7 +197,7 @@ def layered_layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
 def trajectory(db: sqlite_utils.Database, trace_id: str, *, collapse: bool = True) -> nx.DiGraph:
     """The trajectory graph of one stored trace (an empty graph if the trace id is unknown)."""
     spans = frame(db, "SELECT trace_id, span_id, parent_span_id, name, kind, status, status_message, start_ns, "
-                      "duration_ms, cost_usd, model, agent_name, tool_name FROM spans WHERE trace_id = ?",
+                      "duration_ms, cost_usd, model, agent_name, tool_name, handoff_from FROM spans WHERE trace_id = ?",
                   [trace_id])
     evs = frame(db, "SELECT span_id, name, score, passed FROM evaluations WHERE trace_id = ? AND error IS NULL",
                 [trace_id])
