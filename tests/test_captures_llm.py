@@ -313,3 +313,20 @@ def test_genkit_model_and_usage_from_genkit_attributes(db_path, via, scenario):
         assert (tool["tool_arguments"], tool["tool_result"]) == ('{"city":"Paris"}', '{"city":"Paris","sky":"sunny","c":22}')
     assert llm[-1]["output_text"] == ("The capital of France is Paris." if scenario == "flow"
                                       else "It is sunny and 22 °C in Paris.")
+
+
+# -- LangSmith SDK in OTel mode (@traceable + wrap_openai) -------------------------------------------
+
+def test_langsmith_chain_and_llm(db_path, via):
+    r = replay(db_path, via, "langsmith", "chain")
+    assert r.kinds() == [("answer", "CHAIN"), ("ChatOpenAI", "LLM")]
+    chain, llm = r.spans
+    assert (llm["model"], llm["response_model"], llm["provider"]) == ("gpt-4o-mini", SNAPSHOT, "openai")
+    # cached / reasoning only inside langsmith.metadata.usage_metadata (LangChain's usage shape)
+    assert r.tokens(llm) == (120, 15, 64, 4)
+    assert llm["cost_usd"] == pytest.approx(mini_cost(120, 15, 64))
+    # gen_ai.completion is the raw {"choices": ...} response: reduced to its text
+    assert (llm["input_text"], llm["output_text"]) == ("What is the capital of France?",
+                                                       "The capital of France is Paris.")
+    assert chain["output_text"] == "The capital of France is Paris."  # {"output": ...} of @traceable
+    assert {(s["session_id"], s["user_id"]) for s in r.spans} == {("session-ls", "user-ls")}

@@ -100,7 +100,7 @@ def litellm_raw_content(attrs: dict[str, Any]) -> tuple[Any, str | None]:
 
 #: Usage dicts that sit beside (or instead of) the usage attributes, by key; first one present wins.
 _USAGE_DICT_KEYS = ("gen_ai.usage.raw", "usage", "llm.openai.usage", "metadata.usage_object",
-                    "langfuse.observation.usage_details")
+                    "langfuse.observation.usage_details", "langsmith.metadata.usage_metadata")
 
 
 def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
@@ -123,12 +123,15 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
         if total is None and span.input_tokens is not None and span.output_tokens is not None:
             total = span.input_tokens + span.output_tokens
         span.total_tokens = total
-    in_details = usage.get("input_tokens_details") or usage.get("prompt_tokens_details")
-    out_details = usage.get("output_tokens_details") or usage.get("completion_tokens_details")
+    # OpenAI chat / Responses API, and LangChain's usage_metadata (input_token_details.cache_read...)
+    in_details = (usage.get("input_tokens_details") or usage.get("prompt_tokens_details")
+                  or usage.get("input_token_details"))
+    out_details = (usage.get("output_tokens_details") or usage.get("completion_tokens_details")
+                   or usage.get("output_token_details"))
     if span.cached_tokens is None and isinstance(in_details, dict):
-        span.cached_tokens = _nonneg(in_details.get("cached_tokens"))
+        span.cached_tokens = _nonneg(in_details.get("cached_tokens", in_details.get("cache_read")))
     if span.reasoning_tokens is None and isinstance(out_details, dict):
-        span.reasoning_tokens = _nonneg(out_details.get("reasoning_tokens"))
+        span.reasoning_tokens = _nonneg(out_details.get("reasoning_tokens", out_details.get("reasoning")))
 
 
 def _nonneg(value: Any) -> int | None:
@@ -228,6 +231,8 @@ def blob_text(value: Any) -> str | None:
         return "\n".join(t for t in (_call_text(c) for c in value) if t)  # a list of tool calls
     if not isinstance(value, dict):
         return None
+    if set(value) == {"output"} and isinstance(value["output"], str):
+        return str(value["output"])  # LangSmith @traceable: {"output": <return value>}
     message = value.get("message")
     if isinstance(message, dict) and message.get("role") in ("model", "assistant"):  # Genkit's generate output
         texts = [p["text"] for p in message.get("content") or [] if isinstance(p, dict) and isinstance(p.get("text"), str)]

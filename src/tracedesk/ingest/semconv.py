@@ -183,12 +183,13 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "session_id": (
         "gen_ai.conversation.id", "session.id", "langfuse.session.id",
         "traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "fi.session.id",
-        "thread_id", "langsmith.metadata.thread_id",
+        "thread_id", "langsmith.metadata.thread_id", "langsmith.metadata.session_id",
     ),
     "user_id": (
         "user.id", "langfuse.user.id", "traceloop.association.properties.user_id",
         "ai.telemetry.metadata.userId", "fi.user.id", "enduser.id",
         "llm.user",  # litellm / OpenLLMetry: the `user` the application passed to the provider
+        "langsmith.metadata.user_id",
     ),
     "input_text": (
         "input.value", "gen_ai.prompt", "traceloop.entity.input", "langfuse.observation.input",
