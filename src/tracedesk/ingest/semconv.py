@@ -63,8 +63,9 @@ _GENAI_OPERATIONS = {
     # Semantic Kernel's operation names (its chat spans carry no other kind signal)
     "chat.completions": K.LLM, "chat.streaming_completions": K.LLM, "text.completions": K.LLM,
     "text.streaming_completions": K.LLM,
-    # OpenLLMetry's OpenAI Agents handoff span
-    "handoff": K.TOOL,
+    # OpenLLMetry's OpenAI Agents handoff span: a routing step (its handoff_from/to columns carry it), not a
+    # tool call the agent made
+    "handoff": K.CHAIN,
 }
 SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     ("openinference.span.kind", _OPENINFERENCE_KINDS),
@@ -77,7 +78,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     }),
     ("traceloop.span.kind", {
         "workflow": K.CHAIN, "task": K.CHAIN, "agent": K.AGENT, "tool": K.TOOL, "unknown": K.UNKNOWN,
-        "handoff": K.TOOL,
+        "handoff": K.CHAIN,
     }),
     ("langsmith.span.kind", {
         "chain": K.CHAIN, "tool": K.TOOL, "llm": K.LLM, "retriever": K.RETRIEVER, "prompt": K.CHAIN,
@@ -104,7 +105,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     ("logfire.span_type", {"annotation": K.EVALUATOR}),
     # Logfire's OpenAI Agents integration: the span name is a template; the template names the span type.
     ("logfire.msg_template", {
-        "agent run: {name!r}": K.AGENT, "function: {name}": K.TOOL, "handoff: {from_agent} → {to_agent}": K.TOOL,
+        "agent run: {name!r}": K.AGENT, "function: {name}": K.TOOL, "handoff: {from_agent} → {to_agent}": K.CHAIN,
         "guardrail {name!r} triggered={triggered!r}": K.GUARDRAIL, "openai agents trace: {name}": K.CHAIN,
         "mcp: list tools from server {server}": K.TOOL, "speech {model!r}": K.LLM, "transcription {model!r}": K.LLM,
     }),
