@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from ..store.query import Filters, frame
+from ..store import workbench as store_workbench
+from ..store.query import Filters
 
 KEPT_KINDS = frozenset({"AGENT", "LLM", "TOOL", "RETRIEVER", "RERANKER", "EMBEDDING", "GUARDRAIL"})
 MISSING_KIND = "MISSING"
@@ -196,11 +197,7 @@ def layered_layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
 
 def trajectory(db: sqlite_utils.Database, trace_id: str, *, collapse: bool = True) -> nx.DiGraph:
     """The trajectory graph of one stored trace (an empty graph if the trace id is unknown)."""
-    spans = frame(db, "SELECT trace_id, span_id, parent_span_id, name, kind, status, status_message, start_ns, "
-                      "duration_ms, cost_usd, model, agent_name, tool_name, handoff_from FROM spans WHERE trace_id = ?",
-                  [trace_id])
-    evs = frame(db, "SELECT span_id, name, score, passed FROM evaluations WHERE trace_id = ? AND error IS NULL",
-                [trace_id])
+    spans, evs = store_workbench.trajectory_frames(db, trace_id)
     return build_trajectory(spans, evs, collapse=collapse)
 
 
@@ -345,19 +342,10 @@ def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
                    max_traces: int = 5_000) -> nx.DiGraph:
     """Agent topology over the filtered traces that name an agent (the most recent `max_traces` of them; the
     graph's `sampled_traces` / `matched_traces` attributes say how many were used of how many matched)."""
-    from ..store.query import count_traces, trace_where
+    from ..store.query import count_traces
 
-    where, params = trace_where(filters)
     matched = count_traces(db, filters)
-    # the ids first, then each trace's spans through the primary key (CROSS JOIN fixes that order)
-    ids = (f"WITH ids AS (SELECT t.trace_id FROM traces t WHERE {where} AND t.agents IS NOT NULL "
-           f"ORDER BY t.start_ns DESC LIMIT ?) ")
-    spans = frame(db, ids + "SELECT s.trace_id, s.span_id, s.parent_span_id, s.kind, s.status, s.agent_name, "
-                      "s.duration_ms, s.cost_usd, s.usage_counted, s.start_ns, s.handoff_from, s.handoff_to "
-                      "FROM ids CROSS JOIN spans s ON s.trace_id = ids.trace_id",
-                  [*params, max_traces])
-    evs = frame(db, ids + "SELECT e.trace_id, e.span_id, e.score FROM ids CROSS JOIN evaluations e "
-                          "ON e.trace_id = ids.trace_id WHERE e.error IS NULL", [*params, max_traces])
+    spans, evs = store_workbench.topology_frames(db, filters, max_traces)
     g = build_agent_topology(spans, evs)
     g.graph["matched_traces"] = matched
     g.graph["sampled_traces"] = int(spans["trace_id"].nunique()) if not spans.empty else 0

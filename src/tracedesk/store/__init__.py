@@ -26,7 +26,7 @@ import sqlite_utils
 
 from ..models import Evaluation, Span
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, default_db_path, ensure_migrated,
-                      is_tracedesk_db, open_database, open_existing, resolve_path)
+                      finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path)
 from .migrations import (APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMNS_M501, applied_names,
                          migrate)
 
@@ -39,7 +39,8 @@ _WRITE_COLUMNS: tuple[str, ...] = (
 __all__ = [
     "APPLICATION_ID", "DB_ENV_VAR", "DEFAULT_DB_PATH", "MIGRATIONS", "SPAN_COLUMNS", "SPAN_COLUMN_NAMES",
     "WriteResult", "applied_names", "connect", "data_version", "default_db_path", "ensure_migrated",
-    "evaluation_id", "evaluation_row", "get_setting", "is_tracedesk_db", "migrate", "open_database",
+    "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
+    "open_database",
     "open_existing", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
     "write_evaluations",
 ]

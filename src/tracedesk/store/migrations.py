@@ -211,8 +211,9 @@ def schema_version() -> int:
 def is_current(db: sqlite_utils.Database) -> bool:
     """Whether the file header says every migration of this release is applied (two header reads)."""
     conn = db.conn
-    return (conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-            and conn.execute("PRAGMA user_version").fetchone()[0] == schema_version())
+    app_id: int = conn.execute("PRAGMA application_id").fetchone()[0]
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return app_id == APPLICATION_ID and version == schema_version()
 
 
 def applied_names(db: sqlite_utils.Database) -> list[str]:
