@@ -8,6 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from ..store import connect
+from ..store.connect import with_database
 from .definition import AlertRule, Condition, parse_rule, rule_to_dict
 
 #: Scope dimensions offered by the builder (columns of spans; dims.* come from the data).
@@ -25,6 +26,7 @@ class SignalChoice:
     threshold: float
 
 
+@with_database  # a path is opened for the call and closed after it
 def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     """Signals the data can feed, with sensible defaults (bad = low score, high latency, high rate)."""
     db = connect(db)
@@ -63,6 +65,7 @@ def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     return out
 
 
+@with_database  # a path is opened for the call and closed after it
 def dimension_values(db: "str | sqlite_utils.Database", dimension: str, limit: int = 200) -> list[str]:
     """Distinct values of a span column, for the scope pickers."""
     if dimension not in BUILDER_DIMENSIONS:

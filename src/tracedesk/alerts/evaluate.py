@@ -19,6 +19,7 @@ import pandas as pd
 import sqlite_utils
 
 from ..store import connect
+from ..store.connect import with_database
 from .definition import AlertRule, Condition, Node
 from .signals import SampleQuery, samples
 
@@ -317,6 +318,7 @@ def _num(x: float) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), 6)
 
 
+@with_database  # a path is opened for the call and closed after it
 def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int | None = None,
              until_ns: int | None = None, times: np.ndarray | None = None) -> BacktestResult:
     """Replay the rule at every step over stored history (or at the given evaluation `times`)."""
@@ -358,6 +360,7 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
     return result
 
 
+@with_database  # a path is opened for the call and closed after it
 def evaluate(db: "str | sqlite_utils.Database", rule: AlertRule, at_ns: int | None = None) -> list[dict[str, Any]]:
     """Evaluate the window ending at `at_ns` (default: the latest span in the store) for every group.
 

@@ -11,10 +11,13 @@ Store functions take the opened handle (`sqlite_utils.Database` today); a second
 """
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
@@ -211,3 +214,23 @@ def data_version(db: sqlite_utils.Database) -> tuple[int, int]:
     """
     conn = db.conn
     return (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def with_database(fn: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """Let a store-reading function take a path as well as an open database: a path is opened for the
+    call and closed after it (sqlite3 connections sit in reference cycles, so one left to the garbage
+    collector keeps its file descriptors until the next collection). An open Database passes through."""
+    @functools.wraps(fn)
+    def wrapper(db: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if isinstance(db, sqlite_utils.Database):
+            return fn(db, *args, **kwargs)
+        database = connect(db)
+        try:
+            return fn(database, *args, **kwargs)
+        finally:
+            database.close()
+    return wrapper
