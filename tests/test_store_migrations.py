@@ -15,7 +15,6 @@ import pytest
 
 from tracedesk import store
 from tracedesk.errors import NotATracedeskDatabase, StoreError, TracedeskError
-from tracedesk.models import Span
 from tracedesk.store import migrations
 
 connect_module = importlib.import_module("tracedesk.store.connect")  # the module, not store.connect()
@@ -107,8 +106,12 @@ def _previous_release_db(path: Path) -> None:
         with db.conn:
             steps[name](db)
             db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, time.time_ns()])
-    store.write_batch(db, [Span(trace_id="t1", span_id="s1", name="root", start_ns=1_000, end_ns=3_000_000,
-                                duration_ms=3.0, kind="LLM", input_tokens=7, output_tokens=2)])
+    # rows as the previous release wrote them: its columns only (today's writer needs later migrations' columns)
+    with db.conn:
+        db.execute("INSERT INTO spans (trace_id, span_id, name, start_ns, end_ns, duration_ms, kind, input_tokens, "
+                   "output_tokens) VALUES ('t1', 's1', 'root', 1000, 3000000, 3.0, 'LLM', 7, 2)")
+        db.execute("INSERT INTO traces (trace_id, root_span_id, span_count, input_tokens, output_tokens) "
+                   "VALUES ('t1', 's1', 1, 7, 2)")
     raw.close()
 
 

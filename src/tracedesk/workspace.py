@@ -203,8 +203,7 @@ class Workspace:
 
     @_locked
     def dimensions(self) -> list[str]:
-        """Cohort dimensions with at least one value: agent, model, route, tenant, prompt_version,
-        environment, then mapped ones kept in `dims`."""
+        """Cohort dimensions (tracedesk.cohorts) with at least one value, then mapped ones kept in `dims`."""
         out = [d for d in _metrics.COHORT_DIMENSIONS if self.values(d, limit=1)]
         return out + _query.extra_dimensions(self.db)
 
@@ -299,6 +298,28 @@ class Workspace:
         a = (_query.to_ns(window_a[0]), _query.to_ns(window_a[1]))
         b = (_query.to_ns(window_b[0]), _query.to_ns(window_b[1]))
         return _metrics.compare_windows(self.db, dimension, a, b, filters, evaluator=evaluator)
+
+    @_locked
+    def signal(self, name: str, dimension: str | None = None, filters: Filters | None = None, *,
+               aggregation: str | None = None, since: Any = None, until: Any = None, **params: str) -> pd.Series:
+        """A registered signal's figure (tracedesk.signals; its default aggregation unless given) per cohort
+        of `dimension`, or under "(all)": the number the Cohorts page, an alert window over the same
+        samples and drift compute. since < sample time <= until (ns, datetime or ISO)."""
+        from . import signals
+
+        lo = _query.to_ns(since) if since is not None else None
+        hi = _query.to_ns(until) if until is not None else None
+        return signals.cohort_values(self.db, {"type": name, **params}, dimension, aggregation=aggregation,
+                                     filters=filters, since_ns=lo, until_ns=hi)
+
+    @_locked
+    def signal_samples(self, name: str, group_by: Sequence[str] = (), filters: Filters | None = None,
+                       **params: str) -> pd.DataFrame:
+        """A registered signal's samples: columns t (ns), v, one per group-by dimension, trace_id."""
+        from . import signals
+
+        return signals.samples(self.db, {"type": name, **params},
+                               signals.SampleQuery({}, tuple(group_by), filters=filters))
 
     @_locked
     def health(self, filters: Filters | None = None) -> dict[str, Any]:

@@ -45,10 +45,11 @@ class AlertsHandle:
 
     @property
     def dimensions(self) -> tuple[str, ...]:
-        """Dimensions a rule can be scoped to or grouped by in the builder."""
-        from .builder import BUILDER_DIMENSIONS
+        """Dimensions a rule can be scoped to or grouped by in the builder (tracedesk.cohorts' names, then
+        this database's mapped ones as dims.NAME)."""
+        from .builder import dimensions
 
-        return tuple(BUILDER_DIMENSIONS)
+        return tuple(self._ws.memo(("alerts.dimensions",), dimensions))
 
     def signal_choices(self) -> "list[SignalChoice]":
         """Signals this data can feed, with the usual aggregation, bad direction and a start threshold."""

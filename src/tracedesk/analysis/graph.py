@@ -268,6 +268,7 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
             if r.get("usage_counted") and cost is not None and cost == cost:  # (NaN != NaN)
                 run_cost[run] += float(cost)
             run_scores[run].extend(ev_by_span.get((trace_id, sid), ()))
+        explicit = _explicit_handoffs(rows, starts, agent)
         for run in starts:
             a = agent[run]
             st = runs[a]
@@ -279,7 +280,8 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
             st["cost"] += run_cost[run]
             st["scores"].extend(run_scores[run])
             p = parent.get(run)
-            src = agent.get(p) if p in rows else None
+            # the SDK's own handoff signal wins over nesting (agents that run side by side hand off too)
+            src = explicit.get(run) or (agent.get(p) if p in rows else None)
             if src is None:
                 st["entries"] += 1
             else:
@@ -298,6 +300,38 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
     for (src, dst), (count, failed) in sorted(edges.items()):
         g.add_edge(src, dst, count=count, failed=failed, failure_rate=failed / count)
     return g
+
+
+def _explicit_handoffs(rows: dict[str, dict[str, Any]], starts: list[str],
+                       agent: dict[str, str | None]) -> dict[str, str]:
+    """Run start span -> the agent that handed off to it, from the stored handoff_from/handoff_to columns.
+
+    A handoff recorded on the target agent's own span enters that run; one recorded on a handoff span
+    enters the first run of the target that starts at or after it. Several signals for one run (a handoff
+    span AND an agent-graph parent) are one handoff."""
+    if "handoff_to" not in next(iter(rows.values()), {}):
+        return {}
+    runs_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    start_set = set(starts)
+    for run in starts:
+        runs_of[str(agent[run])].append((int(rows[run].get("start_ns") or 0), run))
+    for lst in runs_of.values():
+        lst.sort()
+    out: dict[str, str] = {}
+    for sid, r in rows.items():
+        src, dst = _str(r.get("handoff_from")), _str(r.get("handoff_to"))
+        if src is None or dst is None or src == dst or dst not in runs_of:
+            continue
+        if sid in start_set and agent.get(sid) == dst:
+            target = sid
+        else:
+            t0 = int(r.get("start_ns") or 0)
+            later = [run for start, run in runs_of[dst] if start >= t0 and run not in out]
+            if not later:
+                continue
+            target = later[0]
+        out.setdefault(target, src)
+    return out
 
 
 def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,

@@ -185,7 +185,7 @@ def _day_ns(day: dt.date) -> int:
 def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     """Draw the shared filters in the sidebar and return the choice."""
     from ..store.query import Filters
-    from ..analysis.metrics import COHORT_DIMENSIONS
+    from .. import cohorts
 
     cur = current_filters()
     sb = st.sidebar
@@ -204,7 +204,8 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
             f.end_ns = _day_ns(picked[1] + dt.timedelta(days=1))
     elif isinstance(picked, (tuple, list)) and len(picked) == 1:  # mid-selection: one day so far
         f.start_ns = _day_ns(picked[0]) if picked[0] > first else None
-    for dim in [d for d in COHORT_DIMENSIONS if d not in ("agent", "model")] + ws.extra_dimensions():
+    # trace-level dimensions here; model and agent (span-level) have their own pickers below
+    for dim in cohorts.browse_names(cohorts.TRACE) + ws.extra_dimensions():
         options = ws.values(dim)
         if not options:
             continue
@@ -212,7 +213,7 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
         values = sb.multiselect(dim.replace("_", " "), options, key=_seed(f"dim_{dim}", chosen))
         if values:
             f.dims[dim] = list(values)
-    for attr, source, label in (("models", "model", "model"), ("agents", "agent", "agent")):
+    for attr, source, label in (("models", "model", "model"), ("agents", "agent_name", "agent")):
         options = ws.values(source)
         if options:
             chosen = [v for v in getattr(cur, attr) if v in options]
@@ -416,3 +417,10 @@ def worst_display(worst: "pd.DataFrame") -> "pd.DataFrame":
         "cohort vs global": [f"{fmt_metric(m, a)} vs {fmt_metric(m, b)}"
                              for m, a, b in zip(worst["worst_metric"], worst["cohort_value"], worst["global_value"])],
     })
+
+
+def signal_label(name: str) -> str:
+    """A registered signal's label (tracedesk.signals), so a page names the signal it shows."""
+    from .. import signals
+
+    return signals.get(name).label

@@ -63,7 +63,8 @@ def topology_frames(db: sqlite_utils.Database, filters: "Filters | None",
     ids = (f"WITH ids AS (SELECT t.trace_id FROM traces t WHERE {where} AND t.agents IS NOT NULL "
            f"ORDER BY t.start_ns DESC LIMIT ?) ")
     spans = frame(db, ids + "SELECT s.trace_id, s.span_id, s.parent_span_id, s.kind, s.status, s.agent_name, "
-                      "s.duration_ms, s.cost_usd, s.usage_counted FROM ids CROSS JOIN spans s ON s.trace_id = ids.trace_id",
+                      "s.duration_ms, s.cost_usd, s.usage_counted, s.start_ns, s.handoff_from, s.handoff_to "
+                      "FROM ids CROSS JOIN spans s ON s.trace_id = ids.trace_id",
                   [*params, max_traces])
     evs = frame(db, ids + "SELECT e.trace_id, e.span_id, e.score FROM ids CROSS JOIN evaluations e "
                           "ON e.trace_id = ids.trace_id WHERE e.error IS NULL", [*params, max_traces])
