@@ -49,7 +49,7 @@ top = report.drifted[:10] or report.ranked(3)
 if not report.drifted:
     st.success("No significant drift between these windows; the closest pairs are shown below.")
 for r in top:
-    with st.expander(f"{r.signal} · {r.cohort_label} — {r.message}", expanded=r is top[0]):
+    with st.expander(f"{ui.md(r.signal)} · {ui.md(r.cohort_label)} — {ui.md(r.message)}", expanded=r is top[0]):
         st.altair_chart(series_chart(report, r), width="stretch")
         st.caption(describe_stats(r))
         cols = st.columns(2)
