@@ -239,7 +239,9 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
     for attr, col in _SPAN_LIST_FIELDS.items():
         values = getattr(f, attr)
         if values:
-            span_conds.append(f"s.{col} IN ({','.join('?' for _ in values)})")
+            # `+` keeps SQLite on the (trace_id, span_id) key for this correlated lookup: with the
+            # column's own index it scans every span of that model per trace (~1000x slower)
+            span_conds.append(f"+s.{col} IN ({','.join('?' for _ in values)})")
             params.extend(values)
     if f.text:
         like = "%" + f.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -30,6 +30,8 @@ st.caption("Colour compares cohorts on each metric (red = worst of them); the fi
 st.altair_chart(charts.cohort_heatmap(matrix), width="stretch")
 
 st.subheader("Furthest from the global figure")
+st.caption("Static: each cohort against the global figure over the whole range (what changed in time is on "
+           "the landing page).")
 ranked = ws.ranked_cohorts(dimension, filters, evaluator=evaluator, min_traces=5)
 if ranked.empty:
     st.caption("No cohort has 5 or more traces to rank.")

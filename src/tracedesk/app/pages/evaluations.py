@@ -9,6 +9,7 @@ from tracedesk.charts.evals import score_histogram
 
 ui.page_setup("Evaluations")
 ws = ui.require_workspace()
+filters = ui.sidebar_filters(ws)  # shared with every page (the run samples from the whole store)
 
 with st.form("run"):
     picked = st.multiselect("Evaluators", ws.evals.names(), default=["pii", "prompt_injection", "refusal"],

@@ -6,11 +6,12 @@ from tracedesk.app import ui
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()
+filters = ui.sidebar_filters(ws)  # the list of recent traces follows the shared filters
 
 trace_id = st.text_input("Trace id", value=st.query_params.get("trace_id", ""),
                          placeholder="32 hex characters — or pick a recent trace below").strip().lower()
 if not trace_id:
-    recent = ws.traces(limit=30)
+    recent = ws.traces(filters, limit=30)
     st.info("Open a trace: paste its id above, pick one here, or select a row on the **Traces** page.")
     picked = st.selectbox("Recent traces", recent["trace_id"], index=None,
                           format_func=lambda t: f"{t} · {recent.set_index('trace_id').at[t, 'root_name']}")
