@@ -9,6 +9,7 @@ import sqlite_utils
 
 from .. import cohorts
 from ..store import connect
+from ..store.connect import with_database
 from ..store.query import distinct_values, evaluator_names
 from .definition import AlertRule, Condition, Group, parse_rule, rule_to_dict
 
@@ -34,6 +35,7 @@ _RELATIVE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+@with_database  # a path is opened for the call and closed after it
 def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     """Signals the data can feed, with sensible defaults (bad = low score, high latency, high rate)."""
     db = connect(db)
@@ -89,6 +91,7 @@ def dimensions(db: "str | sqlite_utils.Database") -> list[str]:
     return cohorts.names() + [f"dims.{k}" for k in extra_dimensions(connect(db))]
 
 
+@with_database  # a path is opened for the call and closed after it
 def dimension_values(db: "str | sqlite_utils.Database", dimension: str, limit: int = 200) -> list[str]:
     """Distinct values of a dimension (the most frequent `limit`, sorted), for the scope pickers."""
     try:

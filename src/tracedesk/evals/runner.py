@@ -30,6 +30,7 @@ import sqlite_utils
 from .. import store
 from ..errors import EvalError
 from ..store import evals as store_evals
+from ..store.connect import with_database
 from ..models import Evaluation, EvaluationSource
 from . import data, registry
 from .base import EvalInput, Evaluator, Score, applies, missing_inputs
@@ -286,6 +287,7 @@ def iter_jobs(db: sqlite_utils.Database, smp: Sample, evaluators: list[Evaluator
                     yield _Job(e, inp, reason)
 
 
+@with_database  # a path is opened for the call and closed after it
 def run(
     db: "sqlite_utils.Database | str",
     config: RunConfig,

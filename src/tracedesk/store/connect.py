@@ -11,10 +11,13 @@ Store functions take the opened handle (`sqlite_utils.Database` today); a second
 """
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
@@ -29,6 +32,8 @@ URL_FORMS = ("sqlite:///relative/path.db", "sqlite:////absolute/path.db", "sqlit
 # (resolved path, device, inode) of files this process has migrated: later opens skip even the check.
 _MIGRATED: set[tuple[str, int, int]] = set()
 _MIGRATED_LOCK = threading.Lock()
+# Set on a Database once its schema is known to be current (sqlite3 connections take no attributes or weakrefs).
+_CHECKED_ATTR = "_tracedesk_schema_checked"
 
 
 def default_db_path() -> str:
@@ -127,17 +132,23 @@ def finish_bulk(database: sqlite_utils.Database) -> None:
 
 
 def ensure_migrated(database: sqlite_utils.Database, path: str | None = None) -> list[str]:
-    """Migrate `database` unless this process already did so for the same file (and its header agrees)."""
-    key = _file_key(path) if path and path != ":memory:" else None
-    if key is not None and key in _MIGRATED:
-        from .migrations import is_current
+    """Migrate `database` unless this process already did so for the same file (and its header agrees).
 
-        if is_current(database):  # a file replaced at the same path (same inode reused) is re-checked
-            return []
-    applied = migrate(database)
+    A handle checked once is marked, so passing an open Database around costs one attribute read.
+    """
+    from .migrations import is_current, schema_version
+
+    if getattr(database, _CHECKED_ATTR, None) == schema_version():  # a connection never changes files
+        return []
+    key = _file_key(path) if path and path != ":memory:" else None
+    if key is not None and key in _MIGRATED and is_current(database):
+        applied: list[str] = []  # (a file replaced at the same path, with its inode reused, fails is_current)
+    else:
+        applied = migrate(database)
     if key is not None:
         with _MIGRATED_LOCK:
             _MIGRATED.add(key)
+    setattr(database, _CHECKED_ATTR, schema_version())
     return applied
 
 
@@ -226,3 +237,23 @@ def data_version(db: sqlite_utils.Database) -> tuple[int, int]:
     """
     conn = db.conn
     return (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def with_database(fn: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """Let a store-reading function take a path as well as an open database: a path is opened for the
+    call and closed after it (sqlite3 connections sit in reference cycles, so one left to the garbage
+    collector keeps its file descriptors until the next collection). An open Database passes through."""
+    @functools.wraps(fn)
+    def wrapper(db: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if isinstance(db, sqlite_utils.Database):
+            return fn(db, *args, **kwargs)
+        database = connect(db)
+        try:
+            return fn(database, *args, **kwargs)
+        finally:
+            database.close()
+    return wrapper
