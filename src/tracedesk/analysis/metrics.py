@@ -381,7 +381,7 @@ def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: s
     dim = _dimension(dimension) if dimension else None
     for col, (signal, agg) in MATRIX_COLUMNS.items():
         frame = frames[signal]
-        if dim is None:
+        if dim is None or dimension is None:
             keys = None
         else:
             frame = cohort_sql.explode(frame[["v", dimension]], {dimension: dim})

@@ -29,7 +29,7 @@ from .. import signals
 from ..alerts.definition import SignalParam
 from ..signals import SampleQuery, Signal
 from ..store import samples as _samples
-from .windows import parse_duration
+from ..timeutil import parse_duration
 
 _REFERENCE = SignalParam("reference", choices=("1d", "2d", "3d", "7d", "14d", "28d"),
                          help="baseline period before the evaluated range (default 7d)")
@@ -41,7 +41,7 @@ _DEPTH = SignalParam("rank_depth", choices=("1", "2", "3", "5", "10"),
 
 def _reference_query(db: sqlite_utils.Database, q: SampleQuery, params: dict[str, Any]) -> list[SampleQuery]:
     """The rolling baseline before the range, then the first stretch of data as the fallback."""
-    length = parse_duration(params.get("reference", "7d"))
+    length = parse_duration(params.get("reference", "7d"), name="reference")
     first = _samples.first_span_ns(db) or 0
     start = q.since_ns if q.since_ns is not None else first
     rolling = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=start - length, until_ns=start)

@@ -9,22 +9,29 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlite_utils
 
+from .. import cohorts
 from ..errors import EvalError
-from ..models import COLUMN_DIMENSIONS
+from ..store import cohort_sql
 
-COHORT_COLUMNS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "model", "kind", "agent_name", "service")
+#: Cohort dimensions (tracedesk.cohorts, read as for every evaluation signal: span-level ones from the
+#: judged span, the rest from the trace) and the judged span's kind.
+_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "environment", "model", "agent_name", "service")
+COHORT_COLUMNS: tuple[str, ...] = (*_DIMENSIONS[:5], "kind", *_DIMENSIONS[5:])
 
 
 def scores(db: sqlite_utils.Database, names: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per evaluation with its span's cohort fields (route, tenant, prompt_version, model...)."""
     vals = list(names or [])
     where = f"WHERE e.name IN ({','.join('?' for _ in vals)})" if vals else ""
-    cohort = ", ".join(f"s.{c}" for c in COHORT_COLUMNS)
+    cohort = ", ".join("s.kind AS kind" if c == "kind" else
+                       f"{cohort_sql.eval_value_sql(cohorts.resolve(c), 's', 't', db=db)} AS {c}"
+                       for c in COHORT_COLUMNS)
     sql = f"""
         SELECT e.trace_id, e.span_id, e.name, e.score, e.label, e.passed, e.reason, e.source, e.error,
                e.judge_model, e.judge_cost_usd, e.judge_latency_ms, e.created_ns,
                s.name AS span_name, s.start_ns, s.duration_ms, {cohort}
         FROM evaluations e LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
+        LEFT JOIN traces t ON t.trace_id = e.trace_id
         {where}
     """
     cur = db.execute(sql, vals)
@@ -39,6 +46,8 @@ def by_cohort(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     cols = ["name", by, "n", "mean", "pass_rate", "p10"]
     if scored.empty:
         return pd.DataFrame(columns=cols)
+    if by != "kind":  # an evaluation whose value is its trace's list counts in each (tracedesk.cohorts)
+        scored = cohort_sql.explode(scored, {by: cohorts.resolve(by)})
     scored[by] = scored[by].fillna("(none)")
     scored["passed"] = scored["passed"].astype(float)
     out = scored.groupby(["name", by]).agg(
