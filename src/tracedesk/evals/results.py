@@ -1,6 +1,6 @@
 """Evaluation results as DataFrames for the page and notebooks: by cohort, and a review queue.
 
-Read-only. pandas is imported here (not by `tracedesk.evals`), so the CLI's `eval run` stays light.
+The rows come from `store.evals` (no SQL here). pandas is imported here (not by `tracedesk.evals`), so the CLI's `eval run` stays light.
 """
 from __future__ import annotations
 
@@ -12,30 +12,15 @@ import sqlite_utils
 from .. import cohorts
 from ..errors import EvalError
 from ..store import cohort_sql
+from ..store import evals as store_evals
 
-#: Cohort dimensions (tracedesk.cohorts, read as for every evaluation signal: span-level ones from the
-#: judged span, the rest from the trace) and the judged span's kind.
-_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "environment", "model", "agent_name", "service")
-COHORT_COLUMNS: tuple[str, ...] = (*_DIMENSIONS[:5], "kind", *_DIMENSIONS[5:])
+COHORT_COLUMNS: tuple[str, ...] = store_evals.SCORE_SPAN_COLUMNS
 
 
 def scores(db: sqlite_utils.Database, names: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per evaluation with its span's cohort fields (route, tenant, prompt_version, model...)."""
-    vals = list(names or [])
-    where = f"WHERE e.name IN ({','.join('?' for _ in vals)})" if vals else ""
-    cohort = ", ".join("s.kind AS kind" if c == "kind" else
-                       f"{cohort_sql.eval_value_sql(cohorts.resolve(c), 's', 't', db=db)} AS {c}"
-                       for c in COHORT_COLUMNS)
-    sql = f"""
-        SELECT e.trace_id, e.span_id, e.name, e.score, e.label, e.passed, e.reason, e.source, e.error,
-               e.judge_model, e.judge_cost_usd, e.judge_latency_ms, e.created_ns,
-               s.name AS span_name, s.start_ns, s.duration_ms, {cohort}
-        FROM evaluations e LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
-        LEFT JOIN traces t ON t.trace_id = e.trace_id
-        {where}
-    """
-    cur = db.execute(sql, vals)
-    return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+    columns, rows = store_evals.scores(db, names, COHORT_COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def by_cohort(frame: pd.DataFrame, by: str) -> pd.DataFrame:

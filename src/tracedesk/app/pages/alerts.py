@@ -7,7 +7,9 @@ from tracedesk.app import ui
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 
 ui.page_setup("Alerts")
-al = ui.require_workspace(allow_empty=True).alerts  # backtests and evaluations are cached until the data changes
+ws = ui.require_workspace(allow_empty=True)
+al = ws.alerts  # backtests and evaluations are cached until the data changes
+filters = ui.sidebar_filters(ws)  # shared with every page
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
 with build:
@@ -54,7 +56,7 @@ with build:
     c = st.columns(2)
     if c[0].button("Save rule", type="primary"):
         al.save(rule)
-        st.success(f"Saved {rule.name}.")
+        st.success(f"Saved {ui.md(rule.name)}.")
     c[1].download_button("Download JSON", al.dumps(rule), f"{rule.name}.alert.json", "application/json")
 
 with saved:
@@ -64,7 +66,8 @@ with saved:
     else:
         for r in rules:
             firing = al.firing(r)
-            with st.expander(f"{r.name} · {r.severity} · {'FIRING: ' + ', '.join(firing) if firing else 'quiet'}"):
+            state = "FIRING: " + ", ".join(ui.md(g, limit=80) for g in firing) if firing else "quiet"
+            with st.expander(f"{ui.md(r.name)} · {ui.md(r.severity)} · {state}"):
                 st.code(al.dumps(r), language="json")
                 st.download_button("Download", al.dumps(r), f"{r.name}.alert.json", key=f"dl-{r.name}")
         st.download_button("Download all (bundle)", al.dumps_bundle(rules), "alerts.bundle.json", "application/json")
@@ -74,7 +77,7 @@ with imported:
     if upload is not None:
         with ui.error_boundary():
             new_rules = al.loads(upload.getvalue().decode("utf-8", "replace"))
-            st.success(f"Valid: {', '.join(r.name for r in new_rules)}")
+            st.success(f"Valid: {', '.join(ui.md(r.name) for r in new_rules)}")
             if st.button("Save imported rules"):
                 for r in new_rules:
                     al.save(r)
@@ -83,10 +86,14 @@ with imported:
 with suggest:
     st.caption("Mark when and where things went wrong; tracedesk ranks the signals that moved and proposes a joint rule.")
     c = st.columns(4)
-    start = c[0].text_input("Incident start (ISO, UTC)", "")
-    end = c[1].text_input("Incident end (ISO, UTC)", "")
-    dim = c[2].selectbox("Cohort dimension", ["(all traffic)", *al.dimensions])
-    value = c[3].selectbox("Value", al.dimension_values(dim) if dim != "(all traffic)" else [])
+    # a feed finding's "make an alert" link pre-fills these: ?since=...&until=...&cohort=dim:value
+    pre_dim, _, pre_value = st.query_params.get("cohort", "").partition(":")
+    start = c[0].text_input("Incident start (ISO, UTC)", st.query_params.get("since", ""))
+    end = c[1].text_input("Incident end (ISO, UTC)", st.query_params.get("until", ""))
+    dims = ["(all traffic)", *al.dimensions]
+    dim = c[2].selectbox("Cohort dimension", dims, index=dims.index(pre_dim) if pre_dim in dims else 0)
+    values = al.dimension_values(dim) if dim != "(all traffic)" else []
+    value = c[3].selectbox("Value", values, index=values.index(pre_value) if pre_value in values else 0)
     if start and end and st.button("Suggest a rule"):
         with ui.error_boundary():
             st.session_state["_alerts_suggestion"] = al.suggest(start, end, {dim: value} if value else {})
@@ -98,5 +105,5 @@ with suggest:
         c = st.columns(2)
         if c[0].button("Save suggested rule"):
             al.save(s.rule)
-            st.success(f"Saved {s.rule.name}.")
+            st.success(f"Saved {ui.md(s.rule.name)}.")
         c[1].download_button("Download suggested rule", al.dumps(s.rule), f"{s.rule.name}.alert.json")
