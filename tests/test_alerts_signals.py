@@ -17,7 +17,8 @@ def db(db_path):
 
 
 def _value(db, signal, aggregation="mean", scope=None, at_s=300, window="5m"):
-    doc = {"tracedesk_alert": 1, "name": "t", "window": window, "step": "5m", "scope": scope or {},
+    # step = window: a step longer than its window is refused (samples between windows would be missed)
+    doc = {"tracedesk_alert": 1, "name": "t", "window": window, "step": window, "scope": scope or {},
            "condition": {"signal": signal, "aggregation": aggregation, "comparator": ">", "threshold": 0}}
     [event] = evaluate(db, parse_rule(doc), at_ns=T0 + at_s * NS)
     cond = event["conditions"][0]

@@ -18,6 +18,7 @@ its own documents.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -39,13 +40,27 @@ _DEPTH = SignalParam("rank_depth", choices=("1", "2", "3", "5", "10"),
                      help="documents per retrieval that count, from the top (default 3)")
 
 
+class ReferenceTooShortWarning(UserWarning):
+    """The stored history is shorter than the reference period a drift signal asked for."""
+
+
 def _reference_query(db: sqlite_utils.Database, q: SampleQuery, params: dict[str, Any]) -> list[SampleQuery]:
-    """The rolling baseline before the range, then the first stretch of data as the fallback."""
-    length = parse_duration(params.get("reference", "7d"), name="reference")
-    first = _samples.first_span_ns(db) or 0
+    """The rolling baseline before the range when history covers all of it; else the first `reference`
+    of stored data. A reference is never shorter than asked: a rolling window cut by the start of the
+    data (a backtest from the first span) held minutes of traffic and made every document look new."""
+    text = params.get("reference", "7d")
+    length = parse_duration(text)
+    first, last = _samples.span_range(db) or (0, 0)
     start = q.since_ns if q.since_ns is not None else first
-    rolling = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=start - length, until_ns=start)
     fallback = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=first - 1, until_ns=first + length)
+    if last - first < length:
+        warnings.warn(f"drift signal reference {text}: the database holds only {(last - first) / 3.6e12:.1f} h of "
+                      f"history, so the reference is all of it (and overlaps the evaluated range)",
+                      ReferenceTooShortWarning, stacklevel=2)
+        return [fallback]
+    if start - length < first:
+        return [fallback]
+    rolling = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=start - length, until_ns=start)
     return [rolling, fallback]
 
 
