@@ -60,7 +60,9 @@ def test_every_signal_mean_and_count(db, signal, values):
 def test_every_builtin_signal_is_covered():
     from tracedesk.alerts.signals import _BUILTINS
 
-    assert {c[0]["type"] for c in SIGNAL_CASES} == {spec.type for spec, _ in _BUILTINS}
+    # the v1 signal types, plus pii_rate (registered after v1; the other new signals are checked by hand in
+    # tests/test_signals_registry.py)
+    assert {c[0]["type"] for c in SIGNAL_CASES} == {spec.type for spec, _ in _BUILTINS} | {"pii_rate"}
     assert {spec.type for spec, _ in _BUILTINS} <= set(SIGNALS)
 
 

@@ -169,11 +169,11 @@ def available(mapped_keys: Sequence[str], *, derived: bool = False) -> list[str]
     return names(derived=derived) + [k for k in mapped_keys if k not in BY_NAME]
 
 
-def split_members(value: object) -> list[object]:
+def split_members(value: object) -> list[str | None]:
     """The values a membership cell stands for: 'gpt-4o,gpt-4o-mini' -> both; None/'' -> [None]."""
     if value is None or value == "" or (isinstance(value, float) and value != value):
         return [None]
-    parts = [p.strip() for p in str(value).split(",") if p.strip()]
+    parts: list[str | None] = [p.strip() for p in str(value).split(",") if p.strip()]
     return parts or [None]
 
 
