@@ -77,6 +77,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("environment", TRACE, "The deployment environment (prod, staging...).", "environment", "environment"),
     Dimension("agent_name", SPAN, "The agent that ran a span (multi-agent systems).", "agent_name", "agents",
               trace_list=True),
+    Dimension("tool_name", SPAN, "The tool a TOOL span called (a trace-level signal has no tool).", "tool_name",
+              browse=False),
     Dimension("service", SPAN, "The OpenTelemetry service.name that emitted a span.", "service", browse=False),
     Dimension("session_id", TRACE, "The conversation / session a request belongs to.", "session_id", "session_id",
               browse=False),

@@ -30,6 +30,8 @@ from . import store
 from .store.query import Filters
 
 if TYPE_CHECKING:
+    from .analysis.changes import Finding
+    from .analysis.explain import Explanation
     from .alerts.handle import AlertsHandle
     from .drift.handle import DriftHandle
     from .evals.handle import EvalsHandle
@@ -344,6 +346,57 @@ class Workspace:
     def span_tree(spans: pd.DataFrame) -> pd.DataFrame:
         """One trace's spans (from `trace`) in call-tree order with `depth` and an indented `tree_label`."""
         return _graph.span_tree(spans)
+
+
+    # -- what changed ------------------------------------------------------------------------------
+
+    def changes(self, since: Any = None, until: Any = None, *, dimensions: Sequence[str] | None = None,
+                top: int | None = 20) -> list["Finding"]:
+        """The changes feed over [since, until) (times in any timeutil form; default: all data), ranked by
+        impact. Kept per data version: reruns of a page recompute nothing."""
+        from .analysis.changes import find_changes
+        from .timeutil import parse_optional_time
+
+        lo, hi = self.time_bounds()
+        s_ns = parse_optional_time(since, now_ns=hi, name="since")
+        u_ns = parse_optional_time(until, now_ns=hi, name="until")
+        dims = tuple(dimensions) if dimensions else None
+        return self.memo(("changes", s_ns, u_ns, dims, top),
+                         lambda db: find_changes(db, s_ns, u_ns, dimensions=dims, top=top))
+
+    def explain(self, signal: str, since: Any, until: Any, *, baseline_since: Any = None,
+                baseline_until: Any = None, dimensions: Sequence[str] | None = None) -> "Explanation":
+        """Attribute a signal's change between two windows to segments (rate vs mix); see analysis.explain."""
+        from .analysis.explain import explain_signal
+        from .timeutil import parse_optional_time, parse_time
+
+        _lo, hi = self.time_bounds()
+        args = (parse_time(since, now_ns=hi, name="since"), parse_time(until, now_ns=hi, name="until"))
+        kw = dict(baseline_since=parse_optional_time(baseline_since, now_ns=hi, name="baseline_since"),
+                  baseline_until=parse_optional_time(baseline_until, now_ns=hi, name="baseline_until"),
+                  dimensions=tuple(dimensions) if dimensions else None)
+        return self.memo(("explain", signal, args, tuple(sorted(kw.items()))),
+                         lambda db: explain_signal(db, signal, *args, **kw))  # type: ignore[arg-type]
+
+    def finding_series(self, finding: "Finding") -> pd.DataFrame:
+        """A finding's signal for its cohort and for the rest, around its window (for a sparkline)."""
+        from .analysis.changes import finding_series
+
+        key = ("finding_series", finding.signals[0], tuple(sorted(finding.cohort.items())), finding.start_ns,
+               finding.end_ns, finding.window_start_ns, finding.window_end_ns)
+        return self.memo(key, lambda db: finding_series(db, finding))
+
+    def signals_over_time(self, filters: Filters | None = None) -> pd.DataFrame:
+        """Mean score per evaluator, refusal rate, tool calls and cost per trace over time (filters' time
+        range and cohort dimensions apply)."""
+        from .analysis.changes import signals_over_time
+
+        f = filters or Filters()
+        cohort = {k: v[0] for k, v in f.dims.items() if len(v) == 1}
+        if len(f.models) == 1:
+            cohort["model"] = f.models[0]
+        return self.memo(("signals_over_time", f.start_ns, f.end_ns, tuple(sorted(cohort.items()))),
+                         lambda db: signals_over_time(db, f.start_ns, f.end_ns, cohort=cohort or None))
 
 
 def open(db: "str | os.PathLike[str] | sqlite_utils.Database", *, create: bool = False) -> Workspace:  # noqa: A001

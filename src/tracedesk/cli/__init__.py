@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracedesk.cli.drift_cmd",
     "tracedesk.cli.eval_cmd",
     "tracedesk.cli.sample_cmd",
+    "tracedesk.cli.changes_cmd",
 )
 
 

@@ -5,6 +5,7 @@ All attribute names come from `tracedesk.ingest.semconv` tables; this module onl
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from .messages import last_text, normalize_message, normalize_messages, system_m
 from .realworld import (agent_was_inferred, call_input_text, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
                         is_vector_text, litellm_raw_content, output_text_of, plain_model,
                         requested_model, retriever_documents, tool_result_text)
+from . import validate
 from .wire import as_text, maybe_json, to_float, to_int
 
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
@@ -78,9 +80,22 @@ def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
 
 
 
-def _tokens(value: Any) -> int | None:
-    n = to_int(value)
-    return n if n is None or n >= 0 else None
+def _tokens(value: Any, field: str, notes: list[str]) -> int | None:
+    return validate.count(value, field, notes)
+
+
+def _finite_evaluations(evaluations: list[Evaluation], notes: list[str]) -> list[Evaluation]:
+    """A non-finite score is dropped; an evaluation left with no score, label or verdict is dropped."""
+    kept = []
+    for ev in evaluations:
+        if ev.score is not None and not math.isfinite(ev.score):
+            notes.append(f"evaluation {ev.name!r} score {ev.score} is not finite; score dropped")
+            ev.score = None
+            if ev.label is None and ev.passed is None:
+                notes.append(f"evaluation {ev.name!r} has nothing left (no score, label or pass flag); dropped")
+                continue
+        kept.append(ev)
+    return kept
 
 
 _MISSING = object()
@@ -166,7 +181,11 @@ class Normalizer:
         resource: dict[str, Any],
         scope: str | None,
         source: str | None,
+        notes: list[str] | None = None,
     ) -> tuple[Span, list[Evaluation]]:
+        """`notes` collects what was dropped or altered (ingest.validate's policy) for the caller to report."""
+        if notes is None:
+            notes = []
         signature = (scope, *attrs)
         plan = self.plans.get(signature)
         if plan is None:
@@ -175,6 +194,11 @@ class Normalizer:
             plan = self.plans[signature] = Plan(attrs, scope)
         for key in plan.json_keys:
             attrs[key] = maybe_json(attrs[key])
+        validate.clean_mapping(attrs, "attribute", notes)
+        if resource:
+            validate.clean_mapping(resource, "resource attribute", notes)
+        if events:
+            validate.clean_events(events, notes)
         f: dict[str, Any] = {}
         for fname, key in plan.fields:
             value = attrs[key]
@@ -206,7 +230,7 @@ class Normalizer:
         span.model = plain_model(model)
         span.response_model = plain_model(f.get("response_model"))
         span.provider = canonical_provider(f.get("provider"))
-        self._usage(span, attrs, f, plan)
+        self._usage(span, attrs, f, plan, notes)
         if kind in ("LLM", "EMBEDDING"):
             llm_usage_details(span, attrs)
         self._identity(span, attrs, f, kind, name, plan)
@@ -222,29 +246,39 @@ class Normalizer:
                 if dim in dims:
                     setattr(span, dim, dims.pop(dim))
             span.dims = dims
+        for column in ("input_messages", "output_messages", "documents"):
+            if validate.depth_over(getattr(span, column)):
+                setattr(span, column, None)
+                notes.append(f"{column} nested more than {validate.MAX_DEPTH} levels deep; dropped")
         if self.price:
-            self._cost(span, attrs, f, plan)
+            self._cost(span, attrs, f, plan, notes)
         evaluations = self._evaluations(span, attrs, events, plan)
+        if evaluations:
+            evaluations = _finite_evaluations(evaluations, notes)
         return span, evaluations
 
     # -- usage and cost -------------------------------------------------------------------------
-    def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
-        span.input_tokens = _tokens(f.get("input_tokens"))
-        span.output_tokens = _tokens(f.get("output_tokens"))
-        span.total_tokens = _tokens(f.get("total_tokens"))
-        span.cached_tokens = _tokens(f.get("cached_tokens"))
-        span.reasoning_tokens = _tokens(f.get("reasoning_tokens"))
+    def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
+        span.input_tokens = _tokens(f.get("input_tokens"), "input tokens", notes)
+        span.output_tokens = _tokens(f.get("output_tokens"), "output tokens", notes)
+        span.total_tokens = _tokens(f.get("total_tokens"), "total tokens", notes)
+        span.cached_tokens = _tokens(f.get("cached_tokens"), "cached tokens", notes)
+        span.reasoning_tokens = _tokens(f.get("reasoning_tokens"), "reasoning tokens", notes)
         for details_key in sc.USAGE_DETAIL_KEYS:
             details = attrs.get(details_key)
             if isinstance(details, dict):
                 for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
                     if getattr(span, fieldname) is None:
-                        setattr(span, fieldname, _tokens(_first(details, keys)))
+                        setattr(span, fieldname, _tokens(_first(details, keys), f"usage_details {fieldname}", notes))
+        if span.total_tokens is not None and span.total_tokens > validate.INT64_MAX // 4:
+            span.total_tokens = None  # sums below must stay inside int64
         if (span.cached_tokens and span.input_tokens is not None and span.cached_tokens > span.input_tokens):
             # Anthropic-native counting: input excludes cache reads. Normalize to "input includes cached".
             span.input_tokens += span.cached_tokens
         if span.total_tokens is None and span.input_tokens is not None and span.output_tokens is not None:
             span.total_tokens = span.input_tokens + span.output_tokens
+            if span.total_tokens > validate.INT64_MAX:
+                span.total_tokens = None
         ttft = None
         streamed = _first(attrs, sc.STREAM_FLAG_KEYS)
         for key, scale in () if streamed is False or str(streamed).lower() == "false" else plan.ttft:
@@ -260,9 +294,9 @@ class Normalizer:
             times = [int(e["time_ns"]) for e in span.events if e.get("name") in sc.TTFT_EVENTS and e.get("time_ns")]
             if times and span.start_ns and min(times) >= span.start_ns:
                 ttft = (min(times) - span.start_ns) / 1e6
-        span.ttft_ms = ttft
+        span.ttft_ms = validate.amount(ttft, "time to first token", notes)
 
-    def _cost(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
+    def _cost(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
         cost = to_float(f.get("cost_usd"))
         if cost is None:
             for parts in plan.cost_parts:
@@ -277,6 +311,9 @@ class Normalizer:
                 if cost is None:
                     parts = [to_float(v) for v in details.values()]
                     cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+        # A reported cost that is not finite and >= 0 would make every total inf or wrong: drop it (with a
+        # note) and price the tokens as if no cost had been reported.
+        cost = validate.amount(cost, "reported cost", notes)
         if cost == 0 and (span.input_tokens or span.output_tokens) and span.model:
             # OpenLIT reports 0 when its own price list did not load (offline): a zero that contradicts a
             # known price is not a price. A model the table does not know keeps the reported 0.
@@ -514,7 +551,7 @@ class Normalizer:
 
 
 def genai_evaluation(attrs: dict[str, Any], trace_id: str, span_id: str | None,
-                     time_ns: int | None) -> Evaluation | None:
+                     time_ns: int | None, notes: list[str] | None = None) -> Evaluation | None:
     f = sc.GENAI_EVALUATION_FIELDS
     target = attrs.get(f["target_span_id"])
     if isinstance(target, str) and len(target) == 16:
@@ -522,6 +559,8 @@ def genai_evaluation(attrs: dict[str, Any], trace_id: str, span_id: str | None,
     ev = _evaluation_from(trace_id, span_id, attrs.get(f["name"]), attrs.get(f["score"]), attrs.get(f["label"]),
                           attrs.get(f["reason"]), time_ns)
     if ev is None:
+        return None
+    if notes is not None and not _finite_evaluations([ev], notes):
         return None
     ev.evaluator_version = attrs.get(f["evaluator_version"])
     if "error.type" in attrs:

@@ -136,6 +136,11 @@ def register_functions(db: sqlite_utils.Database) -> None:
     from ..analysis.textchecks import is_refusal
 
     db.conn.create_function("td_is_refusal", 1, lambda text: int(is_refusal(text)), deterministic=True)
+    # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
+    from ..ingest.redact import find_pii
+
+    db.conn.create_function("td_has_pii", 1, lambda text: int(bool(text) and bool(find_pii(text))),
+                            deterministic=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,6 +179,12 @@ def refusal_answers(db: sqlite_utils.Database, params: dict[str, Any], q: Sample
         return query_samples(db, "eval", value, ["e.name = 'refusal'"], [], q)
     return query_samples(db, "span", "td_is_refusal(s.output_text)",
                          ["s.kind = 'LLM'", "s.output_text IS NOT NULL"], [], q)
+
+
+def pii_answers(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """Per trace: 1 when the answer the user saw (the root span's output) holds PII or a secret."""
+    return query_samples(db, "span", "td_has_pii(s.output_text)",
+                         ["s.parent_span_id IS NULL", "s.output_text IS NOT NULL"], [], q)
 
 
 def refusal_traces(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:

@@ -7,7 +7,15 @@ from tracedesk.app import ui
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 
 ui.page_setup("Alerts")
-al = ui.require_workspace(allow_empty=True).alerts  # backtests and evaluations are cached until the data changes
+ws = ui.require_workspace(allow_empty=True)
+al = ws.alerts  # backtests and evaluations are cached until the data changes
+# an incident link (?since=&until=&cohort.DIM= or cohort=dim:value) is read before the sidebar rewrites the URL
+since0, until0, cohort0, problems = al.incident_from_params(st.query_params)
+_kept = st.session_state.get("_alerts_incident")  # the sidebar keeps since/until in the URL, drops cohort.*
+if _kept and not cohort0 and (not since0 or _kept[:2] == (since0, until0)):
+    since0, until0, cohort0 = _kept
+st.session_state["_alerts_incident"] = (since0, until0, cohort0)
+filters = ui.sidebar_filters(ws)  # shared with every page
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
 def _kw(key: str, **default):
@@ -83,7 +91,7 @@ with build:
     c = st.columns(2)
     if c[0].button("Save rule", type="primary"):
         al.save(rule)
-        st.success(f"Saved {rule.name}.")
+        st.success(f"Saved {ui.md(rule.name)}.")
     c[1].download_button("Download JSON", al.dumps(rule), f"{rule.name}.alert.json", "application/json")
 
 with saved:
@@ -93,7 +101,8 @@ with saved:
     else:
         for r in rules:
             firing = al.firing(r)
-            with st.expander(f"{r.name} · {r.severity} · {'FIRING: ' + ', '.join(firing) if firing else 'quiet'}"):
+            state = "FIRING: " + ", ".join(ui.md(g, limit=80) for g in firing) if firing else "quiet"
+            with st.expander(f"{ui.md(r.name)} · {ui.md(r.severity)} · {state}"):
                 st.code(al.dumps(r), language="json")
                 st.download_button("Download", al.dumps(r), f"{r.name}.alert.json", key=f"dl-{r.name}")
         st.download_button("Download all (bundle)", al.dumps_bundle(rules), "alerts.bundle.json", "application/json")
@@ -103,18 +112,18 @@ with imported:
     if upload is not None:
         with ui.error_boundary():
             new_rules = al.loads(upload.getvalue().decode("utf-8", "replace"))
-            st.success(f"Valid: {', '.join(r.name for r in new_rules)}")
+            st.success(f"Valid: {', '.join(ui.md(r.name) for r in new_rules)}")
             if st.button("Save imported rules"):
                 for r in new_rules:
                     al.save(r)
                 st.success(f"Saved {len(new_rules)} rule(s).")
 
 with suggest:
+    # a feed finding's "make an alert" link pre-fills these: ?since=...&until=...&cohort=dim:value (or cohort.dim=value)
     st.caption("Mark when and where things went wrong (or open a link with ?since=…&until=…&cohort.route=…); "
                "tracedesk ranks the signals that moved and proposes the smallest rule that pages on it, quietly.")
-    since0, until0, cohort0, problems = al.incident_from_params(st.query_params)
     for problem in problems:
-        st.warning(problem)
+        st.warning(ui.md(problem))
     c = st.columns(4)
     start = c[0].text_input("Incident start (ISO, UTC)", since0)
     end = c[1].text_input("Incident end (ISO, UTC)", until0)
@@ -125,7 +134,7 @@ with suggest:
     value = c[3].selectbox("Value", options, index=options.index(cohort0[dim]) if cohort0.get(dim) in options else 0)
     cohort = {**{k: v for k, v in cohort0.items() if k != dim}, **({dim: value} if value else {})}
     if len(cohort) > 1:
-        st.caption("Cohort: " + ", ".join(f"{k}={v}" for k, v in cohort.items()))
+        st.caption("Cohort: " + ui.md(", ".join(f"{k}={v}" for k, v in cohort.items())))
     if start and end and st.button("Suggest a rule"):
         with ui.error_boundary():
             st.session_state["_alerts_suggestion"] = al.suggest(start, end, cohort)
@@ -136,14 +145,14 @@ with suggest:
         st.write(f"Pages after **{delay}** · pages during the incident: **{s.pages_in_incident}** · false pages "
                  f"outside it: **{s.false_pages}** · proposed group_by: **{', '.join(s.group_by) or 'none'}**")
         for w in s.warnings:
-            st.warning(w)
+            st.warning(ui.md(w))
         st.dataframe([m.to_dict() for m in s.movers[:8]], hide_index=True)
         st.code(al.dumps(s.rule), language="json")
         c = st.columns(3)
         if c[0].button("Save suggested rule"):
             al.save(s.rule)
-            st.success(f"Saved {s.rule.name}.")
+            st.success(f"Saved {ui.md(s.rule.name)}.")
         c[1].download_button("Download suggested rule", al.dumps(s.rule), f"{s.rule.name}.alert.json")
         c[2].button("Open in builder", on_click=_open_in_builder, args=(s.rule,))
         if st.session_state.get("_alerts_open_error"):
-            st.error(st.session_state.pop("_alerts_open_error"))
+            st.error(ui.md(st.session_state.pop("_alerts_open_error")))

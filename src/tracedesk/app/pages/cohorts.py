@@ -25,11 +25,13 @@ evaluator = c2.selectbox("Quality = mean score of", ["(all evaluators)", *evalua
 evaluator = None if evaluator == "(all evaluators)" else evaluator
 
 matrix = ws.cohort_matrix(dimension, filters, evaluator=evaluator)
-st.subheader(f"Metrics by {dimension.replace('_', ' ')}")
+st.subheader(f"Metrics by {ui.md(dimension.replace('_', ' '))}")
 st.caption("Colour compares cohorts on each metric (red = worst of them); the first row is the global figure.")
 st.altair_chart(charts.cohort_heatmap(matrix), width="stretch")
 
 st.subheader("Furthest from the global figure")
+st.caption("Static: each cohort against the global figure over the whole range (what changed in time is on "
+           "the landing page).")
 ranked = ws.ranked_cohorts(dimension, filters, evaluator=evaluator, min_traces=5)
 if ranked.empty:
     st.caption("No cohort has 5 or more traces to rank.")

@@ -8,13 +8,16 @@ from tracedesk.charts.drift import describe_stats, ranked_table, series_chart, t
 
 ui.page_setup("Drift")
 ws = ui.require_workspace()  # explains a missing or empty database and stops
+filters = ui.sidebar_filters(ws)  # the shared time range fills the current window
 st.caption(f"Database: `{ui.db_path()}` · times are ISO 8601 (2026-11-20T12:00Z), Unix times, or a duration back "
            "from the newest span (24h, -7d)")
 
 with st.form("drift"):
     c = st.columns(4)
-    since = c[0].text_input("Current since", "24h", help="start of the current window")
-    until = c[1].text_input("Current until", "", help="empty = the newest span")
+    since = c[0].text_input("Current since", ui.fmt_time(filters.start_ns) if filters.start_ns else "24h",
+                            help="start of the current window (default: the sidebar's time range)")
+    until = c[1].text_input("Current until", ui.fmt_time(filters.end_ns) if filters.end_ns else "",
+                            help="empty = the newest span")
     ref_since = c[2].text_input("Reference since", "", help="empty = rolling baseline before the current window")
     ref_until = c[3].text_input("Reference until", "", help="empty = the current window's start")
     c = st.columns([1, 2])
@@ -49,7 +52,7 @@ top = report.drifted[:10] or report.ranked(3)
 if not report.drifted:
     st.success("No significant drift between these windows; the closest pairs are shown below.")
 for r in top:
-    with st.expander(f"{r.signal} · {r.cohort_label} — {r.message}", expanded=r is top[0]):
+    with st.expander(f"{ui.md(r.signal)} · {ui.md(r.cohort_label)} — {ui.md(r.message)}", expanded=r is top[0]):
         st.altair_chart(series_chart(report, r), width="stretch")
         st.caption(describe_stats(r))
         cols = st.columns(2)

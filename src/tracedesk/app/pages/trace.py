@@ -6,11 +6,12 @@ from tracedesk.app import ui
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()
+filters = ui.sidebar_filters(ws)  # the list of recent traces follows the shared filters
 
 trace_id = st.text_input("Trace id", value=st.query_params.get("trace_id", ""),
                          placeholder="32 hex characters — or pick a recent trace below").strip().lower()
 if not trace_id:
-    recent = ws.traces(limit=30)
+    recent = ws.traces(filters, limit=30)
     st.info("Open a trace: paste its id above, pick one here, or select a row on the **Traces** page.")
     picked = st.selectbox("Recent traces", recent["trace_id"], index=None,
                           format_func=lambda t: f"{t} · {recent.set_index('trace_id').at[t, 'root_name']}")
@@ -22,13 +23,14 @@ ui.set_url_params({"trace_id": trace_id}, keep=("trace_id", "span_id"))
 
 spans = ws.trace(trace_id)
 if spans.empty:
-    st.warning(f"No trace `{trace_id}` in this database.")
+    st.warning(f"No trace {ui.md_code(trace_id, limit=80)} in this database.")
     st.info("Next step: check the id, or find the trace on the **Traces** page.")
     st.stop()
 
 summary = ws.trace_summary(trace_id) or {}
 evals = ws.evaluations(trace_id=trace_id)
-st.caption(f"`{trace_id}` · {summary.get('root_name')} · started {spans['start'].min():%Y-%m-%d %H:%M:%S} UTC")
+st.caption(f"{ui.md_code(trace_id)} · {ui.md(summary.get('root_name'))} · started "
+           f"{spans['start'].min():%Y-%m-%d %H:%M:%S} UTC")
 cols = st.columns(6)
 cols[0].metric("Duration", ui.fmt_ms(summary.get("duration_ms")))
 cols[1].metric("Spans", ui.fmt_int(summary.get("span_count")))
