@@ -48,7 +48,12 @@ def test_feed_links_select_the_cohort_and_window(sample_db_path):
     assert len(traces) > 0 and set(traces["route"]) == {"refunds"}
     assert traces["start_ns"].min() >= finding.start_ns and traces["start_ns"].max() < finding.end_ns
     assert links["alert"] == {"since": links["alert"]["since"], "until": links["alert"]["until"],
-                              "cohort": "route:refunds"}
+                              "cohort.route": "refunds"}
+    # the Alerts page reads the same link back
+    from tracedesk.alerts.builder import incident_from_params
+
+    assert incident_from_params(links["alert"]) == (links["alert"]["since"], links["alert"]["until"],
+                                                    {"route": "refunds"}, [])
     assert parse_time(links["alert"]["since"]) == finding.start_ns
 
 

@@ -556,10 +556,9 @@ def finding_links(finding: Any) -> dict[str, dict[str, str]]:
 
     end = finding.end_ns if finding.end_ns is not None else finding.window_end_ns
     traces = cohort_filters(finding.cohort, finding.start_ns, end).to_query_params()
-    dim, value = next(iter(finding.cohort.items()), ("", ""))
+    # the Alerts page's suggester reads ?since=...&until=...&cohort.DIM=VALUE (one per dimension)
     alert = {"since": format_time(finding.start_ns), "until": format_time(end or finding.start_ns + 1)}
-    if dim:
-        alert["cohort"] = f"{dim}:{value}"
+    alert.update({f"cohort.{dim}": str(value) for dim, value in finding.cohort.items()})
     length = (end or finding.start_ns) - finding.start_ns
     around = {"start": format_time(finding.start_ns - max(length, 3_600 * 10**9))}
     if end is not None and finding.end_ns is not None:
