@@ -198,10 +198,14 @@ def test_w2_02_claims_tool_retry_loop(db: sqlite3.Connection, labels) -> None:
     errors = col(db, "SELECT status = 'ERROR' FROM spans WHERE tool_name = 'policy_lookup' "
                      "AND start_ns >= ? AND start_ns < ?", start, end + HOUR_NS)
     assert mean(errors) < 0.02
-    # Other routes carry on as usual.
-    tools = col(db, "SELECT tool_calls FROM traces WHERE route = 'onboarding' AND start_ns >= ? AND start_ns < ?",
-                start, end)
-    assert mean(tools) == pytest.approx(2.0, abs=0.15)
+    # Other routes carry on as usual (their tool calls per trace inside the window match the rest of the week;
+    # the planner's handoff span counts as one of them: a handoff is a tool call the model made).
+    def onboarding_tools(inside: bool) -> float:
+        op = "" if inside else "NOT"
+        return mean(col(db, f"SELECT tool_calls FROM traces WHERE route = 'onboarding' AND {op} "
+                            "(start_ns >= ? AND start_ns < ?)", start, end))
+
+    assert onboarding_tools(True) == pytest.approx(onboarding_tools(False), abs=0.15)
 
 
 def claude_answers(db: sqlite3.Connection) -> list[tuple[int, str | None, str | None]]:

@@ -84,6 +84,7 @@ _ENGLISH = re.compile(
      r"|I'm (?:just |only )?(?:a |an )?(?:text-based |large )?(?:ai|language model|llm)(?: model)?,? (?:and|so) (?:i )?(?:can't|cannot|don't|am unable|'m unable|am not able|'m not able)"
      r"|(?:i'm |i am )?unable to (?:help|assist|comply|fulfil|fulfill|provide|process) (?:with )?(?:that|this|your|the request)"
      r"|no,? I (?:can't|cannot|won't|will not) (?:do|help|provide|write|create|generate)"
+     r"|(?:sorry|i'm sorry|i am sorry|i'm afraid|i am afraid|unfortunately),? (?:but )?(?:no|not possible|that's not possible)\s*[.!]?$"
      r")").replace("OPENERS", _OPENERS).replace("IDIOM", _IDIOMS).replace("NEG", _NEG).replace("TASK", _TASK).replace("I ", _I)
      .replace("I'm", "i'm")
 )
@@ -140,6 +141,26 @@ def normalise(text: str) -> str:
     return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
 
 
+_LEAD_TAGS = re.compile(r"^(?:<[a-z][^>]{0,40}>\s*)+")
+
+
+def _strip_lead(text: str) -> str:
+    """Drop what may precede the words of an answer: markup, list markers, emoji and symbols, opening
+    punctuation (but not quote marks or '>': those say the words are someone else's)."""
+    text = _LEAD_TAGS.sub("", text)
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "\"'>":
+            break
+        cat = unicodedata.category(ch)
+        if ch.isspace() or cat[0] in "SPC" or (cat == "Nd" and i + 1 < len(text) and text[i + 1] in ".)"):
+            i += 1
+            continue
+        break
+    return text[i:]
+
+
 def _sentences(opening: str) -> list[str]:
     parts = [p.strip() for p in _SENTENCE_END.split(opening) if p and p.strip()]
     return [_LEADING_MARKUP.sub("", p) for p in parts[:2]]
@@ -161,8 +182,8 @@ class RefusalDetector:
     def is_refusal(self, text: str | None) -> bool:
         if not text or not isinstance(text, str):
             return False
-        full = normalise(text)
-        if not full or full[0] in "\">" or full.startswith("'"):
+        full = _strip_lead(normalise(text))
+        if not full or full[0] in "\"'>":
             return False  # a quoted or block-quoted opening is someone else's words
         opening = full[:OPENING_CHARS]
         if any(opening.startswith(p) for p in self._ignore_norm):

@@ -364,7 +364,7 @@ class Normalizer:
                 attrs["tracedesk.handoff.to"] = span.handoff_to
             if span.handoff_from is not None:
                 attrs["tracedesk.handoff.from"] = span.handoff_from
-            if kind == "TOOL" and (span.tool_name is None or span.tool_name == name):
+            if kind == "TOOL" and span.tool_name not in sc.HANDOFF_TOOLS:
                 # "handoff to Billing", "Triage → unknown.handoff", "Handoff: Triage → Billing" are span
                 # names, not tools: one tool name so handoffs aggregate as one tool
                 span.tool_name = "handoff"

@@ -338,6 +338,12 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
         except (OSError, EOFError, zlib.error) as exc:
             # Corrupt gzip or read error mid-file: keep what was read, report where it stopped.
             writer.pending.rejected.append(Rejected(source, f"stopped reading: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the files after it
+            if transient_write_error(exc):
+                raise  # the database is locked or full: every later file would fail the same way
+            writer.pending.rejected.append(Rejected(source, f"stopped reading after an unexpected error "
+                                                            f"({type(exc).__name__}: {exc}); the records "
+                                                            f"read before it are kept"))
         finally:
             reader.close()
             raw.close()
@@ -351,10 +357,11 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
 def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: BatchWriter,
                  progress: Progress | None, done_before: int, total: int) -> None:
     first = reader.readline()
-    skipped = 0
-    while first and not first.strip() and skipped < 1000:  # blank lines before the first record
-        skipped += 1
+    blank = b""  # blank lines before the first record (kept: a protobuf body may start with b"\n")
+    while first and not first.strip() and len(blank) < 4096:
+        blank += first
         first = reader.readline()
+    skipped = blank.count(b"\n")
     rest_start = reader.readline() if first else b""
     if first and rest_start.strip() and _is_record_line(first):
         # JSON Lines: stream line by line.
@@ -372,7 +379,7 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
                     last_report = pos
                     progress(done_before + pos, total)
         return
-    data = first + rest_start + reader.read()
+    data = blank + first + rest_start + reader.read()
     result = parse_bytes(data, source, normalizer=normalizer)
     del data
     # Write a big document in batches (bounded transaction size, progress between batches).

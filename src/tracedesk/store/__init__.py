@@ -202,6 +202,9 @@ def write_batch(
         if to_write:
             db.conn.executemany(_SPAN_INSERT, to_write)
         if evaluations:
+            from .evals import derive_passed
+
+            evaluations = derive_passed(db, evaluations)  # score-only: the evaluator's pass rule decides
             rows = [tuple(evaluation_row(e).values()) for e in evaluations]
             db.conn.executemany(_EVAL_INSERT, rows)
             result.evaluations = len(rows)

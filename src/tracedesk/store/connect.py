@@ -62,6 +62,18 @@ def _file_key(path: str) -> tuple[str, int, int] | None:
     return (os.path.realpath(path), st.st_dev, st.st_ino)
 
 
+def fold(text: str | None) -> str | None:
+    """Unicode case folding for text search (`école` matches `ÉCOLE`, `straße` matches `STRASSE`);
+    SQLite's own lower()/LIKE fold ASCII only."""
+    return text.casefold() if isinstance(text, str) else None
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the store's queries use: td_fold(text) (see fold). Deterministic, so SQLite may
+    evaluate it once per row and value."""
+    conn.create_function("td_fold", 1, fold, deterministic=True)
+
+
 #: How hard a commit waits for the disk: NORMAL (WAL default: durable across application crashes), FULL
 #: (also across power loss: the receiver, whose acknowledgements promise the data is stored), OFF (a
 #: private file being bulk-loaded, see `open_bulk`).
@@ -71,6 +83,7 @@ SYNCHRONOUS = ("OFF", "NORMAL", "FULL")
 def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> None:
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+    register_functions(database.conn)
     # The busy timeout comes first: switching a new file to WAL needs a lock another opener may hold.
     # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
     database.conn.execute("PRAGMA busy_timeout=30000")
@@ -94,6 +107,7 @@ def open_bulk(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
     """A migrated connection to a *private* new file for a bulk load: no journal, no fsyncs (a crash
     leaves garbage, so load into a temporary name and publish it after `finish_bulk`)."""
     database = sqlite_utils.Database(sqlite3.connect(os.fspath(path)))
+    register_functions(database.conn)
     database.conn.execute("PRAGMA journal_mode=OFF")
     database.conn.execute("PRAGMA synchronous=OFF")
     try:
@@ -136,6 +150,7 @@ def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None, 
     see SYNCHRONOUS.
     """
     if isinstance(db, sqlite_utils.Database):
+        register_functions(db.conn)  # a connection opened elsewhere still gets the store's functions
         ensure_migrated(db)
         return db
     path = resolve_path(db)

@@ -10,6 +10,8 @@ from tracedesk.charts.evals import score_histogram
 ui.page_setup("Evaluations")
 ws = ui.require_workspace()
 filters = ui.sidebar_filters(ws)  # shared with every page (the run samples from the whole store)
+if ws.evals.judges_missing:  # heuristics still run; say how to get the judges
+    st.warning(ws.evals.judges_missing)
 
 with st.form("run"):
     picked = st.multiselect("Evaluators", ws.evals.names(), default=["pii", "prompt_injection", "refusal"],
@@ -71,6 +73,19 @@ else:
     queue.insert(0, "open", "Trace?trace_id=" + queue["trace_id"])
     ui.show_frame(queue, column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗"),
                                         "score": st.column_config.NumberColumn(format="%.2f")})
+
+with st.expander("Pass thresholds (score-only evaluations get their verdict here)"):
+    rules = ws.evals.pass_rules()
+    ui.show_frame(rules)
+    with st.form("pass_rule"):
+        r = st.columns(3)
+        rule_name = r[0].selectbox("Evaluator", [x["evaluator"] for x in rules], key="rule_name")
+        rule_threshold = r[1].number_input("Threshold", value=0.5, step=0.05, key="rule_threshold")
+        rule_direction = r[2].selectbox("Passes when the score is", ["higher", "lower"], key="rule_direction")
+        if st.form_submit_button("Save rule") and rule_name:
+            with ui.error_boundary():
+                changed = ws.evals.set_pass_rule(rule_name, rule_threshold, rule_direction)
+                st.success(f"Saved: {changed} derived verdicts of {ui.md(rule_name)} re-derived.")
 
 with st.expander("Custom judges"):
     with st.form("custom"):
