@@ -14,9 +14,7 @@ path = ui.db_path()
 note = ui.ensure_database(path)
 ws = ui.require_workspace(path)
 if note or ws.is_sample():
-    from tracedesk.sample import sample_note
-
-    st.info(sample_note())
+    st.info(note or ws.sample_note())
 
 filters = ui.sidebar_filters(ws)
 st.caption(f"Database: `{path}` — what changed, where and since when: which cohort, which prompt version, "

@@ -259,7 +259,7 @@ def time_range_picker(container: Any, cur: "Filters", lo: int | None, hi: int | 
 def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     """Draw the shared filters in the sidebar and return the choice."""
     from ..store.query import Filters
-    from ..analysis.metrics import COHORT_DIMENSIONS
+    from .. import cohorts
 
     cur = current_filters()
     sb = st.sidebar
@@ -267,7 +267,8 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     lo, hi = ws.time_bounds()
     f = Filters()
     f.start_ns, f.end_ns = time_range_picker(sb, cur, lo, hi)
-    for dim in [d for d in COHORT_DIMENSIONS if d not in ("agent", "model")] + ws.extra_dimensions():
+    # trace-level dimensions here; model and agent (span-level) have their own pickers below
+    for dim in cohorts.browse_names(cohorts.TRACE) + ws.extra_dimensions():
         options = ws.values(dim)
         if not options:
             continue
@@ -275,7 +276,7 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
         values = sb.multiselect(dim.replace("_", " "), options, key=_seed(f"dim_{dim}", chosen))
         if values:
             f.dims[dim] = list(values)
-    for attr, source, label in (("models", "model", "model"), ("agents", "agent", "agent")):
+    for attr, source, label in (("models", "model", "model"), ("agents", "agent_name", "agent")):
         options = ws.values(source)
         if options:
             chosen = [v for v in getattr(cur, attr) if v in options]
@@ -562,3 +563,10 @@ def explain_view(ws: "Workspace", finding: Any) -> None:
                   for k in ("explains", "share before", "share now")})
     for n in res.notes:
         st.caption(n)
+
+
+def signal_label(name: str) -> str:
+    """A registered signal's label (tracedesk.signals), so a page names the signal it shows."""
+    from .. import signals
+
+    return signals.get(name).label

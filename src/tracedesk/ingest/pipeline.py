@@ -26,6 +26,7 @@ from ..models import Rejected, Span
 from .messages import last_text
 from .normalize import Normalizer
 from .parse import GZIP_MAGIC, parse_bytes, parse_line
+from .realworld import output_text_of
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
@@ -134,6 +135,8 @@ def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
             out[f"{direction}_messages"] = msgs
             roles = ("user", "tool") if direction == "input" else ("assistant",)
             text = last_text(msgs, roles)
+            if text is None and direction == "output":
+                text = output_text_of(msgs, None, "LLM")  # an answer that is only tool calls
             if text is not None:
                 out[f"{direction}_text"] = text
     return out

@@ -147,9 +147,8 @@ class BatchWriter:
         from .. import store
 
         try:
-            db = store.connect(self.db_path)
             # Acknowledged means on disk: sync the WAL at every commit (batching keeps this cheap).
-            db.conn.execute("PRAGMA synchronous=FULL")
+            db = store.connect(self.db_path, synchronous="FULL")
         except BaseException as exc:  # reported to the constructor's caller
             self._open_error = exc
             self._ready.set()

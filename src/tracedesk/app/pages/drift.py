@@ -44,6 +44,8 @@ st.caption(f"Reference {ref['start']} → {ref['end']} · current {cur['start']}
 for note in report.notes:
     st.info(note)
 st.subheader("Most-drifted (signal, cohort) pairs")
+st.caption(f"refusal_rate here is the {ui.signal_label('refusal_rate_answer').lower()} (signal refusal_rate_answer); "
+           f"the Cohorts page shows the {ui.signal_label('refusal_rate_trace').lower()}.")
 st.dataframe(ranked_table(report, 50), hide_index=True, width="stretch")
 
 top = report.drifted[:10] or report.ranked(3)

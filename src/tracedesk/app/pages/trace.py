@@ -3,7 +3,6 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
-from tracedesk.analysis.graph import span_tree
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()
@@ -43,7 +42,7 @@ cols[5].metric("Complete tree", "yes" if summary.get("complete") else "no",
 tab_spans, tab_graph = st.tabs(["Spans & waterfall", "Trajectory graph"])
 with tab_spans:
     st.altair_chart(charts.waterfall(spans), width="stretch")
-    tree = span_tree(spans)
+    tree = ws.span_tree(spans)
     labels = {r["span_id"]: ui.span_choice_label(r) for r in tree.to_dict("records")}
     ids = list(labels)
     key = f"span_of_{trace_id}"
