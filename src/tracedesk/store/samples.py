@@ -136,6 +136,11 @@ def register_functions(db: sqlite_utils.Database) -> None:
     from ..analysis.textchecks import is_refusal
 
     db.conn.create_function("td_is_refusal", 1, lambda text: int(is_refusal(text)), deterministic=True)
+    # the detectors ingest masks with, so "an answer leaks PII" and "it would be redacted" agree
+    from ..ingest.redact import find_pii
+
+    db.conn.create_function("td_has_pii", 1, lambda text: int(bool(text) and bool(find_pii(text))),
+                            deterministic=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,6 +187,12 @@ def refusal_traces(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQ
     # a function, not a bound list: the value expression appears twice in the query (SELECT and WHERE)
     db.conn.create_function("td_trace_refused", 1, lambda tid: int(tid in refused), deterministic=True)
     return query_samples(db, "trace", "td_trace_refused(t.trace_id)", [], [], q)
+
+
+def pii_answers(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """Per trace: 1 when its answer (the root span's output) holds PII or a secret, else 0."""
+    return query_samples(db, "span", "td_has_pii(s.output_text)",
+                         ["s.parent_span_id IS NULL", "s.output_text IS NOT NULL"], [], q)
 
 
 def span_durations(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
