@@ -635,7 +635,11 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
     traffic = _traffic_frame(frames, signals)
-    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
+    _MASKS.clear()
+    try:
+        findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
+    finally:
+        _MASKS.clear()
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     findings = _merge_aliases(findings, dims)
@@ -688,7 +692,24 @@ def _aggregate(values: np.ndarray, aggregation: str) -> float:
     return float(values.mean())
 
 
+#: masks of (frame, cohort) computed while one feed runs: a finding reads its cohort, its parents and
+#: the traffic frame, and string matching 1M rows each time dominated the feed (cleared per detect())
+_MASKS: dict[tuple[int, tuple[tuple[str, str], ...]], np.ndarray] = {}
+
+
 def _cohort_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
+    key = (id(frame), tuple(sorted(cohort.items())))
+    if key not in _MASKS:
+        _MASKS[key] = _compute_mask(frame, cohort)
+    return _MASKS[key]
+
+
+def _compute_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
+    if len(cohort) > 1:  # a pair: the AND of its single-value masks (each cached)
+        mask = np.ones(len(frame), dtype=bool)
+        for dim, value in cohort.items():
+            mask = mask & _compute_mask(frame, {dim: value})
+        return mask
     mask = np.ones(len(frame), dtype=bool)
     for dim, value in cohort.items():
         col = frame[dim].astype(object).where(frame[dim].notna(), None).fillna("").astype(str)
@@ -1037,7 +1058,7 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
     width = max(NS_PER_MIN, (hi - lo) // points)
     dims = [d for d in finding.cohort]
     frame = load_samples(db, sig, dims, lo, hi)
-    mask = _cohort_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
+    mask = _compute_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
     parts = []
     for group, m in (("cohort", mask), ("rest", ~mask)):
         part = _bucketed(frame[m], width, sig.aggregation)
@@ -1071,7 +1092,7 @@ def signals_over_time(db: Any, since_ns: int | None = None, until_ns: int | None
     for sig in wanted:
         frame = load_samples(db, sig, dims, since, until)
         if cohort:
-            frame = frame[_cohort_mask(frame, cohort)]
+            frame = frame[_compute_mask(frame, cohort)]
         part = _bucketed(frame, width, "mean")
         part["signal"] = sig.label if sig.signal.get("type") != "eval_score" else f"{sig.name} (mean score)"
         parts.append(part)
