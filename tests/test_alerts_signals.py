@@ -44,7 +44,7 @@ SIGNAL_CASES = [
     ({"type": "llm_calls_per_trace"}, [1, 1, 1]),
     ({"type": "spans_per_trace"}, [4, 4, 3]),
     ({"type": "thumbs_down_rate"}, [0, 1]),
-    ({"type": "eval_fail_rate"}, [0, 1, 0, 0, 1]),  # groundedness A B C + refusal A B
+    ({"type": "eval_fail_rate"}, [0, 1, 0, 0, 1, 0, 1]),  # groundedness A B C + refusal A B + user_feedback A B (score-only: verdict from its pass rule)
     ({"type": "eval_fail_rate", "evaluator": "groundedness"}, [0, 1, 0]),
 ]
 
