@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="largest request body accepted, in MB, before and after decompression (default 32)")
     p.add_argument("--redact", action="store_true",
                    help="mask e-mails, phones, card numbers, SSNs, IBANs and API keys before storing (as ingest --redact)")
+    p.add_argument("--redact-keep", action="append", default=[], metavar="KEY",
+                   help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
+                        "added to the database's `redaction` setting")
     p.set_defaults(func=_run)
 
 
@@ -43,13 +46,16 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port} is out of range; use 1-65535 (or 0 for any free port)")
     if args.max_body_mb <= 0:
         raise UsageError("--max-body-mb must be positive, e.g. --max-body-mb 32")
+    if args.redact_keep and not args.redact:
+        raise UsageError("--redact-keep only applies with --redact; add --redact")
     token = args.token if args.token is not None else os.environ.get("TRACEDESK_TOKEN") or None
 
     from ..receiver.run import serve
     from ..receiver.server import ReceiverConfig
 
     config = ReceiverConfig(db_path=db, host=args.host, port=args.port, token=token,
-                            max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact)
+                            max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact,
+                            redact_keep=tuple(args.redact_keep))
     try:
         serve(config)
     except ValueError as exc:  # e.g. an invalid cohort-dimension mapping stored in the database
