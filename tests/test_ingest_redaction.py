@@ -142,6 +142,8 @@ def test_redact_keep_without_redact_and_a_bad_setting_are_errors(tmp_path):
     src = _write(tmp_path)
     proc = _cli("ingest", str(src), "--db", str(tmp_path / "x.db"), "--redact-keep", "user.id")
     assert proc.returncode == 2 and "--redact-keep only applies with --redact" in proc.stderr
+    proc = _cli("serve", "--db", str(tmp_path / "x.db"), "--port", "0", "--redact-keep", "user.id")
+    assert proc.returncode == 2 and "--redact-keep only applies with --redact" in proc.stderr
     db_path = str(tmp_path / "bad.db")
     db = store.connect(db_path)
     store.migrate(db)
