@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import sessions_data as data
-from test_browser import _free_port, browser, load  # noqa: F401 - `browser` is a fixture
+from browser_support import free_port as _free_port
+from test_browser import browser, load  # noqa: F401 - `browser` is a fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 REPO = Path(__file__).resolve().parents[1]

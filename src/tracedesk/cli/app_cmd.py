@@ -88,7 +88,6 @@ def _flag(cmd: list[str], name: str, default: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import os
-    import subprocess
     import sys
     import time
 
@@ -112,10 +111,6 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ, TRACEDESK_DB=path)
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     print(f"tracedesk workbench on {path}\n  open {app_url(host, port)}  (Ctrl+C to stop)", flush=True)
-    sys.stderr.flush()
-    if os.name == "posix":
-        os.execve(sys.executable, cmd, env)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    from .app_launch import become_streamlit
+
+    return become_streamlit(cmd, env)
