@@ -80,12 +80,12 @@ def _pick(row_ids: np.ndarray, order: np.ndarray, k: int) -> list[int]:
 
 
 def _examples(ctx: Context, row_ids: np.ndarray, values: np.ndarray, current: np.ndarray,
-              direction: float) -> dict[str, list[str]]:
+              direction: float) -> dict[str, list[int]]:
     """Current: the rows furthest in the direction of the drift. Reference: the most typical rows."""
     k = ctx.config.examples
     cur_idx = np.flatnonzero(current)
     ref_idx = np.flatnonzero(~current)
-    out = {"reference": [], "current": []}
+    out: dict[str, list[int]] = {"reference": [], "current": []}
     if cur_idx.size:
         sign = 1.0 if direction >= 0 else -1.0
         order = cur_idx[np.argsort(-sign * values[cur_idx], kind="stable")]
@@ -147,11 +147,12 @@ def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, curr
         r.effect = r.current_value - r.reference_value
         r.details = {"reference_count": int(ref.sum()), "current_count": int(cur.sum())}
     r.examples = _examples(ctx, row_ids, flags, current, r.effect or 0.0)
-    if r.insufficient:
+    p_ref, p_cur = r.reference_value, r.current_value
+    # an empty window (possible with min_samples=0) has no rate to test
+    if r.insufficient or r.effect is None or p_ref is None or p_cur is None:
         return r
     h, p = stats.two_proportion(int(ref.sum()), ref.size, int(cur.sum()), cur.size)
     r.magnitude, r.p_value = abs(r.effect), p
-    p_ref, p_cur = r.reference_value, r.current_value
     se = np.sqrt(p_ref * (1 - p_ref) / ref.size + p_cur * (1 - p_cur) / cur.size)
     r.rank_score = max(0.0, abs(r.effect) - 1.96 * float(se))
     r.effect_size, r.effect_size_name = h, "cohen_h"
@@ -262,7 +263,8 @@ def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, row_ids
 def _gained_words(texts: Sequence[str], current: np.ndarray, k: int = 8) -> list[str]:
     from .text import _WORD_RE
 
-    ref, cur = Counter(), Counter()
+    ref: Counter[str] = Counter()
+    cur: Counter[str] = Counter()
     for text, is_cur in zip(texts, current):
         (cur if is_cur else ref).update(set(_WORD_RE.findall(text.lower())))
     n_ref, n_cur = max(1, int((~current).sum())), max(1, int(current.sum()))

@@ -68,7 +68,8 @@ class DriftResult:
     change_point_p: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     series: list[dict[str, Any]] = field(default_factory=list)
-    examples: dict[str, list[str]] = field(default_factory=lambda: {"reference": [], "current": []})
+    # row ids while computing; the report swaps them for trace ids (report._resolve_examples)
+    examples: dict[str, list[Any]] = field(default_factory=lambda: {"reference": [], "current": []})
     # (times, values) kept until change points are located; never serialized
     _raw: Any = field(default=None, repr=False)
 

@@ -13,6 +13,7 @@ with no step: 0.08 = from 0.85 at the start to 0.77 at the end).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def synthetic_traffic(
         llm_ms = float(rng.lognormal(np.log(900), 0.3))
         ns = lambda ms: int(ms * 1_000_000)  # noqa: E731
         total_ms = ret_ms + llm_ms + 5
-        common = dict(trace_id=trace_id, route=cohort, service="rag-app")
+        common: dict[str, Any] = dict(trace_id=trace_id, route=cohort, service="rag-app")
         batch_spans += [
             Span(span_id=root, name="agent.run", kind="AGENT", status="OK", start_ns=t0, end_ns=t0 + ns(total_ms),
                  duration_ms=total_ms, agent_name="rag", **common),

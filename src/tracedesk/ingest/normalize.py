@@ -142,7 +142,7 @@ class Plan:
         key = self._picks.get(id(keys), _MISSING)
         if key is _MISSING:
             key = self._picks[id(keys)] = next((k for k in keys if k in self.keyset), None)
-        if key is None:
+        if not isinstance(key, str):  # None: no key of `keys` occurs in this source
             return None
         value = attrs.get(key)
         if value is None or value == "":
@@ -311,8 +311,8 @@ class Normalizer:
             if isinstance(details, dict):
                 cost = to_float(details.get("total"))
                 if cost is None:
-                    parts = [to_float(v) for v in details.values()]
-                    cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+                    costs = [to_float(v) for v in details.values()]
+                    cost = sum(p for p in costs if p is not None) if any(p is not None for p in costs) else None
         # A reported cost that is not finite and >= 0 would make every total inf or wrong: drop it (with a
         # note) and price the tokens as if no cost had been reported.
         cost = validate.amount(cost, "reported cost", notes)
@@ -390,12 +390,12 @@ class Normalizer:
         for key, direction in plan.msg_lists:
             if (direction == "input" and inputs is not None) or (direction == "output" and outputs is not None):
                 continue
-            msgs = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
-            if msgs:
+            listed = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
+            if listed:
                 if direction == "input":
-                    inputs = msgs
+                    inputs = listed
                 else:
-                    outputs = msgs
+                    outputs = listed
         for key in plan.system_keys:
             system = system_messages(attrs[key])
         if "llm.openai.choices" in attrs or "llm.openai.messages" in attrs:
@@ -645,10 +645,10 @@ def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
                 break
     if docs is None and events:
         for event in events:
-            prefix = sc.DOCUMENT_EVENTS.get(event.get("name"))
-            if prefix:
+            event_prefix = sc.DOCUMENT_EVENTS.get(event.get("name") or "")
+            if event_prefix:
                 eattrs = event.get("attributes") or {}
-                item = {k[len(prefix):]: v for k, v in eattrs.items() if k.startswith(prefix)}
+                item = {k[len(event_prefix):]: v for k, v in eattrs.items() if k.startswith(event_prefix)}
                 if item:
                     docs = (docs or []) + [_doc({"content": item.pop("document", None), **item})]
     return docs

@@ -71,8 +71,8 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
     for m in _SSN.finditer(text):
         found.append(("ssn", m.start(), m.end()))
     for m in _PHONE.finditer(text):
-        digits = sum(c.isdigit() for c in m.group())
-        if 7 <= digits <= 15:
+        n_digits = sum(c.isdigit() for c in m.group())
+        if 7 <= n_digits <= 15:
             found.append(("phone", m.start(), m.end()))
     # Earlier detectors (more specific) win overlaps.
     found_sorted: list[tuple[str, int, int]] = []
