@@ -657,11 +657,11 @@ def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
             if ok:
                 specific.append(r)
         for r in specific:
-            key = set(grid.keys[r.scan.row])
+            key_dims = set(grid.keys[r.scan.row])
             # dropped when, within this cohort, the change sits in one child (that child may itself
             # be reported under its other parent: a tenant spike that is one route's spike is the route's)
             concentrated_in_child = any(
-                len(c_key := set(grid.keys[c.scan.row])) == len(key) + 1 and key < c_key
+                len(c_key := set(grid.keys[c.scan.row])) == len(key_dims) + 1 and key_dims < c_key
                 and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
                 and _specific(grid, c.scan, r.scan.row, sign)
                 for c in group if c is not r)
@@ -798,7 +798,7 @@ def _merge_signals(findings: list[Finding]) -> list[Finding]:
             if m.cohort == f.cohort and _overlaps(m, f):
                 if f.signals[0] in m.signals:  # one change found in two pieces (a ramp): one window
                     m.start_ns = min(m.start_ns, f.start_ns)
-                    m.end_ns = None if None in (m.end_ns, f.end_ns) else max(m.end_ns, f.end_ns)
+                    m.end_ns = None if m.end_ns is None or f.end_ns is None else max(m.end_ns, f.end_ns)
                 _absorb(m, f)
                 break
         else:
