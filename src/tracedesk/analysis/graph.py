@@ -255,7 +255,7 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
                 continue
             cur: str | None = sid
             seen: set[str | None] = set()
-            while cur not in start_set and cur not in seen:
+            while cur is not None and cur not in start_set and cur not in seen:
                 seen.add(cur)
                 cur = parent.get(cur)
                 if cur is None or cur not in rows:

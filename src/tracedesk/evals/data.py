@@ -104,7 +104,7 @@ def _tool_calls(messages: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
         for tc in msg.get("tool_calls") or ():
             if not isinstance(tc, dict):
                 continue
-            fn = tc.get("function") if isinstance(tc.get("function"), dict) else tc
+            fn = tc["function"] if isinstance(tc.get("function"), dict) else tc
             name = fn.get("name") or tc.get("name")
             args = fn.get("arguments", tc.get("arguments", ""))
             if name:
@@ -186,7 +186,7 @@ def _tools_text(value: Any) -> str | None:
     names = []
     for t in value:
         if isinstance(t, dict):
-            fn = t.get("function") if isinstance(t.get("function"), dict) else t
+            fn = t["function"] if isinstance(t.get("function"), dict) else t
             names.append(str(fn.get("name") or json.dumps(t, default=str)[:100]))
         else:
             names.append(str(t))

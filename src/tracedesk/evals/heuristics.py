@@ -179,7 +179,7 @@ class CostSLOEvaluator(_Heuristic):
     version: str = "cost_slo-v1"
     description: str = "Trace cost within the cost SLO (default $0.05; --slo-cost-usd)."
     applies_to: tuple[str, ...] = ()
-    scope: str = "trace"
+    scope: Scope = "trace"
     requires: tuple[str, ...] = ("cost_usd",)
 
     def evaluate(self, inp: EvalInput) -> Score | None:
