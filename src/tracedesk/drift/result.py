@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .windows import Window, iso
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built
+    import pandas as pd
 
 FAMILIES = ("input", "output", "evaluator", "retrieval")
 
@@ -160,7 +163,7 @@ class DriftReport:
                 return r
         return None
 
-    def to_frame(self, *, include_insufficient: bool = True):
+    def to_frame(self, *, include_insufficient: bool = True) -> pd.DataFrame:
         """One row per (signal, cohort), ranked; series and examples left out (see `series_frame`)."""
         import pandas as pd
 
@@ -175,7 +178,7 @@ class DriftReport:
             rows.append({"rank": rank, **d})
         return pd.DataFrame(rows)
 
-    def series_frame(self, result: DriftResult):
+    def series_frame(self, result: DriftResult) -> pd.DataFrame:
         """The per-bucket time series of one result (columns time, value, n, window)."""
         import pandas as pd
 

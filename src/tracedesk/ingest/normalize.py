@@ -462,7 +462,9 @@ class Normalizer:
             found = retriever_documents(attrs)
             span.documents = [_doc(d) for d in found] if found else None
 
-    def _event_content(self, events, inputs, outputs, system):
+    def _event_content(self, events: list[dict[str, Any]], inputs: list[dict[str, Any]] | None,
+                       outputs: list[dict[str, Any]] | None, system: list[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None, list[dict[str, Any]]]:
         ev_in: list[dict[str, Any]] = []
         ev_out: list[dict[str, Any]] = []
         for event in events:
@@ -580,7 +582,8 @@ def evaluation_name(name: Any) -> str:
     return _SNAKE.sub("_", text).strip("_").lower() or "unnamed"
 
 
-def _evaluation_from(trace_id, span_id, name, score, label, reason, time_ns) -> Evaluation | None:
+def _evaluation_from(trace_id: str, span_id: str | None, name: Any, score: Any, label: Any, reason: Any,
+                     time_ns: int | None) -> Evaluation | None:
     if name is None or (score is None and label is None):
         return None
     passed = None
@@ -630,7 +633,7 @@ def event_message(event_name: str, body: Any) -> dict[str, Any] | None:
     return None
 
 
-def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
+def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]] | None:
     docs: list[dict[str, Any]] | None = None
     for prefix, strip in plan.flat_docs:
         items = unflatten(attrs, prefix, strip)
