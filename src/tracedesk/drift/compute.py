@@ -8,10 +8,12 @@ example rows from both windows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import stats
@@ -97,7 +99,8 @@ def _examples(ctx: Context, row_ids: np.ndarray, values: np.ndarray, current: np
     return out
 
 
-def _clean_rows(times, values, current, row_ids):
+def _clean_rows(times: npt.ArrayLike, values: npt.ArrayLike, current: npt.ArrayLike, row_ids: npt.ArrayLike
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     values = np.asarray(values, dtype=float)
     keep = ~np.isnan(values)
     return (np.asarray(times, dtype=np.int64)[keep], values[keep], np.asarray(current, dtype=bool)[keep],
@@ -108,7 +111,8 @@ def _clean_rows(times, values, current, row_ids):
 # Numeric and rate signals
 
 
-def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, current, row_ids,
+def numeric(ctx: Context, signal: str, family: str, cohort: str, times: npt.ArrayLike, values: npt.ArrayLike, current: npt.ArrayLike,
+            row_ids: npt.ArrayLike,
             *, unit: str = "") -> DriftResult:
     """A continuous value (length, tokens, latency, score): KS distance + Cohen's d."""
     times, values, current, row_ids = _clean_rows(times, values, current, row_ids)
@@ -135,7 +139,8 @@ def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, 
     return r
 
 
-def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, current, row_ids) -> DriftResult:
+def rate(ctx: Context, signal: str, family: str, cohort: str, times: npt.ArrayLike, flags: npt.ArrayLike, current: npt.ArrayLike,
+         row_ids: npt.ArrayLike) -> DriftResult:
     """A 0/1 flag per row (refusal, JSON output...): change in rate, Cohen's h, two-proportion z-test."""
     times, flags, current, row_ids = _clean_rows(times, flags, current, row_ids)
     ref, cur = flags[~current], flags[current]
@@ -178,7 +183,8 @@ def locate_change(ctx: Context, r: DriftResult) -> None:
 # Categorical signals
 
 
-def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labels, current, row_ids) -> DriftResult:
+def categorical(ctx: Context, signal: str, family: str, cohort: str, times: npt.ArrayLike, labels: Iterable[Any],
+                current: npt.ArrayLike, row_ids: npt.ArrayLike) -> DriftResult:
     """A label per row (finish reason, language): total variation + chi-square. The values shown are
     the share of the category whose share changed most."""
     labels = np.asarray([("(none)" if v is None else str(v)) for v in labels], dtype=object)
@@ -216,7 +222,7 @@ def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labe
 # Hashed text (topic mix)
 
 
-def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, row_ids,
+def topic(ctx: Context, cohort: str, times: np.ndarray, matrix: np.ndarray, current: np.ndarray, row_ids: np.ndarray,
           texts: Sequence[str]) -> DriftResult:
     """Jensen-Shannon divergence of the hashed bag-of-words of prompts, permutation-tested.
 
@@ -273,7 +279,7 @@ def _gained_words(texts: Sequence[str], current: np.ndarray, k: int = 8) -> list
     return [w for s, w in scored[:k] if s > 0.05]
 
 
-def _permute(ctx: Context, statistic, observed: float, rows_current: np.ndarray) -> tuple[float, float, float]:
+def _permute(ctx: Context, statistic: Callable[[np.ndarray], Any], observed: float, rows_current: np.ndarray) -> tuple[float, float, float]:
     """Permutation test of a "larger = more drift" statistic: (p-value, null mean, null 97.5% quantile).
 
     Window labels are shuffled over the pooled rows. With a few hundred permutations the smallest
@@ -313,7 +319,8 @@ def _jaccard_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union == 0, 1.0, (a & b).sum(axis=1) / np.maximum(union, 1))
 
 
-def retrieval_docs(ctx: Context, cohort: str, times, docs: np.ndarray, current, row_ids) -> list[DriftResult]:
+def retrieval_docs(ctx: Context, cohort: str, times: np.ndarray, docs: np.ndarray, current: np.ndarray,
+                   row_ids: np.ndarray) -> list[DriftResult]:
     """Top-k overlap (Jaccard of each window's most-retrieved documents) and the share of current
     retrievals returning documents never retrieved in the reference window.
 
