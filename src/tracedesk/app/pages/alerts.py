@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -9,18 +10,21 @@ from streamlit.delta_generator import DeltaGenerator
 from tracedesk.app import ui
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
 
+if TYPE_CHECKING:  # pages reach the library through the Workspace; this is only the type
+    from tracedesk.alerts.definition import AlertRule
+
 ui.page_setup("Alerts")
 ws = ui.require_workspace(allow_empty=True)
 al = ws.alerts  # backtests and evaluations are cached until the data changes
 filters = ui.sidebar_filters(ws)  # shared with every page
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
-def _kw(key: str, **default):
+def _kw(key: str, **default: Any) -> dict[str, Any]:
     """A widget's key, plus its default unless the session already holds a value (an opened rule)."""
     return {"key": key} if key in st.session_state else {"key": key, **default}
 
 
-def _open_in_builder(rule) -> None:
+def _open_in_builder(rule: AlertRule) -> None:
     # a callback: it runs before the builder's widgets exist, so it may set their values
     try:
         st.session_state.update(al.builder_session(rule))
