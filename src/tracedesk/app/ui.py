@@ -30,6 +30,8 @@ from .main import page_file  # noqa: F401  (pages link to each other through ui)
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
     import pandas as pd
 
+    from ..alerts.definition import AlertRule  # noqa: F401  (pages name it ui.AlertRule)
+    from ..evals.runner import RunReport  # noqa: F401  (pages name it ui.RunReport)
     from ..receiver.handle import LiveHandle
     from ..store.query import Filters
     from ..workspace import Workspace

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from tracedesk.app import ui
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
-
-if TYPE_CHECKING:  # pages reach the library through the Workspace; this is only the type
-    from tracedesk.alerts.definition import AlertRule
 
 ui.page_setup("Alerts")
 ws = ui.require_workspace(allow_empty=True)
@@ -24,7 +21,7 @@ def _kw(key: str, **default: Any) -> dict[str, Any]:
     return {"key": key} if key in st.session_state else {"key": key, **default}
 
 
-def _open_in_builder(rule: AlertRule) -> None:
+def _open_in_builder(rule: ui.AlertRule) -> None:  # pages import only ui and charts
     # a callback: it runs before the builder's widgets exist, so it may set their values
     try:
         st.session_state.update(al.builder_session(rule))

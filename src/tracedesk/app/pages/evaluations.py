@@ -2,16 +2,12 @@
 review queue (worst first) that links to each trace."""
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from tracedesk.app import ui
 from tracedesk.charts.evals import score_histogram
-
-if TYPE_CHECKING:  # pages reach the library through the Workspace; this is only the type
-    from tracedesk.evals.runner import RunReport
 
 ui.page_setup("Evaluations")
 ws = ui.require_workspace()
@@ -40,7 +36,7 @@ with st.form("run"):
 if go:
     bar = st.progress(0.0, text="sampling…")
 
-    def _progress(done: int, total: int, rep: "RunReport") -> None:
+    def _progress(done: int, total: int, rep: "ui.RunReport") -> None:  # pages import only ui and charts
         bar.progress(done / max(total, 1), text=f"{done}/{total} · {rep.judge_calls} calls · "
                                                 f"{rep.cache_hits} cached · ${rep.cost_usd:.4f}")
 
