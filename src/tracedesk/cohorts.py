@@ -83,6 +83,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("session_id", TRACE, "The conversation / session a request belongs to.", "session_id", "session_id",
               browse=False),
     Dimension("user_id", TRACE, "The end user who made the request.", "user_id", "user_id", browse=False),
+    Dimension("tool_name", SPAN, "The tool a TOOL span called (a trace belongs to every tool it called).",
+              "tool_name", browse=False),
     Dimension("response_model", SPAN, "The model that actually answered an LLM call, as the provider reported it "
               "(absent on databases written before it was recorded).", "response_model", optional_column=True,
               browse=False),

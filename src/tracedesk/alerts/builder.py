@@ -182,9 +182,16 @@ EXTRA_KEY = "_alerts_builder_extra"
 
 
 def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], list[str]]:
-    """(since, until, cohort, problems) from URL parameters ?since=...&until=...&cohort.route=refunds."""
+    """(since, until, cohort, problems) from URL parameters ?since=...&until=...&cohort.route=refunds
+    (or cohort=route:refunds, as the changes feed's "make an alert" links write it)."""
     cohort: dict[str, str] = {}
     problems: list[str] = []
+    # the changes feed's links write one cohort as cohort=dim:value
+    dim0, sep, value0 = str(params.get("cohort", "") or "").partition(":")
+    if sep and (dim0 in cohorts.names() or dim0.startswith("dims.")):
+        cohort[dim0] = value0
+    elif sep:
+        problems.append(f"cohort dimension {dim0!r} is not one of {', '.join(cohorts.names())} or dims.NAME")
     for key in params:
         if not str(key).startswith("cohort."):
             continue

@@ -125,7 +125,7 @@ def show_error(exc: BaseException) -> None:
     problems = getattr(exc, "errors", None)
     if isinstance(problems, list) and problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
         for path, message in problems:
-            st.error(f"{md_code(path)}: {message}")  # the validator's own words (rule files, not span data)
+            st.error(f"{md_code(path)}: {md(message)}")  # the message may quote the document: inert
     else:
         st.error(describe(exc))
 

@@ -17,6 +17,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--db", help="database file (default: $TRACEDESK_DB or ./tracedesk.db)")
     p.add_argument("--redact", action="store_true",
                    help="mask e-mails, phones, card numbers, SSNs, IBANs and API keys before storing")
+    p.add_argument("--redact-keep", action="append", default=[], metavar="KEY",
+                   help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
+                        "added to the database's `redaction` setting")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run_ingest)
@@ -70,7 +73,10 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     path = _db_path(args, must_exist=False)
     try:
-        report = ingest_paths(path, args.paths, redact=args.redact, progress=_Bar(not args.quiet))
+        if args.redact_keep and not args.redact:
+            raise UsageError("--redact-keep only applies with --redact; add --redact")
+        report = ingest_paths(path, args.paths, redact=args.redact, redact_keep=args.redact_keep,
+                              progress=_Bar(not args.quiet))
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

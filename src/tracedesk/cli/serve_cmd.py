@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="OTLP/gRPC port (default 4317 when grpcio is installed and the port is free; "
                         "given explicitly, failing to listen there is an error; 0 = any free port)")
     p.add_argument("--no-grpc", action="store_true", help="serve OTLP/HTTP only")
+    p.add_argument("--redact-keep", action="append", default=[], metavar="KEY",
+                   help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
+                        "added to the database's `redaction` setting")
     p.set_defaults(func=_run)
 
 
@@ -56,6 +59,8 @@ def _run(args: argparse.Namespace) -> int:
         from ..extras import require
 
         require("grpc")
+    if args.redact_keep and not args.redact:
+        raise UsageError("--redact-keep only applies with --redact; add --redact")
     token = args.token if args.token is not None else os.environ.get("TRACEDESK_TOKEN") or None
 
     from ..receiver.run import serve
@@ -64,7 +69,8 @@ def _run(args: argparse.Namespace) -> int:
     config = ReceiverConfig(db_path=db, host=args.host, port=args.port, token=token,
                             max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact,
                             grpc_port=None if args.no_grpc else (4317 if args.grpc_port is None else args.grpc_port),
-                            grpc_required=args.grpc_port is not None)
+                            grpc_required=args.grpc_port is not None,
+                            redact_keep=tuple(args.redact_keep))
     try:
         serve(config)
     except ValueError as exc:  # e.g. an invalid cohort-dimension mapping stored in the database

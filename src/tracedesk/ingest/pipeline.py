@@ -42,13 +42,16 @@ class BatchWriter:
     """
 
     def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int,
-                 isolate: bool = True) -> None:
+                 isolate: bool = True, redact_keep: Iterable[str] = ()) -> None:
         self.db = db
         #: on a write error that is not transient, split the batch to store every record that can be
         #: stored and reject only the ones that cannot (the receiver does its own isolation per request)
         self.isolate = isolate
         self.report = report
         self.redact = redact
+        #: attribute names never masked, on top of the database's `redaction` setting
+        self.redact_keep = tuple(redact_keep)
+        self._redactor: Any = None
         self.batch_size = batch_size
         self.pending = ParseResult()
         #: (span or evaluation, Rejected) for each record the last flush could not store
@@ -69,17 +72,18 @@ class BatchWriter:
         if not (batch.spans or batch.evaluations or batch.log_messages):
             return
         if self.redact:
-            from .redact import redact_span, redact_value
+            from .redact import Redactor, redact_value
 
+            if self._redactor is None:  # read once: the allow-list and hash key of this database
+                self._redactor = Redactor.for_database(self.db, self.redact_keep)
+            redactor = self._redactor
             for span in batch.spans:
-                report.redactions += redact_span(span)
+                report.redactions += redactor.span(span)
             for lm in batch.log_messages:
                 lm.message, n = redact_value(lm.message)
                 report.redactions += n
             for ev in batch.evaluations:
-                if ev.reason:
-                    ev.reason, n = redact_value(ev.reason)
-                    report.redactions += n
+                report.redactions += redactor.evaluation(ev)
         also = None
         if batch.log_messages or self.logs_stored:
             also = self._join_logs(batch)
@@ -290,6 +294,7 @@ def ingest_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
     redact: bool = False,
+    redact_keep: Iterable[str] = (),
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH,
     dimensions: dict[str, list[str]] | None = None,
@@ -297,11 +302,12 @@ def ingest_paths(
     """Ingest files, folders and globs into the database; see IngestReport for what is counted."""
     with _fewer_gc_passes():
         return _ingest_paths(db, paths, redact=redact, progress=progress, batch_size=batch_size,
-                             dimensions=dimensions)
+                             dimensions=dimensions, redact_keep=redact_keep)
 
 
 def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool, progress: Progress | None,
-                  batch_size: int, dimensions: dict[str, list[str]] | None) -> IngestReport:
+                  batch_size: int, dimensions: dict[str, list[str]] | None,
+                  redact_keep: Iterable[str] = ()) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
@@ -312,7 +318,7 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     total = sum(_size(f) for f in files)
     # One connection, one thread: a writer thread was measured slower here (SQLite steps hand the GIL
     # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
-    writer = BatchWriter(database, report, redact, batch_size)
+    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep)
     _ingest_files(files, normalizer, writer, report, progress, total)
     writer.flush()
     from ..store.maintenance import optimize
@@ -447,14 +453,14 @@ def _finish(db: Any, report: IngestReport, started: float) -> None:
 
 def ingest_bytes(db: Any, data: bytes, source: str, content_type: str | None = None, redact: bool = False,
                  *, dimensions: dict[str, list[str]] | None = None,
-                 batch_size: int = DEFAULT_BATCH) -> IngestReport:
+                 batch_size: int = DEFAULT_BATCH, redact_keep: Iterable[str] = ()) -> IngestReport:
     """Ingest one in-memory payload (an HTTP body, a test fixture)."""
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
     report = IngestReport()
     result = parse_bytes(data, source, content_type, normalizer=_normalizer(database, dimensions))
-    writer = BatchWriter(database, report, redact, batch_size)
+    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep)
     spans = result.spans
     result.spans = []
     writer.add(result)

@@ -62,6 +62,8 @@ class ReceiverConfig:
     write_timeout: float = 60.0
     #: mask PII in stored text, like `tracedesk ingest --redact`
     redact: bool = False
+    #: attribute names never masked, on top of the database's `redaction` setting (`--redact-keep`)
+    redact_keep: tuple[str, ...] = ()
     #: re-read the cohort-dimension mapping (changed in the app) this often, in seconds
     settings_ttl: float = 15.0
     #: OTLP/gRPC port beside HTTP (`tracedesk serve` asks for 4317; None = HTTP only; 0 = any free port)
@@ -98,10 +100,12 @@ class Receiver:
             self.config.db_path,
             max_spans=self.config.batch_spans,
             max_delay=self.config.batch_delay,
-            write=StoreWriter(redact=self.config.redact),
+            write=StoreWriter(redact=self.config.redact, redact_keep=self.config.redact_keep),
         )
         try:
             self.normalizer()  # load the dimension mapping now: a bad setting shows at start, not later
+            if self.config.redact:  # likewise a bad `redaction` allow-list (and the hash key is made now)
+                self._check_redaction()
             self._httpd = _Server((self.config.host, self.config.port), _Handler, self)
         except BaseException:
             self.writer.close()
@@ -171,6 +175,17 @@ class Receiver:
             last = self.last_request_ns
         writer = self.writer.stats.as_dict() if self.writer else {}
         return {"counts": counts, "last_request_ns": last, "writer": writer}
+
+    def _check_redaction(self) -> None:
+        from .. import store
+        from ..ingest.redact import Redactor
+
+        db = store.connect(self.config.db_path)
+        try:
+            store.migrate(db)
+            Redactor.for_database(db, self.config.redact_keep)
+        finally:
+            db.conn.close()
 
     def normalizer(self) -> Any:
         """The ingest Normalizer with the database's cohort-dimension mapping, re-read every few seconds
