@@ -775,7 +775,8 @@ def parse_document(doc: Any) -> list[AlertRule]:
         items, prefix = doc, "$"
     else:
         return [parse_rule(doc)]
-    rules, errors = [], []
+    rules: list[AlertRule] = []
+    errors: list[tuple[str, str]] = []
     for i, item in enumerate(items):
         try:
             rules.append(parse_rule(item))

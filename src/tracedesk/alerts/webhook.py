@@ -5,6 +5,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 from ..errors import TracedeskError
 
@@ -14,7 +15,7 @@ class WebhookError(TracedeskError, RuntimeError):
 
 
 def post_json(url: str, payload: Any, *, retries: int = 3, backoff_s: float = 0.5, timeout_s: float = 10.0,
-              sleep=time.sleep) -> int:
+              sleep: Callable[[float], None] = time.sleep) -> int:
     """POST `payload` as JSON; retry on connection errors, 429 and 5xx (backoff_s, 2x, 4x ...).
 
     Returns the HTTP status of the accepted attempt. A 4xx other than 429 is not retried: the same

@@ -276,7 +276,7 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
     return _Grid(keys, n, s, q, index, parents, cohorts, first, last)
 
 
-def _new_cohort(n_in, n_out, length, n_buckets):
+def _new_cohort(n_in: np.ndarray, n_out: np.ndarray, length: np.ndarray, n_buckets: int) -> np.ndarray:
     """A cohort that (nearly) did not exist outside the window: its rate of samples per bucket outside
     is under NEW_RATE of its rate inside. Only such a cohort borrows a parent's baseline."""
     outside = np.maximum(n_buckets - length, 1)
@@ -285,7 +285,7 @@ def _new_cohort(n_in, n_out, length, n_buckets):
     return (n_out * length < NEW_RATE * n_in * outside) & meaningful
 
 
-def _minority(n_in, n_out, ongoing):
+def _minority(n_in: np.ndarray, n_out: np.ndarray, ongoing: np.ndarray) -> np.ndarray:
     """A change is the exception, not the rule: inside a closed window at most as many samples as in
     its baseline (else "the rest was unusually good" reads as "everything else got worse"); a change
     still going at the end may hold up to ONGOING_SHARE of the series (a rollout that stays)."""
@@ -297,7 +297,7 @@ def _minority(n_in, n_out, ongoing):
 LOGIT_TO_D = math.sqrt(3.0) / math.pi
 
 
-def _rate_d(n_in, s_in, n_out, s_out, sign: float):
+def _rate_d(n_in: np.ndarray, s_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, sign: float) -> np.ndarray:
     """The effect of a rate change as a log odds ratio on the d scale (smoothed by half a sample).
 
     A pooled-sd difference calls a refusal rate going from 0.8% to 10% "0.6 sd"; as odds it is 12x,
@@ -308,7 +308,8 @@ def _rate_d(n_in, s_in, n_out, s_out, sign: float):
         return sign * (np.log(p_in / (1 - p_in)) - np.log(p_out / (1 - p_out))) * LOGIT_TO_D
 
 
-def _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign: float):
+def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, q_out: np.ndarray, sign: float
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled two-sample z and d (arrays), in the bad direction (sign +1: up is bad). For 0/1 samples
     (sum of squares == sum) d is the rate's log odds ratio (see _rate_d)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -329,14 +330,14 @@ def _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign: float):
     return z, d
 
 
-def _cums(n, s, q):
+def _cums(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
     pad = np.zeros((n.shape[0], 1))
     return tuple(np.concatenate([pad, np.cumsum(x, axis=1)], axis=1) for x in (n, s, q))
 
 
-def _evaluate(cums, pcums, parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
+def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
               min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
-              allow_new: bool = True, with_sums: bool = False):
+              allow_new: bool = True, with_sums: bool = False) -> tuple[np.ndarray, ...]:
     """z, d, n_in, n_out, borrowed (arrays rows x intervals) of windows [a, e) of some rows.
 
     `cums` are the cumulative sums being scanned (earlier changes removed), `pcums` the original ones.
@@ -347,7 +348,7 @@ def _evaluate(cums, pcums, parents: np.ndarray, rows: np.ndarray, a: np.ndarray,
     nb = cums[0].shape[1] - 1
     length = (e - a)[None, :]
 
-    def window(c, r):
+    def window(c: tuple[np.ndarray, ...], r: np.ndarray) -> tuple[np.ndarray, ...]:
         cn, cs, cq = c
         n_in = cn[r][:, e] - cn[r][:, a]
         s_in = cs[r][:, e] - cs[r][:, a]
@@ -421,7 +422,8 @@ class _Scan:
     s_out: float = 0.0
 
 
-def _scan(cums, pcums, parents: np.ndarray, rows: np.ndarray, nb: int, sign: float, span=None, allow_new=True) -> list[_Scan]:
+def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, nb: int, sign: float,
+          span: tuple[np.ndarray, np.ndarray] | None = None, allow_new: bool = True) -> list[_Scan]:
     """Best window of each row: all starts x geometric lengths, and every "since a, still going"."""
     best = np.full(len(rows), -np.inf)
     best_a = np.zeros(len(rows), dtype=np.int64)
@@ -443,7 +445,8 @@ def _scan(cums, pcums, parents: np.ndarray, rows: np.ndarray, nb: int, sign: flo
             for i, r in enumerate(rows)]
 
 
-def _refine(cums, pcums, parents: np.ndarray, sc: _Scan, nb: int, sign: float, span=None, allow_new=True) -> _Scan:
+def _refine(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, sc: _Scan, nb: int, sign: float,
+            span: tuple[np.ndarray, np.ndarray] | None = None, allow_new: bool = True) -> _Scan:
     """Exact boundaries: alternate the best start for the end, and the best end for the start."""
     a, e, best = sc.a, sc.e, sc.z
     rows = np.array([sc.row])

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import streamlit as st
 
@@ -30,6 +30,8 @@ from .main import page_file  # noqa: F401  (pages link to each other through ui)
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
     import pandas as pd
 
+    from ..alerts.definition import AlertRule  # noqa: F401  (pages name it ui.AlertRule)
+    from ..evals.runner import RunReport  # noqa: F401  (pages name it ui.RunReport)
     from ..receiver.handle import LiveHandle
     from ..store.query import Filters
     from ..workspace import Workspace
@@ -306,8 +308,10 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
                               key=_seed("ev", current if current in names else "(any)"))
             if ev != "(any)":
                 lo_s, hi_s = cur.scores.get(ev, (None, None))
-                rng = st.slider("score range", 0.0, 1.0, key=_seed(f"ev_range_{ev}", (lo_s or 0.0, 1.0 if hi_s is None else hi_s)),
-                                step=0.05)
+                # a (lo, hi) value seeded through session state makes a range slider; the stub sees a float
+                rng = cast(tuple[float, float], st.slider(
+                    "score range", 0.0, 1.0, key=_seed(f"ev_range_{ev}", (lo_s or 0.0, 1.0 if hi_s is None else hi_s)),
+                    step=0.05))
                 f.scores[ev] = (None if rng[0] <= 0 else rng[0], None if rng[1] >= 1 else rng[1])
         c1, c2 = st.columns(2)
         f.min_latency_ms = _opt(c1.number_input("min latency ms", min_value=0.0, value=None,

@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports its libraries lazily (fast --help)
+    import sqlite_utils
+
+    from ..alerts.definition import AlertRule
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,7 +92,7 @@ def _parse_time(text: str | None, option: str) -> int | None:
         raise UsageError(f"{option} {exc}") from None
 
 
-def _load_rules(paths: list[str]):
+def _load_rules(paths: list[str]) -> list[AlertRule]:
     import json
 
     from . import UsageError
@@ -113,7 +119,7 @@ def _load_rules(paths: list[str]):
     return rules
 
 
-def _open_db(path: str | None):
+def _open_db(path: str | None) -> sqlite_utils.Database:
     """The database, never migrated unless tracedesk made it: a missing or foreign file is invalid input
     (exit 2); a file that cannot be read is a runtime failure (exit 3)."""
     import os

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports its libraries lazily (fast --help)
+    import sqlite_utils
 
 _TIME_HELP = "ISO 8601 (UTC when no zone), Unix s/ms/ns, or relative to the newest span ('-24h', '7d')"
 
@@ -41,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_run_explain)
 
 
-def _open(path_arg):
+def _open(path_arg: str | None) -> sqlite_utils.Database:
     import os
 
     from . import UsageError
@@ -53,7 +57,7 @@ def _open(path_arg):
     return connect(path)
 
 
-def _time(db, value, name):
+def _time(db: sqlite_utils.Database, value: object, name: str) -> int | None:
     from ..store.query import time_bounds
     from ..timeutil import parse_optional_time
 
@@ -100,6 +104,9 @@ def _run_explain(args: argparse.Namespace) -> int:
     since, until = _time(db, args.since, "--since"), _time(db, args.until, "--until")
     b_since, b_until = _time(db, args.baseline_since, "--baseline-since"), _time(db, args.baseline_until,
                                                                                  "--baseline-until")
+    if since is None or until is None:  # both are required options; an empty value gives no window
+        raise UsageError("explain needs a current window: pass --since and --until each a time "
+                         f"({_TIME_HELP})")
     try:
         result = explain_signal(db, args.signal, since, until, baseline_since=b_since, baseline_until=b_until,
                                 dimensions=args.dimension)

@@ -19,6 +19,7 @@ its own documents.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,8 @@ class _DocCodec:
         return _samples.retrieval_doc_codes(db, q, self.encode)
 
 
-def _reference_frame(db, params, q, read) -> pd.DataFrame:
+def _reference_frame(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery,
+                     read: Callable[[SampleQuery], pd.DataFrame]) -> pd.DataFrame:
     frame = pd.DataFrame()
     for ref in _reference_query(db, q, params):
         frame = read(ref)
@@ -133,18 +135,18 @@ def _retrieval(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery
     return cur[~np.isnan(values)].reset_index(drop=True)
 
 
-def _topk_overlap(db, params, q):
+def _topk_overlap(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     return _retrieval(db, params, q, new_docs=False)
 
 
-def _new_docs(db, params, q):
+def _new_docs(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     return _retrieval(db, params, q, new_docs=True)
 
 
-def _output_length_shift(db, params, q):
+def _output_length_shift(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     lengths = _samples.llm_value("output_length")
 
-    def read(rq):
+    def read(rq: SampleQuery) -> pd.DataFrame:
         return lengths(db, {}, rq)
 
     ref = _reference_frame(db, params, q, read)

@@ -5,7 +5,7 @@ computed inside SQLite, and raw prompt text is fetched by rowid for a bounded sa
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import orjson
@@ -125,7 +125,7 @@ def _frame(rows: list[tuple], columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Sequence[int]) -> dict[int, str]:
+def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Iterable[int]) -> dict[int, str]:
     """rowid -> trace_id for the few rows picked as examples (trace ids are not read in bulk)."""
     if table not in ("spans", "evaluations"):
         raise ValueError(table)

@@ -5,8 +5,12 @@ The rows come from `store.evals` (no SQL here). pandas is imported here (not by 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:  # altair is imported where the chart is drawn
+    import altair as alt
 import sqlite_utils
 
 from .. import cohorts
@@ -54,7 +58,7 @@ def review_queue(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
     return q[keep].head(limit).reset_index(drop=True)
 
 
-def histogram(frame: pd.DataFrame, name: str, by: str):  # -> altair.Chart
+def histogram(frame: pd.DataFrame, name: str, by: str) -> alt.Chart:
     """Score distribution of one evaluator (moved to tracedesk.charts.evals.score_histogram)."""
     from ..charts.evals import score_histogram
 

@@ -142,7 +142,7 @@ class Plan:
         key = self._picks.get(id(keys), _MISSING)
         if key is _MISSING:
             key = self._picks[id(keys)] = next((k for k in keys if k in self.keyset), None)
-        if key is None:
+        if not isinstance(key, str):  # None: no key of `keys` occurs in this source
             return None
         value = attrs.get(key)
         if value is None or value == "":
@@ -311,8 +311,8 @@ class Normalizer:
             if isinstance(details, dict):
                 cost = to_float(details.get("total"))
                 if cost is None:
-                    parts = [to_float(v) for v in details.values()]
-                    cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+                    costs = [to_float(v) for v in details.values()]
+                    cost = sum(p for p in costs if p is not None) if any(p is not None for p in costs) else None
         # A reported cost that is not finite and >= 0 would make every total inf or wrong: drop it (with a
         # note) and price the tokens as if no cost had been reported.
         cost = validate.amount(cost, "reported cost", notes)
@@ -390,12 +390,12 @@ class Normalizer:
         for key, direction in plan.msg_lists:
             if (direction == "input" and inputs is not None) or (direction == "output" and outputs is not None):
                 continue
-            msgs = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
-            if msgs:
+            listed = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
+            if listed:
                 if direction == "input":
-                    inputs = msgs
+                    inputs = listed
                 else:
-                    outputs = msgs
+                    outputs = listed
         for key in plan.system_keys:
             system = system_messages(attrs[key])
         if "llm.openai.choices" in attrs or "llm.openai.messages" in attrs:
@@ -462,7 +462,9 @@ class Normalizer:
             found = retriever_documents(attrs)
             span.documents = [_doc(d) for d in found] if found else None
 
-    def _event_content(self, events, inputs, outputs, system):
+    def _event_content(self, events: list[dict[str, Any]], inputs: list[dict[str, Any]] | None,
+                       outputs: list[dict[str, Any]] | None, system: list[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None, list[dict[str, Any]]]:
         ev_in: list[dict[str, Any]] = []
         ev_out: list[dict[str, Any]] = []
         for event in events:
@@ -580,7 +582,8 @@ def evaluation_name(name: Any) -> str:
     return _SNAKE.sub("_", text).strip("_").lower() or "unnamed"
 
 
-def _evaluation_from(trace_id, span_id, name, score, label, reason, time_ns) -> Evaluation | None:
+def _evaluation_from(trace_id: str, span_id: str | None, name: Any, score: Any, label: Any, reason: Any,
+                     time_ns: int | None) -> Evaluation | None:
     if name is None or (score is None and label is None):
         return None
     passed = None
@@ -630,7 +633,7 @@ def event_message(event_name: str, body: Any) -> dict[str, Any] | None:
     return None
 
 
-def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
+def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]] | None:
     docs: list[dict[str, Any]] | None = None
     for prefix, strip in plan.flat_docs:
         items = unflatten(attrs, prefix, strip)
@@ -645,10 +648,10 @@ def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
                 break
     if docs is None and events:
         for event in events:
-            prefix = sc.DOCUMENT_EVENTS.get(event.get("name"))
-            if prefix:
+            event_prefix = sc.DOCUMENT_EVENTS.get(event.get("name") or "")
+            if event_prefix:
                 eattrs = event.get("attributes") or {}
-                item = {k[len(prefix):]: v for k, v in eattrs.items() if k.startswith(prefix)}
+                item = {k[len(event_prefix):]: v for k, v in eattrs.items() if k.startswith(event_prefix)}
                 if item:
                     docs = (docs or []) + [_doc({"content": item.pop("document", None), **item})]
     return docs

@@ -112,9 +112,9 @@ class BatchWriter:
             for key, rows in store_ingest.log_messages_for(self.db, span_keys).items():
                 by_key.setdefault(key, []).extend(rows)
         for span in batch.spans:
-            rows = by_key.get((span.trace_id, span.span_id))
-            if rows:
-                _apply_messages(span, _message_columns(rows))
+            span_rows = by_key.get((span.trace_id, span.span_id))
+            if span_rows:
+                _apply_messages(span, _message_columns(span_rows))
         new_rows = [(lm.trace_id, lm.span_id, lm.direction, lm.time_ns, lm.seq, lm.message)
                     for lm in batch.log_messages]
         outside = {(lm.trace_id, lm.span_id) for lm in batch.log_messages} - span_keys
@@ -181,7 +181,7 @@ def write_isolating(db: Any, spans: list[Span], evaluations: list[Any], also: Ca
 def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
     """Log messages of one span -> the columns they set (only directions that have messages)."""
     out: dict[str, Any] = {}
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for direction in ("input", "output"):
         msgs = []
         for d, _t, _s, m in sorted(rows, key=lambda r: (r[1], r[2])):

@@ -264,7 +264,7 @@ def blob_text(value: Any) -> str | None:
             return str(first["text"])
     output = value.get("output")
     if isinstance(output, list) and value.get("object") in ("response", None):
-        texts: list[str] = []
+        texts = []
         for item in output:
             if not isinstance(item, dict):
                 continue

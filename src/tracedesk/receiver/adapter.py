@@ -61,8 +61,8 @@ def parse_request(data: bytes, signal: str, encoding: str, source: str,
             reader(data, source, normalizer, result)
         else:
             doc = _json_request(data, signal, source, result)
-            reader = otlp.parse_traces_json if signal == TRACES else otlp.parse_logs_json
-            reader(doc, source, normalizer, result)
+            json_reader = otlp.parse_traces_json if signal == TRACES else otlp.parse_logs_json
+            json_reader(doc, source, normalizer, result)
     except otlp.RecordError as exc:  # the whole body is unreadable (not one record)
         raise MalformedBody(str(exc)) from None
     for span in result.spans:

@@ -61,7 +61,7 @@ def serve(config: ReceiverConfig, *, out: TextIO = sys.stderr,
     except BaseException:
         receiver.stop()
         raise
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())

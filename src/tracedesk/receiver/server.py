@@ -119,7 +119,7 @@ class Receiver:
     @property
     def host(self) -> str:
         assert self._httpd is not None, "call start() first"
-        return self._httpd.server_address[0]
+        return str(self._httpd.server_address[0])
 
     @property
     def port(self) -> int:

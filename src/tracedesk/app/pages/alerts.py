@@ -1,7 +1,11 @@
 """Alerts: build a joint-condition rule (no JSON typing), backtest it live, save, export, import, suggest."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tracedesk.app import ui
 from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_frame
@@ -18,12 +22,12 @@ st.session_state["_alerts_incident"] = (since0, until0, cohort0)
 filters = ui.sidebar_filters(ws)  # shared with every page
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
-def _kw(key: str, **default):
+def _kw(key: str, **default: Any) -> dict[str, Any]:
     """A widget's key, plus its default unless the session already holds a value (an opened rule)."""
     return {"key": key} if key in st.session_state else {"key": key, **default}
 
 
-def _open_in_builder(rule) -> None:
+def _open_in_builder(rule: ui.AlertRule) -> None:  # pages import only ui and charts
     # a callback: it runs before the builder's widgets exist, so it may set their values
     try:
         st.session_state.update(al.builder_session(rule))
@@ -35,7 +39,7 @@ with build:
     extra = st.session_state.get(al.builder_extra_key)
     if extra:
         st.caption("Opened from a suggestion: its per-condition minimum samples and on-call fields are kept.")
-    c = st.columns(4)
+    c: Sequence[DeltaGenerator] = st.columns(4)
     name = c[0].text_input("Name", **_kw("b_name", value="my-alert"))
     severity = c[1].selectbox("Severity", al.severities, **_kw("b_severity", index=1))
     owner = c[2].text_input("Owner", **_kw("b_owner", value=""))
@@ -130,6 +134,7 @@ with suggest:
     dims = ["(all traffic)", *al.dimensions]
     first = next(iter(cohort0), None)
     dim = c[2].selectbox("Cohort dimension", dims, index=dims.index(first) if first in dims else 0)
+    assert dim is not None  # dims is never empty
     options = al.dimension_values(dim) if dim != "(all traffic)" else []
     value = c[3].selectbox("Value", options, index=options.index(cohort0[dim]) if cohort0.get(dim) in options else 0)
     cohort = {**{k: v for k, v in cohort0.items() if k != dim}, **({dim: value} if value else {})}

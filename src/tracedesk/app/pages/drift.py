@@ -1,7 +1,10 @@
 """Drift: which (signal, cohort) pairs moved between a reference and a current window, and since when."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tracedesk.app import ui
 from tracedesk.charts.drift import describe_stats, ranked_table, series_chart, trace_url
@@ -13,7 +16,7 @@ st.caption(f"Database: `{ui.db_path()}` · times are ISO 8601 (2026-11-20T12:00Z
            "from the newest span (24h, -7d)")
 
 with st.form("drift"):
-    c = st.columns(4)
+    c: Sequence[DeltaGenerator] = st.columns(4)
     since = c[0].text_input("Current since", ui.fmt_time(filters.start_ns) if filters.start_ns else "24h",
                             help="start of the current window (default: the sidebar's time range)")
     until = c[1].text_input("Current until", ui.fmt_time(filters.end_ns) if filters.end_ns else "",

@@ -15,6 +15,7 @@ ui.kpi_row(kpis)
 st.subheader("Over time")
 metric = st.selectbox("Metric", ["traces", "error_rate", "latency_p95_ms", "latency_p50_ms", "eval_pass_rate",
                                  "cost_per_trace", "total_tokens"], format_func=lambda m: charts.LABELS.get(m, m))
+assert metric is not None  # a fixed, non-empty option list
 st.altair_chart(charts.timeseries_chart(ws.timeseries(filters), metric), width="stretch")
 
 st.subheader("Worst cohorts: furthest from the global figure (static, over the whole range)")

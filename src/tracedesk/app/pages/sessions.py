@@ -1,11 +1,13 @@
 """Sessions: conversations (traces sharing a session id) as a chat timeline of their turns, each with its
 scores, cost and latency, and the list of conversations under the shared filters."""
+from typing import Any
+
 import streamlit as st
 
 from tracedesk.app import ui
 
 
-def _v(x):  # pandas gives NaN for a missing figure; the formatters expect None
+def _v(x: Any) -> Any:  # pandas gives NaN for a missing figure; the formatters expect None
     return None if x is None or x != x else x
 
 

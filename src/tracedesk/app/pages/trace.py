@@ -49,7 +49,8 @@ with tab_spans:
     key = f"span_of_{trace_id}"
     if key not in st.session_state:  # a link may name the span to show first
         st.session_state[key] = wanted_span if wanted_span in ids else ids[0]
-    chosen = st.selectbox("Span", ids, key=key, format_func=labels.get)
+    chosen = st.selectbox("Span", ids, key=key, format_func=labels.__getitem__)
+    assert chosen is not None  # ids is never empty
     ui.set_url_params({"trace_id": trace_id, "span_id": chosen}, keep=("trace_id", "span_id"))
     ui.render_span(tree[tree["span_id"] == chosen].iloc[0].to_dict(), evals)
     trace_level = evals[evals["span_id"].isna()] if not evals.empty else evals

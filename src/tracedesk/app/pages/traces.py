@@ -16,6 +16,7 @@ params = st.query_params
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 sort_default = params.get("sort") if params.get("sort") in ws.trace_sort_columns else "start_ns"
 sort = c1.selectbox("Sort by", ws.trace_sort_columns, index=ws.trace_sort_columns.index(sort_default))
+assert sort is not None  # a fixed, non-empty option list
 descending = c2.toggle("Descending", value=params.get("desc", "1") != "0")
 size = c3.selectbox("Rows", [50, 100, 250], index=0)
 pages = max(1, -(-total // size))
