@@ -127,10 +127,18 @@ def _sample_db(path: str | None, incidents: str | None) -> tuple[str, dict]:
     return _prepare(path), truth
 
 
+#: The second week's labels name the tool dimension "tool"; the rule language calls it tool_name.
+LABEL_DIMENSIONS = {"tool": "tool_name"}
+
+
+def _cohort(labelled: dict) -> dict:
+    return {LABEL_DIMENSIONS.get(k, k): v for k, v in labelled.items()}
+
+
 def _compatible(cohort: dict, where: dict) -> bool:
     """The page names the incident's cohort: every dimension of the incident's cohort is pinned by the
     rule's scope or the page's group, to the same value (a page must reach the right owner)."""
-    return all(k in where and where[k] == v for k, v in cohort.items())
+    return all(k in where and where[k] == v for k, v in _cohort(cohort).items())
 
 
 def score_pages(rule, result, incidents) -> dict:
@@ -212,7 +220,7 @@ def suggest_rows(path: str, incidents: list[dict]) -> list[dict]:
             continue
         t = time.perf_counter()
         try:
-            s = suggest_rule(path, parse_time(inc["start"]), parse_time(inc["end"]), inc["cohort"],
+            s = suggest_rule(path, parse_time(inc["start"]), parse_time(inc["end"]), _cohort(inc["cohort"]),
                              name=f"suggested-{inc['id']}")
         except ValueError as exc:
             rows.append({"rule": f"suggested-{inc['id']}", "condition": f"(no rule: {exc})", "pages": 0,

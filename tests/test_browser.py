@@ -32,6 +32,7 @@ EXPECTED = {
     "Trace": "Open a trace",
     "Agents": "Per agent",
     "Cohorts": "Furthest from the global figure",
+    "Sessions": "Conversation",
 }
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -159,6 +160,24 @@ def test_trace_page_draws_the_graph(app_url, app_db, browser):
     text = load(browser, url, "Trajectory graph", "3_Trace_with_id")
     assert "Complete tree" in text and ws.trace_summary(trace_id)["root_name"] in text
     load(browser, url, "Trajectory graph", "3_Trace_graph", click="Trajectory graph")
+
+
+def test_sessions_page_shows_a_conversation(app_url, app_db, browser):
+    with tracedesk.open(str(app_db)) as ws:
+        longest = ws.sessions().sort_values(["turns", "session_id"], ascending=[False, True]).iloc[0]
+        turns = ws.session(longest["session_id"])
+    text = load(browser, f"{app_url}/Sessions?session={longest['session_id']}", "Conversation", "11_Sessions")
+    assert len(turns) > 1 and f"turn {len(turns)} ·" in text and f"turn {len(turns) + 1} ·" not in text
+    for question in turns["user_input"].dropna():
+        assert question.strip().splitlines()[0] in text
+
+
+def test_user_filter_from_the_url(app_url, app_db, browser):
+    with tracedesk.open(str(app_db)) as ws:
+        user = ws.values("user_id", limit=1)[0]
+        n, total = ws.count_traces(Filters(dims={"user_id": [user]})), ws.count_traces()
+    text = load(browser, f"{app_url}/Traces?user_id={user}", "traces match", "2_Traces_user")
+    assert f"{n:,} traces match" in text and n < total
 
 
 def test_filters_from_the_url_apply(app_url, app_db, browser):

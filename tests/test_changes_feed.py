@@ -120,33 +120,33 @@ def test_empty_store_and_one_day_of_data_do_not_fail(db_path, tmp_path):
 from weeks.fixtures import second_week, second_week_db  # noqa: E402,F401  (pytest fixtures)
 
 
-def _w2_cohort(incident) -> dict[str, str]:
-    """The label's cohort in the store's terms: the store's `model` is the response model (the label
-    names the requested one and carries the response model seen during the incident), and the tool
-    dimension is `tool_name`."""
+def _w2_cohorts(incident) -> list[dict[str, str]]:
+    """The label's cohort in the store's terms (the tool dimension is `tool_name`); a label naming a
+    requested model also matches the response model it carries for the incident (a new snapshot is a
+    new cohort of the model that answered)."""
+    out = [{("tool_name" if k == "tool" else k): v for k, v in incident["cohort"].items()}]
     if "response_model_during" in incident:
-        return {"model": incident["response_model_during"]}
-    return {("tool_name" if k == "tool" else k): v for k, v in incident["cohort"].items()}
+        out += [{"model": incident["response_model_during"]}, {"response_model": incident["response_model_during"]}]
+    return out
 
 
 def _w2_hit(findings, incident):
     start, end = to_ns(incident["start"]), to_ns(incident["end"])
-    cohort = _w2_cohort(incident)
+    cohorts = _w2_cohorts(incident)
     for rank, f in enumerate(findings):
         f_end = f.end_ns if f.end_ns is not None else float("inf")
-        if (f.cohort == cohort or cohort in f.aliases) and f.start_ns < end and start < f_end:
+        if any(f.cohort == c or c in f.aliases for c in cohorts) and f.start_ns < end and start < f_end:
             return rank, f
     return None, None
 
 
 def _w2_reference_start(db, incident) -> int:
-    """detectable_from for a ramp; else the label start, or the cohort's first span after it when the
-    cohort only appears later (a new response model's first call)."""
+    """detectable_from for a ramp; else the label start, or, for a new response model, its first call
+    after the label start (the first moment the data can show it)."""
     ref = to_ns(incident.get("detectable_from") or incident["start"])
-    cohort = _w2_cohort(incident)
-    if list(cohort) == ["model"]:
-        first = db.execute("SELECT MIN(start_ns) FROM spans WHERE model = ? AND start_ns >= ?",
-                           [cohort["model"], to_ns(incident["start"])]).fetchone()[0]
+    if "response_model_during" in incident:
+        first = db.execute("SELECT MIN(start_ns) FROM spans WHERE (model = ? OR response_model = ?) AND start_ns >= ?",
+                           [incident["response_model_during"]] * 2 + [to_ns(incident["start"])]).fetchone()[0]
         ref = max(ref, first or ref)
     return ref
 

@@ -216,7 +216,9 @@ class Workspace:
 
     @_locked
     def values(self, dimension: str, limit: int = 500) -> list[str]:
-        """Values of a dimension, or of model / agent / kind / status, most frequent first."""
+        """Values of a dimension, or of model / agent / kind / status / tag, most frequent first."""
+        if dimension in ("tag", "tags"):  # reads span attributes: kept until the data changes
+            return self.memo(("values.tag", limit), lambda db: _query.distinct_values(db, "tag", limit))
         return _query.distinct_values(self.db, dimension, limit)
 
     @_locked
@@ -247,6 +249,58 @@ class Workspace:
     def spans(self, filters: Filters | None = None, *, kinds: Sequence[str] | None = None,
               limit: int | None = None) -> pd.DataFrame:
         return _query.spans(self.db, filters, kinds=kinds, limit=limit)
+
+    # -- sessions (conversations) ----------------------------------------------------------------
+
+    @_locked
+    def sessions(self, filters: Filters | None = None, *, limit: int = 500) -> pd.DataFrame:
+        """One row per conversation among the matching traces (turns, users, cost, latency, errors, eval
+        pass rate, lowest score), most recent first."""
+        from .store import sessions as _sessions
+
+        return _sessions.sessions(self.db, filters, limit=limit)
+
+    @_locked
+    def session(self, session_id: str) -> pd.DataFrame:
+        """One conversation as turns in time order: user_input, assistant_output, cost, latency and a
+        `scores` column ({evaluator: mean score}) and `passed` (passed/judged or None) per turn."""
+        from .store import sessions as _sessions
+
+        turns = _sessions.session_turns(self.db, session_id)
+        scores: dict[str, dict[str, float | None]] = {}
+        passed: dict[str, list[int]] = {}
+        for trace_id, name, score, ok, judged in _sessions.turn_scores(self.db, session_id):
+            scores.setdefault(trace_id, {})[name] = None if score is None else float(score)
+            tally = passed.setdefault(trace_id, [0, 0])
+            tally[0] += int(ok or 0)
+            tally[1] += int(judged or 0)
+        turns["scores"] = [scores.get(t, {}) for t in turns["trace_id"]]
+        turns["pass_rate"] = [(passed[t][0] / passed[t][1]) if t in passed and passed[t][1] else None
+                              for t in turns["trace_id"]]
+        return turns
+
+    @_locked
+    def export(self, what: str, path: str, *, format: str | None = None,  # noqa: A002
+               filters: Filters | None = None, chunk_rows: int | None = None) -> Any:
+        """Write spans / traces / evaluations matching `filters` to a CSV or Parquet file, streamed in
+        chunks (Parquet through pyarrow). Returns an ExportReport (rows, chunks)."""
+        from .exporting import export
+
+        return export(self.db, what, path, format=format, filters=filters, chunk_rows=chunk_rows)
+
+    @_locked
+    def export_columns(self, what: str) -> list[str]:
+        """The columns an export of `what` writes, in order (the stored ones)."""
+        from .store import export as _export
+
+        return [c for c, _ in _export.columns(self.db, what)]
+
+    @_locked
+    def export_bytes(self, what: str, filters: Filters | None = None, format: str = "csv") -> bytes:  # noqa: A002
+        """The same export in memory, for a download button."""
+        from .exporting import to_bytes
+
+        return to_bytes(self.db, what, format, filters=filters)
 
     @_locked
     def trace(self, trace_id: str) -> pd.DataFrame:

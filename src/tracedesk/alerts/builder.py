@@ -9,6 +9,7 @@ import sqlite_utils
 
 from .. import cohorts
 from ..store import connect
+from ..store.connect import with_database
 from ..store.query import distinct_values, evaluator_names
 from .definition import AlertRule, Condition, Group, parse_rule, rule_to_dict
 
@@ -34,6 +35,7 @@ _RELATIVE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+@with_database  # a path is opened for the call and closed after it
 def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     """Signals the data can feed, with sensible defaults (bad = low score, high latency, high rate)."""
     db = connect(db)
@@ -89,6 +91,7 @@ def dimensions(db: "str | sqlite_utils.Database") -> list[str]:
     return cohorts.names() + [f"dims.{k}" for k in extra_dimensions(connect(db))]
 
 
+@with_database  # a path is opened for the call and closed after it
 def dimension_values(db: "str | sqlite_utils.Database", dimension: str, limit: int = 200) -> list[str]:
     """Distinct values of a dimension (the most frequent `limit`, sorted), for the scope pickers."""
     try:
@@ -179,9 +182,16 @@ EXTRA_KEY = "_alerts_builder_extra"
 
 
 def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], list[str]]:
-    """(since, until, cohort, problems) from URL parameters ?since=...&until=...&cohort.route=refunds."""
+    """(since, until, cohort, problems) from URL parameters ?since=...&until=...&cohort.route=refunds
+    (or cohort=route:refunds, as the changes feed's "make an alert" links write it)."""
     cohort: dict[str, str] = {}
     problems: list[str] = []
+    # the changes feed's links write one cohort as cohort=dim:value
+    dim0, sep, value0 = str(params.get("cohort", "") or "").partition(":")
+    if sep and (dim0 in cohorts.names() or dim0.startswith("dims.")):
+        cohort[dim0] = value0
+    elif sep:
+        problems.append(f"cohort dimension {dim0!r} is not one of {', '.join(cohorts.names())} or dims.NAME")
     for key in params:
         if not str(key).startswith("cohort."):
             continue

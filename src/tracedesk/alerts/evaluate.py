@@ -20,6 +20,7 @@ import sqlite_utils
 
 from ..signals import SampleQuery, get, samples
 from ..store import connect
+from ..store.connect import with_database
 from ..store.samples import span_range
 from .definition import AlertRule, Condition, Leaf, Node, TraceCondition, parse_duration
 
@@ -478,6 +479,7 @@ def _num(x: float) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), 6)
 
 
+@with_database  # a path is opened for the call and closed after it
 def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int | None = None,
              until_ns: int | None = None, times: np.ndarray | None = None,
              loader: "SampleLoader | None" = None) -> BacktestResult:
@@ -526,6 +528,7 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
     return result
 
 
+@with_database  # a path is opened for the call and closed after it
 def evaluate(db: "str | sqlite_utils.Database", rule: AlertRule, at_ns: int | None = None) -> list[dict[str, Any]]:
     """Evaluate the window ending at `at_ns` (default: the latest span in the store) for every group.
 

@@ -34,6 +34,7 @@ import numpy as np
 import sqlite_utils
 
 from ..store import connect
+from ..store.connect import with_database
 from .. import cohorts
 from .definition import SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
 from .evaluate import NS, BacktestResult, SampleLoader, backtest, compare, data_range, evaluation_grid
@@ -281,6 +282,7 @@ def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], 
     return out
 
 
+@with_database  # a path is opened for the call and closed after it
 def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                  cohort: dict[str, Any] | None = None, *, window: str = "auto", step: str = "5m",
                  since_ns: int | None = None, until_ns: int | None = None, name: str = "suggested-alert",

@@ -91,6 +91,9 @@ class FeedSignal:
     unit: str
     bad: str  # "up" or "down"
     log: bool = False  # compare log1p(v): durations, costs, counts with long tails
+    #: span-level dimensions only this signal's own spans carry (the model that answered an LLM call,
+    #: the tool a TOOL span called); other signals would read them as lists from every span of a trace
+    own: tuple[str, ...] = ()
 
 
 @dataclass
@@ -362,7 +365,14 @@ def _evaluate(cums, pcums, parents: np.ndarray, rows: np.ndarray, a: np.ndarray,
     nb_out = np.zeros(z.shape)
     sb_out = np.zeros(z.shape)
     o_in, _, _, o_out, _, _ = window(pcums, rows)
-    new = ~own & _new_cohort(o_in, o_out, length, nb) & allow_new
+    # new = it (nearly) did not exist BEFORE the window, for long enough to tell (a cohort that only
+    # stopped, e.g. a prompt version replaced by the next, is not new: it is compared with itself)
+    o_before = pcums[0][rows][:, a]
+    before_len = a[None, :].astype(np.float64)
+    # (and the window starts after the first NEW_RATE of the range: a cohort quiet in the first hours
+    # of the range is diurnal traffic, not a new value, the same rule the start estimate uses)
+    new = ~own & (o_before * length < NEW_RATE * o_in * before_len) & (before_len >= NEW_RATE * nb) \
+        & (o_in * before_len >= MIN_BASELINE_N * np.maximum(length, 1)) & allow_new
     if new.any():
         for j in range(parents.shape[1]):
             pr = parents[rows, j]
@@ -625,7 +635,11 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
     traffic = _traffic_frame(frames, signals)
-    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
+    _MASKS.clear()
+    try:
+        findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
+    finally:
+        _MASKS.clear()
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     findings = _merge_aliases(findings, dims)
@@ -657,11 +671,11 @@ def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
             if ok:
                 specific.append(r)
         for r in specific:
-            key = set(grid.keys[r.scan.row])
+            kvs = set(grid.keys[r.scan.row])
             # dropped when, within this cohort, the change sits in one child (that child may itself
             # be reported under its other parent: a tenant spike that is one route's spike is the route's)
             concentrated_in_child = any(
-                len(c_key := set(grid.keys[c.scan.row])) == len(key) + 1 and key < c_key
+                len(c_key := set(grid.keys[c.scan.row])) == len(kvs) + 1 and kvs < c_key
                 and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
                 and _specific(grid, c.scan, r.scan.row, sign)
                 for c in group if c is not r)
@@ -678,7 +692,24 @@ def _aggregate(values: np.ndarray, aggregation: str) -> float:
     return float(values.mean())
 
 
+#: masks of (frame, cohort) computed while one feed runs: a finding reads its cohort, its parents and
+#: the traffic frame, and string matching 1M rows each time dominated the feed (cleared per detect())
+_MASKS: dict[tuple[int, tuple[tuple[str, str], ...]], np.ndarray] = {}
+
+
 def _cohort_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
+    key = (id(frame), tuple(sorted(cohort.items())))
+    if key not in _MASKS:
+        _MASKS[key] = _compute_mask(frame, cohort)
+    return _MASKS[key]
+
+
+def _compute_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
+    if len(cohort) > 1:  # a pair: the AND of its single-value masks (each cached)
+        mask = np.ones(len(frame), dtype=bool)
+        for dim, value in cohort.items():
+            mask = mask & _compute_mask(frame, {dim: value})
+        return mask
     mask = np.ones(len(frame), dtype=bool)
     for dim, value in cohort.items():
         col = frame[dim].astype(object).where(frame[dim].notna(), None).fillna("").astype(str)
@@ -798,7 +829,7 @@ def _merge_signals(findings: list[Finding]) -> list[Finding]:
             if m.cohort == f.cohort and _overlaps(m, f):
                 if f.signals[0] in m.signals:  # one change found in two pieces (a ramp): one window
                     m.start_ns = min(m.start_ns, f.start_ns)
-                    m.end_ns = None if None in (m.end_ns, f.end_ns) else max(m.end_ns, f.end_ns)
+                    m.end_ns = None if m.end_ns is None or f.end_ns is None else max(m.end_ns, f.end_ns)
                 _absorb(m, f)
                 break
         else:
@@ -856,6 +887,19 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
     the one route that calls it. Kept under the first dimension in `dims` order; the other cohort is
     listed in `aliases`."""
     order = {d: i for i, d in enumerate(dims)}
+    # first, the same signal moving on two cohorts with one window mostly inside the other (a requested
+    # model on one route and the snapshot that answered it): one incident, under the larger impact
+    kept: list[Finding] = []
+    for f in sorted(findings, key=lambda f: -f.impact):
+        host = next((m for m in kept if m.cohort != f.cohort and m.signals[0] == f.signals[0]
+                     and _overlap_share(m, f) >= NESTED_OVERLAP), None)
+        if host is None:
+            kept.append(f)
+        else:
+            if f.cohort not in host.aliases:
+                host.aliases.append(dict(f.cohort))
+            _absorb(host, f)
+    findings = kept
 
     def rank(f: Finding) -> tuple[int, int, float]:
         return min((order.get(d, len(order)) for d in f.cohort), default=-1), len(f.cohort), -f.z
@@ -886,8 +930,11 @@ def _iou(a: Finding, b: Finding) -> float:
 # Reading the store (the one adapter over the signal registry: switch it here)
 
 #: cohort dimensions the feed splits by (mapped `dims.*` keys found in the data are added)
-DEFAULT_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "model", "tool_name")
+DEFAULT_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "model")
+#: dimensions read only by the signals whose spans carry them (FeedSignal.own)
+OWN_DIMENSIONS: tuple[str, ...] = ("response_model", "tool_name")
 _SPAN_KINDS_TIMED = ("LLM", "RETRIEVER", "TOOL")
+_OWN = {"LLM": ("response_model",), "TOOL": ("tool_name",)}
 
 
 def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
@@ -897,16 +944,18 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
     if "user_feedback" in evaluators:
         out.append(FeedSignal("thumbs_down_rate", {"type": "thumbs_down_rate"}, "thumbs-down rate", "rate", "", "up"))
     out += [
-        FeedSignal("refusal_rate", {"type": "refusal_rate"}, "refusal rate", "rate", "", "up"),
+        FeedSignal("refusal_rate", {"type": "refusal_rate_answer"}, "refusal rate", "rate", "", "up",
+                   own=("response_model",)),
         FeedSignal("pii_rate", {"type": "pii_rate"}, "PII in answers", "rate", "", "up"),
         *(FeedSignal(f"{kind.lower()}_latency", {"type": "duration", "span_kind": kind}, f"{kind} span p95",
-                     "p95", "ms", "up", log=True) for kind in _SPAN_KINDS_TIMED),
+                     "p95", "ms", "up", log=True, own=_OWN.get(kind, ())) for kind in _SPAN_KINDS_TIMED),
         FeedSignal("trace_latency", {"type": "trace_duration"}, "trace duration p95", "p95", "ms", "up", log=True),
-        FeedSignal("ttft", {"type": "ttft"}, "time to first token p95", "p95", "ms", "up", log=True),
+        FeedSignal("ttft", {"type": "ttft"}, "time to first token p95", "p95", "ms", "up", log=True,
+                   own=("response_model",)),
         FeedSignal("cost_per_trace", {"type": "cost_per_trace"}, "cost per trace", "mean", "USD", "up"),
         FeedSignal("error_rate", {"type": "error_rate"}, "traces with an error", "rate", "", "up"),
         FeedSignal("tool_error_rate", {"type": "error_rate", "span_kind": "TOOL"}, "tool error rate", "rate", "",
-                   "up"),
+                   "up", own=("tool_name",)),
         FeedSignal("tool_calls_per_trace", {"type": "tool_calls_per_trace"}, "tool calls per trace", "mean",
                    "calls", "up"),
         FeedSignal("llm_calls_per_trace", {"type": "llm_calls_per_trace"}, "LLM calls per trace", "mean",
@@ -918,12 +967,19 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
 def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | None,
                  until_ns: int | None) -> pd.DataFrame:
     """Samples of one feed signal: columns t, v and one per dimension (mapped keys without 'dims.')."""
-    from ..alerts.signals import SampleQuery, samples
+    from ..signals import SampleQuery, samples
 
-    group_by = tuple(dims)
+    group_by = tuple(d for d in dims if d not in OWN_DIMENSIONS or d in sig.own)
     since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
-    frame = samples(db, sig.signal, SampleQuery({}, group_by, since, None if until_ns is None else until_ns - 1))
-    return frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
+    # explode=False: membership lists stay lists (a trace of two models is one sample in two cohorts,
+    # not two samples); build_grid reads them as membership
+    frame = samples(db, sig.signal, SampleQuery({}, group_by, since, None if until_ns is None else until_ns - 1,
+                                                explode=False))
+    frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
+    for d in dims:
+        if d not in group_by:
+            frame[d] = None
+    return frame
 
 
 def cohort_filters(cohort: dict[str, str], start_ns: int | None, end_ns: int | None) -> Any:
@@ -948,10 +1004,11 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
     since = lo if since_ns is None else int(since_ns)
     until = hi + 1 if until_ns is None else int(until_ns)
     if dimensions is None:
-        dims = [*DEFAULT_DIMENSIONS, *(f"dims.{d}" for d in q.extra_dimensions(db))]
+        dims = [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS, *(f"dims.{d}" for d in q.extra_dimensions(db))]
     else:
-        dims = [d if d in (*DEFAULT_DIMENSIONS, "environment", "service", "agent_name") or d.startswith("dims.")
-                else f"dims.{d}" for d in dimensions]
+        from ..cohorts import names as dimension_names
+
+        dims = [d if d in dimension_names() or d.startswith("dims.") else f"dims.{d}" for d in dimensions]
     signals = feed_signals(q.evaluator_names(db))
     frames = {sig.name: load_samples(db, sig, dims, since, until) for sig in signals}
     names = [d[5:] if d.startswith("dims.") else d for d in dims]
@@ -1001,7 +1058,7 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
     width = max(NS_PER_MIN, (hi - lo) // points)
     dims = [d for d in finding.cohort]
     frame = load_samples(db, sig, dims, lo, hi)
-    mask = _cohort_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
+    mask = _compute_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
     parts = []
     for group, m in (("cohort", mask), ("rest", ~mask)):
         part = _bucketed(frame[m], width, sig.aggregation)
@@ -1035,7 +1092,7 @@ def signals_over_time(db: Any, since_ns: int | None = None, until_ns: int | None
     for sig in wanted:
         frame = load_samples(db, sig, dims, since, until)
         if cohort:
-            frame = frame[_cohort_mask(frame, cohort)]
+            frame = frame[_compute_mask(frame, cohort)]
         part = _bucketed(frame, width, "mean")
         part["signal"] = sig.label if sig.signal.get("type") != "eval_score" else f"{sig.name} (mean score)"
         parts.append(part)

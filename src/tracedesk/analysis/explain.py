@@ -159,8 +159,8 @@ def decompose(base: pd.DataFrame, cur: pd.DataFrame, dims: Sequence[str]) -> lis
     for key in keys:
         c0 = int(g0.loc[key, "count"]) if g0 is not None and key in g0.index else 0
         c1 = int(g1.loc[key, "count"]) if g1 is not None and key in g1.index else 0
-        mean0 = float(g0.loc[key, "mean"]) if c0 else None
-        mean1 = float(g1.loc[key, "mean"]) if c1 else None
+        mean0 = float(g0.loc[key, "mean"]) if c0 and g0 is not None else None
+        mean1 = float(g1.loc[key, "mean"]) if c1 and g1 is not None else None
         w0 = c0 / n0 if n0 else 0.0
         w1 = c1 / n1 if n1 else 0.0
         a = mean0 if mean0 is not None else mean1

@@ -135,6 +135,10 @@ def build_trajectory(spans: pd.DataFrame, evaluations: pd.DataFrame | None = Non
         src_agent = g.nodes[target].get("agent")
         handoff = (g.nodes[sid]["kind"] == "AGENT" and src_agent is not None and agent.get(sid) is not None
                    and src_agent != agent.get(sid))
+        # an agent entered by the SDK's own handoff signal (side-by-side agents: OpenAI Agents, LangGraph)
+        declared = _str(rows[sid].get("handoff_from"))
+        if g.nodes[sid]["kind"] == "AGENT" and declared is not None and declared != agent.get(sid):
+            handoff = True
         g.add_edge(target, sid, type="handoff" if handoff else "call", order=order[sid])
 
     cycles = [c for c in nx.simple_cycles(g)] if not nx.is_directed_acyclic_graph(g) else []

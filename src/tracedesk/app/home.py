@@ -48,6 +48,7 @@ with c1:
     st.page_link(ui.page_file("Traces"), label="Traces — filter, sort and share a list of traces")
     st.page_link(ui.page_file("Trace"), label="Trace — spans, waterfall, trajectory graph, scores")
     st.page_link(ui.page_file("Agents"), label="Agents — handoff topology and per-agent figures")
+    st.page_link(ui.page_file("Sessions"), label="Sessions — conversations turn by turn, with scores and cost")
     st.page_link(ui.page_file("Cohorts"), label="Cohorts — metrics by cohort; furthest from the global figure")
 with c2:
     for page, label in (("Evaluations", "Evaluations — run judges and heuristics"),

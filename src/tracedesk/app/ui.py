@@ -123,7 +123,7 @@ def show_error(exc: BaseException) -> None:
     problems = getattr(exc, "errors", None)
     if isinstance(problems, list) and problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
         for path, message in problems:
-            st.error(f"{md_code(path)}: {md(message)}")
+            st.error(f"{md_code(path)}: {md(message)}")  # the message may quote the document: inert
     else:
         st.error(describe(exc))
 
@@ -283,10 +283,17 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
         if options:
             chosen = [v for v in getattr(cur, attr) if v in options]
             setattr(f, attr, list(sb.multiselect(label, options, key=_seed(attr, chosen))))
-    with sb.expander("More filters", expanded=bool(cur.kinds or cur.statuses or cur.scores or cur.text
+    for dim in ("session_id", "user_id"):  # one value per conversation / user: kept from the link, not listed
+        if cur.dims.get(dim):
+            f.dims[dim] = list(cur.dims[dim])
+            sb.caption(f"{dim.replace('_', ' ')}: {', '.join(cur.dims[dim])} (from the link; Clear filters drops it)")
+    with sb.expander("More filters", expanded=bool(cur.kinds or cur.statuses or cur.scores or cur.text or cur.tags
                                                      or cur.min_cost is not None or cur.max_cost is not None
                                                      or cur.min_latency_ms is not None
                                                      or cur.max_latency_ms is not None)):
+        tags = ws.values("tag")
+        if tags:
+            f.tags = list(st.multiselect("tags", tags, key=_seed("tags", [t for t in cur.tags if t in tags])))
         kinds = ws.values("kind")
         f.kinds = list(st.multiselect("span kind", kinds, key=_seed("kinds", [k for k in cur.kinds if k in kinds])))
         statuses = ["ERROR", "OK", "UNSET"]

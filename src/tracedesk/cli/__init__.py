@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracedesk.cli.eval_cmd",
     "tracedesk.cli.sample_cmd",
     "tracedesk.cli.changes_cmd",
+    "tracedesk.cli.app_cmd",
+    "tracedesk.cli.export_cmd",
 )
 
 

@@ -30,7 +30,7 @@ from .. import signals
 from ..alerts.definition import SignalParam
 from ..signals import SampleQuery, Signal
 from ..store import samples as _samples
-from .windows import parse_duration
+from ..timeutil import parse_duration
 
 _REFERENCE = SignalParam("reference", choices=("1d", "2d", "3d", "7d", "14d", "28d"),
                          help="baseline period before the evaluated range (default 7d)")

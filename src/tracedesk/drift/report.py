@@ -10,6 +10,7 @@ import pandas as pd
 import sqlite_utils
 
 from .. import store
+from ..store.connect import with_database
 from . import compute, load, stats
 from .result import FAMILIES, DriftConfig, DriftReport, DriftResult
 from .text import hashed_bow, language
@@ -26,6 +27,7 @@ def _bucket_ns(reference: Window, current: Window, target: int = 60) -> int:
     return _BUCKETS_S[-1] * 1_000_000_000
 
 
+@with_database  # a path is opened for the call and closed after it
 def drift_report(
     db: "str | os.PathLike[str] | sqlite_utils.Database",
     since: object = None,

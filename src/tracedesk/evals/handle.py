@@ -56,6 +56,13 @@ class EvalsHandle:
         config = evaluators if isinstance(evaluators, RunConfig) else RunConfig(list(evaluators), **options)
         return self._ws.job(run, config, progress=progress)
 
+    @property
+    def judges_missing(self) -> str | None:
+        """Why LLM judges cannot run here (litellm not installed: the message names the pip command), or None."""
+        from ..extras import MissingExtra, available
+
+        return None if available("judges") else str(MissingExtra("judges"))
+
     def scores(self, names: Sequence[str] | None = None) -> "pd.DataFrame":
         """One row per evaluation with its span's cohort fields (cached until the data changes)."""
         from .results import scores

@@ -9,7 +9,9 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlite_utils
 
+from .. import cohorts
 from ..errors import EvalError
+from ..store import cohort_sql
 from ..store import evals as store_evals
 
 COHORT_COLUMNS: tuple[str, ...] = store_evals.SCORE_SPAN_COLUMNS
@@ -29,6 +31,8 @@ def by_cohort(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     cols = ["name", by, "n", "mean", "pass_rate", "p10"]
     if scored.empty:
         return pd.DataFrame(columns=cols)
+    if by != "kind":  # an evaluation whose value is its trace's list counts in each (tracedesk.cohorts)
+        scored = cohort_sql.explode(scored, {by: cohorts.resolve(by)})
     scored[by] = scored[by].fillna("(none)")
     scored["passed"] = scored["passed"].astype(float)
     out = scored.groupby(["name", by]).agg(

@@ -13,7 +13,7 @@ from . import semconv as sc
 from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
-from .realworld import (agent_was_inferred, call_input_text, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+from .realworld import (agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
                         is_vector_text, litellm_raw_content, output_text_of, plain_model,
                         requested_model, retriever_documents, tool_result_text)
 from . import validate
@@ -233,6 +233,8 @@ class Normalizer:
         self._usage(span, attrs, f, plan, notes)
         if kind in ("LLM", "EMBEDDING"):
             llm_usage_details(span, attrs)
+            if convention == "genkit":
+                genkit_model_call(span, attrs)
         self._identity(span, attrs, f, kind, name, plan)
         if node is not None:
             span.agent_name = node

@@ -344,6 +344,12 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
         except (OSError, EOFError, zlib.error) as exc:
             # Corrupt gzip or read error mid-file: keep what was read, report where it stopped.
             writer.pending.rejected.append(Rejected(source, f"stopped reading: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the files after it
+            if transient_write_error(exc):
+                raise  # the database is locked or full: every later file would fail the same way
+            writer.pending.rejected.append(Rejected(source, f"stopped reading after an unexpected error "
+                                                            f"({type(exc).__name__}: {exc}); the records "
+                                                            f"read before it are kept"))
         finally:
             reader.close()
             raw.close()

@@ -1,4 +1,5 @@
-"""The OTLP/HTTP receiver: `/v1/traces` and `/v1/logs`, protobuf or JSON, into the SQLite file.
+"""The OTLP/HTTP receiver: `/v1/traces` and `/v1/logs`, protobuf or JSON, into the SQLite file
+(`/v1/metrics` is answered with success and stored nowhere, so SDKs that export metrics log no errors).
 
 Built on the stdlib `ThreadingHTTPServer` (HTTP/1.1, keep-alive): request threads read, decompress and
 parse bodies in parallel; only the single `BatchWriter` thread touches the database. A request is
@@ -25,7 +26,7 @@ from ..ingest.validate import transient_write_error
 
 from . import body as body_mod
 from .adapter import MalformedBody, Parsed, parse_request
-from .responses import JSON, LOGS, PROTOBUF, TRACES, export_response, status_body
+from .responses import JSON, LOGS, METRICS, PROTOBUF, TRACES, export_response, status_body
 from .writer import BatchWriter, WriteRequest, WriterClosed
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ SOURCE = "otlp-http"
 #: refused bodies up to this size are read and discarded so the client gets the answer, not a reset
 _DRAIN_LIMIT = 256 * 1024 * 1024
 
-_PATHS = {"/v1/traces": TRACES, "/v1/logs": LOGS}
+_PATHS = {"/v1/traces": TRACES, "/v1/logs": LOGS, "/v1/metrics": METRICS}
 _CONTENT_TYPES = {
     "application/x-protobuf": PROTOBUF,
     "application/protobuf": PROTOBUF,
@@ -65,6 +66,10 @@ class ReceiverConfig:
     redact_keep: tuple[str, ...] = ()
     #: re-read the cohort-dimension mapping (changed in the app) this often, in seconds
     settings_ttl: float = 15.0
+    #: OTLP/gRPC port beside HTTP (`tracedesk serve` asks for 4317; None = HTTP only; 0 = any free port)
+    grpc_port: int | None = None
+    #: fail when gRPC cannot start (the port was asked for explicitly); else warn and serve HTTP only
+    grpc_required: bool = False
 
 
 class Receiver:
@@ -308,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in _PATHS:
             self._send_status(405, f"use POST for {path}", JSON, headers={"Allow": "POST"})
         else:
-            self._send_status(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs",
+            self._send_status(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs (/v1/metrics is acknowledged, not stored)",
                               JSON)
 
     def handle_expect_100(self) -> bool:
@@ -352,6 +357,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._body_read = False
         try:
             signal, encoding = self._route()
+            if signal == METRICS:  # read (so the connection stays usable) and drop
+                self._read_body()
+                receiver._count(requests=1, status_200=1)
+                self._send(200, export_response(signal, encoding, 0, ""), encoding)
+                return
             parsed = self._parse(signal, encoding)
             parsed.rejected.extend(self._write(parsed))
             rejected = len(parsed.rejected)
@@ -375,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         signal = _PATHS.get(path)
         if signal is None:
-            raise _Reply(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs",
+            raise _Reply(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs (/v1/metrics is acknowledged, not stored)",
                          close=True)
         if not self._authorized(required=False):
             raise _Reply(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' "

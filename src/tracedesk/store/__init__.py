@@ -26,7 +26,8 @@ import sqlite_utils
 
 from ..models import Evaluation, Span
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, default_db_path, ensure_migrated,
-                      finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path)
+                      finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
+                      with_database)
 from .migrations import (APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMNS_M501, applied_names,
                          migrate)
 
@@ -42,7 +43,7 @@ __all__ = [
     "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
     "open_database",
     "open_existing", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
-    "write_evaluations",
+    "with_database", "write_evaluations",
 ]
 
 

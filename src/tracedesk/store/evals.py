@@ -182,18 +182,26 @@ SCORE_SPAN_COLUMNS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "model", "kind", "age
 
 def scores(db: sqlite_utils.Database, names: Iterable[str] | None = None,
            cohort_columns: Sequence[str] = SCORE_SPAN_COLUMNS) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """(column names, rows): one row per evaluation with its span's name, start, duration and cohort fields."""
+    """(column names, rows): one row per evaluation with its span's name, start, duration and cohort fields,
+    each read as every evaluation signal reads it (tracedesk.cohorts: span-level dimensions from the judged
+    span, else the trace; trace-level ones from the trace); `kind` is the judged span's."""
     bad = [c for c in cohort_columns if c not in SCORE_SPAN_COLUMNS]
     if bad:
         raise ValueError(f"unknown cohort column(s) {', '.join(bad)}; valid: {', '.join(SCORE_SPAN_COLUMNS)}")
     vals = list(names or [])
     where = f"WHERE e.name IN ({','.join('?' for _ in vals)})" if vals else ""
-    cohort = ", ".join(f"s.{c}" for c in cohort_columns)
+    from .. import cohorts
+    from . import cohort_sql
+
+    cohort = ", ".join("s.kind AS kind" if c == "kind" else
+                       f"{cohort_sql.eval_value_sql(cohorts.resolve(c), 's', 't', db=db)} AS {c}"
+                       for c in cohort_columns)
     sql = f"""
         SELECT e.trace_id, e.span_id, e.name, e.score, e.label, e.passed, e.reason, e.source, e.error,
                e.judge_model, e.judge_cost_usd, e.judge_latency_ms, e.created_ns,
                s.name AS span_name, s.start_ns, s.duration_ms, {cohort}
         FROM evaluations e LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
+        LEFT JOIN traces t ON t.trace_id = e.trace_id
         {where}
     """
     cur = db.execute(sql, vals)

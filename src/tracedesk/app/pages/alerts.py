@@ -9,6 +9,12 @@ from tracedesk.charts.alerts import backtest_chart, episodes_frame, summary_fram
 ui.page_setup("Alerts")
 ws = ui.require_workspace(allow_empty=True)
 al = ws.alerts  # backtests and evaluations are cached until the data changes
+# an incident link (?since=&until=&cohort.DIM= or cohort=dim:value) is read before the sidebar rewrites the URL
+since0, until0, cohort0, problems = al.incident_from_params(st.query_params)
+_kept = st.session_state.get("_alerts_incident")  # the sidebar keeps since/until in the URL, drops cohort.*
+if _kept and not cohort0 and (not since0 or _kept[:2] == (since0, until0)):
+    since0, until0, cohort0 = _kept
+st.session_state["_alerts_incident"] = (since0, until0, cohort0)
 filters = ui.sidebar_filters(ws)  # shared with every page
 
 build, saved, imported, suggest = st.tabs(["Build & backtest", "Saved rules", "Import", "Suggest from incident"])
@@ -113,11 +119,11 @@ with imported:
                 st.success(f"Saved {len(new_rules)} rule(s).")
 
 with suggest:
+    # a feed finding's "make an alert" link pre-fills these: ?since=...&until=...&cohort=dim:value (or cohort.dim=value)
     st.caption("Mark when and where things went wrong (or open a link with ?since=…&until=…&cohort.route=…); "
                "tracedesk ranks the signals that moved and proposes the smallest rule that pages on it, quietly.")
-    since0, until0, cohort0, problems = al.incident_from_params(st.query_params)
     for problem in problems:
-        st.warning(problem)
+        st.warning(ui.md(problem))
     c = st.columns(4)
     start = c[0].text_input("Incident start (ISO, UTC)", since0)
     end = c[1].text_input("Incident end (ISO, UTC)", until0)
@@ -128,7 +134,7 @@ with suggest:
     value = c[3].selectbox("Value", options, index=options.index(cohort0[dim]) if cohort0.get(dim) in options else 0)
     cohort = {**{k: v for k, v in cohort0.items() if k != dim}, **({dim: value} if value else {})}
     if len(cohort) > 1:
-        st.caption("Cohort: " + ", ".join(f"{k}={v}" for k, v in cohort.items()))
+        st.caption("Cohort: " + ui.md(", ".join(f"{k}={v}" for k, v in cohort.items())))
     if start and end and st.button("Suggest a rule"):
         with ui.error_boundary():
             st.session_state["_alerts_suggestion"] = al.suggest(start, end, cohort)
@@ -139,7 +145,7 @@ with suggest:
         st.write(f"Pages after **{delay}** · pages during the incident: **{s.pages_in_incident}** · false pages "
                  f"outside it: **{s.false_pages}** · proposed group_by: **{', '.join(s.group_by) or 'none'}**")
         for w in s.warnings:
-            st.warning(w)
+            st.warning(ui.md(w))
         st.dataframe([m.to_dict() for m in s.movers[:8]], hide_index=True)
         st.code(al.dumps(s.rule), language="json")
         c = st.columns(3)
@@ -149,4 +155,4 @@ with suggest:
         c[1].download_button("Download suggested rule", al.dumps(s.rule), f"{s.rule.name}.alert.json")
         c[2].button("Open in builder", on_click=_open_in_builder, args=(s.rule,))
         if st.session_state.get("_alerts_open_error"):
-            st.error(st.session_state.pop("_alerts_open_error"))
+            st.error(ui.md(st.session_state.pop("_alerts_open_error")))

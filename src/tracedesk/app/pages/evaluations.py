@@ -10,6 +10,8 @@ from tracedesk.charts.evals import score_histogram
 ui.page_setup("Evaluations")
 ws = ui.require_workspace()
 filters = ui.sidebar_filters(ws)  # shared with every page (the run samples from the whole store)
+if ws.evals.judges_missing:  # heuristics still run; say how to get the judges
+    st.warning(ws.evals.judges_missing)
 
 with st.form("run"):
     picked = st.multiselect("Evaluators", ws.evals.names(), default=["pii", "prompt_injection", "refusal"],

@@ -17,7 +17,7 @@ metric = st.selectbox("Metric", ["traces", "error_rate", "latency_p95_ms", "late
                                  "cost_per_trace", "total_tokens"], format_func=lambda m: charts.LABELS.get(m, m))
 st.altair_chart(charts.timeseries_chart(ws.timeseries(filters), metric), width="stretch")
 
-st.subheader("Furthest from the global figure (static, over the whole range)")
+st.subheader("Worst cohorts: furthest from the global figure (static, over the whole range)")
 worst = ws.worst_cohorts(filters, top=6)
 if worst.empty:
     st.caption("No cohort (of 5+ traces) sits worse than the global figure.")
