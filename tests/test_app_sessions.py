@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import sessions_data as data
+from test_app_pages import run as run_repo_page
 import tracedesk
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,13 +24,8 @@ def db(tmp_path_factory):
 
 
 def run(page: str, db: str, monkeypatch, params: dict[str, str] | None = None) -> AppTest:
-    monkeypatch.setenv("TRACEDESK_DB", db)
-    at = AppTest.from_file(str(PAGES / page), default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    """One page of the app on `db` (the workbench tests' runner, given the page's file name)."""
+    return run_repo_page(str((PAGES / page).relative_to(REPO)), db, monkeypatch, params)
 
 
 def texts(at: AppTest) -> list[str]:
