@@ -331,11 +331,11 @@ def _server(path: Path) -> Iterator[tuple[str, float]]:
         proc.wait(timeout=30)
 
 
-def run_cold_start(path: Path, landing: str = "Overview") -> dict[str, dict[str, Any]]:
+def run_cold_start(path: Path, pages: tuple[str, ...] = ("Overview",)) -> dict[str, dict[str, Any]]:
     """`streamlit run app.py` started from nothing (a new process), Chromium already running: seconds
     until the page's title is drawn and until the page has finished running (no status widget). The
-    landing page itself waits on the changes feed (benchmarks/changes.py), so the first page a user
-    works on is timed too (`landing`)."""
+    landing page ("") waits on the changes feed (benchmarks/changes.py measures it), so by default the
+    first page a user works on without it, Overview, is opened directly."""
     import urllib.request
 
     sys.path.insert(0, str(REPO / "tests"))
@@ -343,7 +343,7 @@ def run_cold_start(path: Path, landing: str = "Overview") -> dict[str, dict[str,
 
     rows: dict[str, dict[str, Any]] = {}
     with chromium() as browser:
-        for page in ("", landing):
+        for page in pages:
             with _server(path) as (base, t0):
                 while True:
                     try:
@@ -391,6 +391,14 @@ def machine() -> dict[str, Any]:
             "sqlite": sqlite3.sqlite_version, "load_average_before": [round(x, 2) for x in os.getloadavg()]}
 
 
+def _code_version() -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
+                              text=True, check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def previous() -> dict[str, Any]:
     try:
         return json.loads(RESULTS.read_text())
@@ -405,14 +413,15 @@ def ratio(now: float | None, before: float | None) -> str:
 def print_rows(n: int, meta: dict[str, Any], rows: dict[str, dict[str, Any]], before: dict[str, Any]) -> None:
     prev = before.get("sizes", {}).get(str(n), {}).get("ops", {})
     print(f"\n{meta['spans']:,} spans, {meta['traces']:,} traces ({n:,} requested; sample-generator traffic)")
-    print(f"  {'operation':46s} {'median':>9s} {'best':>9s} {'CPU':>9s} {'target':>8s} {'vs before':>9s}")
+    print(f"  {'operation':46s} {'median':>9s} {'best':>9s} {'CPU':>9s} {'target':>8s} {'vs before':>9s} "
+          f"{'CPU vs':>7s}")
     for name, r in rows.items():
         target = r.get("target_s")
         flag = " MISSED" if target is not None and r["median_s"] > target else ""
         cpu = f"{r['cpu_s']:8.3f}s" if r.get("cpu_s") is not None else ""
         print(f"  {name:46s} {r['median_s']:8.3f}s {r['best_s']:8.3f}s {cpu:>9s} "
-              f"{f'{target:.1f} s' if target else '':>8s} {ratio(r['median_s'], prev.get(name, {}).get('median_s')):>9s}"
-              f"{flag}")
+              f"{f'{target:.1f} s' if target else '':>8s} {ratio(r['median_s'], prev.get(name, {}).get('median_s')):>9s} "
+              f"{ratio(r.get('cpu_s'), prev.get(name, {}).get('cpu_s')):>7s}{flag}")
 
 
 def write_report(results: dict[str, Any], before: dict[str, Any]) -> None:
@@ -421,17 +430,21 @@ def write_report(results: dict[str, Any], before: dict[str, Any]) -> None:
     m = results["machine"]
     lines = ["# Queries and pages: every filter, every page's data, the notebook frames",
              "",
-             f"Produced by `{results['command']}` (do not edit by hand) on {results['measured']}: "
+             f"Produced by `{results['command']}` (do not edit by hand) at code {results.get('code')}, "
+             f"previous results at {before.get('code')}, on {results['measured']}: "
              f"{m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, SQLite {m['sqlite']}; "
              f"load average {', '.join(map(str, m['load_average_before']))} before the run (the machine is shared by "
              "other jobs: wall time includes waiting for a core, CPU time does not). Databases built by "
              "`tracedesk sample generate` + `tracedesk ingest`, nothing else. Median of 3 runs (filters, warm "
              "pages; one warm-up run first); *first* = one run on a workspace opened just now. "
-             "\"vs before\" = this median / the previous committed median.", ""]
+             "\"vs before\" = this median / the previous committed median (CPU: the same for CPU time; < 1 = "
+             "faster now). *warm* = the page's reads again with the same filters: the workspace keeps each "
+             "result until anyone commits (the data version), so a rerun recomputes nothing.", ""]
     for n, size in results["sizes"].items():
         prev = before.get("sizes", {}).get(n, {}).get("ops", {})
         lines += [f"## {size['spans']:,} spans, {size['traces']:,} traces", "",
-                  "| operation | median s | best s | CPU s | target s | vs before |", "|---|---:|---:|---:|---:|---:|"]
+                  "| operation | median s | best s | CPU s | target s | vs before | CPU vs before |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         missed = []
         for name, r in size["ops"].items():
             target = r.get("target_s")
@@ -441,7 +454,8 @@ def write_report(results: dict[str, Any], before: dict[str, Any]) -> None:
             mark = " **missed**" if name in missed else ""
             lines.append(f"| {name} | {r['median_s']:.3f}{mark} | {r['best_s']:.3f} | {cpu} | "
                          f"{'' if target is None else f'{target:.1f}'} | "
-                         f"{ratio(r['median_s'], prev.get(name, {}).get('median_s')).strip()} |")
+                         f"{ratio(r['median_s'], prev.get(name, {}).get('median_s')).strip()} | "
+                         f"{ratio(r.get('cpu_s'), prev.get(name, {}).get('cpu_s')).strip()} |")
         lines += ["", "Targets missed: " + (", ".join(missed) if missed else "none") + ".", ""]
     REPORT.write_text("\n".join(lines))
 
@@ -457,7 +471,7 @@ def main() -> None:
     before = previous()
     results: dict[str, Any] = {"command": "python benchmarks/queries.py " + " ".join(sys.argv[1:]),
                                "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "machine": machine(), "sizes": {}}
+                               "code": _code_version(), "machine": machine(), "sizes": {}}
     args.out.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
         path = args.out / f"queries_{n}.db"
