@@ -286,7 +286,7 @@ def run_queries(path: Path, n_spans: int) -> dict[str, dict[str, Any]]:
 # Whole pages: AppTest renders and the app's cold start
 
 
-PAGE_FILES = {"Home": "app.py", **{p.capitalize(): f"src/tracedesk/app/pages/{p}.py" for p in (
+PAGE_FILES = {"Home (with the changes feed)": "app.py", **{p.capitalize(): f"src/tracedesk/app/pages/{p}.py" for p in (
     "overview", "traces", "trace", "agents", "sessions", "cohorts", "evaluations", "alerts", "drift")}}
 
 
