@@ -29,6 +29,7 @@ from .parse import GZIP_MAGIC, parse_bytes, parse_line
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
+INGEST_CACHE_KIB = 65536
 #: Progress callback: (bytes done, bytes total) after each stored batch and at the end of each file.
 Progress = Callable[[int, int], None]
 
@@ -245,6 +246,9 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
+    # Random-key index inserts thrash SQLite's default 2 MB page cache (system time grew from 13% to 29%
+    # of CPU between 40k and 3M spans): give the ingest connection 64 MB.
+    database.execute(f"PRAGMA cache_size=-{INGEST_CACHE_KIB}")
     normalizer = _normalizer(database, dimensions)
     files, missing = expand_paths(paths)
     report = IngestReport()

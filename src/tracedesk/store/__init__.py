@@ -23,6 +23,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
+from . import summaries
 
 DEFAULT_DB_PATH = "tracedesk.db"
 DB_ENV_VAR = "TRACEDESK_DB"
@@ -225,6 +226,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
      lambda db: __import__("tracedesk.store.workbench", fromlist=["_"]).m401_workbench_indexes(db)),
     ("m302_alerts_eval_index",
      lambda db: __import__("tracedesk.store.alerts", fromlist=["_"]).m302_alerts_eval_index(db)),
+    ("m501_trace_orphans", lambda db: summaries.m501_trace_orphans(db)),
 ]
 
 
@@ -335,11 +337,14 @@ class WriteResult:
         self.traces |= other.traces
 
 
+# usage_counted is written as 1 with the row; the summaries then clear it where a descendant reports usage.
+_INSERT_COLUMNS: tuple[str, ...] = (*_WRITE_COLUMNS, "usage_counted")
 _SPAN_INSERT = (
-    f"INSERT INTO spans ({', '.join(_WRITE_COLUMNS)}) VALUES ({', '.join('?' for _ in _WRITE_COLUMNS)}) "
+    f"INSERT INTO spans ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)}) "
     f"ON CONFLICT(trace_id, span_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _WRITE_COLUMNS if c not in ("trace_id", "span_id"))
+    + ", ".join(f"{c} = excluded.{c}" for c in _INSERT_COLUMNS if c not in ("trace_id", "span_id"))
 )
+_SUMMARY_GETTER = operator.itemgetter(*(_WRITE_COLUMNS.index(c) for c in summaries.SUMMARY_COLUMNS))
 _EVAL_COLUMNS = tuple(evaluation_row(Evaluation(trace_id="", span_id=None, name="")).keys())
 _EVAL_INSERT = (
     f"INSERT OR REPLACE INTO evaluations ({', '.join(_EVAL_COLUMNS)}) "
@@ -378,35 +383,65 @@ def write_batch(
     result.traces = trace_ids
     hash_index = _WRITE_COLUMNS.index("content_hash")
     with db.conn:
-        existing: dict[tuple[str, str], str] = {}
-        for chunk in _chunks(sorted({k[0] for k in latest})):
-            marks = ",".join("?" for _ in chunk)
-            for trace_id, span_id, content_hash in db.execute(
-                f"SELECT trace_id, span_id, content_hash FROM spans WHERE trace_id IN ({marks})", list(chunk)
-            ):
-                existing[(trace_id, span_id)] = content_hash
-        to_write = []
+        # Only traces that already have a summary can hold stored spans: look those keys up by primary
+        # key (reading every span of a long trace per batch made ingest quadratic in trace size).
+        existing_traces = _existing_traces(db, {k[0] for k in latest}) if refresh else {k[0] for k in latest}
+        existing = _stored_hashes(db, [k for k in latest if k[0] in existing_traces])
+        to_write: list[tuple[Any, ...]] = []
+        new_by_trace: dict[str, list[tuple[Any, ...]]] = {}
+        replaced_traces: set[str] = set()
         for key, row in latest.items():
             old = existing.get(key)
             if old is None:
                 result.inserted += 1
                 to_write.append(row)
+                new_by_trace.setdefault(key[0], []).append(_SUMMARY_GETTER(row))
             elif old == row[hash_index]:
                 result.unchanged += 1
             else:
                 result.replaced += 1
                 to_write.append(row)
+                replaced_traces.add(key[0])
         if to_write:
-            db.conn.executemany(_SPAN_INSERT, to_write)
+            db.conn.executemany(_SPAN_INSERT, [(*row, 1) for row in to_write])
         if evaluations:
             rows = [tuple(evaluation_row(e).values()) for e in evaluations]
             db.conn.executemany(_EVAL_INSERT, rows)
             result.evaluations = len(rows)
         if also is not None:
             also(db)
-        if refresh and (to_write or evaluations):
-            refresh_traces(db, {k[0] for k in latest} if to_write else set())
+        if refresh and to_write:
+            # New spans read from the batch itself; stored ones by primary key (lookups skip the batch).
+            flags, rows, steps, fallback = summaries.plan_batch(db, new_by_trace, existing_traces, replaced_traces)
+            covered = [(0, t, s) for (t, s), flag in flags.items() if flag == 0]
+            if covered:
+                db.conn.executemany("UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?", covered)
+            summaries.apply_batch(db, rows, steps, fallback)
     return result
+
+
+def _existing_traces(db: sqlite_utils.Database, trace_ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(trace_ids)):
+        marks = ",".join("?" for _ in chunk)
+        found.update(r[0] for r in db.execute(f"SELECT trace_id FROM traces WHERE trace_id IN ({marks})", list(chunk)))
+    return found
+
+
+def _stored_hashes(db: sqlite_utils.Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    by_trace: dict[str, list[str]] = {}
+    for t, s in keys:
+        by_trace.setdefault(t, []).append(s)
+    out: dict[tuple[str, str], str] = {}
+    for trace_id, span_ids in by_trace.items():
+        for chunk in _chunks(span_ids):
+            marks = ",".join("?" for _ in chunk)
+            for span_id, content_hash in db.execute(
+                f"SELECT span_id, content_hash FROM spans WHERE trace_id = ? AND span_id IN ({marks})",
+                [trace_id, *chunk],
+            ):
+                out[(trace_id, span_id)] = content_hash
+    return out
 
 
 def write_evaluations(db: sqlite_utils.Database, evaluations: Sequence[Evaluation]) -> int:
@@ -493,7 +528,14 @@ GROUP BY s.trace_id
 
 
 def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
-    """Recompute usage flags and summary rows for the given traces (call inside the write's transaction)."""
+    """Recompute usage flags, summary rows and orphan state of these traces from their stored spans
+    (call inside a write transaction). Writes keep summaries current incrementally; this is the repair."""
+    summaries.recompute(db, trace_ids)
+
+
+def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
+    """The SQL formulation of the full recompute, kept as an independent reference: tests check the
+    incremental summaries against it. Does not maintain `trace_orphans`."""
     ids = sorted(set(trace_ids))
     for chunk in _chunks(ids):
         marks = ",".join("?" for _ in chunk)
