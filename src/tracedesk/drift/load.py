@@ -160,6 +160,9 @@ def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Sequence[int]) 
 
 
 def _ensure_functions(db: sqlite_utils.Database) -> None:
+    from ..store.blobs import codec
+
+    codec(db)  # td_json(): compacted input_messages / documents read back as JSON text
     db.conn.create_function("td_is_refusal", 1, lambda t: int(is_refusal(t)), deterministic=True)
 
 
@@ -170,7 +173,7 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
     sql = f"""
         SELECT s.rowid, s.start_ns, {cohort_sql(dimension)},
-               COALESCE(length(s.input_text), length(s.input_messages)),
+               COALESCE(length(s.input_text), length(td_json(s.input_messages))),
                s.input_tokens,
                length(s.output_text),
                s.output_tokens,
@@ -197,13 +200,14 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
 
 def load_texts(db: sqlite_utils.Database, rowids: Sequence[int], limit: int = 600) -> dict[int, str]:
     """Input text (first `limit` chars) for the given span rowids."""
+    _ensure_functions(db)
     out: dict[int, str] = {}
     ids = [int(r) for r in rowids]
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
         marks = ",".join("?" for _ in chunk)
         for rowid, text in db.execute(
-            f"SELECT rowid, substr(COALESCE(input_text, input_messages), 1, {int(limit)}) FROM spans "
+            f"SELECT rowid, substr(COALESCE(input_text, td_json(input_messages)), 1, {int(limit)}) FROM spans "
             f"WHERE rowid IN ({marks})",
             chunk,
         ):
@@ -219,11 +223,12 @@ def load_retrieval(db: sqlite_utils.Database, dimension: str | None, ref: Window
 
     Only the first document's score is read: pulling every score means parsing each `documents`
     JSON (with its passages) in full, which costs more than the rest of the drift report."""
+    _ensure_functions(db)
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
     depth = max(1, int(rank_depth))
     sql = f"""
         SELECT s.rowid, s.start_ns, {cohort_sql(dimension)}, s.duration_ms,
-               json_extract(s.documents, '$[0].score'), s.retrieved_doc_ids
+               json_extract(td_json(s.documents), '$[0].score'), s.retrieved_doc_ids
         FROM spans s INDEXED BY idx_spans_kind_start
         WHERE s.kind = 'RETRIEVER' AND {where}
     """

@@ -247,7 +247,9 @@ def load_inputs(db: sqlite_utils.Database, units: Sequence[tuple[str, str, str]]
     for key in units:
         wanted.setdefault(key[0], []).append(key)
     out: dict[tuple[str, str, str], EvalInput] = {}
-    cols = ", ".join(_SPAN_FIELDS)
+    from ..store.blobs import column_sql
+
+    cols = ", ".join(column_sql(c, "") for c in _SPAN_FIELDS)
     for chunk in _chunks(sorted(wanted)):
         marks = ",".join("?" for _ in chunk)
         by_trace: dict[str, list[dict[str, Any]]] = {}

@@ -23,7 +23,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
-from . import summaries
+from . import blobs, summaries
 
 DEFAULT_DB_PATH = "tracedesk.db"
 DB_ENV_VAR = "TRACEDESK_DB"
@@ -56,6 +56,7 @@ def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None) 
         database.conn.execute("PRAGMA busy_timeout=30000")
         database.conn.execute("PRAGMA synchronous=NORMAL")
     migrate(database)
+    blobs.codec(database)  # registers td_json(), which reads compacted attributes/events in SQL
     return database
 
 
@@ -227,6 +228,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m302_alerts_eval_index",
      lambda db: __import__("tracedesk.store.alerts", fromlist=["_"]).m302_alerts_eval_index(db)),
     ("m501_trace_orphans", lambda db: summaries.m501_trace_orphans(db)),
+    ("m502_compact_columns", lambda db: blobs.m502_compact_columns(db)),
 ]
 
 
@@ -382,42 +384,72 @@ def write_batch(
     trace_ids = {k[0] for k in latest} | {e.trace_id for e in evaluations}
     result.traces = trace_ids
     hash_index = _WRITE_COLUMNS.index("content_hash")
-    with db.conn:
-        # Only traces that already have a summary can hold stored spans: look those keys up by primary
-        # key (reading every span of a long trace per batch made ingest quadratic in trace size).
-        existing_traces = _existing_traces(db, {k[0] for k in latest}) if refresh else {k[0] for k in latest}
-        existing = _stored_hashes(db, [k for k in latest if k[0] in existing_traces])
-        to_write: list[tuple[Any, ...]] = []
-        new_by_trace: dict[str, list[tuple[Any, ...]]] = {}
-        replaced_traces: set[str] = set()
-        for key, row in latest.items():
-            old = existing.get(key)
-            if old is None:
-                result.inserted += 1
-                to_write.append(row)
-                new_by_trace.setdefault(key[0], []).append(_SUMMARY_GETTER(row))
-            elif old == row[hash_index]:
-                result.unchanged += 1
-            else:
-                result.replaced += 1
-                to_write.append(row)
-                replaced_traces.add(key[0])
-        if to_write:
-            db.conn.executemany(_SPAN_INSERT, [(*row, 1) for row in to_write])
-        if evaluations:
-            rows = [tuple(evaluation_row(e).values()) for e in evaluations]
-            db.conn.executemany(_EVAL_INSERT, rows)
-            result.evaluations = len(rows)
-        if also is not None:
-            also(db)
-        if refresh and to_write:
-            # New spans read from the batch itself; stored ones by primary key (lookups skip the batch).
-            flags, rows, steps, fallback = summaries.plan_batch(db, new_by_trace, existing_traces, replaced_traces)
-            covered = [(0, t, s) for (t, s), flag in flags.items() if flag == 0]
-            if covered:
-                db.conn.executemany("UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?", covered)
-            summaries.apply_batch(db, rows, steps, fallback)
+    codec = blobs.codec(db)
+    try:
+        with db.conn:
+            _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index)
+    except BaseException:
+        codec.rollback()
+        raise
+    codec.commit()
     return result
+
+
+_ATTR_INDEX, _RESOURCE_INDEX = _WRITE_COLUMNS.index("attributes"), _WRITE_COLUMNS.index("resource")
+_COMPRESSED_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS)
+
+
+def _compact(codec: "blobs.Codec", row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The stored form of a span row: bulky JSON deflated, resource as an id (the hash is of the JSON)."""
+    values = list(row)
+    encode = codec.encode
+    for i in _COMPRESSED_INDEXES:
+        if values[i] is not None:
+            values[i] = encode(values[i])
+    values[_RESOURCE_INDEX] = codec.resource_id(values[_RESOURCE_INDEX])
+    values.append(1)  # usage_counted: the summaries clear it where a descendant reports usage
+    return tuple(values)
+
+
+def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
+                          latest: dict[tuple[str, str], tuple[Any, ...]], evaluations: Sequence[Evaluation],
+                          refresh: bool, also: Callable[[sqlite_utils.Database], None] | None,
+                          result: WriteResult, hash_index: int) -> None:
+    # Only traces that already have a summary can hold stored spans: look those keys up by primary
+    # key (reading every span of a long trace per batch made ingest quadratic in trace size).
+    existing_traces = _existing_traces(db, {k[0] for k in latest}) if refresh else {k[0] for k in latest}
+    existing = _stored_hashes(db, [k for k in latest if k[0] in existing_traces])
+    to_write: list[tuple[Any, ...]] = []
+    new_by_trace: dict[str, list[tuple[Any, ...]]] = {}
+    replaced_traces: set[str] = set()
+    for key, row in latest.items():
+        old = existing.get(key)
+        if old is None:
+            result.inserted += 1
+            to_write.append(row)
+            new_by_trace.setdefault(key[0], []).append(_SUMMARY_GETTER(row))
+        elif old == row[hash_index]:
+            result.unchanged += 1
+        else:
+            result.replaced += 1
+            to_write.append(row)
+            replaced_traces.add(key[0])
+    if to_write:
+        codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]])
+        db.conn.executemany(_SPAN_INSERT, [_compact(codec, row) for row in to_write])
+    if evaluations:
+        rows = [tuple(evaluation_row(e).values()) for e in evaluations]
+        db.conn.executemany(_EVAL_INSERT, rows)
+        result.evaluations = len(rows)
+    if also is not None:
+        also(db)
+    if refresh and to_write:
+        # New spans read from the batch itself; stored ones by primary key (lookups skip the batch).
+        flags, rows, steps, fallback = summaries.plan_batch(db, new_by_trace, existing_traces, replaced_traces)
+        covered = [(0, t, s) for (t, s), flag in flags.items() if flag == 0]
+        if covered:
+            db.conn.executemany("UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?", covered)
+        summaries.apply_batch(db, rows, steps, fallback)
 
 
 def _existing_traces(db: sqlite_utils.Database, trace_ids: set[str]) -> set[str]:
