@@ -18,6 +18,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--redact", action="store_true",
                    help="mask e-mails, phones, card numbers, SSNs, IBANs and API keys before storing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--max-inflate-ratio", type=int, default=None, metavar="N",
+                   help="refuse a gzip file that expands more than N times its size, past 64 MB "
+                        "(a decompression bomb; default 200)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run_ingest)
 
@@ -70,7 +73,13 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     path = _db_path(args, must_exist=False)
     try:
-        report = ingest_paths(path, args.paths, redact=args.redact, progress=_Bar(not args.quiet))
+        from ..ingest.stream import DEFAULT_MAX_INFLATE_RATIO
+
+        ratio = args.max_inflate_ratio if args.max_inflate_ratio is not None else DEFAULT_MAX_INFLATE_RATIO
+        if ratio < 1:
+            raise UsageError(f"--max-inflate-ratio must be at least 1 (got {ratio})")
+        report = ingest_paths(path, args.paths, redact=args.redact, progress=_Bar(not args.quiet),
+                              max_inflate_ratio=ratio)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

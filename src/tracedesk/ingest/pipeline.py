@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import glob
-import gzip
 import os
 import threading
 import time
@@ -26,9 +25,12 @@ from ..models import Rejected, Span
 from .messages import last_text
 from .normalize import Normalizer
 from .parse import GZIP_MAGIC, parse_bytes, parse_line
+from .stream import DEFAULT_MAX_INFLATE_RATIO, BoundedGzip, InflateLimit, is_streamable, stream_traces
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
+#: bytes read to tell JSON Lines from one document before deciding how to read the rest
+PEEK_BYTES = 1 << 20
 INGEST_CACHE_KIB = 65536
 #: Progress callback: (bytes done, bytes total) after each stored batch and at the end of each file.
 Progress = Callable[[int, int], None]
@@ -188,13 +190,13 @@ def _files_under(path: Path) -> list[Path]:
     return [path]
 
 
-def _open(path: Path) -> tuple[BinaryIO, BinaryIO]:
-    """(raw handle for progress, reader that transparently gunzips)."""
+def _open(path: Path, max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO) -> tuple[BinaryIO, BinaryIO]:
+    """(raw handle for progress, reader that transparently gunzips within the inflate limit)."""
     raw = open(path, "rb")
     head = raw.read(2)
     raw.seek(0)
     if head == GZIP_MAGIC:
-        return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return raw, BoundedGzip(raw, _size(path), max_inflate_ratio, str(path))  # type: ignore[return-value]
     return raw, raw
 
 
@@ -234,15 +236,20 @@ def ingest_paths(
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH,
     dimensions: dict[str, list[str]] | None = None,
+    max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
 ) -> IngestReport:
-    """Ingest files, folders and globs into the database; see IngestReport for what is counted."""
+    """Ingest files, folders and globs into the database; see IngestReport for what is counted.
+
+    A gzip file that inflates past `max_inflate_ratio` x its size (and 64 MB) is refused as a likely
+    decompression bomb; the other files are still read."""
     with _fewer_gc_passes():
         return _ingest_paths(db, paths, redact=redact, progress=progress, batch_size=batch_size,
-                             dimensions=dimensions)
+                             dimensions=dimensions, max_inflate_ratio=max_inflate_ratio)
 
 
 def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool, progress: Progress | None,
-                  batch_size: int, dimensions: dict[str, list[str]] | None) -> IngestReport:
+                  batch_size: int, dimensions: dict[str, list[str]] | None,
+                  max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
@@ -257,25 +264,28 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     # One connection, one thread: a writer thread was measured slower here (SQLite steps hand the GIL
     # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
     writer = BatchWriter(database, report, redact, batch_size)
-    _ingest_files(files, normalizer, writer, report, progress, total)
+    _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
     writer.flush()
     _finish(database, report, started)
     return report
 
 
 def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report: IngestReport,
-                  progress: Progress | None, total: int) -> None:
+                  progress: Progress | None, total: int,
+                  max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO) -> None:
     done_before = 0
     for path in files:
         source = str(path)
         try:
-            raw, reader = _open(path)
+            raw, reader = _open(path, max_inflate_ratio)
         except OSError as exc:
             report.rejected.append(Rejected(source, f"cannot read file: {exc.strerror or exc}"))
             continue
         report.files += 1
         try:
             _ingest_file(reader, raw, source, normalizer, writer, progress, done_before, total)
+        except InflateLimit as exc:
+            writer.pending.rejected.append(Rejected(source, str(exc)))
         except (OSError, EOFError, zlib.error) as exc:
             # Corrupt gzip or read error mid-file: keep what was read, report where it stopped.
             writer.pending.rejected.append(Rejected(source, f"stopped reading: {exc}"))
@@ -291,13 +301,38 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
 
 def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: BatchWriter,
                  progress: Progress | None, done_before: int, total: int) -> None:
-    first = reader.readline()
-    rest_start = reader.readline() if first else b""
-    if first and rest_start.strip() and _is_object_line(first):
+    # Peek with bounded reads: a file (or a gzip bomb) without newlines must not be read whole here.
+    first = reader.readline(PEEK_BYTES)
+    rest_start = b""
+    if first.endswith(b"\n"):
+        rest_start = reader.readline(PEEK_BYTES)
+        if rest_start and not rest_start.endswith(b"\n"):
+            rest_start += reader.readline()  # the JSON Lines loop needs whole lines
+    lineno = 0
+    if first.endswith(b"\n") and rest_start.strip() and _is_object_line(first):
+        lines: Iterable[bytes] = _chain(first, rest_start, reader)
+    elif is_streamable(first + rest_start):
+        # One OTLP/JSON traces document: parsed incrementally, written batch by batch.
+        def emit(part: ParseResult) -> None:
+            before = len(writer.pending.spans)
+            writer.add(part)
+            if progress and len(writer.pending.spans) < before:
+                progress(done_before + raw.tell(), total)
+
+        rest = stream_traces(first + rest_start, reader, source, normalizer, emit)
+        if rest is None:
+            return
+        data, lineno = rest  # JSON Lines after a first request longer than the peek
+        head_lines = data.splitlines(keepends=True)
+        if head_lines and not head_lines[-1].endswith(b"\n"):
+            head_lines[-1] += reader.readline()
+        lines = _chain(*head_lines, reader)
+    else:
+        lines = ()
+    if lines:
         # JSON Lines: stream line by line.
-        lineno = 0
         last_report = 0
-        for line in _chain(first, rest_start, reader):
+        for line in lines:
             lineno += 1
             result = ParseResult()
             parse_line(line, f"{source}:{lineno}", normalizer, result)
@@ -326,9 +361,12 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
             progress(done_before + int(_size_of(raw) * (i + step) / max(len(spans), 1)), total)
 
 
-def _chain(first: bytes, second: bytes, reader: BinaryIO) -> Iterator[bytes]:
-    yield first
-    yield second
+def _chain(*parts: Any) -> Iterator[bytes]:
+    """Lines: the given ones, then the reader's (its last argument)."""
+    *lines, reader = parts
+    for line in lines:
+        if line:
+            yield line
     yield from reader
 
 

@@ -4,7 +4,8 @@ dictionary, `resource` stored once per distinct value in `resources`.
 On the sample traffic attributes were ~540 of ~1,900 bytes per span row and every span repeated its
 service's resource blob (~200 bytes). Raw deflate primed with a dictionary of typical rows (keys, system
 prompts and instrumentation names repeat across spans) takes attributes to ~15% of their size at ~13 us a
-row; a resource becomes an integer.
+row; a resource becomes a two-byte reference. Message, document and text columns stay plain JSON/text:
+SQL reads them directly (drift's lengths and tool-call checks, search, users' own queries).
 
 Stored forms, all readable side by side (rows written before migration m502 stay as they were):
   * attributes / events: TEXT (JSON, old rows and short values) or BLOB b"\\x00" + dictionary id byte +
@@ -23,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-COMPRESSED_COLUMNS: tuple[str, ...] = ("attributes", "events", "input_messages", "documents")
+COMPRESSED_COLUMNS: tuple[str, ...] = ("attributes", "events")
 MARK = 0
 #: values shorter than this stay JSON text: deflate's fixed cost outweighs the saving
 MIN_COMPRESS = 96
