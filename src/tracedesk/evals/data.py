@@ -247,8 +247,9 @@ def load_inputs(db: sqlite_utils.Database, units: Sequence[tuple[str, str, str]]
     for key in units:
         wanted.setdefault(key[0], []).append(key)
     out: dict[tuple[str, str, str], EvalInput] = {}
-    from ..store.blobs import column_sql
+    from ..store.blobs import codec, column_sql
 
+    codec(db)  # td_json() on this connection: attributes are stored deflated
     cols = ", ".join(column_sql(c, "") for c in _SPAN_FIELDS)
     for chunk in _chunks(sorted(wanted)):
         marks = ",".join("?" for _ in chunk)
