@@ -182,4 +182,4 @@ def test_text_that_is_not_a_trace_file():
     result = parse_bytes(b"# notes\nnot json", "notes.md")
     assert [str(r) for r in result.rejected] == [
         "notes.md: not a trace file: neither JSON (OTLP/JSON, JSON Lines, flat records) nor OTLP protobuf; "
-        "see the README section 'Ingest' for the formats"]
+        "see docs/ingest.md for the formats"]

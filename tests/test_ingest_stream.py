@@ -60,7 +60,7 @@ def _documents(draw):
             spans = []
             for _ in range(draw(st.integers(0, 8))):
                 k += 1
-                attrs = draw(st.dictionaries(st.sampled_from(["a", "b.c", "llm.model_name", "gen_ai.usage.input_tokens",
+                attrs = draw(st.dictionaries(st.sampled_from(["a", "b.c", "llm.model_name",
                                                               "openinference.span.kind", "input.value"]),
                                              _attr_values, max_size=4))
                 sp = span(TRACE, f"{k:016x}", f"op {k}", attrs, parent="" if k % 4 == 1 else f"{k - 1:016x}",

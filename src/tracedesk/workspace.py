@@ -1,17 +1,22 @@
 """The notebook / app API: `tracedesk.open(db)` returns a Workspace over one tracedesk database.
 
 Every page of the app calls these methods and nothing else, so any number on screen can be reproduced
-in a notebook with the same call and the same Filters.
+in a notebook with the same call and the same Filters. The features hang off it as small handles that
+share its one connection: `ws.evals` (run evaluators, read scores, custom judges), `ws.alerts` (rules,
+backtests, suggestions), `ws.drift` (drift reports) and `ws.live` (the OTLP receiver).
+
+Results a handle computes are cached on the workspace, keyed on the database's data version
+(`store.data_version`: any commit by any connection invalidates them), never on file mtimes.
 """
 from __future__ import annotations
 
 import functools
 import os
-import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import networkx as nx
 import pandas as pd
@@ -22,6 +27,16 @@ from .analysis import metrics as _metrics
 from .store import query as _query
 from . import store
 from .store.query import Filters
+
+if TYPE_CHECKING:
+    from .alerts.handle import AlertsHandle
+    from .drift.handle import DriftHandle
+    from .evals.handle import EvalsHandle
+    from .receiver.handle import LiveHandle
+
+T = TypeVar("T")
+#: Results kept per workspace (backtests, drift reports, score frames); all dropped when the data changes.
+MEMO_ENTRIES = 64
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,29 +57,121 @@ class Workspace:
 
     def __init__(self, db: "str | os.PathLike[str] | sqlite_utils.Database") -> None:
         self._lock = threading.RLock()
+        self._memo: OrderedDict[Hashable, Any] = OrderedDict()
+        self._memo_version: tuple[int, int] | None = None
+        self._handles: dict[str, Any] = {}
+        self._job: sqlite_utils.Database | None = None  # a second connection for long writes (eval runs)
+        self._job_lock = threading.Lock()
+        self._owned = not isinstance(db, sqlite_utils.Database)
         if isinstance(db, sqlite_utils.Database):
-            store.migrate(db)
+            store.ensure_migrated(db)
             self.path: str | None = None
             self._db = db
             return
         self.path = str(db)
-        # create/migrate once with the store's own connection settings (WAL, busy timeout)
-        first = store.connect(self.path)
-        if self.path == ":memory:":
-            self._db = first  # an in-memory database only exists on its one connection
-            return
-        first.close()
-        raw = sqlite3.connect(self.path, check_same_thread=False)
-        raw.execute("PRAGMA busy_timeout=30000")
-        self._db = sqlite_utils.Database(raw)
+        # One connection shared by Streamlit's threads (calls are serialised by the lock).
+        self._db = store.connect(self.path, check_same_thread=False)
 
     def __repr__(self) -> str:
         return f"Workspace({self.path or 'sqlite_utils.Database'!r})"
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections this workspace opened (not a Database it was handed)."""
+        with self._lock:
+            if self._job is not None:
+                self._job.close()
+                self._job = None
+            if self._owned:
+                self._db.close()
 
     @property
     def db(self) -> sqlite_utils.Database:
         """The workspace's connection (for the library's functions; hold no cursor across threads)."""
         return self._db
+
+    # -- the feature handles ---------------------------------------------------------------------
+
+    def _handle(self, name: str, factory: Callable[["Workspace"], T]) -> T:
+        with self._lock:
+            if name not in self._handles:
+                self._handles[name] = factory(self)
+            return self._handles[name]  # type: ignore[no-any-return]
+
+    @property
+    def evals(self) -> "EvalsHandle":
+        """Evaluators: catalog, run, scores by cohort, review queue, custom judges."""
+        from .evals.handle import EvalsHandle
+
+        return self._handle("evals", EvalsHandle)
+
+    @property
+    def alerts(self) -> "AlertsHandle":
+        """Alert rules: list, save, evaluate now, backtest over history, suggest from an incident."""
+        from .alerts.handle import AlertsHandle
+
+        return self._handle("alerts", AlertsHandle)
+
+    @property
+    def drift(self) -> "DriftHandle":
+        """Drift reports between a reference and a current window, per cohort."""
+        from .drift.handle import DriftHandle
+
+        return self._handle("drift", DriftHandle)
+
+    @property
+    def live(self) -> "LiveHandle":
+        """The OTLP/HTTP receiver for this database: status, start, stop, recent arrivals."""
+        from .receiver.handle import LiveHandle
+
+        return self._handle("live", LiveHandle)
+
+    # -- shared plumbing for the handles ---------------------------------------------------------
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes whenever anyone commits to the database: the key of every cache (see store.data_version)."""
+        with self._lock:
+            return store.data_version(self._db)
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(db, *args, **kwargs)` on the workspace's connection, holding its lock."""
+        with self._lock:
+            return fn(self._db, *args, **kwargs)
+
+    def memo(self, key: Hashable, compute: Callable[[sqlite_utils.Database], T]) -> T:
+        """`compute(db)`, or the result kept from an earlier call with the same key and data version.
+
+        Results are shared between callers: treat them as read-only.
+        """
+        with self._lock:
+            version = store.data_version(self._db)
+            if version != self._memo_version:
+                self._memo.clear()
+                self._memo_version = version
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]  # type: ignore[no-any-return]
+            value = compute(self._db)
+            if store.data_version(self._db) == version:  # computing wrote nothing: safe to keep
+                self._memo[key] = value
+                while len(self._memo) > MEMO_ENTRIES:
+                    self._memo.popitem(last=False)
+            return value
+
+    def job(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a long write (an evaluation run) as `fn(db, ...)` on a second connection, so the pages'
+        reads on the main one are not blocked meanwhile. One job at a time per workspace."""
+        if self.path is None or self.path == ":memory:":
+            return self.call(fn, *args, **kwargs)  # only one connection can see this database
+        with self._job_lock:
+            if self._job is None:
+                self._job = store.connect(self.path, check_same_thread=False)
+            return fn(self._job, *args, **kwargs)
 
     # -- what is there ---------------------------------------------------------------------------
 

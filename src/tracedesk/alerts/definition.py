@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Union
 
+from .. import timeutil
+from ..errors import TracedeskError
+
 FORMAT_VERSION = 1
 BUNDLE_KEY = "tracedesk_alerts"  # a bundle: {"tracedesk_alerts": 1, "alerts": [rule, ...]}
 
@@ -25,13 +28,13 @@ SCOPE_COLUMNS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", 
 SPAN_KINDS: tuple[str, ...] = ("LLM", "CHAIN", "RETRIEVER", "RERANKER", "TOOL", "AGENT", "EMBEDDING",
                                "GUARDRAIL", "EVALUATOR", "UNKNOWN")
 
-_DURATION_RE = re.compile(r"^([1-9][0-9]*)(s|m|h|d)$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The duration form of a v1 document (the schema's `duration` pattern); parsing itself is timeutil's.
+_V1_DURATION_RE = re.compile(r"^[1-9][0-9]*(s|m|h|d)$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _DIM_RE = re.compile(r"^dims\.[A-Za-z0-9_.:-]+$")
 
 
-class AlertValidationError(ValueError):
+class AlertValidationError(TracedeskError, ValueError):
     """A document is not a valid alert. `errors` lists (json_path, message) pairs."""
 
     def __init__(self, errors: list[tuple[str, str]]):
@@ -73,11 +76,12 @@ def register_signal_spec(spec: SignalSpec) -> None:
 
 
 def parse_duration(text: str) -> int:
-    """'15m' -> 900 seconds. Units: s, m, h, d."""
-    m = _DURATION_RE.match(text) if isinstance(text, str) else None
-    if not m:
-        raise ValueError(f"{text!r} is not a duration; write a whole number and a unit s/m/h/d, e.g. '15m'")
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    """'15m' -> 900 seconds: tracedesk.timeutil's grammar, in whole seconds (what a rule's windows use)."""
+    ns = timeutil.parse_duration(text)
+    if ns <= 0 or ns % timeutil.NS_PER_S:
+        raise timeutil.TimeParseError(f"{text!r} is not a whole, positive number of seconds; "
+                                      f"write a whole number and a unit s/m/h/d, e.g. '15m'")
+    return ns // timeutil.NS_PER_S
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,6 +279,9 @@ class _Checker:
         except ValueError as exc:
             self.err(f"{path}.{key}", str(exc))
             return default
+        if not _V1_DURATION_RE.match(value):  # timeutil reads more ('1w', '1.5h'); a v1 file keeps its form
+            self.err(f"{path}.{key}", f"{value!r}: a v1 rule writes a whole number and a unit s/m/h/d, e.g. '15m'")
+            return default
         return value
 
     def positive_int(self, doc: dict, key: str, path: str, default: int | None) -> Any:
@@ -405,23 +412,40 @@ def _ensure_registry() -> None:
     signals.load_providers()
 
 
+_SCHEMA_TEXT: str | None = None
+# The compiled validator, keyed on the signal types it enumerates (a provider registering later recompiles).
+_VALIDATOR: tuple[tuple[str, ...], Any] | None = None
+
+
 def schema() -> dict[str, Any]:
     """The published JSON Schema (the file shipped in the package)."""
+    global _SCHEMA_TEXT
     _ensure_registry()
-    text = resources.files("tracedesk.alerts").joinpath("alert-rule.v1.schema.json").read_text("utf-8")
-    doc = json.loads(text)
+    if _SCHEMA_TEXT is None:
+        _SCHEMA_TEXT = resources.files("tracedesk.alerts").joinpath("alert-rule.v1.schema.json").read_text("utf-8")
+    doc = json.loads(_SCHEMA_TEXT)
     # The file keeps the signal type open (drift and plugins register more); the printed schema
     # lists every type registered in this process.
     doc["$defs"]["signal"]["properties"]["type"]["enum"] = sorted(SIGNAL_SPECS)
     return doc
 
 
-def _schema_errors(doc: Any) -> list[tuple[str, str]]:
-    import jsonschema
+def validator() -> Any:
+    """The JSON Schema validator, compiled once per process (and again only if a signal type is added)."""
+    global _VALIDATOR
+    _ensure_registry()
+    key = tuple(sorted(SIGNAL_SPECS))
+    if _VALIDATOR is None or _VALIDATOR[0] != key:
+        import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema())
+        compiled = jsonschema.Draft202012Validator(schema())
+        _VALIDATOR = (key, compiled)
+    return _VALIDATOR[1]
+
+
+def _schema_errors(doc: Any) -> list[tuple[str, str]]:
     out = []
-    for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         out.append((path, error.message))
     return out

@@ -391,19 +391,7 @@ def evaluate(db: "str | sqlite_utils.Database", rule: AlertRule, at_ns: int | No
 
 
 def parse_time(text: str) -> int:
-    """'2026-11-20T14:00:00Z' (ISO 8601, UTC when no zone), Unix ns digits, or 'now' -> Unix ns."""
-    from datetime import datetime, timezone
+    """'2026-11-20T14:00:00Z' (UTC when no zone), a Unix time, 'now' or '-6h' -> Unix ns (tracedesk.timeutil)."""
+    from .. import timeutil
 
-    text = text.strip()
-    if text == "now":
-        return time.time_ns()
-    if text.isdigit():
-        return int(text)
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time; use ISO 8601 like 2026-11-20T14:00:00Z, Unix nanoseconds, "
-                         f"or 'now'") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return int(when.timestamp()) * NS + when.microsecond * 1000
+    return timeutil.parse_time(text)

@@ -6,9 +6,10 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+from ..errors import TracedeskError
 
 
-class WebhookError(RuntimeError):
+class WebhookError(TracedeskError, RuntimeError):
     """Every attempt failed; the message says what the last one got."""
 
 

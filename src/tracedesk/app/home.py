@@ -5,7 +5,7 @@ On first launch with no database file, the bundled sample week is built so there
 import streamlit as st
 
 from tracedesk.app import ui
-from tracedesk.app.main import page_file
+
 
 ui.page_setup("tracedesk")
 path = ui.db_path()
@@ -24,17 +24,17 @@ ui.kpi_row(kpis)
 st.subheader("Investigate")
 c1, c2 = st.columns(2)
 with c1:
-    st.page_link(page_file("Overview"), label="Overview — KPIs over time, worst cohorts, monitoring health")
-    st.page_link(page_file("Traces"), label="Traces — filter, sort and share a list of traces")
-    st.page_link(page_file("Trace"), label="Trace — spans, waterfall, trajectory graph, scores")
-    st.page_link(page_file("Agents"), label="Agents — handoff topology and per-agent figures")
-    st.page_link(page_file("Cohorts"), label="Cohorts — metrics by route / tenant / model / prompt version")
+    st.page_link(ui.page_file("Overview"), label="Overview — KPIs over time, worst cohorts, monitoring health")
+    st.page_link(ui.page_file("Traces"), label="Traces — filter, sort and share a list of traces")
+    st.page_link(ui.page_file("Trace"), label="Trace — spans, waterfall, trajectory graph, scores")
+    st.page_link(ui.page_file("Agents"), label="Agents — handoff topology and per-agent figures")
+    st.page_link(ui.page_file("Cohorts"), label="Cohorts — metrics by route / tenant / model / prompt version")
 with c2:
     for page, label in (("Evaluations", "Evaluations — run judges and heuristics"),
                         ("Alerts", "Alerts — joint-condition alerts, backtest, export"),
                         ("Drift", "Drift — score and retrieval drift per cohort"),
                         ("Live", "Live — receive OTLP traffic")):
-        st.page_link(page_file(page), label=label)
+        st.page_link(ui.page_file(page), label=label)
 
 worst = ws.worst_cohorts(top=3)
 if not worst.empty:

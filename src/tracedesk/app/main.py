@@ -36,6 +36,9 @@ def run() -> None:
     """Run the app: register every page and render the one the URL names."""
     import streamlit as st
 
+    from . import ui
+
     pages = [st.Page(str(HERE / rel), title=title, icon=icon, url_path=path or None, default=not path)
              for rel, title, path, icon in PAGES]
-    st.navigation(pages).run()
+    with ui.error_boundary():  # a user-facing error anywhere on a page: its message, not a traceback
+        st.navigation(pages).run()

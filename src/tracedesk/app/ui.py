@@ -6,22 +6,29 @@
   session state) and is mirrored into the URL query string, so a filtered view is a shareable link.
 - `show_text` renders span content as plain text: nothing a span carries is ever interpreted as HTML or
   Markdown.
+- `error_boundary()` shows the library's user-facing errors (`tracedesk.errors.TracedeskError`) as a
+  message, never a traceback; `app.main` runs every page inside one, pages wrap the parts that may fail.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from ..errors import TracedeskError, describe
 from ..store import default_db_path
+from .main import page_file  # noqa: F401  (pages link to each other through ui)
 
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
     import pandas as pd
 
+    from ..receiver.handle import LiveHandle
     from ..store.query import Filters
     from ..workspace import Workspace
 
@@ -77,8 +84,8 @@ def ensure_database(path: str) -> str | None:
     return note
 
 
-def require_workspace(path: str | None = None) -> "Workspace":
-    """The app's workspace; on a missing file or an empty database, explain and stop the page."""
+def require_workspace(path: str | None = None, *, allow_empty: bool = False) -> "Workspace":
+    """The app's workspace; on a missing file (or, unless allow_empty, an empty database) explain and stop."""
     path = path or db_path()
     if path != ":memory:" and not Path(path).expanduser().exists():
         st.warning(MISSING_DB_MESSAGE.format(path=path))
@@ -90,11 +97,44 @@ def require_workspace(path: str | None = None) -> "Workspace":
         st.error(f"Cannot open `{path}` as a tracedesk database: {exc}")
         st.info("Next step: point TRACEDESK_DB at a database made by `tracedesk ingest`, or move this file away.")
         st.stop()
-    if ws.is_empty():
+    if not allow_empty and ws.is_empty():
         st.info(EMPTY_DB_MESSAGE.format(path=path))
         st.markdown(EMPTY_DB_NEXT.format(path=path))
         st.stop()
     return ws
+
+
+def live_handle(path: str | None = None) -> "LiveHandle":
+    """The receiver handle of the app's database: `ws.live` once the file exists, else one by path (the
+    receiver creates the file; looking at the Live page never does)."""
+    path = path or db_path()
+    if path != ":memory:" and Path(path).expanduser().exists():
+        return open_workspace(str(Path(path).expanduser())).live
+    from ..receiver.handle import LiveHandle
+
+    return LiveHandle(path)
+
+
+def show_error(exc: BaseException) -> None:
+    """A user-facing error as message(s): one per JSON path when the error lists them (rule validation)."""
+    problems = getattr(exc, "errors", None)
+    if isinstance(problems, list) and problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
+        for path, message in problems:
+            st.error(f"`{path}`: {message}")
+    else:
+        st.error(describe(exc))
+
+
+@contextmanager
+def error_boundary(*, stop: bool = False) -> Iterator[None]:
+    """Show a TracedeskError raised inside the block as a message (the rest of the block is skipped);
+    with stop=True the page stops there too. Other exceptions are bugs and keep their traceback."""
+    try:
+        yield
+    except TracedeskError as exc:
+        show_error(exc)
+        if stop:
+            st.stop()
 
 
 def stop_if_no_match(count: int) -> None:

@@ -11,10 +11,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from ..errors import TracedeskError, describe
+
 #: Exit codes shared by every command.
 EXIT_OK = 0
 EXIT_PARTIAL = 1  # ran, but something was rejected / an alert fired
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # invalid input: options, filters, rule files, time windows
+EXIT_FAILURE = 3  # valid input, but the run could not finish (database unusable, webhook down, ...)
 
 COMMAND_MODULES: tuple[str, ...] = (
     "tracedesk.cli.ingest_cmd",
@@ -26,8 +29,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class UsageError(Exception):
+class UsageError(TracedeskError):
     """A mistake in how the command was called; printed without a traceback, exit code 2."""
+
+
+def exit_code_for(exc: TracedeskError) -> int:
+    """Invalid input (UsageError and every ValueError-flavoured error) is 2; anything else the run hit is 3."""
+    return EXIT_USAGE if isinstance(exc, (UsageError, ValueError)) else EXIT_FAILURE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"tracedesk {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except TracedeskError as exc:  # the library's user-facing errors: a message, never a traceback
+        print(f"tracedesk {args.command}: {describe(exc)}", file=sys.stderr)
+        return exit_code_for(exc)
     except KeyboardInterrupt:
         print("Interrupted; nothing from the unfinished batch was stored.", file=sys.stderr)
         return 130

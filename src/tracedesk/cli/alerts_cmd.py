@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bp = sub.add_parser("backtest", help="replay rules over stored history and print firing episodes (JSON lines)")
     bp.add_argument("rules", nargs="+", metavar="RULES.json")
     bp.add_argument("--db", default=None, help="database file (default: $TRACEDESK_DB or ./tracedesk.db)")
-    bp.add_argument("--since", default=None, help="first evaluation time (ISO or Unix ns; default: data start + window)")
-    bp.add_argument("--until", default=None, help="last evaluation time (ISO or Unix ns; default: latest span)")
+    bp.add_argument("--since", default=None, help="first evaluation time (ISO-8601, Unix time, 'now' or -6h; default: data start + window)")
+    bp.add_argument("--until", default=None, help="last evaluation time (ISO-8601, Unix time, 'now' or -6h; default: latest span)")
     bp.add_argument("--conditions", action="store_true",
                     help="also print the episodes each condition alone would have fired")
     bp.set_defaults(func=_backtest)
@@ -43,13 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _parse_time(text: str | None, option: str) -> int | None:
     from . import UsageError
-    from ..alerts.evaluate import parse_time
+    from ..timeutil import TimeParseError, parse_time
 
     if text is None:
         return None
     try:
         return parse_time(text)
-    except ValueError as exc:
+    except TimeParseError as exc:
         raise UsageError(f"{option} {exc}") from None
 
 

@@ -1,18 +1,18 @@
 """Time windows for a drift comparison: parsing user times and choosing the reference window."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlite_utils
 
+from .. import timeutil
+from ..errors import InputError
+
 NS_PER_S = 1_000_000_000
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 
-class DriftError(ValueError):
+class DriftError(InputError):
     """A drift request that cannot be answered as asked; the message says how to fix it."""
 
 
@@ -40,41 +40,20 @@ def iso(ns: int | None) -> str | None:
 
 
 def parse_duration(text: str) -> int | None:
-    """'90m', '24h', '7d', '1w' -> nanoseconds; None when `text` is not a duration."""
-    match = _DURATION_RE.match(text)
-    if not match:
-        return None
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()] * NS_PER_S)
+    """'90m', '24h', '7d', '1w' -> nanoseconds; None when `text` is not a duration (tracedesk.timeutil)."""
+    return timeutil.parse_duration(text) if timeutil.is_duration(text) else None
 
 
 def parse_time(value: object, *, anchor_ns: int, name: str) -> int | None:
-    """A point in time as Unix ns.
+    """A point in time as Unix ns, in tracedesk.timeutil's grammar; None when not given.
 
-    Accepts Unix ns / s numbers, ISO-8601 text ('2026-11-20', '2026-11-20T12:00', with or without a
-    zone; no zone = UTC), a datetime, or a duration ('24h', '7d') counted back from `anchor_ns`
-    (the newest span in the store, so a stored week of history works the same as live data).
+    Relative forms ('24h', '-7d', 'now') count from `anchor_ns` (the newest span in the store, so a
+    stored week of history works the same as live data).
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return int(dt.timestamp() * NS_PER_S)
-    if isinstance(value, (int, float)):
-        return int(value) if abs(value) > 1e14 else int(value * NS_PER_S)
-    text = str(value).strip()
-    duration = parse_duration(text)
-    if duration is not None:
-        return anchor_ns - duration
-    if re.fullmatch(r"\d{10,19}", text):
-        return parse_time(int(text), anchor_ns=anchor_ns, name=name)
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise DriftError(
-            f"{name}={text!r} is not a time: use ISO-8601 ('2026-11-20' or '2026-11-20T12:00:00Z'), "
-            "Unix seconds/ns, or a duration back from the newest span ('24h', '7d')."
-        ) from None
-    return parse_time(dt, anchor_ns=anchor_ns, name=name)
+        return timeutil.parse_optional_time(value, now_ns=anchor_ns, name=name)
+    except timeutil.TimeParseError as exc:
+        raise DriftError(str(exc)) from None
 
 
 def data_bounds(db: sqlite_utils.Database) -> tuple[int, int] | None:

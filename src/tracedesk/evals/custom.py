@@ -19,6 +19,7 @@ import sqlite_utils
 
 from ..store import evals as store_evals
 from .rubrics import SECTIONS, LLMJudge
+from ..errors import EvalError
 
 PLACEHOLDERS: tuple[str, ...] = ("input", "output", "context", "trajectory")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
@@ -26,7 +27,7 @@ _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 EXPORT_FORMAT = "tracedesk.custom_judges/v1"
 
 
-class CustomJudgeError(ValueError):
+class CustomJudgeError(EvalError):
     pass
 
 

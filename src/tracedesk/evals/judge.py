@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any
+from ..errors import TracedeskError
 
 _LITELLM: Any = None
 
@@ -38,7 +39,7 @@ class JudgeReply:
     completion_tokens: int | None = None
 
 
-class JudgeCallError(Exception):
+class JudgeCallError(TracedeskError):
     """A judge call failed. `retryable` says whether backing off and trying again may help."""
 
     def __init__(self, message: str, *, retryable: bool, kind: str) -> None:

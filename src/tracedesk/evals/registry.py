@@ -13,9 +13,10 @@ import sqlite_utils
 from .base import Evaluator, Info, info
 from .heuristics import HEURISTICS, CostSLOEvaluator, LatencySLOEvaluator
 from .rubrics import JUDGES
+from ..errors import EvalError
 
 
-class UnknownEvaluator(ValueError):
+class UnknownEvaluator(EvalError):
     pass
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlite_utils
 
+from ..errors import EvalError
 from ..models import COLUMN_DIMENSIONS
 
 COHORT_COLUMNS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "model", "kind", "agent_name", "service")
@@ -33,7 +34,7 @@ def scores(db: sqlite_utils.Database, names: Iterable[str] | None = None) -> pd.
 def by_cohort(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     """Per evaluator x cohort value: count, mean score, pass rate, p10 (errors excluded)."""
     if by not in COHORT_COLUMNS:
-        raise ValueError(f"Cannot group by {by!r}. Valid: {', '.join(COHORT_COLUMNS)}")
+        raise EvalError(f"Cannot group by {by!r}. Valid: {', '.join(COHORT_COLUMNS)}")
     scored = frame[frame["score"].notna()].copy()
     cols = ["name", by, "n", "mean", "pass_rate", "p10"]
     if scored.empty:
@@ -60,19 +61,7 @@ def review_queue(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
 
 
 def histogram(frame: pd.DataFrame, name: str, by: str):  # -> altair.Chart
-    """Score distribution of one evaluator, one colour per cohort value."""
-    import altair as alt
+    """Score distribution of one evaluator (moved to tracedesk.charts.evals.score_histogram)."""
+    from ..charts.evals import score_histogram
 
-    data = frame[(frame["name"] == name) & frame["score"].notna()].copy()
-    data[by] = data[by].fillna("(none)")
-    return (
-        alt.Chart(data)
-        .mark_bar(opacity=0.7)
-        .encode(
-            x=alt.X("score:Q", bin=alt.Bin(extent=[0, 1], step=0.1), title=f"{name} score"),
-            y=alt.Y("count():Q", stack=None, title="spans"),
-            color=alt.Color(f"{by}:N", title=by),
-            tooltip=[by, "count()"],
-        )
-        .properties(height=220)
-    )
+    return score_histogram(frame, name, by)

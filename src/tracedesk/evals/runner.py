@@ -28,6 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from .. import store
+from ..errors import EvalError
 from ..store import evals as store_evals
 from ..models import Evaluation, EvaluationSource
 from . import data, registry
@@ -215,20 +216,20 @@ def run(
     config: RunConfig,
     progress: ProgressFn | None = None,
 ) -> RunReport:
-    """Sample, evaluate and store. Raises ValueError for a bad configuration (message says the fix)."""
+    """Sample, evaluate and store. Raises EvalError (a ValueError) for a bad configuration, saying the fix."""
     started = time.perf_counter()
     db = store.connect(db) if not isinstance(db, sqlite_utils.Database) else db
     store.migrate(db)
     evaluators = registry.resolve(config.evaluators, db, slo_latency_ms=config.slo_latency_ms,
                                   slo_cost_usd=config.slo_cost_usd)
     if not evaluators:
-        raise ValueError("No evaluators chosen. Pick one or more: see `tracedesk eval list`.")
+        raise EvalError("No evaluators chosen. Pick one or more: see `tracedesk eval list`.")
     judges = [e.name for e in evaluators if e.family == "judge"]
     if judges and not config.model:
-        raise ValueError(f"LLM judges ({', '.join(judges)}) need a judge model: pass --model "
+        raise EvalError(f"LLM judges ({', '.join(judges)}) need a judge model: pass --model "
                          "(e.g. gpt-4o-mini with OPENAI_API_KEY set, or openai/<name> with --api-base).")
     if config.concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
+        raise EvalError("concurrency must be at least 1")
     report = RunReport(by_evaluator={e.name: registry_stats(e) for e in evaluators})
     smp = select(db, config, evaluators)
     report.sample = smp

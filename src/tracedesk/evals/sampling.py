@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .data import Unit
+from ..errors import EvalError
 
 STRATEGIES: tuple[str, ...] = ("failure-biased", "uniform", "all")
 POOLS: tuple[str, ...] = ("error", "low_score", "feedback", "long", "expensive", "outlier", "baseline")
@@ -149,4 +150,4 @@ def sample(units: Sequence[Unit], strategy: str, budget: int | None, *, seed: in
         return uniform(units, budget, seed=seed)
     if strategy == "all":
         return _finish([(u, "baseline") for u in units], len(units), "all", seed)
-    raise ValueError(f"Unknown sampling strategy {strategy!r}. Valid: {', '.join(STRATEGIES)}")
+    raise EvalError(f"Unknown sampling strategy {strategy!r}. Valid: {', '.join(STRATEGIES)}")

@@ -12,9 +12,10 @@ from ..models import Rejected
 from .normalize import Normalizer, event_message, genai_evaluation
 from .result import MAX_VALUE_CHARS, LogMessage, ParseResult
 from .wire import SPAN_KIND_NAMES, STATUS_NAMES, WireError, any_value, attributes, norm_id, to_int
+from ..errors import IngestError
 
 
-class RecordError(ValueError):
+class RecordError(IngestError):
     """One record is unusable; the message is shown to the user."""
 
 

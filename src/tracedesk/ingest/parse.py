@@ -65,7 +65,7 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
         if ctype not in PROTOBUF_TYPES and data[:1] != b"\x0a":
             # OTLP protobuf requests start with field 1 (resource_spans / resource_logs): byte 0x0a.
             raise RecordError("not a trace file: neither JSON (OTLP/JSON, JSON Lines, flat records) nor OTLP "
-                              "protobuf; see the README section 'Ingest' for the formats")
+                              "protobuf; see docs/ingest.md for the formats")
         kind = proto_kind(data)
         if kind == "traces":
             parse_traces_proto(data, source, normalizer, result)

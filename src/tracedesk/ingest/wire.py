@@ -6,11 +6,12 @@ import binascii
 from typing import Any
 
 import orjson
+from ..errors import IngestError
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-class WireError(ValueError):
+class WireError(IngestError):
     """A field that cannot be decoded; the message says which and why."""
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from ..models import Evaluation, Rejected, Span
 from .responses import PROTOBUF, TRACES
+from ..errors import IngestError
 
 
-class MalformedBody(ValueError):
+class MalformedBody(IngestError):
     """The body is not a readable OTLP request; the message is sent back with HTTP 400."""
 
 

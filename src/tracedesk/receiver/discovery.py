@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from ..errors import ReceiverError
 
 STATUS_SUFFIX = ".receiver.json"
 LOG_SUFFIX = ".receiver.log"
@@ -131,7 +132,7 @@ def find_receiver(db_path: str | os.PathLike[str]) -> ReceiverInfo | None:
     return info
 
 
-class ReceiverStartError(RuntimeError):
+class ReceiverStartError(ReceiverError):
     """`tracedesk serve` did not come up; the message carries the end of its log."""
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Evaluation, Span
+from ..errors import ReceiverError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class WriterStats:
         }
 
 
-class WriterClosed(RuntimeError):
+class WriterClosed(ReceiverError):
     """Raised by submit() once the writer is shutting down: the request must not be acknowledged."""
 
 

@@ -70,6 +70,9 @@ class Codec:
         self.dict_id: int | None = None
         self.resource_ids: dict[str, str] = {}
         self._pending_resources: dict[str, str] = {}
+        # Written by a release before m501/m502 (a handle that was never migrated): store rows as that
+        # release did (plain JSON, full trace recompute) instead of failing.
+        self._schema = (False, False)
         self._reservoir: list[str] = []
         self._seen = 0
         self._rng = random.Random(0)
@@ -77,6 +80,18 @@ class Codec:
         self._trainings = 0
         self._since_training = 0
         self._raw = self._packed = 0
+
+    def schema(self) -> tuple[bool, bool]:
+        """(compaction tables present, trace_orphans present); re-read until both are (a handle can be
+        configured before it is migrated)."""
+        if not all(self._schema):
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            self._schema = ({"blob_dicts", "resources"} <= tables, "trace_orphans" in tables)
+        return self._schema
+
+    @property
+    def compact(self) -> bool:
+        return self.schema()[0]
 
     # -- reading ----------------------------------------------------------------------------------
     def _dict(self, dict_id: int) -> bytes:
@@ -113,6 +128,8 @@ class Codec:
                 j = self._rng.randrange(self._seen)
                 if j < DICT_SAMPLE_ROWS:
                     self._reservoir[j] = text
+        if not self.compact:
+            return
         if self.compressor is None:
             row = self.conn.execute("SELECT id, dict FROM blob_dicts ORDER BY id DESC LIMIT 1").fetchone()
             if row is not None and row[0] <= 255:
@@ -137,7 +154,7 @@ class Codec:
         self.compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEMLEVEL, zdict=zdict)
 
     def encode(self, text: str | None) -> Any:
-        if text is None or len(text) < MIN_COMPRESS:
+        if text is None or len(text) < MIN_COMPRESS or not self.compact:
             return text
         raw = text.encode("utf-8", "surrogatepass")
         if self.compressor is not None:
@@ -151,8 +168,8 @@ class Codec:
         return out
 
     def resource_id(self, text: str | None) -> Any:
-        if text is None:
-            return None
+        if text is None or not self.compact:
+            return text
         found = self.resource_ids.get(text) or self._pending_resources.get(text)
         if found is not None:
             return found

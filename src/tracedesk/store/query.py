@@ -19,6 +19,8 @@ import pandas as pd
 import sqlite_utils
 
 from ..models import COLUMN_DIMENSIONS
+from .. import timeutil
+from ..errors import InputError
 
 #: Trace-table columns a caller may sort by (anything else is refused, so ORDER BY never takes input).
 TRACE_SORT_COLUMNS: tuple[str, ...] = (
@@ -33,7 +35,7 @@ _SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "
 _LIST_PARAMS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent"}
 
 
-class FilterError(ValueError):
+class FilterError(InputError):
     """A filter value that cannot be read; the message names the parameter and the expected form."""
 
 
@@ -164,35 +166,20 @@ def _parse_range(key: str, value: str) -> tuple[float | None, float | None]:
 
 
 def _ns_to_iso(ns: int) -> str:
-    t = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc)
-    if ns % 1_000_000_000 == 0:
-        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return str(ns)  # sub-second precision: keep the exact ns
+    return timeutil.format_time(ns, timespec="seconds")  # exact to the ns, so links round-trip
 
 
 def _parse_time(key: str, value: str) -> int:
-    if value.isdigit():
-        return int(value)
     try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise FilterError(
-            f"Filter {key}={value!r}: expected an ISO time like 2026-11-20T00:00:00Z or Unix nanoseconds"
-        ) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    return (t - epoch) // dt.timedelta(microseconds=1) * 1000
+        return timeutil.parse_time(value)
+    except timeutil.TimeParseError as exc:
+        raise FilterError(f"Filter {key}={value!r}: expected an ISO time like 2026-11-20T00:00:00Z or a Unix "
+                          f"time ({'; '.join(timeutil.TIME_FORMS)})") from exc
 
 
 def to_ns(value: "dt.datetime | dt.date | pd.Timestamp | str | int") -> int:
-    """Unix ns from a datetime/date (UTC when naive), an ISO string, or ns already."""
-    if isinstance(value, int):
-        return value
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return int(ts.value)
+    """Unix ns from a datetime/date (UTC when naive), an ISO string, a Unix number (see tracedesk.timeutil)."""
+    return timeutil.parse_time(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,12 +230,13 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
             "OR lower(s.output_text) LIKE ? ESCAPE '\\')"
         )
         params.extend([like, like, like])
+    # Span and score conditions are uncorrelated `IN (SELECT trace_id ...)` sub-queries: SQLite runs each
+    # once into a temporary set and probes it per trace. A correlated EXISTS lets the planner walk a
+    # non-trace index (model, kind) once per trace when no ANALYZE statistics exist: quadratic.
     if span_conds:
-        conds.append(
-            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {' AND '.join(span_conds)})"
-        )
+        conds.append(f"{alias}.trace_id IN (SELECT s.trace_id FROM spans s WHERE {' AND '.join(span_conds)})")
     for name, (lo, hi) in f.scores.items():
-        cond = f"EXISTS (SELECT 1 FROM evaluations e WHERE e.trace_id = {alias}.trace_id AND e.name = ?"
+        cond = f"{alias}.trace_id IN (SELECT e.trace_id FROM evaluations e WHERE e.name = ?"
         params.append(name)
         if lo is not None:
             cond += " AND e.score >= ?"

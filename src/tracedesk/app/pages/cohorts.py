@@ -16,7 +16,7 @@ c1, c2 = st.columns(2)
 dims = ws.dimensions()
 if not dims:
     st.info("These traces carry no cohort dimension (route, tenant, prompt version, model, agent...).")
-    st.caption("Next step: map your attributes to dimensions at ingest (see the ingest section of the README).")
+    st.caption("Next step: map your attributes to dimensions at ingest (see docs/ingest.md).")
     st.stop()
 dimension = c1.selectbox("Dimension", dims, index=dims.index("route") if "route" in dims else 0,
                          format_func=lambda d: d.replace("_", " "))

@@ -1,27 +1,15 @@
 """Drift: which (signal, cohort) pairs moved between a reference and a current window, and since when."""
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from tracedesk import store
 from tracedesk.app import ui
-from tracedesk.drift import FAMILIES, DriftError, drift_report
 from tracedesk.charts.drift import describe_stats, ranked_table, series_chart, trace_url
-from tracedesk.drift.load import available_dimensions
 
 ui.page_setup("Drift")
-db = ui.db_path()
-ui.require_workspace(db)  # explains a missing or empty database and stops
-st.caption(f"Database: `{db}` · times are ISO 8601 (2026-11-20T12:00Z) or a duration back from the newest span (24h, 7d)")
-
-
-@st.cache_data(show_spinner="Comparing windows…", max_entries=16)
-def _report(path: str, mtime: float, since, until, ref_since, ref_until, dimension, families):
-    return drift_report(path, since or None, until or None, reference_since=ref_since or None,
-                        reference_until=ref_until or None, dimension=dimension, families=families)
-
+ws = ui.require_workspace()  # explains a missing or empty database and stops
+st.caption(f"Database: `{ui.db_path()}` · times are ISO 8601 (2026-11-20T12:00Z), Unix times, or a duration back "
+           "from the newest span (24h, -7d)")
 
 with st.form("drift"):
     c = st.columns(4)
@@ -30,17 +18,14 @@ with st.form("drift"):
     ref_since = c[2].text_input("Reference since", "", help="empty = rolling baseline before the current window")
     ref_until = c[3].text_input("Reference until", "", help="empty = the current window's start")
     c = st.columns([1, 2])
-    dims = ["(all traffic)"] + available_dimensions(store.connect(db))
+    dims = ["(all traffic)"] + ws.drift.dimensions()
     dim = c[0].selectbox("Cohort dimension", dims, index=dims.index("route") if "route" in dims else 0)
-    families = c[1].multiselect("Families", list(FAMILIES), default=list(FAMILIES))
+    families = c[1].multiselect("Families", ws.drift.families, default=ws.drift.families)
     st.form_submit_button("Compare", type="primary")
 
-try:
-    report = _report(db, os.path.getmtime(db), since, until, ref_since, ref_until,
-                     None if dim == "(all traffic)" else dim, tuple(families) or FAMILIES)
-except DriftError as exc:
-    st.error(str(exc))
-    st.stop()
+with ui.error_boundary(stop=True), st.spinner("Comparing windows…"):  # cached until the data changes
+    report = ws.drift.report(since, until, reference_since=ref_since, reference_until=ref_until,
+                             dimension=None if dim == "(all traffic)" else dim, families=families or None)
 
 summary = report.to_dict(series=False)["summary"]
 ref, cur = report.reference.to_dict(), report.current.to_dict()
@@ -48,8 +33,8 @@ m = st.columns(3)
 m[0].metric("Drifted pairs", summary["drifted"])
 m[1].metric("Pairs compared", summary["pairs"])
 m[2].metric("Insufficient samples", summary["insufficient"])
-sampled = {f"{family} 1 in {w['stride']}" for family, ws in report.sampling.items()
-           for w in (ws.values() if "reference" in ws else [ws]) if w["stride"] > 1}
+sampled = {f"{family} 1 in {w['stride']}" for family, ws_ in report.sampling.items()
+           for w in (ws_.values() if "reference" in ws_ else [ws_]) if w["stride"] > 1}
 st.caption(f"Reference {ref['start']} → {ref['end']} · current {cur['start']} → {cur['end']}"
            + (f" · large windows read as a deterministic sample ({', '.join(sorted(sampled))})" if sampled else ""))
 

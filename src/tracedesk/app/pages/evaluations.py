@@ -4,24 +4,21 @@ import os
 
 import streamlit as st
 
-from tracedesk import evals
 from tracedesk.app import ui
-from tracedesk.evals import custom, results
-from tracedesk.evals.sampling import STRATEGIES
+from tracedesk.charts.evals import score_histogram
 
 ui.page_setup("Evaluations")
 ws = ui.require_workspace()
-catalog = {i.name: i for i in evals.catalog(ws.db)}
 
 with st.form("run"):
-    picked = st.multiselect("Evaluators", list(catalog), default=["pii", "prompt_injection", "refusal"], key="evaluators",
-                            help="judges need a model; heuristics run locally for free")
+    picked = st.multiselect("Evaluators", ws.evals.names(), default=["pii", "prompt_injection", "refusal"],
+                            key="evaluators", help="judges need a model; heuristics run locally for free")
     c = st.columns(3)
     model = c[0].text_input("Judge model", os.environ.get("TRACEDESK_JUDGE_MODEL", ""), key="model",
                             help="any litellm model, e.g. gpt-4o-mini (key from OPENAI_API_KEY) or openai/NAME")
     api_base = c[1].text_input("API base (optional)", "", key="api_base", help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
-    strategy = c[2].selectbox("Sampling", STRATEGIES, key="sampling", help="failure-biased judges errors, low scores, "
-                              "thumbs-down and outliers first, plus a uniform baseline")
+    strategy = c[2].selectbox("Sampling", ws.evals.strategies, key="sampling", help="failure-biased judges errors, "
+                              "low scores, thumbs-down and outliers first, plus a uniform baseline")
     c = st.columns(3)
     limit = c[0].number_input("Spans to evaluate", min_value=1, value=200, step=50, key="limit")
     max_usd = c[1].number_input("Max judge spend (USD, 0 = no cap)", min_value=0.0, value=1.0, step=0.5)
@@ -31,23 +28,20 @@ with st.form("run"):
 if go:
     bar = st.progress(0.0, text="sampling…")
 
-    def _progress(done: int, total: int, rep: evals.RunReport) -> None:
+    def _progress(done: int, total: int, rep) -> None:
         bar.progress(done / max(total, 1), text=f"{done}/{total} · {rep.judge_calls} calls · "
                                                 f"{rep.cache_hits} cached · ${rep.cost_usd:.4f}")
 
-    cfg = evals.RunConfig(picked, model=model.strip() or None, api_base=api_base.strip() or None,
-                          sample=strategy, limit=int(limit), max_usd=max_usd or None, concurrency=concurrency)
-    try:
-        report = evals.run(ws.path or ws.db, cfg, progress=_progress)
-    except ValueError as exc:
-        st.error(str(exc))
-    else:
+    with ui.error_boundary():
+        report = ws.evals.run(picked, model=model.strip() or None, api_base=api_base.strip() or None,
+                              sample=strategy, limit=int(limit), max_usd=max_usd or None, concurrency=concurrency,
+                              progress=_progress)
         bar.progress(1.0, text="done")
         st.session_state["view_evaluator"] = picked[0]  # show what was just run
         st.success(report.lines()[1])
         st.code("\n".join(report.lines()), language=None)
 
-frame = results.scores(ws.db)
+frame = ws.evals.scores()
 if frame.empty:
     st.info("No evaluations yet. Pick evaluators above and press **Run evaluators** "
             "(or run `tracedesk eval run --evaluator pii`).")
@@ -59,15 +53,14 @@ names = sorted(frame["name"].unique())
 if st.session_state.get("view_evaluator") not in names:
     st.session_state.pop("view_evaluator", None)
 name = c[0].selectbox("Evaluator", names, key="view_evaluator")
-by = c[1].selectbox("Cohort", results.COHORT_COLUMNS, key="cohort")
-st.altair_chart(results.histogram(frame, name, by), width="stretch")
-table = results.by_cohort(frame[frame["name"] == name], by)
-ui.show_frame(table, column_config={"mean": st.column_config.NumberColumn(format="%.3f"),
-                                    "pass_rate": st.column_config.NumberColumn(format="%.2f"),
-                                    "p10": st.column_config.NumberColumn(format="%.2f")})
+by = c[1].selectbox("Cohort", ws.evals.cohort_columns, key="cohort")
+st.altair_chart(score_histogram(frame, name, by), width="stretch")
+ui.show_frame(ws.evals.by_cohort(name, by), column_config={
+    "mean": st.column_config.NumberColumn(format="%.3f"), "pass_rate": st.column_config.NumberColumn(format="%.2f"),
+    "p10": st.column_config.NumberColumn(format="%.2f")})
 
 st.subheader("Review queue (worst first)")
-queue = results.review_queue(frame, limit=100)
+queue = ws.evals.review_queue(limit=100)
 if queue.empty:
     st.success("Nothing failed: every evaluated span passed.")
 else:
@@ -82,9 +75,7 @@ with st.expander("Custom judges"):
                               help="placeholders: {input} {output} {context} {trajectory}")
         threshold = st.slider("Pass threshold", 0.0, 1.0, 0.5)
         if st.form_submit_button("Save judge", key="save_custom"):
-            try:
-                custom.add(ws.db, {"name": cname, "rubric": rubric, "threshold": threshold})
+            with ui.error_boundary():
+                ws.evals.add_custom_judge({"name": cname, "rubric": rubric, "threshold": threshold})
                 st.success(f"Saved {cname!r}: pick it in Evaluators above.")
-            except custom.CustomJudgeError as exc:
-                st.error(str(exc))
-    st.download_button("Export custom judges (JSON)", custom.export_json(ws.db), "custom_judges.json")
+    st.download_button("Export custom judges (JSON)", ws.evals.export_custom_judges(), "custom_judges.json")

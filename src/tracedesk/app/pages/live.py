@@ -5,12 +5,10 @@ import datetime as dt
 
 import streamlit as st
 
-from tracedesk import receiver
 from tracedesk.app import ui
-from tracedesk.app.ui import db_path
 
 ui.page_setup("Live traces")
-db = db_path()
+db = ui.db_path()
 st.caption(f"Database: `{db}`")
 
 
@@ -20,7 +18,7 @@ def _when(ns: int | None) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
 
 
-running = receiver.find_receiver(db)
+running = ui.live_handle(db).status()
 if running is None:
     st.info("No receiver is running for this database. Start one here, or run "
             f"`tracedesk serve --db {db}` in a terminal.")
@@ -32,11 +30,8 @@ if running is None:
                                     help="4318 is the OTLP/HTTP default; 0 picks a free port")
         token = cols[2].text_input("Bearer token (optional)", type="password")
         if st.form_submit_button("Start receiver", type="primary"):
-            try:
-                running = receiver.start_receiver(db, host=host, port=int(port), token=token or None)
-            except receiver.ReceiverStartError as exc:
-                st.error(f"Could not start the receiver: {exc}")
-            else:
+            with ui.error_boundary():  # port taken, folder missing...: the receiver's own message
+                running = ui.live_handle(db).start(host=host, port=int(port), token=token or None)
                 st.rerun()
 else:
     auth = " · bearer token required" if running.token_required else ""
@@ -45,13 +40,14 @@ else:
     st.code(f"export OTEL_EXPORTER_OTLP_ENDPOINT={running.endpoint}\n"
             "export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", language="bash")
     if st.button("Stop receiver", key="stop"):
-        receiver.stop_receiver(db)
+        ui.live_handle(db).stop()
         st.rerun()
 
 
 def _activity() -> None:
-    info = receiver.find_receiver(db)
-    activity = receiver.live_activity(db)
+    live = ui.live_handle(db)  # `ws.live` once the receiver has created the database
+    info = live.status()
+    activity = live.activity()
     cols = st.columns(4)
     cols[0].metric("Spans received (all time)", f"{activity.received_spans:,}")
     cols[1].metric(f"Ending in the last {activity.window_s // 60} min", f"{activity.recent_spans:,}")

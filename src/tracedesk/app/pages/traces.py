@@ -2,7 +2,7 @@
 import streamlit as st
 
 from tracedesk.app import ui
-from tracedesk.app.main import page_file
+
 from tracedesk.store.query import TRACE_SORT_COLUMNS
 
 ui.page_setup("Traces")
@@ -43,6 +43,6 @@ rows = event.selection.rows if event is not None else []
 if rows:
     chosen = table.iloc[rows[0]]["trace_id"]
     if st.button(f"Open trace {chosen}", type="primary"):
-        st.switch_page(page_file("Trace"), query_params={"trace_id": chosen})
+        st.switch_page(ui.page_file("Trace"), query_params={"trace_id": chosen})
 else:
     st.caption("Select a row to open its trace here, or use the **open ↗** link.")

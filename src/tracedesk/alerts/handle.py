@@ -1,0 +1,159 @@
+"""`ws.alerts`: alert rules over one workspace (the Alerts page and notebooks use only this).
+
+    ws = tracedesk.open("traces.db")
+    rule = ws.alerts.build(name="rag", conditions=[...], window="15m")
+    ws.alerts.backtest(rule).summary()
+    ws.alerts.save(rule); ws.alerts.list()
+
+Backtests and evaluations are cached on the workspace until the data changes (any commit).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .definition import AGGREGATIONS, COMPARATORS, SEVERITIES, AlertRule, dumps_bundle, dumps_rule, loads
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+    from .builder import SignalChoice
+    from .evaluate import BacktestResult
+    from .suggest import Suggestion
+
+
+class AlertsHandle:
+    """Build, save, evaluate, backtest and suggest joint-condition alert rules."""
+
+    aggregations: tuple[str, ...] = AGGREGATIONS
+    comparators: tuple[str, ...] = COMPARATORS
+    severities: tuple[str, ...] = SEVERITIES
+
+    def __init__(self, ws: "Workspace") -> None:
+        self._ws = ws
+
+    def __repr__(self) -> str:
+        return f"<alerts of {self._ws!r}>"
+
+    # -- the builder's vocabulary ------------------------------------------------------------------
+
+    @property
+    def windows(self) -> tuple[str, ...]:
+        from .builder import WINDOWS
+
+        return tuple(WINDOWS)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """Dimensions a rule can be scoped to or grouped by in the builder."""
+        from .builder import BUILDER_DIMENSIONS
+
+        return tuple(BUILDER_DIMENSIONS)
+
+    def signal_choices(self) -> "list[SignalChoice]":
+        """Signals this data can feed, with the usual aggregation, bad direction and a start threshold."""
+        from .builder import signal_choices
+
+        return self._ws.memo(("alerts.signal_choices",), signal_choices)
+
+    @staticmethod
+    def default_choice(choices: "list[SignalChoice]", i: int) -> int:
+        """Index (in `choices`) of the i-th condition's initial signal."""
+        from .builder import default_choice
+
+        return default_choice(choices, i)
+
+    def dimension_values(self, dimension: str, limit: int = 200) -> list[str]:
+        from .builder import dimension_values
+
+        return self._ws.memo(("alerts.values", dimension, limit),
+                             lambda db: dimension_values(db, dimension, limit))
+
+    def build(self, **fields: Any) -> AlertRule:
+        """A rule from builder fields (name, conditions, combine, window, step, scope, group_by, ...);
+        raises AlertValidationError listing each problem with its JSON path."""
+        from .builder import build_rule
+
+        return build_rule(**fields)
+
+    # -- documents ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def loads(text: str) -> list[AlertRule]:
+        """Rules from JSON text (one rule or a bundle); AlertValidationError on a bad document."""
+        return loads(text)
+
+    @staticmethod
+    def dumps(rule: AlertRule) -> str:
+        return dumps_rule(rule)
+
+    @staticmethod
+    def dumps_bundle(rules: Iterable[AlertRule]) -> str:
+        return dumps_bundle(list(rules))
+
+    @staticmethod
+    def group_label(group: dict[str, Any]) -> str:
+        from .evaluate import group_label
+
+        return group_label(group)
+
+    # -- saved rules -------------------------------------------------------------------------------
+
+    def list(self) -> list[AlertRule]:
+        from .storage import list_rules
+
+        return self._ws.call(list_rules)
+
+    def get(self, name: str) -> AlertRule | None:
+        from .storage import get_rule
+
+        return self._ws.call(get_rule, name)
+
+    def save(self, rule: AlertRule) -> None:
+        from .storage import save_rule
+
+        self._ws.call(save_rule, rule)
+
+    def delete(self, name: str) -> bool:
+        from .storage import delete_rule
+
+        return self._ws.call(delete_rule, name)
+
+    # -- evaluation --------------------------------------------------------------------------------
+
+    def backtest(self, rule: AlertRule, since: object = None, until: object = None) -> "BacktestResult":
+        """Replay the rule at every step over stored history (times in tracedesk.timeutil's grammar)."""
+        from .. import timeutil
+        from .evaluate import backtest
+
+        since_ns = timeutil.parse_optional_time(since, name="since")
+        until_ns = timeutil.parse_optional_time(until, name="until")
+        return self._ws.memo(("alerts.backtest", dumps_rule(rule), since_ns, until_ns),
+                             lambda db: backtest(db, rule, since_ns, until_ns))
+
+    def evaluate(self, rule: AlertRule, at: object = None) -> list[dict[str, Any]]:
+        """One event per group for the window ending at `at` (default: the newest span)."""
+        from .. import timeutil
+        from .evaluate import evaluate
+
+        at_ns = timeutil.parse_optional_time(at, name="at")
+        return self._ws.memo(("alerts.evaluate", dumps_rule(rule), at_ns), lambda db: evaluate(db, rule, at_ns))
+
+    def firing(self, rule: AlertRule, at: object = None) -> list[str]:
+        """Labels of the groups firing now (or at `at`)."""
+        return [self.group_label(e["group"]) for e in self.evaluate(rule, at) if e["firing"]]
+
+    def suggest(self, start: object, end: object, cohort: dict[str, Any] | None = None,
+                **options: Any) -> "Suggestion":
+        """Propose a rule that fires during [start, end) in `cohort` and rarely elsewhere."""
+        from .. import timeutil
+        from ..errors import InputError
+        from .suggest import suggest_rule
+
+        start_ns = timeutil.parse_time(start, name="incident start")
+        end_ns = timeutil.parse_time(end, name="incident end")
+        try:
+            return self._ws.call(suggest_rule, start_ns, end_ns, cohort or {}, **options)
+        except InputError:
+            raise
+        except ValueError as exc:  # suggest_rule's documented bad-input errors
+            raise InputError(str(exc)) from None

@@ -1,0 +1,185 @@
+"""Opening a database: by path or URL, with the settings every connection needs, migrated once per process.
+
+- `connect(db)` opens (creating if needed) a tracedesk database and brings its schema up to date. The
+  migration check runs once per process and file; later opens read two header fields (see migrations.py).
+- `open_existing(path)` opens a file that must already be a tracedesk database and refuses anything else
+  (another application's SQLite file is never migrated in place).
+- `data_version(db)` is the cache key for anything computed from the database: it changes whenever any
+  connection commits, unlike the file's mtime (WAL commits do not touch the main file).
+
+Store functions take the opened handle (`sqlite_utils.Database` today); a second backend plugs in here.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import sqlite_utils
+
+from ..errors import NotATracedeskDatabase, StoreError
+from .migrations import APPLICATION_ID, migrate
+
+DEFAULT_DB_PATH = "tracedesk.db"
+DB_ENV_VAR = "TRACEDESK_DB"
+#: URL forms `connect` accepts besides a plain path (named in its error for anything else).
+URL_FORMS = ("sqlite:///relative/path.db", "sqlite:////absolute/path.db", "sqlite://:memory:")
+
+# (resolved path, device, inode) of files this process has migrated: later opens skip even the check.
+_MIGRATED: set[tuple[str, int, int]] = set()
+_MIGRATED_LOCK = threading.Lock()
+
+
+def default_db_path() -> str:
+    """The database a command uses when none is given: $TRACEDESK_DB, else ./tracedesk.db."""
+    return os.environ.get(DB_ENV_VAR) or DEFAULT_DB_PATH
+
+
+def resolve_path(db: "str | os.PathLike[str] | None") -> str:
+    """A plain path (or ":memory:") from a path, a `sqlite://` URL, or None (the default database)."""
+    if db is None:
+        return default_db_path()
+    text = os.fspath(db)
+    if "://" not in text:
+        return text
+    scheme, _, rest = text.partition("://")
+    if scheme != "sqlite":
+        raise StoreError(f"Unsupported database URL {text!r}: tracedesk stores traces in SQLite. "
+                         f"Use a file path or one of {', '.join(URL_FORMS)}.")
+    if rest == ":memory:":
+        return ":memory:"
+    if not rest.startswith("/") or rest == "/":
+        raise StoreError(f"Database URL {text!r} has no path. Use one of {', '.join(URL_FORMS)}.")
+    return rest[1:]  # sqlite:///x.db -> x.db, sqlite:////abs/x.db -> /abs/x.db
+
+
+def _file_key(path: str) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_dev, st.st_ino)
+
+
+def _configure(database: sqlite_utils.Database, path: str) -> None:
+    # The busy timeout comes first: switching a new file to WAL needs a lock another opener may hold.
+    # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
+    database.conn.execute("PRAGMA busy_timeout=30000")
+    if path != ":memory:":
+        database.conn.execute("PRAGMA journal_mode=WAL")
+    database.conn.execute("PRAGMA synchronous=NORMAL")
+    from .blobs import codec
+
+    codec(database)  # td_json(): compacted attributes/events read back as JSON text in SQL
+
+
+def open_database(path: str, *, check_same_thread: bool = True) -> sqlite_utils.Database:
+    """A configured connection to `path` (created if missing), NOT migrated: use `connect` for that."""
+    if path != ":memory:":
+        parent = Path(path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise FileNotFoundError(f"Cannot create database {path!r}: folder {str(parent)!r} does not exist.")
+    database = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=check_same_thread))
+    _configure(database, path)
+    return database
+
+
+def ensure_migrated(database: sqlite_utils.Database, path: str | None = None) -> list[str]:
+    """Migrate `database` unless this process already did so for the same file (and its header agrees)."""
+    key = _file_key(path) if path and path != ":memory:" else None
+    if key is not None and key in _MIGRATED:
+        from .migrations import is_current
+
+        if is_current(database):  # a file replaced at the same path (same inode reused) is re-checked
+            return []
+    applied = migrate(database)
+    if key is not None:
+        with _MIGRATED_LOCK:
+            _MIGRATED.add(key)
+    return applied
+
+
+def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None, *,
+            check_same_thread: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) a tracedesk database and bring its schema up to date.
+
+    `db` may be a path, a `sqlite://` URL, ":memory:", an open `sqlite_utils.Database` (migrated and
+    returned as is), or None for the default path ($TRACEDESK_DB, else ./tracedesk.db).
+    """
+    if isinstance(db, sqlite_utils.Database):
+        ensure_migrated(db)
+        return db
+    path = resolve_path(db)
+    database: sqlite_utils.Database | None = None
+    try:
+        database = open_database(path, check_same_thread=check_same_thread)
+        ensure_migrated(database, path)
+    except sqlite3.DatabaseError as exc:
+        if database is not None:
+            database.close()
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise NotATracedeskDatabase(f"{path!r} is not a tracedesk database ({exc}), so it was left "
+                                        "untouched. Pass a database made by `tracedesk ingest`, or a new path.") from None
+        raise
+    except BaseException:
+        if database is not None:
+            database.close()
+        raise
+    return database
+
+
+def is_tracedesk_db(path: "str | os.PathLike[str]") -> bool:
+    """Whether `path` is a tracedesk database (made by this release or an earlier one). Never writes."""
+    p = Path(os.fspath(path)).expanduser()
+    try:
+        with p.open("rb") as fh:
+            header = fh.read(100)
+    except OSError:
+        return False
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return False
+    # Read through SQLite, not the header bytes: a fresh stamp may still sit in the WAL file. Reads only.
+    try:
+        conn = sqlite3.connect(str(p))
+    except sqlite3.Error:
+        return False
+    try:
+        if conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+            return True
+        # Databases from before the header stamp: recognised by the first migration in their `_migrations`.
+        return conn.execute("SELECT 1 FROM _migrations WHERE name = 'm001_spans'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def open_existing(path: "str | os.PathLike[str]", *, check_same_thread: bool = True) -> sqlite_utils.Database:
+    """Open a database that must already exist and be a tracedesk one (then migrate it if it is older).
+
+    Refuses a missing file and any other file, SQLite or not, without changing it.
+    """
+    text = resolve_path(path)
+    if text == ":memory:":
+        raise StoreError("open_existing needs a file: an in-memory database never exists beforehand.")
+    p = Path(text).expanduser()
+    if not p.exists():
+        raise StoreError(f"No database at {text!r}. Load traces first: tracedesk ingest FILE --db {text}")
+    if not is_tracedesk_db(p):
+        raise NotATracedeskDatabase(
+            f"{text!r} is not a tracedesk database (it was not created by tracedesk), so it was left "
+            f"untouched. Pass the file `tracedesk ingest --db` created, or a new path to start one."
+        )
+    return connect(str(p), check_same_thread=check_same_thread)
+
+
+def data_version(db: sqlite_utils.Database) -> tuple[int, int]:
+    """A value that changes whenever the database's content may have changed: the cache key of every cache.
+
+    `PRAGMA data_version` moves when *another* connection commits; `total_changes` counts this
+    connection's own writes. A file's mtime is no substitute: WAL commits leave the main file alone.
+    Only comparable between calls on the same connection.
+    """
+    conn = db.conn
+    return (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)

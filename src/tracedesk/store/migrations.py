@@ -1,0 +1,259 @@
+"""The schema: ONE ordered, append-only list of named migrations, and the code that applies them.
+
+A shipped step is never edited or renamed (databases record the names they have seen in `_migrations`);
+a schema change is a new step appended at the end. Feature tables keep their step in their store module
+(store/ingest.py, store/evals.py, ...) and are listed here, so the order is visible in one place.
+
+Applying is safe when several processes open a new file at once: the check and the steps run inside one
+`BEGIN IMMEDIATE` transaction, so the second process waits, re-reads `_migrations` and finds nothing to do.
+A database that is up to date is stamped in its header (`PRAGMA application_id` / `user_version`), so the
+check after that is one header read.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+from . import alerts as _alerts
+from . import blobs as _blobs
+from . import evals as _evals
+from . import ingest as _ingest
+from . import summaries as _summaries
+from . import workbench as _workbench
+
+#: "TRDK": written to the file header once the schema is in place; marks a file as a tracedesk database.
+APPLICATION_ID = 0x5452444B
+
+SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("trace_id", "TEXT NOT NULL"),
+    ("span_id", "TEXT NOT NULL"),
+    ("parent_span_id", "TEXT"),
+    ("name", "TEXT"),
+    ("kind", "TEXT"),
+    ("status", "TEXT"),
+    ("status_message", "TEXT"),
+    ("start_ns", "INTEGER"),
+    ("end_ns", "INTEGER"),
+    ("duration_ms", "REAL"),
+    ("service", "TEXT"),
+    ("model", "TEXT"),
+    ("provider", "TEXT"),
+    ("input_tokens", "INTEGER"),
+    ("output_tokens", "INTEGER"),
+    ("total_tokens", "INTEGER"),
+    ("cached_tokens", "INTEGER"),
+    ("reasoning_tokens", "INTEGER"),
+    ("cost_usd", "REAL"),
+    ("cost_source", "TEXT"),
+    ("ttft_ms", "REAL"),
+    ("agent_name", "TEXT"),
+    ("tool_name", "TEXT"),
+    ("session_id", "TEXT"),
+    ("user_id", "TEXT"),
+    ("route", "TEXT"),
+    ("tenant", "TEXT"),
+    ("prompt_version", "TEXT"),
+    ("environment", "TEXT"),
+    ("dims", "TEXT"),
+    ("input_text", "TEXT"),
+    ("output_text", "TEXT"),
+    ("input_messages", "TEXT"),
+    ("output_messages", "TEXT"),
+    ("documents", "TEXT"),
+    ("retrieved_doc_ids", "TEXT"),
+    ("tool_arguments", "TEXT"),
+    ("tool_result", "TEXT"),
+    ("finish_reason", "TEXT"),
+    ("convention", "TEXT"),
+    ("otel_kind", "TEXT"),
+    ("scope", "TEXT"),
+    ("attributes", "TEXT"),
+    ("resource", "TEXT"),
+    ("events", "TEXT"),
+    ("source", "TEXT"),
+    ("content_hash", "TEXT"),
+    # 1 when this span's tokens/cost count toward trace totals: no descendant reports usage, so a
+    # wrapper span that repeats its children's usage is not counted twice. Set by refresh_traces.
+    ("usage_counted", "INTEGER DEFAULT 1"),
+)
+SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS)
+
+
+def _m001_spans(db: sqlite_utils.Database) -> None:
+    cols = ",\n  ".join(f"{name} {decl}" for name, decl in SPAN_COLUMNS)
+    db.execute(f"CREATE TABLE spans (\n  {cols},\n  PRIMARY KEY (trace_id, span_id)\n)")
+    for name, columns in {
+        "idx_spans_start": "start_ns",
+        "idx_spans_kind_start": "kind, start_ns",
+        "idx_spans_model": "model",
+        "idx_spans_route": "route",
+        "idx_spans_tenant": "tenant",
+        "idx_spans_prompt_version": "prompt_version",
+        "idx_spans_agent": "agent_name",
+        "idx_spans_session": "session_id",
+        "idx_spans_status": "status",
+    }.items():
+        db.execute(f"CREATE INDEX {name} ON spans ({columns})")
+
+
+def _m002_traces(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE traces (
+          trace_id TEXT PRIMARY KEY,
+          root_span_id TEXT,
+          root_name TEXT,
+          service TEXT,
+          start_ns INTEGER,
+          end_ns INTEGER,
+          duration_ms REAL,
+          span_count INTEGER,
+          error_count INTEGER,
+          llm_calls INTEGER,
+          tool_calls INTEGER,
+          input_tokens INTEGER,
+          output_tokens INTEGER,
+          total_tokens INTEGER,
+          cost_usd REAL,
+          models TEXT,
+          agents TEXT,
+          session_id TEXT,
+          user_id TEXT,
+          route TEXT,
+          tenant TEXT,
+          prompt_version TEXT,
+          environment TEXT,
+          dims TEXT,
+          root_count INTEGER,
+          orphan_count INTEGER,
+          complete INTEGER
+        )
+        """
+    )
+    for name, columns in {
+        "idx_traces_start": "start_ns",
+        "idx_traces_route": "route",
+        "idx_traces_tenant": "tenant",
+        "idx_traces_prompt_version": "prompt_version",
+        "idx_traces_session": "session_id",
+    }.items():
+        db.execute(f"CREATE INDEX {name} ON traces ({columns})")
+
+
+def _m003_evaluations(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE evaluations (
+          id TEXT PRIMARY KEY,
+          trace_id TEXT NOT NULL,
+          span_id TEXT,
+          name TEXT NOT NULL,
+          score REAL,
+          label TEXT,
+          passed INTEGER,
+          reason TEXT,
+          evaluator_version TEXT,
+          judge_model TEXT,
+          judge_cost_usd REAL,
+          judge_latency_ms REAL,
+          source TEXT,
+          created_ns INTEGER,
+          error TEXT,
+          raw TEXT,
+          metadata TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_evaluations_span ON evaluations (trace_id, span_id)")
+    db.execute("CREATE INDEX idx_evaluations_name_score ON evaluations (name, score)")
+
+
+def _m004_settings(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+Step = Callable[[sqlite_utils.Database], None]
+
+#: Named, ordered, append-only. The list order (not the name) is the order of application.
+MIGRATIONS: list[tuple[str, Step]] = [
+    ("m001_spans", _m001_spans),
+    ("m002_traces", _m002_traces),
+    ("m003_evaluations", _m003_evaluations),
+    ("m004_settings", _m004_settings),
+    ("m101_ingest_log_messages", _ingest.m101_ingest_log_messages),
+    ("m201_eval_cache", _evals.m201_eval_cache),
+    ("m301_alert_rules", _alerts.m301_alert_rules),
+    ("m401_workbench_indexes", _workbench.m401_workbench_indexes),
+    ("m302_alerts_eval_index", _alerts.m302_alerts_eval_index),
+    ("m501_trace_orphans", _summaries.m501_trace_orphans),
+    ("m502_compact_columns", _blobs.m502_compact_columns),
+]
+
+
+def schema_version() -> int:
+    """The header stamp of an up-to-date database: how many steps this release knows."""
+    return len(MIGRATIONS)
+
+
+def is_current(db: sqlite_utils.Database) -> bool:
+    """Whether the file header says every migration of this release is applied (two header reads)."""
+    conn = db.conn
+    return (conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            and conn.execute("PRAGMA user_version").fetchone()[0] == schema_version())
+
+
+def applied_names(db: sqlite_utils.Database) -> list[str]:
+    """Names recorded in `_migrations`, in the order applied ([] when the table does not exist)."""
+    try:
+        return [r[0] for r in db.conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    except sqlite3.OperationalError:
+        return []
+
+
+def _refuse_foreign(conn: sqlite3.Connection) -> None:
+    """A database with tables but no `_migrations` belongs to another application: never migrate it."""
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    if names and "_migrations" not in names:
+        from ..errors import NotATracedeskDatabase
+
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise NotATracedeskDatabase(
+            f"This SQLite database was not created by tracedesk (it holds {shown}), so it was left untouched. "
+            "Pass the file `tracedesk ingest --db` created, or a new path to start one."
+        )
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration the database has not seen yet; returns the names applied (often none).
+
+    All missing steps run in one IMMEDIATE transaction (the write lock is taken before `_migrations` is
+    read), so concurrent openers of a new file serialise and each step is applied and recorded once.
+    """
+    if is_current(db):
+        return []
+    conn = db.conn
+    if conn.in_transaction:
+        # BEGIN inside an open transaction fails; the caller's pending work must land (or not) first.
+        raise RuntimeError("migrate() needs a connection without an open transaction: commit or roll back first")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _refuse_foreign(conn)
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_ns INTEGER)")
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        applied: list[str] = []
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            step(db)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", [name, time.time_ns()])
+            applied.append(name)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {schema_version()}")
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+    return applied

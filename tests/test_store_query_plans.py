@@ -1,0 +1,84 @@
+"""Every trace filter has a plan that does not depend on ANALYZE statistics.
+
+The database is built the way a user builds it (`tracedesk ingest` on generated OTLP files). A span- or
+score-level filter must never become a correlated sub-query (run once per trace, walking a non-trace
+index each time: quadratic); it must be an uncorrelated list sub-query run once.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tracedesk.cli import main
+from tracedesk.store import connect
+from tracedesk.store.query import Filters, count_traces, trace_where
+
+FILTERS = {
+    "model": Filters(models=["gpt-4o-mini"]),
+    "kind": Filters(kinds=["TOOL"]),
+    "status": Filters(statuses=["ERROR"]),
+    "agent": Filters(agents=["planner"]),
+    "text": Filters(text="refund"),
+    "score": Filters(scores={"groundedness": (None, 0.5)}),
+    "kind+status": Filters(kinds=["TOOL"], statuses=["ERROR"]),
+    "dimension": Filters(dims={"route": ["refunds"]}),
+    "latency+cost": Filters(min_latency_ms=800.0, max_cost=0.5),
+    "time": Filters(start_ns=1, end_ns=2**62),
+    "all": Filters(models=["gpt-4o-mini"], kinds=["LLM"], scores={"groundedness": (0.2, None)},
+                   dims={"route": ["refunds"]}, text="refund", min_latency_ms=10.0),
+}
+
+
+@pytest.fixture(scope="module")
+def ingested_db(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plans")
+    assert main(["sample", "generate", str(folder / "otlp"), "--days", "1", "--traces-per-hour", "6",
+                 "--seed", "11"]) == 0
+    db = folder / "plans.db"
+    assert main(["ingest", str(folder / "otlp" / "traces-*.json.gz"), "--db", str(db), "--quiet"]) == 0
+    return db
+
+
+def plan(db_path, filters: Filters) -> list[str]:
+    db = connect(str(db_path))
+    where, params = trace_where(filters)
+    rows = db.execute(f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM traces t WHERE {where}", params).fetchall()
+    return [r[-1] for r in rows]
+
+
+@pytest.mark.parametrize("with_statistics", [False, True], ids=["no-stats", "stats"])
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_filter_plan_has_no_correlated_subquery(ingested_db, name, with_statistics):
+    con = sqlite3.connect(ingested_db)
+    if not with_statistics:
+        con.execute("DROP TABLE IF EXISTS sqlite_stat1")
+    else:
+        con.execute("ANALYZE")
+    con.commit()
+    con.close()
+    steps = plan(ingested_db, FILTERS[name])
+    assert not [s for s in steps if "CORRELATED" in s], steps
+    # the outer loop reads traces once; spans/evaluations are only read inside list sub-queries
+    outer = [s for s in steps if s.startswith(("SCAN t", "SEARCH t"))]
+    assert len(outer) == 1, steps
+
+
+def test_ingest_leaves_planner_statistics(ingested_db, tmp_path):
+    # a fresh ingest ends with ANALYZE (sampled): the stats table exists and names the spans indexes
+    fresh = tmp_path / "fresh.db"
+    assert main(["ingest", str(ingested_db.parent / "otlp" / "traces-*.json.gz"), "--db", str(fresh), "--quiet"]) == 0
+    con = sqlite3.connect(fresh)
+    tables = {r[0] for r in con.execute("SELECT tbl FROM sqlite_stat1")}
+    assert {"spans", "traces", "evaluations"} <= tables
+
+
+def test_filters_count_the_same_with_and_without_statistics(ingested_db):
+    db = connect(str(ingested_db))
+    with_stats = {name: count_traces(db, f) for name, f in FILTERS.items()}
+    db.execute("DROP TABLE IF EXISTS sqlite_stat1")
+    db.conn.commit()
+    db = connect(str(ingested_db))
+    assert {name: count_traces(db, f) for name, f in FILTERS.items()} == with_stats
+    assert with_stats["all"] <= with_stats["model"] <= with_stats["time"]
+    assert with_stats["time"] > 0 and with_stats["model"] > 0 and with_stats["score"] > 0

@@ -1,0 +1,1 @@
+"""Labelled weeks of traffic written independently of tracedesk's own sample generator (acceptance data)."""
