@@ -303,11 +303,13 @@ def concat_frames(chunks: list[pd.DataFrame], cols: Sequence[str]) -> pd.DataFra
         kinds = [c.iloc[:, i].dtype for c in chunks]
         if all(k == kinds[0] for k in kinds):
             continue
-        empty = [bool(c.iloc[:, i].isna().all()) for c in chunks]
-        filled = [k for k, e in zip(kinds, empty) if not e]
-        # SQLite gives int, float, str, bytes or None: numbers with a gap become float64 (NaN), as
-        # from_records does for the whole set; anything else stays object.
-        target = "float64" if filled and all(k.kind in "if" for k in filled) else object
+        # Chunks disagree (a chunk without any value in this column, ints here and floats there): the
+        # dtype of the whole column is what pandas infers from all its values together.
+        values: list[Any] = []
+        for c in chunks:
+            values.extend(c.iloc[:, i].tolist())
+        target = pd.Series(values).dtype
+        del values
         for c in chunks:
             c.isetitem(i, c.iloc[:, i].astype(target))
     return pd.concat(chunks, ignore_index=True)
@@ -372,16 +374,10 @@ SPAN_LIGHT_COLUMNS = (
 )
 
 
-def spans(
-    db: sqlite_utils.Database,
-    filters: Filters | None = None,
-    *,
-    columns: Sequence[str] = SPAN_LIGHT_COLUMNS,
-    kinds: Sequence[str] | None = None,
-    limit: int | None = None,
-) -> pd.DataFrame:
-    """Spans of the matching traces (all their spans), optionally only some kinds, in start order."""
+def _spans_sql(filters: Filters | None, columns: Sequence[str], kinds: Sequence[str] | None,
+               limit: int | None) -> tuple[str, list[Any]]:
     from . import SPAN_COLUMN_NAMES
+    from .blobs import column_sql
 
     bad = [c for c in columns if c not in SPAN_COLUMN_NAMES]
     if bad:
@@ -394,15 +390,42 @@ def spans(
     if kinds:
         conds.append(f"s.kind IN ({','.join('?' for _ in kinds)})")
         params.extend(kinds)
-    from .blobs import column_sql
-
     select = ", ".join(f"{column_sql(c)} AS {c}" for c in columns)
     sql = f"SELECT {select} FROM spans s WHERE {' AND '.join(conds) or '1'}"
     sql += " ORDER BY s.start_ns"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(int(limit))
+    return sql, params
+
+
+def spans(
+    db: sqlite_utils.Database,
+    filters: Filters | None = None,
+    *,
+    columns: Sequence[str] = SPAN_LIGHT_COLUMNS,
+    kinds: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Spans of the matching traces (all their spans), optionally only some kinds, in start order."""
+    sql, params = _spans_sql(filters, columns, kinds, limit)
     return _add_time(frame(db, sql, params))
+
+
+def iter_spans(
+    db: sqlite_utils.Database,
+    filters: Filters | None = None,
+    *,
+    columns: Sequence[str] = SPAN_LIGHT_COLUMNS,
+    kinds: Sequence[str] | None = None,
+    chunk_size: int = FRAME_CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The rows of `spans(...)` as frames of at most `chunk_size` rows: exports of any size in bounded memory."""
+    if chunk_size < 1:
+        raise FilterError(f"chunk_size must be at least 1 (got {chunk_size})")
+    sql, params = _spans_sql(filters, columns, kinds, None)
+    for chunk in iter_frames(db, sql, params, chunk_rows=chunk_size):
+        yield _add_time(chunk)
 
 
 def trace_spans(db: sqlite_utils.Database, trace_id: str) -> pd.DataFrame:
