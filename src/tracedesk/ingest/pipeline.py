@@ -303,6 +303,8 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
                  progress: Progress | None, done_before: int, total: int) -> None:
     # Peek with bounded reads: a file (or a gzip bomb) without newlines must not be read whole here.
     first = reader.readline(PEEK_BYTES)
+    while first and not first.strip():  # leading blank space (or a bomb of it) is dropped as it is read
+        first = reader.readline(PEEK_BYTES)
     rest_start = b""
     if first.endswith(b"\n"):
         rest_start = reader.readline(PEEK_BYTES)

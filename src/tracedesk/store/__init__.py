@@ -258,19 +258,7 @@ def _existing_traces(db: sqlite_utils.Database, trace_ids: set[str]) -> set[str]
 
 
 def _stored_hashes(db: sqlite_utils.Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    by_trace: dict[str, list[str]] = {}
-    for t, s in keys:
-        by_trace.setdefault(t, []).append(s)
-    out: dict[tuple[str, str], str] = {}
-    for trace_id, span_ids in by_trace.items():
-        for chunk in _chunks(span_ids):
-            marks = ",".join("?" for _ in chunk)
-            for span_id, content_hash in db.execute(
-                f"SELECT span_id, content_hash FROM spans WHERE trace_id = ? AND span_id IN ({marks})",
-                [trace_id, *chunk],
-            ):
-                out[(trace_id, span_id)] = content_hash
-    return out
+    return {k: v[0] for k, v in summaries.fetch_by_keys(db, "spans.content_hash", keys).items()}
 
 
 #: page cache of a bulk-writing connection (KiB)

@@ -188,6 +188,29 @@ def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
         _write_orphans(db, trace_id, orphans, replace=True)
 
 
+def fetch_by_keys(db: sqlite_utils.Database, columns: str, keys: Sequence[tuple[str, str]],
+                  chunk: int = 400) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Rows of `spans` for (trace_id, span_id) keys, by primary-key probes (one statement per chunk)."""
+    out: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for i in range(0, len(keys), chunk):
+        part = keys[i : i + chunk]
+        values = ",".join("(?, ?)" for _ in part)
+        params = [x for k in part for x in k]
+        # CROSS JOIN keeps the key list outermost: a probe of the primary key per key
+        for row in db.execute(f"WITH k(t, s) AS (VALUES {values}) SELECT spans.trace_id, spans.span_id, {columns} "
+                              f"FROM k CROSS JOIN spans ON spans.trace_id = k.t AND spans.span_id = k.s", params):
+            out[(row[0], row[1])] = row[2:]
+    return out
+
+
+def _by_trace(db: sqlite_utils.Database, sql: str, trace_ids: list[str]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(trace_ids), 500):
+        part = trace_ids[i : i + 500]
+        rows.extend(db.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall())
+    return rows
+
+
 class _Fallback(Exception):
     """This batch cannot be merged into the stored summary exactly: recompute the trace."""
 
@@ -204,6 +227,24 @@ def plan_batch(db: sqlite_utils.Database, new_by_trace: dict[str, list[Sequence[
     rows: list[tuple[Any, ...]] = []
     steps: list[tuple[str, Any]] = []
     fallback: set[str] = set(replaced_traces)
+    # What merging needs from the database, read for the whole batch at once (not per trace).
+    merging = sorted(t for t in new_by_trace if t in existing_traces and t not in fallback)
+    olds = {r[0]: r for r in _by_trace(
+        db, f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id IN ({{marks}})", merging)}
+    orphans_of: dict[str, list[tuple[str, str, int]]] = {}
+    for t, sid, parent, usage in _by_trace(
+            db, "SELECT trace_id, span_id, parent_span_id, subtree_usage FROM trace_orphans "
+                "WHERE trace_id IN ({marks})", merging):
+        orphans_of.setdefault(t, []).append((sid, parent, usage))
+    wanted: list[tuple[str, str]] = []
+    for t in merging:
+        ids = {r[_SID] for r in new_by_trace[t]}
+        wanted.extend((t, p) for p in {r[_PARENT] for r in new_by_trace[t]} if p is not None and p not in ids)
+        old = olds.get(t)
+        if old is not None and old[_T["root_span_id"]] is not None:
+            wanted.append((t, old[_T["root_span_id"]]))
+    found = fetch_by_keys(db, f"{_SPAN_SELECT}, usage_counted", wanted)
+    prefetched = {k: found.get(k) for k in wanted}
     for trace_id, new in new_by_trace.items():
         if trace_id in fallback:
             continue
@@ -215,7 +256,8 @@ def plan_batch(db: sqlite_utils.Database, new_by_trace: dict[str, list[Sequence[
                 steps.append(("set", (trace_id, orphans)))
             continue
         try:
-            summary, f, step = _merge(db, trace_id, new)
+            summary, f, step = _merge(db, trace_id, new, olds.get(trace_id), orphans_of.get(trace_id, []),
+                                      prefetched)
         except _Fallback:
             fallback.add(trace_id)
             continue
@@ -247,21 +289,25 @@ def apply_batch(db: sqlite_utils.Database, rows: list[tuple[Any, ...]], steps: l
         recompute(db, fallback)
 
 
-def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any]]
+def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any]], old: tuple[Any, ...] | None,
+           orphans: list[tuple[str, str, int]], prefetched: dict[tuple[str, str], tuple[Any, ...] | None]
            ) -> tuple[tuple[Any, ...], dict[str, int], tuple[list[str], list[tuple[str, str, int]], list[str]]]:
-    old = db.execute(f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = ?", [trace_id]).fetchone()
     if old is None or old[_T["root_span_id"]] is None:
         raise _Fallback
     new = {r[_SID]: r for r in new_rows}
     for col in (_MODEL, _AGENT):
         if any(isinstance(r[col], str) and "," in r[col] for r in new_rows):
             raise _Fallback  # the stored comma list could not be split back exactly
-    adopted = {s: (p, u) for s, p, u in _adopted(db, trace_id, list(new))}
+    adopted = {s: (p, u) for s, p, u in orphans if p in new}
     if old[_T["root_span_id"]] in adopted:
         raise _Fallback
+
     stored: dict[str, tuple[Any, ...] | None] = {}
 
     def lookup(span_id: str) -> tuple[Any, ...] | None:
+        key = (trace_id, span_id)
+        if key in prefetched:
+            return prefetched[key]
         if span_id not in stored:
             stored[span_id] = db.execute(
                 f"SELECT {_SPAN_SELECT}, usage_counted FROM spans WHERE trace_id = ? AND span_id = ?",
@@ -358,15 +404,3 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     row[_T["orphan_count"]] += len(new_orphans) - len(adopted)
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
     return tuple(row), flags, (list(adopted), new_orphans, usage_tops)
-
-
-def _adopted(db: sqlite_utils.Database, trace_id: str, new_ids: list[str]) -> list[tuple[str, str, int]]:
-    out: list[tuple[str, str, int]] = []
-    if not db.execute("SELECT EXISTS (SELECT 1 FROM trace_orphans WHERE trace_id = ?)", [trace_id]).fetchone()[0]:
-        return out
-    for i in range(0, len(new_ids), 500):
-        chunk = new_ids[i : i + 500]
-        out.extend(db.execute(
-            f"SELECT span_id, parent_span_id, subtree_usage FROM trace_orphans WHERE trace_id = ? "
-            f"AND parent_span_id IN ({','.join('?' * len(chunk))})", [trace_id, *chunk]).fetchall())
-    return out
