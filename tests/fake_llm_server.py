@@ -16,6 +16,12 @@ picks a queue; each request pops the next reply, and the queue's LAST reply repe
 used. No match -> `fake_llm.default`. `responder` (a callable request-json -> Reply) overrides all.
 Every request is recorded in `calls` with perf_counter start/end times (to prove overlap).
 The server can also be run directly: `python tests/fake_llm_server.py` prints its URL.
+
+`response_format` is honoured the way the OpenAI API documents it: `{"type": "json_object"}` is refused
+(400) unless the messages contain the word "json", `json_schema` needs a `json_schema.schema`; a request
+in either mode gets `Reply.json_content` when the reply sets one (what a JSON-mode model returns, while
+`content` is what the same model says unconstrained). `Reply(refuse_response_format=True)` plays a server
+that rejects the parameter. Each call records its request headers (to check what a key reached).
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ class Reply:
     delay: float = 0.0  # seconds to sleep before answering (timeout tests, benchmarks)
     prompt_tokens: int = 100
     completion_tokens: int = 20
+    json_content: str | None = None  # the reply in JSON mode (response_format), if it differs
+    refuse_response_format: bool = False  # answer 400 to any request with response_format
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Call:
     start: float  # time.perf_counter() when the request arrived
     end: float = 0.0  # ... and when the response was sent
     body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -108,6 +117,28 @@ class FakeLLM:
         return self.default
 
 
+def _response_format_error(body: dict[str, Any], reply: Reply) -> str | None:
+    """The 400 message OpenAI gives for a response_format it will not take, or None."""
+    fmt = body.get("response_format")
+    if fmt is None:
+        return None
+    if reply.refuse_response_format:
+        return "Unrecognized request argument supplied: response_format"
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "json_object":
+        text = json.dumps(body.get("messages", [])).lower()
+        if "json" not in text:
+            return ("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+                    "'json_object'.")
+        return None
+    if kind == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        return None if isinstance(schema, dict) else "Missing required parameter: 'response_format.json_schema'."
+    if kind == "text":
+        return None
+    return f"Invalid value: {kind!r}. Supported values are: 'json_object', 'json_schema', and 'text'."
+
+
 def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -127,7 +158,19 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 return
             reply = fake._choose(body)
             call = Call(self.path, str(body.get("model", "")), list(body.get("messages", [])), reply.status,
-                        start, body=body)
+                        start, body=body, headers={k.lower(): v for k, v in self.headers.items()})
+            refusal = _response_format_error(body, reply)
+            if refusal is not None:
+                call.status = 400
+                with fake._lock:
+                    fake.calls.append(call)
+                self._send(400, {"error": {"message": refusal, "type": "invalid_request_error",
+                                           "param": "response_format", "code": None}})
+                call.end = time.perf_counter()
+                return
+            fmt = (body.get("response_format") or {}).get("type")
+            content = reply.json_content if fmt in ("json_object", "json_schema") and \
+                reply.json_content is not None else reply.content
             with fake._lock:
                 fake.calls.append(call)
             if reply.delay:
@@ -142,7 +185,7 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     "created": int(time.time()),
                     "model": body.get("model", "fake"),
                     "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply.content}}],
+                                 "message": {"role": "assistant", "content": content}}],
                     "usage": {"prompt_tokens": reply.prompt_tokens,
                               "completion_tokens": reply.completion_tokens,
                               "total_tokens": reply.prompt_tokens + reply.completion_tokens},

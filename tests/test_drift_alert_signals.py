@@ -64,7 +64,7 @@ def test_topk_overlap_samples_before_and_after(shifted_db):
     db = store.connect(shifted_db)
     q = SampleQuery(scope={}, group_by=("route",), since_ns=T0 + 4 * DAY, until_ns=T0 + 7 * DAY)
     frame = samples(db, {"type": "retrieval_topk_overlap", "reference": "2d"}, q)
-    assert set(frame.columns) == {"t", "v", "route"}
+    assert set(frame.columns) == {"t", "v", "route", "trace_id"}  # samples name their trace (tracedesk.signals)
     assert frame["v"].between(0, 1).all()
     after = frame[(frame["t"] >= SHIFT_AT)]
     before = frame[(frame["t"] < SHIFT_AT)]

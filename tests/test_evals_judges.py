@@ -77,13 +77,17 @@ def test_malformed_replies_become_error_rows_or_clamped(db, fake_llm):
     assert tox[2] is None and tox[4] is None
     assert tox[11] == "unreadable judge reply: no JSON object with a 'score' in the reply"
     assert tox[12] == "I think the answer is perfectly fine."
+    # Since issue 14 a verdict is read only from a reply that IS one JSON object: text around it (which
+    # may quote the judged content) makes the reply an error row keeping the raw text.
+    not_one = ("unreadable judge reply: the reply is not one JSON object (the verdict is read only from a "
+               "reply that IS a JSON object, never from text or blocks inside it)")
     bias = rows(db, "bias")[0]
-    assert bias[2] is None and bias[11] == "unreadable judge reply: score 7 is outside [0, 1]"
+    assert bias[2] is None and bias[11] == not_one
     assert bias[12] == 'Verdict: {"score": 7, "label": "unbiased"}'
     hal = rows(db, "hallucination")[0]
-    assert hal[2:5] == (1.0, "factual", 1)
+    assert hal[2] is None and hal[11] == not_one
     rel = rows(db, "answer_relevancy")[0]
-    assert rel[2:6] == (0.2, "irrelevant", 0, "off topic")
+    assert rel[2] is None and rel[11] == not_one
 
 
 def test_rate_limit_then_success(db, fake_llm):

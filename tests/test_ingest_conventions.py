@@ -39,7 +39,9 @@ def test_otel_genai_new_names_with_messages_and_cache_tokens():
     ])
     agent, llm, tool = by["invoke_agent travel"], by["chat gpt-4o-mini"], by["execute_tool search"]
     assert (agent.kind, agent.agent_name, agent.session_id, agent.convention) == ("AGENT", "travel", "c-9", "otel_genai")
-    assert (llm.kind, llm.model, llm.provider, llm.otel_kind) == ("LLM", "gpt-4o-mini-2024-07-18", "openai", "CLIENT")
+    # issue 12: `model` is the requested model, the snapshot that answered is `response_model`
+    assert (llm.kind, llm.model, llm.response_model, llm.provider, llm.otel_kind) == (
+        "LLM", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "openai", "CLIENT")
     assert (llm.input_tokens, llm.output_tokens, llm.total_tokens, llm.cached_tokens) == (1000, 100, 1100, 200)
     # 800 uncached x 0.15/M + 200 cached x 0.075/M + 100 out x 0.6/M
     assert llm.cost_usd == pytest.approx(800 * 1.5e-7 + 200 * 7.5e-8 + 100 * 6e-7)
@@ -156,8 +158,9 @@ def test_openllmetry_traceloop():
     wf, llm, tool, agent = by["support.workflow"], by["openai.chat"], by["track.tool"], by["router.agent"]
     assert (wf.kind, wf.session_id, wf.user_id, wf.route, wf.convention) == ("CHAIN", "sess-4", "u-4", "returns",
                                                                               "openllmetry")
-    assert (llm.kind, llm.model, llm.provider, llm.convention) == ("LLM", "gpt-4o-mini-2024-07-18", "OpenAI",
-                                                                   "openllmetry")
+    # issue 12: requested model + response_model; one canonical provider spelling (OpenAI -> openai)
+    assert (llm.kind, llm.model, llm.response_model, llm.provider, llm.convention) == (
+        "LLM", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "openai", "openllmetry")
     assert (llm.input_tokens, llm.output_tokens, llm.total_tokens) == (120, 30, 150)
     assert llm.cost_source == "computed" and llm.cost_usd == pytest.approx(120 * 1.5e-7 + 30 * 6e-7)
     assert llm.input_messages == [{"role": "user", "content": "Where is my parcel?"}]

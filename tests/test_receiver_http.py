@@ -152,8 +152,8 @@ def test_get_health_and_wrong_method(receiver, db_path):
     import os
 
     health = json.loads(conn.getresponse().read())
-    assert (health["service"], health["pid"], health["db"]) == ("tracedesk-receiver", os.getpid(),
-                                                                 os.path.abspath(db_path))
+    # issue 14: where the data lives is not told to whoever can reach the port (see test_receiver_poison)
+    assert (health["service"], "pid" in health, "db" in health) == ("tracedesk-receiver", False, False)
     conn.request("GET", "/v1/traces")
     resp = conn.getresponse()
     assert (resp.status, resp.getheader("Allow")) == (405, "POST")

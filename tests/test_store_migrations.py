@@ -3,8 +3,11 @@ databases of the previous release open and migrate; files tracedesk did not crea
 from __future__ import annotations
 
 import importlib
-import multiprocessing
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,10 +15,10 @@ import pytest
 
 from tracedesk import store
 from tracedesk.errors import NotATracedeskDatabase, StoreError, TracedeskError
-from tracedesk.models import Span
 from tracedesk.store import migrations
 
 connect_module = importlib.import_module("tracedesk.store.connect")  # the module, not store.connect()
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 # The schema steps shipped by the previous release (0.1.0), in the order it applied them. Frozen here:
 # a database that recorded exactly these must keep opening.
@@ -25,36 +28,47 @@ PREVIOUS_RELEASE = (
 )
 
 
-def _open_and_migrate(path: str, barrier, results) -> None:  # runs in a child process
-    from tracedesk import store as child_store
-
-    barrier.wait()
-    db = child_store.open_database(path)
-    try:
-        applied = child_store.ensure_migrated(db, path)
-        results.put(("ok", applied))
-    except Exception as exc:  # reported to the parent, which fails the test with it
-        results.put(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        db.close()
+# Each child says it is ready, waits for the go file, then opens and migrates the new database: all of them
+# reach BEGIN IMMEDIATE at about the same moment. (subprocess, not multiprocessing: a spawned child re-runs
+# __main__, which AppTest rewrites in this pytest process.)
+_CHILD = """
+import json, os, sys, time
+path, ready, go = sys.argv[1:4]
+from tracedesk import store
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.001)
+db = store.open_database(path)
+try:
+    print(json.dumps({"ok": store.ensure_migrated(db, path)}))
+except Exception as exc:
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+finally:
+    db.close()
+"""
 
 
 def test_processes_opening_a_new_file_at_once_apply_each_step_once(tmp_path):
     path = str(tmp_path / "new.db")
-    ctx = multiprocessing.get_context("spawn")
+    go = tmp_path / "go"
     n = 5
-    barrier = ctx.Barrier(n)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_open_and_migrate, args=(path, barrier, results)) for _ in range(n)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)}
+    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, path, str(tmp_path / f"ready{i}"), str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for i in range(n)]
+    while not all((tmp_path / f"ready{i}").exists() for i in range(n)):
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.01)
+    go.touch()
+    outcomes = []
     for p in procs:
-        p.start()
-    outcomes = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    assert [status for status, _ in outcomes] == ["ok"] * n, outcomes
-    applied = sorted(name for _, names in outcomes for name in names)
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        outcomes.append(json.loads(out))
+    assert all("ok" in o for o in outcomes), outcomes
+    applied = sorted(name for o in outcomes for name in o["ok"])
     assert applied == sorted(name for name, _ in store.MIGRATIONS)  # every step by exactly one process
-    assert sum(1 for _, names in outcomes if names) == 1  # one transaction did it all
+    assert sum(1 for o in outcomes if o["ok"]) == 1  # one transaction did it all
     db = store.connect(path)
     rows = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
     assert rows == [name for name, _ in store.MIGRATIONS]
@@ -92,8 +106,12 @@ def _previous_release_db(path: Path) -> None:
         with db.conn:
             steps[name](db)
             db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, time.time_ns()])
-    store.write_batch(db, [Span(trace_id="t1", span_id="s1", name="root", start_ns=1_000, end_ns=3_000_000,
-                                duration_ms=3.0, kind="LLM", input_tokens=7, output_tokens=2)])
+    # rows as the previous release wrote them: its columns only (today's writer needs later migrations' columns)
+    with db.conn:
+        db.execute("INSERT INTO spans (trace_id, span_id, name, start_ns, end_ns, duration_ms, kind, input_tokens, "
+                   "output_tokens) VALUES ('t1', 's1', 'root', 1000, 3000000, 3.0, 'LLM', 7, 2)")
+        db.execute("INSERT INTO traces (trace_id, root_span_id, span_count, input_tokens, output_tokens) "
+                   "VALUES ('t1', 's1', 1, 7, 2)")
     raw.close()
 
 

@@ -5,6 +5,7 @@ The notebook API lives here. Heavy modules (pandas, altair, litellm) load on fir
 """
 from __future__ import annotations
 
+from .errors import TracedeskError
 from .models import CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Span",
     "SpanKind",
     "SpanStatus",
+    "TracedeskError",
     "Filters",
     "Workspace",
     "connect",

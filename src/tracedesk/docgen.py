@@ -84,10 +84,26 @@ def evaluator_list() -> str:
     return "\n".join(lines) + "\n"
 
 
+def signal_list() -> str:
+    """Every registered signal (tracedesk.signals): definition, unit, bad direction, level, aggregation."""
+    from . import signals
+
+    return "\n".join(["# Signals", "", GENERATED_NOTE, "", signals.markdown()]).rstrip() + "\n"
+
+
+def cohort_list() -> str:
+    """Every cohort dimension (tracedesk.cohorts): name, level, how each row kind reads it, aliases."""
+    from . import cohorts
+
+    return "\n".join(["# Cohort dimensions", "", GENERATED_NOTE, "", cohorts.markdown()]).rstrip() + "\n"
+
+
 #: file name in docs/ -> renderer
 PAGES: dict[str, Callable[[], str]] = {
     "cli.md": cli_reference,
     "evaluators-list.md": evaluator_list,
+    "signals.md": signal_list,
+    "cohorts.md": cohort_list,
 }
 
 

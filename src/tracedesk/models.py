@@ -62,7 +62,11 @@ class Span:
     end_ns: int = 0
     duration_ms: float = 0.0
     service: str | None = None
+    #: the model the application asked for (one cohort per requested model); the snapshot that answered
+    #: is `response_model` (a provider's silent snapshot change shows there, not as a new model)
     model: str | None = None
+    response_model: str | None = None
+    #: canonical lowercase provider (semconv.PROVIDER_ALIASES: `OpenAI`/`openai.responses` -> `openai`)
     provider: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -74,6 +78,10 @@ class Span:
     ttft_ms: float | None = None
     agent_name: str | None = None
     tool_name: str | None = None
+    #: a handoff between agents, from the SDK's own signal (a handoff span, an agent-graph parent, a
+    #: LangGraph node transition); a side left None here is resolved per trace by the store
+    handoff_from: str | None = None
+    handoff_to: str | None = None
     session_id: str | None = None
     user_id: str | None = None
     route: str | None = None

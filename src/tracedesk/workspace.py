@@ -25,6 +25,7 @@ import sqlite_utils
 from .analysis import graph as _graph
 from .analysis import metrics as _metrics
 from .store import query as _query
+from .store import workbench as _workbench
 from . import store
 from .store.query import Filters
 
@@ -177,12 +178,20 @@ class Workspace:
 
     @_locked
     def is_empty(self) -> bool:
-        return self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM traces)").fetchone()[0] == 1
+        return not _workbench.has_traces(self.db)
 
     @_locked
     def is_sample(self) -> bool:
         """Whether this database was built from the bundled sample week."""
         return bool((store.get_setting(self.db, "sample") or {}).get("sample"))
+
+    def sample_note(self) -> str | None:
+        """What the bundled sample week holds (its incidents, where to look), if this database is it."""
+        if not self.is_sample():
+            return None
+        from .sample.demo import sample_note
+
+        return sample_note()
 
     @_locked
     def stats(self) -> dict[str, Any]:
@@ -194,8 +203,7 @@ class Workspace:
 
     @_locked
     def dimensions(self) -> list[str]:
-        """Cohort dimensions with at least one value: agent, model, route, tenant, prompt_version,
-        environment, then mapped ones kept in `dims`."""
+        """Cohort dimensions (tracedesk.cohorts) with at least one value, then mapped ones kept in `dims`."""
         out = [d for d in _metrics.COHORT_DIMENSIONS if self.values(d, limit=1)]
         return out + _query.extra_dimensions(self.db)
 
@@ -214,6 +222,9 @@ class Workspace:
         return _query.evaluator_names(self.db)
 
     # -- frames ----------------------------------------------------------------------------------
+
+    #: Columns `traces()` can sort by.
+    trace_sort_columns: tuple[str, ...] = tuple(_query.TRACE_SORT_COLUMNS)
 
     @_locked
     def traces(self, filters: Filters | None = None, *, sort: str = "start_ns", descending: bool = True,
@@ -257,7 +268,7 @@ class Workspace:
 
     @_locked
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
-        df = _query.frame(self.db, "SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+        df = _workbench.trace_summary(self.db, trace_id)
         return None if df.empty else df.iloc[0].to_dict()
 
     @_locked
@@ -304,6 +315,28 @@ class Workspace:
         return _metrics.compare_windows(self.db, dimension, a, b, filters, evaluator=evaluator)
 
     @_locked
+    def signal(self, name: str, dimension: str | None = None, filters: Filters | None = None, *,
+               aggregation: str | None = None, since: Any = None, until: Any = None, **params: str) -> pd.Series:
+        """A registered signal's figure (tracedesk.signals; its default aggregation unless given) per cohort
+        of `dimension`, or under "(all)": the number the Cohorts page, an alert window over the same
+        samples and drift compute. since < sample time <= until (ns, datetime or ISO)."""
+        from . import signals
+
+        lo = _query.to_ns(since) if since is not None else None
+        hi = _query.to_ns(until) if until is not None else None
+        return signals.cohort_values(self.db, {"type": name, **params}, dimension, aggregation=aggregation,
+                                     filters=filters, since_ns=lo, until_ns=hi)
+
+    @_locked
+    def signal_samples(self, name: str, group_by: Sequence[str] = (), filters: Filters | None = None,
+                       **params: str) -> pd.DataFrame:
+        """A registered signal's samples: columns t (ns), v, one per group-by dimension, trace_id."""
+        from . import signals
+
+        return signals.samples(self.db, {"type": name, **params},
+                               signals.SampleQuery({}, tuple(group_by), filters=filters))
+
+    @_locked
     def health(self, filters: Filters | None = None) -> dict[str, Any]:
         return _metrics.monitoring_health(self.db, filters)
 
@@ -316,6 +349,16 @@ class Workspace:
     @_locked
     def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 5_000) -> nx.DiGraph:
         return _graph.agent_topology(self.db, filters, max_traces=max_traces)
+
+    @staticmethod
+    def topology_frames(g: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(agents, handoffs) tables of an agent topology from `agent_topology`."""
+        return _graph.topology_frames(g)
+
+    @staticmethod
+    def span_tree(spans: pd.DataFrame) -> pd.DataFrame:
+        """One trace's spans (from `trace`) in call-tree order with `depth` and an indented `tree_label`."""
+        return _graph.span_tree(spans)
 
 
 def open(db: "str | os.PathLike[str] | sqlite_utils.Database", *, create: bool = False) -> Workspace:  # noqa: A001

@@ -7,12 +7,11 @@ from typing import Any
 
 import sqlite_utils
 
+from .. import cohorts
 from ..store import connect
+from ..store.query import distinct_values, evaluator_names
 from .definition import AlertRule, Condition, parse_rule, rule_to_dict
 
-#: Scope dimensions offered by the builder (columns of spans; dims.* come from the data).
-BUILDER_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", "environment",
-                                       "agent_name", "service")
 WINDOWS: tuple[str, ...] = ("5m", "10m", "15m", "30m", "1h", "3h", "1d")
 
 
@@ -29,11 +28,10 @@ def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
     """Signals the data can feed, with sensible defaults (bad = low score, high latency, high rate)."""
     db = connect(db)
     out: list[SignalChoice] = []
-    for (name,) in db.execute("SELECT DISTINCT name FROM evaluations WHERE score IS NOT NULL "
-                              "AND name != 'user_feedback' ORDER BY name"):
-        out.append(SignalChoice(f"{name} score", {"type": "eval_score", "evaluator": name}, "mean", "<", 0.7))
-    kinds = [r[0] for r in db.execute("SELECT DISTINCT kind FROM spans WHERE kind IS NOT NULL ORDER BY kind")]
-    for kind in kinds:
+    for name in evaluator_names(db, scored=True):
+        if name != "user_feedback":
+            out.append(SignalChoice(f"{name} score", {"type": "eval_score", "evaluator": name}, "mean", "<", 0.7))
+    for kind in sorted(distinct_values(db, "kind")):
         out.append(SignalChoice(f"{kind} duration (ms)", {"type": "duration", "span_kind": kind}, "p95", ">", 1000))
     out += [
         SignalChoice("trace duration (ms)", {"type": "trace_duration"}, "p95", ">", 5000),
@@ -43,33 +41,50 @@ def signal_choices(db: "str | sqlite_utils.Database") -> list[SignalChoice]:
         SignalChoice("cost per trace ($)", {"type": "cost_per_trace"}, "mean", ">", 0.05),
         SignalChoice("error rate (traces)", {"type": "error_rate"}, "rate", ">", 0.05),
         SignalChoice("tool error rate", {"type": "error_rate", "span_kind": "TOOL"}, "rate", ">", 0.1),
-        SignalChoice("refusal rate", {"type": "refusal_rate"}, "rate", ">", 0.1),
+        SignalChoice(_label("refusal_rate_answer"), {"type": "refusal_rate_answer"}, "rate", ">", 0.1),
+        SignalChoice(_label("refusal_rate_trace"), {"type": "refusal_rate_trace"}, "mean", ">", 0.1),
         SignalChoice("tool calls per trace", {"type": "tool_calls_per_trace"}, "mean", ">", 5),
         SignalChoice("LLM calls per trace", {"type": "llm_calls_per_trace"}, "mean", ">", 6),
         SignalChoice("spans per trace", {"type": "spans_per_trace"}, "mean", ">", 30),
         SignalChoice("thumbs-down rate", {"type": "thumbs_down_rate"}, "rate", ">", 0.2),
         SignalChoice("eval fail rate (all evaluators)", {"type": "eval_fail_rate"}, "rate", ">", 0.2),
     ]
-    # Signals other features registered (drift...) whose parameters all have defaults.
-    from .signals import _BUILTINS, SIGNALS, load_providers
+    # Every other registered signal (drift's, plugins') whose parameters all have defaults; old names
+    # (refusal_rate) are not offered, their signal is.
+    from ..signals import SIGNALS, load_providers
 
     load_providers()
-    builtin = {spec.type for spec, _ in _BUILTINS}
+    offered = {c.signal["type"] for c in out}
     for stype, definition in sorted(SIGNALS.items()):
         spec = definition.spec
-        if stype not in builtin and not any(p.required for p in spec.params):
+        if stype not in offered and definition.alias_of is None and not any(p.required for p in spec.params):
             out.append(SignalChoice(spec.label, {"type": stype}, spec.default_aggregation,
                                     spec.default_comparator, spec.default_threshold))
     return out
 
 
+def _label(name: str) -> str:
+    from ..signals import get
+
+    return get(name).label
+
+
+def dimensions(db: "str | sqlite_utils.Database") -> list[str]:
+    """Dimensions the builder offers for scope and group-by: the built-in ones, then the database's
+    mapped ones written dims.NAME (the rule's spelling)."""
+    from ..store.query import extra_dimensions
+
+    return cohorts.names() + [f"dims.{k}" for k in extra_dimensions(connect(db))]
+
+
 def dimension_values(db: "str | sqlite_utils.Database", dimension: str, limit: int = 200) -> list[str]:
-    """Distinct values of a span column, for the scope pickers."""
-    if dimension not in BUILDER_DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension!r}; valid choices: {', '.join(BUILDER_DIMENSIONS)}")
-    rows = connect(db).execute(
-        f"SELECT DISTINCT {dimension} FROM spans WHERE {dimension} IS NOT NULL ORDER BY 1 LIMIT ?", [limit])
-    return [r[0] for r in rows]
+    """Distinct values of a dimension (the most frequent `limit`, sorted), for the scope pickers."""
+    try:
+        dim = cohorts.resolve(dimension, derived=False)
+    except cohorts.CohortError:
+        raise ValueError(f"unknown dimension {dimension!r}; valid choices: {', '.join(cohorts.names())} "
+                         f"or dims.NAME") from None
+    return sorted(distinct_values(connect(db), dim.name if not dim.mapped else f"dims.{dim.name}", limit))
 
 
 def build_rule(*, name: str, conditions: list[dict[str, Any]], combine: str = "all", window: str = "15m",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Union
 
-from .. import timeutil
+from .. import cohorts, timeutil
 from ..errors import TracedeskError
 
 FORMAT_VERSION = 1
@@ -22,16 +22,12 @@ BUNDLE_KEY = "tracedesk_alerts"  # a bundle: {"tracedesk_alerts": 1, "alerts": [
 AGGREGATIONS: tuple[str, ...] = ("mean", "min", "max", "sum", "count", "rate", "p50", "p90", "p95", "p99")
 COMPARATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "!=")
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
-#: Span/trace columns a scope or group-by may name; any other dimension is written "dims.NAME".
-SCOPE_COLUMNS: tuple[str, ...] = ("route", "tenant", "model", "prompt_version", "environment",
-                                  "agent_name", "service")
 SPAN_KINDS: tuple[str, ...] = ("LLM", "CHAIN", "RETRIEVER", "RERANKER", "TOOL", "AGENT", "EMBEDDING",
                                "GUARDRAIL", "EVALUATOR", "UNKNOWN")
 
 #: The duration form of a v1 document (the schema's `duration` pattern); parsing itself is timeutil's.
 _V1_DURATION_RE = re.compile(r"^[1-9][0-9]*(s|m|h|d)$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-_DIM_RE = re.compile(r"^dims\.[A-Za-z0-9_.:-]+$")
 
 
 class AlertValidationError(TracedeskError, ValueError):
@@ -294,7 +290,12 @@ class _Checker:
         return value
 
     def _dim_ok(self, key: str) -> bool:
-        return key in SCOPE_COLUMNS or bool(_DIM_RE.match(key))
+        # tracedesk.cohorts names, their old spellings ("agent"), or dims.NAME for a mapped dimension
+        try:
+            cohorts.resolve(key, derived=False)
+        except cohorts.CohortError:
+            return False
+        return True
 
     def scope(self, scope: Any, path: str) -> dict[str, tuple[str, ...]]:
         if not isinstance(scope, dict):
@@ -303,7 +304,7 @@ class _Checker:
         out: dict[str, tuple[str, ...]] = {}
         for key, values in scope.items():
             if not self._dim_ok(key):
-                self.err(f"{path}.{key}", f"unknown dimension; valid choices: {_choices(SCOPE_COLUMNS)} "
+                self.err(f"{path}.{key}", f"unknown dimension; valid choices: {_choices(cohorts.names())} "
                                           f"or dims.NAME for a mapped dimension")
                 continue
             if isinstance(values, str):
@@ -321,7 +322,7 @@ class _Checker:
             return ()
         for i, key in enumerate(value):
             if not self._dim_ok(key):
-                self.err(f"{path}[{i}]", f"unknown dimension {key!r}; valid choices: {_choices(SCOPE_COLUMNS)} "
+                self.err(f"{path}[{i}]", f"unknown dimension {key!r}; valid choices: {_choices(cohorts.names())} "
                                          f"or dims.NAME")
         if len(set(value)) != len(value):
             self.err(path, "lists a dimension twice")
@@ -427,7 +428,13 @@ def schema() -> dict[str, Any]:
     # The file keeps the signal type open (drift and plugins register more); the printed schema
     # lists every type registered in this process.
     doc["$defs"]["signal"]["properties"]["type"]["enum"] = sorted(SIGNAL_SPECS)
+    doc["$defs"]["dimension"]["anyOf"][0]["enum"] = dimension_enum()
     return doc
+
+
+def dimension_enum() -> list[str]:
+    """Dimension names a rule may write bare: tracedesk.cohorts' names and their old spellings."""
+    return [*cohorts.names(), *cohorts.ALIASES]
 
 
 def validator() -> Any:

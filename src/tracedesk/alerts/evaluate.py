@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from ..signals import SampleQuery, get, samples
 from ..store import connect
+from ..store.samples import span_range
 from .definition import AlertRule, Condition, Node
-from .signals import SampleQuery, samples
 
 NS = 1_000_000_000
 _PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
@@ -216,8 +217,7 @@ def _iso(ns: int) -> str:
 
 def data_range(db: sqlite_utils.Database) -> tuple[int, int] | None:
     """(first, last) span start time in the store, or None when it is empty."""
-    row = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM spans").fetchone()
-    return None if row[0] is None else (int(row[0]), int(row[1]))
+    return span_range(db)
 
 
 def evaluation_grid(since_ns: int, until_ns: int, step_s: int) -> np.ndarray:
@@ -246,10 +246,17 @@ def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> li
             lo, hi = window_bounds(t, times, window)
             values = aggregate_windows(v, lo, hi, leaf.aggregation)
             counts = hi - lo
-            values = np.where(counts >= min_samples, values, np.nan)
+            if _zero_when_empty(leaf):  # traffic that stopped is a value (0), not missing data
+                values = np.where(counts == 0, 0.0, values)
+            else:
+                values = np.where(counts >= min_samples, values, np.nan)
             out[gkey] = (values, counts)
         per_leaf.append(out)
     return per_leaf
+
+
+def _zero_when_empty(leaf: Condition) -> bool:
+    return get(leaf.signal["type"]).zero_when_empty and leaf.aggregation in ("count", "sum")
 
 
 def _signal_key(signal: dict[str, Any]) -> str:
@@ -344,7 +351,7 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
         group = dict(zip(rule.group_by, gkey))
         conds = []
         for i, leaf in enumerate(leaf_list):
-            values, counts = per_leaf[i].get(gkey, (nan, zero))
+            values, counts = per_leaf[i].get(gkey, (np.zeros(len(times)) if _zero_when_empty(leaf) else nan, zero))
             conds.append(ConditionSeries(f"c{i}", leaf.label(), leaf, values, counts,
                                          compare(values, leaf.comparator, float(leaf.threshold))))
         joint = combine(rule.condition, [c.firing for c in conds])

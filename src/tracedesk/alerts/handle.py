@@ -9,6 +9,7 @@ Backtests and evaluations are cached on the workspace until the data changes (an
 """
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +45,11 @@ class AlertsHandle:
 
     @property
     def dimensions(self) -> tuple[str, ...]:
-        """Dimensions a rule can be scoped to or grouped by in the builder."""
-        from .builder import BUILDER_DIMENSIONS
+        """Dimensions a rule can be scoped to or grouped by in the builder (tracedesk.cohorts' names, then
+        this database's mapped ones as dims.NAME)."""
+        from .builder import dimensions
 
-        return tuple(BUILDER_DIMENSIONS)
+        return tuple(self._ws.memo(("alerts.dimensions",), dimensions))
 
     def signal_choices(self) -> "list[SignalChoice]":
         """Signals this data can feed, with the usual aggregation, bad direction and a start threshold."""
@@ -98,7 +100,7 @@ class AlertsHandle:
 
     # -- saved rules -------------------------------------------------------------------------------
 
-    def list(self) -> list[AlertRule]:
+    def list(self) -> builtins.list[AlertRule]:  # noqa: A003 - reads as ws.alerts.list()
         from .storage import list_rules
 
         return self._ws.call(list_rules)
@@ -130,7 +132,7 @@ class AlertsHandle:
         return self._ws.memo(("alerts.backtest", dumps_rule(rule), since_ns, until_ns),
                              lambda db: backtest(db, rule, since_ns, until_ns))
 
-    def evaluate(self, rule: AlertRule, at: object = None) -> list[dict[str, Any]]:
+    def evaluate(self, rule: AlertRule, at: object = None) -> builtins.list[dict[str, Any]]:
         """One event per group for the window ending at `at` (default: the newest span)."""
         from .. import timeutil
         from .evaluate import evaluate
@@ -138,7 +140,7 @@ class AlertsHandle:
         at_ns = timeutil.parse_optional_time(at, name="at")
         return self._ws.memo(("alerts.evaluate", dumps_rule(rule), at_ns), lambda db: evaluate(db, rule, at_ns))
 
-    def firing(self, rule: AlertRule, at: object = None) -> list[str]:
+    def firing(self, rule: AlertRule, at: object = None) -> builtins.list[str]:
         """Labels of the groups firing now (or at `at`)."""
         return [self.group_label(e["group"]) for e in self.evaluate(rule, at) if e["firing"]]
 

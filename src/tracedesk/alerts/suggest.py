@@ -21,11 +21,10 @@ import numpy as np
 import sqlite_utils
 
 from ..store import connect
-from .definition import SCOPE_COLUMNS, SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
+from .. import cohorts
+from .definition import SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
 from .evaluate import NS, BacktestResult, backtest, compare, data_range, evaluation_grid
 
-#: How each candidate is aggregated (a signal's default aggregation when not listed).
-_RATE_TYPES = {"error_rate", "refusal_rate", "thumbs_down_rate", "eval_fail_rate"}
 
 
 @dataclass
@@ -65,28 +64,27 @@ class Suggestion:
 
 
 def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], str]]:
-    """(signal, aggregation) pairs worth trying on this database."""
-    out: list[tuple[dict[str, Any], str]] = []
-    evaluators = [r[0] for r in db.execute(
-        "SELECT DISTINCT name FROM evaluations WHERE score IS NOT NULL AND name != 'user_feedback' ORDER BY name")]
-    for name in evaluators:
-        out.append(({"type": "eval_score", "evaluator": name}, "mean"))
-    kinds = [r[0] for r in db.execute("SELECT DISTINCT kind FROM spans WHERE kind IS NOT NULL ORDER BY kind")]
+    """(signal, aggregation) pairs worth trying on this database, each with its registry aggregation."""
+    from ..signals import get
+    from ..store.query import distinct_values, evaluator_names
+
+    out: list[dict[str, Any]] = []
+    for name in evaluator_names(db, scored=True):
+        if name != "user_feedback":
+            out.append({"type": "eval_score", "evaluator": name})
+    kinds = sorted(distinct_values(db, "kind"))
     for kind in kinds:
-        out.append(({"type": "duration", "span_kind": kind}, "p95"))
-    out.append(({"type": "trace_duration"}, "p95"))
+        out.append({"type": "duration", "span_kind": kind})
+    out.append({"type": "trace_duration"})
     if "TOOL" in kinds:
-        out.append(({"type": "error_rate", "span_kind": "TOOL"}, "rate"))
-    out.append(({"type": "error_rate"}, "rate"))
+        out.append({"type": "error_rate", "span_kind": "TOOL"})
+    out.append({"type": "error_rate"})
     if "LLM" in kinds:
-        for stype, agg in (("ttft", "p95"), ("input_tokens", "mean"), ("output_tokens", "mean"),
-                           ("refusal_rate", "rate")):
-            out.append(({"type": stype}, agg))
-    for stype in ("cost_per_trace", "tool_calls_per_trace", "llm_calls_per_trace", "spans_per_trace"):
-        out.append(({"type": stype}, "mean"))
-    if db.execute("SELECT 1 FROM evaluations WHERE name = 'user_feedback' LIMIT 1").fetchone():
-        out.append(({"type": "thumbs_down_rate"}, "rate"))
-    return [c for c in out if c[0]["type"] in SIGNAL_SPECS]
+        out += [{"type": t} for t in ("ttft", "input_tokens", "output_tokens", "refusal_rate_answer")]
+    out += [{"type": t} for t in ("cost_per_trace", "tool_calls_per_trace", "llm_calls_per_trace", "spans_per_trace")]
+    if "user_feedback" in evaluator_names(db):
+        out.append({"type": "thumbs_down_rate"})
+    return [(sig, get(sig["type"]).aggregation) for sig in out if sig["type"] in SIGNAL_SPECS]
 
 
 #: A signal whose typical window holds fewer samples than this is not proposed as a condition.
@@ -99,7 +97,7 @@ AUTO_WINDOWS: tuple[str, ...] = ("15m", "30m", "1h", "2h", "6h")
 def pick_window(db: sqlite_utils.Database, scope: dict[str, tuple[str, ...]], span: tuple[int, int],
                 min_traces: int = 5) -> str:
     """The shortest window whose typical (median) window holds at least `min_traces` traces of the cohort."""
-    from .signals import SampleQuery, samples
+    from ..signals import SampleQuery, samples
 
     t = samples(db, {"type": "spans_per_trace"}, SampleQuery(scope, ()))["t"].to_numpy(np.int64)
     for window in AUTO_WINDOWS:
@@ -145,9 +143,11 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         raise ValueError("the incident must end after it starts")
     scope = {k: tuple(v) if isinstance(v, (list, tuple)) else (str(v),) for k, v in (cohort or {}).items()}
     for key in scope:
-        if key not in SCOPE_COLUMNS and not key.startswith("dims."):
-            raise ValueError(f"unknown cohort dimension {key!r}; valid choices: {', '.join(SCOPE_COLUMNS)} "
-                             f"or dims.NAME")
+        try:
+            cohorts.resolve(key, derived=False)
+        except cohorts.CohortError:
+            raise ValueError(f"unknown cohort dimension {key!r}; valid choices: {', '.join(cohorts.names())} "
+                             f"or dims.NAME") from None
     span = data_range(db)
     if span is None:
         raise ValueError("the database holds no spans; ingest traces first")

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from ..store.query import Filters, frame
+from ..store import workbench as store_workbench
+from ..store.query import Filters
 
 KEPT_KINDS = frozenset({"AGENT", "LLM", "TOOL", "RETRIEVER", "RERANKER", "EMBEDDING", "GUARDRAIL"})
 MISSING_KIND = "MISSING"
@@ -192,11 +193,7 @@ def layered_layout(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
 
 def trajectory(db: sqlite_utils.Database, trace_id: str, *, collapse: bool = True) -> nx.DiGraph:
     """The trajectory graph of one stored trace (an empty graph if the trace id is unknown)."""
-    spans = frame(db, "SELECT trace_id, span_id, parent_span_id, name, kind, status, status_message, start_ns, "
-                      "duration_ms, cost_usd, model, agent_name, tool_name FROM spans WHERE trace_id = ?",
-                  [trace_id])
-    evs = frame(db, "SELECT span_id, name, score, passed FROM evaluations WHERE trace_id = ? AND error IS NULL",
-                [trace_id])
+    spans, evs = store_workbench.trajectory_frames(db, trace_id)
     return build_trajectory(spans, evs, collapse=collapse)
 
 
@@ -271,6 +268,7 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
             if r.get("usage_counted") and cost is not None and cost == cost:  # (NaN != NaN)
                 run_cost[run] += float(cost)
             run_scores[run].extend(ev_by_span.get((trace_id, sid), ()))
+        explicit = _explicit_handoffs(rows, starts, agent)
         for run in starts:
             a = agent[run]
             st = runs[a]
@@ -282,7 +280,8 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
             st["cost"] += run_cost[run]
             st["scores"].extend(run_scores[run])
             p = parent.get(run)
-            src = agent.get(p) if p in rows else None
+            # the SDK's own handoff signal wins over nesting (agents that run side by side hand off too)
+            src = explicit.get(run) or (agent.get(p) if p in rows else None)
             if src is None:
                 st["entries"] += 1
             else:
@@ -303,22 +302,46 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
     return g
 
 
+def _explicit_handoffs(rows: dict[str, dict[str, Any]], starts: list[str],
+                       agent: dict[str, str | None]) -> dict[str, str]:
+    """Run start span -> the agent that handed off to it, from the stored handoff_from/handoff_to columns.
+
+    A handoff recorded on the target agent's own span enters that run; one recorded on a handoff span
+    enters the first run of the target that starts at or after it. Several signals for one run (a handoff
+    span AND an agent-graph parent) are one handoff."""
+    if "handoff_to" not in next(iter(rows.values()), {}):
+        return {}
+    runs_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    start_set = set(starts)
+    for run in starts:
+        runs_of[str(agent[run])].append((int(rows[run].get("start_ns") or 0), run))
+    for lst in runs_of.values():
+        lst.sort()
+    out: dict[str, str] = {}
+    for sid, r in rows.items():
+        src, dst = _str(r.get("handoff_from")), _str(r.get("handoff_to"))
+        if src is None or dst is None or src == dst or dst not in runs_of:
+            continue
+        if sid in start_set and agent.get(sid) == dst:
+            target = sid
+        else:
+            t0 = int(r.get("start_ns") or 0)
+            later = [run for start, run in runs_of[dst] if start >= t0 and run not in out]
+            if not later:
+                continue
+            target = later[0]
+        out.setdefault(target, src)
+    return out
+
+
 def agent_topology(db: sqlite_utils.Database, filters: Filters | None = None, *,
                    max_traces: int = 5_000) -> nx.DiGraph:
     """Agent topology over the filtered traces that name an agent (the most recent `max_traces` of them; the
     graph's `sampled_traces` / `matched_traces` attributes say how many were used of how many matched)."""
-    from ..store.query import count_traces, trace_where
+    from ..store.query import count_traces
 
-    where, params = trace_where(filters)
     matched = count_traces(db, filters)
-    # the ids first, then each trace's spans through the primary key (CROSS JOIN fixes that order)
-    ids = (f"WITH ids AS (SELECT t.trace_id FROM traces t WHERE {where} AND t.agents IS NOT NULL "
-           f"ORDER BY t.start_ns DESC LIMIT ?) ")
-    spans = frame(db, ids + "SELECT s.trace_id, s.span_id, s.parent_span_id, s.kind, s.status, s.agent_name, "
-                      "s.duration_ms, s.cost_usd, s.usage_counted FROM ids CROSS JOIN spans s ON s.trace_id = ids.trace_id",
-                  [*params, max_traces])
-    evs = frame(db, ids + "SELECT e.trace_id, e.span_id, e.score FROM ids CROSS JOIN evaluations e "
-                          "ON e.trace_id = ids.trace_id WHERE e.error IS NULL", [*params, max_traces])
+    spans, evs = store_workbench.topology_frames(db, filters, max_traces)
     g = build_agent_topology(spans, evs)
     g.graph["matched_traces"] = matched
     g.graph["sampled_traces"] = int(spans["trace_id"].nunique()) if not spans.empty else 0

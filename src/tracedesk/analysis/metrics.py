@@ -1,133 +1,124 @@
 """KPIs, time series, cohort matrices, window comparisons and monitoring health (read-only).
 
-Units, so every figure can be reproduced by hand:
+Every KPI, time-series point and matrix cell is a registered signal (`tracedesk.signals`) under one
+aggregation (KPI_SIGNALS, TIMESERIES_COLUMNS, MATRIX_COLUMNS), computed from the signal's samples, so an
+alert or a notebook reading the same samples gets the same number. Units, so every figure can be
+reproduced by hand:
 - a *trace* is one row of `traces`; latency is the trace duration (first span start -> last span end);
 - error rate = share of traces with at least one ERROR span; span error rate = ERROR spans / spans;
 - tokens and cost are the de-duplicated trace totals (`usage_counted`); cost per trace is the mean over
   traces whose cost is known (unknown cost is never read as zero);
 - quality = mean evaluator score (all evaluators, or one named); pass rate = share of evaluations passed;
-- refusal rate = share of traces with a refusal: an LLM output that `textchecks.is_refusal` flags, or a
-  `refusal` evaluation that failed / is labelled "refused";
+- refusal rate = `refusal_rate_trace`, the share of TRACES with a refusal: an LLM output that
+  `textchecks.is_refusal` flags, or a `refusal` evaluation that failed / is labelled "refused" (alerts
+  and drift also offer `refusal_rate_answer`, the share of LLM answers);
 - percentiles use linear interpolation (numpy's default).
 """
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from ..store.query import Filters, FilterError, _dim_expr, frame, trace_ids_sql, trace_where
-from .textchecks import is_refusal
+from .. import cohorts
+from .. import signals as _signals
+from ..store import cohort_sql
+from ..store import samples as _samples
+from ..store.query import Filters, FilterError, dimension as _dimension, frame, trace_ids_sql, trace_where
 
-#: Dimensions the cohort views offer. model/agent are trace membership: a trace belongs to every model
-#: and agent it used (from the trace summary's comma lists).
-COHORT_DIMENSIONS: tuple[str, ...] = ("agent", "model", "route", "tenant", "prompt_version", "environment")
-MISSING = "(none)"
+#: Dimensions the cohort views offer (`tracedesk.cohorts`). Span-level ones (model, agent_name...) are
+#: trace membership: a trace belongs to every model and agent it used.
+COHORT_DIMENSIONS: tuple[str, ...] = tuple(cohorts.browse_names())
+MISSING = cohorts.NO_VALUE
 
-#: Cohort metrics and whether a HIGHER value is WORSE (for ranking).
-COHORT_METRICS: dict[str, bool] = {
-    "quality": False,
-    "pass_rate": False,
-    "error_rate": True,
-    "refusal_rate": True,
-    "latency_p50_ms": True,
-    "latency_p95_ms": True,
-    "cost_per_trace": True,
+#: Each column of the cohort matrix is a registered signal under one aggregation (tracedesk.signals), so
+#: a cell is the number an alert over the same samples computes. quality / pass_rate take the chosen
+#: evaluator (all evaluators when none).
+MATRIX_COLUMNS: dict[str, tuple[str, str]] = {
+    "traces": ("trace_count", "count"),
+    "quality": ("quality", "mean"),
+    "pass_rate": ("eval_pass_rate", "mean"),
+    "error_rate": ("error_rate", "rate"),
+    "refusal_rate": ("refusal_rate_trace", "mean"),
+    "latency_p50_ms": ("trace_duration", "p50"),
+    "latency_p95_ms": ("trace_duration", "p95"),
+    "cost_per_trace": ("cost_per_trace", "mean"),
 }
+_EVALUATOR_SIGNALS = {"quality", "eval_pass_rate"}
+#: Cohort metrics and whether a HIGHER value is WORSE (for ranking), from each signal's bad direction.
+COHORT_METRICS: dict[str, bool] = {col: _signals.get(sig).bad == "up" for col, (sig, _agg) in MATRIX_COLUMNS.items()
+                                   if col != "traces"}
 #: Metrics compared in relative terms (a ratio to the global figure) rather than in points.
 _RELATIVE = {"latency_p50_ms", "latency_p95_ms", "cost_per_trace"}
 
 
-def pct(values: Iterable[float] | np.ndarray, q: float) -> float | None:
-    """The q-th percentile (linear interpolation) of the values that are not None/NaN; None if there are none."""
-    arr = np.asarray([np.nan if v is None else v for v in values] if not isinstance(values, np.ndarray) else values,
-                     dtype=float)
-    arr = arr[~np.isnan(arr)]
-    return float(np.percentile(arr, q)) if arr.size else None
+#: KPI -> (registered signal, aggregation). The other KPIs (spans, token totals, span error rate,
+#: evaluations) are plain totals of the trace summaries.
+KPI_SIGNALS: dict[str, tuple[str, str]] = {
+    "traces": ("trace_count", "count"),
+    "error_rate": ("error_rate", "rate"),
+    "latency_p50_ms": ("trace_duration", "p50"),
+    "latency_p95_ms": ("trace_duration", "p95"),
+    "latency_p99_ms": ("trace_duration", "p99"),
+    "ttft_p50_ms": ("ttft", "p50"),
+    "ttft_p95_ms": ("ttft", "p95"),
+    "cost_usd": ("cost_per_trace", "sum"),
+    "cost_per_trace": ("cost_per_trace", "mean"),
+    "traces_with_cost": ("cost_per_trace", "count"),
+    "eval_pass_rate": ("eval_pass_rate", "mean"),
+    "eval_mean_score": ("quality", "mean"),
+}
 
 
-# ---------------------------------------------------------------------------------------------
-# KPIs
-
-
-def _column(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> np.ndarray:
-    """One float column (NULLs excluded by the caller's SQL) as a numpy array."""
-    return np.fromiter((r[0] for r in db.execute(sql, list(params))), dtype=float)
-
-
-def sql_percentiles(db: sqlite_utils.Database, source: str, col: str, params: Sequence[Any],
-                    qs: Sequence[float]) -> list[float | None]:
-    """Percentiles (numpy's linear interpolation) read from an index instead of fetching every value:
-    `source` is "FROM ... WHERE ..." such that `ORDER BY col` can walk an index; each percentile reads
-    the two neighbouring values at its rank with LIMIT/OFFSET."""
-    n = db.execute(f"SELECT COUNT({col}) {source}", list(params)).fetchone()[0]
-    out: list[float | None] = []
-    for q in qs:
-        if not n:
-            out.append(None)
-            continue
-        pos = q / 100 * (n - 1)
-        lo = int(math.floor(pos))
-        vals = [r[0] for r in db.execute(f"SELECT {col} {source} AND {col} IS NOT NULL ORDER BY {col} LIMIT 2 OFFSET ?",
-                                         [*params, lo])]
-        frac = pos - lo
-        out.append(float(vals[0]) if frac == 0 or len(vals) < 2 else float(vals[0] + (vals[1] - vals[0]) * frac))
-    return out
+def _number(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
 def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str, Any]:
-    """Headline figures for the filtered traces (see the module doc for each definition)."""
+    """Headline figures for the filtered traces (see the module doc and KPI_SIGNALS for each definition)."""
     where, params = trace_where(filters)
-    row = db.execute(
-        f"SELECT COUNT(*), SUM(span_count), SUM(error_count > 0), SUM(error_count), SUM(input_tokens), "
-        f"SUM(output_tokens), SUM(total_tokens), SUM(cost_usd), AVG(cost_usd), COUNT(cost_usd), SUM(llm_calls) "
-        f"FROM traces t WHERE {where}", params,
+    n_spans, n_err_spans, tin, tout, ttot, llm_calls = db.execute(
+        f"SELECT SUM(span_count), SUM(error_count), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens), "
+        f"SUM(llm_calls) FROM traces t WHERE {where}", params,
     ).fetchone()
-    n, n_spans, n_err_traces, n_err_spans, tin, tout, ttot, cost, cost_mean, n_cost, llm_calls = row
+    by_signal: dict[str, list[tuple[str, str]]] = {}
+    for kpi, (signal, agg) in KPI_SIGNALS.items():
+        by_signal.setdefault(signal, []).append((kpi, agg))
+    figs: dict[str, Any] = {}
+    for signal, wanted in by_signal.items():
+        frame = signal_frame(db, {"type": signal}, (), filters)
+        row = _signals.figures(frame, [agg for _k, agg in wanted])
+        for kpi, agg in wanted:
+            figs[kpi] = _number(row[agg].iloc[0]) if len(row) else (0.0 if agg == "count" else None)
     sub, sub_params = trace_ids_sql(filters)
     scoped = filters is not None and not filters.is_empty()
-    qs = (50, 95, 99)
-    if scoped:
-        durations = _column(db, f"SELECT duration_ms FROM traces t WHERE {where} AND duration_ms IS NOT NULL", params)
-        lat = [pct(durations, q) for q in qs]
-        # CROSS JOIN and the unary + keep SQLite driving from the matched traces through the spans primary
-        # key, instead of scanning the kind/ttft index once per trace
-        ttfts = _column(db, f"SELECT s.ttft_ms FROM traces t CROSS JOIN spans s ON s.trace_id = t.trace_id "
-                            f"WHERE {where} AND +s.kind = 'LLM' AND +s.ttft_ms IS NOT NULL", params)
-        ttft = [pct(ttfts, q) for q in (50, 95)]
-    else:  # the whole store: walk the duration / ttft indexes instead of reading every row
-        lat = sql_percentiles(db, "FROM traces WHERE 1", "duration_ms", [], qs)
-        ttft = sql_percentiles(db, "FROM spans WHERE kind = 'LLM'", "ttft_ms", [], (50, 95))
-    ev_sql = "SELECT COUNT(*), COUNT(passed), AVG(passed), AVG(score) FROM evaluations e"
-    if scoped:
-        ev_sql += f" WHERE e.trace_id IN ({sub})"
-    n_evals, n_verdicts, pass_rate, mean_score = db.execute(ev_sql, sub_params if scoped else []).fetchone()
-    n = n or 0
+    ev_sql = "SELECT COUNT(*) FROM evaluations e" + (f" WHERE e.trace_id IN ({sub})" if scoped else "")
+    n_evals = db.execute(ev_sql, sub_params if scoped else []).fetchone()[0]
     return {
-        "traces": n,
+        "traces": int(figs["traces"]),
         "spans": n_spans or 0,
         "llm_calls": llm_calls or 0,
-        "error_rate": (n_err_traces / n) if n else None,
+        "error_rate": figs["error_rate"],
         "span_error_rate": (n_err_spans / n_spans) if n_spans else None,
-        "latency_p50_ms": lat[0],
-        "latency_p95_ms": lat[1],
-        "latency_p99_ms": lat[2],
-        "ttft_p50_ms": ttft[0],
-        "ttft_p95_ms": ttft[1],
+        "latency_p50_ms": figs["latency_p50_ms"],
+        "latency_p95_ms": figs["latency_p95_ms"],
+        "latency_p99_ms": figs["latency_p99_ms"],
+        "ttft_p50_ms": figs["ttft_p50_ms"],
+        "ttft_p95_ms": figs["ttft_p95_ms"],
         "input_tokens": tin or 0,
         "output_tokens": tout or 0,
         "total_tokens": ttot or 0,
-        "cost_usd": cost,
-        "cost_per_trace": cost_mean,
-        "traces_with_cost": n_cost or 0,
+        "cost_usd": figs["cost_usd"],
+        "cost_per_trace": figs["cost_per_trace"],
+        "traces_with_cost": int(figs["traces_with_cost"]),
         "evaluations": n_evals or 0,
-        "eval_pass_rate": pass_rate if n_verdicts else None,
-        "eval_mean_score": mean_score,
+        "eval_pass_rate": figs["eval_pass_rate"],
+        "eval_mean_score": figs["eval_mean_score"],
     }
 
 
@@ -161,89 +152,53 @@ def auto_freq(start_ns: int | None, end_ns: int | None, max_buckets: int = 200) 
     return _FREQS[-1][0]
 
 
+#: Time-series column -> (registered signal, aggregation), bucketed by sample time (trace start for
+#: trace-level signals and evaluations).
+TIMESERIES_COLUMNS: dict[str, tuple[str, str]] = {
+    "traces": ("trace_count", "count"),
+    "error_rate": ("error_rate", "rate"),
+    "latency_p50_ms": ("trace_duration", "p50"),
+    "latency_p95_ms": ("trace_duration", "p95"),
+    "total_tokens": ("tokens_per_trace", "sum"),
+    "cost_usd": ("cost_per_trace", "sum"),
+    "cost_per_trace": ("cost_per_trace", "mean"),
+    "eval_pass_rate": ("eval_pass_rate", "mean"),
+}
+
+
 def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: str | None = None) -> pd.DataFrame:
     """One row per time bucket (by trace start): traces, error_rate, latency p50/p95, total_tokens, cost,
-    cost_per_trace, eval_pass_rate. Buckets are UTC, labelled by their start; empty buckets are left out."""
-    cols = ["bucket", "traces", "error_rate", "latency_p50_ms", "latency_p95_ms", "total_tokens", "cost_usd",
-            "cost_per_trace", "eval_pass_rate"]
-    tr = trace_frame(db, filters, extra_columns=("start_ns", "total_tokens"))
-    if tr.empty:
+    cost_per_trace, eval_pass_rate (TIMESERIES_COLUMNS names the signal behind each). Buckets are UTC,
+    labelled by their start; empty buckets are left out."""
+    cols = ["bucket", *TIMESERIES_COLUMNS]
+    frames = {sig: signal_frame(db, {"type": sig}, (), filters) for sig, _agg in TIMESERIES_COLUMNS.values()}
+    traces = frames["trace_count"]
+    if traces.empty:
         return pd.DataFrame(columns=cols)
-    freq = freq or auto_freq(int(tr["start_ns"].min()), int(tr["start_ns"].max()))
-    bucket = pd.to_datetime(tr["start_ns"], unit="ns", utc=True).dt.floor(freq).rename("bucket")
-    g = tr.groupby(bucket)
-    sums = g[["errored", "passed_sum", "n_passed"]].sum()
-    out = pd.DataFrame({
-        "traces": g.size(),
-        "error_rate": sums["errored"] / g.size(),
-        "latency_p50_ms": g["duration_ms"].quantile(0.5),
-        "latency_p95_ms": g["duration_ms"].quantile(0.95),
-        "total_tokens": g["total_tokens"].sum(min_count=1),
-        "cost_usd": g["cost_usd"].sum(min_count=1),
-        "cost_per_trace": g["cost_usd"].mean(),
-        "eval_pass_rate": sums["passed_sum"] / sums["n_passed"].where(sums["n_passed"] > 0),
-    })
+    freq = freq or auto_freq(int(traces["t"].min()), int(traces["t"].max()))
+    parts = {}
+    for col, (signal, agg) in TIMESERIES_COLUMNS.items():
+        frame = frames[signal]
+        keys = pd.to_datetime(frame["t"], unit="ns", utc=True).dt.floor(freq).rename("bucket")
+        parts[col] = _signals.figures(frame, [agg], keys)[agg]
+    index = parts["traces"].index
+    out = pd.DataFrame({col: parts[col].reindex(index) for col in TIMESERIES_COLUMNS}, index=index)
+    out["traces"] = out["traces"].astype(int)
+    out.index.name = "bucket"
     return out.reset_index()[cols]
 
 
-# ---------------------------------------------------------------------------------------------
-# Refusals
-
-# textchecks' refusal pattern is anchored at the start: after any non-word characters, its first word
-# character is i, s, u or a ("I'm sorry", "Sorry", "Unfortunately", "As an AI"). SQL keeps the outputs
-# that, once leading ASCII non-word characters are trimmed, start with one of those letters or with a
-# non-ASCII character (which may still be a non-word one) — a superset — and Python runs the exact check.
-# (SQLite string functions stop at a NUL character, so text where one comes first is always a candidate;
-# NUL is left out of the trim set for the same reason.)
-_ASCII_NONWORD = "".join(c for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_"))
-_REFUSAL_CANDIDATE = ("(substr(ltrim(s.output_text, :nonword), 1, 1) IN ('i', 's', 'u', 'a', 'I', 'S', 'U', 'A') "
-                      "OR unicode(ltrim(s.output_text, :nonword)) > 127 "
-                      "OR IFNULL(unicode(ltrim(s.output_text, :nonword)), 0) = 0)")
-
-
 def refused_trace_ids(db: sqlite_utils.Database, filters: Filters | None = None) -> set[str]:
-    """Traces with a refusal: an LLM output flagged by is_refusal, or a failed/"refused" refusal evaluation.
-
-    The text check over every LLM output is the expensive part, so its result is kept on the connection
-    and only spans added since (higher rowid) are checked when the database changes. (A span re-written
-    in place with new text keeps its rowid and is not re-checked until the workspace is reopened.)
-    """
-    refused = set(_text_refusals(db))
-    ev_sql = ("SELECT DISTINCT e.trace_id FROM evaluations e WHERE e.name = 'refusal' "
-              "AND (e.passed = 0 OR e.label = 'refused')")
-    refused.update(r[0] for r in db.execute(ev_sql))
+    """Traces with a refusal (the refusal_rate_trace signal's 1s): an LLM output flagged by is_refusal,
+    or a failed/"refused" refusal evaluation; see store.samples.refused_trace_ids."""
+    refused = _samples.refused_trace_ids(db)
     if filters is not None and not filters.is_empty() and refused:
         where, params = trace_where(filters)
         ids = json.dumps(sorted(refused))
         refused = {r[0] for r in db.execute(
             f"SELECT t.trace_id FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?)) AND {where}",
             [ids, *params])}
-    return refused
-
-
-def _text_refusals(db: sqlite_utils.Database) -> set[str]:
-    cache = getattr(db, "_td_refusals", None)
-    version = (db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes)
-    if cache is not None and cache["version"] == version:
-        return cache["refused"]
-    if cache is None:
-        cache = {"upto": 0, "refused": set()}
-    top = db.execute("SELECT MAX(rowid) FROM spans").fetchone()[0] or 0
-    if top < cache["upto"]:  # the table was rebuilt: start over
-        cache = {"upto": 0, "refused": set()}
-    # `+s.kind`: read the table in rowid order (sequential) rather than through the kind index
-    sql = (f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
-           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND {_REFUSAL_CANDIDATE}")
-    for tid, text in db.execute(sql, {"lo": cache["upto"], "hi": top, "nonword": _ASCII_NONWORD}):
-        if is_refusal(text):
-            cache["refused"].add(tid)
-    cache["upto"] = top
-    cache["version"] = version
-    try:
-        db._td_refusals = cache  # type: ignore[attr-defined]
-    except AttributeError:  # an object that takes no attributes: no cache, still correct
-        pass
-    return cache["refused"]
+    return set(refused)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,11 +206,10 @@ def _text_refusals(db: sqlite_utils.Database) -> set[str]:
 
 
 def _check_dimension(dimension: str) -> str:
-    if dimension == "agent_name":
-        return "agent"
+    """The one spelling of a dimension name ('agent' -> 'agent_name'); FilterError when empty or bad."""
     if not dimension:
         raise FilterError(f"Choose a cohort dimension: {', '.join(COHORT_DIMENSIONS)} or a mapped one")
-    return dimension
+    return _dimension(dimension).name
 
 
 def _data_version(db: sqlite_utils.Database) -> tuple[int, int]:
@@ -269,12 +223,13 @@ _FRAME_BASE = ("duration_ms", "errored", "cost_usd", "has_cost", "score_sum", "n
 
 def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, evaluator: str | None = None,
                 dimensions: Sequence[str] = (), extra_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per filtered trace with what the cohort views aggregate: duration_ms, errored, cost_usd,
+    """A per-trace computation of the matrix inputs, independent of the signal registry (the tests hold
+    the registry's matrix to it). One row per filtered trace with what the cohort views aggregate: duration_ms, errored, cost_usd,
     has_cost, the trace's evaluation sums (score_sum, n_score, passed_sum, n_passed — of one evaluator or
     all), refused, plus the requested cohort `dimensions` (model/agent as the comma lists) and
     `extra_columns` of traces (start_ns, total_tokens). Computed in one SQL statement (no trace ids leave
     SQLite) and kept on the connection until the data changes."""
-    dims = tuple(dict.fromkeys(dimensions))
+    dims = tuple(dict.fromkeys(_check_dimension(d) for d in dimensions))
     extra = tuple(dict.fromkeys(extra_columns))
     key = (repr(filters.to_query_params()) if filters else "", evaluator, dims, extra, _data_version(db))
     cache = getattr(db, "_td_frames", None)
@@ -284,7 +239,7 @@ def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, ev
     where, params = trace_where(filters)
     cols = []
     for d in dims:
-        expr = "t.models" if d == "model" else "t.agents" if d == "agent" else _dim_expr(d, "t")
+        expr = cohort_sql.trace_value_sql(_dimension(d), "t", db)
         cols.append(f'{expr} AS "dim:{d}"')
     for c in extra:
         if c not in ("start_ns", "total_tokens"):
@@ -333,7 +288,7 @@ def _cohort_column(df: pd.DataFrame, dimension: str) -> pd.Series:
     every cohort of a model or agent it used); missing values as "(none)"."""
     col = df[f"dim:{dimension}"]
     present = col.notna() & (col.astype(str) != "")
-    if dimension in ("model", "agent"):
+    if _dimension(dimension).membership:
         return col.where(present, MISSING).astype(str).str.split(",").explode().rename("cohort")
     return col.where(present, MISSING).astype(str).rename("cohort")
 
@@ -363,15 +318,99 @@ def matrix_from_frame(df: pd.DataFrame, dimension: str, *, include_global: bool 
     cols = ["traces", *COHORT_METRICS]
     if df.empty:
         return pd.DataFrame(columns=cols).rename_axis("cohort")
-    cohorts = _cohort_column(df, dimension)
-    rows = df.loc[cohorts.index].reset_index(drop=True) if dimension in ("model", "agent") else df
-    out = _metrics_by(rows, cohorts.reset_index(drop=True) if rows is not df else cohorts)
+    dimension = _check_dimension(dimension)
+    members = _cohort_column(df, dimension)
+    rows = df.loc[members.index].reset_index(drop=True) if _dimension(dimension).membership else df
+    out = _metrics_by(rows, members.reset_index(drop=True) if rows is not df else members)
     out = out.sort_values("traces", ascending=False, kind="stable")
     if include_global:
         glob = _metrics_by(df, pd.Series("(all)", index=df.index))
         out = pd.concat([glob, out])
     out.index.name = "cohort"
     return out[cols]
+
+
+def metric_label(column: str) -> str:
+    """What a matrix / time-series column shows, from the registry: 'refusal_rate' -> 'Refusal rate
+    (share of traces)', 'latency_p95_ms' -> 'Trace duration p95 (ms)', 'cost_usd' -> 'Total cost (USD)'."""
+    signal, agg = {**TIMESERIES_COLUMNS, **MATRIX_COLUMNS}[column]
+    s = _signals.get(signal)
+    if signal == "trace_count":
+        return s.label
+    if agg == "sum":  # a per-trace signal summed over the bucket: its total
+        shown = "Total " + s.label.replace(" per trace", "").lower()
+    else:
+        shown = f"{s.label} {agg}" if agg.startswith("p") else s.label
+    return f"{shown} ({s.unit})" if s.unit in ("ms", "USD") else shown
+
+
+def _matrix_signals(evaluator: str | None) -> dict[str, dict[str, Any]]:
+    """Signal (with params) per distinct registry signal the matrix reads."""
+    out = {}
+    for signal, _agg in MATRIX_COLUMNS.values():
+        params = {"evaluator": evaluator} if evaluator and signal in _EVALUATOR_SIGNALS else {}
+        out[signal] = {"type": signal, **params}
+    return out
+
+
+def signal_frame(db: sqlite_utils.Database, signal: dict[str, Any], dimensions: Sequence[str],
+                 filters: Filters | None = None) -> pd.DataFrame:
+    """A signal's samples for the filtered traces with one (unexploded) column per dimension, kept on the
+    connection until the data changes (the Cohorts page reads the same samples several times)."""
+    key = (repr(sorted(signal.items())), tuple(dimensions), repr(filters.to_query_params()) if filters else "",
+           _data_version(db))
+    cache = getattr(db, "_td_signal_frames", None)
+    if cache is not None and key in cache:
+        return cache[key]
+    frame = _signals.samples(db, signal, _signals.SampleQuery({}, tuple(dimensions), filters=filters, explode=False))
+    if cache is None:
+        cache = {}
+        try:
+            db._td_signal_frames = cache  # type: ignore[attr-defined]
+        except AttributeError:
+            return frame
+    if len(cache) >= 32:  # a few pages' worth; drop the oldest
+        cache.pop(next(iter(cache)))
+    cache[key] = frame
+    return frame
+
+
+def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: str | None) -> pd.DataFrame:
+    """The matrix columns from each signal's samples, per cohort of `dimension` (None: one row "(all)")."""
+    parts: dict[str, pd.Series] = {}
+    dim = _dimension(dimension) if dimension else None
+    for col, (signal, agg) in MATRIX_COLUMNS.items():
+        frame = frames[signal]
+        if dim is None:
+            keys = None
+        else:
+            frame = cohort_sql.explode(frame[["v", dimension]], {dimension: dim})
+            keys = frame[dimension].fillna(MISSING).astype(str)
+        parts[col] = _signals.figures(frame, [agg], keys)[agg]
+    index = parts["traces"].index
+    return pd.DataFrame({col: parts[col].reindex(index) for col in MATRIX_COLUMNS}, index=index)
+
+
+def matrices(db: sqlite_utils.Database, dimensions: Sequence[str], filters: Filters | None = None, *,
+             evaluator: str | None = None, include_global: bool = True) -> dict[str, pd.DataFrame]:
+    """cohort_matrix for several dimensions from one read per signal."""
+    names = [_check_dimension(d) for d in dimensions]
+    dims = tuple(dict.fromkeys(names))
+    frames = {sig: signal_frame(db, spec, dims, filters) for sig, spec in _matrix_signals(evaluator).items()}
+    cols = list(MATRIX_COLUMNS)
+    glob = _matrix(frames, evaluator, None) if include_global else None
+    out = {}
+    for dim in dims:
+        body = _matrix(frames, evaluator, dim)
+        if body.empty:
+            out[dim] = pd.DataFrame(columns=cols).rename_axis("cohort")
+            continue
+        body = body.sort_index().sort_values("traces", ascending=False, kind="stable")
+        table = pd.concat([glob, body]) if glob is not None else body
+        table["traces"] = table["traces"].astype(int)
+        table.index.name = "cohort"
+        out[dim] = table[cols]
+    return out
 
 
 def cohort_matrix(
@@ -383,60 +422,11 @@ def cohort_matrix(
     include_global: bool = True,
 ) -> pd.DataFrame:
     """Metrics (rows = cohorts of `dimension`, most traces first) for the filtered traces; the first row
-    "(all)" is the global figure when include_global. Columns: traces, quality, pass_rate, error_rate,
-    refusal_rate, latency_p50_ms, latency_p95_ms, cost_per_trace."""
+    "(all)" is the global figure when include_global. Columns (see MATRIX_COLUMNS for the signal behind
+    each): traces, quality, pass_rate, error_rate, refusal_rate (share of traces), latency_p50_ms,
+    latency_p95_ms, cost_per_trace. Span-level dimensions are trace membership (tracedesk.cohorts)."""
     dimension = _check_dimension(dimension)
-    if dimension in ("model", "agent"):  # trace membership: a trace counts in several cohorts
-        return matrix_from_frame(trace_frame(db, filters, evaluator=evaluator, dimensions=(dimension,)), dimension,
-                                 include_global=include_global)
-    return _grouped_matrix(db, dimension, filters, evaluator=evaluator, include_global=include_global)
-
-
-def _grouped_matrix(db: sqlite_utils.Database, dimension: str, filters: Filters | None, *,
-                    evaluator: str | None, include_global: bool) -> pd.DataFrame:
-    """cohort_matrix for a one-value-per-trace dimension: sums in SQL GROUP BY cohort; only (cohort,
-    duration) pairs come back row by row, for the percentiles. Same figures as matrix_from_frame."""
-    cols = ["traces", *COHORT_METRICS]
-    where, params = trace_where(filters)
-    expr = f"COALESCE(NULLIF(CAST({_dim_expr(dimension, 't')} AS TEXT), ''), '{MISSING}')"
-    refused = json.dumps(sorted(refused_trace_ids(db)))
-    sums = frame(db, f"SELECT {expr} AS cohort, COUNT(*) AS n, SUM(t.error_count > 0) AS errored, "
-                     f"SUM(t.cost_usd) AS cost_usd, COUNT(t.cost_usd) AS has_cost, "
-                     f"SUM(t.trace_id IN (SELECT value FROM json_each(?))) AS refused "
-                     f"FROM traces t WHERE {where} GROUP BY 1", [refused, *params])
-    if sums.empty:
-        return pd.DataFrame(columns=cols).rename_axis("cohort")
-    ev_cond = "e.name = ?" if evaluator else "1"
-    ev = frame(db, f"SELECT {expr} AS cohort, SUM(e.score) AS score_sum, COUNT(e.score) AS n_score, "
-                   f"SUM(e.passed) AS passed_sum, COUNT(e.passed) AS n_passed FROM traces t "
-                   f"JOIN evaluations e ON e.trace_id = t.trace_id WHERE {ev_cond} AND {where} GROUP BY 1",
-               [*([evaluator] if evaluator else []), *params])
-    dur = frame(db, f"SELECT {expr} AS cohort, t.duration_ms FROM traces t WHERE {where}", params)
-    sums = sums.set_index("cohort").join(ev.set_index("cohort")).fillna(
-        {"score_sum": 0, "n_score": 0, "passed_sum": 0, "n_passed": 0})
-    dur["duration_ms"] = dur["duration_ms"].astype(float)
-    if include_global:
-        sums = pd.concat([sums.sum(numeric_only=True).to_frame("(all)").T, sums])
-        dur = pd.concat([dur.assign(cohort="(all)"), dur], ignore_index=True)
-    n = sums["n"].astype(float)
-    div = lambda a, b: sums[a].astype(float) / sums[b].astype(float).where(sums[b] > 0)  # noqa: E731
-    q = dur.groupby("cohort")["duration_ms"]
-    out = pd.DataFrame({
-        "traces": sums["n"].astype(int),
-        "quality": div("score_sum", "n_score"),
-        "pass_rate": div("passed_sum", "n_passed"),
-        "error_rate": sums["errored"].astype(float) / n,
-        "refusal_rate": sums["refused"].astype(float) / n,
-        "latency_p50_ms": q.quantile(0.5).reindex(sums.index),
-        "latency_p95_ms": q.quantile(0.95).reindex(sums.index),
-        "cost_per_trace": div("cost_usd", "has_cost"),
-    }, index=sums.index)
-    head = out.iloc[:1] if include_global else out.iloc[:0]
-    body = out.iloc[1:] if include_global else out
-    body = body.sort_index().sort_values("traces", ascending=False, kind="stable")
-    out = pd.concat([head, body])
-    out.index.name = "cohort"
-    return out[cols]
+    return matrices(db, [dimension], filters, evaluator=evaluator, include_global=include_global)[dimension]
 
 
 def rank_cohorts(matrix: pd.DataFrame, *, min_traces: int = 5, side: str = "both") -> pd.DataFrame:
@@ -501,9 +491,8 @@ def worst_cohorts(
 ) -> pd.DataFrame:
     """The cohorts (over several dimensions) that sit furthest on the WORSE side of the global figure."""
     parts = []
-    df = trace_frame(db, filters, dimensions=dimensions)
-    for dim in dimensions:
-        ranked = rank_cohorts(matrix_from_frame(df, dim), min_traces=min_traces, side="worse")
+    for dim, matrix in matrices(db, dimensions, filters).items():
+        ranked = rank_cohorts(matrix, min_traces=min_traces, side="worse")
         ranked = ranked[ranked["cohort"] != MISSING]
         if not ranked.empty:
             parts.append(ranked.assign(dimension=dim))

@@ -12,9 +12,7 @@ path = ui.db_path()
 note = ui.ensure_database(path)
 ws = ui.require_workspace(path)
 if note or ws.is_sample():
-    from tracedesk.sample import sample_note
-
-    st.info(sample_note())
+    st.info(note or ws.sample_note())
 
 st.caption(f"Database: `{path}` — where quality, cost and latency broke together: which cohort, which "
            "prompt version, which agent step.")

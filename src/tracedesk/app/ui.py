@@ -4,8 +4,9 @@
   file is missing or holds no traces, and stops the page — pages never show a traceback for that.
 - `sidebar_filters(ws)` draws the filters every page shares; the choice survives page switches (kept in
   session state) and is mirrored into the URL query string, so a filtered view is a shareable link.
-- `show_text` renders span content as plain text: nothing a span carries is ever interpreted as HTML or
-  Markdown.
+- `show_text` renders span content as plain text, and `md()` makes any string that came from data or a
+  URL safe to put inside Markdown (captions, warnings, expander labels): nothing a span or a link carries
+  is ever interpreted as HTML, Markdown, KaTeX, a Streamlit directive (`:red[]`), a link or an image.
 - `error_boundary()` shows the library's user-facing errors (`tracedesk.errors.TracedeskError`) as a
   message, never a traceback; `app.main` runs every page inside one, pages wrap the parts that may fail.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,7 +96,7 @@ def require_workspace(path: str | None = None, *, allow_empty: bool = False) -> 
     try:
         ws = open_workspace(str(Path(path).expanduser()))
     except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
-        st.error(f"Cannot open `{path}` as a tracedesk database: {exc}")
+        st.error(f"Cannot open {md_code(path)} as a tracedesk database: {md(exc)}")
         st.info("Next step: point TRACEDESK_DB at a database made by `tracedesk ingest`, or move this file away.")
         st.stop()
     if not allow_empty and ws.is_empty():
@@ -120,7 +122,7 @@ def show_error(exc: BaseException) -> None:
     problems = getattr(exc, "errors", None)
     if isinstance(problems, list) and problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
         for path, message in problems:
-            st.error(f"`{path}`: {message}")
+            st.error(f"{md_code(path)}: {md(message)}")
     else:
         st.error(describe(exc))
 
@@ -157,7 +159,7 @@ def current_filters() -> "Filters":
     try:
         return Filters.from_query_params(st.query_params.to_dict())
     except FilterError as exc:
-        st.sidebar.warning(f"Ignored the filters in the link: {exc}")
+        st.sidebar.warning(f"Ignored the filters in the link: {md(exc)}")
         return Filters()
 
 
@@ -185,7 +187,7 @@ def _day_ns(day: dt.date) -> int:
 def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     """Draw the shared filters in the sidebar and return the choice."""
     from ..store.query import Filters
-    from ..analysis.metrics import COHORT_DIMENSIONS
+    from .. import cohorts
 
     cur = current_filters()
     sb = st.sidebar
@@ -204,7 +206,8 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
             f.end_ns = _day_ns(picked[1] + dt.timedelta(days=1))
     elif isinstance(picked, (tuple, list)) and len(picked) == 1:  # mid-selection: one day so far
         f.start_ns = _day_ns(picked[0]) if picked[0] > first else None
-    for dim in [d for d in COHORT_DIMENSIONS if d not in ("agent", "model")] + ws.extra_dimensions():
+    # trace-level dimensions here; model and agent (span-level) have their own pickers below
+    for dim in cohorts.browse_names(cohorts.TRACE) + ws.extra_dimensions():
         options = ws.values(dim)
         if not options:
             continue
@@ -212,7 +215,7 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
         values = sb.multiselect(dim.replace("_", " "), options, key=_seed(f"dim_{dim}", chosen))
         if values:
             f.dims[dim] = list(values)
-    for attr, source, label in (("models", "model", "model"), ("agents", "agent", "agent")):
+    for attr, source, label in (("models", "model", "model"), ("agents", "agent_name", "agent")):
         options = ws.values(source)
         if options:
             chosen = [v for v in getattr(cur, attr) if v in options]
@@ -312,6 +315,46 @@ def kpi_row(kpis: dict[str, Any], keys: tuple[str, ...] | None = None, per_row: 
             col.metric(label, fmt(kpis.get(key)))
 
 
+#: What Markdown, GFM, KaTeX and Streamlit act on inside one line of text: links and images and
+#: directives (`[`, `]` — `![x](url)`, `[x](javascript:..)`, `:red[x]`), autolinks and HTML (`<`, `>`),
+#: code (`` ` ``), emphasis and strikethrough (`*`, `~`), formulas (`$`), and our own escapes (`\`).
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<>$~|])")
+#: `_` emphasises only at a word edge; `:` starts a shortcode/icon only when a word follows it
+#: (`:smile:`, `:material/x:`, and the scheme of `http://`, a GFM autolink); `www.` autolinks.
+_MD_EDGE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=[0-9A-Za-z/])|(?<=\bwww)\.", re.IGNORECASE)
+#: What starts a block at the beginning of a line: headers, lists (`-`, `+`, `1.`); `>` is escaped always.
+_AUTOLINK = re.compile(r"(?<=[A-Za-z])\\?:(?=//)|(?<![0-9A-Za-z])www(?=\\?\.)|@", re.IGNORECASE)
+_MD_NUMBERED = re.compile(r"^(\d+)([.)])")
+
+
+def md(value: Any, *, limit: int = 300) -> str:
+    """A string from data or a URL, made inert for Markdown (captions, warnings, expander labels): one
+    line, at most `limit` characters, with every character that could make a link, an image, a header, a
+    formula, a colour, an icon or HTML escaped. Ordinary text (ids, `snake_case`, `a-b`, `0..0.5`)
+    reads unchanged."""
+    text = "" if value is None else str(value)
+    text = " ".join(text.split())  # a newline could start a header, list or block of its own
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    text = _MD_ALWAYS.sub(r"\\\1", text)
+    text = _MD_EDGE.sub(lambda m: "\\" + m.group(0), text)
+    # GFM links bare URLs, `www.` names and e-mail addresses after parsing, whatever is escaped: a
+    # zero-width space after the scheme, `www` and `@` keeps the text as shown and makes no link.
+    text = _AUTOLINK.sub(lambda m: m.group(0) + "\u200b", text)
+    text = _MD_NUMBERED.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)  # "1. x" is a list item
+    return re.sub(r"^[#+=-]", lambda m: "\\" + m.group(0), text)
+
+
+def md_code(value: Any, *, limit: int = 300) -> str:
+    """A string from data or a URL as an inline code span (nothing inside one is interpreted): the
+    fence is longer than any run of backticks in the value, so it cannot be closed from inside."""
+    text = " ".join(("" if value is None else str(value)).split())[:limit]
+    longest = max((len(r) for r in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def show_text(label: str, text: Any, *, height: int | None = None) -> None:
     """Span content, shown verbatim as text (a code block without highlighting): HTML, Markdown or
     script in a span is displayed, never interpreted."""
@@ -319,7 +362,7 @@ def show_text(label: str, text: Any, *, height: int | None = None) -> None:
         return
     if not isinstance(text, str):
         text = json.dumps(text, indent=2, ensure_ascii=False, default=str)
-    st.caption(label)
+    st.caption(md(label))
     st.code(text, language=None, wrap_lines=True, height=height if height else "content")
 
 
@@ -338,7 +381,8 @@ def span_choice_label(row: Any) -> str:
 def render_span(span: dict[str, Any], evals: "pd.DataFrame") -> None:
     """Everything about one span, as text: header figures, input/output, messages, tool call, documents,
     evaluation scores with reasons, attributes."""
-    st.markdown(f"**{span.get('kind')}** · status **{span.get('status')}** · span `{span['span_id']}`")
+    st.markdown(f"**{md(span.get('name') or '(no name)')}** · {md(span.get('kind'))} · status "
+                f"**{md(span.get('status'))}** · span {md_code(span['span_id'])}")
     if span.get("status_message"):
         show_text("status message", span["status_message"])
     cols = st.columns(4)
@@ -353,7 +397,7 @@ def render_span(span: dict[str, Any], evals: "pd.DataFrame") -> None:
                                        "route", "tenant", "prompt_version", "session_id", "user_id", "convention")
              if _nan_none(span.get(k)) is not None}
     if facts:
-        st.caption(" · ".join(f"{k}: {v}" for k, v in facts.items()))
+        st.caption(" · ".join(f"{k}: {md(v, limit=120)}" for k, v in facts.items()))
     span_evals = evals[evals["span_id"] == span["span_id"]] if not evals.empty else evals
     if not span_evals.empty:
         st.markdown("**Evaluations**")
@@ -416,3 +460,10 @@ def worst_display(worst: "pd.DataFrame") -> "pd.DataFrame":
         "cohort vs global": [f"{fmt_metric(m, a)} vs {fmt_metric(m, b)}"
                              for m, a, b in zip(worst["worst_metric"], worst["cohort_value"], worst["global_value"])],
     })
+
+
+def signal_label(name: str) -> str:
+    """A registered signal's label (tracedesk.signals), so a page names the signal it shows."""
+    from .. import signals
+
+    return signals.get(name).label

@@ -12,7 +12,7 @@ import networkx as nx
 import pandas as pd
 
 from ..analysis.graph import layered_layout, span_tree, topology_layout
-from ..analysis.metrics import COHORT_METRICS
+from ..analysis.metrics import COHORT_METRICS, MATRIX_COLUMNS, TIMESERIES_COLUMNS, metric_label
 
 STATUS_COLORS = {"ERROR": "#d62728", "OK": "#2ca02c", "UNSET": "#9e9e9e"}
 #: node colour classes of the trajectory graph: status first (an error is an error), then score
@@ -21,12 +21,8 @@ NODE_COLORS = ["#d62728", "#ff7f0e", "#ffd21f", "#2ca02c", "#9ecae1", "#bdbdbd"]
 KIND_SHAPES = {"AGENT": "square", "LLM": "circle", "TOOL": "triangle-up", "RETRIEVER": "diamond",
                "RERANKER": "diamond", "EMBEDDING": "cross", "GUARDRAIL": "triangle-down", "MISSING": "stroke"}
 
-LABELS = {
-    "traces": "traces", "error_rate": "error rate", "latency_p50_ms": "p50 latency (ms)",
-    "latency_p95_ms": "p95 latency (ms)", "total_tokens": "tokens", "cost_usd": "cost (USD)",
-    "cost_per_trace": "cost per trace (USD)", "eval_pass_rate": "eval pass rate", "quality": "quality (mean score)",
-    "pass_rate": "pass rate", "refusal_rate": "refusal rate",
-}
+#: Column -> what it shows, from the signal registry (so "refusal rate" says it is a share of traces).
+LABELS = {col: metric_label(col) for col in (*MATRIX_COLUMNS, *TIMESERIES_COLUMNS)}
 
 
 def timeseries_chart(ts: pd.DataFrame, metric: str = "traces", *, height: int = 220) -> alt.Chart:

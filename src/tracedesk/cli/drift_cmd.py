@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-since", default=None, help="reference window start (default: rolling baseline)")
     p.add_argument("--reference-until", default=None, help="reference window end (default: --since)")
     p.add_argument("--dimension", default=None,
-                   help="cohort dimension: route, tenant, prompt_version, environment, model, service, "
+                   help="cohort dimension (see docs/cohorts.md): route, tenant, prompt_version, environment, model, service, "
                         "agent_name or a mapped dims key (default: all traffic as one cohort)")
     p.add_argument("--family", action="append", choices=_FAMILIES, default=None,
                    help="only this family (repeatable; default: all four)")

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    metavar="NAME", help="evaluator name(s), space or comma separated (see `tracedesk eval list`)")
     r.add_argument("--model", default=None, help="judge model, any litellm model string (needed for LLM judges)")
     r.add_argument("--api-base", default=None, help="OpenAI-compatible base URL (Ollama, vLLM...)")
-    r.add_argument("--api-key", default=None, help="judge API key (default: the provider's env var)")
+    r.add_argument("--api-key", default=None, help="judge API key (default: the provider's env var for its own endpoint; with "
+                        "--api-base only this or $TRACEDESK_JUDGE_API_KEY is sent, never the provider's key)")
     r.add_argument("--sample", default="failure-biased", choices=("failure-biased", "uniform", "all"),
                    help="how to pick spans when --limit is below the candidates (default failure-biased)")
     r.add_argument("--limit", type=int, default=None, help="spans/traces to evaluate (default: all candidates)")

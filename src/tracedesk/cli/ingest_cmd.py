@@ -127,9 +127,10 @@ def run_stats(args: argparse.Namespace) -> int:
     from .. import store
 
     path = _db_path(args, must_exist=True)
-    data = store.stats(store.connect(path))
+    data = _finite(store.stats(store.connect(path)))
     if args.json:
-        print(json.dumps(data, indent=2))
+        # Strict JSON: a database written before values were range-checked may still sum to inf/NaN.
+        print(json.dumps(data, indent=2, allow_nan=False))
         return 0
     print(f"{path}: {data['traces']:,} traces, {data['spans']:,} spans, {data['error_spans']:,} error spans, "
           f"{data['evaluations']:,} evaluations")
@@ -141,3 +142,16 @@ def run_stats(args: argparse.Namespace) -> int:
         cost = "unknown" if m["cost_usd"] is None else f"${m['cost_usd']:.6f}"
         print(f"  {model}: {m['spans']:,} spans, {m['input_tokens']:,} in, {m['output_tokens']:,} out, {cost}")
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """Non-finite floats -> None (printed as null / "unknown"), recursively."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

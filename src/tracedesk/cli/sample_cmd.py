@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
     d.add_argument("--db", help="database file (default: $TRACEDESK_DB or ./tracedesk.db)")
     d.add_argument("--no-browser", action="store_true", help="do not open a browser tab (headless server)")
     d.add_argument("--port", type=int, help="port for the app (default: Streamlit's, 8501)")
+    d.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 "
+                                  "exposes the app, which has no login, to the network)")
     d.add_argument("streamlit_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     d.set_defaults(func=run_demo)
 
@@ -101,13 +103,13 @@ def run_demo(args: argparse.Namespace) -> int:
         app = app_path()
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
+    from .app_launch import exposure_warning, requested_host, streamlit_command
+
     extra = [a for a in (args.streamlit_args or []) if a != "--"]
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--browser.gatherUsageStats", "false"]
-    if args.no_browser:
-        cmd += ["--server.headless", "true"]
-    if args.port:
-        cmd += ["--server.port", str(args.port)]
-    cmd += extra
+    cmd = streamlit_command(str(app), host=args.host, port=args.port, headless=args.no_browser, extra=extra)
+    warning = exposure_warning(requested_host(args.host, extra))
+    if warning:
+        print(warning, file=sys.stderr)
     env = dict(os.environ, TRACEDESK_DB=os.path.abspath(path))
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     print(f"Opening the workbench ({app}) on {path} (Ctrl+C to stop)", file=sys.stderr)

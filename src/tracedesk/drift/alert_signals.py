@@ -25,8 +25,10 @@ import orjson
 import pandas as pd
 import sqlite_utils
 
-from ..alerts.definition import SignalParam, SignalSpec
-from ..alerts.signals import SampleQuery, query_samples, register_signal
+from .. import signals
+from ..alerts.definition import SignalParam
+from ..signals import SampleQuery, Signal
+from ..store import samples as _samples
 from .windows import parse_duration
 
 _REFERENCE = SignalParam("reference", choices=("1d", "2d", "3d", "7d", "14d", "28d"),
@@ -35,13 +37,12 @@ _TOP_K = SignalParam("top_k", choices=("3", "5", "10", "20", "50"),
                      help="size of the reference set of most-retrieved documents (default 10)")
 _DEPTH = SignalParam("rank_depth", choices=("1", "2", "3", "5", "10"),
                      help="documents per retrieval that count, from the top (default 3)")
-_RETRIEVAL_WHERE = ["s.kind = 'RETRIEVER'", "s.retrieved_doc_ids IS NOT NULL"]
 
 
 def _reference_query(db: sqlite_utils.Database, q: SampleQuery, params: dict[str, Any]) -> list[SampleQuery]:
     """The rolling baseline before the range, then the first stretch of data as the fallback."""
     length = parse_duration(params.get("reference", "7d"))
-    first = db.execute("SELECT MIN(start_ns) FROM spans").fetchone()[0] or 0
+    first = _samples.first_span_ns(db) or 0
     start = q.since_ns if q.since_ns is not None else first
     rolling = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=start - length, until_ns=start)
     fallback = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=first - 1, until_ns=first + length)
@@ -74,8 +75,7 @@ class _DocCodec:
         return code
 
     def read(self, db: sqlite_utils.Database, q: SampleQuery) -> pd.DataFrame:
-        db.conn.create_function("td_drift_doc_code", 1, self.encode, deterministic=True)
-        return query_samples(db, "span", "td_drift_doc_code(s.retrieved_doc_ids)", _RETRIEVAL_WHERE, [], q)
+        return _samples.retrieval_doc_codes(db, q, self.encode)
 
 
 def _reference_frame(db, params, q, read) -> pd.DataFrame:
@@ -127,10 +127,10 @@ def _new_docs(db, params, q):
 
 
 def _output_length_shift(db, params, q):
-    where = ["s.kind = 'LLM'", "s.output_text IS NOT NULL"]
+    lengths = _samples.llm_value("output_length")
 
     def read(rq):
-        return query_samples(db, "span", "length(s.output_text)", where, [], rq)
+        return lengths(db, {}, rq)
 
     ref = _reference_frame(db, params, q, read)
     sums: dict[tuple, float] = {}
@@ -147,22 +147,24 @@ def _output_length_shift(db, params, q):
 
 
 SIGNALS = [
-    (SignalSpec("retrieval_topk_overlap", "Retrieval top-k overlap (drift)", (_REFERENCE, _TOP_K, _DEPTH), "mean",
-                "share", "Share of each retrieval's top documents that are among the reference window's top-k "
-                "documents of its cohort (1 = same documents as before; 0 = all changed).", "<", 0.5), _topk_overlap),
-    (SignalSpec("retrieval_new_docs", "Retrieval new documents (drift)", (_REFERENCE, _DEPTH), "rate", "",
-                "1 per retrieval returning a document never retrieved in the reference window, else 0.", ">", 0.3),
-     _new_docs),
-    (SignalSpec("output_length_shift", "Output length shift (drift)", (_REFERENCE,), "mean", "ratio",
-                "Each LLM answer's length relative to its cohort's reference mean, minus 1 "
-                "(window mean -0.4 = answers 40% shorter than in the reference).", "<", -0.3), _output_length_shift),
+    Signal("retrieval_topk_overlap", "Retrieval top-k overlap (drift)",
+           "Share of each retrieval's top documents that are among the reference window's top-k documents of its "
+           "cohort (1 = same documents as before; 0 = all changed).", "share", "down", signals.SPAN, _topk_overlap,
+           "mean", (_REFERENCE, _TOP_K, _DEPTH), 0.5),
+    Signal("retrieval_new_docs", "Retrieval new documents (drift)",
+           "1 per retrieval returning a document never retrieved in the reference window, else 0.", "share", "up",
+           signals.SPAN, _new_docs, "rate", (_REFERENCE, _DEPTH), 0.3),
+    Signal("output_length_shift", "Output length shift (drift)",
+           "Each LLM answer's length relative to its cohort's reference mean, minus 1 "
+           "(window mean -0.4 = answers 40% shorter than in the reference).", "ratio", "down", signals.ANSWER,
+           _output_length_shift, "mean", (_REFERENCE,), -0.3),
 ]
 
 
 def register() -> None:
-    """Add the drift signals to the alerts registry (idempotent)."""
-    for spec, fn in SIGNALS:
-        register_signal(spec, fn)
+    """Add the drift signals to the registry (idempotent)."""
+    for signal in SIGNALS:
+        signals.register(signal)
 
 
 register()

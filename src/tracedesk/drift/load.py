@@ -5,7 +5,6 @@ computed inside SQLite, and raw prompt text is fetched by rowid for a bounded sa
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,85 +12,66 @@ import orjson
 import pandas as pd
 import sqlite_utils
 
-from ..models import COLUMN_DIMENSIONS
+from .. import cohorts
 from ..analysis.textchecks import is_refusal
+from ..cohorts import NO_VALUE, model_family  # noqa: F401  (model_family: importable from here as before)
+from ..store import cohort_sql as _cohort_sql
 from .windows import DriftError, Window
 
-#: Dimensions with a column on spans (besides the cohort columns) and their trace-level fallback.
-_SPAN_DIMENSIONS = {"model": "models", "service": "service", "agent_name": "agents"}
-_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
-#: Version/date suffixes a provider appends to a model name; stripping them gives the model family,
-#: so a silent provider refresh ("gemini-2.5-flash" -> "gemini-2.5-flash-preview-09-2025") stays one cohort.
-_MODEL_SUFFIX_RE = re.compile(r"(?:-(?:preview|latest|exp|\d{2}-\d{4}|\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}))+$")
-MODEL_FAMILY = "model_family"
-NO_VALUE = "(none)"
+MODEL_FAMILY = cohorts.MODEL_FAMILY.name
 ALL = "all"
 
 
-def cohort_sql(dimension: str | None, span: str = "s", trace_id: str | None = None) -> str:
-    """SQL for the cohort value of a span row: its own attribute, else its trace's.
+def _dimension(dimension: str) -> cohorts.Dimension:
+    try:
+        return cohorts.resolve(dimension, bare_mapped=True)
+    except cohorts.CohortError as exc:
+        raise DriftError(str(exc)) from None
 
-    The trace lookup is correlated inside COALESCE, so it runs only for rows whose span lacks the
-    value (instrumentations often put route/tenant on the root span only). `trace_id` is the SQL
-    expression naming the trace (default: the span's).
-    """
+
+def cohort_sql(dimension: str | None, span: str = "s", trace_id: str | None = None,
+               db: sqlite_utils.Database | None = None) -> str:
+    """SQL for the cohort value of a span row (`tracedesk.cohorts`: its own value, else its trace's,
+    looked up only for rows that lack it); `trace_id` names the trace (default: the span's). Missing
+    values read "(none)"; membership lists and model families are finished by `finish_cohorts`."""
     if dimension is None:
         return f"'{ALL}'"
-    if dimension == MODEL_FAMILY:
-        dimension = "model"  # read the model; `finish_cohorts` maps it to its family
+    value = _cohort_sql.span_value_sql(_dimension(dimension), span, None, trace_id=trace_id, db=db)
+    return f"COALESCE({value}, '{NO_VALUE}')"
 
-    tid = trace_id or f"{span}.trace_id"
 
-    def fallback(expr: str) -> str:
-        return f"(SELECT {expr.format(t='tt')} FROM traces tt WHERE tt.trace_id = {tid})"
-
-    if dimension in COLUMN_DIMENSIONS:
-        own, other = f"{span}.{dimension}", fallback("{t}." + dimension)
-    elif dimension in _SPAN_DIMENSIONS:
-        own, other = f"{span}.{dimension}", fallback("{t}." + _SPAN_DIMENSIONS[dimension])
-    else:
-        if not _KEY_RE.match(dimension):
-            raise DriftError(f"dimension {dimension!r} is not a valid name (letters, digits, _ . -).")
-        path = f"'$.\"{dimension}\"'"
-        own, other = f"json_extract({span}.dims, {path})", fallback("json_extract({t}.dims, " + path + ")")
-    return f"COALESCE({own}, {other}, '{NO_VALUE}')"
+def _eval_cohort_sql(dimension: str | None, db: sqlite_utils.Database) -> str:
+    if dimension is None:
+        return f"'{ALL}'"
+    value = _cohort_sql.eval_value_sql(_dimension(dimension), "s", None, trace_id="e.trace_id", db=db)
+    return f"COALESCE({value}, '{NO_VALUE}')"
 
 
 def available_dimensions(db: sqlite_utils.Database) -> list[str]:
-    """Dimensions drift can slice by: the indexed columns, model/service/agent, and mapped dims keys."""
-    keys = [
-        row[0]
-        for row in db.execute(
-            "SELECT DISTINCT j.key FROM (SELECT dims FROM traces WHERE dims IS NOT NULL LIMIT 2000) d, "
-            "json_each(d.dims) j ORDER BY j.key"
-        )
-    ]
-    builtin = list(COLUMN_DIMENSIONS) + list(_SPAN_DIMENSIONS) + [MODEL_FAMILY]
-    return builtin + [k for k in keys if k not in builtin]
-
-
-def model_family(model: str) -> str:
-    """'gemini-2.5-flash-preview-09-2025' -> 'gemini-2.5-flash'; comma lists map element-wise."""
-    if model == NO_VALUE:
-        return model
-    parts = sorted({_MODEL_SUFFIX_RE.sub("", m.strip()) or m.strip() for m in model.split(",")})
-    return ",".join(parts)
+    """Dimensions drift can slice by: every built-in one, model_family, and the mapped dims keys."""
+    return cohorts.available(_cohort_sql.mapped_keys(db), derived=True)
 
 
 def finish_cohorts(df: pd.DataFrame, dimension: str | None) -> pd.DataFrame:
-    """Cohort values that SQL cannot compute (model families)."""
-    if dimension == MODEL_FAMILY and not df.empty:
-        mapping = {v: model_family(str(v)) for v in df["cohort"].unique()}
-        df["cohort"] = df["cohort"].map(mapping)
-    return df
+    """Cohort values SQL does not compute: a row whose trace lists several models/agents counts in each
+    (membership, as everywhere else), and model families."""
+    if dimension is None or df.empty:
+        return df
+    dim = _dimension(dimension)
+    out = _cohort_sql.explode(df.assign(cohort=df["cohort"].where(df["cohort"] != NO_VALUE, None)),
+                              {"cohort": dim})
+    out["cohort"] = out["cohort"].fillna(NO_VALUE)
+    return out
 
 
 def check_dimension(db: sqlite_utils.Database, dimension: str | None) -> None:
     if dimension is None:
         return
     known = available_dimensions(db)
-    if dimension not in known:
-        raise DriftError(f"Unknown dimension {dimension!r}; choose one of: {', '.join(known)}.")
+    try:
+        cohorts.resolve(dimension, _cohort_sql.mapped_keys(db))
+    except cohorts.CohortError:
+        raise DriftError(f"Unknown dimension {dimension!r}; choose one of: {', '.join(known)}.") from None
 
 
 def _window_sql(column: str, ref: Window, cur: Window) -> tuple[str, list[int]]:
@@ -160,9 +140,6 @@ def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Sequence[int]) 
 
 
 def _ensure_functions(db: sqlite_utils.Database) -> None:
-    from ..store.blobs import codec
-
-    codec(db)  # td_json(): compacted input_messages / documents read back as JSON text
     db.conn.create_function("td_is_refusal", 1, lambda t: int(is_refusal(t)), deterministic=True)
 
 
@@ -172,11 +149,12 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
     _ensure_functions(db)
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
     sql = f"""
-        SELECT s.rowid, s.start_ns, {cohort_sql(dimension)},
-               COALESCE(length(s.input_text), length(td_json(s.input_messages))),
-               s.input_tokens,
+        SELECT s.rowid, s.start_ns, {cohort_sql(dimension, db=db)},
+               COALESCE(length(s.input_text), length(s.input_messages)),
+               -- tokens as the input_tokens / output_tokens signals read them: usage counted once
+               CASE WHEN s.usage_counted THEN s.input_tokens END,
                length(s.output_text),
-               s.output_tokens,
+               CASE WHEN s.usage_counted THEN s.output_tokens END,
                CASE WHEN s.output_text IS NULL THEN NULL
                     -- a refusal opens with i/s/u/a after optional non-word characters: any other ASCII
                     -- letter or digit first means "no" without calling into Python
@@ -200,14 +178,13 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
 
 def load_texts(db: sqlite_utils.Database, rowids: Sequence[int], limit: int = 600) -> dict[int, str]:
     """Input text (first `limit` chars) for the given span rowids."""
-    _ensure_functions(db)
     out: dict[int, str] = {}
     ids = [int(r) for r in rowids]
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
         marks = ",".join("?" for _ in chunk)
         for rowid, text in db.execute(
-            f"SELECT rowid, substr(COALESCE(input_text, td_json(input_messages)), 1, {int(limit)}) FROM spans "
+            f"SELECT rowid, substr(COALESCE(input_text, input_messages), 1, {int(limit)}) FROM spans "
             f"WHERE rowid IN ({marks})",
             chunk,
         ):
@@ -223,12 +200,11 @@ def load_retrieval(db: sqlite_utils.Database, dimension: str | None, ref: Window
 
     Only the first document's score is read: pulling every score means parsing each `documents`
     JSON (with its passages) in full, which costs more than the rest of the drift report."""
-    _ensure_functions(db)
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
     depth = max(1, int(rank_depth))
     sql = f"""
-        SELECT s.rowid, s.start_ns, {cohort_sql(dimension)}, s.duration_ms,
-               json_extract(td_json(s.documents), '$[0].score'), s.retrieved_doc_ids
+        SELECT s.rowid, s.start_ns, {cohort_sql(dimension, db=db)}, s.duration_ms,
+               json_extract(s.documents, '$[0].score'), s.retrieved_doc_ids
         FROM spans s INDEXED BY idx_spans_kind_start
         WHERE s.kind = 'RETRIEVER' AND {where}
     """
@@ -249,13 +225,14 @@ def load_retrieval(db: sqlite_utils.Database, dimension: str | None, ref: Window
 def load_evaluations(
     db: sqlite_utils.Database, dimension: str | None, ref: Window, cur: Window, stride: int = 1
 ) -> pd.DataFrame:
-    """One row per (sampled) scored evaluation, timed by the span (else trace) it judges, not when it ran."""
-    ts = "COALESCE(s.start_ns, (SELECT tt.start_ns FROM traces tt WHERE tt.trace_id = e.trace_id), e.created_ns)"
+    """One row per (sampled) scored evaluation, timed by its trace's start (as every evaluation signal:
+    when the traffic happened, not when the judge ran)."""
+    ts = "COALESCE((SELECT tt.start_ns FROM traces tt WHERE tt.trace_id = e.trace_id), e.created_ns)"
     where, params = _window_sql(ts, ref, cur)
     if stride > 1:
         where += " AND " + _SAMPLE_SQL.format(k=int(stride)).replace("s.rowid", "e.rowid")
     sql = f"""
-        SELECT e.rowid, e.name, COALESCE(e.score, e.passed), {ts}, {cohort_sql(dimension, 's', 'e.trace_id')}
+        SELECT e.rowid, e.name, COALESCE(e.score, e.passed), {ts}, {_eval_cohort_sql(dimension, db)}
         FROM evaluations e
         LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
         WHERE e.error IS NULL AND COALESCE(e.score, e.passed) IS NOT NULL AND {where}
@@ -264,3 +241,23 @@ def load_evaluations(
     df = _frame(db.execute(sql, params).fetchall(), columns)
     df["current"] = _label(df["start_ns"].to_numpy(dtype=np.int64), cur)
     return finish_cohorts(df, dimension)
+
+
+def load_signal(db: sqlite_utils.Database, signal: dict, dimension: str | None, ref: Window,
+                cur: Window) -> pd.DataFrame:
+    """Samples of a registered signal (`tracedesk.signals`) in either window: one row per sample with
+    start_ns, value, cohort ("(none)" when missing, "all" without a dimension), trace_id and current.
+    The same samples an alert window or the Cohorts matrix aggregates; windows are [start, end)."""
+    from ..signals import SampleQuery, samples
+
+    group = (dimension,) if dimension else ()
+    lo, hi = min(ref.start_ns, cur.start_ns), max(ref.end_ns, cur.end_ns)
+    frame = samples(db, signal, SampleQuery({}, group, since_ns=lo - 1, until_ns=hi - 1))
+    t = frame["t"].to_numpy(dtype=np.int64)
+    keep = ((t >= ref.start_ns) & (t < ref.end_ns)) | _label(t, cur)
+    frame = frame[keep].reset_index(drop=True)
+    cohort = frame[dimension].fillna(NO_VALUE).astype(object) if dimension else ALL
+    out = pd.DataFrame({"start_ns": frame["t"].to_numpy(dtype=np.int64), "value": frame["v"].to_numpy(dtype=float),
+                        "cohort": cohort, "trace_id": frame["trace_id"].to_numpy(dtype=object)})
+    out["current"] = _label(out["start_ns"].to_numpy(dtype=np.int64), cur)
+    return out

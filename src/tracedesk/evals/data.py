@@ -1,6 +1,6 @@
-"""Read what evaluators need from the store: sampling candidates and per-span / per-trace inputs.
+"""What evaluators need from the store: sampling candidates and per-span / per-trace inputs.
 
-Read-only SQL (the store owns writes). Inputs are built per trace so a judge can see the whole
+The rows come from `store.evals` (no SQL here). Inputs are built per trace so a judge can see the whole
 trajectory (every step, every tool call with arguments and result) and the retrieved context.
 """
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlite_utils
 
-from ..models import COLUMN_DIMENSIONS
+from ..store import evals as store_evals
 from .base import EvalInput
 
 #: Span columns a caller may filter candidates on (equality), besides the time window.
-FILTER_COLUMNS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "model", "service", "agent_name", "kind", "trace_id")
+FILTER_COLUMNS: tuple[str, ...] = store_evals.CANDIDATE_FILTER_COLUMNS
 BAD_FEEDBACK = ("thumbs_down", "escalated")
 _MAX_STEPS = 200
 _STEP_CHARS = 600
@@ -41,29 +41,6 @@ class Unit:
     min_score: float | None = None  # lowest existing score on this span (root: on its trace)
 
 
-def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _where(filters: dict[str, Any] | None, since_ns: int | None, until_ns: int | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    for col, value in (filters or {}).items():
-        if col not in FILTER_COLUMNS:
-            raise ValueError(f"Cannot filter on {col!r}. Valid: {', '.join(FILTER_COLUMNS)}")
-        if value is None:
-            continue
-        clauses.append(f"s.{col} = ?")
-        params.append(value)
-    if since_ns is not None:
-        clauses.append("s.start_ns >= ?")
-        params.append(since_ns)
-    if until_ns is not None:
-        clauses.append("s.start_ns < ?")
-        params.append(until_ns)
-    return (" AND ".join(clauses) or "1"), params
-
-
 def candidates(
     db: sqlite_utils.Database,
     kinds: Iterable[str] | None,
@@ -79,36 +56,17 @@ def candidates(
     `ignore_scores_of`: evaluators whose existing scores do not count as "low scores" (a run ignores
     its own earlier results, so re-running the same seed picks the same sample).
     """
-    where, params = _where(filters, since_ns, until_ns)
     kind_list = sorted(set(kinds)) if kinds is not None else None
-    if kind_list is None:
-        pick = "1"
-    else:
-        marks = ",".join("?" for _ in kind_list) or "NULL"
-        pick = f"s.kind IN ({marks})" + (" OR s.span_id = t.root_span_id" if roots else "")
-        params = list(kind_list) + params
-    sql = f"""
-        SELECT s.trace_id, s.span_id, s.kind, s.span_id = t.root_span_id, s.status, s.duration_ms, s.cost_usd,
-               COALESCE(s.total_tokens, s.input_tokens + s.output_tokens), COALESCE(t.error_count, 0),
-               t.duration_ms, t.cost_usd
-        FROM spans s JOIN traces t ON t.trace_id = s.trace_id
-        WHERE ({pick}) AND {where}
-        ORDER BY s.start_ns, s.trace_id, s.span_id
-    """
+    rows = store_evals.candidate_rows(db, kind_list, roots=roots, filters=filters, since_ns=since_ns,
+                                      until_ns=until_ns)
     units = [Unit(r[0], r[1], r[2] or "UNKNOWN", bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10])
-             for r in db.execute(sql, params).fetchall()]
+             for r in rows]
     if not units:
         return units
-    bad = {r[0] for r in db.execute(
-        "SELECT DISTINCT trace_id FROM evaluations WHERE name = 'user_feedback' AND "
-        f"(label IN ({','.join('?' for _ in BAD_FEEDBACK)}) OR score = 0)", list(BAD_FEEDBACK)).fetchall()}
+    bad = store_evals.traces_with_feedback(db, BAD_FEEDBACK)
     span_min: dict[tuple[str, str], float] = {}
     trace_min: dict[str, float] = {}
-    ignored = ["user_feedback", *ignore_scores_of]
-    for trace_id, span_id, low in db.execute(
-        "SELECT trace_id, span_id, MIN(score) FROM evaluations WHERE score IS NOT NULL "
-        f"AND name NOT IN ({','.join('?' for _ in ignored)}) GROUP BY trace_id, span_id", ignored
-    ).fetchall():
+    for trace_id, span_id, low in store_evals.lowest_scores(db, ["user_feedback", *ignore_scores_of]):
         span_min[(trace_id, span_id)] = low
         trace_min[trace_id] = min(low, trace_min.get(trace_id, low))
     for u in units:
@@ -247,21 +205,16 @@ def load_inputs(db: sqlite_utils.Database, units: Sequence[tuple[str, str, str]]
     for key in units:
         wanted.setdefault(key[0], []).append(key)
     out: dict[tuple[str, str, str], EvalInput] = {}
-    from ..store.blobs import codec, column_sql
-
-    codec(db)  # td_json() on this connection: attributes are stored deflated
-    cols = ", ".join(column_sql(c, "") for c in _SPAN_FIELDS)
-    for chunk in _chunks(sorted(wanted)):
-        marks = ",".join("?" for _ in chunk)
+    traces = sorted(wanted)
+    for start in range(0, len(traces), 500):
+        chunk = traces[start : start + 500]
         by_trace: dict[str, list[dict[str, Any]]] = {}
-        for row in db.execute(f"SELECT {cols} FROM spans WHERE trace_id IN ({marks}) ORDER BY start_ns, span_id",
-                              list(chunk)).fetchall():
+        for row in store_evals.spans_of_traces(db, chunk, _SPAN_FIELDS):
             s = dict(zip(_SPAN_FIELDS, row))
             for f in _JSON_FIELDS:
                 s[f] = _load(s[f])
             by_trace.setdefault(s["trace_id"], []).append(s)
-        totals = {r[0]: (r[1], r[2]) for r in db.execute(
-            f"SELECT trace_id, duration_ms, cost_usd FROM traces WHERE trace_id IN ({marks})", list(chunk))}
+        totals = store_evals.trace_totals(db, chunk)
         for trace_id in chunk:
             spans = by_trace.get(trace_id, [])
             for key in wanted[trace_id]:

@@ -17,10 +17,10 @@ from typing import Any
 import sqlite_utils
 
 from ..ingest.otlp_json import attributes
+from ..store import evals as store_evals
 
 EVENT_NAME = "gen_ai.evaluation.result"
-_COLUMNS = ("trace_id", "span_id", "name", "score", "label", "passed", "reason", "evaluator_version",
-            "judge_model", "judge_cost_usd", "judge_latency_ms", "source", "created_ns", "error")
+_COLUMNS = store_evals.EXPORT_COLUMNS
 
 
 def _attrs(pairs: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
@@ -29,15 +29,8 @@ def _attrs(pairs: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
 
 def rows(db: sqlite_utils.Database, names: Iterable[str] | None = None,
          sources: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    clauses, params = [], []
-    for col, values in (("name", names), ("source", sources)):
-        vals = list(values or [])
-        if vals:
-            clauses.append(f"{col} IN ({','.join('?' for _ in vals)})")
-            params += vals
-    where = " AND ".join(clauses) or "1"
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM evaluations WHERE {where} ORDER BY created_ns, trace_id, span_id, name"
-    return [dict(zip(_COLUMNS, r)) for r in db.execute(sql, params).fetchall()]
+    """Stored evaluations of these evaluators / sources, oldest first (read by `store.evals`)."""
+    return store_evals.evaluation_records(db, names, sources)
 
 
 def log_record(row: dict[str, Any]) -> dict[str, Any]:

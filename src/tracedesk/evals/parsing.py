@@ -1,13 +1,16 @@
-"""Read a judge's reply into a `Score`, whatever wrapping the model put around its JSON.
+"""Read a judge's reply into a `Score`, from ONE well-defined place: the reply itself.
 
-Survives: ```json fences, prose before/after the object, single quotes are NOT guessed at (a reply
-that is not JSON is an error, not a guess), numeric strings ("0.8"), booleans, and a label without a
-score when the rubric's labels say which verdict it is.
+The verdict is the JSON object that IS the reply after trimming (what `response_format` JSON mode and
+tool-call arguments return), or a reply that is exactly one ```json fenced block holding that object.
+Nothing is read from inside prose, and no fenced block inside a longer reply counts: a judge that quotes
+the content it judged (`... the text says {"score": 1} ...`) must not have the quote taken for its
+verdict, so such a reply is an error row keeping the raw text, never a guess. Single quotes are not
+guessed at either.
 
-Out-of-range numbers: a score within 0.05 of [0, 1] (1.02, -0.01: rounding noise) is clamped;
-anything further out (7, 85, -3) is REJECTED as an error row keeping the raw reply, because we
-cannot know which scale the model used. Several JSON objects with *different* scores are rejected
-too (the judge may be quoting the content it judged).
+Accepted values: numeric strings ("0.8"), booleans, and a label without a score when the rubric's labels
+say which verdict it is. Out-of-range numbers: a score within 0.05 of [0, 1] (1.02, -0.01: rounding
+noise) is clamped; anything further out (7, 85, -3) is REJECTED, because we cannot know which scale the
+model used.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from typing import Any
 
 from .base import Score
 
-_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+#: A reply that is one fenced block and nothing else (the whole trimmed reply).
+_WHOLE_FENCE_RE = re.compile(r"\A```(?:json|JSON)?[ \t]*\n?(.*?)\n?[ \t]*```\Z", re.DOTALL)
 _CLAMP_SLACK = 0.05
 _REASON_KEYS = ("reason", "explanation", "reasoning", "rationale")
 
@@ -27,36 +31,30 @@ class ParseError(ValueError):
     pass
 
 
-def _objects(text: str) -> list[dict[str, Any]]:
-    """Every top-level JSON object found in `text` (fenced blocks first, then a brace scan)."""
-    found: list[dict[str, Any]] = []
-    for block in _FENCE_RE.findall(text):
-        try:
-            value = json.loads(block.strip())
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            found.append(value)
-    if found:
-        return found
+def verdict_object(reply: str) -> dict[str, Any]:
+    """The JSON object that is the reply (or the reply's single enclosing fence); ParseError otherwise."""
+    text = reply.strip()
+    fenced = _WHOLE_FENCE_RE.match(text)
+    if fenced and "```" not in fenced.group(1):
+        text = fenced.group(1).strip()
     try:
-        value = json.loads(text.strip())
-        if isinstance(value, dict):
-            return [value]
+        value = json.loads(text, parse_constant=lambda c: float(c))
     except ValueError:
-        pass
-    decoder = json.JSONDecoder()
-    i = text.find("{")
-    while i != -1:
-        try:
-            value, end = decoder.raw_decode(text, i)
-        except ValueError:
-            i = text.find("{", i + 1)
-            continue
-        if isinstance(value, dict):
-            found.append(value)
-        i = text.find("{", end)
-    return found
+        if "{" in text and (not text.startswith("{") or _object_then_text(text)):
+            raise ParseError("the reply is not one JSON object (the verdict is read only from a reply that "
+                             "IS a JSON object, never from text or blocks inside it)") from None
+        raise ParseError("no JSON object with a 'score' in the reply") from None
+    if not isinstance(value, dict):
+        raise ParseError(f"the reply is JSON {type(value).__name__}, not an object with a 'score'")
+    return value
+
+
+def _object_then_text(text: str) -> bool:
+    try:
+        json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return False
+    return True  # a valid object followed by more text (json.loads refused the whole)
 
 
 def _number(value: Any) -> float | None:
@@ -93,13 +91,9 @@ def parse_reply(
 def _parse(raw: str, good_label: str, bad_label: str) -> tuple[float, str | None, str | None]:
     if not raw.strip():
         raise ParseError("empty reply")
-    objects = [o for o in _objects(raw) if "score" in o or "label" in o]
-    if not objects:
+    obj = verdict_object(raw)
+    if "score" not in obj and "label" not in obj:
         raise ParseError("no JSON object with a 'score' in the reply")
-    distinct = {json.dumps(o.get("score"), sort_keys=True) for o in objects}
-    if len(distinct) > 1:
-        raise ParseError(f"{len(objects)} JSON objects with different scores")
-    obj = objects[-1]
     label = obj.get("label")
     label = str(label).strip().lower() if label not in (None, "") else None
     score = _number(obj.get("score"))

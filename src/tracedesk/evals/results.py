@@ -1,6 +1,6 @@
 """Evaluation results as DataFrames for the page and notebooks: by cohort, and a review queue.
 
-Read-only. pandas is imported here (not by `tracedesk.evals`), so the CLI's `eval run` stays light.
+The rows come from `store.evals` (no SQL here). pandas is imported here (not by `tracedesk.evals`), so the CLI's `eval run` stays light.
 """
 from __future__ import annotations
 
@@ -10,25 +10,15 @@ import pandas as pd
 import sqlite_utils
 
 from ..errors import EvalError
-from ..models import COLUMN_DIMENSIONS
+from ..store import evals as store_evals
 
-COHORT_COLUMNS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "model", "kind", "agent_name", "service")
+COHORT_COLUMNS: tuple[str, ...] = store_evals.SCORE_SPAN_COLUMNS
 
 
 def scores(db: sqlite_utils.Database, names: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per evaluation with its span's cohort fields (route, tenant, prompt_version, model...)."""
-    vals = list(names or [])
-    where = f"WHERE e.name IN ({','.join('?' for _ in vals)})" if vals else ""
-    cohort = ", ".join(f"s.{c}" for c in COHORT_COLUMNS)
-    sql = f"""
-        SELECT e.trace_id, e.span_id, e.name, e.score, e.label, e.passed, e.reason, e.source, e.error,
-               e.judge_model, e.judge_cost_usd, e.judge_latency_ms, e.created_ns,
-               s.name AS span_name, s.start_ns, s.duration_ms, {cohort}
-        FROM evaluations e LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
-        {where}
-    """
-    cur = db.execute(sql, vals)
-    return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+    columns, rows = store_evals.scores(db, names, COHORT_COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def by_cohort(frame: pd.DataFrame, by: str) -> pd.DataFrame:

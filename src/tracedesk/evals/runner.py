@@ -127,7 +127,11 @@ class _Outcome:
 
 
 def cache_key(ev: Evaluator, model: str, messages: list[dict[str, Any]]) -> str:
-    blob = json.dumps([ev.name, ev.version, model, messages], sort_keys=True, ensure_ascii=False)
+    from .rubrics import NONCE_RE
+
+    # The data-marker nonce is random per call (rubrics); the same question must still hit the cache.
+    blob = NONCE_RE.sub("DATA-nonce", json.dumps([ev.name, ev.version, model, messages], sort_keys=True,
+                                                 ensure_ascii=False))
     return hashlib.blake2b(blob.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
@@ -184,7 +188,78 @@ def select(db: sqlite_utils.Database, cfg: RunConfig, evaluators: list[Evaluator
     if trace_evs and not span_evs:
         units = [u for u in units if u.is_root]
     extra = {"baseline_share": cfg.baseline_share} if cfg.sample == "failure-biased" else {}
-    return draw(units, cfg.sample, cfg.limit, seed=cfg.seed, **extra)
+    if cfg.sample == "all":
+        # No count to fill: every candidate is visited and the ones an evaluator cannot judge are
+        # counted as skipped per evaluator (RunReport), as before.
+        return draw(units, cfg.sample, cfg.limit, seed=cfg.seed, **extra)
+    return draw_judgeable(db, units, evaluators, cfg.sample, cfg.limit, seed=cfg.seed, **extra)
+
+
+def draw_judgeable(db: sqlite_utils.Database, units: list[data.Unit], evaluators: list[Evaluator], strategy: str,
+                   limit: int | None, *, seed: int = 0, **extra: float) -> Sample:
+    """Draw with the sampler, keep only units some chosen evaluator can judge (it has the input, output,
+    context or trajectory it requires), and draw again from the rest until `limit` units are kept or no
+    candidate is left: `--limit 20` judges 20 when 20 judgeable units exist. The Sample says how many
+    drawn candidates were passed over and which inputs they lacked."""
+    from collections import Counter
+
+    kept: list[data.Unit] = []
+    reasons: dict[tuple[str, str], str] = {}
+    lacking: Counter[str] = Counter()
+    unjudgeable = 0
+    pool = list(units)
+    first: Sample | None = None
+    while pool:
+        budget = None if limit is None else limit - len(kept)
+        if budget is not None and budget <= 0:
+            break
+        smp = draw(pool, strategy, budget, seed=seed, **extra)
+        first = first or smp
+        if not smp.units:
+            break
+        good, missing = _judgeable(db, smp.units, evaluators)
+        for u in smp.units:
+            key = (u.trace_id, u.span_id)
+            if key in missing:
+                unjudgeable += 1
+                lacking.update(missing[key])
+            else:
+                kept.append(u)
+                reasons[key] = smp.reasons[key]
+        if not missing or limit is None:
+            break
+        drawn = {(u.trace_id, u.span_id) for u in smp.units}
+        pool = [u for u in pool if (u.trace_id, u.span_id) not in drawn]
+    comp = {p: 0 for p in (first.composition if first else {})}
+    for key in reasons.values():
+        comp[key] = comp.get(key, 0) + 1
+    return Sample(kept, reasons, len(units), strategy, seed, comp, unjudgeable, dict(lacking))
+
+
+def _judgeable(db: sqlite_utils.Database, units: Sequence[data.Unit], evaluators: list[Evaluator],
+               chunk: int = 1000) -> tuple[int, dict[tuple[str, str], set[str]]]:
+    """(count judgeable, {unit key: inputs it lacks}) for units no applicable evaluator can run on."""
+    missing: dict[tuple[str, str], set[str]] = {}
+    good = 0
+    for start in range(0, len(units), chunk):
+        part = units[start : start + chunk]
+        keys = {(u.trace_id, u.span_id, e.scope) for u in part for e in _applicable(u, evaluators)}
+        inputs = data.load_inputs(db, sorted(keys))
+        for u in part:
+            lacks: set[str] = set()
+            ok = False
+            for e in _applicable(u, evaluators):
+                inp = inputs.get((u.trace_id, u.span_id, e.scope))
+                gaps = list(e.requires) if inp is None else missing_inputs(e, inp)
+                if not gaps:
+                    ok = True
+                    break
+                lacks.update(gaps)
+            if ok:
+                good += 1
+            else:
+                missing[(u.trace_id, u.span_id)] = lacks or {"an applicable evaluator"}
+    return good, missing
 
 
 def _applicable(u: data.Unit, evaluators: list[Evaluator]) -> list[Evaluator]:

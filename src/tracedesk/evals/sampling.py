@@ -36,10 +36,18 @@ class Sample:
     strategy: str
     seed: int
     composition: dict[str, int] = field(default_factory=dict)
+    #: candidates drawn but not kept because no chosen evaluator could judge them (inputs missing)
+    unjudgeable: int = 0
+    #: input name -> how many of those candidates lacked it ("output": 8, "context": 4)
+    lacking: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in self.composition.items() if v)
-        return f"{len(self.units)} of {self.population} ({self.strategy}, seed {self.seed}): {parts or 'empty'}"
+        text = f"{len(self.units)} of {self.population} ({self.strategy}, seed {self.seed}): {parts or 'empty'}"
+        if self.unjudgeable:
+            why = ", ".join(f"{n} lacked {name}" for name, n in sorted(self.lacking.items(), key=lambda kv: -kv[1]))
+            text += f"; {self.unjudgeable} candidates passed over because no evaluator could judge them ({why})"
+        return text
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:

@@ -1,6 +1,6 @@
 """JSON Lines records that are not OTLP requests: one OTLP span object, or one FLAT record.
 
-The flat record is for apps that log LLM calls without OpenTelemetry (README "Flat JSONL format"):
+The flat record is for apps that log LLM calls without OpenTelemetry (docs/ingest.md, "Flat JSONL format"):
 
     {"trace_id" | "conversation_id": "...", "span_id"?, "parent_id"?, "name"?, "kind"?,
      "start_time"?, "end_time"? | "duration_ms"? | "latency_ms"?, "model"?, "provider"?,
@@ -14,6 +14,7 @@ span_id gets one derived from its content, so re-ingesting the same file stores 
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,8 @@ import orjson
 from ..models import Evaluation, EvaluationSource, SpanKind
 from .messages import normalize_messages
 from .normalize import Normalizer, evaluation_name
-from .otlp import RecordError, _ids, _times
+from . import validate
+from .otlp import RecordError, _ids, _times, _warn
 from .result import ParseResult
 from .wire import SPAN_KIND_NAMES, STATUS_NAMES, attributes, to_float, to_int
 
@@ -51,13 +53,15 @@ def parse_span_object(obj: dict[str, Any], where: str, normalizer: Normalizer, r
                        "attributes": dict(eattrs) if isinstance(eattrs, dict) else attributes(eattrs)})
     status = obj.get("status") or {}
     scope = obj.get("scope")
+    notes: list[str] = []
     span, evals = normalizer.span(
         trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=obj.get("name") or "",
         otel_kind=SPAN_KIND_NAMES.get(obj.get("kind")), start_ns=start_ns, end_ns=end_ns,
         status_code=STATUS_NAMES.get(status.get("code"), "UNSET"), status_message=status.get("message"),
         attrs=attrs, events=events, resource=resource,
-        scope=scope.get("name") if isinstance(scope, dict) else scope, source=where,
+        scope=scope.get("name") if isinstance(scope, dict) else scope, source=where, notes=notes,
     )
+    _warn(notes, where, result)
     result.spans.append(span)
     result.evaluations.extend(evals)
 
@@ -72,17 +76,29 @@ def _hex_id(value: Any, nbytes: int) -> str | None:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=nbytes).hexdigest()
 
 
-def _time_ns(value: Any) -> int | None:
+def _time_ns(value: Any, field: str) -> int | None:
+    ns = _time_ns_unchecked(value, field)
+    if ns is not None:
+        validate.check_ns(ns, field, value)
+    return ns
+
+
+def _time_ns_unchecked(value: Any, field: str) -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        raise RecordError(f"{field} is a boolean; use ISO 8601 or Unix seconds/ms/ns")
     if isinstance(value, str):
         try:
             return _iso_ns(value)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             number = to_float(value)
             if number is None:
-                raise RecordError(f"cannot read time {value!r}: use ISO 8601 or Unix seconds/ms/ns") from None
+                raise RecordError(f"cannot read {field} {value[:40]!r}: use ISO 8601 or Unix seconds/ms/ns") \
+                    from None
             value = number
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecordError(f"{field} is {value}; use ISO 8601 or a finite number of Unix seconds/ms/ns")
     if isinstance(value, (int, float)):
         # Guess the unit from the magnitude: seconds, milliseconds, microseconds or nanoseconds.
         v = float(value)
@@ -93,7 +109,7 @@ def _time_ns(value: Any) -> int | None:
         if v > 1e11:
             return int(v * 1e6)
         return int(v * 1e9)
-    raise RecordError(f"cannot read time {value!r}")
+    raise RecordError(f"cannot read {field}: expected ISO 8601 text or a number, got {type(value).__name__}")
 
 
 def _iso_ns(text: str) -> int:
@@ -130,17 +146,23 @@ def parse_flat(obj: dict[str, Any], where: str, normalizer: Normalizer, result: 
     parent_id = _hex_id(obj.get("parent_id", obj.get("parent_span_id")), 8)
     span_id = _hex_id(obj.get("span_id", obj.get("id")), 8) or hashlib.blake2b(
         orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS), digest_size=8).hexdigest()
-    start = _time_ns(obj.get("start_time", obj.get("timestamp", obj.get("start"))))
-    end = _time_ns(obj.get("end_time", obj.get("end")))
+    start = _time_ns(obj.get("start_time", obj.get("timestamp", obj.get("start"))), "start_time")
+    end = _time_ns(obj.get("end_time", obj.get("end")), "end_time")
     duration = to_float(obj.get("duration_ms", obj.get("latency_ms")))
+    if duration is not None and not (math.isfinite(duration) and 0 <= duration < validate.MAX_NS / 1e6):
+        raise RecordError(f"duration_ms {duration} must be a finite number of milliseconds >= 0")
     if start is None and end is None:
         raise RecordError("flat record needs 'start_time' (or 'timestamp') or 'end_time'")
     if start is None:
+        assert end is not None
         start = end - int((duration or 0) * 1e6)
+        validate.check_ns(start, "start_time (end_time - duration_ms)")
     if end is None:
         end = start + int((duration or 0) * 1e6)
+        validate.check_ns(end, "end_time (start_time + duration_ms)")
     if end < start:
         raise RecordError("end_time is before start_time")
+    notes: list[str] = []
     attrs: dict[str, Any] = {}
     for names, key in _FLAT_ATTRS:
         for name in names:
@@ -150,7 +172,15 @@ def parse_flat(obj: dict[str, Any], where: str, normalizer: Normalizer, result: 
     metadata = obj.get("metadata")
     if isinstance(metadata, dict):
         for k, v in metadata.items():
-            attrs[f"metadata.{k}"] = v if isinstance(v, (str, int, float, bool)) else orjson.dumps(v).decode()
+            if validate.depth_over(v):
+                notes.append(f"metadata {k!r} is nested more than {validate.MAX_DEPTH} levels deep; dropped")
+                continue
+            try:
+                attrs[f"metadata.{k}"] = v if isinstance(v, (str, int, float, bool)) else orjson.dumps(
+                    v, option=orjson.OPT_NON_STR_KEYS).decode()
+            except TypeError as exc:  # e.g. integers beyond 64 bits
+                notes.append(f"metadata {k!r} cannot be stored as JSON ({exc}); dropped")
+                continue
             attrs.setdefault(k, attrs[f"metadata.{k}"])
     tags = obj.get("tags")
     if isinstance(tags, dict):
@@ -178,7 +208,7 @@ def parse_flat(obj: dict[str, Any], where: str, normalizer: Normalizer, result: 
         name=str(obj.get("name") or ("llm" if obj.get("model") else "record")), otel_kind=None,
         start_ns=start, end_ns=end, status_code=status, status_message=str(error) if error else None,
         attrs=attrs, events=[], resource={"service.name": obj["service"]} if obj.get("service") else {},
-        scope=None, source=where,
+        scope=None, source=where, notes=notes,
     )
     span.convention = "flat"
     kind = str(obj.get("kind") or "").upper()
@@ -195,9 +225,16 @@ def parse_flat(obj: dict[str, Any], where: str, normalizer: Normalizer, result: 
         passed = score.get("passed")
         if isinstance(value, bool):
             passed, value = value, float(value)
+        number = to_float(value)
+        if number is not None and not math.isfinite(number):
+            notes.append(f"score {str(score['name'])[:40]!r} value {number} is not finite; score dropped")
+            number = None
+            if passed is None and score.get("label") is None:
+                continue
         result.evaluations.append(Evaluation(
-            trace_id=trace_id, span_id=span_id, name=evaluation_name(score["name"]), score=to_float(value),
+            trace_id=trace_id, span_id=span_id, name=evaluation_name(score["name"]), score=number,
             label=score.get("label"), passed=passed, reason=score.get("reason", score.get("comment")),
             source=score.get("source") if score.get("source") in {s.value for s in EvaluationSource}
             else EvaluationSource.IMPORTED.value, created_ns=end,
         ))
+    _warn(notes, where, result)

@@ -5,6 +5,7 @@ All attribute names come from `tracedesk.ingest.semconv` tables; this module onl
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -12,6 +13,10 @@ from . import semconv as sc
 from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
+from .realworld import (agent_was_inferred, call_input_text, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+                        is_vector_text, litellm_raw_content, output_text_of, plain_model,
+                        requested_model, retriever_documents, tool_result_text)
+from . import validate
 from .wire import as_text, maybe_json, to_float, to_int
 
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
@@ -75,9 +80,22 @@ def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
 
 
 
-def _tokens(value: Any) -> int | None:
-    n = to_int(value)
-    return n if n is None or n >= 0 else None
+def _tokens(value: Any, field: str, notes: list[str]) -> int | None:
+    return validate.count(value, field, notes)
+
+
+def _finite_evaluations(evaluations: list[Evaluation], notes: list[str]) -> list[Evaluation]:
+    """A non-finite score is dropped; an evaluation left with no score, label or verdict is dropped."""
+    kept = []
+    for ev in evaluations:
+        if ev.score is not None and not math.isfinite(ev.score):
+            notes.append(f"evaluation {ev.name!r} score {ev.score} is not finite; score dropped")
+            ev.score = None
+            if ev.label is None and ev.passed is None:
+                notes.append(f"evaluation {ev.name!r} has nothing left (no score, label or pass flag); dropped")
+                continue
+        kept.append(ev)
+    return kept
 
 
 _MISSING = object()
@@ -163,7 +181,11 @@ class Normalizer:
         resource: dict[str, Any],
         scope: str | None,
         source: str | None,
+        notes: list[str] | None = None,
     ) -> tuple[Span, list[Evaluation]]:
+        """`notes` collects what was dropped or altered (ingest.validate's policy) for the caller to report."""
+        if notes is None:
+            notes = []
         signature = (scope, *attrs)
         plan = self.plans.get(signature)
         if plan is None:
@@ -172,6 +194,11 @@ class Normalizer:
             plan = self.plans[signature] = Plan(attrs, scope)
         for key in plan.json_keys:
             attrs[key] = maybe_json(attrs[key])
+        validate.clean_mapping(attrs, "attribute", notes)
+        if resource:
+            validate.clean_mapping(resource, "resource attribute", notes)
+        if events:
+            validate.clean_events(events, notes)
         f: dict[str, Any] = {}
         for fname, key in plan.fields:
             value = attrs[key]
@@ -181,7 +208,14 @@ class Normalizer:
                     continue
             f[fname] = value
         convention = plan.convention
+        if "logfire.msg" in attrs and "logfire.msg_template" in attrs and attrs["logfire.msg"]:
+            name = str(attrs["logfire.msg"])  # the template is the span name; logfire.msg is the rendered text
         kind = _kind(attrs, plan)
+        node = langgraph_node(attrs, name) if kind == "CHAIN" else None
+        if node is not None:
+            kind = "AGENT"  # a LangGraph node runs a step of the agent graph: the node is the agent
+        if kind == "UNKNOWN" and name == "raw_gen_ai_request" and "llm.openai.usage" in attrs:
+            kind = "LLM"  # litellm's provider-call span: its usage is all an async fan-out keeps
         span = Span(
             trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id, name=name, kind=kind,
             start_ns=start_ns, end_ns=end_ns, duration_ms=(end_ns - start_ns) / 1e6,
@@ -190,14 +224,20 @@ class Normalizer:
             status_message=status_message or None,
         )
         span.service = resource.get("service.name")
-        model = f.get("model")
+        model = requested_model(attrs, convention) or f.get("model")
         if model is None and convention == "pydantic_ai":
             model = attrs.get("model_name")
-        span.model = str(model) if model is not None else None
-        provider = f.get("provider")
-        span.provider = str(provider) if provider is not None else None
-        self._usage(span, attrs, f, plan)
+        span.model = plain_model(model)
+        span.response_model = plain_model(f.get("response_model"))
+        span.provider = canonical_provider(f.get("provider"))
+        self._usage(span, attrs, f, plan, notes)
+        if kind in ("LLM", "EMBEDDING"):
+            llm_usage_details(span, attrs)
         self._identity(span, attrs, f, kind, name, plan)
+        if node is not None:
+            span.agent_name = node
+            span.handoff_to = node  # entered from the previous node: resolved per trace by the store
+            attrs.pop("tracedesk.agent.inferred", None)
         self._content(span, attrs, f, events, kind, plan)
         self._status(span, attrs, f, events, plan)
         dims = self.dims.extract(attrs, resource, plan.keyset)
@@ -206,30 +246,42 @@ class Normalizer:
                 if dim in dims:
                     setattr(span, dim, dims.pop(dim))
             span.dims = dims
+        for column in ("input_messages", "output_messages", "documents"):
+            if validate.depth_over(getattr(span, column)):
+                setattr(span, column, None)
+                notes.append(f"{column} nested more than {validate.MAX_DEPTH} levels deep; dropped")
         if self.price:
-            self._cost(span, attrs, f, plan)
+            self._cost(span, attrs, f, plan, notes)
         evaluations = self._evaluations(span, attrs, events, plan)
+        if evaluations:
+            evaluations = _finite_evaluations(evaluations, notes)
         return span, evaluations
 
     # -- usage and cost -------------------------------------------------------------------------
-    def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
-        span.input_tokens = _tokens(f.get("input_tokens"))
-        span.output_tokens = _tokens(f.get("output_tokens"))
-        span.total_tokens = _tokens(f.get("total_tokens"))
-        span.cached_tokens = _tokens(f.get("cached_tokens"))
-        span.reasoning_tokens = _tokens(f.get("reasoning_tokens"))
-        details = attrs.get("langfuse.observation.usage_details")
-        if isinstance(details, dict):
-            for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
-                if getattr(span, fieldname) is None:
-                    setattr(span, fieldname, _tokens(_first(details, keys)))
+    def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
+        span.input_tokens = _tokens(f.get("input_tokens"), "input tokens", notes)
+        span.output_tokens = _tokens(f.get("output_tokens"), "output tokens", notes)
+        span.total_tokens = _tokens(f.get("total_tokens"), "total tokens", notes)
+        span.cached_tokens = _tokens(f.get("cached_tokens"), "cached tokens", notes)
+        span.reasoning_tokens = _tokens(f.get("reasoning_tokens"), "reasoning tokens", notes)
+        for details_key in sc.USAGE_DETAIL_KEYS:
+            details = attrs.get(details_key)
+            if isinstance(details, dict):
+                for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
+                    if getattr(span, fieldname) is None:
+                        setattr(span, fieldname, _tokens(_first(details, keys), f"usage_details {fieldname}", notes))
+        if span.total_tokens is not None and span.total_tokens > validate.INT64_MAX // 4:
+            span.total_tokens = None  # sums below must stay inside int64
         if (span.cached_tokens and span.input_tokens is not None and span.cached_tokens > span.input_tokens):
             # Anthropic-native counting: input excludes cache reads. Normalize to "input includes cached".
             span.input_tokens += span.cached_tokens
         if span.total_tokens is None and span.input_tokens is not None and span.output_tokens is not None:
             span.total_tokens = span.input_tokens + span.output_tokens
+            if span.total_tokens > validate.INT64_MAX:
+                span.total_tokens = None
         ttft = None
-        for key, scale in plan.ttft:
+        streamed = _first(attrs, sc.STREAM_FLAG_KEYS)
+        for key, scale in () if streamed is False or str(streamed).lower() == "false" else plan.ttft:
             value = to_float(attrs.get(key))
             if value is not None:
                 ttft = value * scale
@@ -238,9 +290,13 @@ class Normalizer:
             start = attrs.get("langfuse.observation.completion_start_time")
             if start is not None:
                 ttft = _iso_delta_ms(maybe_json(start), span.start_ns)
-        span.ttft_ms = ttft
+        if ttft is None and span.events:
+            times = [int(e["time_ns"]) for e in span.events if e.get("name") in sc.TTFT_EVENTS and e.get("time_ns")]
+            if times and span.start_ns and min(times) >= span.start_ns:
+                ttft = (min(times) - span.start_ns) / 1e6
+        span.ttft_ms = validate.amount(ttft, "time to first token", notes)
 
-    def _cost(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan) -> None:
+    def _cost(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
         cost = to_float(f.get("cost_usd"))
         if cost is None:
             for parts in plan.cost_parts:
@@ -255,6 +311,18 @@ class Normalizer:
                 if cost is None:
                     parts = [to_float(v) for v in details.values()]
                     cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+        # A reported cost that is not finite and >= 0 would make every total inf or wrong: drop it (with a
+        # note) and price the tokens as if no cost had been reported.
+        cost = validate.amount(cost, "reported cost", notes)
+        if cost == 0 and (span.input_tokens or span.output_tokens) and span.model:
+            # OpenLIT reports 0 when its own price list did not load (offline): a zero that contradicts a
+            # known price is not a price. A model the table does not know keeps the reported 0.
+            from .pricing import compute_cost
+
+            known = compute_cost(span.model, span.provider, span.input_tokens or 0, span.output_tokens or 0,
+                                 span.cached_tokens or 0, span.reasoning_tokens or 0)
+            if known:
+                cost = None
         if cost is not None:
             span.cost_usd = cost
             span.cost_source = _REPORTED
@@ -274,6 +342,8 @@ class Normalizer:
         tool = f.get("tool_name")
         if agent is None and kind == "AGENT":
             agent = plan.pick(attrs, sc.ENTITY_NAME_KEYS["AGENT"])
+            if agent_was_inferred(attrs, agent):
+                attrs["tracedesk.agent.inferred"] = True  # a workflow/span name, not the SDK's agent name
             if agent is None and name:
                 agent = name[len("invoke_agent "):] if name.startswith("invoke_agent ") else name
         if tool is None and kind == "TOOL":
@@ -286,20 +356,18 @@ class Normalizer:
         span.session_id = str(session) if session is not None else None
         user = f.get("user_id")
         span.user_id = str(user) if user is not None else None
-        # Handoffs (§8): record the target where it is visible.
-        target = plan.pick(attrs, sc.HANDOFF_TARGET_KEYS) if plan.handoff else None
-        if target is None and name:
-            for prefix in sc.HANDOFF_NAME_PREFIXES:
-                if name.startswith(prefix):
-                    target = name[len(prefix):]
-                    break
-        if target is None and kind == "TOOL" and name.startswith("handoff") and attrs.get("output.value"):
-            target = attrs.get("output.value")
-        if target is not None:
-            attrs["tracedesk.handoff.to"] = str(target)
-            source_agent = plan.pick(attrs, sc.HANDOFF_SOURCE_KEYS)
-            if source_agent is not None:
-                attrs["tracedesk.handoff.from"] = str(source_agent)
+        # Handoffs (§8, §14): the SDK's own signal -> handoff_from / handoff_to (missing sides resolved per trace).
+        found = handoff_signal(attrs, name, kind, span.agent_name, span.tool_name, plan.handoff)
+        if found is not None:
+            span.handoff_from, span.handoff_to = found
+            if span.handoff_to is not None:
+                attrs["tracedesk.handoff.to"] = span.handoff_to
+            if span.handoff_from is not None:
+                attrs["tracedesk.handoff.from"] = span.handoff_from
+            if kind == "TOOL" and (span.tool_name is None or span.tool_name == name):
+                # "handoff to Billing", "Triage → unknown.handoff", "Handoff: Triage → Billing" are span
+                # names, not tools: one tool name so handoffs aggregate as one tool
+                span.tool_name = "handoff"
 
     # -- content ----------------------------------------------------------------------------------
     def _content(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], events: list[dict[str, Any]], kind: str,
@@ -328,6 +396,17 @@ class Normalizer:
                     outputs = msgs
         for key in plan.system_keys:
             system = system_messages(attrs[key])
+        if "llm.openai.choices" in attrs or "llm.openai.messages" in attrs:
+            raw_in, raw_out = litellm_raw_content(attrs)
+            if inputs is None and raw_in:
+                inputs = normalize_messages(raw_in)
+            if raw_out is not None and f.get("output_text") is None:
+                f["output_text"] = raw_out
+        if inputs is None and isinstance(attrs.get("events"), list):
+            # Logfire's OpenAI integrations: the GenAI message events as one JSON attribute
+            inputs, outputs, system = self._event_content(
+                [{"name": e.get("event.name"), "attributes": e} for e in attrs["events"] if isinstance(e, dict)],
+                inputs, outputs, system)
         if events:
             inputs, outputs, system = self._event_content(events, inputs, outputs, system)
         if system and not any(m.get("role") == "system" for m in inputs or ()):
@@ -348,23 +427,38 @@ class Normalizer:
         result = f.get("tool_result")
         if result is not None:
             span.tool_result = as_text(result)
+        if kind == "TOOL":
+            span.tool_result = tool_result_text(span.tool_result)
         if inputs and (kind in ("LLM", "EMBEDDING") or in_text is None or _looks_json(in_text)):
             in_text = last_text(inputs, ("user", "tool")) or in_text
         if outputs and (kind == "LLM" or out_text is None or _looks_json(out_text)):
-            out_text = last_text(outputs, ("assistant",)) or out_text
+            out_text = last_text(outputs, ("assistant",)) or output_text_of(outputs, out_text, kind)
+        elif out_text is not None and _looks_json(out_text):
+            out_text = output_text_of(None, out_text, kind)
         if in_text is None and span.tool_arguments is not None:
             in_text = span.tool_arguments
         if out_text is None and span.tool_result is not None:
             out_text = span.tool_result
-        span.input_text = _display_text(in_text)
-        span.output_text = _display_text(out_text)
+        if kind == "EMBEDDING":
+            texts = [str(i.get("embedding", {}).get("text")) for i in unflatten(attrs, "embedding.embeddings.")
+                     if isinstance(i.get("embedding"), dict) and i["embedding"].get("text") is not None]
+            in_text = "\n".join(texts) if texts else in_text  # the embedded texts, not the request JSON
+        span.input_text = _display_text(call_input_text(in_text))
+        span.output_text = None if kind == "EMBEDDING" and is_vector_text(out_text) else _display_text(out_text)
         finish = f.get("finish_reason")
+        if isinstance(finish, str) and finish.startswith("["):
+            finish = maybe_json(finish)  # litellm sends the finish_reasons list as JSON text
         if isinstance(finish, list):
             finish = finish[0] if finish else None
         if finish is None and outputs:
             finish = outputs[-1].get("finish_reason")
+        if isinstance(finish, str) and finish.startswith("FinishReason."):
+            finish = finish[len("FinishReason."):].lower()  # Semantic Kernel writes its enum's repr
         span.finish_reason = str(finish) if finish is not None else None
         span.documents = _documents(attrs, events, plan)
+        if span.documents is None and kind == "RETRIEVER":
+            found = retriever_documents(attrs)
+            span.documents = [_doc(d) for d in found] if found else None
 
     def _event_content(self, events, inputs, outputs, system):
         ev_in: list[dict[str, Any]] = []
@@ -457,7 +551,7 @@ class Normalizer:
 
 
 def genai_evaluation(attrs: dict[str, Any], trace_id: str, span_id: str | None,
-                     time_ns: int | None) -> Evaluation | None:
+                     time_ns: int | None, notes: list[str] | None = None) -> Evaluation | None:
     f = sc.GENAI_EVALUATION_FIELDS
     target = attrs.get(f["target_span_id"])
     if isinstance(target, str) and len(target) == 16:
@@ -465,6 +559,8 @@ def genai_evaluation(attrs: dict[str, Any], trace_id: str, span_id: str | None,
     ev = _evaluation_from(trace_id, span_id, attrs.get(f["name"]), attrs.get(f["score"]), attrs.get(f["label"]),
                           attrs.get(f["reason"]), time_ns)
     if ev is None:
+        return None
+    if notes is not None and not _finite_evaluations([ev], notes):
         return None
     ev.evaluator_version = attrs.get(f["evaluator_version"])
     if "error.type" in attrs:
@@ -563,7 +659,7 @@ def _doc(item: dict[str, Any]) -> dict[str, Any]:
     score = to_float(item.get("score"))
     if score is not None:
         out["score"] = score
-    content = item.get("content", item.get("text"))
+    content = item.get("content", item.get("text", item.get("page_content")))  # page_content: LangChain/MLflow
     if content is not None:
         out["content"] = as_text(content)
     if item.get("metadata") is not None:

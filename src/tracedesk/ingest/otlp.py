@@ -11,12 +11,18 @@ from . import semconv as sc
 from ..models import Rejected
 from .normalize import Normalizer, event_message, genai_evaluation
 from .result import MAX_VALUE_CHARS, LogMessage, ParseResult
+from .validate import RecordError, check_ns, timestamp_ns
 from .wire import SPAN_KIND_NAMES, STATUS_NAMES, WireError, any_value, attributes, norm_id, to_int
 from ..errors import IngestError
 
+#: What a malformed record can raise while being read; caught per record (RecursionError: absurd nesting,
+#: OverflowError: numbers beyond float/int64), so the rest of the request is kept.
+RECORD_ERRORS = (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError, RecursionError)
 
-class RecordError(IngestError):
-    """One record is unusable; the message is shown to the user."""
+
+def _warn(notes: list[str], where: str, result: ParseResult) -> None:
+    for note in notes:
+        result.warnings.append(Rejected(where, note))
 
 
 def _truncate(attrs: dict[str, Any], where: str, result: ParseResult) -> None:
@@ -28,8 +34,8 @@ def _truncate(attrs: dict[str, Any], where: str, result: ParseResult) -> None:
 
 
 def _times(start: Any, end: Any) -> tuple[int, int]:
-    start_ns = to_int(start) or 0
-    end_ns = to_int(end) or 0
+    start_ns = timestamp_ns(start, "startTimeUnixNano") or 0
+    end_ns = timestamp_ns(end, "endTimeUnixNano") or 0
     if not start_ns:
         raise RecordError("span has no startTimeUnixNano")
     if not end_ns:
@@ -78,8 +84,8 @@ def parse_traces_json(doc: dict[str, Any], where: str, normalizer: Normalizer, r
                     _json_span(raw, resource, scope, loc, normalizer, result)
                 except RecordError as exc:
                     result.rejected.append(Rejected(loc, str(exc)))
-                except (TypeError, AttributeError, ValueError) as exc:
-                    result.rejected.append(Rejected(loc, f"malformed span: {exc}"))
+                except RECORD_ERRORS as exc:
+                    result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
 
 
 def _json_span(raw: dict[str, Any], resource: dict[str, Any], scope: str | None, loc: str,
@@ -99,12 +105,14 @@ def _json_span(raw: dict[str, Any], resource: dict[str, Any], scope: str | None,
         _truncate(eattrs, loc, result)
         events.append({"name": ev.get("name"), "time_ns": to_int(ev.get("timeUnixNano")), "attributes": eattrs})
     status = raw.get("status") or {}
+    notes: list[str] = []
     span, evals = normalizer.span(
         trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=raw.get("name") or "",
         otel_kind=SPAN_KIND_NAMES.get(raw.get("kind")), start_ns=start_ns, end_ns=end_ns,
         status_code=STATUS_NAMES.get(status.get("code"), "UNSET"), status_message=status.get("message"),
-        attrs=attrs, events=events, resource=resource, scope=scope, source=loc,
+        attrs=attrs, events=events, resource=resource, scope=scope, source=loc, notes=notes,
     )
+    _warn(notes, loc, result)
     result.spans.append(span)
     if evals:
         result.evaluations.extend(evals)
@@ -133,8 +141,8 @@ def parse_logs_json(doc: dict[str, Any], where: str, normalizer: Normalizer, res
                     )
                 except RecordError as exc:
                     result.rejected.append(Rejected(loc, str(exc)))
-                except (TypeError, AttributeError, ValueError) as exc:
-                    result.rejected.append(Rejected(loc, f"malformed log record: {exc}"))
+                except RECORD_ERRORS as exc:
+                    result.rejected.append(Rejected(loc, f"malformed log record: {type(exc).__name__}: {exc}"))
 
 
 def _log_record(*, event_name: str | None, attrs: dict[str, Any], body: Any, trace: Any, span: Any,
@@ -149,12 +157,16 @@ def _log_record(*, event_name: str | None, attrs: dict[str, Any], body: Any, tra
         raise RecordError(str(exc)) from None
     if trace_id is None:
         raise RecordError(f"{event_name} log record has no traceId, so it cannot be joined to a span")
+    check_ns(time_ns, "timeUnixNano")
     if event_name == sc.EVALUATION_EVENT:
         if isinstance(body, dict):
             attrs = {**body, **attrs}
-        ev = genai_evaluation(attrs, trace_id, span_id, time_ns or None)
+        notes: list[str] = []
+        ev = genai_evaluation(attrs, trace_id, span_id, time_ns or None, notes)
+        _warn(notes, loc, result)
         if ev is None:
-            raise RecordError("gen_ai.evaluation.result needs gen_ai.evaluation.name and a score or label")
+            raise RecordError("gen_ai.evaluation.result needs gen_ai.evaluation.name and a finite score or "
+                              "a label")
         result.evaluations.append(ev)
         return
     if span_id is None:
@@ -199,33 +211,100 @@ def parse_traces_proto(data: bytes, where: str, normalizer: Normalizer, result: 
     try:
         req.ParseFromString(data)
     except DecodeError as exc:
-        raise RecordError(f"not a valid OTLP protobuf ExportTraceServiceRequest ({exc})") from None
+        if not _traces_span_by_span(data, where, normalizer, result):
+            raise RecordError(f"not a valid OTLP protobuf ExportTraceServiceRequest ({exc})") from None
+        return
     for ri, rs in enumerate(req.resource_spans):
         resource = _pb_attrs(rs.resource.attributes)
         for si, ss in enumerate(rs.scope_spans):
             scope = ss.scope.name or None
             for pi, raw in enumerate(ss.spans):
                 loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                result.records += 1
+                _proto_span(raw, resource, scope, loc, normalizer, result)
+
+
+def _traces_span_by_span(data: bytes, where: str, normalizer: Normalizer, result: ParseResult) -> bool:
+    """The request as a whole did not decode: decode each span on its own (see protowire). Returns False
+    when the envelope itself is not protobuf (then nothing was added to result)."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+    from .protowire import WireFormatError, length_fields
+
+    # ExportTraceServiceRequest.resource_spans = 1; ResourceSpans.resource = 1, .scope_spans = 2;
+    # ScopeSpans.scope = 1, .spans = 2.
+    try:
+        plan = []
+        for ri, (n1, rs) in enumerate((f for f in length_fields(data) if f[0] == 1)):
+            resource_bytes, scopes = b"", []
+            for n2, part in length_fields(rs):
+                if n2 == 1:
+                    resource_bytes = part
+                elif n2 == 2:
+                    scope_bytes, spans = b"", []
+                    for n3, item in length_fields(part):
+                        if n3 == 1:
+                            scope_bytes = item
+                        elif n3 == 2:
+                            spans.append(item)
+                    scopes.append((scope_bytes, spans))
+            plan.append((resource_bytes, scopes))
+    except WireFormatError:
+        return False
+    for ri, (resource_bytes, scopes) in enumerate(plan):
+        try:
+            resource = _pb_attrs(Resource.FromString(resource_bytes).attributes)
+        except DecodeError as exc:
+            resource = {}
+            result.warnings.append(Rejected(f"{where}#resourceSpans[{ri}].resource",
+                                            f"resource does not decode ({exc}); its attributes are dropped"))
+        for si, (scope_bytes, spans) in enumerate(scopes):
+            try:
+                scope = InstrumentationScope.FromString(scope_bytes).name or None
+            except DecodeError:
+                scope = None
+            for pi, raw_bytes in enumerate(spans):
+                loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                 try:
-                    trace_id, span_id, parent_id = _ids(raw.trace_id, raw.span_id, raw.parent_span_id)
-                    start_ns, end_ns = _times(raw.start_time_unix_nano, raw.end_time_unix_nano)
-                    attrs = _pb_attrs(raw.attributes)
-                    _truncate(attrs, loc, result)
-                    events = [{"name": e.name, "time_ns": e.time_unix_nano, "attributes": _pb_attrs(e.attributes)}
-                              for e in raw.events]
-                    span, evals = normalizer.span(
-                        trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=raw.name,
-                        otel_kind=_PB_KIND.get(raw.kind), start_ns=start_ns, end_ns=end_ns,
-                        status_code=_PB_STATUS.get(raw.status.code, "UNSET"),
-                        status_message=raw.status.message or None, attrs=attrs, events=events,
-                        resource=resource, scope=scope, source=loc,
-                    )
-                except RecordError as exc:
-                    result.rejected.append(Rejected(loc, str(exc)))
+                    raw = PbSpan.FromString(raw_bytes)
+                except DecodeError as exc:
+                    result.records += 1
+                    result.rejected.append(Rejected(loc, f"not a valid protobuf Span ({exc}; attributes nested "
+                                                         f"past the protobuf limit or invalid UTF-8 text?)"))
                     continue
-                result.spans.append(span)
-                result.evaluations.extend(evals)
+                _proto_span(raw, resource, scope, loc, normalizer, result)
+    return True
+
+
+def _proto_span(raw: Any, resource: dict[str, Any], scope: str | None, loc: str, normalizer: Normalizer,
+                result: ParseResult) -> None:
+    result.records += 1
+    notes: list[str] = []
+    try:
+        trace_id, span_id, parent_id = _ids(raw.trace_id, raw.span_id, raw.parent_span_id)
+        start_ns, end_ns = _times(raw.start_time_unix_nano, raw.end_time_unix_nano)
+        attrs = _pb_attrs(raw.attributes)
+        _truncate(attrs, loc, result)
+        events = [{"name": e.name, "time_ns": e.time_unix_nano, "attributes": _pb_attrs(e.attributes)}
+                  for e in raw.events]
+        span, evals = normalizer.span(
+            trace_id=trace_id, span_id=span_id, parent_span_id=parent_id, name=raw.name,
+            otel_kind=_PB_KIND.get(raw.kind), start_ns=start_ns, end_ns=end_ns,
+            status_code=_PB_STATUS.get(raw.status.code, "UNSET"),
+            status_message=raw.status.message or None, attrs=attrs, events=events,
+            resource=resource, scope=scope, source=loc, notes=notes,
+        )
+    except RecordError as exc:
+        result.rejected.append(Rejected(loc, str(exc)))
+        return
+    except RECORD_ERRORS as exc:
+        result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
+        return
+    _warn(notes, loc, result)
+    result.spans.append(span)
+    result.evaluations.extend(evals)
 
 
 def parse_logs_proto(data: bytes, where: str, normalizer: Normalizer, result: ParseResult) -> None:
@@ -256,6 +335,8 @@ def parse_logs_proto(data: bytes, where: str, normalizer: Normalizer, result: Pa
                     )
                 except RecordError as exc:
                     result.rejected.append(Rejected(loc, str(exc)))
+                except RECORD_ERRORS as exc:
+                    result.rejected.append(Rejected(loc, f"malformed log record: {type(exc).__name__}: {exc}"))
 
 
 def proto_kind(data: bytes) -> str:
@@ -267,6 +348,13 @@ def proto_kind(data: bytes) -> str:
     try:
         req.ParseFromString(data)
     except DecodeError:
+        # A traces request with one undecodable span fails here too; it is logs only if logs decode.
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+        try:
+            ExportLogsServiceRequest.FromString(data)
+        except DecodeError:
+            return "traces"
         return "logs"
     # A logs request parses as traces with unknown fields; spans would be missing.
     # (a log record's fields have other wire types, so its "span" has no 16-byte trace id).

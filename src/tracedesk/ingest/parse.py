@@ -15,8 +15,9 @@ import orjson
 from ..models import Rejected
 from .flat import is_otlp_span, parse_flat, parse_span_object
 from .normalize import Normalizer
-from .otlp import (RecordError, parse_logs_json, parse_logs_proto, parse_traces_json, parse_traces_proto,
-                   proto_kind)
+from . import textcodec
+from .otlp import (RECORD_ERRORS, RecordError, parse_logs_json, parse_logs_proto, parse_traces_json,
+                   parse_traces_proto, proto_kind)
 from .result import ParseResult
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -55,10 +56,21 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
                 result: ParseResult) -> None:
     if data[:2] == GZIP_MAGIC:
         data = gunzip(data, source)
+    try:
+        data, note = textcodec.to_utf8(data)
+    except textcodec.UndecodableText as exc:
+        raise RecordError(str(exc)) from None
+    if note:
+        result.warnings.append(Rejected(source, note))
     ctype = (content_type or "").split(";")[0].strip().lower()
     stripped = data.lstrip()
     if not stripped:
         raise RecordError("input is empty")
+    if (ctype not in PROTOBUF_TYPES and stripped[:1] not in (b"{", b"[") and data[:1] != b"\x0a"
+            and _looks_like_json_lines(stripped)):
+        # JSON Lines whose first line is not an object (a stray value): reject that line, keep the rest.
+        parse_lines(data.splitlines(), source, normalizer, result)
+        return
     if ctype in PROTOBUF_TYPES or stripped[:1] not in (b"{", b"["):
         if ctype and ctype not in PROTOBUF_TYPES and "json" in ctype:
             raise RecordError(f"content type {ctype} but the body is not JSON")
@@ -75,20 +87,20 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        first_line, _, rest = stripped.partition(b"\n")
-        if rest.strip() and _is_json_object(first_line):
+        if _looks_like_json_lines(stripped):
             parse_lines(data.splitlines(), source, normalizer, result)
             return
-        if _bad_utf8(exc):
-            # Keep every good record: decode with replacement characters and say so.
-            text = data.decode("utf-8", errors="replace")
-            result.warnings.append(Rejected(source, "invalid UTF-8 replaced with U+FFFD"))
-            try:
-                doc = orjson.loads(text)
-            except orjson.JSONDecodeError as exc2:
-                raise RecordError(_json_error(exc2, data)) from None
-        else:
+        if not _bad_utf8(exc):
             raise RecordError(_json_error(exc, data)) from None
+        # Keep every good record: replace what cannot be decoded and say exactly what was replaced.
+        try:
+            doc, note = textcodec.loads(data)
+        except orjson.JSONDecodeError as exc2:
+            raise RecordError(_json_error(exc2, data)) from None
+        except RecursionError:
+            raise RecordError("JSON nested too deeply to read") from None
+        if note:
+            result.warnings.append(Rejected(source, note))
     parse_document(doc, source, normalizer, result)
 
 
@@ -101,13 +113,27 @@ def parse_document(doc: Any, where: str, normalizer: Normalizer, result: ParseRe
             except RecordError as exc:
                 result.records += 1
                 result.rejected.append(Rejected(f"{where}[{i}]", str(exc)))
+            except RECORD_ERRORS as exc:
+                result.records += 1
+                result.rejected.append(Rejected(f"{where}[{i}]", _malformed(exc)))
         return
-    _record(doc, where, normalizer, result)
+    try:
+        _record(doc, where, normalizer, result)
+    except RECORD_ERRORS as exc:
+        if isinstance(exc, RecordError):
+            raise
+        result.records += 1
+        result.rejected.append(Rejected(where, _malformed(exc)))
+
+
+def _malformed(exc: BaseException) -> str:
+    """An unexpected shape (a list where an object belongs, ...): name it; the other records go on."""
+    return f"malformed record ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 def _record(obj: Any, where: str, normalizer: Normalizer, result: ParseResult) -> None:
     if not isinstance(obj, dict):
-        raise RecordError(f"expected a JSON object, got {type(obj).__name__}; see README 'ingest' for formats")
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__}; see docs/ingest.md for the formats")
     if "resourceSpans" in obj or "resource_spans" in obj:
         parse_traces_json(obj, where, normalizer, result)
     elif "resourceLogs" in obj or "resource_logs" in obj:
@@ -128,6 +154,8 @@ def _record(obj: Any, where: str, normalizer: Normalizer, result: ParseResult) -
 
 def parse_line(line: bytes, where: str, normalizer: Normalizer, result: ParseResult) -> None:
     """One JSON Lines line; a bad line is rejected with its location, the rest go on."""
+    if line[:3] == textcodec.UTF8_BOM:
+        line = line[3:]
     if not line.strip():
         return
     try:
@@ -136,8 +164,9 @@ def parse_line(line: bytes, where: str, normalizer: Normalizer, result: ParseRes
         except orjson.JSONDecodeError as exc:
             if not _bad_utf8(exc):
                 raise RecordError(_json_error(exc, line)) from None
-            obj = orjson.loads(line.decode("utf-8", errors="replace"))
-            result.warnings.append(Rejected(where, "invalid UTF-8 replaced with U+FFFD"))
+            obj, note = textcodec.loads(line)
+            if note:
+                result.warnings.append(Rejected(where, note))
         _record(obj, where, normalizer, result)
     except RecordError as exc:
         result.records += 1
@@ -145,12 +174,33 @@ def parse_line(line: bytes, where: str, normalizer: Normalizer, result: ParseRes
     except orjson.JSONDecodeError as exc:
         result.records += 1
         result.rejected.append(Rejected(where, _json_error(exc, line)))
+    except RECORD_ERRORS as exc:
+        result.records += 1
+        result.rejected.append(Rejected(where, _malformed(exc)))
 
 
 def parse_lines(lines: list[bytes], source: str, normalizer: Normalizer, result: ParseResult,
                 first_line: int = 1) -> None:
     for n, line in enumerate(lines, first_line):
         parse_line(line, f"{source}:{n}", normalizer, result)
+
+
+def _looks_like_json_lines(data: bytes) -> bool:
+    """Several lines, one of the first few a JSON object: JSON Lines, even when the FIRST line is the bad
+    one (truncated, wrong type), so that line is rejected alone instead of the whole file."""
+    lines = [line.strip() for line in data.split(b"\n", 20)[:20] if line.strip()]
+    if len(lines) < 2:
+        return False
+    # Pretty-printed JSON: most lines are fragments (a key, `{`, `}`, `]`) that are not JSON on their own.
+    return 2 * sum(line[:1] == b"{" or _is_json_value(line) for line in lines) >= len(lines)
+
+
+def _is_json_value(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _is_json_object(line: bytes) -> bool:

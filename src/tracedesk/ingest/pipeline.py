@@ -24,8 +24,10 @@ from ..store import ingest as store_ingest
 from ..models import Rejected, Span
 from .messages import last_text
 from .normalize import Normalizer
+from .validate import transient_write_error
 from .parse import GZIP_MAGIC, parse_bytes, parse_line
 from .stream import DEFAULT_MAX_INFLATE_RATIO, BoundedGzip, InflateLimit, is_streamable, stream_traces
+from .realworld import output_text_of
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
@@ -41,12 +43,18 @@ class BatchWriter:
     Each flush is one store transaction: redaction, log-message joins and trace summaries included.
     """
 
-    def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int) -> None:
+    def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int,
+                 isolate: bool = True) -> None:
         self.db = db
+        #: on a write error that is not transient, split the batch to store every record that can be
+        #: stored and reject only the ones that cannot (the receiver does its own isolation per request)
+        self.isolate = isolate
         self.report = report
         self.redact = redact
         self.batch_size = batch_size
         self.pending = ParseResult()
+        #: (span or evaluation, Rejected) for each record the last flush could not store
+        self.last_failed: list[tuple[Any, Rejected]] = []
         self.logs_stored = store_ingest.has_log_messages(db)
 
     def add(self, result: ParseResult) -> None:
@@ -56,6 +64,7 @@ class BatchWriter:
 
     def flush(self) -> None:
         batch, self.pending = self.pending, ParseResult()
+        self.last_failed = []
         report = self.report
         report.rejected.extend(batch.rejected)
         report.warnings.extend(batch.warnings)
@@ -76,7 +85,13 @@ class BatchWriter:
         also = None
         if batch.log_messages or self.logs_stored:
             also = self._join_logs(batch)
-        result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also)
+        try:
+            result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also)
+        except Exception as exc:  # noqa: BLE001 - one unstorable record must not lose the batch
+            if not self.isolate or transient_write_error(exc):
+                raise
+            result = write_isolating(self.db, batch.spans, batch.evaluations, also, self.last_failed)
+            report.rejected.extend(r for _, r in self.last_failed)
         report.spans_inserted += result.inserted
         report.spans_unchanged += result.unchanged
         report.spans_replaced += result.replaced
@@ -118,6 +133,49 @@ class BatchWriter:
         return step
 
 
+def write_isolating(db: Any, spans: list[Span], evaluations: list[Any], also: Callable[[Any], None] | None,
+                    failed: list[tuple[Any, Rejected]]) -> Any:
+    """Write a batch that failed as a whole: bisect it, store every part that can be stored, and reject
+    each span / evaluation that cannot, with its location and the store's reason. Costs O(k log n)
+    transactions for k bad records; only runs after a failure."""
+    total = store.WriteResult()
+
+    def attempt(part_spans: list[Span], part_evals: list[Any], step: Any) -> BaseException | None:
+        try:
+            total.add(store.write_batch(db, part_spans, part_evals, also=step))
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if transient_write_error(exc):
+                raise
+            return exc
+        return None
+
+    for items, is_span in ((list(spans), True), (list(evaluations), False)):
+        stack = [items] if items else []
+        while stack:
+            part = stack.pop()
+            err = attempt(part, [], None) if is_span else attempt([], part, None)
+            if err is None:
+                continue
+            if len(part) == 1:
+                item = part[0]
+                if is_span:
+                    where = item.source or f"span {item.span_id} of trace {item.trace_id}"
+                    failed.append((item, Rejected(where, f"span {item.span_id} of trace {item.trace_id} could "
+                                                         f"not be stored ({type(err).__name__}: {err})")))
+                else:
+                    failed.append((item, Rejected(f"evaluation {item.name!r} of span {item.span_id}",
+                                                  f"could not be stored ({type(err).__name__}: {err})")))
+                continue
+            mid = len(part) // 2
+            stack.extend((part[mid:], part[:mid]))
+    if also is not None:
+        err = attempt([], [], also)
+        if err is not None:
+            failed.append((None, Rejected("log messages of this batch",
+                                          f"could not be stored ({type(err).__name__}: {err})")))
+    return total
+
+
 def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
     """Log messages of one span -> the columns they set (only directions that have messages)."""
     out: dict[str, Any] = {}
@@ -136,6 +194,8 @@ def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
             out[f"{direction}_messages"] = msgs
             roles = ("user", "tool") if direction == "input" else ("assistant",)
             text = last_text(msgs, roles)
+            if text is None and direction == "output":
+                text = output_text_of(msgs, None, "LLM")  # an answer that is only tool calls
             if text is not None:
                 out[f"{direction}_text"] = text
     return out
@@ -303,15 +363,17 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
                  progress: Progress | None, done_before: int, total: int) -> None:
     # Peek with bounded reads: a file (or a gzip bomb) without newlines must not be read whole here.
     first = reader.readline(PEEK_BYTES)
-    while first and not first.strip():  # leading blank space (or a bomb of it) is dropped as it is read
+    skipped = 0  # blank lines before the first record (or a bomb of blank space: dropped as it is read)
+    while first and not first.strip():
+        skipped += first.endswith(b"\n")
         first = reader.readline(PEEK_BYTES)
     rest_start = b""
     if first.endswith(b"\n"):
         rest_start = reader.readline(PEEK_BYTES)
         if rest_start and not rest_start.endswith(b"\n"):
             rest_start += reader.readline()  # the JSON Lines loop needs whole lines
-    lineno = 0
-    if first.endswith(b"\n") and rest_start.strip() and _is_object_line(first):
+    lineno = skipped
+    if first.endswith(b"\n") and rest_start.strip() and _is_record_line(first):
         lines: Iterable[bytes] = _chain(first, rest_start, reader)
     elif is_streamable(first + rest_start):
         # One OTLP/JSON traces document: parsed incrementally, written batch by batch.
@@ -372,14 +434,20 @@ def _chain(*parts: Any) -> Iterator[bytes]:
     yield from reader
 
 
-def _is_object_line(line: bytes) -> bool:
+def _is_record_line(line: bytes) -> bool:
+    """Whether a file whose first non-blank line is `line` (and that has more lines) is JSON Lines.
+
+    A line that is a whole JSON value, or looks like one object, starts JSON Lines (a JSON document
+    cannot continue after a complete value); a pretty-printed document's first line (`{`, `[`) is not.
+    """
     line = line.strip()
-    if not line.startswith(b"{") or not line.endswith(b"}"):
-        return False
+    if line.startswith(b"{") and line.endswith(b"}"):
+        return True  # an object, or a bad first record of a JSONL file: rejected by line, the rest still read
     try:
-        return isinstance(orjson.loads(line), dict)
+        orjson.loads(line)
     except orjson.JSONDecodeError:
-        return True  # a bad first line of a JSONL file: rejected by line, the rest still read
+        return False
+    return True
 
 
 def _size(path: Path) -> int:

@@ -60,6 +60,11 @@ _GENAI_OPERATIONS = {
     "agent": K.AGENT, "task": K.CHAIN,
     # LangSmith's non-standard value
     "chain": K.CHAIN,
+    # Semantic Kernel's operation names (its chat spans carry no other kind signal)
+    "chat.completions": K.LLM, "chat.streaming_completions": K.LLM, "text.completions": K.LLM,
+    "text.streaming_completions": K.LLM,
+    # OpenLLMetry's OpenAI Agents handoff span
+    "handoff": K.TOOL,
 }
 SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     ("openinference.span.kind", _OPENINFERENCE_KINDS),
@@ -72,6 +77,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     }),
     ("traceloop.span.kind", {
         "workflow": K.CHAIN, "task": K.CHAIN, "agent": K.AGENT, "tool": K.TOOL, "unknown": K.UNKNOWN,
+        "handoff": K.TOOL,
     }),
     ("langsmith.span.kind", {
         "chain": K.CHAIN, "tool": K.TOOL, "llm": K.LLM, "retriever": K.RETRIEVER, "prompt": K.CHAIN,
@@ -95,6 +101,13 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
         "ai.toolcall": K.TOOL,
     }),
     ("logfire.span_type", {"annotation": K.EVALUATOR}),
+    # Logfire's OpenAI Agents integration: the span name is a template; the template names the span type.
+    ("logfire.msg_template", {
+        "agent run: {name!r}": K.AGENT, "function: {name}": K.TOOL, "handoff: {from_agent} → {to_agent}": K.TOOL,
+        "guardrail {name!r} triggered={triggered!r}": K.GUARDRAIL, "openai agents trace: {name}": K.CHAIN,
+        "mcp: list tools from server {server}": K.TOOL, "speech {model!r}": K.LLM, "transcription {model!r}": K.LLM,
+    }),
+    ("sdk_span_type", {"turn": K.CHAIN, "task": K.CHAIN}),
     ("llm.request.type", {"chat": K.LLM, "completion": K.LLM, "embedding": K.EMBEDDING,
                           "rerank": K.RERANKER}),
     ("gen_ai.operation.name", _GENAI_OPERATIONS),
@@ -111,10 +124,17 @@ KIND_BY_PRESENCE: tuple[tuple[str, SpanKind], ...] = (
 # Scalar fields (§2-§8): field -> ordered attribute keys (first present wins).
 FIELD_KEYS: dict[str, tuple[str, ...]] = {
     # Langfuse's resolution order (§2) extended with the other conventions.
+    # The REQUESTED model first (one cohort per model the application asked for); the snapshot that
+    # answered is `response_model`. Response names stay as the fallback when no request name is sent.
     "model": (
-        "langfuse.observation.model.name", "gen_ai.response.model", "ai.response.model", "ai.model.id",
-        "gen_ai.request.model", "llm.response.model_name", "llm.model_name", "llm.request.model_name",
-        "langsmith.metadata.ls_model_name", "reranker.model_name", "embedding.model_name",
+        "langfuse.observation.model.name", "gen_ai.request.model", "ai.model.id", "llm.request.model_name",
+        "langsmith.metadata.ls_model_name", "gen_ai.response.model", "ai.response.model", "llm.response.model_name",
+        "llm.model_name", "reranker.model_name", "embedding.model_name", "llm.openai.model", "mlflow.llm.model",
+        "model",  # MLflow autolog flattens the request's keyword arguments (JSON-quoted)
+    ),
+    "response_model": (
+        "gen_ai.response.model", "ai.response.model", "llm.response.model_name", "llm.model_name",
+        "llm.openai.model", "mlflow.llm.model",
     ),
     "provider": (
         "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider",
@@ -139,10 +159,12 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "reasoning_tokens": (
         "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning",
         "gen_ai.usage.reasoning_tokens", "gen_ai.usage.output_tokens.reasoning", "ai.usage.reasoningTokens",
+        "gen_ai.usage.details.reasoning_tokens",  # Pydantic AI
     ),
     # Reported cost in USD (§4, §12: prefer it over recomputing).
     "cost_usd": (
-        "llm.cost.total", "gen_ai.cost.total", "gen_ai.usage.cost", "operation.cost",
+        "llm.cost.total", "gen_ai.cost.total", "gen_ai.cost.total_cost", "gen_ai.usage.cost.amount",
+        "gen_ai.usage.cost", "operation.cost",
     ),
     "agent_name": (
         "gen_ai.agent.name", "agent.name", "agent_name", "graph.node.name",
@@ -152,7 +174,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "tool_arguments": (
         "gen_ai.tool.call.arguments", "ai.toolCall.args", "tool_arguments", "gen_ai.tool.args",
-        "gcp.vertex.agent.tool_call_args", "tool.parameters",
+        "gcp.vertex.agent.tool_call_args",  # (OpenInference `tool.parameters` is the JSON schema, not the call)
     ),
     "tool_result": (
         "gen_ai.tool.call.result", "ai.toolCall.result", "tool_response", "gcp.vertex.agent.tool_response",
@@ -165,6 +187,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "user_id": (
         "user.id", "langfuse.user.id", "traceloop.association.properties.user_id",
         "ai.telemetry.metadata.userId", "fi.user.id", "enduser.id",
+        "llm.user",  # litellm / OpenLLMetry: the `user` the application passed to the provider
     ),
     "input_text": (
         "input.value", "gen_ai.prompt", "traceloop.entity.input", "langfuse.observation.input",
@@ -175,29 +198,37 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
         "output.value", "gen_ai.completion", "traceloop.entity.output", "langfuse.observation.output",
         "langfuse.trace.output", "mlflow.spanOutputs", "gcp.vertex.agent.llm_response", "genkit:output",
         "ai.response.text", "ai.response.object", "ai.result.text", "final_result", "response",
+        "ai.response.toolCalls",  # Vercel: an answer that is only tool calls
     ),
     "finish_reason": (
         "gen_ai.response.finish_reasons", "llm.finish_reason", "ai.response.finishReason",
         "ai.finishReason", "gen_ai.completion.0.finish_reason",
+        "gen_ai.response.finish_reason",  # Semantic Kernel (singular, as its enum: FinishReason.STOP)
     ),
     "status_message": ("error.message", "langfuse.observation.status_message", "exception.message"),
 }
 
 #: Keys whose value names the tool/agent only on spans of that kind (OpenLLMetry decorators).
 ENTITY_NAME_KEYS: dict[str, tuple[str, ...]] = {
-    "TOOL": ("traceloop.entity.name",),
-    "AGENT": ("traceloop.entity.name", "traceloop.workflow.name"),
+    "TOOL": ("traceloop.entity.name", "name"),
+    "AGENT": ("traceloop.entity.name", "name", "traceloop.workflow.name"),
 }
+#: Of those, the keys that name a workflow rather than an agent (the agent name is then only a guess).
+WORKFLOW_NAME_KEYS: frozenset[str] = frozenset({"traceloop.workflow.name"})
 #: Tool arguments / results that only apply on TOOL spans (OpenInference and OpenLLMetry reuse in/out).
 TOOL_IO_KEYS: tuple[tuple[str, str], ...] = (
     ("input.value", "output.value"),
     ("traceloop.entity.input", "traceloop.entity.output"),
+    ("input", "output"),  # Logfire's OpenAI Agents function spans
+    ("mlflow.spanInputs", "mlflow.spanOutputs"),
+    ("langfuse.observation.input", "langfuse.observation.output"),
 )
 
 #: Reported cost parts summed when no total is reported.
 COST_PART_KEYS: tuple[tuple[str, ...], ...] = (
     ("llm.cost.prompt", "llm.cost.completion"),
     ("gen_ai.cost.input", "gen_ai.cost.output"),
+    ("gen_ai.cost.input_cost", "gen_ai.cost.output_cost"),  # litellm
 )
 
 #: Time to first token: (key, multiplier to milliseconds).
@@ -209,12 +240,23 @@ TTFT_KEYS: tuple[tuple[str, float], ...] = (
     ("ai.stream.msToFirstChunk", 1.0),
 )
 
+#: "Was this call streamed": a first-token time on a call that was NOT streamed is its whole latency (OpenLIT
+#: sends gen_ai.server.time_to_first_token on every call), so it is not read as TTFT.
+STREAM_FLAG_KEYS: tuple[str, ...] = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
+
+#: Span events whose time marks the first token/chunk of a stream (OpenInference, OpenLLMetry, Vercel):
+#: TTFT = the first such event's time - span start, when no TTFT attribute is sent.
+TTFT_EVENTS: frozenset[str] = frozenset({"First Token Stream Event", "gen_ai.content.completion.chunk",
+                                         "llm.content.completion.chunk", "ai.stream.firstChunk"})
+
 #: Keys that hold JSON text in some emitters (Langfuse usage/cost details, MLflow's quoted values).
 JSON_TEXT_KEYS: frozenset[str] = frozenset({
     "langfuse.observation.usage_details", "langfuse.observation.cost_details", "mlflow.spanType",
     "mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanFunctionName", "metadata",
-    "langsmith.metadata.usage_metadata",
+    "langsmith.metadata.usage_metadata", "events", "mlflow.chat.tokenUsage",
 })
+#: JSON usage dicts read with LANGFUSE_USAGE_KEYS (free-form key names), in order.
+USAGE_DETAIL_KEYS: tuple[str, ...] = ("langfuse.observation.usage_details", "mlflow.chat.tokenUsage")
 #: Langfuse usage_details / cost_details JSON keys -> field.
 LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
     "input_tokens": ("input", "input_tokens", "prompt_tokens", "promptTokens", "inputTokens"),
@@ -245,6 +287,7 @@ MESSAGE_LIST_KEYS: tuple[tuple[str, str], ...] = (
     ("gen_ai.completion", "output"),
     ("mlflow.spanInputs", "input"),
     ("mlflow.spanOutputs", "output"),
+    ("langfuse.observation.input", "input"),  # the drop-in OpenAI client: {"messages": [...], "tools": ...}
 )
 SYSTEM_INSTRUCTION_KEYS: tuple[str, ...] = ("gen_ai.system_instructions",)
 
@@ -273,6 +316,8 @@ FLAT_DOCUMENT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("reranker.output_documents.", "document."),
 )
 DOCUMENT_LIST_KEYS: tuple[str, ...] = ("gen_ai.retrieval.documents", "retrieval.documents")
+#: Outputs that are a document list only on RETRIEVER spans.
+RETRIEVER_OUTPUT_KEYS: tuple[str, ...] = ("mlflow.spanOutputs",)
 #: Span events carrying one retrieved document each (OpenLLMetry vector DBs): event -> attribute prefix.
 DOCUMENT_EVENTS: dict[str, str] = {"db.query.result": "db.query.result.", "db.search.result": "db.search.result."}
 
@@ -311,7 +356,42 @@ LOGFIRE_ERROR_LEVEL = 17  # logfire.level_num >= 17 is error
 
 # ---------------------------------------------------------------------------------------------
 # Handoffs (§8).
+# Each SDK's own signal (semconv.md §14); stored as the spans' handoff_from / handoff_to columns.
 HANDOFF_TARGET_KEYS: tuple[str, ...] = ("gen_ai.handoff.to_agent", "to_agent", "handoff.to_agent")
 HANDOFF_SOURCE_KEYS: tuple[str, ...] = ("gen_ai.handoff.from_agent", "from_agent", "handoff.from_agent",
-                                        "graph.node.parent_id")
+                                        "gen_ai.caller.name", "graph.node.parent_id")
+#: Span-kind values that mark a span as a handoff even before its target is known (resolved per trace).
+HANDOFF_SPAN_MARKERS: tuple[tuple[str, str], ...] = (
+    ("traceloop.span.kind", "handoff"), ("gen_ai.operation.name", "handoff"),
+)
 HANDOFF_NAME_PREFIXES: tuple[str, ...] = ("handoff to ", "transfer_to_")
+#: Tools whose call IS a handoff, and the argument naming the target (Google ADK).
+HANDOFF_TOOLS: dict[str, str] = {"transfer_to_agent": "agent_name"}
+#: An agent-graph parent on an agent span (OpenInference OpenAI Agents): the agent that handed off.
+AGENT_GRAPH_PARENT_KEY = "graph.node.parent_id"
+#: LangGraph node metadata (OpenInference `metadata` JSON, LangSmith flattened): the node IS the agent/step.
+LANGGRAPH_NODE_KEYS: tuple[tuple[str, str], ...] = (("metadata", "langgraph_node"),
+                                                     ("langsmith.metadata.langgraph_node", ""))
+#: Nodes that are plumbing, not agents: LangGraph's prebuilt ToolNode and the graph's own start/end.
+LANGGRAPH_NON_AGENT_NODES: frozenset[str] = frozenset({"tools", "__start__", "__end__"})
+
+# ---------------------------------------------------------------------------------------------
+# Provider spellings (§2): one canonical (OTel well-known) name per provider.
+PROVIDER_ALIASES: dict[str, str] = {
+    "openai": "openai", "openai.chat": "openai", "openai.responses": "openai", "openai.completion": "openai",
+    "openai.embedding": "openai", "openai.image": "openai", "openai.transcription": "openai",
+    "anthropic": "anthropic", "anthropic.messages": "anthropic", "claude": "anthropic",
+    "aws.bedrock": "aws.bedrock", "bedrock": "aws.bedrock", "amazon-bedrock": "aws.bedrock",
+    "amazon.bedrock": "aws.bedrock", "aws_bedrock": "aws.bedrock", "bedrock_converse": "aws.bedrock",
+    "azure": "azure.ai.openai", "azure.ai.openai": "azure.ai.openai", "azure_openai": "azure.ai.openai",
+    "azure-openai": "azure.ai.openai", "azure.openai": "azure.ai.openai", "azure.ai.inference": "azure.ai.inference",
+    "gcp.gemini": "gcp.gemini", "gemini": "gcp.gemini", "google": "gcp.gemini", "google.generative-ai": "gcp.gemini",
+    "google_genai": "gcp.gemini", "google.genai": "gcp.gemini", "google-genai": "gcp.gemini",
+    "google.generative_ai": "gcp.gemini", "googleai": "gcp.gemini", "gcp.gen_ai": "gcp.gemini",
+    "gcp.vertex_ai": "gcp.vertex_ai", "vertex_ai": "gcp.vertex_ai", "vertexai": "gcp.vertex_ai",
+    "google.vertex": "gcp.vertex_ai", "google.vertex.chat": "gcp.vertex_ai", "vertex": "gcp.vertex_ai",
+    "mistral": "mistral_ai", "mistralai": "mistral_ai", "mistral_ai": "mistral_ai",
+    "xai": "x_ai", "x_ai": "x_ai", "x-ai": "x_ai", "groq": "groq", "cohere": "cohere", "deepseek": "deepseek",
+    "perplexity": "perplexity", "moonshot_ai": "moonshot_ai", "moonshot": "moonshot_ai",
+    "ibm.watsonx.ai": "ibm.watsonx.ai", "watsonx": "ibm.watsonx.ai", "ollama": "ollama",
+}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import binascii
 from typing import Any
 
@@ -62,14 +63,15 @@ def to_int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        # NaN / Infinity have no integer value; callers that need one report the field (ingest.validate).
+        return int(value) if math.isfinite(value) else None
     if isinstance(value, str):
         try:
             return int(value)
         except ValueError:
             try:
                 return int(float(value))
-            except ValueError:
+            except (ValueError, OverflowError):
                 return None
     return None
 

@@ -24,14 +24,21 @@ class Parsed:
     evaluations: list[Evaluation] = field(default_factory=list)
     log_messages: list[Any] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    #: records stored with a field dropped or text replaced (OTLP allows partial_success to carry
+    #: warnings with a rejected count of 0)
+    warnings: list[Rejected] = field(default_factory=list)
 
     def rejection_message(self, limit: int = 3) -> str:
-        """'2 rejected: <where>: <reason>; ...' — the first few reasons, enough to fix the exporter."""
-        if not self.rejected:
-            return ""
-        shown = "; ".join(str(r) for r in self.rejected[:limit])
-        more = f" (and {len(self.rejected) - limit} more)" if len(self.rejected) > limit else ""
-        return f"{len(self.rejected)} rejected: {shown}{more}"
+        """'2 rejected: <where>: <reason>; ...' — the first few reasons, enough to fix the exporter —
+        then '1 warning(s): ...' for values dropped from records that were stored."""
+        parts = []
+        for items, label in ((self.rejected, "rejected"), (self.warnings, "warning(s)")):
+            if not items:
+                continue
+            shown = "; ".join(str(r) for r in items[:limit])
+            more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
+            parts.append(f"{len(items)} {label}: {shown}{more}")
+        return " | ".join(parts)
 
 
 def parse_request(data: bytes, signal: str, encoding: str, source: str,
@@ -65,6 +72,7 @@ def parse_request(data: bytes, signal: str, encoding: str, source: str,
         evaluations=result.evaluations,
         log_messages=result.log_messages,
         rejected=result.rejected,
+        warnings=result.warnings,
     )
 
 
@@ -72,16 +80,20 @@ def _json_request(data: bytes, signal: str, source: str, result: Any) -> dict[st
     """Decode an OTLP/JSON body and refuse anything that is not the request type the path names."""
     import orjson
 
+    from ..ingest import textcodec
+
     try:
-        doc = orjson.loads(data)
+        data, _ = textcodec.to_utf8(data)
+        # Keeps the good records of a body with a stray invalid byte or a lone surrogate escape, and says so.
+        doc, note = textcodec.loads(data)
+    except textcodec.UndecodableText as exc:
+        raise MalformedBody(str(exc)) from None
     except orjson.JSONDecodeError as exc:
-        if "utf-8" not in str(exc).lower():
-            raise MalformedBody(f"body is not valid JSON: {exc}") from None
-        try:  # keep the good records of a body with a stray invalid byte, and say so
-            doc = orjson.loads(data.decode("utf-8", errors="replace"))
-        except orjson.JSONDecodeError as exc2:
-            raise MalformedBody(f"body is not valid JSON: {exc2}") from None
-        result.warnings.append(Rejected(source, "invalid UTF-8 replaced with U+FFFD"))
+        raise MalformedBody(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("body is nested too deeply to be OTLP/JSON") from None
+    if note:
+        result.warnings.append(Rejected(source, note))
     if not isinstance(doc, dict):
         raise MalformedBody(f"OTLP/JSON body must be an object, got {type(doc).__name__}")
     wanted, snake, other = (("resourceSpans", "resource_spans", "resourceLogs") if signal == TRACES
@@ -107,7 +119,10 @@ class StoreWriter:
         self.redact = redact
         self._writer: Any = None
 
-    def __call__(self, db: Any, spans: list[Span], evaluations: list[Evaluation], log_messages: list[Any]) -> None:
+    def __call__(self, db: Any, spans: list[Span], evaluations: list[Evaluation],
+                 log_messages: list[Any]) -> list[tuple[Any, Rejected]]:
+        """Returns (record, Rejected) for each record the store refused (a deterministic failure; the rest
+        of the batch is stored). Transient failures (database locked) raise: nothing is acknowledged."""
         from ..ingest import BatchWriter, IngestReport, ParseResult
 
         if self._writer is None or self._writer.db is not db:
@@ -117,3 +132,4 @@ class StoreWriter:
         self._writer.add(ParseResult(spans=list(spans), evaluations=list(evaluations),
                                      log_messages=list(log_messages)))
         self._writer.flush()
+        return self._writer.last_failed

@@ -125,11 +125,17 @@ def find_receiver(db_path: str | os.PathLike[str]) -> ReceiverInfo | None:
     if info is None or not _pid_alive(info.pid):
         return None
     answer = health(info)
-    if not answer or answer.get("pid") != info.pid:
-        return None
-    if os.path.abspath(str(answer.get("db"))) != os.path.abspath(str(db_path)):
+    if not answer or answer.get("instance") != instance_id(info.pid, db_path):
         return None
     return info
+
+
+def instance_id(pid: int, db_path: str | os.PathLike[str]) -> str:
+    """What /health answers instead of the database path: enough to recognise a receiver, not to locate
+    the data."""
+    import hashlib
+
+    return hashlib.blake2b(f"{pid}\x1f{os.path.abspath(str(db_path))}".encode(), digest_size=16).hexdigest()
 
 
 class ReceiverStartError(ReceiverError):

@@ -17,8 +17,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 from urllib.parse import urlsplit
+
+from ..ingest.validate import transient_write_error
 
 from . import body as body_mod
 from .adapter import MalformedBody, Parsed, parse_request
@@ -271,13 +274,21 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/", "/health", "/healthz"):
             import json
 
-            payload = {
+            from .discovery import instance_id
+
+            payload: dict[str, Any] = {
                 "service": "tracedesk-receiver",
-                "pid": os.getpid(),
-                "db": os.path.abspath(receiver.config.db_path),
+                # lets `find_receiver` check it is this process serving that file, without telling an
+                # unauthenticated caller the path (a one-way digest of pid + path)
+                "instance": instance_id(os.getpid(), receiver.config.db_path),
                 "paths": sorted(_PATHS),
                 "closing": receiver.closing,
             }
+            if self._authorized(required=True):
+                # Where the data lives and which process holds it is for the owner (a receiver started
+                # with --token, asked with that token), not for whoever can reach the port.
+                payload["pid"] = os.getpid()
+                payload["db"] = os.path.abspath(receiver.config.db_path)
             self._send(200, json.dumps(payload).encode(), JSON)
         elif path in _PATHS:
             self._send_status(405, f"use POST for {path}", JSON, headers={"Allow": "POST"})
@@ -327,8 +338,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             signal, encoding = self._route()
             parsed = self._parse(signal, encoding)
+            parsed.rejected.extend(self._write(parsed))
             rejected = len(parsed.rejected)
-            self._write(parsed)
             receiver._count(requests=1, spans_accepted=len(parsed.spans), rejected=rejected,
                             status_200=1)
             self._send(200, export_response(signal, encoding, rejected, parsed.rejection_message()),
@@ -351,20 +362,26 @@ class _Handler(BaseHTTPRequestHandler):
         if signal is None:
             raise _Reply(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs",
                          close=True)
-        token = self.server.receiver.config.token
-        if token:
-            given = self.headers.get("Authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-                raise _Reply(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
-                                  "(OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>)",
-                             close=True, headers={"WWW-Authenticate": 'Bearer realm="tracedesk"'})
+        if not self._authorized(required=False):
+            raise _Reply(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
+                              "(OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>)",
+                         close=True, headers={"WWW-Authenticate": 'Bearer realm="tracedesk"'})
         ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         encoding = _CONTENT_TYPES.get(ctype)
         if encoding is None:
             raise _Reply(415, f"unsupported Content-Type {ctype or '(none)'!r}; OTLP/HTTP sends "
                               f"application/x-protobuf or application/json", close=True)
         return signal, encoding
+
+    def _authorized(self, *, required: bool) -> bool:
+        """The request carries the receiver's bearer token. Without a configured token every request is
+        accepted for ingest (required=False) but none counts as the owner (required=True)."""
+        token = self.server.receiver.config.token
+        if not token:
+            return not required
+        given = self.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
     def _drain(self) -> bool:
         """Read and discard an unread Content-Length body so the client sees our answer (a server that
@@ -433,20 +450,26 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Reply(500, f"internal error reading the OTLP {signal} body ({type(exc).__name__}: {exc}); "
                               f"see the receiver's log") from None
 
-    def _write(self, parsed: Parsed) -> None:
+    def _write(self, parsed: Parsed) -> list[Any]:
+        """Store the request; returns the records the store refused (they go to partial_success)."""
         receiver = self.server.receiver
         assert receiver.writer is not None
         if not (parsed.spans or parsed.evaluations or parsed.log_messages):
-            return
+            return []
         request = WriteRequest(parsed.spans, parsed.evaluations, parsed.log_messages)
         try:
-            receiver.writer.submit(request).result(receiver.config.write_timeout)
+            return list(receiver.writer.submit(request).result(receiver.config.write_timeout) or [])
         except WriterClosed:
             raise _Reply(503, "the receiver is shutting down; retry", close=True,
                          headers={"Retry-After": "5"}) from None
-        except Exception as exc:  # noqa: BLE001 - includes TimeoutError: not acknowledged, client retries
-            raise _Reply(503, f"could not store the batch ({type(exc).__name__}: {exc}); retry",
-                         headers={"Retry-After": "1"}) from None
+        except Exception as exc:  # noqa: BLE001 - classified: only a transient failure is worth a retry
+            if transient_write_error(exc) or isinstance(exc, FuturesTimeout):
+                raise _Reply(503, f"could not store the batch ({type(exc).__name__}: {exc}); retry",
+                             headers={"Retry-After": "1"}) from None
+            # A deterministic failure: 503 would make the client retry the same body forever.
+            log.exception("storing a request failed")
+            raise _Reply(500, f"could not store the batch ({type(exc).__name__}: {exc}); retrying will not "
+                              f"help, see the receiver's log") from None
 
     # -- responses ------------------------------------------------------------------------------
 

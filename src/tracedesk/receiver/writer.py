@@ -71,8 +71,9 @@ class WriterClosed(ReceiverError):
 
 _STOP = object()
 
-#: (db, spans, evaluations, log_messages) -> None; runs inside the writer thread, one transaction per call.
-BatchFn = Callable[[Any, list[Span], list[Evaluation], list[Any]], None]
+#: (db, spans, evaluations, log_messages) -> None or [(record, Rejected)] for records the store refused
+#: while storing the rest; runs inside the writer thread.
+BatchFn = Callable[[Any, list[Span], list[Evaluation], list[Any]], Any]
 
 
 def default_write(db: Any, spans: list[Span], evaluations: list[Evaluation], log_messages: list[Any]) -> None:
@@ -118,7 +119,8 @@ class BatchWriter:
     # -- API used by request threads ------------------------------------------------------------
 
     def submit(self, request: WriteRequest) -> Future:
-        """Queue a request; its future resolves (None) once committed, or raises the write error."""
+        """Queue a request; its future resolves once committed: None, or the list of its records the store
+        refused (Rejected; the rest is stored), or raises the write error."""
         with self._submit_lock:  # no request slips in after the stop marker
             if self._closing:
                 raise WriterClosed("the receiver is shutting down")
@@ -147,9 +149,8 @@ class BatchWriter:
         from .. import store
 
         try:
-            db = store.connect(self.db_path)
             # Acknowledged means on disk: sync the WAL at every commit (batching keeps this cheap).
-            db.conn.execute("PRAGMA synchronous=FULL")
+            db = store.connect(self.db_path, synchronous="FULL")
         except BaseException as exc:  # reported to the constructor's caller
             self._open_error = exc
             self._ready.set()
@@ -196,7 +197,7 @@ class BatchWriter:
         evaluations = [e for r in batch for e in r.evaluations]
         log_messages = [p for r in batch for p in r.log_messages]
         try:
-            self._write(db, spans, evaluations, log_messages)
+            failed = self._write(db, spans, evaluations, log_messages)
         except Exception as exc:  # noqa: BLE001 - isolate the request that broke the batch
             if len(batch) == 1:
                 log.exception("writing a request failed")
@@ -212,5 +213,8 @@ class BatchWriter:
         self.stats.evaluations += len(evaluations)
         self.stats.log_messages += len(log_messages)
         self.stats.last_write_ns = time.time_ns()
+        refused = {id(obj): rej for obj, rej in failed or () if obj is not None}
         for request in batch:
-            request.future.set_result(None)
+            mine = [refused[id(r)] for r in (*request.spans, *request.evaluations) if id(r) in refused] \
+                if refused else []
+            request.future.set_result(mine or None)

@@ -68,10 +68,8 @@ def build_demo_db(path: str | os.PathLike[str]) -> None:
     """
     import tempfile
 
-    import sqlite_utils
-
     from ..ingest import ingest_paths
-    from ..store import connect, set_setting
+    from ..store import finish_bulk, open_bulk, set_setting
 
     target = Path(path).expanduser()
     if target.exists():
@@ -84,17 +82,12 @@ def build_demo_db(path: str | os.PathLike[str]) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        raw = sqlite_utils.Database(str(tmp))
-        # A private file until it is published, so skip the journal and fsyncs while loading.
-        raw.conn.execute("PRAGMA journal_mode=OFF")
-        raw.conn.execute("PRAGMA synchronous=OFF")
-        db = connect(raw)
+        db = open_bulk(tmp)  # a private file until it is published: no journal, no fsyncs while loading
         try:
             ingest_paths(db, files)
             set_setting(db, "sample", {"sample": True, "note": SAMPLE_NOTE})
-            db.conn.execute("PRAGMA journal_mode=WAL")  # what every other connection expects
         finally:
-            db.conn.close()
+            finish_bulk(db)
         _publish(tmp, target)
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):

@@ -27,16 +27,21 @@ import sqlite_utils
 from ..models import Evaluation, Span
 from . import blobs, summaries
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, default_db_path, ensure_migrated,
-                      is_tracedesk_db, open_database, open_existing, resolve_path)
-from .migrations import APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, applied_names, migrate
+                      finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path)
+from .migrations import (APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMNS_M501, applied_names,
+                         migrate)
 
 # Columns the writer fills from a Span (usage_counted is derived afterwards).
-_WRITE_COLUMNS: tuple[str, ...] = tuple(c for c in SPAN_COLUMN_NAMES if c != "usage_counted")
+# `source` then the content hash stay last (the hash covers everything before `source`).
+_WRITE_COLUMNS: tuple[str, ...] = (
+    tuple(c for c, _ in SPAN_COLUMNS if c not in ("usage_counted", "source", "content_hash"))
+    + tuple(c for c, _ in SPAN_COLUMNS_M501) + ("source", "content_hash"))
 
 __all__ = [
     "APPLICATION_ID", "DB_ENV_VAR", "DEFAULT_DB_PATH", "MIGRATIONS", "SPAN_COLUMNS", "SPAN_COLUMN_NAMES",
     "WriteResult", "applied_names", "connect", "data_version", "default_db_path", "ensure_migrated",
-    "evaluation_id", "evaluation_row", "get_setting", "is_tracedesk_db", "migrate", "open_database",
+    "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
+    "open_database",
     "open_existing", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
     "write_evaluations",
 ]
@@ -361,9 +366,16 @@ def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
 
 
 def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
-    """The SQL formulation of the full recompute, kept as an independent reference: tests check the
-    incremental summaries against it. Does not maintain `trace_orphans`."""
+    """The full recompute (usage flags with cross-trace wrappers and reported-cost preference, workflow
+    wrappers demoted, handoffs filled, the summary in SQL): what incremental summaries must equal, and
+    what they fall back to. Does not maintain `trace_orphans` (refresh_traces does)."""
+    from .links import cross_trace_wrappers, refine_usage_flags, resolve_trace_links
+
+    blobs.codec(db)  # links read attributes through td_json()
+
     ids = sorted(set(trace_ids))
+    # a wrapper span in another trace whose provider call just arrived must be recounted too
+    ids = sorted(set(ids) | cross_trace_wrappers(db, ids))
     for chunk in _chunks(ids):
         marks = ",".join("?" for _ in chunk)
         rows = db.execute(
@@ -374,6 +386,8 @@ def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> N
         ).fetchall()
         current = {(r[0], r[1]): r[4] for r in rows}
         flags = _usage_flags([r[:4] for r in rows])
+        flags = refine_usage_flags(db, chunk, flags)
+        resolve_trace_links(db, chunk)
         # Only rows whose flag changes are written (most spans keep the default 1).
         db.conn.executemany(
             "UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?",

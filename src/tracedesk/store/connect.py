@@ -62,27 +62,57 @@ def _file_key(path: str) -> tuple[str, int, int] | None:
     return (os.path.realpath(path), st.st_dev, st.st_ino)
 
 
-def _configure(database: sqlite_utils.Database, path: str) -> None:
+#: How hard a commit waits for the disk: NORMAL (WAL default: durable across application crashes), FULL
+#: (also across power loss: the receiver, whose acknowledgements promise the data is stored), OFF (a
+#: private file being bulk-loaded, see `open_bulk`).
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL")
+
+
+def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> None:
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
     # The busy timeout comes first: switching a new file to WAL needs a lock another opener may hold.
     # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
     database.conn.execute("PRAGMA busy_timeout=30000")
     if path != ":memory:":
         database.conn.execute("PRAGMA journal_mode=WAL")
-    database.conn.execute("PRAGMA synchronous=NORMAL")
+    database.conn.execute(f"PRAGMA synchronous={synchronous}")
     from .blobs import codec
 
     codec(database)  # td_json(): compacted attributes/events read back as JSON text in SQL
 
 
-def open_database(path: str, *, check_same_thread: bool = True) -> sqlite_utils.Database:
+def open_database(path: str, *, check_same_thread: bool = True, synchronous: str = "NORMAL") -> sqlite_utils.Database:
     """A configured connection to `path` (created if missing), NOT migrated: use `connect` for that."""
     if path != ":memory:":
         parent = Path(path).expanduser().resolve().parent
         if not parent.is_dir():
             raise FileNotFoundError(f"Cannot create database {path!r}: folder {str(parent)!r} does not exist.")
     database = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=check_same_thread))
-    _configure(database, path)
+    _configure(database, path, synchronous)
     return database
+
+
+def open_bulk(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
+    """A migrated connection to a *private* new file for a bulk load: no journal, no fsyncs (a crash
+    leaves garbage, so load into a temporary name and publish it after `finish_bulk`)."""
+    database = sqlite_utils.Database(sqlite3.connect(os.fspath(path)))
+    database.conn.execute("PRAGMA journal_mode=OFF")
+    database.conn.execute("PRAGMA synchronous=OFF")
+    try:
+        ensure_migrated(database)
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
+def finish_bulk(database: sqlite_utils.Database) -> None:
+    """Switch a bulk-loaded file to WAL (what every other connection expects) and close it."""
+    try:
+        database.conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        database.close()
 
 
 def ensure_migrated(database: sqlite_utils.Database, path: str | None = None) -> list[str]:
@@ -101,11 +131,12 @@ def ensure_migrated(database: sqlite_utils.Database, path: str | None = None) ->
 
 
 def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None, *,
-            check_same_thread: bool = True) -> sqlite_utils.Database:
+            check_same_thread: bool = True, synchronous: str = "NORMAL") -> sqlite_utils.Database:
     """Open (creating if needed) a tracedesk database and bring its schema up to date.
 
     `db` may be a path, a `sqlite://` URL, ":memory:", an open `sqlite_utils.Database` (migrated and
-    returned as is), or None for the default path ($TRACEDESK_DB, else ./tracedesk.db).
+    returned as is), or None for the default path ($TRACEDESK_DB, else ./tracedesk.db). `synchronous`:
+    see SYNCHRONOUS.
     """
     if isinstance(db, sqlite_utils.Database):
         ensure_migrated(db)
@@ -113,7 +144,7 @@ def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None, 
     path = resolve_path(db)
     database: sqlite_utils.Database | None = None
     try:
-        database = open_database(path, check_same_thread=check_same_thread)
+        database = open_database(path, check_same_thread=check_same_thread, synchronous=synchronous)
         ensure_migrated(database, path)
     except sqlite3.DatabaseError as exc:
         if database is not None:

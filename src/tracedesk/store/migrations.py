@@ -79,7 +79,13 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     # wrapper span that repeats its children's usage is not counted twice. Set by refresh_traces.
     ("usage_counted", "INTEGER DEFAULT 1"),
 )
-SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS)
+#: Added by m501_span_identity (model identity and first-class handoffs): not in m001's CREATE TABLE.
+SPAN_COLUMNS_M501: tuple[tuple[str, str], ...] = (
+    ("response_model", "TEXT"),
+    ("handoff_from", "TEXT"),
+    ("handoff_to", "TEXT"),
+)
+SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS + SPAN_COLUMNS_M501)
 
 
 def _m001_spans(db: sqlite_utils.Database) -> None:
@@ -175,6 +181,13 @@ def _m004_settings(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _m501_span_identity(db: sqlite_utils.Database) -> None:
+    """response_model (the snapshot that answered; `model` is the requested one) and handoff_from/handoff_to."""
+    for name, decl in SPAN_COLUMNS_M501:
+        db.execute(f"ALTER TABLE spans ADD COLUMN {name} {decl}")
+    db.execute("CREATE INDEX idx_spans_handoff ON spans (handoff_to) WHERE handoff_to IS NOT NULL")
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 #: Named, ordered, append-only. The list order (not the name) is the order of application.
@@ -188,6 +201,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m301_alert_rules", _alerts.m301_alert_rules),
     ("m401_workbench_indexes", _workbench.m401_workbench_indexes),
     ("m302_alerts_eval_index", _alerts.m302_alerts_eval_index),
+    ("m501_span_identity", _m501_span_identity),
     ("m501_trace_orphans", _summaries.m501_trace_orphans),
     ("m502_compact_columns", _blobs.m502_compact_columns),
 ]
@@ -201,8 +215,9 @@ def schema_version() -> int:
 def is_current(db: sqlite_utils.Database) -> bool:
     """Whether the file header says every migration of this release is applied (two header reads)."""
     conn = db.conn
-    return (conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-            and conn.execute("PRAGMA user_version").fetchone()[0] == schema_version())
+    app_id: int = conn.execute("PRAGMA application_id").fetchone()[0]
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return app_id == APPLICATION_ID and version == schema_version()
 
 
 def applied_names(db: sqlite_utils.Database) -> list[str]:

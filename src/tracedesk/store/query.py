@@ -10,6 +10,7 @@ Filters round-trip through URL query parameters so a filtered view can be shared
 from __future__ import annotations
 
 import datetime as dt
+import math
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -18,9 +19,9 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from ..models import COLUMN_DIMENSIONS
-from .. import timeutil
+from .. import cohorts, timeutil
 from ..errors import InputError
+from . import cohort_sql
 
 #: Trace-table columns a caller may sort by (anything else is refused, so ORDER BY never takes input).
 TRACE_SORT_COLUMNS: tuple[str, ...] = (
@@ -29,6 +30,9 @@ TRACE_SORT_COLUMNS: tuple[str, ...] = (
     "environment", "session_id", "user_id",
 )
 
+#: Dimensions a URL names bare (route=billing); any other is written dim.NAME. model and agent are the
+#: span-level list fields below.
+_URL_DIMENSIONS = tuple(n for n in cohorts.names() if n not in ("model", "agent_name"))
 #: Span-level list filters: Filters field -> spans column.
 _SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent_name"}
 #: URL parameter name for each list field.
@@ -45,7 +49,8 @@ class Filters:
 
     start_ns: int | None = None  # trace start >= this (Unix ns)
     end_ns: int | None = None  # trace start < this
-    #: cohort dimension -> allowed values (route, tenant, prompt_version, environment or any mapped dim)
+    #: cohort dimension (`tracedesk.cohorts`: route, tenant, ... or any mapped key) -> allowed values;
+    #: a trace matches when it holds one of them (membership for span-level dimensions)
     dims: dict[str, list[str]] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
@@ -82,7 +87,8 @@ class Filters:
             out["end"] = _ns_to_iso(self.end_ns)
         for dim, values in sorted(self.dims.items()):
             if values:
-                out[dim if dim in COLUMN_DIMENSIONS else f"dim.{dim}"] = ",".join(values)
+                name = cohorts.canonical(dim)
+                out[name if name in _URL_DIMENSIONS else f"dim.{name}"] = ",".join(values)
         for attr, param in _LIST_PARAMS.items():
             values = getattr(self, attr)
             if values:
@@ -111,10 +117,10 @@ class Filters:
                 f.start_ns = _parse_time(key, value)
             elif key == "end":
                 f.end_ns = _parse_time(key, value)
-            elif key in COLUMN_DIMENSIONS:
+            elif key in _URL_DIMENSIONS:
                 f.dims[key] = _split(value)
             elif key.startswith("dim.") and len(key) > 4:
-                f.dims[key[4:]] = _split(value)
+                f.dims[cohorts.canonical(key)] = _split(value)
             elif key in _LIST_PARAMS.values():
                 attr = next(a for a, p in _LIST_PARAMS.items() if p == key)
                 values = _split(value)
@@ -133,7 +139,7 @@ class Filters:
 
 
 FILTER_PARAM_KEYS_HELP = (
-    "start/end (ISO time or Unix ns), route/tenant/prompt_version/environment or dim.NAME (comma list), "
+    f"start/end (ISO time or Unix ns), {'/'.join(_URL_DIMENSIONS)} or dim.NAME (comma list), "
     "model, kind, status, agent (comma lists), score.NAME / cost / latency_ms (LO..HI, either side optional), "
     "q (text)"
 )
@@ -160,6 +166,9 @@ def _parse_range(key: str, value: str) -> tuple[float | None, float | None]:
         hi = float(hi_s) if hi_s.strip() else None
     except ValueError:
         raise FilterError(f"Filter {key}={value!r}: bounds must be numbers, e.g. 0..0.5") from None
+    if any(b is not None and not math.isfinite(b) for b in (lo, hi)):
+        raise FilterError(f"Filter {key}={value!r}: bounds must be finite numbers (leave a side empty for "
+                          f"'no bound', e.g. 0.5..)")
     if lo is not None and hi is not None and lo > hi:
         raise FilterError(f"Filter {key}={value!r}: the low bound is above the high bound")
     return lo, hi
@@ -169,12 +178,20 @@ def _ns_to_iso(ns: int) -> str:
     return timeutil.format_time(ns, timespec="seconds")  # exact to the ns, so links round-trip
 
 
+#: Unix ns the store can hold (SQLite INTEGER is int64); later "times" are typos, not filters.
+_MAX_NS = 2**63 - 1
+
+
 def _parse_time(key: str, value: str) -> int:
     try:
-        return timeutil.parse_time(value)
+        ns = timeutil.parse_time(value)
     except timeutil.TimeParseError as exc:
         raise FilterError(f"Filter {key}={value!r}: expected an ISO time like 2026-11-20T00:00:00Z or a Unix "
                           f"time ({'; '.join(timeutil.TIME_FORMS)})") from exc
+    if not 0 <= ns <= _MAX_NS:
+        raise FilterError(f"Filter {key}={value[:40]!r}: outside 1970..2262, the times the store can hold; "
+                          f"expected an ISO time like 2026-11-20T00:00:00Z or Unix seconds/ms/ns")
+    return ns
 
 
 def to_ns(value: "dt.datetime | dt.date | pd.Timestamp | str | int") -> int:
@@ -186,12 +203,12 @@ def to_ns(value: "dt.datetime | dt.date | pd.Timestamp | str | int") -> int:
 # WHERE clauses
 
 
-def _dim_expr(dim: str, alias: str) -> str:
-    if dim in COLUMN_DIMENSIONS:
-        return f"{alias}.{dim}"
-    if not dim.replace("_", "").replace(".", "").replace("-", "").isalnum():
-        raise FilterError(f"Dimension {dim!r}: use letters, digits, '_', '.' or '-'")
-    return f"json_extract({alias}.dims, '$.\"{dim}\"')"
+def dimension(name: str) -> cohorts.Dimension:
+    """The cohort Dimension a filter key names (any other key is a mapped one), as a FilterError if bad."""
+    try:
+        return cohorts.resolve(name, bare_mapped=True)
+    except cohorts.CohortError as exc:
+        raise FilterError(str(exc)) from None
 
 
 def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
@@ -208,8 +225,9 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
         params.append(int(f.end_ns))
     for dim, values in f.dims.items():
         if values:
-            conds.append(f"{_dim_expr(dim, alias)} IN ({','.join('?' for _ in values)})")
-            params.extend(values)
+            cond, cond_params = cohort_sql.trace_filter_sql(dimension(dim), values, alias)
+            conds.append(cond)
+            params.extend(cond_params)
     for col, lo, hi in (("cost_usd", f.min_cost, f.max_cost), ("duration_ms", f.min_latency_ms, f.max_latency_ms)):
         if lo is not None:
             conds.append(f"{alias}.{col} >= ?")
@@ -492,31 +510,24 @@ def trace_eval_summary(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> p
 # What is there to filter on
 
 
-def distinct_values(db: sqlite_utils.Database, dimension: str, limit: int = 500) -> list[str]:
-    """Values a cohort dimension (or model / agent / kind / status) takes, most traces first."""
-    if dimension in ("model", "agent", "agent_name", "kind", "status"):
-        col = "agent_name" if dimension in ("agent", "agent_name") else dimension
-        sql = f"SELECT {col} FROM spans WHERE {col} IS NOT NULL AND {col} != '' GROUP BY {col} ORDER BY COUNT(*) DESC LIMIT ?"
-    else:
-        expr = _dim_expr(dimension, "t")
-        sql = (f"SELECT {expr} AS v FROM traces t WHERE v IS NOT NULL AND v != '' "
-               f"GROUP BY v ORDER BY COUNT(*) DESC LIMIT ?")
-    return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
+def distinct_values(db: sqlite_utils.Database, dimension_name: str, limit: int = 500) -> list[str]:
+    """Values a cohort dimension (or span kind / status) takes, most frequent first."""
+    if dimension_name in ("kind", "status"):
+        sql = (f"SELECT {dimension_name} FROM spans WHERE {dimension_name} IS NOT NULL AND {dimension_name} != '' "
+               f"GROUP BY {dimension_name} ORDER BY COUNT(*) DESC LIMIT ?")
+        return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
+    return cohort_sql.distinct_values(db, dimension(dimension_name), limit)
 
 
 def extra_dimensions(db: sqlite_utils.Database, sample: int = 2000) -> list[str]:
-    """Mapped cohort dimensions kept in the `dims` JSON (beyond the indexed columns), by sampling traces."""
-    keys: set[str] = set()
-    for (raw,) in db.execute("SELECT dims FROM traces WHERE dims IS NOT NULL LIMIT ?", [sample]):
-        try:
-            keys.update(json.loads(raw).keys())
-        except (ValueError, AttributeError):
-            continue
-    return sorted(k for k in keys if k not in COLUMN_DIMENSIONS)
+    """Mapped cohort dimensions kept in the `dims` JSON (beyond the built-in ones), by sampling traces."""
+    return cohort_sql.mapped_keys(db, sample)
 
 
-def evaluator_names(db: sqlite_utils.Database) -> list[str]:
-    return [r[0] for r in db.execute("SELECT DISTINCT name FROM evaluations ORDER BY name").fetchall()]
+def evaluator_names(db: sqlite_utils.Database, *, scored: bool = False) -> list[str]:
+    """Evaluator names in the store (scored: only those with at least one score)."""
+    where = " WHERE score IS NOT NULL" if scored else ""
+    return [r[0] for r in db.execute(f"SELECT DISTINCT name FROM evaluations{where} ORDER BY name").fetchall()]
 
 
 def time_bounds(db: sqlite_utils.Database) -> tuple[int | None, int | None]:

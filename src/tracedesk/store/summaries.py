@@ -11,7 +11,8 @@ root was adopted by a newly arrived parent).
 `trace_orphans` keeps, per trace, the spans whose parent has not arrived (yet), with whether their
 subtree reports usage: that is all the state needed to merge orphan counts, roots and usage flags
 without reading the trace's other spans. A test checks incremental == full recompute on random
-batch splits.
+batch splits. Traces the full refresh must see whole (agents, handoffs, Vercel AI SDK wrappers, covered
+usage) always take the full path.
 """
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "span_id", "parent_span_id", "name", "service", "start_ns", "end_ns", "status", "kind",
     "input_tokens", "output_tokens", "total_tokens", "cost_usd", "model", "agent_name",
     "session_id", "user_id", "route", "tenant", "prompt_version", "environment", "dims",
+    "convention", "handoff_from", "handoff_to",
 )
 (_SID, _PARENT, _NAME, _SERVICE, _START, _END, _STATUS, _KIND, _IN, _OUT, _TOTAL, _COST, _MODEL, _AGENT,
- _SESSION, _USER, _ROUTE, _TENANT, _PV, _ENV, _DIMS) = range(len(SUMMARY_COLUMNS))
+ _SESSION, _USER, _ROUTE, _TENANT, _PV, _ENV, _DIMS, _CONVENTION, _HANDOFF_FROM, _HANDOFF_TO) = range(len(SUMMARY_COLUMNS))
 #: Root-first fields: the root span's value, else the largest value over the trace's spans.
 _COALESCED = (_SERVICE, _SESSION, _USER, _ROUTE, _TENANT, _PV, _ENV, _DIMS)
 
@@ -174,18 +176,23 @@ def _write_orphans(db: sqlite_utils.Database, trace_id: str, orphans: Sequence[t
 
 
 def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
-    """Full recompute of these traces from their stored spans (flags, summary row, orphan state)."""
-    for trace_id in sorted(set(trace_ids)):
+    """Full recompute of these traces from their stored spans (the store's SQL refresh: flags, links,
+    summary rows), then their orphan state."""
+    from . import refresh_traces_sql
+
+    ids = sorted(set(trace_ids))
+    refresh_traces_sql(db, ids)
+    for trace_id in ids:
         rows = _stored_spans(db, trace_id)
-        if not rows:
-            continue
-        current = dict(db.execute("SELECT span_id, usage_counted FROM spans WHERE trace_id = ?", [trace_id]))
-        summary, flags, orphans = summarize(trace_id, rows)
-        db.conn.executemany(
-            "UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?",
-            [(f, trace_id, s) for s, f in flags.items() if current.get(s) != f])
-        db.execute(_TRACE_INSERT, summary)
-        _write_orphans(db, trace_id, orphans, replace=True)
+        _write_orphans(db, trace_id, summarize(trace_id, rows)[2] if rows else [], replace=True)
+
+
+def _needs_full(rows: Iterable[Sequence[Any]]) -> bool:
+    """Spans whose trace the full refresh must see whole: agents and handoffs (workflow wrappers are
+    demoted, handoff sides filled from the trace's structure) and Vercel AI SDK calls (their wrapper's
+    usage may sit in another trace)."""
+    return any(r[_KIND] == "AGENT" or r[_AGENT] is not None or r[_HANDOFF_FROM] is not None
+               or r[_HANDOFF_TO] is not None or r[_CONVENTION] == "vercel_ai" for r in rows)
 
 
 def fetch_by_keys(db: sqlite_utils.Database, columns: str, keys: Sequence[tuple[str, str]],
@@ -228,6 +235,9 @@ def plan_batch(db: sqlite_utils.Database, new_by_trace: dict[str, list[Sequence[
     steps: list[tuple[str, Any]] = []
     fallback: set[str] = set(replaced_traces)
     # What merging needs from the database, read for the whole batch at once (not per trace).
+    for trace_id, new in new_by_trace.items():
+        if _needs_full(new):
+            fallback.add(trace_id)
     merging = sorted(t for t in new_by_trace if t in existing_traces and t not in fallback)
     olds = {r[0]: r for r in _by_trace(
         db, f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id IN ({{marks}})", merging)}
@@ -250,6 +260,10 @@ def plan_batch(db: sqlite_utils.Database, new_by_trace: dict[str, list[Sequence[
             continue
         if trace_id not in existing_traces:
             summary, f, orphans = summarize(trace_id, new)
+            if not all(f.values()):
+                # a covered usage span: the reported-cost preference of the full refresh may apply
+                fallback.add(trace_id)
+                continue
             flags.update({(trace_id, s): v for s, v in f.items()})
             rows.append(summary)
             if orphans:
@@ -292,7 +306,7 @@ def apply_batch(db: sqlite_utils.Database, rows: list[tuple[Any, ...]], steps: l
 def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any]], old: tuple[Any, ...] | None,
            orphans: list[tuple[str, str, int]], prefetched: dict[tuple[str, str], tuple[Any, ...] | None]
            ) -> tuple[tuple[Any, ...], dict[str, int], tuple[list[str], list[tuple[str, str, int]], list[str]]]:
-    if old is None or old[_T["root_span_id"]] is None:
+    if old is None or old[_T["root_span_id"]] is None or old[_T["agents"]] is not None:
         raise _Fallback
     new = {r[_SID]: r for r in new_rows}
     for col in (_MODEL, _AGENT):
@@ -341,9 +355,9 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
             if p in seen:
                 return
             if _has_usage(row):
-                if row[-1]:
-                    raise _Fallback  # a stored span's usage becomes covered: its totals must come out
-                return  # already covered, and so is everything above it
+                # a stored span's usage becomes covered (its totals must come out), or the reported-cost
+                # preference below it may change: the full refresh decides
+                raise _Fallback
             seen.add(p)
             node = p
 
@@ -355,6 +369,8 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
             covered.add(p)
             walk(p)
     flags = {sid: 0 if (sid in covered and _has_usage(r)) else 1 for sid, r in new.items()}
+    if not all(flags.values()):
+        raise _Fallback  # a covered usage span: the full refresh's reported-cost preference may apply
     new_orphans = []
     for sid, r in new.items():
         p = r[_PARENT]

@@ -3,7 +3,6 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
-from tracedesk.analysis.graph import topology_frames
 
 ui.page_setup("Agents")
 ws = ui.require_workspace()
@@ -20,7 +19,7 @@ if g.graph["sampled_traces"] >= g.graph["max_traces"]:
                "matching traces; narrow the filters to see the rest.")
 st.altair_chart(charts.topology_chart(g), width="stretch")
 
-agents, handoffs = topology_frames(g)
+agents, handoffs = ws.topology_frames(g)
 left, right = st.columns(2)
 with left:
     st.subheader("Per agent")

@@ -54,7 +54,7 @@ with build:
     c = st.columns(2)
     if c[0].button("Save rule", type="primary"):
         al.save(rule)
-        st.success(f"Saved {rule.name}.")
+        st.success(f"Saved {ui.md(rule.name)}.")
     c[1].download_button("Download JSON", al.dumps(rule), f"{rule.name}.alert.json", "application/json")
 
 with saved:
@@ -64,7 +64,8 @@ with saved:
     else:
         for r in rules:
             firing = al.firing(r)
-            with st.expander(f"{r.name} · {r.severity} · {'FIRING: ' + ', '.join(firing) if firing else 'quiet'}"):
+            state = "FIRING: " + ", ".join(ui.md(g, limit=80) for g in firing) if firing else "quiet"
+            with st.expander(f"{ui.md(r.name)} · {ui.md(r.severity)} · {state}"):
                 st.code(al.dumps(r), language="json")
                 st.download_button("Download", al.dumps(r), f"{r.name}.alert.json", key=f"dl-{r.name}")
         st.download_button("Download all (bundle)", al.dumps_bundle(rules), "alerts.bundle.json", "application/json")
@@ -74,7 +75,7 @@ with imported:
     if upload is not None:
         with ui.error_boundary():
             new_rules = al.loads(upload.getvalue().decode("utf-8", "replace"))
-            st.success(f"Valid: {', '.join(r.name for r in new_rules)}")
+            st.success(f"Valid: {', '.join(ui.md(r.name) for r in new_rules)}")
             if st.button("Save imported rules"):
                 for r in new_rules:
                     al.save(r)
@@ -98,5 +99,5 @@ with suggest:
         c = st.columns(2)
         if c[0].button("Save suggested rule"):
             al.save(s.rule)
-            st.success(f"Saved {s.rule.name}.")
+            st.success(f"Saved {ui.md(s.rule.name)}.")
         c[1].download_button("Download suggested rule", al.dumps(s.rule), f"{s.rule.name}.alert.json")

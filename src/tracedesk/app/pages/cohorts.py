@@ -25,7 +25,7 @@ evaluator = c2.selectbox("Quality = mean score of", ["(all evaluators)", *evalua
 evaluator = None if evaluator == "(all evaluators)" else evaluator
 
 matrix = ws.cohort_matrix(dimension, filters, evaluator=evaluator)
-st.subheader(f"Metrics by {dimension.replace('_', ' ')}")
+st.subheader(f"Metrics by {ui.md(dimension.replace('_', ' '))}")
 st.caption("Colour compares cohorts on each metric (red = worst of them); the first row is the global figure.")
 st.altair_chart(charts.cohort_heatmap(matrix), width="stretch")
 

@@ -41,13 +41,15 @@ st.caption(f"Reference {ref['start']} → {ref['end']} · current {cur['start']}
 for note in report.notes:
     st.info(note)
 st.subheader("Most-drifted (signal, cohort) pairs")
+st.caption(f"refusal_rate here is the {ui.signal_label('refusal_rate_answer').lower()} (signal refusal_rate_answer); "
+           f"the Cohorts page shows the {ui.signal_label('refusal_rate_trace').lower()}.")
 st.dataframe(ranked_table(report, 50), hide_index=True, width="stretch")
 
 top = report.drifted[:10] or report.ranked(3)
 if not report.drifted:
     st.success("No significant drift between these windows; the closest pairs are shown below.")
 for r in top:
-    with st.expander(f"{r.signal} · {r.cohort_label} — {r.message}", expanded=r is top[0]):
+    with st.expander(f"{ui.md(r.signal)} · {ui.md(r.cohort_label)} — {ui.md(r.message)}", expanded=r is top[0]):
         st.altair_chart(series_chart(report, r), width="stretch")
         st.caption(describe_stats(r))
         cols = st.columns(2)

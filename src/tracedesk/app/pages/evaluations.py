@@ -16,7 +16,10 @@ with st.form("run"):
     c = st.columns(3)
     model = c[0].text_input("Judge model", os.environ.get("TRACEDESK_JUDGE_MODEL", ""), key="model",
                             help="any litellm model, e.g. gpt-4o-mini (key from OPENAI_API_KEY) or openai/NAME")
-    api_base = c[1].text_input("API base (optional)", "", key="api_base", help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
+    api_base = c[1].text_input("API base (optional)", "", key="api_base",
+                               help="OpenAI-compatible server, e.g. http://localhost:11434/v1. The provider key "
+                                    "(OPENAI_API_KEY, ...) is never sent to it: set TRACEDESK_JUDGE_API_KEY on the "
+                                    "server for a base that needs a key.")
     strategy = c[2].selectbox("Sampling", ws.evals.strategies, key="sampling", help="failure-biased judges errors, "
                               "low scores, thumbs-down and outliers first, plus a uniform baseline")
     c = st.columns(3)
@@ -77,5 +80,5 @@ with st.expander("Custom judges"):
         if st.form_submit_button("Save judge", key="save_custom"):
             with ui.error_boundary():
                 ws.evals.add_custom_judge({"name": cname, "rubric": rubric, "threshold": threshold})
-                st.success(f"Saved {cname!r}: pick it in Evaluators above.")
+                st.success(f"Saved {ui.md(repr(cname))}: pick it in Evaluators above.")
     st.download_button("Export custom judges (JSON)", ws.evals.export_custom_judges(), "custom_judges.json")

@@ -3,7 +3,6 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
-from tracedesk.analysis.graph import span_tree
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()
@@ -23,13 +22,14 @@ ui.set_url_params({"trace_id": trace_id}, keep=("trace_id", "span_id"))
 
 spans = ws.trace(trace_id)
 if spans.empty:
-    st.warning(f"No trace `{trace_id}` in this database.")
+    st.warning(f"No trace {ui.md_code(trace_id, limit=80)} in this database.")
     st.info("Next step: check the id, or find the trace on the **Traces** page.")
     st.stop()
 
 summary = ws.trace_summary(trace_id) or {}
 evals = ws.evaluations(trace_id=trace_id)
-st.caption(f"`{trace_id}` · {summary.get('root_name')} · started {spans['start'].min():%Y-%m-%d %H:%M:%S} UTC")
+st.caption(f"{ui.md_code(trace_id)} · {ui.md(summary.get('root_name'))} · started "
+           f"{spans['start'].min():%Y-%m-%d %H:%M:%S} UTC")
 cols = st.columns(6)
 cols[0].metric("Duration", ui.fmt_ms(summary.get("duration_ms")))
 cols[1].metric("Spans", ui.fmt_int(summary.get("span_count")))
@@ -42,7 +42,7 @@ cols[5].metric("Complete tree", "yes" if summary.get("complete") else "no",
 tab_spans, tab_graph = st.tabs(["Spans & waterfall", "Trajectory graph"])
 with tab_spans:
     st.altair_chart(charts.waterfall(spans), width="stretch")
-    tree = span_tree(spans)
+    tree = ws.span_tree(spans)
     labels = {r["span_id"]: ui.span_choice_label(r) for r in tree.to_dict("records")}
     ids = list(labels)
     key = f"span_of_{trace_id}"

@@ -3,7 +3,6 @@ import streamlit as st
 
 from tracedesk.app import ui
 
-from tracedesk.store.query import TRACE_SORT_COLUMNS
 
 ui.page_setup("Traces")
 ws = ui.require_workspace()
@@ -13,8 +12,8 @@ ui.stop_if_no_match(total)
 
 params = st.query_params
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
-sort_default = params.get("sort") if params.get("sort") in TRACE_SORT_COLUMNS else "start_ns"
-sort = c1.selectbox("Sort by", TRACE_SORT_COLUMNS, index=TRACE_SORT_COLUMNS.index(sort_default))
+sort_default = params.get("sort") if params.get("sort") in ws.trace_sort_columns else "start_ns"
+sort = c1.selectbox("Sort by", ws.trace_sort_columns, index=ws.trace_sort_columns.index(sort_default))
 descending = c2.toggle("Descending", value=params.get("desc", "1") != "0")
 size = c3.selectbox("Rows", [50, 100, 250], index=0)
 pages = max(1, -(-total // size))

@@ -1,0 +1,322 @@
+"""Signal samples: the SQL behind every registered signal (`tracedesk.signals`).
+
+Every reader returns a DataFrame with columns `t` (Unix ns), `v` (float), one column per group-by
+dimension and `trace_id`, from ONE query. Samples are stamped with the span's start time; trace-level
+samples and evaluations with their trace's start (when the traffic happened, not when the judge ran).
+Cohort values follow `tracedesk.cohorts` (through `cohort_sql`): a span row reads its own value else
+its trace's, an evaluation its judged span's for span-level dimensions (joining the wide span rows
+costs ~10x on 1M spans, so only then), a trace its own; rows listing several values of a span-level
+dimension count once in each (`cohort_sql.explode`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from .. import cohorts
+from . import cohort_sql
+
+if TYPE_CHECKING:
+    from .query import Filters
+
+
+@dataclass(frozen=True)
+class SampleQuery:
+    """What to read besides the signal's own parameters: cohort scope and group-by (dimension names in
+    any accepted spelling; frames keep the caller's spelling as column names), time bounds on the
+    sample time, and optional trace Filters (the pages' sidebar)."""
+
+    scope: dict[str, tuple[str, ...]]
+    group_by: tuple[str, ...]
+    since_ns: int | None = None  # samples with t > since_ns (None: no bound)
+    until_ns: int | None = None  # samples with t <= until_ns
+    filters: "Filters | None" = None
+    #: split membership lists into one row per value (False: keep the lists, for a caller that reads
+    #: several dimensions at once and explodes each on its own with cohort_sql.explode)
+    explode: bool = True
+
+
+def _dims(names: "tuple[str, ...] | list[str]") -> list[cohorts.Dimension]:
+    return [cohorts.resolve(n, bare_mapped=True) for n in names]
+
+
+def _dim_sql(source: str, dim: cohorts.Dimension, db: sqlite_utils.Database) -> str:
+    if source == "trace":
+        return cohort_sql.trace_value_sql(dim, "t", db)
+    if source == "eval":
+        return cohort_sql.eval_value_sql(dim, "s", "t", db=db)
+    return cohort_sql.span_value_sql(dim, "s", "t", db=db)
+
+
+def _scope_sql(source: str, scope: dict[str, tuple[str, ...]], db: sqlite_utils.Database) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    for name, values in scope.items():
+        dim = cohorts.resolve(name, bare_mapped=True)
+        if source == "trace":
+            cond, cond_params = cohort_sql.trace_filter_sql(dim, values, "t", db)
+        elif source == "eval":
+            cond, cond_params = cohort_sql.eval_filter_sql(dim, values, "s", "t", db)
+        else:
+            cond, cond_params = cohort_sql.span_filter_sql(dim, values, "s", "t", db)
+        where.append(cond)
+        params.extend(cond_params)
+    return where, params
+
+
+def _fetch(db: sqlite_utils.Database, sql: str, params: list[Any], group_by: tuple[str, ...]) -> pd.DataFrame:
+    rows = db.execute(sql, params).fetchall()
+    names = ["t", "v", *group_by, "trace_id"]
+    if not rows:
+        return pd.DataFrame({n: pd.Series(dtype="float64" if n == "v" else "int64" if n == "t" else "object")
+                             for n in names})
+    cols = list(zip(*rows))
+    data: dict[str, Any] = {
+        "t": np.asarray(cols[0], dtype=np.int64),
+        "v": np.asarray(cols[1], dtype=np.float64),
+    }
+    for i, dim in enumerate(group_by):
+        data[dim] = np.asarray(cols[2 + i], dtype=object)
+    data["trace_id"] = np.asarray(cols[-1], dtype=object)
+    return pd.DataFrame(data)
+
+
+def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where: list[str],
+                  params: list[Any], query: SampleQuery) -> pd.DataFrame:
+    """One SELECT of (time, value, group dims, trace id) from spans ('span'), traces ('trace') or
+    evaluations joined to their trace and judged span ('eval'), with the scope, filters and time
+    bounds applied. Rows with a NULL value are not samples."""
+    dims = _dims([*query.scope, *query.group_by])
+    if source == "span":
+        # join the trace only when a dimension is read (it costs a lookup per span)
+        frm = "spans s LEFT JOIN traces t ON t.trace_id = s.trace_id" if dims else "spans s"
+        tcol, tid = "s.start_ns", "s.trace_id"
+    elif source == "trace":
+        frm, tcol, tid = "traces t", "t.start_ns", "t.trace_id"
+    elif source == "eval":
+        frm = "evaluations e JOIN traces t ON t.trace_id = e.trace_id"
+        if cohort_sql.needs_span(dims):
+            frm += " LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id"
+        tcol, tid = "t.start_ns", "e.trace_id"
+    else:  # pragma: no cover - programming error
+        raise ValueError(source)
+    scope_where, scope_params = _scope_sql(source, query.scope, db)
+    clauses = [*where, *scope_where, f"{tcol} IS NOT NULL", f"({value_sql}) IS NOT NULL"]
+    all_params = [*params, *scope_params]
+    if query.filters is not None and not query.filters.is_empty():
+        from .query import trace_ids_sql
+
+        sub, sub_params = trace_ids_sql(query.filters)
+        clauses.append(f"{tid} IN ({sub})")
+        all_params.extend(sub_params)
+    if query.since_ns is not None:
+        clauses.append(f"{tcol} > ?")
+        all_params.append(int(query.since_ns))
+    if query.until_ns is not None:
+        clauses.append(f"{tcol} <= ?")
+        all_params.append(int(query.until_ns))
+    group_dims = _dims(query.group_by)
+    cols = "".join(f", {_dim_sql(source, d, db)}" for d in group_dims)
+    sql = f"SELECT {tcol}, {value_sql}{cols}, {tid} FROM {frm} WHERE {' AND '.join(clauses)}"
+    register_functions(db)
+    frame = _fetch(db, sql, all_params, query.group_by)
+    if not query.explode:
+        return frame
+    # a trace (or a span falling back to its trace) that lists several models/agents counts in each
+    return cohort_sql.explode(frame, dict(zip(query.group_by, group_dims)))
+
+
+def register_functions(db: sqlite_utils.Database) -> None:
+    """SQL functions the sample queries call (the refusal check runs inside the one query)."""
+    from ..analysis.textchecks import is_refusal
+
+    db.conn.create_function("td_is_refusal", 1, lambda text: int(is_refusal(text)), deterministic=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The built-in signals' reads (tracedesk.signals names which one each signal uses)
+
+Reader = Callable[[sqlite_utils.Database, dict[str, Any], SampleQuery], pd.DataFrame]
+
+
+def eval_scores(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """Score of each evaluation (of one evaluator, or of every evaluator when none is named)."""
+    if "evaluator" in params:
+        return query_samples(db, "eval", "e.score", ["e.name = ?"], [params["evaluator"]], q)
+    return query_samples(db, "eval", "e.score", [], [], q)
+
+
+def eval_passed(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery, fail: bool = False) -> pd.DataFrame:
+    """1 per evaluation that passed (fail: that did not), 0 otherwise; errors (passed NULL) are no sample."""
+    where, args = ["e.passed IS NOT NULL"], []
+    if "evaluator" in params:
+        where.append("e.name = ?")
+        args.append(params["evaluator"])
+    return query_samples(db, "eval", "1 - e.passed" if fail else "e.passed", where, args, q)
+
+
+def thumbs_down(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    return query_samples(db, "eval", "CASE WHEN e.label = 'thumbs_down' THEN 1 ELSE 0 END",
+                         ["e.name = 'user_feedback'"], [], q)
+
+
+def refusal_answers(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """Per LLM answer: 1 when its text reads as a refusal; or per 'refusal' evaluation (source=evaluation)."""
+    if params.get("source", "output_text") == "evaluation":
+        # Scores are "higher is better": a refusal evaluation scores 1 when the answer is NOT a refusal.
+        value = ("CASE WHEN e.label = 'refused' THEN 1 WHEN e.passed IS NOT NULL THEN 1 - e.passed "
+                 "WHEN e.score IS NOT NULL THEN (e.score < 0.5) END")
+        return query_samples(db, "eval", value, ["e.name = 'refusal'"], [], q)
+    return query_samples(db, "span", "td_is_refusal(s.output_text)",
+                         ["s.kind = 'LLM'", "s.output_text IS NOT NULL"], [], q)
+
+
+def refusal_traces(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """Per trace: 1 when any of its answers reads as a refusal or a 'refusal' evaluation failed."""
+    refused = refused_trace_ids(db)
+    # a function, not a bound list: the value expression appears twice in the query (SELECT and WHERE)
+    db.conn.create_function("td_trace_refused", 1, lambda tid: int(tid in refused), deterministic=True)
+    return query_samples(db, "trace", "td_trace_refused(t.trace_id)", [], [], q)
+
+
+def span_durations(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    where, args = [], []
+    if "span_kind" in params:
+        where.append("s.kind = ?")
+        args.append(params["span_kind"])
+    if "span_name" in params:
+        where.append("s.name = ?")
+        args.append(params["span_name"])
+    return query_samples(db, "span", "s.duration_ms", where, args, q)
+
+
+#: LLM-span values: name -> (SQL value, extra condition)
+_LLM_VALUES: dict[str, tuple[str, str | None]] = {
+    "ttft_ms": ("s.ttft_ms", None),
+    "input_tokens": ("s.input_tokens", "s.usage_counted"),
+    "output_tokens": ("s.output_tokens", "s.usage_counted"),
+    "input_length": ("COALESCE(length(s.input_text), length(s.input_messages))", None),
+    "output_length": ("length(s.output_text)", None),
+}
+
+
+def llm_value(name: str) -> Reader:
+    """A reader of one value of each LLM span (see _LLM_VALUES)."""
+    value, extra = _LLM_VALUES[name]
+
+    def read(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+        where = ["s.kind = 'LLM'"] + ([extra] if extra else [])
+        return query_samples(db, "span", value, where, [], q)
+    return read
+
+
+#: Trace-summary values: name -> SQL value
+_TRACE_VALUES: dict[str, str] = {
+    "duration_ms": "t.duration_ms",
+    "cost_usd": "t.cost_usd",
+    "total_tokens": "t.total_tokens",
+    "tool_calls": "t.tool_calls",
+    "llm_calls": "t.llm_calls",
+    "span_count": "t.span_count",
+    "one": "1",
+}
+
+
+def trace_value(name: str) -> Reader:
+    """A reader of one value of each trace summary (see _TRACE_VALUES)."""
+    value = _TRACE_VALUES[name]
+
+    def read(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+        return query_samples(db, "trace", value, [], [], q)
+    return read
+
+
+def errors(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """1 per trace with an ERROR span (or per span of span_kind with status ERROR), else 0."""
+    if "span_kind" in params:
+        return query_samples(db, "span", "s.status = 'ERROR'", ["s.kind = ?"], [params["span_kind"]], q)
+    return query_samples(db, "trace", "t.error_count > 0", [], [], q)
+
+
+def retrieval_top_scores(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """The score of each retrieval's first document (what drift compares: reading every score means
+    parsing each documents JSON in full)."""
+    return query_samples(db, "span", "json_extract(s.documents, '$[0].score')", ["s.kind = 'RETRIEVER'"], [], q)
+
+
+def retrieval_doc_codes(db: sqlite_utils.Database, q: SampleQuery, encode: Callable[[str | None], int | None]) -> pd.DataFrame:
+    """Per retrieval: `encode(retrieved_doc_ids JSON)` as the value (drift decodes it to document ids)."""
+    db.conn.create_function("td_drift_doc_code", 1, encode, deterministic=True)
+    return query_samples(db, "span", "td_drift_doc_code(s.retrieved_doc_ids)",
+                         ["s.kind = 'RETRIEVER'", "s.retrieved_doc_ids IS NOT NULL"], [], q)
+
+
+def first_span_ns(db: sqlite_utils.Database) -> int | None:
+    return db.execute("SELECT MIN(start_ns) FROM spans").fetchone()[0]
+
+
+def span_range(db: sqlite_utils.Database) -> tuple[int, int] | None:
+    """(first, last) span start time in the store, or None when it is empty."""
+    row = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM spans").fetchone()
+    return None if row[0] is None else (int(row[0]), int(row[1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Refused traces (kept on the connection: the text check over every LLM output is the costly part)
+
+# textchecks' refusal pattern is anchored at the start: after any non-word characters, its first word
+# character is i, s, u or a ("I'm sorry", "Sorry", "Unfortunately", "As an AI"). SQL keeps the outputs
+# that, once leading ASCII non-word characters are trimmed, start with one of those letters or with a
+# non-ASCII character (which may still be a non-word one) — a superset — and Python runs the exact check.
+# (SQLite string functions stop at a NUL character, so text where one comes first is always a candidate;
+# NUL is left out of the trim set for the same reason.)
+_ASCII_NONWORD = "".join(c for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_"))
+_REFUSAL_CANDIDATE = ("(substr(ltrim(s.output_text, :nonword), 1, 1) IN ('i', 's', 'u', 'a', 'I', 'S', 'U', 'A') "
+                      "OR unicode(ltrim(s.output_text, :nonword)) > 127 "
+                      "OR IFNULL(unicode(ltrim(s.output_text, :nonword)), 0) = 0)")
+
+
+def refused_trace_ids(db: sqlite_utils.Database) -> set[str]:
+    """Traces with a refusal: an LLM output flagged by is_refusal, or a failed/"refused" refusal evaluation.
+
+    The text check's result is kept on the connection and only spans added since (higher rowid) are
+    checked when the database changes. (A span re-written in place with new text keeps its rowid and is
+    not re-checked until the connection is reopened.)
+    """
+    refused = set(_text_refusals(db))
+    refused.update(r[0] for r in db.execute(
+        "SELECT DISTINCT e.trace_id FROM evaluations e WHERE e.name = 'refusal' "
+        "AND (e.passed = 0 OR e.label = 'refused')"))
+    return refused
+
+
+def _text_refusals(db: sqlite_utils.Database) -> set[str]:
+    from ..analysis.textchecks import is_refusal
+
+    cache = getattr(db, "_td_refusals", None)
+    version = (db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes)
+    if cache is not None and cache["version"] == version:
+        return cache["refused"]
+    if cache is None:
+        cache = {"upto": 0, "refused": set()}
+    top = db.execute("SELECT MAX(rowid) FROM spans").fetchone()[0] or 0
+    if top < cache["upto"]:  # the table was rebuilt: start over
+        cache = {"upto": 0, "refused": set()}
+    # `+s.kind`: read the table in rowid order (sequential) rather than through the kind index
+    sql = (f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
+           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND {_REFUSAL_CANDIDATE}")
+    for tid, text in db.execute(sql, {"lo": cache["upto"], "hi": top, "nonword": _ASCII_NONWORD}):
+        if is_refusal(text):
+            cache["refused"].add(tid)
+    cache["upto"] = top
+    cache["version"] = version
+    try:
+        db._td_refusals = cache  # type: ignore[attr-defined]
+    except AttributeError:  # an object that takes no attributes: no cache, still correct
+        pass
+    return cache["refused"]

@@ -1,0 +1,235 @@
+"""Issue 14: everything from a span or a URL is text. A hostile trace (HTML, Markdown, KaTeX, `:red[]`,
+a remote image pointing at a local listener, `javascript:` links in every field) is opened in a real
+headless Chromium: no request reaches the listener and no injected element exists."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+TRACE = "abcdef0123456789abcdef0123456789"
+
+
+class _Listener:
+    """Records every request that reaches it: the page must never make one."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def payload(field: str, url: str) -> str:
+    return (f"{field} <img src={url}/html-{field}.png onerror=alert(1)> ![img]({url}/md-{field}.png) "
+            f"[click](javascript:alert('{field}')) <a href=\"javascript:alert(2)\">a</a> :red[RED{field}] "
+            f"$x^{{2}}$ $$\\href{{javascript:alert(3)}}{{k}}$$ **bold** <script>fetch('{url}/js-{field}')</script> "
+            f"<{url}/auto-{field}> {url}/bare-{field} www.example.com")
+
+
+@pytest.fixture(scope="module")
+def listener():
+    srv = _Listener()
+    yield srv
+    srv.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def hostile_db(tmp_path_factory, listener):
+    from tracedesk.ingest import ingest_paths
+
+    folder = tmp_path_factory.mktemp("hostile")
+    u = listener.url
+    fields = {k: payload(k, u) for k in ("model", "provider", "agent", "tool", "service", "session_id", "user_id")}
+    root = {"trace_id": TRACE, "span_id": "1" * 16, "name": payload("name", u), "kind": "AGENT",
+            "start_time": "2026-11-20T10:00:00Z", "duration_ms": 900, "input": payload("input", u),
+            "output": payload("output", u), "agent": fields["agent"], "service": fields["service"],
+            "session_id": fields["session_id"], "user_id": fields["user_id"],
+            "metadata": {"route": payload("route", u), "tenant": payload("tenant", u),
+                         "prompt_version": payload("prompt_version", u), "x": payload("attribute", u)}}
+    llm = {"trace_id": TRACE, "span_id": "2" * 16, "parent_id": "1" * 16, "name": payload("llm", u),
+           "start_time": "2026-11-20T10:00:00.100Z", "duration_ms": 500, "model": fields["model"],
+           "provider": fields["provider"], "input": payload("prompt", u), "output": payload("answer", u),
+           "input_tokens": 10, "output_tokens": 5, "error": payload("error", u),
+           "scores": [{"name": "quality", "score": 0.2, "reason": payload("reason", u)}],
+           "metadata": {"route": payload("route", u), "tenant": payload("tenant", u)}}
+    tool = {"trace_id": TRACE, "span_id": "3" * 16, "parent_id": "1" * 16, "name": payload("toolspan", u),
+            "kind": "TOOL", "tool": fields["tool"], "start_time": "2026-11-20T10:00:00.700Z", "duration_ms": 50}
+    path = folder / "hostile.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (root, llm, tool)) + "\n")
+    db = folder / "hostile.db"
+    report = ingest_paths(str(db), [path])
+    assert report.rejected == [] and report.spans == 3
+    return db
+
+
+@pytest.fixture(scope="module")
+def app_url(hostile_db):
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TRACEDESK_DB": str(hostile_db), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    log = open(hostile_db.parent / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("streamlit did not start: " + (hostile_db.parent / "streamlit.log").read_text())
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+_BUSY = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+    && !document.querySelector('[data-stale="true"]') && !document.querySelector('[data-testid="stSkeleton"]')"""
+
+#: Elements the payloads would create if any string were interpreted (the listener's port is filled in).
+_INJECTED = {
+    "remote image": 'img[src*="{host}"]',
+    "any image from data": '[data-testid="stMain"] img[src*="png"]',
+    "javascript link": 'a[href^="javascript:" i]',
+    "link to the listener": 'a[href*="{host}"]',
+    "KaTeX": ".katex, .katex-display, math",
+    "script": '[data-testid="stMain"] script, [data-testid="stSidebar"] script',
+    "a link to example.com": 'a[href*="example.com"]',
+}
+#: `**bold**` and `:red[RED..]` rendered: an element whose whole text is the payload's inner word.
+_RENDERED_JS = """() => [...document.querySelectorAll('strong, em, b, span, h1, h2, h3')]
+    .filter(e => { const t = e.textContent.trim(); return t === 'bold' || /^RED[a-z_]+$/.test(t); }).length"""
+
+
+def injected(page, listener) -> dict[str, int]:
+    host = listener.url.split("//", 1)[1]
+    found = {name: page.locator(sel.format(host=host)).count() for name, sel in _INJECTED.items()}
+    found["markdown rendered from data"] = page.evaluate(_RENDERED_JS)
+    return found
+
+
+CLEAN = {**{name: 0 for name in _INJECTED}, "markdown rendered from data": 0}
+
+
+def _open(browser, url: str, expect: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    page.locator('[data-testid="stMain"]').get_by_text(expect, exact=False).first.wait_for(timeout=60_000)
+    for _ in range(2):
+        page.wait_for_function(_BUSY, timeout=60_000)
+        page.wait_for_timeout(700)
+    return page
+
+
+def _assert_inert(page, listener, *, literal: bool = True) -> None:
+    assert injected(page, listener) == CLEAN
+    if literal:  # the page prints the span's fields as text: the directive shows as typed
+        assert ":red[RED" in page.locator('[data-testid="stMain"]').inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert listener.hits == []
+
+
+@pytest.mark.parametrize("span", ["1" * 16, "2" * 16, "3" * 16])
+def test_trace_page_shows_a_hostile_span_as_text(app_url, browser, listener, span):
+    page = _open(browser, f"{app_url}/Trace?trace_id={TRACE}&span_id={span}", "Spans & waterfall")
+    try:
+        main = page.locator('[data-testid="stMain"]')
+        main.get_by_text("Attributes, resource and events").first.click()
+        page.wait_for_timeout(800)
+        text = main.inner_text()
+        assert "![img](" in text and "$x^{2}$" in text  # shown literally, not rendered
+        _assert_inert(page, listener)
+        # the trajectory graph tab draws names too
+        main.get_by_text("Trajectory graph", exact=True).first.click()
+        page.wait_for_timeout(1500)
+        _assert_inert(page, listener)
+    finally:
+        page.close()
+
+
+def test_traces_page_and_sidebar_show_hostile_values_as_text(app_url, browser, listener):
+    page = _open(browser, f"{app_url}/Traces", "traces match")
+    try:
+        _assert_inert(page, listener, literal=False)  # the table is a canvas grid: plain text by design
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("query,message", [
+    ("start=99999999999999999999", "Ignored the filters in the link"),
+    ("latency_ms=nan..inf", "Ignored the filters in the link"),
+    ("q=" + urllib.parse.quote(payload("url", "http://127.0.0.1:9")), "traces match"),
+    ("route=" + urllib.parse.quote("![x](http://127.0.0.1:9/u.png) [j](javascript:alert(1))"), "traces match"),
+])
+def test_hostile_url_parameters_give_a_message_not_a_traceback(app_url, browser, listener, query, message):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{app_url}/Traces?{query}", wait_until="domcontentloaded", timeout=60_000)
+        page.get_by_text(message, exact=False).or_(page.get_by_text("No traces match", exact=False)).first.wait_for(
+            timeout=60_000)
+        for _ in range(2):
+            page.wait_for_function(_BUSY, timeout=60_000)
+            page.wait_for_timeout(700)
+        assert injected(page, listener) == CLEAN
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert listener.hits == []
+    finally:
+        page.close()
+
+
+def test_trace_page_with_a_hostile_trace_id_in_the_url(app_url, browser, listener):
+    tid = urllib.parse.quote("`![x](http://127.0.0.1:9/t.png)` <img src=x> :red[id]")
+    page = _open(browser, f"{app_url}/Trace?trace_id={tid}", "in this database")
+    try:
+        assert injected(page, listener) == CLEAN
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert listener.hits == []
+    finally:
+        page.close()
