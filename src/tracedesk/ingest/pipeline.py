@@ -364,8 +364,11 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
     # Peek with bounded reads: a file (or a gzip bomb) without newlines must not be read whole here.
     first = reader.readline(PEEK_BYTES)
     skipped = 0  # blank lines before the first record (or a bomb of blank space: dropped as it is read)
+    blank = b""  # ... kept while short: protobuf starts with 0x0a, which reads as a blank line
     while first and not first.strip():
         skipped += first.endswith(b"\n")
+        if len(blank) < PEEK_BYTES:
+            blank += first
         first = reader.readline(PEEK_BYTES)
     rest_start = b""
     if first.endswith(b"\n"):
@@ -408,7 +411,7 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
                     last_report = pos
                     progress(done_before + pos, total)
         return
-    data = first + rest_start + reader.read()
+    data = (blank if len(blank) < PEEK_BYTES else b"") + first + rest_start + reader.read()
     result = parse_bytes(data, source, normalizer=normalizer)
     del data
     # Write a big document in batches (bounded transaction size, progress between batches).
