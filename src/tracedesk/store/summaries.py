@@ -182,9 +182,15 @@ def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
 
     ids = sorted(set(trace_ids))
     refresh_traces_sql(db, ids)
-    for trace_id in ids:
+    # Orphan state: cleared for every trace, re-derived only where the summary still counts orphans.
+    with_orphans = [r[0] for r in _by_trace(
+        db, "SELECT trace_id FROM traces WHERE orphan_count > 0 AND trace_id IN ({marks})", ids)]
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        db.execute(f"DELETE FROM trace_orphans WHERE trace_id IN ({','.join('?' * len(part))})", part)
+    for trace_id in with_orphans:
         rows = _stored_spans(db, trace_id)
-        _write_orphans(db, trace_id, summarize(trace_id, rows)[2] if rows else [], replace=True)
+        _write_orphans(db, trace_id, summarize(trace_id, rows)[2] if rows else [], replace=False)
 
 
 def _needs_full(rows: Iterable[Sequence[Any]]) -> bool:
