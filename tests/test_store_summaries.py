@@ -39,8 +39,10 @@ def _spans(draw):
             tenant=draw(_maybe(["acme", "globex"])), prompt_version=draw(_maybe(["v1", "v2"])),
             environment=draw(_maybe(["prod"])),
             dims=draw(st.sampled_from([{}, {"region": "eu"}, {"region": "us"}])),
-            input_tokens=draw(st.integers(0, 100)) if usage and draw(st.booleans()) else None,
-            output_tokens=draw(st.integers(0, 100)) if usage and draw(st.booleans()) else None,
+            # few distinct counts, so a parent repeating its only child's usage (reported-cost preference) occurs
+            input_tokens=draw(st.sampled_from([5, 7, 100])) if usage and draw(st.booleans()) else None,
+            output_tokens=draw(st.sampled_from([2, 3])) if usage and draw(st.booleans()) else None,
+            cost_source=draw(st.sampled_from(["reported", "computed", "unknown"])),
             total_tokens=draw(st.integers(0, 300)) if usage and draw(st.booleans()) else None,
             cost_usd=draw(st.floats(0, 1)) if usage and draw(st.booleans()) else None,
         ))

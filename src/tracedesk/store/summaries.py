@@ -27,10 +27,11 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "span_id", "parent_span_id", "name", "service", "start_ns", "end_ns", "status", "kind",
     "input_tokens", "output_tokens", "total_tokens", "cost_usd", "model", "agent_name",
     "session_id", "user_id", "route", "tenant", "prompt_version", "environment", "dims",
-    "convention", "handoff_from", "handoff_to",
+    "convention", "handoff_from", "handoff_to", "cost_source",
 )
 (_SID, _PARENT, _NAME, _SERVICE, _START, _END, _STATUS, _KIND, _IN, _OUT, _TOTAL, _COST, _MODEL, _AGENT,
- _SESSION, _USER, _ROUTE, _TENANT, _PV, _ENV, _DIMS, _CONVENTION, _HANDOFF_FROM, _HANDOFF_TO) = range(len(SUMMARY_COLUMNS))
+ _SESSION, _USER, _ROUTE, _TENANT, _PV, _ENV, _DIMS, _CONVENTION, _HANDOFF_FROM, _HANDOFF_TO, _COST_SOURCE) = range(
+    len(SUMMARY_COLUMNS))
 #: Root-first fields: the root span's value, else the largest value over the trace's spans.
 _COALESCED = (_SERVICE, _SESSION, _USER, _ROUTE, _TENANT, _PV, _ENV, _DIMS)
 
@@ -69,6 +70,10 @@ def m501_trace_orphans(db: sqlite_utils.Database) -> None:
 
 def _has_usage(r: Sequence[Any]) -> bool:
     return r[_IN] is not None or r[_OUT] is not None or r[_TOTAL] is not None or r[_COST] is not None
+
+
+def _reported(r: Sequence[Any]) -> bool:
+    return bool(r[_COST_SOURCE] == "reported" and _has_usage(r))
 
 
 def _total(r: Sequence[Any]) -> Any:
@@ -266,8 +271,8 @@ def plan_batch(db: sqlite_utils.Database, new_by_trace: dict[str, list[Sequence[
             continue
         if trace_id not in existing_traces:
             summary, f, orphans = summarize(trace_id, new)
-            if not all(f.values()):
-                # a covered usage span: the reported-cost preference of the full refresh may apply
+            if not all(f.values()) and any(_reported(r) for r in new):
+                # a covered usage span with a reported cost: the full refresh's preference may apply
                 fallback.add(trace_id)
                 continue
             flags.update({(trace_id, s): v for s, v in f.items()})
@@ -338,6 +343,25 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     usage_tops: list[str] = []  # stored orphans whose subtree now reports usage
     new_orphan_usage: set[str] = set()
 
+    def _check_next_usage(node: str) -> None:
+        """From a covered stored span, up to the next span that reports usage: a reported one means the
+        full refresh may have preferred it over its only child, which this batch changes."""
+        seen = {node}
+        while True:
+            row = lookup(node)
+            p = row[_PARENT] if row is not None else None
+            if p is None or p in seen:
+                return
+            seen.add(p)
+            up = lookup(p)
+            if up is None:
+                return
+            if _has_usage(up):
+                if _reported(up):
+                    raise _Fallback
+                return
+            node = p
+
     def walk(node: str) -> None:
         seen = {node}
         while True:
@@ -361,9 +385,13 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
             if p in seen:
                 return
             if _has_usage(row):
-                # a stored span's usage becomes covered (its totals must come out), or the reported-cost
-                # preference below it may change: the full refresh decides
-                raise _Fallback
+                if row[-1] or _reported(row):
+                    # a stored span's usage becomes covered (its totals must come out), or the
+                    # reported-cost preference may change: the full refresh decides
+                    raise _Fallback
+                # already covered; the next usage span up decides whether a preference could change
+                _check_next_usage(p)
+                return
             seen.add(p)
             node = p
 
@@ -375,8 +403,8 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
             covered.add(p)
             walk(p)
     flags = {sid: 0 if (sid in covered and _has_usage(r)) else 1 for sid, r in new.items()}
-    if not all(flags.values()):
-        raise _Fallback  # a covered usage span: the full refresh's reported-cost preference may apply
+    if any(not flags[sid] and _reported(r) for sid, r in new.items()):
+        raise _Fallback  # a covered span with a reported cost: the full refresh's preference may apply
     new_orphans = []
     for sid, r in new.items():
         p = r[_PARENT]
