@@ -1,16 +1,20 @@
-"""Alerts benchmark: quality of alerting on the sample week, and backtest speed on 1M spans.
+"""Alerts benchmark: detection delay and false pages on two labelled weeks, and backtest speed on 1M spans.
 
-Part 1 (the sample week, ground truth from its incidents.json): for each joint rule and each of its
-single-condition parts, the incidents it catches (should_page incidents with an overlapping episode in a
-matching cohort), its false episodes (episodes that overlap no should_page incident), precision
-(true episodes / episodes) and time to detect (first firing evaluation - incident start).
+Part 1, on the sample week and on a second week written independently (tests/weeks/second_week.py, its own
+incidents.json): for each hand-written rule (per window, per trace, multi-window, relative) and each of its
+single conditions, and for the suggester's rule given only each page-worthy incident's time range and
+cohort: pages after the on-call states, incidents caught (a page overlapping a should_page incident and
+naming its cohort), delay (first true page - incident start, minutes and steps), pages per incident and
+false pages. The tables are written to benchmarks/results/alerts.md. The evaluator-based rules need the
+deterministic evaluators run first (pii, refusal), so each week is copied and `tracedesk eval run` first.
 
 Part 2: a 7-day backtest at 5-minute steps of a joint rule grouped by route on ~1M synthetic spans
 (cached in a file), against a baseline measured in the same run: the same backtest done the naive
 way, one SQL query per step and condition (numpy for the aggregation).
 
-    python benchmarks/alerts.py [--sample-db FILE] [--spans 1000000] [--big-db FILE] [--rebuild]
-Target: backtest under 2 s on 2 cores.
+    python benchmarks/alerts.py [--sample-db FILE] [--second-week DIR] [--skip-speed] [--spans 1000000]
+Targets: every page-worthy incident within 2 steps of its start, 0 false pages, one page per incident;
+backtest under 2 s on 2 cores.
 """
 from __future__ import annotations
 
@@ -29,98 +33,218 @@ ROUTES = ("billing", "refunds", "onboarding", "tech-support", "account")
 
 G = {"type": "eval_score", "evaluator": "groundedness"}
 R = {"type": "duration", "span_kind": "RETRIEVER"}
+TOOL_ERR = {"type": "error_rate", "span_kind": "TOOL"}
+COST = {"type": "cost_per_trace"}
+LLM_CALLS = {"type": "llm_calls_per_trace"}
+REFUSAL = {"type": "refusal_rate"}
+PII = {"type": "eval_fail_rate", "evaluator": "pii"}
+THUMBS = {"type": "thumbs_down_rate"}
 
 
-def _c(signal, agg, cmp, thr):
-    return {"signal": signal, "aggregation": agg, "comparator": cmp, "threshold": thr}
+def _c(signal, agg, cmp, thr, **kw):
+    return {"signal": signal, "aggregation": agg, "comparator": cmp, "threshold": thr, **kw}
 
 
-#: The joint rules a user would write on the sample week (see the README's alerts section).
+def _traces(node, cmp=">=", thr=1, **kw):
+    # one judged trace is enough evidence to look at: the count threshold is the evidence asked for
+    return {"traces": node, "aggregation": "count", "comparator": cmp, "threshold": thr, "min_samples": 1, **kw}
+
+
+#: On-call settings of the per-trace and multi-window rules: resolved after 1 h of clear evaluations, and
+#: an empty window (no traffic in a sparse cohort) is no evidence either way.
+ONCALL = {"resolve_after": "1h", "no_data": "keep"}
+
+
+def _rule(name, condition, group_by=("route",), window="1h", **kw):
+    return {"tracedesk_alert": 1, "name": name, "severity": "high", "window": window, "step": "5m",
+            "group_by": list(group_by), "min_samples": 3, "condition": condition, **kw}
+
+
+#: The joint rules a user would write for the kinds of incident the sample week holds, each in three
+#: forms: per window (v1: every condition over the same 1 h window), per trace (the conditions hold on
+#: the same trace, counted over a short window) and multi-window (a short per-trace window for speed,
+#: confirmed by a longer per-window condition). Thresholds are round numbers a person would pick from
+#: the signal's usual range, not fitted to the incidents.
 SAMPLE_RULES = [
-    {"tracedesk_alert": 1, "name": "rag-regression", "severity": "critical", "window": "1h", "step": "5m",
-     "group_by": ["route"], "min_samples": 3,
-     "condition": {"all": [_c(G, "mean", "<", 0.6), _c(R, "p95", ">", 1000)]}},
-    {"tracedesk_alert": 1, "name": "tool-retry-loop", "severity": "high", "window": "1h", "step": "5m",
-     "group_by": ["route"], "min_samples": 3,
-     "condition": {"all": [_c({"type": "error_rate", "span_kind": "TOOL"}, "rate", ">", 0.2),
-                           _c({"type": "cost_per_trace"}, "mean", ">", 0.01)]}},
+    _rule("rag-regression", {"all": [_c(G, "mean", "<", 0.6), _c(R, "p95", ">", 1000)]}),
+    _rule("rag-regression-trace", _traces({"all": [_c(G, "mean", "<", 0.6), _c(R, "max", ">", 1000)]},
+                                          window="15m"), **ONCALL),
+    _rule("rag-regression-trace2", _traces({"all": [_c(G, "mean", "<", 0.6), _c(R, "max", ">", 1000)]}, thr=2,
+                                           window="30m"), **ONCALL),
+    _rule("rag-regression-multiwindow", {"all": [
+        _traces({"all": [_c(G, "mean", "<", 0.6), _c(R, "max", ">", 1000)]}, window="15m"),
+        _c(R, "p95", ">", 800, window="1h")]}, **ONCALL),
+    _rule("tool-retry-loop", {"all": [_c(TOOL_ERR, "rate", ">", 0.2), _c(COST, "mean", ">", 0.01)]}),
+    _rule("tool-retry-loop-trace", _traces({"all": [_c(TOOL_ERR, "sum", ">=", 2), _c(LLM_CALLS, "mean", ">", 6)]},
+                                           window="15m"), **ONCALL),
+    _rule("tool-retry-loop-multiwindow", {"all": [
+        _traces({"all": [_c(TOOL_ERR, "sum", ">=", 2), _c(LLM_CALLS, "mean", ">", 6)]}, window="15m"),
+        _c(TOOL_ERR, "rate", ">", 0.1, window="1h")]}, **ONCALL),
+    _rule("refusal-cliff", _c(REFUSAL, "rate", ">", 0.1), group_by=("model",)),
+    _rule("refusal-cliff-trace", _traces(_c(REFUSAL, "rate", ">", 0), thr=3, resolve_threshold=1),
+          group_by=("model",), **ONCALL),
+    _rule("refusal-cliff-adaptive", _c(REFUSAL, "rate", ">", 0.1), group_by=("model",), min_samples_share=0.5,
+          **ONCALL),
+    _rule("prompt-regression", {"all": [_c(G, "mean", "<", 0.7), _c(THUMBS, "rate", ">", 0.3, min_samples=1)]},
+          group_by=("tenant", "prompt_version"), window="2h"),
+    _rule("prompt-regression-relative", {"all": [
+        {"signal": G, "aggregation": "mean", "comparator": "<", "window": "2h",
+         "relative_to": {"cohort": {"prompt_version": "synthesis-v3"}, "delta": -0.15}}]},
+        group_by=("tenant", "prompt_version"), **ONCALL),
+    _rule("prompt-regression-trace", _traces(_c(G, "mean", "<", 0.5), thr=2, window="1h"),
+          group_by=("tenant", "prompt_version"), **ONCALL),
+    _rule("pii-leak", _c(PII, "rate", ">", 0.05), group_by=("tenant",)),
+    _rule("pii-leak-trace", _traces(_c(PII, "rate", ">", 0), window="15m"), group_by=("tenant",), **ONCALL),
 ]
 
 
 # ---------------------------------------------------------------------------------------------
-# Part 1: precision on the sample week
+# Part 1: delay and false pages on labelled weeks
+
+
+def _prepare(path: str) -> str:
+    """A copy of a week with the deterministic evaluators run over it (pii, refusal), the way a user
+    would before alerting on them: `tracedesk eval run --evaluator pii refusal --sample all`."""
+    import shutil
+    import subprocess
+
+    prepared = path + ".evaluated.db"
+    if not os.path.exists(prepared):
+        shutil.copy(path, prepared)
+        subprocess.run([sys.executable, "-m", "tracedesk", "eval", "run", "--db", prepared, "--evaluator", "pii",
+                        "refusal", "--sample", "all", "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    return prepared
 
 
 def _sample_db(path: str | None, incidents: str | None) -> tuple[str, dict]:
     from tracedesk.sample.demo import build_demo_db, sample_incidents
 
     path = path or "/tmp/tracedesk-bench-alerts-sample.db"
-    if not os.path.exists(path):
+    if not os.path.exists(path) and not incidents:
         print(f"building the sample week into {path} ...", flush=True)
         build_demo_db(path)
-    if incidents:
-        return path, json.loads(Path(incidents).read_text())
-    return path, sample_incidents()
+    truth = json.loads(Path(incidents).read_text()) if incidents else sample_incidents()
+    return _prepare(path), truth
+
+
+#: The second week's labels name the tool dimension "tool"; the rule language calls it tool_name.
+LABEL_DIMENSIONS = {"tool": "tool_name"}
+
+
+def _cohort(labelled: dict) -> dict:
+    return {LABEL_DIMENSIONS.get(k, k): v for k, v in labelled.items()}
 
 
 def _compatible(cohort: dict, where: dict) -> bool:
-    """The episode names the incident's cohort: every dimension of the incident's cohort is pinned by the
-    rule's scope or the episode's group, to the same value (a page must reach the right owner)."""
-    return all(k in where and where[k] == v for k, v in cohort.items())
+    """The page names the incident's cohort: every dimension of the incident's cohort is pinned by the
+    rule's scope or the page's group, to the same value (a page must reach the right owner)."""
+    return all(k in where and where[k] == v for k, v in _cohort(cohort).items())
 
 
-def score_episodes(rule, episodes, incidents) -> dict:
+def score_pages(rule, result, incidents) -> dict:
+    """Pages (states.pages: firing periods after for / resolve_after) against the labelled incidents.
+    A page is true when its firing period overlaps a should_page incident of its cohort; delay is the
+    first such page's time minus the incident's start (minutes); pages per incident counts them."""
     from tracedesk.alerts.evaluate import parse_time
+    from tracedesk.alerts.states import pages
 
-    pages = [i for i in incidents if i["should_page"]]
-    caught, ttd, true_eps = {}, {}, 0
-    for ep in episodes:
-        where = {**{k: v[0] for k, v in rule.scope.items() if len(v) == 1}, **ep.group}
+    paging = [i for i in incidents if i["should_page"]]
+    step = rule.step_s * NS
+    caught: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    per_incident: dict[str, int] = {}
+    false = 0
+    found = pages(rule, result)
+    end_of_data = int(result.times[-1]) if len(result.times) else 0
+    for page in found:
+        where = {**{k: v[0] for k, v in rule.scope.items() if len(v) == 1}, **page.group}
         hit = False
-        for inc in pages:
+        for inc in paging:
             start, end = parse_time(inc["start"]), parse_time(inc["end"])
-            if ep.window_start_ns < end and ep.end_ns > start and _compatible(inc["cohort"], where):
+            resolved = page.resolved_ns if page.resolved_ns is not None else end_of_data
+            if page.fired_ns - rule.window_s * NS < end and resolved > start and _compatible(inc["cohort"], where):
                 hit = True
-                delay = max(0, ep.start_ns - start) / 60 / NS
-                if inc["id"] not in ttd or delay < ttd[inc["id"]]:
-                    ttd[inc["id"]] = delay
-                caught[inc["id"]] = True
-        true_eps += hit
-    return {"episodes": len(episodes), "caught": sorted(caught), "false": len(episodes) - true_eps,
-            "precision": (true_eps / len(episodes)) if episodes else None, "ttd_min": ttd}
+                delay = max(0, page.fired_ns - start) / 60 / NS
+                if delay < caught.get(inc["id"], float("inf")):
+                    # steps from the first evaluation at or after the start (10:19 -> 10:20 is step 0)
+                    first_eval = -(-start // step) * step
+                    steps[inc["id"]] = max(0, page.fired_ns - first_eval) / step
+                caught[inc["id"]] = min(delay, caught.get(inc["id"], delay))
+                per_incident[inc["id"]] = per_incident.get(inc["id"], 0) + 1
+        false += not hit
+    return {"pages": len(found), "caught": caught, "false": false, "per_incident": per_incident,
+            "steps": steps}
 
 
-def part1(sample_path: str | None, incidents_path: str | None = None) -> list[dict]:
+def _single(rule_doc: dict, leaf: dict, i: int) -> dict:
+    return {**rule_doc, "name": f"{rule_doc['name']}.c{i}", "condition": leaf}
+
+
+def _leaf_docs(doc: dict) -> list[dict]:
+    cond = doc["condition"]
+    return cond["all"] if "all" in cond else cond["any"] if "any" in cond else [cond]
+
+
+def part1(sample_path: str | None, incidents_path: str | None = None, label: str = "sample week",
+          suggest: bool = True) -> list[dict]:
     from tracedesk.alerts import parse_rule
-    from tracedesk.alerts.evaluate import backtest, parse_time
-    from tracedesk.alerts.suggest import suggest_rule
+    from tracedesk.alerts.evaluate import backtest
 
     path, truth = _sample_db(sample_path, incidents_path)
     incidents = truth["incidents"]
-    rules = [parse_rule(doc) for doc in SAMPLE_RULES]
-    inc01 = next(i for i in incidents if i["id"] == "INC-01")
-    t = time.perf_counter()
-    suggestion = suggest_rule(path, parse_time(inc01["start"]), parse_time(inc01["end"]), inc01["cohort"],
-                              name="suggested-from-INC-01")
-    suggest_s = time.perf_counter() - t
-    rules.append(suggestion.rule)
     rows = []
-    for rule in rules:
-        result = backtest(path, rule)
-        rows.append({"rule": rule.name, "condition": "joint (all)", **score_episodes(rule, result.episodes, incidents)})
-        for i, leaf in enumerate(rule.leaves()):
-            rows.append({"rule": rule.name, "condition": leaf.label(),
-                         **score_episodes(rule, result.condition_episodes[f"c{i}"], incidents)})
-    print(f"\nSample week ({path}); suggester on INC-01 took {suggest_s:.2f} s and proposed:")
-    print("  " + " AND ".join(c.label() for c in suggestion.rule.leaves()) + f"  (window {suggestion.rule.window})")
-    print("\n| rule | condition | episodes | incidents caught | false episodes | precision | time to detect |")
-    print("|---|---|---:|---|---:|---:|---|")
-    for r in rows:
-        prec = "—" if r["precision"] is None else f"{r['precision']:.0%}"
-        ttd = ", ".join(f"{k} {v:.0f} min" for k, v in sorted(r["ttd_min"].items())) or "—"
-        print(f"| {r['rule']} | {r['condition']} | {r['episodes']} | {', '.join(r['caught']) or '—'} | "
-              f"{r['false']} | {prec} | {ttd} |")
+    for doc in SAMPLE_RULES:
+        parts = [("joint", doc)] + ([(leaf_label, _single(doc, leaf, i)) for i, (leaf_label, leaf) in
+                                     enumerate((parse_rule(_single(doc, leaf, 0)).leaves()[0].label(), leaf)
+                                               for leaf in _leaf_docs(doc))] if len(_leaf_docs(doc)) > 1 else [])
+        for what, d in parts:
+            rule = parse_rule(d)
+            result = backtest(path, rule)
+            rows.append({"rule": doc["name"], "condition": what if what != "joint" else "joint rule",
+                         **score_pages(rule, result, incidents)})
+    if suggest:
+        rows.extend(suggest_rows(path, incidents))
+    print(f"\n{label} ({path}): pages after the on-call states (resolve_after, no_data), 5-minute steps")
+    print(table(rows, incidents))
     return rows
+
+
+def suggest_rows(path: str, incidents: list[dict]) -> list[dict]:
+    """The suggester given only each page-worthy incident's time range and cohort."""
+    from tracedesk.alerts.evaluate import backtest, parse_time
+    from tracedesk.alerts.suggest import suggest_rule
+
+    rows = []
+    for inc in incidents:
+        if not inc["should_page"]:
+            continue
+        t = time.perf_counter()
+        try:
+            s = suggest_rule(path, parse_time(inc["start"]), parse_time(inc["end"]), _cohort(inc["cohort"]),
+                             name=f"suggested-{inc['id']}")
+        except ValueError as exc:
+            rows.append({"rule": f"suggested-{inc['id']}", "condition": f"(no rule: {exc})", "pages": 0,
+                         "caught": {}, "false": 0, "per_incident": {}, "steps": {}})
+            continue
+        took = time.perf_counter() - t
+        result = backtest(path, s.rule)
+        rows.append({"rule": f"suggested-{inc['id']}", "condition": s.rule_summary() + f" ({took:.1f} s)",
+                     **score_pages(s.rule, result, incidents)})
+    return rows
+
+
+def table(rows: list[dict], incidents: list[dict]) -> str:
+    paging = [i["id"] for i in incidents if i["should_page"]]
+    out = ["| rule | condition | pages | incidents caught (delay min / steps) | pages per incident | false pages |",
+           "|---|---|---:|---|---|---:|"]
+    for r in rows:
+        caught = ", ".join(f"{k} {v:.0f} / {r['steps'][k]:.0f}" for k, v in sorted(r["caught"].items())) or "—"
+        per = ", ".join(f"{k} {v}" for k, v in sorted(r["per_incident"].items())) or "—"
+        out.append(f"| {r['rule']} | {r['condition']} | {r['pages']} | {caught} | {per} | {r['false']} |")
+    missed = [i for i in paging if not any(i in r["caught"] for r in rows)]
+    if missed:
+        out.append(f"\nNo rule caught: {', '.join(missed)}")
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,19 +368,66 @@ def part2(path: str, spans: int, rebuild: bool) -> None:
     print(f"  joint episodes: {len(result.episodes)}; target < 2 s: {'met' if fast < 2 else 'MISSED'}")
 
 
+def _second_week(directory: str) -> tuple[str, str]:
+    """The second labelled week (tests/weeks/second_week.py, written independently of the sample
+    generator), ingested through `tracedesk ingest` as a user would; (database, incidents.json)."""
+    import subprocess
+
+    out = Path(directory)
+    db = str(out) + ".db"
+    if not os.path.exists(db):
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from weeks.second_week import write_week
+
+        week = write_week(out)
+        subprocess.run([sys.executable, "-m", "tracedesk", "ingest", "--db", db, *map(str, week.files)], check=True,
+                       stdout=subprocess.DEVNULL)
+    return db, str(out / "incidents.json")
+
+
+def results_markdown(sections: list[tuple[str, list[dict], list[dict]]]) -> str:
+    lines = ["# Alerts: detection delay and false pages on two labelled weeks", "",
+             "Produced by `python benchmarks/alerts.py` (do not edit by hand). Pages are counted after the on-call",
+             "states (resolve_after, no_data); a page is true when it overlaps a `should_page` incident *and names its",
+             "cohort* (scope or group pins every dimension of the incident's cohort). Delay = first true page - incident",
+             "start, in minutes, and in 5-minute steps from the first evaluation at or after the start. Target: every page-worthy incident within 2 steps, 0 false",
+             "pages, one page per incident.", ""]
+    for label, rows, incidents in sections:
+        lines += [f"## {label}", "", table(rows, incidents), ""]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sample-db", default=None, help="a database holding the sample week (built if missing)")
     ap.add_argument("--incidents", default=None, help="incidents.json (default: the packaged sample's)")
+    ap.add_argument("--second-week", default="/tmp/tracedesk-bench-alerts-week2",
+                    help="directory for the second labelled week (written and ingested if missing)")
+    ap.add_argument("--results", default=str(Path(__file__).resolve().parent / "results" / "alerts.md"),
+                    help="where the README-ready tables go")
     ap.add_argument("--spans", type=int, default=1_000_000)
     ap.add_argument("--big-db", default="/tmp/tracedesk-bench-alerts-1m.db")
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--skip-sample", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     if not args.skip_sample:
-        part1(args.sample_db, args.incidents)
-    part2(args.big_db, args.spans, args.rebuild)
+        sections = []
+        rows = part1(args.sample_db, args.incidents, "Sample week")
+        from tracedesk.sample.demo import sample_incidents
+
+        truth = json.loads(Path(args.incidents).read_text()) if args.incidents else sample_incidents()
+        sections.append(("Sample week (tracedesk's sample generator)", rows, truth["incidents"]))
+        db2, inc2 = _second_week(args.second_week)
+        rows2 = part1(db2, inc2, "Second week (tests/weeks, written independently; unseen while tuning)")
+        sections.append(("Second week (tests/weeks/second_week.py, written independently)", rows2,
+                         json.loads(Path(inc2).read_text())["incidents"]))
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).write_text(results_markdown(sections) + "\n")
+        print(f"\nwrote {args.results}")
+    if not args.skip_speed:
+        part2(args.big_db, args.spans, args.rebuild)
     return 0
 
 

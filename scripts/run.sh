@@ -1,30 +1,32 @@
 #!/usr/bin/env bash
-# One command: set up a virtualenv and open the workbench (on the bundled sample week if no database exists).
-# The app listens on 127.0.0.1 only (it has no login); `scripts/run.sh --host 0.0.0.0` exposes it on purpose.
-# Other arguments go to `streamlit run`. (TRACEDESK_RUN_SKIP_INSTALL=1 / TRACEDESK_PYTHON: reuse an existing
-# environment instead of creating .venv, as the tests do.)
+# One command: set up a virtualenv in .venv, install tracedesk, open the workbench (`tracedesk app`) on
+# $TRACEDESK_DB or ./tracedesk.db -- the bundled sample week is built there first when no database exists.
+# Arguments: tracedesk app's own (--db FILE, --sample, --host ADDR, --port N, --no-browser); anything else is
+# passed to Streamlit. The app listens on 127.0.0.1 only (it has no login); --host 0.0.0.0 exposes it.
+# Afterwards `tracedesk` is in .venv/bin: run `source .venv/bin/activate` in your shell to use it.
+# (TRACEDESK_RUN_SKIP_INSTALL=1 / TRACEDESK_PYTHON: reuse an existing environment instead, as tests do.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP="${LITELLM_LOCAL_MODEL_COST_MAP:-True}"
-host="127.0.0.1"
-args=()
+ours=()
+theirs=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --host) host="${2:?--host needs an address}"; shift 2 ;;
-    --host=*) host="${1#--host=}"; shift ;;
-    *) args+=("$1"); shift ;;
+    --db|--host|--port) ours+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --db=*|--host=*|--port=*|--no-browser|--sample) ours+=("$1"); shift ;;
+    --) shift; theirs+=("$@"); break ;;
+    *) theirs+=("$1"); shift ;;
   esac
 done
-case "$host" in
-  127.*|localhost|::1) ;;
-  *) echo "WARNING: the workbench will listen on $host. It has no login: anyone who can reach this port can" \
-          "read every trace (prompts, outputs, user ids). Put it behind an authenticating proxy, or drop" \
-          "--host to keep it on 127.0.0.1." >&2 ;;
-esac
 if [ "${TRACEDESK_RUN_SKIP_INSTALL:-}" != "1" ]; then
+  echo "Installing tracedesk into .venv (first run: a minute or two)..." >&2
   python3 -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 fi
-exec "${TRACEDESK_PYTHON:-.venv/bin/python}" -m streamlit run app.py --server.address "$host" \
-  --browser.gatherUsageStats false --server.showEmailPrompt false ${args[@]+"${args[@]}"}
+cat >&2 <<'MSG'
+To use the `tracedesk` command in this shell (e.g. in a second terminal while the app runs):
+    source .venv/bin/activate
+Then: tracedesk ingest FILES --db my.db · tracedesk serve --db my.db · tracedesk app --db my.db
+MSG
+exec "${TRACEDESK_PYTHON:-.venv/bin/python}" -m tracedesk app ${ours[@]+"${ours[@]}"} -- ${theirs[@]+"${theirs[@]}"}

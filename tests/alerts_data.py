@@ -9,12 +9,13 @@ T0 = 1_800_000_000 * NS  # on the 5-minute grid
 
 
 def _trace(n: int, at_s: int, route: str, tenant: str, region: str, *, llm: dict, retriever_ms: float,
-           tool_status: str | None, extra: int = 0) -> list[Span]:
+           tool_status: str | None, extra: int = 0, answer: str | None = None) -> list[Span]:
     tid = f"{n:032x}"
     start = T0 + at_s * NS
     common = dict(trace_id=tid, route=route, tenant=tenant, dims={"region": region}, service="svc")
     spans = [Span(span_id=f"{n:04x}000000000001", name="agent", kind="AGENT", start_ns=start,
-                  end_ns=start + 2000 * 1_000_000, duration_ms=2000.0, agent_name="planner", **common)]
+                  end_ns=start + 2000 * 1_000_000, duration_ms=2000.0, agent_name="planner", output_text=answer,
+                  **common)]
     root = spans[0].span_id
     spans.append(Span(span_id=f"{n:04x}000000000002", parent_span_id=root, name="chat", kind="LLM",
                       start_ns=start + 10_000_000, end_ns=start + 900_000_000, duration_ms=890.0,
@@ -40,6 +41,7 @@ def build_small(path: str):
     B: billing/beta/us  LLM in=300 out=40 cost=.03 ttft=400 refusal  retriever 300ms tool ERROR  groundedness .5 fail
     C: search/acme/eu   LLM in=200 out=30 cost=.02 ttft=300 ok       retriever 500ms (no tool)   groundedness .7 pass
     D: billing/acme/eu at T0+400s: LLM in=50 out=10 cost=.005 ttft=100, retriever 900ms, groundedness .2 fail
+    Answers (root output): A and C plain, B holds an email address (pii_rate 0, 1, 0); D none.
     Feedback: A thumbs_up, B thumbs_down. Refusal evaluations: A passed, B refused.
     """
     def llm(model, inp, out, cost, ttft, text):
@@ -47,12 +49,12 @@ def build_small(path: str):
 
     spans = (
         _trace(1, 60, "billing", "acme", "eu", llm=llm("gpt-a", 100, 20, 0.01, 200.0, "Sure, here it is."),
-               retriever_ms=100.0, tool_status="OK")
+               retriever_ms=100.0, tool_status="OK", answer="Sure, here it is.")
         + _trace(2, 120, "billing", "beta", "us",
                  llm=llm("gpt-b", 300, 40, 0.03, 400.0, "I'm sorry, but I can't help with that."),
-                 retriever_ms=300.0, tool_status="ERROR")
+                 retriever_ms=300.0, tool_status="ERROR", answer="Write to bob.jones@example.com for help.")
         + _trace(3, 240, "search", "acme", "eu", llm=llm("gpt-a", 200, 30, 0.02, 300.0, "ok"),
-                 retriever_ms=500.0, tool_status=None)
+                 retriever_ms=500.0, tool_status=None, answer="ok")
         + _trace(4, 400, "billing", "acme", "eu", llm=llm("gpt-a", 50, 10, 0.005, 100.0, "fine"),
                  retriever_ms=900.0, tool_status=None, extra=2)
     )

@@ -52,3 +52,18 @@ def test_build_rule_from_widget_values_and_back(week):
     assert len(spec["vconcat"]) == 2  # one panel per condition
     assert [p["title"] for p in spec["vconcat"]] == ["eval_score(groundedness) mean < 0.65",
                                                       "duration(RETRIEVER) p95 > 1000"]
+
+
+def test_topk_overlap_defaults_to_half_of_the_day_before(week):
+    import tracedesk.drift.alert_signals  # noqa: F401  (registers the drift signals)
+
+    [choice] = [c for c in signal_choices(week) if c.signal == {"type": "retrieval_topk_overlap"}]
+    assert (choice.comparator, choice.threshold, choice.relative_to) == (
+        "<", 0.5, {"window": "1d", "offset": "1d", "factor": 0.5})
+    rule = build_rule(name="overlap", conditions=[{"signal": choice.signal, "aggregation": "mean",
+                                                   "comparator": "<", "threshold": 0.5,
+                                                   "relative_to": choice.relative_to}])
+    assert rule_to_dict(rule)["condition"] == {"signal": {"type": "retrieval_topk_overlap"}, "aggregation": "mean",
+                                               "comparator": "<",
+                                               "relative_to": {"window": "1d", "offset": "1d", "factor": 0.5}}
+    assert form_values(rule)["conditions"][0]["relative_to"] == {"window": "1d", "offset": "1d", "factor": 0.5}

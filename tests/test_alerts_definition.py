@@ -161,7 +161,7 @@ _doc = st.builds(
         "tracedesk_alert": 1, "name": name, "description": text, "owner": text, "severity": sev, "runbook": text,
         "scope": scope, "window": win, "step": "5m", "group_by": grp, "min_samples": ms, "condition": node},
     st.from_regex(r"[a-z][a-z0-9_-]{0,20}", fullmatch=True), st.sampled_from(["critical", "low", "info"]),
-    st.sampled_from(["30s", "5m", "15m", "1h"]), st.sampled_from([[], ["route"], ["tenant", "dims.region"]]),
+    st.sampled_from(["5m", "15m", "1h", "2h"]), st.sampled_from([[], ["route"], ["tenant", "dims.region"]]),
     st.integers(1, 100), _node,
     st.dictionaries(st.sampled_from(["route", "tenant", "model", "dims.team"]),
                     st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=3), max_size=3),

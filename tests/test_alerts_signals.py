@@ -17,7 +17,8 @@ def db(db_path):
 
 
 def _value(db, signal, aggregation="mean", scope=None, at_s=300, window="5m"):
-    doc = {"tracedesk_alert": 1, "name": "t", "window": window, "step": "5m", "scope": scope or {},
+    # step = window: a step longer than its window is refused (samples between windows would be missed)
+    doc = {"tracedesk_alert": 1, "name": "t", "window": window, "step": window, "scope": scope or {},
            "condition": {"signal": signal, "aggregation": aggregation, "comparator": ">", "threshold": 0}}
     [event] = evaluate(db, parse_rule(doc), at_ns=T0 + at_s * NS)
     cond = event["conditions"][0]
@@ -43,7 +44,7 @@ SIGNAL_CASES = [
     ({"type": "llm_calls_per_trace"}, [1, 1, 1]),
     ({"type": "spans_per_trace"}, [4, 4, 3]),
     ({"type": "thumbs_down_rate"}, [0, 1]),
-    ({"type": "eval_fail_rate"}, [0, 1, 0, 0, 1]),  # groundedness A B C + refusal A B
+    ({"type": "eval_fail_rate"}, [0, 1, 0, 0, 1, 0, 1]),  # groundedness A B C + refusal A B + user_feedback A B (score-only: verdict from its pass rule)
     ({"type": "eval_fail_rate", "evaluator": "groundedness"}, [0, 1, 0]),
 ]
 
@@ -55,9 +56,19 @@ def test_every_signal_mean_and_count(db, signal, values):
     assert value == pytest.approx(sum(values) / len(values), abs=1e-6)
 
 
+def test_pii_rate_reads_each_traces_answer(db):
+    # the changes feed's PII signal (not a v1 alert type): B's answer (root output) holds an email address
+    from tracedesk.signals import SampleQuery, samples
+
+    frame = samples(db, {"type": "pii_rate"}, SampleQuery({}, (), None, None))
+    assert frame["v"].tolist() == [0, 1, 0]
+
+
 def test_every_builtin_signal_is_covered():
     from tracedesk.alerts.signals import _BUILTINS
 
+    # the v1 signal types (pii_rate has its own test above; the other new signals are checked by hand in
+    # tests/test_signals_registry.py)
     assert {c[0]["type"] for c in SIGNAL_CASES} == {spec.type for spec, _ in _BUILTINS}
     assert {spec.type for spec, _ in _BUILTINS} <= set(SIGNALS)
 

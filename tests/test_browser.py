@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM_ARGS, chromium, free_port, serve_app  # noqa: F401
 
 import tracedesk
 from tracedesk.store.query import Filters
@@ -32,20 +33,13 @@ EXPECTED = {
     "Trace": "Open a trace",
     "Agents": "Per agent",
     "Cohorts": "Furthest from the global figure",
+    "Sessions": "Conversation",
 }
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 def url_path(page: str) -> str:
     """Streamlit's URL path of a page (the navigation names each page's URL path)."""
     return page
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,40 +51,14 @@ def app_db(tmp_path_factory, sample_db_path):
 
 @pytest.fixture(scope="module")
 def app_url(app_db):
-    db = app_db
-    port = _free_port()
-    env = {**os.environ, "TRACEDESK_DB": str(db), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    log = open(db.parent / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("streamlit did not start: " + (db.parent / "streamlit.log").read_text())
+    with serve_app(app_db) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 _BUSY = """() => !document.querySelector('[data-testid="stStatusWidget"]')
@@ -159,6 +127,24 @@ def test_trace_page_draws_the_graph(app_url, app_db, browser):
     text = load(browser, url, "Trajectory graph", "3_Trace_with_id")
     assert "Complete tree" in text and ws.trace_summary(trace_id)["root_name"] in text
     load(browser, url, "Trajectory graph", "3_Trace_graph", click="Trajectory graph")
+
+
+def test_sessions_page_shows_a_conversation(app_url, app_db, browser):
+    with tracedesk.open(str(app_db)) as ws:
+        longest = ws.sessions().sort_values(["turns", "session_id"], ascending=[False, True]).iloc[0]
+        turns = ws.session(longest["session_id"])
+    text = load(browser, f"{app_url}/Sessions?session={longest['session_id']}", "Conversation", "11_Sessions")
+    assert len(turns) > 1 and f"turn {len(turns)} ·" in text and f"turn {len(turns) + 1} ·" not in text
+    for question in turns["user_input"].dropna():
+        assert question.strip().splitlines()[0] in text
+
+
+def test_user_filter_from_the_url(app_url, app_db, browser):
+    with tracedesk.open(str(app_db)) as ws:
+        user = ws.values("user_id", limit=1)[0]
+        n, total = ws.count_traces(Filters(dims={"user_id": [user]})), ws.count_traces()
+    text = load(browser, f"{app_url}/Traces?user_id={user}", "traces match", "2_Traces_user")
+    assert f"{n:,} traces match" in text and n < total
 
 
 def test_filters_from_the_url_apply(app_url, app_db, browser):

@@ -75,13 +75,14 @@ def test_openai_agents_traceloop(db_path, via):
     r = replay(db_path, via, "openai_agents_traceloop", "handoff")
     assert r.kinds() == [
         ("Agent Workflow", "CHAIN"), ("Triage.agent", "AGENT"), ("openai.response", "LLM"),
-        ("Triage → unknown.handoff", "TOOL"), ("Billing.agent", "AGENT"), ("openai.response", "LLM"),
+        ("Triage → unknown.handoff", "CHAIN"), ("Billing.agent", "AGENT"), ("openai.response", "LLM"),
         ("lookup_invoice.tool", "TOOL"), ("openai.response", "LLM")]
     assert [(s["name"], s["agent_name"]) for s in r.spans if s["kind"] == "AGENT"] == [
         ("Triage.agent", "Triage"), ("Billing.agent", "Billing")]
     handoff = r.one("Triage → unknown.handoff")
-    # the span names no target ("unknown"); the next agent run in the trace is the one handed to
-    assert (handoff["tool_name"], handoff["handoff_from"], handoff["handoff_to"]) == ("handoff", "Triage", "Billing")
+    # the span names no target ("unknown"); the next agent run in the trace is the one handed to. A handoff is
+    # a routing step, not a tool call (OpenInference alone declares its handoff span a TOOL)
+    assert (handoff["tool_name"], handoff["handoff_from"], handoff["handoff_to"]) == (None, "Triage", "Billing")
     assert r.parent_name(handoff) == "Triage.agent"
     tool = r.one("lookup_invoice.tool")
     assert (tool["tool_name"], tool["tool_arguments"], tool["tool_result"], r.parent_name(tool)) == (
@@ -97,13 +98,13 @@ def test_openai_agents_logfire(db_path, via):
     assert r.kinds() == [
         ("OpenAI Agents trace: Customer support", "CHAIN"), ("Task: Agent workflow", "CHAIN"),
         ("Agent run: 'Triage'", "AGENT"), ("Turn 1 for agent Triage", "CHAIN"),
-        ("Responses API with 'gpt-4o-mini'", "LLM"), ("Handoff: Triage → Billing", "TOOL"),
+        ("Responses API with 'gpt-4o-mini'", "LLM"), ("Handoff: Triage → Billing", "CHAIN"),
         ("Agent run: 'Billing'", "AGENT"), ("Turn 2 for agent Billing", "CHAIN"),
         ("Responses API with 'gpt-4o-mini'", "LLM"), ("Function: lookup_invoice", "TOOL"),
         ("Turn 3 for agent Billing", "CHAIN"), ("Responses API with 'gpt-4o-mini'", "LLM")]
     assert [s["agent_name"] for s in r.spans if s["kind"] == "AGENT"] == ["Triage", "Billing"]
     handoff = r.one("Handoff: Triage → Billing")
-    assert (handoff["tool_name"], handoff["handoff_from"], handoff["handoff_to"]) == ("handoff", "Triage", "Billing")
+    assert (handoff["tool_name"], handoff["handoff_from"], handoff["handoff_to"]) == (None, "Triage", "Billing")
     tool = r.one("Function: lookup_invoice")
     assert (tool["tool_name"], tool["tool_arguments"], tool["tool_result"]) == (
         "lookup_invoice", '{"invoice_id": "INV-42"}', INVOICE)
@@ -208,3 +209,15 @@ def test_google_adk_transfer_to_agent(db_path, via):
     assert {s["session_id"] for s in r.spans if s["kind"] != "TOOL"} == {"session-adk"}  # tool spans carry none
     assert r.traces[0]["session_id"] == "session-adk"
     assert _topology(db_path) == (["Billing", "Triage"], {("Triage", "Billing"): 1}, {"Billing": 0, "Triage": 1})
+
+
+@pytest.mark.parametrize("library,agent", [("openai_agents_openinference", "Billing"),
+                                           ("langgraph_openinference", "writer")])
+def test_trajectory_marks_the_declared_handoff(db_path, library, agent):
+    """Agents that run side by side (not nested) still enter by a handoff edge in the trajectory graph."""
+    scenario = "handoff" if library.startswith("openai") else "graph"
+    r = replay(db_path, "files", library, scenario)
+    ws = tracedesk.open(db_path)
+    g = ws.trajectory(r.traces[0]["trace_id"])
+    target = next(n for n, d in g.nodes(data=True) if d["kind"] == "AGENT" and d["agent"] == agent)
+    assert [d["type"] for _, _, d in g.in_edges(target, data=True)] == ["handoff"]

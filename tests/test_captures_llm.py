@@ -289,3 +289,44 @@ def test_openlit_tools(db_path, via):
     assert (second["input_text"], second["output_text"]) == ('{"city": "Paris", "sky": "sunny"}',
                                                              "It is sunny and 22 °C in Paris.")
     assert {s["environment"] for s in (first, second)} == {"capture"}  # deployment.environment
+
+
+# -- Genkit (JS; model and usage only inside genkit:* attributes) -------------------------------------
+
+@pytest.mark.parametrize("scenario", ["flow", "tools"])
+def test_genkit_model_and_usage_from_genkit_attributes(db_path, via, scenario):
+    r = replay(db_path, via, "genkit", scenario)
+    expected = [("supportFlow", "CHAIN"), ("generate", "CHAIN"), ("openai/gpt-4o-mini", "LLM")]
+    if scenario == "tools":
+        expected += [("get_weather", "TOOL"), ("generate", "CHAIN"), ("openai/gpt-4o-mini", "LLM")]
+    assert r.kinds() == expected
+    llm = r.llm()
+    assert {(s["model"], s["provider"]) for s in llm} == {("openai/gpt-4o-mini", "openai")}
+    assert [r.tokens(s)[:2] for s in llm] == [(120, 15), (220, 25)][: len(llm)]
+    assert [s["cost_usd"] for s in llm] == pytest.approx([mini_cost(120, 15), mini_cost(220, 25)][: len(llm)])
+    # the `generate` wrappers repeat usage in their own genkit:output: never read
+    assert {s["input_tokens"] for s in r.named("generate")} == {None}
+    assert r.counted() == ((120, 15) if scenario == "flow" else (340, 40))
+    if scenario == "tools":
+        assert llm[0]["output_text"] == 'get_weather({"city": "Paris"})'
+        tool = r.one("get_weather")
+        assert (tool["tool_arguments"], tool["tool_result"]) == ('{"city":"Paris"}', '{"city":"Paris","sky":"sunny","c":22}')
+    assert llm[-1]["output_text"] == ("The capital of France is Paris." if scenario == "flow"
+                                      else "It is sunny and 22 °C in Paris.")
+
+
+# -- LangSmith SDK in OTel mode (@traceable + wrap_openai) -------------------------------------------
+
+def test_langsmith_chain_and_llm(db_path, via):
+    r = replay(db_path, via, "langsmith", "chain")
+    assert r.kinds() == [("answer", "CHAIN"), ("ChatOpenAI", "LLM")]
+    chain, llm = r.spans
+    assert (llm["model"], llm["response_model"], llm["provider"]) == ("gpt-4o-mini", SNAPSHOT, "openai")
+    # cached / reasoning only inside langsmith.metadata.usage_metadata (LangChain's usage shape)
+    assert r.tokens(llm) == (120, 15, 64, 4)
+    assert llm["cost_usd"] == pytest.approx(mini_cost(120, 15, 64))
+    # gen_ai.completion is the raw {"choices": ...} response: reduced to its text
+    assert (llm["input_text"], llm["output_text"]) == ("What is the capital of France?",
+                                                       "The capital of France is Paris.")
+    assert chain["output_text"] == "The capital of France is Paris."  # {"output": ...} of @traceable
+    assert {(s["session_id"], s["user_id"]) for s in r.spans} == {("session-ls", "user-ls")}

@@ -117,3 +117,21 @@ def test_cross_trace_wrapper_in_either_arrival_order(db_path, wrapper_first):
     assert stored(db_path, "SELECT name, usage_counted FROM spans ORDER BY name") == [
         ("ai.generateText", 0), ("ai.generateText.doGenerate", 1)]
     assert stored(db_path, "SELECT SUM(input_tokens), SUM(output_tokens) FROM traces") == [(120, 15)]
+
+
+def test_bedrock_provider_call_is_an_llm_span(db_path, via):
+    """@ai-sdk/amazon-bedrock against a fake Converse endpoint (Bedrock counts input without cache reads;
+    the SDK reports inputTokens = noCache + cacheRead)."""
+    from tracedesk.ingest.pricing import lookup
+
+    r = replay(db_path, via, "vercel_ai_v6", "bedrock")
+    assert r.kinds() == [("ai.generateText", "CHAIN"), ("ai.generateText.doGenerate", "LLM")]
+    call = r.one("ai.generateText.doGenerate")
+    model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    assert (call["model"], call["response_model"], call["provider"]) == (model, model, "aws.bedrock")
+    assert r.tokens(call) == (120, 15, 64, None)
+    price = lookup(model, "aws.bedrock")
+    assert price is not None
+    expected = 56 * price["input_cost_per_token"] + 64 * price["cache_read_input_token_cost"] + 15 * price["output_cost_per_token"]
+    assert (call["cost_usd"], call["cost_source"]) == (pytest.approx(expected), "computed")
+    assert r.counted() == (120, 15)

@@ -16,11 +16,11 @@ T0 = 1_790_000_000 * 10**9
 def test_every_dimension_has_one_name_a_level_and_a_description():
     assert cohorts.names()[:2] == ["route", "tenant"]
     assert set(cohorts.names()) == {"route", "tenant", "model", "provider", "prompt_version", "environment",
-                                    "agent_name", "service", "session_id", "user_id", "response_model"}
+                                    "agent_name", "tool_name", "service", "session_id", "user_id", "response_model"}
     for d in cohorts.DIMENSIONS:
         assert d.level in (cohorts.SPAN, cohorts.TRACE) and d.description.endswith(".")
     levels = {d.name: d.level for d in cohorts.DIMENSIONS}
-    assert {n for n, lv in levels.items() if lv == cohorts.SPAN} == {"model", "provider", "agent_name", "service",
+    assert {n for n, lv in levels.items() if lv == cohorts.SPAN} == {"model", "provider", "agent_name", "tool_name", "service",
                                                                        "response_model"}
     assert "session_id" not in cohorts.browse_names() and "route" in cohorts.browse_names(cohorts.TRACE)
 

@@ -127,3 +127,24 @@ def test_builder_proposes_the_bad_direction_for_drift_signals():
     assert proposed == {"retrieval_topk_overlap": ("mean", "<", 0.5),
                         "retrieval_new_docs": ("rate", ">", 0.3),
                         "output_length_shift": ("mean", "<", -0.3)}
+
+
+def test_reference_is_never_shorter_than_asked(shifted_db):
+    # A backtest from the first span (not on the clock grid): the rolling reference would hold minutes of
+    # history and make every document new. The first 2 days of data are the reference instead, so before
+    # the reindex no route fires on new documents.
+    rule = parse_rule({"tracedesk_alert": 1, "name": "new-docs", "window": "6h", "step": "1h", "group_by": ["route"],
+                       "min_samples": 10, "condition": {"signal": {"type": "retrieval_new_docs", "reference": "2d"},
+                                                        "aggregation": "rate", "comparator": ">", "threshold": 0.5}})
+    result = backtest(shifted_db, rule)
+    before = [e for e in result.episodes if e.start_ns < SHIFT_AT]
+    assert before == []
+    assert {e.group["route"] for e in result.episodes} == {"billing"}
+
+
+def test_history_shorter_than_the_reference_is_reported(shifted_db):
+    from tracedesk.drift.alert_signals import ReferenceTooShortWarning
+
+    query = SampleQuery(scope={}, group_by=("route",), since_ns=T0, until_ns=T0 + DAY)
+    with pytest.warns(ReferenceTooShortWarning, match="holds only 16[78].[0-9] h of history"):
+        samples(store.connect(shifted_db), {"type": "retrieval_new_docs", "reference": "14d"}, query)

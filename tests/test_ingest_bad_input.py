@@ -183,3 +183,14 @@ def test_text_that_is_not_a_trace_file():
     assert [str(r) for r in result.rejected] == [
         "notes.md: not a trace file: neither JSON (OTLP/JSON, JSON Lines, flat records) nor OTLP protobuf; "
         "see docs/ingest.md for the formats"]
+
+
+def test_jsonl_may_start_with_blank_and_non_object_lines(tmp_path):
+    good = {"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331", "name": "kept",
+            "start_time": "2026-11-16T10:00:00Z", "end_time": "2026-11-16T10:00:01Z"}
+    path = tmp_path / "m.jsonl"
+    path.write_text('\n\n"text"\n' + json.dumps(good) + "\n")
+    db = connect(str(tmp_path / "t.db"))
+    report = ingest_paths(db, [str(path)])
+    assert [r[0] for r in db.execute("SELECT name FROM spans")] == ["kept"]
+    assert [r.where for r in report.rejected] == [f"{path}:3"]

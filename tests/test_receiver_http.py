@@ -108,7 +108,8 @@ def test_partial_success_reports_rejected_spans_in_both_encodings(receiver, db_p
 def test_each_bad_request_is_refused_with_a_reason_and_the_server_keeps_serving(receiver, db_path):
     body = traces_body([span_json(T1, "1" * 16)])
     cases = [
-        ("/v1/metrics", body, JSON_H, 404, "/v1/traces and /v1/logs"),
+        # /v1/metrics is acknowledged (tests/test_receiver_grpc.py); any other path is refused
+        ("/v1/profiles", body, JSON_H, 404, "/v1/traces and /v1/logs"),
         ("/v1/traces", body, {"Content-Type": "text/plain"}, 415, "application/x-protobuf or application/json"),
         ("/v1/traces", body, {}, 415, "(none)"),
         ("/v1/traces", body, {**JSON_H, "Content-Encoding": "br"}, 415, "gzip, deflate or identity"),

@@ -207,3 +207,15 @@ def test_drifts_family_loaders_read_the_registered_signals(ws, bounds, dim):
         api = (_workspace(ws, {"type": "eval_score", "evaluator": name}, "mean", dim, bounds) if dim else
                {load.ALL: float(ws.signal("eval_score", evaluator=name).iloc[0])})
         _assert_equal(f"drift evaluation {name} by {dim}", api, drift)
+
+
+@pytest.mark.parametrize("dim", ["route", "model", "agent_name", "service"])
+def test_the_evaluations_page_by_cohort_is_the_eval_score_signal(ws, bounds, dim):
+    for name in ("groundedness", "answer_relevancy"):
+        table = ws.evals.by_cohort(name, dim)
+        page = {str(k): float(v) for k, v in zip(table[dim], table["mean"])}
+        _assert_equal(f"evaluations page {name} by {dim}", _workspace(ws, {"type": "eval_score", "evaluator": name},
+                                                                      "mean", dim, bounds), page)
+        passed = {str(k): float(v) for k, v in zip(table[dim], table["pass_rate"])}
+        _assert_equal(f"evaluations page {name} pass rate by {dim}",
+                      _workspace(ws, {"type": "eval_pass_rate", "evaluator": name}, "mean", dim, bounds), passed)

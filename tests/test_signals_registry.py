@@ -43,7 +43,7 @@ def _window(db, signal, aggregation, at_s=300):
 NEW_CASES = [
     ({"type": "quality"}, "mean", [0.9, 0.5, 0.7, 1.0, 0.0, 1.0, 0.0]),  # groundedness, feedback, refusal
     ({"type": "quality", "evaluator": "groundedness"}, "mean", [0.9, 0.5, 0.7]),
-    ({"type": "eval_pass_rate"}, "mean", [1, 0, 1, 1, 0]),
+    ({"type": "eval_pass_rate"}, "mean", [1, 0, 1, 1, 0, 1, 0]),  # + user_feedback A B (score-only: derived)
     ({"type": "eval_pass_rate", "evaluator": "groundedness"}, "mean", [1, 0, 1]),
     ({"type": "refusal_rate_answer"}, "rate", [0, 1, 0]),
     ({"type": "refusal_rate_trace"}, "mean", [0, 1, 0]),

@@ -109,3 +109,44 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
     assert db.execute("SELECT * FROM traces ORDER BY trace_id").fetchall() == incremental
     assert set(SPAN_COLUMN_NAMES) <= set(query.trace_spans(db, "t1").columns)
     assert migrate(db) == []
+
+
+def test_readers_added_beside_compaction_see_json_tags_and_exports(db_path, tmp_path):
+    """Tags (json_each over attributes) and CSV/Parquet exports read deflated attributes and resource ids
+    as the JSON they stand for: the export is for other tools, the tag filter must not miss blob rows."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    import tracedesk
+    from tracedesk import Filters
+
+    spans = _spans(200)
+    for s in spans:
+        if s.span_id in ("s0", "s101"):
+            s.attributes["langfuse.trace.tags"] = ["vip", "eu"]
+        elif s.span_id == "s55":
+            s.attributes["logfire.tags"] = "web"
+    db = connect(db_path)
+    write_batch(db, spans)
+    tagged = db.execute("SELECT typeof(attributes) FROM spans WHERE span_id IN ('s0', 's55', 's101')").fetchall()
+    assert tagged == [("blob",)] * 3
+    with tracedesk.open(db_path) as ws:
+        assert ws.values("tag") == ["eu", "vip", "web"]
+        assert ws.traces(Filters(tags=["vip"]))["trace_id"].tolist() == ["t10", "t0"]
+        assert ws.traces(Filters(tags=["web"]))["trace_id"].tolist() == ["t5"]
+        ws.export("spans", str(tmp_path / "s.csv"), filters=Filters(tags=["web"]))
+        ws.export("spans", str(tmp_path / "s.parquet"), chunk_rows=64)
+    by_id = {s.span_id: s for s in spans}
+    with open(tmp_path / "s.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["span_id"] for r in rows) == sorted(s.span_id for s in spans if s.trace_id == "t5")
+    for r in rows:
+        assert json.loads(r["attributes"]) == by_id[r["span_id"]].attributes
+        assert json.loads(r["resource"]) == by_id[r["span_id"]].resource
+    table = pq.read_table(tmp_path / "s.parquet").to_pylist()
+    assert len(table) == 200
+    for r in table:
+        s = by_id[r["span_id"]]
+        assert json.loads(r["attributes"]) == s.attributes and json.loads(r["resource"]) == s.resource
+        assert (json.loads(r["events"]) if r["events"] else None) == (s.events or None)

@@ -230,3 +230,17 @@ def test_connect_never_migrates_another_applications_database(tmp_path):
     with pytest.raises(NotATracedeskDatabase, match="not a tracedesk database"):
         store.connect(text)
     assert text.read_text().startswith("not sqlite")
+
+
+def test_an_open_handle_is_checked_once(tmp_path, monkeypatch):
+    db = store.connect(tmp_path / "h.db")
+    checks: list[str] = []
+    real = migrations.is_current
+    monkeypatch.setattr(migrations, "is_current", lambda d: checks.append("header") or real(d))
+    for _ in range(5):
+        assert store.connect(db) is db  # an open Database passes through
+        assert store.ensure_migrated(db) == []
+    assert checks == []  # not even the header is read again for a handle already checked
+    other = store.connect(tmp_path / "h.db")  # a new connection to a file this process migrated
+    assert checks == ["header"]
+    other.close()

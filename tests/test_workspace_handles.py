@@ -118,12 +118,19 @@ def test_many_calls_open_no_connections(week_copy):
             ws.alerts.suggest(start, end, {"route": "refunds"}, max_conditions=1, top=2)
         ws.alerts.delete(f"rule-{(i + 1) % 3}")
 
+    import gc
+
     every_method(0)  # warm up: imports, the second connection, lazily opened files
+    gc.collect()  # garbage of earlier tests must not close descriptors while we count
     fds, handles = _open_fds(), _db_handles(week_copy)
-    for i in range(1, 31):
-        every_method(i)
-    assert _open_fds() == fds
-    assert _db_handles(week_copy) == handles
+    gc.disable()  # and nothing may rely on the collector to close what a call opened
+    try:
+        for i in range(1, 31):
+            every_method(i)
+        assert _open_fds() == fds
+        assert _db_handles(week_copy) == handles
+    finally:
+        gc.enable()
     ws.close()
     assert _db_handles(week_copy) == 0
 
@@ -143,3 +150,28 @@ def test_memory_workspaces_have_handles_but_no_receiver():
     assert ws.alerts.list() == [] and ws.evals.scores().empty
     with pytest.raises(ValueError, match="needs a database file"):
         ws.live.status()
+
+
+def test_path_calls_close_the_connection_they_open(week_copy):
+    """The feature functions still take a path (the CLI, scripts): each call closes what it opened, without
+    waiting for the garbage collector (sqlite3 connections sit in reference cycles)."""
+    import gc
+
+    from tracedesk.alerts.builder import dimension_values, signal_choices
+
+    rule = parse_rule(RULE)
+    calls = [lambda: list_rules(week_copy), lambda: save_rule(week_copy, rule), lambda: signal_choices(week_copy),
+             lambda: dimension_values(week_copy, "route"), lambda: evaluate(week_copy, rule),
+             lambda: drift_report(week_copy, "12h", families=["evaluator"]), lambda: live_activity(week_copy)]
+    for call in calls:
+        call()
+    gc.collect()
+    fds = _open_fds()
+    gc.disable()
+    try:
+        for _ in range(10):
+            for call in calls:
+                call()
+        assert _open_fds() == fds
+    finally:
+        gc.enable()

@@ -146,6 +146,8 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0].rstrip("/")
             if path.endswith("/embeddings"):
                 return self._embeddings(body)
+            if path.endswith("/converse"):
+                return self._bedrock_converse(body, path)
             if not (path.endswith("/chat/completions") or path.endswith("/responses")):
                 return self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error",
                                                   "param": None, "code": "not_found"}})
@@ -246,6 +248,21 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 "usage": {"input_tokens": pt, "input_tokens_details": {"cached_tokens": cached},
                           "output_tokens": ct, "output_tokens_details": {"reasoning_tokens": reasoning},
                           "total_tokens": pt + ct}})
+
+        def _bedrock_converse(self, body: dict[str, Any], path: str) -> None:
+            """AWS Bedrock Converse (`POST /model/{modelId}/converse`), for SDKs with a Bedrock provider."""
+            from urllib.parse import unquote
+
+            model = unquote(path.split("/model/", 1)[1].rsplit("/converse", 1)[0])
+            text = json.dumps(body.get("messages"))
+            rule, n, (pt, ct, cached, _reasoning) = fake.choose({"model": model, "input": text}, path)
+            fake.record({"n": n, "endpoint": "/bedrock/converse", "model": model, "stream": False, "status": 200,
+                         "response_model": model, "prompt_tokens": pt, "completion_tokens": ct,
+                         "cached_tokens": cached, "reasoning_tokens": 0, "content": rule.content})
+            self._json(200, {"output": {"message": {"role": "assistant", "content": [{"text": rule.content}]}},
+                             "stopReason": "end_turn", "metrics": {"latencyMs": 12},
+                             "usage": {"inputTokens": pt - cached, "outputTokens": ct, "totalTokens": pt + ct,
+                                       "cacheReadInputTokens": cached, "cacheWriteInputTokens": 0}})
 
         def _embeddings(self, body: dict[str, Any]) -> None:
             inputs = body.get("input")

@@ -37,6 +37,12 @@ if (scenario === "plain" || scenario === "nocontext") {
   await ai.generateText({ model: openai.chat("gpt-4o-mini"), prompt: "What's the weather in Paris?",
                           tools: { get_weather: weather }, stopWhen: ai.stepCountIs(3),
                           experimental_telemetry: telemetry });
+} else if (scenario === "bedrock") {
+  const { createAmazonBedrock } = await import("@ai-sdk/amazon-bedrock");  // v6 only
+  const bedrock = createAmazonBedrock({ region: "us-east-1", baseURL: process.env.BEDROCK_BASE_URL,
+                                        accessKeyId: "AKIACAPTURE", secretAccessKey: "capture-not-a-secret" });
+  await ai.generateText({ model: bedrock("anthropic.claude-3-5-haiku-20241022-v1:0"), prompt: question,
+                          experimental_telemetry: telemetry });
 } else if (scenario === "error") {
   try {
     await ai.generateText({ model: openai.chat("gpt-missing"), prompt: "Hello?", maxRetries: 0,

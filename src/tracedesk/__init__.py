@@ -5,6 +5,8 @@ The notebook API lives here. Heavy modules (pandas, altair, litellm) load on fir
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import TracedeskError
 from .models import CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 
@@ -33,7 +35,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):  # PEP 562: keeps `import tracedesk` cheap
+def __getattr__(name: str) -> Any:  # PEP 562: keeps `import tracedesk` cheap
     if name in _LAZY:
         import importlib
 

@@ -77,10 +77,14 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("environment", TRACE, "The deployment environment (prod, staging...).", "environment", "environment"),
     Dimension("agent_name", SPAN, "The agent that ran a span (multi-agent systems).", "agent_name", "agents",
               trace_list=True),
+    Dimension("tool_name", SPAN, "The tool a TOOL span called (a trace-level signal has no tool).", "tool_name",
+              browse=False),
     Dimension("service", SPAN, "The OpenTelemetry service.name that emitted a span.", "service", browse=False),
     Dimension("session_id", TRACE, "The conversation / session a request belongs to.", "session_id", "session_id",
               browse=False),
     Dimension("user_id", TRACE, "The end user who made the request.", "user_id", "user_id", browse=False),
+    Dimension("tool_name", SPAN, "The tool a TOOL span called (a trace belongs to every tool it called).",
+              "tool_name", browse=False),
     Dimension("response_model", SPAN, "The model that actually answered an LLM call, as the provider reported it "
               "(absent on databases written before it was recorded).", "response_model", optional_column=True,
               browse=False),
@@ -167,11 +171,11 @@ def available(mapped_keys: Sequence[str], *, derived: bool = False) -> list[str]
     return names(derived=derived) + [k for k in mapped_keys if k not in BY_NAME]
 
 
-def split_members(value: object) -> list[object]:
+def split_members(value: object) -> list[str | None]:
     """The values a membership cell stands for: 'gpt-4o,gpt-4o-mini' -> both; None/'' -> [None]."""
     if value is None or value == "" or (isinstance(value, float) and value != value):
         return [None]
-    parts = [p.strip() for p in str(value).split(",") if p.strip()]
+    parts: list[str | None] = [p.strip() for p in str(value).split(",") if p.strip()]
     return parts or [None]
 
 

@@ -221,6 +221,9 @@ BUILTINS: tuple[Signal, ...] = (
     Signal("thumbs_down_rate", "Thumbs-down rate",
            "1 per user_feedback evaluation labelled thumbs_down, 0 per other feedback.",
            "share", "up", EVALUATION, S.thumbs_down, "rate", (), 0.2),
+    Signal("pii_rate", "PII in answers",
+           "1 per trace whose answer (root span output) holds PII or a secret (email, phone, card, IBAN, SSN, "
+           "API key), 0 otherwise.", "share", "up", TRACE, S.pii_answers, "rate", (), 0.01),
     Signal("refusal_rate_answer", "Refusal rate (share of LLM answers)",
            "1 per LLM answer that reads as a refusal, 0 otherwise (source=evaluation: per 'refusal' evaluation).",
            "share", "up", ANSWER, S.refusal_answers, "rate",
@@ -229,6 +232,9 @@ BUILTINS: tuple[Signal, ...] = (
     Signal("refusal_rate_trace", "Refusal rate (share of traces)",
            "1 per trace with an answer that reads as a refusal or a failed 'refusal' evaluation, else 0.",
            "share", "up", TRACE, S.refusal_traces, "mean", (), 0.1),
+    Signal("pii_rate", "PII in answers",
+           "1 per trace whose answer (root span output) holds PII or a secret (email, phone, card, IBAN, SSN, "
+           "API key), 0 otherwise.", "share", "up", TRACE, S.pii_answers, "rate", (), 0.01),
     Signal("duration", "Span duration", "Duration of each span (of one kind / name), ms.",
            "ms", "up", SPAN, S.span_durations, "p95", (_KIND, SignalParam("span_name", help="a span name")), 1000,
            examples={"span_kind": "RETRIEVER"}),

@@ -30,6 +30,8 @@ from . import store
 from .store.query import Filters
 
 if TYPE_CHECKING:
+    from .analysis.changes import Finding
+    from .analysis.explain import Explanation
     from .alerts.handle import AlertsHandle
     from .drift.handle import DriftHandle
     from .evals.handle import EvalsHandle
@@ -214,7 +216,9 @@ class Workspace:
 
     @_locked
     def values(self, dimension: str, limit: int = 500) -> list[str]:
-        """Values of a dimension, or of model / agent / kind / status, most frequent first."""
+        """Values of a dimension, or of model / agent / kind / status / tag, most frequent first."""
+        if dimension in ("tag", "tags"):  # reads span attributes: kept until the data changes
+            return self.memo(("values.tag", limit), lambda db: _query.distinct_values(db, "tag", limit))
         return _query.distinct_values(self.db, dimension, limit)
 
     @_locked
@@ -260,6 +264,58 @@ class Workspace:
         finally:
             if conn is not None:
                 conn.close()
+
+    # -- sessions (conversations) ----------------------------------------------------------------
+
+    @_locked
+    def sessions(self, filters: Filters | None = None, *, limit: int = 500) -> pd.DataFrame:
+        """One row per conversation among the matching traces (turns, users, cost, latency, errors, eval
+        pass rate, lowest score), most recent first."""
+        from .store import sessions as _sessions
+
+        return _sessions.sessions(self.db, filters, limit=limit)
+
+    @_locked
+    def session(self, session_id: str) -> pd.DataFrame:
+        """One conversation as turns in time order: user_input, assistant_output, cost, latency and a
+        `scores` column ({evaluator: mean score}) and `passed` (passed/judged or None) per turn."""
+        from .store import sessions as _sessions
+
+        turns = _sessions.session_turns(self.db, session_id)
+        scores: dict[str, dict[str, float | None]] = {}
+        passed: dict[str, list[int]] = {}
+        for trace_id, name, score, ok, judged in _sessions.turn_scores(self.db, session_id):
+            scores.setdefault(trace_id, {})[name] = None if score is None else float(score)
+            tally = passed.setdefault(trace_id, [0, 0])
+            tally[0] += int(ok or 0)
+            tally[1] += int(judged or 0)
+        turns["scores"] = [scores.get(t, {}) for t in turns["trace_id"]]
+        turns["pass_rate"] = [(passed[t][0] / passed[t][1]) if t in passed and passed[t][1] else None
+                              for t in turns["trace_id"]]
+        return turns
+
+    @_locked
+    def export(self, what: str, path: str, *, format: str | None = None,  # noqa: A002
+               filters: Filters | None = None, chunk_rows: int | None = None) -> Any:
+        """Write spans / traces / evaluations matching `filters` to a CSV or Parquet file, streamed in
+        chunks (Parquet through pyarrow). Returns an ExportReport (rows, chunks)."""
+        from .exporting import export
+
+        return export(self.db, what, path, format=format, filters=filters, chunk_rows=chunk_rows)
+
+    @_locked
+    def export_columns(self, what: str) -> list[str]:
+        """The columns an export of `what` writes, in order (the stored ones)."""
+        from .store import export as _export
+
+        return [c for c, _ in _export.columns(self.db, what)]
+
+    @_locked
+    def export_bytes(self, what: str, filters: Filters | None = None, format: str = "csv") -> bytes:  # noqa: A002
+        """The same export in memory, for a download button."""
+        from .exporting import to_bytes
+
+        return to_bytes(self.db, what, format, filters=filters)
 
     @_locked
     def trace(self, trace_id: str) -> pd.DataFrame:
@@ -359,6 +415,57 @@ class Workspace:
     def span_tree(spans: pd.DataFrame) -> pd.DataFrame:
         """One trace's spans (from `trace`) in call-tree order with `depth` and an indented `tree_label`."""
         return _graph.span_tree(spans)
+
+
+    # -- what changed ------------------------------------------------------------------------------
+
+    def changes(self, since: Any = None, until: Any = None, *, dimensions: Sequence[str] | None = None,
+                top: int | None = 20) -> list["Finding"]:
+        """The changes feed over [since, until) (times in any timeutil form; default: all data), ranked by
+        impact. Kept per data version: reruns of a page recompute nothing."""
+        from .analysis.changes import find_changes
+        from .timeutil import parse_optional_time
+
+        lo, hi = self.time_bounds()
+        s_ns = parse_optional_time(since, now_ns=hi, name="since")
+        u_ns = parse_optional_time(until, now_ns=hi, name="until")
+        dims = tuple(dimensions) if dimensions else None
+        return self.memo(("changes", s_ns, u_ns, dims, top),
+                         lambda db: find_changes(db, s_ns, u_ns, dimensions=dims, top=top))
+
+    def explain(self, signal: str, since: Any, until: Any, *, baseline_since: Any = None,
+                baseline_until: Any = None, dimensions: Sequence[str] | None = None) -> "Explanation":
+        """Attribute a signal's change between two windows to segments (rate vs mix); see analysis.explain."""
+        from .analysis.explain import explain_signal
+        from .timeutil import parse_optional_time, parse_time
+
+        _lo, hi = self.time_bounds()
+        args = (parse_time(since, now_ns=hi, name="since"), parse_time(until, now_ns=hi, name="until"))
+        kw = dict(baseline_since=parse_optional_time(baseline_since, now_ns=hi, name="baseline_since"),
+                  baseline_until=parse_optional_time(baseline_until, now_ns=hi, name="baseline_until"),
+                  dimensions=tuple(dimensions) if dimensions else None)
+        return self.memo(("explain", signal, args, tuple(sorted(kw.items()))),
+                         lambda db: explain_signal(db, signal, *args, **kw))  # type: ignore[arg-type]
+
+    def finding_series(self, finding: "Finding") -> pd.DataFrame:
+        """A finding's signal for its cohort and for the rest, around its window (for a sparkline)."""
+        from .analysis.changes import finding_series
+
+        key = ("finding_series", finding.signals[0], tuple(sorted(finding.cohort.items())), finding.start_ns,
+               finding.end_ns, finding.window_start_ns, finding.window_end_ns)
+        return self.memo(key, lambda db: finding_series(db, finding))
+
+    def signals_over_time(self, filters: Filters | None = None) -> pd.DataFrame:
+        """Mean score per evaluator, refusal rate, tool calls and cost per trace over time (filters' time
+        range and cohort dimensions apply)."""
+        from .analysis.changes import signals_over_time
+
+        f = filters or Filters()
+        cohort = {k: v[0] for k, v in f.dims.items() if len(v) == 1}
+        if len(f.models) == 1:
+            cohort["model"] = f.models[0]
+        return self.memo(("signals_over_time", f.start_ns, f.end_ns, tuple(sorted(cohort.items()))),
+                         lambda db: signals_over_time(db, f.start_ns, f.end_ns, cohort=cohort or None))
 
 
 def open(db: "str | os.PathLike[str] | sqlite_utils.Database", *, create: bool = False) -> Workspace:  # noqa: A001

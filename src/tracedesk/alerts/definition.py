@@ -3,6 +3,19 @@
 An alert is data: a JSON document with `"tracedesk_alert": 1`. `parse_rule` turns a document into an
 `AlertRule` (raising `AlertValidationError` with the JSON path and the valid choices), `rule_to_dict`
 turns it back. Export -> import -> export gives the same document, byte for byte (`dumps_rule`).
+
+Fields added after the first release are all optional and left out of the canonical document when
+unset, so every v1 file written before them loads, exports and backtests exactly as it did (no v2 was
+needed: no existing field changed meaning). They are:
+- per condition: `window` (its own window), `relative_to` (a baseline window or another cohort, with
+  `factor` / `delta`), `resolve_threshold` (hysteresis), `min_samples: 0` for a `count` (an empty
+  window counts 0: traffic-drop alerts);
+- a per-trace condition `{"traces": {"all": [...]}, "aggregation": "count"|"rate", ...}`: the inner
+  conditions are judged on each trace, the outer comparison on the count / share of traces matching;
+- on-call states per rule: `for`, `resolve_after`, `renotify`, `no_data` (see `states`), and
+  `min_samples_share` (a minimum sample count that follows the group's traffic).
+Rules are bounded (MAX_CONDITIONS, MAX_DEPTH), checked before anything else so a huge document is
+refused in time linear in its size.
 """
 from __future__ import annotations
 
@@ -24,6 +37,14 @@ COMPARATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "!=")
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 SPAN_KINDS: tuple[str, ...] = ("LLM", "CHAIN", "RETRIEVER", "RERANKER", "TOOL", "AGENT", "EMBEDDING",
                                "GUARDRAIL", "EVALUATOR", "UNKNOWN")
+
+#: Size limits: a rule larger than this is refused before it is validated or evaluated.
+MAX_CONDITIONS = 100
+MAX_DEPTH = 8
+#: How a group with no data at an evaluation is treated by the state machine (see states.py).
+NO_DATA_CHOICES: tuple[str, ...] = ("ok", "alert", "keep")
+#: Per-trace conditions count or share the traces that match.
+TRACE_AGGREGATIONS: tuple[str, ...] = ("count", "rate")
 
 #: The duration form of a v1 document (the schema's `duration` pattern); parsing itself is timeutil's.
 _V1_DURATION_RE = re.compile(r"^[1-9][0-9]*(s|m|h|d)$")
@@ -85,23 +106,111 @@ def parse_duration(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class Relative:
+    """A threshold measured against a baseline: the same signal and aggregation over another window
+    (`window` long, ending `offset` before the evaluated time) or in another cohort (same window).
+    The threshold is baseline * factor + delta."""
+
+    window: str | None = None  # baseline length (default: the condition's window)
+    offset: str | None = None  # baseline ends this long before T (default: its length: the window just before)
+    cohort: dict[str, tuple[str, ...]] | None = None  # replaces these scope dimensions for the baseline
+    factor: float | None = None
+    delta: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.cohort is not None:
+            out["cohort"] = {k: list(v) for k, v in self.cohort.items()}
+        if self.window is not None:
+            out["window"] = self.window
+        if self.offset is not None:
+            out["offset"] = self.offset
+        if self.factor is not None:
+            out["factor"] = self.factor
+        if self.delta is not None:
+            out["delta"] = self.delta
+        return out
+
+    def label(self) -> str:
+        if self.cohort is not None:
+            where = ",".join(f"{k}={'|'.join(v)}" for k, v in self.cohort.items())
+        else:
+            where = f"{self.window or 'window'} {self.offset or 'before'}" + (" ago" if self.offset else "")
+        text = f"baseline({where})"
+        if self.factor is not None:
+            text += f" x{_fmt_number(self.factor)}"
+        if self.delta is not None:
+            text += f" {'+' if self.delta >= 0 else '-'} {_fmt_number(abs(self.delta))}"
+        return text
+
+
+@dataclass(frozen=True)
 class Condition:
     """A leaf: signal + aggregation + comparator + threshold over each window."""
 
     signal: dict[str, Any]  # {"type": "eval_score", "evaluator": "groundedness"}
     aggregation: str
     comparator: str
-    threshold: float
+    threshold: float  # 0.0 (unused) when relative_to is set
     min_samples: int | None = None  # overrides the rule's min_samples for this condition
+    window: str | None = None  # overrides the rule's window for this condition
+    relative_to: Relative | None = None
+    resolve_threshold: float | None = None  # once firing, stays firing until the value crosses this
 
     @property
     def signal_type(self) -> str:
         return self.signal["type"]
 
+    @property
+    def window_s(self) -> int | None:
+        return parse_duration(self.window) if self.window else None
+
     def label(self) -> str:
         params = ",".join(str(v) for k, v in self.signal.items() if k != "type")
         sig = f"{self.signal_type}({params})" if params else self.signal_type
-        return f"{sig} {self.aggregation} {self.comparator} {_fmt_number(self.threshold)}"
+        thr = self.relative_to.label() if self.relative_to else _fmt_number(self.threshold)
+        text = f"{sig} {self.aggregation} {self.comparator} {thr}"
+        return f"{text} [{self.window}]" if self.window else text
+
+
+@dataclass(frozen=True)
+class TraceCondition:
+    """A leaf judged per trace: the inner conditions hold on the same trace (each inner aggregation
+    over that trace's samples, e.g. its p95 retriever duration), and the window's count or share of
+    such traces (among the traces where every inner signal has a value) is compared to the threshold."""
+
+    match: "Node"  # Conditions (and all/any groups of them): no window, relative_to or nesting
+    aggregation: str  # "count" | "rate"
+    comparator: str
+    threshold: float
+    min_samples: int | None = None  # judged traces a window needs
+    window: str | None = None
+    resolve_threshold: float | None = None
+
+    relative_to = None  # per-trace conditions compare with a fixed threshold
+
+    @property
+    def signal_type(self) -> str:
+        return "traces"
+
+    @property
+    def window_s(self) -> int | None:
+        return parse_duration(self.window) if self.window else None
+
+    def inner(self) -> list[Condition]:
+        return leaves(self.match)  # type: ignore[return-value]
+
+    def label(self) -> str:
+        what = "traces where " + _node_label(self.match)
+        text = f"{what} {self.aggregation} {self.comparator} {_fmt_number(self.threshold)}"
+        return f"{text} [{self.window}]" if self.window else text
+
+
+def _node_label(node: "Node") -> str:
+    if isinstance(node, Group):
+        inner = f" {node.op.upper().replace('ALL', 'AND').replace('ANY', 'OR')} ".join(_node_label(i) for i in node.items)
+        return f"({inner})"
+    return node.label()  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -112,7 +221,8 @@ class Group:
     items: tuple["Node", ...]
 
 
-Node = Union[Condition, Group]
+Node = Union[Condition, TraceCondition, Group]
+Leaf = Union[Condition, TraceCondition]
 
 
 @dataclass(frozen=True)
@@ -128,6 +238,13 @@ class AlertRule:
     scope: dict[str, tuple[str, ...]] = field(default_factory=dict)
     group_by: tuple[str, ...] = ()
     min_samples: int = 1
+    # on-call states (states.py); None / "ok" keep the v1 behaviour: page while the condition holds
+    for_: str | None = None  # "for" in JSON: firing only after the condition held this long (pending before)
+    resolve_after: str | None = None  # resolved only after the condition stayed clear this long
+    renotify: str | None = None  # repeat the page this often while firing
+    no_data: str = "ok"  # a group with no data at an evaluation: ok (clears) | alert (fires) | keep (no change)
+    #: the minimum samples also follow traffic: at least this share of the group's usual count per window
+    min_samples_share: float | None = None
 
     @property
     def window_s(self) -> int:
@@ -137,18 +254,22 @@ class AlertRule:
     def step_s(self) -> int:
         return parse_duration(self.step)
 
-    def leaves(self) -> list[Condition]:
+    def leaves(self) -> list[Leaf]:
         return leaves(self.condition)
+
+    def leaf_window_s(self, leaf: "Leaf") -> int:
+        return leaf.window_s or self.window_s
 
     def __hash__(self) -> int:  # scope is a dict: hash the canonical document instead
         return hash(dumps_rule(self))
 
 
-def leaves(node: Node) -> list[Condition]:
-    """Conditions in document order (depth first): their index is the condition id 'c0', 'c1', ..."""
-    if isinstance(node, Condition):
+def leaves(node: Node) -> list[Leaf]:
+    """Conditions in document order (depth first): their index is the condition id 'c0', 'c1', ...
+    A per-trace condition is one leaf (its inner conditions are part of it)."""
+    if isinstance(node, (Condition, TraceCondition)):
         return [node]
-    out: list[Condition] = []
+    out: list[Leaf] = []
     for item in node.items:
         out.extend(leaves(item))
     return out
@@ -165,20 +286,28 @@ def _fmt_number(x: float) -> str:
 def condition_to_dict(node: Node) -> dict[str, Any]:
     if isinstance(node, Group):
         return {node.op: [condition_to_dict(i) for i in node.items]}
-    out: dict[str, Any] = {
-        "signal": dict(node.signal),
-        "aggregation": node.aggregation,
-        "comparator": node.comparator,
-        "threshold": node.threshold,
-    }
+    out: dict[str, Any]
+    if isinstance(node, TraceCondition):
+        out = {"traces": condition_to_dict(node.match), "aggregation": node.aggregation,
+               "comparator": node.comparator, "threshold": node.threshold}
+    else:
+        out = {"signal": dict(node.signal), "aggregation": node.aggregation, "comparator": node.comparator}
+        if node.relative_to is None:
+            out["threshold"] = node.threshold
+        else:
+            out["relative_to"] = node.relative_to.to_dict()
     if node.min_samples is not None:
         out["min_samples"] = node.min_samples
+    if node.window is not None:
+        out["window"] = node.window
+    if node.resolve_threshold is not None:
+        out["resolve_threshold"] = node.resolve_threshold
     return out
 
 
 def rule_to_dict(rule: AlertRule) -> dict[str, Any]:
-    """The canonical v1 document (every field present, in a fixed order)."""
-    return {
+    """The canonical v1 document (every v1 field present, in a fixed order; later optional fields when set)."""
+    doc: dict[str, Any] = {
         "tracedesk_alert": FORMAT_VERSION,
         "name": rule.name,
         "description": rule.description,
@@ -192,6 +321,14 @@ def rule_to_dict(rule: AlertRule) -> dict[str, Any]:
         "min_samples": rule.min_samples,
         "condition": condition_to_dict(rule.condition),
     }
+    # optional fields: present only when set, so a v1 document round-trips byte for byte
+    for key, value in (("for", rule.for_), ("resolve_after", rule.resolve_after), ("renotify", rule.renotify),
+                       ("min_samples_share", rule.min_samples_share)):
+        if value is not None:
+            doc[key] = value
+    if rule.no_data != "ok":
+        doc["no_data"] = rule.no_data
+    return doc
 
 
 def dumps_rule(rule: AlertRule, indent: int | None = 2) -> str:
@@ -234,7 +371,8 @@ class _Checker:
             self.err(path, f"an alert must be a JSON object, got {type(doc).__name__}")
             return None
         allowed = ("tracedesk_alert", "name", "description", "owner", "severity", "runbook", "scope",
-                   "window", "step", "group_by", "min_samples", "condition")
+                   "window", "step", "group_by", "min_samples", "condition",
+                   "for", "resolve_after", "renotify", "no_data", "min_samples_share")
         for key in doc:
             if key not in allowed:
                 self.err(f"{path}.{key}", f"unknown field; valid fields: {_choices(allowed)}")
@@ -254,6 +392,20 @@ class _Checker:
         scope = self.scope(doc.get("scope", {}), f"{path}.scope")
         group_by = self.group_by(doc.get("group_by", []), f"{path}.group_by")
         min_samples = self.positive_int(doc, "min_samples", path, 1)
+        self.step_s = parse_duration(step)
+        if self.step_s > parse_duration(window):
+            self.err(f"{path}.step", f"step {step} is longer than the window {window}: samples between windows "
+                                     f"would never be seen; use a step <= window")
+        for_ = self.optional_duration(doc, "for", path)
+        resolve_after = self.optional_duration(doc, "resolve_after", path)
+        renotify = self.optional_duration(doc, "renotify", path)
+        no_data = doc.get("no_data", "ok")
+        if no_data not in NO_DATA_CHOICES:
+            self.err(f"{path}.no_data", f"unknown choice {no_data!r}; valid choices: {_choices(NO_DATA_CHOICES)}")
+        share = doc.get("min_samples_share")
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                                  or not 0 < share <= 1):
+            self.err(f"{path}.min_samples_share", f"must be a number in (0, 1], got {share!r}")
         if "condition" not in doc:
             self.err(f"{path}.condition", "is required: {\"all\": [...]}, {\"any\": [...]} or a single condition")
             condition = None
@@ -265,8 +417,21 @@ class _Checker:
             name=name, condition=condition, window=window, step=step,
             description=self.string(doc, "description", path), owner=self.string(doc, "owner", path),
             severity=severity, runbook=self.string(doc, "runbook", path), scope=scope,
-            group_by=group_by, min_samples=min_samples,
+            group_by=group_by, min_samples=min_samples, for_=for_, resolve_after=resolve_after,
+            renotify=renotify, no_data=no_data, min_samples_share=share,
         )
+
+    def optional_duration(self, doc: dict, key: str, path: str) -> str | None:
+        if key not in doc:
+            return None
+        return self.duration(doc, key, path, None)  # type: ignore[arg-type]
+
+    def number(self, node: dict, key: str, path: str) -> float | None:
+        value = node.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.err(f"{path}.{key}", f"must be a finite number, got {value!r}")
+            return None
+        return value
 
     def duration(self, doc: dict, key: str, path: str, default: str) -> str:
         value = doc.get(key, default)
@@ -328,7 +493,7 @@ class _Checker:
             self.err(path, "lists a dimension twice")
         return tuple(value)
 
-    def node(self, node: Any, path: str) -> Node | None:
+    def node(self, node: Any, path: str, inner: bool = False) -> Node | None:
         if not isinstance(node, dict):
             self.err(path, f"must be an object (a condition or {{\"all\"|\"any\": [...]}}), got {type(node).__name__}")
             return None
@@ -342,35 +507,116 @@ class _Checker:
             if not isinstance(items, list) or not items:
                 self.err(f"{path}.{op}", "must be a non-empty list of conditions")
                 return None
-            parsed = [self.node(item, f"{path}.{op}[{i}]") for i, item in enumerate(items)]
+            parsed = [self.node(item, f"{path}.{op}[{i}]", inner) for i, item in enumerate(items)]
             if any(p is None for p in parsed):
                 return None
             return Group(op, tuple(parsed))  # type: ignore[arg-type]
-        return self.condition(node, path)
+        if "traces" in node:
+            if inner:
+                self.err(f"{path}.traces", "a per-trace condition cannot be nested in another one")
+                return None
+            return self.trace_condition(node, path)
+        return self.condition(node, path, inner)
 
-    def condition(self, node: dict, path: str) -> Condition | None:
-        before = len(self.errors)
-        allowed = ("signal", "aggregation", "comparator", "threshold", "min_samples")
-        for key in node:
-            if key not in allowed:
-                self.err(f"{path}.{key}", f"unknown field; valid fields: {_choices(allowed)} "
-                                          f"(or a group: 'all' / 'any')")
-        signal = self.signal(node.get("signal"), f"{path}.signal")
+    def comparison(self, node: dict, path: str, aggregations: tuple[str, ...]) -> tuple[Any, Any]:
         agg = node.get("aggregation")
-        if agg not in AGGREGATIONS:
+        if agg not in aggregations:
             what = "is required" if agg is None else f"unknown aggregation {agg!r}"
-            self.err(f"{path}.aggregation", f"{what}; valid choices: {_choices(AGGREGATIONS)}")
+            self.err(f"{path}.aggregation", f"{what}; valid choices: {_choices(aggregations)}")
         comparator = node.get("comparator")
         if comparator not in COMPARATORS:
             what = "is required" if comparator is None else f"unknown comparator {comparator!r}"
             self.err(f"{path}.comparator", f"{what}; valid choices: {_choices(COMPARATORS)}")
-        threshold = node.get("threshold")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
-            self.err(f"{path}.threshold", f"must be a finite number, got {threshold!r}")
+        return agg, comparator
+
+    def condition_window(self, node: dict, path: str) -> str | None:
+        window = self.optional_duration(node, "window", path)
+        if window is not None and getattr(self, "step_s", 0) > parse_duration(window):
+            self.err(f"{path}.window", f"window {window} is shorter than the rule's step: samples between "
+                                       f"windows would never be seen; use a window >= step")
+        return window
+
+    def trace_condition(self, node: dict, path: str) -> TraceCondition | None:
+        before = len(self.errors)
+        allowed = ("traces", "aggregation", "comparator", "threshold", "min_samples", "window", "resolve_threshold")
+        for key in node:
+            if key not in allowed:
+                self.err(f"{path}.{key}", f"unknown field of a per-trace condition; valid fields: {_choices(allowed)}")
+        match = self.node(node["traces"], f"{path}.traces", inner=True)
+        agg, comparator = self.comparison(node, path, TRACE_AGGREGATIONS)
+        threshold = self.number(node, "threshold", path)
         min_samples = self.positive_int(node, "min_samples", path, None)
+        window = self.condition_window(node, path)
+        resolve = self.number(node, "resolve_threshold", path) if "resolve_threshold" in node else None
+        if len(self.errors) > before or match is None:
+            return None
+        return TraceCondition(match, agg, comparator, threshold, min_samples, window, resolve)  # type: ignore[arg-type]
+
+    def condition(self, node: dict, path: str, inner: bool = False) -> Condition | None:
+        before = len(self.errors)
+        allowed: tuple[str, ...] = ("signal", "aggregation", "comparator", "threshold", "min_samples")
+        if not inner:
+            allowed += ("window", "relative_to", "resolve_threshold")
+        for key in node:
+            if key not in allowed:
+                where = " inside a per-trace condition" if inner and key in ("window", "relative_to",
+                                                                              "resolve_threshold") else ""
+                self.err(f"{path}.{key}", f"unknown field{where}; valid fields: {_choices(allowed)} "
+                                          f"(or a group: 'all' / 'any')")
+        signal = self.signal(node.get("signal"), f"{path}.signal")
+        if inner and signal is not None and signal["type"] not in per_trace_types():
+            self.err(f"{path}.signal.type", f"signal {signal['type']!r} cannot be judged per trace; valid "
+                                            f"choices: {_choices(sorted(per_trace_types()))}")
+        agg, comparator = self.comparison(node, path, AGGREGATIONS)
+        relative = None
+        threshold: Any = 0.0
+        if "relative_to" in node and not inner:
+            relative = self.relative(node["relative_to"], f"{path}.relative_to")
+            if "threshold" in node:
+                self.err(f"{path}.threshold", "a relative condition takes relative_to.factor / relative_to.delta, "
+                                              "not a threshold")
+        else:
+            threshold = self.number(node, "threshold", path)
+        min_samples = node.get("min_samples")
+        if min_samples == 0 and not isinstance(min_samples, bool) and agg == "count" and not inner:
+            pass  # an empty window counts 0: traffic-drop / no-data conditions
+        else:
+            min_samples = self.positive_int(node, "min_samples", path, None)
+            if node.get("min_samples") == 0:
+                self.errors[-1] = (f"{path}.min_samples", "must be a whole number >= 1 (0 only with the "
+                                                           "'count' aggregation: an empty window counts 0)")
+        window = self.condition_window(node, path) if not inner else None
+        resolve = self.number(node, "resolve_threshold", path) if "resolve_threshold" in node and not inner else None
         if len(self.errors) > before or signal is None:
             return None
-        return Condition(signal, agg, comparator, threshold, min_samples)  # type: ignore[arg-type]
+        return Condition(signal, agg, comparator, threshold, min_samples, window, relative, resolve)  # type: ignore[arg-type]
+
+    def relative(self, value: Any, path: str) -> Relative | None:
+        if not isinstance(value, dict):
+            self.err(path, 'must be an object like {"window": "7d", "offset": "7d", "factor": 2} or '
+                           '{"cohort": {"prompt_version": "v7"}, "delta": -0.15}')
+            return None
+        allowed = ("window", "offset", "cohort", "factor", "delta")
+        for key in value:
+            if key not in allowed:
+                self.err(f"{path}.{key}", f"unknown field; valid fields: {_choices(allowed)}")
+        window = self.optional_duration(value, "window", path)
+        offset = self.optional_duration(value, "offset", path)
+        cohort = None
+        if "cohort" in value:
+            raw = value["cohort"]
+            if isinstance(raw, dict):
+                raw = {k: [v] if isinstance(v, str) else v for k, v in raw.items()}
+            cohort = self.scope(raw, f"{path}.cohort")
+            if not cohort and not any(p.startswith(f"{path}.cohort") for p, _ in self.errors):
+                self.err(f"{path}.cohort", "must name at least one dimension, e.g. {\"prompt_version\": \"v7\"}")
+            if window is not None or offset is not None:
+                self.err(path, "compare with a cohort (same window) or with a window, not both")
+        factor = self.number(value, "factor", path) if "factor" in value else None
+        delta = self.number(value, "delta", path) if "delta" in value else None
+        if factor is None and delta is None and not any(p.startswith(path) for p, _ in self.errors):
+            self.err(path, "give a factor (threshold = baseline x factor) and/or a delta (baseline + delta)")
+        return Relative(window, offset, cohort or None, factor, delta)
 
     def signal(self, signal: Any, path: str) -> dict[str, Any] | None:
         if not isinstance(signal, dict) or "type" not in signal:
@@ -403,6 +649,46 @@ class _Checker:
                 self.err(f"{path}.{param.name}", f"is required for signal {stype!r}{hint}")
                 ok = False
         return dict(signal) if ok else None
+
+
+def _size_errors(doc: Any) -> list[tuple[str, str]]:
+    """Count conditions and nesting depth without recursion, stopping at the first limit crossed, so a
+    10,000-condition or 10,000-deep document is refused in time linear in its size (or less)."""
+    if not isinstance(doc, dict):
+        return []
+    stack: list[tuple[Any, int, str]] = [(doc.get("condition"), 1, "$.condition")]
+    conditions = 0
+    while stack:
+        node, depth, path = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if depth > MAX_DEPTH:
+            return [(path, f"nests groups {depth} deep; the limit is {MAX_DEPTH}: flatten the all/any groups")]
+        children = [(k, node[k]) for k in ("all", "any") if isinstance(node.get(k), list)]
+        if "traces" in node:
+            children.append(("traces", [node["traces"]]))
+            conditions += 1
+        if not children:
+            conditions += 1
+            if conditions > MAX_CONDITIONS:
+                return [("$.condition", f"has more than {MAX_CONDITIONS} conditions; the limit is {MAX_CONDITIONS} "
+                                        f"per rule: split it into several rules")]
+            continue
+        for key, items in children:
+            for i, item in enumerate(items):
+                stack.append((item, depth + 1, f"{path}.{key}[{i}]" if key != "traces" else f"{path}.traces"))
+    if conditions > MAX_CONDITIONS:
+        return [("$.condition", f"has more than {MAX_CONDITIONS} conditions; the limit is {MAX_CONDITIONS} "
+                                f"per rule: split it into several rules")]
+    return []
+
+
+def per_trace_types() -> set[str]:
+    """Signal types a per-trace condition may use: the built-in ones read per span, trace or evaluation
+    (drift signals compare a stream with its reference and have no per-trace value)."""
+    from . import signals
+
+    return {spec.type for spec, _fn in signals._BUILTINS}
 
 
 def _ensure_registry() -> None:
@@ -460,6 +746,9 @@ def _schema_errors(doc: Any) -> list[tuple[str, str]]:
 
 def parse_rule(doc: Any) -> AlertRule:
     """Validate a v1 document and build the rule; raises AlertValidationError listing every problem."""
+    size = _size_errors(doc)
+    if size:
+        raise AlertValidationError(size)
     _ensure_registry()
     checker = _Checker()
     rule = checker.rule(doc)
@@ -486,7 +775,8 @@ def parse_document(doc: Any) -> list[AlertRule]:
         items, prefix = doc, "$"
     else:
         return [parse_rule(doc)]
-    rules, errors = [], []
+    rules: list[AlertRule] = []
+    errors: list[tuple[str, str]] = []
     for i, item in enumerate(items):
         try:
             rules.append(parse_rule(item))

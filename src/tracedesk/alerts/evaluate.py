@@ -20,8 +20,9 @@ import sqlite_utils
 
 from ..signals import SampleQuery, get, samples
 from ..store import connect
+from ..store.connect import with_database
 from ..store.samples import span_range
-from .definition import AlertRule, Condition, Node
+from .definition import AlertRule, Condition, Leaf, Node, TraceCondition, parse_duration
 
 NS = 1_000_000_000
 _PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
@@ -102,7 +103,7 @@ def _ordered_stats(v: np.ndarray, lo: np.ndarray, s: np.ndarray, aggregation: st
     return low + (high - low) * frac
 
 
-def compare(values: np.ndarray, comparator: str, threshold: float) -> np.ndarray:
+def compare(values: np.ndarray, comparator: str, threshold: "float | np.ndarray") -> np.ndarray:
     """Element-wise comparison; NaN (no data / too few samples) is never true, even for !=."""
     with np.errstate(invalid="ignore"):
         result = _OPS[comparator](values, threshold)
@@ -114,7 +115,7 @@ def combine(node: Node, leaf_results: list[np.ndarray]) -> np.ndarray:
     it = iter(leaf_results)
 
     def walk(n: Node) -> np.ndarray:
-        if isinstance(n, Condition):
+        if isinstance(n, (Condition, TraceCondition)):
             return next(it)
         parts = [walk(i) for i in n.items]
         return np.logical_and.reduce(parts) if n.op == "all" else np.logical_or.reduce(parts)
@@ -130,10 +131,12 @@ def combine(node: Node, leaf_results: list[np.ndarray]) -> np.ndarray:
 class ConditionSeries:
     id: str  # "c0", "c1", ... in document order
     label: str
-    condition: Condition
+    condition: Leaf
     values: np.ndarray  # per evaluation time; NaN when too few samples
     counts: np.ndarray
     firing: np.ndarray
+    thresholds: np.ndarray | None = None  # per evaluation time (a relative condition's moves)
+    holding: np.ndarray | None = None  # still bad under the resolve threshold (hysteresis)
 
 
 @dataclass
@@ -141,6 +144,8 @@ class GroupResult:
     group: dict[str, Any]
     conditions: list[ConditionSeries]
     firing: np.ndarray  # the joint rule
+    holding: np.ndarray | None = None  # the joint rule under resolve thresholds (== firing without them)
+    no_data: np.ndarray | None = None  # no condition had enough samples
 
 
 @dataclass
@@ -183,7 +188,8 @@ class BacktestResult:
             for c in g.conditions:
                 parts.append(pd.DataFrame({
                     "time": when, "group": key, "condition": c.id, "label": c.label,
-                    "value": c.values, "count": c.counts, "threshold": float(c.condition.threshold),
+                    "value": c.values, "count": c.counts,
+                    "threshold": c.thresholds if c.thresholds is not None else float(c.condition.threshold),
                     "firing": c.firing, "joint": g.firing,
                 }))
         if not parts:
@@ -228,48 +234,193 @@ def evaluation_grid(since_ns: int, until_ns: int, step_s: int) -> np.ndarray:
     return np.arange(first, last + 1, step, dtype=np.int64)
 
 
-def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray) -> list[dict]:
-    """Per leaf, per group: (values, counts) at the evaluation times. One query per leaf."""
-    window = rule.window_s * NS
-    query = SampleQuery(scope=rule.scope, group_by=rule.group_by,
-                        since_ns=int(times.min()) - window, until_ns=int(times.max()))
-    cache = _load_signals(db, [leaf.signal for leaf in rule.leaves()], query)
-    per_leaf: list[dict[tuple, tuple[np.ndarray, np.ndarray]]] = []
+#: Expected traffic for `min_samples_share` is read from the trailing day of each group's samples.
+SHARE_HISTORY_NS = 86_400 * NS
+
+_Series = dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]]  # group -> (values, counts, thresholds)
+
+
+def _lookback_ns(rule: AlertRule) -> int:
+    """How far before the first evaluation time samples are needed (windows, baselines, traffic)."""
+    out = rule.window_s * NS
     for leaf in rule.leaves():
-        frame = cache[_signal_key(leaf.signal)]
-        min_samples = leaf.min_samples if leaf.min_samples is not None else rule.min_samples
-        out: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        t_all = frame["t"].to_numpy(np.int64)
-        v_all = frame["v"].to_numpy(np.float64)
-        for gkey, rows in _split_groups(frame, rule.group_by):
-            t, v = t_all[rows], v_all[rows]  # still time-sorted: the split is stable
-            lo, hi = window_bounds(t, times, window)
-            values = aggregate_windows(v, lo, hi, leaf.aggregation)
-            counts = hi - lo
-            if _zero_when_empty(leaf):  # traffic that stopped is a value (0), not missing data
-                values = np.where(counts == 0, 0.0, values)
-            else:
-                values = np.where(counts >= min_samples, values, np.nan)
-            out[gkey] = (values, counts)
-        per_leaf.append(out)
+        w = rule.leaf_window_s(leaf) * NS
+        out = max(out, w)
+        rel = leaf.relative_to
+        if rel is not None and rel.cohort is None:
+            bw = parse_duration(rel.window) * NS if rel.window else w
+            off = parse_duration(rel.offset) * NS if rel.offset else bw
+            out = max(out, off + bw)
+    if rule.min_samples_share is not None:
+        out = max(out, SHARE_HISTORY_NS)
+    return out
+
+
+def _series(db: sqlite_utils.Database, rule: AlertRule, times: np.ndarray,
+            loader: "SampleLoader | None" = None) -> list[_Series]:
+    """Per leaf, per group: (values, counts, thresholds) at the evaluation times. One query per
+    distinct (signal, scope) — leaves sharing a signal share its samples. A shared `loader` (covering
+    the range) lets several backtests reuse the samples (the suggester replays many windows)."""
+    since, until = int(times.min()) - _lookback_ns(rule), int(times.max())
+    if loader is None or loader.since_ns > since or loader.until_ns < until:
+        loader = SampleLoader(db, since, until)
+    per_leaf: list[_Series] = []
+    for leaf in rule.leaves():
+        if isinstance(leaf, TraceCondition):
+            frame = _trace_samples(loader, rule, leaf)
+        else:
+            frame = loader.load(leaf.signal, rule.scope, rule.group_by)
+        per_leaf.append(_leaf_series(loader, rule, leaf, frame, times))
     return per_leaf
 
 
-def _zero_when_empty(leaf: Condition) -> bool:
-    return get(leaf.signal["type"]).zero_when_empty and leaf.aggregation in ("count", "sum")
+class SampleLoader:
+    """Samples of a signal for a scope and group-by over the evaluated range, read once."""
+
+    def __init__(self, db: sqlite_utils.Database, since_ns: int, until_ns: int) -> None:
+        self.db, self.since_ns, self.until_ns = db, since_ns, until_ns
+        self.cache: dict[tuple, pd.DataFrame] = {}
+
+    def load(self, signal: dict[str, Any], scope: dict[str, tuple[str, ...]], group_by: tuple[str, ...]) -> pd.DataFrame:
+        key = (_signal_key(signal), repr(sorted(scope.items())), group_by)
+        if key not in self.cache:
+            query = SampleQuery(scope=scope, group_by=group_by, since_ns=self.since_ns, until_ns=self.until_ns)
+            self.cache[key] = samples(self.db, signal, query)
+        return self.cache[key]
+
+
+def _min_samples(rule: AlertRule, leaf: Leaf, t: np.ndarray, times: np.ndarray, w: int) -> np.ndarray | int:
+    """The minimum per evaluation time: the condition's (or rule's) floor, raised to a share of the
+    group's usual samples per window (its trailing day's count scaled to the window) when asked."""
+    floor = leaf.min_samples if leaf.min_samples is not None else rule.min_samples
+    if rule.min_samples_share is None or floor == 0:
+        return floor
+    lo, hi = window_bounds(t, times, SHARE_HISTORY_NS)
+    expected = (hi - lo) * (w / SHARE_HISTORY_NS)
+    return np.maximum(floor, np.ceil(rule.min_samples_share * expected)).astype(np.int64)
+
+
+def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.DataFrame, times: np.ndarray) -> _Series:
+    w = rule.leaf_window_s(leaf) * NS
+    aggregation = leaf.aggregation
+    if isinstance(leaf, TraceCondition):
+        aggregation = "sum" if leaf.aggregation == "count" else "mean"  # of the per-trace 0/1 matches
+    rel = leaf.relative_to
+    baseline_by_group: dict[tuple, np.ndarray] = {}
+    if rel is not None and rel.cohort is not None and isinstance(leaf, Condition):
+        baseline_by_group = _cohort_baselines(loader, rule, leaf, times, w)
+    out: _Series = {}
+    t_all = frame["t"].to_numpy(np.int64)
+    v_all = frame["v"].to_numpy(np.float64)
+    for gkey, rows in _split_groups(frame, rule.group_by):
+        t, v = t_all[rows], v_all[rows]  # still time-sorted: the split is stable
+        lo, hi = window_bounds(t, times, w)
+        values = aggregate_windows(v, lo, hi, aggregation)
+        counts = hi - lo
+        minimum = _min_samples(rule, leaf, t, times, w)
+        if isinstance(leaf, TraceCondition) and leaf.aggregation == "count":
+            values = np.where(counts > 0, values, 0.0)  # no judged trace: none matched
+        if _zero_when_empty(leaf):  # traffic that stopped is a value (0), not missing data
+            values = np.where(counts == 0, 0.0, values)
+        elif not (isinstance(minimum, int) and minimum == 0):
+            values = np.where(counts >= minimum, values, np.nan)
+        thresholds = np.full(len(times), float(leaf.threshold))
+        if rel is not None:
+            if rel.cohort is None:
+                bw = parse_duration(rel.window) * NS if rel.window else w
+                off = parse_duration(rel.offset) * NS if rel.offset else bw
+                blo, bhi = window_bounds(t, times - off, bw)
+                base = aggregate_windows(v, blo, bhi, aggregation)
+                base = np.where(bhi - blo >= max(1, _floor(rule, leaf)), base, np.nan)
+            else:
+                base = baseline_by_group.get(_baseline_key(rule, rel, gkey), np.full(len(times), np.nan))
+            thresholds = base * (rel.factor if rel.factor is not None else 1.0) + (rel.delta or 0.0)
+        out[gkey] = (values, counts, thresholds)
+    return out
+
+
+def _floor(rule: AlertRule, leaf: Leaf) -> int:
+    return leaf.min_samples if leaf.min_samples is not None else rule.min_samples
+
+
+def _baseline_key(rule: AlertRule, rel: Any, gkey: tuple) -> tuple:
+    """A group's key in the baseline cohort: the group-by dimensions the cohort does not pin."""
+    return tuple(v for dim, v in zip(rule.group_by, gkey) if dim not in rel.cohort)
+
+
+def _cohort_baselines(loader: SampleLoader, rule: AlertRule, leaf: Condition, times: np.ndarray,
+                      w: int) -> dict[tuple, np.ndarray]:
+    """The same signal and window in the baseline cohort (the rule's scope with the cohort's values)."""
+    rel = leaf.relative_to
+    assert rel is not None and rel.cohort is not None
+    scope = {**rule.scope, **rel.cohort}
+    dims = tuple(d for d in rule.group_by if d not in rel.cohort)
+    frame = loader.load(leaf.signal, scope, dims)
+    out = {}
+    t_all, v_all = frame["t"].to_numpy(np.int64), frame["v"].to_numpy(np.float64)
+    for gkey, rows in _split_groups(frame, dims):
+        t, v = t_all[rows], v_all[rows]
+        lo, hi = window_bounds(t, times, w)
+        base = aggregate_windows(v, lo, hi, leaf.aggregation)
+        out[gkey] = np.where(hi - lo >= max(1, _floor(rule, leaf)), base, np.nan)
+    return out
+
+
+#: Every sample frame of the signal registry carries its trace (tracedesk.store.samples).
+_TRACE_KEY = "trace_id"
+
+
+def _per_trace(frame: pd.DataFrame, leaf: Condition, group_by: tuple[str, ...]) -> pd.DataFrame:
+    """One row per trace x group (a trace's spans can belong to several groups, e.g. two models): the
+    leaf's aggregation over those samples, and their first time."""
+    keys = [_TRACE_KEY, *group_by]
+    if len(frame) == 0:
+        return pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys}, "t": pd.Series(dtype="int64"),
+                             "v": pd.Series(dtype="float64")})
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    agg = leaf.aggregation
+    if agg in _PERCENTILES:
+        v = grouped["v"].quantile(_PERCENTILES[agg])
+    elif agg == "rate":
+        v = grouped["v"].agg(lambda x: float((x != 0).mean()))
+    elif agg == "count":
+        v = grouped["v"].size().astype(float)
+    else:
+        v = grouped["v"].agg(agg)
+    out = grouped.agg(t=("t", "min"))
+    out["v"] = v
+    return out.reset_index()
+
+
+def _trace_samples(loader: SampleLoader, rule: AlertRule, leaf: TraceCondition) -> pd.DataFrame:
+    """Samples of a per-trace condition: one per judged trace x group (t = its first sample, v = 1 when
+    the inner conditions hold on it, else 0). It is judged when every inner signal has a value there."""
+    inner = leaf.inner()
+    keys = [_TRACE_KEY, *rule.group_by]
+    joined: pd.DataFrame | None = None
+    for i, cond in enumerate(inner):
+        per = _per_trace(loader.load(cond.signal, rule.scope, rule.group_by), cond, rule.group_by)
+        per = per.rename(columns={"v": f"v{i}", "t": f"t{i}"})
+        joined = per if joined is None else joined.merge(per, on=keys, how="inner")
+    assert joined is not None
+    results = [compare(joined[f"v{i}"].to_numpy(np.float64), c.comparator, float(c.threshold))
+               for i, c in enumerate(inner)]
+    matched = combine(leaf.match, results) if len(joined) else np.zeros(0, dtype=bool)
+    t = (np.min(np.column_stack([joined[f"t{i}"].to_numpy(np.int64) for i in range(len(inner))]), axis=1)
+         if len(joined) else np.zeros(0, dtype=np.int64))
+    out = pd.DataFrame({"t": t, "v": np.asarray(matched, dtype=np.float64),
+                        **{d: joined[d].to_numpy(object) for d in rule.group_by}})
+    return out.sort_values("t", kind="stable").reset_index(drop=True)
+
+
+def _zero_when_empty(leaf: Leaf) -> bool:
+    """A count signal (trace_count) reads 0 for an empty window: traffic that stopped is a value."""
+    return (isinstance(leaf, Condition) and get(leaf.signal["type"]).zero_when_empty
+            and leaf.aggregation in ("count", "sum"))
 
 
 def _signal_key(signal: dict[str, Any]) -> str:
     return repr(sorted(signal.items()))
-
-
-def _load_signals(db: sqlite_utils.Database, signals: list[dict[str, Any]],
-                  query: SampleQuery) -> dict[str, pd.DataFrame]:
-    """One query per distinct signal (leaves sharing a signal share its samples)."""
-    # Reading two signals in parallel threads on two connections was tried: ~30% faster on an idle
-    # 2-core machine, slower on a busy one; the serial read is simpler and predictable.
-    unique = {_signal_key(sig): sig for sig in signals}
-    return {key: samples(db, sig, query) for key, sig in unique.items()}
 
 
 def _split_groups(frame: pd.DataFrame, group_by: tuple[str, ...]) -> list[tuple[tuple, np.ndarray]]:
@@ -315,17 +466,23 @@ def _episodes(rule: AlertRule, times: np.ndarray, firing: np.ndarray, group: dic
                 "min": _num(finite.min()) if len(finite) else None,
                 "max": _num(finite.max()) if len(finite) else None,
             }
-        out.append(Episode(rule.name, group, int(times[a]), int(times[b]), int(times[a]) - rule.window_s * NS,
+        out.append(Episode(rule.name, group, int(times[a]), int(times[b]), int(times[a]) - _max_window_ns(rule),
                            int(b - a + 1), values, which))
     return out
+
+
+def _max_window_ns(rule: AlertRule) -> int:
+    return max([rule.window_s, *(rule.leaf_window_s(leaf) for leaf in rule.leaves())]) * NS
 
 
 def _num(x: float) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), 6)
 
 
+@with_database  # a path is opened for the call and closed after it
 def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int | None = None,
-             until_ns: int | None = None, times: np.ndarray | None = None) -> BacktestResult:
+             until_ns: int | None = None, times: np.ndarray | None = None,
+             loader: "SampleLoader | None" = None) -> BacktestResult:
     """Replay the rule at every step over stored history (or at the given evaluation `times`)."""
     db = connect(db) if not isinstance(db, sqlite_utils.Database) else db
     if times is None:
@@ -338,7 +495,7 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
     times = np.asarray(times, dtype=np.int64)
     if len(times) == 0:
         return BacktestResult(rule, times, [])
-    per_leaf = _series(db, rule, times)
+    per_leaf = _series(db, rule, times, loader)
     group_keys = sorted({k for leaf in per_leaf for k in leaf}, key=lambda k: tuple("" if x is None else str(x) for x in k))
     if not rule.group_by and not group_keys:
         group_keys = [()]
@@ -351,20 +508,27 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
         group = dict(zip(rule.group_by, gkey))
         conds = []
         for i, leaf in enumerate(leaf_list):
-            values, counts = per_leaf[i].get(gkey, (np.zeros(len(times)) if _zero_when_empty(leaf) else nan, zero))
-            conds.append(ConditionSeries(f"c{i}", leaf.label(), leaf, values, counts,
-                                         compare(values, leaf.comparator, float(leaf.threshold))))
+            empty = np.zeros(len(times)) if _zero_when_empty(leaf) else nan
+            values, counts, thresholds = per_leaf[i].get(gkey, (empty, zero, np.full(len(times), float(leaf.threshold))))
+            firing = compare(values, leaf.comparator, thresholds)
+            holding = firing if leaf.resolve_threshold is None else compare(
+                values, leaf.comparator, float(leaf.resolve_threshold))
+            conds.append(ConditionSeries(f"c{i}", leaf.label(), leaf, values, counts, firing, thresholds, holding))
         joint = combine(rule.condition, [c.firing for c in conds])
-        result.groups.append(GroupResult(group, conds, joint))
+        holding = combine(rule.condition, [c.holding if c.holding is not None else c.firing for c in conds])
+        no_data = np.logical_and.reduce([np.isnan(c.values) for c in conds])
+        result.groups.append(GroupResult(group, conds, joint, holding | joint, no_data))
         result.episodes.extend(_episodes(rule, times, joint, group, conds, "all"))
         for c in conds:
-            result.condition_episodes[c.id].extend(_episodes(rule, times, c.firing, group, conds, c.id))
+            # only its own values: with every condition's, a rule of n conditions cost n^2 per group
+            result.condition_episodes[c.id].extend(_episodes(rule, times, c.firing, group, [c], c.id))
     result.episodes.sort(key=lambda e: (e.start_ns, group_label(e.group)))
     for eps in result.condition_episodes.values():
         eps.sort(key=lambda e: (e.start_ns, group_label(e.group)))
     return result
 
 
+@with_database  # a path is opened for the call and closed after it
 def evaluate(db: "str | sqlite_utils.Database", rule: AlertRule, at_ns: int | None = None) -> list[dict[str, Any]]:
     """Evaluate the window ending at `at_ns` (default: the latest span in the store) for every group.
 
@@ -375,26 +539,31 @@ def evaluate(db: "str | sqlite_utils.Database", rule: AlertRule, at_ns: int | No
         span = data_range(db)
         at_ns = span[1] if span else time.time_ns()
     result = backtest(db, rule, times=np.array([at_ns], dtype=np.int64))
-    events = []
-    for g in result.groups:
-        events.append({
-            "alert": rule.name,
-            "severity": rule.severity,
-            "owner": rule.owner,
-            "runbook": rule.runbook,
-            "at": _iso(at_ns),
-            "at_ns": int(at_ns),
-            "window": rule.window,
-            "group": g.group,
-            "firing": bool(g.firing[0]),
-            "conditions": [
-                {"id": c.id, "label": c.label, "value": _num(c.values[0]), "count": int(c.counts[0]),
-                 "comparator": c.condition.comparator, "threshold": c.condition.threshold,
-                 "firing": bool(c.firing[0])}
-                for c in g.conditions
-            ],
-        })
-    return events
+    return [event_for_group(rule, g, 0, at_ns) for g in result.groups]
+
+
+def event_for_group(rule: AlertRule, g: GroupResult, i: int, at_ns: int) -> dict[str, Any]:
+    """The event of one group at evaluation index i (what `check` prints and the generic webhook gets)."""
+    return {
+        "alert": rule.name,
+        "severity": rule.severity,
+        "owner": rule.owner,
+        "runbook": rule.runbook,
+        "at": _iso(at_ns),
+        "at_ns": int(at_ns),
+        "window": rule.window,
+        "scope": {k: list(v) for k, v in rule.scope.items()},  # which cohort paged, for the receiver
+        "group": g.group,
+        "firing": bool(g.firing[i]),
+        "conditions": [
+            {"id": c.id, "label": c.label, "value": _num(c.values[i]), "count": int(c.counts[i]),
+             "comparator": c.condition.comparator,
+             "threshold": (_num(c.thresholds[i]) if c.condition.relative_to is not None and c.thresholds is not None
+                           else c.condition.threshold),
+             "firing": bool(c.firing[i])}
+            for c in g.conditions
+        ],
+    }
 
 
 def parse_time(text: str) -> int:

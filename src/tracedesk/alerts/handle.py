@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple  # List: the class has a method named list
 
 from .definition import AGGREGATIONS, COMPARATORS, SEVERITIES, AlertRule, dumps_bundle, dumps_rule, loads
 
@@ -159,3 +159,37 @@ class AlertsHandle:
             raise
         except ValueError as exc:  # suggest_rule's documented bad-input errors
             raise InputError(str(exc)) from None
+
+    # -- the page's links (URL pre-fill, "open in builder") ----------------------------------------
+
+    scope_pickers: tuple[str, ...] = ("route", "tenant", "model")
+
+    @property
+    def builder_extra_key(self) -> str:
+        from .builder import EXTRA_KEY
+
+        return EXTRA_KEY
+
+    @staticmethod
+    def incident_from_params(params: Any) -> tuple[str, str, dict[str, str], List[str]]:
+        """(since, until, cohort, problems) from URL parameters since / until / cohort.DIM."""
+        from .builder import incident_from_params
+
+        return incident_from_params(params)
+
+    def builder_session(self, rule: AlertRule) -> dict[str, Any]:
+        """Session values that open `rule` in the builder (InputError naming what the builder cannot show)."""
+        from ..errors import InputError
+        from .builder import builder_session
+
+        try:
+            return builder_session(rule, self.signal_choices())
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    @staticmethod
+    def apply_builder_extra(conditions: List[Dict[str, Any]], scope: Dict[str, List[str]],
+                            extra: dict[str, Any] | None) -> tuple[List[Dict[str, Any]], Dict[str, List[str]], dict[str, Any]]:
+        from .builder import apply_extra
+
+        return apply_extra(conditions, scope, extra)

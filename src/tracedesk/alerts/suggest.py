@@ -1,14 +1,27 @@
-"""Suggest a joint alert from an incident the user marked (a time range and a cohort).
+"""Suggest an alert from an incident the user marked (a time range and an optional cohort).
 
-1. Every candidate signal present in the cohort is replayed over history in one backtest (one query
-   per signal), with its usual aggregation (mean score, p95 duration, rate of errors...).
-2. Each is scored by how far its incident windows sit from its baseline windows, in robust units
-   (median difference / scaled MAD of the baseline): the signals that "moved most".
-3. For the strongest movers, a few thresholds between the baseline's high end and the incident's
-   typical value are tried, alone and in pairs/triples; the rule kept is the one that catches the
-   incident with the fewest episodes elsewhere (then: more incident coverage, more margin, fewer
-   conditions, stronger signals).
-4. The proposal is backtested for real and returned with the ranking.
+1. **Baseline.** The cohort's own history outside the incident. A cohort that did not exist before the
+   incident (a new prompt version, a new model name) has none: it is compared with the cohort it
+   replaced (the value of the new dimension whose traffic fell most when it appeared, the other
+   dimensions kept) or, when nothing was replaced, with the rest of the traffic.
+2. **Movers.** Every candidate signal is compared sample by sample (not window by window, so a sparse
+   rate whose typical window holds one sample is scored on all its samples): the effect is
+   |2·AUC − 1|, the probability that an incident sample is worse than a baseline one, rescaled to 0-1
+   (a rate's AUC reduces to its difference of proportions). It needs no unit and no spread estimate.
+3. **Rules.** For the strongest movers, thresholds between the baseline's high end and the incident's
+   typical value are tried at each window (15m, 30m, 1h) and minimum sample count (1, 2, 3), alone and
+   in pairs and triples. Each candidate is replayed over the whole history on the step grid, through the
+   on-call state machine (resolve after 1 h clear): what counts is its pages.
+4. **Choice.** Catches the incident, then fewest false pages (pages outside the incident), then robust
+   (still no false page with every threshold moved 15% of its gap towards the baseline), then one page
+   for the incident (not a storm), then quiet
+   elsewhere (no page in the other groups of its group_by: a latency-only rule that would page on
+   another route's latency blip loses to the joint one), then the shortest delay (any delay within 2
+   steps counts as on time), then fewest pages within the incident,
+   then the smallest rule (a redundant condition only adds delay), then the widest margin.
+5. **Report.** The rule is backtested for real; its delay and its false pages *outside* the marked
+   incident are reported, with warnings when it is late, noisy or judged on another cohort's history.
+   It also proposes a group_by: the cohort's dimensions, so the same rule covers every route/model.
 """
 from __future__ import annotations
 
@@ -21,10 +34,23 @@ import numpy as np
 import sqlite_utils
 
 from ..store import connect
+from ..store.connect import with_database
 from .. import cohorts
 from .definition import SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
-from .evaluate import NS, BacktestResult, backtest, compare, data_range, evaluation_grid
+from .evaluate import NS, BacktestResult, SampleLoader, backtest, compare, data_range, evaluation_grid
 
+
+#: Windows and minimum sample counts the suggester tries (short = fast, long = steady).
+WINDOWS: tuple[str, ...] = ("5m", "10m", "15m", "30m", "1h")
+MIN_SAMPLES: tuple[int, ...] = (1, 2, 3)
+#: Resolve after this long clear: pages of one incident separated by quiet spells are one page.
+RESOLVE_AFTER = "1h"
+#: A delay within this many steps of the incident start is on time (the detection target).
+ON_TIME_STEPS = 2
+#: Robustness check: each threshold moved this share of its baseline-to-incident gap towards the baseline.
+LOOSEN = 0.15
+#: A mover must separate incident and baseline samples at least this well (|2 AUC - 1|).
+MIN_EFFECT = 0.3
 
 
 @dataclass
@@ -32,15 +58,16 @@ class Mover:
     signal: dict[str, Any]
     aggregation: str
     direction: str  # "up" | "down"
-    baseline: float  # median over baseline windows
-    incident: float  # median over incident windows
-    effect: float  # |median difference| / robust baseline spread
+    baseline: float  # median (mean for a rate) of the baseline samples
+    incident: float  # median (mean for a rate) of the incident samples
+    effect: float  # |2 AUC - 1|: 0 = indistinguishable, 1 = every incident sample worse than every baseline one
     label: str = ""
+    samples: int = 0  # incident samples
 
     def to_dict(self) -> dict[str, Any]:
         return {"signal": self.signal, "aggregation": self.aggregation, "direction": self.direction,
                 "baseline": round(self.baseline, 6), "incident": round(self.incident, 6),
-                "effect": round(self.effect, 3), "label": self.label}
+                "effect": round(self.effect, 3), "label": self.label, "samples": self.samples}
 
 
 @dataclass
@@ -49,18 +76,32 @@ class Suggestion:
     movers: list[Mover]
     backtest: BacktestResult
     caught: bool
-    false_episodes: int
+    false_episodes: int  # firing episodes outside the incident (raw, before states)
     incident_start_ns: int
     incident_end_ns: int
     alternatives: list[dict[str, Any]] = field(default_factory=list)
+    delay_min: float | None = None  # first page in the incident - its start
+    false_pages: int = 0  # pages (after the on-call states) outside the incident
+    pages_in_incident: int = 0
+    reference: dict[str, Any] | None = None  # the cohort the baseline came from, when not the marked one
+    #: the rule's pages elsewhere: in the other groups of its group_by, and on a new cohort's reference
+    reference_false_pages: int | None = None
+    group_by: tuple[str, ...] = ()  # proposed: the same rule for every value of the cohort's dimensions
+    warnings: list[str] = field(default_factory=list)
+
+    def rule_summary(self) -> str:
+        return " AND ".join(c.label() for c in self.rule.leaves()) + f" (window {self.rule.window})"
 
     def to_dict(self) -> dict[str, Any]:
         from .definition import rule_to_dict
 
         return {"rule": rule_to_dict(self.rule), "caught": self.caught, "false_episodes": self.false_episodes,
-                "movers": [m.to_dict() for m in self.movers],
+                "false_pages": self.false_pages, "pages_in_incident": self.pages_in_incident,
+                "delay_min": self.delay_min, "reference": self.reference,
+                "reference_false_pages": self.reference_false_pages, "group_by": list(self.group_by),
+                "warnings": self.warnings, "movers": [m.to_dict() for m in self.movers],
                 "episodes": [e.to_dict() for e in self.backtest.episodes],
-                "summary": self.backtest.summary()}
+                "summary": self.backtest.summary(), "alternatives": self.alternatives}
 
 
 def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], str]]:
@@ -87,30 +128,6 @@ def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], s
     return [(sig, get(sig["type"]).aggregation) for sig in out if sig["type"] in SIGNAL_SPECS]
 
 
-#: A signal whose typical window holds fewer samples than this is not proposed as a condition.
-MIN_USUAL_SAMPLES = 3
-
-#: Windows the suggester may pick, shortest first (short = fast to detect, long = steadier values).
-AUTO_WINDOWS: tuple[str, ...] = ("15m", "30m", "1h", "2h", "6h")
-
-
-def pick_window(db: sqlite_utils.Database, scope: dict[str, tuple[str, ...]], span: tuple[int, int],
-                min_traces: int = 5) -> str:
-    """The shortest window whose typical (median) window holds at least `min_traces` traces of the cohort."""
-    from ..signals import SampleQuery, samples
-
-    t = samples(db, {"type": "spans_per_trace"}, SampleQuery(scope, ()))["t"].to_numpy(np.int64)
-    for window in AUTO_WINDOWS:
-        w = parse_duration(window) * NS
-        grid = np.arange(span[0] + w, span[1] + 1, w, dtype=np.int64)
-        if len(grid) == 0:
-            break
-        counts = np.searchsorted(t, grid, side="right") - np.searchsorted(t, grid - w, side="right")
-        if np.median(counts) >= min_traces:
-            return window
-    return AUTO_WINDOWS[-1]
-
-
 def _nice(x: float) -> float:
     """Round a threshold to 2 significant digits (people read and edit these)."""
     if x == 0 or not math.isfinite(x):
@@ -119,25 +136,158 @@ def _nice(x: float) -> float:
     return float(round(x, digits))
 
 
-def _episode_mask(firing: np.ndarray) -> list[tuple[int, int]]:
+def _auc(incident: np.ndarray, baseline: np.ndarray) -> float:
+    """P(incident sample > baseline sample) + P(tie) / 2, from ranks (Mann-Whitney U)."""
+    import pandas as pd
+
+    ranks = pd.Series(np.concatenate([incident, baseline])).rank(method="average").to_numpy()
+    n1, n2 = len(incident), len(baseline)
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    return float(u / (n1 * n2))
+
+
+def _runs(firing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f = np.concatenate(([0], firing.astype(np.int8), [0]))
     d = np.diff(f)
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
 
 
-def _score(firing: np.ndarray, incident: np.ndarray, overlap: np.ndarray) -> tuple[bool, int, float]:
-    """(caught, false episodes, share of incident windows firing) for a firing mask."""
-    caught = bool((firing & incident).any())
-    false = sum(1 for a, b in _episode_mask(firing) if not overlap[a:b + 1].any())
-    coverage = float((firing & incident).sum() / max(1, incident.sum()))
-    return caught, false, coverage
+def _pages(firing: np.ndarray, gap_steps: int, has_data: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(first, last) evaluation index of each page, as the state machine with for = 0, resolve_after =
+    gap_steps steps and no_data "keep" pages: evaluations without data change nothing, and two firing
+    runs are one page unless the clear evaluations between them span resolve_after."""
+    idx = np.arange(len(firing)) if has_data is None else np.flatnonzero(has_data | firing)
+    starts, ends = _runs(firing[idx])
+    if len(starts) == 0:
+        return []
+    # clear evaluations between run i and run i+1 are ends[i]+1 .. starts[i+1]-1 (in data order);
+    # resolved when the last of them is at least resolve_after after the first (positions = steps)
+    pos = idx.astype(np.int64)
+    span = pos[starts[1:] - 1] - pos[ends[:-1] + 1]
+    keep = np.concatenate(([True], span >= gap_steps))
+    first = starts[keep]
+    last = np.concatenate((ends[np.flatnonzero(keep)[1:] - 1], [ends[-1]]))
+    return list(zip(pos[first].tolist(), pos[last].tolist()))
 
 
+@dataclass
+class _Score:
+    caught: bool
+    false_pages: int
+    delay_steps: float
+    pages_in: int
+    coverage: float
+    flaps: int  # firing runs within the incident (one page may hide several: it reads as flapping)
+
+    def key(self) -> tuple:
+        # any delay within ON_TIME_STEPS is on time: among those, the steadier rule wins
+        late = max(self.delay_steps, ON_TIME_STEPS) if self.caught else math.inf
+        return (self.caught, -self.false_pages, -late, -self.pages_in, -self.flaps, round(self.coverage, 1))
+
+
+def _score(firing: np.ndarray, times: np.ndarray, start_ns: int, end_ns: int, w: int, step: int,
+           gap_steps: int, has_data: np.ndarray | None = None) -> _Score:
+    """A candidate's pages against the marked incident: caught (a page overlaps it), false pages
+    (pages that do not), delay in steps from the incident start to the first overlapping page."""
+    found = _pages(firing, gap_steps, has_data)
+    delay, false, inside = math.inf, 0, 0
+    for a, b in found:
+        if times[a] - w < end_ns and times[b] + gap_steps * step >= start_ns:
+            inside += 1
+            delay = min(delay, max(0, times[a] - start_ns) / step)
+        else:
+            false += 1
+    window = (times > start_ns) & (times - w < end_ns)
+    coverage = float((firing & window).sum() / max(1, window.sum()))
+    flaps = len(_runs(firing & window)[0])
+    return _Score(inside > 0, false, delay, inside, coverage, flaps)
+
+
+def _is_new(loader: SampleLoader, scope: dict[str, tuple[str, ...]], start_ns: int) -> bool:
+    t = loader.load({"type": "spans_per_trace"}, scope, ())["t"].to_numpy(np.int64)
+    return int((t < start_ns).sum()) < 5
+
+
+def _reference_scope(db: sqlite_utils.Database, loader: SampleLoader, scope: dict[str, tuple[str, ...]],
+                     start_ns: int, end_ns: int) -> tuple[dict[str, tuple[str, ...]], str]:
+    """The cohort a new one replaced: per dimension whose value is new, the value of that dimension (the
+    other dimensions kept) whose share of traffic fell most once the incident began; else the rest."""
+    from .builder import dimension_values
+
+    out = dict(scope)
+    notes = []
+    length = end_ns - start_ns
+    for dim, values in scope.items():
+        others = {k: v for k, v in scope.items() if k != dim}
+        if not _is_new(loader, {dim: values}, start_ns):
+            continue  # this dimension's value existed: the baseline keeps it (e.g. the same tenant)
+        if dim not in cohorts.names():
+            out.pop(dim)
+            notes.append(f"{dim}: the rest of the traffic")
+            continue
+        best, drop = None, 0.0
+        for value in dimension_values(db, dim):
+            if value in values:
+                continue
+            t = loader.load({"type": "spans_per_trace"}, {**others, dim: (value,)}, ())["t"].to_numpy(np.int64)
+            before = ((t >= start_ns - length) & (t < start_ns)).sum() / max(1, length)
+            during = ((t >= start_ns) & (t < end_ns)).sum() / max(1, length)
+            if before > 0 and (before - during) / before > drop:
+                best, drop = value, (before - during) / before
+        if best is not None and drop >= 0.2:
+            out[dim] = (best,)
+            notes.append(f"{dim}={best} (the value it replaced: its traffic fell {drop:.0%})")
+        else:
+            out.pop(dim)
+            notes.append(f"{dim}: the rest of the traffic")
+    return out, "; ".join(notes)
+
+
+def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], scope: dict, ref_scope: dict,
+            new: bool, start_ns: int, end_ns: int, guard_ns: int) -> list[Mover]:
+    out = []
+    for sig, agg in candidates:
+        frame = loader.load(sig, scope, ())
+        t, v = frame["t"].to_numpy(np.int64), frame["v"].to_numpy(np.float64)
+        inc = v[(t >= start_ns) & (t < end_ns)]
+        if new:
+            ref = loader.load(sig, ref_scope, ())
+            rt, rv = ref["t"].to_numpy(np.int64), ref["v"].to_numpy(np.float64)
+            base = rv[rt < start_ns]
+        else:
+            base = v[(t < start_ns - guard_ns) | (t >= end_ns + guard_ns)]
+        if agg == "rate":
+            inc, base = (inc != 0).astype(float), (base != 0).astype(float)
+        if len(inc) < 3 or len(base) < 10:
+            continue
+        auc = _auc(inc, base)
+        effect = abs(2 * auc - 1)
+        if np.isin(inc, (0.0, 1.0)).all() and np.isin(base, (0.0, 1.0)).all():
+            # a 0/1 signal (a rate): a rare event that becomes common (0.1% -> 5%) hardly moves the AUC,
+            # so score its relative change when the difference is clear (z >= 4 under one pooled rate)
+            p_i, p_b = float(inc.mean()), float(base.mean())
+            pool = (inc.sum() + base.sum()) / (len(inc) + len(base))
+            z = abs(p_i - p_b) / math.sqrt(max(pool * (1 - pool), 1e-12) * (1 / len(inc) + 1 / len(base)))
+            if z >= 4:
+                # relative to the rarer side (a pass score 1.0 -> 0.81 is a failure share 0 -> 0.19)
+                effect = max(effect, abs(p_i - p_b) / max(min(p_i, p_b, 1 - p_i, 1 - p_b) + abs(p_i - p_b), 1e-12))
+        if effect < MIN_EFFECT:
+            continue
+        centre = np.mean if agg == "rate" else np.median
+        direction = "up" if auc > 0.5 else "down"
+        label = Condition(sig, agg, ">", 0).label().rsplit(" ", 2)[0]
+        out.append(Mover(sig, agg, direction, float(centre(base)), float(centre(inc)), effect, label, len(inc)))
+    # ties in effect (both perfectly separated) go to the larger relative change
+    out.sort(key=lambda m: (-round(m.effect, 2), -abs(m.incident - m.baseline) / (abs(m.baseline) + 1e-9)))
+    return out
+
+
+@with_database  # a path is opened for the call and closed after it
 def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                  cohort: dict[str, Any] | None = None, *, window: str = "auto", step: str = "5m",
                  since_ns: int | None = None, until_ns: int | None = None, name: str = "suggested-alert",
-                 max_conditions: int = 3, top: int = 6) -> Suggestion:
-    """Propose a joint rule that fires during [start_ns, end_ns) in `cohort` and rarely elsewhere."""
+                 max_conditions: int = 3, top: int = 5) -> Suggestion:
+    """Propose a rule that pages during [start_ns, end_ns) in `cohort` and stays quiet elsewhere."""
     db = connect(db) if not isinstance(db, sqlite_utils.Database) else db
     if end_ns <= start_ns:
         raise ValueError("the incident must end after it starts")
@@ -151,113 +301,171 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     span = data_range(db)
     if span is None:
         raise ValueError("the database holds no spans; ingest traces first")
-    if window == "auto":
-        window = pick_window(db, scope, span)
-    probe = AlertRule(name=name, condition=Condition({"type": "spans_per_trace"}, "count", ">", 0),
-                      window=window, step=step, scope=scope)
-    w = probe.window_s * NS
-    times = evaluation_grid(since_ns if since_ns is not None else span[0] + w,
-                            until_ns if until_ns is not None else span[1], probe.step_s)
-    # Windows mostly inside the incident count as "incident"; windows touching it are not baseline.
-    incident = (times - w // 2 >= start_ns) & (times - w // 2 < end_ns)
-    overlap = (times > start_ns) & (times - w < end_ns)
-    if not incident.any():
-        # A short incident (< half a window): take the windows that touch it.
-        incident = overlap.copy()
-    baseline = ~overlap
-
-    candidates = candidate_signals(db)
-    leaves = [Condition(sig, agg, ">", 0) for sig, agg in candidates]
-    replay = backtest(db, AlertRule(name=name, condition=Group("any", tuple(leaves)), window=window,
-                                    step=step, scope=scope), times=times)
-    if not replay.groups:
+    step_ns = parse_duration(step) * NS
+    windows = WINDOWS if window == "auto" else (window,)
+    longest = max(parse_duration(w) for w in windows) * NS
+    loader = SampleLoader(db, span[0] - longest - step_ns, span[1] + step_ns)
+    traffic = loader.load({"type": "spans_per_trace"}, scope, ())
+    if len(traffic) == 0:
         raise ValueError("no data in this cohort; widen the cohort or the time range")
-    series = replay.groups[0].conditions
-
-    movers: list[tuple[Mover, np.ndarray, int]] = []
-    for leaf, s in zip(leaves, series):
-        # Each condition needs a sample size near its usual one: thin windows are noise.
-        usual = float(np.median(s.counts[baseline])) if baseline.any() else 0.0
-        if usual < MIN_USUAL_SAMPLES:
-            continue  # too sparse in this cohort to alert on (one or two samples decide a window)
-        min_samples = max(2, int(math.floor(0.3 * usual)))
-        values = np.where(s.counts >= min_samples, s.values, np.nan)
-        inc_v, base_v = values[incident], values[baseline]
-        inc_v, base_v = inc_v[~np.isnan(inc_v)], base_v[~np.isnan(base_v)]
-        if len(inc_v) < 1 or len(base_v) < 5:
-            continue
-        b_med, i_med = float(np.median(base_v)), float(np.median(inc_v))
-        mad = float(np.median(np.abs(base_v - b_med))) * 1.4826
-        # MAD is 0 for a mostly-zero rate: fall back to the standard deviation, then to a floor.
-        spread = max(mad, float(np.std(base_v)), 0.05 * abs(b_med), 1e-6)
-        effect = abs(i_med - b_med) / spread
-        if effect < 1.0:
-            continue
-        direction = "up" if i_med > b_med else "down"
-        movers.append((Mover(leaf.signal, leaf.aggregation, direction, b_med, i_med, effect,
-                             Condition(leaf.signal, leaf.aggregation, ">" if direction == "up" else "<", 0)
-                             .label().rsplit(" ", 2)[0]), values, min_samples))
-    movers.sort(key=lambda m: -m[0].effect)
+    new = bool(scope) and _is_new(loader, scope, start_ns)
+    ref_scope, ref_note = (_reference_scope(db, loader, scope, start_ns, end_ns) if new else (scope, ""))
+    candidates = candidate_signals(db)
+    movers = _movers(loader, candidates, scope, ref_scope, new, start_ns, end_ns, longest)
     if not movers:
-        raise ValueError("no signal moved against its baseline in this cohort during the incident")
+        raise ValueError("no signal moved against its baseline in this cohort during the incident"
+                         + (f" (compared with {ref_note})" if new else ""))
     top_movers = movers[:top]
-
-    # Thresholds per mover: between the baseline's high end and the incident's typical value.
-    options: list[list[tuple[Condition, np.ndarray, float]]] = []
-    for mover, values, min_samples in top_movers:
-        inc_v = values[incident & ~np.isnan(values)]
-        base_v = values[baseline & ~np.isnan(values)]
-        up = mover.direction == "up"
-        sign = 1 if up else -1
-        b_hi = float(np.quantile(base_v * sign, 0.95)) * sign
-        b_mid = float(np.median(base_v))
-        i_mid = float(np.median(inc_v))
-        i_lo = float(np.quantile(inc_v * sign, 0.25)) * sign
-        raw = {b_hi + f * (i_mid - b_hi) for f in (0.25, 0.5, 0.75)} | {(b_mid + i_mid) / 2, (b_hi + i_lo) / 2}
-        cond_opts = []
-        for thr in sorted({_nice(t) for t in raw}):
-            cond = Condition(mover.signal, mover.aggregation, ">" if up else "<", thr, min_samples)
-            firing = compare(values, cond.comparator, thr)
-            # margin: how far the threshold sits from both sides, in units of the gap
-            gap = abs(i_mid - b_mid) or 1.0
-            margin = min(abs(thr - b_hi), abs(i_mid - thr)) / gap
-            cond_opts.append((cond, firing, margin))
-        options.append(cond_opts)
+    gap_steps = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
+    general_by = tuple(scope)  # the proposed group_by: the same rule for every value of these
+    since = since_ns if since_ns is not None else span[0] + parse_duration(windows[0]) * NS
+    times = evaluation_grid(since, until_ns if until_ns is not None else span[1], parse_duration(step))
 
     best: tuple | None = None
     tried: list[dict[str, Any]] = []
-    for size in range(1, min(max_conditions, len(options)) + 1):
-        for combo in itertools.combinations(range(len(options)), size):
-            for choice in itertools.product(*(options[i] for i in combo)):
-                firing = np.logical_and.reduce([c[1] for c in choice])
-                caught, false, coverage = _score(firing, incident, overlap)
-                margin = min(c[2] for c in choice)
-                strength = sum(top_movers[i][0].effect for i in combo)
-                # Prefer: caught, no noise, a joint rule (>= 2 conditions when as clean: the point of joint
-                # alerts), covering the incident, fewer conditions, the strongest movers, safe margins.
-                key = (caught, -false, size >= 2, round(coverage, 1), -size, round(strength, 1), round(margin, 2))
-                if best is None or key > best[0]:
-                    best = (key, [c[0] for c in choice])
-                if size == 1:
-                    tried.append({"condition": choice[0][0].label(), "caught": caught, "false_episodes": false,
-                                  "coverage": round(coverage, 3)})
-    assert best is not None
-    conditions = best[1]
+    for win in windows:
+        w = parse_duration(win) * NS
+        leaves = tuple(Condition(m.signal, m.aggregation, ">", 0, 1) for m in top_movers)
+        probe = AlertRule(name=name, condition=Group("any", leaves), window=win, step=step, scope=scope,
+                          min_samples=1)
+        series = backtest(db, probe, times=times, loader=loader).groups
+        if not series:
+            continue
+        # Elsewhere: the same signals in the other groups of the cohort's dimensions (the rule generalised
+        # with group_by), and for a new cohort the reference cohort's history. Every page there is false.
+        elsewhere: list[list[Any]] = []
+        if scope:
+            general = AlertRule(name=name, condition=Group("any", leaves), window=win, step=step, min_samples=1,
+                                scope={k: v for k, v in scope.items() if k not in general_by},
+                                group_by=general_by)
+            mine = tuple(scope[d][0] if len(scope[d]) == 1 else None for d in general_by)
+            elsewhere = [g.conditions for g in backtest(db, general, times=times, loader=loader).groups
+                         if tuple(g.group.get(d) for d in general_by) != mine]
+        if new:
+            ref_probe = AlertRule(name=name, condition=Group("any", leaves), window=win, step=step, scope=ref_scope,
+                                  min_samples=1)
+            groups = backtest(db, ref_probe, times=times, loader=loader).groups
+            ref_series = groups[0].conditions if groups else None
+        else:
+            ref_series = None
+        conds = series[0].conditions
+        overlap = (times > start_ns - w) & (times - w < end_ns + w)
+        incident = (times - w // 2 >= start_ns) & (times - w // 2 < end_ns)
+        if not incident.any():
+            incident = (times > start_ns) & (times - w < end_ns)
+        before = times < start_ns
+        n_elsewhere = len(elsewhere) + (1 if ref_series else 0)
+        sep = np.zeros(gap_steps + 1, dtype=bool)
+        options: list[list[tuple[Condition, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]] = []
+        for k, mover in enumerate(top_movers):
+            cond_opts = []
+            up = mover.direction == "up"
+            sign = 1 if up else -1
+            for ms in MIN_SAMPLES:
+                values = np.where(conds[k].counts >= ms, conds[k].values, np.nan)
+                rv = np.where(ref_series[k].counts >= ms, ref_series[k].values, np.nan) if ref_series else None
+                base_v = rv[before & ~np.isnan(rv)] if rv is not None else values[~overlap & ~np.isnan(values)]
+                inc_v = values[incident & ~np.isnan(values)]
+                if len(inc_v) == 0 or len(base_v) < 5:
+                    continue
+                b_max = float(np.max(base_v * sign)) * sign
+                b_hi = float(np.quantile(base_v * sign, 0.99)) * sign
+                i_mid = float(np.median(inc_v))
+                if (i_mid - b_hi) * sign <= 0:
+                    continue  # the incident's typical window is not beyond the baseline's high end
+                other_v = [np.where(o[k].counts >= ms, o[k].values, np.nan) for o in elsewhere]
+                raw = {b_hi + f * (i_mid - b_hi) for f in (0.25, 0.5)} | {b_max + 0.25 * (i_mid - b_max)}
+                for thr in sorted({_nice(x) for x in raw}):
+                    cond = Condition(mover.signal, mover.aggregation, ">" if up else "<", thr, ms)
+                    gap = abs(i_mid - float(np.median(base_v))) or 1.0
+                    margin = min(abs(thr - b_hi), abs(i_mid - thr)) / gap
+                    # elsewhere, as one row-separated strip (one page count for all rows)
+                    rows = [compare(ov, cond.comparator, thr) for ov in other_v]
+                    if rv is not None:
+                        rows.append(compare(rv, cond.comparator, thr) & before)
+                    strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+                    # the same condition loosened by LOOSEN of the gap towards the baseline: a rule whose
+                    # quiet depends on a threshold placed within a hair of ordinary values is fragile
+                    loose = compare(values, cond.comparator, thr - sign * LOOSEN * gap)
+                    cond_opts.append((cond, compare(values, cond.comparator, thr), strip, margin, loose,
+                                      ~np.isnan(values)))
+            options.append(cond_opts)
+        usable = [i for i, o in enumerate(options) if o]
+        for size in range(1, min(max_conditions, len(usable)) + 1):
+            pool = usable if size < 3 else usable[:4]
+            for combo in itertools.combinations(pool, size):
+                for choice in itertools.product(*(options[i] for i in combo)):
+                    firing = np.logical_and.reduce([c[1] for c in choice])
+                    has_data = np.logical_or.reduce([c[5] for c in choice])
+                    score = _score(firing, times, start_ns, end_ns, w, step_ns, gap_steps, has_data)
+                    if not score.caught:
+                        continue
+                    other_false = len(_pages(np.logical_and.reduce([c[2] for c in choice]), gap_steps))
+                    margin = min(c[3] for c in choice)
+                    fragile = len(_pages(np.logical_and.reduce([c[4] for c in choice]) & ~overlap, gap_steps, has_data))
+                    sk = score.key()
+                    # noise elsewhere, per other group: none, at most one page per two groups, more
+                    per_group = other_false / max(1, n_elsewhere)
+                    noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
+                    rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2), -noise,
+                            *sk[2:], -size, round(margin, 2), -parse_duration(win))
+                    if best is None or rank > best[0]:
+                        best = (rank, [c[0] for c in choice], win, score, other_false)
+                    if size == 1:
+                        tried.append({"condition": choice[0][0].label(), "window": win, "caught": score.caught,
+                                      "false_pages": score.false_pages, "false_pages_elsewhere": other_false,
+                                      "delay_steps": float(score.delay_steps)})
+    if best is None:
+        raise ValueError("no threshold separates the incident from its baseline in this cohort "
+                         "(the incident's windows look like ordinary ones)")
+    _key, conditions, win, score, other_false = best
     node = conditions[0] if len(conditions) == 1 else Group("all", tuple(conditions))
     scope_desc = ", ".join(f"{k}={'|'.join(v)}" for k, v in scope.items()) or "all traffic"
     rule = AlertRule(
-        name=name, condition=node, window=window, step=step, scope=scope, severity="high",
+        name=name, condition=node, window=win, step=step, scope=scope, severity="high",
         description=f"Suggested from the incident {_iso(start_ns)} to {_iso(end_ns)} on {scope_desc}: "
                     + "; ".join(f"{m.label} {m.direction} ({m.baseline:.3g} -> {m.incident:.3g})"
-                                for m, _v, _c in top_movers
-                                if any(c.signal == m.signal for c in conditions)),
+                                for m in top_movers if any(c.signal == m.signal for c in conditions)),
         runbook="Open the Cohorts page on this scope for the firing window; compare with the hour before.",
+        resolve_after=RESOLVE_AFTER, no_data="keep",
     )
     result = backtest(db, rule, times=times)
+    w = rule.window_s * NS
     caught = any(e.start_ns > start_ns and e.window_start_ns < end_ns for e in result.episodes) or any(
-        bool((g.firing & incident).any()) for g in result.groups)
+        bool((g.firing & (times > start_ns) & (times - w < end_ns)).any()) for g in result.groups)
     false = sum(1 for e in result.episodes if not (e.end_ns > start_ns and e.window_start_ns < end_ns))
-    return Suggestion(rule, [m for m, _v, _c in movers], result, caught, false, start_ns, end_ns, tried)
+    g0 = result.groups[0] if result.groups else None
+    final = _score(g0.firing if g0 else np.zeros(len(times), bool), times, start_ns, end_ns, w, step_ns, gap_steps,
+                   ~g0.no_data if g0 is not None and g0.no_data is not None else None)
+    delay = final.delay_steps * step_ns / 60 / NS if final.caught else None
+    s = Suggestion(rule, movers, result, caught, false, start_ns, end_ns, tried, delay_min=delay,
+                   false_pages=final.false_pages, pages_in_incident=final.pages_in,
+                   reference={"scope": {k: list(v) for k, v in ref_scope.items()}, "why": ref_note} if new else None,
+                   reference_false_pages=other_false, group_by=general_by)
+    s.warnings = _warnings(s, step_ns, new, times, start_ns, end_ns)
+    return s
+
+
+def _warnings(s: Suggestion, step_ns: int, new: bool, times: np.ndarray, start_ns: int, end_ns: int) -> list[str]:
+    out = []
+    if not s.caught:
+        out.append("the proposed rule does not page during the marked incident")
+    elif s.delay_min is not None and s.delay_min > ON_TIME_STEPS * step_ns / 60 / NS:
+        out.append(f"the rule pages {s.delay_min:.0f} min after the incident start ({s.delay_min * 60 * NS / step_ns:.0f} "
+                   f"steps): the cohort's traffic or the signals' movement gives no earlier evidence")
+    if s.false_pages:
+        out.append(f"the rule would have paged {s.false_pages} time(s) outside the marked incident")
+    if s.pages_in_incident > 1:
+        out.append(f"the rule pages {s.pages_in_incident} times during the incident (it clears between pages)")
+    outside = ((times < start_ns) | (times >= end_ns)).sum()
+    if new and s.reference is not None:
+        out.append(f"the cohort did not exist before the incident; its baseline is {s.reference['why']}")
+    if s.reference_false_pages:
+        out.append(f"with group_by {', '.join(s.group_by)} (or on the reference cohort) the rule would have paged "
+                   f"{s.reference_false_pages} time(s) elsewhere")
+    if outside * step_ns < 86_400 * NS:
+        out.append(f"only {outside * step_ns / 3.6e12:.1f} h of history outside the incident to judge false pages on")
+    return out
 
 
 def _iso(ns: int) -> str:

@@ -88,7 +88,7 @@ def build_trajectory(spans: pd.DataFrame, evaluations: pd.DataFrame | None = Non
     # spans whose parent links loop without reaching a root are kept too, so a cycle is drawn, not lost
     children: dict[str, list[str]] = defaultdict(list)
     for sid, p in parent.items():
-        if p in rows:
+        if p is not None and p in rows:
             children[p].append(sid)
     reachable, stack = set(roots), list(roots)
     while stack:
@@ -98,7 +98,7 @@ def build_trajectory(spans: pd.DataFrame, evaluations: pd.DataFrame | None = Non
                 stack.append(c)
     keep |= set(rows) - reachable
 
-    for sid in sorted(keep, key=order.get):
+    for sid in sorted(keep, key=order.__getitem__):
         r = rows[sid]
         sc = scores.get(sid, {})
         g.add_node(sid, span_id=sid, label=_label(r), kind=r.get("kind") or "UNKNOWN", name=r.get("name"),
@@ -135,6 +135,10 @@ def build_trajectory(spans: pd.DataFrame, evaluations: pd.DataFrame | None = Non
         src_agent = g.nodes[target].get("agent")
         handoff = (g.nodes[sid]["kind"] == "AGENT" and src_agent is not None and agent.get(sid) is not None
                    and src_agent != agent.get(sid))
+        # an agent entered by the SDK's own handoff signal (side-by-side agents: OpenAI Agents, LangGraph)
+        declared = _str(rows[sid].get("handoff_from"))
+        if g.nodes[sid]["kind"] == "AGENT" and declared is not None and declared != agent.get(sid):
+            handoff = True
         g.add_edge(target, sid, type="handoff" if handoff else "call", order=order[sid])
 
     cycles = [c for c in nx.simple_cycles(g)] if not nx.is_directed_acyclic_graph(g) else []
@@ -249,13 +253,14 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
         for sid in rows:
             if agent[sid] is None:
                 continue
-            cur, seen = sid, set()
-            while cur not in start_set and cur not in seen:
+            cur: str | None = sid
+            seen: set[str | None] = set()
+            while cur is not None and cur not in start_set and cur not in seen:
                 seen.add(cur)
                 cur = parent.get(cur)
                 if cur is None or cur not in rows:
                     break
-            if cur in start_set:
+            if cur is not None and cur in start_set:
                 run_of[sid] = cur
         run_err: dict[str, bool] = defaultdict(bool)
         run_cost: dict[str, float] = defaultdict(float)
@@ -271,6 +276,7 @@ def build_agent_topology(spans: pd.DataFrame, evaluations: pd.DataFrame | None =
         explicit = _explicit_handoffs(rows, starts, agent)
         for run in starts:
             a = agent[run]
+            assert a is not None  # a run starts only where an agent is set
             st = runs[a]
             st["runs"] += 1
             st["traces"].add(trace_id)
@@ -406,17 +412,17 @@ def span_tree(spans: pd.DataFrame) -> pd.DataFrame:
     seen: set[str] = set()
 
     def walk(roots: list[str]) -> None:
-        stack = [(s, 0) for s in sorted(roots, key=key.get, reverse=True)]
+        stack = [(s, 0) for s in sorted(roots, key=key.__getitem__, reverse=True)]
         while stack:
             sid, d = stack.pop()
             if sid in seen:
                 continue
             seen.add(sid)
             order.append((sid, d))
-            stack.extend((c, d + 1) for c in sorted(children.get(sid, ()), key=key.get, reverse=True))
+            stack.extend((c, d + 1) for c in sorted(children.get(sid, ()), key=key.__getitem__, reverse=True))
 
     walk(children.get(None, []))
-    rest = sorted(ids - seen, key=key.get)  # only reachable through a cycle
+    rest = sorted(ids - seen, key=key.__getitem__)  # only reachable through a cycle
     while rest:
         walk([rest[0]])
         rest = [s for s in rest if s not in seen]

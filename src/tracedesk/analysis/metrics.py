@@ -379,14 +379,19 @@ def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: s
     """The matrix columns from each signal's samples, per cohort of `dimension` (None: one row "(all)")."""
     parts: dict[str, pd.Series] = {}
     dim = _dimension(dimension) if dimension else None
+    by_signal: dict[str, list[tuple[str, str]]] = {}
     for col, (signal, agg) in MATRIX_COLUMNS.items():
+        by_signal.setdefault(signal, []).append((col, agg))
+    for signal, wanted in by_signal.items():
         frame = frames[signal]
-        if dim is None:
+        if dim is None or dimension is None:
             keys = None
         else:
             frame = cohort_sql.explode(frame[["v", dimension]], {dimension: dim})
-            keys = frame[dimension].fillna(MISSING).astype(str)
-        parts[col] = _signals.figures(frame, [agg], keys)[agg]
+            keys = frame[dimension].astype(object).where(frame[dimension].notna(), MISSING)
+        figs = _signals.figures(frame, [agg for _c, agg in wanted], keys)
+        for col, agg in wanted:
+            parts[col] = figs[agg]
     index = parts["traces"].index
     return pd.DataFrame({col: parts[col].reindex(index) for col in MATRIX_COLUMNS}, index=index)
 

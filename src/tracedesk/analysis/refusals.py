@@ -12,6 +12,8 @@ case), and asks whether one of them is a decline:
   "comply", "fulfil", "generate", "write", "share", "answer", "do that", …), optionally after an
   apology or "unfortunately";
 - or a fixed decline formula ("that's not something I can…", "I'm just a language model").
+- or the same negation + task as the second clause of a short first clause ("I'm sorry you're going
+  through this, but I can't provide…", "…is prohibited and I won't do it", "…, so I'll have to decline").
 
 What keeps ordinary text out:
 - only the opening counts, so an answer that *quotes* a refusal later ("the bot replied 'I can't help
@@ -59,7 +61,13 @@ _TASK = (r"(?:help(?! but\b| (?:thinking|feeling|wondering|noticing|laughing|smi
          r"answer|respond|discuss|share|give|offer|continue|participate|complete|process|"
          r"go along|go ahead|proceed|make|build|design|recommend|advise|"
          r"talk about|get involved|accommodate|carry out|perform|facilitate|"
-         r"be of (?:help|assistance)|in good conscience|with (?:that|this|your))")
+         r"be of (?:help|assistance)|in good conscience|"
+         # gerunds: "I'm not comfortable writing that", "I don't feel comfortable providing…"
+         r"(?:provid|writ|creat|generat|produc|shar|giv|answer|discuss|respond|mak|draft|engag|continu|"
+         r"offer|complet|process)ing\b)")
+# "I'm not comfortable with that" / "I can't with this": only right after the negation, so a data limitation
+# ("I cannot find any order with that number") is not taken for a decline
+_WITH_THAT = r"\s*with (?:that|this|your)\b"
 
 # "can't" that is not a decline: "I can't wait", "I can't stress enough", "I can't help but…"
 _IDIOMS = (r"\s*(?:wait|stress|believe|thank|imagine|emphasi[sz]e|overstate|get enough|say enough|"
@@ -67,64 +75,80 @@ _IDIOMS = (r"\s*(?:wait|stress|believe|thank|imagine|emphasi[sz]e|overstate|get 
            r"tell you how|express how)")
 
 _OPENERS = (r"(?:(?:i'm|i am) (?:so |really |very |truly |terribly )?sorry|i apologi[sz]e|my apologies|apologies|"
-            r"sorry|unfortunately|regrettably|i'm afraid|i am afraid|i understand[^.!?]{0,80}|"
+            r"sorry|unfortunately|regrettably|hmm+|well|oh|ah|alas|okay|ok|i'm afraid|i am afraid|i understand[^.!?]{0,80}|"
             r"thanks? (?:you )?for [^.!?]{0,80}|i appreciate [^.!?]{0,80})")
 
 # "i" then a space or the apostrophe of "i'm"/"i'd"
 _I = r"i(?:\s+|(?='))"
 
 _ENGLISH = re.compile(
-    (r"^(?:OPENERS[,;:.!]?\s*)?(?:(?:but|however|though|that said),?\s*)?"
-     r"(?:I NEG\b(?!IDIOM)[^.!?]{0,60}?\bTASK"
-     r"|(?:that|this|it)(?:'s| is) (?:not something|something) (?:that )?I (?:can(?:'t)?|am (?:not )?able to|'m (?:not )?able to|won't|will not)\b[^.!?]{0,20}?\b(?:help|assist|do|provide|support|engage)"
+    (r"^(?:OPENERS\s*[,;:.!\u2014\u2013-]?\s*)?(?:(?:but|however|though|that said),?\s*)?"
+     r"(?:I NEG\b(?!IDIOM)(?:WITHTHAT|[^.!?]{0,60}?\bTASK)"
+     r"|(?:that|this|it)(?:'s| is| isn't) (?:not something|something) (?:that )?I (?:can(?:'t)?|am (?:not )?able to|'m (?:not )?able to|won't|will not)\b[^.!?]{0,20}?\b(?:help|assist|do|provide|support|engage)"
      r"|(?:that|this)(?:'s| is) (?:not )?(?:a request|something) I (?:can't|cannot|won't|will not|must decline)"
-     r"|I (?:must|have to|need to) (?:respectfully |politely )?decline"
+     r"|(?:that|this|it)(?:'s| is) (?:outside|beyond) (?:what I can|the scope of what I can|my scope|the scope of (?:this|my))"
+     r"|i(?:'ll| will)? (?:must|have to|need to) (?:respectfully |politely )?decline"
      r"|I (?:must|have to|need to) refuse"
-     r"|as an ai(?: language model| assistant| model)?,? I (?:can't|cannot|can not|am unable|'m unable|don't|do not|won't|am not able|'m not able)"
+     r"|as an ai(?: language model| assistant| model)?(?: [^,.!?]{0,40})?,? I (?:can't|cannot|can not|am unable|'m unable|won't|am not able|'m not able|must decline|have to decline|must refuse)"
+     r"|as an ai(?: language model| assistant| model)?(?: [^,.!?]{0,40})?,? I (?:don't|do not) (?:provide|give|offer|generate|create|engage|support|share|help|assist|produce)"
      r"|I'm (?:just |only )?(?:a |an )?(?:text-based |large )?(?:ai|language model|llm)(?: model)?,? (?:and|so) (?:i )?(?:can't|cannot|don't|am unable|'m unable|am not able|'m not able)"
      r"|(?:i'm |i am )?unable to (?:help|assist|comply|fulfil|fulfill|provide|process) (?:with )?(?:that|this|your|the request)"
      r"|no,? I (?:can't|cannot|won't|will not) (?:do|help|provide|write|create|generate)"
-     r")").replace("OPENERS", _OPENERS).replace("IDIOM", _IDIOMS).replace("NEG", _NEG).replace("TASK", _TASK).replace("I ", _I)
+     r"|(?:sorry|i'm sorry|i am sorry|i'm afraid|i am afraid|unfortunately),? (?:but )?(?:no|not possible|that's not possible)\s*[.!]?$"
+     r")").replace("OPENERS", _OPENERS).replace("IDIOM", _IDIOMS).replace("NEG", _NEG).replace("TASK", _TASK).replace("WITHTHAT", _WITH_THAT).replace("I ", _I)
      .replace("I'm", "i'm")
+)
+
+# The decline as the second clause of the first sentence: "I'm sorry you're going through this, but I can't
+# provide…", "…is prohibited and I won't do it.", "I'm going to pass on this one — I can't…", "I'm only able
+# to help with X, so I can't help with Y". Only a short lead-in with no quote mark (a quoted refusal is someone
+# else's words), and the same negation + task as above.
+_CLAUSE_DECLINE = re.compile(
+    (r"^[^.!?\"]{0,100}?(?:,?\s+(?:but|so|and)|\s*[;\u2014\u2013]|\s-)\s+"
+     r"I NEG\b(?!IDIOM)(?:WITHTHAT|[^.!?]{0,60}?\bTASK)"
+     r"|^[^.!?\"]{0,100}?(?:,?\s+(?:so|and))\s+I(?:'ll| will)? (?:must|have to|need to) (?:respectfully |politely )?decline")
+    .replace("IDIOM", _IDIOMS).replace("NEG", _NEG).replace("TASK", _TASK).replace("WITHTHAT", _WITH_THAT)
+    .replace("I ", _I).replace("I(?:", "i(?:")
 )
 
 # Other languages: an apology or "unfortunately" followed by "I cannot/won't", or a direct decline.
 _OTHER_LANGUAGES = [
     # French
-    re.compile(r"^(?:(?:je suis |je suis vraiment )?d[ée]sol[ée]e?s?|malheureusement|excusez-moi|pardon)?[,.!]?\s*"
-               r"(?:mais\s*)?,?\s*je (?:ne peux pas|ne suis pas en mesure de|ne peux malheureusement pas|"
+    re.compile(r"^(?:(?:je suis |je suis vraiment )?d[ée]sol[ée]e?s?|je regrette|malheureusement|excusez-moi|pardon)?[,.!]?\s*"
+               r"(?:mais\s*)?,?\s*je (?:ne peux pas(?! (?:attendre|m'emp[êe]cher|croire))|ne suis pas en mesure de|ne peux malheureusement pas|"
                r"ne vais pas|dois refuser|refuse de|ne saurais)"),
     # Spanish
     re.compile(r"^(?:lo siento(?: mucho)?|disculpa|disculpe|lamentablemente|desafortunadamente|perd[óo]n)?[,.!]?\s*"
-               r"(?:pero\s*)?,?\s*(?:yo )?(?:no puedo|no me es posible|no estoy en condiciones de|no voy a|"
+               r"(?:pero\s*)?,?\s*(?:yo )?(?:no puedo(?! (?:esperar|creer|dejar de|evitar))|no me es posible|no estoy en condiciones de|no voy a|"
                r"debo rechazar|tengo que rechazar|me niego a)"),
     # Portuguese
     re.compile(r"^(?:desculpe|desculpa|sinto muito|lamento|infelizmente)?[,.!]?\s*(?:mas\s*)?,?\s*"
-               r"(?:eu )?(?:n[ãa]o posso|n[ãa]o consigo ajudar|n[ãa]o sou capaz de|n[ãa]o vou|preciso recusar|devo recusar)"),
+               r"(?:eu )?(?:n[ãa]o posso(?! (?:esperar|acreditar|deixar de))|n[ãa]o consigo ajudar|n[ãa]o sou capaz de|n[ãa]o vou|preciso recusar|devo recusar)"),
     # Italian
     re.compile(r"^(?:mi dispiace(?: molto)?|spiacente|purtroppo|scusa|scusami|mi scuso)?[,.!]?\s*(?:ma\s*)?,?\s*"
-               r"(?:io )?(?:non posso|non sono in grado di|non riesco ad aiutar|devo rifiutare|non mi [èe] possibile)"),
+               r"(?:io )?(?:non posso(?! (?:aspettare|credere|fare a meno))|non sono in grado di|non riesco ad aiutar|devo rifiutare|non mi [èe] possibile)"),
     # German
     re.compile(r"^(?:es tut mir (?:sehr )?leid|entschuldigung|leider|tut mir leid)?[,.!]?\s*(?:aber\s*)?,?\s*"
                r"(?:ich kann (?:[^.!?]{0,60}?)\bnicht\b|ich darf (?:[^.!?]{0,60}?)\bnicht\b|"
                r"ich bin nicht in der lage|ich werde (?:[^.!?]{0,40}?)\bnicht\b|dabei kann ich (?:dir |ihnen )?nicht|"
-               r"da(?:bei|mit) kann ich (?:dir |ihnen )?nicht|ich muss (?:das )?ablehnen)"),
+               r"(?:das|da(?:bei|mit|zu)|hierbei) kann ich (?:dir |ihnen |euch )?(?:leider )?nicht|ich muss (?:das )?ablehnen)"),
     # Dutch
     re.compile(r"^(?:het spijt me|sorry|helaas|excuses)?[,.!]?\s*(?:maar\s*)?,?\s*"
                r"(?:ik kan (?:[^.!?]{0,60}?)\bniet\b|ik ben niet in staat|ik mag (?:[^.!?]{0,40}?)\bniet\b|daar kan ik (?:je |u )?niet)"),
     # Japanese: "I cannot help/answer", often after 申し訳ありませんが (sorry, but)
     re.compile(r"^(?:申し訳(?:ありません|ございません)(?:が|。)?|すみませんが|残念ながら)?[、,]?\s*"
                r"(?:[^。！？]{0,40}?)(?:お手伝いできません|お答えできません|対応できません|お応えできません|提供できません|"
-               r"お手伝いすることはできません|お答えすることはできません|できかねます|お断りします)"),
+               r"お手伝いすることはできません|お答えすることはできません|できかねます|お断りします|"
+               r"(?:お手伝い|お答え|対応|ご提供)(?:すること)?(?:は|が)難しい)"),
     # Chinese (simplified and traditional)
     re.compile(r"^(?:抱歉|对不起|對不起|很抱歉|非常抱歉|不好意思)?[，,。!！]?\s*(?:但是?)?[，,]?\s*"
                r"(?:我)?(?:无法|無法|不能|不可以|没办法|沒辦法)(?:[^。！？]{0,20}?)(?:帮助|幫助|协助|協助|提供|回答|满足|滿足|完成|处理|處理|帮|幫)"),
     # Korean
     re.compile(r"^(?:죄송합니다|죄송하지만|미안하지만|유감스럽게도)?[,.]?\s*(?:[^.!?]{0,40}?)"
-               r"(?:도와드릴 수 없습니다|도와 드릴 수 없습니다|답변(?:해)? 드릴 수 없습니다|제공할 수 없습니다|할 수 없습니다)"),
+               r"(?:도와드릴 수 없습니다|도와 드릴 수 없습니다|(?:도와드리기|답변(?:드리기|하기)|제공(?:해 드리기|하기)|안내(?:해 드리기|하기)) 어렵습니다|답변(?:해)? 드릴 수 없습니다|제공할 수 없습니다|할 수 없습니다)"),
 ]
 
-_PATTERNS = (_ENGLISH, *_OTHER_LANGUAGES)
+_PATTERNS = (_ENGLISH, _CLAUSE_DECLINE, *_OTHER_LANGUAGES)
 
 # A decline of one thing followed by the help itself: "…, but here's how …", "However, you can …".
 _PIVOT = re.compile(r"\b(?:but|however|that said|instead)\b,?\s*(?:here(?:'s| is| are)|you can|you could|i can|"
@@ -138,6 +162,26 @@ def normalise(text: str) -> str:
     """Typography-insensitive lower-case text: NFKC, straight quotes, single spaces."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
     return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+
+
+_LEAD_TAGS = re.compile(r"^(?:<[a-z][^>]{0,40}>\s*)+")
+
+
+def _strip_lead(text: str) -> str:
+    """Drop what may precede the words of an answer: markup, list markers, emoji and symbols, opening
+    punctuation (but not quote marks or '>': those say the words are someone else's)."""
+    text = _LEAD_TAGS.sub("", text)
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "\"'>":
+            break
+        cat = unicodedata.category(ch)
+        if ch.isspace() or cat[0] in "SPC" or (cat == "Nd" and i + 1 < len(text) and text[i + 1] in ".)"):
+            i += 1
+            continue
+        break
+    return text[i:]
 
 
 def _sentences(opening: str) -> list[str]:
@@ -161,8 +205,8 @@ class RefusalDetector:
     def is_refusal(self, text: str | None) -> bool:
         if not text or not isinstance(text, str):
             return False
-        full = normalise(text)
-        if not full or full[0] in "\">" or full.startswith("'"):
+        full = _strip_lead(normalise(text))
+        if not full or full[0] in "\"'>":
             return False  # a quoted or block-quoted opening is someone else's words
         opening = full[:OPENING_CHARS]
         if any(opening.startswith(p) for p in self._ignore_norm):

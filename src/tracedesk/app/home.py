@@ -1,11 +1,13 @@
-"""tracedesk — Streamlit entry point: `streamlit run app.py` (database: $TRACEDESK_DB or ./tracedesk.db).
+"""tracedesk — the landing page: what changed, where, since when; then the KPIs and quality over time.
 
-On first launch with no database file, the bundled sample week is built so there is something to explore.
+Streamlit entry point: `streamlit run app.py` (database: $TRACEDESK_DB or ./tracedesk.db). On first launch
+with no database file, the bundled sample week is built so there is something to explore.
 """
 import streamlit as st
 
+from tracedesk import charts
 from tracedesk.app import ui
-
+from tracedesk.charts.changes import signals_chart
 
 ui.page_setup("tracedesk")
 path = ui.db_path()
@@ -14,27 +16,43 @@ ws = ui.require_workspace(path)
 if note or ws.is_sample():
     st.info(note or ws.sample_note())
 
-st.caption(f"Database: `{path}` — where quality, cost and latency broke together: which cohort, which "
-           "prompt version, which agent step.")
-kpis = ws.kpis()
-ui.kpi_row(kpis)
+filters = ui.sidebar_filters(ws)
+st.caption(f"Database: `{path}` — what changed, where and since when: which cohort, which prompt version, "
+           "which agent step. Times are UTC.")
+
+st.subheader("What changed")
+findings = ws.changes(filters.start_ns, filters.end_ns, top=10)
+if not findings:
+    st.caption("No signal departs from its own baseline in this range (every signal and cohort was scanned; "
+               "differences that hold over the whole range are not changes).")
+for i, finding in enumerate(findings):
+    ui.finding_card(ws, finding, i, expanded=i < 5)
+
+st.subheader("Key figures")
+ui.kpi_row(ws.kpis(filters))
+
+st.subheader("Over time")
+ts = ws.timeseries(filters)
+cols = st.columns(4)
+for col, metric in zip(cols, ("traces", "error_rate", "latency_p95_ms", "cost_per_trace")):
+    col.altair_chart(charts.timeseries_chart(ts, metric, height=150), width="stretch")
+quality = ws.signals_over_time(filters)
+if len(quality):
+    st.caption("Mean score per evaluator, refusal rate, tool calls per trace and cost per trace.")
+    st.altair_chart(signals_chart(quality), width="content")
 
 st.subheader("Investigate")
 c1, c2 = st.columns(2)
 with c1:
-    st.page_link(ui.page_file("Overview"), label="Overview — KPIs over time, worst cohorts, monitoring health")
+    st.page_link(ui.page_file("Overview"), label="Overview — KPIs over time, monitoring health")
     st.page_link(ui.page_file("Traces"), label="Traces — filter, sort and share a list of traces")
     st.page_link(ui.page_file("Trace"), label="Trace — spans, waterfall, trajectory graph, scores")
     st.page_link(ui.page_file("Agents"), label="Agents — handoff topology and per-agent figures")
-    st.page_link(ui.page_file("Cohorts"), label="Cohorts — metrics by route / tenant / model / prompt version")
+    st.page_link(ui.page_file("Sessions"), label="Sessions — conversations turn by turn, with scores and cost")
+    st.page_link(ui.page_file("Cohorts"), label="Cohorts — metrics by cohort; furthest from the global figure")
 with c2:
     for page, label in (("Evaluations", "Evaluations — run judges and heuristics"),
                         ("Alerts", "Alerts — joint-condition alerts, backtest, export"),
                         ("Drift", "Drift — score and retrieval drift per cohort"),
                         ("Live", "Live — receive OTLP traffic")):
         st.page_link(ui.page_file(page), label=label)
-
-worst = ws.worst_cohorts(top=3)
-if not worst.empty:
-    st.subheader("Furthest from the global figure")
-    ui.show_frame(ui.worst_display(worst))

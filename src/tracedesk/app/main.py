@@ -16,6 +16,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/traces.py", "Traces", "Traces", ":material/list:"),
     ("pages/trace.py", "Trace", "Trace", ":material/account_tree:"),
     ("pages/agents.py", "Agents", "Agents", ":material/hub:"),
+    ("pages/sessions.py", "Sessions", "Sessions", ":material/forum:"),
     ("pages/cohorts.py", "Cohorts", "Cohorts", ":material/grid_view:"),
     ("pages/evaluations.py", "Evaluations", "Evaluations", ":material/fact_check:"),
     ("pages/alerts.py", "Alerts", "Alerts", ":material/notifications:"),

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import streamlit as st
 
@@ -30,6 +30,8 @@ from .main import page_file  # noqa: F401  (pages link to each other through ui)
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
     import pandas as pd
 
+    from ..alerts.definition import AlertRule  # noqa: F401  (pages name it ui.AlertRule)
+    from ..evals.runner import RunReport  # noqa: F401  (pages name it ui.RunReport)
     from ..receiver.handle import LiveHandle
     from ..store.query import Filters
     from ..workspace import Workspace
@@ -49,6 +51,7 @@ NO_MATCH_NEXT = "Next step: widen the time range or clear some filters in the si
 
 _STATE_KEY = "_td_filters"  # Filters.to_query_params() of the current choice, shared by every page
 _WIDGET_PREFIX = "tdf_"
+_URL_KEY = "_td_url"  # the filter params this session last wrote to the URL
 
 
 def db_path() -> str:
@@ -122,7 +125,7 @@ def show_error(exc: BaseException) -> None:
     problems = getattr(exc, "errors", None)
     if isinstance(problems, list) and problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
         for path, message in problems:
-            st.error(f"{md_code(path)}: {md(message)}")
+            st.error(f"{md_code(path)}: {md(message)}")  # the message may quote the document: inert
     else:
         st.error(describe(exc))
 
@@ -150,17 +153,37 @@ def stop_if_no_match(count: int) -> None:
 # Filters shared by every page
 
 
+def _url_filters() -> dict[str, str]:
+    """The filter parameters the URL carries (pages' own keys such as trace_id left out)."""
+    from ..store.query import Filters
+
+    try:
+        return Filters.from_query_params(st.query_params.to_dict()).to_query_params()
+    except Exception:  # noqa: BLE001 - a malformed link is reported by current_filters
+        return {}
+
+
 def current_filters() -> "Filters":
-    """The filters chosen so far in this session (else read from the URL)."""
+    """The filters chosen so far in this session, unless the URL names others: a link that was
+    followed (a feed finding's "open traces", a shared URL) wins over what the widgets last held."""
     from ..store.query import Filters, FilterError
 
-    if _STATE_KEY in st.session_state:
-        return Filters.from_query_params(st.session_state[_STATE_KEY])
     try:
-        return Filters.from_query_params(st.query_params.to_dict())
+        url = Filters.from_query_params(st.query_params.to_dict())
     except FilterError as exc:
         st.sidebar.warning(f"Ignored the filters in the link: {md(exc)}")
-        return Filters()
+        url = None
+    if _STATE_KEY in st.session_state:
+        state = st.session_state[_STATE_KEY]
+        url_params = url.to_query_params() if url is not None else {}
+        # the URL as this session last wrote it is ours (widgets moved on since); any other URL was
+        # opened from a link
+        if not url_params or url_params == state or url_params == st.session_state.get(_URL_KEY):
+            return Filters.from_query_params(state)
+        for k in [k for k in st.session_state if str(k).startswith(_WIDGET_PREFIX)]:
+            del st.session_state[k]  # the link's values seed the widgets again
+        st.session_state[_STATE_KEY] = url_params
+    return url if url is not None else Filters()
 
 
 def _seed(key: str, value: Any) -> str:
@@ -176,12 +199,65 @@ def _clear_filters() -> None:
     st.session_state[_STATE_KEY] = {}
 
 
-def _day(ns: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).date()
+NS_PER_MIN = 60 * 1_000_000_000
+#: quick ranges, counted back from the newest trace (a stored week works like live data)
+QUICK_RANGES: dict[str, int | None] = {"Custom": None, "Last 1 h": 3_600, "Last 6 h": 6 * 3_600,
+                                       "Last 24 h": 24 * 3_600, "Last 7 d": 7 * 86_400}
 
 
-def _day_ns(day: dt.date) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()) * 1_000_000_000
+def _utc(ns: int) -> dt.datetime:
+    # integer arithmetic: a float of Unix ns loses the last digits (and used to shift links by a day)
+    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=ns // 1_000)
+
+
+def _minute_floor(ns: int) -> int:
+    return ns - ns % NS_PER_MIN
+
+
+def _minute_ceil(ns: int) -> int:
+    return -(-ns // NS_PER_MIN) * NS_PER_MIN
+
+
+def _ns_of(day: dt.date, at: dt.time) -> int:
+    moment = dt.datetime.combine(day, at.replace(second=0, microsecond=0), tzinfo=dt.timezone.utc)
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1) * 1_000
+
+
+def time_range_picker(container: Any, cur: "Filters", lo: int | None, hi: int | None) -> tuple[int | None, int | None]:
+    """From/to date and hour:minute inputs (UTC) plus quick ranges. A bound the link gave to the
+    nanosecond is kept exactly while the widgets still show it (minute resolution), so reloading or
+    sharing a link never changes it; None means "from the first / to the last trace"."""
+    if lo is None or hi is None:  # an empty store: nothing to pick from
+        return None, None
+    quick = container.selectbox("Time range (UTC)", list(QUICK_RANGES), key=_seed("quick", "Custom"))
+    seconds = QUICK_RANGES.get(quick)
+    if seconds is not None:
+        return max(lo, hi + 1 - seconds * 1_000_000_000), None
+    start0 = cur.start_ns if cur.start_ns is not None else lo
+    end0 = cur.end_ns if cur.end_ns is not None else _minute_ceil(hi + 1)
+    c1, c2 = container.columns(2)
+    d1 = c1.date_input("From (UTC)", key=_seed("from_day", _utc(_minute_floor(start0)).date()))
+    t1 = c2.time_input("at (UTC)", key=_seed("from_time", _utc(_minute_floor(start0)).time()), step=60)
+    c3, c4 = container.columns(2)
+    d2 = c3.date_input("To (UTC)", key=_seed("to_day", _utc(_minute_floor(end0)).date()))
+    t2 = c4.time_input("at (UTC) ", key=_seed("to_time", _utc(_minute_floor(end0)).time()), step=60)
+    start = end = None
+    if isinstance(d1, dt.date) and isinstance(t1, dt.time):
+        start = _ns_of(d1, t1)
+        if cur.start_ns is not None and start == _minute_floor(cur.start_ns):
+            start = cur.start_ns  # exact, as the link gave it
+        elif cur.start_ns is None and start == _minute_floor(lo):
+            start = None
+    if isinstance(d2, dt.date) and isinstance(t2, dt.time):
+        end = _ns_of(d2, t2)
+        if cur.end_ns is not None and end == _minute_floor(cur.end_ns):
+            end = cur.end_ns
+        elif cur.end_ns is None and end == _minute_ceil(hi + 1):
+            end = None
+    if start is not None and end is not None and end <= start:
+        container.warning("The range ends before it starts; showing from the start on.")
+        end = None
+    return start, end
 
 
 def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
@@ -193,19 +269,8 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     sb = st.sidebar
     sb.header("Filters")
     lo, hi = ws.time_bounds()
-    first, last = _day(lo), _day(hi)
-    start = _day(cur.start_ns) if cur.start_ns is not None else first
-    end = _day(cur.end_ns - 1) if cur.end_ns is not None else last
-    start, end = min(max(start, first), last), max(min(end, last), first)
-    picked = sb.date_input("Days (UTC)", key=_seed("days", (start, end)), min_value=first, max_value=last)
     f = Filters()
-    if isinstance(picked, (tuple, list)) and len(picked) == 2:
-        if picked[0] > first:
-            f.start_ns = _day_ns(picked[0])
-        if picked[1] < last:
-            f.end_ns = _day_ns(picked[1] + dt.timedelta(days=1))
-    elif isinstance(picked, (tuple, list)) and len(picked) == 1:  # mid-selection: one day so far
-        f.start_ns = _day_ns(picked[0]) if picked[0] > first else None
+    f.start_ns, f.end_ns = time_range_picker(sb, cur, lo, hi)
     # trace-level dimensions here; model and agent (span-level) have their own pickers below
     for dim in cohorts.browse_names(cohorts.TRACE) + ws.extra_dimensions():
         options = ws.values(dim)
@@ -220,10 +285,17 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
         if options:
             chosen = [v for v in getattr(cur, attr) if v in options]
             setattr(f, attr, list(sb.multiselect(label, options, key=_seed(attr, chosen))))
-    with sb.expander("More filters", expanded=bool(cur.kinds or cur.statuses or cur.scores or cur.text
+    for dim in ("session_id", "user_id"):  # one value per conversation / user: kept from the link, not listed
+        if cur.dims.get(dim):
+            f.dims[dim] = list(cur.dims[dim])
+            sb.caption(f"{dim.replace('_', ' ')}: {', '.join(cur.dims[dim])} (from the link; Clear filters drops it)")
+    with sb.expander("More filters", expanded=bool(cur.kinds or cur.statuses or cur.scores or cur.text or cur.tags
                                                      or cur.min_cost is not None or cur.max_cost is not None
                                                      or cur.min_latency_ms is not None
                                                      or cur.max_latency_ms is not None)):
+        tags = ws.values("tag")
+        if tags:
+            f.tags = list(st.multiselect("tags", tags, key=_seed("tags", [t for t in cur.tags if t in tags])))
         kinds = ws.values("kind")
         f.kinds = list(st.multiselect("span kind", kinds, key=_seed("kinds", [k for k in cur.kinds if k in kinds])))
         statuses = ["ERROR", "OK", "UNSET"]
@@ -236,8 +308,10 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
                               key=_seed("ev", current if current in names else "(any)"))
             if ev != "(any)":
                 lo_s, hi_s = cur.scores.get(ev, (None, None))
-                rng = st.slider("score range", 0.0, 1.0, key=_seed(f"ev_range_{ev}", (lo_s or 0.0, 1.0 if hi_s is None else hi_s)),
-                                step=0.05)
+                # a (lo, hi) value seeded through session state makes a range slider; the stub sees a float
+                rng = cast(tuple[float, float], st.slider(
+                    "score range", 0.0, 1.0, key=_seed(f"ev_range_{ev}", (lo_s or 0.0, 1.0 if hi_s is None else hi_s)),
+                    step=0.05))
                 f.scores[ev] = (None if rng[0] <= 0 else rng[0], None if rng[1] >= 1 else rng[1])
         c1, c2 = st.columns(2)
         f.min_latency_ms = _opt(c1.number_input("min latency ms", min_value=0.0, value=None,
@@ -254,6 +328,7 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     st.session_state[_STATE_KEY] = params
     if sync_url:
         set_url_params(params)
+        st.session_state[_URL_KEY] = params
     return f
 
 
@@ -261,7 +336,11 @@ def _opt(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def set_url_params(params: dict[str, str], *, keep: tuple[str, ...] = ("trace_id", "span_id", "sort", "desc", "page")) -> None:
+#: URL keys that are not filters but a page's own state (kept when the filters are written)
+PAGE_PARAMS: tuple[str, ...] = ("trace_id", "span_id", "sort", "desc", "page", "since", "until", "cohort")
+
+
+def set_url_params(params: dict[str, str], *, keep: tuple[str, ...] = PAGE_PARAMS) -> None:
     """Make the URL query string carry `params` (plus the page's own keys in `keep`), writing only on change."""
     current = st.query_params.to_dict()
     wanted = {k: v for k, v in current.items() if k in keep}
@@ -272,6 +351,13 @@ def set_url_params(params: dict[str, str], *, keep: tuple[str, ...] = ("trace_id
 
 # ---------------------------------------------------------------------------------------------
 # Formatting and rendering
+
+
+def fmt_time(ns: int) -> str:
+    """A time as the shortest ISO-8601 UTC text that reads back to the same nanosecond."""
+    from ..timeutil import format_time
+
+    return format_time(int(ns))
 
 
 def fmt_int(v: Any) -> str:
@@ -467,3 +553,73 @@ def signal_label(name: str) -> str:
     from .. import signals
 
     return signals.get(name).label
+
+
+# ---------------------------------------------------------------------------------------------
+# The changes feed
+
+
+def finding_links(finding: Any) -> dict[str, dict[str, str]]:
+    """URL params of a finding's three actions: its cohort's traces in its window, the Alerts
+    suggester pre-filled, and the feed narrowed "around this finding" (its window, padded)."""
+    from ..analysis.changes import cohort_filters
+    from ..timeutil import format_time
+
+    end = finding.end_ns if finding.end_ns is not None else finding.window_end_ns
+    traces = cohort_filters(finding.cohort, finding.start_ns, end).to_query_params()
+    # the Alerts page's suggester reads ?since=...&until=...&cohort.DIM=VALUE (one per dimension)
+    alert = {"since": format_time(finding.start_ns), "until": format_time(end or finding.start_ns + 1)}
+    alert.update({f"cohort.{dim}": str(value) for dim, value in finding.cohort.items()})
+    length = (end or finding.start_ns) - finding.start_ns
+    around = {"start": format_time(finding.start_ns - max(length, 3_600 * 10**9))}
+    if end is not None and finding.end_ns is not None:
+        around["end"] = format_time(end + max(length, 3_600 * 10**9))
+    return {"traces": traces, "alert": alert, "around": around}
+
+
+def finding_card(ws: "Workspace", finding: Any, index: int, *, expanded: bool = False) -> None:
+    """One finding: title, start, magnitude, sparkline of the cohort against the rest, and the actions."""
+    from ..charts.changes import finding_sparkline
+
+    d = finding.to_dict()
+    rel = f" ({d['relative']:+.0%})" if d.get("relative") is not None else ""
+    with st.expander(f"{index + 1}. {finding.title()}", expanded=expanded):
+        # markdown, not st.metric: the page's metrics are its KPIs
+        st.markdown(
+            f"**Since** {d['start'].replace('T', ' ').rstrip('Z')} UTC · **until** "
+            f"{(d['end'] or 'ongoing').replace('T', ' ').rstrip('Z')}{' UTC' if d['end'] else ''} · "
+            f"**{finding.signals[0]}** ({finding.aggregation}) {finding.baseline:.4g} → **{finding.current:.4g}** "
+            f"({finding.effect:+.4g}{rel}) · n {finding.n_baseline:,} → {finding.n_current:,} · q {finding.q:.2g}"
+            + (f" · also {', '.join(finding.signals[1:])}" if len(finding.signals) > 1 else ""))
+        if finding.aliases:
+            st.caption("Same traffic as: " + "; ".join(", ".join(f"{k}={v}" for k, v in a.items())
+                                                     for a in finding.aliases))
+        st.altair_chart(finding_sparkline(ws.finding_series(finding), finding.start_ns, finding.end_ns,
+                                          title=finding.signals[0]), width="stretch")
+        links = finding_links(finding)
+        a = st.columns(4)
+        a[0].page_link(page_file("Traces"), label="Open these traces", query_params=links["traces"])
+        a[1].page_link(page_file("Alerts"), label="Make an alert from it", query_params=links["alert"])
+        a[2].page_link(page_file(""), label="Around this finding", query_params=links["around"])
+        if a[3].toggle("Explain it", key=f"explain_{index}"):
+            explain_view(ws, finding)
+
+
+def explain_view(ws: "Workspace", finding: Any) -> None:
+    """The finding's signal explained: which segments moved it (rate vs mix), top rows and drill-down."""
+    end = finding.end_ns if finding.end_ns is not None else finding.window_end_ns
+    res = ws.explain(finding.signals[0], finding.start_ns, end)
+    out = res.to_dict(top=8)
+    st.caption(f"{res.signal}: {res.baseline:.4g} → {res.current:.4g} (mean; the same length before is the "
+               "baseline). Rate = the segment got worse; mix = its share of traffic changed. Each dimension's "
+               "rows sum to the total change.")
+    rows = [{"segment": ", ".join(f"{k}={v}" for k, v in s["cohort"].items()), "rate effect": s["rate_effect"],
+             "mix effect": s["mix_effect"], "total": s["contribution"], "explains": s["explains"],
+             "share before": s["share"]["baseline"], "share now": s["share"]["current"]}
+            for s in [*out["top"], *out["combinations"]]]
+    show_frame(rows, column_config={k: st.column_config.NumberColumn(format="%.4g")
+                                    for k in ("rate effect", "mix effect", "total")}
+               | {k: st.column_config.NumberColumn(format="percent")
+                  for k in ("explains", "share before", "share now")})
+    for n in res.notes:
+        st.caption(n)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import altair as alt
+
+from .timeaxis import utc_tooltip, utc_x
 import pandas as pd
 
 from ..alerts.evaluate import BacktestResult, Episode, group_label
@@ -31,10 +33,10 @@ def backtest_chart(result: BacktestResult, group: str | None = None, width: int 
                                "this condition alone")
         joint = _episode_frame([e for e in result.episodes if group_label(e.group) == group], "joint rule")
         bands = pd.concat([alone, joint], ignore_index=True)
-        base = alt.Chart(data).encode(x=alt.X("time:T", title=None))
+        base = alt.Chart(data).encode(x=utc_x("time"))
         line = base.mark_line(point=False).encode(
             y=alt.Y("value:Q", title=leaf.label().rsplit(" ", 2)[0]),
-            tooltip=["time:T", alt.Tooltip("value:Q", format=".4g"), "count:Q"])
+            tooltip=[utc_tooltip("time"), alt.Tooltip("value:Q", format=".4g"), "count:Q"])
         rule = alt.Chart(pd.DataFrame({"threshold": [float(leaf.threshold)]})).mark_rule(
             strokeDash=[6, 4], color="#d62728").encode(y="threshold:Q")
         layers = [line, rule]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import altair as alt
+
+from .timeaxis import utc_tooltip, utc_x
 import pandas as pd
 
 from ..drift.result import DriftReport, DriftResult
@@ -15,15 +17,15 @@ def series_chart(report: DriftReport, result: DriftResult, *, height: int = 180)
     y_title = {"rate": "rate", "share": "share", "jaccard": "share in reference top-k",
                "js_divergence": "divergence from reference"}.get(result.unit, f"mean {result.unit}".strip())
     base = alt.Chart(frame).encode(
-        x=alt.X("time:T", title=None),
+        x=utc_x("time"),
         y=alt.Y("value:Q", title=y_title),
-        tooltip=[alt.Tooltip("time:T"), alt.Tooltip("value:Q", format=".4g"), "n:Q", "window:N"],
+        tooltip=[utc_tooltip("time"), alt.Tooltip("value:Q", format=".4g"), "n:Q", "window:N"],
     )
     colour = alt.Color("window:N", scale=alt.Scale(domain=["reference", "current"], range=["#8c8c8c", "#d62728"]))
     chart = base.mark_circle(size=28, opacity=0.6).encode(color=colour)
     chart += alt.Chart(frame).mark_line().encode(
-        x="time:T", y=alt.Y("rolling:Q", title=y_title),
-        tooltip=[alt.Tooltip("time:T"), alt.Tooltip("rolling:Q", format=".4g", title="rolling mean")])
+        x=utc_x("time"), y=alt.Y("rolling:Q", title=y_title),
+        tooltip=[utc_tooltip("time"), alt.Tooltip("rolling:Q", format=".4g", title="rolling mean")])
     if result.change_point_ns is not None:
         cp = pd.DataFrame({"time": [pd.to_datetime(result.change_point_ns, unit="ns", utc=True)]})
         chart = chart + alt.Chart(cp).mark_rule(strokeDash=[4, 3], color="#444").encode(x="time:T")

@@ -26,6 +26,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracedesk.cli.drift_cmd",
     "tracedesk.cli.eval_cmd",
     "tracedesk.cli.sample_cmd",
+    "tracedesk.cli.changes_cmd",
+    "tracedesk.cli.app_cmd",
+    "tracedesk.cli.export_cmd",
 )
 
 

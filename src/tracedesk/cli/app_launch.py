@@ -53,3 +53,19 @@ def requested_host(host: str | None, extra: Sequence[str]) -> str:
         if arg == "--server.address" and i + 1 < len(extra):
             return extra[i + 1]
     return host or LOOPBACK
+
+
+def become_streamlit(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server: on POSIX this process becomes it (signals such as Ctrl+C or kill reach
+    it directly and no orphan is left); elsewhere it runs as a child until it exits."""
+    import os
+    import subprocess
+
+    sys.stderr.flush()
+    sys.stdout.flush()
+    if os.name == "posix":
+        os.execve(sys.executable, cmd, env)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0

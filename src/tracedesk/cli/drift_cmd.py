@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports its libraries lazily (fast --help)
+    from ..drift.result import DriftReport
 
 _FAMILIES = ("input", "output", "evaluator", "retrieval")  # kept in sync with drift.FAMILIES (light import)
 
@@ -61,14 +65,14 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if (args.fail_on_drift and report.drifted) else 0
 
 
-def _print_table(report, top: int | None) -> None:
+def _print_table(report: DriftReport, top: int | None) -> None:
     ref, cur = report.reference.to_dict(), report.current.to_dict()
     print(f"reference {ref['start']} .. {ref['end']}   current {cur['start']} .. {cur['end']}   "
           f"dimension {report.dimension or '(all traffic)'}")
     rows = report.ranked(top, include_insufficient=True)
     print(f"{'#':>3}  {'signal':<26} {'cohort':<40} {'ref':>10} {'cur':>10} {'magn':>6} {'q':>8}  n ref/cur  verdict")
     for i, r in enumerate(rows, start=1):
-        def num(v):
+        def num(v: float | None) -> str:
             return "-" if v is None else f"{v:.4g}"
         q = "-" if r.q_value is None else f"{r.q_value:.1e}"
         verdict = "DRIFT" if r.drifted else ("insufficient" if r.insufficient else "ok")

@@ -4,6 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports its libraries lazily (fast --help)
+    import sqlite_utils
+
+    from ..evals.runner import RunReport
 
 _DB_HELP = "database file (default: $TRACEDESK_DB or ./tracedesk.db)"
 
@@ -79,7 +85,7 @@ def _no_sub(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _open(path: str | None, *, must_exist: bool = True):
+def _open(path: str | None, *, must_exist: bool = True) -> sqlite_utils.Database:
     import os
 
     from . import UsageError
@@ -104,7 +110,7 @@ class _Bar:
         self.last = 0.0
         self.last_decile = -1
 
-    def __call__(self, done: int, total: int, report) -> None:  # noqa: ANN001
+    def __call__(self, done: int, total: int, report: RunReport) -> None:
         if self.quiet or total == 0:
             return
         frac = done / total

@@ -17,6 +17,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--db", help="database file (default: $TRACEDESK_DB or ./tracedesk.db)")
     p.add_argument("--redact", action="store_true",
                    help="mask e-mails, phones, card numbers, SSNs, IBANs and API keys before storing")
+    p.add_argument("--redact-keep", action="append", default=[], metavar="KEY",
+                   help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
+                        "added to the database's `redaction` setting")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-inflate-ratio", type=int, default=None, metavar="N",
                    help="refuse a gzip file that expands more than N times its size, past 64 MB "
@@ -78,8 +81,10 @@ def run_ingest(args: argparse.Namespace) -> int:
         ratio = args.max_inflate_ratio if args.max_inflate_ratio is not None else DEFAULT_MAX_INFLATE_RATIO
         if ratio < 1:
             raise UsageError(f"--max-inflate-ratio must be at least 1 (got {ratio})")
-        report = ingest_paths(path, args.paths, redact=args.redact, progress=_Bar(not args.quiet),
-                              max_inflate_ratio=ratio)
+        if args.redact_keep and not args.redact:
+            raise UsageError("--redact-keep only applies with --redact; add --redact")
+        report = ingest_paths(path, args.paths, redact=args.redact, redact_keep=args.redact_keep,
+                              progress=_Bar(not args.quiet), max_inflate_ratio=ratio)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

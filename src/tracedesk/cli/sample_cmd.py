@@ -82,7 +82,6 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     import os
-    import subprocess
     import sys
     import time
 
@@ -113,12 +112,6 @@ def run_demo(args: argparse.Namespace) -> int:
     env = dict(os.environ, TRACEDESK_DB=os.path.abspath(path))
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     print(f"Opening the workbench ({app}) on {path} (Ctrl+C to stop)", file=sys.stderr)
-    sys.stderr.flush()
-    sys.stdout.flush()
-    if os.name == "posix":
-        # Become the Streamlit server: signals (Ctrl+C, kill) reach it directly, no orphan is left.
-        os.execve(sys.executable, cmd, env)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    from .app_launch import become_streamlit
+
+    return become_streamlit(cmd, env)

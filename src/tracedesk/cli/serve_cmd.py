@@ -7,10 +7,11 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve",
-        help="receive live traces over OTLP/HTTP (protobuf or JSON) into a database",
+        help="receive live traces over OTLP/HTTP (protobuf or JSON) and OTLP/gRPC into a database",
         description=(
-            "Run an OTLP/HTTP receiver at /v1/traces and /v1/logs that writes into the database. "
-            "Point an instrumented app at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT. "
+            "Run an OTLP/HTTP receiver at /v1/traces and /v1/logs (and OTLP/gRPC on --grpc-port, with "
+            "pip install 'tracedesk[grpc]') that writes into the database; metrics are acknowledged and not "
+            "stored. Point an instrumented app at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT. "
             "Stop with Ctrl-C or SIGTERM: everything acknowledged is written first."
         ),
     )
@@ -24,6 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="largest request body accepted, in MB, before and after decompression (default 32)")
     p.add_argument("--redact", action="store_true",
                    help="mask e-mails, phones, card numbers, SSNs, IBANs and API keys before storing (as ingest --redact)")
+    p.add_argument("--grpc-port", type=int, default=None,
+                   help="OTLP/gRPC port (default 4317 when grpcio is installed and the port is free; "
+                        "given explicitly, failing to listen there is an error; 0 = any free port)")
+    p.add_argument("--no-grpc", action="store_true", help="serve OTLP/HTTP only")
+    p.add_argument("--redact-keep", action="append", default=[], metavar="KEY",
+                   help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
+                        "added to the database's `redaction` setting")
     p.set_defaults(func=_run)
 
 
@@ -43,13 +51,26 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port} is out of range; use 1-65535 (or 0 for any free port)")
     if args.max_body_mb <= 0:
         raise UsageError("--max-body-mb must be positive, e.g. --max-body-mb 32")
+    if args.no_grpc and args.grpc_port is not None:
+        raise UsageError("--no-grpc and --grpc-port contradict each other; pass one")
+    if args.grpc_port is not None and not 0 <= args.grpc_port <= 65535:
+        raise UsageError(f"--grpc-port {args.grpc_port} is out of range; use 1-65535 (or 0 for any free port)")
+    if args.grpc_port is not None:
+        from ..extras import require
+
+        require("grpc")
+    if args.redact_keep and not args.redact:
+        raise UsageError("--redact-keep only applies with --redact; add --redact")
     token = args.token if args.token is not None else os.environ.get("TRACEDESK_TOKEN") or None
 
     from ..receiver.run import serve
     from ..receiver.server import ReceiverConfig
 
     config = ReceiverConfig(db_path=db, host=args.host, port=args.port, token=token,
-                            max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact)
+                            max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact,
+                            grpc_port=None if args.no_grpc else (4317 if args.grpc_port is None else args.grpc_port),
+                            grpc_required=args.grpc_port is not None,
+                            redact_keep=tuple(args.redact_keep))
     try:
         serve(config)
     except ValueError as exc:  # e.g. an invalid cohort-dimension mapping stored in the database

@@ -18,6 +18,8 @@ its own documents.
 """
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,7 @@ from .. import signals
 from ..alerts.definition import SignalParam
 from ..signals import SampleQuery, Signal
 from ..store import samples as _samples
-from .windows import parse_duration
+from ..timeutil import parse_duration
 
 _REFERENCE = SignalParam("reference", choices=("1d", "2d", "3d", "7d", "14d", "28d"),
                          help="baseline period before the evaluated range (default 7d)")
@@ -39,13 +41,27 @@ _DEPTH = SignalParam("rank_depth", choices=("1", "2", "3", "5", "10"),
                      help="documents per retrieval that count, from the top (default 3)")
 
 
+class ReferenceTooShortWarning(UserWarning):
+    """The stored history is shorter than the reference period a drift signal asked for."""
+
+
 def _reference_query(db: sqlite_utils.Database, q: SampleQuery, params: dict[str, Any]) -> list[SampleQuery]:
-    """The rolling baseline before the range, then the first stretch of data as the fallback."""
-    length = parse_duration(params.get("reference", "7d"))
-    first = _samples.first_span_ns(db) or 0
+    """The rolling baseline before the range when history covers all of it; else the first `reference`
+    of stored data. A reference is never shorter than asked: a rolling window cut by the start of the
+    data (a backtest from the first span) held minutes of traffic and made every document look new."""
+    text = params.get("reference", "7d")
+    length = parse_duration(text)
+    first, last = _samples.span_range(db) or (0, 0)
     start = q.since_ns if q.since_ns is not None else first
-    rolling = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=start - length, until_ns=start)
     fallback = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=first - 1, until_ns=first + length)
+    if last - first < length:
+        warnings.warn(f"drift signal reference {text}: the database holds only {(last - first) / 3.6e12:.1f} h of "
+                      f"history, so the reference is all of it (and overlaps the evaluated range)",
+                      ReferenceTooShortWarning, stacklevel=2)
+        return [fallback]
+    if start - length < first:
+        return [fallback]
+    rolling = SampleQuery(scope=q.scope, group_by=q.group_by, since_ns=start - length, until_ns=start)
     return [rolling, fallback]
 
 
@@ -78,7 +94,8 @@ class _DocCodec:
         return _samples.retrieval_doc_codes(db, q, self.encode)
 
 
-def _reference_frame(db, params, q, read) -> pd.DataFrame:
+def _reference_frame(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery,
+                     read: Callable[[SampleQuery], pd.DataFrame]) -> pd.DataFrame:
     frame = pd.DataFrame()
     for ref in _reference_query(db, q, params):
         frame = read(ref)
@@ -118,18 +135,18 @@ def _retrieval(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery
     return cur[~np.isnan(values)].reset_index(drop=True)
 
 
-def _topk_overlap(db, params, q):
+def _topk_overlap(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     return _retrieval(db, params, q, new_docs=False)
 
 
-def _new_docs(db, params, q):
+def _new_docs(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     return _retrieval(db, params, q, new_docs=True)
 
 
-def _output_length_shift(db, params, q):
+def _output_length_shift(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     lengths = _samples.llm_value("output_length")
 
-    def read(rq):
+    def read(rq: SampleQuery) -> pd.DataFrame:
         return lengths(db, {}, rq)
 
     ref = _reference_frame(db, params, q, read)

@@ -8,10 +8,12 @@ example rows from both windows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import stats
@@ -80,12 +82,12 @@ def _pick(row_ids: np.ndarray, order: np.ndarray, k: int) -> list[int]:
 
 
 def _examples(ctx: Context, row_ids: np.ndarray, values: np.ndarray, current: np.ndarray,
-              direction: float) -> dict[str, list[str]]:
+              direction: float) -> dict[str, list[int]]:
     """Current: the rows furthest in the direction of the drift. Reference: the most typical rows."""
     k = ctx.config.examples
     cur_idx = np.flatnonzero(current)
     ref_idx = np.flatnonzero(~current)
-    out = {"reference": [], "current": []}
+    out: dict[str, list[int]] = {"reference": [], "current": []}
     if cur_idx.size:
         sign = 1.0 if direction >= 0 else -1.0
         order = cur_idx[np.argsort(-sign * values[cur_idx], kind="stable")]
@@ -97,7 +99,8 @@ def _examples(ctx: Context, row_ids: np.ndarray, values: np.ndarray, current: np
     return out
 
 
-def _clean_rows(times, values, current, row_ids):
+def _clean_rows(times: npt.ArrayLike, values: npt.ArrayLike, current: npt.ArrayLike, row_ids: npt.ArrayLike
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     values = np.asarray(values, dtype=float)
     keep = ~np.isnan(values)
     return (np.asarray(times, dtype=np.int64)[keep], values[keep], np.asarray(current, dtype=bool)[keep],
@@ -108,7 +111,8 @@ def _clean_rows(times, values, current, row_ids):
 # Numeric and rate signals
 
 
-def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, current, row_ids,
+def numeric(ctx: Context, signal: str, family: str, cohort: str, times: npt.ArrayLike, values: npt.ArrayLike, current: npt.ArrayLike,
+            row_ids: npt.ArrayLike,
             *, unit: str = "") -> DriftResult:
     """A continuous value (length, tokens, latency, score): KS distance + Cohen's d."""
     times, values, current, row_ids = _clean_rows(times, values, current, row_ids)
@@ -135,7 +139,8 @@ def numeric(ctx: Context, signal: str, family: str, cohort: str, times, values, 
     return r
 
 
-def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, current, row_ids) -> DriftResult:
+def rate(ctx: Context, signal: str, family: str, cohort: str, times: npt.ArrayLike, flags: npt.ArrayLike, current: npt.ArrayLike,
+         row_ids: npt.ArrayLike) -> DriftResult:
     """A 0/1 flag per row (refusal, JSON output...): change in rate, Cohen's h, two-proportion z-test."""
     times, flags, current, row_ids = _clean_rows(times, flags, current, row_ids)
     ref, cur = flags[~current], flags[current]
@@ -147,11 +152,12 @@ def rate(ctx: Context, signal: str, family: str, cohort: str, times, flags, curr
         r.effect = r.current_value - r.reference_value
         r.details = {"reference_count": int(ref.sum()), "current_count": int(cur.sum())}
     r.examples = _examples(ctx, row_ids, flags, current, r.effect or 0.0)
-    if r.insufficient:
+    p_ref, p_cur = r.reference_value, r.current_value
+    # an empty window (possible with min_samples=0) has no rate to test
+    if r.insufficient or r.effect is None or p_ref is None or p_cur is None:
         return r
     h, p = stats.two_proportion(int(ref.sum()), ref.size, int(cur.sum()), cur.size)
     r.magnitude, r.p_value = abs(r.effect), p
-    p_ref, p_cur = r.reference_value, r.current_value
     se = np.sqrt(p_ref * (1 - p_ref) / ref.size + p_cur * (1 - p_cur) / cur.size)
     r.rank_score = max(0.0, abs(r.effect) - 1.96 * float(se))
     r.effect_size, r.effect_size_name = h, "cohen_h"
@@ -177,7 +183,8 @@ def locate_change(ctx: Context, r: DriftResult) -> None:
 # Categorical signals
 
 
-def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labels, current, row_ids) -> DriftResult:
+def categorical(ctx: Context, signal: str, family: str, cohort: str, times: npt.ArrayLike, labels: Iterable[Any],
+                current: npt.ArrayLike, row_ids: npt.ArrayLike) -> DriftResult:
     """A label per row (finish reason, language): total variation + chi-square. The values shown are
     the share of the category whose share changed most."""
     labels = np.asarray([("(none)" if v is None else str(v)) for v in labels], dtype=object)
@@ -215,7 +222,7 @@ def categorical(ctx: Context, signal: str, family: str, cohort: str, times, labe
 # Hashed text (topic mix)
 
 
-def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, row_ids,
+def topic(ctx: Context, cohort: str, times: np.ndarray, matrix: np.ndarray, current: np.ndarray, row_ids: np.ndarray,
           texts: Sequence[str]) -> DriftResult:
     """Jensen-Shannon divergence of the hashed bag-of-words of prompts, permutation-tested.
 
@@ -262,7 +269,8 @@ def topic(ctx: Context, cohort: str, times, matrix: np.ndarray, current, row_ids
 def _gained_words(texts: Sequence[str], current: np.ndarray, k: int = 8) -> list[str]:
     from .text import _WORD_RE
 
-    ref, cur = Counter(), Counter()
+    ref: Counter[str] = Counter()
+    cur: Counter[str] = Counter()
     for text, is_cur in zip(texts, current):
         (cur if is_cur else ref).update(set(_WORD_RE.findall(text.lower())))
     n_ref, n_cur = max(1, int((~current).sum())), max(1, int(current.sum()))
@@ -271,7 +279,7 @@ def _gained_words(texts: Sequence[str], current: np.ndarray, k: int = 8) -> list
     return [w for s, w in scored[:k] if s > 0.05]
 
 
-def _permute(ctx: Context, statistic, observed: float, rows_current: np.ndarray) -> tuple[float, float, float]:
+def _permute(ctx: Context, statistic: Callable[[np.ndarray], Any], observed: float, rows_current: np.ndarray) -> tuple[float, float, float]:
     """Permutation test of a "larger = more drift" statistic: (p-value, null mean, null 97.5% quantile).
 
     Window labels are shuffled over the pooled rows. With a few hundred permutations the smallest
@@ -311,7 +319,8 @@ def _jaccard_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union == 0, 1.0, (a & b).sum(axis=1) / np.maximum(union, 1))
 
 
-def retrieval_docs(ctx: Context, cohort: str, times, docs: np.ndarray, current, row_ids) -> list[DriftResult]:
+def retrieval_docs(ctx: Context, cohort: str, times: np.ndarray, docs: np.ndarray, current: np.ndarray,
+                   row_ids: np.ndarray) -> list[DriftResult]:
     """Top-k overlap (Jaccard of each window's most-retrieved documents) and the share of current
     retrievals returning documents never retrieved in the reference window.
 

@@ -5,7 +5,7 @@ computed inside SQLite, and raw prompt text is fetched by rowid for a bounded sa
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import orjson
@@ -13,7 +13,6 @@ import pandas as pd
 import sqlite_utils
 
 from .. import cohorts
-from ..analysis.textchecks import is_refusal
 from ..cohorts import NO_VALUE, model_family  # noqa: F401  (model_family: importable from here as before)
 from ..store import cohort_sql as _cohort_sql
 from .windows import DriftError, Window
@@ -126,7 +125,7 @@ def _frame(rows: list[tuple], columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Sequence[int]) -> dict[int, str]:
+def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Iterable[int]) -> dict[int, str]:
     """rowid -> trace_id for the few rows picked as examples (trace ids are not read in bulk)."""
     if table not in ("spans", "evaluations"):
         raise ValueError(table)
@@ -140,7 +139,9 @@ def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Sequence[int]) 
 
 
 def _ensure_functions(db: sqlite_utils.Database) -> None:
-    db.conn.create_function("td_is_refusal", 1, lambda t: int(is_refusal(t)), deterministic=True)
+    from ..store.samples import register_functions
+
+    register_functions(db)  # the one refusal check, with the database's phrase lists
 
 
 def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur: Window,
@@ -159,7 +160,7 @@ def load_llm(db: sqlite_utils.Database, dimension: str | None, ref: Window, cur:
                     -- a refusal opens with i/s/u/a after optional non-word characters: any other ASCII
                     -- letter or digit first means "no" without calling into Python
                     WHEN substr(s.output_text, 1, 1) GLOB '[0-9B-HJ-RTV-Zb-hj-rtv-z]' THEN 0
-                    ELSE td_is_refusal(substr(s.output_text, 1, 300)) END,
+                    ELSE td_is_refusal(substr(CAST(s.output_text AS BLOB), 1, 3200)) END,
                CASE WHEN s.output_text IS NULL AND s.output_messages IS NULL THEN NULL
                     ELSE substr(ltrim(COALESCE(s.output_text, '')), 1, 1) IN ('{{', '[') END,
                (COALESCE(s.finish_reason, '') IN ('tool_calls', 'tool_call', 'tool_use', 'function_call')

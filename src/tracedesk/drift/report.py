@@ -4,12 +4,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
 from .. import store
+from ..store.connect import with_database
 from . import compute, load, stats
 from .result import FAMILIES, DriftConfig, DriftReport, DriftResult
 from .text import hashed_bow, language
@@ -26,6 +28,7 @@ def _bucket_ns(reference: Window, current: Window, target: int = 60) -> int:
     return _BUCKETS_S[-1] * 1_000_000_000
 
 
+@with_database  # a path is opened for the call and closed after it
 def drift_report(
     db: "str | os.PathLike[str] | sqlite_utils.Database",
     since: object = None,
@@ -36,7 +39,7 @@ def drift_report(
     dimension: str | None = None,
     families: Iterable[str] | None = None,
     config: DriftConfig | None = None,
-    **overrides: object,
+    **overrides: Any,  # DriftConfig fields; names are checked below
 ) -> DriftReport:
     """Drift of every signal in every cohort of `dimension` between a reference and a current window.
 
@@ -204,11 +207,11 @@ def _resolve_examples(db: sqlite_utils.Database, results: list[DriftResult], k: 
             wanted[table].update(rows)
     found = {table: load.trace_ids_for(db, table, rows) for table, rows in wanted.items() if rows}
     for r in results:
-        table = found.get("evaluations" if r.family == "evaluator" else "spans", {})
+        trace_of = found.get("evaluations" if r.family == "evaluator" else "spans", {})
         for window, rows in r.examples.items():
             ids: list[str] = []
             for row in rows:
-                tid = table.get(row)
+                tid = trace_of.get(row)
                 if tid and tid not in ids:
                     ids.append(tid)
             r.examples[window] = ids[:k]
@@ -217,7 +220,7 @@ def _resolve_examples(db: sqlite_utils.Database, results: list[DriftResult], k: 
 def _adjust(ctx: compute.Context, results: list[DriftResult]) -> None:
     """False-discovery adjustment over the whole report, the drift verdict, and change points."""
     tested = [r for r in results if r.p_value is not None and not r.insufficient]
-    for r, q in zip(tested, stats.benjamini_hochberg([r.p_value for r in tested])):
+    for r, q in zip(tested, stats.benjamini_hochberg([r.p_value for r in tested if r.p_value is not None])):
         r.q_value = q
         r.drifted = q <= ctx.config.alpha and (r.magnitude or 0.0) >= ctx.config.min_magnitude
         # Flagged pairs say when they started; evaluator scores always get the test, since a slow

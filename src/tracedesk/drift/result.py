@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .windows import Window, iso
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built
+    import pandas as pd
 
 FAMILIES = ("input", "output", "evaluator", "retrieval")
 
@@ -68,7 +71,8 @@ class DriftResult:
     change_point_p: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     series: list[dict[str, Any]] = field(default_factory=list)
-    examples: dict[str, list[str]] = field(default_factory=lambda: {"reference": [], "current": []})
+    # row ids while computing; the report swaps them for trace ids (report._resolve_examples)
+    examples: dict[str, list[Any]] = field(default_factory=lambda: {"reference": [], "current": []})
     # (times, values) kept until change points are located; never serialized
     _raw: Any = field(default=None, repr=False)
 
@@ -159,7 +163,7 @@ class DriftReport:
                 return r
         return None
 
-    def to_frame(self, *, include_insufficient: bool = True):
+    def to_frame(self, *, include_insufficient: bool = True) -> pd.DataFrame:
         """One row per (signal, cohort), ranked; series and examples left out (see `series_frame`)."""
         import pandas as pd
 
@@ -174,7 +178,7 @@ class DriftReport:
             rows.append({"rank": rank, **d})
         return pd.DataFrame(rows)
 
-    def series_frame(self, result: DriftResult):
+    def series_frame(self, result: DriftResult) -> pd.DataFrame:
         """The per-bucket time series of one result (columns time, value, n, window)."""
         import pandas as pd
 

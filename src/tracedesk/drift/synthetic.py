@@ -12,11 +12,16 @@ with no step: 0.08 = from 0.85 at the start to 0.77 at the end).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..models import Evaluation, Span
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SHIFTS = ("input", "output", "refusal", "evaluator", "retrieval")
 _TOPIC_A = ("invoice payment refund charge billing account card subscription plan renewal receipt "
@@ -77,7 +82,7 @@ def synthetic_traffic(
         llm_ms = float(rng.lognormal(np.log(900), 0.3))
         ns = lambda ms: int(ms * 1_000_000)  # noqa: E731
         total_ms = ret_ms + llm_ms + 5
-        common = dict(trace_id=trace_id, route=cohort, service="rag-app")
+        common: dict[str, Any] = dict(trace_id=trace_id, route=cohort, service="rag-app")
         batch_spans += [
             Span(span_id=root, name="agent.run", kind="AGENT", status="OK", start_ns=t0, end_ns=t0 + ns(total_ms),
                  duration_ms=total_ms, agent_name="rag", **common),
@@ -101,7 +106,8 @@ def synthetic_traffic(
         yield batch_spans, batch_evals
 
 
-def write_synthetic(db, n_traces: int, start_ns: int, end_ns: int, **kwargs) -> int:
+def write_synthetic(db: str | os.PathLike[str] | sqlite_utils.Database, n_traces: int, start_ns: int, end_ns: int,
+                    **kwargs: Any) -> int:
     """Write synthetic traffic into `db` (path or Database); returns the number of spans written."""
     from .. import store
 

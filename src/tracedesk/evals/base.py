@@ -76,16 +76,24 @@ class Score:
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """What the registry and the runner need from any evaluator."""
+    """What the registry and the runner need from any evaluator (read-only: evaluators are frozen)."""
 
-    name: str  # lowercase snake_case; the evaluation row's name
-    version: str  # bump when the rubric / logic changes: it is part of the cache key
-    family: Family
-    description: str
-    applies_to: tuple[str, ...]  # span kinds; () = any kind
-    scope: Scope
-    requires: tuple[str, ...]  # EvalInput fields that must be present
-    threshold: float  # passed = score >= threshold
+    @property
+    def name(self) -> str: ...  # lowercase snake_case; the evaluation row's name
+    @property
+    def version(self) -> str: ...  # bump when the rubric / logic changes: it is part of the cache key
+    @property
+    def family(self) -> Family: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def applies_to(self) -> tuple[str, ...]: ...  # span kinds; () = any kind
+    @property
+    def scope(self) -> Scope: ...
+    @property
+    def requires(self) -> tuple[str, ...]: ...  # EvalInput fields that must be present
+    @property
+    def threshold(self) -> float: ...  # passed = score >= threshold
 
 
 @dataclass(frozen=True, slots=True)

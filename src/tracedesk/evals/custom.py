@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from ..store import evals as store_evals
+from .base import Scope
 from .rubrics import SECTIONS, LLMJudge
 from ..errors import EvalError
 
@@ -79,7 +80,7 @@ def to_judge(spec: dict[str, Any]) -> LLMJudge:
             used.append(p)
     criteria = _PLACEHOLDER_RE.sub(lambda m: f"the {SECTIONS[m.group(1)]} section", spec["rubric"])
     digest = hashlib.blake2b(json.dumps(spec, sort_keys=True).encode(), digest_size=4).hexdigest()
-    scope = "trace" if "trajectory" in used else "span"
+    scope: Scope = "trace" if "trajectory" in used else "span"
     default_kinds: tuple[str, ...] = () if scope == "trace" else ("LLM", "AGENT", "CHAIN")
     return LLMJudge(
         name=spec["name"], title=spec["name"].replace("_", " "), version=f"custom-{digest}",

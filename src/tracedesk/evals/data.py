@@ -64,7 +64,7 @@ def candidates(
     if not units:
         return units
     bad = store_evals.traces_with_feedback(db, BAD_FEEDBACK)
-    span_min: dict[tuple[str, str], float] = {}
+    span_min: dict[tuple[str, str | None], float] = {}
     trace_min: dict[str, float] = {}
     for trace_id, span_id, low in store_evals.lowest_scores(db, ["user_feedback", *ignore_scores_of]):
         span_min[(trace_id, span_id)] = low
@@ -104,7 +104,7 @@ def _tool_calls(messages: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
         for tc in msg.get("tool_calls") or ():
             if not isinstance(tc, dict):
                 continue
-            fn = tc.get("function") if isinstance(tc.get("function"), dict) else tc
+            fn = tc["function"] if isinstance(tc.get("function"), dict) else tc
             name = fn.get("name") or tc.get("name")
             args = fn.get("arguments", tc.get("arguments", ""))
             if name:
@@ -186,7 +186,7 @@ def _tools_text(value: Any) -> str | None:
     names = []
     for t in value:
         if isinstance(t, dict):
-            fn = t.get("function") if isinstance(t.get("function"), dict) else t
+            fn = t["function"] if isinstance(t.get("function"), dict) else t
             names.append(str(fn.get("name") or json.dumps(t, default=str)[:100]))
         else:
             names.append(str(t))
@@ -268,19 +268,20 @@ def _build(key: tuple[str, str, str], spans: list[dict[str, Any]], totals: tuple
     else:  # an LLM step sees what its trace retrieved before it
         context = "\n".join(d for x in spans if x["kind"] in ("RETRIEVER", "RERANKER")
                             and (x["start_ns"] or 0) <= (s["start_ns"] or 0) for d in _docs_text(x["documents"]))
+    called_text: str | None
     if s["kind"] == "TOOL":
-        called = s["tool_name"] or s["name"]
+        called_text = s["tool_name"] or s["name"]
     elif s["kind"] in ("AGENT", "CHAIN"):  # an agent "calls" the tools its sub-steps call
         below = _descendants(spans, span_id)
-        called = ", ".join(sorted({x["tool_name"] or x["name"] for x in below if x["kind"] == "TOOL"}
+        called_text = ", ".join(sorted({x["tool_name"] or x["name"] for x in below if x["kind"] == "TOOL"}
                                   | {n for x in below for n, _ in _tool_calls(x["output_messages"])})) or None
     else:
-        called = ", ".join(n for n, _ in _tool_calls(s["output_messages"])) or None
+        called_text = ", ".join(n for n, _ in _tool_calls(s["output_messages"])) or None
     return EvalInput(
         trace_id=trace_id, span_id=span_id, kind=s["kind"], name=s["name"] or "", status=s["status"] or "UNSET",
         input=_span_input(s), output=_span_output(s), context=context or None,
         expected_tool=_attr(s, "expected_tool", "tracedesk.expected_tool"),
-        tool_name=called, available_tools=_tools_text(_attr(s, "llm.tools", "gen_ai.tool.definitions")),
+        tool_name=called_text, available_tools=_tools_text(_attr(s, "llm.tools", "gen_ai.tool.definitions")),
         duration_ms=s["duration_ms"], cost_usd=s["cost_usd"], model=s["model"],
         extra={"tool_result": s["tool_result"], "expects_json": _expects_json(s)},
     )

@@ -56,6 +56,13 @@ class EvalsHandle:
         config = evaluators if isinstance(evaluators, RunConfig) else RunConfig(list(evaluators), **options)
         return self._ws.job(run, config, progress=progress)
 
+    @property
+    def judges_missing(self) -> str | None:
+        """Why LLM judges cannot run here (litellm not installed: the message names the pip command), or None."""
+        from ..extras import MissingExtra, available
+
+        return None if available("judges") else str(MissingExtra("judges"))
+
     def scores(self, names: Sequence[str] | None = None) -> "pd.DataFrame":
         """One row per evaluation with its span's cohort fields (cached until the data changes)."""
         from .results import scores
@@ -77,6 +84,22 @@ class EvalsHandle:
         return review_queue(self.scores(), limit=limit)
 
     # -- custom judges -----------------------------------------------------------------------------
+
+    def pass_rules(self) -> list[dict[str, Any]]:
+        """Each stored evaluator's pass rule (threshold, direction, origin) and its verdict counts."""
+        from ..store.evals import evaluator_rules
+
+        return evaluator_rules(self._ws.db)
+
+    def set_pass_rule(self, name: str, threshold: float, direction: str) -> int:
+        """Set one evaluator's pass rule; its score-only verdicts are re-derived. Returns rows updated."""
+        from ..errors import InputError
+        from ..store.evals import save_pass_rule
+
+        try:
+            return save_pass_rule(self._ws.db, name, threshold, direction)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
 
     def custom_judges(self) -> list[dict[str, Any]]:
         from . import custom

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ..analysis.textchecks import is_refusal
-from .base import EvalInput, Score
+from .base import EvalInput, Family, Score, Scope
 from .pii import find_pii_kinds
 
 _TEXT_KINDS = ("LLM", "AGENT", "CHAIN", "TOOL", "RETRIEVER", "GUARDRAIL")
@@ -47,10 +47,10 @@ class _Heuristic:
 
     name: str = ""
     version: str = ""
-    family: str = "heuristic"
+    family: Family = "heuristic"
     description: str = ""
     applies_to: tuple[str, ...] = _TEXT_KINDS
-    scope: str = "span"
+    scope: Scope = "span"
     requires: tuple[str, ...] = ()
     threshold: float = 1.0
 
@@ -179,7 +179,7 @@ class CostSLOEvaluator(_Heuristic):
     version: str = "cost_slo-v1"
     description: str = "Trace cost within the cost SLO (default $0.05; --slo-cost-usd)."
     applies_to: tuple[str, ...] = ()
-    scope: str = "trace"
+    scope: Scope = "trace"
     requires: tuple[str, ...] = ("cost_usd",)
 
     def evaluate(self, inp: EvalInput) -> Score | None:

@@ -31,7 +31,12 @@ def litellm_module() -> Any:
     global _LITELLM
     if _LITELLM is None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm  # noqa: PLC0415 - deliberately lazy
+        try:
+            import litellm  # noqa: PLC0415 - deliberately lazy
+        except ImportError:
+            from ..extras import MissingExtra
+
+            raise MissingExtra("judges") from None
 
         litellm.suppress_debug_info = True
         litellm.drop_params = True  # e.g. models that reject temperature=0

@@ -5,11 +5,17 @@ The rows come from `store.evals` (no SQL here). pandas is imported here (not by 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:  # altair is imported where the chart is drawn
+    import altair as alt
 import sqlite_utils
 
+from .. import cohorts
 from ..errors import EvalError
+from ..store import cohort_sql
 from ..store import evals as store_evals
 
 COHORT_COLUMNS: tuple[str, ...] = store_evals.SCORE_SPAN_COLUMNS
@@ -29,6 +35,8 @@ def by_cohort(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     cols = ["name", by, "n", "mean", "pass_rate", "p10"]
     if scored.empty:
         return pd.DataFrame(columns=cols)
+    if by != "kind":  # an evaluation whose value is its trace's list counts in each (tracedesk.cohorts)
+        scored = cohort_sql.explode(scored, {by: cohorts.resolve(by)})
     scored[by] = scored[by].fillna("(none)")
     scored["passed"] = scored["passed"].astype(float)
     out = scored.groupby(["name", by]).agg(
@@ -50,7 +58,7 @@ def review_queue(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
     return q[keep].head(limit).reset_index(drop=True)
 
 
-def histogram(frame: pd.DataFrame, name: str, by: str):  # -> altair.Chart
+def histogram(frame: pd.DataFrame, name: str, by: str) -> alt.Chart:
     """Score distribution of one evaluator (moved to tracedesk.charts.evals.score_histogram)."""
     from ..charts.evals import score_histogram
 

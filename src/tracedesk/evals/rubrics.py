@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import EvalInput, Score
+from .base import EvalInput, Family, Score, Scope
 from .parsing import parse_reply
 
 _SYSTEM = """You are a strict evaluator of LLM application traces. Criterion: {title}.
@@ -89,10 +89,10 @@ class LLMJudge:
     good_means: str
     bad_means: str
     applies_to: tuple[str, ...] = ("LLM",)
-    scope: str = "span"
+    scope: Scope = "span"
     threshold: float = 0.5
     description: str = ""
-    family: str = field(default="judge")
+    family: Family = field(default="judge")
 
     def messages(self, inp: EvalInput) -> list[dict[str, Any]]:
         block, tag = data_block(inp, self.fields)

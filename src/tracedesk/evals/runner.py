@@ -30,6 +30,7 @@ import sqlite_utils
 from .. import store
 from ..errors import EvalError
 from ..store import evals as store_evals
+from ..store.connect import with_database
 from ..models import Evaluation, EvaluationSource
 from . import data, registry
 from .base import EvalInput, Evaluator, Score, applies, missing_inputs
@@ -231,8 +232,8 @@ def draw_judgeable(db: sqlite_utils.Database, units: list[data.Unit], evaluators
         drawn = {(u.trace_id, u.span_id) for u in smp.units}
         pool = [u for u in pool if (u.trace_id, u.span_id) not in drawn]
     comp = {p: 0 for p in (first.composition if first else {})}
-    for key in reasons.values():
-        comp[key] = comp.get(key, 0) + 1
+    for pool_name in reasons.values():
+        comp[pool_name] = comp.get(pool_name, 0) + 1
     return Sample(kept, reasons, len(units), strategy, seed, comp, unjudgeable, dict(lacking))
 
 
@@ -286,6 +287,7 @@ def iter_jobs(db: sqlite_utils.Database, smp: Sample, evaluators: list[Evaluator
                     yield _Job(e, inp, reason)
 
 
+@with_database  # a path is opened for the call and closed after it
 def run(
     db: "sqlite_utils.Database | str",
     config: RunConfig,
@@ -300,6 +302,10 @@ def run(
     if not evaluators:
         raise EvalError("No evaluators chosen. Pick one or more: see `tracedesk eval list`.")
     judges = [e.name for e in evaluators if e.family == "judge"]
+    if judges:
+        from ..extras import require
+
+        require("judges")  # before the model check: without litellm no model string can work
     if judges and not config.model:
         raise EvalError(f"LLM judges ({', '.join(judges)}) need a judge model: pass --model "
                          "(e.g. gpt-4o-mini with OPENAI_API_KEY set, or openai/<name> with --api-base).")

@@ -2,7 +2,7 @@
 
 Public API:
 - `parse_bytes(data, source, content_type=None) -> ParseResult` (no database; the live receiver uses it)
-- `ingest_paths(db, paths, *, redact=False, progress=None) -> IngestReport`
+- `ingest_paths(db, paths, *, redact=False, redact_keep=(), progress=None) -> IngestReport`
 - `ingest_bytes(db, data, source, content_type=None, redact=False) -> IngestReport`
 """
 from __future__ import annotations

@@ -139,10 +139,9 @@ _FLAT_ATTRS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def parse_flat(obj: dict[str, Any], where: str, normalizer: Normalizer, result: ParseResult) -> None:
-    trace_key = obj.get("trace_id", obj.get("conversation_id", obj.get("thread_id")))
-    if trace_key in (None, ""):
+    trace_id = _hex_id(obj.get("trace_id", obj.get("conversation_id", obj.get("thread_id"))), 16)
+    if trace_id is None:
         raise RecordError("flat record needs 'trace_id' or 'conversation_id' (or use OTLP/JSON)")
-    trace_id = _hex_id(trace_key, 16)
     parent_id = _hex_id(obj.get("parent_id", obj.get("parent_span_id")), 8)
     span_id = _hex_id(obj.get("span_id", obj.get("id")), 8) or hashlib.blake2b(
         orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS), digest_size=8).hexdigest()
@@ -234,7 +233,7 @@ def parse_flat(obj: dict[str, Any], where: str, normalizer: Normalizer, result: 
         result.evaluations.append(Evaluation(
             trace_id=trace_id, span_id=span_id, name=evaluation_name(score["name"]), score=number,
             label=score.get("label"), passed=passed, reason=score.get("reason", score.get("comment")),
-            source=score.get("source") if score.get("source") in {s.value for s in EvaluationSource}
+            source=str(score["source"]) if score.get("source") in {s.value for s in EvaluationSource}
             else EvaluationSource.IMPORTED.value, created_ns=end,
         ))
     _warn(notes, where, result)

@@ -13,7 +13,7 @@ from . import semconv as sc
 from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
-from .realworld import (agent_was_inferred, call_input_text, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+from .realworld import (agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
                         is_vector_text, litellm_raw_content, output_text_of, plain_model,
                         requested_model, retriever_documents, tool_result_text)
 from . import validate
@@ -142,7 +142,7 @@ class Plan:
         key = self._picks.get(id(keys), _MISSING)
         if key is _MISSING:
             key = self._picks[id(keys)] = next((k for k in keys if k in self.keyset), None)
-        if key is None:
+        if not isinstance(key, str):  # None: no key of `keys` occurs in this source
             return None
         value = attrs.get(key)
         if value is None or value == "":
@@ -233,6 +233,8 @@ class Normalizer:
         self._usage(span, attrs, f, plan, notes)
         if kind in ("LLM", "EMBEDDING"):
             llm_usage_details(span, attrs)
+            if convention == "genkit":
+                genkit_model_call(span, attrs)
         self._identity(span, attrs, f, kind, name, plan)
         if node is not None:
             span.agent_name = node
@@ -309,8 +311,8 @@ class Normalizer:
             if isinstance(details, dict):
                 cost = to_float(details.get("total"))
                 if cost is None:
-                    parts = [to_float(v) for v in details.values()]
-                    cost = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+                    costs = [to_float(v) for v in details.values()]
+                    cost = sum(p for p in costs if p is not None) if any(p is not None for p in costs) else None
         # A reported cost that is not finite and >= 0 would make every total inf or wrong: drop it (with a
         # note) and price the tokens as if no cost had been reported.
         cost = validate.amount(cost, "reported cost", notes)
@@ -364,7 +366,7 @@ class Normalizer:
                 attrs["tracedesk.handoff.to"] = span.handoff_to
             if span.handoff_from is not None:
                 attrs["tracedesk.handoff.from"] = span.handoff_from
-            if kind == "TOOL" and (span.tool_name is None or span.tool_name == name):
+            if kind == "TOOL" and span.tool_name not in sc.HANDOFF_TOOLS:
                 # "handoff to Billing", "Triage → unknown.handoff", "Handoff: Triage → Billing" are span
                 # names, not tools: one tool name so handoffs aggregate as one tool
                 span.tool_name = "handoff"
@@ -388,12 +390,12 @@ class Normalizer:
         for key, direction in plan.msg_lists:
             if (direction == "input" and inputs is not None) or (direction == "output" and outputs is not None):
                 continue
-            msgs = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
-            if msgs:
+            listed = normalize_messages(attrs[key], "assistant" if direction == "output" else None)
+            if listed:
                 if direction == "input":
-                    inputs = msgs
+                    inputs = listed
                 else:
-                    outputs = msgs
+                    outputs = listed
         for key in plan.system_keys:
             system = system_messages(attrs[key])
         if "llm.openai.choices" in attrs or "llm.openai.messages" in attrs:
@@ -460,7 +462,9 @@ class Normalizer:
             found = retriever_documents(attrs)
             span.documents = [_doc(d) for d in found] if found else None
 
-    def _event_content(self, events, inputs, outputs, system):
+    def _event_content(self, events: list[dict[str, Any]], inputs: list[dict[str, Any]] | None,
+                       outputs: list[dict[str, Any]] | None, system: list[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None, list[dict[str, Any]]]:
         ev_in: list[dict[str, Any]] = []
         ev_out: list[dict[str, Any]] = []
         for event in events:
@@ -578,7 +582,8 @@ def evaluation_name(name: Any) -> str:
     return _SNAKE.sub("_", text).strip("_").lower() or "unnamed"
 
 
-def _evaluation_from(trace_id, span_id, name, score, label, reason, time_ns) -> Evaluation | None:
+def _evaluation_from(trace_id: str, span_id: str | None, name: Any, score: Any, label: Any, reason: Any,
+                     time_ns: int | None) -> Evaluation | None:
     if name is None or (score is None and label is None):
         return None
     passed = None
@@ -628,7 +633,7 @@ def event_message(event_name: str, body: Any) -> dict[str, Any] | None:
     return None
 
 
-def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
+def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]] | None:
     docs: list[dict[str, Any]] | None = None
     for prefix, strip in plan.flat_docs:
         items = unflatten(attrs, prefix, strip)
@@ -643,10 +648,10 @@ def _documents(attrs: dict[str, Any], events: list[dict[str, Any]], plan: Plan):
                 break
     if docs is None and events:
         for event in events:
-            prefix = sc.DOCUMENT_EVENTS.get(event.get("name"))
-            if prefix:
+            event_prefix = sc.DOCUMENT_EVENTS.get(event.get("name") or "")
+            if event_prefix:
                 eattrs = event.get("attributes") or {}
-                item = {k[len(prefix):]: v for k, v in eattrs.items() if k.startswith(prefix)}
+                item = {k[len(event_prefix):]: v for k, v in eattrs.items() if k.startswith(event_prefix)}
                 if item:
                     docs = (docs or []) + [_doc({"content": item.pop("document", None), **item})]
     return docs

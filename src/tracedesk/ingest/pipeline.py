@@ -44,13 +44,16 @@ class BatchWriter:
     """
 
     def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int,
-                 isolate: bool = True) -> None:
+                 isolate: bool = True, redact_keep: Iterable[str] = ()) -> None:
         self.db = db
         #: on a write error that is not transient, split the batch to store every record that can be
         #: stored and reject only the ones that cannot (the receiver does its own isolation per request)
         self.isolate = isolate
         self.report = report
         self.redact = redact
+        #: attribute names never masked, on top of the database's `redaction` setting
+        self.redact_keep = tuple(redact_keep)
+        self._redactor: Any = None
         self.batch_size = batch_size
         self.pending = ParseResult()
         #: (span or evaluation, Rejected) for each record the last flush could not store
@@ -71,17 +74,18 @@ class BatchWriter:
         if not (batch.spans or batch.evaluations or batch.log_messages):
             return
         if self.redact:
-            from .redact import redact_span, redact_value
+            from .redact import Redactor, redact_value
 
+            if self._redactor is None:  # read once: the allow-list and hash key of this database
+                self._redactor = Redactor.for_database(self.db, self.redact_keep)
+            redactor = self._redactor
             for span in batch.spans:
-                report.redactions += redact_span(span)
+                report.redactions += redactor.span(span)
             for lm in batch.log_messages:
                 lm.message, n = redact_value(lm.message)
                 report.redactions += n
             for ev in batch.evaluations:
-                if ev.reason:
-                    ev.reason, n = redact_value(ev.reason)
-                    report.redactions += n
+                report.redactions += redactor.evaluation(ev)
         also = None
         if batch.log_messages or self.logs_stored:
             also = self._join_logs(batch)
@@ -110,9 +114,9 @@ class BatchWriter:
             for key, rows in store_ingest.log_messages_for(self.db, span_keys).items():
                 by_key.setdefault(key, []).extend(rows)
         for span in batch.spans:
-            rows = by_key.get((span.trace_id, span.span_id))
-            if rows:
-                _apply_messages(span, _message_columns(rows))
+            span_rows = by_key.get((span.trace_id, span.span_id))
+            if span_rows:
+                _apply_messages(span, _message_columns(span_rows))
         new_rows = [(lm.trace_id, lm.span_id, lm.direction, lm.time_ns, lm.seq, lm.message)
                     for lm in batch.log_messages]
         outside = {(lm.trace_id, lm.span_id) for lm in batch.log_messages} - span_keys
@@ -179,7 +183,7 @@ def write_isolating(db: Any, spans: list[Span], evaluations: list[Any], also: Ca
 def _message_columns(rows: list[tuple[str, int, int, dict]]) -> dict[str, Any]:
     """Log messages of one span -> the columns they set (only directions that have messages)."""
     out: dict[str, Any] = {}
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for direction in ("input", "output"):
         msgs = []
         for d, _t, _s, m in sorted(rows, key=lambda r: (r[1], r[2])):
@@ -292,6 +296,7 @@ def ingest_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
     redact: bool = False,
+    redact_keep: Iterable[str] = (),
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH,
     dimensions: dict[str, list[str]] | None = None,
@@ -303,12 +308,14 @@ def ingest_paths(
     decompression bomb; the other files are still read."""
     with _fewer_gc_passes():
         return _ingest_paths(db, paths, redact=redact, progress=progress, batch_size=batch_size,
-                             dimensions=dimensions, max_inflate_ratio=max_inflate_ratio)
+                             dimensions=dimensions, max_inflate_ratio=max_inflate_ratio,
+                             redact_keep=redact_keep)
 
 
 def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool, progress: Progress | None,
                   batch_size: int, dimensions: dict[str, list[str]] | None,
-                  max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO) -> IngestReport:
+                  max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
+                  redact_keep: Iterable[str] = ()) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
@@ -320,7 +327,7 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     total = sum(_size(f) for f in files)
     # One connection, one thread: a writer thread was measured slower here (SQLite steps hand the GIL
     # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
-    writer = BatchWriter(database, report, redact, batch_size)
+    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep)
     _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
     writer.flush()
     from ..store.maintenance import optimize
@@ -349,6 +356,12 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
         except (OSError, EOFError, zlib.error) as exc:
             # Corrupt gzip or read error mid-file: keep what was read, report where it stopped.
             writer.pending.rejected.append(Rejected(source, f"stopped reading: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the files after it
+            if transient_write_error(exc):
+                raise  # the database is locked or full: every later file would fail the same way
+            writer.pending.rejected.append(Rejected(source, f"stopped reading after an unexpected error "
+                                                            f"({type(exc).__name__}: {exc}); the records "
+                                                            f"read before it are kept"))
         finally:
             reader.close()
             raw.close()
@@ -482,14 +495,14 @@ def _finish(db: Any, report: IngestReport, started: float) -> None:
 
 def ingest_bytes(db: Any, data: bytes, source: str, content_type: str | None = None, redact: bool = False,
                  *, dimensions: dict[str, list[str]] | None = None,
-                 batch_size: int = DEFAULT_BATCH) -> IngestReport:
+                 batch_size: int = DEFAULT_BATCH, redact_keep: Iterable[str] = ()) -> IngestReport:
     """Ingest one in-memory payload (an HTTP body, a test fixture)."""
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
     report = IngestReport()
     result = parse_bytes(data, source, content_type, normalizer=_normalizer(database, dimensions))
-    writer = BatchWriter(database, report, redact, batch_size)
+    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep)
     spans = result.spans
     result.spans = []
     writer.add(result)

@@ -3,6 +3,11 @@
 `import litellm` costs 10+ s; we only locate its package folder (importlib.util.find_spec does not run
 the package) and read `model_prices_and_context_window_backup.json` once per process.
 
+litellm is optional (the `[judges]` extra). Without it, cost comes from `prices.json` next to this module:
+a snapshot of the same table's per-token prices (scripts/update-prices.py refreshes it), so a lean install
+prices the same models, only as of the snapshot. `TRACEDESK_PRICE_FILE` overrides both. A model in no
+table still costs None ("unknown"), never 0.
+
 Token semantics (OTel GenAI): cached-read tokens are INSIDE input_tokens, reasoning tokens INSIDE
 output_tokens. Cached tokens are charged at the cache-read price instead of the input price (never
 twice); reasoning tokens at the reasoning price where the table has one. Unknown model -> None.
@@ -17,6 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 PRICE_FILE = "model_prices_and_context_window_backup.json"
+#: the snapshot shipped in this package, read when litellm is not installed
+SNAPSHOT_FILE = "prices.json"
 _DATE_SUFFIX = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{4}|@\d{8})$")
 #: Provider names as spans spell them -> the prefix litellm uses in its keys.
 PROVIDER_PREFIXES: dict[str, str] = {
@@ -34,7 +41,30 @@ def _price_path() -> str | None:
     override = os.environ.get("TRACEDESK_PRICE_FILE")
     if override:
         return override
-    spec = importlib.util.find_spec("litellm")
+    return litellm_price_path() or snapshot_path()
+
+
+def snapshot_path() -> str | None:
+    """The packaged price snapshot (None only in a broken install that lost its data files)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SNAPSHOT_FILE)
+    return path if os.path.exists(path) else None
+
+
+def price_source() -> str:
+    """Where prices come from right now: 'litellm', 'snapshot', 'TRACEDESK_PRICE_FILE' or 'none'."""
+    if os.environ.get("TRACEDESK_PRICE_FILE"):
+        return "TRACEDESK_PRICE_FILE"
+    if litellm_price_path():
+        return "litellm"
+    return "snapshot" if snapshot_path() else "none"
+
+
+def litellm_price_path() -> str | None:
+    """litellm's bundled price table, found without importing litellm; None when it is not installed."""
+    try:
+        spec = importlib.util.find_spec("litellm")
+    except (ImportError, ValueError):
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     for folder in spec.submodule_search_locations:
@@ -46,13 +76,14 @@ def _price_path() -> str | None:
 
 @lru_cache(maxsize=1)
 def price_table() -> dict[str, dict[str, Any]]:
-    """The whole table {model id: prices}; empty when litellm is not installed."""
+    """The whole table {model id: prices}: litellm's when installed, else the packaged snapshot."""
     path = _price_path()
     if path is None:
         return {}
     with open(path, "rb") as fh:
         data = json.load(fh)
     data.pop("sample_spec", None)
+    data.pop("_source", None)
     return data
 
 

@@ -100,7 +100,7 @@ def litellm_raw_content(attrs: dict[str, Any]) -> tuple[Any, str | None]:
 
 #: Usage dicts that sit beside (or instead of) the usage attributes, by key; first one present wins.
 _USAGE_DICT_KEYS = ("gen_ai.usage.raw", "usage", "llm.openai.usage", "metadata.usage_object",
-                    "langfuse.observation.usage_details")
+                    "langfuse.observation.usage_details", "langsmith.metadata.usage_metadata")
 
 
 def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
@@ -123,17 +123,43 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
         if total is None and span.input_tokens is not None and span.output_tokens is not None:
             total = span.input_tokens + span.output_tokens
         span.total_tokens = total
-    in_details = usage.get("input_tokens_details") or usage.get("prompt_tokens_details")
-    out_details = usage.get("output_tokens_details") or usage.get("completion_tokens_details")
+    # OpenAI chat / Responses API, and LangChain's usage_metadata (input_token_details.cache_read...)
+    in_details = (usage.get("input_tokens_details") or usage.get("prompt_tokens_details")
+                  or usage.get("input_token_details"))
+    out_details = (usage.get("output_tokens_details") or usage.get("completion_tokens_details")
+                   or usage.get("output_token_details"))
     if span.cached_tokens is None and isinstance(in_details, dict):
-        span.cached_tokens = _nonneg(in_details.get("cached_tokens"))
+        span.cached_tokens = _nonneg(in_details.get("cached_tokens", in_details.get("cache_read")))
     if span.reasoning_tokens is None and isinstance(out_details, dict):
-        span.reasoning_tokens = _nonneg(out_details.get("reasoning_tokens"))
+        span.reasoning_tokens = _nonneg(out_details.get("reasoning_tokens", out_details.get("reasoning")))
 
 
 def _nonneg(value: Any) -> int | None:
     n = to_int(value)
     return n if n is not None and n >= 0 else None
+
+
+def genkit_model_call(span: "Span", attrs: dict[str, Any]) -> None:
+    """Genkit model spans (`genkit:metadata:subtype` = model): the model is `genkit:name` (`openai/gpt-4o-mini`,
+    its prefix the provider) and usage sits in the `genkit:output` JSON (`usage.inputTokens`...; outputTokens
+    already includes `thoughtsTokens`). Wrapper spans (`generate`) repeat it and are not read."""
+    if attrs.get("genkit:metadata:subtype") != "model":
+        return
+    name = attrs.get("genkit:name")
+    if span.model is None and isinstance(name, str) and name:
+        span.model = name
+        if span.provider is None and "/" in name:
+            span.provider = canonical_provider(name.split("/", 1)[0])
+    out = maybe_json(attrs.get("genkit:output"))
+    usage = out.get("usage") if isinstance(out, dict) else None
+    if isinstance(usage, dict) and span.input_tokens is None and span.output_tokens is None:
+        span.input_tokens = _nonneg(usage.get("inputTokens"))
+        span.output_tokens = _nonneg(usage.get("outputTokens"))
+        span.total_tokens = _nonneg(usage.get("totalTokens"))
+        span.cached_tokens = _nonneg(usage.get("cachedContentTokens"))
+        span.reasoning_tokens = _nonneg(usage.get("thoughtsTokens"))
+        if span.total_tokens is None and span.input_tokens is not None and span.output_tokens is not None:
+            span.total_tokens = span.input_tokens + span.output_tokens
 
 
 # -- output text --------------------------------------------------------------------------------------
@@ -205,6 +231,16 @@ def blob_text(value: Any) -> str | None:
         return "\n".join(t for t in (_call_text(c) for c in value) if t)  # a list of tool calls
     if not isinstance(value, dict):
         return None
+    if set(value) == {"output"} and isinstance(value["output"], str):
+        return str(value["output"])  # LangSmith @traceable: {"output": <return value>}
+    message = value.get("message")
+    if isinstance(message, dict) and message.get("role") in ("model", "assistant"):  # Genkit's generate output
+        texts = [p["text"] for p in message.get("content") or [] if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        calls = [_call_text({"name": p["toolRequest"].get("name"), "input": p["toolRequest"].get("input")})
+                 for p in message.get("content") or [] if isinstance(p, dict) and isinstance(p.get("toolRequest"), dict)]
+        found = [t for t in texts if t] or [c for c in calls if c]
+        if found:
+            return "\n".join(found)
     if value.get("role") == "assistant":  # one chat message (Langfuse's generation output)
         if isinstance(value.get("content"), str) and value["content"]:
             return str(value["content"])
@@ -228,7 +264,7 @@ def blob_text(value: Any) -> str | None:
             return str(first["text"])
     output = value.get("output")
     if isinstance(output, list) and value.get("object") in ("response", None):
-        texts: list[str] = []
+        texts = []
         for item in output:
             if not isinstance(item, dict):
                 continue

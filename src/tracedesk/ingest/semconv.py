@@ -63,8 +63,9 @@ _GENAI_OPERATIONS = {
     # Semantic Kernel's operation names (its chat spans carry no other kind signal)
     "chat.completions": K.LLM, "chat.streaming_completions": K.LLM, "text.completions": K.LLM,
     "text.streaming_completions": K.LLM,
-    # OpenLLMetry's OpenAI Agents handoff span
-    "handoff": K.TOOL,
+    # OpenLLMetry's OpenAI Agents handoff span: a routing step (its handoff_from/to columns carry it), not a
+    # tool call the agent made
+    "handoff": K.CHAIN,
 }
 SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     ("openinference.span.kind", _OPENINFERENCE_KINDS),
@@ -77,7 +78,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     }),
     ("traceloop.span.kind", {
         "workflow": K.CHAIN, "task": K.CHAIN, "agent": K.AGENT, "tool": K.TOOL, "unknown": K.UNKNOWN,
-        "handoff": K.TOOL,
+        "handoff": K.CHAIN,
     }),
     ("langsmith.span.kind", {
         "chain": K.CHAIN, "tool": K.TOOL, "llm": K.LLM, "retriever": K.RETRIEVER, "prompt": K.CHAIN,
@@ -90,6 +91,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     }),
     ("genkit:metadata:subtype", {"model": K.LLM, "tool": K.TOOL, "flow": K.CHAIN, "embedder": K.EMBEDDING,
                                  "retriever": K.RETRIEVER}),
+    ("genkit:type", {"util": K.CHAIN, "flowstep": K.CHAIN}),  # `generate` and flow steps wrap the model call
     ("ai.operationId", {
         # Vercel AI SDK: the do* spans are the provider calls; the outer spans are wrappers.
         "ai.generatetext": K.CHAIN, "ai.generatetext.dogenerate": K.LLM,
@@ -103,7 +105,7 @@ SPAN_KIND_ATTRIBUTES: tuple[tuple[str, dict[str, SpanKind]], ...] = (
     ("logfire.span_type", {"annotation": K.EVALUATOR}),
     # Logfire's OpenAI Agents integration: the span name is a template; the template names the span type.
     ("logfire.msg_template", {
-        "agent run: {name!r}": K.AGENT, "function: {name}": K.TOOL, "handoff: {from_agent} → {to_agent}": K.TOOL,
+        "agent run: {name!r}": K.AGENT, "function: {name}": K.TOOL, "handoff: {from_agent} → {to_agent}": K.CHAIN,
         "guardrail {name!r} triggered={triggered!r}": K.GUARDRAIL, "openai agents trace: {name}": K.CHAIN,
         "mcp: list tools from server {server}": K.TOOL, "speech {model!r}": K.LLM, "transcription {model!r}": K.LLM,
     }),
@@ -182,12 +184,13 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "session_id": (
         "gen_ai.conversation.id", "session.id", "langfuse.session.id",
         "traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "fi.session.id",
-        "thread_id", "langsmith.metadata.thread_id",
+        "thread_id", "langsmith.metadata.thread_id", "langsmith.metadata.session_id",
     ),
     "user_id": (
         "user.id", "langfuse.user.id", "traceloop.association.properties.user_id",
         "ai.telemetry.metadata.userId", "fi.user.id", "enduser.id",
         "llm.user",  # litellm / OpenLLMetry: the `user` the application passed to the provider
+        "langsmith.metadata.user_id",
     ),
     "input_text": (
         "input.value", "gen_ai.prompt", "traceloop.entity.input", "langfuse.observation.input",
@@ -222,6 +225,7 @@ TOOL_IO_KEYS: tuple[tuple[str, str], ...] = (
     ("input", "output"),  # Logfire's OpenAI Agents function spans
     ("mlflow.spanInputs", "mlflow.spanOutputs"),
     ("langfuse.observation.input", "langfuse.observation.output"),
+    ("genkit:input", "genkit:output"),
 )
 
 #: Reported cost parts summed when no total is reported.
@@ -253,7 +257,7 @@ TTFT_EVENTS: frozenset[str] = frozenset({"First Token Stream Event", "gen_ai.con
 JSON_TEXT_KEYS: frozenset[str] = frozenset({
     "langfuse.observation.usage_details", "langfuse.observation.cost_details", "mlflow.spanType",
     "mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanFunctionName", "metadata",
-    "langsmith.metadata.usage_metadata", "events", "mlflow.chat.tokenUsage",
+    "langsmith.metadata.usage_metadata", "events", "mlflow.chat.tokenUsage", "genkit:input", "genkit:output",
 })
 #: JSON usage dicts read with LANGFUSE_USAGE_KEYS (free-form key names), in order.
 USAGE_DETAIL_KEYS: tuple[str, ...] = ("langfuse.observation.usage_details", "mlflow.chat.tokenUsage")
@@ -288,6 +292,7 @@ MESSAGE_LIST_KEYS: tuple[tuple[str, str], ...] = (
     ("mlflow.spanInputs", "input"),
     ("mlflow.spanOutputs", "output"),
     ("langfuse.observation.input", "input"),  # the drop-in OpenAI client: {"messages": [...], "tools": ...}
+    ("genkit:input", "input"),  # Genkit model spans: {"messages": [{"role", "content": [{"text"}]}]}
 )
 SYSTEM_INSTRUCTION_KEYS: tuple[str, ...] = ("gen_ai.system_instructions",)
 

@@ -85,7 +85,7 @@ class BoundedGzip:
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 part = self.read(CHUNK * 8)
                 if not part:

@@ -61,8 +61,8 @@ def parse_request(data: bytes, signal: str, encoding: str, source: str,
             reader(data, source, normalizer, result)
         else:
             doc = _json_request(data, signal, source, result)
-            reader = otlp.parse_traces_json if signal == TRACES else otlp.parse_logs_json
-            reader(doc, source, normalizer, result)
+            json_reader = otlp.parse_traces_json if signal == TRACES else otlp.parse_logs_json
+            json_reader(doc, source, normalizer, result)
     except otlp.RecordError as exc:  # the whole body is unreadable (not one record)
         raise MalformedBody(str(exc)) from None
     for span in result.spans:
@@ -115,8 +115,9 @@ class StoreWriter:
     joined to their spans (stored, or patched into spans already stored), optional redaction, one
     transaction through `store.write_batch`. Runs only in the receiver's writer thread."""
 
-    def __init__(self, redact: bool = False) -> None:
+    def __init__(self, redact: bool = False, redact_keep: tuple[str, ...] = ()) -> None:
         self.redact = redact
+        self.redact_keep = redact_keep
         self._writer: Any = None
 
     def __call__(self, db: Any, spans: list[Span], evaluations: list[Evaluation],
@@ -126,7 +127,8 @@ class StoreWriter:
         from ..ingest import BatchWriter, IngestReport, ParseResult
 
         if self._writer is None or self._writer.db is not db:
-            self._writer = BatchWriter(db, IngestReport(), self.redact, batch_size=1 << 62)
+            self._writer = BatchWriter(db, IngestReport(), self.redact, batch_size=1 << 62,
+                                       redact_keep=self.redact_keep)
         # A fresh report per batch: the receiver runs for days, the report's trace-id set must not grow.
         self._writer.report = IngestReport()
         self._writer.add(ParseResult(spans=list(spans), evaluations=list(evaluations),

@@ -6,8 +6,12 @@ the decompressed body must each stay under the limit (a 100 KB gzip can inflate 
 """
 from __future__ import annotations
 
+import io
 import zlib
-from typing import BinaryIO
+from typing import BinaryIO, Union
+
+#: http.server's rfile (typed BufferedIOBase) or any binary stream
+Readable = Union[BinaryIO, io.BufferedIOBase]
 
 
 class BodyError(Exception):
@@ -26,7 +30,7 @@ def too_large(limit: int) -> BodyError:
                           f"(start it with a larger --max-body-mb, or export smaller batches)")
 
 
-def read_length(rfile: BinaryIO, length: int, limit: int) -> bytes:
+def read_length(rfile: Readable, length: int, limit: int) -> bytes:
     if length > limit:
         raise too_large(limit)
     data = rfile.read(length)
@@ -35,7 +39,7 @@ def read_length(rfile: BinaryIO, length: int, limit: int) -> bytes:
     return data
 
 
-def read_chunked(rfile: BinaryIO, limit: int, discard_limit: int = 0) -> bytes:
+def read_chunked(rfile: Readable, limit: int, discard_limit: int = 0) -> bytes:
     """Decode `Transfer-Encoding: chunked` framing (RFC 9112 section 7.1), at most `limit` bytes.
 
     Past the limit, up to `discard_limit` more bytes are read and dropped, so the refusal (413) reaches

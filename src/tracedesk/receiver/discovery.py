@@ -38,6 +38,7 @@ class ReceiverInfo:
     counts: dict[str, int] | None = None
     writer: dict[str, Any] | None = None
     last_request_ns: int | None = None
+    grpc_port: int | None = None  # the OTLP/gRPC listener, when one runs
 
     @property
     def endpoint(self) -> str:
@@ -90,6 +91,7 @@ def read_status(db_path: str | os.PathLike[str]) -> ReceiverInfo | None:
             started_ns=int(doc["started_ns"]), db=str(doc["db"]),
             token_required=bool(doc.get("token_required")), counts=doc.get("counts"),
             writer=doc.get("writer"), last_request_ns=doc.get("last_request_ns"),
+            grpc_port=doc.get("grpc_port"),
         )
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None

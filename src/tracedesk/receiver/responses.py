@@ -13,6 +13,8 @@ JSON = "application/json"
 
 TRACES = "traces"
 LOGS = "logs"
+#: acknowledged so default SDK setups export without errors, never stored (docs/receiver.md)
+METRICS = "metrics"
 
 # google.rpc.Code values for the Status body of failures.
 _RPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 500: 13, 503: 14}
@@ -20,6 +22,8 @@ _RPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 500: 13, 
 
 def export_response(signal: str, encoding: str, rejected: int, message: str) -> bytes:
     """The success body; `rejected` > 0 (or a message) fills `partial_success`."""
+    if signal == METRICS:  # an empty ExportMetricsServiceResponse: full success, nothing to report
+        return b"" if encoding == PROTOBUF else b"{}"
     if encoding == PROTOBUF:
         if signal == TRACES:
             from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse

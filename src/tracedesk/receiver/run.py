@@ -11,8 +11,9 @@ from . import discovery
 from .server import Receiver, ReceiverConfig
 
 
-def _status(receiver: Receiver) -> dict[str, Any]:
+def _status(receiver: Receiver, grpc: Any = None) -> dict[str, Any]:
     return {
+        "grpc_port": grpc.port if grpc is not None else None,
         "host": receiver.host,
         "port": receiver.port,
         "pid": os.getpid(),
@@ -21,6 +22,29 @@ def _status(receiver: Receiver) -> dict[str, Any]:
         "token_required": bool(receiver.config.token),
         **receiver.snapshot(),
     }
+
+
+def _start_grpc(receiver: Receiver, out: TextIO) -> Any:
+    """The gRPC listener, or None (off, grpcio missing, or its port taken while not required: then say so)."""
+    config = receiver.config
+    if config.grpc_port is None:
+        return None
+    from ..extras import MissingExtra, install_hint
+    from .grpc_server import GrpcReceiver
+
+    try:
+        return GrpcReceiver(receiver, config.host, config.grpc_port).start()
+    except MissingExtra:
+        if config.grpc_required:
+            raise
+        print(f"note: OTLP/gRPC is off (grpcio is not installed: {install_hint('grpc')}); "
+              f"OTLP/HTTP works as is", file=out, flush=True)
+    except OSError as exc:
+        if config.grpc_required:
+            raise
+        print(f"warning: OTLP/gRPC is off: {exc.strerror or exc}; pass --grpc-port PORT (or --no-grpc)",
+              file=out, flush=True)
+    return None
 
 
 def serve(config: ReceiverConfig, *, out: TextIO = sys.stderr,
@@ -32,15 +56,22 @@ def serve(config: ReceiverConfig, *, out: TextIO = sys.stderr,
     """
     stop = stop or threading.Event()
     receiver = Receiver(config).start()
-    previous: dict[int, Any] = {}
+    try:
+        grpc = _start_grpc(receiver, out)
+    except BaseException:
+        receiver.stop()
+        raise
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        discovery.write_status(config.db_path, _status(receiver))
+        discovery.write_status(config.db_path, _status(receiver, grpc))
         auth = " (bearer token required)" if config.token else ""
+        grpc_line = (f"  OTLP/gRPC on {grpc.endpoint} (OTEL_EXPORTER_OTLP_PROTOCOL=grpc "
+                     f"OTEL_EXPORTER_OTLP_ENDPOINT={grpc.endpoint})\n") if grpc is not None else ""
         print(f"tracedesk receiver listening on {receiver.endpoint}{auth}\n"
-              f"  OTEL_EXPORTER_OTLP_ENDPOINT={receiver.endpoint}\n"
+              f"  OTEL_EXPORTER_OTLP_ENDPOINT={receiver.endpoint}\n{grpc_line}"
               f"  writing to {os.path.abspath(config.db_path)}; Ctrl-C to stop", file=out, flush=True)
         if not config.token and config.host not in ("127.0.0.1", "::1", "localhost"):
             print(f"warning: listening on {config.host} without a token: anyone who can reach this port can "
@@ -49,11 +80,13 @@ def serve(config: ReceiverConfig, *, out: TextIO = sys.stderr,
             on_ready(receiver)
         last: dict[str, Any] | None = None
         while not stop.wait(1.0):
-            status = _status(receiver)
+            status = _status(receiver, grpc)
             if status != last:  # the app's Live page polls this file
                 discovery.write_status(config.db_path, status)
                 last = status
     finally:
+        if grpc is not None:
+            grpc.stop()  # first: its calls wait for the writer, which receiver.stop() closes
         receiver.stop()
         discovery.remove_status(config.db_path, os.getpid())
         for sig, handler in previous.items():

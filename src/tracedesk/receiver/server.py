@@ -1,4 +1,5 @@
-"""The OTLP/HTTP receiver: `/v1/traces` and `/v1/logs`, protobuf or JSON, into the SQLite file.
+"""The OTLP/HTTP receiver: `/v1/traces` and `/v1/logs`, protobuf or JSON, into the SQLite file
+(`/v1/metrics` is answered with success and stored nowhere, so SDKs that export metrics log no errors).
 
 Built on the stdlib `ThreadingHTTPServer` (HTTP/1.1, keep-alive): request threads read, decompress and
 parse bodies in parallel; only the single `BatchWriter` thread touches the database. A request is
@@ -25,7 +26,7 @@ from ..ingest.validate import transient_write_error
 
 from . import body as body_mod
 from .adapter import MalformedBody, Parsed, parse_request
-from .responses import JSON, LOGS, PROTOBUF, TRACES, export_response, status_body
+from .responses import JSON, LOGS, METRICS, PROTOBUF, TRACES, export_response, status_body
 from .writer import BatchWriter, WriteRequest, WriterClosed
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ SOURCE = "otlp-http"
 #: refused bodies up to this size are read and discarded so the client gets the answer, not a reset
 _DRAIN_LIMIT = 256 * 1024 * 1024
 
-_PATHS = {"/v1/traces": TRACES, "/v1/logs": LOGS}
+_PATHS = {"/v1/traces": TRACES, "/v1/logs": LOGS, "/v1/metrics": METRICS}
 _CONTENT_TYPES = {
     "application/x-protobuf": PROTOBUF,
     "application/protobuf": PROTOBUF,
@@ -61,8 +62,14 @@ class ReceiverConfig:
     write_timeout: float = 60.0
     #: mask PII in stored text, like `tracedesk ingest --redact`
     redact: bool = False
+    #: attribute names never masked, on top of the database's `redaction` setting (`--redact-keep`)
+    redact_keep: tuple[str, ...] = ()
     #: re-read the cohort-dimension mapping (changed in the app) this often, in seconds
     settings_ttl: float = 15.0
+    #: OTLP/gRPC port beside HTTP (`tracedesk serve` asks for 4317; None = HTTP only; 0 = any free port)
+    grpc_port: int | None = None
+    #: fail when gRPC cannot start (the port was asked for explicitly); else warn and serve HTTP only
+    grpc_required: bool = False
 
 
 class Receiver:
@@ -93,10 +100,12 @@ class Receiver:
             self.config.db_path,
             max_spans=self.config.batch_spans,
             max_delay=self.config.batch_delay,
-            write=StoreWriter(redact=self.config.redact),
+            write=StoreWriter(redact=self.config.redact, redact_keep=self.config.redact_keep),
         )
         try:
             self.normalizer()  # load the dimension mapping now: a bad setting shows at start, not later
+            if self.config.redact:  # likewise a bad `redaction` allow-list (and the hash key is made now)
+                self._check_redaction()
             self._httpd = _Server((self.config.host, self.config.port), _Handler, self)
         except BaseException:
             self.writer.close()
@@ -110,7 +119,7 @@ class Receiver:
     @property
     def host(self) -> str:
         assert self._httpd is not None, "call start() first"
-        return self._httpd.server_address[0]
+        return str(self._httpd.server_address[0])
 
     @property
     def port(self) -> int:
@@ -166,6 +175,17 @@ class Receiver:
             last = self.last_request_ns
         writer = self.writer.stats.as_dict() if self.writer else {}
         return {"counts": counts, "last_request_ns": last, "writer": writer}
+
+    def _check_redaction(self) -> None:
+        from .. import store
+        from ..ingest.redact import Redactor
+
+        db = store.connect(self.config.db_path)
+        try:
+            store.migrate(db)
+            Redactor.for_database(db, self.config.redact_keep)
+        finally:
+            db.conn.close()
 
     def normalizer(self) -> Any:
         """The ingest Normalizer with the database's cohort-dimension mapping, re-read every few seconds
@@ -293,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in _PATHS:
             self._send_status(405, f"use POST for {path}", JSON, headers={"Allow": "POST"})
         else:
-            self._send_status(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs",
+            self._send_status(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs (/v1/metrics is acknowledged, not stored)",
                               JSON)
 
     def handle_expect_100(self) -> bool:
@@ -337,6 +357,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._body_read = False
         try:
             signal, encoding = self._route()
+            if signal == METRICS:  # read (so the connection stays usable) and drop
+                self._read_body()
+                receiver._count(requests=1, status_200=1)
+                self._send(200, export_response(signal, encoding, 0, ""), encoding)
+                return
             parsed = self._parse(signal, encoding)
             parsed.rejected.extend(self._write(parsed))
             rejected = len(parsed.rejected)
@@ -360,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         signal = _PATHS.get(path)
         if signal is None:
-            raise _Reply(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs",
+            raise _Reply(404, f"no such path {path!r}; OTLP/HTTP paths are /v1/traces and /v1/logs (/v1/metrics is acknowledged, not stored)",
                          close=True)
         if not self._authorized(required=False):
             raise _Reply(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' "

@@ -217,7 +217,7 @@ class WeekGenerator:
                 n = max(0, round(self.rng.gauss(expected, math.sqrt(expected))))
                 hour_s = self.start_s + how * 3600
                 starts = sorted(self.rng.randrange(3600 * 1000) for _ in range(n))
-                plan = [(hour_s * 1000 + ms, None) for ms in starts]
+                plan: list[tuple[int, str | None]] = [(hour_s * 1000 + ms, None) for ms in starts]
                 plan += self._campaign(hour_s)
                 plan.sort(key=lambda p: p[0])
                 for t_ms, forced_user in plan:
@@ -528,7 +528,8 @@ class WeekGenerator:
         rng.shuffle(picks)
         picks = picks[:3] + [rng.choice(others)]
         scores = sorted((rng.uniform(0.74, 0.92) for _ in range(3)), reverse=True) + [rng.uniform(0.55, 0.68)]
-        docs = [{"id": f"kb-{route}-{i:04d}", "score": round(s, 4), "content": kb[i]} for i, s in zip(picks, scores)]
+        docs: list[dict[str, Any]] = [{"id": f"kb-{route}-{i:04d}", "score": round(s, 4), "content": kb[i]}
+                                      for i, s in zip(picks, scores)]
         source = f"kb-{route}@2026-10-02"
         if reindexed:
             source = f"kbv2-{route}@2026-11-21"

@@ -27,7 +27,8 @@ import sqlite_utils
 from ..models import Evaluation, Span
 from . import blobs, summaries
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, default_db_path, ensure_migrated,
-                      finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path)
+                      finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
+                      with_database)
 from .migrations import (APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMNS_M501, applied_names,
                          migrate)
 
@@ -43,7 +44,7 @@ __all__ = [
     "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
     "open_database",
     "open_existing", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
-    "write_evaluations",
+    "with_database", "write_evaluations",
 ]
 
 
@@ -220,7 +221,7 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
     existing_traces = _existing_traces(db, {k[0] for k in latest}) if refresh else {k[0] for k in latest}
     existing = _stored_hashes(db, [k for k in latest if k[0] in existing_traces])
     to_write: list[tuple[Any, ...]] = []
-    new_by_trace: dict[str, list[tuple[Any, ...]]] = {}
+    new_by_trace: dict[str, list[Sequence[Any]]] = {}
     replaced_traces: set[str] = set()
     for key, row in latest.items():
         old = existing.get(key)
@@ -238,6 +239,9 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]])
         db.conn.executemany(_SPAN_INSERT, [_compact(codec, row) for row in to_write])
     if evaluations:
+        from .evals import derive_passed
+
+        evaluations = derive_passed(db, evaluations)  # score-only: the evaluator's pass rule decides
         rows = [tuple(evaluation_row(e).values()) for e in evaluations]
         db.conn.executemany(_EVAL_INSERT, rows)
         result.evaluations = len(rows)

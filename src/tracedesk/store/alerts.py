@@ -51,3 +51,38 @@ def m302_alerts_eval_index(db: sqlite_utils.Database) -> None:
     # without touching the (wide) evaluations rows — ~10x faster on 1M spans.
     db.execute("CREATE INDEX IF NOT EXISTS idx_evaluations_name_trace ON evaluations "
                "(name, trace_id, score, passed, label)")
+
+
+# ---------------------------------------------------------------------------------------------
+# What `alerts check` compares a rule with, to warn about names the data does not hold
+
+#: Trace-level columns of each scope dimension (spans carry their own for model / agent / service).
+_TRACE_COLUMNS = {"route": "route", "tenant": "tenant", "prompt_version": "prompt_version",
+                  "environment": "environment", "service": "service"}
+_SPAN_COLUMNS = {"model": "model", "agent_name": "agent_name", "service": "service", "route": "route",
+                 "tenant": "tenant", "prompt_version": "prompt_version", "environment": "environment"}
+
+
+#: dimensions dimension_value_exists reads from a column (the others go through cohort_sql)
+SCOPE_VALUE_COLUMNS = frozenset({*_TRACE_COLUMNS, *_SPAN_COLUMNS})
+
+
+def evaluator_names(db: sqlite_utils.Database) -> set[str]:
+    """Every evaluation name stored (judges, heuristics, imported, user feedback)."""
+    return {r[0] for r in db.execute("SELECT DISTINCT name FROM evaluations")}
+
+
+def dimension_value_exists(db: sqlite_utils.Database, dimension: str, value: str) -> bool:
+    """Whether any trace or span holds `value` for a scope dimension (a column, or dims.NAME)."""
+    if dimension.startswith("dims."):
+        key = "$." + '"' + dimension[5:].replace('"', '""') + '"'
+        sql = ("SELECT 1 FROM traces WHERE json_extract(dims, ?) = ? UNION ALL "
+               "SELECT 1 FROM spans WHERE json_extract(dims, ?) = ? LIMIT 1")
+        return db.execute(sql, [key, value, key, value]).fetchone() is not None
+    if dimension in _TRACE_COLUMNS and db.execute(
+            f"SELECT 1 FROM traces WHERE {_TRACE_COLUMNS[dimension]} = ? LIMIT 1", [value]).fetchone():
+        return True
+    if dimension not in _SPAN_COLUMNS and dimension not in _TRACE_COLUMNS:
+        return False
+    # spans hold every scope column (a child span may carry a value its root does not)
+    return db.execute(f"SELECT 1 FROM spans WHERE {dimension} = ? LIMIT 1", [value]).fetchone() is not None

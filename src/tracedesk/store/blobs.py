@@ -44,8 +44,10 @@ def m502_compact_columns(db: sqlite_utils.Database) -> None:
 
 
 def resource_sql(alias: str = "s") -> str:
-    """SQL for a span's resource as JSON text, whichever way the row stored it."""
-    col = f"{alias}.resource" if alias else "resource"
+    """SQL for a span's resource as JSON text, whichever way the row stored it. No alias means the
+    table is `spans` unaliased: the column is still qualified, or inside the lookup it would name
+    `resources.resource`."""
+    col = f"{alias or 'spans'}.resource"
     return (f"CASE WHEN substr({col}, 1, 1) = '#' THEN (SELECT r.resource FROM resources r "
             f"WHERE r.id = CAST(substr({col}, 2) AS INTEGER)) ELSE {col} END")
 
@@ -157,7 +159,7 @@ class Codec:
         if text is None or len(text) < MIN_COMPRESS or not self.compact:
             return text
         raw = text.encode("utf-8", "surrogatepass")
-        if self.compressor is not None:
+        if self.compressor is not None and self.dict_id is not None:
             co = self.compressor.copy()
             out = b"\x00" + bytes((self.dict_id,)) + co.compress(raw) + co.flush()
         else:

@@ -154,9 +154,12 @@ def explode(frame: pd.DataFrame, columns: dict[str, Dimension]) -> pd.DataFrame:
         if col not in out.columns:
             continue
         if dim.membership and not dim.mapped:
-            cells = out[col].tolist()
-            if any(isinstance(c, str) and "," in c for c in cells):
-                out = out.assign(**{col: [cohorts.split_members(c) for c in cells]}).explode(col, ignore_index=True)
+            distinct = [c for c in pd.unique(out[col]) if isinstance(c, str)]
+            if any("," in c for c in distinct):
+                # split each distinct list once (a store holds few model/agent combinations); a missing
+                # value maps to NaN, which explode keeps as one row
+                lists = {c: cohorts.split_members(c) for c in distinct}
+                out = out.assign(**{col: out[col].map(lists)}).explode(col, ignore_index=True)
         values = out[col].astype(object)
         values = values.where(~(values.isna() | (values == "")), None)
         if dim.derived_from == "model":

@@ -11,10 +11,13 @@ Store functions take the opened handle (`sqlite_utils.Database` today); a second
 """
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
@@ -29,6 +32,8 @@ URL_FORMS = ("sqlite:///relative/path.db", "sqlite:////absolute/path.db", "sqlit
 # (resolved path, device, inode) of files this process has migrated: later opens skip even the check.
 _MIGRATED: set[tuple[str, int, int]] = set()
 _MIGRATED_LOCK = threading.Lock()
+# Set on a Database once its schema is known to be current (sqlite3 connections take no attributes or weakrefs).
+_CHECKED_ATTR = "_tracedesk_schema_checked"
 
 
 def default_db_path() -> str:
@@ -62,6 +67,18 @@ def _file_key(path: str) -> tuple[str, int, int] | None:
     return (os.path.realpath(path), st.st_dev, st.st_ino)
 
 
+def fold(text: str | None) -> str | None:
+    """Unicode case folding for text search (`école` matches `ÉCOLE`, `straße` matches `STRASSE`);
+    SQLite's own lower()/LIKE fold ASCII only."""
+    return text.casefold() if isinstance(text, str) else None
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the store's queries use: td_fold(text) (see fold). Deterministic, so SQLite may
+    evaluate it once per row and value."""
+    conn.create_function("td_fold", 1, fold, deterministic=True)
+
+
 #: How hard a commit waits for the disk: NORMAL (WAL default: durable across application crashes), FULL
 #: (also across power loss: the receiver, whose acknowledgements promise the data is stored), OFF (a
 #: private file being bulk-loaded, see `open_bulk`).
@@ -71,6 +88,7 @@ SYNCHRONOUS = ("OFF", "NORMAL", "FULL")
 def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> None:
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+    register_functions(database.conn)
     # The busy timeout comes first: switching a new file to WAL needs a lock another opener may hold.
     # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
     database.conn.execute("PRAGMA busy_timeout=30000")
@@ -97,6 +115,7 @@ def open_bulk(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
     """A migrated connection to a *private* new file for a bulk load: no journal, no fsyncs (a crash
     leaves garbage, so load into a temporary name and publish it after `finish_bulk`)."""
     database = sqlite_utils.Database(sqlite3.connect(os.fspath(path)))
+    register_functions(database.conn)
     database.conn.execute("PRAGMA journal_mode=OFF")
     database.conn.execute("PRAGMA synchronous=OFF")
     try:
@@ -116,17 +135,23 @@ def finish_bulk(database: sqlite_utils.Database) -> None:
 
 
 def ensure_migrated(database: sqlite_utils.Database, path: str | None = None) -> list[str]:
-    """Migrate `database` unless this process already did so for the same file (and its header agrees)."""
-    key = _file_key(path) if path and path != ":memory:" else None
-    if key is not None and key in _MIGRATED:
-        from .migrations import is_current
+    """Migrate `database` unless this process already did so for the same file (and its header agrees).
 
-        if is_current(database):  # a file replaced at the same path (same inode reused) is re-checked
-            return []
-    applied = migrate(database)
+    A handle checked once is marked, so passing an open Database around costs one attribute read.
+    """
+    from .migrations import is_current, schema_version
+
+    if getattr(database, _CHECKED_ATTR, None) == schema_version():  # a connection never changes files
+        return []
+    key = _file_key(path) if path and path != ":memory:" else None
+    if key is not None and key in _MIGRATED and is_current(database):
+        applied: list[str] = []  # (a file replaced at the same path, with its inode reused, fails is_current)
+    else:
+        applied = migrate(database)
     if key is not None:
         with _MIGRATED_LOCK:
             _MIGRATED.add(key)
+    setattr(database, _CHECKED_ATTR, schema_version())
     return applied
 
 
@@ -139,6 +164,7 @@ def connect(db: "str | os.PathLike[str] | sqlite_utils.Database | None" = None, 
     see SYNCHRONOUS.
     """
     if isinstance(db, sqlite_utils.Database):
+        register_functions(db.conn)  # a connection opened elsewhere still gets the store's functions
         ensure_migrated(db)
         return db
     path = resolve_path(db)
@@ -214,3 +240,23 @@ def data_version(db: sqlite_utils.Database) -> tuple[int, int]:
     """
     conn = db.conn
     return (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def with_database(fn: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """Let a store-reading function take a path as well as an open database: a path is opened for the
+    call and closed after it (sqlite3 connections sit in reference cycles, so one left to the garbage
+    collector keeps its file descriptors until the next collection). An open Database passes through."""
+    @functools.wraps(fn)
+    def wrapper(db: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if isinstance(db, sqlite_utils.Database):
+            return fn(db, *args, **kwargs)
+        database = connect(db)
+        try:
+            return fn(database, *args, **kwargs)
+        finally:
+            database.close()
+    return wrapper

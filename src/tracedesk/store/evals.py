@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from ..models import COLUMN_DIMENSIONS
+
+if TYPE_CHECKING:
+    from ..evals.thresholds import PassRule
+    from ..models import Evaluation
 
 CUSTOM_JUDGES_KEY = "evals.custom_judges"
 
@@ -181,18 +185,26 @@ SCORE_SPAN_COLUMNS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "model", "kind", "age
 
 def scores(db: sqlite_utils.Database, names: Iterable[str] | None = None,
            cohort_columns: Sequence[str] = SCORE_SPAN_COLUMNS) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """(column names, rows): one row per evaluation with its span's name, start, duration and cohort fields."""
+    """(column names, rows): one row per evaluation with its span's name, start, duration and cohort fields,
+    each read as every evaluation signal reads it (tracedesk.cohorts: span-level dimensions from the judged
+    span, else the trace; trace-level ones from the trace); `kind` is the judged span's."""
     bad = [c for c in cohort_columns if c not in SCORE_SPAN_COLUMNS]
     if bad:
         raise ValueError(f"unknown cohort column(s) {', '.join(bad)}; valid: {', '.join(SCORE_SPAN_COLUMNS)}")
     vals = list(names or [])
     where = f"WHERE e.name IN ({','.join('?' for _ in vals)})" if vals else ""
-    cohort = ", ".join(f"s.{c}" for c in cohort_columns)
+    from .. import cohorts
+    from . import cohort_sql
+
+    cohort = ", ".join("s.kind AS kind" if c == "kind" else
+                       f"{cohort_sql.eval_value_sql(cohorts.resolve(c), 's', 't', db=db)} AS {c}"
+                       for c in cohort_columns)
     sql = f"""
         SELECT e.trace_id, e.span_id, e.name, e.score, e.label, e.passed, e.reason, e.source, e.error,
                e.judge_model, e.judge_cost_usd, e.judge_latency_ms, e.created_ns,
                s.name AS span_name, s.start_ns, s.duration_ms, {cohort}
         FROM evaluations e LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
+        LEFT JOIN traces t ON t.trace_id = e.trace_id
         {where}
     """
     cur = db.execute(sql, vals)
@@ -217,3 +229,66 @@ def evaluation_records(db: sqlite_utils.Database, names: Iterable[str] | None = 
     sql = (f"SELECT {', '.join(EXPORT_COLUMNS)} FROM evaluations WHERE {where} "
            "ORDER BY created_ns, trace_id, span_id, name")
     return [dict(zip(EXPORT_COLUMNS, r)) for r in db.execute(sql, params).fetchall()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pass rules: verdicts for score-only evaluations (tracedesk.evals.thresholds)
+
+def pass_rules(db: sqlite_utils.Database) -> "dict[str, PassRule]":
+    from ..evals.thresholds import SETTING_KEY, rules_from_setting
+    from . import get_setting
+
+    return rules_from_setting(get_setting(db, SETTING_KEY))
+
+
+def derive_passed(db: sqlite_utils.Database, evaluations: "Sequence[Evaluation]") -> "list[Evaluation]":
+    """The evaluations, with a verdict derived from the evaluator's rule where the source gave none."""
+    import dataclasses
+
+    from ..evals.thresholds import DERIVED_MARK, rule_for
+
+    if not any(e.passed is None and e.score is not None and e.error is None for e in evaluations):
+        return list(evaluations)
+    rules = pass_rules(db)
+    out = []
+    for e in evaluations:
+        if e.passed is None and e.score is not None and e.error is None:
+            imported = e.source not in ("judge", "heuristic")
+            e = dataclasses.replace(e, passed=rule_for(e.name, rules, imported=imported).passes(e.score),
+                                    metadata={**(e.metadata or {}), "passed_from": DERIVED_MARK})
+        out.append(e)
+    return out
+
+
+def save_pass_rule(db: sqlite_utils.Database, name: str, threshold: float, direction: str) -> int:
+    """Store the user's rule for one evaluator and re-derive its score-only verdicts. Returns rows updated."""
+    from ..evals.thresholds import DERIVED_MARK, HIGHER, SETTING_KEY, validate_rule
+    from . import get_setting, set_setting
+
+    rule = validate_rule(name, threshold, direction)
+    stored = dict(get_setting(db, SETTING_KEY) or {})
+    stored[name] = {"threshold": rule.threshold, "direction": rule.direction}
+    set_setting(db, SETTING_KEY, stored)
+    op = ">=" if rule.direction == HIGHER else "<="
+    with db.conn:
+        cur = db.execute(
+            f"UPDATE evaluations SET passed = (score {op} ?) WHERE name = ? AND score IS NOT NULL "
+            "AND json_extract(metadata, '$.passed_from') = ?", [rule.threshold, name, DERIVED_MARK])
+    return int(cur.rowcount)
+
+
+def evaluator_rules(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every evaluator with stored scores: its rule (and where it comes from) and how many verdicts it derived."""
+    from ..evals.thresholds import DERIVED_MARK, rule_for
+
+    rules = pass_rules(db)
+    rows = db.execute(
+        "SELECT name, COUNT(*), COUNT(score), SUM(json_extract(metadata, '$.passed_from') = ?), AVG(score), "
+        "AVG(passed) FROM evaluations GROUP BY name ORDER BY name", [DERIVED_MARK]).fetchall()
+    out = []
+    for name, n, n_score, n_derived, mean, pass_rate in rows:
+        rule = rule_for(name, rules)
+        out.append({"evaluator": name, "rule": rule.describe(), "threshold": rule.threshold,
+                    "direction": rule.direction, "origin": rule.origin, "evaluations": n, "scored": n_score,
+                    "derived_verdicts": int(n_derived or 0), "mean_score": mean, "pass_rate": pass_rate})
+    return out

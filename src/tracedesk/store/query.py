@@ -33,6 +33,8 @@ TRACE_SORT_COLUMNS: tuple[str, ...] = (
 #: Dimensions a URL names bare (route=billing); any other is written dim.NAME. model and agent are the
 #: span-level list fields below.
 _URL_DIMENSIONS = tuple(n for n in cohorts.names() if n not in ("model", "agent_name"))
+#: Span attributes that carry a trace's tags (OpenInference, Langfuse, Logfire), each a list of strings.
+TAG_ATTRIBUTES: tuple[str, ...] = ("tag.tags", "langfuse.trace.tags", "logfire.tags")
 #: Span-level list filters: Filters field -> spans column.
 _SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent_name"}
 #: URL parameter name for each list field.
@@ -63,6 +65,8 @@ class Filters:
     min_latency_ms: float | None = None  # trace duration
     max_latency_ms: float | None = None
     text: str | None = None  # substring of a span's name, input or output (case-insensitive)
+    #: a trace matches when one of its spans carries one of these tags (TAG_ATTRIBUTES)
+    tags: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return self == Filters()
@@ -101,6 +105,8 @@ class Filters:
             out["latency_ms"] = _range_str(self.min_latency_ms, self.max_latency_ms)
         if self.text:
             out["q"] = self.text
+        if self.tags:
+            out["tag"] = ",".join(self.tags)
         return out
 
     @classmethod
@@ -135,13 +141,15 @@ class Filters:
                 f.min_latency_ms, f.max_latency_ms = _parse_range(key, value)
             elif key == "q":
                 f.text = value
+            elif key == "tag":
+                f.tags = _split(value)
         return f
 
 
 FILTER_PARAM_KEYS_HELP = (
     f"start/end (ISO time or Unix ns), {'/'.join(_URL_DIMENSIONS)} or dim.NAME (comma list), "
     "model, kind, status, agent (comma lists), score.NAME / cost / latency_ms (LO..HI, either side optional), "
-    "q (text)"
+    "q (text), tag (comma list)"
 )
 
 
@@ -211,6 +219,17 @@ def dimension(name: str) -> cohorts.Dimension:
         raise FilterError(str(exc)) from None
 
 
+_TEXT_COLUMNS = ("s.name", "s.input_text", "s.output_text")
+#: Unicode-aware substring test (`école` finds `ÉCOLE`): the needle is casefolded once in Python. For
+#: ASCII text SQLite's lower() IS the case fold, so lower() answers in C; only a row that holds non-ASCII
+#: (its character length differs from its byte length) and did not match that way asks td_fold, the
+#: Python casefold registered on every store connection. A match in lower(x) is always one in
+#: casefold(x) (non-ASCII characters of the needle are already folded), so the two tests are exact.
+#: instr(), not LIKE: `%` and `_` in the search text are literal characters.
+_TEXT_MATCH = ("(instr(lower({col}), ?) OR (length({col}) <> length(CAST({col} AS BLOB)) "
+               "AND instr(td_fold({col}), ?)))")
+
+
 def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
     """SQL condition over `traces AS alias` (plus correlated sub-queries) and its parameters."""
     if f is None:
@@ -239,20 +258,23 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
     for attr, col in _SPAN_LIST_FIELDS.items():
         values = getattr(f, attr)
         if values:
-            span_conds.append(f"s.{col} IN ({','.join('?' for _ in values)})")
+            # `+` keeps SQLite on the (trace_id, span_id) key for this correlated lookup: with the
+            # column's own index it scans every span of that model per trace (~1000x slower)
+            span_conds.append(f"+s.{col} IN ({','.join('?' for _ in values)})")
             params.extend(values)
     if f.text:
-        like = "%" + f.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        span_conds.append(
-            "(lower(s.name) LIKE ? ESCAPE '\\' OR lower(s.input_text) LIKE ? ESCAPE '\\' "
-            "OR lower(s.output_text) LIKE ? ESCAPE '\\')"
-        )
-        params.extend([like, like, like])
+        span_conds.append("(" + " OR ".join(_TEXT_MATCH.format(col=c) for c in _TEXT_COLUMNS) + ")")
+        needle = f.text.casefold()
+        params.extend([needle] * (2 * len(_TEXT_COLUMNS)))
     # Span and score conditions are uncorrelated `IN (SELECT trace_id ...)` sub-queries: SQLite runs each
     # once into a temporary set and probes it per trace. A correlated EXISTS lets the planner walk a
     # non-trace index (model, kind) once per trace when no ANALYZE statistics exist: quadratic.
     if span_conds:
         conds.append(f"{alias}.trace_id IN (SELECT s.trace_id FROM spans s WHERE {' AND '.join(span_conds)})")
+    if f.tags:
+        cond, tag_params = tag_condition(f.tags, alias)
+        conds.append(cond)
+        params.extend(tag_params)
     for name, (lo, hi) in f.scores.items():
         cond = f"{alias}.trace_id IN (SELECT e.trace_id FROM evaluations e WHERE e.name = ?"
         params.append(name)
@@ -264,6 +286,28 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
             params.append(hi)
         conds.append(cond + ")")
     return (" AND ".join(conds) or "1"), params
+
+
+def _tag_rows_sql() -> str:
+    """(trace_id, tag) for every tag in a TAG_ATTRIBUTES list: ONE pass over the spans (a lone string counts)."""
+    keys = ", ".join(f"'{k}'" for k in TAG_ATTRIBUTES)
+    # Attributes may be stored deflated (store.blobs): read through td_json(), the one text per row.
+    return ("SELECT s.trace_id AS trace_id, j.value AS tag FROM "
+            "(SELECT trace_id, td_json(attributes) AS attrs FROM spans) s, json_each(s.attrs) a, "
+            "json_each(CASE WHEN a.type = 'array' THEN a.value ELSE json_array(a.value) END) j "
+            f"WHERE instr(s.attrs, 'tags\"') > 0 AND a.key IN ({keys}) AND j.type = 'text'")
+
+
+def tag_condition(tags: Sequence[str], alias: str = "t") -> tuple[str, list[Any]]:
+    """Traces with a span carrying one of `tags` in any TAG_ATTRIBUTES list."""
+    marks = ",".join("?" for _ in tags)
+    return f"{alias}.trace_id IN (SELECT trace_id FROM ({_tag_rows_sql()}) WHERE tag IN ({marks}))", list(tags)
+
+
+def tag_values(db: sqlite_utils.Database, limit: int = 500) -> list[str]:
+    """Tags the stored spans carry, most traces first."""
+    sql = (f"SELECT tag FROM ({_tag_rows_sql()}) GROUP BY tag ORDER BY COUNT(DISTINCT trace_id) DESC, tag LIMIT ?")
+    return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
 
 
 def trace_ids_sql(f: Filters | None) -> tuple[str, list[Any]]:
@@ -512,6 +556,8 @@ def trace_eval_summary(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> p
 
 def distinct_values(db: sqlite_utils.Database, dimension_name: str, limit: int = 500) -> list[str]:
     """Values a cohort dimension (or span kind / status) takes, most frequent first."""
+    if dimension_name in ("tag", "tags"):
+        return tag_values(db, limit)
     if dimension_name in ("kind", "status"):
         sql = (f"SELECT {dimension_name} FROM spans WHERE {dimension_name} IS NOT NULL AND {dimension_name} != '' "
                f"GROUP BY {dimension_name} ORDER BY COUNT(*) DESC LIMIT ?")

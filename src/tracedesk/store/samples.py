@@ -22,6 +22,7 @@ from .. import cohorts
 from . import cohort_sql
 
 if TYPE_CHECKING:
+    from ..analysis.refusals import RefusalDetector
     from .query import Filters
 
 
@@ -133,9 +134,14 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
 
 def register_functions(db: sqlite_utils.Database) -> None:
     """SQL functions the sample queries call (the refusal check runs inside the one query)."""
-    from ..analysis.textchecks import is_refusal
+    detector = refusal_detector(db)
+    db.conn.create_function("td_is_refusal", 1, lambda text: int(detector.is_refusal(_text(text))),
+                            deterministic=True)
+    # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
+    from ..ingest.redact import find_pii
 
-    db.conn.create_function("td_is_refusal", 1, lambda text: int(is_refusal(text)), deterministic=True)
+    db.conn.create_function("td_has_pii", 1, lambda text: int(bool(text) and bool(find_pii(text))),
+                            deterministic=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,8 +178,14 @@ def refusal_answers(db: sqlite_utils.Database, params: dict[str, Any], q: Sample
         value = ("CASE WHEN e.label = 'refused' THEN 1 WHEN e.passed IS NOT NULL THEN 1 - e.passed "
                  "WHEN e.score IS NOT NULL THEN (e.score < 0.5) END")
         return query_samples(db, "eval", value, ["e.name = 'refusal'"], [], q)
-    return query_samples(db, "span", "td_is_refusal(s.output_text)",
+    return query_samples(db, "span", f"td_is_refusal({_REFUSAL_TEXT})",
                          ["s.kind = 'LLM'", "s.output_text IS NOT NULL"], [], q)
+
+
+def pii_answers(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+    """Per trace: 1 when the answer the user saw (the root span's output) holds PII or a secret."""
+    return query_samples(db, "span", "td_has_pii(s.output_text)",
+                         ["s.parent_span_id IS NULL", "s.output_text IS NOT NULL"], [], q)
 
 
 def refusal_traces(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
@@ -269,16 +281,31 @@ def span_range(db: sqlite_utils.Database) -> tuple[int, int] | None:
 # ---------------------------------------------------------------------------------------------
 # Refused traces (kept on the connection: the text check over every LLM output is the costly part)
 
-# textchecks' refusal pattern is anchored at the start: after any non-word characters, its first word
-# character is i, s, u or a ("I'm sorry", "Sorry", "Unfortunately", "As an AI"). SQL keeps the outputs
-# that, once leading ASCII non-word characters are trimmed, start with one of those letters or with a
-# non-ASCII character (which may still be a non-word one) — a superset — and Python runs the exact check.
-# (SQLite string functions stop at a NUL character, so text where one comes first is always a candidate;
-# NUL is left out of the trim set for the same reason.)
-_ASCII_NONWORD = "".join(c for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_"))
-_REFUSAL_CANDIDATE = ("(substr(ltrim(s.output_text, :nonword), 1, 1) IN ('i', 's', 'u', 'a', 'I', 'S', 'U', 'A') "
-                      "OR unicode(ltrim(s.output_text, :nonword)) > 127 "
-                      "OR IFNULL(unicode(ltrim(s.output_text, :nonword)), 0) = 0)")
+# The detector reads the opening of an answer and, for "declined X, but here's how…", a little after it
+# (refusals.OPENING_CHARS + 400 covers the pivot and PIVOT_MIN_CHARS): SQL hands over no more than that.
+# As bytes: SQLite's text functions stop at a NUL character, which an answer may hold; 3,200 bytes hold
+# at least 800 characters of UTF-8.
+_REFUSAL_TEXT = "substr(CAST(s.output_text AS BLOB), 1, 3200)"
+
+
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode("utf-8", errors="ignore") if isinstance(value, bytes) else value
+
+
+def refusal_detector(db: sqlite_utils.Database) -> "RefusalDetector":
+    """The refusal detector with this database's phrase lists (setting `refusal_phrases`)."""
+    from ..analysis.refusals import SETTING_KEY, detector_from_setting
+    from . import get_setting
+
+    return detector_from_setting(get_setting(db, SETTING_KEY))
+
+
+def save_refusal_phrases(db: sqlite_utils.Database, extra: list[str], ignore: list[str]) -> None:
+    """Store the user's phrase lists; every refusal figure reads them from the next query on."""
+    from ..analysis.refusals import SETTING_KEY, validate_phrases
+    from . import set_setting
+
+    set_setting(db, SETTING_KEY, {"extra": validate_phrases(extra), "ignore": validate_phrases(ignore)})
 
 
 def refused_trace_ids(db: sqlite_utils.Database) -> set[str]:
@@ -296,22 +323,21 @@ def refused_trace_ids(db: sqlite_utils.Database) -> set[str]:
 
 
 def _text_refusals(db: sqlite_utils.Database) -> set[str]:
-    from ..analysis.textchecks import is_refusal
-
+    detector = refusal_detector(db)
     cache = getattr(db, "_td_refusals", None)
     version = (db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes)
-    if cache is not None and cache["version"] == version:
+    if cache is not None and cache["version"] == version and cache["detector"] == detector:
         return cache["refused"]
-    if cache is None:
-        cache = {"upto": 0, "refused": set()}
+    if cache is None or cache["detector"] != detector:  # new phrase lists: every answer again
+        cache = {"upto": 0, "refused": set(), "detector": detector}
     top = db.execute("SELECT MAX(rowid) FROM spans").fetchone()[0] or 0
     if top < cache["upto"]:  # the table was rebuilt: start over
-        cache = {"upto": 0, "refused": set()}
+        cache = {"upto": 0, "refused": set(), "detector": detector}
     # `+s.kind`: read the table in rowid order (sequential) rather than through the kind index
-    sql = (f"SELECT s.trace_id, s.output_text FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
-           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND {_REFUSAL_CANDIDATE}")
-    for tid, text in db.execute(sql, {"lo": cache["upto"], "hi": top, "nonword": _ASCII_NONWORD}):
-        if is_refusal(text):
+    sql = (f"SELECT s.trace_id, {_REFUSAL_TEXT} FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
+           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL")
+    for tid, text in db.execute(sql, {"lo": cache["upto"], "hi": top}):
+        if detector.is_refusal(_text(text)):
             cache["refused"].add(tid)
     cache["upto"] = top
     cache["version"] = version

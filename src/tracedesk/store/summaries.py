@@ -415,7 +415,7 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     if old_root is None:
         raise _Fallback
     candidates = [r for r in new.values() if r[_PARENT] is None or r[_PARENT] not in new and lookup(r[_PARENT]) is None]
-    root = old_root
+    root: Sequence[Any] = old_root
     if candidates:
         best = min(candidates, key=_root_key)
         if _root_key(best) < _root_key(old_root):

@@ -29,7 +29,7 @@ def m401_workbench_indexes(db: sqlite_utils.Database) -> None:
 # Reads for the workspace and the graphs (analysis/graph.py builds the graphs from these frames)
 
 _TRAJECTORY_SPAN_COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "status", "status_message",
-                            "start_ns", "duration_ms", "cost_usd", "model", "agent_name", "tool_name")
+                            "start_ns", "duration_ms", "cost_usd", "model", "agent_name", "tool_name", "handoff_from")
 
 
 def has_traces(db: sqlite_utils.Database) -> bool:

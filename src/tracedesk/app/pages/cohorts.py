@@ -13,7 +13,7 @@ filters = ui.sidebar_filters(ws)
 ui.stop_if_no_match(ws.count_traces(filters))
 
 c1, c2 = st.columns(2)
-dims = ws.dimensions()
+dims = ws.dimensions() + [d for d in ("user_id", "session_id") if ws.values(d, limit=1)]  # cost/quality by user
 if not dims:
     st.info("These traces carry no cohort dimension (route, tenant, prompt version, model, agent...).")
     st.caption("Next step: map your attributes to dimensions at ingest (see docs/ingest.md).")
@@ -30,6 +30,8 @@ st.caption("Colour compares cohorts on each metric (red = worst of them); the fi
 st.altair_chart(charts.cohort_heatmap(matrix), width="stretch")
 
 st.subheader("Furthest from the global figure")
+st.caption("Static: each cohort against the global figure over the whole range (what changed in time is on "
+           "the landing page).")
 ranked = ws.ranked_cohorts(dimension, filters, evaluator=evaluator, min_traces=5)
 if ranked.empty:
     st.caption("No cohort has 5 or more traces to rank.")

@@ -1,20 +1,26 @@
 """Drift: which (signal, cohort) pairs moved between a reference and a current window, and since when."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tracedesk.app import ui
 from tracedesk.charts.drift import describe_stats, ranked_table, series_chart, trace_url
 
 ui.page_setup("Drift")
 ws = ui.require_workspace()  # explains a missing or empty database and stops
+filters = ui.sidebar_filters(ws)  # the shared time range fills the current window
 st.caption(f"Database: `{ui.db_path()}` · times are ISO 8601 (2026-11-20T12:00Z), Unix times, or a duration back "
            "from the newest span (24h, -7d)")
 
 with st.form("drift"):
-    c = st.columns(4)
-    since = c[0].text_input("Current since", "24h", help="start of the current window")
-    until = c[1].text_input("Current until", "", help="empty = the newest span")
+    c: Sequence[DeltaGenerator] = st.columns(4)
+    since = c[0].text_input("Current since", ui.fmt_time(filters.start_ns) if filters.start_ns else "24h",
+                            help="start of the current window (default: the sidebar's time range)")
+    until = c[1].text_input("Current until", ui.fmt_time(filters.end_ns) if filters.end_ns else "",
+                            help="empty = the newest span")
     ref_since = c[2].text_input("Reference since", "", help="empty = rolling baseline before the current window")
     ref_until = c[3].text_input("Reference until", "", help="empty = the current window's start")
     c = st.columns([1, 2])

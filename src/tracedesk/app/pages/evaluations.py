@@ -1,19 +1,24 @@
 """Evaluations: run judges and checks on a failure-biased sample, then read scores by cohort and a
 review queue (worst first) that links to each trace."""
 import os
+from collections.abc import Sequence
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tracedesk.app import ui
 from tracedesk.charts.evals import score_histogram
 
 ui.page_setup("Evaluations")
 ws = ui.require_workspace()
+filters = ui.sidebar_filters(ws)  # shared with every page (the run samples from the whole store)
+if ws.evals.judges_missing:  # heuristics still run; say how to get the judges
+    st.warning(ws.evals.judges_missing)
 
 with st.form("run"):
     picked = st.multiselect("Evaluators", ws.evals.names(), default=["pii", "prompt_injection", "refusal"],
                             key="evaluators", help="judges need a model; heuristics run locally for free")
-    c = st.columns(3)
+    c: Sequence[DeltaGenerator] = st.columns(3)
     model = c[0].text_input("Judge model", os.environ.get("TRACEDESK_JUDGE_MODEL", ""), key="model",
                             help="any litellm model, e.g. gpt-4o-mini (key from OPENAI_API_KEY) or openai/NAME")
     api_base = c[1].text_input("API base (optional)", "", key="api_base",
@@ -31,7 +36,7 @@ with st.form("run"):
 if go:
     bar = st.progress(0.0, text="sampling…")
 
-    def _progress(done: int, total: int, rep) -> None:
+    def _progress(done: int, total: int, rep: "ui.RunReport") -> None:  # pages import only ui and charts
         bar.progress(done / max(total, 1), text=f"{done}/{total} · {rep.judge_calls} calls · "
                                                 f"{rep.cache_hits} cached · ${rep.cost_usd:.4f}")
 
@@ -57,6 +62,7 @@ if st.session_state.get("view_evaluator") not in names:
     st.session_state.pop("view_evaluator", None)
 name = c[0].selectbox("Evaluator", names, key="view_evaluator")
 by = c[1].selectbox("Cohort", ws.evals.cohort_columns, key="cohort")
+assert name is not None and by is not None  # both option lists are non-empty here
 st.altair_chart(score_histogram(frame, name, by), width="stretch")
 ui.show_frame(ws.evals.by_cohort(name, by), column_config={
     "mean": st.column_config.NumberColumn(format="%.3f"), "pass_rate": st.column_config.NumberColumn(format="%.2f"),
@@ -70,6 +76,19 @@ else:
     queue.insert(0, "open", "Trace?trace_id=" + queue["trace_id"])
     ui.show_frame(queue, column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗"),
                                         "score": st.column_config.NumberColumn(format="%.2f")})
+
+with st.expander("Pass thresholds (score-only evaluations get their verdict here)"):
+    rules = ws.evals.pass_rules()
+    ui.show_frame(rules)
+    with st.form("pass_rule"):
+        r = st.columns(3)
+        rule_name = r[0].selectbox("Evaluator", [x["evaluator"] for x in rules], key="rule_name")
+        rule_threshold = r[1].number_input("Threshold", value=0.5, step=0.05, key="rule_threshold")
+        rule_direction = r[2].selectbox("Passes when the score is", ["higher", "lower"], key="rule_direction")
+        if st.form_submit_button("Save rule") and rule_name and rule_direction:
+            with ui.error_boundary():
+                changed = ws.evals.set_pass_rule(rule_name, rule_threshold, rule_direction)
+                st.success(f"Saved: {changed} derived verdicts of {ui.md(rule_name)} re-derived.")
 
 with st.expander("Custom judges"):
     with st.form("custom"):

@@ -12,21 +12,21 @@ ui.stop_if_no_match(ws.count_traces(filters))
 kpis = ws.kpis(filters)
 ui.kpi_row(kpis)
 
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Over time")
-    metric = st.selectbox("Metric", ["traces", "error_rate", "latency_p95_ms", "latency_p50_ms", "eval_pass_rate",
-                                     "cost_per_trace", "total_tokens"], format_func=lambda m: charts.LABELS.get(m, m))
-    st.altair_chart(charts.timeseries_chart(ws.timeseries(filters), metric), width="stretch")
-with right:
-    st.subheader("Worst cohorts")
-    worst = ws.worst_cohorts(filters, top=6)
-    if worst.empty:
-        st.caption("No cohort (of 5+ traces) sits worse than the global figure.")
-    else:
-        st.caption("Cohorts furthest on the worse side of the global figure (rates in points, latency and "
-                   "cost relative). Open **Cohorts** for the full matrix.")
-        ui.show_frame(ui.worst_display(worst))
+st.subheader("Over time")
+metric = st.selectbox("Metric", ["traces", "error_rate", "latency_p95_ms", "latency_p50_ms", "eval_pass_rate",
+                                 "cost_per_trace", "total_tokens"], format_func=lambda m: charts.LABELS.get(m, m))
+assert metric is not None  # a fixed, non-empty option list
+st.altair_chart(charts.timeseries_chart(ws.timeseries(filters), metric), width="stretch")
+
+st.subheader("Worst cohorts: furthest from the global figure (static, over the whole range)")
+worst = ws.worst_cohorts(filters, top=6)
+if worst.empty:
+    st.caption("No cohort (of 5+ traces) sits worse than the global figure.")
+else:
+    st.caption("A difference that holds over the whole range (a model that always costs more) is not a change: "
+               "the landing page lists what changed in time. Rates in points, latency and cost relative; "
+               "**Cohorts** has the full matrix.")
+    ui.show_frame(ui.worst_display(worst))
 
 st.subheader("Monitoring health")
 health = ws.health(filters)

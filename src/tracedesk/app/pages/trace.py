@@ -6,11 +6,12 @@ from tracedesk.app import ui
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()
+filters = ui.sidebar_filters(ws)  # the list of recent traces follows the shared filters
 
 trace_id = st.text_input("Trace id", value=st.query_params.get("trace_id", ""),
                          placeholder="32 hex characters — or pick a recent trace below").strip().lower()
 if not trace_id:
-    recent = ws.traces(limit=30)
+    recent = ws.traces(filters, limit=30)
     st.info("Open a trace: paste its id above, pick one here, or select a row on the **Traces** page.")
     picked = st.selectbox("Recent traces", recent["trace_id"], index=None,
                           format_func=lambda t: f"{t} · {recent.set_index('trace_id').at[t, 'root_name']}")
@@ -48,7 +49,8 @@ with tab_spans:
     key = f"span_of_{trace_id}"
     if key not in st.session_state:  # a link may name the span to show first
         st.session_state[key] = wanted_span if wanted_span in ids else ids[0]
-    chosen = st.selectbox("Span", ids, key=key, format_func=labels.get)
+    chosen = st.selectbox("Span", ids, key=key, format_func=labels.__getitem__)
+    assert chosen is not None  # ids is never empty
     ui.set_url_params({"trace_id": trace_id, "span_id": chosen}, keep=("trace_id", "span_id"))
     ui.render_span(tree[tree["span_id"] == chosen].iloc[0].to_dict(), evals)
     trace_level = evals[evals["span_id"].isna()] if not evals.empty else evals

@@ -1,4 +1,6 @@
 """Traces: a filterable, sortable table; the filters live in the URL, so the view is a shareable link."""
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from tracedesk.app import ui
@@ -14,6 +16,7 @@ params = st.query_params
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 sort_default = params.get("sort") if params.get("sort") in ws.trace_sort_columns else "start_ns"
 sort = c1.selectbox("Sort by", ws.trace_sort_columns, index=ws.trace_sort_columns.index(sort_default))
+assert sort is not None  # a fixed, non-empty option list
 descending = c2.toggle("Descending", value=params.get("desc", "1") != "0")
 size = c3.selectbox("Rows", [50, 100, 250], index=0)
 pages = max(1, -(-total // size))
@@ -26,6 +29,17 @@ ui.set_url_params({**{k: v for k, v in params.to_dict().items() if k not in ("so
 table = ws.traces(filters, sort=sort, descending=descending, limit=size, offset=(page - 1) * size, with_evals=True)
 table.insert(0, "open", "Trace?trace_id=" + table["trace_id"])
 st.caption(f"{total:,} traces match · showing {len(table)} · the URL holds these filters: copy it to share the view.")
+with st.expander("Export (CSV)"):
+    query = urlencode(filters.to_query_params())
+    st.caption("Every matching row, not only this page. For Parquet or big exports: "
+               f"`tracedesk export --what spans --filter '{query}' -o spans.parquet`")
+    what = st.radio("Rows", ["traces", "spans", "evaluations"], horizontal=True, key="export_what")
+    if st.button(f"Prepare {what}.csv", key="export_prepare"):  # built on demand, not on every rerun
+        st.session_state["export_csv"] = (what, query, ws.export_bytes(what, filters))
+    ready = st.session_state.get("export_csv")
+    if ready and ready[:2] == (what, query):
+        st.download_button(f"Download {what}.csv ({len(ready[2]) / 1e6:.1f} MB)", ready[2], file_name=f"{what}.csv",
+                           mime="text/csv", key="export_download")
 event = ui.show_frame(
     table.drop(columns=["start_ns"]),
     on_select="rerun", selection_mode="single-row", key="trace_table",

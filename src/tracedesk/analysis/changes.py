@@ -1,0 +1,1104 @@
+"""The changes feed: which signal moved, in which cohort, since when.
+
+For every feed signal and every cohort (all traffic, each value of each dimension, and pairs of values
+with enough traffic) the samples are bucketed on one time grid and each series is compared with its
+own baseline: a scan over candidate intervals [a, e) (geometric lengths, plus "from a to the end" for
+ongoing changes) scores the inside mean against the series' samples outside the interval (before AND
+after it, so an incident that resolved and one still running are both found; a difference that holds
+over the whole range has no outside to differ from, so "this cohort is always more expensive" is never
+a change). The score is a two-sample z statistic with the variance of inside and outside pooled
+(under the null both are one population; pooling keeps a 0-variance baseline, e.g. a PII rate of 0,
+finite). A cohort that only exists inside the interval (a new model, a new prompt version) has no
+outside of its own: its baseline is all traffic outside the interval.
+
+Significance: each series' best interval gets a one-sided p (in the signal's bad direction) multiplied
+by the number of intervals tried in that series (Bonferroni: the best of many windows is not one
+test), then Benjamini-Hochberg across every series of every signal (q). Up to `ROUNDS` changes per
+series (the buckets of an accepted change are removed before the next scan).
+
+Which cohort: a change seen in a cohort C is kept only if it is specific to C within each parent P
+(C minus one dimension): the rest of P over the same window must have data and must not show the
+change itself; and C is dropped when a child (C plus one dimension value) passes that test, i.e. the
+change is concentrated there. So a route-wide regression is reported on the route (not on every
+route x model pair), and a regression of one tenant on one prompt version is reported on the pair.
+
+Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
+lists them, strongest first). Rank: impact = min(|d|, D_CAP) x share, where d is the change in
+pooled standard deviations and share the cohort's fraction of the signal's samples inside the window
+(size of the change x how much traffic it touched).
+
+Constants (MIN_N, Z thresholds, D_CAP, lengths) were chosen by reasoning, then checked on the
+bundled sample week (src/tracedesk/sample, labels in sample/data/incidents.json); the second,
+independently generated week (tests/weeks/second_week.py) is used for verification only, with the same
+constants. Durations are compared on log scale (a 10x slowdown of a few spans is one shift, not an
+outlier) and displayed as their p95.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NS_PER_MIN = 60 * 10**9
+#: bucket widths (minutes) the feed may use; the smallest giving <= MAX_BUCKETS buckets over the range
+BUCKET_MINUTES: tuple[int, ...] = (1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440)
+MAX_BUCKETS = 1000
+#: fewest samples inside a window, and in a baseline, for a comparison to count
+MIN_N = 10
+MIN_BASELINE_N = 20
+#: a cohort (or pair) needs this many samples over the range to get its own series
+MIN_SERIES_N = 30
+MIN_PAIR_N = 60
+#: at most this many values per dimension become series (the most frequent)
+MAX_VALUES = 40
+#: one-sided z at which the rest of a parent "shows the change too" (and the share of C's effect it
+#: must reach), used to decide which cohort a change belongs to
+SIBLING_Z = 3.0
+SIBLING_D_SHARE = 0.3
+#: |d| above this counts the same for ranking (a 4-sd and a 40-sd shift are both "broken")
+D_CAP = 3.0
+#: changes smaller than this many pooled sd are not reported, however significant: a slow shift of a
+#: fraction of a standard deviation over days is drift (the Drift page), not an incident
+MIN_D = 1.0
+ROUNDS = 3
+#: windows on nested cohorts overlapping this much (share of the shorter one) are one incident
+NESTED_OVERLAP = 0.6
+#: windows of two unrelated cohorts matching this closely are one incident
+CONCURRENT_IOU = 0.8
+#: a cohort counts as new in a window when outside it it had under this share of its inside rate
+NEW_RATE = 0.1
+#: an ongoing change may cover at most this share of its series' samples (a closed one: half)
+ONGOING_SHARE = 0.8
+ALPHA = 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# What the feed scans (one adapter over the signal registry)
+
+
+@dataclass(frozen=True)
+class FeedSignal:
+    """One series family of the feed: a registered signal with its parameters."""
+
+    name: str  # shown in findings, e.g. "groundedness" or "duration[RETRIEVER]"
+    signal: dict[str, Any]  # the registry's signal document: {"type": ..., params}
+    label: str
+    aggregation: str  # mean | rate | p95 (how baseline/current are shown)
+    unit: str
+    bad: str  # "up" or "down"
+    log: bool = False  # compare log1p(v): durations, costs, counts with long tails
+    #: span-level dimensions only this signal's own spans carry (the model that answered an LLM call,
+    #: the tool a TOOL span called); other signals would read them as lists from every span of a trace
+    own: tuple[str, ...] = ()
+
+
+@dataclass
+class Finding:
+    signals: list[str]
+    cohort: dict[str, str]
+    start_ns: int
+    end_ns: int | None  # None: still going at the end of the range
+    baseline: float
+    current: float
+    effect: float  # current - baseline, in the signal's unit
+    relative: float | None  # effect / |baseline|
+    d: float  # effect in pooled standard deviations (on the compared scale)
+    z: float
+    p: float
+    q: float
+    n_baseline: int
+    n_current: int
+    share: float
+    impact: float
+    unit: str = ""
+    aggregation: str = "mean"
+    direction: str = "up"
+    label: str = ""
+    details: list[dict[str, Any]] = field(default_factory=list)  # one per signal, strongest first
+    traces_before: list[str] = field(default_factory=list)
+    traces_after: list[str] = field(default_factory=list)
+    aliases: list[dict[str, str]] = field(default_factory=list)  # cohorts that are the same traffic
+    window_start_ns: int | None = None  # the range the feed scanned
+    window_end_ns: int | None = None
+
+    @property
+    def n(self) -> dict[str, int]:
+        return {"baseline": self.n_baseline, "current": self.n_current}
+
+    def title(self) -> str:
+        arrow = "↑" if self.direction == "up" else "↓"
+        cohort = ", ".join(f"{k}={v}" for k, v in self.cohort.items()) or "all traffic"
+        return f"{' & '.join(self.signals)} {arrow} on {cohort} since {_iso(self.start_ns)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "signals": list(self.signals), "cohort": dict(self.cohort), "start": _iso(self.start_ns),
+            "end": _iso(self.end_ns) if self.end_ns is not None else None,
+            "start_ns": self.start_ns, "end_ns": self.end_ns,
+            "baseline": _round(self.baseline), "current": _round(self.current), "effect": _round(self.effect),
+            "relative": None if self.relative is None else _round(self.relative), "d": _round(self.d),
+            "direction": self.direction, "unit": self.unit, "aggregation": self.aggregation,
+            "q": float(f"{self.q:.3g}"), "p": float(f"{self.p:.3g}"), "n": self.n, "share": _round(self.share),
+            "impact": _round(self.impact), "title": self.title(), "traces_before": list(self.traces_before),
+            "traces_after": list(self.traces_after), "aliases": [dict(a) for a in self.aliases],
+            "details": self.details,
+        }
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6g}") if math.isfinite(x) else x
+
+
+def _iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------
+# Series
+
+
+def bucket_width_ns(since_ns: int, until_ns: int) -> int:
+    """The finest width in BUCKET_MINUTES giving at most MAX_BUCKETS buckets (a week: 15 min)."""
+    span = max(until_ns - since_ns, 1)
+    for minutes in BUCKET_MINUTES:
+        if span / (minutes * NS_PER_MIN) <= MAX_BUCKETS:
+            return minutes * NS_PER_MIN
+    return BUCKET_MINUTES[-1] * NS_PER_MIN
+
+
+def _lengths(n_buckets: int) -> list[int]:
+    out, x = [], 1.0
+    while int(x) <= n_buckets:
+        if int(x) not in out:
+            out.append(int(x))
+        x *= 1.4
+    return out
+
+
+@dataclass
+class _Grid:
+    """All series of one signal on one bucket grid: rows = cohorts, columns = buckets."""
+
+    keys: list[tuple[tuple[str, str], ...]]  # () is all traffic; sorted (dim, value) pairs
+    n: np.ndarray  # (K, B) sample counts
+    s: np.ndarray  # sums of the compared value
+    q: np.ndarray  # sums of squares
+    index: dict[tuple[tuple[str, str], ...], int]
+    parents: np.ndarray  # (K, 2) baseline rows of a new cohort: a parent restricted to "any value", or -1
+    cohorts: int  # rows [0, cohorts) are cohorts; the rest are "any value" baselines
+    first: np.ndarray  # (K,) first and one-past-last bucket holding samples of each row
+    last: np.ndarray
+
+
+def _members(col: pd.Series) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Values of a dimension with enough samples, and a row mask for each. Trace rows hold comma lists
+    of models/agents: a sample belongs to each listed value's cohort."""
+    raw = col.astype(object).where(col.notna(), None)
+    text = raw.dropna().astype(str)
+    text = text[text != ""]
+    is_list = bool(text.str.contains(",", regex=False).any())
+    exploded = text.str.split(",").explode() if is_list else text
+    counts = exploded.value_counts()
+    values = [str(v) for v, c in counts.items() if c >= MIN_SERIES_N]
+    values = sorted(values, key=lambda v: (-counts[v], v))[:MAX_VALUES]
+    masks: dict[str, np.ndarray] = {}
+    if is_list:
+        padded = ("," + raw.fillna("").astype(str) + ",")
+        for v in values:
+            masks[v] = padded.str.contains("," + v + ",", regex=False).to_numpy(bool)
+    else:
+        codes = raw.map({v: i for i, v in enumerate(values)}).fillna(-1).to_numpy(np.int64)
+        for i, v in enumerate(values):
+            masks[v] = codes == i
+    return values, masks
+
+
+def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_buckets: int,
+               pairs: bool = True) -> _Grid:
+    """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs."""
+    b = ((frame["t"].to_numpy(np.int64) - t0) // width).clip(0, n_buckets - 1)
+    y = frame["y"].to_numpy(np.float64)
+    everyone = np.ones(len(frame), dtype=bool)
+    keys: list[tuple[tuple[str, str], ...]] = [()]
+    masks: list[np.ndarray] = [everyone]
+    singles: dict[str, dict[str, np.ndarray]] = {}
+    for dim in dims:
+        _values, by_value = _members(frame[dim])
+        if by_value:
+            singles[dim] = by_value
+            for v, m in by_value.items():
+                keys.append(((dim, v),))
+                masks.append(m)
+    if pairs:
+        names = list(singles)
+        for i, d1 in enumerate(names):
+            for d2 in names[i + 1:]:
+                for v1, m1 in singles[d1].items():
+                    for v2, m2 in singles[d2].items():
+                        m = m1 & m2
+                        if m.sum() >= MIN_PAIR_N:
+                            keys.append(tuple(sorted(((d1, v1), (d2, v2)))))
+                            masks.append(m)
+    cohorts = len(keys)
+    # "any value of d" rows (not cohorts themselves): the baseline of a cohort that is new in a window,
+    # e.g. {tenant: globex, prompt_version: *} for the first traces of globex on a new prompt version
+    anyof = {dim: frame[dim].notna().to_numpy() & (frame[dim].astype(str) != "").to_numpy() for dim in singles}
+    for key, m in list(zip(keys[:cohorts], masks[:cohorts])):
+        for dim, value in key:
+            rest = tuple(kv for kv in key if kv[0] != dim)
+            any_key = tuple(sorted((*rest, (dim, "*"))))
+            if any_key not in keys:
+                base = masks[keys.index(rest)] if rest in keys[:cohorts] else everyone
+                keys.append(any_key)
+                masks.append(base & anyof[dim])
+    k = len(keys)
+    n, s, q = (np.zeros((k, n_buckets)) for _ in range(3))
+    for row, m in enumerate(masks):
+        bb, yy = (b, y) if row == 0 else (b[m], y[m])
+        n[row] = np.bincount(bb, minlength=n_buckets)
+        s[row] = np.bincount(bb, weights=yy, minlength=n_buckets)
+        q[row] = np.bincount(bb, weights=yy * yy, minlength=n_buckets)
+    index = {key: i for i, key in enumerate(keys)}
+    parents = np.full((k, 2), -1, dtype=np.int64)
+    for row, key in enumerate(keys[:cohorts]):
+        for j, (dim, _value) in enumerate(key[:2]):
+            rest = tuple(kv for kv in key if kv[0] != dim)
+            parents[row, j] = index.get(tuple(sorted((*rest, (dim, "*")))), -1)
+    seen = n > 0
+    first = np.where(seen.any(axis=1), seen.argmax(axis=1), 0)
+    last = np.where(seen.any(axis=1), n_buckets - seen[:, ::-1].argmax(axis=1), 0)
+    return _Grid(keys, n, s, q, index, parents, cohorts, first, last)
+
+
+def _new_cohort(n_in: np.ndarray, n_out: np.ndarray, length: np.ndarray, n_buckets: int) -> np.ndarray:
+    """A cohort that (nearly) did not exist outside the window: its rate of samples per bucket outside
+    is under NEW_RATE of its rate inside. Only such a cohort borrows a parent's baseline."""
+    outside = np.maximum(n_buckets - length, 1)
+    # ...and the outside is long enough that, at its inside rate, it would have shown a baseline
+    meaningful = n_in * outside >= MIN_BASELINE_N * np.maximum(length, 1)
+    return (n_out * length < NEW_RATE * n_in * outside) & meaningful
+
+
+def _minority(n_in: np.ndarray, n_out: np.ndarray, ongoing: np.ndarray) -> np.ndarray:
+    """A change is the exception, not the rule: inside a closed window at most as many samples as in
+    its baseline (else "the rest was unusually good" reads as "everything else got worse"); a change
+    still going at the end may hold up to ONGOING_SHARE of the series (a rollout that stays)."""
+    limit = np.where(ongoing, ONGOING_SHARE / (1 - ONGOING_SHARE), 1.0)
+    return n_in <= limit * n_out
+
+
+#: Hasselblad & Hedges: a log odds ratio times sqrt(3)/pi is on the scale of Cohen's d
+LOGIT_TO_D = math.sqrt(3.0) / math.pi
+
+
+def _rate_d(n_in: np.ndarray, s_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, sign: float) -> np.ndarray:
+    """The effect of a rate change as a log odds ratio on the d scale (smoothed by half a sample).
+
+    A pooled-sd difference calls a refusal rate going from 0.8% to 10% "0.6 sd"; as odds it is 12x,
+    the same size as a score dropping by 1.4 sd, which is how an analyst reads it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_in = (s_in + 0.5) / (n_in + 1.0)
+        p_out = (s_out + 0.5) / (n_out + 1.0)
+        return sign * (np.log(p_in / (1 - p_in)) - np.log(p_out / (1 - p_out))) * LOGIT_TO_D
+
+
+def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, q_out: np.ndarray, sign: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled two-sample z and d (arrays), in the bad direction (sign +1: up is bad). For 0/1 samples
+    (sum of squares == sum) d is the rate's log odds ratio (see _rate_d)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m_in = s_in / n_in
+        m_out = s_out / n_out
+        n_all = n_in + n_out
+        m_all = (s_in + s_out) / n_all
+        var = np.maximum((q_in + q_out) / n_all - m_all * m_all, 0.0)
+        # a floor so that a constant series (var 0) with one odd value does not score infinity
+        var = np.maximum(var, 1e-12 + 1e-6 * m_all * m_all)
+        sd = np.sqrt(var)
+        diff = sign * (m_in - m_out)
+        z = diff / (sd * np.sqrt(1.0 / n_in + 1.0 / n_out))
+        d = diff / sd
+        binary = np.broadcast_to((q_in == s_in) & (q_out == s_out), np.shape(d))
+        if binary.any():
+            d = np.where(binary, _rate_d(n_in, s_in, n_out, s_out, sign), d)
+    return z, d
+
+
+def _cums(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
+    pad = np.zeros((n.shape[0], 1))
+    return tuple(np.concatenate([pad, np.cumsum(x, axis=1)], axis=1) for x in (n, s, q))
+
+
+def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
+              min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
+              allow_new: bool = True, with_sums: bool = False) -> tuple[np.ndarray, ...]:
+    """z, d, n_in, n_out, borrowed (arrays rows x intervals) of windows [a, e) of some rows.
+
+    `cums` are the cumulative sums being scanned (earlier changes removed), `pcums` the original ones.
+    Baseline: the row's own samples outside the window; for a cohort new in the window (judged on the
+    original counts), the outside of the parent, restricted to traffic that has a value for the new
+    dimension, that makes the change smallest (a new prompt version on one tenant is compared with that
+    tenant's traffic on the old versions; a new model with all LLM calls)."""
+    nb = cums[0].shape[1] - 1
+    length = (e - a)[None, :]
+
+    def window(c: tuple[np.ndarray, ...], r: np.ndarray) -> tuple[np.ndarray, ...]:
+        cn, cs, cq = c
+        n_in = cn[r][:, e] - cn[r][:, a]
+        s_in = cs[r][:, e] - cs[r][:, a]
+        q_in = cq[r][:, e] - cq[r][:, a]
+        return n_in, s_in, q_in, cn[r][:, -1:] - n_in, cs[r][:, -1:] - s_in, cq[r][:, -1:] - q_in
+
+    n_in, s_in, q_in, n_out, s_out, q_out = window(cums, rows)
+    if span is None:
+        span = (np.zeros(cums[0].shape[0], dtype=np.int64), np.full(cums[0].shape[0], nb, dtype=np.int64))
+    own = n_out >= MIN_BASELINE_N
+    z, d = _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign)
+    ok = own & _minority(n_in, n_out, e[None, :] >= nb)
+    z_b = np.full(z.shape, np.inf)
+    d_b = np.zeros(z.shape)
+    nb_out = np.zeros(z.shape)
+    sb_out = np.zeros(z.shape)
+    o_in, _, _, o_out, _, _ = window(pcums, rows)
+    # new = it (nearly) did not exist BEFORE the window, for long enough to tell (a cohort that only
+    # stopped, e.g. a prompt version replaced by the next, is not new: it is compared with itself)
+    o_before = pcums[0][rows][:, a]
+    before_len = a[None, :].astype(np.float64)
+    # (and the window starts after the first NEW_RATE of the range: a cohort quiet in the first hours
+    # of the range is diurnal traffic, not a new value, the same rule the start estimate uses)
+    new = ~own & (o_before * length < NEW_RATE * o_in * before_len) & (before_len >= NEW_RATE * nb) \
+        & (o_in * before_len >= MIN_BASELINE_N * np.maximum(length, 1)) & allow_new
+    if new.any():
+        for j in range(parents.shape[1]):
+            pr = parents[rows, j]
+            has = pr >= 0
+            if not has.any():
+                continue
+            # the parent outside the cohort's whole lifetime: a fixed baseline, so that moving the
+            # window's start does not buy a bigger baseline
+            p_rows = np.where(has, pr, 0)
+            fa, fe = span[0][rows][:, None], span[1][rows][:, None]
+            p_n, p_s, p_q = (c[p_rows][:, -1:] - (np.take_along_axis(c[p_rows], fe, 1)
+                                                  - np.take_along_axis(c[p_rows], fa, 1)) for c in pcums)
+            p_in = pcums[0][p_rows][:, -1:] - p_n
+            p_ok = has[:, None] & (p_n >= MIN_BASELINE_N) & ~_new_cohort(p_in, p_n, fe - fa, nb)
+            zj, dj = _stats(n_in, s_in, q_in, p_n, p_s, p_q, sign)
+            take = p_ok & (zj < z_b)
+            z_b = np.where(take, zj, z_b)
+            d_b = np.where(take, dj, d_b)
+            nb_out = np.where(take, p_n, nb_out)
+            sb_out = np.where(take, p_s, sb_out)
+        new &= np.isfinite(z_b)
+    z = np.where(ok, z, np.where(new, z_b, -np.inf))
+    d = np.where(ok, d, np.where(new, d_b, 0.0))
+    n_base = np.where(ok, n_out, nb_out)
+    tested = (n_in >= MIN_N) & np.isfinite(z)  # every window compared counts for Bonferroni
+    z = np.where((n_in >= MIN_N) & (d >= min_d), z, -np.inf)
+    if with_sums:
+        s_base = np.where(ok, s_out, sb_out)
+        return z, d, n_in, n_base, new & ~ok, s_in, s_base
+    return z, d, n_in, n_base, new & ~ok, tested
+
+
+@dataclass
+class _Scan:
+    row: int
+    a: int
+    e: int  # exclusive bucket end
+    z: float
+    d: float
+    tries: int
+    p: float
+    n_in: int = 0
+    n_out: int = 0
+    borrowed: bool = False
+    s_in: float = 0.0  # sums of the compared value inside the window and in its baseline
+    s_out: float = 0.0
+
+
+def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, nb: int, sign: float,
+          span: tuple[np.ndarray, np.ndarray] | None = None, allow_new: bool = True) -> list[_Scan]:
+    """Best window of each row: all starts x geometric lengths, and every "since a, still going"."""
+    best = np.full(len(rows), -np.inf)
+    best_a = np.zeros(len(rows), dtype=np.int64)
+    best_e = np.zeros(len(rows), dtype=np.int64)
+    tries = np.zeros(len(rows))
+    candidates = [(np.arange(0, nb - k + 1), None, k) for k in _lengths(nb)]
+    for starts, _none, k in [*candidates, (np.arange(1, nb), None, 0)]:
+        ends = starts + k if k else np.full(len(starts), nb)
+        z, _d, _n, _o, _b, tested = _evaluate(cums, pcums, parents, rows, starts, ends, sign, span=span,
+                                              allow_new=allow_new)
+        tries += tested.sum(axis=1)
+        idx = np.argmax(z, axis=1)
+        zz = z[np.arange(len(rows)), idx]
+        better = zz > best
+        best = np.where(better, zz, best)
+        best_a = np.where(better, starts[idx], best_a)
+        best_e = np.where(better, ends[idx], best_e)
+    return [_Scan(int(r), int(best_a[i]), int(best_e[i]), float(best[i]), 0.0, int(tries[i]), 1.0)
+            for i, r in enumerate(rows)]
+
+
+def _refine(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, sc: _Scan, nb: int, sign: float,
+            span: tuple[np.ndarray, np.ndarray] | None = None, allow_new: bool = True) -> _Scan:
+    """Exact boundaries: alternate the best start for the end, and the best end for the start."""
+    a, e, best = sc.a, sc.e, sc.z
+    rows = np.array([sc.row])
+    for _ in range(4):
+        starts = np.arange(0, e)
+        z = _evaluate(cums, pcums, parents, rows, starts, np.full(len(starts), e), sign, span=span, allow_new=allow_new)[0][0]
+        i = int(np.argmax(z))
+        if z[i] > best + 1e-12:
+            a, best = int(starts[i]), float(z[i])
+        ends = np.arange(a + 1, nb + 1)
+        z = _evaluate(cums, pcums, parents, rows, np.full(len(ends), a), ends, sign, span=span, allow_new=allow_new)[0][0]
+        i = int(np.argmax(z))
+        if z[i] > best + 1e-12:
+            e, best = int(ends[i]), float(z[i])
+        else:
+            break
+    z, d, n_in, n_out, borrowed, s_in, s_out = (
+        x[0, 0] for x in _evaluate(cums, pcums, parents, rows, np.array([a]), np.array([e]), sign, span=span,
+                                   allow_new=allow_new, with_sums=True))
+    return _Scan(sc.row, a, e, float(z), float(d), sc.tries, sc.p, int(n_in), int(n_out), bool(borrowed),
+                 float(s_in), float(s_out))
+
+
+def _p_one_sided(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2.0)) if math.isfinite(z) else 1.0
+
+
+def _t_to_z(t: float, dof: float) -> float:
+    """A normal deviate with (about) the tail of Student's t with `dof` degrees of freedom: a mean of
+    a dozen skewed scores is not normal yet (conservative for large t)."""
+    if dof <= 0 or not math.isfinite(t):
+        return t
+    return t * (1 - 1 / (4 * dof)) / math.sqrt(1 + t * t / (2 * dof))
+
+
+def _binomial_p(sc: "_Scan", sign: float) -> float:
+    """P(at least k of n bad samples) (or at most, when down is bad) at the baseline's rate, with a
+    Laplace-smoothed rate so that a baseline of 0 events does not make every event a certainty."""
+    n, k = int(round(sc.n_in)), int(round(sc.s_in))
+    p0 = (sc.s_out + 1.0) / (sc.n_out + 2.0)
+    if sign < 0:
+        k, p0 = n - k, 1.0 - p0
+    if k <= 0:
+        return 1.0
+    lp, lq = math.log(p0), math.log1p(-p0)
+    base = math.lgamma(n + 1)
+    terms = [base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq for i in range(k, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
+def benjamini_hochberg(p: Sequence[float]) -> list[float]:
+    arr = np.asarray(p, dtype=float)
+    m = arr.size
+    if m == 0:
+        return []
+    order = np.argsort(arr, kind="stable")
+    ranked = arr[order] * m / np.arange(1, m + 1)
+    qs = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(qs, 1.0)
+    return out.tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# The feed over frames
+
+
+@dataclass
+class _Raw:
+    """One accepted change in one series before cohort pruning and signal merging."""
+
+    sig: FeedSignal
+    grid: _Grid
+    scan: _Scan
+    n_in: int
+    n_out: int
+    share: float
+    q: float = 1.0
+    test: int = 0  # index of its p among all tested
+
+
+def _parents(key: tuple[tuple[str, str], ...]) -> list[tuple[tuple[str, str], ...]]:
+    return [tuple(kv for kv in key if kv != drop) for drop in key]
+
+
+def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
+    """Whether the change of a cohort over its window is absent from the rest of `parent`.
+
+    The rest must have data in the window (else the cohort IS its parent there, and the parent is the
+    simpler name) and must not move by SIBLING_Z / SIBLING_D_SHARE of the cohort's own change, measured
+    against the same kind of baseline the cohort had: its own outside, or, when the cohort was new, the
+    baselines it borrowed (the other tenants on a new model are new too)."""
+    a, e, child = sc.a, sc.e, sc.row
+    rest = [x[parent] - x[child] for x in (grid.n, grid.s, grid.q)]
+    inside = [float(x[a:e].sum()) for x in rest]
+    if inside[0] < MIN_N:
+        return False
+    # the rest's baseline is its traffic BEFORE the window when there is enough of it: after the
+    # window it may still be changing (a ramp that outlasts the cohort's window)
+    before = [float(x[:a].sum()) for x in rest]
+    own_out = before if before[0] >= MIN_BASELINE_N else [float(x.sum()) - i for x, i in zip(rest, inside)]
+    bases = []
+    if not sc.borrowed and own_out[0] >= MIN_BASELINE_N:
+        bases.append(own_out)
+    else:
+        fa, fe = grid.first[child], grid.last[child]
+        for p in grid.parents[child]:
+            if p >= 0:
+                bases.append([float(x[p].sum() - x[p, fa:fe].sum()) for x in (grid.n, grid.s, grid.q)])
+    for base in bases:
+        if base[0] < MIN_BASELINE_N:
+            continue
+        z, d = _stats(np.array(inside[0]), np.array(inside[1]), np.array(inside[2]), np.array(base[0]),
+                      np.array(base[1]), np.array(base[2]), sign)
+        if float(z) >= SIBLING_Z and float(d) >= SIBLING_D_SHARE * sc.d:
+            return False
+    return True
+
+
+def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims: Sequence[str],
+           since_ns: int, until_ns: int, *, pairs: bool = True, alpha: float = ALPHA) -> list[Finding]:
+    """Findings from sample frames (name -> columns t, v, *dims), ranked by impact.
+
+    Pure: no database. Example trace ids are added by `find_changes`."""
+    if until_ns <= since_ns:
+        return []
+    width = bucket_width_ns(since_ns, until_ns)
+    t0 = since_ns - since_ns % width
+    nb = max(1, int(-(-(until_ns - t0) // width)))
+    raws: list[_Raw] = []
+    pvals: list[float] = []
+    used: dict[str, pd.DataFrame] = {}
+    for sig in signals:
+        frame = frames.get(sig.name)
+        if frame is None or frame.empty:
+            continue
+        frame = frame[(frame["t"] >= since_ns) & (frame["t"] < until_ns) & np.isfinite(frame["v"])]
+        if len(frame) < MIN_N + MIN_BASELINE_N:
+            continue
+        present = [d for d in dims if d in frame.columns]
+        y = frame["v"].to_numpy(np.float64)
+        if sig.log:
+            y = np.log1p(np.maximum(y, 0.0))
+        frame = frame.assign(y=y)
+        used[sig.name] = frame
+        grid = build_grid(frame, present, t0, width, nb, pairs=pairs)
+        sign = 1.0 if sig.bad == "up" else -1.0
+        n, s, q = grid.n.copy(), grid.s.copy(), grid.q.copy()
+        total = grid.n[0].sum()
+        rows = np.arange(grid.cohorts)
+        pcums = _cums(grid.n, grid.s, grid.q)
+        for _round_i in range(ROUNDS):
+            if len(rows) == 0:
+                break
+            cums = _cums(n, s, q)
+            keep = []
+            for sc in _scan(cums, pcums, grid.parents, rows, nb, sign, span=(grid.first, grid.last),
+                            allow_new=_round_i == 0):  # a cohort is new once
+                if not math.isfinite(sc.z):
+                    continue
+                pvals.append(min(1.0, _p_one_sided(sc.z) * max(sc.tries, 1)))
+                if pvals[-1] > alpha:
+                    continue
+                sc = _refine(cums, pcums, grid.parents, sc, nb, sign, span=(grid.first, grid.last),
+                             allow_new=_round_i == 0)
+                if not math.isfinite(sc.z) or sc.d < MIN_D:
+                    continue
+                # the refined window scores at least the scanned one; its p stands in the BH family.
+                # Rates (0/1 samples) get an exact binomial tail: one refusal in ten calls against a
+                # 0.3% base rate is a 3% event, not the 5e-6 the normal approximation says
+                p_one = _binomial_p(sc, sign) if sig.aggregation == "rate" else _p_one_sided(_t_to_z(sc.z, sc.n_in - 1))
+                sc.p = pvals[-1] = min(1.0, p_one * max(sc.tries, 1))
+                if sc.p > alpha:
+                    continue
+                raws.append(_Raw(sig, grid, sc, sc.n_in, sc.n_out, sc.n_in / total if total else 0.0,
+                                 test=len(pvals) - 1))
+                # remove the change so the next round finds another one (and baselines exclude it)
+                n[sc.row, sc.a:sc.e] = 0
+                s[sc.row, sc.a:sc.e] = 0
+                q[sc.row, sc.a:sc.e] = 0
+                keep.append(sc.row)
+            rows = np.array(keep, dtype=np.int64)
+    if not raws:
+        return []
+    qs = benjamini_hochberg(pvals)
+    for r in raws:
+        r.q = qs[r.test]
+    raws = [r for r in raws if r.q <= alpha]
+    raws = _prune_cohorts(raws)
+    traffic = _traffic_frame(frames, signals)
+    _MASKS.clear()
+    try:
+        findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
+    finally:
+        _MASKS.clear()
+    for f in findings:
+        f.window_start_ns, f.window_end_ns = since_ns, until_ns
+    findings = _merge_aliases(findings, dims)
+    findings = _merge_signals(findings)
+    findings = _merge_nested(findings)
+    findings = _merge_concurrent(findings, dims)
+    findings.sort(key=lambda f: (-f.impact, f.start_ns, sorted(f.cohort.items())))
+    for f in findings:
+        f.window_start_ns, f.window_end_ns = since_ns, until_ns
+    return findings
+
+
+def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:
+    return a1 < e2 and a2 < e1
+
+
+def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
+    by_signal: dict[str, list[_Raw]] = {}
+    for r in raws:
+        by_signal.setdefault(r.sig.name, []).append(r)
+    kept: list[_Raw] = []
+    for group in by_signal.values():
+        grid = group[0].grid
+        sign = 1.0 if group[0].sig.bad == "up" else -1.0
+        specific = []
+        for r in group:
+            key = grid.keys[r.scan.row]
+            ok = all(_specific(grid, r.scan, grid.index[p], sign) for p in _parents(key) if p in grid.index)
+            if ok:
+                specific.append(r)
+        for r in specific:
+            kvs = set(grid.keys[r.scan.row])
+            # dropped when, within this cohort, the change sits in one child (that child may itself
+            # be reported under its other parent: a tenant spike that is one route's spike is the route's)
+            concentrated_in_child = any(
+                len(c_key := set(grid.keys[c.scan.row])) == len(kvs) + 1 and kvs < c_key
+                and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
+                and _specific(grid, c.scan, r.scan.row, sign)
+                for c in group if c is not r)
+            if not concentrated_in_child:
+                kept.append(r)
+    return kept
+
+
+def _aggregate(values: np.ndarray, aggregation: str) -> float:
+    if values.size == 0:
+        return math.nan
+    if aggregation.startswith("p") and aggregation[1:].isdigit():
+        return float(np.percentile(values, int(aggregation[1:])))
+    return float(values.mean())
+
+
+#: masks of (frame, cohort) computed while one feed runs: a finding reads its cohort, its parents and
+#: the traffic frame, and string matching 1M rows each time dominated the feed (cleared per detect())
+_MASKS: dict[tuple[int, tuple[tuple[str, str], ...]], np.ndarray] = {}
+
+
+def _cohort_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
+    key = (id(frame), tuple(sorted(cohort.items())))
+    if key not in _MASKS:
+        _MASKS[key] = _compute_mask(frame, cohort)
+    return _MASKS[key]
+
+
+def _compute_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
+    if len(cohort) > 1:  # a pair: the AND of its single-value masks (each cached)
+        mask = np.ones(len(frame), dtype=bool)
+        for dim, value in cohort.items():
+            mask = mask & _compute_mask(frame, {dim: value})
+        return mask
+    mask = np.ones(len(frame), dtype=bool)
+    for dim, value in cohort.items():
+        col = frame[dim].astype(object).where(frame[dim].notna(), None).fillna("").astype(str)
+        if value == "*":  # any value
+            mask &= (col != "").to_numpy(bool)
+        else:
+            mask &= (("," + col + ",").str.contains("," + value + ",", regex=False)).to_numpy(bool)
+    return mask
+
+
+#: the signal whose samples are the traffic (one per trace) for "how much traffic a change touched"
+TRAFFIC_SIGNAL = "trace_latency"
+
+
+def _traffic_frame(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal]) -> pd.DataFrame | None:
+    frame = frames.get(TRAFFIC_SIGNAL)
+    return frame if frame is not None and len(frame) else None
+
+
+def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
+             traffic: pd.DataFrame | None = None) -> Finding:
+    grid, sc, sig = r.grid, r.scan, r.sig
+    cohort = dict(grid.keys[sc.row])
+    lo, hi = t0 + sc.a * width, t0 + sc.e * width
+    mask = _cohort_mask(frame, cohort)
+    t = frame["t"].to_numpy(np.int64)
+    v = frame["v"].to_numpy(np.float64)
+    inside = (t >= lo) & (t < hi)
+    cur = _aggregate(v[mask & inside], sig.aggregation)
+    if sc.borrowed:  # a new cohort: shown against the parent it was compared with (the closer one)
+        parents = [dict(grid.keys[p]) for p in grid.parents[sc.row] if p >= 0] or [{}]
+        life = (t >= t0 + grid.first[sc.row] * width) & (t < t0 + grid.last[sc.row] * width)
+        bases = [_aggregate(v[_cohort_mask(frame, p) & ~life], sig.aggregation) for p in parents]
+        base = min(bases, key=lambda b: abs(b - cur) if math.isfinite(b) else math.inf)
+    else:
+        base = _aggregate(v[mask & ~inside], sig.aggregation)
+    # the change point between the last sample before the window and the first inside it (same cohort)
+    tc = t[mask]
+    first_in = tc[(tc >= lo) & (tc < hi)].min()
+    before = tc[tc < lo]
+    if sc.borrowed:
+        # a new cohort starts when its newest value first appeared (a prompt version rolled out at
+        # 12:00 reaches a small tenant's first trace later), else between its parent's last sample
+        # before it and its first
+        # (a value is new when it did not exist in the first NEW_RATE of the range)
+        firsts = [int(t[m].min()) for m in (_cohort_mask(frame, {d: val}) for d, val in cohort.items())
+                  if m.any() and t[m].min() > t0 + NEW_RATE * nb * width]
+        if firsts and min(firsts) < first_in:
+            first_in = min(firsts)
+            before = tc[:0]  # the change starts with the value's first sample
+        elif not before.size:
+            parent_rows = [p for p in grid.parents[sc.row] if p >= 0]
+            if parent_rows:
+                tp = t[_cohort_mask(frame, dict(grid.keys[parent_rows[0]]))]
+                before = tp[tp < first_in]
+    start = int((first_in + before.max()) // 2) if before.size and before.max() >= lo - width else int(first_in)
+    if not sc.borrowed:
+        start = max(start, lo)
+    end: int | None = None
+    if sc.e < nb:
+        last_in = tc[(tc >= lo) & (tc < hi)].max()
+        after = tc[tc >= hi]
+        end = int((last_in + after.min()) // 2) if after.size and after.min() < hi + width else int(hi)
+    effect = cur - base
+    rel = effect / abs(base) if base and math.isfinite(base) else None
+    direction = sig.bad
+    detail = {"signal": sig.name, "label": sig.label, "baseline": _round(base), "current": _round(cur),
+              "effect": _round(effect), "d": _round(sc.d), "q": float(f"{r.q:.3g}"), "unit": sig.unit,
+              "aggregation": sig.aggregation, "direction": direction, "start": _iso(start),
+              "end": _iso(end), "n": {"baseline": r.n_out, "current": r.n_in}}
+    share = r.share
+    if traffic is not None and all(k in traffic.columns and traffic[k].notna().any() for k in cohort):
+        tt = traffic["t"].to_numpy(np.int64)
+        touched = _cohort_mask(traffic, cohort) & (tt >= lo) & (tt < hi)
+        share = float(touched.sum()) / len(traffic)
+    # the effect's lower confidence bound (3 standard errors): a 1.5-sd jump seen on 10 samples ranks
+    # below a 3-sd jump seen on 30
+    d_low = sc.d - 3.0 * math.sqrt(1.0 / max(r.n_in, 1) + 1.0 / max(r.n_out, 1))
+    impact = max(min(d_low, D_CAP), 0.0) * share
+    return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
+                   r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail])
+
+
+def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
+    """Cohorts that are the same traffic (one prompt per route, a model only one route uses) give the
+    same change with the same numbers: one finding, named by the first dimension in `dims` order, the
+    others listed as `aliases`."""
+    order = {d: i for i, d in enumerate(dims)}
+
+    def rank(f: Finding) -> tuple[int, int]:
+        return len(f.cohort), min((order.get(d, len(order)) for d in f.cohort), default=-1)
+
+    groups: dict[tuple[Any, ...], list[Finding]] = {}
+    for f in findings:
+        key = (f.signals[0], f.start_ns, f.end_ns, f.n_current, f.n_baseline, _round(f.current), _round(f.baseline))
+        groups.setdefault(key, []).append(f)
+    out = []
+    for group in groups.values():
+        group.sort(key=rank)
+        head = group[0]
+        for other in group[1:]:
+            if other.cohort not in head.aliases:
+                head.aliases.append(other.cohort)
+        out.append(head)
+    return out
+
+
+def _merge_signals(findings: list[Finding]) -> list[Finding]:
+    """One incident seen through several signals: same cohort, overlapping windows -> one finding.
+
+    The finding keeps the timing and numbers of its most significant signal (highest z: the sharpest
+    view of the start) and the impact of its largest; `signals` lists them by significance."""
+    findings = sorted(findings, key=lambda f: -f.z)
+    merged: list[Finding] = []
+    for f in findings:
+        for m in merged:
+            if m.cohort == f.cohort and _overlaps(m, f):
+                if f.signals[0] in m.signals:  # one change found in two pieces (a ramp): one window
+                    m.start_ns = min(m.start_ns, f.start_ns)
+                    m.end_ns = None if m.end_ns is None or f.end_ns is None else max(m.end_ns, f.end_ns)
+                _absorb(m, f)
+                break
+        else:
+            merged.append(f)
+    return merged
+
+
+def _overlaps(a: Finding, b: Finding) -> bool:
+    a_end = a.end_ns if a.end_ns is not None else math.inf
+    b_end = b.end_ns if b.end_ns is not None else math.inf
+    return a.start_ns < b_end and b.start_ns < a_end
+
+
+def _overlap_share(a: Finding, b: Finding) -> float:
+    """The shorter window's share that lies inside the other one."""
+    end = max(a.window_end_ns or 0, b.window_end_ns or 0, a.start_ns, b.start_ns) or 0
+    a_end = a.end_ns if a.end_ns is not None else max(end, a.start_ns + 1)
+    b_end = b.end_ns if b.end_ns is not None else max(end, b.start_ns + 1)
+    inter = min(a_end, b_end) - max(a.start_ns, b.start_ns)
+    shorter = min(a_end - a.start_ns, b_end - b.start_ns)
+    return max(inter, 0) / shorter if shorter > 0 else 0.0
+
+
+def _absorb(into: Finding, other: Finding) -> None:
+    for sig, detail in zip(other.signals, other.details):
+        if sig not in into.signals:
+            into.signals.append(sig)
+            into.details.append(detail)
+    for alias in other.aliases:
+        if alias not in into.aliases and alias != into.cohort:
+            into.aliases.append(alias)
+    into.impact = max(into.impact, other.impact)
+    into.share = max(into.share, other.share)
+
+
+def _merge_nested(findings: list[Finding]) -> list[Finding]:
+    """A change seen on a cohort and, over (most of) the same window, on a broader one (a signal whose
+    samples cannot tell the cohort apart: a judge that only runs on one route, a check that only sees a
+    downstream span) is one incident: it is kept on the narrower cohort whose window matches best."""
+    findings = sorted(findings, key=lambda f: (-len(f.cohort), -f.z))
+    out: list[Finding] = []
+    for f in findings:
+        candidates = [m for m in out if set(f.cohort.items()) < set(m.cohort.items())
+                      and _overlap_share(m, f) >= NESTED_OVERLAP]
+        if candidates:
+            _absorb(max(candidates, key=lambda m: (_iou(m, f), m.z)), f)
+        else:
+            out.append(f)
+    return out
+
+
+def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
+    """Two cohorts of different dimensions changing over the same window (start and end within minutes:
+    intersection over union >= CONCURRENT_IOU) are one incident seen twice, e.g. a failing tool and
+    the one route that calls it. Kept under the first dimension in `dims` order; the other cohort is
+    listed in `aliases`."""
+    order = {d: i for i, d in enumerate(dims)}
+    # first, the same signal moving on two cohorts with one window mostly inside the other (a requested
+    # model on one route and the snapshot that answered it): one incident, under the larger impact
+    kept: list[Finding] = []
+    for f in sorted(findings, key=lambda f: -f.impact):
+        host = next((m for m in kept if m.cohort != f.cohort and m.signals[0] == f.signals[0]
+                     and _overlap_share(m, f) >= NESTED_OVERLAP), None)
+        if host is None:
+            kept.append(f)
+        else:
+            if f.cohort not in host.aliases:
+                host.aliases.append(dict(f.cohort))
+            _absorb(host, f)
+    findings = kept
+
+    def rank(f: Finding) -> tuple[int, int, float]:
+        return min((order.get(d, len(order)) for d in f.cohort), default=-1), len(f.cohort), -f.z
+
+    out: list[Finding] = []
+    for f in sorted(findings, key=rank):
+        same = [m for m in out if m.cohort != f.cohort and _iou(m, f) >= CONCURRENT_IOU]
+        if same:
+            m = same[0]
+            if f.cohort not in m.aliases:
+                m.aliases.append(dict(f.cohort))
+            _absorb(m, f)
+        else:
+            out.append(f)
+    return out
+
+
+def _iou(a: Finding, b: Finding) -> float:
+    end = max(a.window_end_ns or 0, b.window_end_ns or 0, a.start_ns, b.start_ns)
+    a_end = a.end_ns if a.end_ns is not None else max(end, a.start_ns + 1)
+    b_end = b.end_ns if b.end_ns is not None else max(end, b.start_ns + 1)
+    inter = min(a_end, b_end) - max(a.start_ns, b.start_ns)
+    union = max(a_end, b_end) - min(a.start_ns, b.start_ns)
+    return max(inter, 0) / union if union > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the store (the one adapter over the signal registry: switch it here)
+
+#: cohort dimensions the feed splits by (mapped `dims.*` keys found in the data are added)
+DEFAULT_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "model")
+#: dimensions read only by the signals whose spans carry them (FeedSignal.own)
+OWN_DIMENSIONS: tuple[str, ...] = ("response_model", "tool_name")
+_SPAN_KINDS_TIMED = ("LLM", "RETRIEVER", "TOOL")
+_OWN = {"LLM": ("response_model",), "TOOL": ("tool_name",)}
+
+
+def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
+    """The signals the feed scans, from the registry, with the evaluators present in the store."""
+    out = [FeedSignal(name, {"type": "eval_score", "evaluator": name}, f"{name} score", "mean", "score", "down")
+           for name in evaluators if name not in ("user_feedback",)]
+    if "user_feedback" in evaluators:
+        out.append(FeedSignal("thumbs_down_rate", {"type": "thumbs_down_rate"}, "thumbs-down rate", "rate", "", "up"))
+    out += [
+        FeedSignal("refusal_rate", {"type": "refusal_rate_answer"}, "refusal rate", "rate", "", "up",
+                   own=("response_model",)),
+        FeedSignal("pii_rate", {"type": "pii_rate"}, "PII in answers", "rate", "", "up"),
+        *(FeedSignal(f"{kind.lower()}_latency", {"type": "duration", "span_kind": kind}, f"{kind} span p95",
+                     "p95", "ms", "up", log=True, own=_OWN.get(kind, ())) for kind in _SPAN_KINDS_TIMED),
+        FeedSignal("trace_latency", {"type": "trace_duration"}, "trace duration p95", "p95", "ms", "up", log=True),
+        FeedSignal("ttft", {"type": "ttft"}, "time to first token p95", "p95", "ms", "up", log=True,
+                   own=("response_model",)),
+        FeedSignal("cost_per_trace", {"type": "cost_per_trace"}, "cost per trace", "mean", "USD", "up"),
+        FeedSignal("error_rate", {"type": "error_rate"}, "traces with an error", "rate", "", "up"),
+        FeedSignal("tool_error_rate", {"type": "error_rate", "span_kind": "TOOL"}, "tool error rate", "rate", "",
+                   "up", own=("tool_name",)),
+        FeedSignal("tool_calls_per_trace", {"type": "tool_calls_per_trace"}, "tool calls per trace", "mean",
+                   "calls", "up"),
+        FeedSignal("llm_calls_per_trace", {"type": "llm_calls_per_trace"}, "LLM calls per trace", "mean",
+                   "calls", "up"),
+    ]
+    return out
+
+
+def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | None,
+                 until_ns: int | None) -> pd.DataFrame:
+    """Samples of one feed signal: columns t, v and one per dimension (mapped keys without 'dims.')."""
+    from ..signals import SampleQuery, samples
+
+    group_by = tuple(d for d in dims if d not in OWN_DIMENSIONS or d in sig.own)
+    since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
+    # explode=False: membership lists stay lists (a trace of two models is one sample in two cohorts,
+    # not two samples); build_grid reads them as membership
+    frame = samples(db, sig.signal, SampleQuery({}, group_by, since, None if until_ns is None else until_ns - 1,
+                                                explode=False))
+    frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
+    for d in dims:
+        if d not in group_by:
+            frame[d] = None
+    return frame
+
+
+def cohort_filters(cohort: dict[str, str], start_ns: int | None, end_ns: int | None) -> Any:
+    """The trace Filters selecting a cohort and window (for example traces and the Traces page link)."""
+    from ..store.query import Filters
+
+    dims = {k: [v] for k, v in cohort.items() if k not in ("model", "agent_name")}
+    return Filters(start_ns=start_ns, end_ns=end_ns, dims=dims,
+                   models=[cohort["model"]] if "model" in cohort else [],
+                   agents=[cohort["agent_name"]] if "agent_name" in cohort else [])
+
+
+def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,
+                 dimensions: Sequence[str] | None = None, top: int | None = None, pairs: bool = True,
+                 examples: int = 3) -> list[Finding]:
+    """The changes feed over a store: findings ranked by impact (see the module docstring)."""
+    from ..store import query as q
+
+    lo, hi = q.time_bounds(db)
+    if lo is None or hi is None:
+        return []
+    since = lo if since_ns is None else int(since_ns)
+    until = hi + 1 if until_ns is None else int(until_ns)
+    if dimensions is None:
+        dims = [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS, *(f"dims.{d}" for d in q.extra_dimensions(db))]
+    else:
+        from ..cohorts import names as dimension_names
+
+        dims = [d if d in dimension_names() or d.startswith("dims.") else f"dims.{d}" for d in dimensions]
+    signals = feed_signals(q.evaluator_names(db))
+    frames = {sig.name: load_samples(db, sig, dims, since, until) for sig in signals}
+    names = [d[5:] if d.startswith("dims.") else d for d in dims]
+    findings = detect(frames, signals, names, since, until, pairs=pairs)
+    if top is not None:
+        findings = findings[:top]
+    for f in findings[:top or 20]:
+        if examples:
+            width = (f.end_ns or until) - f.start_ns
+            before = q.traces(db, cohort_filters(f.cohort, f.start_ns - max(width, 3_600 * 10**9), f.start_ns),
+                              limit=examples, columns=("trace_id", "start_ns"))
+            after = q.traces(db, cohort_filters(f.cohort, f.start_ns, f.end_ns or until), limit=examples,
+                             descending=False, columns=("trace_id", "start_ns"))
+            f.traces_before = before["trace_id"].tolist() if len(before) else []
+            f.traces_after = after["trace_id"].tolist() if len(after) else []
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# Series for the landing page (sparklines, quality over time)
+
+
+def _bucketed(frame: pd.DataFrame, width: int, aggregation: str) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=["bucket", "value", "n"])
+    b = frame["t"] - frame["t"] % width
+    g = frame.groupby(b)["v"]
+    value = g.quantile(int(aggregation[1:]) / 100) if aggregation.startswith("p") else g.mean()
+    out = pd.DataFrame({"value": value, "n": g.size()}).reset_index(names="ts")
+    out["bucket"] = pd.to_datetime(out["ts"], unit="ns", utc=True)
+    return out[["bucket", "value", "n"]]
+
+
+def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFrame:
+    """The finding's strongest signal for its cohort and for the rest of the traffic, around its window
+    (as long again before and after): columns bucket, value, n, group ("cohort" | "rest")."""
+    from ..store import query as q
+
+    catalogue = {s.name: s for s in feed_signals(q.evaluator_names(db))}
+    sig = catalogue.get(finding.signals[0])
+    if sig is None:
+        return pd.DataFrame(columns=["bucket", "value", "n", "group"])
+    end = finding.end_ns if finding.end_ns is not None else (finding.window_end_ns or finding.start_ns + 1)
+    length = max(end - finding.start_ns, 3_600 * 10**9)
+    lo = max(finding.start_ns - length, finding.window_start_ns or 0)
+    hi = end + length if finding.end_ns is not None else end
+    width = max(NS_PER_MIN, (hi - lo) // points)
+    dims = [d for d in finding.cohort]
+    frame = load_samples(db, sig, dims, lo, hi)
+    mask = _compute_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
+    parts = []
+    for group, m in (("cohort", mask), ("rest", ~mask)):
+        part = _bucketed(frame[m], width, sig.aggregation)
+        part["group"] = group
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+#: the quality and agent signals the landing page charts over time (beside the trace KPIs)
+OVER_TIME: tuple[str, ...] = ("refusal_rate", "tool_calls_per_trace", "cost_per_trace")
+
+
+def signals_over_time(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,
+                      cohort: dict[str, str] | None = None, points: int = 96) -> pd.DataFrame:
+    """Mean score per evaluator, refusal rate, tool calls and cost per trace, per time bucket:
+    columns bucket, signal, value, n."""
+    from ..store import query as q
+
+    lo, hi = q.time_bounds(db)
+    if lo is None or hi is None:
+        return pd.DataFrame(columns=["bucket", "signal", "value", "n"])
+    since = lo if since_ns is None else since_ns
+    until = hi + 1 if until_ns is None else until_ns
+    width = bucket_width_ns(since, until)
+    width = max(width, (until - since) // points)
+    evaluators = q.evaluator_names(db)
+    wanted = [s for s in feed_signals(evaluators)
+              if s.name in OVER_TIME or (s.signal.get("type") == "eval_score")]
+    parts = []
+    dims = list(cohort or {})
+    for sig in wanted:
+        frame = load_samples(db, sig, dims, since, until)
+        if cohort:
+            frame = frame[_compute_mask(frame, cohort)]
+        part = _bucketed(frame, width, "mean")
+        part["signal"] = sig.label if sig.signal.get("type") != "eval_score" else f"{sig.name} (mean score)"
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=["bucket", "signal", "value", "n"])
+    return pd.concat(parts, ignore_index=True)[["bucket", "signal", "value", "n"]]

@@ -1,0 +1,48 @@
+"""Synthetic traffic for the changes feed and explain tests, written through store.write_batch.
+
+Each trace is a CHAIN root with one LLM call carrying the trace's cost; cohorts are route and tenant
+(trace attributes) and the LLM model. `segments` says how many traces per hour each (route, tenant,
+model) segment sends in each hour and what each costs, so a test states the exact mix and rates it
+expects and the assertions follow by arithmetic.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tracedesk.models import Span
+from tracedesk.store import connect, write_batch
+
+BASE_NS = 1_763_942_400_000_000_000  # 2025-11-24T00:00:00Z
+HOUR = 3_600_000_000_000
+MS = 1_000_000
+
+#: (route, tenant, model) -> traces per hour in hour h
+Segment = tuple[str, str, str]
+
+
+def build(path: str, hours: int, segments: dict[Segment, Callable[[int], int]],
+          cost: Callable[[Segment, int, int], float], duration_ms: Callable[[Segment, int, int], float] | None = None):
+    """Write `hours` of traffic; cost(segment, hour, k) is the k-th trace's cost in that hour."""
+    db = connect(path)
+    spans: list[Span] = []
+    serial = 0
+    for h in range(hours):
+        for seg, rate in sorted(segments.items()):
+            count = rate(h)
+            for k in range(count):
+                serial += 1
+                route, tenant, model = seg
+                tid = f"{serial:032x}"
+                start = BASE_NS + h * HOUR + (k * HOUR) // max(count, 1) + (hash(seg) % 997) * MS
+                dur = duration_ms(seg, h, k) if duration_ms else 1000.0
+                common = dict(trace_id=tid, route=route, tenant=tenant, prompt_version="v1")
+                spans.append(Span(span_id=f"{serial * 2:016x}", parent_span_id=None, name="request", kind="CHAIN",
+                                  start_ns=start, end_ns=start + int(dur * MS), duration_ms=float(dur),
+                                  status="OK", **common))
+                spans.append(Span(span_id=f"{serial * 2 + 1:016x}", parent_span_id=f"{serial * 2:016x}",
+                                  name="answer", kind="LLM", start_ns=start + MS, end_ns=start + int(dur * MS) - MS,
+                                  duration_ms=float(dur) - 2, status="OK", model=model, input_tokens=100,
+                                  output_tokens=10, cost_usd=cost(seg, h, k), output_text="ok", **common))
+    for i in range(0, len(spans), 20000):
+        write_batch(db, spans[i:i + 20000])
+    return db

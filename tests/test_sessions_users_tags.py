@@ -1,0 +1,89 @@
+"""Sessions (conversations as turns), user_id / session_id as cohort dimensions, tags as a filter."""
+from __future__ import annotations
+
+import pytest
+
+import sessions_data as data
+import tracedesk
+from tracedesk import Filters
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sessions")
+    with tracedesk.open(data.build(str(tmp / "s.db"), tmp)) as handle:  # closed: no fd outlives the module
+        yield handle
+
+
+def test_filter_by_session_id_and_user_id(ws):
+    by_session = ws.traces(Filters(dims={"session_id": ["conv-a"]}), descending=False)
+    assert by_session["trace_id"].tolist() == ws.session("conv-a")["trace_id"].tolist()
+    assert len(by_session) == 3 and set(by_session["user_id"]) == {"alice"}
+    assert ws.count_traces(Filters(dims={"user_id": ["bob", "carol"]})) == 3
+    # from a shared link, bare keys as for route=
+    f = Filters.from_query_params({"session_id": "conv-b", "user_id": "bob"})
+    assert f.dims == {"session_id": ["conv-b"], "user_id": ["bob"]}
+    assert Filters.from_query_params(f.to_query_params()) == f
+    assert ws.count_traces(f) == 2
+
+
+def test_filter_by_tag(ws):
+    assert ws.values("tag") == ["beta", "mobile", "web"]  # 2 traces each; ties by name
+    tagged = ws.traces(Filters(tags=["beta"]), descending=False)
+    assert sorted(tagged["user_id"]) == ["alice", "bob"]
+    assert ws.count_traces(Filters(tags=["mobile", "web"])) == 4
+    assert ws.count_traces(Filters(tags=["nope"])) == 0
+    f = Filters.from_query_params({"tag": "web", "user_id": "bob"})
+    assert f.tags == ["web"] and ws.count_traces(f) == 2
+    assert f.to_query_params() == {"user_id": "bob", "tag": "web"}
+
+
+def test_cost_and_quality_by_user(ws):
+    m = ws.cohort_matrix("user_id")
+    assert list(m.index) == ["(all)", "alice", "bob", "carol"]
+    assert m.loc[["alice", "bob", "carol"], "traces"].tolist() == [3, 2, 1]
+    assert m.loc["alice", "cost_per_trace"] == pytest.approx((0.004 + 0.006 + 0.001) / 3)
+    assert m.loc["bob", "cost_per_trace"] == pytest.approx(0.025)
+    assert m.loc["alice", "quality"] == pytest.approx(0.65)
+    assert m.loc["alice", "pass_rate"] == pytest.approx(0.5)
+    assert m.loc["bob", "error_rate"] == pytest.approx(0.5)
+    sessions = ws.cohort_matrix("session_id")
+    assert sessions.loc["conv-b", "traces"] == 2 and sessions.loc["(none)", "traces"] == 1
+
+
+def test_sessions_and_one_conversation(ws):
+    s = ws.sessions()
+    assert s["session_id"].tolist() == ["conv-b", "conv-a"]  # most recent activity first
+    a = s.set_index("session_id").loc["conv-a"]
+    assert (a["user_id"], a["turns"], a["errors"], a["evals"]) == ("alice", 3, 0, 2)
+    assert a["cost_usd"] == pytest.approx(0.011) and a["eval_pass_rate"] == pytest.approx(0.5)
+    assert a["min_score"] == pytest.approx(0.4)
+    assert ws.sessions(Filters(tags=["web"]))["session_id"].tolist() == ["conv-b"]
+
+    turns = ws.session("conv-a")
+    assert turns["user_input"].tolist() == ["Where is my order 1042?", "Can I change the address?", "Thanks!"]
+    assert turns["assistant_output"].tolist() == ["It shipped on Monday.", "Yes, until it leaves the depot.",
+                                                  "You're welcome."]
+    assert turns["scores"].tolist() == [{"helpfulness": 0.9}, {"helpfulness": 0.4}, {}]
+    assert turns["pass_rate"].tolist()[:2] == [1.0, 0.0] and turns["pass_rate"].isna().tolist()[2]
+    assert turns["duration_ms"].tolist() == [1000.0, 1200.0, 1500.0]
+    b = ws.session("conv-b")
+    assert b["error_count"].tolist() == [0, 1] and b["assistant_output"].isna().tolist() == [False, True]
+    assert ws.session("no-such-session").empty
+
+
+def test_tags_from_otlp_conventions(tmp_path):
+    """Langfuse sends a string list, Logfire a lone string too: both are tags; other attributes are not."""
+    from _ingest_util import dumps, request, span
+
+    from tracedesk.cli import main
+
+    doc = request([span("a" * 32, "1" * 16, "lf", {"langfuse.trace.tags": ["web", "eu"]}),
+                   span("b" * 32, "2" * 16, "logfire", {"logfire.tags": "vip", "other.tags": ["web"]}),
+                   span("c" * 32, "3" * 16, "plain", {"note": "tags\" in text only"})])
+    (tmp_path / "t.json").write_bytes(dumps(doc))
+    assert main(["ingest", str(tmp_path / "t.json"), "--db", str(tmp_path / "t.db")]) == 0
+    with tracedesk.open(str(tmp_path / "t.db")) as ws:
+        assert ws.values("tag") == ["eu", "vip", "web"]
+        assert ws.traces(Filters(tags=["web"]))["trace_id"].tolist() == ["a" * 32]
+        assert ws.traces(Filters(tags=["vip"]))["trace_id"].tolist() == ["b" * 32]

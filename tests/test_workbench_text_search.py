@@ -1,0 +1,55 @@
+"""Issue 14 item 8: the text filter folds case beyond ASCII, and % / _ are literal characters."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+import tracedesk
+from tracedesk import store
+from tracedesk.models import Span
+from tracedesk.store.query import Filters
+
+TEXTS = {
+    1: ("ask", "Où est l'ÉCOLE ?", "answer"),
+    2: ("ask", "Die STRASSE ist lang", "ok"),
+    3: ("ask", "nothing special", "Straße gesperrt"),
+    4: ("ΣΊΣΥΦΟΣ", "greek", "ok"),
+    5: ("ask", "100% sure", "under_score"),
+    6: ("ask", "plain ascii REFUND", "ok"),
+}
+
+
+@pytest.fixture
+def ws(db_path):
+    spans = [Span(trace_id=f"{i:032x}", span_id=f"{i:016x}", name=name, kind="LLM", start_ns=1_700_000_000_000_000_000 + i,
+                  end_ns=1_700_000_000_000_000_000 + i + 10, input_text=inp, output_text=out)
+             for i, (name, inp, out) in TEXTS.items()]
+    store.write_batch(store.connect(db_path), spans)
+    return tracedesk.open(db_path)
+
+
+def found(ws, text):
+    return sorted(int(t, 16) for t in ws.traces(Filters(text=text))["trace_id"])
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("école", [1]), ("ÉCOLE", [1]), ("École", [1]),
+    ("strasse", [2, 3]), ("straße", [2, 3]),  # ß folds to ss
+    ("σίσυφος", [4]), ("refund", [6]), ("REFUND", [6]),
+    ("100%", [5]), ("%", [5]), ("r_s", [5]), ("d_r", []), ("_", [5]),  # literal, not LIKE wildcards
+    ("no such text", []),
+])
+def test_text_filter_folds_case_beyond_ascii(ws, text, expected):
+    assert found(ws, text) == expected
+    assert ws.count_traces(Filters(text=text)) == len(expected)
+
+
+def test_a_connection_opened_elsewhere_gets_the_fold_function(db_path, ws):
+    raw = sqlite_utils.Database(sqlite3.connect(db_path))
+    db = store.connect(raw)
+    from tracedesk.store.query import trace_where
+
+    where, params = trace_where(Filters(text="ÉCOLE"))
+    assert db.execute(f"SELECT COUNT(*) FROM traces t WHERE {where}", params).fetchone()[0] == 1
