@@ -72,7 +72,8 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
     """Rows written before m501/m502 (JSON text, resource inline) stay readable; new rows join them."""
     old = sqlite_utils.Database(db_path)
     old.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_ns INTEGER)")
-    shipped = [(name, step) for name, step in MIGRATIONS if name not in ("m501_trace_orphans", "m502_compact_columns")]
+    shipped = [(name, step) for name, step in MIGRATIONS if name not in ("m501_trace_orphans", "m502_compact_columns",
+                                                                             "m503_traces_stale")]
     for name, step in shipped:
         with old.conn:
             step(old)
@@ -88,8 +89,8 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
     old.conn.close()
 
     db = connect(db_path)  # applies the two new migrations
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")][-2:] == [
-        "m501_trace_orphans", "m502_compact_columns"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")][-3:] == [
+        "m501_trace_orphans", "m502_compact_columns", "m503_traces_stale"]
     assert db.execute("SELECT COUNT(*) FROM trace_orphans").fetchone()[0] == len(legacy[::7])
     frame = query.trace_spans(db, "t1")
     got = {r["span_id"]: {c: r[c] for c in ("attributes", "resource", "events", "input_messages", "documents")}

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracedesk.models import Span
-from tracedesk.store import connect, refresh_traces_sql, write_batch
+from tracedesk.store import connect, refresh_stale, refresh_traces_sql, write_batch
 
 _TRACE_COLS = "trace_id, root_span_id, root_name, service, start_ns, end_ns, duration_ms, span_count, " \
               "error_count, llm_calls, tool_calls, input_tokens, output_tokens, total_tokens, cost_usd, models, " \
@@ -76,8 +76,13 @@ def test_incremental_summaries_equal_a_full_recompute(tmp_path_factory, spans, d
         if data.draw(st.booleans()):
             changed.input_tokens = (changed.input_tokens or 0) + 7
         batches.append([changed])
-    for batch in batches:
-        write_batch(db, batch)
+    # file ingest defers the traces that need the full recompute (marked stale, recomputed once after
+    # the file); the receiver does not: any mix, then the deferred recompute, equals the full recompute
+    deferring = [data.draw(st.booleans()) for _ in batches]
+    for batch, defer in zip(batches, deferring):
+        write_batch(db, batch, defer_full=defer)
+    refresh_stale(db)
+    assert db.execute("SELECT COUNT(*) FROM traces_stale").fetchone() == (0,)
     incremental = _state(db)
     ids = [r[0] for r in db.execute("SELECT DISTINCT trace_id FROM spans")]
     with db.conn:
@@ -102,3 +107,54 @@ def test_a_trace_arriving_in_many_batches_keeps_orphan_state_small(db_path):
                       "FROM traces").fetchone() == ("root", 0, 1, 6, 5, 10)
     assert db.execute("SELECT usage_counted FROM spans WHERE span_id = 'root'").fetchone() == (0,)
     assert db.execute("SELECT COUNT(*) FROM trace_orphans").fetchone() == (0,)
+
+
+def test_file_ingest_recomputes_deferred_traces_once_and_an_interrupted_one_is_finished(tmp_path):
+    """Sample traffic (agents, handoffs: every trace needs the full recompute) in batches of 40 spans: the
+    summaries, usage flags and link fixes equal a full recompute; a run stopped after a deferring batch
+    leaves its traces marked stale, and the next ingest (of nothing new) finishes them."""
+    from tracedesk.cli import main
+    from tracedesk.ingest import ingest_paths
+
+    assert main(["sample", "generate", str(tmp_path / "otlp"), "--days", "1", "--traces-per-hour", "3",
+                 "--seed", "5"]) == 0
+    files = sorted(str(p) for p in (tmp_path / "otlp").glob("traces-*.json.gz"))
+    report = ingest_paths(str(tmp_path / "a.db"), files, batch_size=40)
+    assert report.spans_inserted > 400 and not report.rejected
+    db = connect(str(tmp_path / "a.db"))
+    assert db.execute("SELECT COUNT(*) FROM traces_stale").fetchone() == (0,)
+    kinds = "SELECT trace_id, span_id, kind, agent_name, handoff_from, handoff_to, usage_counted FROM spans ORDER BY 1, 2"
+    deferred = _state(db), db.execute(kinds).fetchall()
+    assert sum(r[4] is not None for r in deferred[1]) > 0  # handoffs were resolved across batches
+    ids = [r[0] for r in db.execute("SELECT trace_id FROM traces")]
+    with db.conn:
+        db.execute("UPDATE spans SET usage_counted = 1")
+        refresh_traces_sql(db, ids)
+    assert db.execute(kinds).fetchall() == deferred[1]
+    _same(_state(db)[0], deferred[0][0])
+    # re-ingest: nothing stored twice, nothing left stale
+    again = ingest_paths(str(tmp_path / "a.db"), files, batch_size=40)
+    assert (again.spans_inserted, again.spans_replaced, again.spans_unchanged) == (0, 0, report.spans_inserted)
+    db.conn.close()
+
+    # interrupted: the spans of one deferring batch are stored, their summaries not yet
+    from tracedesk.ingest import parse_bytes
+    import gzip
+
+    spans = parse_bytes(gzip.decompress(open(files[0], "rb").read()), files[0]).spans
+    part = connect(str(tmp_path / "b.db"))
+    result = write_batch(part, spans[:300], defer_full=True)
+    assert result.deferred > 0
+    stale = part.execute("SELECT COUNT(*) FROM traces_stale").fetchone()[0]
+    assert stale == result.deferred
+    assert part.execute("SELECT COUNT(*) FROM traces t JOIN traces_stale s USING (trace_id)").fetchone() == (0,)
+    part.conn.close()
+    assert ingest_paths(str(tmp_path / "b.db"), []).spans_inserted == 0
+    part = connect(str(tmp_path / "b.db"))
+    assert part.execute("SELECT COUNT(*) FROM traces_stale").fetchone() == (0,)
+    finished = _state(part)
+    with part.conn:
+        part.execute("UPDATE spans SET usage_counted = 1")
+        refresh_traces_sql(part, [r[0] for r in part.execute("SELECT DISTINCT trace_id FROM spans")])
+    assert _state(part)[1] == finished[1]
+    _same(_state(part)[0], finished[0])

@@ -31,6 +31,9 @@ from .realworld import output_text_of
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
+#: a writer that deferred this many trace recomputes does them before reading on (bounds the work and
+#: the staleness inside one huge document)
+MAX_DEFERRED = 20_000
 #: bytes read to tell JSON Lines from one document before deciding how to read the rest
 PEEK_BYTES = 1 << 20
 #: Progress callback: (bytes done, bytes total) after each stored batch and at the end of each file.
@@ -44,8 +47,12 @@ class BatchWriter:
     """
 
     def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int,
-                 isolate: bool = True, redact_keep: Iterable[str] = ()) -> None:
+                 isolate: bool = True, redact_keep: Iterable[str] = (), defer_full: bool = False) -> None:
         self.db = db
+        #: file ingest: traces needing the full summary recompute are marked stale per batch and
+        #: recomputed once in `finish` (after each file), not once per batch that touched them
+        self.defer_full = defer_full
+        self.deferred = 0
         #: on a write error that is not transient, split the batch to store every record that can be
         #: stored and reject only the ones that cannot (the receiver does its own isolation per request)
         self.isolate = isolate
@@ -90,12 +97,16 @@ class BatchWriter:
         if batch.log_messages or self.logs_stored:
             also = self._join_logs(batch)
         try:
-            result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also)
+            result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also,
+                                       defer_full=self.defer_full)
         except Exception as exc:  # noqa: BLE001 - one unstorable record must not lose the batch
             if not self.isolate or transient_write_error(exc):
                 raise
             result = write_isolating(self.db, batch.spans, batch.evaluations, also, self.last_failed)
             report.rejected.extend(r for _, r in self.last_failed)
+        self.deferred += result.deferred
+        if self.deferred >= MAX_DEFERRED:
+            self.finish()  # one huge document: keep the stale set (and the work left at its end) bounded
         report.spans_inserted += result.inserted
         report.spans_unchanged += result.unchanged
         report.spans_replaced += result.replaced
@@ -103,6 +114,13 @@ class BatchWriter:
         report._trace_ids |= {s.trace_id for s in batch.spans}
         for span in batch.spans:
             report.by_convention[span.convention] += 1
+
+    def finish(self) -> None:
+        """Recompute the summaries this writer deferred (after each file, so a file's traces are current
+        once it is read)."""
+        if self.deferred:
+            store.refresh_stale(self.db)
+            self.deferred = 0
 
     def _join_logs(self, batch: ParseResult) -> Callable[[Any], None]:
         """Merge log-record messages into this batch's spans; return the in-transaction store step."""
@@ -327,9 +345,11 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     total = sum(_size(f) for f in files)
     # One connection, one thread: a writer thread was measured slower here (SQLite steps hand the GIL
     # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
-    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep)
+    store.refresh_stale(database)  # summaries an interrupted ingest left stale
+    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep, defer_full=True)
     _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
     writer.flush()
+    writer.finish()
     from ..store.maintenance import optimize
 
     optimize(database)  # fresh planner statistics after a bulk load (cheap: sampled, and only on growth)
@@ -366,6 +386,7 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
             reader.close()
             raw.close()
         writer.flush()
+        writer.finish()
         done_before += _size(path)
         report.bytes_read = done_before
         if progress:

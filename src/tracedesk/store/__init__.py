@@ -43,7 +43,7 @@ __all__ = [
     "WriteResult", "applied_names", "connect", "data_version", "default_db_path", "ensure_migrated",
     "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
     "open_database",
-    "open_existing", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
+    "open_existing", "refresh_stale", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
     "with_database", "write_evaluations",
 ]
 
@@ -131,6 +131,7 @@ class WriteResult:
     replaced: int = 0  # spans already stored with different content: last write wins
     evaluations: int = 0  # evaluation rows written (new or replaced)
     traces: set[str] = field(default_factory=set)
+    deferred: int = 0  # traces newly marked stale (defer_full): their summary waits for refresh_stale
 
     def add(self, other: "WriteResult") -> None:
         self.inserted += other.inserted
@@ -138,6 +139,7 @@ class WriteResult:
         self.replaced += other.replaced
         self.evaluations += other.evaluations
         self.traces |= other.traces
+        self.deferred += other.deferred
 
 
 # usage_counted is written as 1 with the row; the summaries then clear it where a descendant reports usage.
@@ -167,12 +169,16 @@ def write_batch(
     *,
     refresh: bool = True,
     also: Callable[[sqlite_utils.Database], None] | None = None,
+    defer_full: bool = False,
 ) -> WriteResult:
     """Write spans and evaluations in ONE transaction, then refresh the touched trace summaries.
 
     Either the whole batch lands or none of it does. Re-writing identical spans changes nothing;
     a span id seen again with different content replaces the stored row (counted in `replaced`).
     `also(db)` runs inside the same transaction (ingest stores joined log messages with the batch).
+    `defer_full`: traces that need the full recompute are marked stale (`traces_stale`, in the same
+    transaction) instead of recomputed; `refresh_stale` recomputes them once. A file's agent traces are
+    spread over all of its batches: recomputing them per batch repeated each one ~6 times.
     """
     result = WriteResult()
     # Within one batch a duplicate id keeps the last occurrence, like across batches.
@@ -188,7 +194,7 @@ def write_batch(
     codec = blobs.codec(db)
     try:
         with db.conn:
-            _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index)
+            _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index, defer_full)
     except BaseException:
         codec.rollback()
         raise
@@ -215,10 +221,13 @@ def _compact(codec: "blobs.Codec", row: tuple[Any, ...]) -> tuple[Any, ...]:
 def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
                           latest: dict[tuple[str, str], tuple[Any, ...]], evaluations: Sequence[Evaluation],
                           refresh: bool, also: Callable[[sqlite_utils.Database], None] | None,
-                          result: WriteResult, hash_index: int) -> None:
-    # Only traces that already have a summary can hold stored spans: look those keys up by primary
-    # key (reading every span of a long trace per batch made ingest quadratic in trace size).
-    existing_traces = _existing_traces(db, {k[0] for k in latest}) if refresh else {k[0] for k in latest}
+                          result: WriteResult, hash_index: int, defer_full: bool = False) -> None:
+    # Only traces that already have a summary (or are marked stale: stored, summary pending) can hold
+    # stored spans: look those keys up by primary key (reading every span of a long trace per batch
+    # made ingest quadratic in trace size).
+    batch_traces = {k[0] for k in latest}
+    stale = summaries.stale_among(db, batch_traces) if refresh and codec.schema()[2] else set()
+    existing_traces = (_existing_traces(db, batch_traces) | stale) if refresh else batch_traces
     existing = _stored_hashes(db, [k for k in latest if k[0] in existing_traces])
     to_write: list[tuple[Any, ...]] = []
     new_by_trace: dict[str, list[Sequence[Any]]] = {}
@@ -251,10 +260,16 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         refresh_traces_sql(db, new_by_trace.keys() | replaced_traces)  # a handle never migrated past m302
     elif refresh and to_write:
         # New spans read from the batch itself; stored ones by primary key (lookups skip the batch).
-        flags, rows, steps, fallback = summaries.plan_batch(db, new_by_trace, existing_traces, replaced_traces)
+        # A stale trace's summary is not current: never merge into it, recompute (or leave it stale).
+        flags, rows, steps, fallback = summaries.plan_batch(db, new_by_trace, existing_traces,
+                                                            replaced_traces | (stale & new_by_trace.keys()))
         covered = [(0, t, s) for (t, s), flag in flags.items() if flag == 0]
         if covered:
             db.conn.executemany("UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?", covered)
+        if defer_full and fallback and codec.schema()[2]:
+            summaries.mark_stale(db, fallback - stale)
+            result.deferred = len(fallback - stale)
+            fallback = set()
         summaries.apply_batch(db, rows, steps, fallback)
 
 
@@ -367,6 +382,11 @@ def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
     """Recompute usage flags, summary rows and orphan state of these traces from their stored spans
     (call inside a write transaction). Writes keep summaries current incrementally; this is the repair."""
     summaries.recompute(db, trace_ids)
+
+
+def refresh_stale(db: sqlite_utils.Database) -> int:
+    """Recompute the summaries `write_batch(defer_full=True)` left stale; returns how many traces."""
+    return summaries.refresh_stale(db)
 
 
 def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:

@@ -74,7 +74,7 @@ class Codec:
         self._pending_resources: dict[str, str] = {}
         # Written by a release before m501/m502 (a handle that was never migrated): store rows as that
         # release did (plain JSON, full trace recompute) instead of failing.
-        self._schema = (False, False)
+        self._schema = (False, False, False)
         self._reservoir: list[str] = []
         self._seen = 0
         self._rng = random.Random(0)
@@ -83,12 +83,13 @@ class Codec:
         self._since_training = 0
         self._raw = self._packed = 0
 
-    def schema(self) -> tuple[bool, bool]:
-        """(compaction tables present, trace_orphans present); re-read until both are (a handle can be
-        configured before it is migrated)."""
+    def schema(self) -> tuple[bool, bool, bool]:
+        """(compaction tables present, trace_orphans present, traces_stale present); re-read until all
+        are (a handle can be configured before it is migrated)."""
         if not all(self._schema):
             tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            self._schema = ({"blob_dicts", "resources"} <= tables, "trace_orphans" in tables)
+            self._schema = ({"blob_dicts", "resources"} <= tables, "trace_orphans" in tables,
+                            "traces_stale" in tables)
         return self._schema
 
     @property

@@ -204,6 +204,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m501_span_identity", _m501_span_identity),
     ("m501_trace_orphans", _summaries.m501_trace_orphans),
     ("m502_compact_columns", _blobs.m502_compact_columns),
+    ("m503_traces_stale", _summaries.m503_traces_stale),
 ]
 
 

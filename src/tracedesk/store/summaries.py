@@ -68,6 +68,48 @@ def m501_trace_orphans(db: sqlite_utils.Database) -> None:
         _write_orphans(db, trace_id, summarize(trace_id, _stored_spans(db, trace_id))[2], replace=True)
 
 
+def m503_traces_stale(db: sqlite_utils.Database) -> None:
+    """Registered in store.MIGRATIONS as "m503_traces_stale": traces whose stored summary waits for the
+    full recompute (file ingest defers it to the end of each file; see `refresh_stale`)."""
+    db.execute("CREATE TABLE IF NOT EXISTS traces_stale (trace_id TEXT PRIMARY KEY)")
+
+
+def stale_among(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> set[str]:
+    """Which of these traces are marked stale."""
+    if db.execute("SELECT NOT EXISTS (SELECT 1 FROM traces_stale)").fetchone()[0]:
+        return set()  # the usual case: nothing deferred
+    return {r[0] for r in _by_trace(db, "SELECT trace_id FROM traces_stale WHERE trace_id IN ({marks})",
+                                    sorted(trace_ids))}
+
+
+def mark_stale(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
+    """Inside the write transaction that stored these traces' spans: their summary waits for refresh_stale."""
+    db.conn.executemany("INSERT OR IGNORE INTO traces_stale VALUES (?)", [(t,) for t in trace_ids])
+
+
+#: traces recomputed per transaction by refresh_stale
+STALE_CHUNK = 2000
+
+
+def refresh_stale(db: sqlite_utils.Database) -> int:
+    """Recompute every trace marked stale (each once, whatever the number of batches that touched it),
+    in transactions of STALE_CHUNK traces. Returns how many were recomputed. Safe to call any time: a run
+    that died between a deferring batch and this call leaves its traces marked, and the next ingest
+    finishes them."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "traces_stale" not in tables:
+        return 0
+    done = 0
+    while True:
+        ids = [r[0] for r in db.execute("SELECT trace_id FROM traces_stale ORDER BY trace_id LIMIT ?",
+                                        [STALE_CHUNK])]
+        if not ids:
+            return done
+        with db.conn:
+            recompute(db, ids)  # clears their marks
+        done += len(ids)
+
+
 def _has_usage(r: Sequence[Any]) -> bool:
     return r[_IN] is not None or r[_OUT] is not None or r[_TOTAL] is not None or r[_COST] is not None
 
@@ -190,9 +232,12 @@ def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
     # Orphan state: cleared for every trace, re-derived only where the summary still counts orphans.
     with_orphans = [r[0] for r in _by_trace(
         db, "SELECT trace_id FROM traces WHERE orphan_count > 0 AND trace_id IN ({marks})", ids)]
+    stale = "traces_stale" in {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for i in range(0, len(ids), 500):
         part = ids[i : i + 500]
         db.execute(f"DELETE FROM trace_orphans WHERE trace_id IN ({','.join('?' * len(part))})", part)
+        if stale:  # recomputed: current again
+            db.execute(f"DELETE FROM traces_stale WHERE trace_id IN ({','.join('?' * len(part))})", part)
     for trace_id in with_orphans:
         rows = _stored_spans(db, trace_id)
         _write_orphans(db, trace_id, summarize(trace_id, rows)[2] if rows else [], replace=False)
