@@ -34,6 +34,7 @@ ROUTES = ("billing", "refunds", "onboarding", "tech-support", "account")
 G = {"type": "eval_score", "evaluator": "groundedness"}
 R = {"type": "duration", "span_kind": "RETRIEVER"}
 TOOL_ERR = {"type": "error_rate", "span_kind": "TOOL"}
+TOOL_CALLS = {"type": "tool_calls_per_trace"}
 COST = {"type": "cost_per_trace"}
 LLM_CALLS = {"type": "llm_calls_per_trace"}
 REFUSAL = {"type": "refusal_rate"}
@@ -80,11 +81,26 @@ SAMPLE_RULES = [
     _rule("tool-retry-loop-multiwindow", {"all": [
         _traces({"all": [_c(TOOL_ERR, "sum", ">=", 2), _c(LLM_CALLS, "mean", ">", 6)]}, window="15m"),
         _c(TOOL_ERR, "rate", ">", 0.1, window="1h")]}, **ONCALL),
+    # per trace, relative to the route's usual trace: a retry loop makes a trace's tool calls and cost
+    # grow against the median trace of the same route over the day before, whatever that route's norm is
+    # (the second week's loop has no span errors, so the error-rate forms above never fire there)
+    _rule("tool-retry-loop-relative", _traces({"all": [
+        {"signal": TOOL_CALLS, "aggregation": "mean", "comparator": ">", "relative_to": {"window": "1d", "factor": 1.5}},
+        {"signal": COST, "aggregation": "mean", "comparator": ">", "relative_to": {"window": "1d", "factor": 1.5}}]},
+        window="15m"), **ONCALL),
+    # a failing tool, per tool: its error rate above 10% at 99.9% confidence (Wilson bound of k errors in
+    # n calls), at least 3 calls; held until the rate falls under 5% (hysteresis)
+    _rule("tool-errors", _c(TOOL_ERR, "rate", ">", 0.1, confidence=0.999, min_samples=3, resolve_threshold=0.05),
+          group_by=("tool_name",), window="15m", min_samples=1, **ONCALL),
     _rule("refusal-cliff", _c(REFUSAL, "rate", ">", 0.1), group_by=("model",)),
     _rule("refusal-cliff-trace", _traces(_c(REFUSAL, "rate", ">", 0), thr=3, resolve_threshold=1),
           group_by=("model",), **ONCALL),
     _rule("refusal-cliff-adaptive", _c(REFUSAL, "rate", ">", 0.1), group_by=("model",), min_samples_share=0.5,
           **ONCALL),
+    # the samples needed follow the evidence: a refusal rate above 5% at 99% confidence (one refusal in a
+    # lone answer is enough on a quiet model, one in twenty is not); held while it stays above 2%
+    _rule("refusal-cliff-confidence", _c(REFUSAL, "rate", ">", 0.05, confidence=0.99, resolve_threshold=0.02),
+          group_by=("model",), min_samples=1, **ONCALL),
     _rule("prompt-regression", {"all": [_c(G, "mean", "<", 0.7), _c(THUMBS, "rate", ">", 0.3, min_samples=1)]},
           group_by=("tenant", "prompt_version"), window="2h"),
     _rule("prompt-regression-relative", {"all": [
