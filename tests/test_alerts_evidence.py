@@ -146,3 +146,25 @@ def test_per_trace_relative_is_validated():
         with pytest.raises(AlertValidationError) as err:
             parse_rule(doc)
         assert any(p == where and message in m for p, m in err.value.errors), err.value.errors
+
+
+def test_the_suggester_tries_a_sparse_rate_at_a_confidence():
+    # A rate whose incident windows mostly hold no event has no window threshold that separates it; at a
+    # confidence each window counts by its evidence. Windows: 1 of 1, 1 of 5, 0 of 3 (bounds at 99%: 0.156,
+    # 0.028, 0; at 99.9%: 0.095, 0.016, 0). Baseline rate 0, incident 0.4: thresholds 0.1 and 0.2.
+    from types import SimpleNamespace
+
+    from tracedesk.alerts.suggest import Mover, _confident_options
+
+    mover = Mover({"type": "error_rate", "span_kind": "TOOL"}, "rate", "up", 0.0, 0.4, 0.9)
+    series = SimpleNamespace(values=np.array([1.0, 0.2, 0.0]), counts=np.array([1, 5, 3]))
+    other = SimpleNamespace(values=np.array([1.0, np.nan, 0.0]), counts=np.array([1, 0, 2]))
+    options = _confident_options(mover, series, None, [other], np.ones(3, bool), np.zeros(2, bool))
+    got = [(o[0].label(), o[0].resolve_threshold, o[1].tolist(), o[2].tolist()) for o in options]
+    assert got == [
+        ("error_rate(TOOL) rate > 0.1 at 99% confidence", 0.0, [True, False, False],
+         [True, False, False, False, False]),
+        ("error_rate(TOOL) rate > 0.2 at 99% confidence", 0.0, [False, False, False], [False] * 5),
+        ("error_rate(TOOL) rate > 0.1 at 99.9% confidence", 0.0, [False, False, False], [False] * 5),
+        ("error_rate(TOOL) rate > 0.2 at 99.9% confidence", 0.0, [False, False, False], [False] * 5),
+    ]

@@ -173,6 +173,8 @@ class Condition:
         sig = f"{self.signal_type}({params})" if params else self.signal_type
         thr = self.relative_to.label() if self.relative_to else _fmt_number(self.threshold)
         text = f"{sig} {self.aggregation} {self.comparator} {thr}"
+        if self.confidence is not None:
+            text += f" at {_fmt_number(round(self.confidence * 100, 4))}% confidence"
         return f"{text} [{self.window}]" if self.window else text
 
 
@@ -207,6 +209,8 @@ class TraceCondition:
     def label(self) -> str:
         what = "traces where " + _node_label(self.match)
         text = f"{what} {self.aggregation} {self.comparator} {_fmt_number(self.threshold)}"
+        if self.confidence is not None:
+            text += f" at {_fmt_number(round(self.confidence * 100, 4))}% confidence"
         return f"{text} [{self.window}]" if self.window else text
 
 
