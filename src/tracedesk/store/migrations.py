@@ -18,8 +18,10 @@ from collections.abc import Callable
 import sqlite_utils
 
 from . import alerts as _alerts
+from . import blobs as _blobs
 from . import evals as _evals
 from . import ingest as _ingest
+from . import summaries as _summaries
 from . import workbench as _workbench
 
 #: "TRDK": written to the file header once the schema is in place; marks a file as a tracedesk database.
@@ -200,6 +202,9 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m401_workbench_indexes", _workbench.m401_workbench_indexes),
     ("m302_alerts_eval_index", _alerts.m302_alerts_eval_index),
     ("m501_span_identity", _m501_span_identity),
+    ("m501_trace_orphans", _summaries.m501_trace_orphans),
+    ("m502_compact_columns", _blobs.m502_compact_columns),
+    ("m503_traces_stale", _summaries.m503_traces_stale),
 ]
 
 
