@@ -5,7 +5,10 @@ incidents.json): for each hand-written rule (per window, per trace, multi-window
 single conditions, and for the suggester's rule given only each page-worthy incident's time range and
 cohort: pages after the on-call states, incidents caught (a page overlapping a should_page incident and
 naming its cohort), delay (first true page - incident start, minutes and steps), pages per incident and
-false pages. The tables are written to benchmarks/results/alerts.md. The evaluator-based rules need the
+false pages. Per page-worthy incident it also prints what the data allows (the step of the cohort's first
+trace, its traces by step 2) and the best hand-written and suggested rule against the target. The tables
+are written to benchmarks/results/alerts.md and the per-incident ones into the README (between its
+alerts-table markers). The evaluator-based rules need the
 deterministic evaluators run first (pii, refusal), so each week is copied and `tracedesk eval run` first.
 
 Part 2: a 7-day backtest at 5-minute steps of a joint rule grouped by route on ~1M synthetic spans

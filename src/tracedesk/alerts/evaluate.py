@@ -426,8 +426,8 @@ def _trace_samples(loader: SampleLoader, rule: AlertRule, leaf: TraceCondition) 
 #: A per-trace baseline is the median of at least this many earlier traces of the group (else the trace
 #: is not judged on that condition: a group too new to have a usual trace has nothing to be unusual against).
 TRACE_BASELINE_MIN = 10
-#: Per-trace baselines are read at this many points per baseline window (a trace uses the last point at
-#: or before its start), so the cost is per group x point, not per trace x trace.
+#: Per-trace baselines are read at this many points per baseline window (a trace uses the last point
+#: strictly before its start), so the cost is per group x point, not per trace x trace.
 TRACE_BASELINE_POINTS = 48
 
 
