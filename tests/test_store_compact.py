@@ -10,6 +10,7 @@ from tracedesk.models import Span
 from tracedesk.store import MIGRATIONS, SPAN_COLUMN_NAMES, _WRITE_COLUMNS, connect, migrate, refresh_traces_sql, \
     span_row, write_batch
 from tracedesk.store import query
+from tracedesk.store.migrations import UNUSED_SPAN_INDEXES
 
 _RESOURCES = [{"service.name": f"svc-{i}", "service.version": "1.2.3", "telemetry.sdk.language": "python",
                "deployment.environment.name": "production"} for i in range(3)]
@@ -73,7 +74,8 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
     old = sqlite_utils.Database(db_path)
     old.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_ns INTEGER)")
     shipped = [(name, step) for name, step in MIGRATIONS if name not in ("m501_trace_orphans", "m502_compact_columns",
-                                                                             "m503_traces_stale")]
+                                                                             "m503_traces_stale",
+                                                                             "m504_drop_unused_span_indexes")]
     for name, step in shipped:
         with old.conn:
             step(old)
@@ -89,8 +91,10 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
     old.conn.close()
 
     db = connect(db_path)  # applies the two new migrations
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")][-3:] == [
-        "m501_trace_orphans", "m502_compact_columns", "m503_traces_stale"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")][-4:] == [
+        "m501_trace_orphans", "m502_compact_columns", "m503_traces_stale", "m504_drop_unused_span_indexes"]
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")}
+    assert indexes.isdisjoint(UNUSED_SPAN_INDEXES) and {"idx_spans_model", "idx_spans_status"} <= indexes
     assert db.execute("SELECT COUNT(*) FROM trace_orphans").fetchone()[0] == len(legacy[::7])
     frame = query.trace_spans(db, "t1")
     got = {r["span_id"]: {c: r[c] for c in ("attributes", "resource", "events", "input_messages", "documents")}
