@@ -985,6 +985,35 @@ def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | 
     return frame
 
 
+def _group_by(sig: FeedSignal, dims: Sequence[str]) -> tuple[str, ...]:
+    return tuple(d for d in dims if d not in OWN_DIMENSIONS or d in sig.own)
+
+
+def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str]) -> pd.DataFrame:
+    frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
+    for d in dims:
+        if d not in group_by:
+            frame[d] = None
+    return frame
+
+
+def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_ns: int | None,
+             until_ns: int | None) -> dict[str, pd.DataFrame]:
+    """`load_samples` of every signal, the built-in ones read together (store.feed: signals sharing
+    their rows are read in one query, and kept on the connection per data version)."""
+    from ..store.feed import signal_frames
+
+    since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
+    until = None if until_ns is None else until_ns - 1
+    read = signal_frames(db, [(s.name, s.signal, _group_by(s, dims)) for s in signals], since, until)
+    out = {}
+    for sig in signals:
+        frame = read.get(sig.name)
+        out[sig.name] = (load_samples(db, sig, dims, since_ns, until_ns) if frame is None
+                         else _named(frame, _group_by(sig, dims), dims))
+    return out
+
+
 def cohort_filters(cohort: dict[str, str], start_ns: int | None, end_ns: int | None) -> Any:
     """The trace Filters selecting a cohort and window (for example traces and the Traces page link)."""
     from ..store.query import Filters
@@ -1013,7 +1042,7 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
 
         dims = [d if d in dimension_names() or d.startswith("dims.") else f"dims.{d}" for d in dimensions]
     signals = feed_signals(q.evaluator_names(db))
-    frames = {sig.name: load_samples(db, sig, dims, since, until) for sig in signals}
+    frames = load_all(db, signals, dims, since, until)
     names = [d[5:] if d.startswith("dims.") else d for d in dims]
     findings = detect(frames, signals, names, since, until, pairs=pairs)
     if top is not None:

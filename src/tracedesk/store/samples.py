@@ -132,16 +132,42 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
     return cohort_sql.explode(frame, dict(zip(query.group_by, group_dims)))
 
 
+#: distinct texts whose check result a connection remembers (generated and templated answers repeat;
+#: the check is a few dozen regexes per text)
+TEXT_MEMO = 200_000
+
+
+def _memo(check: Callable[[Any], int]) -> Callable[[Any], int]:
+    seen: dict[Any, int] = {}
+
+    def run(text: Any) -> int:
+        hit = seen.get(text)
+        if hit is None:
+            if len(seen) >= TEXT_MEMO:
+                seen.clear()
+            hit = seen[text] = check(text)
+        return hit
+    return run
+
+
 def register_functions(db: sqlite_utils.Database) -> None:
-    """SQL functions the sample queries call (the refusal check runs inside the one query)."""
+    """SQL functions the sample queries call (the refusal check runs inside the one query). The
+    functions remember their answers per text while the detector (the phrase settings) is the same."""
     detector = refusal_detector(db)
-    db.conn.create_function("td_is_refusal", 1, lambda text: int(detector.is_refusal(_text(text))),
+    registered = getattr(db, "_td_text_functions", None)
+    if registered is not None and registered[0] is db.conn and registered[1] == detector:
+        return
+    db.conn.create_function("td_is_refusal", 1, _memo(lambda text: int(detector.is_refusal(_text(text)))),
                             deterministic=True)
     # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
     from ..ingest.redact import find_pii
 
-    db.conn.create_function("td_has_pii", 1, lambda text: int(bool(text) and bool(find_pii(text))),
+    db.conn.create_function("td_has_pii", 1, _memo(lambda text: int(bool(text) and bool(find_pii(text)))),
                             deterministic=True)
+    try:
+        db._td_text_functions = (db.conn, detector)  # type: ignore[attr-defined]
+    except AttributeError:  # an object that takes no attributes: registered again next time
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
