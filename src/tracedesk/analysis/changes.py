@@ -225,11 +225,11 @@ def _text(cell: Any) -> str:
     return "" if cell is None else str(cell)
 
 
-def _members(frame: pd.DataFrame, dim: str) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Values of a dimension with enough samples, and a row mask for each. Trace rows hold comma lists
-    of models/agents: a sample belongs to each listed value's cohort."""
-    codes, cells = _factor(frame, dim)
-    per_cell = np.bincount(codes[codes >= 0], minlength=len(cells)) if len(cells) else np.zeros(0, np.int64)
+def _members(codes: np.ndarray, cells: list[Any], weight: np.ndarray) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Values of a dimension with enough samples (`weight`: samples per row), and a row mask for each.
+    Trace rows hold comma lists of models/agents: a sample belongs to each listed value's cohort."""
+    per_cell = (np.bincount(codes[codes >= 0], weights=weight[codes >= 0], minlength=len(cells))
+                if len(cells) else np.zeros(0))
     texts = [str(c) for c in cells]
     is_list = any("," in t for t in texts if t != "")
     counts: dict[str, int] = {}
@@ -237,7 +237,7 @@ def _members(frame: pd.DataFrame, dim: str) -> tuple[list[str], dict[str, np.nda
         if t == "" or not c:
             continue
         for piece in (t.split(",") if is_list else [t]):
-            counts[piece] = counts.get(piece, 0) + int(c)
+            counts[piece] = counts.get(piece, 0) + int(round(c))
     values = [v for v, c in counts.items() if c >= MIN_SERIES_N]
     values = sorted(values, key=lambda v: (-counts[v], v))[:MAX_VALUES]
     masks: dict[str, np.ndarray] = {}
@@ -249,22 +249,40 @@ def _members(frame: pd.DataFrame, dim: str) -> tuple[list[str], dict[str, np.nda
     return values, masks
 
 
-def _any_value(frame: pd.DataFrame, dim: str) -> np.ndarray:
-    codes, cells = _factor(frame, dim)
-    return _lut_mask(codes, cells, lambda c: _text(c) != "")
+def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, y: np.ndarray
+             ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Samples summed per (bucket, cell of every dimension): bucket, codes per dimension, and the
+    count, sum and sum of squares of each group. Every cohort's bucket sums are sums of groups, and
+    there are several times fewer groups than samples (a bucket holds many samples of one cohort)."""
+    codes = {d: _factor(frame, d) for d in dims}
+    key = b.astype(np.int64)
+    radix = float(b.max() + 1) if len(b) else 1.0
+    for d in dims:
+        size = len(codes[d][1]) + 1
+        radix *= size
+        if radix >= 2.0 ** 62:  # too many combinations for one integer key: no grouping
+            ones = np.ones(len(b))
+            return b, {d: codes[d][0] for d in dims}, ones, y, y * y
+        key = key * size + (codes[d][0] + 1)
+    _u, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    n = np.bincount(inv).astype(np.float64)
+    s = np.bincount(inv, weights=y)
+    q = np.bincount(inv, weights=y * y)
+    return b[first], {d: codes[d][0][first] for d in dims}, n, s, q
 
 
 def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_buckets: int,
                pairs: bool = True) -> _Grid:
     """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs."""
     b = ((frame["t"].to_numpy(np.int64) - t0) // width).clip(0, n_buckets - 1)
-    y = frame["y"].to_numpy(np.float64)
-    everyone = np.ones(len(frame), dtype=bool)
+    gb, gcodes, gn, gs, gq = _grouped(frame, dims, b, frame["y"].to_numpy(np.float64))
+    everyone = np.ones(len(gb), dtype=bool)
     keys: list[tuple[tuple[str, str], ...]] = [()]
     masks: list[np.ndarray] = [everyone]
     singles: dict[str, dict[str, np.ndarray]] = {}
     for dim in dims:
-        _values, by_value = _members(frame, dim)
+        _values, by_value = _members(gcodes[dim], _factor(frame, dim)[1], gn)
         if by_value:
             singles[dim] = by_value
             for v, m in by_value.items():
@@ -277,13 +295,13 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
                 for v1, m1 in singles[d1].items():
                     for v2, m2 in singles[d2].items():
                         m = m1 & m2
-                        if m.sum() >= MIN_PAIR_N:
+                        if gn[m].sum() >= MIN_PAIR_N:
                             keys.append(tuple(sorted(((d1, v1), (d2, v2)))))
                             masks.append(m)
     cohorts = len(keys)
     # "any value of d" rows (not cohorts themselves): the baseline of a cohort that is new in a window,
     # e.g. {tenant: globex, prompt_version: *} for the first traces of globex on a new prompt version
-    anyof = {dim: _any_value(frame, dim) for dim in singles}
+    anyof = {dim: _lut_mask(gcodes[dim], _factor(frame, dim)[1], lambda c: _text(c) != "") for dim in singles}
     for key, m in list(zip(keys[:cohorts], masks[:cohorts])):
         for dim, value in key:
             rest = tuple(kv for kv in key if kv[0] != dim)
@@ -295,10 +313,11 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
     k = len(keys)
     n, s, q = (np.zeros((k, n_buckets)) for _ in range(3))
     for row, m in enumerate(masks):
-        bb, yy = (b, y) if row == 0 else (b[m], y[m])
-        n[row] = np.bincount(bb, minlength=n_buckets)
-        s[row] = np.bincount(bb, weights=yy, minlength=n_buckets)
-        q[row] = np.bincount(bb, weights=yy * yy, minlength=n_buckets)
+        idx = slice(None) if row == 0 else np.flatnonzero(m)
+        bb = gb[idx]
+        n[row] = np.bincount(bb, weights=gn[idx], minlength=n_buckets)
+        s[row] = np.bincount(bb, weights=gs[idx], minlength=n_buckets)
+        q[row] = np.bincount(bb, weights=gq[idx], minlength=n_buckets)
     index = {key: i for i, key in enumerate(keys)}
     parents = np.full((k, 2), -1, dtype=np.int64)
     for row, key in enumerate(keys[:cohorts]):

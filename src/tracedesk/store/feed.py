@@ -107,7 +107,8 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
         raw = np.asarray(cols_t[1 + i], dtype=object)
         has = np.not_equal(raw, None)
         frame = pd.DataFrame({"t": t[has], "v": raw[has].astype(np.float64),
-                              **{g: c[has] for g, c in zip(group_by, dim_cols)}})
+                              # object columns: the feed codes each distinct cell once (no string dtype)
+                              **{g: pd.Series(c[has], dtype=object) for g, c in zip(group_by, dim_cols)}})
         out[m.name] = frame.sort_values("t", kind="stable").reset_index(drop=True)
     cache[key] = out
     return dict(out)
