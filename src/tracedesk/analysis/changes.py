@@ -433,7 +433,12 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
     d_b = np.zeros(z.shape)
     nb_out = np.zeros(z.shape)
     sb_out = np.zeros(z.shape)
-    o_in, _, _, o_out, _, _ = window(pcums, rows)
+    if cums is pcums:  # the first round scans the original sums: the same counts
+        o_in, o_out = n_in, n_out
+    else:
+        cn = rows_of(pcums[0])
+        o_in = at(cn, e) - at(cn, a)
+        o_out = cn[:, -1:] - o_in
     # new = it (nearly) did not exist BEFORE the window, for long enough to tell (a cohort that only
     # stopped, e.g. a prompt version replaced by the next, is not new: it is compared with itself)
     o_before = at(rows_of(pcums[0]), a)
@@ -502,17 +507,24 @@ def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: 
     tries = np.zeros(len(rows))
     candidates = [(np.arange(0, nb - k + 1), None, k) for k in _lengths(nb)]
     memo: dict[Any, Any] = {}
+    counts = cums[0][rows]
     for starts, _none, k in [*candidates, (np.arange(1, nb), None, 0)]:
         ends = starts + k if k else np.full(len(starts), nb)
-        z, _d, _n, _o, _b, tested = _evaluate(cums, pcums, parents, rows, starts, ends, sign, span=span,
-                                              allow_new=allow_new, memo=memo)
-        tries += tested.sum(axis=1)
+        # only rows with some window of MIN_N samples: in the others every window scores -inf and is
+        # not a test (so leaving them out changes nothing, and sparse cohorts cost nothing at short lengths)
+        busy = np.flatnonzero((counts[:, ends] - counts[:, starts]).max(axis=1) >= MIN_N)
+        if not len(busy):
+            continue
+        sub, sub_memo = (rows, memo) if len(busy) == len(rows) else (rows[busy], {})
+        z, _d, _n, _o, _b, tested = _evaluate(cums, pcums, parents, sub, starts, ends, sign, span=span,
+                                              allow_new=allow_new, memo=sub_memo)
+        tries[busy] += tested.sum(axis=1)
         idx = np.argmax(z, axis=1)
-        zz = z[np.arange(len(rows)), idx]
-        better = zz > best
-        best = np.where(better, zz, best)
-        best_a = np.where(better, starts[idx], best_a)
-        best_e = np.where(better, ends[idx], best_e)
+        zz = z[np.arange(len(busy)), idx]
+        better = zz > best[busy]
+        best[busy] = np.where(better, zz, best[busy])
+        best_a[busy] = np.where(better, starts[idx], best_a[busy])
+        best_e[busy] = np.where(better, ends[idx], best_e[busy])
     return [_Scan(int(r), int(best_a[i]), int(best_e[i]), float(best[i]), 0.0, int(tries[i]), 1.0)
             for i, r in enumerate(rows)]
 
@@ -709,7 +721,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
         for _round_i in range(ROUNDS):
             if len(rows) == 0:
                 break
-            cums = _cums(n, s, q)
+            cums = pcums if _round_i == 0 else _cums(n, s, q)  # nothing removed yet in the first round
             keep = []
             scanned = []
             for sc in _scan(cums, pcums, grid.parents, rows, nb, sign, span=(grid.first, grid.last),

@@ -24,7 +24,7 @@ import sqlite_utils
 
 from . import cohort_sql
 from .connect import data_version
-from .samples import _dim_sql, _dims, register_functions
+from .samples import _dim_sql, _dims, register_functions, save_text_checks
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,8 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
     """Each member's samples (columns t, v, *group_by) with since < t <= until, rows as its own
     query_samples(..., explode=False) would return them, sorted by t (stable)."""
     key = ("feed_family", family, tuple(group_by), since_ns, until_ns)
-    cache = _cache(db)
-    if key in cache:
-        return dict(cache[key])
+    if key in _cache(db):
+        return dict(_cache(db)[key])
     dims = _dims(tuple(group_by))
     frm, tcol = _source(family.source, dims)
     values, params = [], []
@@ -110,7 +109,8 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
                               # object columns: the feed codes each distinct cell once (no string dtype)
                               **{g: pd.Series(c[has], dtype=object) for g, c in zip(group_by, dim_cols)}})
         out[m.name] = frame.sort_values("t", kind="stable").reset_index(drop=True)
-    cache[key] = out
+    save_text_checks(db)  # a write: the cache below is keyed on the version after it
+    _cache(db)[key] = out
     return dict(out)
 
 
@@ -142,6 +142,9 @@ def _member(name: str, signal: dict[str, Any]) -> tuple[tuple[str, tuple[str, ..
         return evals, Member(name, "e.score", "e.name = ?", (params["evaluator"],))
     if kind == "thumbs_down_rate" and not params:
         return evals, Member(name, "CASE WHEN e.label = 'thumbs_down' THEN 1 ELSE 0 END", "e.name = 'user_feedback'")
+    if kind == "pii_rate" and not params:
+        return (("span", ("s.parent_span_id IS NULL", "s.output_text IS NOT NULL"), ()),
+                Member(name, "td_has_pii(s.output_text)"))
     if kind in _TRACE_NAMES and not params:
         return ("trace", (), ()), Member(name, _TRACE_VALUES[_TRACE_NAMES[kind]])
     if kind == "error_rate" and not params:
