@@ -65,10 +65,8 @@ def _source(source: str, dims: list[Any]) -> tuple[str, str]:
 def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[str], since_ns: int | None,
                 until_ns: int | None) -> dict[str, pd.DataFrame]:
     """Each member's samples (columns t, v, *group_by) with since < t <= until, rows as its own
-    query_samples(..., explode=False) would return them, sorted by t (stable)."""
-    key = ("feed_family", family, tuple(group_by), since_ns, until_ns)
-    if key in _cache(db):
-        return dict(_cache(db)[key])
+    query_samples(..., explode=False) would return them, sorted by t (stable). Frames are shared with
+    the cache of `signal_frames`: treat them as read-only."""
     dims = _dims(tuple(group_by))
     frm, tcol = _source(family.source, dims)
     values, params = [], []
@@ -109,9 +107,7 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
                               # object columns: the feed codes each distinct cell once (no string dtype)
                               **{g: pd.Series(c[has], dtype=object) for g, c in zip(group_by, dim_cols)}})
         out[m.name] = frame.sort_values("t", kind="stable").reset_index(drop=True)
-    save_text_checks(db)  # a write: the cache below is keyed on the version after it
-    _cache(db)[key] = out
-    return dict(out)
+    return out
 
 
 def _cache(db: sqlite_utils.Database) -> dict[Any, Any]:
@@ -175,6 +171,9 @@ def signal_frames(db: sqlite_utils.Database, wanted: Sequence[tuple[str, dict[st
                   since_ns: int | None, until_ns: int | None) -> dict[str, pd.DataFrame]:
     """Samples of the built-in signals among `wanted` ((name, signal document, group_by) each), read
     in families; signals not listed in the result are read through the registry by the caller."""
+    key = ("feed", tuple((n, repr(sorted(sig.items())), tuple(g)) for n, sig, g in wanted), since_ns, until_ns)
+    if key in _cache(db):
+        return dict(_cache(db)[key])
     families: dict[tuple[Any, ...], list[Member]] = {}
     for name, signal, group_by in wanted:
         found = _member(name, signal)
@@ -190,4 +189,6 @@ def signal_frames(db: sqlite_utils.Database, wanted: Sequence[tuple[str, dict[st
                 {"user_feedback"} if any("user_feedback" in (m.where_sql or "") for m in members) else set()))
             fam = Family(source, (f"e.name IN ({', '.join('?' for _ in names)})",), tuple(names), tuple(members))
         out.update(read_family(db, fam, group_by, since_ns, until_ns))
-    return out
+    save_text_checks(db)  # a write: the frames are kept under the version after it
+    _cache(db)[key] = out
+    return dict(out)
