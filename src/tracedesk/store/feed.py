@@ -69,7 +69,8 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
     the cache of `signal_frames`: treat them as read-only."""
     dims = _dims(tuple(group_by))
     frm, tcol = _source(family.source, dims)
-    values, params = [], []
+    values: list[str] = []
+    params: list[Any] = []
     for m in family.members:
         if m.where_sql:
             values.append(f"CASE WHEN {m.where_sql} THEN {m.value_sql} END")
@@ -102,7 +103,7 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
                                         **{g: pd.Series(dtype="object") for g in group_by}})
             continue
         raw = np.asarray(cols_t[1 + i], dtype=object)
-        has = np.not_equal(raw, None)
+        has = np.array([x is not None for x in raw], dtype=bool)
         frame = pd.DataFrame({"t": t[has], "v": raw[has].astype(np.float64),
                               # object columns: the feed codes each distinct cell once (no string dtype)
                               **{g: pd.Series(c[has], dtype=object) for g, c in zip(group_by, dim_cols)}})
