@@ -207,8 +207,12 @@ def _factor(frame: pd.DataFrame, dim: str) -> tuple[np.ndarray, list[Any]]:
     key = (id(frame), dim)
     hit = _CODES.get(key)
     if hit is None:
-        codes, uniques = pd.factorize(frame[dim].astype(object), use_na_sentinel=True)
-        hit = (np.asarray(codes, dtype=np.int64), list(uniques))
+        col = frame[dim]
+        if isinstance(col.dtype, pd.CategoricalDtype):  # coded by the store (store.feed)
+            hit = (np.asarray(col.cat.codes, dtype=np.int64), list(col.cat.categories))
+        else:
+            codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
+            hit = (np.asarray(codes, dtype=np.int64), list(uniques))
         if _CACHING[0]:
             _CODES[key] = hit
     return hit

@@ -65,7 +65,8 @@ def _source(source: str, dims: list[Any]) -> tuple[str, str]:
 def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[str], since_ns: int | None,
                 until_ns: int | None) -> dict[str, pd.DataFrame]:
     """Each member's samples (columns t, v, *group_by) with since < t <= until, rows as its own
-    query_samples(..., explode=False) would return them, sorted by t (stable). Frames are shared with
+    query_samples(..., explode=False) would return them, sorted by t (stable); dimension columns are
+    categorical (the same values; the feed codes them once). Frames are shared with
     the cache of `signal_frames`: treat them as read-only."""
     dims = _dims(tuple(group_by))
     frm, tcol = _source(family.source, dims)
@@ -96,7 +97,8 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
     if rows:
         cols_t = list(zip(*rows))
         t = np.asarray(cols_t[0], dtype=np.int64)
-        dim_cols = [np.asarray(c, dtype=object) for c in cols_t[1 + n_val:]]
+        # each dimension coded once for the whole family: categorical columns (missing: code -1)
+        dim_cols = [_coded(c) for c in cols_t[1 + n_val:]]
     for i, m in enumerate(family.members):
         if not rows:
             out[m.name] = pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64"),
@@ -105,10 +107,17 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
         raw = np.asarray(cols_t[1 + i], dtype=object)
         has = np.array([x is not None for x in raw], dtype=bool)
         frame = pd.DataFrame({"t": t[has], "v": raw[has].astype(np.float64),
-                              # object columns: the feed codes each distinct cell once (no string dtype)
-                              **{g: pd.Series(c[has], dtype=object) for g, c in zip(group_by, dim_cols)}})
+                              **{g: pd.Categorical.from_codes(codes[has], cells)
+                                 for g, (codes, cells) in zip(group_by, dim_cols)}})
         out[m.name] = frame.sort_values("t", kind="stable").reset_index(drop=True)
     return out
+
+
+def _coded(column: Sequence[Any]) -> tuple[np.ndarray, pd.Index]:
+    """Codes of a column's cells into its distinct values (the values as stored: text, or a number
+    from a mapped JSON key), -1 for NULL."""
+    codes, uniques = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), pd.Index(uniques, dtype=object)
 
 
 def _cache(db: sqlite_utils.Database) -> dict[Any, Any]:
