@@ -1,252 +1,307 @@
-"""Ingest benchmark: tracedesk's full OTLP/JSON ingest vs a bare pipeline on the same input.
+"""Ingest benchmark: `tracedesk ingest` as users run it against a strong bare pipeline, in the same run.
 
-    python benchmarks/ingest.py                 # 200k spans
-    python benchmarks/ingest.py --spans 1000000
+    python benchmarks/ingest.py                        # 100k and 1M spans
+    python benchmarks/ingest.py --spans 40000 100000 1000000 10000000
+    python benchmarks/ingest.py --spans 100000 --no-save
 
-Generates N spans of synthetic agent traces (agent -> retriever, LLM calls, tools; OTel GenAI and
-OpenInference attributes, ~1 KB/span) as OTLP/JSON Lines (one ExportTraceServiceRequest per line, as the
-OTel Collector file exporter writes), then runs each measurement in its own subprocess so peak RSS is
-honest:
-  * tracedesk: `ingest_paths` (parse, normalize, price, store with trace summaries)
-  * bare: orjson parse + the same span columns pulled straight from the attributes into tuples +
-    executemany into a table with the same DDL and indexes (no normalization, pricing or summaries)
-Prints spans/s, peak RSS, bytes/span on disk, and the ratio tracedesk/bare.
+Input: the sample generator's OTLP/JSON (`tracedesk.sample`: multi-agent traffic, OpenInference, OTel GenAI and
+traceAI conventions, one gzip'd document per day), scaled by days at 100 traces/hour (~50k spans per day file),
+generated once per size into --data (default /tmp/tracedesk-bench-data) and reused.
+
+Each measurement is its own process, timed with wait4 (wall, user+system CPU, peak RSS):
+  * tracedesk: `tracedesk ingest DIR --db FILE --quiet` (parse, validate, normalize, price, store, trace
+    summaries), nothing else.
+  * bare: the strongest pipeline this machine allows without tracedesk's semantics: gunzip, orjson
+    decode of the whole document with the garbage collector off, each span flattened straight to a tuple
+    of the SAME columns (values pulled from the attributes, attributes/resource/events as JSON text),
+    `executemany` in 5,000-row transactions into a database whose schema (columns and indexes) is made by
+    tracedesk's own migrations. No convention detection, normalization, pricing or summaries.
+Prints spans/s (wall), spans per CPU-second, tracedesk/bare in CPU time, bytes per span on disk and peak RSS,
+the machine load, and the ratio of each figure to the previous committed results
+(benchmarks/results/ingest.json), then rewrites that file and benchmarks/results/ingest.md.
 """
 from __future__ import annotations
 
 import argparse
+import gc
+import glob
+import gzip
 import json
+import math
 import os
-import random
-import resource
+import platform
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
+from pathlib import Path
 
-SPANS_PER_TRACE = 10
-TRACES_PER_LINE = 20
-
-
-def _kv(key, value):
-    if isinstance(value, bool):
-        return {"key": key, "value": {"boolValue": value}}
-    if isinstance(value, int):
-        return {"key": key, "value": {"intValue": str(value)}}
-    if isinstance(value, float):
-        return {"key": key, "value": {"doubleValue": value}}
-    return {"key": key, "value": {"stringValue": value}}
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SPANS_PER_DAY = 50_000  # ~ the sample generator at 100 traces/hour
+TRACES_PER_HOUR = 100.0
 
 
-def generate(path: str, n_spans: int, seed: int = 7) -> int:
-    rng = random.Random(seed)
-    routes = ["billing", "search", "support", "onboarding"]
-    tenants = [f"tenant-{i}" for i in range(12)]
-    models = ["gpt-4o-mini", "gpt-4o", "claude-3-5-haiku-20241022"]
-    t0 = 1_760_000_000_000_000_000
-    n_traces = n_spans // SPANS_PER_TRACE
-    written = 0
-    with open(path, "w") as fh:
-        for first in range(0, n_traces, TRACES_PER_LINE):
-            spans = []
-            for t in range(first, min(first + TRACES_PER_LINE, n_traces)):
-                trace = f"{rng.getrandbits(128):032x}"
-                start = t0 + t * 2_000_000_000
-                route, tenant = rng.choice(routes), rng.choice(tenants)
-                ids = [f"{rng.getrandbits(64):016x}" for _ in range(SPANS_PER_TRACE)]
-                common = [_kv("app.route", route), _kv("tenant.id", tenant), _kv("session.id", f"s-{t % 997}")]
-                for i in range(SPANS_PER_TRACE):
-                    parent = "" if i == 0 else ids[0] if i < 3 else ids[2]
-                    s0 = start + i * 50_000_000
-                    dur = rng.randint(20, 900) * 1_000_000
-                    if i == 0:
-                        attrs = [_kv("gen_ai.operation.name", "invoke_agent"), _kv("gen_ai.agent.name", "planner"),
-                                 _kv("input.value", "How do I update my billing address for the account?")]
-                        name = "invoke_agent planner"
-                    elif i == 1:
-                        attrs = [_kv("openinference.span.kind", "RETRIEVER"), _kv("input.value", "billing address"),
-                                 _kv("retrieval.documents.0.document.id", f"doc-{rng.randint(1, 500)}"),
-                                 _kv("retrieval.documents.0.document.score", rng.random()),
-                                 _kv("retrieval.documents.1.document.id", f"doc-{rng.randint(1, 500)}"),
-                                 _kv("retrieval.documents.1.document.score", rng.random())]
-                        name = "retrieve"
-                    elif i % 3 == 0:
-                        tool = rng.choice(["lookup_account", "update_address", "search_kb"])
-                        attrs = [_kv("gen_ai.operation.name", "execute_tool"), _kv("gen_ai.tool.name", tool),
-                                 _kv("gen_ai.tool.call.arguments", '{"account_id": "A-1234", "field": "address"}'),
-                                 _kv("gen_ai.tool.call.result", '{"ok": true}')]
-                        name = f"execute_tool {tool}"
-                    else:
-                        model = rng.choice(models)
-                        attrs = [_kv("gen_ai.operation.name", "chat"), _kv("gen_ai.request.model", model),
-                                 _kv("gen_ai.response.model", model), _kv("gen_ai.provider.name", "openai"),
-                                 _kv("gen_ai.usage.input_tokens", rng.randint(200, 3000)),
-                                 _kv("gen_ai.usage.output_tokens", rng.randint(20, 600)),
-                                 _kv("gen_ai.response.finish_reasons", "stop"),
-                                 _kv("gen_ai.input.messages", json.dumps([{"role": "user", "parts": [
-                                     {"type": "text", "content": "Summarize the account state for the user."}]}])),
-                                 _kv("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": [
-                                     {"type": "text", "content": "The billing address was updated."}],
-                                     "finish_reason": "stop"}]))]
-                        name = f"chat {model}"
-                    spans.append({
-                        "traceId": trace, "spanId": ids[i], "parentSpanId": parent, "name": name,
-                        "kind": 3 if name.startswith("chat") else 1,
-                        "startTimeUnixNano": str(s0), "endTimeUnixNano": str(s0 + dur),
-                        "attributes": attrs + common, "status": {"code": 1 if rng.random() > 0.03 else 2},
-                    })
-                    written += 1
-            req = {"resourceSpans": [{"resource": {"attributes": [_kv("service.name", "agent-app"),
-                                                                  _kv("deployment.environment", "prod")]},
-                                      "scopeSpans": [{"scope": {"name": "bench"}, "spans": spans}]}]}
-            fh.write(json.dumps(req, separators=(",", ":")) + "\n")
-    return written
+def generate(folder: Path, n_spans: int) -> Path:
+    """OTLP/JSON files holding about n_spans spans (whole days of sample traffic), generated once."""
+    days = max(1, math.ceil(n_spans / SPANS_PER_DAY))
+    out = folder / f"days-{days}"
+    done = out / "ground_truth.json"
+    if not done.exists():
+        from tracedesk.sample.generator import generate as sample_generate
+
+        started = time.perf_counter()
+        tph = TRACES_PER_HOUR * (n_spans / (days * SPANS_PER_DAY)) if days == 1 else TRACES_PER_HOUR
+        truth = sample_generate(out, days=min(days, 366), traces_per_hour=tph, seed=20261116)
+        if days > 366:
+            raise SystemExit("more than 366 days of sample traffic; raise TRACES_PER_HOUR instead")
+        print(f"generated {truth['spans']:,} spans in {len(truth['files'])} files in "
+              f"{time.perf_counter() - started:.0f}s -> {out}", flush=True)
+    return out
+
+
+def _files(data: Path) -> list[str]:
+    return sorted(glob.glob(str(data / "traces-*.json.gz")))
 
 
 # ---------------------------------------------------------------------------------------------
-# Measurements (each in a subprocess)
+# The bare pipeline (runs in a child process)
 
-def run_bare(data_path: str, db_path: str) -> dict:
-    """The bare pipeline: orjson parse, the same span columns pulled straight from the attributes into
-    tuples (no convention detection, no normalization, pricing or summaries), `executemany` into a
-    table created by the same DDL and indexes as tracedesk's spans table."""
+def _value(v: dict) -> object:
+    for k, x in v.items():
+        if k == "intValue":
+            return int(x)
+        if k == "arrayValue":
+            return [_value(i) for i in x.get("values", ())]
+        if k == "kvlistValue":
+            return {kv["key"]: _value(kv["value"]) for kv in x.get("values", ())}
+        return x
+    return None
+
+
+def run_bare(files: list[str], db_path: str) -> int:
     import orjson
 
-    from tracedesk.store import _WRITE_COLUMNS, _m001_spans
+    from tracedesk.store import _INSERT_COLUMNS, connect
 
-    conn = sqlite3.connect(db_path)
+    connect(db_path).conn.close()  # the real schema: same columns, same indexes, same pragmas
+    conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    _m001_spans(conn)
-    sql = f"INSERT OR REPLACE INTO spans ({', '.join(_WRITE_COLUMNS)}) VALUES ({', '.join('?' for _ in _WRITE_COLUMNS)})"
-    started = time.perf_counter()
+    sql = f"INSERT OR REPLACE INTO spans ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+    dumps, loads = orjson.dumps, orjson.loads
+    gc.disable()
     n = 0
-    rows = []
-    with open(data_path, "rb") as fh:
-        for line in fh:
-            doc = orjson.loads(line)
-            for rs in doc["resourceSpans"]:
-                res = {kv["key"]: next(iter(kv["value"].values())) for kv in rs["resource"]["attributes"]}
-                res_json = orjson.dumps(res).decode()
-                for ss in rs["scopeSpans"]:
-                    scope = ss["scope"]["name"]
-                    for s in ss["spans"]:
-                        a = {kv["key"]: next(iter(kv["value"].values())) for kv in s["attributes"]}
-                        g = a.get
-                        start, end = int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])
-                        rows.append((
-                            s["traceId"], s["spanId"], s.get("parentSpanId") or None, s["name"],
-                            g("gen_ai.operation.name") or g("openinference.span.kind"), s["status"].get("code"),
-                            None, start, end, (end - start) / 1e6, res.get("service.name"),
-                            g("gen_ai.response.model"), g("gen_ai.provider.name"), g("gen_ai.usage.input_tokens"),
-                            g("gen_ai.usage.output_tokens"), None, None, None, None, None, None,
-                            g("gen_ai.agent.name"), g("gen_ai.tool.name"), g("session.id"), None,
-                            g("app.route"), g("tenant.id"), None, res.get("deployment.environment"), None,
-                            g("input.value"), None, g("gen_ai.input.messages"), g("gen_ai.output.messages"),
-                            None, None, g("gen_ai.tool.call.arguments"), g("gen_ai.tool.call.result"),
-                            g("gen_ai.response.finish_reasons"), None, s.get("kind"), scope,
-                            orjson.dumps(a).decode(), res_json, None, data_path, None,
-                        ))
-            if len(rows) >= 5000:
-                with conn:
-                    conn.executemany(sql, rows)
-                n += len(rows)
-                rows = []
-    with conn:
+    rows: list[tuple] = []
+
+    def flush() -> None:
+        conn.execute("BEGIN")
         conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+        rows.clear()
+
+    for path in files:
+        with open(path, "rb") as fh:
+            doc = loads(gzip.decompress(fh.read()))
+        for rs in doc["resourceSpans"]:
+            res = {kv["key"]: _value(kv["value"]) for kv in rs.get("resource", {}).get("attributes", ())}
+            res_json = dumps(res).decode()
+            service, env = res.get("service.name"), res.get("deployment.environment.name")
+            for ss in rs["scopeSpans"]:
+                scope = ss.get("scope", {}).get("name")
+                for s in ss["spans"]:
+                    a = {kv["key"]: _value(kv["value"]) for kv in s.get("attributes", ())}
+                    g = a.get
+                    start, end = int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])
+                    ev = s.get("events")
+                    status = s.get("status") or {}
+                    rows.append((
+                        s["traceId"], s["spanId"], s.get("parentSpanId"), s["name"],
+                        g("openinference.span.kind") or g("gen_ai.operation.name") or g("fi.span.kind"),
+                        status.get("code"), status.get("message"), start, end, (end - start) / 1e6, service,
+                        g("llm.model_name") or g("gen_ai.request.model"), g("llm.provider") or g("gen_ai.system"),
+                        g("llm.token_count.prompt") or g("gen_ai.usage.input_tokens"),
+                        g("llm.token_count.completion") or g("gen_ai.usage.output_tokens"),
+                        g("llm.token_count.total"), g("llm.token_count.prompt_details.cache_read"), None, None,
+                        None, None, g("agent.name") or g("gen_ai.agent.name"), g("tool.name") or g("gen_ai.tool.name"),
+                        g("session.id"), g("user.id"), g("route"), g("tenant.id"), g("prompt.version"), env, None,
+                        g("input.value"), g("output.value"), g("llm.input_messages.0.message.content"),
+                        g("llm.output_messages.0.message.content"), None, None, None, None, None, None,
+                        s.get("kind"), scope, dumps(a).decode(), res_json,
+                        dumps(ev).decode() if ev else None, g("gen_ai.response.model"), None, None, path, None, 1,
+                    ))
+                    if len(rows) >= 5000:
+                        n += len(rows)
+                        flush()
+        del doc
     n += len(rows)
-    elapsed = time.perf_counter() - started
+    flush()
+    conn.close()
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurement
+
+def _measure(cmd: list[str]) -> dict:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: measure the big runs last, or read VmHWM.
+    return {"wall_s": wall, "cpu_s": cpu, "user_s": after.ru_utime - before.ru_utime,
+            "sys_s": after.ru_stime - before.ru_stime, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+def _peak_rss_wrapper() -> list[str]:
+    """Run the child under /usr/bin/time for its own peak RSS (RUSAGE_CHILDREN keeps the maximum so far)."""
+    return ["/usr/bin/time", "-f", "PEAKRSS %M"] if os.path.exists("/usr/bin/time") else []
+
+
+def _peak_mb(stderr: str) -> float | None:
+    for line in stderr.splitlines()[::-1]:
+        if line.startswith("PEAKRSS "):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def _db_bytes(path: str) -> int:
+    conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    return {"spans": n, "seconds": elapsed}
+    return sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
 
 
-def run_tracedesk(data_path: str, db_path: str, profile: bool = False) -> dict:
-    from tracedesk.ingest import ingest_paths
-    from tracedesk.store import connect
-
-    started = time.perf_counter()
-    if profile:
-        import cProfile
-        import pstats
-
-        prof = cProfile.Profile()
-        prof.enable()
-    report = ingest_paths(db_path, [data_path])
-    elapsed = time.perf_counter() - started
-    if profile:
-        prof.disable()
-        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
-    db = connect(db_path)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {"spans": report.spans, "seconds": elapsed, "rejected": len(report.rejected)}
+def _fresh(path: str) -> None:
+    for s in ("", "-wal", "-shm"):
+        if os.path.exists(path + s):
+            os.remove(path + s)
 
 
-def _child(which: str, data_path: str, db_path: str, profile: bool) -> None:
-    result = run_bare(data_path, db_path) if which == "bare" else run_tracedesk(data_path, db_path, profile)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # parse worker processes, if any
-    result["peak_rss_mb"] = (usage.ru_maxrss + children.ru_maxrss) / 1024
-    # CPU seconds (all threads and workers): on a shared, busy machine wall time overstates the cost.
-    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
-    print("RESULT " + json.dumps(result))
+def run_size(n_spans: int, data_root: Path, work: Path) -> dict:
+    data = generate(data_root, n_spans)
+    files = _files(data)
+    input_bytes = sum(len(gzip.open(f).read()) for f in files) if n_spans <= 2_000_000 else None
+    env_src = str(HERE.parent / "src")
+    py = [sys.executable]
+    out: dict = {"requested_spans": n_spans, "files": len(files), "load_before": os.getloadavg()[0]}
+    bare_db, td_db = str(work / f"bare-{n_spans}.db"), str(work / f"tracedesk-{n_spans}.db")
+    for which, db in (("bare", bare_db), ("tracedesk", td_db)):
+        _fresh(db)
+        if which == "bare":
+            cmd = _peak_rss_wrapper() + py + [__file__, "--child-bare", db, *files]
+        else:
+            cmd = _peak_rss_wrapper() + py + ["-m", "tracedesk", "ingest", *files, "--db", db, "--quiet", "--json"]
+        os.environ["PYTHONPATH"] = env_src + os.pathsep + os.environ.get("PYTHONPATH", "")
+        m = _measure(cmd)
+        if which == "bare":
+            spans = int(m["stdout"].strip().splitlines()[-1])
+        else:
+            report = json.loads(m["stdout"])
+            spans = report["spans"]
+        r = {"spans": spans, "wall_s": round(m["wall_s"], 2), "cpu_s": round(m["cpu_s"], 2),
+             "user_s": round(m["user_s"], 2), "sys_s": round(m["sys_s"], 2),
+             "spans_per_s": round(spans / m["wall_s"]), "spans_per_cpu_s": round(spans / m["cpu_s"]),
+             "peak_rss_mb": _peak_mb(m["stderr"]), "db_bytes": _db_bytes(db)}
+        r["bytes_per_span"] = round(r["db_bytes"] / max(spans, 1))
+        out[which] = r
+        print(f"  {n_spans:>10,} {which:>9}: {spans:,} spans, {r['wall_s']:.1f}s wall = {r['spans_per_s']:,} spans/s, "
+              f"{r['spans_per_cpu_s']:,} spans/CPU-s (user {r['user_s']:.1f}s sys {r['sys_s']:.1f}s), "
+              f"{r['bytes_per_span']:,} B/span, peak RSS {r['peak_rss_mb'] or 0:,.0f} MB", flush=True)
+    out["load_after"] = os.getloadavg()[0]
+    out["input_bytes_per_span"] = round(input_bytes / out["tracedesk"]["spans"]) if input_bytes else None
+    out["cpu_ratio"] = round(out["bare"]["cpu_s"] / out["tracedesk"]["cpu_s"] * out["tracedesk"]["spans"]
+                             / out["bare"]["spans"], 3)
+    out["wall_ratio"] = round(out["tracedesk"]["spans_per_s"] / out["bare"]["spans_per_s"], 3)
+    print(f"  {n_spans:>10,} tracedesk/bare: {out['cpu_ratio']:.2f}x in CPU time, {out['wall_ratio']:.2f}x wall "
+          f"(load {out['load_before']:.1f} -> {out['load_after']:.1f} on {os.cpu_count()} cores)", flush=True)
+    for db in (bare_db, td_db):
+        _fresh(db)
+    return out
 
 
-def _measure(which: str, data_path: str, db_path: str, profile: bool = False) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", which, "--data", data_path, "--db", db_path]
-                         + (["--profile"] if profile else []), capture_output=True, text=True, check=False)
-    if profile:
-        sys.stderr.write(out.stderr)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[7:])
-            result["db_bytes"] = sum(os.path.getsize(db_path + sfx) for sfx in ("", "-wal")
-                                     if os.path.exists(db_path + sfx))
-            return result
-    raise SystemExit(f"{which} run failed:\n{out.stdout}\n{out.stderr}")
+def _previous() -> dict:
+    path = RESULTS / "ingest.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _compare(prev: dict, runs: list[dict]) -> None:
+    old = {r["requested_spans"]: r for r in prev.get("runs", [])}
+    for r in runs:
+        p = old.get(r["requested_spans"])
+        if not p:
+            continue
+        t, pt = r["tracedesk"], p["tracedesk"]
+        print(f"  {r['requested_spans']:>10,} vs previous results ({prev.get('date', '?')}): "
+              f"spans/CPU-s {t['spans_per_cpu_s'] / pt['spans_per_cpu_s']:.2f}x, "
+              f"spans/s {t['spans_per_s'] / pt['spans_per_s']:.2f}x, "
+              f"CPU ratio to bare {r['cpu_ratio'] / p['cpu_ratio']:.2f}x, "
+              f"B/span {t['bytes_per_span'] / pt['bytes_per_span']:.2f}x, "
+              f"peak RSS {(t['peak_rss_mb'] or 0) / max(pt['peak_rss_mb'] or 1, 1):.2f}x")
+
+
+def _markdown(result: dict) -> str:
+    lines = [
+        f"Ingest, measured {result['date']} on {result['machine']['cpus']} cores "
+        f"(`uptime` load {result['machine']['uptime']}), `python benchmarks/ingest.py`:",
+        "",
+        "| spans | tracedesk spans/s (wall) | tracedesk spans/CPU-s | bare spans/CPU-s | tracedesk/bare (CPU) "
+        "| B/span on disk (input) | peak RSS MB | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["runs"]:
+        t, b = r["tracedesk"], r["bare"]
+        lines.append(
+            f"| {t['spans']:,} | {t['spans_per_s']:,} | {t['spans_per_cpu_s']:,} | {b['spans_per_cpu_s']:,} | "
+            f"{r['cpu_ratio']:.2f}x | {t['bytes_per_span']:,} ({r['input_bytes_per_span'] or '?'}) | "
+            f"{t['peak_rss_mb'] or 0:,.0f} | {r['load_before']:.1f}-{r['load_after']:.1f} |")
+    lines += ["", "bare = gunzip + orjson (GC off) + flatten to tuples + executemany into the same schema "
+              "(same columns and indexes); tracedesk = `tracedesk ingest` on the same files. The machine is "
+              "shared, so compare the ratio column, measured in the same run.", ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--spans", type=int, default=200_000)
-    ap.add_argument("--child", choices=["bare", "tracedesk"])
-    ap.add_argument("--data")
-    ap.add_argument("--db")
-    ap.add_argument("--profile", action="store_true", help="print a cProfile of the tracedesk run to stderr")
-    ap.add_argument("--keep", help="folder to keep the generated data and databases in")
+    ap.add_argument("--spans", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--data", default="/tmp/tracedesk-bench-data", help="folder for generated input (reused)")
+    ap.add_argument("--work", default=None, help="folder for the databases (default: a temp folder)")
+    ap.add_argument("--no-save", action="store_true", help="do not rewrite benchmarks/results/ingest.*")
+    ap.add_argument("--child-bare", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        _child(args.child, args.data, args.db, args.profile)
+    if args.child_bare:
+        print(run_bare(args.child_bare[1:], args.child_bare[0]))
         return
-    folder = args.keep or tempfile.mkdtemp(prefix="tracedesk-bench-")
-    os.makedirs(folder, exist_ok=True)
-    data = os.path.join(folder, f"spans-{args.spans}.jsonl")
-    t = time.perf_counter()
-    if os.path.exists(data):  # --keep FOLDER: reuse the input generated by an earlier run (same seed)
-        n = args.spans // SPANS_PER_TRACE * SPANS_PER_TRACE
-    else:
-        n = generate(data + ".tmp", args.spans)
-        os.replace(data + ".tmp", data)
-    size = os.path.getsize(data)
-    print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"generated {n:,} spans ({size / 1e6:,.1f} MB OTLP/JSON Lines, {size / n:,.0f} B/span) "
-          f"in {time.perf_counter() - t:.1f}s")
-    results = {}
-    for which in ("bare", "tracedesk"):
-        db = os.path.join(folder, f"{which}.db")
-        for sfx in ("", "-wal", "-shm"):
-            if os.path.exists(db + sfx):
-                os.remove(db + sfx)
-        r = results[which] = _measure(which, data, db, args.profile and which == "tracedesk")
-        print(f"{which:>10}: {r['spans']:,} spans in {r['seconds']:.1f}s = {r['spans'] / r['seconds']:,.0f} spans/s, "
-              f"peak RSS {r['peak_rss_mb']:,.0f} MB, {r['db_bytes'] / max(r['spans'], 1):,.0f} B/span on disk, "
-              f"{r['spans'] / r['cpu_seconds']:,.0f} spans per CPU-second")
-    ratio = (results["tracedesk"]["spans"] / results["tracedesk"]["seconds"]) / (
-        results["bare"]["spans"] / results["bare"]["seconds"])
-    print(f"ratio tracedesk/bare throughput: {ratio:.2f}x (target >= 0.5x); "
-          f"tracedesk {results['tracedesk']['spans'] / results['tracedesk']['seconds']:,.0f} spans/s "
-          f"(target >= 5,000)")
+    import tempfile
+
+    data_root = Path(args.data)
+    data_root.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work or tempfile.mkdtemp(prefix="tracedesk-ingest-"))
+    work.mkdir(parents=True, exist_ok=True)
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+          f"SQLite {sqlite3.sqlite_version}; uptime: {uptime}", flush=True)
+    runs = [run_size(n, data_root, work) for n in args.spans]
+    prev = _previous()
+    _compare(prev, runs)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "sqlite": sqlite3.sqlite_version, "uptime": uptime.split("load average:")[-1].strip()},
+              "runs": runs}
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / "ingest.md").write_text(_markdown(result))
+        print(f"wrote {RESULTS / 'ingest.json'} and {RESULTS / 'ingest.md'}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 from receiver_support import make_receiver, post
 
+from tracedesk.store.blobs import codec, column_sql
 from tracedesk import store
 from tracedesk.ingest import ingest_paths
 
@@ -104,8 +105,10 @@ def replay(db_path: str, via: str, library: str, scenario: str) -> Replayed:
             receiver.stop()
     con = sqlite3.connect(db_path)
     con.row_factory = sqlite3.Row
+    codec(con)  # attributes/events are stored deflated, the resource once: read them back as JSON text
+    decoded = ", ".join(f"{column_sql(c)} AS {c}" for c in store.SPAN_COLUMN_NAMES)
     try:
-        spans = [dict(r) for r in con.execute("SELECT * FROM spans ORDER BY start_ns, span_id")]
+        spans = [dict(r) for r in con.execute(f"SELECT {decoded} FROM spans s ORDER BY s.start_ns, s.span_id")]
         traces = [dict(r) for r in con.execute("SELECT * FROM traces ORDER BY start_ns")]
     finally:
         con.close()

@@ -27,14 +27,9 @@ DB_CALLS = {"execute", "executemany", "executescript", "create_function"}
 #: modules allowed to import litellm (inside functions): the judge and replay paths
 LITELLM_MODULES = {"evals/judge.py", "replay/run.py"}
 
-#: Known violations being removed (issue 11). The test fails on any violation not listed here AND on a
+#: Known violations (none left since issue 11). The test fails on any violation not listed here AND on a
 #: listed one that no longer occurs, so this set only shrinks.
-KNOWN: set[tuple[str, str]] = {
-    ('analysis/metrics.py', 'sql'),
-    ('drift/load.py', 'sql'),
-    ('drift/report.py', 'sql'),
-    ('drift/windows.py', 'sql'),
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def rel(path: Path) -> str:

@@ -19,6 +19,8 @@ from tracedesk import store
 from tracedesk.errors import InputError
 from tracedesk.ingest import ingest_bytes
 from tracedesk.ingest.redact import KEY_SETTING, SETTING, Redactor
+from tracedesk.store.blobs import column_sql
+from tracedesk.store.migrations import SPAN_COLUMN_NAMES
 
 TA = "0af7651916cd43dd8448eb211c80319c"
 TB = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -55,16 +57,19 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def _attrs(db: object, span_id: str) -> tuple[dict, dict, list, str | None, str]:
-    row = db.execute("SELECT attributes, resource, events, user_id, name FROM spans WHERE span_id = ?",
-                     [span_id]).fetchone()
+    cols = ", ".join(column_sql(c, "") for c in ("attributes", "resource", "events"))
+    row = db.execute(f"SELECT {cols}, user_id, name FROM spans WHERE span_id = ?", [span_id]).fetchone()
     return (*(json.loads(v) if v else None for v in row[:3]), row[3], row[4])  # type: ignore[return-value]
 
 
 def _everything(db_path: str) -> str:
-    """Every value of every table but the settings (which hold the hash key), as one string."""
+    """Every value of every table but the settings (which hold the hash key), as one string; spans'
+    compacted columns as the JSON they hold (deflated bytes would hide any PII left in them)."""
     db = store.connect(db_path)
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'settings'")]
-    return json.dumps([db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables], default=repr)
+    decoded = ", ".join(column_sql(c, "") for c in SPAN_COLUMN_NAMES)
+    return json.dumps([db.execute(f"SELECT {decoded if t == 'spans' else '*'} FROM \"{t}\"").fetchall()
+                       for t in tables], default=repr)
 
 
 def test_cli_redact_masks_ids_resource_custom_attributes_events_and_evaluations(tmp_path):

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tracedesk.store.blobs import codec
+
 from weeks import second_week as w2
 from weeks.fixtures import IngestedWeek, second_week, second_week_db  # noqa: F401  (pytest fixtures)
 
@@ -26,6 +28,7 @@ def ns(iso: str) -> int:
 @pytest.fixture(scope="module")
 def db(second_week_db: IngestedWeek):
     conn = sqlite3.connect(f"file:{second_week_db.db}?mode=ro", uri=True)
+    codec(conn)  # td_json(): attributes are stored deflated (store.blobs)
     yield conn
     conn.close()
 
@@ -212,8 +215,8 @@ def test_w2_02_claims_tool_retry_loop(db: sqlite3.Connection, labels) -> None:
 def claude_answers(db: sqlite3.Connection) -> list[tuple[int, str | None, str | None]]:
     """(start, response model, output) of each final claude-sonnet-4-5 answer, by the *requested* model."""
     return db.execute(
-        "SELECT start_ns, json_extract(attributes, '$.\"gen_ai.response.model\"'), output_text FROM spans "
-        "WHERE kind = 'LLM' AND json_extract(attributes, '$.\"gen_ai.request.model\"') = 'claude-sonnet-4-5' "
+        "SELECT start_ns, json_extract(td_json(attributes), '$.\"gen_ai.response.model\"'), output_text FROM spans "
+        "WHERE kind = 'LLM' AND json_extract(td_json(attributes), '$.\"gen_ai.request.model\"') = 'claude-sonnet-4-5' "
         "AND status != 'ERROR' AND COALESCE(finish_reason, '') NOT IN ('tool_calls', 'tool_use')").fetchall()
 
 
@@ -233,7 +236,7 @@ def test_w2_03_snapshot_refresh_raises_refusals_for_one_requested_model(db: sqli
     assert {r[1] for r in outside} == {inc["response_model_before"]}
     # Other models keep their low base rate in the same window.
     others = col(db, "SELECT output_text FROM spans WHERE kind = 'LLM' AND start_ns >= ? AND start_ns < ? AND "
-                     "json_extract(attributes, '$.\"gen_ai.request.model\"') IS NOT 'claude-sonnet-4-5' "
+                     "json_extract(td_json(attributes), '$.\"gen_ai.request.model\"') IS NOT 'claude-sonnet-4-5' "
                      "AND output_text IS NOT NULL", start, end)
     assert sum(o in w2.REFUSAL_PHRASES for o in others) / len(others) < 0.02
 
@@ -349,7 +352,7 @@ def test_quiet_days_have_no_injected_change(db: sqlite3.Connection, labels) -> N
     markers = {
         "new prompt version": "SELECT COUNT(*) FROM spans WHERE prompt_version = 'kyc-v3.2' "
                               "AND start_ns BETWEEN ? AND ?",
-        "refreshed snapshot": "SELECT COUNT(*) FROM spans WHERE attributes LIKE '%claude-sonnet-4-5-20260219%' "
+        "refreshed snapshot": "SELECT COUNT(*) FROM spans WHERE td_json(attributes) LIKE '%claude-sonnet-4-5-20260219%' "
                               "AND start_ns BETWEEN ? AND ?",
         "partial tool results": "SELECT COUNT(*) FROM spans WHERE tool_result LIKE '%partial%' "
                                 "AND start_ns BETWEEN ? AND ?",

@@ -14,7 +14,7 @@ import functools
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -249,6 +249,21 @@ class Workspace:
     def spans(self, filters: Filters | None = None, *, kinds: Sequence[str] | None = None,
               limit: int | None = None) -> pd.DataFrame:
         return _query.spans(self.db, filters, kinds=kinds, limit=limit)
+
+    def iter_spans(self, filters: Filters | None = None, *, kinds: Sequence[str] | None = None,
+                   columns: Sequence[str] = _query.SPAN_LIGHT_COLUMNS,
+                   chunk_size: int = _query.FRAME_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """`spans(...)` as frames of at most `chunk_size` rows, for exports too big for one frame.
+
+        Reads on its own connection, so other calls on this workspace can run between chunks; any
+        span column may be asked for (attributes and events come back as JSON text)."""
+        conn = store.open_database(self.path) if self.path and self.path != ":memory:" else None
+        try:
+            yield from _query.iter_spans(conn or self.db, filters, kinds=kinds, columns=columns,
+                                         chunk_size=chunk_size)
+        finally:
+            if conn is not None:
+                conn.close()
 
     # -- sessions (conversations) ----------------------------------------------------------------
 

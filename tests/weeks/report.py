@@ -64,7 +64,7 @@ def report(db: sqlite3.Connection, labels: dict[str, Any]) -> list[str]:
     s, e, _ = w["W2-03"]
     rows = db.execute(
         "SELECT start_ns, output_text FROM spans WHERE kind = 'LLM' AND status != 'ERROR' "
-        "AND json_extract(attributes, '$.\"gen_ai.request.model\"') = 'claude-sonnet-4-5' "
+        "AND json_extract(td_json(attributes), '$.\"gen_ai.request.model\"') = 'claude-sonnet-4-5' "
         "AND COALESCE(finish_reason, '') NOT IN ('tool_calls', 'tool_use')").fetchall()
     ins = [r[1] in REFUSAL_PHRASES for r in rows if s <= r[0] < e]
     outs = [r[1] in REFUSAL_PHRASES for r in rows if not s <= r[0] < e]
@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {args.seed}: {week.traces} traces, {week.spans} spans, {week.evaluations} evaluations; "
               f"rejected {len(ingested.rejected)}")
         db = sqlite3.connect(db_path)
+        from tracedesk.store.blobs import codec
+
+        codec(db)  # td_json(): attributes are stored deflated
         for row in report(db, week.labels()):
             print(row)
         db.close()

@@ -16,7 +16,6 @@ reproduced by hand:
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -28,8 +27,10 @@ import sqlite_utils
 from .. import cohorts
 from .. import signals as _signals
 from ..store import cohort_sql
+from ..store import metrics as _reads
 from ..store import samples as _samples
-from ..store.query import Filters, FilterError, dimension as _dimension, frame, trace_ids_sql, trace_where
+from ..store.connect import data_version
+from ..store.query import Filters, FilterError, dimension as _dimension
 
 #: Dimensions the cohort views offer (`tracedesk.cohorts`). Span-level ones (model, agent_name...) are
 #: trace membership: a trace belongs to every model and agent it used.
@@ -81,11 +82,7 @@ def _number(x: float) -> float | None:
 
 def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str, Any]:
     """Headline figures for the filtered traces (see the module doc and KPI_SIGNALS for each definition)."""
-    where, params = trace_where(filters)
-    n_spans, n_err_spans, tin, tout, ttot, llm_calls = db.execute(
-        f"SELECT SUM(span_count), SUM(error_count), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens), "
-        f"SUM(llm_calls) FROM traces t WHERE {where}", params,
-    ).fetchone()
+    n_spans, n_err_spans, tin, tout, ttot, llm_calls = _reads.trace_totals(db, filters)
     by_signal: dict[str, list[tuple[str, str]]] = {}
     for kpi, (signal, agg) in KPI_SIGNALS.items():
         by_signal.setdefault(signal, []).append((kpi, agg))
@@ -95,10 +92,7 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
         row = _signals.figures(frame, [agg for _k, agg in wanted])
         for kpi, agg in wanted:
             figs[kpi] = _number(row[agg].iloc[0]) if len(row) else (0.0 if agg == "count" else None)
-    sub, sub_params = trace_ids_sql(filters)
-    scoped = filters is not None and not filters.is_empty()
-    ev_sql = "SELECT COUNT(*) FROM evaluations e" + (f" WHERE e.trace_id IN ({sub})" if scoped else "")
-    n_evals = db.execute(ev_sql, sub_params if scoped else []).fetchone()[0]
+    n_evals = _reads.evaluation_count(db, filters)
     return {
         "traces": int(figs["traces"]),
         "spans": n_spans or 0,
@@ -124,13 +118,7 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
 
 def eval_summary(db: sqlite_utils.Database, filters: Filters | None = None) -> pd.DataFrame:
     """Per evaluator: count, mean score, pass rate, errors."""
-    scoped = filters is not None and not filters.is_empty()
-    sub, params = trace_ids_sql(filters)
-    sql = ("SELECT name, COUNT(*) AS evaluations, AVG(score) AS mean_score, AVG(passed) AS pass_rate, "
-           "SUM(error IS NOT NULL) AS errors FROM evaluations e")
-    if scoped:
-        sql += f" WHERE e.trace_id IN ({sub})"
-    return frame(db, sql + " GROUP BY name ORDER BY name", params if scoped else [])
+    return _reads.eval_summary(db, filters)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,14 +179,7 @@ def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: 
 def refused_trace_ids(db: sqlite_utils.Database, filters: Filters | None = None) -> set[str]:
     """Traces with a refusal (the refusal_rate_trace signal's 1s): an LLM output flagged by is_refusal,
     or a failed/"refused" refusal evaluation; see store.samples.refused_trace_ids."""
-    refused = _samples.refused_trace_ids(db)
-    if filters is not None and not filters.is_empty() and refused:
-        where, params = trace_where(filters)
-        ids = json.dumps(sorted(refused))
-        refused = {r[0] for r in db.execute(
-            f"SELECT t.trace_id FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?)) AND {where}",
-            [ids, *params])}
-    return set(refused)
+    return _reads.matching_trace_ids(db, _samples.refused_trace_ids(db), filters)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,11 +191,6 @@ def _check_dimension(dimension: str) -> str:
     if not dimension:
         raise FilterError(f"Choose a cohort dimension: {', '.join(COHORT_DIMENSIONS)} or a mapped one")
     return _dimension(dimension).name
-
-
-def _data_version(db: sqlite_utils.Database) -> tuple[int, int]:
-    """Changes when anyone commits to the database (other connections: data_version; this one: total_changes)."""
-    return db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes
 
 
 _FRAME_BASE = ("duration_ms", "errored", "cost_usd", "has_cost", "score_sum", "n_score", "passed_sum", "n_passed",
@@ -231,36 +207,12 @@ def trace_frame(db: sqlite_utils.Database, filters: Filters | None = None, *, ev
     SQLite) and kept on the connection until the data changes."""
     dims = tuple(dict.fromkeys(_check_dimension(d) for d in dimensions))
     extra = tuple(dict.fromkeys(extra_columns))
-    key = (repr(filters.to_query_params()) if filters else "", evaluator, dims, extra, _data_version(db))
+    key = (repr(filters.to_query_params()) if filters else "", evaluator, dims, extra, data_version(db))
     cache = getattr(db, "_td_frames", None)
     if cache is not None and key in cache:
         return cache[key]
-    refused = json.dumps(sorted(refused_trace_ids(db)))
-    where, params = trace_where(filters)
-    cols = []
-    for d in dims:
-        expr = cohort_sql.trace_value_sql(_dimension(d), "t", db)
-        cols.append(f'{expr} AS "dim:{d}"')
-    for c in extra:
-        if c not in ("start_ns", "total_tokens"):
-            raise ValueError(f"trace_frame extra column must be start_ns or total_tokens, not {c!r}")
-        cols.append(f"t.{c}")
-    # no `error IS NULL` test: an evaluation that failed carries no score or verdict, so SUM/COUNT skip it
-    # anyway, and leaving it out lets SQLite answer from the (trace_id, name, score, passed) index alone
-    ev_cond = "name = ?" if evaluator else "1"
-    sql = (
-        f"SELECT t.duration_ms, t.error_count > 0 AS errored, t.cost_usd, t.cost_usd IS NOT NULL AS has_cost, "
-        f"COALESCE(ev.score_sum, 0) AS score_sum, COALESCE(ev.n_score, 0) AS n_score, "
-        f"COALESCE(ev.passed_sum, 0) AS passed_sum, COALESCE(ev.n_passed, 0) AS n_passed, "
-        f"t.trace_id IN (SELECT value FROM json_each(?)) AS refused"
-        + "".join(", " + c for c in cols) +
-        f" FROM traces t LEFT JOIN (SELECT trace_id, SUM(score) AS score_sum, COUNT(score) AS n_score, "
-        f"SUM(passed) AS passed_sum, COUNT(passed) AS n_passed FROM evaluations WHERE {ev_cond} GROUP BY trace_id) ev "
-        f"ON ev.trace_id = t.trace_id WHERE {where}"
-    )
-    cur = db.execute(sql, [refused, *([evaluator] if evaluator else []), *params])
-    names = [d[0] for d in cur.description]
-    rows = cur.fetchall()
+    names, rows = _reads.trace_matrix_rows(db, filters, refused=refused_trace_ids(db), evaluator=evaluator,
+                                           dimensions=dims, extra_columns=extra)
     data = list(zip(*rows)) if rows else [()] * len(names)
     def column(name: str, values: Sequence[Any]) -> Any:
         if name in _FRAME_BASE or name == "total_tokens":
@@ -358,7 +310,7 @@ def signal_frame(db: sqlite_utils.Database, signal: dict[str, Any], dimensions: 
     """A signal's samples for the filtered traces with one (unexploded) column per dimension, kept on the
     connection until the data changes (the Cohorts page reads the same samples several times)."""
     key = (repr(sorted(signal.items())), tuple(dimensions), repr(filters.to_query_params()) if filters else "",
-           _data_version(db))
+           data_version(db))
     cache = getattr(db, "_td_signal_frames", None)
     if cache is not None and key in cache:
         return cache[key]
@@ -547,25 +499,8 @@ def monitoring_health(db: sqlite_utils.Database, filters: Filters | None = None)
       (UNKNOWN) — an LLM call the instrumentation did not type. (UNSET is a status: OpenTelemetry's
       default for a span that did not fail.) `llm_span_fields` gives the share per field;
     - the share of traces with a prompt version."""
-    where, params = trace_where(filters)
-    n, complete, with_pv = db.execute(
-        f"SELECT COUNT(*), SUM(complete), SUM(prompt_version IS NOT NULL AND prompt_version != '') "
-        f"FROM traces t WHERE {where}", params).fetchone()
-    scoped = filters is not None and not filters.is_empty()
-    sub, sub_params = trace_ids_sql(filters)
-    has_model = "(model IS NOT NULL AND model != '')"
-    has_tokens = "(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL)"
-    has_status = "(status IS NOT NULL AND status != '')"
-    sql = (
-        f"SELECT COUNT(*), SUM({has_model}), SUM({has_tokens}), SUM(duration_ms > 0), SUM({has_status}), "
-        f"SUM(kind = 'LLM'), SUM({has_model} AND {has_tokens} AND duration_ms > 0 AND {has_status} AND kind = 'LLM') "
-        f"FROM spans s WHERE (s.kind = 'LLM' OR ((s.kind IS NULL OR s.kind IN ('UNKNOWN', '')) "
-        f"AND s.model IS NOT NULL AND s.model != ''))"
-    )
-    if scoped:
-        sql += f" AND s.trace_id IN ({sub})"
-    m, f_model, f_tokens, f_duration, f_status, f_kind, m_complete = db.execute(
-        sql, sub_params if scoped else []).fetchone()
+    n, complete, with_pv = _reads.trace_health_counts(db, filters)
+    m, f_model, f_tokens, f_duration, f_status, f_kind, m_complete = _reads.llm_span_field_counts(db, filters)
     share = lambda part, whole: (part or 0) / whole if whole else None  # noqa: E731
     return {
         "traces": n or 0,

@@ -21,6 +21,9 @@ def register(subparsers: Any) -> None:
                    help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
                         "added to the database's `redaction` setting")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--max-inflate-ratio", type=int, default=None, metavar="N",
+                   help="refuse a gzip file that expands more than N times its size, past 64 MB "
+                        "(a decompression bomb; default 200)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run_ingest)
 
@@ -73,10 +76,15 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     path = _db_path(args, must_exist=False)
     try:
+        from ..ingest.stream import DEFAULT_MAX_INFLATE_RATIO
+
+        ratio = args.max_inflate_ratio if args.max_inflate_ratio is not None else DEFAULT_MAX_INFLATE_RATIO
+        if ratio < 1:
+            raise UsageError(f"--max-inflate-ratio must be at least 1 (got {ratio})")
         if args.redact_keep and not args.redact:
             raise UsageError("--redact-keep only applies with --redact; add --redact")
         report = ingest_paths(path, args.paths, redact=args.redact, redact_keep=args.redact_keep,
-                              progress=_Bar(not args.quiet))
+                              progress=_Bar(not args.quiet), max_inflate_ratio=ratio)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

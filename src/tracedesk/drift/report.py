@@ -11,6 +11,7 @@ import pandas as pd
 import sqlite_utils
 
 from .. import store
+from ..store import drift as store_drift
 from ..store.connect import with_database
 from . import compute, load, stats
 from .result import FAMILIES, DriftConfig, DriftReport, DriftResult
@@ -79,7 +80,7 @@ def drift_report(
             results += _output_family(ctx, llm)
     if "evaluator" in chosen:
         # No time index on evaluations: cap by the table's size (2 windows' worth of max_rows).
-        total = database.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        total = store_drift.evaluation_rows(database)
         stride = max(1, -(-int(total) // (2 * max_rows))) if max_rows else 1
         sampling["evaluations"] = {"rows": int(total), "stride": stride}
         results += _evaluator_family(ctx, load.load_evaluations(database, dimension, reference, current, stride))

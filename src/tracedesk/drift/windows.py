@@ -8,6 +8,7 @@ import sqlite_utils
 
 from .. import timeutil
 from ..errors import InputError
+from ..store.drift import data_bounds
 
 NS_PER_S = 1_000_000_000
 
@@ -54,14 +55,6 @@ def parse_time(value: object, *, anchor_ns: int, name: str) -> int | None:
         return timeutil.parse_optional_time(value, now_ns=anchor_ns, name=name)
     except timeutil.TimeParseError as exc:
         raise DriftError(str(exc)) from None
-
-
-def data_bounds(db: sqlite_utils.Database) -> tuple[int, int] | None:
-    """(oldest, newest) span start in the store, or None when it holds no spans."""
-    row = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM spans").fetchone()
-    if row is None or row[0] is None:
-        return None
-    return int(row[0]), int(row[1])
 
 
 def resolve_windows(

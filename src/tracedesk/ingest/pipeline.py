@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import glob
-import gzip
 import os
 import threading
 import time
@@ -27,10 +26,16 @@ from .messages import last_text
 from .normalize import Normalizer
 from .validate import transient_write_error
 from .parse import GZIP_MAGIC, parse_bytes, parse_line
+from .stream import DEFAULT_MAX_INFLATE_RATIO, BoundedGzip, InflateLimit, is_streamable, stream_traces
 from .realworld import output_text_of
 from .result import IngestReport, LogMessage, ParseResult
 
 DEFAULT_BATCH = 5000
+#: a writer that deferred this many trace recomputes does them before reading on (bounds the work and
+#: the staleness inside one huge document)
+MAX_DEFERRED = 20_000
+#: bytes read to tell JSON Lines from one document before deciding how to read the rest
+PEEK_BYTES = 1 << 20
 #: Progress callback: (bytes done, bytes total) after each stored batch and at the end of each file.
 Progress = Callable[[int, int], None]
 
@@ -42,8 +47,12 @@ class BatchWriter:
     """
 
     def __init__(self, db: Any, report: IngestReport, redact: bool, batch_size: int,
-                 isolate: bool = True, redact_keep: Iterable[str] = ()) -> None:
+                 isolate: bool = True, redact_keep: Iterable[str] = (), defer_full: bool = False) -> None:
         self.db = db
+        #: file ingest: traces needing the full summary recompute are marked stale per batch and
+        #: recomputed once in `finish` (after each file), not once per batch that touched them
+        self.defer_full = defer_full
+        self.deferred = 0
         #: on a write error that is not transient, split the batch to store every record that can be
         #: stored and reject only the ones that cannot (the receiver does its own isolation per request)
         self.isolate = isolate
@@ -88,12 +97,16 @@ class BatchWriter:
         if batch.log_messages or self.logs_stored:
             also = self._join_logs(batch)
         try:
-            result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also)
+            result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also,
+                                       defer_full=self.defer_full)
         except Exception as exc:  # noqa: BLE001 - one unstorable record must not lose the batch
             if not self.isolate or transient_write_error(exc):
                 raise
             result = write_isolating(self.db, batch.spans, batch.evaluations, also, self.last_failed)
             report.rejected.extend(r for _, r in self.last_failed)
+        self.deferred += result.deferred
+        if self.deferred >= MAX_DEFERRED:
+            self.finish()  # one huge document: keep the stale set (and the work left at its end) bounded
         report.spans_inserted += result.inserted
         report.spans_unchanged += result.unchanged
         report.spans_replaced += result.replaced
@@ -101,6 +114,13 @@ class BatchWriter:
         report._trace_ids |= {s.trace_id for s in batch.spans}
         for span in batch.spans:
             report.by_convention[span.convention] += 1
+
+    def finish(self) -> None:
+        """Recompute the summaries this writer deferred (after each file, so a file's traces are current
+        once it is read)."""
+        if self.deferred:
+            store.refresh_stale(self.db)
+            self.deferred = 0
 
     def _join_logs(self, batch: ParseResult) -> Callable[[Any], None]:
         """Merge log-record messages into this batch's spans; return the in-transaction store step."""
@@ -251,13 +271,13 @@ def _files_under(path: Path) -> list[Path]:
     return [path]
 
 
-def _open(path: Path) -> tuple[BinaryIO, BinaryIO]:
-    """(raw handle for progress, reader that transparently gunzips)."""
+def _open(path: Path, max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO) -> tuple[BinaryIO, BinaryIO]:
+    """(raw handle for progress, reader that transparently gunzips within the inflate limit)."""
     raw = open(path, "rb")
     head = raw.read(2)
     raw.seek(0)
     if head == GZIP_MAGIC:
-        return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return raw, BoundedGzip(raw, _size(path), max_inflate_ratio, str(path))  # type: ignore[return-value]
     return raw, raw
 
 
@@ -298,19 +318,26 @@ def ingest_paths(
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH,
     dimensions: dict[str, list[str]] | None = None,
+    max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
 ) -> IngestReport:
-    """Ingest files, folders and globs into the database; see IngestReport for what is counted."""
+    """Ingest files, folders and globs into the database; see IngestReport for what is counted.
+
+    A gzip file that inflates past `max_inflate_ratio` x its size (and 64 MB) is refused as a likely
+    decompression bomb; the other files are still read."""
     with _fewer_gc_passes():
         return _ingest_paths(db, paths, redact=redact, progress=progress, batch_size=batch_size,
-                             dimensions=dimensions, redact_keep=redact_keep)
+                             dimensions=dimensions, max_inflate_ratio=max_inflate_ratio,
+                             redact_keep=redact_keep)
 
 
 def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool, progress: Progress | None,
                   batch_size: int, dimensions: dict[str, list[str]] | None,
+                  max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
                   redact_keep: Iterable[str] = ()) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
+    store.tune_for_bulk_writes(database)
     normalizer = _normalizer(database, dimensions)
     files, missing = expand_paths(paths)
     report = IngestReport()
@@ -318,9 +345,11 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     total = sum(_size(f) for f in files)
     # One connection, one thread: a writer thread was measured slower here (SQLite steps hand the GIL
     # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
-    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep)
-    _ingest_files(files, normalizer, writer, report, progress, total)
+    store.refresh_stale(database)  # summaries an interrupted ingest left stale
+    writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep, defer_full=True)
+    _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
     writer.flush()
+    writer.finish()
     from ..store.maintenance import optimize
 
     optimize(database)  # fresh planner statistics after a bulk load (cheap: sampled, and only on growth)
@@ -329,18 +358,21 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
 
 
 def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report: IngestReport,
-                  progress: Progress | None, total: int) -> None:
+                  progress: Progress | None, total: int,
+                  max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO) -> None:
     done_before = 0
     for path in files:
         source = str(path)
         try:
-            raw, reader = _open(path)
+            raw, reader = _open(path, max_inflate_ratio)
         except OSError as exc:
             report.rejected.append(Rejected(source, f"cannot read file: {exc.strerror or exc}"))
             continue
         report.files += 1
         try:
             _ingest_file(reader, raw, source, normalizer, writer, progress, done_before, total)
+        except InflateLimit as exc:
+            writer.pending.rejected.append(Rejected(source, str(exc)))
         except (OSError, EOFError, zlib.error) as exc:
             # Corrupt gzip or read error mid-file: keep what was read, report where it stopped.
             writer.pending.rejected.append(Rejected(source, f"stopped reading: {exc}"))
@@ -354,6 +386,7 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
             reader.close()
             raw.close()
         writer.flush()
+        writer.finish()
         done_before += _size(path)
         report.bytes_read = done_before
         if progress:
@@ -362,18 +395,45 @@ def _ingest_files(files: list[Path], normalizer: Normalizer, writer: Any, report
 
 def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Normalizer, writer: BatchWriter,
                  progress: Progress | None, done_before: int, total: int) -> None:
-    first = reader.readline()
-    blank = b""  # blank lines before the first record (kept: a protobuf body may start with b"\n")
-    while first and not first.strip() and len(blank) < 4096:
-        blank += first
-        first = reader.readline()
-    skipped = blank.count(b"\n")
-    rest_start = reader.readline() if first else b""
-    if first and rest_start.strip() and _is_record_line(first):
+    # Peek with bounded reads: a file (or a gzip bomb) without newlines must not be read whole here.
+    first = reader.readline(PEEK_BYTES)
+    skipped = 0  # blank lines before the first record (or a bomb of blank space: dropped as it is read)
+    blank = b""  # ... kept while short: protobuf starts with 0x0a, which reads as a blank line
+    while first and not first.strip():
+        skipped += first.endswith(b"\n")
+        if len(blank) < PEEK_BYTES:
+            blank += first
+        first = reader.readline(PEEK_BYTES)
+    rest_start = b""
+    if first.endswith(b"\n"):
+        rest_start = reader.readline(PEEK_BYTES)
+        if rest_start and not rest_start.endswith(b"\n"):
+            rest_start += reader.readline()  # the JSON Lines loop needs whole lines
+    lineno = skipped
+    if first.endswith(b"\n") and rest_start.strip() and _is_record_line(first):
+        lines: Iterable[bytes] = _chain(first, rest_start, reader)
+    elif is_streamable(first + rest_start):
+        # One OTLP/JSON traces document: parsed incrementally, written batch by batch.
+        def emit(part: ParseResult) -> None:
+            before = len(writer.pending.spans)
+            writer.add(part)
+            if progress and len(writer.pending.spans) < before:
+                progress(done_before + raw.tell(), total)
+
+        rest = stream_traces(first + rest_start, reader, source, normalizer, emit)
+        if rest is None:
+            return
+        data, lineno = rest  # JSON Lines after a first request longer than the peek
+        head_lines = data.splitlines(keepends=True)
+        if head_lines and not head_lines[-1].endswith(b"\n"):
+            head_lines[-1] += reader.readline()
+        lines = _chain(*head_lines, reader)
+    else:
+        lines = ()
+    if lines:
         # JSON Lines: stream line by line.
-        lineno = skipped
         last_report = 0
-        for line in _chain(first, rest_start, reader):
+        for line in lines:
             lineno += 1
             result = ParseResult()
             parse_line(line, f"{source}:{lineno}", normalizer, result)
@@ -385,7 +445,7 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
                     last_report = pos
                     progress(done_before + pos, total)
         return
-    data = blank + first + rest_start + reader.read()
+    data = (blank if len(blank) < PEEK_BYTES else b"") + first + rest_start + reader.read()
     result = parse_bytes(data, source, normalizer=normalizer)
     del data
     # Write a big document in batches (bounded transaction size, progress between batches).
@@ -402,9 +462,12 @@ def _ingest_file(reader: BinaryIO, raw: BinaryIO, source: str, normalizer: Norma
             progress(done_before + int(_size_of(raw) * (i + step) / max(len(spans), 1)), total)
 
 
-def _chain(first: bytes, second: bytes, reader: BinaryIO) -> Iterator[bytes]:
-    yield first
-    yield second
+def _chain(*parts: Any) -> Iterator[bytes]:
+    """Lines: the given ones, then the reader's (its last argument)."""
+    *lines, reader = parts
+    for line in lines:
+        if line:
+            yield line
     yield from reader
 
 

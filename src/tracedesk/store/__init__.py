@@ -25,6 +25,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
+from . import blobs, summaries
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
                       with_database)
@@ -42,7 +43,7 @@ __all__ = [
     "WriteResult", "applied_names", "connect", "data_version", "default_db_path", "ensure_migrated",
     "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
     "open_database",
-    "open_existing", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
+    "open_existing", "refresh_stale", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
     "with_database", "write_evaluations",
 ]
 
@@ -130,6 +131,7 @@ class WriteResult:
     replaced: int = 0  # spans already stored with different content: last write wins
     evaluations: int = 0  # evaluation rows written (new or replaced)
     traces: set[str] = field(default_factory=set)
+    deferred: int = 0  # traces newly marked stale (defer_full): their summary waits for refresh_stale
 
     def add(self, other: "WriteResult") -> None:
         self.inserted += other.inserted
@@ -137,13 +139,17 @@ class WriteResult:
         self.replaced += other.replaced
         self.evaluations += other.evaluations
         self.traces |= other.traces
+        self.deferred += other.deferred
 
 
+# usage_counted is written as 1 with the row; the summaries then clear it where a descendant reports usage.
+_INSERT_COLUMNS: tuple[str, ...] = (*_WRITE_COLUMNS, "usage_counted")
 _SPAN_INSERT = (
-    f"INSERT INTO spans ({', '.join(_WRITE_COLUMNS)}) VALUES ({', '.join('?' for _ in _WRITE_COLUMNS)}) "
+    f"INSERT INTO spans ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)}) "
     f"ON CONFLICT(trace_id, span_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _WRITE_COLUMNS if c not in ("trace_id", "span_id"))
+    + ", ".join(f"{c} = excluded.{c}" for c in _INSERT_COLUMNS if c not in ("trace_id", "span_id"))
 )
+_SUMMARY_GETTER = operator.itemgetter(*(_WRITE_COLUMNS.index(c) for c in summaries.SUMMARY_COLUMNS))
 _EVAL_COLUMNS = tuple(evaluation_row(Evaluation(trace_id="", span_id=None, name="")).keys())
 _EVAL_INSERT = (
     f"INSERT OR REPLACE INTO evaluations ({', '.join(_EVAL_COLUMNS)}) "
@@ -163,12 +169,16 @@ def write_batch(
     *,
     refresh: bool = True,
     also: Callable[[sqlite_utils.Database], None] | None = None,
+    defer_full: bool = False,
 ) -> WriteResult:
     """Write spans and evaluations in ONE transaction, then refresh the touched trace summaries.
 
     Either the whole batch lands or none of it does. Re-writing identical spans changes nothing;
     a span id seen again with different content replaces the stored row (counted in `replaced`).
     `also(db)` runs inside the same transaction (ingest stores joined log messages with the batch).
+    `defer_full`: traces that need the full recompute are marked stale (`traces_stale`, in the same
+    transaction) instead of recomputed; `refresh_stale` recomputes them once. A file's agent traces are
+    spread over all of its batches: recomputing them per batch repeated each one ~6 times.
     """
     result = WriteResult()
     # Within one batch a duplicate id keeps the last occurrence, like across batches.
@@ -181,39 +191,108 @@ def write_batch(
     trace_ids = {k[0] for k in latest} | {e.trace_id for e in evaluations}
     result.traces = trace_ids
     hash_index = _WRITE_COLUMNS.index("content_hash")
-    with db.conn:
-        existing: dict[tuple[str, str], str] = {}
-        for chunk in _chunks(sorted({k[0] for k in latest})):
-            marks = ",".join("?" for _ in chunk)
-            for trace_id, span_id, content_hash in db.execute(
-                f"SELECT trace_id, span_id, content_hash FROM spans WHERE trace_id IN ({marks})", list(chunk)
-            ):
-                existing[(trace_id, span_id)] = content_hash
-        to_write = []
-        for key, row in latest.items():
-            old = existing.get(key)
-            if old is None:
-                result.inserted += 1
-                to_write.append(row)
-            elif old == row[hash_index]:
-                result.unchanged += 1
-            else:
-                result.replaced += 1
-                to_write.append(row)
-        if to_write:
-            db.conn.executemany(_SPAN_INSERT, to_write)
-        if evaluations:
-            from .evals import derive_passed
-
-            evaluations = derive_passed(db, evaluations)  # score-only: the evaluator's pass rule decides
-            rows = [tuple(evaluation_row(e).values()) for e in evaluations]
-            db.conn.executemany(_EVAL_INSERT, rows)
-            result.evaluations = len(rows)
-        if also is not None:
-            also(db)
-        if refresh and (to_write or evaluations):
-            refresh_traces(db, {k[0] for k in latest} if to_write else set())
+    codec = blobs.codec(db)
+    try:
+        with db.conn:
+            _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index, defer_full)
+    except BaseException:
+        codec.rollback()
+        raise
+    codec.commit()
     return result
+
+
+_ATTR_INDEX, _RESOURCE_INDEX = _WRITE_COLUMNS.index("attributes"), _WRITE_COLUMNS.index("resource")
+_COMPRESSED_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS)
+
+
+def _compact(codec: "blobs.Codec", row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The stored form of a span row: bulky JSON deflated, resource as an id (the hash is of the JSON)."""
+    values = list(row)
+    encode = codec.encode
+    for i in _COMPRESSED_INDEXES:
+        if values[i] is not None:
+            values[i] = encode(values[i])
+    values[_RESOURCE_INDEX] = codec.resource_id(values[_RESOURCE_INDEX])
+    values.append(1)  # usage_counted: the summaries clear it where a descendant reports usage
+    return tuple(values)
+
+
+def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
+                          latest: dict[tuple[str, str], tuple[Any, ...]], evaluations: Sequence[Evaluation],
+                          refresh: bool, also: Callable[[sqlite_utils.Database], None] | None,
+                          result: WriteResult, hash_index: int, defer_full: bool = False) -> None:
+    # Only traces that already have a summary (or are marked stale: stored, summary pending) can hold
+    # stored spans: look those keys up by primary key (reading every span of a long trace per batch
+    # made ingest quadratic in trace size).
+    batch_traces = {k[0] for k in latest}
+    stale = summaries.stale_among(db, batch_traces) if refresh and codec.schema()[2] else set()
+    existing_traces = (_existing_traces(db, batch_traces) | stale) if refresh else batch_traces
+    existing = _stored_hashes(db, [k for k in latest if k[0] in existing_traces])
+    to_write: list[tuple[Any, ...]] = []
+    new_by_trace: dict[str, list[Sequence[Any]]] = {}
+    replaced_traces: set[str] = set()
+    for key, row in latest.items():
+        old = existing.get(key)
+        if old is None:
+            result.inserted += 1
+            to_write.append(row)
+            new_by_trace.setdefault(key[0], []).append(_SUMMARY_GETTER(row))
+        elif old == row[hash_index]:
+            result.unchanged += 1
+        else:
+            result.replaced += 1
+            to_write.append(row)
+            replaced_traces.add(key[0])
+    if to_write:
+        codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]])
+        db.conn.executemany(_SPAN_INSERT, [_compact(codec, row) for row in to_write])
+    if evaluations:
+        from .evals import derive_passed
+
+        evaluations = derive_passed(db, evaluations)  # score-only: the evaluator's pass rule decides
+        rows = [tuple(evaluation_row(e).values()) for e in evaluations]
+        db.conn.executemany(_EVAL_INSERT, rows)
+        result.evaluations = len(rows)
+    if also is not None:
+        also(db)
+    if refresh and to_write and not codec.schema()[1]:
+        refresh_traces_sql(db, new_by_trace.keys() | replaced_traces)  # a handle never migrated past m302
+    elif refresh and to_write:
+        # New spans read from the batch itself; stored ones by primary key (lookups skip the batch).
+        # A stale trace's summary is not current: never merge into it, recompute (or leave it stale).
+        flags, rows, steps, fallback = summaries.plan_batch(db, new_by_trace, existing_traces,
+                                                            replaced_traces | (stale & new_by_trace.keys()))
+        covered = [(0, t, s) for (t, s), flag in flags.items() if flag == 0]
+        if covered:
+            db.conn.executemany("UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?", covered)
+        if defer_full and fallback and codec.schema()[2]:
+            summaries.mark_stale(db, fallback - stale)
+            result.deferred = len(fallback - stale)
+            fallback = set()
+        summaries.apply_batch(db, rows, steps, fallback)
+
+
+def _existing_traces(db: sqlite_utils.Database, trace_ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(trace_ids)):
+        marks = ",".join("?" for _ in chunk)
+        found.update(r[0] for r in db.execute(f"SELECT trace_id FROM traces WHERE trace_id IN ({marks})", list(chunk)))
+    return found
+
+
+def _stored_hashes(db: sqlite_utils.Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    return {k: v[0] for k, v in summaries.fetch_by_keys(db, "spans.content_hash", keys).items()}
+
+
+#: page cache of a bulk-writing connection (KiB)
+BULK_CACHE_KIB = 65536
+
+
+def tune_for_bulk_writes(db: sqlite_utils.Database) -> None:
+    """Random-key index inserts thrash SQLite's default 2 MB page cache (system time grew from 13% to
+    29% of ingest CPU between 40k and 3M spans): give a bulk-writing connection 64 MB."""
+    db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
 
 
 def write_evaluations(db: sqlite_utils.Database, evaluations: Sequence[Evaluation]) -> int:
@@ -300,8 +379,23 @@ GROUP BY s.trace_id
 
 
 def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
-    """Recompute usage flags and summary rows for the given traces (call inside the write's transaction)."""
+    """Recompute usage flags, summary rows and orphan state of these traces from their stored spans
+    (call inside a write transaction). Writes keep summaries current incrementally; this is the repair."""
+    summaries.recompute(db, trace_ids)
+
+
+def refresh_stale(db: sqlite_utils.Database) -> int:
+    """Recompute the summaries `write_batch(defer_full=True)` left stale; returns how many traces."""
+    return summaries.refresh_stale(db)
+
+
+def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
+    """The full recompute (usage flags with cross-trace wrappers and reported-cost preference, workflow
+    wrappers demoted, handoffs filled, the summary in SQL): what incremental summaries must equal, and
+    what they fall back to. Does not maintain `trace_orphans` (refresh_traces does)."""
     from .links import cross_trace_wrappers, refine_usage_flags, resolve_trace_links
+
+    blobs.codec(db)  # links read attributes through td_json()
 
     ids = sorted(set(trace_ids))
     # a wrapper span in another trace whose provider call just arrived must be recounted too

@@ -95,6 +95,9 @@ def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> 
     if path != ":memory:":
         database.conn.execute("PRAGMA journal_mode=WAL")
     database.conn.execute(f"PRAGMA synchronous={synchronous}")
+    from .blobs import codec
+
+    codec(database)  # td_json(): compacted attributes/events read back as JSON text in SQL
 
 
 def open_database(path: str, *, check_same_thread: bool = True, synchronous: str = "NORMAL") -> sqlite_utils.Database:

@@ -157,8 +157,11 @@ def spans_of_traces(db: sqlite_utils.Database, trace_ids: Sequence[str],
     bad = [c for c in columns if c not in SPAN_COLUMN_NAMES]
     if bad:
         raise ValueError(f"unknown span column(s) {', '.join(bad)}")
+    from .blobs import codec, column_sql
+
+    codec(db)  # td_json(): attributes/events are stored deflated, read back as JSON text
     out: list[tuple[Any, ...]] = []
-    cols = ", ".join(columns)
+    cols = ", ".join(column_sql(c, "") for c in columns)
     for chunk in _chunks(list(trace_ids)):
         marks = ",".join("?" for _ in chunk)
         out += db.execute(f"SELECT {cols} FROM spans WHERE trace_id IN ({marks}) ORDER BY start_ns, span_id",

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .blobs import codec, column_sql
 from .query import Filters, trace_ids_sql
 
 #: what can be exported -> (table, alias, ORDER BY)
@@ -48,7 +49,9 @@ def _where(what: str, filters: Filters | None) -> tuple[str, list[Any]]:
 def export_sql(what: str, filters: Filters | None, cols: list[str]) -> tuple[str, list[Any]]:
     table, alias, order = _table(what)
     where, params = _where(what, filters)
-    select = ", ".join(f"{alias}.{c}" for c in cols)
+    # Spans' compacted columns (deflated attributes/events, resource ids) are written as the JSON text
+    # they stand for: an export is read by other tools.
+    select = ", ".join(f"{column_sql(c, alias)} AS {c}" if table == "spans" else f"{alias}.{c}" for c in cols)
     return f"SELECT {select} FROM {table} {alias} WHERE {where} ORDER BY {order}", list(params)
 
 
@@ -57,6 +60,7 @@ def iter_rows(db: sqlite_utils.Database, what: str, filters: Filters | None = No
     """Lists of at most `chunk_rows` row tuples (columns as `columns(db, what)`), in a stable order."""
     cols = [c for c, _ in columns(db, what)]
     sql, params = export_sql(what, filters, cols)
+    codec(db)  # td_json() also on a handle not opened by store.connect()
     cur = db.conn.execute(sql, params)  # its own cursor: fetchmany streams from SQLite
     try:
         while True:

@@ -20,7 +20,9 @@ def resolve_trace_links(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> 
     # Only traces with an agent or a handoff need the walk.
     for row in db.execute(
         f"SELECT trace_id, span_id, parent_span_id, kind, agent_name, "
-        f"json_extract(attributes, '$.\"tracedesk.agent.inferred\"'), start_ns, end_ns, handoff_from, handoff_to "
+        # only an AGENT span's inferred flag is ever read: other rows skip inflating their attributes
+        f"CASE WHEN kind = 'AGENT' THEN json_extract(td_json(attributes), '$.\"tracedesk.agent.inferred\"') END, "
+        f"start_ns, end_ns, handoff_from, handoff_to "
         f"FROM spans WHERE trace_id IN (SELECT DISTINCT trace_id FROM spans WHERE trace_id IN ({marks}) "
         f"AND (kind = 'AGENT' OR handoff_from IS NOT NULL OR handoff_to IS NOT NULL))",
         list(trace_ids),

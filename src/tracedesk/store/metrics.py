@@ -1,0 +1,125 @@
+"""The reads behind analysis.metrics: trace-summary totals, per-trace matrix inputs, evaluation
+counts and monitoring-health counts. Each returns plain rows; analysis.metrics computes on them."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from . import cohort_sql
+from .query import Filters, dimension as _dimension, frame, trace_ids_sql, trace_where
+
+
+def _scoped(filters: Filters | None) -> bool:
+    return filters is not None and not filters.is_empty()
+
+
+def trace_totals(db: sqlite_utils.Database, filters: Filters | None = None) -> tuple[Any, ...]:
+    """(spans, error spans, input, output and total tokens, LLM calls) summed over the filtered traces;
+    each None when no trace matches."""
+    where, params = trace_where(filters)
+    row = db.execute(
+        "SELECT SUM(span_count), SUM(error_count), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens), "
+        f"SUM(llm_calls) FROM traces t WHERE {where}", params,
+    ).fetchone()
+    return tuple(row)
+
+
+def evaluation_count(db: sqlite_utils.Database, filters: Filters | None = None) -> int:
+    """Evaluation rows attached to the filtered traces (all rows when unfiltered)."""
+    if not _scoped(filters):
+        return int(db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0] or 0)
+    sub, params = trace_ids_sql(filters)
+    return int(db.execute(f"SELECT COUNT(*) FROM evaluations e WHERE e.trace_id IN ({sub})",
+                          params).fetchone()[0] or 0)
+
+
+def eval_summary(db: sqlite_utils.Database, filters: Filters | None = None) -> pd.DataFrame:
+    """Per evaluator name: evaluations, mean_score, pass_rate, errors (over the filtered traces)."""
+    sql = ("SELECT name, COUNT(*) AS evaluations, AVG(score) AS mean_score, AVG(passed) AS pass_rate, "
+           "SUM(error IS NOT NULL) AS errors FROM evaluations e")
+    params: list[Any] = []
+    if _scoped(filters):
+        sub, params = trace_ids_sql(filters)
+        sql += f" WHERE e.trace_id IN ({sub})"
+    return frame(db, sql + " GROUP BY name ORDER BY name", params)
+
+
+def matching_trace_ids(db: sqlite_utils.Database, trace_ids: Iterable[str], filters: Filters | None) -> set[str]:
+    """The subset of `trace_ids` whose traces match `filters`."""
+    ids = sorted(set(trace_ids))
+    if not _scoped(filters) or not ids:
+        return set(ids)
+    where, params = trace_where(filters)
+    return {r[0] for r in db.execute(
+        f"SELECT t.trace_id FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?)) AND {where}",
+        [json.dumps(ids), *params])}
+
+
+#: Extra trace columns trace_matrix_rows may add after the matrix inputs.
+TRACE_EXTRA_COLUMNS = ("start_ns", "total_tokens")
+
+
+def trace_matrix_rows(db: sqlite_utils.Database, filters: Filters | None, *, refused: Iterable[str],
+                      evaluator: str | None, dimensions: Sequence[str],
+                      extra_columns: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """(column names, rows): one row per filtered trace with duration_ms, errored, cost_usd, has_cost,
+    the trace's evaluation sums (score_sum, n_score, passed_sum, n_passed — of `evaluator` or all),
+    refused (trace id in `refused`), then a `dim:NAME` column per dimension (the trace-level value;
+    membership dimensions as comma lists) and the requested extra trace columns. One statement: no
+    trace ids leave SQLite except the refused set going in."""
+    cols = []
+    for d in dimensions:
+        cols.append(f'{cohort_sql.trace_value_sql(_dimension(d), "t", db)} AS "dim:{d}"')
+    for c in extra_columns:
+        if c not in TRACE_EXTRA_COLUMNS:
+            raise ValueError(f"extra column must be one of {', '.join(TRACE_EXTRA_COLUMNS)}, not {c!r}")
+        cols.append(f"t.{c}")
+    where, params = trace_where(filters)
+    # no `error IS NULL` test: an evaluation that failed carries no score or verdict, so SUM/COUNT skip it
+    # anyway, and leaving it out lets SQLite answer from the (trace_id, name, score, passed) index alone
+    ev_cond = "name = ?" if evaluator else "1"
+    sql = (
+        "SELECT t.duration_ms, t.error_count > 0 AS errored, t.cost_usd, t.cost_usd IS NOT NULL AS has_cost, "
+        "COALESCE(ev.score_sum, 0) AS score_sum, COALESCE(ev.n_score, 0) AS n_score, "
+        "COALESCE(ev.passed_sum, 0) AS passed_sum, COALESCE(ev.n_passed, 0) AS n_passed, "
+        "t.trace_id IN (SELECT value FROM json_each(?)) AS refused"
+        + "".join(", " + c for c in cols) +
+        " FROM traces t LEFT JOIN (SELECT trace_id, SUM(score) AS score_sum, COUNT(score) AS n_score, "
+        f"SUM(passed) AS passed_sum, COUNT(passed) AS n_passed FROM evaluations WHERE {ev_cond} GROUP BY trace_id) ev "
+        f"ON ev.trace_id = t.trace_id WHERE {where}"
+    )
+    cur = db.execute(sql, [json.dumps(sorted(set(refused))), *([evaluator] if evaluator else []), *params])
+    return [d[0] for d in cur.description], cur.fetchall()
+
+
+def trace_health_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> tuple[Any, Any, Any]:
+    """(traces, traces with a complete tree, traces with a prompt version) among the filtered traces."""
+    where, params = trace_where(filters)
+    row = db.execute(
+        "SELECT COUNT(*), SUM(complete), SUM(prompt_version IS NOT NULL AND prompt_version != '') "
+        f"FROM traces t WHERE {where}", params).fetchone()
+    return row[0], row[1], row[2]
+
+
+def llm_span_field_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> tuple[Any, ...]:
+    """Over LLM-call spans (kind LLM, or untyped spans carrying a model) of the filtered traces:
+    (spans, with a model, with token counts, with a positive duration, with a status, of kind LLM,
+    with all of these)."""
+    has_model = "(model IS NOT NULL AND model != '')"
+    has_tokens = "(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL)"
+    has_status = "(status IS NOT NULL AND status != '')"
+    sql = (
+        f"SELECT COUNT(*), SUM({has_model}), SUM({has_tokens}), SUM(duration_ms > 0), SUM({has_status}), "
+        f"SUM(kind = 'LLM'), SUM({has_model} AND {has_tokens} AND duration_ms > 0 AND {has_status} AND kind = 'LLM') "
+        "FROM spans s WHERE (s.kind = 'LLM' OR ((s.kind IS NULL OR s.kind IN ('UNKNOWN', '')) "
+        "AND s.model IS NOT NULL AND s.model != ''))"
+    )
+    params: list[Any] = []
+    if _scoped(filters):
+        sub, params = trace_ids_sql(filters)
+        sql += f" AND s.trace_id IN ({sub})"
+    return tuple(db.execute(sql, params).fetchone())
