@@ -82,3 +82,4 @@ def test_a_database_in_a_callers_transaction_is_read_but_not_written(tmp_path):
     db.conn.rollback()
     with sqlite3.connect(path) as c:
         assert c.execute("SELECT name FROM sqlite_master WHERE name = 'text_checks'").fetchall() == []
+

@@ -211,8 +211,11 @@ def _factor(frame: pd.DataFrame, dim: str) -> tuple[np.ndarray, list[Any]]:
         if isinstance(col.dtype, pd.CategoricalDtype):  # coded by the store (store.feed)
             hit = (np.asarray(col.cat.codes, dtype=np.int64), list(col.cat.categories))
         else:
-            codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
-            hit = (np.asarray(codes, dtype=np.int64), list(uniques))
+            from ..store.feed import code_cells
+
+            raw = col.astype(object)
+            codes, uniques = code_cells(list(raw.where(raw.notna(), None)))
+            hit = (codes, list(uniques))
         if _CACHING[0]:
             _CODES[key] = hit
     return hit

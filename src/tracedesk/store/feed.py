@@ -98,7 +98,7 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
         cols_t = list(zip(*rows))
         t = np.asarray(cols_t[0], dtype=np.int64)
         # each dimension coded once for the whole family: categorical columns (missing: code -1)
-        dim_cols = [_coded(c) for c in cols_t[1 + n_val:]]
+        dim_cols = [code_cells(c) for c in cols_t[1 + n_val:]]
     for i, m in enumerate(family.members):
         if not rows:
             out[m.name] = pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64"),
@@ -107,17 +107,33 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
         raw = np.asarray(cols_t[1 + i], dtype=object)
         has = np.array([x is not None for x in raw], dtype=bool)
         frame = pd.DataFrame({"t": t[has], "v": raw[has].astype(np.float64),
-                              **{g: pd.Categorical.from_codes(codes[has], cells)
-                                 for g, (codes, cells) in zip(group_by, dim_cols)}})
+                              **{g: _column(codes[has], cells) for g, (codes, cells) in zip(group_by, dim_cols)}})
         out[m.name] = frame.sort_values("t", kind="stable").reset_index(drop=True)
     return out
 
 
-def _coded(column: Sequence[Any]) -> tuple[np.ndarray, pd.Index]:
+def code_cells(column: Sequence[Any]) -> tuple[np.ndarray, pd.Index]:
     """Codes of a column's cells into its distinct values (the values as stored: text, or a number
     from a mapped JSON key), -1 for NULL."""
-    codes, uniques = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=True)
+    values = np.asarray(column, dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if any(not isinstance(u, str) for u in uniques):
+        # numbers from JSON: 1, 1.0 and true are equal in Python but different cells (texts "1", "1.0",
+        # "True"): code them by type and value
+        typed = np.empty(len(values), dtype=object)
+        typed[:] = [None if v is None else (type(v).__name__, v) for v in values]
+        codes, pairs = pd.factorize(typed, use_na_sentinel=True)
+        uniques = np.array([p[1] for p in pairs], dtype=object)
     return np.asarray(codes, dtype=np.int64), pd.Index(uniques, dtype=object)
+
+
+def _column(codes: np.ndarray, cells: pd.Index) -> Any:
+    if cells.is_unique:
+        return pd.Categorical.from_codes(codes, cells)
+    # cells a categorical cannot hold apart (1 and true): the values themselves
+    values = np.empty(len(codes), dtype=object)
+    values[:] = [None if c < 0 else cells[c] for c in codes]
+    return pd.Series(values, dtype=object)
 
 
 def _cache(db: sqlite_utils.Database) -> dict[Any, Any]:
