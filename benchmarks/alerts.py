@@ -5,7 +5,10 @@ incidents.json): for each hand-written rule (per window, per trace, multi-window
 single conditions, and for the suggester's rule given only each page-worthy incident's time range and
 cohort: pages after the on-call states, incidents caught (a page overlapping a should_page incident and
 naming its cohort), delay (first true page - incident start, minutes and steps), pages per incident and
-false pages. The tables are written to benchmarks/results/alerts.md. The evaluator-based rules need the
+false pages. Per page-worthy incident it also prints what the data allows (the step of the cohort's first
+trace, its traces by step 2) and the best hand-written and suggested rule against the target. The tables
+are written to benchmarks/results/alerts.md and the per-incident ones into the README (between its
+alerts-table markers). The evaluator-based rules need the
 deterministic evaluators run first (pii, refusal), so each week is copied and `tracedesk eval run` first.
 
 Part 2: a 7-day backtest at 5-minute steps of a joint rule grouped by route on ~1M synthetic spans
@@ -34,6 +37,7 @@ ROUTES = ("billing", "refunds", "onboarding", "tech-support", "account")
 G = {"type": "eval_score", "evaluator": "groundedness"}
 R = {"type": "duration", "span_kind": "RETRIEVER"}
 TOOL_ERR = {"type": "error_rate", "span_kind": "TOOL"}
+TOOL_CALLS = {"type": "tool_calls_per_trace"}
 COST = {"type": "cost_per_trace"}
 LLM_CALLS = {"type": "llm_calls_per_trace"}
 REFUSAL = {"type": "refusal_rate"}
@@ -80,11 +84,26 @@ SAMPLE_RULES = [
     _rule("tool-retry-loop-multiwindow", {"all": [
         _traces({"all": [_c(TOOL_ERR, "sum", ">=", 2), _c(LLM_CALLS, "mean", ">", 6)]}, window="15m"),
         _c(TOOL_ERR, "rate", ">", 0.1, window="1h")]}, **ONCALL),
+    # per trace, relative to the route's usual trace: a retry loop makes a trace's tool calls and cost
+    # grow against the median trace of the same route over the day before, whatever that route's norm is
+    # (the second week's loop has no span errors, so the error-rate forms above never fire there)
+    _rule("tool-retry-loop-relative", _traces({"all": [
+        {"signal": TOOL_CALLS, "aggregation": "mean", "comparator": ">", "relative_to": {"window": "1d", "factor": 1.5}},
+        {"signal": COST, "aggregation": "mean", "comparator": ">", "relative_to": {"window": "1d", "factor": 1.5}}]},
+        window="15m"), **ONCALL),
+    # a failing tool, per tool: its error rate above 10% at 99.9% confidence (Wilson bound of k errors in
+    # n calls), at least 3 calls; held until the rate falls under 5% (hysteresis)
+    _rule("tool-errors", _c(TOOL_ERR, "rate", ">", 0.1, confidence=0.999, min_samples=3, resolve_threshold=0.05),
+          group_by=("tool_name",), window="15m", min_samples=1, **ONCALL),
     _rule("refusal-cliff", _c(REFUSAL, "rate", ">", 0.1), group_by=("model",)),
     _rule("refusal-cliff-trace", _traces(_c(REFUSAL, "rate", ">", 0), thr=3, resolve_threshold=1),
           group_by=("model",), **ONCALL),
     _rule("refusal-cliff-adaptive", _c(REFUSAL, "rate", ">", 0.1), group_by=("model",), min_samples_share=0.5,
           **ONCALL),
+    # the samples needed follow the evidence: a refusal rate above 5% at 99% confidence (one refusal in a
+    # lone answer is enough on a quiet model, one in twenty is not); held while it stays above 2%
+    _rule("refusal-cliff-confidence", _c(REFUSAL, "rate", ">", 0.05, confidence=0.99, resolve_threshold=0.02),
+          group_by=("model",), min_samples=1, **ONCALL),
     _rule("prompt-regression", {"all": [_c(G, "mean", "<", 0.7), _c(THUMBS, "rate", ">", 0.3, min_samples=1)]},
           group_by=("tenant", "prompt_version"), window="2h"),
     _rule("prompt-regression-relative", {"all": [
@@ -186,7 +205,7 @@ def _leaf_docs(doc: dict) -> list[dict]:
 
 
 def part1(sample_path: str | None, incidents_path: str | None = None, label: str = "sample week",
-          suggest: bool = True) -> list[dict]:
+          suggest: bool = True) -> tuple[list[dict], dict[str, dict]]:
     from tracedesk.alerts import parse_rule
     from tracedesk.alerts.evaluate import backtest
 
@@ -206,7 +225,9 @@ def part1(sample_path: str | None, incidents_path: str | None = None, label: str
         rows.extend(suggest_rows(path, incidents))
     print(f"\n{label} ({path}): pages after the on-call states (resolve_after, no_data), 5-minute steps")
     print(table(rows, incidents))
-    return rows
+    floors = evidence(path, incidents)
+    print(verdict(rows, incidents, floors))
+    return rows, floors
 
 
 def suggest_rows(path: str, incidents: list[dict]) -> list[dict]:
@@ -231,6 +252,67 @@ def suggest_rows(path: str, incidents: list[dict]) -> list[dict]:
         rows.append({"rule": f"suggested-{inc['id']}", "condition": s.rule_summary() + f" ({took:.1f} s)",
                      **score_pages(s.rule, result, incidents)})
     return rows
+
+
+def _meets(row: dict, inc_id: str) -> bool:
+    """The target for one incident: caught within 2 steps, one page for it, no false page from the rule."""
+    return inc_id in row["caught"] and row["steps"][inc_id] <= 2 and row["per_incident"][inc_id] == 1 \
+        and row["false"] == 0
+
+
+def evidence(path: str, incidents: list[dict]) -> dict[str, dict]:
+    """What the data allows, per page-worthy incident: the step of the first trace of its cohort after
+    its start, and how many of its traces arrived by step 2 (the target's deadline). No rule can page
+    on evidence that has not arrived."""
+    from tracedesk.alerts.evaluate import parse_time
+    from tracedesk.signals import SampleQuery, samples
+    from tracedesk.store import connect
+
+    db = connect(path)
+    out = {}
+    step = 300 * NS
+    for inc in incidents:
+        if not inc["should_page"]:
+            continue
+        start, end = parse_time(inc["start"]), parse_time(inc["end"])
+        first_eval = -(-start // step) * step
+        scope = {k: (v,) for k, v in _cohort(inc["cohort"]).items()}
+        t = samples(db, {"type": "trace_count"}, SampleQuery(scope=scope, group_by=(), since_ns=start,
+                                                                  until_ns=end))["t"]
+        t = t.to_numpy()
+        first = int(t.min()) if len(t) else None
+        out[inc["id"]] = {
+            "first_step": None if first is None else -(-(first - first_eval) // step),
+            "by_step2": int((t <= first_eval + 2 * step).sum()),
+        }
+    db.conn.close()
+    return out
+
+
+def verdict(rows: list[dict], incidents: list[dict], floors: dict[str, dict]) -> str:
+    """Per page-worthy incident: the data's floor, the best hand-written joint rule and the suggester's
+    rule (steps / false pages of the rule / pages for the incident), and whether the target is met."""
+    def best(cands: list[dict], inc_id: str) -> tuple[str, bool]:
+        hits = [r for r in cands if inc_id in r["caught"]]
+        if not hits:
+            return "—", False
+        r = min(hits, key=lambda r: (not _meets(r, inc_id), r["false"] > 0, r["steps"][inc_id] > 2,
+                                     r["per_incident"][inc_id], r["steps"][inc_id], r["false"]))
+        return (f"{r['rule']}: {r['steps'][inc_id]:.0f} / {r['false']} / {r['per_incident'][inc_id]}",
+                _meets(r, inc_id))
+
+    out = ["| incident | first cohort trace (step) | cohort traces by step 2 | best hand-written rule: steps / "
+           "false / pages | target | suggester: steps / false / pages | target |", "|---|---:|---:|---|---|---|---|"]
+    hand = [r for r in rows if r["condition"] == "joint rule" and not r["rule"].startswith("suggested-")]
+    for inc in incidents:
+        if not inc["should_page"]:
+            continue
+        f = floors[inc["id"]]
+        h, h_ok = best(hand, inc["id"])
+        s, s_ok = best([r for r in rows if r["rule"] == f"suggested-{inc['id']}"], inc["id"])
+        out.append(f"| {inc['id']} ({inc['type']}) | {f['first_step'] if f['first_step'] is not None else '—'} | "
+                   f"{f['by_step2']} | {h} | {'met' if h_ok else 'missed'} | {s} | {'met' if s_ok else 'missed'} |")
+    return "\n".join(out)
 
 
 def table(rows: list[dict], incidents: list[dict]) -> str:
@@ -385,16 +467,36 @@ def _second_week(directory: str) -> tuple[str, str]:
     return db, str(out / "incidents.json")
 
 
-def results_markdown(sections: list[tuple[str, list[dict], list[dict]]]) -> str:
+def results_markdown(sections: list[tuple[str, list[dict], list[dict], dict[str, dict]]]) -> str:
     lines = ["# Alerts: detection delay and false pages on two labelled weeks", "",
              "Produced by `python benchmarks/alerts.py` (do not edit by hand). Pages are counted after the on-call",
              "states (resolve_after, no_data); a page is true when it overlaps a `should_page` incident *and names its",
              "cohort* (scope or group pins every dimension of the incident's cohort). Delay = first true page - incident",
              "start, in minutes, and in 5-minute steps from the first evaluation at or after the start. Target: every page-worthy incident within 2 steps, 0 false",
              "pages, one page per incident.", ""]
-    for label, rows, incidents in sections:
-        lines += [f"## {label}", "", table(rows, incidents), ""]
+    for label, rows, incidents, floors in sections:
+        lines += [f"## {label}", "", "Per incident (the target: within 2 steps, 0 false pages from the rule, one page "
+                  "for the incident; the first two columns are what the data allows):", "",
+                  verdict(rows, incidents, floors), "", "Every rule and condition:", "", table(rows, incidents), ""]
     return "\n".join(lines)
+
+
+README_START, README_END = "<!-- alerts-table:start (benchmarks/alerts.py) -->", "<!-- alerts-table:end -->"
+
+
+def update_readme(path: str, sections: list[tuple[str, list[dict], list[dict], dict[str, dict]]]) -> bool:
+    """Replace the README's alerts table (between its markers) with this run's per-incident verdicts."""
+    readme = Path(path)
+    text = readme.read_text() if readme.exists() else ""
+    if README_START not in text or README_END not in text:
+        return False
+    blocks = []
+    for label, rows, incidents, floors in sections:
+        blocks += [f"**{label.split(' (')[0]}**", "", verdict(rows, incidents, floors), ""]
+    head, rest = text.split(README_START, 1)
+    _old, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n" + "\n".join(blocks) + README_END + tail)
+    return True
 
 
 def main(argv=None) -> int:
@@ -405,6 +507,8 @@ def main(argv=None) -> int:
                     help="directory for the second labelled week (written and ingested if missing)")
     ap.add_argument("--results", default=str(Path(__file__).resolve().parent / "results" / "alerts.md"),
                     help="where the README-ready tables go")
+    ap.add_argument("--readme", default=str(Path(__file__).resolve().parent.parent / "README.md"),
+                    help="README whose alerts table (between its markers) is replaced by this run's")
     ap.add_argument("--spans", type=int, default=1_000_000)
     ap.add_argument("--big-db", default="/tmp/tracedesk-bench-alerts-1m.db")
     ap.add_argument("--rebuild", action="store_true")
@@ -414,18 +518,20 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     if not args.skip_sample:
         sections = []
-        rows = part1(args.sample_db, args.incidents, "Sample week")
+        rows, floors = part1(args.sample_db, args.incidents, "Sample week")
         from tracedesk.sample.demo import sample_incidents
 
         truth = json.loads(Path(args.incidents).read_text()) if args.incidents else sample_incidents()
-        sections.append(("Sample week (tracedesk's sample generator)", rows, truth["incidents"]))
+        sections.append(("Sample week (tracedesk's sample generator)", rows, truth["incidents"], floors))
         db2, inc2 = _second_week(args.second_week)
-        rows2 = part1(db2, inc2, "Second week (tests/weeks, written independently; unseen while tuning)")
+        rows2, floors2 = part1(db2, inc2, "Second week (tests/weeks, written independently; held out)")
         sections.append(("Second week (tests/weeks/second_week.py, written independently)", rows2,
-                         json.loads(Path(inc2).read_text())["incidents"]))
+                         json.loads(Path(inc2).read_text())["incidents"], floors2))
         Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         Path(args.results).write_text(results_markdown(sections) + "\n")
         print(f"\nwrote {args.results}")
+        if update_readme(args.readme, sections):
+            print(f"updated the alerts table in {args.readme}")
     if not args.skip_speed:
         part2(args.big_db, args.spans, args.rebuild)
     return 0

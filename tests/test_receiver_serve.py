@@ -149,6 +149,9 @@ def test_token_from_the_environment_is_enforced(db_path):
     (["--db", ":memory:"], "must be a file"),
     (["--port", "70000"], "out of range"),
     (["--max-body-mb", "0"], "must be positive"),
+    (["--max-queue-mb", "0"], "--max-queue-mb must be positive"),
+    (["--max-queue-mb", "nan"], "--max-queue-mb must be positive"),
+    (["--max-queue-mb", "inf"], "--max-queue-mb must be positive"),
 ])
 def test_usage_errors_exit_2_without_traceback(db_path, args, message):
     argv = ["serve"] + (args if "--db" in args else ["--db", db_path] + args)

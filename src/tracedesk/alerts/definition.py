@@ -156,6 +156,9 @@ class Condition:
     window: str | None = None  # overrides the rule's window for this condition
     relative_to: Relative | None = None
     resolve_threshold: float | None = None  # once firing, stays firing until the value crosses this
+    #: a rate holds only when it holds at this confidence (the Wilson bound of the window's k of n is
+    #: beyond the threshold): the samples needed adapt to how far the rate is from the threshold
+    confidence: float | None = None
 
     @property
     def signal_type(self) -> str:
@@ -170,6 +173,8 @@ class Condition:
         sig = f"{self.signal_type}({params})" if params else self.signal_type
         thr = self.relative_to.label() if self.relative_to else _fmt_number(self.threshold)
         text = f"{sig} {self.aggregation} {self.comparator} {thr}"
+        if self.confidence is not None:
+            text += f" at {_fmt_number(round(self.confidence * 100, 4))}% confidence"
         return f"{text} [{self.window}]" if self.window else text
 
 
@@ -186,6 +191,7 @@ class TraceCondition:
     min_samples: int | None = None  # judged traces a window needs
     window: str | None = None
     resolve_threshold: float | None = None
+    confidence: float | None = None  # with aggregation "rate": see Condition.confidence
 
     relative_to = None  # per-trace conditions compare with a fixed threshold
 
@@ -203,6 +209,8 @@ class TraceCondition:
     def label(self) -> str:
         what = "traces where " + _node_label(self.match)
         text = f"{what} {self.aggregation} {self.comparator} {_fmt_number(self.threshold)}"
+        if self.confidence is not None:
+            text += f" at {_fmt_number(round(self.confidence * 100, 4))}% confidence"
         return f"{text} [{self.window}]" if self.window else text
 
 
@@ -302,6 +310,8 @@ def condition_to_dict(node: Node) -> dict[str, Any]:
         out["window"] = node.window
     if node.resolve_threshold is not None:
         out["resolve_threshold"] = node.resolve_threshold
+    if node.confidence is not None:
+        out["confidence"] = node.confidence
     return out
 
 
@@ -538,7 +548,8 @@ class _Checker:
 
     def trace_condition(self, node: dict, path: str) -> TraceCondition | None:
         before = len(self.errors)
-        allowed = ("traces", "aggregation", "comparator", "threshold", "min_samples", "window", "resolve_threshold")
+        allowed = ("traces", "aggregation", "comparator", "threshold", "min_samples", "window", "resolve_threshold",
+                   "confidence")
         for key in node:
             if key not in allowed:
                 self.err(f"{path}.{key}", f"unknown field of a per-trace condition; valid fields: {_choices(allowed)}")
@@ -548,18 +559,20 @@ class _Checker:
         min_samples = self.positive_int(node, "min_samples", path, None)
         window = self.condition_window(node, path)
         resolve = self.number(node, "resolve_threshold", path) if "resolve_threshold" in node else None
+        confidence = self.confidence(node, path, agg)
         if len(self.errors) > before or match is None:
             return None
-        return TraceCondition(match, agg, comparator, threshold, min_samples, window, resolve)  # type: ignore[arg-type]
+        return TraceCondition(match, agg, comparator, threshold, min_samples, window, resolve,  # type: ignore[arg-type]
+                              confidence)
 
     def condition(self, node: dict, path: str, inner: bool = False) -> Condition | None:
         before = len(self.errors)
-        allowed: tuple[str, ...] = ("signal", "aggregation", "comparator", "threshold", "min_samples")
+        allowed: tuple[str, ...] = ("signal", "aggregation", "comparator", "threshold", "min_samples", "relative_to")
         if not inner:
-            allowed += ("window", "relative_to", "resolve_threshold")
+            allowed += ("window", "resolve_threshold", "confidence")
         for key in node:
             if key not in allowed:
-                where = " inside a per-trace condition" if inner and key in ("window", "relative_to",
+                where = " inside a per-trace condition" if inner and key in ("window", "confidence",
                                                                               "resolve_threshold") else ""
                 self.err(f"{path}.{key}", f"unknown field{where}; valid fields: {_choices(allowed)} "
                                           f"(or a group: 'all' / 'any')")
@@ -570,8 +583,8 @@ class _Checker:
         agg, comparator = self.comparison(node, path, AGGREGATIONS)
         relative = None
         threshold: Any = 0.0
-        if "relative_to" in node and not inner:
-            relative = self.relative(node["relative_to"], f"{path}.relative_to")
+        if "relative_to" in node:
+            relative = self.relative(node["relative_to"], f"{path}.relative_to", inner)
             if "threshold" in node:
                 self.err(f"{path}.threshold", "a relative condition takes relative_to.factor / relative_to.delta, "
                                               "not a threshold")
@@ -587,11 +600,29 @@ class _Checker:
                                                            "'count' aggregation: an empty window counts 0)")
         window = self.condition_window(node, path) if not inner else None
         resolve = self.number(node, "resolve_threshold", path) if "resolve_threshold" in node and not inner else None
+        confidence = self.confidence(node, path, agg) if not inner else None
         if len(self.errors) > before or signal is None:
             return None
-        return Condition(signal, agg, comparator, threshold, min_samples, window, relative, resolve)  # type: ignore[arg-type]
+        return Condition(signal, agg, comparator, threshold, min_samples, window, relative, resolve,  # type: ignore[arg-type]
+                         confidence)
 
-    def relative(self, value: Any, path: str) -> Relative | None:
+    def confidence(self, node: dict, path: str, agg: Any) -> float | None:
+        if "confidence" not in node:
+            return None
+        value = node["confidence"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value < 1:
+            self.err(f"{path}.confidence", f"must be a number in [0.5, 1), e.g. 0.999; got {value!r}")
+            return None
+        if agg != "rate":
+            self.err(f"{path}.confidence", f"applies to the 'rate' aggregation only (a share of k in n samples), "
+                                           f"not {agg!r}")
+            return None
+        if node.get("comparator") not in ("<", "<=", ">", ">="):
+            self.err(f"{path}.confidence", "needs a comparator <, <=, > or >= (a bound is below or above the rate)")
+            return None
+        return float(value)
+
+    def relative(self, value: Any, path: str, inner: bool = False) -> Relative | None:
         if not isinstance(value, dict):
             self.err(path, 'must be an object like {"window": "7d", "offset": "7d", "factor": 2} or '
                            '{"cohort": {"prompt_version": "v7"}, "delta": -0.15}')
@@ -612,6 +643,12 @@ class _Checker:
                 self.err(f"{path}.cohort", "must name at least one dimension, e.g. {\"prompt_version\": \"v7\"}")
             if window is not None or offset is not None:
                 self.err(path, "compare with a cohort (same window) or with a window, not both")
+        if inner and "cohort" in value:
+            self.err(f"{path}.cohort", "inside a per-trace condition a trace is compared with its own group's "
+                                       "earlier traces: give a window (and an offset), not a cohort")
+        if inner and window is None and "window" not in value:
+            self.err(f"{path}.window", "is required inside a per-trace condition: the traces to compare with, "
+                                       "e.g. \"1d\"")
         factor = self.number(value, "factor", path) if "factor" in value else None
         delta = self.number(value, "delta", path) if "delta" in value else None
         if factor is None and delta is None and not any(p.startswith(path) for p, _ in self.errors):

@@ -246,6 +246,11 @@ def _lookback_ns(rule: AlertRule) -> int:
     for leaf in rule.leaves():
         w = rule.leaf_window_s(leaf) * NS
         out = max(out, w)
+        if isinstance(leaf, TraceCondition):
+            for inner in leaf.inner():
+                if inner.relative_to is not None and inner.relative_to.window:
+                    off = parse_duration(inner.relative_to.offset) * NS if inner.relative_to.offset else 0
+                    out = max(out, w + off + parse_duration(inner.relative_to.window) * NS)
         rel = leaf.relative_to
         if rel is not None and rel.cohort is None:
             bw = parse_duration(rel.window) * NS if rel.window else w
@@ -400,10 +405,15 @@ def _trace_samples(loader: SampleLoader, rule: AlertRule, leaf: TraceCondition) 
     joined: pd.DataFrame | None = None
     for i, cond in enumerate(inner):
         per = _per_trace(loader.load(cond.signal, rule.scope, rule.group_by), cond, rule.group_by)
-        per = per.rename(columns={"v": f"v{i}", "t": f"t{i}"})
+        threshold = _trace_thresholds(per, cond, rule.group_by)
+        if isinstance(threshold, np.ndarray):  # relative: a trace without a usual trace to compare is not judged
+            per = per.assign(thr=threshold)[~np.isnan(threshold)]
+        else:
+            per = per.assign(thr=threshold)
+        per = per.rename(columns={"v": f"v{i}", "t": f"t{i}", "thr": f"thr{i}"})
         joined = per if joined is None else joined.merge(per, on=keys, how="inner")
     assert joined is not None
-    results = [compare(joined[f"v{i}"].to_numpy(np.float64), c.comparator, float(c.threshold))
+    results = [compare(joined[f"v{i}"].to_numpy(np.float64), c.comparator, joined[f"thr{i}"].to_numpy(np.float64))
                for i, c in enumerate(inner)]
     matched = combine(leaf.match, results) if len(joined) else np.zeros(0, dtype=bool)
     t = (np.min(np.column_stack([joined[f"t{i}"].to_numpy(np.int64) for i in range(len(inner))]), axis=1)
@@ -411,6 +421,59 @@ def _trace_samples(loader: SampleLoader, rule: AlertRule, leaf: TraceCondition) 
     out = pd.DataFrame({"t": t, "v": np.asarray(matched, dtype=np.float64),
                         **{d: joined[d].to_numpy(object) for d in rule.group_by}})
     return out.sort_values("t", kind="stable").reset_index(drop=True)
+
+
+#: A per-trace baseline is the median of at least this many earlier traces of the group (else the trace
+#: is not judged on that condition: a group too new to have a usual trace has nothing to be unusual against).
+TRACE_BASELINE_MIN = 10
+#: Per-trace baselines are read at this many points per baseline window (a trace uses the last point
+#: strictly before its start), so the cost is per group x point, not per trace x trace.
+TRACE_BASELINE_POINTS = 48
+
+
+def _trace_thresholds(per: pd.DataFrame, cond: Condition, group_by: tuple[str, ...]) -> "float | np.ndarray":
+    """An inner condition's threshold per trace: fixed, or relative to the median trace of the same group
+    over the baseline window ending `offset` before the trace starts (baseline x factor + delta)."""
+    rel = cond.relative_to
+    if rel is None:
+        return float(cond.threshold)
+    assert rel.window is not None  # the parser requires it inside a per-trace condition
+    bw = parse_duration(rel.window) * NS
+    off = parse_duration(rel.offset) * NS if rel.offset else 0
+    res = max(60 * NS, bw // TRACE_BASELINE_POINTS)
+    out = np.full(len(per), np.nan)
+    if len(per) == 0:
+        return out
+    t_all = per["t"].to_numpy(np.int64)
+    v_all = per["v"].to_numpy(np.float64)
+    for _gkey, rows in _split_groups(per, group_by):
+        order = rows[np.argsort(t_all[rows], kind="stable")]
+        t, v = t_all[order], v_all[order]
+        keep = ~np.isnan(v)
+        t_ok, v_ok = t[keep], v[keep]
+        # the baseline as of the last bucket boundary strictly before the trace (never the trace itself)
+        points = (t - off - 1) // res * res
+        uniq, back = np.unique(points, return_inverse=True)
+        lo, hi = window_bounds(t_ok, uniq, bw)
+        base = aggregate_windows(v_ok, lo, hi, "p50")
+        base = np.where(hi - lo >= TRACE_BASELINE_MIN, base, np.nan)
+        out[order] = base[back] * (rel.factor if rel.factor is not None else 1.0) + (rel.delta or 0.0)
+    return out
+
+
+def wilson_bound(values: np.ndarray, counts: np.ndarray, confidence: float, upper: bool) -> np.ndarray:
+    """The one-sided Wilson score bound of a share (values = k / n, counts = n) at `confidence`: the
+    lowest (or highest) rate the window's k of n is still consistent with. NaN where the share is NaN."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(confidence)
+    n = counts.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = values
+        centre = p + z * z / (2 * n)
+        spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        bound = (centre + spread if upper else centre - spread) / (1 + z * z / n)
+    return np.where(n > 0, bound, np.nan)
 
 
 def _zero_when_empty(leaf: Leaf) -> bool:
@@ -510,7 +573,10 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
         for i, leaf in enumerate(leaf_list):
             empty = np.zeros(len(times)) if _zero_when_empty(leaf) else nan
             values, counts, thresholds = per_leaf[i].get(gkey, (empty, zero, np.full(len(times), float(leaf.threshold))))
-            firing = compare(values, leaf.comparator, thresholds)
+            judged = values
+            if leaf.confidence is not None:  # the rate is beyond the threshold at this confidence
+                judged = wilson_bound(values, counts, leaf.confidence, upper=leaf.comparator in ("<", "<="))
+            firing = compare(judged, leaf.comparator, thresholds)
             holding = firing if leaf.resolve_threshold is None else compare(
                 values, leaf.comparator, float(leaf.resolve_threshold))
             conds.append(ConditionSeries(f"c{i}", leaf.label(), leaf, values, counts, firing, thresholds, holding))

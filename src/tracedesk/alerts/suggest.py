@@ -37,7 +37,8 @@ from ..store import connect
 from ..store.connect import with_database
 from .. import cohorts
 from .definition import SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
-from .evaluate import NS, BacktestResult, SampleLoader, backtest, compare, data_range, evaluation_grid
+from .evaluate import (NS, BacktestResult, SampleLoader, backtest, compare, data_range, evaluation_grid,
+                       wilson_bound)
 
 
 #: Windows and minimum sample counts the suggester tries (short = fast, long = steady).
@@ -201,6 +202,48 @@ def _score(firing: np.ndarray, times: np.ndarray, start_ns: int, end_ns: int, w:
     coverage = float((firing & window).sum() / max(1, window.sum()))
     flaps = len(_runs(firing & window)[0])
     return _Score(inside > 0, false, delay, inside, coverage, flaps)
+
+
+#: Confidences a sparse rate is tried at (see _confident_options).
+CONFIDENCES: tuple[float, ...] = (0.99, 0.999)
+
+
+def _confident_options(mover: Mover, series: Any, ref: Any, others: list[Any], before: np.ndarray,
+                       sep: np.ndarray) -> list[tuple[Condition, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]:
+    """Options for a rate judged at a confidence: the Wilson bound of each window's k of n must be beyond
+    a threshold between the baseline's and the incident's rate (computed on all their samples). A sparse
+    rate's typical window holds no event at all (a 1% -> 6% refusal rate on 20 answers an hour), so no
+    threshold on window values separates it; the bound weighs every window by its evidence instead."""
+    up = mover.direction == "up"
+    sign = 1 if up else -1
+    comparator = ">" if up else "<"
+    gap = abs(mover.incident - mover.baseline)
+    if gap == 0:
+        return []
+    out = []
+    for confidence in CONFIDENCES:
+        def judged(s: Any) -> np.ndarray:
+            return wilson_bound(s.values, s.counts, confidence, upper=not up)
+
+        mine = judged(series)
+        rows_base = [judged(o) for o in others]
+        ref_j = judged(ref) if ref is not None else None
+        for f in (0.25, 0.5):
+            thr = _nice(mover.baseline + f * (mover.incident - mover.baseline))
+            if (thr - mover.baseline) * sign <= 0:
+                continue
+            # held (hysteresis) while the plain rate stays beyond the baseline's: a sparse rate's windows
+            # fall back to 0 between events, which is no evidence of recovery
+            cond = Condition(mover.signal, mover.aggregation, comparator, thr, 1, confidence=confidence,
+                             resolve_threshold=_nice(mover.baseline))
+            rows = [compare(o, comparator, thr) for o in rows_base]
+            if ref_j is not None:
+                rows.append(compare(ref_j, comparator, thr) & before)
+            strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+            margin = min(abs(thr - mover.baseline), abs(mover.incident - thr)) / gap
+            loose = compare(mine, comparator, thr - sign * LOOSEN * gap)
+            out.append((cond, compare(mine, comparator, thr), strip, margin, loose, ~np.isnan(series.values)))
+    return out
 
 
 def _is_new(loader: SampleLoader, scope: dict[str, tuple[str, ...]], start_ns: int) -> bool:
@@ -389,6 +432,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     loose = compare(values, cond.comparator, thr - sign * LOOSEN * gap)
                     cond_opts.append((cond, compare(values, cond.comparator, thr), strip, margin, loose,
                                       ~np.isnan(values)))
+            if mover.aggregation == "rate":
+                cond_opts.extend(_confident_options(mover, conds[k], ref_series[k] if ref_series else None,
+                                                    [o[k] for o in elsewhere], before, sep))
             options.append(cond_opts)
         usable = [i for i, o in enumerate(options) if o]
         for size in range(1, min(max_conditions, len(usable)) + 1):

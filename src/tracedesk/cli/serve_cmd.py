@@ -23,6 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="require 'Authorization: Bearer TOKEN' (default: $TRACEDESK_TOKEN; unset = no auth)")
     p.add_argument("--max-body-mb", type=float, default=32.0,
                    help="largest request body accepted, in MB, before and after decompression (default 32)")
+    p.add_argument("--max-queue-mb", type=float, default=64.0,
+                   help="request bytes (decompressed) allowed to wait for the database writer, in MB (default 64); "
+                        "beyond it requests get 429 + Retry-After (gRPC: RESOURCE_EXHAUSTED with RetryInfo) and "
+                        "the exporters retry, so memory stays bounded when clients send faster than SQLite commits")
     p.add_argument("--redact", action="store_true",
                    help="mask e-mails, phones, card numbers, SSNs, IBANs and API keys before storing (as ingest --redact)")
     p.add_argument("--grpc-port", type=int, default=None,
@@ -51,6 +55,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port} is out of range; use 1-65535 (or 0 for any free port)")
     if args.max_body_mb <= 0:
         raise UsageError("--max-body-mb must be positive, e.g. --max-body-mb 32")
+    if not (args.max_queue_mb > 0 and args.max_queue_mb != float("inf")):  # refuses nan and inf too
+        raise UsageError("--max-queue-mb must be positive, e.g. --max-queue-mb 64")
     if args.no_grpc and args.grpc_port is not None:
         raise UsageError("--no-grpc and --grpc-port contradict each other; pass one")
     if args.grpc_port is not None and not 0 <= args.grpc_port <= 65535:
@@ -68,6 +74,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = ReceiverConfig(db_path=db, host=args.host, port=args.port, token=token,
                             max_body_bytes=int(args.max_body_mb * 1024 * 1024), redact=args.redact,
+                            max_queued_bytes=max(1, int(args.max_queue_mb * 1024 * 1024)),
                             grpc_port=None if args.no_grpc else (4317 if args.grpc_port is None else args.grpc_port),
                             grpc_required=args.grpc_port is not None,
                             redact_keep=tuple(args.redact_keep))

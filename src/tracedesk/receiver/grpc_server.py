@@ -9,7 +9,9 @@ must not log errors.
 
 Status codes follow the OTLP/gRPC spec: UNAUTHENTICATED for a bad token, INVALID_ARGUMENT for a body
 that does not parse (not retried), UNAVAILABLE while shutting down or when the write failed (retried),
-RESOURCE_EXHAUSTED for a message over the size limit (grpc answers that itself).
+RESOURCE_EXHAUSTED for a message over the size limit (grpc answers that itself; not retried), and
+RESOURCE_EXHAUSTED *with* a `google.rpc.RetryInfo` detail when the writer's queue is full: the spec makes
+that combination retryable after the given delay (the HTTP side answers 429 + Retry-After).
 
 Needs grpcio: `pip install 'tracedesk[grpc]'`. The generated services come from opentelemetry-proto.
 """
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..extras import require
 from .adapter import MalformedBody, Parsed, parse_request
 from .responses import LOGS, PROTOBUF, TRACES
-from .writer import WriteRequest, WriterClosed
+from .writer import WriteRequest, WriterBusy, WriterClosed
 
 if TYPE_CHECKING:
     from .server import Receiver
@@ -108,12 +110,19 @@ def _export(receiver: "Receiver", signal: str, request: Any, context: Any, respo
             return response
         from .server import SOURCE
 
+        assert receiver.writer is not None
         try:
-            parsed = parse_request(request.SerializeToString(), signal, PROTOBUF, SOURCE, receiver.normalizer())
+            receiver.writer.refuse_if_full()  # before re-serializing and parsing the message
+        except WriterBusy as exc:
+            receiver._count(requests=1, status_429=1)
+            _abort_busy(context, exc)
+        data = request.SerializeToString()
+        try:
+            parsed = parse_request(data, signal, PROTOBUF, SOURCE, receiver.normalizer())
         except MalformedBody as exc:
             receiver._count(requests=1, status_400=1)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        _write(receiver, parsed, context)
+        _write(receiver, parsed, context, len(data))
         rejected = len(parsed.rejected)
         receiver._count(requests=1, spans_accepted=len(parsed.spans), rejected=rejected, status_200=1)
         if rejected:
@@ -128,15 +137,40 @@ def _export(receiver: "Receiver", signal: str, request: Any, context: Any, respo
         receiver._leave()
 
 
-def _write(receiver: "Receiver", parsed: Parsed, context: Any) -> None:
+def _abort_busy(context: Any, exc: WriterBusy) -> None:
+    """RESOURCE_EXHAUSTED carrying RetryInfo(retry_delay): OTLP/gRPC clients retry it after that delay
+    (without RetryInfo they must drop the data). The detail travels twice: inside the rich status
+    (`grpc-status-details-bin`, what Go/Java clients read) and alone as `google.rpc.retryinfo-bin` (what
+    the Python SDK's exporter reads)."""
+    import grpc
+
+    try:
+        from google.protobuf.duration_pb2 import Duration
+        from google.rpc.error_details_pb2 import RetryInfo
+        from google.rpc.status_pb2 import Status
+    except ImportError:  # googleapis-common-protos missing: UNAVAILABLE is retryable without a detail
+        context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc} (in {exc.retry_after} s)")
+        return
+    retry = RetryInfo(retry_delay=Duration(seconds=exc.retry_after))
+    status = Status(code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], message=str(exc))
+    status.details.add().Pack(retry)
+    context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),
+                                   ("google.rpc.retryinfo-bin", retry.SerializeToString())))
+    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+
+
+def _write(receiver: "Receiver", parsed: Parsed, context: Any, nbytes: int) -> None:
     import grpc
 
     if not (parsed.spans or parsed.evaluations or parsed.log_messages):
         return
     assert receiver.writer is not None
+    request = WriteRequest(parsed.spans, parsed.evaluations, parsed.log_messages, nbytes=nbytes)
     try:
-        receiver.writer.submit(WriteRequest(parsed.spans, parsed.evaluations, parsed.log_messages)) \
-            .result(receiver.config.write_timeout)
+        receiver.writer.submit(request).result(receiver.config.write_timeout)
+    except WriterBusy as exc:
+        receiver._count(requests=1, status_429=1)
+        _abort_busy(context, exc)
     except WriterClosed:
         receiver._count(requests=1, status_503=1)
         context.abort(grpc.StatusCode.UNAVAILABLE, "the receiver is shutting down; retry")

@@ -17,7 +17,7 @@ LOGS = "logs"
 METRICS = "metrics"
 
 # google.rpc.Code values for the Status body of failures.
-_RPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 500: 13, 503: 14}
+_RPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
 
 
 def export_response(signal: str, encoding: str, rejected: int, message: str) -> bytes:

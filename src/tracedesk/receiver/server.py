@@ -5,7 +5,9 @@ Built on the stdlib `ThreadingHTTPServer` (HTTP/1.1, keep-alive): request thread
 parse bodies in parallel; only the single `BatchWriter` thread touches the database. A request is
 answered 200 once its spans are committed, and every refusal says why:
 401 missing/wrong bearer token, 404 unknown path, 413 body over the limit, 415 content type or encoding
-not OTLP, 400 body that does not parse, 503 shutting down or the write failed (OTLP clients retry).
+not OTLP, 400 body that does not parse, 429 + Retry-After when the writer's queue is full (clients send
+faster than one SQLite writer commits; nothing of the request is kept, the client retries), 503 shutting
+down or a transient write failure (OTLP clients retry), 500 a deterministic write failure.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from ..ingest.validate import transient_write_error
 from . import body as body_mod
 from .adapter import MalformedBody, Parsed, parse_request
 from .responses import JSON, LOGS, METRICS, PROTOBUF, TRACES, export_response, status_body
-from .writer import BatchWriter, WriteRequest, WriterClosed
+from .writer import BatchWriter, WriteRequest, WriterBusy, WriterClosed
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ TOKEN_ENV_VAR = "TRACEDESK_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318
 DEFAULT_MAX_BODY_MB = 32.0
+#: request bytes (decompressed bodies) allowed to wait for the writer before new requests get 429
+DEFAULT_MAX_QUEUE_MB = 64.0
 SOURCE = "otlp-http"
 #: refused bodies up to this size are read and discarded so the client gets the answer, not a reset
 _DRAIN_LIMIT = 256 * 1024 * 1024
@@ -60,6 +64,9 @@ class ReceiverConfig:
     batch_delay: float = 0.0
     #: longest a request waits for its commit before it is answered 503 (the client retries)
     write_timeout: float = 60.0
+    #: bound of the writer's queue, in request bytes (queued or being committed); over it: 429 / gRPC
+    #: RESOURCE_EXHAUSTED with a retry delay. None = unbounded (memory grows with the backlog)
+    max_queued_bytes: int | None = int(DEFAULT_MAX_QUEUE_MB * 1024 * 1024)
     #: mask PII in stored text, like `tracedesk ingest --redact`
     redact: bool = False
     #: attribute names never masked, on top of the database's `redaction` setting (`--redact-keep`)
@@ -101,6 +108,7 @@ class Receiver:
             max_spans=self.config.batch_spans,
             max_delay=self.config.batch_delay,
             write=StoreWriter(redact=self.config.redact, redact_keep=self.config.redact_keep),
+            max_queued_bytes=self.config.max_queued_bytes,
         )
         try:
             self.normalizer()  # load the dimension mapping now: a bad setting shows at start, not later
@@ -259,6 +267,11 @@ class _Reply(Exception):
         self.headers = headers or {}
 
 
+def _busy(exc: WriterBusy, *, close: bool = False) -> _Reply:
+    """HTTP 429 with Retry-After: OTLP's throttling answer (retryable; the client waits, then resends)."""
+    return _Reply(429, str(exc), close=close, headers={"Retry-After": str(exc.retry_after)})
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tracedesk-receiver"
@@ -330,6 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = self.headers.get("Content-Length")
             if length and length.strip().isdigit() and int(length) > receiver.config.max_body_bytes:
                 raise _Reply(413, body_mod.too_large(receiver.config.max_body_bytes).message, close=True)
+            self._check_room()
         except _Reply as reply:
             receiver._count(requests=1, **{f"status_{reply.status}": 1})
             self._send_status(reply.status, reply.message, JSON, close=True, headers=reply.headers)
@@ -362,8 +376,10 @@ class _Handler(BaseHTTPRequestHandler):
                 receiver._count(requests=1, status_200=1)
                 self._send(200, export_response(signal, encoding, 0, ""), encoding)
                 return
-            parsed = self._parse(signal, encoding)
-            parsed.rejected.extend(self._write(parsed))
+            self._check_room()  # a full queue: refuse before reading and parsing the body
+            data = self._read_body()
+            parsed = self._parse(data, signal, encoding)
+            parsed.rejected.extend(self._write(parsed, len(data)))
             rejected = len(parsed.rejected)
             receiver._count(requests=1, spans_accepted=len(parsed.spans), rejected=rejected,
                             status_200=1)
@@ -463,8 +479,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (TimeoutError, OSError) as exc:
             raise _Reply(400, f"could not read the request body: {exc}", close=True) from None
 
-    def _parse(self, signal: str, encoding: str) -> Parsed:
-        data = self._read_body()
+    def _check_room(self) -> None:
+        """429 now when the writer's queue is full: the body is then drained unread, never parsed or held."""
+        writer = self.server.receiver.writer
+        assert writer is not None
+        try:
+            writer.refuse_if_full()
+        except WriterBusy as exc:
+            raise _busy(exc, close=True) from None
+
+    def _parse(self, data: bytes, signal: str, encoding: str) -> Parsed:
         try:
             return parse_request(data, signal, encoding, SOURCE, self.server.receiver.normalizer())
         except MalformedBody as exc:
@@ -475,15 +499,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Reply(500, f"internal error reading the OTLP {signal} body ({type(exc).__name__}: {exc}); "
                               f"see the receiver's log") from None
 
-    def _write(self, parsed: Parsed) -> list[Any]:
+    def _write(self, parsed: Parsed, nbytes: int) -> list[Any]:
         """Store the request; returns the records the store refused (they go to partial_success)."""
         receiver = self.server.receiver
         assert receiver.writer is not None
         if not (parsed.spans or parsed.evaluations or parsed.log_messages):
             return []
-        request = WriteRequest(parsed.spans, parsed.evaluations, parsed.log_messages)
+        request = WriteRequest(parsed.spans, parsed.evaluations, parsed.log_messages, nbytes=nbytes)
         try:
             return list(receiver.writer.submit(request).result(receiver.config.write_timeout) or [])
+        except WriterBusy as exc:
+            raise _busy(exc) from None
         except WriterClosed:
             raise _Reply(503, "the receiver is shutting down; retry", close=True,
                          headers={"Retry-After": "5"}) from None

@@ -9,10 +9,18 @@ ONE transaction with `store.write_batch`, and only then resolves the futures —
 default) a lone request is written at once, and under load the requests that arrive while one batch
 commits form the next, so batches grow with the load without adding latency. The connection uses `synchronous=FULL` so a commit survives a
 power cut, not only a crash of this process: what the receiver acknowledged is never lost.
+
+The queue is bounded (`max_queued_bytes`): when clients send faster than the one writer commits, the
+requests waiting for it would otherwise pile up in memory without limit. A request that would take the
+bytes held for the writer (queued or being committed) over the bound is refused with `WriterBusy` before
+anything of it is queued, so the caller answers "retry later" (HTTP 429 / gRPC RESOURCE_EXHAUSTED with a
+retry delay) and nothing it acknowledged is ever dropped. One request is always taken when nothing is held,
+however big, so a body within the size limit can never be refused forever.
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -37,6 +45,8 @@ class WriteRequest:
     #: GenAI messages that arrived as OTLP log records (joined to their spans when written)
     log_messages: Sequence[Any] = ()
     future: Future = field(default_factory=Future)
+    #: what the request weighs in the writer's queue: its (decompressed) body size in bytes
+    nbytes: int = 0
 
     @property
     def size(self) -> int:
@@ -52,6 +62,8 @@ class WriterStats:
     evaluations: int = 0
     log_messages: int = 0
     failed_requests: int = 0
+    #: requests refused with WriterBusy because the queue was full (the clients retry them)
+    busy_refusals: int = 0
     last_write_ns: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,6 +73,7 @@ class WriterStats:
             "evaluations": self.evaluations,
             "log_messages": self.log_messages,
             "failed_requests": self.failed_requests,
+            "busy_refusals": self.busy_refusals,
             "last_write_ns": self.last_write_ns,
         }
 
@@ -68,6 +81,18 @@ class WriterStats:
 class WriterClosed(ReceiverError):
     """Raised by submit() once the writer is shutting down: the request must not be acknowledged."""
 
+
+class WriterBusy(ReceiverError):
+    """Raised by submit() when the queue is full: not queued, not acknowledged; retry after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+#: bounds of the Retry-After the writer suggests (seconds): never "at once", never so long a client drops data
+MIN_RETRY_AFTER = 1
+MAX_RETRY_AFTER = 30
 
 _STOP = object()
 
@@ -95,10 +120,18 @@ class BatchWriter:
         max_spans: int = 5000,
         max_delay: float = 0.0,
         write: BatchFn | None = None,
+        max_queued_bytes: int | None = None,
     ) -> None:
+        if max_queued_bytes is not None and max_queued_bytes <= 0:
+            raise ValueError(f"max_queued_bytes must be positive (or None for no bound), not {max_queued_bytes}")
         self.db_path = str(db_path)
         self.max_spans = max_spans
         self.max_delay = max_delay
+        self.max_queued_bytes = max_queued_bytes
+        #: bytes of the requests submitted and not yet resolved (queued or in the batch being committed)
+        self._held_bytes = 0
+        #: committed bytes per second of write time, smoothed: what Retry-After is estimated from
+        self._rate: float | None = None
         self.stats = WriterStats()
         if write is None:
             from .adapter import StoreWriter
@@ -124,8 +157,45 @@ class BatchWriter:
         with self._submit_lock:  # no request slips in after the stop marker
             if self._closing:
                 raise WriterClosed("the receiver is shutting down")
+            self._refuse_if_over(request.nbytes)
+            self._held_bytes += request.nbytes
             self._queue.put(request)
         return request.future
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of submitted requests not yet resolved (queued or being committed)."""
+        with self._submit_lock:
+            return self._held_bytes
+
+    def refuse_if_full(self) -> None:
+        """Raise WriterBusy when the queue is already at its bound, so a request can be refused before its
+        body is read and parsed (submit() checks again with the request's real size)."""
+        with self._submit_lock:
+            self._refuse_if_over(1)
+
+    def _refuse_if_over(self, nbytes: int) -> None:
+        """WriterBusy if `nbytes` more would exceed the bound while something is held (caller holds the lock)."""
+        limit = self.max_queued_bytes
+        if limit is not None and self._held_bytes and self._held_bytes + nbytes > limit:
+            self.stats.busy_refusals += 1
+            raise WriterBusy(
+                f"the receiver's write queue is full ({self._held_bytes:,} of {limit:,} bytes waiting for the "
+                f"database); nothing of this request was stored, retry later", self._retry_after())
+
+    def _retry_after(self) -> int:
+        """Seconds until the writer has likely committed what it holds now (caller holds _submit_lock)."""
+        if not self._rate:
+            return MIN_RETRY_AFTER
+        return max(MIN_RETRY_AFTER, min(MAX_RETRY_AFTER, math.ceil(self._held_bytes / self._rate)))
+
+    def _release(self, batch: list[WriteRequest], seconds: float | None = None) -> None:
+        with self._submit_lock:
+            done = sum(r.nbytes for r in batch)
+            self._held_bytes -= done
+            if seconds is not None and done:
+                rate = done / max(seconds, 1e-3)
+                self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
 
     def write(self, request: WriteRequest, timeout: float | None = None) -> None:
         """Submit and wait until committed."""
@@ -196,12 +266,14 @@ class BatchWriter:
         spans = [s for r in batch for s in r.spans]
         evaluations = [e for r in batch for e in r.evaluations]
         log_messages = [p for r in batch for p in r.log_messages]
+        started = time.monotonic()
         try:
             failed = self._write(db, spans, evaluations, log_messages)
         except Exception as exc:  # noqa: BLE001 - isolate the request that broke the batch
             if len(batch) == 1:
                 log.exception("writing a request failed")
                 self.stats.failed_requests += 1
+                self._release(batch)
                 batch[0].future.set_exception(exc)
                 return
             # One bad request must not fail its neighbours: write them one by one.
@@ -214,6 +286,7 @@ class BatchWriter:
         self.stats.log_messages += len(log_messages)
         self.stats.last_write_ns = time.time_ns()
         refused = {id(obj): rej for obj, rej in failed or () if obj is not None}
+        self._release(batch, time.monotonic() - started)  # before answering: a retry may come at once
         for request in batch:
             mine = [refused[id(r)] for r in (*request.spans, *request.evaluations) if id(r) in refused] \
                 if refused else []
