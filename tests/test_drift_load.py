@@ -19,6 +19,9 @@ FIXED = [
     "Unfortunately, I am unable to", "As an AI, I cannot", "I must decline.", "I can help with that!",
     "Bonjour", "9 apples", "_I'm sorry, but", '"I\'m sorry, but I can\'t"', "**I am unable to assist**",
     "Sure! Here is", "Ich kann nicht", "{\"answer\": 1}", "[1, 2]", "Äh, I'm sorry, but", "",
+    # refusals that do not open with i/s/u/a (a first-letter shortcut in SQL once read these as "no")
+    "Lo siento, no puedo ayudar con eso.", "My apologies, but I can't assist with that request.",
+    "Je ne peux pas vous aider avec cela.", "Desculpe, não posso ajudar com isso.", "Non posso aiutarti con questo.",
 ]
 
 
@@ -30,7 +33,7 @@ def _random_texts(n: int) -> list[str]:
     return [rng.choice(heads) + rng.choice(heads) + rng.choice(bodies) for _ in range(n)]
 
 
-def test_sql_refusal_prefilter_matches_is_refusal(db_path):
+def test_sql_refusal_flag_matches_is_refusal(db_path):
     texts = FIXED + _random_texts(300)
     spans = [Span(trace_id=f"{i:032x}", span_id=f"{i:016x}", kind="LLM", start_ns=T0 + i, end_ns=T0 + i + 1,
                   output_text=text or None) for i, text in enumerate(texts)]

@@ -141,10 +141,9 @@ def llm_rows(db: sqlite_utils.Database, dimension: cohorts.Dimension | None, ref
                CASE WHEN s.usage_counted THEN s.input_tokens END,
                length(s.output_text),
                CASE WHEN s.usage_counted THEN s.output_tokens END,
+               -- every answer goes through the one detector (its verdicts are remembered per text): no
+               -- first-letter shortcut, which would miss "Lo siento...", "My apologies..." and user phrases
                CASE WHEN s.output_text IS NULL THEN NULL
-                    -- a refusal opens with i/s/u/a after optional non-word characters: any other ASCII
-                    -- letter or digit first means "no" without calling into Python
-                    WHEN substr(s.output_text, 1, 1) GLOB '[0-9B-HJ-RTV-Zb-hj-rtv-z]' THEN 0
                     ELSE td_is_refusal(substr(CAST(s.output_text AS BLOB), 1, 3200)) END,
                CASE WHEN s.output_text IS NULL AND s.output_messages IS NULL THEN NULL
                     ELSE substr(ltrim(COALESCE(s.output_text, '')), 1, 1) IN ('{{', '[') END,

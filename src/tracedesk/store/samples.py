@@ -355,13 +355,16 @@ def _text_refusals(db: sqlite_utils.Database) -> set[str]:
     if top < cache["upto"]:  # the table was rebuilt: start over
         cache = {"upto": 0, "refused": set(), "detector": detector}
     # `+s.kind`: read the table in rowid order (sequential) rather than through the kind index
-    sql = (f"SELECT s.trace_id, {_REFUSAL_TEXT} FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
-           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL")
-    for tid, text in db.execute(sql, {"lo": cache["upto"], "hi": top}):
-        if detector.is_refusal(_text(text)):
-            cache["refused"].add(tid)
+    # td_is_refusal: the one detector, with verdicts remembered per text (store.text_checks), so a second
+    # connection on the same data does not check every answer again
+    register_functions(db)
+    sql = (f"SELECT DISTINCT s.trace_id FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
+           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND td_is_refusal({_REFUSAL_TEXT})")
+    cache["refused"].update(tid for (tid,) in db.execute(sql, {"lo": cache["upto"], "hi": top}))
+    save_text_checks(db)
     cache["upto"] = top
-    cache["version"] = version
+    # after the save: keeping the verdicts is this connection's own write, not new data
+    cache["version"] = (db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes)
     try:
         db._td_refusals = cache  # type: ignore[attr-defined]
     except AttributeError:  # an object that takes no attributes: no cache, still correct
