@@ -327,6 +327,53 @@ def signal_frame(db: sqlite_utils.Database, signal: dict[str, Any], dimensions: 
     return frame
 
 
+def _cohort_rows(column: pd.Series, dim: cohorts.Dimension) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """The rows and cohorts `cohort_sql.explode` gives a sample frame's `column`, without building the
+    exploded frame: (frame row of each exploded sample, in explode's order; its cohort as a code;
+    the cohort labels, sorted, that the codes index). Each distinct cell is split and mapped once
+    (a store holds few model/agent combinations), then numpy repeats the rows. None when a cohort
+    value is not a string (the general path sorts such labels as pandas does)."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    split = dim.membership and not dim.mapped and any(isinstance(u, str) and "," in u for u in uniques)
+    members: list[list[Any]] = []
+    for u in [*uniques, None]:  # the last stands for the missing cells (code -1)
+        items: list[Any] = (cohorts.split_members(u) if isinstance(u, str) else [None]) if split else [u]
+        labels = []
+        for x in items:
+            if x is None or (isinstance(x, float) and x != x) or x == "":
+                labels.append(MISSING)
+            else:
+                labels.append(cohorts.model_family(str(x)) if dim.derived_from == "model" else x)
+        members.append(labels)
+    names = sorted({x for m in members for x in m}) if all(isinstance(x, str) for m in members for x in m) else None
+    if names is None:
+        return None
+    number = {name: i for i, name in enumerate(names)}
+    lens = np.asarray([len(m) for m in members], dtype=np.int64)
+    flat = np.asarray([number[x] for m in members for x in m], dtype=np.int64)
+    first = np.cumsum(lens) - lens
+    codes = np.where(codes < 0, len(uniques), codes)
+    row_lens = lens[codes]
+    rows = np.repeat(np.arange(len(codes), dtype=np.int64), row_lens)
+    within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(row_lens) - row_lens, row_lens)
+    return rows, flat[np.repeat(first[codes], row_lens) + within], names
+
+
+def _cohort_figures(frame: pd.DataFrame, dimension: str, dim: cohorts.Dimension, aggs: list[str]) -> pd.DataFrame:
+    """`signals.figures` per cohort of `dimension` over the exploded samples (membership: a sample counts
+    once in each model/agent its row lists; missing: "(none)"), grouped by integer cohort codes: the
+    same samples in the same order as grouping the exploded frame by its labels, so the same figures."""
+    found = _cohort_rows(frame[dimension], dim)
+    if found is None:
+        exploded = cohort_sql.explode(frame[["v", dimension]], {dimension: dim})
+        keys = exploded[dimension].astype(object).where(exploded[dimension].notna(), MISSING)
+        return _signals.figures(exploded, aggs, keys)
+    rows, codes, names = found
+    figs = _signals.figures(pd.DataFrame({"v": frame["v"].to_numpy()[rows]}), aggs, pd.Series(codes))
+    figs.index = pd.Index([names[i] for i in figs.index], name=dimension)  # labels as pandas infers them
+    return figs
+
+
 def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: str | None) -> pd.DataFrame:
     """The matrix columns from each signal's samples, per cohort of `dimension` (None: one row "(all)")."""
     parts: dict[str, pd.Series] = {}
@@ -336,12 +383,11 @@ def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: s
         by_signal.setdefault(signal, []).append((col, agg))
     for signal, wanted in by_signal.items():
         frame = frames[signal]
+        aggs = [agg for _c, agg in wanted]
         if dim is None or dimension is None:
-            keys = None
+            figs = _signals.figures(frame, aggs)
         else:
-            frame = cohort_sql.explode(frame[["v", dimension]], {dimension: dim})
-            keys = frame[dimension].astype(object).where(frame[dimension].notna(), MISSING)
-        figs = _signals.figures(frame, [agg for _c, agg in wanted], keys)
+            figs = _cohort_figures(frame, dimension, dim, aggs)
         for col, agg in wanted:
             parts[col] = figs[agg]
     index = parts["traces"].index
