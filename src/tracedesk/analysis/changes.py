@@ -196,40 +196,100 @@ class _Grid:
     last: np.ndarray
 
 
-def _members(col: pd.Series) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Values of a dimension with enough samples, and a row mask for each. Trace rows hold comma lists
-    of models/agents: a sample belongs to each listed value's cohort."""
-    raw = col.astype(object).where(col.notna(), None)
-    text = raw.dropna().astype(str)
-    text = text[text != ""]
-    is_list = bool(text.str.contains(",", regex=False).any())
-    exploded = text.str.split(",").explode() if is_list else text
-    counts = exploded.value_counts()
-    values = [str(v) for v, c in counts.items() if c >= MIN_SERIES_N]
+#: per-dimension codes of the frames one detect() reads (frames are identified by id() while it runs)
+_CODES: dict[tuple[int, str], tuple[np.ndarray, list[Any]]] = {}
+_CACHING = [False]
+
+
+def _factor(frame: pd.DataFrame, dim: str) -> tuple[np.ndarray, list[Any]]:
+    """Codes of a dimension column into its distinct cells (-1: missing), so that string tests run
+    once per distinct cell (a store holds few) instead of once per sample."""
+    key = (id(frame), dim)
+    hit = _CODES.get(key)
+    if hit is None:
+        col = frame[dim]
+        if isinstance(col.dtype, pd.CategoricalDtype):  # coded by the store (store.feed)
+            hit = (np.asarray(col.cat.codes, dtype=np.int64), list(col.cat.categories))
+        else:
+            from ..store.feed import code_cells
+
+            raw = col.astype(object)
+            codes, uniques = code_cells(list(raw.where(raw.notna(), None)))
+            hit = (codes, list(uniques))
+        if _CACHING[0]:
+            _CODES[key] = hit
+    return hit
+
+
+def _lut_mask(codes: np.ndarray, cells: list[Any], test: Any) -> np.ndarray:
+    """test(cell) for every sample: evaluated per distinct cell; a missing cell is tested as None
+    (code -1 picks the last entry)."""
+    lut = np.array([bool(test(c)) for c in cells] + [bool(test(None))], dtype=bool)
+    return lut[codes]
+
+
+def _text(cell: Any) -> str:
+    return "" if cell is None else str(cell)
+
+
+def _members(codes: np.ndarray, cells: list[Any], weight: np.ndarray) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Values of a dimension with enough samples (`weight`: samples per row), and a row mask for each.
+    Trace rows hold comma lists of models/agents: a sample belongs to each listed value's cohort."""
+    per_cell = (np.bincount(codes[codes >= 0], weights=weight[codes >= 0], minlength=len(cells))
+                if len(cells) else np.zeros(0))
+    texts = [str(c) for c in cells]
+    is_list = any("," in t for t in texts if t != "")
+    counts: dict[str, int] = {}
+    for t, c in zip(texts, per_cell):
+        if t == "" or not c:
+            continue
+        for piece in (t.split(",") if is_list else [t]):
+            counts[piece] = counts.get(piece, 0) + int(round(c))
+    values = [v for v, c in counts.items() if c >= MIN_SERIES_N]
     values = sorted(values, key=lambda v: (-counts[v], v))[:MAX_VALUES]
     masks: dict[str, np.ndarray] = {}
-    if is_list:
-        padded = ("," + raw.fillna("").astype(str) + ",")
-        for v in values:
-            masks[v] = padded.str.contains("," + v + ",", regex=False).to_numpy(bool)
-    else:
-        codes = raw.map({v: i for i, v in enumerate(values)}).fillna(-1).to_numpy(np.int64)
-        for i, v in enumerate(values):
-            masks[v] = codes == i
+    for v in values:
+        if is_list:
+            masks[v] = _lut_mask(codes, cells, lambda c, v=v: ("," + v + ",") in ("," + _text(c) + ","))
+        else:  # exact value (a cell that is not a string never equals one)
+            masks[v] = _lut_mask(codes, cells, lambda c, v=v: c is not None and c == v)
     return values, masks
+
+
+def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, y: np.ndarray
+             ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Samples summed per (bucket, cell of every dimension): bucket, codes per dimension, and the
+    count, sum and sum of squares of each group. Every cohort's bucket sums are sums of groups, and
+    there are several times fewer groups than samples (a bucket holds many samples of one cohort)."""
+    codes = {d: _factor(frame, d) for d in dims}
+    key = b.astype(np.int64)
+    radix = float(b.max() + 1) if len(b) else 1.0
+    for d in dims:
+        size = len(codes[d][1]) + 1
+        radix *= size
+        if radix >= 2.0 ** 62:  # too many combinations for one integer key: no grouping
+            ones = np.ones(len(b))
+            return b, {d: codes[d][0] for d in dims}, ones, y, y * y
+        key = key * size + (codes[d][0] + 1)
+    _u, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    n = np.bincount(inv).astype(np.float64)
+    s = np.bincount(inv, weights=y)
+    q = np.bincount(inv, weights=y * y)
+    return b[first], {d: codes[d][0][first] for d in dims}, n, s, q
 
 
 def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_buckets: int,
                pairs: bool = True) -> _Grid:
     """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs."""
     b = ((frame["t"].to_numpy(np.int64) - t0) // width).clip(0, n_buckets - 1)
-    y = frame["y"].to_numpy(np.float64)
-    everyone = np.ones(len(frame), dtype=bool)
+    gb, gcodes, gn, gs, gq = _grouped(frame, dims, b, frame["y"].to_numpy(np.float64))
+    everyone = np.ones(len(gb), dtype=bool)
     keys: list[tuple[tuple[str, str], ...]] = [()]
     masks: list[np.ndarray] = [everyone]
     singles: dict[str, dict[str, np.ndarray]] = {}
     for dim in dims:
-        _values, by_value = _members(frame[dim])
+        _values, by_value = _members(gcodes[dim], _factor(frame, dim)[1], gn)
         if by_value:
             singles[dim] = by_value
             for v, m in by_value.items():
@@ -242,13 +302,13 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
                 for v1, m1 in singles[d1].items():
                     for v2, m2 in singles[d2].items():
                         m = m1 & m2
-                        if m.sum() >= MIN_PAIR_N:
+                        if gn[m].sum() >= MIN_PAIR_N:
                             keys.append(tuple(sorted(((d1, v1), (d2, v2)))))
                             masks.append(m)
     cohorts = len(keys)
     # "any value of d" rows (not cohorts themselves): the baseline of a cohort that is new in a window,
     # e.g. {tenant: globex, prompt_version: *} for the first traces of globex on a new prompt version
-    anyof = {dim: frame[dim].notna().to_numpy() & (frame[dim].astype(str) != "").to_numpy() for dim in singles}
+    anyof = {dim: _lut_mask(gcodes[dim], _factor(frame, dim)[1], lambda c: _text(c) != "") for dim in singles}
     for key, m in list(zip(keys[:cohorts], masks[:cohorts])):
         for dim, value in key:
             rest = tuple(kv for kv in key if kv[0] != dim)
@@ -260,10 +320,11 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
     k = len(keys)
     n, s, q = (np.zeros((k, n_buckets)) for _ in range(3))
     for row, m in enumerate(masks):
-        bb, yy = (b, y) if row == 0 else (b[m], y[m])
-        n[row] = np.bincount(bb, minlength=n_buckets)
-        s[row] = np.bincount(bb, weights=yy, minlength=n_buckets)
-        q[row] = np.bincount(bb, weights=yy * yy, minlength=n_buckets)
+        idx = slice(None) if row == 0 else np.flatnonzero(m)
+        bb = gb[idx]
+        n[row] = np.bincount(bb, weights=gn[idx], minlength=n_buckets)
+        s[row] = np.bincount(bb, weights=gs[idx], minlength=n_buckets)
+        q[row] = np.bincount(bb, weights=gq[idx], minlength=n_buckets)
     index = {key: i for i, key in enumerate(keys)}
     parents = np.full((k, 2), -1, dtype=np.int64)
     for row, key in enumerate(keys[:cohorts]):
@@ -337,7 +398,8 @@ def _cums(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]
 
 def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
               min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
-              allow_new: bool = True, with_sums: bool = False) -> tuple[np.ndarray, ...]:
+              allow_new: bool = True, with_sums: bool = False,
+              memo: dict[Any, Any] | None = None) -> tuple[np.ndarray, ...]:
     """z, d, n_in, n_out, borrowed (arrays rows x intervals) of windows [a, e) of some rows.
 
     `cums` are the cumulative sums being scanned (earlier changes removed), `pcums` the original ones.
@@ -346,30 +408,48 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
     dimension, that makes the change smallest (a new prompt version on one tenant is compared with that
     tenant's traffic on the old versions; a new model with all LLM calls)."""
     nb = cums[0].shape[1] - 1
-    length = (e - a)[None, :]
+    # windows shared by every row (1-D a, e) or one set per row (2-D, rows x windows)
+    a = a if a.ndim == 2 else a[None, :]
+    e = e if e.ndim == 2 else e[None, :]
+    length = e - a
+
+    def at(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return c[:, idx[0]] if idx.shape[0] == 1 else np.take_along_axis(c, idx, 1)
+    memo = {} if memo is None else memo  # the rows' slices, kept by a caller evaluating the same rows again
+
+    def rows_of(c: np.ndarray) -> np.ndarray:
+        key = (id(c), 0)
+        if key not in memo:
+            memo[key] = c[rows]
+        return memo[key]
 
     def window(c: tuple[np.ndarray, ...], r: np.ndarray) -> tuple[np.ndarray, ...]:
-        cn, cs, cq = c
-        n_in = cn[r][:, e] - cn[r][:, a]
-        s_in = cs[r][:, e] - cs[r][:, a]
-        q_in = cq[r][:, e] - cq[r][:, a]
-        return n_in, s_in, q_in, cn[r][:, -1:] - n_in, cs[r][:, -1:] - s_in, cq[r][:, -1:] - q_in
+        cn, cs, cq = (rows_of(x) for x in c)
+        n_in = at(cn, e) - at(cn, a)
+        s_in = at(cs, e) - at(cs, a)
+        q_in = at(cq, e) - at(cq, a)
+        return n_in, s_in, q_in, cn[:, -1:] - n_in, cs[:, -1:] - s_in, cq[:, -1:] - q_in
 
     n_in, s_in, q_in, n_out, s_out, q_out = window(cums, rows)
     if span is None:
         span = (np.zeros(cums[0].shape[0], dtype=np.int64), np.full(cums[0].shape[0], nb, dtype=np.int64))
     own = n_out >= MIN_BASELINE_N
     z, d = _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign)
-    ok = own & _minority(n_in, n_out, e[None, :] >= nb)
+    ok = own & _minority(n_in, n_out, e >= nb)
     z_b = np.full(z.shape, np.inf)
     d_b = np.zeros(z.shape)
     nb_out = np.zeros(z.shape)
     sb_out = np.zeros(z.shape)
-    o_in, _, _, o_out, _, _ = window(pcums, rows)
+    if cums is pcums:  # the first round scans the original sums: the same counts
+        o_in, o_out = n_in, n_out
+    else:
+        cn = rows_of(pcums[0])
+        o_in = at(cn, e) - at(cn, a)
+        o_out = cn[:, -1:] - o_in
     # new = it (nearly) did not exist BEFORE the window, for long enough to tell (a cohort that only
     # stopped, e.g. a prompt version replaced by the next, is not new: it is compared with itself)
-    o_before = pcums[0][rows][:, a]
-    before_len = a[None, :].astype(np.float64)
+    o_before = at(rows_of(pcums[0]), a)
+    before_len = a.astype(np.float64)
     # (and the window starts after the first NEW_RATE of the range: a cohort quiet in the first hours
     # of the range is diurnal traffic, not a new value, the same rule the start estimate uses)
     new = ~own & (o_before * length < NEW_RATE * o_in * before_len) & (before_len >= NEW_RATE * nb) \
@@ -381,13 +461,16 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
             if not has.any():
                 continue
             # the parent outside the cohort's whole lifetime: a fixed baseline, so that moving the
-            # window's start does not buy a bigger baseline
-            p_rows = np.where(has, pr, 0)
-            fa, fe = span[0][rows][:, None], span[1][rows][:, None]
-            p_n, p_s, p_q = (c[p_rows][:, -1:] - (np.take_along_axis(c[p_rows], fe, 1)
-                                                  - np.take_along_axis(c[p_rows], fa, 1)) for c in pcums)
-            p_in = pcums[0][p_rows][:, -1:] - p_n
-            p_ok = has[:, None] & (p_n >= MIN_BASELINE_N) & ~_new_cohort(p_in, p_n, fe - fa, nb)
+            # window's start does not buy a bigger baseline (the same for every window: kept in memo)
+            if ("parent", j) not in memo:
+                p_rows = np.where(has, pr, 0)
+                fa, fe = span[0][rows][:, None], span[1][rows][:, None]
+                p_n, p_s, p_q = (c[p_rows][:, -1:] - (np.take_along_axis(c[p_rows], fe, 1)
+                                                      - np.take_along_axis(c[p_rows], fa, 1)) for c in pcums)
+                p_in = pcums[0][p_rows][:, -1:] - p_n
+                p_ok = has[:, None] & (p_n >= MIN_BASELINE_N) & ~_new_cohort(p_in, p_n, fe - fa, nb)
+                memo["parent", j] = (p_n, p_s, p_q, p_ok)
+            p_n, p_s, p_q, p_ok = memo["parent", j]
             zj, dj = _stats(n_in, s_in, q_in, p_n, p_s, p_q, sign)
             take = p_ok & (zj < z_b)
             z_b = np.where(take, zj, z_b)
@@ -430,44 +513,74 @@ def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: 
     best_e = np.zeros(len(rows), dtype=np.int64)
     tries = np.zeros(len(rows))
     candidates = [(np.arange(0, nb - k + 1), None, k) for k in _lengths(nb)]
+    memo: dict[Any, Any] = {}
+    counts = cums[0][rows]
     for starts, _none, k in [*candidates, (np.arange(1, nb), None, 0)]:
         ends = starts + k if k else np.full(len(starts), nb)
-        z, _d, _n, _o, _b, tested = _evaluate(cums, pcums, parents, rows, starts, ends, sign, span=span,
-                                              allow_new=allow_new)
-        tries += tested.sum(axis=1)
+        # only rows with some window of MIN_N samples: in the others every window scores -inf and is
+        # not a test (so leaving them out changes nothing, and sparse cohorts cost nothing at short lengths)
+        busy = np.flatnonzero((counts[:, ends] - counts[:, starts]).max(axis=1) >= MIN_N)
+        if not len(busy):
+            continue
+        sub, sub_memo = (rows, memo) if len(busy) == len(rows) else (rows[busy], {})
+        z, _d, _n, _o, _b, tested = _evaluate(cums, pcums, parents, sub, starts, ends, sign, span=span,
+                                              allow_new=allow_new, memo=sub_memo)
+        tries[busy] += tested.sum(axis=1)
         idx = np.argmax(z, axis=1)
-        zz = z[np.arange(len(rows)), idx]
-        better = zz > best
-        best = np.where(better, zz, best)
-        best_a = np.where(better, starts[idx], best_a)
-        best_e = np.where(better, ends[idx], best_e)
+        zz = z[np.arange(len(busy)), idx]
+        better = zz > best[busy]
+        best[busy] = np.where(better, zz, best[busy])
+        best_a[busy] = np.where(better, starts[idx], best_a[busy])
+        best_e[busy] = np.where(better, ends[idx], best_e[busy])
     return [_Scan(int(r), int(best_a[i]), int(best_e[i]), float(best[i]), 0.0, int(tries[i]), 1.0)
             for i, r in enumerate(rows)]
 
 
-def _refine(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, sc: _Scan, nb: int, sign: float,
-            span: tuple[np.ndarray, np.ndarray] | None = None, allow_new: bool = True) -> _Scan:
-    """Exact boundaries: alternate the best start for the end, and the best end for the start."""
-    a, e, best = sc.a, sc.e, sc.z
-    rows = np.array([sc.row])
+def _refine(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, scans: list[_Scan],
+            nb: int, sign: float, span: tuple[np.ndarray, np.ndarray] | None = None,
+            allow_new: bool = True) -> list[_Scan]:
+    """Exact boundaries: alternate the best start for the end, and the best end for the start (up to
+    4 times, until the end stops improving). All scans at once, each row with its own windows; a row
+    is independent of the others, so each gets what refining it alone would give."""
+    if not scans:
+        return []
+    rows = np.array([sc.row for sc in scans], dtype=np.int64)
+    a = np.array([sc.a for sc in scans], dtype=np.int64)
+    e = np.array([sc.e for sc in scans], dtype=np.int64)
+    best = np.array([sc.z for sc in scans], dtype=np.float64)
+    active = np.ones(len(scans), dtype=bool)
+    memo: dict[Any, Any] = {}
+    k = np.arange(nb + 1)[None, :]
+    pick = np.arange(len(scans))
     for _ in range(4):
-        starts = np.arange(0, e)
-        z = _evaluate(cums, pcums, parents, rows, starts, np.full(len(starts), e), sign, span=span, allow_new=allow_new)[0][0]
-        i = int(np.argmax(z))
-        if z[i] > best + 1e-12:
-            a, best = int(starts[i]), float(z[i])
-        ends = np.arange(a + 1, nb + 1)
-        z = _evaluate(cums, pcums, parents, rows, np.full(len(ends), a), ends, sign, span=span, allow_new=allow_new)[0][0]
-        i = int(np.argmax(z))
-        if z[i] > best + 1e-12:
-            e, best = int(ends[i]), float(z[i])
-        else:
+        # starts 0..e-1 of each row (padding past e never wins: -inf)
+        starts = np.broadcast_to(k[:, :nb], (len(scans), nb))
+        z = _evaluate(cums, pcums, parents, rows, starts, np.broadcast_to(e[:, None], starts.shape), sign,
+                      span=span, allow_new=allow_new, memo=memo)[0]
+        z = np.where(starts < e[:, None], z, -np.inf)
+        i = np.argmax(z, axis=1)
+        zi = z[pick, i]
+        better = active & (zi > best + 1e-12)
+        a = np.where(better, i, a)
+        best = np.where(better, zi, best)
+        # ends a+1..nb of each row
+        ends = np.minimum(a[:, None] + 1 + k[:, :nb], nb)
+        z = _evaluate(cums, pcums, parents, rows, np.broadcast_to(a[:, None], ends.shape), ends, sign,
+                      span=span, allow_new=allow_new, memo=memo)[0]
+        z = np.where(a[:, None] + 1 + k[:, :nb] <= nb, z, -np.inf)
+        i = np.argmax(z, axis=1)
+        zi = z[pick, i]
+        better = active & (zi > best + 1e-12)
+        e = np.where(better, ends[pick, i], e)
+        best = np.where(better, zi, best)
+        active &= better
+        if not active.any():
             break
     z, d, n_in, n_out, borrowed, s_in, s_out = (
-        x[0, 0] for x in _evaluate(cums, pcums, parents, rows, np.array([a]), np.array([e]), sign, span=span,
-                                   allow_new=allow_new, with_sums=True))
-    return _Scan(sc.row, a, e, float(z), float(d), sc.tries, sc.p, int(n_in), int(n_out), bool(borrowed),
-                 float(s_in), float(s_out))
+        x[:, 0] for x in _evaluate(cums, pcums, parents, rows, a[:, None], e[:, None], sign, span=span,
+                                   allow_new=allow_new, with_sums=True, memo=memo))
+    return [_Scan(sc.row, int(a[j]), int(e[j]), float(z[j]), float(d[j]), sc.tries, sc.p, int(n_in[j]),
+                  int(n_out[j]), bool(borrowed[j]), float(s_in[j]), float(s_out[j])) for j, sc in enumerate(scans)]
 
 
 def _p_one_sided(z: float) -> float:
@@ -572,6 +685,19 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
     """Findings from sample frames (name -> columns t, v, *dims), ranked by impact.
 
     Pure: no database. Example trace ids are added by `find_changes`."""
+    _MASKS.clear()
+    _CODES.clear()
+    _CACHING[0] = True
+    try:
+        return _detect(frames, signals, dims, since_ns, until_ns, pairs=pairs, alpha=alpha)
+    finally:
+        _MASKS.clear()
+        _CODES.clear()
+        _CACHING[0] = False
+
+
+def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims: Sequence[str],
+            since_ns: int, until_ns: int, *, pairs: bool, alpha: float) -> list[Finding]:
     if until_ns <= since_ns:
         return []
     width = bucket_width_ns(since_ns, until_ns)
@@ -602,8 +728,9 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
         for _round_i in range(ROUNDS):
             if len(rows) == 0:
                 break
-            cums = _cums(n, s, q)
+            cums = pcums if _round_i == 0 else _cums(n, s, q)  # nothing removed yet in the first round
             keep = []
+            scanned = []
             for sc in _scan(cums, pcums, grid.parents, rows, nb, sign, span=(grid.first, grid.last),
                             allow_new=_round_i == 0):  # a cohort is new once
                 if not math.isfinite(sc.z):
@@ -611,19 +738,20 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
                 pvals.append(min(1.0, _p_one_sided(sc.z) * max(sc.tries, 1)))
                 if pvals[-1] > alpha:
                     continue
-                sc = _refine(cums, pcums, grid.parents, sc, nb, sign, span=(grid.first, grid.last),
-                             allow_new=_round_i == 0)
+                scanned.append((sc, len(pvals) - 1))
+            refined = _refine(cums, pcums, grid.parents, [sc for sc, _i in scanned], nb, sign,
+                              span=(grid.first, grid.last), allow_new=_round_i == 0)
+            for sc, (_scanned, test) in zip(refined, scanned):
                 if not math.isfinite(sc.z) or sc.d < MIN_D:
                     continue
                 # the refined window scores at least the scanned one; its p stands in the BH family.
                 # Rates (0/1 samples) get an exact binomial tail: one refusal in ten calls against a
                 # 0.3% base rate is a 3% event, not the 5e-6 the normal approximation says
                 p_one = _binomial_p(sc, sign) if sig.aggregation == "rate" else _p_one_sided(_t_to_z(sc.z, sc.n_in - 1))
-                sc.p = pvals[-1] = min(1.0, p_one * max(sc.tries, 1))
+                sc.p = pvals[test] = min(1.0, p_one * max(sc.tries, 1))
                 if sc.p > alpha:
                     continue
-                raws.append(_Raw(sig, grid, sc, sc.n_in, sc.n_out, sc.n_in / total if total else 0.0,
-                                 test=len(pvals) - 1))
+                raws.append(_Raw(sig, grid, sc, sc.n_in, sc.n_out, sc.n_in / total if total else 0.0, test=test))
                 # remove the change so the next round finds another one (and baselines exclude it)
                 n[sc.row, sc.a:sc.e] = 0
                 s[sc.row, sc.a:sc.e] = 0
@@ -638,11 +766,7 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
     traffic = _traffic_frame(frames, signals)
-    _MASKS.clear()
-    try:
-        findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
-    finally:
-        _MASKS.clear()
+    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     findings = _merge_aliases(findings, dims)
@@ -715,11 +839,11 @@ def _compute_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
         return mask
     mask = np.ones(len(frame), dtype=bool)
     for dim, value in cohort.items():
-        col = frame[dim].astype(object).where(frame[dim].notna(), None).fillna("").astype(str)
+        codes, cells = _factor(frame, dim)
         if value == "*":  # any value
-            mask &= (col != "").to_numpy(bool)
+            mask &= _lut_mask(codes, cells, lambda c: _text(c) != "")
         else:
-            mask &= (("," + col + ",").str.contains("," + value + ",", regex=False)).to_numpy(bool)
+            mask &= _lut_mask(codes, cells, lambda c, v=value: ("," + v + ",") in ("," + _text(c) + ","))
     return mask
 
 
@@ -985,6 +1109,35 @@ def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | 
     return frame
 
 
+def _group_by(sig: FeedSignal, dims: Sequence[str]) -> tuple[str, ...]:
+    return tuple(d for d in dims if d not in OWN_DIMENSIONS or d in sig.own)
+
+
+def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str]) -> pd.DataFrame:
+    frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
+    for d in dims:
+        if d not in group_by:
+            frame[d] = None
+    return frame
+
+
+def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_ns: int | None,
+             until_ns: int | None) -> dict[str, pd.DataFrame]:
+    """`load_samples` of every signal, the built-in ones read together (store.feed: signals sharing
+    their rows are read in one query, and kept on the connection per data version)."""
+    from ..store.feed import signal_frames
+
+    since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
+    until = None if until_ns is None else until_ns - 1
+    read = signal_frames(db, [(s.name, s.signal, _group_by(s, dims)) for s in signals], since, until)
+    out = {}
+    for sig in signals:
+        frame = read.get(sig.name)
+        out[sig.name] = (load_samples(db, sig, dims, since_ns, until_ns) if frame is None
+                         else _named(frame, _group_by(sig, dims), dims))
+    return out
+
+
 def cohort_filters(cohort: dict[str, str], start_ns: int | None, end_ns: int | None) -> Any:
     """The trace Filters selecting a cohort and window (for example traces and the Traces page link)."""
     from ..store.query import Filters
@@ -1013,7 +1166,7 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
 
         dims = [d if d in dimension_names() or d.startswith("dims.") else f"dims.{d}" for d in dimensions]
     signals = feed_signals(q.evaluator_names(db))
-    frames = {sig.name: load_samples(db, sig, dims, since, until) for sig in signals}
+    frames = load_all(db, signals, dims, since, until)
     names = [d[5:] if d.startswith("dims.") else d for d in dims]
     findings = detect(frames, signals, names, since, until, pairs=pairs)
     if top is not None:

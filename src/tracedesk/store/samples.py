@@ -133,15 +133,36 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
 
 
 def register_functions(db: sqlite_utils.Database) -> None:
-    """SQL functions the sample queries call (the refusal check runs inside the one query)."""
-    detector = refusal_detector(db)
-    db.conn.create_function("td_is_refusal", 1, lambda text: int(detector.is_refusal(_text(text))),
-                            deterministic=True)
-    # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
-    from ..ingest.redact import find_pii
+    """SQL functions the sample queries call (the refusal check runs inside the one query). Verdicts
+    are remembered per text (store.text_checks; `save_text_checks` keeps them in the database)."""
+    from ..analysis import refusals
+    from ..ingest import redact
+    from . import text_checks
 
-    db.conn.create_function("td_has_pii", 1, lambda text: int(bool(text) and bool(find_pii(text))),
-                            deterministic=True)
+    detector = refusal_detector(db)
+    registered = getattr(db, "_td_text_functions", None)
+    if registered is not None and registered[0] is db.conn and registered[1] == detector:
+        return
+    refusal = text_checks.Remembered(
+        db, text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)),
+        lambda text: int(detector.is_refusal(_text(text))))
+    db.conn.create_function("td_is_refusal", 1, refusal, deterministic=True)
+    # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
+    pii = text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
+                                 lambda text: int(bool(text) and bool(redact.find_pii(text))))
+    db.conn.create_function("td_has_pii", 1, pii, deterministic=True)
+    try:
+        db._td_text_functions = (db.conn, detector, [refusal, pii])  # type: ignore[attr-defined]
+    except AttributeError:  # an object that takes no attributes: registered again next time
+        pass
+
+
+def save_text_checks(db: sqlite_utils.Database) -> int:
+    """Keep the text verdicts found on this connection in the database (see store.text_checks)."""
+    from . import text_checks
+
+    registered = getattr(db, "_td_text_functions", None)
+    return text_checks.save(db, registered[2]) if registered is not None else 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,220 @@
+"""The changes feed's reads: the samples of several signals that share their rows, in one query.
+
+`tracedesk.analysis.changes` scans ~16 signals. Read one by one through the registry
+(`store.samples.query_samples`), the LLM-span signals (duration, time to first token, refusals) read
+the same LLM spans three times, the five trace-summary signals the traces table five times, and each
+evaluator the evaluations once more. A *family* here is a set of signals with the same source table,
+the same row condition and the same cohort columns; `read_family` selects every member's value in one
+pass and splits the rows per member. Each member's rows, their order (the same index range scan as
+its own query) and their values are those `query_samples` returns for it: the SQL of the dimensions
+and time bounds is that function's (cohort_sql), only the value columns are side by side.
+
+Frames are kept on the connection per data version (`store.data_version`): a second feed over an
+unchanged database reads nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from . import cohort_sql
+from .connect import data_version
+from .samples import _dim_sql, _dims, register_functions, save_text_checks
+
+
+@dataclass(frozen=True)
+class Member:
+    """One signal of a family: its name, its value expression and, optionally, its own condition
+    (rows failing it are not its samples: `CASE WHEN cond THEN value END`)."""
+
+    name: str
+    value_sql: str
+    where_sql: str | None = None
+    params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Family:
+    """Signals read together: source 'span' | 'trace' | 'eval', shared row condition and parameters."""
+
+    source: str
+    where: tuple[str, ...]
+    params: tuple[Any, ...]
+    members: tuple[Member, ...]
+
+
+def _source(source: str, dims: list[Any]) -> tuple[str, str]:
+    if source == "span":
+        frm = "spans s LEFT JOIN traces t ON t.trace_id = s.trace_id" if dims else "spans s"
+        return frm, "s.start_ns"
+    if source == "trace":
+        return "traces t", "t.start_ns"
+    if source == "eval":
+        frm = "evaluations e JOIN traces t ON t.trace_id = e.trace_id"
+        if cohort_sql.needs_span(dims):
+            frm += " LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id"
+        return frm, "t.start_ns"
+    raise ValueError(f"unknown sample source {source!r}; valid choices: span, trace, eval")
+
+
+def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[str], since_ns: int | None,
+                until_ns: int | None) -> dict[str, pd.DataFrame]:
+    """Each member's samples (columns t, v, *group_by) with since < t <= until, rows as its own
+    query_samples(..., explode=False) would return them, sorted by t (stable); dimension columns are
+    categorical (the same values; the feed codes them once). Frames are shared with
+    the cache of `signal_frames`: treat them as read-only."""
+    dims = _dims(tuple(group_by))
+    frm, tcol = _source(family.source, dims)
+    values: list[str] = []
+    params: list[Any] = []
+    for m in family.members:
+        if m.where_sql:
+            values.append(f"CASE WHEN {m.where_sql} THEN {m.value_sql} END")
+            params.extend(m.params)
+        else:
+            values.append(m.value_sql)
+    # no "some value IS NOT NULL" condition: it would compute each value (a refusal check) twice;
+    # rows that are no member's sample are dropped below
+    clauses = [*family.where, f"{tcol} IS NOT NULL"]
+    all_params: list[Any] = [*params, *family.params]
+    if since_ns is not None:
+        clauses.append(f"{tcol} > ?")
+        all_params.append(int(since_ns))
+    if until_ns is not None:
+        clauses.append(f"{tcol} <= ?")
+        all_params.append(int(until_ns))
+    cols = "".join(f", {_dim_sql(family.source, d, db)}" for d in dims)
+    sql = (f"SELECT {tcol}, {', '.join(values)}{cols} FROM {frm} WHERE {' AND '.join(clauses)}")
+    register_functions(db)
+    rows = db.execute(sql, all_params).fetchall()
+    out: dict[str, pd.DataFrame] = {}
+    n_val = len(values)
+    if rows:
+        cols_t = list(zip(*rows))
+        t = np.asarray(cols_t[0], dtype=np.int64)
+        # each dimension coded once for the whole family: categorical columns (missing: code -1)
+        dim_cols = [code_cells(c) for c in cols_t[1 + n_val:]]
+    for i, m in enumerate(family.members):
+        if not rows:
+            out[m.name] = pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64"),
+                                        **{g: pd.Series(dtype="object") for g in group_by}})
+            continue
+        raw = np.asarray(cols_t[1 + i], dtype=object)
+        has = np.array([x is not None for x in raw], dtype=bool)
+        frame = pd.DataFrame({"t": t[has], "v": raw[has].astype(np.float64),
+                              **{g: _column(codes[has], cells) for g, (codes, cells) in zip(group_by, dim_cols)}})
+        out[m.name] = frame.sort_values("t", kind="stable").reset_index(drop=True)
+    return out
+
+
+def code_cells(column: Sequence[Any]) -> tuple[np.ndarray, pd.Index]:
+    """Codes of a column's cells into its distinct values (the values as stored: text, or a number
+    from a mapped JSON key), -1 for NULL."""
+    values = np.asarray(column, dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if any(not isinstance(u, str) for u in uniques):
+        # numbers from JSON: 1, 1.0 and true are equal in Python but different cells (texts "1", "1.0",
+        # "True"): code them by type and value
+        typed = np.empty(len(values), dtype=object)
+        typed[:] = [None if v is None else (type(v).__name__, v) for v in values]
+        codes, pairs = pd.factorize(typed, use_na_sentinel=True)
+        uniques = np.array([p[1] for p in pairs], dtype=object)
+    return np.asarray(codes, dtype=np.int64), pd.Index(uniques, dtype=object)
+
+
+def _column(codes: np.ndarray, cells: pd.Index) -> Any:
+    if cells.is_unique:
+        return pd.Categorical.from_codes(codes, cells)
+    # cells a categorical cannot hold apart (1 and true): the values themselves
+    values = np.empty(len(codes), dtype=object)
+    values[:] = [None if c < 0 else cells[c] for c in codes]
+    return pd.Series(values, dtype=object)
+
+
+def _cache(db: sqlite_utils.Database) -> dict[Any, Any]:
+    """Frames read on this connection, dropped when anyone commits (data_version moves)."""
+    version = data_version(db)
+    cache = getattr(db, "_td_feed_cache", None)
+    if cache is None or cache.get("version") != version:
+        cache = {"version": version}
+        try:
+            db._td_feed_cache = cache  # type: ignore[attr-defined]
+        except AttributeError:  # an object that takes no attributes: no cache, still correct
+            pass
+    return cache  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------
+# Which family a registered signal belongs to (the SQL of its reader in store.samples, side by side)
+
+
+def _member(name: str, signal: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...], tuple[Any, ...]], Member] | None:
+    """(family key: source, where, params), member — or None for a signal read on its own."""
+    from .samples import _LLM_VALUES, _REFUSAL_TEXT, _TRACE_VALUES
+
+    kind = signal.get("type")
+    params = {k: v for k, v in signal.items() if k != "type"}
+    evals = ("eval", ("e.name IS NOT NULL",), ())
+    if kind in ("eval_score", "quality") and set(params) == {"evaluator"}:
+        return evals, Member(name, "e.score", "e.name = ?", (params["evaluator"],))
+    if kind == "thumbs_down_rate" and not params:
+        return evals, Member(name, "CASE WHEN e.label = 'thumbs_down' THEN 1 ELSE 0 END", "e.name = 'user_feedback'")
+    if kind == "pii_rate" and not params:
+        return (("span", ("s.parent_span_id IS NULL", "s.output_text IS NOT NULL"), ()),
+                Member(name, "td_has_pii(s.output_text)"))
+    if kind in _TRACE_NAMES and not params:
+        return ("trace", (), ()), Member(name, _TRACE_VALUES[_TRACE_NAMES[kind]])
+    if kind == "error_rate" and not params:
+        return ("trace", (), ()), Member(name, "t.error_count > 0")
+    if kind == "error_rate" and set(params) == {"span_kind"}:
+        return ("span", ("s.kind = ?",), (params["span_kind"],)), Member(name, "s.status = 'ERROR'")
+    if kind == "duration" and set(params) == {"span_kind"}:
+        return ("span", ("s.kind = ?",), (params["span_kind"],)), Member(name, "s.duration_ms")
+    if kind in ("refusal_rate_answer", "refusal_rate") and params.get("source", "output_text") == "output_text" \
+            and set(params) <= {"source"}:
+        return (("span", ("s.kind = ?",), ("LLM",)),
+                Member(name, f"td_is_refusal({_REFUSAL_TEXT})", "s.output_text IS NOT NULL"))
+    if kind in _LLM_NAMES and not params:
+        value, extra = _LLM_VALUES[_LLM_NAMES[kind]]
+        return ("span", ("s.kind = ?",), ("LLM",)), Member(name, value, extra)
+    return None
+
+
+#: signal type -> store.samples._TRACE_VALUES key / _LLM_VALUES key (as signals.BUILTINS wires them)
+_TRACE_NAMES = {"trace_duration": "duration_ms", "cost_per_trace": "cost_usd", "tokens_per_trace": "total_tokens",
+                "tool_calls_per_trace": "tool_calls", "llm_calls_per_trace": "llm_calls",
+                "spans_per_trace": "span_count"}
+_LLM_NAMES = {"ttft": "ttft_ms", "input_tokens": "input_tokens", "output_tokens": "output_tokens",
+              "input_length": "input_length", "output_length": "output_length"}
+
+
+def signal_frames(db: sqlite_utils.Database, wanted: Sequence[tuple[str, dict[str, Any], tuple[str, ...]]],
+                  since_ns: int | None, until_ns: int | None) -> dict[str, pd.DataFrame]:
+    """Samples of the built-in signals among `wanted` ((name, signal document, group_by) each), read
+    in families; signals not listed in the result are read through the registry by the caller."""
+    key = ("feed", tuple((n, repr(sorted(sig.items())), tuple(g)) for n, sig, g in wanted), since_ns, until_ns)
+    if key in _cache(db):
+        return dict(_cache(db)[key])
+    families: dict[tuple[Any, ...], list[Member]] = {}
+    for name, signal, group_by in wanted:
+        found = _member(name, signal)
+        if found is None:
+            continue
+        (source, where, params), member = found
+        families.setdefault((source, where, params, tuple(group_by)), []).append(member)
+    out: dict[str, pd.DataFrame] = {}
+    for (source, where, params, group_by), members in families.items():
+        fam = Family(source, where, params, tuple(members))
+        if source == "eval":  # the evaluators asked for, not every evaluation
+            names = sorted({p for m in members for p in m.params} | (
+                {"user_feedback"} if any("user_feedback" in (m.where_sql or "") for m in members) else set()))
+            fam = Family(source, (f"e.name IN ({', '.join('?' for _ in names)})",), tuple(names), tuple(members))
+        out.update(read_family(db, fam, group_by, since_ns, until_ns))
+    save_text_checks(db)  # a write: the frames are kept under the version after it
+    _cache(db)[key] = out
+    return dict(out)

@@ -1,0 +1,85 @@
+"""Refusal and PII verdicts the feed keeps in the database (store.text_checks): reused by a new
+connection, redone when the checker's settings or a text change, and the feed's values unchanged."""
+from __future__ import annotations
+
+import sqlite3
+
+from tracedesk.analysis import refusals
+from tracedesk.models import Span
+from tracedesk.store import connect, write_batch
+from tracedesk.store.feed import signal_frames
+from tracedesk.store.samples import save_refusal_phrases
+
+T0 = 1_763_942_400_000_000_000
+MS = 1_000_000
+TEXTS = ["I can't help with that.", "Sure, the invoice is attached.", "Sure, the invoice is attached.",
+         "Write to jane.doe@example.com for a refund."]
+WANTED = [("refusal_rate", {"type": "refusal_rate_answer"}, ()), ("pii_rate", {"type": "pii_rate"}, ())]
+
+
+def _db(path: str):
+    db = connect(path)
+    spans = []
+    for i, text in enumerate(TEXTS):
+        tid, start = f"{i + 1:032x}", T0 + i * 60_000 * MS
+        spans.append(Span(trace_id=tid, span_id=f"{2 * i + 1:016x}", parent_span_id=None, name="request",
+                          kind="CHAIN", start_ns=start, end_ns=start + 1000 * MS, duration_ms=1000.0, status="OK",
+                          output_text=text))
+        spans.append(Span(trace_id=tid, span_id=f"{2 * i + 2:016x}", parent_span_id=f"{2 * i + 1:016x}",
+                          name="answer", kind="LLM", start_ns=start + MS, end_ns=start + 900 * MS,
+                          duration_ms=899.0, status="OK", model="m", output_text=text))
+    write_batch(db, spans)
+    return db
+
+
+def _values(path: str) -> dict[str, list[float]]:
+    frames = signal_frames(connect(path), WANTED, None, None)
+    return {name: frames[name]["v"].tolist() for name, _s, _g in WANTED}
+
+
+def _kept(path: str) -> list[tuple[str, int]]:
+    with sqlite3.connect(path) as c:
+        return sorted((k.split(":")[0], r) for k, r in c.execute("SELECT checker, result FROM text_checks"))
+
+
+def test_verdicts_are_kept_and_a_new_connection_does_not_check_again(tmp_path, monkeypatch):
+    path = str(tmp_path / "t.db")
+    _db(path)
+    assert _values(path) == {"refusal_rate": [1.0, 0.0, 0.0, 0.0], "pii_rate": [0.0, 0.0, 0.0, 1.0]}
+    # one verdict per distinct text and check (the repeated answer is checked once)
+    assert _kept(path) == [("pii", 0), ("pii", 0), ("pii", 1), ("refusal", 0), ("refusal", 0), ("refusal", 1)]
+
+    def fail(self, text):
+        raise AssertionError(f"checked again: {text!r}")
+
+    monkeypatch.setattr(refusals.RefusalDetector, "is_refusal", fail)
+    assert _values(path)["refusal_rate"] == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_new_phrase_settings_and_changed_texts_are_checked_again(tmp_path):
+    path = str(tmp_path / "t.db")
+    db = _db(path)
+    assert _values(path)["refusal_rate"] == [1.0, 0.0, 0.0, 0.0]
+    save_refusal_phrases(db, ["sure, the invoice"], [])
+    assert _values(path)["refusal_rate"] == [1.0, 1.0, 1.0, 0.0]
+    # the verdicts of the old settings are gone, those of the new ones kept
+    assert [r for k, r in _kept(path) if k == "refusal"] == [0, 1, 1]
+    save_refusal_phrases(db, [], [])
+    db.execute("UPDATE spans SET output_text = 'I cannot assist with that request.' WHERE kind = 'LLM' "
+               "AND trace_id = ?", [f"{4:032x}"])
+    db.conn.commit()
+    assert _values(path)["refusal_rate"] == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_a_database_in_a_callers_transaction_is_read_but_not_written(tmp_path):
+    path = str(tmp_path / "t.db")
+    db = _db(path)
+    db.conn.execute("BEGIN")  # an open transaction of the caller
+    db.conn.execute("INSERT INTO settings VALUES ('x', '1')")
+    frames = signal_frames(db, WANTED, None, None)
+    assert frames["refusal_rate"]["v"].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert db.conn.in_transaction
+    db.conn.rollback()
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT name FROM sqlite_master WHERE name = 'text_checks'").fetchall() == []
+
