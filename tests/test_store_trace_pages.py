@@ -19,6 +19,9 @@ def ws(tmp_path):
     spans = [Span(trace_id=TID, span_id=f"{j:016x}", parent_span_id=None if j == 0 else f"{0:016x}",
                   name=f"s{j}", kind="TOOL" if j % 2 else "LLM", tool_name="t" if j % 2 else None,
                   start_ns=T0 + (j % 4) * 1000, end_ns=T0 + 10_000, duration_ms=0.01) for j in range(23)]
+    # the root reports usage its child span 2 also reports: only the child's cost counts for the trace
+    spans[0].input_tokens, spans[0].cost_usd = 20, 1.0
+    spans[2].input_tokens, spans[2].cost_usd = 10, 0.25
     write_batch(db, spans, [Evaluation(trace_id=TID, span_id=f"{5:016x}", name="x", score=1.0, source="heuristic"),
                             Evaluation(trace_id=TID, span_id=f"{6:016x}", name="x", score=0.0, source="heuristic"),
                             Evaluation(trace_id=TID, span_id=None, name="t", score=0.5, source="heuristic")])
@@ -75,3 +78,6 @@ def test_steps_group_by_kind_and_name(ws):
         ("LLM", "s0", 1), ("LLM", "s12", 1), ("LLM", "s16", 1), ("LLM", "s20", 1), ("LLM", "s4", 1),
         ("LLM", "s8", 1), ("TOOL", "t", 11), ("LLM", "s10", 1), ("LLM", "s14", 1), ("LLM", "s18", 1),
         ("LLM", "s2", 1), ("LLM", "s22", 1), ("LLM", "s6", 1)]
+    costs = {r["step"]: r["cost_usd"] for r in steps.to_dict("records") if r["cost_usd"] == r["cost_usd"]}
+    assert {k: v for k, v in costs.items() if v is not None} == {"s2": 0.25}
+    assert ws.trace_summary(TID)["cost_usd"] == 0.25

@@ -120,7 +120,9 @@ def trace_page(db: sqlite_utils.Database, trace_id: str, page_size: int, *, page
 def step_counts(db: sqlite_utils.Database, trace_id: str, kinds: Iterable[str]) -> pd.DataFrame:
     """The trace's spans of the given kinds grouped by (kind, step): step is the agent's, tool's or model's
     name as the trajectory graph labels it, else the span name. Columns kind, step, spans, errors,
-    total_ms, cost_usd, first_start_ns; in order of first appearance."""
+    total_ms, cost_usd, first_start_ns; in order of first appearance. cost_usd sums the spans the trace's
+    own cost counts (`usage_counted`: not a parent whose descendants report the same usage), so the
+    steps add up to the trace's cost."""
     from .query import frame
 
     wanted = sorted(set(kinds))
@@ -131,6 +133,7 @@ def step_counts(db: sqlite_utils.Database, trace_id: str, kinds: Iterable[str]) 
             "ELSE COALESCE(NULLIF(name, ''), '(no name)') END")
     return frame(db, f"SELECT kind, {step} AS step, COUNT(*) AS spans, "
                      "SUM(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END) AS errors, "
-                     "SUM(duration_ms) AS total_ms, SUM(cost_usd) AS cost_usd, MIN(start_ns) AS first_start_ns "
+                     "SUM(duration_ms) AS total_ms, SUM(CASE WHEN usage_counted THEN cost_usd END) AS cost_usd, "
+                     "MIN(start_ns) AS first_start_ns "
                      f"FROM spans WHERE trace_id = ? AND kind IN ({marks}) GROUP BY 1, 2 "
                      "ORDER BY first_start_ns, kind, step", [trace_id, *wanted])
