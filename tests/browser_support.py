@@ -24,14 +24,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(db: Path) -> Iterator[str]:
-    """`streamlit run app.py` on `db` (loopback, headless); yields the base URL once /_stcore/health says ok."""
+def serve_app(db: Path, script: str = "app.py") -> Iterator[str]:
+    """`streamlit run SCRIPT` (the checkout's app.py by default) on `db` (loopback, headless); yields the
+    base URL once /_stcore/health says ok."""
     port = free_port()
     env = {**os.environ, "TRACEDESK_DB": str(db), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     log_path = db.parent / "streamlit.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

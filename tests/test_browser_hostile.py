@@ -233,3 +233,17 @@ def test_a_link_in_another_case_opens_its_page_without_a_dialog(app_url, browser
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("entry", ["app.py", "packaged"])
+def test_a_deep_link_as_the_servers_first_request_opens_its_page(hostile_db, browser, entry):
+    """The first request a fresh server gets is a shared link to a span, through both entry scripts
+    (`streamlit run app.py`, and the packaged one `tracedesk app` runs). Streamlit runs the first script run
+    of a server whose main script has a `pages/` folder beside it as an old-style multipage app, which
+    cannot find /Trace and shows "Page not found"; neither entry may have one."""
+    from tracedesk.sample.demo import app_path
+
+    script = "app.py" if entry == "app.py" else str(app_path())
+    with serve_app(hostile_db, script) as base:
+        page = _open(browser, f"{base}/Trace?trace_id={TRACE}&span_id={'1' * 16}", "Spans & waterfall")
+        page.close()

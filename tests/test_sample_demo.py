@@ -83,7 +83,7 @@ def test_ensure_demo_db_leaves_an_existing_file_alone(tmp_path):
 
 def test_app_path_is_the_packaged_entry_in_a_checkout():
     # one app for a checkout and a wheel: the entry ships inside the package
-    assert app_path() == REPO / "src" / "tracedesk" / "app" / "streamlit_app.py"
+    assert app_path() == REPO / "src" / "tracedesk" / "app" / "entry" / "streamlit_app.py"
 
 
 def test_sample_generate_cli(tmp_path, capsys):
@@ -125,7 +125,7 @@ def test_demo_runs_from_a_non_editable_wheel(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"tracedesk/sample/data/{f.name}" for f in sample_files()} <= names
     assert {"tracedesk/sample/data/ground_truth.json", "tracedesk/sample/data/incidents.json",
-            "tracedesk/app/streamlit_app.py", "tracedesk/app/main.py", "tracedesk/py.typed"} <= names
+            "tracedesk/app/entry/streamlit_app.py", "tracedesk/app/main.py", "tracedesk/py.typed"} <= names
     pages = sorted(p.name for p in (REPO / "src/tracedesk/app/pages").glob("*.py"))
     assert pages and {f"tracedesk/app/pages/{p}" for p in pages} <= names
     site = tmp_path / "site"
@@ -141,7 +141,7 @@ def test_demo_runs_from_a_non_editable_wheel(tmp_path):
     module, first_file, app = probe.stdout.split()
     for path in (module, first_file, app):
         assert Path(path).is_relative_to(site), path
-    assert Path(app) == site / "tracedesk" / "app" / "streamlit_app.py"
+    assert Path(app) == site / "tracedesk" / "app" / "entry" / "streamlit_app.py"
 
     db = tmp_path / "demo.db"
     port = _free_port()
@@ -166,7 +166,7 @@ def test_demo_runs_from_a_non_editable_wheel(tmp_path):
         log.close()
     output = (tmp_path / "demo.log").read_text()
     assert "building it from the bundled sample week" in output
-    assert f"Opening the workbench ({site / 'tracedesk' / 'app' / 'streamlit_app.py'})" in output
+    assert f"Opening the workbench ({site / 'tracedesk' / 'app' / 'entry' / 'streamlit_app.py'})" in output
     con = store.connect(str(db))
     assert con.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == sample_ground_truth()["traces"]
     assert store.get_setting(con, "sample")["sample"] is True

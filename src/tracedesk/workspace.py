@@ -10,6 +10,7 @@ Results a handle computes are cached on the workspace, keyed on the database's d
 """
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import threading
@@ -39,8 +40,23 @@ if TYPE_CHECKING:
     from .store.trace_pages import TracePage
 
 T = TypeVar("T")
-#: Results kept per workspace (backtests, drift reports, score frames); all dropped when the data changes.
-MEMO_ENTRIES = 64
+#: Results kept per workspace (page reads, backtests, drift reports, score frames); all dropped when the
+#: data changes. A page makes 5-20 reads; this keeps a few dozen pages' worth, each a small frame.
+MEMO_ENTRIES = 256
+
+
+def _fresh(value: T) -> T:
+    """A kept result handed out: frames, dicts and lists copied (pages add columns to what they get),
+    graphs and scalars as they are (read-only)."""
+    if isinstance(value, pd.DataFrame):
+        return value.copy()  # type: ignore[return-value]
+    if isinstance(value, (dict, list)):
+        return copy.deepcopy(value)
+    return value
+
+
+def _fkey(filters: Filters | None) -> str:
+    return repr(filters if filters is not None else Filters())
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -177,11 +193,15 @@ class Workspace:
                 self._job = store.connect(self.path, check_same_thread=False)
             return fn(self._job, *args, **kwargs)
 
+    def kept(self, key: Hashable, compute: Callable[[sqlite_utils.Database], T]) -> T:
+        """memo() for the pages' reads: a frame, dict or list comes out as a copy the caller may change."""
+        return _fresh(self.memo(key, compute))
+
     # -- what is there ---------------------------------------------------------------------------
 
     @_locked
     def is_empty(self) -> bool:
-        return not _workbench.has_traces(self.db)
+        return not self.memo(("has_traces",), _workbench.has_traces)
 
     @_locked
     def is_sample(self) -> bool:
@@ -202,29 +222,29 @@ class Workspace:
 
     @_locked
     def time_bounds(self) -> tuple[int | None, int | None]:
-        return _query.time_bounds(self.db)
+        return self.memo(("time_bounds",), _query.time_bounds)
 
     @_locked
     def dimensions(self) -> list[str]:
         """Cohort dimensions (tracedesk.cohorts) with at least one value, then mapped ones kept in `dims`."""
         out = [d for d in _metrics.COHORT_DIMENSIONS if self.values(d, limit=1)]
-        return out + _query.extra_dimensions(self.db)
+        return out + self.extra_dimensions()
 
     @_locked
     def extra_dimensions(self) -> list[str]:
         """Mapped cohort dimensions kept in the `dims` JSON (beyond route/tenant/prompt_version/environment)."""
-        return _query.extra_dimensions(self.db)
+        return self.kept(("extra_dimensions",), _query.extra_dimensions)
 
     @_locked
     def values(self, dimension: str, limit: int = 500) -> list[str]:
         """Values of a dimension, or of model / agent / kind / status / tag, most frequent first."""
-        if dimension in ("tag", "tags"):  # reads span attributes: kept until the data changes
-            return self.memo(("values.tag", limit), lambda db: _query.distinct_values(db, "tag", limit))
-        return _query.distinct_values(self.db, dimension, limit)
+        # every page's sidebar lists them (span-level ones scan the spans): kept until the data changes
+        name = "tag" if dimension in ("tag", "tags") else dimension
+        return self.kept(("values", name, limit), lambda db: _query.distinct_values(db, name, limit))
 
     @_locked
     def evaluator_names(self) -> list[str]:
-        return _query.evaluator_names(self.db)
+        return self.kept(("evaluator_names",), _query.evaluator_names)
 
     # -- frames ----------------------------------------------------------------------------------
 
@@ -235,16 +255,20 @@ class Workspace:
     def traces(self, filters: Filters | None = None, *, sort: str = "start_ns", descending: bool = True,
                limit: int | None = None, offset: int = 0, with_evals: bool = False) -> pd.DataFrame:
         """Trace summaries; with_evals adds evals / eval_pass_rate / min_score for the returned rows."""
-        df = _query.traces(self.db, filters, sort=sort, descending=descending, limit=limit, offset=offset)
-        if with_evals:
-            ev = _query.trace_eval_summary(self.db, df["trace_id"].tolist())
-            df = df.merge(ev, on="trace_id", how="left")
-            df["evals"] = df["evals"].fillna(0).astype(int)
-        return df
+        def compute(db: sqlite_utils.Database) -> pd.DataFrame:
+            df = _query.traces(db, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+            if with_evals:
+                ev = _query.trace_eval_summary(db, df["trace_id"].tolist())
+                df = df.merge(ev, on="trace_id", how="left")
+                df["evals"] = df["evals"].fillna(0).astype(int)
+            return df
+        if limit is None:  # a whole-table frame (a notebook): not kept
+            return compute(self.db)
+        return self.kept(("traces", _fkey(filters), sort, descending, limit, offset, with_evals), compute)
 
     @_locked
     def count_traces(self, filters: Filters | None = None) -> int:
-        return _query.count_traces(self.db, filters)
+        return self.memo(("count_traces", _fkey(filters)), lambda db: _query.count_traces(db, filters))
 
     @_locked
     def spans(self, filters: Filters | None = None, *, kinds: Sequence[str] | None = None,
@@ -274,18 +298,22 @@ class Workspace:
         pass rate, lowest score), most recent first."""
         from .store import sessions as _sessions
 
-        return _sessions.sessions(self.db, filters, limit=limit)
+        return self.kept(("sessions", _fkey(filters), limit), lambda db: _sessions.sessions(db, filters, limit=limit))
 
     @_locked
     def session(self, session_id: str) -> pd.DataFrame:
         """One conversation as turns in time order: user_input, assistant_output, cost, latency and a
         `scores` column ({evaluator: mean score}) and `passed` (passed/judged or None) per turn."""
+        return self.kept(("session", session_id), lambda db: self._session(db, session_id))
+
+    @staticmethod
+    def _session(db: sqlite_utils.Database, session_id: str) -> pd.DataFrame:
         from .store import sessions as _sessions
 
-        turns = _sessions.session_turns(self.db, session_id)
+        turns = _sessions.session_turns(db, session_id)
         scores: dict[str, dict[str, float | None]] = {}
         passed: dict[str, list[int]] = {}
-        for trace_id, name, score, ok, judged in _sessions.turn_scores(self.db, session_id):
+        for trace_id, name, score, ok, judged in _sessions.turn_scores(db, session_id):
             scores.setdefault(trace_id, {})[name] = None if score is None else float(score)
             tally = passed.setdefault(trace_id, [0, 0])
             tally[0] += int(ok or 0)
@@ -321,7 +349,7 @@ class Workspace:
     @_locked
     def trace(self, trace_id: str) -> pd.DataFrame:
         """All columns of one trace's spans (JSON decoded), in start order; empty if unknown."""
-        return _query.trace_spans(self.db, trace_id)
+        return self.kept(("trace", trace_id), lambda db: _query.trace_spans(db, trace_id))
 
     @_locked
     def trace_page(self, trace_id: str, page_size: int = 100, *, page: int | None = None,
@@ -343,43 +371,49 @@ class Workspace:
 
     @_locked
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
-        df = _workbench.trace_summary(self.db, trace_id)
+        df = self.memo(("trace_summary", trace_id), lambda db: _workbench.trace_summary(db, trace_id))
         return None if df.empty else df.iloc[0].to_dict()
 
     @_locked
     def evaluations(self, filters: Filters | None = None, *, trace_id: str | None = None,
                     names: Sequence[str] | None = None) -> pd.DataFrame:
-        return _query.evaluations(self.db, filters, trace_id=trace_id, names=names)
+        if trace_id is None:  # every evaluation (a notebook frame): not kept
+            return _query.evaluations(self.db, filters, trace_id=trace_id, names=names)
+        return self.kept(("evaluations", _fkey(filters), trace_id, tuple(names or ())),
+                         lambda db: _query.evaluations(db, filters, trace_id=trace_id, names=names))
 
     # -- metrics ---------------------------------------------------------------------------------
 
     @_locked
     def kpis(self, filters: Filters | None = None) -> dict[str, Any]:
-        return _metrics.kpis(self.db, filters)
+        return self.kept(("kpis", _fkey(filters)), lambda db: _metrics.kpis(db, filters))
 
     @_locked
     def eval_summary(self, filters: Filters | None = None) -> pd.DataFrame:
-        return _metrics.eval_summary(self.db, filters)
+        return self.kept(("eval_summary", _fkey(filters)), lambda db: _metrics.eval_summary(db, filters))
 
     @_locked
     def timeseries(self, filters: Filters | None = None, freq: str | None = None) -> pd.DataFrame:
-        return _metrics.timeseries(self.db, filters, freq)
+        return self.kept(("timeseries", _fkey(filters), freq), lambda db: _metrics.timeseries(db, filters, freq))
 
     @_locked
     def cohort_matrix(self, dimension: str, filters: Filters | None = None, *,
                       evaluator: str | None = None) -> pd.DataFrame:
-        return _metrics.cohort_matrix(self.db, dimension, filters, evaluator=evaluator)
+        return self.kept(("cohort_matrix", dimension, _fkey(filters), evaluator),
+                         lambda db: _metrics.cohort_matrix(db, dimension, filters, evaluator=evaluator))
 
     @_locked
     def ranked_cohorts(self, dimension: str, filters: Filters | None = None, *, min_traces: int = 5,
                        evaluator: str | None = None, side: str = "both") -> pd.DataFrame:
         """Cohorts by distance from the global figure (side="worse": only how much worse they are)."""
-        return _metrics.ranked_cohorts(self.db, dimension, filters, min_traces=min_traces, evaluator=evaluator,
-                                       side=side)
+        return self.kept(("ranked_cohorts", dimension, _fkey(filters), min_traces, evaluator, side),
+                         lambda db: _metrics.ranked_cohorts(db, dimension, filters, min_traces=min_traces,
+                                                            evaluator=evaluator, side=side))
 
     @_locked
     def worst_cohorts(self, filters: Filters | None = None, *, top: int = 5, min_traces: int = 5) -> pd.DataFrame:
-        return _metrics.worst_cohorts(self.db, filters, top=top, min_traces=min_traces)
+        return self.kept(("worst_cohorts", _fkey(filters), top, min_traces),
+                         lambda db: _metrics.worst_cohorts(db, filters, top=top, min_traces=min_traces))
 
     @_locked
     def compare_windows(self, dimension: str, window_a: tuple[Any, Any], window_b: tuple[Any, Any],
@@ -387,7 +421,8 @@ class Workspace:
         """Windows are (start, end) as ns ints, datetimes or ISO strings."""
         a = (_query.to_ns(window_a[0]), _query.to_ns(window_a[1]))
         b = (_query.to_ns(window_b[0]), _query.to_ns(window_b[1]))
-        return _metrics.compare_windows(self.db, dimension, a, b, filters, evaluator=evaluator)
+        return self.kept(("compare_windows", dimension, a, b, _fkey(filters), evaluator),
+                         lambda db: _metrics.compare_windows(db, dimension, a, b, filters, evaluator=evaluator))
 
     @_locked
     def signal(self, name: str, dimension: str | None = None, filters: Filters | None = None, *,
@@ -413,17 +448,21 @@ class Workspace:
 
     @_locked
     def health(self, filters: Filters | None = None) -> dict[str, Any]:
-        return _metrics.monitoring_health(self.db, filters)
+        return self.kept(("health", _fkey(filters)), lambda db: _metrics.monitoring_health(db, filters))
 
     # -- graphs ----------------------------------------------------------------------------------
 
     @_locked
     def trajectory(self, trace_id: str, *, collapse: bool = True) -> nx.DiGraph:
-        return _graph.trajectory(self.db, trace_id, collapse=collapse)
+        """One trace's trajectory graph (kept until the data changes: treat it as read-only)."""
+        return self.memo(("trajectory", trace_id, collapse),
+                         lambda db: _graph.trajectory(db, trace_id, collapse=collapse))
 
     @_locked
     def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 5_000) -> nx.DiGraph:
-        return _graph.agent_topology(self.db, filters, max_traces=max_traces)
+        """Who hands off to whom (kept until the data changes: treat the graph as read-only)."""
+        return self.memo(("agent_topology", _fkey(filters), max_traces),
+                         lambda db: _graph.agent_topology(db, filters, max_traces=max_traces))
 
     @staticmethod
     def topology_frames(g: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:

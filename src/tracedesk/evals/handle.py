@@ -70,18 +70,37 @@ class EvalsHandle:
         key = tuple(names) if names else None
         return self._ws.memo(("evals.scores", key), lambda db: scores(db, key))
 
-    def by_cohort(self, name: str, by: str) -> "pd.DataFrame":
-        """Per cohort value of `by`: count, mean score, pass rate, p10 for evaluator `name`."""
-        from .results import by_cohort
+    def evaluated(self) -> list[str]:
+        """Evaluators with stored evaluations, by name (what the page's distributions can show)."""
+        from ..store.eval_views import evaluated_names
 
-        frame = self.scores()
-        return by_cohort(frame[frame["name"] == name], by)
+        return self._ws.memo(("evals.evaluated",), evaluated_names)
+
+    def _score_counts(self, name: str, by: str) -> "pd.DataFrame":
+        from .results import score_counts
+
+        return self._ws.memo(("evals.score_counts", name, by), lambda db: score_counts(db, name, by))
+
+    def by_cohort(self, name: str, by: str) -> "pd.DataFrame":
+        """Per cohort value of `by`: count, mean score, pass rate, p10 for evaluator `name` (aggregated in
+        SQLite: no evaluation row is fetched; equal to results.by_cohort over the scores() rows)."""
+        from .results import by_cohort_counts
+
+        return by_cohort_counts(self._score_counts(name, by), name, by)
+
+    def histogram(self, name: str, by: str) -> "pd.DataFrame":
+        """Evaluator `name`'s scores in ten bins over [0, 1] per cohort value of `by`: columns `by`,
+        bin_start, bin_end, count (for charts.evals.score_histogram)."""
+        from .results import histogram_counts
+
+        return histogram_counts(self._score_counts(name, by), by)
 
     def review_queue(self, limit: int = 50) -> "pd.DataFrame":
-        """Worst first: error rows, then failed rows by ascending score."""
-        from .results import review_queue
+        """Worst first: error rows, then failed rows by ascending score (sorted and cut in SQLite)."""
+        from .results import review_queue_rows
 
-        return review_queue(self.scores(), limit=limit)
+        return self._ws.memo(("evals.review_queue", int(limit)),
+                             lambda db: review_queue_rows(db, limit)).copy()
 
     # -- custom judges -----------------------------------------------------------------------------
 

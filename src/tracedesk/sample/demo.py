@@ -43,7 +43,7 @@ def sample_files() -> list[Path]:
 def app_path() -> Path:
     """The Streamlit entry to run: the app ships inside the package (tracedesk/app/), so an installed
     wheel and a checkout run the same file."""
-    entry = Path(str(resources.files("tracedesk").joinpath("app").joinpath("streamlit_app.py")))
+    entry = Path(str(resources.files("tracedesk").joinpath("app").joinpath("entry").joinpath("streamlit_app.py")))
     if not entry.is_file():
         raise FileNotFoundError(
             f"The tracedesk app files were not found ({entry} is missing): reinstall tracedesk."

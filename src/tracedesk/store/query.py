@@ -258,9 +258,9 @@ def trace_where(f: Filters | None, alias: str = "t") -> tuple[str, list[Any]]:
     for attr, col in _SPAN_LIST_FIELDS.items():
         values = getattr(f, attr)
         if values:
-            # `+` keeps SQLite on the (trace_id, span_id) key for this correlated lookup: with the
-            # column's own index it scans every span of that model per trace (~1000x slower)
-            span_conds.append(f"+s.{col} IN ({','.join('?' for _ in values)})")
+            # the sub-query below runs once (uncorrelated), so the column's own index serves it: at 1M
+            # spans status=ERROR takes 0.04 s through idx_spans_status, 2.6 s scanning the table
+            span_conds.append(f"s.{col} IN ({','.join('?' for _ in values)})")
             params.extend(values)
     if f.text:
         span_conds.append("(" + " OR ".join(_TEXT_MATCH.format(col=c) for c in _TEXT_COLUMNS) + ")")

@@ -49,21 +49,20 @@ if go:
         st.success(report.lines()[1])
         st.code("\n".join(report.lines()), language=None)
 
-frame = ws.evals.scores()
-if frame.empty:
+names = ws.evals.evaluated()
+if not names:
     st.info("No evaluations yet. Pick evaluators above and press **Run evaluators** "
             "(or run `tracedesk eval run --evaluator pii`).")
     st.stop()
 
 st.subheader("Score distributions by cohort")
 c = st.columns(2)
-names = sorted(frame["name"].unique())
 if st.session_state.get("view_evaluator") not in names:
     st.session_state.pop("view_evaluator", None)
 name = c[0].selectbox("Evaluator", names, key="view_evaluator")
 by = c[1].selectbox("Cohort", ws.evals.cohort_columns, key="cohort")
 assert name is not None and by is not None  # both option lists are non-empty here
-st.altair_chart(score_histogram(frame, name, by), width="stretch")
+st.altair_chart(score_histogram(ws.evals.histogram(name, by), name, by), width="stretch")
 ui.show_frame(ws.evals.by_cohort(name, by), column_config={
     "mean": st.column_config.NumberColumn(format="%.3f"), "pass_rate": st.column_config.NumberColumn(format="%.2f"),
     "p10": st.column_config.NumberColumn(format="%.2f")})
