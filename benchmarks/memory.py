@@ -10,7 +10,9 @@ Each case runs `tracedesk ingest` (or a notebook call) in its own process under 
     before, 2.2-2.7 GB;
   * one trace of 100k spans against 100k spans in 10-span traces, in the same run: spans/s of each and
     their ratio (before, 2,600 spans/s: each batch re-summarised the whole trace);
-  * `ws.spans()` of the document's database: peak RSS growth against the frame's own size.
+  * `ws.spans()` of the document's database: peak RSS growth against the frame's own size;
+  * the Trace page on the 100k-span trace (benchmarks/trace_page.py): data calls and a full AppTest render,
+    whole-trace view (before) against the paged one, wall and CPU time.
 Prints the figures and writes benchmarks/results/memory.json and memory.md (README-ready).
 """
 from __future__ import annotations
@@ -25,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import trace_page  # benchmarks/trace_page.py: the Trace page's time on the 100k-span trace
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -184,11 +188,18 @@ def main() -> None:
     print(f"one trace of {n:,} spans: {out['one_trace']['spans_per_s']:,} spans/s ({r_one['cpu_s']:.1f} CPU-s) vs "
           f"{out['one_trace']['normal_spans_per_s']:,} spans/s ({r_many['cpu_s']:.1f} CPU-s) for 10-span traces: "
           f"{out['one_trace']['cpu_ratio']:.2f}x in CPU time", flush=True)
+    page = _run([sys.executable, str(HERE / "trace_page.py"), str(work / "one.db"), "--json"])
+    if page["returncode"]:
+        raise SystemExit(f"benchmarks/trace_page.py failed:\n{page['stderr'][-2000:]}")
+    out["trace_page"] = json.loads(page["stdout"].strip().splitlines()[-1])
+    print("\n".join(trace_page.markdown(out["trace_page"])), flush=True)
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "memory.json").write_text(json.dumps(out, indent=2) + "\n")
         (RESULTS / "memory.md").write_text(markdown(out))
         print(f"wrote {RESULTS / 'memory.json'} and {RESULTS / 'memory.md'}")
+        if update_readme(HERE.parent / "README.md", out):
+            print("updated the README's memory table")
 
 
 def markdown(out: dict) -> str:
@@ -205,7 +216,44 @@ def markdown(out: dict) -> str:
             f"CPU time {1 / t['cpu_ratio']:.2f}x that of the same number of spans in 10-span traces "
             f"({t['normal_spans_per_s']:,} spans/s in the same run; was 2,600 spans/s) |",
             f"| `ws.spans()` of the document's {f['rows']:,} spans | +{f['rss_growth_mb']:,} MB | | "
-            f"{f['growth_over_frame']:.2f}x the frame's own {f['frame_mb']:,} MB |", ""])
+            f"{f['growth_over_frame']:.2f}x the frame's own {f['frame_mb']:,} MB |", "",
+            *(trace_page.markdown(out["trace_page"]) + [""] if "trace_page" in out else [])])
+
+
+README_START, README_END = "<!-- memory-table:start (benchmarks/memory.py) -->", "<!-- memory-table:end -->"
+
+
+def readme_table(out: dict) -> str:
+    """The README's short table: this run's figures for the inputs that used to take gigabytes or minutes."""
+    d, bm, t = out["document"], out["bomb"], out["one_trace"]
+    rows = [f"Measured {out['date']} on {os.cpu_count()} shared cores (load {out['uptime']}); full table: "
+            "[benchmarks/results/memory.md](benchmarks/results/memory.md).", "",
+            "| input | peak RSS | time: wall / CPU | before this release |", "|---|---:|---:|---|",
+            f"| one {d['mb']} MB OTLP/JSON document, ingest ({d['spans']:,} spans) | {d['peak_rss_mb']:,.0f} MB | "
+            f"{d['wall_s']:,.0f}s / {d['cpu_s']:,.0f}s | 2.9 GB peak RSS for 300 MB |",
+            f"| a {bm['compressed_mb']} MB gzip inflating to 1 GB | {bm['peak_rss_mb']:,.0f} MB | {bm['wall_s']:.1f}s | "
+            f"2.2-2.7 GB; now refused (exit {bm['exit']}) naming the limit and --max-inflate-ratio |",
+            f"| one trace of {t['spans']:,} spans, ingest | {t['peak_rss_mb']:,.0f} MB | {t['spans_per_s']:,} spans/s, "
+            f"{t['cpu_s']:.1f}s CPU | 2,600 spans/s |"]
+    if "trace_page" in out:
+        p = out["trace_page"]
+        a = p["after"]["render"]
+        was = (f"{p['before']['render']['wall_s']:,.0f}s / {p['before']['render']['cpu_s']:,.0f}s whole "
+               "(measured in the same run)" if "before" in p else "")
+        rows.append(f"| its Trace page, first render ({p['page_spans']} spans a page) | | "
+                    f"{a['wall_s']:.2f}s / {a['cpu_s']:.2f}s | {was} |")
+    return "\n".join(rows) + "\n"
+
+
+def update_readme(path: Path, out: dict) -> bool:
+    """Replace the README's memory table (between its markers) with this run's figures."""
+    text = path.read_text() if path.exists() else ""
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _old, tail = rest.split(README_END, 1)
+    path.write_text(head + README_START + "\n" + readme_table(out) + README_END + tail)
+    return True
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM_ARGS, chromium, free_port, serve_app  # noqa: F401
+from browser_support import BUSY_JS as _BUSY, CHROMIUM_ARGS, browser, chromium, free_port, serve_app  # noqa: F401
 
 import tracedesk
 from tracedesk.store.query import Filters
@@ -55,14 +55,6 @@ def app_url(app_db):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-_BUSY = """() => !document.querySelector('[data-testid="stStatusWidget"]')
-    && !document.querySelector('[data-stale="true"]') && !document.querySelector('[data-testid="stSkeleton"]')"""
 
 
 def settle(page) -> None:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM_ARGS, chromium, free_port, serve_app  # noqa: F401
+from browser_support import BUSY_JS as _BUSY, CHROMIUM_ARGS, browser, chromium, free_port, serve_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -96,14 +96,6 @@ def app_url(hostile_db):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-_BUSY = """() => !document.querySelector('[data-testid="stStatusWidget"]')
-    && !document.querySelector('[data-stale="true"]') && !document.querySelector('[data-testid="stSkeleton"]')"""
 
 #: Elements the payloads would create if any string were interpreted (the listener's port is filled in).
 _INJECTED = {

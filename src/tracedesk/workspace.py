@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .drift.handle import DriftHandle
     from .evals.handle import EvalsHandle
     from .receiver.handle import LiveHandle
+    from .store.trace_pages import TracePage
 
 T = TypeVar("T")
 #: Results kept per workspace (page reads, backtests, drift reports, score frames); all dropped when the
@@ -349,6 +350,24 @@ class Workspace:
     def trace(self, trace_id: str) -> pd.DataFrame:
         """All columns of one trace's spans (JSON decoded), in start order; empty if unknown."""
         return self.kept(("trace", trace_id), lambda db: _query.trace_spans(db, trace_id))
+
+    @_locked
+    def trace_page(self, trace_id: str, page_size: int = 100, *, page: int | None = None,
+                   span_id: str | None = None) -> "TracePage":
+        """One page of a trace's spans in start order (for traces too big for `trace`): page `page`
+        (0-based), or the page holding `span_id`; with the exact span count and the evaluations of the
+        page's spans and of the trace. An unknown trace gives span_count 0."""
+        from .store import trace_pages
+
+        return trace_pages.trace_page(self.db, trace_id, page_size, page=page, span_id=span_id)
+
+    @_locked
+    def trace_steps(self, trace_id: str) -> pd.DataFrame:
+        """A trace's trajectory as counts: its agent, LLM, tool, retriever... spans grouped by kind and
+        step name (spans, errors, total_ms, cost_usd), in order of first appearance."""
+        from .store import trace_pages
+
+        return trace_pages.step_counts(self.db, trace_id, _graph.KEPT_KINDS)
 
     @_locked
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:

@@ -336,6 +336,11 @@ def _opt(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
+#: The Trace page draws a trace of up to this many spans whole (tree, waterfall, graph); a bigger one is
+#: shown TRACE_PAGE_SPANS spans at a time with its steps counted (a 100k-span trace took a minute whole).
+TRACE_WHOLE_MAX_SPANS = 2_000
+TRACE_PAGE_SPANS = 100
+
 #: URL keys that are not filters but a page's own state (kept when the filters are written)
 PAGE_PARAMS: tuple[str, ...] = ("trace_id", "span_id", "sort", "desc", "page", "since", "until", "cohort")
 

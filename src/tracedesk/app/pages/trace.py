@@ -1,4 +1,9 @@
-"""Trace: span tree and waterfall, the selected span's content and scores, the trajectory graph."""
+"""Trace: span tree and waterfall, the selected span's content and scores, the trajectory graph.
+
+A trace of more than ui.TRACE_WHOLE_MAX_SPANS spans is shown a page of spans at a time (reading, decoding
+and drawing a 100k-span trace whole took about a minute), with its steps counted instead of the graph."""
+from datetime import datetime, timezone
+
 import streamlit as st
 
 from tracedesk import charts
@@ -21,24 +26,79 @@ if not trace_id:
 wanted_span = st.query_params.get("span_id")
 ui.set_url_params({"trace_id": trace_id}, keep=("trace_id", "span_id"))
 
+
+def header(started: str) -> None:
+    """The trace's id, root, start and summary figures (from its `traces` row)."""
+    st.caption(f"{ui.md_code(trace_id)} · {ui.md(summary.get('root_name'))} · started {started} UTC")
+    cols = st.columns(6)
+    cols[0].metric("Duration", ui.fmt_ms(summary.get("duration_ms")))
+    cols[1].metric("Spans", ui.fmt_int(summary.get("span_count")))
+    cols[2].metric("Errors", ui.fmt_int(summary.get("error_count")))
+    cols[3].metric("Tokens", ui.fmt_int(summary.get("total_tokens")))
+    cols[4].metric("Cost", ui.fmt_usd(summary.get("cost_usd")))
+    cols[5].metric("Complete tree", "yes" if summary.get("complete") else "no",
+                   help="One root and no orphan spans.")
+
+
+def paged_trace() -> None:
+    """A trace too big to draw whole: one page of spans in start order (the page holding the URL's span
+    first), its waterfall and span detail, and the steps counted instead of the trajectory graph."""
+    start_ns = summary.get("start_ns")
+    header("?" if start_ns is None else
+           datetime.fromtimestamp(int(start_ns) // 1_000_000_000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))
+    size = ui.TRACE_PAGE_SPANS
+    page_key = f"page_of_{trace_id}"
+    if page_key in st.session_state:
+        tp = ws.trace_page(trace_id, size, page=int(st.session_state[page_key]) - 1)
+    else:  # first view: the page holding the span a link names
+        tp = ws.trace_page(trace_id, size, span_id=wanted_span)
+    st.session_state[page_key] = tp.page + 1  # clamped to the last page, should the trace have shrunk
+    st.info(f"This trace has {tp.span_count:,} spans; showing spans {tp.first:,}–{tp.last:,} in start order "
+            f"(page {tp.page + 1:,} of {tp.page_count:,}, {size:,} spans a page). Traces of more than "
+            f"{ui.TRACE_WHOLE_MAX_SPANS:,} spans are shown a page at a time.")
+    st.number_input("Page", min_value=1, max_value=tp.page_count, step=1, key=page_key)
+    spans, evals = tp.spans, tp.evaluations
+    tab_spans, tab_steps = st.tabs(["Spans & waterfall", "Steps"])
+    with tab_spans:
+        if spans.empty:  # the trace lost spans since its summary was written
+            st.warning("No spans on this page.")
+            return
+        st.altair_chart(charts.waterfall(spans), width="stretch")
+        ui.show_frame(spans[["start", "span_id", "parent_span_id", "name", "kind", "status", "duration_ms"]])
+        labels = {r["span_id"]: ui.span_choice_label(r) for r in spans.to_dict("records")}
+        ids = list(labels)
+        key = f"span_of_{trace_id}_page_{tp.page}"
+        if key not in st.session_state:
+            st.session_state[key] = wanted_span if wanted_span in ids else ids[0]
+        chosen = st.selectbox("Span (this page)", ids, key=key, format_func=labels.__getitem__)
+        assert chosen is not None  # ids is never empty
+        ui.set_url_params({"trace_id": trace_id, "span_id": chosen}, keep=("trace_id", "span_id"))
+        ui.render_span(spans[spans["span_id"] == chosen].iloc[0].to_dict(), evals)
+        trace_level = evals[evals["span_id"].isna()] if not evals.empty else evals
+        if not trace_level.empty:
+            st.markdown("**Trace-level evaluations**")
+            ui.show_frame(trace_level[["name", "score", "passed", "label", "reason", "source"]])
+    with tab_steps:
+        st.caption(f"The trajectory graph draws one node per step: for {tp.span_count:,} spans it would be "
+                   "unreadable and take a minute to lay out, so the trace's agent, LLM, tool and retrieval "
+                   "steps are counted by kind and name instead, in order of first appearance.")
+        steps = ws.trace_steps(trace_id)
+        ui.show_frame(steps[["kind", "step", "spans", "errors", "total_ms", "cost_usd"]])
+
+
+summary = ws.trace_summary(trace_id) or {}
+if (summary.get("span_count") or 0) > ui.TRACE_WHOLE_MAX_SPANS:
+    paged_trace()
+    st.stop()
+
 spans = ws.trace(trace_id)
 if spans.empty:
     st.warning(f"No trace {ui.md_code(trace_id, limit=80)} in this database.")
     st.info("Next step: check the id, or find the trace on the **Traces** page.")
     st.stop()
 
-summary = ws.trace_summary(trace_id) or {}
 evals = ws.evaluations(trace_id=trace_id)
-st.caption(f"{ui.md_code(trace_id)} · {ui.md(summary.get('root_name'))} · started "
-           f"{spans['start'].min():%Y-%m-%d %H:%M:%S} UTC")
-cols = st.columns(6)
-cols[0].metric("Duration", ui.fmt_ms(summary.get("duration_ms")))
-cols[1].metric("Spans", ui.fmt_int(summary.get("span_count")))
-cols[2].metric("Errors", ui.fmt_int(summary.get("error_count")))
-cols[3].metric("Tokens", ui.fmt_int(summary.get("total_tokens")))
-cols[4].metric("Cost", ui.fmt_usd(summary.get("cost_usd")))
-cols[5].metric("Complete tree", "yes" if summary.get("complete") else "no",
-               help="One root and no orphan spans.")
+header(f"{spans['start'].min():%Y-%m-%d %H:%M:%S}")
 
 tab_spans, tab_graph = st.tabs(["Spans & waterfall", "Trajectory graph"])
 with tab_spans:
