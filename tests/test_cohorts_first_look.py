@@ -53,3 +53,14 @@ def test_non_text_cohort_values_take_the_explode_path() -> None:
     got = metrics._cohort_figures(frame, "tier", dim, ["count", "mean"])
     assert list(got.index) == [1, 2]
     assert got["mean"].tolist() == [2.0, 2.5]
+
+
+def test_explode_repeats_each_row_once_per_member_in_order() -> None:
+    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0, 4.0, 5.0], "model": ["a,b", None, "", " a , a", 7],
+                          "route": ["x", "y", "z", "w", "v"]})
+    out = cohort_sql.explode(frame, {"model": cohorts.BY_NAME["model"]})
+    assert out["v"].tolist() == [1.0, 1.0, 2.0, 3.0, 4.0, 4.0, 5.0]
+    assert out["route"].tolist() == ["x", "x", "y", "z", "w", "w", "v"]
+    # a missing, empty or non-text cell is one row without a value
+    assert out["model"].tolist() == ["a", "b", None, None, "a", "a", None]
+    assert list(out.index) == list(range(7))

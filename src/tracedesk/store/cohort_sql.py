@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 
@@ -154,12 +155,20 @@ def explode(frame: pd.DataFrame, columns: dict[str, Dimension]) -> pd.DataFrame:
         if col not in out.columns:
             continue
         if dim.membership and not dim.mapped:
-            distinct = [c for c in pd.unique(out[col]) if isinstance(c, str)]
-            if any("," in c for c in distinct):
-                # split each distinct list once (a store holds few model/agent combinations); a missing
-                # value maps to NaN, which explode keeps as one row
-                lists = {c: cohorts.split_members(c) for c in distinct}
-                out = out.assign(**{col: out[col].map(lists)}).explode(col, ignore_index=True)
+            codes, distinct = pd.factorize(out[col].to_numpy(dtype=object), use_na_sentinel=True)
+            if any(isinstance(c, str) and "," in c for c in distinct):
+                # split each distinct list once (a store holds few model/agent combinations), then repeat
+                # each row once per member with numpy; a missing or non-text value stays one row (None)
+                lists = [cohorts.split_members(c) if isinstance(c, str) else [None] for c in distinct]
+                lens = np.asarray([len(m) for m in lists] + [1], dtype=np.int64)
+                flat = np.asarray([x for m in lists for x in m] + [None], dtype=object)
+                codes = np.where(codes < 0, len(lists), codes)
+                row_lens = lens[codes]
+                rows = np.repeat(np.arange(len(codes), dtype=np.int64), row_lens)
+                within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(row_lens) - row_lens, row_lens)
+                members = flat[np.repeat((np.cumsum(lens) - lens)[codes], row_lens) + within]
+                out = out.take(rows).reset_index(drop=True)
+                out = out.assign(**{col: pd.Series(members, dtype=object)})
         values = out[col].astype(object)
         values = values.where(~(values.isna() | (values == "")), None)
         if dim.derived_from == "model":
