@@ -3,11 +3,15 @@
 A trace of more than ui.TRACE_WHOLE_MAX_SPANS spans is shown a page of spans at a time (reading, decoding
 and drawing a 100k-span trace whole took about a minute), with its steps counted instead of the graph."""
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ui.page_setup("Trace")
 ws = ui.require_workspace()
@@ -40,6 +44,23 @@ def header(started: str) -> None:
                    help="One root and no orphan spans.")
 
 
+def span_detail(rows: "pd.DataFrame", evals: "pd.DataFrame", key: str, label: str) -> None:
+    """Pick one of `rows` (the span a link names first), keep it in the URL, show it and the trace-level
+    evaluations: the same for a whole trace and for one page of a huge one."""
+    labels = {r["span_id"]: ui.span_choice_label(r) for r in rows.to_dict("records")}
+    ids = list(labels)
+    if key not in st.session_state:  # a link may name the span to show first
+        st.session_state[key] = wanted_span if wanted_span in ids else ids[0]
+    chosen = st.selectbox(label, ids, key=key, format_func=labels.__getitem__)
+    assert chosen is not None  # ids is never empty
+    ui.set_url_params({"trace_id": trace_id, "span_id": chosen}, keep=("trace_id", "span_id"))
+    ui.render_span(rows[rows["span_id"] == chosen].iloc[0].to_dict(), evals)
+    trace_level = evals[evals["span_id"].isna()] if not evals.empty else evals
+    if not trace_level.empty:
+        st.markdown("**Trace-level evaluations**")
+        ui.show_frame(trace_level[["name", "score", "passed", "label", "reason", "source"]])
+
+
 def paged_trace() -> None:
     """A trace too big to draw whole: one page of spans in start order (the page holding the URL's span
     first), its waterfall and span detail, and the steps counted instead of the trajectory graph."""
@@ -65,19 +86,7 @@ def paged_trace() -> None:
             return
         st.altair_chart(charts.waterfall(spans), width="stretch")
         ui.show_frame(spans[["start", "span_id", "parent_span_id", "name", "kind", "status", "duration_ms"]])
-        labels = {r["span_id"]: ui.span_choice_label(r) for r in spans.to_dict("records")}
-        ids = list(labels)
-        key = f"span_of_{trace_id}_page_{tp.page}"
-        if key not in st.session_state:
-            st.session_state[key] = wanted_span if wanted_span in ids else ids[0]
-        chosen = st.selectbox("Span (this page)", ids, key=key, format_func=labels.__getitem__)
-        assert chosen is not None  # ids is never empty
-        ui.set_url_params({"trace_id": trace_id, "span_id": chosen}, keep=("trace_id", "span_id"))
-        ui.render_span(spans[spans["span_id"] == chosen].iloc[0].to_dict(), evals)
-        trace_level = evals[evals["span_id"].isna()] if not evals.empty else evals
-        if not trace_level.empty:
-            st.markdown("**Trace-level evaluations**")
-            ui.show_frame(trace_level[["name", "score", "passed", "label", "reason", "source"]])
+        span_detail(spans, evals, f"span_of_{trace_id}_page_{tp.page}", "Span (this page)")
     with tab_steps:
         st.caption(f"The trajectory graph draws one node per step: for {tp.span_count:,} spans it would be "
                    "unreadable and take a minute to lay out, so the trace's agent, LLM, tool and retrieval "
@@ -104,19 +113,7 @@ tab_spans, tab_graph = st.tabs(["Spans & waterfall", "Trajectory graph"])
 with tab_spans:
     st.altair_chart(charts.waterfall(spans), width="stretch")
     tree = ws.span_tree(spans)
-    labels = {r["span_id"]: ui.span_choice_label(r) for r in tree.to_dict("records")}
-    ids = list(labels)
-    key = f"span_of_{trace_id}"
-    if key not in st.session_state:  # a link may name the span to show first
-        st.session_state[key] = wanted_span if wanted_span in ids else ids[0]
-    chosen = st.selectbox("Span", ids, key=key, format_func=labels.__getitem__)
-    assert chosen is not None  # ids is never empty
-    ui.set_url_params({"trace_id": trace_id, "span_id": chosen}, keep=("trace_id", "span_id"))
-    ui.render_span(tree[tree["span_id"] == chosen].iloc[0].to_dict(), evals)
-    trace_level = evals[evals["span_id"].isna()] if not evals.empty else evals
-    if not trace_level.empty:
-        st.markdown("**Trace-level evaluations**")
-        ui.show_frame(trace_level[["name", "score", "passed", "label", "reason", "source"]])
+    span_detail(tree, evals, f"span_of_{trace_id}", "Span")
 with tab_graph:
     g = ws.trajectory(trace_id)
     notes = []
