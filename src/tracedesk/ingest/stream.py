@@ -225,16 +225,19 @@ def _items(text: _Text) -> Iterator[int]:
     while True:
         yield i
         i += 1
-        c = text.peek()
-        if c == ",":
-            text.pos += 1
-        elif c == "]":
-            text.pos += 1
+        if _array_ends(text, ""):
             return
-        elif not c and text.eof:
-            raise RecordError(TRUNCATED)
-        else:
-            raise _Structure(f"expected ',' or ']' at character {text.offset + text.pos:,}")
+
+
+def _array_ends(text: _Text, after: str) -> bool:
+    """Step over the separator after an array element: True at the closing ']', False after a ','."""
+    c = text.peek()
+    if c in (",", "]"):
+        text.pos += 1
+        return c == "]"
+    if not c and text.eof:
+        raise RecordError(TRUNCATED)
+    raise _Structure(f"expected ',' or ']'{after} at character {text.offset + text.pos:,}")
 
 
 def _keys(text: _Text) -> Iterator[str]:
@@ -412,16 +415,8 @@ def _span_values(text: _Text) -> Iterator[tuple[int, Any]]:
                 no_cut_before = text.offset + cuts[-1].end()
         yield i, text.value()
         i += 1
-        c = text.peek()
-        if c == ",":
-            text.pos += 1
-        elif c == "]":
-            text.pos += 1
+        if _array_ends(text, f" after span {i - 1}"):
             return
-        elif not c and text.eof:
-            raise RecordError(TRUNCATED)
-        else:
-            raise _Structure(f"expected ',' or ']' after span {i - 1} at character {text.offset + text.pos:,}")
 
 
 def _spans(spans: list[tuple[int, Any]], resource: dict[str, Any], scope: str | None, where: str, ri: int, si: int,
