@@ -102,6 +102,26 @@ def test_a_document_broken_midway_keeps_the_spans_before_the_break(monkeypatch):
     assert len(rejected) == 1 and "truncated" in rejected[0] and rejected[0].startswith("doc.json: ")
 
 
+@pytest.mark.parametrize("drop", [("scope",), ("scope", "resource")])
+def test_a_broken_document_keeps_spans_read_before_their_scope_or_resource(monkeypatch, drop):
+    """Scope and resource are optional in OTLP: spans met before them are held until the object ends, and a
+    document cut inside the spans array must still store the complete ones."""
+    spans = [span(TRACE, f"{i:016x}", f"op {i}", {"input.value": "x" * 50}) for i in range(1, 200)]
+    body = request(spans)
+    for rs in body["resourceSpans"]:
+        if "resource" in drop:
+            rs.pop("resource", None)
+        for ss in rs["scopeSpans"]:
+            ss.pop("scope", None)
+    data = json.dumps(body).encode()
+    got, _evals, rejected, _records = _streamed(data[: len(data) * 2 // 3], 512, monkeypatch)
+    assert 100 < len(got) < 199
+    assert [s.span_id for s in got] == [f"{i:016x}" for i in range(1, len(got) + 1)]
+    assert len(rejected) == 1 and "truncated" in rejected[0]
+    whole, *_ = _streamed(data, 512, monkeypatch)  # the complete document: every span, as before
+    assert [s.span_id for s in whole] == [f"{i:016x}" for i in range(1, 200)]
+
+
 def test_a_gzip_bomb_is_refused_with_the_limit_and_the_flag(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(stream, "INFLATE_FLOOR", 1 << 20)
     bomb = tmp_path / "bomb.json.gz"

@@ -312,25 +312,26 @@ def _resource_spans(text: _Text, ri: int, where: str, normalizer: Normalizer, ou
     resource: dict[str, Any] | None = None
     waiting: list[tuple[int, str | None, list[tuple[int, Any]]]] = []  # spans read before the resource
     scope_keys_seen: str | None = None
-    for key in _keys(text):
-        if key == "resource":
-            obj = text.value()
-            resource = attributes((obj or {}).get("attributes")) if isinstance(obj, dict) else attributes(None)
-            for si, scope, spans in waiting:
-                _spans(spans, resource, scope, where, ri, si, normalizer, out)
-            waiting.clear()
-        elif key in ("scopeSpans", "scope_spans", "instrumentationLibrarySpans") and scope_keys_seen in (None, key):
-            scope_keys_seen = key
-            if text.peek() == "n":  # null
+    try:
+        for key in _keys(text):
+            if key == "resource":
+                obj = text.value()
+                resource = attributes((obj or {}).get("attributes")) if isinstance(obj, dict) else attributes(None)
+                for si, scope, spans in waiting:
+                    _spans(spans, resource, scope, where, ri, si, normalizer, out)
+                waiting.clear()
+            elif key in ("scopeSpans", "scope_spans", "instrumentationLibrarySpans") and scope_keys_seen in (None, key):
+                scope_keys_seen = key
+                if text.peek() == "n":  # null
+                    text.value_text()
+                    continue
+                for si in _items(text):
+                    _scope_spans(text, ri, si, resource, waiting, where, normalizer, out, emit)
+            else:
                 text.value_text()
-                continue
-            for si in _items(text):
-                _scope_spans(text, ri, si, resource, waiting, where, normalizer, out, emit)
-        else:
-            text.value_text()
-    if waiting:  # no resource at all
-        for si, scope, spans in waiting:
-            _spans(spans, {}, scope, where, ri, si, normalizer, out)
+    finally:  # also when the document breaks off: the spans read so far are kept
+        for si, scope, spans in waiting:  # no resource (yet): none will come
+            _spans(spans, resource or {}, scope, where, ri, si, normalizer, out)
 
 
 def _scope_spans(text: _Text, ri: int, si: int, resource: dict[str, Any] | None,
@@ -345,33 +346,35 @@ def _scope_spans(text: _Text, ri: int, si: int, resource: dict[str, Any] | None,
     scope_known = False
     held: list[tuple[int, Any]] = []
     scope_key: str | None = None
-    for key in _keys(text):
-        if key in ("scope", "instrumentationLibrary") and scope_key in (None, key):
-            scope_key = key
-            obj = text.value()
-            scope = (obj.get("name") or None) if isinstance(obj, dict) else None
-            scope_known = True
-        elif key == "spans":
-            if text.peek() == "n":
+    try:
+        for key in _keys(text):
+            if key in ("scope", "instrumentationLibrary") and scope_key in (None, key):
+                scope_key = key
+                obj = text.value()
+                scope = (obj.get("name") or None) if isinstance(obj, dict) else None
+                scope_known = True
+            elif key == "spans":
+                if text.peek() == "n":
+                    text.value_text()
+                    continue
+                for pi, raw in _span_values(text):
+                    if resource is not None and scope_known:
+                        if held:
+                            _spans(held, resource, scope, where, ri, si, normalizer, out)
+                            held = []
+                        _spans([(pi, raw)], resource, scope, where, ri, si, normalizer, out)
+                        if len(out.spans) >= 2000:
+                            emit(_take(out))
+                    else:
+                        held.append((pi, raw))
+            else:
                 text.value_text()
-                continue
-            for pi, raw in _span_values(text):
-                if resource is not None and scope_known:
-                    if held:
-                        _spans(held, resource, scope, where, ri, si, normalizer, out)
-                        held = []
-                    _spans([(pi, raw)], resource, scope, where, ri, si, normalizer, out)
-                    if len(out.spans) >= 2000:
-                        emit(_take(out))
-                else:
-                    held.append((pi, raw))
-        else:
-            text.value_text()
-    if held or not scope_known:
-        if resource is not None:
-            _spans(held, resource, scope, where, ri, si, normalizer, out)
-        else:
-            waiting.append((si, scope, held))
+    finally:  # also when the document breaks off: spans held for a scope key that never came are kept
+        if held or not scope_known:
+            if resource is not None:
+                _spans(held, resource, scope, where, ri, si, normalizer, out)
+            else:
+                waiting.append((si, scope, held))
 
 
 def _take(out: ParseResult) -> ParseResult:
