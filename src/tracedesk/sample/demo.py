@@ -14,8 +14,8 @@ from typing import Any
 SAMPLE_NOTE = (
     "You are looking at **sample data**: a generated week of multi-agent support traffic "
     "(planner → research → synthesis → critic) with labelled incidents to find. "
-    "To load your own traces: `tracedesk ingest FILES --db my.db`, then start the app with "
-    "`TRACEDESK_DB=my.db streamlit run app.py` (or `tracedesk demo --db my.db`)."
+    "To load your own traces: `tracedesk ingest FILES --db my.db`, then start the app on them with "
+    "`tracedesk app --db my.db` (or set `TRACEDESK_DB=my.db` for the app and every command)."
 )
 
 
