@@ -1122,14 +1122,24 @@ def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str]) ->
 
 
 def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_ns: int | None,
-             until_ns: int | None) -> dict[str, pd.DataFrame]:
+             until_ns: int | None, *, stored: bool = False) -> dict[str, pd.DataFrame]:
     """`load_samples` of every signal, the built-in ones read together (store.feed: signals sharing
-    their rows are read in one query, and kept on the connection per data version)."""
+    their rows are read in one query, and kept on the connection per data version).
+
+    stored=True: the built-in signals' samples come from the copy the database keeps for the feed
+    (store.feed_samples), brought up to date first if some write made part of it stale; the same rows."""
     from ..store.feed import signal_frames
 
     since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
     until = None if until_ns is None else until_ns - 1
-    read = signal_frames(db, [(s.name, s.signal, _group_by(s, dims)) for s in signals], since, until)
+    wanted = [(s.name, s.signal, _group_by(s, dims)) for s in signals]
+    read = None
+    if stored:
+        from ..store.feed_samples import stored_frames
+
+        read = stored_frames(db, wanted, since, until)
+    if read is None:
+        read = signal_frames(db, wanted, since, until)
     out = {}
     for sig in signals:
         frame = read.get(sig.name)
@@ -1150,8 +1160,11 @@ def cohort_filters(cohort: dict[str, str], start_ns: int | None, end_ns: int | N
 
 def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,
                  dimensions: Sequence[str] | None = None, top: int | None = None, pairs: bool = True,
-                 examples: int = 3) -> list[Finding]:
-    """The changes feed over a store: findings ranked by impact (see the module docstring)."""
+                 examples: int = 3, stored: bool = True) -> list[Finding]:
+    """The changes feed over a store: findings ranked by impact (see the module docstring).
+
+    stored=False reads every sample from the span, trace and evaluation rows (the from-scratch
+    computation the stored samples must equal)."""
     from ..store import query as q
 
     lo, hi = q.time_bounds(db)
@@ -1166,7 +1179,9 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
 
         dims = [d if d in dimension_names() or d.startswith("dims.") else f"dims.{d}" for d in dimensions]
     signals = feed_signals(q.evaluator_names(db))
-    frames = load_all(db, signals, dims, since, until)
+    # the stored samples serve the default dimensions (the landing page); a feed over other dimensions
+    # reads raw rows and leaves them alone (the stored set is refreshed as a whole: store.feed_samples)
+    frames = load_all(db, signals, dims, since, until, stored=stored and dimensions is None)
     names = [d[5:] if d.startswith("dims.") else d for d in dims]
     findings = detect(frames, signals, names, since, until, pairs=pairs)
     if top is not None:

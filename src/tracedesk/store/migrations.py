@@ -20,6 +20,7 @@ import sqlite_utils
 from . import alerts as _alerts
 from . import blobs as _blobs
 from . import evals as _evals
+from . import feed_samples as _feed_samples
 from . import ingest as _ingest
 from . import summaries as _summaries
 from . import workbench as _workbench
@@ -220,6 +221,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m502_compact_columns", _blobs.m502_compact_columns),
     ("m503_traces_stale", _summaries.m503_traces_stale),
     ("m504_drop_unused_span_indexes", _m504_drop_unused_span_indexes),
+    ("m505_feed_samples", _feed_samples.m505_feed_samples),
 ]
 
 

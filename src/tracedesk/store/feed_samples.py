@@ -1,0 +1,332 @@
+"""The changes feed's samples, kept in the database as columnar chunks (one per signal and hour).
+
+Why: the feed reads every LLM/TOOL/root span, trace and evaluation with its cohort columns (joins,
+JSON, text checks): ~5.5 s CPU on 1M spans at every cold start of the landing page. Here each feed
+signal's samples (time, value, the cell of every dimension: exactly the rows `store.feed.read_family`
+returns) are kept per hour as a few arrays in one row, so a cold feed reads ~3,000 rows of bytes
+instead of ~1.5M rows through joins, and the detector sees the very frames the raw read gives: every
+statistic (bucket sums, medians and p95s, the sample times a start is placed between) stays exact.
+
+Why samples and not per-bucket aggregates (measured on the 1M-span week, see docs/performance.md): the
+detector's bucket x cohort sums could be rolled up, but its groups are (bucket, cell of every
+dimension) and that is ~0.5 rows per sample at 5 minutes (route x tenant x prompt version x model x
+responding model rarely repeat within a bucket); the shown p95s, the change point (the times of the
+samples around a window's edge) and the example windows need the samples themselves; and the
+detector on groups ran no faster than on samples. Reading those groups row by row cost as much as
+the raw read saved. The bytes are what is cheap to read, not fewer rows.
+
+Maintenance: lazy, per dirty hour. Triggers on spans, traces and evaluations (so every write path:
+ingest, the OTLP receiver, judge and human evaluations, re-ingest, trace summaries recomputed for late
+spans, deletions) record the hours a write touched in `feed_dirty`: a span its start hour, a trace row
+its whole start..end range, old and new (its spans and evaluations take cohort values from it), an
+evaluation its trace's start hour (where its sample is stamped). The next feed re-reads the samples of
+those hours only (the raw path's SQL), rewrites their chunks and clears the marks, in one IMMEDIATE
+transaction. A sample set is identified by a digest of everything its rows depend on (the family SQL
+with its dimensions and parameters, the text checkers' code and settings): another configuration is
+another set, built from scratch; sets the feed no longer asks for are dropped (dirty marks are cleared
+after each refresh, so they would go stale). When the file cannot be written (read-only, locked), the
+feed reads raw rows as before.
+
+Trade-off: each span write runs one tiny trigger insert; the first feed after a write pays the raw
+read of the dirty hours plus writing their chunks; the database grows by ~20 bytes per sample.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+NS_PER_HOUR = 3_600 * 10**9
+#: bumped when the chunk format changes (every set is then rebuilt)
+VERSION = 1
+
+_H = str(NS_PER_HOUR)
+
+_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS feed_dirty_span_ins AFTER INSERT ON spans WHEN NEW.start_ns IS NOT NULL BEGIN
+  INSERT OR IGNORE INTO feed_dirty VALUES (NEW.start_ns / {_H}, NEW.start_ns / {_H});
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_span_upd AFTER UPDATE ON spans BEGIN
+  INSERT OR IGNORE INTO feed_dirty SELECT OLD.start_ns / {_H}, OLD.start_ns / {_H} WHERE OLD.start_ns IS NOT NULL;
+  INSERT OR IGNORE INTO feed_dirty SELECT NEW.start_ns / {_H}, NEW.start_ns / {_H} WHERE NEW.start_ns IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_span_del AFTER DELETE ON spans WHEN OLD.start_ns IS NOT NULL BEGIN
+  INSERT OR IGNORE INTO feed_dirty VALUES (OLD.start_ns / {_H}, OLD.start_ns / {_H});
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_ins BEFORE INSERT ON traces BEGIN
+  INSERT OR IGNORE INTO feed_dirty SELECT o.start_ns / {_H}, COALESCE(o.end_ns, o.start_ns) / {_H}
+    FROM traces o WHERE o.trace_id = NEW.trace_id AND o.start_ns IS NOT NULL;
+  INSERT OR IGNORE INTO feed_dirty SELECT NEW.start_ns / {_H}, COALESCE(NEW.end_ns, NEW.start_ns) / {_H}
+    WHERE NEW.start_ns IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_upd AFTER UPDATE ON traces BEGIN
+  INSERT OR IGNORE INTO feed_dirty SELECT OLD.start_ns / {_H}, COALESCE(OLD.end_ns, OLD.start_ns) / {_H}
+    WHERE OLD.start_ns IS NOT NULL;
+  INSERT OR IGNORE INTO feed_dirty SELECT NEW.start_ns / {_H}, COALESCE(NEW.end_ns, NEW.start_ns) / {_H}
+    WHERE NEW.start_ns IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_del AFTER DELETE ON traces WHEN OLD.start_ns IS NOT NULL BEGIN
+  INSERT OR IGNORE INTO feed_dirty VALUES (OLD.start_ns / {_H}, COALESCE(OLD.end_ns, OLD.start_ns) / {_H});
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_ins BEFORE INSERT ON evaluations BEGIN
+  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
+    FROM evaluations o JOIN traces t ON t.trace_id = o.trace_id WHERE o.id = NEW.id AND t.start_ns IS NOT NULL;
+  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
+    FROM traces t WHERE t.trace_id = NEW.trace_id AND t.start_ns IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_upd AFTER UPDATE ON evaluations BEGIN
+  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
+    FROM traces t WHERE t.trace_id IN (OLD.trace_id, NEW.trace_id) AND t.start_ns IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_del AFTER DELETE ON evaluations BEGIN
+  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
+    FROM traces t WHERE t.trace_id = OLD.trace_id AND t.start_ns IS NOT NULL;
+END;
+"""
+
+
+
+
+def m505_feed_samples(db: sqlite_utils.Database) -> None:
+    """The sample chunks and the triggers marking dirty hours (no backfill: a set is built by the first
+    feed that asks for it)."""
+    db.conn.executescript("""
+        CREATE TABLE IF NOT EXISTS feed_dirty (lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (lo, hi))
+          WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS feed_sample_sets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT);
+        CREATE TABLE IF NOT EXISTS feed_chunks (sample_set INTEGER NOT NULL, hour INTEGER NOT NULL,
+          n INTEGER NOT NULL, t BLOB NOT NULL, v BLOB NOT NULL, codes BLOB, cells TEXT NOT NULL);
+        CREATE UNIQUE INDEX IF NOT EXISTS idx_feed_chunks ON feed_chunks (sample_set, hour);
+    """ + _TRIGGERS)
+
+
+Wanted = Sequence[tuple[str, dict[str, Any], tuple[str, ...]]]  # (name, signal document, group_by)
+
+
+def _checkers(db: sqlite_utils.Database) -> str:
+    """The text checkers' identity (a refusal or PII verdict changes with their code or settings)."""
+    from ..analysis import refusals
+    from ..ingest import redact
+    from . import text_checks
+    from .samples import refusal_detector
+
+    detector = refusal_detector(db)
+    return (text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)) + " "
+            + text_checks.checker_key("pii", (redact,), ()))
+
+
+def _families(db: sqlite_utils.Database, wanted: Wanted) -> list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]:
+    """(family, group_by, [(signal name, set key)]) of the built-in signals among `wanted`, grouped as
+    store.feed.signal_frames reads them."""
+    from . import feed
+    from .samples import _dim_sql, _dims
+
+    checkers = _checkers(db)
+    grouped: dict[tuple[Any, ...], list[tuple[str, Any]]] = {}
+    for name, signal, group_by in wanted:
+        found = feed._member(name, signal)
+        if found is None:
+            continue
+        (source, where, params), member = found
+        grouped.setdefault((source, where, params, tuple(group_by)), []).append((name, member))
+    out = []
+    for (source, where, params, group_by), items in grouped.items():
+        members = tuple(m for _n, m in items)
+        fam = feed.Family(source, where, params, members)
+        if source == "eval":  # the evaluators asked for; each member's own condition picks its rows
+            names = sorted({p for m in members for p in m.params} | (
+                {"user_feedback"} if any("user_feedback" in (m.where_sql or "") for m in members) else set()))
+            fam = feed.Family(source, (f"e.name IN ({', '.join('?' for _ in names)})",), tuple(names), members)
+        dims_sql = [_dim_sql(source, d, db) for d in _dims(group_by)]
+        keyed = []
+        for name, m in items:
+            shared = ([] if source == "eval" else [list(where), list(params)])
+            ident = json.dumps([VERSION, source, m.value_sql, m.where_sql, list(m.params), shared, dims_sql,
+                                list(group_by), checkers], default=str)
+            keyed.append((name, hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()))
+        out.append((fam, tuple(group_by), keyed))
+    return out
+
+
+def _ranges(marks: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Dirty (lo, hi) hour pairs merged into disjoint inclusive ranges."""
+    out: list[list[int]] = []
+    for lo, hi in sorted(marks):
+        if out and lo <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(a, b) for a, b in out]
+
+
+def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None:
+    """Set ids of the wanted signals, refreshed first when some hour is dirty or some set is missing;
+    None when that cannot happen now."""
+    try:
+        known = dict(db.conn.execute("SELECT key, id FROM feed_sample_sets").fetchall())
+        dirty = db.conn.execute("SELECT 1 FROM feed_dirty LIMIT 1").fetchone() is not None
+    except sqlite3.OperationalError:  # opened without migrating (a read-only file of an older version)
+        return None
+    families = _families(db, wanted)
+    keys = {name: k for _f, _g, keyed in families for name, k in keyed}
+    if not dirty and len(known) == len(keys) and all(k in known for k in keys.values()):
+        return {name: known[k] for name, k in keys.items()}
+    return refresh(db, families)
+
+
+def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]
+            ) -> dict[str, int] | None:
+    """Rebuild the dirty hours of every set (a missing set: all of it); drop the sets not asked for."""
+    from . import feed
+    from .samples import register_functions, save_text_checks
+
+    conn = db.conn
+    if conn.in_transaction:
+        return None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # read-only or locked: the caller reads raw rows
+        return None
+    try:
+        register_functions(db)
+        known = dict(conn.execute("SELECT key, id FROM feed_sample_sets").fetchall())
+        wanted_keys = {k for _f, _g, keyed in families for _n, k in keyed}
+        for key, sid in known.items():
+            if key not in wanted_keys:
+                conn.execute("DELETE FROM feed_chunks WHERE sample_set = ?", [sid])
+                conn.execute("DELETE FROM feed_sample_sets WHERE id = ?", [sid])
+        dirty = _ranges(conn.execute("SELECT lo, hi FROM feed_dirty").fetchall())
+        ids: dict[str, int] = {}
+        for fam, group_by, keyed in families:
+            whole = any(k not in known for _n, k in keyed)  # a new member: the family is read once, whole
+            for name, k in keyed:
+                if k in known:
+                    ids[name] = known[k]
+                    if whole:
+                        conn.execute("DELETE FROM feed_chunks WHERE sample_set = ?", [known[k]])
+                else:
+                    cur = conn.execute("INSERT INTO feed_sample_sets (key, name) VALUES (?, ?)", [k, name])
+                    ids[name] = int(cur.lastrowid or 0)
+            ranges: list[tuple[int, int] | None] = [None] if whole else list(dirty)
+            for r in ranges:
+                since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
+                until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
+                frames = feed.read_family(db, fam, group_by, since, until)
+                for name, _k in keyed:
+                    if r is not None:
+                        conn.execute("DELETE FROM feed_chunks WHERE sample_set = ? AND hour >= ? AND hour <= ?",
+                                     [ids[name], r[0], r[1]])
+                    _write(conn, ids[name], frames[name], group_by)
+        conn.execute("DELETE FROM feed_dirty")
+        save_text_checks(db)
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+    return ids
+
+
+def _cells_of(col: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    from .feed import code_cells
+
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return np.asarray(col.cat.codes, dtype=np.int64), list(col.cat.categories)
+    raw = col.astype(object)
+    codes, cells = code_cells(list(raw.where(raw.notna(), None)))
+    return codes, list(cells)
+
+
+def _write(conn: sqlite3.Connection, sid: int, frame: pd.DataFrame, group_by: Sequence[str]) -> None:
+    """One chunk per hour of `frame` (columns t, v, *group_by, sorted by t): t int64, v float64, and per
+    dimension int32 codes into the chunk's own cells (in order of first appearance; -1: no value)."""
+    if frame.empty:
+        return
+    t = frame["t"].to_numpy(np.int64)
+    v = frame["v"].to_numpy(np.float64)
+    dims = [_cells_of(frame[g]) for g in group_by]
+    hour = t // NS_PER_HOUR
+    cuts = np.flatnonzero(np.diff(hour)) + 1
+    rows = []
+    for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(t)]):
+        codes = []
+        cells = []
+        for c, u in dims:
+            local, uniq = pd.factorize(c[a:b])
+            present = uniq >= 0
+            # -1 (no value) stays -1; the others index this chunk's own cells
+            remap = np.where(present, np.cumsum(present) - 1, -1)
+            codes.append(remap[local].astype(np.int32))
+            cells.append([u[int(x)] for x in uniq[present]])
+        blob = np.stack(codes, axis=1).astype("<i4").tobytes() if codes else None
+        rows.append((sid, int(hour[a]), b - a, t[a:b].astype("<i8").tobytes(), v[a:b].astype("<f8").tobytes(),
+                     blob, json.dumps(cells)))
+    conn.executemany("INSERT INTO feed_chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _read(conn: sqlite3.Connection, sid: int, group_by: Sequence[str], since_ns: int | None,
+          until_ns: int | None) -> pd.DataFrame:
+    """The samples of one set with since < t <= until, as store.feed.read_family returns them."""
+    from .feed import _column, code_cells
+
+    lo = -(2**62) if since_ns is None else (since_ns + 1) // NS_PER_HOUR
+    hi = 2**62 if until_ns is None else until_ns // NS_PER_HOUR
+    chunks = conn.execute("SELECT n, t, v, codes, cells FROM feed_chunks WHERE sample_set = ? AND hour >= ? "
+                          "AND hour <= ? ORDER BY hour", [sid, lo, hi]).fetchall()
+    if not chunks:
+        return pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64"),
+                             **{g: pd.Series(dtype="object") for g in group_by}})
+    t = np.concatenate([np.frombuffer(c[1], dtype="<i8") for c in chunks]).astype(np.int64)
+    v = np.concatenate([np.frombuffer(c[2], dtype="<f8") for c in chunks]).astype(np.float64)
+    data: dict[str, Any] = {"t": t, "v": v}
+    if group_by:
+        k = len(group_by)
+        local = np.concatenate([np.frombuffer(c[3], dtype="<i4").reshape(c[0], k) for c in chunks]).astype(np.int64)
+        cells = [json.loads(c[4]) for c in chunks]
+        for j, g in enumerate(group_by):
+            # every chunk's cells coded together (the same coding as store.feed.code_cells), then each
+            # chunk's local codes mapped through its own slice
+            flat = [x for cc in cells for x in cc[j]]
+            codes_all, uniques = code_cells(flat)
+            out = np.empty(len(t), dtype=np.int64)
+            pos, at = 0, 0
+            for c, cc in zip(chunks, cells):
+                m = len(cc[j])
+                lut = np.append(codes_all[at:at + m], -1)  # local -1 picks the last entry: no value
+                out[pos:pos + c[0]] = lut[local[pos:pos + c[0], j]]
+                pos += c[0]
+                at += m
+            data[g] = _column(out, uniques)
+    frame = pd.DataFrame(data)
+    keep = np.ones(len(t), dtype=bool)
+    if since_ns is not None:
+        keep &= t > since_ns
+    if until_ns is not None:
+        keep &= t <= until_ns
+    if not keep.all():
+        frame = frame[keep].reset_index(drop=True)
+    return frame
+
+
+def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | None, until_ns: int | None
+                  ) -> dict[str, pd.DataFrame] | None:
+    """`store.feed.signal_frames` from the stored samples (refreshed first when stale), or None when
+    they cannot be brought up to date (the caller reads raw rows). Kept on the connection per data
+    version; frames are shared: read-only."""
+    from . import feed
+
+    key = ("stored", tuple((n, repr(sorted(sig.items())), tuple(g)) for n, sig, g in wanted), since_ns, until_ns)
+    if key in feed._cache(db):
+        return dict(feed._cache(db)[key])
+    ids = _current(db, wanted)
+    if ids is None:
+        return None
+    by_name = {n: tuple(g) for n, _s, g in wanted}
+    out = {name: _read(db.conn, sid, by_name[name], since_ns, until_ns) for name, sid in ids.items()}
+    feed._cache(db)[key] = out
+    return dict(out)
