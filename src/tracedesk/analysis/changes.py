@@ -374,17 +374,44 @@ def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarr
     """Pooled two-sample z and d (arrays), in the bad direction (sign +1: up is bad). For 0/1 samples
     (sum of squares == sum) d is the rate's log odds ratio (see _rate_d)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        m_in = s_in / n_in
-        m_out = s_out / n_out
-        n_all = n_in + n_out
-        m_all = (s_in + s_out) / n_all
-        var = np.maximum((q_in + q_out) / n_all - m_all * m_all, 0.0)
-        # a floor so that a constant series (var 0) with one odd value does not score infinity
-        var = np.maximum(var, 1e-12 + 1e-6 * m_all * m_all)
-        sd = np.sqrt(var)
-        diff = sign * (m_in - m_out)
-        z = diff / (sd * np.sqrt(1.0 / n_in + 1.0 / n_out))
-        d = diff / sd
+        if np.ndim(n_in) + np.ndim(s_in) + np.ndim(n_out) == 0 or np.shape(s_in) != np.shape(n_in):
+            m_in = s_in / n_in
+            m_out = s_out / n_out
+            n_all = n_in + n_out
+            m_all = (s_in + s_out) / n_all
+            var = np.maximum((q_in + q_out) / n_all - m_all * m_all, 0.0)
+            # a floor so that a constant series (var 0) with one odd value does not score infinity
+            var = np.maximum(var, 1e-12 + 1e-6 * m_all * m_all)
+            sd = np.sqrt(var)
+            diff = sign * (m_in - m_out)
+            z = diff / (sd * np.sqrt(1.0 / n_in + 1.0 / n_out))
+            d = diff / sd
+        else:  # the same operations in the same order, on fewer temporary arrays (the scan's hot loop)
+            shape = np.broadcast_shapes(np.shape(n_in), np.shape(n_out), np.shape(s_in), np.shape(s_out),
+                                        np.shape(q_in), np.shape(q_out))
+            full = np.empty(shape)
+            n_all = np.add(n_in, n_out, out=np.empty(shape))
+            m_all = np.add(s_in, s_out, out=np.empty(shape))
+            m_all /= n_all
+            var = np.add(q_in, q_out, out=full)
+            var /= n_all
+            floor = np.multiply(m_all, m_all, out=n_all)  # n_all is not needed any more
+            var -= floor
+            np.maximum(var, 0.0, out=var)
+            np.multiply(1e-6, m_all, out=floor)
+            floor *= m_all
+            floor += 1e-12
+            np.maximum(var, floor, out=var)
+            sd = np.sqrt(var, out=var)
+            diff = np.divide(s_in, n_in, out=m_all)
+            diff -= s_out / n_out
+            diff *= sign
+            scale = np.divide(1.0, n_in, out=floor)
+            scale += 1.0 / n_out
+            np.sqrt(scale, out=scale)
+            scale *= sd
+            z = np.divide(diff, scale, out=scale)
+            d = np.divide(diff, sd, out=diff)
         binary = np.broadcast_to((q_in == s_in) & (q_out == s_out), np.shape(d))
         if binary.any():
             d = np.where(binary, _rate_d(n_in, s_in, n_out, s_out, sign), d)
@@ -394,6 +421,18 @@ def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarr
 def _cums(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
     pad = np.zeros((n.shape[0], 1))
     return tuple(np.concatenate([pad, np.cumsum(x, axis=1)], axis=1) for x in (n, s, q))
+
+
+def _run(idx: np.ndarray) -> slice | None:
+    """idx as a slice when it is a run of consecutive integers (or one repeated value: a column)."""
+    if idx.size == 0:
+        return None
+    lo, hi = int(idx[0]), int(idx[-1])
+    if hi - lo == idx.size - 1 and (idx.size < 3 or int(idx[1]) == lo + 1) and bool((np.diff(idx) == 1).all()):
+        return slice(lo, hi + 1)
+    if lo == hi and bool((idx == lo).all()):
+        return slice(lo, lo + 1)
+    return None
 
 
 def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
@@ -414,7 +453,11 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
     length = e - a
 
     def at(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return c[:, idx[0]] if idx.shape[0] == 1 else np.take_along_axis(c, idx, 1)
+        if idx.shape[0] != 1:
+            return np.take_along_axis(c, idx, 1)
+        run = _run(idx[0])
+        # a run of consecutive columns (the scan's starts and ends) is a view: the same values, no gather
+        return c[:, run] if run is not None else c[:, idx[0]]
     memo = {} if memo is None else memo  # the rows' slices, kept by a caller evaluating the same rows again
 
     def rows_of(c: np.ndarray) -> np.ndarray:
@@ -605,10 +648,24 @@ def _binomial_p(sc: "_Scan", sign: float) -> float:
     if k <= 0:
         return 1.0
     lp, lq = math.log(p0), math.log1p(-p0)
-    base = math.lgamma(n + 1)
-    terms = [base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq for i in range(k, n + 1)]
-    top = max(terms)
-    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+    lg = _lgammas(n + 1)
+    base = float(lg[n + 1])
+    # the terms of every i in k..n at once: the same IEEE operations in the same order as one at a time
+    i = np.arange(k, n + 1)
+    terms = base - lg[i + 1] - lg[n - i + 1] + i * lp + (n - i) * lq
+    top = float(terms.max())
+    return min(1.0, math.exp(top) * sum(map(math.exp, (terms - top).tolist())))
+
+
+_LGAMMA: list[np.ndarray] = [np.zeros(0)]
+
+
+def _lgammas(n: int) -> np.ndarray:
+    """math.lgamma(j) for j = 0..n (kept: the feed asks ~700 binomial tails of up to ~1e5 samples)."""
+    if len(_LGAMMA[0]) <= n:
+        size = max(n + 1, 2 * len(_LGAMMA[0]))
+        _LGAMMA[0] = np.array([math.lgamma(j) if j > 0 else math.inf for j in range(size)], dtype=np.float64)
+    return _LGAMMA[0]
 
 
 def benjamini_hochberg(p: Sequence[float]) -> list[float]:
