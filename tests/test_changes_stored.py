@@ -229,3 +229,27 @@ def test_a_feed_over_other_dimensions_reads_rows_and_leaves_the_stored_samples(t
     find_changes(conn, dimensions=["route"])
     assert conn.execute("SELECT id, key FROM feed_sample_sets ORDER BY id").fetchall() == sets
     conn.conn.close()
+
+
+def test_a_write_landing_while_the_feed_reads_rows_is_not_lost(tmp_path):
+    db = str(tmp_path / "t.db")
+    ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 40))])
+    _check(db)
+    ingest_paths(db, [_file(tmp_path, "b.json", _week(40, 4, offset=30_000))])  # hours to re-read
+    real = store_feed.read_family
+    calls = []
+
+    def read_then_someone_writes(*args: Any, **kw: Any) -> Any:
+        out = real(*args, **kw)
+        if not calls:  # another connection commits more traffic while the refresh is reading
+            ingest_paths(db, [_file(tmp_path, "c.json", _week(44, 2, offset=40_000))])
+        calls.append(1)
+        return out
+
+    with mock.patch.object(store_feed, "read_family", side_effect=read_then_someone_writes):
+        conn = connect(db)
+        find_changes(conn)
+        conn.conn.close()
+    assert _dirty(db) == 0
+    after, _feed = _check(db)  # c.json's hours are in the chunks too (the refresh ran again, locked)
+    assert len(after["trace_latency"]) == 46 * 3 * 6

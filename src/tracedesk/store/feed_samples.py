@@ -182,53 +182,75 @@ def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None
 
 def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]
             ) -> dict[str, int] | None:
-    """Rebuild the dirty hours of every set (a missing set: all of it); drop the sets not asked for."""
-    from . import feed
+    """Rebuild the dirty hours of every set (a missing set: all of it); drop the sets not asked for.
+
+    The rows are read in a plain (deferred) transaction, so a writer (the receiver) is not held up
+    while they are read; the chunks are then written in the same transaction, which fails at once if
+    someone wrote in between (its snapshot is stale): then it runs again holding the write lock from
+    the start. None when the file cannot be written (the caller reads raw rows)."""
     from .samples import register_functions, save_text_checks
 
     conn = db.conn
     if conn.in_transaction:
         return None
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError:  # read-only or locked: the caller reads raw rows
-        return None
-    try:
-        register_functions(db)
-        known = dict(conn.execute("SELECT key, id FROM feed_sample_sets").fetchall())
-        wanted_keys = {k for _f, _g, keyed in families for _n, k in keyed}
-        for key, sid in known.items():
-            if key not in wanted_keys:
-                conn.execute("DELETE FROM feed_chunks WHERE sample_set = ?", [sid])
-                conn.execute("DELETE FROM feed_sample_sets WHERE id = ?", [sid])
-        dirty = _ranges(conn.execute("SELECT lo, hi FROM feed_dirty").fetchall())
-        ids: dict[str, int] = {}
-        for fam, group_by, keyed in families:
-            whole = any(k not in known for _n, k in keyed)  # a new member: the family is read once, whole
-            for name, k in keyed:
-                if k in known:
-                    ids[name] = known[k]
-                    if whole:
-                        conn.execute("DELETE FROM feed_chunks WHERE sample_set = ?", [known[k]])
-                else:
-                    cur = conn.execute("INSERT INTO feed_sample_sets (key, name) VALUES (?, ?)", [k, name])
-                    ids[name] = int(cur.lastrowid or 0)
-            ranges: list[tuple[int, int] | None] = [None] if whole else list(dirty)
-            for r in ranges:
-                since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
-                until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
-                frames = feed.read_family(db, fam, group_by, since, until)
-                for name, _k in keyed:
-                    if r is not None:
-                        conn.execute("DELETE FROM feed_chunks WHERE sample_set = ? AND hour >= ? AND hour <= ?",
-                                     [ids[name], r[0], r[1]])
-                    _write(conn, ids[name], frames[name], group_by)
-        conn.execute("DELETE FROM feed_dirty")
-        save_text_checks(db)
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
+    register_functions(db)
+    for begin in ("BEGIN", "BEGIN IMMEDIATE"):
+        try:
+            conn.execute(begin)
+            ids = _refresh(conn, db, families)
+        except sqlite3.OperationalError as exc:
+            conn.rollback()
+            if begin == "BEGIN" and ("locked" in str(exc) or "busy" in str(exc)):
+                continue  # a write landed while the rows were read: again, holding the lock
+            return None  # read-only (or locked for longer than the busy timeout): raw rows
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        save_text_checks(db)  # the verdicts the reads found (it writes only outside a transaction)
+        return ids
+    return None
+
+
+def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
+             families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]) -> dict[str, int]:
+    from . import feed
+
+    known = dict(conn.execute("SELECT key, id FROM feed_sample_sets").fetchall())
+    marks = conn.execute("SELECT lo, hi FROM feed_dirty").fetchall()
+    dirty = _ranges(marks)
+    wanted_keys = {k for _f, _g, keyed in families for _n, k in keyed}
+    # read first (no lock held yet) ...
+    reads = []
+    for fam, group_by, keyed in families:
+        whole = any(k not in known for _n, k in keyed)  # a new member: the family is read once, whole
+        ranges: list[tuple[int, int] | None] = [None] if whole else list(dirty)
+        for r in ranges:
+            since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
+            until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
+            reads.append((keyed, group_by, whole, r, feed.read_family(db, fam, group_by, since, until)))
+    # ... then write
+    for key, sid in known.items():
+        if key not in wanted_keys:
+            conn.execute("DELETE FROM feed_chunks WHERE sample_set = ?", [sid])
+            conn.execute("DELETE FROM feed_sample_sets WHERE id = ?", [sid])
+    ids: dict[str, int] = {}
+    for _fam, _g, keyed in families:
+        for name, k in keyed:
+            if k in known:
+                ids[name] = known[k]
+            else:
+                cur = conn.execute("INSERT INTO feed_sample_sets (key, name) VALUES (?, ?)", [k, name])
+                ids[name] = int(cur.lastrowid or 0)
+    for keyed, group_by, whole, r, frames in reads:
+        for name, _k in keyed:
+            if r is None:
+                conn.execute("DELETE FROM feed_chunks WHERE sample_set = ?", [ids[name]])
+            else:
+                conn.execute("DELETE FROM feed_chunks WHERE sample_set = ? AND hour >= ? AND hour <= ?",
+                             [ids[name], r[0], r[1]])
+            _write(conn, ids[name], frames[name], group_by)
+    conn.executemany("DELETE FROM feed_dirty WHERE lo = ? AND hi = ?", marks)
     return ids
 
 
