@@ -253,3 +253,23 @@ def test_a_write_landing_while_the_feed_reads_rows_is_not_lost(tmp_path):
     assert _dirty(db) == 0
     after, _feed = _check(db)  # c.json's hours are in the chunks too (the refresh ran again, locked)
     assert len(after["trace_latency"]) == 46 * 3 * 6
+
+
+def test_triggers_lost_with_a_rebuilt_table_are_put_back_and_the_samples_rebuilt(tmp_path):
+    from tracedesk.store.feed_samples import TRIGGERS
+
+    db = str(tmp_path / "t.db")
+    ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 40))])
+    _check(db)
+    conn = connect(db)
+    for name in TRIGGERS:  # what rebuilding the spans/traces/evaluations tables in a migration does
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.conn.commit()
+    conn.conn.close()
+    ingest_paths(db, [_file(tmp_path, "b.json", _week(40, 4, offset=30_000))])  # marks nothing
+    after, _feed = _check(db)
+    assert len(after["trace_latency"]) == 44 * 3 * 6
+    conn = connect(db)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()}
+    conn.conn.close()
+    assert set(TRIGGERS) <= names

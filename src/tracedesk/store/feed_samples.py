@@ -43,6 +43,8 @@ import pandas as pd
 import sqlite_utils
 
 NS_PER_HOUR = 3_600 * 10**9
+#: more separate dirty ranges than this are re-read as one range (one query per family)
+MAX_RANGES = 4
 #: bumped when the chunk format changes (every set is then rebuilt)
 VERSION = 1
 
@@ -91,6 +93,11 @@ END;
 """
 
 
+
+
+#: the triggers' CREATE statements, one by one
+_TRIGGER_SQL = [stmt.strip() + "\nEND;" for stmt in _TRIGGERS.split("END;") if stmt.strip()]
+TRIGGERS = tuple(stmt.split()[5] for stmt in _TRIGGER_SQL)  # CREATE TRIGGER IF NOT EXISTS <name>
 
 
 def m505_feed_samples(db: sqlite_utils.Database) -> None:
@@ -173,11 +180,37 @@ def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None
         dirty = db.conn.execute("SELECT 1 FROM feed_dirty LIMIT 1").fetchone() is not None
     except sqlite3.OperationalError:  # opened without migrating (a read-only file of an older version)
         return None
+    triggers = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
+                                             "name LIKE 'feed_dirty_%'")}
+    if triggers != set(TRIGGERS) and not _reinstall(db):
+        return None
     families = _families(db, wanted)
     keys = {name: k for _f, _g, keyed in families for name, k in keyed}
+    if triggers != set(TRIGGERS):
+        known = {}
     if not dirty and len(known) == len(keys) and all(k in known for k in keys.values()):
         return {name: known[k] for name, k in keys.items()}
     return refresh(db, families)
+
+
+def _reinstall(db: sqlite_utils.Database) -> bool:
+    """Triggers missing (a table rebuilt by a later migration drops its triggers): create them again and
+    drop every stored sample, whose staleness can no longer be told (rebuilt by the next refresh)."""
+    conn = db.conn
+    if conn.in_transaction:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for stmt in _TRIGGER_SQL:
+            conn.execute(stmt)
+        conn.execute("DELETE FROM feed_chunks")
+        conn.execute("DELETE FROM feed_sample_sets")
+        conn.execute("DELETE FROM feed_dirty")
+    except sqlite3.OperationalError:
+        conn.rollback()
+        return False
+    conn.commit()
+    return True
 
 
 def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]
@@ -225,6 +258,10 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
     for fam, group_by, keyed in families:
         whole = any(k not in known for _n, k in keyed)  # a new member: the family is read once, whole
         ranges: list[tuple[int, int] | None] = [None] if whole else list(dirty)
+        if len(ranges) > 1 and (fam.source == "eval" or len(ranges) > MAX_RANGES):
+            # one read over the hours from the first dirty one to the last: the evaluations' read is
+            # driven by the evaluator name (not time), so each range would read them all again
+            ranges = [(dirty[0][0], dirty[-1][1])]
         for r in ranges:
             since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
             until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
