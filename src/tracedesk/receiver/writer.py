@@ -221,6 +221,9 @@ class BatchWriter:
         try:
             # Acknowledged means on disk: sync the WAL at every commit (batching keeps this cheap).
             db = store.connect(self.db_path, synchronous="FULL")
+            from ..store.feed_samples import prepare_writer  # feedagg: trigger statement journals in memory
+
+            prepare_writer(db)
         except BaseException as exc:  # reported to the constructor's caller
             self._open_error = exc
             self._ready.set()
