@@ -257,7 +257,7 @@ def _lookback_ns(rule: AlertRule) -> int:
                     out = max(out, w + off + parse_duration(inner.relative_to.window) * NS)
         rel = leaf.relative_to
         if rel is not None and rel.new_cohort is not None:
-            out = max(out, 2 * parse_duration(rel.new_window) * NS)  # its first sample, and the window before
+            out = max(out, 3 * parse_duration(rel.new_window) * NS)  # its first sample, the window before, history
         elif rel is not None and rel.cohort is None:
             bw = parse_duration(rel.window) * NS if rel.window else w
             off = parse_duration(rel.offset) * NS if rel.offset else bw
@@ -384,10 +384,10 @@ def _cohort_baselines(loader: SampleLoader, rule: AlertRule, leaf: Condition, ti
     return out
 
 
-#: A new cohort's baseline switches from the rest of the traffic to the value it replaced once the
-#: candidates' traffic since the new value appeared was expected to hold at least this many samples
-#: (P(0 | Poisson 3) = 5%: a quiet spell of an unrelated value is not read as a replacement).
-REPLACED_MIN_EXPECTED = 3.0
+#: A new cohort's baseline switches from the rest of the traffic to the value it replaced once at least
+#: this many of that value's samples are missing since the new value appeared (expected at its old share,
+#: not seen; P(0 | Poisson 3) = 5%: a quiet spell of an unrelated value is not read as a replacement).
+REPLACED_MIN_MISSING = 3.0
 
 
 def _aggregate_all(v: np.ndarray, aggregation: str) -> float:
@@ -400,13 +400,13 @@ def new_cohort_baselines(frame: pd.DataFrame, rule: AlertRule, leaf: Condition,
                          times: np.ndarray) -> dict[tuple, np.ndarray]:
     """relative_to.new_cohort: per group and evaluation time T, the baseline of a group whose value of
     the dimension is new, else NaN (not judged). With w the relative window, the group's first sample t0
-    in (T - 2w, T] makes it new when t0 > T - w and the signal has a sample in (T - 2w, t0 - w] (history
+    in (T - 2w, T] makes it new when t0 > T - w and the signal has a sample in (t0 - 2w, t0 - w] (history
     before it: at the start of the data nothing is new). The baseline is the condition's aggregation over
     the other values' samples in (t0 - w, t0] (the other group_by dimensions equal): all of them pooled
     (versus "rest"), or the one whose traffic fell most since t0 (versus "replaced": the largest relative
-    fall of its share of these values' traffic, among values whose expected count since t0 at their old share
-    is >= REPLACED_MIN_EXPECTED; the rest until one is). Only samples in
-    (T - 2w, T] are read, so a live check and a backtest over more history agree exactly."""
+    fall of its share of these values' traffic, among values with at least REPLACED_MIN_MISSING samples
+    missing since t0 (expected at their old share, not seen); the rest until one is). Only samples in
+    (T - 3w, T] are read, so a live check and a backtest over more history agree exactly."""
     rel = leaf.relative_to
     assert rel is not None and rel.new_cohort is not None
     w = parse_duration(rel.new_window) * NS
@@ -429,9 +429,9 @@ def new_cohort_baselines(frame: pd.DataFrame, rule: AlertRule, leaf: Condition,
         t0 = np.where(has, t[np.minimum(i0, len(t) - 1)], np.iinfo(np.int64).max)
         new = has & (t0 <= times) & (t0 > times - w)
         if new.any():
-            # history before it: some sample of the signal in (T - 2w, t0 - w]
+            # history before it: some sample of the signal in (t0 - 2w, t0 - w] (inside (T - 3w, T])
             covered = (np.searchsorted(t_sorted, t0 - w, side="right")
-                       > np.searchsorted(t_sorted, times - 2 * w, side="right"))
+                       > np.searchsorted(t_sorted, t0 - 2 * w, side="right"))
             new &= covered
         others = [(k, t_all[groups[k]], v_all[groups[k]]) for k in peers[gkey[:j] + gkey[j + 1:]] if k != gkey]
         for first in np.unique(t0[new]):
@@ -443,10 +443,10 @@ def new_cohort_baselines(frame: pd.DataFrame, rule: AlertRule, leaf: Condition,
             if rel.versus != "replaced" or not before:
                 continue
             # the value whose share of the traffic fell most since t0 (shares, not rates: a daily cycle
-            # moves every value's rate), once its share was expected to hold enough samples to tell
+            # moves every value's rate), once enough of its samples are missing to tell
             def count_since(ts: np.ndarray) -> np.ndarray:
-                return (np.searchsorted(ts, times[at], side="right")
-                        - np.searchsorted(ts, first, side="right")).astype(np.float64)
+                return (np.searchsorted(ts, times[at], side="right")  # in [t0, T]
+                        - np.searchsorted(ts, first, side="left")).astype(np.float64)
 
             total_before = sum(len(b) for _ot, b in before)
             total_since = count_since(t) + sum(count_since(ot) for ot, _b in before)
@@ -458,7 +458,7 @@ def new_cohort_baselines(frame: pd.DataFrame, rule: AlertRule, leaf: Condition,
                 expected = total_since * len(b) / max(1, total_before)
                 since = count_since(ot)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    fall = np.where(expected >= REPLACED_MIN_EXPECTED, 1 - since / expected, 0.0)
+                    fall = np.where(expected - since >= REPLACED_MIN_MISSING, 1 - since / expected, 0.0)
                 better = fall > best_fall
                 best_fall = np.where(better, fall, best_fall)
                 best_base = np.where(better, _aggregate_all(b, leaf.aggregation), best_base)
