@@ -90,6 +90,13 @@ SAMPLE_RULES = [
                                           window="15m"), **ONCALL),
     _rule("rag-regression-trace2", _traces({"all": [_c(G, "mean", "<", 0.6), _c(R, "max", ">", 1000)]}, thr=2,
                                            window="30m"), **ONCALL),
+    # one trace, its retriever 10x the route's usual trace (the median of its day before) and groundedness
+    # < 0.6: the factor sits in what both weeks allow, (8.8, 12.5]: above the sample week's latency blip
+    # INC-02 (a 0.39 trace at 8.8x), at or below the second week's W2-04 by its step 2 (12.6x)
+    _rule("rag-regression-trace-relative", _traces({"all": [
+        _c(G, "mean", "<", 0.6),
+        {"signal": R, "aggregation": "max", "comparator": ">", "relative_to": {"window": "1d", "factor": 10}}]},
+        window="15m"), **ONCALL),
     _rule("rag-regression-multiwindow", {"all": [
         _traces({"all": [_c(G, "mean", "<", 0.6), _c(R, "max", ">", 1000)]}, window="15m"),
         _c(R, "p95", ">", 800, window="1h")]}, **ONCALL),

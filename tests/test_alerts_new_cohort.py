@@ -210,3 +210,29 @@ def test_round_trip_property(group_by, versus, window, delta, factor, resolve, p
     assert out["condition"]["relative_to"] == {k: rel[k] for k in ("new_cohort", "versus", "window", "factor", "delta",
                                                                    "resolve_factor", "resolve_delta") if k in rel}
     assert parse_rule(json.loads(dumps_rule(rule))) == rule
+
+
+def test_a_new_cohort_rule_opens_in_the_builder_unchanged(db):
+    """What the Alerts page does with "Open in builder": widget values from builder_session, the condition
+    rebuilt from them, then apply_extra: the relative threshold the widgets cannot show is kept."""
+    from tracedesk.alerts.builder import apply_extra, build_rule, builder_session, signal_choices
+
+    doc = _rule("replaced", resolve_delta=0.0)
+    doc["condition"]["window"] = "1d"
+    doc["window"] = "1h"
+    rule = parse_rule(doc)
+    choices = signal_choices(db)
+    session = builder_session(rule, choices)
+    pick = next(c for c in choices if c.label == session["sig0"])
+    widgets = [{"signal": pick.signal, "aggregation": session[f"agg0{pick.label}"],
+                "comparator": session[f"cmp0{pick.label}"], "threshold": session[f"thr0{pick.label}"],
+                "relative_to": None}]
+    conditions, scope, states = apply_extra(widgets, {}, session["_alerts_builder_extra"])
+    rebuilt = build_rule(name=session["b_name"], conditions=conditions, window=session["b_window"],
+                         step=session["b_step"], scope=scope, group_by=session["b_group_by"],
+                         min_samples=session["b_min_samples"], severity=session["b_severity"], states=states)
+    assert rule_to_dict(rebuilt) == rule_to_dict(rule)
+    # another signal picked in that row: the opened relative threshold no longer applies
+    other = next(c for c in choices if c.signal != pick.signal and c.relative_to is None)
+    changed = [dict(widgets[0], signal=other.signal)]
+    assert apply_extra(changed, {}, session["_alerts_builder_extra"])[0][0]["relative_to"] is None
