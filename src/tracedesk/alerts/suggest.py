@@ -542,8 +542,8 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     caught = any(e.start_ns > start_ns and e.window_start_ns < end_ns for e in result.episodes) or any(
         bool((g.firing & (times > start_ns) & (times - w < end_ns)).any()) for g in result.groups)
     false = sum(1 for e in result.episodes if not (e.end_ns > start_ns and e.window_start_ns < end_ns))
-    mine = {d: scope[d][0] for d in rule.group_by if len(scope[d]) == 1}
-    g0 = next((g for g in result.groups if g.group == mine), None) if rule.group_by else (
+    cohort_group = {d: scope[d][0] for d in rule.group_by if len(scope[d]) == 1}
+    g0 = next((g for g in result.groups if g.group == cohort_group), None) if rule.group_by else (
         result.groups[0] if result.groups else None)
     final = _score(g0.firing if g0 else np.zeros(len(times), bool), times, start_ns, end_ns, w, step_ns, gap_steps,
                    ~g0.no_data if g0 is not None and g0.no_data is not None else None)
