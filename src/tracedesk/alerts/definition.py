@@ -174,9 +174,10 @@ class Relative:
         if self.delta is not None:
             text += f" {'+' if self.delta >= 0 else '-'} {_fmt_number(abs(self.delta))}"
         if self.has_resolve:
-            rd = self.resolve_delta or 0.0
-            text += (f" (held to x{_fmt_number(self.resolve_factor if self.resolve_factor is not None else 1)}"
-                     f" {'+' if rd >= 0 else '-'} {_fmt_number(abs(rd))})")
+            held = "baseline" + (f" x{_fmt_number(self.resolve_factor)}" if self.resolve_factor is not None else "")
+            if self.resolve_delta:
+                held += f" {'+' if self.resolve_delta >= 0 else '-'} {_fmt_number(abs(self.resolve_delta))}"
+            text += f" (held until back at {held})"
         return text
 
 
