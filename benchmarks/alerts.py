@@ -65,7 +65,7 @@ def _rule(name, condition, group_by=("route",), window="1h", **kw):
 
 
 #: How far below the cohort it replaced a new prompt version's quality pages. Measured on both weeks
-#: (python benchmarks/alerts.py, sweep in docs/alerts-detection.md): the per-version rule meets the target
+#: (python benchmarks/alerts.py --sweep; docs/alerts-detection.md): the per-version rule meets the target
 #: on W2-05 for deltas from -0.08 to -0.15 (at -0.2 the first trace, 0.611 against 0.85, no longer crosses),
 #: and the per-tenant rule stays quiet on the sample week's five healthy tenants from -0.10 down (acme's
 #: first four synthesis-v4 traces average 0.77 against 0.86); -0.12 is the middle of the range both allow.
@@ -91,8 +91,10 @@ SAMPLE_RULES = [
     _rule("rag-regression-trace2", _traces({"all": [_c(G, "mean", "<", 0.6), _c(R, "max", ">", 1000)]}, thr=2,
                                            window="30m"), **ONCALL),
     # one trace, its retriever 10x the route's usual trace (the median of its day before) and groundedness
-    # < 0.6: the factor sits in what both weeks allow, (8.8, 12.5]: above the sample week's latency blip
-    # INC-02 (a 0.39 trace at 8.8x), at or below the second week's W2-04 by its step 2 (12.6x)
+    # < 0.6 (a measurement of the one-trace trade-off on INC-01, not a rule that meets the target). --sweep:
+    # the second week allows every factor from 6 to 20 (W2-04 at 2 steps, no false page); the sample week
+    # 9 to 13 (below 9 INC-02's 0.39 trace at 8.8x pages; from 15 INC-01 pages twice); 10 is a round number
+    # inside both, chosen by the sample week's range (the second week does not narrow it)
     _rule("rag-regression-trace-relative", _traces({"all": [
         _c(G, "mean", "<", 0.6),
         {"signal": R, "aggregation": "max", "comparator": ">", "relative_to": {"window": "1d", "factor": 10}}]},
@@ -460,6 +462,60 @@ def table(rows: list[dict], incidents: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The constants introduced for session 4, swept over both weeks (--sweep)
+
+
+def _with(doc: dict, edit) -> dict:
+    import copy
+
+    out = copy.deepcopy(doc)
+    edit(out)
+    return out
+
+
+def _set_new_delta(value: float):
+    def edit(doc: dict) -> None:
+        for leaf in doc["condition"]["any"]:
+            leaf["relative_to"]["delta"] = value
+    return edit
+
+
+def _set_retriever_factor(value: float):
+    def edit(doc: dict) -> None:
+        doc["condition"]["traces"]["all"][1]["relative_to"]["factor"] = value
+    return edit
+
+
+#: rule name, the constant's name, the values tried, how to set it
+SWEEPS = [
+    ("prompt-regression-new", "NEW_DELTA", (-0.05, -0.08, -0.10, -0.12, -0.15, -0.20, -0.25), _set_new_delta),
+    ("prompt-regression-new-tenant", "NEW_DELTA", (-0.05, -0.08, -0.10, -0.12, -0.15, -0.20, -0.25), _set_new_delta),
+    ("rag-regression-trace-relative", "retriever factor", (6, 8, 9, 10, 12, 13, 15, 20), _set_retriever_factor),
+]
+
+
+def sweep(weeks: list[tuple[str, str, list[dict]]]) -> str:
+    """Each constant introduced in session 4 at several values, on both weeks: per week, the rule's false
+    pages and the incidents it catches (steps / pages). The value used must be inside what both allow."""
+    from tracedesk.alerts import parse_rule
+    from tracedesk.alerts.evaluate import backtest
+
+    by_name = {d["name"]: d for d in SAMPLE_RULES}
+    out = ["| rule | constant | value | " + " | ".join(f"{label}: false / caught (steps, pages)" for label, _p, _i in weeks)
+           + " |", "|---|---|---:|" + "---|" * len(weeks)]
+    for name, constant, values, setter in SWEEPS:
+        for value in values:
+            rule = parse_rule(_with(by_name[name], setter(value)))
+            cells = []
+            for _label, path, incidents in weeks:
+                sc = score_pages(rule, backtest(path, rule), incidents)
+                caught = ", ".join(f"{k} {sc['steps'][k]:.0f}, {sc['per_incident'][k]}" for k in sorted(sc["caught"]))
+                cells.append(f"{sc['false']} / {caught or '—'}")
+            out.append(f"| {name} | {constant} | {value:g} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
 # Part 2: speed on 1M spans
 
 
@@ -644,6 +700,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--skip-sample", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--sweep", action="store_true",
+                    help="also sweep the constants session 4 introduced over both weeks (printed, not written)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     if not args.skip_sample:
@@ -662,6 +720,11 @@ def main(argv=None) -> int:
         print(f"\nwrote {args.results}")
         if update_readme(args.readme, sections):
             print(f"updated the alerts table in {args.readme}")
+        if args.sweep:
+            sample_path, _truth = _sample_db(args.sample_db, args.incidents)
+            print("\nconstants swept over both weeks:")
+            print(sweep([("sample week", sample_path, truth["incidents"]),
+                         ("second week", db2, json.loads(Path(inc2).read_text())["incidents"])]))
     if not args.skip_speed:
         part2(args.big_db, args.spans, args.rebuild)
     return 0
