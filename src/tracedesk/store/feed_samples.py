@@ -46,7 +46,7 @@ NS_PER_HOUR = 3_600 * 10**9
 #: more separate dirty ranges than this are re-read as one range (one query per family)
 MAX_RANGES = 4
 #: bumped when the chunk format changes (every set is then rebuilt)
-VERSION = 1
+VERSION = 2
 
 _H = str(NS_PER_HOUR)
 
@@ -312,7 +312,7 @@ def _cells_of(col: pd.Series) -> tuple[np.ndarray, list[Any]]:
 
 def _write(conn: sqlite3.Connection, sid: int, frame: pd.DataFrame, group_by: Sequence[str]) -> None:
     """One chunk per hour of `frame` (columns t, v, *group_by, sorted by t): t int64, v float64, and per
-    dimension int32 codes into the chunk's own cells (in order of first appearance; -1: no value)."""
+    dimension codes (int8/16/32) into the chunk's own cells (in order of first appearance; -1: no value)."""
     if frame.empty:
         return
     t = frame["t"].to_numpy(np.int64)
@@ -331,7 +331,10 @@ def _write(conn: sqlite3.Connection, sid: int, frame: pd.DataFrame, group_by: Se
             remap = np.where(present, np.cumsum(present) - 1, -1)
             codes.append(remap[local].astype(np.int32))
             cells.append([u[int(x)] for x in uniq[present]])
-        blob = np.stack(codes, axis=1).astype("<i4").tobytes() if codes else None
+        # the narrowest integer that holds the chunk's codes (its width is the blob's length / n / k)
+        widest = max((len(c) for c in cells), default=0)
+        dtype = "<i1" if widest < 127 else "<i2" if widest < 32_767 else "<i4"
+        blob = np.stack(codes, axis=1).astype(dtype).tobytes() if codes else None
         rows.append((sid, int(hour[a]), b - a, t[a:b].astype("<i8").tobytes(), v[a:b].astype("<f8").tobytes(),
                      blob, json.dumps(cells)))
     conn.executemany("INSERT INTO feed_chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -354,7 +357,8 @@ def _read(conn: sqlite3.Connection, sid: int, group_by: Sequence[str], since_ns:
     data: dict[str, Any] = {"t": t, "v": v}
     if group_by:
         k = len(group_by)
-        local = np.concatenate([np.frombuffer(c[3], dtype="<i4").reshape(c[0], k) for c in chunks]).astype(np.int64)
+        local = np.concatenate([np.frombuffer(c[3], dtype=f"<i{len(c[3]) // (c[0] * k)}").reshape(c[0], k)
+                                for c in chunks]).astype(np.int64)
         cells = [json.loads(c[4]) for c in chunks]
         for j, g in enumerate(group_by):
             # every chunk's cells coded together (the same coding as store.feed.code_cells), then each
