@@ -197,6 +197,27 @@ def test_re_ingest_of_the_same_file_changes_nothing(tmp_path):
     assert after == before and feed_after == feed_before
 
 
+def test_re_ingest_of_a_changed_file_replaces_spans_and_the_feed_follows(tmp_path):
+    db = str(tmp_path / "t.db")
+    ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 48))])
+    before, _feed0 = _check(db)
+    # the same span ids, written again with other content: hours 10..13 of billing are now slow too
+    changed = []
+    n = 0
+    for h in range(48):
+        for r in ROUTES:
+            for k in range(6):
+                n += 1
+                changed += _trace(n, h, r, "acme" if k % 2 else "globex",
+                                  slow=(r == "refunds" and 30 <= h < 34) or (r == "billing" and 10 <= h < 14))
+    report = ingest_paths(db, [_file(tmp_path, "a.json", changed)])
+    assert report.rejected == [] and report.spans_replaced > 0
+    assert _dirty(db) > 0
+    after, feed = _check(db)
+    assert after != before
+    assert any(f["cohort"] == {"route": "billing"} and "llm_latency" in f["signals"] for f in feed)
+
+
 def test_a_late_span_joining_an_old_trace(tmp_path):
     db = str(tmp_path / "t.db")
     ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 48))])

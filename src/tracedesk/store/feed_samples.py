@@ -49,48 +49,46 @@ MAX_RANGES = 4
 VERSION = 2
 
 _H = str(NS_PER_HOUR)
+def _mark(lo: str, hi: str, source: str = "", where: str = "1") -> str:
+    """An insert of the (lo, hi) hour pair unless already marked. Not INSERT OR IGNORE: inside a
+    trigger the conflict policy of the statement that fired it wins (an upsert's is ABORT), so a
+    re-ingested span failed with "UNIQUE constraint failed: feed_dirty"."""
+    return (f"INSERT INTO feed_dirty SELECT DISTINCT {lo}, {hi}{' FROM ' + source if source else ''} WHERE {where} "
+            f"AND NOT EXISTS (SELECT 1 FROM feed_dirty d WHERE d.lo = {lo} AND d.hi = {hi});")
 
-_TRIGGERS = f"""
-CREATE TRIGGER IF NOT EXISTS feed_dirty_span_ins AFTER INSERT ON spans WHEN NEW.start_ns IS NOT NULL BEGIN
-  INSERT OR IGNORE INTO feed_dirty VALUES (NEW.start_ns / {_H}, NEW.start_ns / {_H});
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_span_upd AFTER UPDATE ON spans BEGIN
-  INSERT OR IGNORE INTO feed_dirty SELECT OLD.start_ns / {_H}, OLD.start_ns / {_H} WHERE OLD.start_ns IS NOT NULL;
-  INSERT OR IGNORE INTO feed_dirty SELECT NEW.start_ns / {_H}, NEW.start_ns / {_H} WHERE NEW.start_ns IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_span_del AFTER DELETE ON spans WHEN OLD.start_ns IS NOT NULL BEGIN
-  INSERT OR IGNORE INTO feed_dirty VALUES (OLD.start_ns / {_H}, OLD.start_ns / {_H});
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_ins BEFORE INSERT ON traces BEGIN
-  INSERT OR IGNORE INTO feed_dirty SELECT o.start_ns / {_H}, COALESCE(o.end_ns, o.start_ns) / {_H}
-    FROM traces o WHERE o.trace_id = NEW.trace_id AND o.start_ns IS NOT NULL;
-  INSERT OR IGNORE INTO feed_dirty SELECT NEW.start_ns / {_H}, COALESCE(NEW.end_ns, NEW.start_ns) / {_H}
-    WHERE NEW.start_ns IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_upd AFTER UPDATE ON traces BEGIN
-  INSERT OR IGNORE INTO feed_dirty SELECT OLD.start_ns / {_H}, COALESCE(OLD.end_ns, OLD.start_ns) / {_H}
-    WHERE OLD.start_ns IS NOT NULL;
-  INSERT OR IGNORE INTO feed_dirty SELECT NEW.start_ns / {_H}, COALESCE(NEW.end_ns, NEW.start_ns) / {_H}
-    WHERE NEW.start_ns IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_del AFTER DELETE ON traces WHEN OLD.start_ns IS NOT NULL BEGIN
-  INSERT OR IGNORE INTO feed_dirty VALUES (OLD.start_ns / {_H}, COALESCE(OLD.end_ns, OLD.start_ns) / {_H});
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_ins BEFORE INSERT ON evaluations BEGIN
-  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
-    FROM evaluations o JOIN traces t ON t.trace_id = o.trace_id WHERE o.id = NEW.id AND t.start_ns IS NOT NULL;
-  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
-    FROM traces t WHERE t.trace_id = NEW.trace_id AND t.start_ns IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_upd AFTER UPDATE ON evaluations BEGIN
-  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
-    FROM traces t WHERE t.trace_id IN (OLD.trace_id, NEW.trace_id) AND t.start_ns IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_del AFTER DELETE ON evaluations BEGIN
-  INSERT OR IGNORE INTO feed_dirty SELECT t.start_ns / {_H}, t.start_ns / {_H}
-    FROM traces t WHERE t.trace_id = OLD.trace_id AND t.start_ns IS NOT NULL;
-END;
-"""
+
+def _hours(row: str, start: str = "start_ns", end: str | None = None) -> tuple[str, str]:
+    lo = f"{row}.{start} / {_H}"
+    return lo, (f"COALESCE({row}.{end}, {row}.{start}) / {_H}" if end else lo)
+
+
+_TRIGGERS = "\n".join([
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_span_ins AFTER INSERT ON spans BEGIN",
+    _mark(*_hours("NEW"), where="NEW.start_ns IS NOT NULL"), "END;",
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_span_upd AFTER UPDATE ON spans BEGIN",
+    _mark(*_hours("OLD"), where="OLD.start_ns IS NOT NULL"),
+    _mark(*_hours("NEW"), where="NEW.start_ns IS NOT NULL"), "END;",
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_span_del AFTER DELETE ON spans BEGIN",
+    _mark(*_hours("OLD"), where="OLD.start_ns IS NOT NULL"), "END;",
+    # INSERT OR REPLACE INTO traces deletes the old row without a delete trigger: read it before
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_ins BEFORE INSERT ON traces BEGIN",
+    _mark(*_hours("o", end="end_ns"), "traces o", "o.trace_id = NEW.trace_id AND o.start_ns IS NOT NULL"),
+    _mark(*_hours("NEW", end="end_ns"), where="NEW.start_ns IS NOT NULL"), "END;",
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_upd AFTER UPDATE ON traces BEGIN",
+    _mark(*_hours("OLD", end="end_ns"), where="OLD.start_ns IS NOT NULL"),
+    _mark(*_hours("NEW", end="end_ns"), where="NEW.start_ns IS NOT NULL"), "END;",
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_del AFTER DELETE ON traces BEGIN",
+    _mark(*_hours("OLD", end="end_ns"), where="OLD.start_ns IS NOT NULL"), "END;",
+    # an evaluation's sample is stamped at its trace's start (INSERT OR REPLACE: the old row's trace too)
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_ins BEFORE INSERT ON evaluations BEGIN",
+    _mark(*_hours("t"), "evaluations o JOIN traces t ON t.trace_id = o.trace_id",
+          "o.id = NEW.id AND t.start_ns IS NOT NULL"),
+    _mark(*_hours("t"), "traces t", "t.trace_id = NEW.trace_id AND t.start_ns IS NOT NULL"), "END;",
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_upd AFTER UPDATE ON evaluations BEGIN",
+    _mark(*_hours("t"), "traces t", "t.trace_id IN (OLD.trace_id, NEW.trace_id) AND t.start_ns IS NOT NULL"), "END;",
+    "CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_del AFTER DELETE ON evaluations BEGIN",
+    _mark(*_hours("t"), "traces t", "t.trace_id = OLD.trace_id AND t.start_ns IS NOT NULL"), "END;",
+]) + "\n"
 
 
 
