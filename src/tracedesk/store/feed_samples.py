@@ -205,13 +205,17 @@ def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None
 
 
 def _reinstall(db: sqlite_utils.Database) -> bool:
-    """Triggers missing (a table rebuilt by a later migration drops its triggers): create them again and
-    drop every stored sample, whose staleness can no longer be told (rebuilt by the next refresh)."""
+    """Triggers missing (a table rebuilt by a later migration drops its triggers) or not these: create
+    them again and drop every stored sample, whose staleness can no longer be told (rebuilt by the next refresh)."""
     conn = db.conn
     if conn.in_transaction:
         return False
     try:
         conn.execute("BEGIN IMMEDIATE")
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'feed_dirty_%'"
+                                    ).fetchall():
+            if name not in TRIGGERS:  # a trigger of an earlier version of this module
+                conn.execute(f"DROP TRIGGER {name}")
         for stmt in _TRIGGER_SQL:
             conn.execute(stmt)
         conn.execute("DELETE FROM feed_chunks")
