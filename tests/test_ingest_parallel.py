@@ -95,3 +95,15 @@ def test_a_dead_parse_worker_stops_the_ingest_with_whole_batches_stored(tmp_path
     again = ingest_paths(str(tmp_path / "worker.db"), files, batch_size=40, workers=1)
     assert again.spans_unchanged == len(stored[0])
     assert _contents(str(tmp_path / "worker.db")) == _contents(str(tmp_path / "serial.db"))
+
+
+def test_a_spawned_parse_worker_stores_what_the_serial_ingest_stores(tmp_path, monkeypatch):
+    """Where forking is unsafe (other threads running) the worker is spawned: same result."""
+    files = _inputs(tmp_path)
+    serial = ingest_paths(str(tmp_path / "serial.db"), files, batch_size=40, workers=0)
+    monkeypatch.setattr(parallel, "_can_fork", lambda: False)
+    assert parallel._context().get_start_method() == "spawn"
+    assert not parallel.use_worker([tmp_path], 1 << 30, None)  # automatic mode stays serial then
+    worker = ingest_paths(str(tmp_path / "worker.db"), files, batch_size=40, workers=1)
+    assert _summary(worker) == _summary(serial)
+    assert _contents(str(tmp_path / "worker.db")) == _contents(str(tmp_path / "serial.db"))

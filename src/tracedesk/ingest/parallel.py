@@ -92,19 +92,22 @@ def _worker(out: Any, files: list[str], dimensions: dict[str, list[str]], batch_
         out.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _context() -> Any:
+def _can_fork() -> bool:
     # fork starts the worker without re-importing anything; with other threads running (the app, a
-    # notebook) fork is unsafe, so spawn
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    # notebook kernel) forking is unsafe
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _context() -> Any:
+    return multiprocessing.get_context("fork" if _can_fork() else "spawn")
 
 
 def use_worker(files: list[Path], total: int, workers: int | None) -> bool:
-    """workers=None: automatic (two or more cores and enough input); 0: never; >=1: always."""
+    """workers=None: automatic (two or more cores, enough input, and a process that can fork: a
+    command-line ingest); 0: never; >=1: always (spawning the worker where forking is unsafe)."""
     if workers is not None:
         return workers > 0
-    return (os.cpu_count() or 1) >= 2 and total >= MIN_PARALLEL_BYTES and bool(files)
+    return (os.cpu_count() or 1) >= 2 and total >= MIN_PARALLEL_BYTES and bool(files) and _can_fork()
 
 
 def ingest_files_in_worker(files: list[Path], dimensions: dict[str, list[str]], writer: Any,

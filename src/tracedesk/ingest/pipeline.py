@@ -184,7 +184,9 @@ def write_isolating(db: Any, spans: list[Span], evaluations: list[Any], also: Ca
             return exc
         return None
 
-    for items, kind in ((list(spans), "span"), (list(rows or ()), "row"), (list(evaluations), "evaluation")):
+    groups: tuple[tuple[list[Any], str], ...] = (
+        (list(spans), "span"), (list(rows or ()), "row"), (list(evaluations), "evaluation"))
+    for items, kind in groups:
         stack = [items] if items else []
         while stack:
             part = stack.pop()
