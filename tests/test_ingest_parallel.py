@@ -97,13 +97,17 @@ def test_a_dead_parse_worker_stops_the_ingest_with_whole_batches_stored(tmp_path
     assert _contents(str(tmp_path / "worker.db")) == _contents(str(tmp_path / "serial.db"))
 
 
-def test_a_spawned_parse_worker_stores_what_the_serial_ingest_stores(tmp_path, monkeypatch):
-    """Where forking is unsafe (other threads running) the worker is spawned: same result."""
-    files = _inputs(tmp_path)
-    serial = ingest_paths(str(tmp_path / "serial.db"), files, batch_size=40, workers=0)
+
+def test_automatic_mode_parses_in_a_worker_only_where_forking_is_safe(tmp_path, monkeypatch):
+    """A command-line ingest (one thread, two or more cores, enough input) gets the worker; a process
+    with other threads (the app, a notebook) or a small input stays serial; 0 and 1 are obeyed."""
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "_can_fork", lambda: True)
+    big, small = parallel.MIN_PARALLEL_BYTES, parallel.MIN_PARALLEL_BYTES - 1
+    assert parallel.use_worker([tmp_path], big, None) and not parallel.use_worker([tmp_path], small, None)
+    assert not parallel.use_worker([tmp_path], big, 0) and parallel.use_worker([tmp_path], small, 1)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
+    assert not parallel.use_worker([tmp_path], big, None)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(parallel, "_can_fork", lambda: False)
-    assert parallel._context().get_start_method() == "spawn"
-    assert not parallel.use_worker([tmp_path], 1 << 30, None)  # automatic mode stays serial then
-    worker = ingest_paths(str(tmp_path / "worker.db"), files, batch_size=40, workers=1)
-    assert _summary(worker) == _summary(serial)
-    assert _contents(str(tmp_path / "worker.db")) == _contents(str(tmp_path / "serial.db"))
+    assert not parallel.use_worker([tmp_path], big, None) and parallel.use_worker([tmp_path], big, 1)

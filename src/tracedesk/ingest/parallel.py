@@ -94,17 +94,18 @@ def _worker(out: Any, files: list[str], dimensions: dict[str, list[str]], batch_
 
 def _can_fork() -> bool:
     # fork starts the worker without re-importing anything; with other threads running (the app, a
-    # notebook kernel) forking is unsafe
+    # notebook kernel) a forked child may inherit a lock another thread held
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _context() -> Any:
-    return multiprocessing.get_context("fork" if _can_fork() else "spawn")
+    # spawn only where there is no fork (Windows): it re-runs the parent's __main__ in the child
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
 
 def use_worker(files: list[Path], total: int, workers: int | None) -> bool:
-    """workers=None: automatic (two or more cores, enough input, and a process that can fork: a
-    command-line ingest); 0: never; >=1: always (spawning the worker where forking is unsafe)."""
+    """workers=None: automatic (two or more cores, enough input, and a single-threaded process that can
+    fork: a command-line ingest); 0: never; >=1: always (the caller's choice)."""
     if workers is not None:
         return workers > 0
     return (os.cpu_count() or 1) >= 2 and total >= MIN_PARALLEL_BYTES and bool(files) and _can_fork()
