@@ -203,17 +203,30 @@ def write_batch(
 
 
 _ATTR_INDEX, _RESOURCE_INDEX = _WRITE_COLUMNS.index("attributes"), _WRITE_COLUMNS.index("resource")
-_COMPRESSED_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS)
+_COMPRESSED_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_M502)
+# issue 13 "smaller on disk" (migration m505): more deflated columns, coded source/scope, raw hash bytes
+_COMPRESSED_M505_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS
+                                 if c not in blobs.COMPRESSED_M502)
+_SOURCE_INDEX, _SCOPE_INDEX = _WRITE_COLUMNS.index("source"), _WRITE_COLUMNS.index("scope")
+_HASH_INDEX = _WRITE_COLUMNS.index("content_hash")
 
 
-def _compact(codec: "blobs.Codec", row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The stored form of a span row: bulky JSON deflated, resource as an id (the hash is of the JSON)."""
+def _compact(codec: "blobs.Codec", row: tuple[Any, ...], coded: bool = False) -> tuple[Any, ...]:
+    """The stored form of a span row: bulky JSON deflated, resource as an id (the hash is of the JSON);
+    with `coded` (m505) also messages/documents deflated, source/scope coded and the hash as bytes."""
     values = list(row)
     encode = codec.encode
     for i in _COMPRESSED_INDEXES:
         if values[i] is not None:
             values[i] = encode(values[i])
     values[_RESOURCE_INDEX] = codec.resource_id(values[_RESOURCE_INDEX])
+    if coded:  # issue 13 (m505)
+        for i in _COMPRESSED_M505_INDEXES:
+            if values[i] is not None:
+                values[i] = encode(values[i])
+        values[_SOURCE_INDEX] = codec.encode_source(values[_SOURCE_INDEX])
+        values[_SCOPE_INDEX] = codec.encode_str(values[_SCOPE_INDEX])
+        values[_HASH_INDEX] = bytes.fromhex(values[_HASH_INDEX])
     values.append(1)  # usage_counted: the summaries clear it where a descendant reports usage
     return tuple(values)
 
@@ -246,7 +259,8 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
             replaced_traces.add(key[0])
     if to_write:
         codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]])
-        db.conn.executemany(_SPAN_INSERT, [_compact(codec, row) for row in to_write])
+        coded = codec.coded
+        db.conn.executemany(_SPAN_INSERT, [_compact(codec, row, coded) for row in to_write])
     if evaluations:
         from .evals import derive_passed
 
@@ -282,7 +296,9 @@ def _existing_traces(db: sqlite_utils.Database, trace_ids: set[str]) -> set[str]
 
 
 def _stored_hashes(db: sqlite_utils.Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    return {k: v[0] for k, v in summaries.fetch_by_keys(db, "spans.content_hash", keys).items()}
+    """Stored content hashes as hex (m505 stores the raw bytes; rows of an unmigrated handle hold hex)."""
+    return {k: v[0].hex() if type(v[0]) is bytes else v[0]
+            for k, v in summaries.fetch_by_keys(db, "spans.content_hash", keys).items()}
 
 
 #: page cache of a bulk-writing connection (KiB)

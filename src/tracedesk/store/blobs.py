@@ -13,18 +13,40 @@ Stored forms, all readable side by side (rows written before migration m502 stay
     connection has; Python through `decode()`.
   * resource: TEXT, either JSON (old rows) or "#<id>" of a row in `resources` (the column has TEXT
     affinity, so a bare integer would be stored as text anyway); SQL reads `resource_sql("s")`.
+
+Migration m505 (issue 13, "smaller on disk": 1,254 -> under 800 bytes per span) added:
+  * input_messages / output_messages / documents deflated like attributes (they repeat the system
+    prompts and passages the dictionary already holds: 188 -> ~45 bytes per span).
+  * source and scope dictionary-coded through `span_strings` (every span repeated its file path, ~100
+    bytes, and its instrumentation scope, ~33): "@<id>" names a whole string; "@<id>.<r>.<s>.<i>" a
+    prefix ending in "#" followed by `resourceSpans[r].scopeSpans[s].spans[i]`, "@<id>:<n>" a prefix
+    ending in ":" followed by the line number n. SQL reads them through `td_str(col)` (column_sql).
+  * content_hash as its 12 raw bytes instead of 24 hex characters.
 """
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import random
+import re
+import sqlite3
 import zlib
 from typing import Any
 
 import sqlite_utils
 
-COMPRESSED_COLUMNS: tuple[str, ...] = ("attributes", "events")
+COMPRESSED_COLUMNS: tuple[str, ...] = ("attributes", "events", "input_messages", "output_messages", "documents")
+#: compressed since m502; the others since m505 (rows of a handle never migrated past m502 keep JSON text)
+COMPRESSED_M502: tuple[str, ...] = ("attributes", "events")
+#: dictionary-coded strings (m505): read through td_str()
+CODED_COLUMNS: tuple[str, ...] = ("source", "scope")
+#: first character of a coded value (file paths, receiver names and scope names do not start with it;
+#: after m505 every stored value of a coded column is in coded form, so none is ambiguous)
+CODE_MARK = "@"
+#: ASCII digits only: a reversible split needs the canonical decimal form (no "007", no Unicode digits)
+_N = "(0|[1-9][0-9]*)"
+_OTLP_LOCATOR = re.compile(rf"(.*#)resourceSpans\[{_N}\]\.scopeSpans\[{_N}\]\.spans\[{_N}\]", re.S)
+_LINE_LOCATOR = re.compile(rf"(.*:){_N}", re.S)
+_CODED = re.compile(r"@([0-9]+)(?:\.([0-9]+)\.([0-9]+)\.([0-9]+)|:([0-9]+))?")
 MARK = 0
 #: values shorter than this stay JSON text: deflate's fixed cost outweighs the saving
 MIN_COMPRESS = 96
@@ -43,6 +65,48 @@ def m502_compact_columns(db: sqlite_utils.Database) -> None:
                "resource TEXT NOT NULL)")
 
 
+def m505_span_strings(db: sqlite_utils.Database) -> None:
+    """The dictionary of coded strings (source prefixes, scopes). Part of m505_smaller_spans."""
+    db.execute("CREATE TABLE IF NOT EXISTS span_strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)")
+
+
+#: rows read and rewritten per statement by m505_recode_spans
+RECODE_CHUNK = 2000
+_RECODE_COLUMNS = ("source", "scope", "content_hash", *COMPRESSED_COLUMNS)
+
+
+def m505_recode_spans(db: sqlite_utils.Database) -> int:
+    """Rewrite every stored span in the m505 forms (part of m505_smaller_spans); returns rows rewritten.
+
+    Values come back exactly (decode(encode(x)) == x): the round-trip tests read a database migrated from
+    the previous schema. Rows stored before m502 get their attributes/events deflated too. The pages the
+    old forms held are left free inside the file (reused by later writes; `VACUUM` returns them)."""
+    conn = db.conn
+    c = Codec(conn)  # private: a failed migration leaves no ids in the connection's own codec
+    c._coded = True
+    c.prepare([])  # the database's newest dictionary, if it has one (else plain deflate)
+    sql = (f"UPDATE spans SET {', '.join(f'{col} = ?' for col in _RECODE_COLUMNS)} WHERE rowid = ?")
+    done, last = 0, -(2**63)
+    select = f"SELECT rowid, {', '.join(_RECODE_COLUMNS)} FROM spans WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    while True:
+        rows = conn.execute(select, [last, RECODE_CHUNK]).fetchall()
+        if not rows:
+            return done
+        out = []
+        for rowid, source, scope, content_hash, *packed in rows:
+            if type(content_hash) is str:
+                try:
+                    content_hash = bytes.fromhex(content_hash)
+                except ValueError:
+                    pass  # not a hash this release wrote: kept as it is
+            out.append((c.encode_source(source) if type(source) is str else source,
+                        c.encode_str(scope) if type(scope) is str else scope, content_hash,
+                        *(c.encode(v) if type(v) is str else v for v in packed), rowid))
+        conn.executemany(sql, out)
+        done += len(rows)
+        last = rows[-1][0]
+
+
 def resource_sql(alias: str = "s") -> str:
     """SQL for a span's resource as JSON text, whichever way the row stored it. No alias means the
     table is `spans` unaliased: the column is still qualified, or inside the lookup it would name
@@ -57,6 +121,8 @@ def column_sql(column: str, alias: str = "s") -> str:
     col = f"{alias}.{column}" if alias else column
     if column in COMPRESSED_COLUMNS:
         return f"td_json({col})"
+    if column in CODED_COLUMNS:
+        return f"td_str({col})"
     if column == "resource":
         return resource_sql(alias)
     return col
@@ -72,9 +138,13 @@ class Codec:
         self.dict_id: int | None = None
         self.resource_ids: dict[str, str] = {}
         self._pending_resources: dict[str, str] = {}
-        # Written by a release before m501/m502 (a handle that was never migrated): store rows as that
+        self.strings: dict[int, str] = {}  # span_strings id -> text, for reading
+        self.string_ids: dict[str, int] = {}  # text -> id, committed
+        self._pending_strings: dict[str, int] = {}
+        # Written by a release before m501/m502/m505 (a handle that was never migrated): store rows as that
         # release did (plain JSON, full trace recompute) instead of failing.
         self._schema = (False, False, False)
+        self._coded = False
         self._reservoir: list[str] = []
         self._seen = 0
         self._rng = random.Random(0)
@@ -96,6 +166,14 @@ class Codec:
     def compact(self) -> bool:
         return self.schema()[0]
 
+    @property
+    def coded(self) -> bool:
+        """Whether m505 ran: messages/documents compressed, source/scope coded, hashes raw."""
+        if not self._coded:
+            self._coded = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'span_strings'").fetchone() is not None
+        return self._coded
+
     # -- reading ----------------------------------------------------------------------------------
     def _dict(self, dict_id: int) -> bytes:
         found = self.dicts.get(dict_id)
@@ -113,6 +191,42 @@ class Codec:
         dict_id = value[1]
         d = zlib.decompressobj(_WBITS, zdict=self._dict(dict_id)) if dict_id else zlib.decompressobj(_WBITS)
         return (d.decompress(value[2:]) + d.flush()).decode("utf-8", "surrogatepass")
+
+    def _string(self, string_id: int) -> str:
+        found = self.strings.get(string_id)
+        if found is None:
+            row = self.conn.execute("SELECT text FROM span_strings WHERE id = ?", [string_id]).fetchone()
+            if row is None:
+                raise ValueError(f"coded value refers to string {string_id}, which this database lacks")
+            found = self.strings[string_id] = row[0]
+        return found
+
+    def decode_str(self, value: Any) -> Any:
+        """A stored source/scope value -> the text written (uncoded values and NULL pass through)."""
+        if type(value) is not str or not value.startswith(CODE_MARK) or not self.coded:
+            return value  # (before m505 a value starting with the mark is the text itself)
+        m = _CODED.fullmatch(value)
+        if m is None:
+            return value
+        text = self._string(int(m[1]))
+        if m[2] is not None:
+            return f"{text}resourceSpans[{m[2]}].scopeSpans[{m[3]}].spans[{m[4]}]"
+        if m[5] is not None:
+            return text + m[5]
+        return text
+
+    def coded_lookup(self, text: str) -> str:
+        """The stored form of a whole string (for `WHERE source = ?`), without writing: the text itself
+        when the dictionary does not hold it (then it matches only rows stored uncoded)."""
+        if not self.coded:
+            return text
+        found = self.string_ids.get(text)
+        if found is None:
+            row = self.conn.execute("SELECT id FROM span_strings WHERE text = ?", [text]).fetchone()
+            if row is None:
+                return text
+            found = int(row[0])
+        return f"{CODE_MARK}{found}"
 
     # -- writing (inside the write transaction) -----------------------------------------------------
     def prepare(self, samples: list[str]) -> None:
@@ -170,6 +284,34 @@ class Codec:
         self._packed += len(out)
         return out
 
+    def _string_id(self, text: str) -> int:
+        found = self.string_ids.get(text)
+        if found is None:
+            found = self._pending_strings.get(text)
+        if found is None:
+            self.conn.execute("INSERT OR IGNORE INTO span_strings (text) VALUES (?)", [text])
+            found = int(self.conn.execute("SELECT id FROM span_strings WHERE text = ?", [text]).fetchone()[0])
+            self._pending_strings[text] = found
+        return found
+
+    def encode_str(self, text: str | None) -> Any:
+        """The stored form of a scope (or any whole string): "@<id>"."""
+        if text is None or not self.coded:
+            return text
+        return f"{CODE_MARK}{self._string_id(text)}"
+
+    def encode_source(self, text: str | None) -> Any:
+        """The stored form of a source: its prefix coded, an OTLP span locator or line number kept as numbers."""
+        if text is None or not self.coded:
+            return text
+        m = _OTLP_LOCATOR.fullmatch(text)
+        if m is not None:
+            return f"{CODE_MARK}{self._string_id(m[1])}.{m[2]}.{m[3]}.{m[4]}"
+        m = _LINE_LOCATOR.fullmatch(text)
+        if m is not None:
+            return f"{CODE_MARK}{self._string_id(m[1])}:{m[2]}"
+        return f"{CODE_MARK}{self._string_id(text)}"
+
     def resource_id(self, text: str | None) -> Any:
         if text is None or not self.compact:
             return text
@@ -185,6 +327,8 @@ class Codec:
     def commit(self) -> None:
         self.resource_ids.update(self._pending_resources)
         self._pending_resources.clear()
+        self.string_ids.update(self._pending_strings)
+        self._pending_strings.clear()
         self._since_training += 1
         if self._raw > 64_000 and self._packed > RETRAIN_ABOVE * self._raw and self._since_training > self._trainings:
             self._retrain = True
@@ -193,6 +337,7 @@ class Codec:
     def rollback(self) -> None:
         """The batch's transaction failed: ids and a dictionary made inside it no longer exist."""
         self._pending_resources.clear()
+        self._pending_strings.clear()
         if self.dict_id is not None:
             row = self.conn.execute("SELECT 1 FROM blob_dicts WHERE id = ?", [self.dict_id]).fetchone()
             if row is None:
@@ -208,10 +353,12 @@ def codec(db: sqlite_utils.Database | sqlite3.Connection) -> Codec:
         if found is None or found.conn is not db.conn:
             found = Codec(db.conn)
             db.conn.create_function("td_json", 1, found.decode, deterministic=True)
+            db.conn.create_function("td_str", 1, found.decode_str, deterministic=True)
             db._tracedesk_codec = found  # type: ignore[attr-defined]
         return found
     c = Codec(db)
     db.create_function("td_json", 1, c.decode, deterministic=True)
+    db.create_function("td_str", 1, c.decode_str, deterministic=True)
     return c
 
 

@@ -84,6 +84,16 @@ def register_functions(conn: sqlite3.Connection) -> None:
 #: private file being bulk-loaded, see `open_bulk`).
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL")
 
+#: Page size of a NEW database file (an existing file keeps its own). Span rows are ~0.5 KB with a long
+#: tail: on 4 KB pages the room left at the end of each page was 140 bytes per span (14% of the table);
+#: on 16 KB pages about a quarter of that (issue 13, "smaller on disk").
+PAGE_SIZE = 16384
+
+
+def _page_size(conn: sqlite3.Connection) -> None:
+    """Set PAGE_SIZE before anything creates the file's first page (a no-op on an existing database)."""
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+
 
 def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> None:
     if synchronous not in SYNCHRONOUS:
@@ -92,6 +102,7 @@ def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> 
     # The busy timeout comes first: switching a new file to WAL needs a lock another opener may hold.
     # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
     database.conn.execute("PRAGMA busy_timeout=30000")
+    _page_size(database.conn)
     if path != ":memory:":
         database.conn.execute("PRAGMA journal_mode=WAL")
     database.conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -116,6 +127,7 @@ def open_bulk(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
     leaves garbage, so load into a temporary name and publish it after `finish_bulk`)."""
     database = sqlite_utils.Database(sqlite3.connect(os.fspath(path)))
     register_functions(database.conn)
+    _page_size(database.conn)
     database.conn.execute("PRAGMA journal_mode=OFF")
     database.conn.execute("PRAGMA synchronous=OFF")
     try:
