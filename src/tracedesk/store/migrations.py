@@ -205,6 +205,8 @@ def _m504_drop_unused_span_indexes(db: sqlite_utils.Database) -> None:
 #: m505: most spans name no model (tools, chains, agents) and no agent; every read of these indexes names a
 #: value (`model IN (...)`, `v IS NOT NULL AND v != ''`, which imply IS NOT NULL), so they index only those.
 PARTIAL_SPAN_INDEXES: dict[str, str] = {"idx_spans_model": "model", "idx_spans_agent": "agent_name"}
+#: TTFT is reported by few LLM calls (11% of spans carry one); its reads ask `ttft_ms IS NOT NULL`.
+PARTIAL_TTFT_INDEX = ("idx_spans_kind_ttft", "kind, ttft_ms", "ttft_ms IS NOT NULL")
 
 
 def _m505_smaller_spans(db: sqlite_utils.Database) -> None:
@@ -215,6 +217,9 @@ def _m505_smaller_spans(db: sqlite_utils.Database) -> None:
     for name, column in PARTIAL_SPAN_INDEXES.items():
         db.execute(f"DROP INDEX IF EXISTS {name}")
         db.execute(f"CREATE INDEX {name} ON spans ({column}) WHERE {column} IS NOT NULL")
+    name, columns, where = PARTIAL_TTFT_INDEX
+    db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute(f"CREATE INDEX {name} ON spans ({columns}) WHERE {where}")
 
 
 Step = Callable[[sqlite_utils.Database], None]
