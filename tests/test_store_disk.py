@@ -177,3 +177,44 @@ def test_new_files_use_the_larger_page_and_readers_find_coded_sources(db_path):
     assert live.received_counts(db, "never-seen", since_ns=0) == (0, 0, None)
     # every coded or compressed column has a reader
     assert {column_sql(c).split("(")[0] for c in CODED_COLUMNS + COMPRESSED_COLUMNS} == {"td_str", "td_json"}
+
+
+def _scoped(scope: str, n: int, start: int) -> list[Span]:
+    prompt = f"You answer for {scope}: be brief, cite the knowledge base, never guess. " * 4
+    return [Span(trace_id=f"{scope}-{(start + i) // 5}", span_id=f"{scope}-{start + i}", name="chat", kind="LLM",
+                 start_ns=start + i, end_ns=start + i + 3, scope=scope,
+                 attributes={"llm.model_name": "m", "system": prompt, "i": start + i},
+                 input_messages=[{"role": "system", "content": prompt}, {"role": "user", "content": f"q{i}"}])
+            for i in range(n)]
+
+
+def test_per_scope_dictionaries_survive_a_failed_batch_and_a_new_connection(db_path):
+    db = connect(db_path)
+    first = _scoped("alpha", 80, 0)
+    write_batch(db, first)
+    keys = lambda: sorted(r[0] for r in db.execute("SELECT key FROM blob_dicts WHERE key IS NOT NULL"))  # noqa: E731
+    assert keys() == ["a:alpha", "m:alpha"]
+
+    def fail(_db):
+        raise RuntimeError("disk full")
+
+    try:
+        write_batch(db, _scoped("beta", 80, 0), also=fail)
+    except RuntimeError:
+        pass
+    assert keys() == ["a:alpha", "m:alpha"]  # the failed batch's dictionaries are gone with it
+    second = _scoped("beta", 80, 100)  # new dictionaries may take the ids the failed batch used
+    write_batch(db, second)
+    assert keys() == ["a:alpha", "a:beta", "m:alpha", "m:beta"]
+    db.conn.close()
+
+    db = connect(db_path)
+    third = _scoped("alpha", 80, 500)
+    write_batch(db, third)  # an earlier connection's dictionary is reused, not made again
+    assert keys() == ["a:alpha", "a:beta", "m:alpha", "m:beta"]
+    written = {(s.trace_id, s.span_id): span_row(s) for s in first + second + third}
+    pick = [_WRITE_COLUMNS.index(c) for c in ("attributes", "input_messages", "scope")]
+    assert {k: [v[i] for i in pick] for k, v in _stored(db).items()} == \
+        {k: [v[i] for i in pick] for k, v in written.items()}
+    ids = {r[0] for r in db.execute("SELECT DISTINCT substr(attributes, 2, 1) FROM spans")}
+    assert len(ids) >= 2  # stored against more than one dictionary

@@ -56,6 +56,19 @@ DICT_BYTES = 32 * 1024
 _LEVEL, _WBITS, _MEMLEVEL = 4, -15, 5
 #: make a new dictionary while a batch's compressed size is above this share of its raw size
 RETRAIN_ABOVE = 0.2
+#: m505: dictionaries per (column group, instrumentation scope). One dictionary sampled across a whole
+#: file still mixes every instrumentation's keys and prompts; on the benchmark's traffic one per scope and
+#: group took attributes+messages+documents from 149 to ~95 bytes per span. A key gets its own once
+#: KEYED_MIN_ROWS of its rows were seen, and a second one (from a reservoir spread over more batches)
+#: once KEYED_RETRAIN_ROWS were; until then its rows use the shared dictionary above.
+KEYED_MIN_ROWS = 50
+KEYED_RETRAIN_ROWS = 2000
+KEYED_SAMPLE_ROWS = 200
+#: dictionary ids are one byte; keep a few for the shared dictionary's retraining
+MAX_DICT_ID = 250
+#: column group of each compressed column: attribute-like JSON, or message/document JSON
+GROUP_OF: dict[str, str] = {"attributes": "a", "events": "m", "input_messages": "m", "output_messages": "m",
+                            "documents": "m"}
 
 
 def m502_compact_columns(db: sqlite_utils.Database) -> None:
@@ -68,6 +81,9 @@ def m502_compact_columns(db: sqlite_utils.Database) -> None:
 def m505_span_strings(db: sqlite_utils.Database) -> None:
     """The dictionary of coded strings (source prefixes, scopes). Part of m505_smaller_spans."""
     db.execute("CREATE TABLE IF NOT EXISTS span_strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)")
+    # which rows a dictionary was made for: NULL (the shared one) or "<group>:<scope>" (see GROUP_OF)
+    if "key" not in {r[1] for r in db.execute("PRAGMA table_info(blob_dicts)")}:
+        db.execute("ALTER TABLE blob_dicts ADD COLUMN key TEXT")
 
 
 #: rows read and rewritten per statement by m505_recode_spans
@@ -92,6 +108,7 @@ def m505_recode_spans(db: sqlite_utils.Database) -> int:
         rows = conn.execute(select, [last, RECODE_CHUNK]).fetchall()
         if not rows:
             return done
+        c.prepare([], [sample for row in rows for sample in keyed_samples(row[2], row[4:])])
         out = []
         for rowid, source, scope, content_hash, *packed in rows:
             if type(content_hash) is str:
@@ -101,10 +118,31 @@ def m505_recode_spans(db: sqlite_utils.Database) -> int:
                     pass  # not a hash this release wrote: kept as it is
             out.append((c.encode_source(source) if type(source) is str else source,
                         c.encode_str(scope) if type(scope) is str else scope, content_hash,
-                        *(c.encode(v) if type(v) is str else v for v in packed), rowid))
+                        *(c.encode(v, (GROUP_OF[col], scope)) if type(v) is str else v
+                          for col, v in zip(COMPRESSED_COLUMNS, packed)), rowid))
         conn.executemany(sql, out)
         done += len(rows)
         last = rows[-1][0]
+
+
+def _key_text(key: tuple[str, Any]) -> str:
+    return f"{key[0]}:{'' if key[1] is None else key[1]}"
+
+
+def keyed_samples(scope: Any, texts: Any) -> list[tuple[tuple[str, Any], str]]:
+    """((group, scope), text) training samples of one span row for the per-scope dictionaries: its
+    attributes JSON, and its events, messages and documents JSON joined (`texts` in COMPRESSED_COLUMNS
+    order)."""
+    out: list[tuple[tuple[str, Any], str]] = []
+    if scope is not None and type(scope) is not str:
+        return out
+    attrs = texts[0]
+    if type(attrs) is str and len(attrs) >= MIN_COMPRESS:
+        out.append((("a", scope), attrs))
+    msgs = "".join(t for t in texts[1:] if type(t) is str)
+    if len(msgs) >= MIN_COMPRESS:
+        out.append((("m", scope), msgs))
+    return out
 
 
 def resource_sql(alias: str = "s") -> str:
@@ -152,6 +190,12 @@ class Codec:
         self._trainings = 0
         self._since_training = 0
         self._raw = self._packed = 0
+        # m505 per-(group, scope) dictionaries: key -> (id, compressor); None = looked up, none stored yet
+        self.keyed: dict[tuple[str, Any], tuple[int, Any] | None] = {}
+        self._key_reservoir: dict[tuple[str, Any], list[str]] = {}
+        self._key_seen: dict[tuple[str, Any], int] = {}
+        self._key_trained_at: dict[tuple[str, Any], int] = {}
+        self._pending_keys: list[tuple[tuple[str, Any], tuple[int, Any] | None, int]] = []
 
     def schema(self) -> tuple[bool, bool, bool]:
         """(compaction tables present, trace_orphans present, traces_stale present); re-read until all
@@ -229,7 +273,7 @@ class Codec:
         return f"{CODE_MARK}{found}"
 
     # -- writing (inside the write transaction) -----------------------------------------------------
-    def prepare(self, samples: list[str]) -> None:
+    def prepare(self, samples: list[str], keyed: list[tuple[tuple[str, Any], str]] | None = None) -> None:
         """Before a batch's rows are encoded: pick (or make) the dictionary they are deflated against.
 
         A dictionary made from one batch only knows that batch's instrumentation (files are often grouped
@@ -247,8 +291,11 @@ class Codec:
                     self._reservoir[j] = text
         if not self.compact:
             return
+        if keyed and self.coded:
+            self._prepare_keyed(keyed)
         if self.compressor is None:
-            row = self.conn.execute("SELECT id, dict FROM blob_dicts ORDER BY id DESC LIMIT 1").fetchone()
+            shared = " WHERE key IS NULL" if self.coded else ""
+            row = self.conn.execute(f"SELECT id, dict FROM blob_dicts{shared} ORDER BY id DESC LIMIT 1").fetchone()
             if row is not None and row[0] <= 255:
                 self._use(int(row[0]), bytes(row[1]))
                 return
@@ -265,16 +312,70 @@ class Codec:
                 self._trainings += 1
                 self._since_training = 0
 
+    def _prepare_keyed(self, keyed: list[tuple[tuple[str, Any], str]]) -> None:
+        """Sample the batch's rows per key; give a key its own dictionary once it has enough rows."""
+        touched: set[tuple[str, Any]] = set()
+        rng = self._rng
+        for key, text in keyed:
+            seen = self._key_seen.get(key, 0) + 1
+            self._key_seen[key] = seen
+            res = self._key_reservoir.get(key)
+            if res is None:
+                res = self._key_reservoir[key] = []
+            if len(res) < KEYED_SAMPLE_ROWS:
+                res.append(text)
+            else:
+                j = rng.randrange(seen)
+                if j < KEYED_SAMPLE_ROWS:
+                    res[j] = text
+            touched.add(key)
+        for key in touched:
+            if key not in self.keyed:
+                row = self.conn.execute("SELECT id, dict FROM blob_dicts WHERE key = ? ORDER BY id DESC LIMIT 1",
+                                        [_key_text(key)]).fetchone()
+                self.keyed[key] = None if row is None else self._compressor(int(row[0]), bytes(row[1]))
+                if row is not None:
+                    self.dicts[int(row[0])] = bytes(row[1])
+                    self._key_trained_at[key] = KEYED_RETRAIN_ROWS  # made by an earlier connection
+            seen = self._key_seen[key]
+            trained = self._key_trained_at.get(key, 0)
+            if (trained == 0 and seen >= KEYED_MIN_ROWS) or (0 < trained < KEYED_RETRAIN_ROWS <= seen):
+                self._train_keyed(key)
+
+    def _train_keyed(self, key: tuple[str, Any]) -> None:
+        top = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM blob_dicts").fetchone()[0]
+        if top >= MAX_DICT_ID:
+            self._key_trained_at[key] = KEYED_RETRAIN_ROWS  # no ids left: the shared dictionary serves it
+            return
+        picked = list(self._key_reservoir[key])
+        self._rng.shuffle(picked)
+        zdict = "".join(picked).encode("utf-8", "surrogatepass")[-DICT_BYTES:]
+        cur = self.conn.execute("INSERT INTO blob_dicts (dict, key) VALUES (?, ?)", [zdict, _key_text(key)])
+        dict_id = int(cur.lastrowid or 0)
+        self._pending_keys.append((key, self.keyed.get(key), dict_id))
+        self.dicts[dict_id] = zdict
+        self.keyed[key] = self._compressor(dict_id, zdict)
+        self._key_trained_at[key] = self._key_seen[key]
+
+    @staticmethod
+    def _compressor(dict_id: int, zdict: bytes) -> tuple[int, Any]:
+        return dict_id, zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEMLEVEL, zdict=zdict)
+
     def _use(self, dict_id: int, zdict: bytes) -> None:
         self.dict_id = dict_id
         self.dicts[dict_id] = zdict
         self.compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEMLEVEL, zdict=zdict)
 
-    def encode(self, text: str | None) -> Any:
+    def encode(self, text: str | None, key: tuple[str, Any] | None = None) -> Any:
+        """`key` (m505): the (group, scope) whose own dictionary to use when it has one."""
         if text is None or len(text) < MIN_COMPRESS or not self.compact:
             return text
         raw = text.encode("utf-8", "surrogatepass")
-        if self.compressor is not None and self.dict_id is not None:
+        own = self.keyed.get(key) if key is not None else None
+        if own is not None:
+            co = own[1].copy()
+            out = b"\x00" + bytes((own[0],)) + co.compress(raw) + co.flush()
+        elif self.compressor is not None and self.dict_id is not None:
             co = self.compressor.copy()
             out = b"\x00" + bytes((self.dict_id,)) + co.compress(raw) + co.flush()
         else:
@@ -329,6 +430,7 @@ class Codec:
         self._pending_resources.clear()
         self.string_ids.update(self._pending_strings)
         self._pending_strings.clear()
+        self._pending_keys.clear()
         self._since_training += 1
         if self._raw > 64_000 and self._packed > RETRAIN_ABOVE * self._raw and self._since_training > self._trainings:
             self._retrain = True
@@ -338,6 +440,11 @@ class Codec:
         """The batch's transaction failed: ids and a dictionary made inside it no longer exist."""
         self._pending_resources.clear()
         self._pending_strings.clear()
+        for key, before, dict_id in reversed(self._pending_keys):  # dictionaries made inside the failed batch
+            self.dicts.pop(dict_id, None)
+            self.keyed[key] = before
+            self._key_trained_at[key] = 0 if before is None else KEYED_RETRAIN_ROWS
+        self._pending_keys.clear()
         if self.dict_id is not None:
             row = self.conn.execute("SELECT 1 FROM blob_dicts WHERE id = ?", [self.dict_id]).fetchone()
             if row is None:
