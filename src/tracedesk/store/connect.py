@@ -90,9 +90,18 @@ SYNCHRONOUS = ("OFF", "NORMAL", "FULL")
 PAGE_SIZE = 16384
 
 
+#: Page cache of every connection (KiB; SQLite's default is 2 MB, filled only as pages are read). With 16 KB
+#: pages a lookup that misses copies four times the bytes: at the default, the 50-row page of the latency
+#: filter (54k trace-row lookups in duration order) went 0.056 -> 0.086 s CPU at 1M spans; 8 MB gave
+#: 0.088 s, 16 MB 0.045 s, 32 MB 0.030 s (and every other filter at or below its 4 KB-page time).
+CACHE_KIB = 32768
+
+
 def _page_size(conn: sqlite3.Connection) -> None:
-    """Set PAGE_SIZE before anything creates the file's first page (a no-op on an existing database)."""
+    """Set PAGE_SIZE before anything creates the file's first page (a no-op on an existing database),
+    and the page cache that keeps as many pages as the default kept of 4 KB ones."""
     conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
 
 
 def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> None:
