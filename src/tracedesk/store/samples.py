@@ -137,8 +137,9 @@ def register_functions(db: sqlite_utils.Database) -> None:
     are remembered per text (store.text_checks; `save_text_checks` keeps them in the database)."""
     from ..analysis import refusals
     from ..ingest import redact
-    from . import text_checks
+    from . import blobs, text_checks
 
+    blobs.codec(db)  # td_json(): messages and documents are stored deflated
     detector = refusal_detector(db)
     registered = getattr(db, "_td_text_functions", None)
     if registered is not None and registered[0] is db.conn and registered[1] == detector:
@@ -233,7 +234,7 @@ _LLM_VALUES: dict[str, tuple[str, str | None]] = {
     "ttft_ms": ("s.ttft_ms", None),
     "input_tokens": ("s.input_tokens", "s.usage_counted"),
     "output_tokens": ("s.output_tokens", "s.usage_counted"),
-    "input_length": ("COALESCE(length(s.input_text), length(s.input_messages))", None),
+    "input_length": ("COALESCE(length(s.input_text), length(td_json(s.input_messages)))", None),
     "output_length": ("length(s.output_text)", None),
 }
 
@@ -279,7 +280,7 @@ def errors(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) ->
 def retrieval_top_scores(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     """The score of each retrieval's first document (what drift compares: reading every score means
     parsing each documents JSON in full)."""
-    return query_samples(db, "span", "json_extract(s.documents, '$[0].score')", ["s.kind = 'RETRIEVER'"], [], q)
+    return query_samples(db, "span", "json_extract(td_json(s.documents), '$[0].score')", ["s.kind = 'RETRIEVER'"], [], q)
 
 
 def retrieval_doc_codes(db: sqlite_utils.Database, q: SampleQuery, encode: Callable[[str | None], int | None]) -> pd.DataFrame:
