@@ -345,7 +345,11 @@ def _cohort_rows(column: pd.Series, dim: cohorts.Dimension) -> tuple[np.ndarray,
     the cohort labels, sorted, that the codes index). Each distinct cell is split and mapped once
     (a store holds few model/agent combinations), then numpy repeats the rows. None when a cohort
     value is not a string (the general path sorts such labels as pandas does)."""
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    # a text column is factorized as it is (pyarrow's dictionary encoding, first appearance order as
+    # for objects) rather than converted to Python objects first
+    text = isinstance(column.dtype, pd.StringDtype)
+    codes, uniques = pd.factorize(column if text else column.to_numpy(dtype=object), use_na_sentinel=True)
+    codes = np.asarray(codes)
     split = dim.membership and not dim.mapped and any(isinstance(u, str) and "," in u for u in uniques)
     members: list[list[Any]] = []
     for u in [*uniques, None]:  # the last stands for the missing cells (code -1)

@@ -10,6 +10,7 @@ dimension count once in each (`cohort_sql.explode`).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -192,12 +193,27 @@ def _plan(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[str]:
     return [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
 
 
+_INDEX_WALK = re.compile(r"^(?:SEARCH|SCAN) t USING INDEX (\w+)\b")
+
+
+def _walks_value_index(db: sqlite_utils.Database, plan: list[str], read: ColumnRead) -> bool:
+    """Whether a trace read's own plan is one walk of a one-column index on its value (trace_duration
+    through idx_traces_duration): its rows then come in (value, rowid) order, which the shared pass
+    can give them (it reads the rowid)."""
+    found = _INDEX_WALK.match(plan[0]) if len(plan) == 1 else None
+    if found is None:
+        return False
+    columns = [r[2] for r in db.execute(f"PRAGMA index_info({found.group(1)})").fetchall()]
+    return len(columns) == 1 and read.value_sql == f"t.{columns[0]}"
+
+
 def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: SampleQuery) -> list[pd.DataFrame]:
     """`query_samples` of each read, for reads of ONE source in ONE pass: the SELECT lists every
     read's value and whether the row is its sample, and each frame takes its rows. A frame is the
-    separate read's frame (same rows, same order, same dtypes) only when SQLite walks the tables the
-    same way for both, so a read whose own plan differs from the shared one (an index on its value,
-    an evaluator's name index) is read on its own."""
+    separate read's frame (same rows, same order, same dtypes) only when its rows come in the order
+    its own query gives them: when SQLite walks the tables the same way for both, or (traces) when its
+    own query walks its value's index (the rows are then ordered by value and rowid here). Any other
+    read whose own plan differs from the shared one (an evaluator's name index) is read on its own."""
     if not reads:
         return []
     source = reads[0].source
@@ -216,40 +232,69 @@ def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: Sa
     select_params = [p for ps in cond_params for p in ps]
     # the WHERE lists the shared conditions first, as each read's own query does
     where_sql = " AND ".join([*clauses, "(" + " OR ".join(conds) + ")"])
-    sql = f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE {where_sql}"
+    rowid = ", t.rowid" if source == "trace" else ""
+    sql = f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid}{rowid} FROM {frm} WHERE {where_sql}"
     all_params = [*select_params, *base_params, *select_params]
     shared_plan = _plan(db, sql, all_params)
     alone: dict[int, pd.DataFrame] = {}
-    together = []
+    together: list[tuple[int, bool]] = []  # (read, ordered by value and rowid)
     for i, r in enumerate(reads):
         own_sql, own_params = sample_sql(db, source, r.value_sql, list(r.where), list(r.params), query)
-        if _plan(db, own_sql, own_params) == shared_plan:
-            together.append(i)
+        own_plan = _plan(db, own_sql, own_params)
+        if own_plan == shared_plan:
+            together.append((i, False))
+        elif source == "trace" and len(shared_plan) == 1 and _walks_value_index(db, own_plan, r):
+            together.append((i, True))
         else:
             alone[i] = _explode(_fetch(db, own_sql, own_params, query.group_by), query)
     if together:
         rows = db.execute(sql, all_params).fetchall()
-        cols = list(zip(*rows)) if rows else [()] * (2 + 2 * len(reads) + len(query.group_by))
-        t = np.asarray(cols[0], dtype=np.int64)
         n_dims = len(query.group_by)
-        dim_cols = [np.asarray(c, dtype=object) for c in cols[1 + 2 * len(reads):1 + 2 * len(reads) + n_dims]]
-        tids = np.asarray(cols[-1], dtype=object)
-        for i in together:
-            member = np.asarray(cols[1 + 2 * i], dtype=object) == 1
-            alone[i] = _explode(_frame(t[member], np.asarray(cols[2 + 2 * i], dtype=object)[member],
-                                       [c[member] for c in dim_cols], tids[member], query.group_by), query)
+        width = 2 + 2 * len(reads) + n_dims + (1 if rowid else 0)
+        cols = list(zip(*rows)) if rows else [()] * width
+        t = np.asarray(cols[0], dtype=np.int64)
+        first_dim = 1 + 2 * len(reads)
+        # each text column becomes a pandas column once; every frame takes its rows from it
+        shared = _Columns([*cols[first_dim:first_dim + n_dims], cols[first_dim + n_dims]])
+        rowids = np.asarray(cols[-1], dtype=np.int64) if rowid else None
+        for i, by_value in together:
+            values = np.asarray(cols[2 + 2 * i], dtype=object)
+            idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
+            if by_value and rowids is not None:
+                idx = idx[np.lexsort((rowids[idx], values[idx].astype(np.float64)))]
+            alone[i] = _explode(_frame(t[idx], values[idx], shared, idx, query.group_by), query)
     return [alone[i] for i in range(len(reads))]
 
 
-def _frame(t: np.ndarray, v: np.ndarray, dims: list[np.ndarray], tids: np.ndarray,
+class _Columns:
+    """Object columns of a shared read, each made a pandas Series once (a text column becomes pandas'
+    Arrow-backed str on construction: the costly part of building a frame)."""
+
+    def __init__(self, columns: list[tuple[Any, ...]]) -> None:
+        self.objects = [np.asarray(c, dtype=object) for c in columns]
+        self.series = [pd.Series(o) for o in self.objects]
+
+    def take(self, j: int, idx: np.ndarray) -> Any:
+        """Column j at rows idx, with the dtype a frame built from those values alone infers: str when
+        every present value is text and one is present, else object."""
+        whole = self.series[j]
+        if whole.dtype == object:
+            return pd.Series(self.objects[j][idx])
+        part = whole.take(idx).reset_index(drop=True)
+        if len(part) and part.isna().all():
+            return pd.Series(self.objects[j][idx])
+        return part
+
+
+def _frame(t: np.ndarray, v: np.ndarray, columns: _Columns, idx: np.ndarray,
            group_by: tuple[str, ...]) -> pd.DataFrame:
     """The frame `_fetch` builds from the same rows."""
     if not len(t):
         return _empty(group_by)
     data: dict[str, Any] = {"t": t, "v": np.asarray(v.tolist(), dtype=np.float64)}
-    for dim, col in zip(group_by, dims):
-        data[dim] = col
-    data["trace_id"] = tids
+    for j, dim in enumerate(group_by):
+        data[dim] = columns.take(j, idx)
+    data["trace_id"] = columns.take(len(group_by), idx)
     return pd.DataFrame(data)
 
 
