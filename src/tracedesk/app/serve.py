@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+from typing import Any
 
 #: What the first page run imports (app/ui.py, the pages, charts, the workspace and its readers).
 PRELOAD: tuple[str, ...] = ("tracedesk.app.ui", "tracedesk.app.main", "tracedesk.charts", "tracedesk.workspace",
@@ -27,10 +28,23 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> None:
             return
 
 
-def main(argv: list[str] | None = None) -> None:
-    from streamlit.web import cli  # streamlit first: the preload thread then finds it imported
-
+def _start_preload() -> None:
     threading.Thread(target=preload, name="tracedesk-preload", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    from streamlit.web import bootstrap, cli  # streamlit first: the preload thread then finds it imported
+
+    # Start once the server listens (its own start is not slowed down by imports holding the GIL); a
+    # Streamlit without that hook gets the preload at once.
+    hook = getattr(bootstrap, "_on_server_start", None)
+    if callable(hook):
+        def started(server: Any) -> None:
+            hook(server)
+            _start_preload()
+        bootstrap._on_server_start = started  # type: ignore[attr-defined]
+    else:  # pragma: no cover - another Streamlit
+        _start_preload()
     sys.argv = ["streamlit", *(sys.argv[1:] if argv is None else argv)]
     cli.main(prog_name="streamlit")
 
