@@ -305,9 +305,9 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
             # then and the page runs again, as when the picker was drawn first.
             # A widget's value cannot be read before the widget is drawn in the run (Streamlit hands the
             # new value over when it is drawn), so the choice lives in its own key, set by the picker.
-            chosen = _seed("tags_chosen", list(cur.tags))
-            f.tags = list(st.session_state[chosen])
-            deferred.append(lambda slot=st.container(), key=chosen: _tag_picker(ws, slot, key))
+            chosen_key = _seed("tags_chosen", list(cur.tags))
+            f.tags = list(st.session_state[chosen_key])
+            deferred.append(lambda slot=st.container(), key=chosen_key: _tag_picker(ws, slot, key))
         kinds = ws.values("kind")
         f.kinds = list(st.multiselect("span kind", kinds, key=_seed("kinds", [k for k in cur.kinds if k in kinds])))
         statuses = ["ERROR", "OK", "UNSET"]
