@@ -376,7 +376,6 @@ def stop() -> NoReturn:
 def _halt() -> NoReturn:
     draw_deferred()
     st.stop()
-    raise AssertionError("unreachable: st.stop() ends the run")  # pragma: no cover
 
 
 def _tag_picker(ws: "Workspace", slot: Any, chosen_key: str) -> None:
