@@ -63,3 +63,14 @@ def test_sample_week_tool_retry_loop(sample_db_path, sample_incidents):
 def test_second_week(second_week_db: IngestedWeek, incident_id):
     incidents = json.loads(second_week_db.week.incidents.read_text())["incidents"]
     _check(second_week_db.db, next(i for i in incidents if i["id"] == incident_id), incidents)
+
+
+def test_second_week_new_prompt_version_against_the_one_it_replaced(second_week_db: IngestedWeek):
+    """W2-05: a prompt version that did not exist before the incident; the suggester judges it as a new
+    cohort (relative_to.new_cohort) against the version it replaced, grouped by the prompt version."""
+    incidents = json.loads(second_week_db.week.incidents.read_text())["incidents"]
+    s = _check(second_week_db.db, next(i for i in incidents if i["id"] == "W2-05"), incidents)
+    rel = [c.relative_to for c in s.rule.leaves() if c.relative_to is not None]
+    assert [(r.new_cohort, r.versus) for r in rel] == [("prompt_version", "replaced")]
+    assert s.rule.group_by == ("prompt_version",) and s.rule.scope == {}
+    assert s.delay_min == 1.5  # the 12:15 evaluation, 90 s after the incident's (and the version's) first trace

@@ -98,12 +98,20 @@ def cohort_list() -> str:
     return "\n".join(["# Cohort dimensions", "", GENERATED_NOTE, "", cohorts.markdown()]).rstrip() + "\n"
 
 
+def alert_relative() -> str:
+    """Relative thresholds of the alert rule language (relative_to), from the schema and the evaluator."""
+    from .alerts.reference import relative_markdown
+
+    return "\n".join(["# Alert rules: relative thresholds", "", GENERATED_NOTE, "", relative_markdown()]).rstrip() + "\n"
+
+
 #: file name in docs/ -> renderer
 PAGES: dict[str, Callable[[], str]] = {
     "cli.md": cli_reference,
     "evaluators-list.md": evaluator_list,
     "signals.md": signal_list,
     "cohorts.md": cohort_list,
+    "alert-relative.md": alert_relative,
 }
 
 

@@ -230,8 +230,8 @@ def builder_session(rule: AlertRule, choices: list[SignalChoice]) -> dict[str, A
         out[f"cmp{i}{match.label}"] = cond["comparator"]
         rel = cond.get("relative_to")
         out[f"thr{i}{match.label}"] = float(rel.get("factor", 1.0) if rel else cond["threshold"])
-        extra["conditions"].append({k: cond[k] for k in ("min_samples", "window", "relative_to", "resolve_threshold")
-                                    if k in cond})
+        extra["conditions"].append({k: cond[k] for k in ("signal", "min_samples", "window", "relative_to",
+                                                         "resolve_threshold") if k in cond})
     doc = rule_to_dict(rule)
     extra["states"] = {k: doc[k] for k in ("for", "resolve_after", "renotify", "no_data", "min_samples_share")
                        if k in doc}
@@ -245,6 +245,13 @@ def apply_extra(conditions: list[dict[str, Any]], scope: dict[str, list[str]],
     (per-condition minimum samples and windows, scope dimensions beyond the pickers, on-call fields)."""
     if not extra:
         return conditions, scope, {}
-    merged = [dict(c, **{k: v for k, v in e.items() if k != "relative_to"}) for c, e in
-              zip(conditions, extra.get("conditions", []))] + conditions[len(extra.get("conditions", [])):]
+    merged = []
+    for c, e in zip(conditions, extra.get("conditions", [])):
+        m = dict(c, **{k: v for k, v in e.items() if k not in ("relative_to", "signal")})
+        # a relative threshold the widgets cannot show (a new cohort's, another cohort's) is kept while the
+        # condition still reads the signal it was opened with
+        if e.get("relative_to") and not c.get("relative_to") and e.get("signal") == c.get("signal"):
+            m["relative_to"] = dict(e["relative_to"])
+        merged.append(m)
+    merged += conditions[len(extra.get("conditions", [])):]
     return merged, {**scope, **extra.get("scope", {})}, dict(extra.get("states", {}))

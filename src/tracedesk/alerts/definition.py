@@ -43,6 +43,10 @@ MAX_CONDITIONS = 100
 MAX_DEPTH = 8
 #: How a group with no data at an evaluation is treated by the state machine (see states.py).
 NO_DATA_CHOICES: tuple[str, ...] = ("ok", "alert", "keep")
+#: What a new cohort is compared with (relative_to.versus).
+VERSUS_CHOICES: tuple[str, ...] = ("rest", "replaced")
+#: relative_to.new_cohort's default window: a day covers one daily traffic cycle of the traffic before it.
+NEW_COHORT_WINDOW = "1d"
 #: Per-trace conditions count or share the traces that match.
 TRACE_AGGREGATIONS: tuple[str, ...] = ("count", "rate")
 
@@ -116,9 +120,26 @@ class Relative:
     cohort: dict[str, tuple[str, ...]] | None = None  # replaces these scope dimensions for the baseline
     factor: float | None = None
     delta: float | None = None
+    #: a group whose value of this group_by dimension is new (first seen within `window`, with history
+    #: before it) is compared with the traffic before it appeared: the other values (versus "rest") or the
+    #: value it replaced (versus "replaced"); groups that are not new are not judged
+    new_cohort: str | None = None
+    versus: str | None = None  # "rest" (default) | "replaced"
+    #: hysteresis against the same baseline: once firing, the condition holds until the value crosses
+    #: baseline * resolve_factor + resolve_delta (either may be given; the other defaults to 1 / 0)
+    resolve_factor: float | None = None
+    resolve_delta: float | None = None
+
+    @property
+    def has_resolve(self) -> bool:
+        return self.resolve_factor is not None or self.resolve_delta is not None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if self.new_cohort is not None:
+            out["new_cohort"] = self.new_cohort
+        if self.versus is not None:
+            out["versus"] = self.versus
         if self.cohort is not None:
             out["cohort"] = {k: list(v) for k, v in self.cohort.items()}
         if self.window is not None:
@@ -129,10 +150,21 @@ class Relative:
             out["factor"] = self.factor
         if self.delta is not None:
             out["delta"] = self.delta
+        if self.resolve_factor is not None:
+            out["resolve_factor"] = self.resolve_factor
+        if self.resolve_delta is not None:
+            out["resolve_delta"] = self.resolve_delta
         return out
 
+    @property
+    def new_window(self) -> str:
+        """A new-cohort baseline's window: how recent "new" is, and the traffic before it that is read."""
+        return self.window or NEW_COHORT_WINDOW
+
     def label(self) -> str:
-        if self.cohort is not None:
+        if self.new_cohort is not None:
+            where = f"new {self.new_cohort} vs {self.versus or 'rest'}, {self.new_window}"
+        elif self.cohort is not None:
             where = ",".join(f"{k}={'|'.join(v)}" for k, v in self.cohort.items())
         else:
             where = f"{self.window or 'window'} {self.offset or 'before'}" + (" ago" if self.offset else "")
@@ -141,6 +173,11 @@ class Relative:
             text += f" x{_fmt_number(self.factor)}"
         if self.delta is not None:
             text += f" {'+' if self.delta >= 0 else '-'} {_fmt_number(abs(self.delta))}"
+        if self.has_resolve:
+            held = "baseline" + (f" x{_fmt_number(self.resolve_factor)}" if self.resolve_factor is not None else "")
+            if self.resolve_delta:
+                held += f" {'+' if self.resolve_delta >= 0 else '-'} {_fmt_number(abs(self.resolve_delta))}"
+            text += f" (held until back at {held})"
         return text
 
 
@@ -402,6 +439,7 @@ class _Checker:
         scope = self.scope(doc.get("scope", {}), f"{path}.scope")
         group_by = self.group_by(doc.get("group_by", []), f"{path}.group_by")
         min_samples = self.positive_int(doc, "min_samples", path, 1)
+        self.group_by_dims = group_by
         self.step_s = parse_duration(step)
         if self.step_s > parse_duration(window):
             self.err(f"{path}.step", f"step {step} is longer than the window {window}: samples between windows "
@@ -600,6 +638,9 @@ class _Checker:
                                                            "'count' aggregation: an empty window counts 0)")
         window = self.condition_window(node, path) if not inner else None
         resolve = self.number(node, "resolve_threshold", path) if "resolve_threshold" in node and not inner else None
+        if resolve is not None and relative is not None and relative.has_resolve:
+            self.err(f"{path}.resolve_threshold", "give either a fixed resolve_threshold or relative_to."
+                                                  "resolve_factor / resolve_delta, not both")
         confidence = self.confidence(node, path, agg) if not inner else None
         if len(self.errors) > before or signal is None:
             return None
@@ -627,12 +668,14 @@ class _Checker:
             self.err(path, 'must be an object like {"window": "7d", "offset": "7d", "factor": 2} or '
                            '{"cohort": {"prompt_version": "v7"}, "delta": -0.15}')
             return None
-        allowed = ("window", "offset", "cohort", "factor", "delta")
+        allowed = ("window", "offset", "cohort", "factor", "delta", "new_cohort", "versus", "resolve_factor",
+                   "resolve_delta")
         for key in value:
             if key not in allowed:
                 self.err(f"{path}.{key}", f"unknown field; valid fields: {_choices(allowed)}")
         window = self.optional_duration(value, "window", path)
         offset = self.optional_duration(value, "offset", path)
+        new_cohort, versus = self.new_cohort(value, path, inner)
         cohort = None
         if "cohort" in value:
             raw = value["cohort"]
@@ -653,7 +696,38 @@ class _Checker:
         delta = self.number(value, "delta", path) if "delta" in value else None
         if factor is None and delta is None and not any(p.startswith(path) for p, _ in self.errors):
             self.err(path, "give a factor (threshold = baseline x factor) and/or a delta (baseline + delta)")
-        return Relative(window, offset, cohort or None, factor, delta)
+        resolve_factor = self.number(value, "resolve_factor", path) if "resolve_factor" in value else None
+        resolve_delta = self.number(value, "resolve_delta", path) if "resolve_delta" in value else None
+        if inner and (resolve_factor is not None or resolve_delta is not None):
+            self.err(path, "resolve_factor / resolve_delta (hysteresis) apply to window conditions, not inside a "
+                           "per-trace condition")
+        return Relative(window, offset, cohort or None, factor, delta, new_cohort, versus, resolve_factor,
+                        resolve_delta)
+
+    def new_cohort(self, value: dict, path: str, inner: bool) -> tuple[str | None, str | None]:
+        """relative_to.new_cohort / versus: a dimension of the rule's group_by, compared with the traffic
+        before its value appeared (the other values, or the one it replaced)."""
+        versus = value.get("versus")
+        if "new_cohort" not in value:
+            if "versus" in value:
+                self.err(f"{path}.versus", "applies to a new-cohort baseline only: add \"new_cohort\": a group_by "
+                                           "dimension, e.g. \"prompt_version\"")
+            return None, None
+        dim = value["new_cohort"]
+        group_by = getattr(self, "group_by_dims", ())
+        if inner:
+            self.err(f"{path}.new_cohort", "inside a per-trace condition a trace is compared with its own group's "
+                                           "earlier traces; put a new-cohort comparison on a window condition")
+        elif not isinstance(dim, str) or dim not in group_by:
+            listed = _choices(group_by) if group_by else "none (the rule has no group_by)"
+            self.err(f"{path}.new_cohort", f"must name one of the rule's group_by dimensions (each group is judged "
+                                           f"when its value of it is new); got {dim!r}; the rule groups by {listed}")
+        if "versus" in value and versus not in VERSUS_CHOICES:
+            self.err(f"{path}.versus", f"unknown choice {versus!r}; valid choices: {_choices(VERSUS_CHOICES)}")
+        if "offset" in value or "cohort" in value:
+            self.err(path, "a new-cohort baseline is the traffic just before the cohort appeared: it takes a "
+                           "window (how recent is new; default 1d), not an offset or a cohort")
+        return (dim if isinstance(dim, str) else None), versus
 
     def signal(self, signal: Any, path: str) -> dict[str, Any] | None:
         if not isinstance(signal, dict) or "type" not in signal:

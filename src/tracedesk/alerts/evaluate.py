@@ -107,7 +107,10 @@ def compare(values: np.ndarray, comparator: str, threshold: "float | np.ndarray"
     """Element-wise comparison; NaN (no data / too few samples) is never true, even for !=."""
     with np.errstate(invalid="ignore"):
         result = _OPS[comparator](values, threshold)
-    return result & ~np.isnan(values)
+    result = result & ~np.isnan(values)
+    if isinstance(threshold, np.ndarray):  # a relative threshold without a baseline holds for nothing
+        result &= ~np.isnan(threshold)
+    return result
 
 
 def combine(node: Node, leaf_results: list[np.ndarray]) -> np.ndarray:
@@ -237,7 +240,8 @@ def evaluation_grid(since_ns: int, until_ns: int, step_s: int) -> np.ndarray:
 #: Expected traffic for `min_samples_share` is read from the trailing day of each group's samples.
 SHARE_HISTORY_NS = 86_400 * NS
 
-_Series = dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]]  # group -> (values, counts, thresholds)
+#: group -> (values, counts, thresholds, resolve thresholds of a relative hysteresis or None)
+_Series = dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]]
 
 
 def _lookback_ns(rule: AlertRule) -> int:
@@ -252,7 +256,9 @@ def _lookback_ns(rule: AlertRule) -> int:
                     off = parse_duration(inner.relative_to.offset) * NS if inner.relative_to.offset else 0
                     out = max(out, w + off + parse_duration(inner.relative_to.window) * NS)
         rel = leaf.relative_to
-        if rel is not None and rel.cohort is None:
+        if rel is not None and rel.new_cohort is not None:
+            out = max(out, 3 * parse_duration(rel.new_window) * NS)  # its first sample, the window before, history
+        elif rel is not None and rel.cohort is None:
             bw = parse_duration(rel.window) * NS if rel.window else w
             off = parse_duration(rel.offset) * NS if rel.offset else bw
             out = max(out, off + bw)
@@ -312,7 +318,9 @@ def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.Da
         aggregation = "sum" if leaf.aggregation == "count" else "mean"  # of the per-trace 0/1 matches
     rel = leaf.relative_to
     baseline_by_group: dict[tuple, np.ndarray] = {}
-    if rel is not None and rel.cohort is not None and isinstance(leaf, Condition):
+    if rel is not None and rel.new_cohort is not None and isinstance(leaf, Condition):
+        baseline_by_group = new_cohort_baselines(frame, rule, leaf, times)
+    elif rel is not None and rel.cohort is not None and isinstance(leaf, Condition):
         baseline_by_group = _cohort_baselines(loader, rule, leaf, times, w)
     out: _Series = {}
     t_all = frame["t"].to_numpy(np.int64)
@@ -330,8 +338,11 @@ def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.Da
         elif not (isinstance(minimum, int) and minimum == 0):
             values = np.where(counts >= minimum, values, np.nan)
         thresholds = np.full(len(times), float(leaf.threshold))
+        resolve: np.ndarray | None = None
         if rel is not None:
-            if rel.cohort is None:
+            if rel.new_cohort is not None:
+                base = baseline_by_group.get(gkey, np.full(len(times), np.nan))
+            elif rel.cohort is None:
                 bw = parse_duration(rel.window) * NS if rel.window else w
                 off = parse_duration(rel.offset) * NS if rel.offset else bw
                 blo, bhi = window_bounds(t, times - off, bw)
@@ -340,7 +351,9 @@ def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.Da
             else:
                 base = baseline_by_group.get(_baseline_key(rule, rel, gkey), np.full(len(times), np.nan))
             thresholds = base * (rel.factor if rel.factor is not None else 1.0) + (rel.delta or 0.0)
-        out[gkey] = (values, counts, thresholds)
+            if rel.has_resolve:
+                resolve = base * (rel.resolve_factor if rel.resolve_factor is not None else 1.0) + (rel.resolve_delta or 0.0)
+        out[gkey] = (values, counts, thresholds, resolve)
     return out
 
 
@@ -368,6 +381,89 @@ def _cohort_baselines(loader: SampleLoader, rule: AlertRule, leaf: Condition, ti
         lo, hi = window_bounds(t, times, w)
         base = aggregate_windows(v, lo, hi, leaf.aggregation)
         out[gkey] = np.where(hi - lo >= max(1, _floor(rule, leaf)), base, np.nan)
+    return out
+
+
+#: A new cohort's baseline switches from the rest of the traffic to the value it replaced once at least
+#: this many of that value's samples are missing since the new value appeared (expected at its old share,
+#: not seen; P(0 | Poisson 3) = 5%: a quiet spell of an unrelated value is not read as a replacement).
+REPLACED_MIN_MISSING = 3.0
+
+
+def _aggregate_all(v: np.ndarray, aggregation: str) -> float:
+    if len(v) == 0:
+        return math.nan
+    return float(aggregate_windows(v, np.array([0]), np.array([len(v)]), aggregation)[0])
+
+
+def new_cohort_baselines(frame: pd.DataFrame, rule: AlertRule, leaf: Condition,
+                         times: np.ndarray) -> dict[tuple, np.ndarray]:
+    """relative_to.new_cohort: per group and evaluation time T, the baseline of a group whose value of
+    the dimension is new, else NaN (not judged). With w the relative window, the group's first sample t0
+    in (T - 2w, T] makes it new when t0 > T - w and the signal has a sample in (t0 - 2w, t0 - w] (history
+    before it: at the start of the data nothing is new). The baseline is the condition's aggregation over
+    the other values' samples in (t0 - w, t0] (the other group_by dimensions equal): all of them pooled
+    (versus "rest"), or the one whose traffic fell most since t0 (versus "replaced": the largest relative
+    fall of its share of these values' traffic, among values with at least REPLACED_MIN_MISSING samples
+    missing since t0 (expected at their old share, not seen); the rest until one is). Only samples in
+    (T - 3w, T] are read, so a live check and a backtest over more history agree exactly."""
+    rel = leaf.relative_to
+    assert rel is not None and rel.new_cohort is not None
+    w = parse_duration(rel.new_window) * NS
+    j = rule.group_by.index(rel.new_cohort)
+    floor = max(1, _floor(rule, leaf))
+    t_all = frame["t"].to_numpy(np.int64)
+    v_all = frame["v"].to_numpy(np.float64)
+    order = np.argsort(t_all, kind="stable")
+    t_sorted = t_all[order]
+    groups = {gkey: rows for gkey, rows in _split_groups(frame, rule.group_by)}
+    peers: dict[tuple, list[tuple]] = {}
+    for gkey in groups:
+        peers.setdefault(gkey[:j] + gkey[j + 1:], []).append(gkey)
+    out: dict[tuple, np.ndarray] = {}
+    for gkey, rows in groups.items():
+        t = t_all[rows]
+        base = np.full(len(times), np.nan)
+        i0 = np.searchsorted(t, times - 2 * w, side="right")
+        has = i0 < len(t)
+        t0 = np.where(has, t[np.minimum(i0, len(t) - 1)], np.iinfo(np.int64).max)
+        new = has & (t0 <= times) & (t0 > times - w)
+        if new.any():
+            # history before it: some sample of the signal in (t0 - 2w, t0 - w] (inside (T - 3w, T])
+            covered = (np.searchsorted(t_sorted, t0 - w, side="right")
+                       > np.searchsorted(t_sorted, t0 - 2 * w, side="right"))
+            new &= covered
+        others = [(k, t_all[groups[k]], v_all[groups[k]]) for k in peers[gkey[:j] + gkey[j + 1:]] if k != gkey]
+        for first in np.unique(t0[new]):
+            at = np.flatnonzero(new & (t0 == first))
+            before = [(ot, ov[(ot > first - w) & (ot <= first)]) for _k, ot, ov in others]
+            rest = np.concatenate([b for _ot, b in before]) if before else np.zeros(0)
+            if len(rest) >= floor:
+                base[at] = _aggregate_all(rest, leaf.aggregation)
+            if rel.versus != "replaced" or not before:
+                continue
+            # the value whose share of the traffic fell most since t0 (shares, not rates: a daily cycle
+            # moves every value's rate), once enough of its samples are missing to tell
+            def count_since(ts: np.ndarray) -> np.ndarray:
+                return (np.searchsorted(ts, times[at], side="right")  # in [t0, T]
+                        - np.searchsorted(ts, first, side="left")).astype(np.float64)
+
+            total_before = sum(len(b) for _ot, b in before)
+            total_since = count_since(t) + sum(count_since(ot) for ot, _b in before)
+            best_fall = np.zeros(len(at))
+            best_base = np.full(len(at), np.nan)
+            for ot, b in before:
+                if len(b) < floor:
+                    continue
+                expected = total_since * len(b) / max(1, total_before)
+                since = count_since(ot)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    fall = np.where(expected - since >= REPLACED_MIN_MISSING, 1 - since / expected, 0.0)
+                better = fall > best_fall
+                best_fall = np.where(better, fall, best_fall)
+                best_base = np.where(better, _aggregate_all(b, leaf.aggregation), best_base)
+            base[at] = np.where(np.isnan(best_base), base[at], best_base)
+        out[gkey] = base
     return out
 
 
@@ -572,13 +668,18 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
         conds = []
         for i, leaf in enumerate(leaf_list):
             empty = np.zeros(len(times)) if _zero_when_empty(leaf) else nan
-            values, counts, thresholds = per_leaf[i].get(gkey, (empty, zero, np.full(len(times), float(leaf.threshold))))
+            values, counts, thresholds, resolve = per_leaf[i].get(
+                gkey, (empty, zero, np.full(len(times), float(leaf.threshold)), None))
             judged = values
             if leaf.confidence is not None:  # the rate is beyond the threshold at this confidence
                 judged = wilson_bound(values, counts, leaf.confidence, upper=leaf.comparator in ("<", "<="))
             firing = compare(judged, leaf.comparator, thresholds)
-            holding = firing if leaf.resolve_threshold is None else compare(
-                values, leaf.comparator, float(leaf.resolve_threshold))
+            if resolve is not None:  # a relative hysteresis: held until the value crosses its own line
+                holding = compare(values, leaf.comparator, resolve)
+            elif leaf.resolve_threshold is not None:
+                holding = compare(values, leaf.comparator, float(leaf.resolve_threshold))
+            else:
+                holding = firing
             conds.append(ConditionSeries(f"c{i}", leaf.label(), leaf, values, counts, firing, thresholds, holding))
         joint = combine(rule.condition, [c.firing for c in conds])
         holding = combine(rule.condition, [c.holding if c.holding is not None else c.firing for c in conds])

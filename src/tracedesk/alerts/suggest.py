@@ -36,7 +36,7 @@ import sqlite_utils
 from ..store import connect
 from ..store.connect import with_database
 from .. import cohorts
-from .definition import SIGNAL_SPECS, AlertRule, Condition, Group, parse_duration
+from .definition import NEW_COHORT_WINDOW, SIGNAL_SPECS, AlertRule, Condition, Group, Relative, parse_duration
 from .evaluate import (NS, BacktestResult, SampleLoader, backtest, compare, data_range, evaluation_grid,
                        wilson_bound)
 
@@ -246,6 +246,53 @@ def _confident_options(mover: Mover, series: Any, ref: Any, others: list[Any], b
     return out
 
 
+def _new_cohort_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mover, dim: str,
+                        scope: dict[str, tuple[str, ...]], group_by: tuple[str, ...], times: np.ndarray,
+                        sep: np.ndarray, step: str) -> list[tuple]:
+    """Options for a new cohort judged against the value it replaced (relative_to.new_cohort, over its first
+    day): its mean beyond the replaced value's by a quarter or half of the baseline-to-incident gap, held
+    until it is back at that baseline. Replayed with the proposed group_by, so every other new value of the
+    dimension in the history (another rollout) counts as elsewhere."""
+    up = mover.direction == "up"
+    gap = abs(mover.incident - mover.baseline)
+    if gap == 0:
+        return []
+    out = []
+    mine = tuple(scope[d][0] if len(scope[d]) == 1 else None for d in group_by)
+    for f in (0.25, 0.5):
+        delta = _nice(f * gap) * (1 if up else -1)
+        rel = Relative(new_cohort=dim, versus="replaced", delta=delta, resolve_delta=0.0)
+        cond = Condition(mover.signal, mover.aggregation, ">" if up else "<", 0.0, 1, NEW_COHORT_WINDOW, rel)
+        probe = AlertRule(name="probe", condition=cond, window=NEW_COHORT_WINDOW, step=step, min_samples=1,
+                          scope={k: v for k, v in scope.items() if k not in group_by}, group_by=group_by)
+        groups = backtest(db, probe, times=times, loader=loader).groups
+        own = [g for g in groups if tuple(g.group.get(d) for d in group_by) == mine]
+        if not own:
+            continue
+        c = own[0].conditions[0]
+        rows = [g.conditions[0].firing for g in groups if g is not own[0]]
+        strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+        margin = min(f, 1 - f)
+        loose = compare(c.values, cond.comparator, c.thresholds - (1 if up else -1) * LOOSEN * gap) \
+            if c.thresholds is not None else c.firing
+        out.append((cond, _held(c.firing, c.holding), strip, margin, loose, ~np.isnan(c.values)))
+    return out
+
+
+def _held(firing: np.ndarray, holding: np.ndarray | None) -> np.ndarray:
+    """Firing as the hysteresis keeps it: from a firing evaluation on, while the resolve line still holds."""
+    if holding is None:
+        return firing
+    held = holding | firing
+    starts, ends = _runs(held)
+    out = np.zeros(len(firing), dtype=bool)
+    for a, b in zip(starts, ends):
+        hits = np.flatnonzero(firing[a:b + 1])
+        if len(hits):
+            out[a + hits[0]:b + 1] = True
+    return out
+
+
 def _is_new(loader: SampleLoader, scope: dict[str, tuple[str, ...]], start_ns: int) -> bool:
     t = loader.load({"type": "spans_per_trace"}, scope, ())["t"].to_numpy(np.int64)
     return int((t < start_ns).sum()) < 5
@@ -353,6 +400,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         raise ValueError("no data in this cohort; widen the cohort or the time range")
     new = bool(scope) and _is_new(loader, scope, start_ns)
     ref_scope, ref_note = (_reference_scope(db, loader, scope, start_ns, end_ns) if new else (scope, ""))
+    # the dimension whose value is new (a prompt version, a model): also tried as relative_to.new_cohort
+    new_dim = next((d for d in scope if d in cohorts.names() and _is_new(loader, {d: scope[d]}, start_ns)),
+                   None) if new else None
     candidates = candidate_signals(db)
     movers = _movers(loader, candidates, scope, ref_scope, new, start_ns, end_ns, longest)
     if not movers:
@@ -435,6 +485,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
             if mover.aggregation == "rate":
                 cond_opts.extend(_confident_options(mover, conds[k], ref_series[k] if ref_series else None,
                                                     [o[k] for o in elsewhere], before, sep))
+            if new_dim is not None and win == windows[0] and mover.aggregation != "rate":
+                cond_opts.extend(_new_cohort_options(db, loader, mover, new_dim, scope, general_by, times, sep,
+                                                     step))
             options.append(cond_opts)
         usable = [i for i, o in enumerate(options) if o]
         for size in range(1, min(max_conditions, len(usable)) + 1):
@@ -446,7 +499,11 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     score = _score(firing, times, start_ns, end_ns, w, step_ns, gap_steps, has_data)
                     if not score.caught:
                         continue
-                    other_false = len(_pages(np.logical_and.reduce([c[2] for c in choice]), gap_steps))
+                    strips = [c[2] for c in choice]
+                    if len({len(x) for x in strips}) == 1:
+                        other_false = len(_pages(np.logical_and.reduce(strips), gap_steps))
+                    else:  # a new-cohort option's rows are its own replay's groups: bound by the quietest
+                        other_false = min(len(_pages(x, gap_steps)) for x in strips)
                     margin = min(c[3] for c in choice)
                     fragile = len(_pages(np.logical_and.reduce([c[4] for c in choice]) & ~overlap, gap_steps, has_data))
                     sk = score.key()
@@ -467,8 +524,13 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     _key, conditions, win, score, other_false = best
     node = conditions[0] if len(conditions) == 1 else Group("all", tuple(conditions))
     scope_desc = ", ".join(f"{k}={'|'.join(v)}" for k, v in scope.items()) or "all traffic"
+    # a new-cohort condition judges each group of its dimension against its peers: the rule groups by the
+    # cohort's dimensions instead of pinning them
+    grouped = any(c.relative_to is not None and c.relative_to.new_cohort is not None for c in conditions)
+    rule_scope = {k: v for k, v in scope.items() if k not in general_by} if grouped else scope
     rule = AlertRule(
-        name=name, condition=node, window=win, step=step, scope=scope, severity="high",
+        name=name, condition=node, window=win, step=step, scope=rule_scope, severity="high",
+        group_by=general_by if grouped else (),
         description=f"Suggested from the incident {_iso(start_ns)} to {_iso(end_ns)} on {scope_desc}: "
                     + "; ".join(f"{m.label} {m.direction} ({m.baseline:.3g} -> {m.incident:.3g})"
                                 for m in top_movers if any(c.signal == m.signal for c in conditions)),
@@ -480,7 +542,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     caught = any(e.start_ns > start_ns and e.window_start_ns < end_ns for e in result.episodes) or any(
         bool((g.firing & (times > start_ns) & (times - w < end_ns)).any()) for g in result.groups)
     false = sum(1 for e in result.episodes if not (e.end_ns > start_ns and e.window_start_ns < end_ns))
-    g0 = result.groups[0] if result.groups else None
+    cohort_group = {d: scope[d][0] for d in rule.group_by if len(scope[d]) == 1}
+    g0 = next((g for g in result.groups if g.group == cohort_group), None) if rule.group_by else (
+        result.groups[0] if result.groups else None)
     final = _score(g0.firing if g0 else np.zeros(len(times), bool), times, start_ns, end_ns, w, step_ns, gap_steps,
                    ~g0.no_data if g0 is not None and g0.no_data is not None else None)
     delay = final.delay_steps * step_ns / 60 / NS if final.caught else None

@@ -38,6 +38,10 @@ _WRITE_COLUMNS: tuple[str, ...] = (
     tuple(c for c, _ in SPAN_COLUMNS if c not in ("usage_counted", "source", "content_hash"))
     + tuple(c for c, _ in SPAN_COLUMNS_M501) + ("source", "content_hash"))
 
+#: positions in a `span_row` tuple of what the ingest writer reads from rows a parse worker made
+ROW_TRACE_ID, ROW_SPAN_ID, ROW_CONVENTION, ROW_SOURCE = (
+    _WRITE_COLUMNS.index(c) for c in ("trace_id", "span_id", "convention", "source"))
+
 __all__ = [
     "APPLICATION_ID", "DB_ENV_VAR", "DEFAULT_DB_PATH", "MIGRATIONS", "SPAN_COLUMNS", "SPAN_COLUMN_NAMES",
     "WriteResult", "applied_names", "connect", "data_version", "default_db_path", "ensure_migrated",
@@ -170,6 +174,7 @@ def write_batch(
     refresh: bool = True,
     also: Callable[[sqlite_utils.Database], None] | None = None,
     defer_full: bool = False,
+    rows: Sequence[tuple[Any, ...]] = (),
 ) -> WriteResult:
     """Write spans and evaluations in ONE transaction, then refresh the touched trace summaries.
 
@@ -179,6 +184,7 @@ def write_batch(
     `defer_full`: traces that need the full recompute are marked stale (`traces_stale`, in the same
     transaction) instead of recomputed; `refresh_stale` recomputes them once. A file's agent traces are
     spread over all of its batches: recomputing them per batch repeated each one ~6 times.
+    `rows`: spans already turned into `span_row` tuples (by a parse worker), written after `spans`.
     """
     result = WriteResult()
     # Within one batch a duplicate id keeps the last occurrence, like across batches.
@@ -188,6 +194,11 @@ def write_batch(
         if key in latest:
             result.replaced += 1
         latest[key] = span_row(span)
+    for row in rows:
+        key = (row[ROW_TRACE_ID], row[ROW_SPAN_ID])
+        if key in latest:
+            result.replaced += 1
+        latest[key] = row
     trace_ids = {k[0] for k in latest} | {e.trace_id for e in evaluations}
     result.traces = trace_ids
     hash_index = _WRITE_COLUMNS.index("content_hash")

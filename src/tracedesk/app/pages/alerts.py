@@ -38,7 +38,8 @@ def _open_in_builder(rule: ui.AlertRule) -> None:  # pages import only ui and ch
 with build:
     extra = st.session_state.get(al.builder_extra_key)
     if extra:
-        st.caption("Opened from a suggestion: its per-condition minimum samples and on-call fields are kept.")
+        st.caption("Opened from a suggestion: its per-condition minimum samples, windows, relative thresholds "
+                   "(a new cohort against the one it replaced: edit those as JSON) and on-call fields are kept.")
     c: Sequence[DeltaGenerator] = st.columns(4)
     name = c[0].text_input("Name", **_kw("b_name", value="my-alert"))
     severity = c[1].selectbox("Severity", al.severities, **_kw("b_severity", index=1))
