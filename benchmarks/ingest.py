@@ -10,15 +10,17 @@ generated once per size into --data (default /tmp/tracedesk-bench-data) and reus
 
 Each measurement is its own process, timed with wait4 (wall, user+system CPU, peak RSS):
   * tracedesk: `tracedesk ingest DIR --db FILE --quiet` (parse, validate, normalize, price, store, trace
-    summaries), nothing else.
+    summaries), nothing else. On two or more cores it parses in a worker process while the main process
+    writes; its CPU figure is both processes' (user + system, wait4 of the child and its worker).
   * bare: the strongest pipeline this machine allows without tracedesk's semantics: gunzip, orjson
     decode of the whole document with the garbage collector off, each span flattened straight to a tuple
     of the SAME columns (values pulled from the attributes, attributes/resource/events as JSON text),
     `executemany` in 5,000-row transactions into a database whose schema (columns and indexes) is made by
-    tracedesk's own migrations. No convention detection, normalization, pricing or summaries.
+    tracedesk's own migrations, with the same 64 MB page cache tracedesk's bulk writer uses. No convention detection, normalization, pricing or summaries.
 Prints spans/s (wall), spans per CPU-second, tracedesk/bare in CPU time, bytes per span on disk and peak RSS,
 the machine load, and the ratio of each figure to the previous committed results
-(benchmarks/results/ingest.json), then rewrites that file and benchmarks/results/ingest.md.
+(benchmarks/results/ingest.json), then rewrites that file, benchmarks/results/ingest.md and the README's
+ingest table (between its `ingest-table` markers; --readme to point elsewhere).
 """
 from __future__ import annotations
 
@@ -82,12 +84,13 @@ def _value(v: dict) -> object:
 def run_bare(files: list[str], db_path: str) -> int:
     import orjson
 
-    from tracedesk.store import _INSERT_COLUMNS, connect
+    from tracedesk.store import _INSERT_COLUMNS, BULK_CACHE_KIB, connect
 
     connect(db_path).conn.close()  # the real schema: same columns, same indexes, same pragmas
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")  # the page cache tracedesk's bulk writer gets
     sql = f"INSERT OR REPLACE INTO spans ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
     dumps, loads = orjson.dumps, orjson.loads
     gc.disable()
@@ -270,12 +273,40 @@ def _markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+README_START, README_END = "<!-- ingest-table:start (benchmarks/ingest.py) -->", "<!-- ingest-table:end -->"
+
+
+def _readme_table(result: dict) -> str:
+    lines = ["| spans | spans/s (wall) | spans per CPU-second | bare, spans per CPU-second | tracedesk / bare, CPU "
+             "| bytes per span on disk | peak RSS |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in result["runs"]:
+        t, b = r["tracedesk"], r["bare"]
+        lines.append(f"| {t['spans']:,} | {t['spans_per_s']:,} | {t['spans_per_cpu_s']:,} | {b['spans_per_cpu_s']:,} "
+                     f"| {r['cpu_ratio']:.2f}x | {t['bytes_per_span']:,} | {t['peak_rss_mb'] or 0:,.0f} MB |")
+    return (f"Measured {result['date']}, load {result['machine']['uptime']} on {result['machine']['cpus']} cores "
+            f"(shared: compare the ratio column):\n\n" + "\n".join(lines) + "\n")
+
+
+def _write_readme(readme: Path, result: dict) -> bool:
+    """Replace the README's ingest table (between its markers) with this run's; False when it has none."""
+    text = readme.read_text() if readme.exists() else ""
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _old, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n" + _readme_table(result) + README_END + tail)
+    return True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spans", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--data", default="/tmp/tracedesk-bench-data", help="folder for generated input (reused)")
     ap.add_argument("--work", default=None, help="folder for the databases (default: a temp folder)")
-    ap.add_argument("--no-save", action="store_true", help="do not rewrite benchmarks/results/ingest.*")
+    ap.add_argument("--no-save", action="store_true", help="do not rewrite benchmarks/results/ingest.* or the README")
+    ap.add_argument("--readme", default=str(HERE.parent / "README.md"),
+                    help="README whose ingest table (between its markers) is replaced by this run's")
     ap.add_argument("--child-bare", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_bare:
@@ -302,6 +333,8 @@ def main() -> None:
         (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
         (RESULTS / "ingest.md").write_text(_markdown(result))
         print(f"wrote {RESULTS / 'ingest.json'} and {RESULTS / 'ingest.md'}")
+        if _write_readme(Path(args.readme), result):
+            print(f"rewrote the ingest table in {args.readme}")
 
 
 if __name__ == "__main__":

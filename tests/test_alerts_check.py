@@ -4,6 +4,7 @@ names the data does not hold, databases it did not create, rule size limits, sta
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -60,10 +61,11 @@ def test_exit_3_when_the_database_cannot_be_read(tmp_path, db, capsys):
     rules = _write(tmp_path, "r.json", _doc("g", LOW_G))
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file, then break them
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
     with open(db, "r+b") as fh:  # keep the header page (it is a tracedesk file), overwrite the rest
-        fh.seek(4096)
-        fh.write(b"\xff" * 65536)
+        fh.seek(page_size)
+        fh.write(b"\xff" * (os.path.getsize(db) - page_size))
     code = main(["alerts", "check", "--db", db, rules, "--at", AT])
     assert code == 3, capsys.readouterr().err
     assert "database" in capsys.readouterr().err

@@ -84,7 +84,7 @@ def test_app_serves_an_existing_database_and_prints_the_url(tmp_path, sample_db_
         assert f"tracedesk workbench on {db}\n  open http://127.0.0.1:{port}  (Ctrl+C to stop)" in text
         assert "building the bundled sample" not in text  # a database was there: used as is
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-        assert b"streamlit" in cmdline and b"--server.headless" in cmdline  # exec'd: the same process
+        assert b"tracedesk.app.serve" in cmdline and b"--server.headless" in cmdline  # exec'd: the same process
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

@@ -126,7 +126,8 @@ SPANS = request([span(TRACE, "b" * 16, "chat gpt-4o-mini", {"gen_ai.operation.na
 
 def _stored(db_path):
     db = connect(db_path)
-    row = db.execute("SELECT input_messages, output_messages, input_text, output_text FROM spans").fetchone()
+    row = db.execute("SELECT td_json(input_messages), td_json(output_messages), input_text, output_text FROM spans"
+                     ).fetchone()
     ev = db.execute("SELECT name, score, label, passed, reason, evaluator_version, span_id FROM evaluations").fetchall()
     return json.loads(row[0]), json.loads(row[1]), row[2], row[3], ev
 

@@ -83,7 +83,7 @@ def test_sdk_exports_traces_logs_and_metrics_over_grpc_and_http_without_errors(s
         logs.shutdown()
         meters.shutdown()
     # one span, sent by both exporters (same ids: stored once); metrics acknowledged, not stored
-    assert stored(db_path, "SELECT name, service, source FROM spans") == [
+    assert stored(db_path, "SELECT name, service, td_str(source) FROM spans") == [
         ("checkout.grpc_and_http", "checkout", "otlp-http")]
     assert _exporter_problems(caplog) == []
 

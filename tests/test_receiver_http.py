@@ -51,7 +51,7 @@ def _message(ans) -> str:
 def test_json_post_is_stored_and_answered_with_an_empty_json_response(receiver, db_path):
     ans = post(receiver, "/v1/traces", traces_body([llm_span(T1, "b7ad6b7169203331")]), JSON_H)
     assert (ans.status, ans.headers["content-type"], ans.json()) == (200, "application/json", {})
-    rows = stored(db_path, "SELECT span_id, kind, model, input_tokens, output_tokens, source FROM spans")
+    rows = stored(db_path, "SELECT span_id, kind, model, input_tokens, output_tokens, td_str(source) FROM spans")
     assert rows == [("b7ad6b7169203331", "LLM", "gpt-4o-mini", 12, 3, "otlp-http")]
 
 

@@ -53,7 +53,7 @@ def test_messages_and_evaluations_from_sdk_log_records(receiver, db_path):
     logs.shutdown()
     traces.shutdown()
 
-    rows = stored(db_path, "SELECT span_id, kind, model, input_tokens, output_tokens, input_messages, "
+    rows = stored(db_path, "SELECT span_id, kind, model, input_tokens, output_tokens, td_json(input_messages), "
                            "input_text, output_text, convention FROM spans ORDER BY name")
     assert len(rows) == 2
     again, first = rows[0], rows[1]

@@ -138,10 +138,10 @@ def test_openinference_openai_instrumentation_end_to_end(receiver, db_path, fake
         provider.shutdown()
     assert reply.usage.prompt_tokens == 100
     rows = stored(db_path, "SELECT kind, model, provider, input_tokens, output_tokens, total_tokens, "
-                           "convention, status, service, source FROM spans")
+                           "convention, status, service, td_str(source) FROM spans")
     assert rows == [("LLM", "gpt-4o-mini", "openai", 100, 20, 120, "openinference", "OK", "agent-app",
                      "otlp-http")]
-    (messages,) = stored(db_path, "SELECT input_messages FROM spans")
+    (messages,) = stored(db_path, "SELECT td_json(input_messages) FROM spans")
     roles = [m["role"] for m in json.loads(messages[0])]
     assert roles == ["system", "user"]
     assert fake_llm.calls[0].model == "gpt-4o-mini"

@@ -6,11 +6,13 @@ import sqlite3
 import pytest
 
 from tracedesk.sample import sample_ground_truth
+from tracedesk.store.blobs import codec
 
 
 @pytest.fixture(scope="module")
 def con(sample_db_path):
     c = sqlite3.connect(f"file:{sample_db_path}?mode=ro", uri=True)
+    codec(c)  # td_json(): messages and documents are stored deflated
     yield c
     c.close()
 
@@ -87,7 +89,7 @@ def test_agents_handoffs_and_streaming(con, truth):
     assert con.execute("SELECT COUNT(*) FROM spans WHERE name LIKE 'handoff to %'").fetchone()[0] == truth["handoffs"]
     assert con.execute("SELECT COUNT(*) FROM spans WHERE ttft_ms IS NOT NULL").fetchone()[0] == \
         truth["llm_spans_with_ttft"]
-    assert con.execute("SELECT COUNT(*) FROM spans WHERE kind = 'RETRIEVER' AND json_array_length(documents) = 4"
+    assert con.execute("SELECT COUNT(*) FROM spans WHERE kind = 'RETRIEVER' AND json_array_length(td_json(documents)) = 4"
                        ).fetchone()[0] == truth["spans_by_kind"]["RETRIEVER"]
     assert con.execute("SELECT COUNT(*) FROM spans WHERE kind = 'TOOL' AND tool_name IS NOT NULL "
                        "AND tool_arguments IS NOT NULL").fetchone()[0] == \

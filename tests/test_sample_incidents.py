@@ -11,11 +11,13 @@ import pytest
 from tracedesk.sample import sample_incidents
 from tracedesk.sample.generator import luhn_valid
 from tracedesk.analysis.textchecks import is_refusal
+from tracedesk.store.blobs import codec
 
 
 @pytest.fixture(scope="module")
 def con(sample_db_path):
     c = sqlite3.connect(f"file:{sample_db_path}?mode=ro", uri=True)
+    codec(c)  # td_json(): messages and documents are stored deflated
     yield c
     c.close()
 
@@ -121,7 +123,7 @@ def test_retrieval_drift_after_reindex(con, window):
     def docs(inside: bool) -> tuple[set[str], float]:
         ids, scores = set(), []
         where = "" if inside else "NOT"
-        for (raw,) in con.execute(f"SELECT documents FROM spans WHERE kind = 'RETRIEVER' "
+        for (raw,) in con.execute(f"SELECT td_json(documents) FROM spans WHERE kind = 'RETRIEVER' "
                                   f"AND {where} (start_ns >= ? AND start_ns < ?)", (lo, hi)):
             for d in json.loads(raw):
                 ids.add(d["id"])

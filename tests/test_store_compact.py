@@ -75,7 +75,8 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
     old.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_ns INTEGER)")
     shipped = [(name, step) for name, step in MIGRATIONS if name not in ("m501_trace_orphans", "m502_compact_columns",
                                                                              "m503_traces_stale",
-                                                                             "m504_drop_unused_span_indexes")]
+                                                                             "m504_drop_unused_span_indexes",
+                                                                             "m505_smaller_spans")]
     for name, step in shipped:
         with old.conn:
             step(old)
@@ -91,8 +92,9 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
     old.conn.close()
 
     db = connect(db_path)  # applies the two new migrations
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")][-4:] == [
-        "m501_trace_orphans", "m502_compact_columns", "m503_traces_stale", "m504_drop_unused_span_indexes"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")][-5:] == [
+        "m501_trace_orphans", "m502_compact_columns", "m503_traces_stale", "m504_drop_unused_span_indexes",
+        "m505_smaller_spans"]
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")}
     assert indexes.isdisjoint(UNUSED_SPAN_INDEXES) and {"idx_spans_model", "idx_spans_status"} <= indexes
     assert db.execute("SELECT COUNT(*) FROM trace_orphans").fetchone()[0] == len(legacy[::7])

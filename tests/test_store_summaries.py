@@ -158,3 +158,88 @@ def test_file_ingest_recomputes_deferred_traces_once_and_an_interrupted_one_is_f
         refresh_traces_sql(part, [r[0] for r in part.execute("SELECT DISTINCT trace_id FROM spans")])
     assert _state(part)[1] == finished[1]
     _same(_state(part)[0], finished[0])
+
+
+@st.composite
+def _linked_spans(draw):
+    """Random traces with agents (named and guessed), handoffs with a missing side, usage and orphans."""
+    spans = draw(_spans())
+    for s in spans:
+        if s.kind == "AGENT" and draw(st.booleans()):
+            s.attributes = {"tracedesk.agent.inferred": True}
+        if draw(st.integers(0, 3)) == 0:
+            s.handoff_from = draw(_maybe(["planner", "critic", "triage"]))
+            s.handoff_to = draw(_maybe(["planner", "transfer_to_critic", "Critic", "billing"]))
+    return spans
+
+
+def _full_state(db):
+    spans = db.execute("SELECT trace_id, span_id, kind, agent_name, handoff_from, handoff_to, usage_counted "
+                       "FROM spans ORDER BY 1, 2").fetchall()
+    orphans = db.execute("SELECT * FROM trace_orphans ORDER BY 1, 2").fetchall()
+    return db.execute(f"SELECT {_TRACE_COLS} FROM traces ORDER BY trace_id").fetchall(), spans, orphans
+
+
+def _assert_both_recomputes_agree(tmp_path_factory, spans):
+    from tracedesk.store.recompute import recompute_traces
+    from tracedesk.store.summaries import recompute_sql
+
+    states = []
+    for how in (recompute_sql, recompute_traces):
+        db = connect(str(tmp_path_factory.mktemp("r") / "t.db"))
+        write_batch(db, spans, refresh=False)
+        ids = sorted({s.trace_id for s in spans})
+        with db.conn:
+            how(db, ids)
+        states.append(_full_state(db))
+        db.conn.close()
+    (sql_traces, sql_spans, sql_orphans), (py_traces, py_spans, py_orphans) = states
+    assert py_spans == sql_spans
+    assert py_orphans == sql_orphans
+    _same(py_traces, sql_traces)
+    return states[1]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spans=_linked_spans())
+def test_the_one_read_recompute_equals_the_sql_recompute(tmp_path_factory, spans):
+    """store.recompute (one read per chunk, decided in Python) == refresh_traces_sql (the SQL reference):
+    usage flags with the reported-cost preference, demoted workflow wrappers, filled handoffs, summary
+    rows and orphan state."""
+    _assert_both_recomputes_agree(tmp_path_factory, spans)
+
+
+def test_the_one_read_recompute_demotes_fills_handoffs_and_prefers_reported_cost(tmp_path_factory):
+    """The cases random traces reach rarely, each checked against the SQL reference and by value."""
+    spans = [
+        # a guessed "Agent workflow" containing a named agent: a workflow wrapper, demoted to CHAIN
+        Span(trace_id="t1", span_id="w", kind="AGENT", agent_name="Agent workflow", start_ns=1, end_ns=90,
+             attributes={"tracedesk.agent.inferred": True}),
+        Span(trace_id="t1", span_id="a", parent_span_id="w", kind="AGENT", agent_name="Triage", start_ns=2,
+             end_ns=40),
+        # a handoff without a target goes to the next agent run; its target spelled as a tool name
+        Span(trace_id="t1", span_id="h", parent_span_id="a", kind="TOOL", name="transfer", start_ns=30,
+             end_ns=31, handoff_from="Triage"),
+        Span(trace_id="t1", span_id="b", parent_span_id="w", kind="AGENT", agent_name="Billing", start_ns=41,
+             end_ns=80),
+        Span(trace_id="t1", span_id="h2", parent_span_id="b", kind="TOOL", start_ns=50, end_ns=51,
+             handoff_to="transfer_to_triage"),
+        # a reported cost on a parent whose only usage child repeats its tokens: the parent counts
+        Span(trace_id="t2", span_id="p", kind="LLM", start_ns=1, end_ns=9, input_tokens=10, output_tokens=5,
+             cost_usd=0.5, cost_source="reported"),
+        Span(trace_id="t2", span_id="c", parent_span_id="p", kind="LLM", start_ns=2, end_ns=8, input_tokens=10,
+             output_tokens=5, cost_usd=0.25, cost_source="computed"),
+        # an orphan with usage below a missing parent
+        Span(trace_id="t2", span_id="o", parent_span_id="gone", kind="LLM", start_ns=3, end_ns=4, input_tokens=1),
+    ]
+    traces, rows, orphans = _assert_both_recomputes_agree(tmp_path_factory, spans)
+    assert rows == [
+        ("t1", "a", "AGENT", "Triage", None, None, 1), ("t1", "b", "AGENT", "Billing", None, None, 1),
+        ("t1", "h", "TOOL", None, "Triage", "Billing", 1), ("t1", "h2", "TOOL", None, "Billing", "Triage", 1),
+        ("t1", "w", "CHAIN", None, None, None, 1),
+        ("t2", "c", "LLM", None, None, None, 0), ("t2", "o", "LLM", None, None, None, 1),
+        ("t2", "p", "LLM", None, None, None, 1),
+    ]
+    assert orphans == [("t2", "o", "gone", 1)]
+    assert [(t[0], t[16], t[11], t[14], t[25], t[26]) for t in traces] == [
+        ("t1", "Billing,Triage", None, None, 0, 1), ("t2", None, 11, 0.5, 1, 0)]

@@ -18,6 +18,8 @@ TEXTS = {
     4: ("ΣΊΣΥΦΟΣ", "greek", "ok"),
     5: ("ask", "100% sure", "under_score"),
     6: ("ask", "plain ascii REFUND", "ok"),
+    7: ("ask", "C:\\Temp\\new", "ok"),
+    8: ("ask", "before\x00after REFUND-NUL", "ok"),
 }
 
 
@@ -37,9 +39,12 @@ def found(ws, text):
 @pytest.mark.parametrize("text,expected", [
     ("école", [1]), ("ÉCOLE", [1]), ("École", [1]),
     ("strasse", [2, 3]), ("straße", [2, 3]),  # ß folds to ss
-    ("σίσυφος", [4]), ("refund", [6]), ("REFUND", [6]),
+    ("σίσυφος", [4]), ("refund", [6, 8]), ("REFUND", [6, 8]),
     ("100%", [5]), ("%", [5]), ("r_s", [5]), ("d_r", []), ("_", [5]),  # literal, not LIKE wildcards
     ("no such text", []),
+    ("\\temp\\", [7]), ("\\", [7]), ("p\\n", [7]),  # a backslash is literal too (LIKE's escape)
+    ("refund-nul", [8]), ("e\x00a", [8]),  # text after a NUL character is searched; a NUL in the search too
+    ("ascii refund" + "x" * 50_000, []), ("plain", [6]),  # longer than a LIKE pattern may be
 ])
 def test_text_filter_folds_case_beyond_ascii(ws, text, expected):
     assert found(ws, text) == expected

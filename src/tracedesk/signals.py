@@ -33,7 +33,7 @@ from .store import samples as _samples
 from .store.samples import SampleQuery, query_samples
 
 __all__ = ["Signal", "SIGNALS", "SampleQuery", "aggregate", "get", "markdown", "query_samples", "register",
-           "register_signal", "samples", "cohort_values", "figures", "LEVELS", "AGGREGATIONS"]
+           "register_signal", "samples", "samples_many", "cohort_values", "figures", "LEVELS", "AGGREGATIONS"]
 
 SPAN, ANSWER, TRACE, EVALUATION = "span", "LLM answer", "trace", "evaluation"
 LEVELS: tuple[str, ...] = (SPAN, ANSWER, TRACE, EVALUATION)
@@ -135,6 +135,28 @@ def samples(db: sqlite_utils.Database, signal: dict[str, Any], query: SampleQuer
     return frame.sort_values("t", kind="stable").reset_index(drop=True)
 
 
+def samples_many(db: sqlite_utils.Database, specs: "list[dict[str, Any]]", query: SampleQuery) -> list[pd.DataFrame]:
+    """`samples` of several signals under one query; the signals whose samples are one column of the
+    same table (store.samples.ColumnReader) are read in one pass over it (each frame equals its own
+    `samples`)."""
+    out: dict[int, pd.DataFrame] = {}
+    shared: dict[str, list[tuple[int, _samples.ColumnRead]]] = {}
+    for i, spec in enumerate(specs):
+        definition = get(spec["type"])
+        params = {k: v for k, v in spec.items() if k != "type"}
+        if isinstance(definition.read, _samples.ColumnReader):
+            if definition.read.prepare is not None:
+                definition.read.prepare(db)
+            read = definition.read.describe(params)
+            shared.setdefault(read.source, []).append((i, read))
+        else:
+            out[i] = definition.read(db, params, query)
+    for group in shared.values():
+        for (i, _read), frame in zip(group, _samples.shared_samples(db, [r for _i, r in group], query)):
+            out[i] = frame
+    return [out[i].sort_values("t", kind="stable").reset_index(drop=True) for i in range(len(specs))]
+
+
 def aggregate(values: np.ndarray | pd.Series, aggregation: str) -> float:
     """One figure from samples (as an alert window computes it); NaN when there are none (count: 0)."""
     v = np.asarray(values, dtype=np.float64)
@@ -214,9 +236,9 @@ BUILTINS: tuple[Signal, ...] = (
            "Score of each evaluation of one evaluator, or of every evaluator when none is named (0-1).",
            "score", "down", EVALUATION, S.eval_scores, "mean", (_EVALUATOR,), 0.7),
     Signal("eval_pass_rate", "Eval pass rate", "1 per evaluation that passed, 0 per one that did not.",
-           "share", "down", EVALUATION, lambda db, p, q: S.eval_passed(db, p, q), "mean", (_EVALUATOR,), 0.8),
+           "share", "down", EVALUATION, S.eval_passed, "mean", (_EVALUATOR,), 0.8),
     Signal("eval_fail_rate", "Eval fail rate", "1 per evaluation that did not pass, 0 per pass.",
-           "share", "up", EVALUATION, lambda db, p, q: S.eval_passed(db, p, q, fail=True), "rate",
+           "share", "up", EVALUATION, S.eval_failed, "rate",
            (SignalParam("evaluator", help="an evaluator name; all when omitted"),), 0.2),
     Signal("thumbs_down_rate", "Thumbs-down rate",
            "1 per user_feedback evaluation labelled thumbs_down, 0 per other feedback.",

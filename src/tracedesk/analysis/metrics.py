@@ -87,8 +87,8 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
     for kpi, (signal, agg) in KPI_SIGNALS.items():
         by_signal.setdefault(signal, []).append((kpi, agg))
     figs: dict[str, Any] = {}
-    for signal, wanted in by_signal.items():
-        frame = signal_frame(db, {"type": signal}, (), filters)
+    frames = signal_frames(db, [{"type": signal} for signal in by_signal], (), filters)
+    for (signal, wanted), frame in zip(by_signal.items(), frames):
         row = _signals.figures(frame, [agg for _k, agg in wanted])
         for kpi, agg in wanted:
             figs[kpi] = _number(row[agg].iloc[0]) if len(row) else (0.0 if agg == "count" else None)
@@ -159,7 +159,8 @@ def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: 
     cost_per_trace, eval_pass_rate (TIMESERIES_COLUMNS names the signal behind each). Buckets are UTC,
     labelled by their start; empty buckets are left out."""
     cols = ["bucket", *TIMESERIES_COLUMNS]
-    frames = {sig: signal_frame(db, {"type": sig}, (), filters) for sig, _agg in TIMESERIES_COLUMNS.values()}
+    names = list(dict.fromkeys(sig for sig, _agg in TIMESERIES_COLUMNS.values()))
+    frames = dict(zip(names, signal_frames(db, [{"type": sig} for sig in names], (), filters)))
     traces = frames["trace_count"]
     if traces.empty:
         return pd.DataFrame(columns=cols)
@@ -309,22 +310,33 @@ def signal_frame(db: sqlite_utils.Database, signal: dict[str, Any], dimensions: 
                  filters: Filters | None = None) -> pd.DataFrame:
     """A signal's samples for the filtered traces with one (unexploded) column per dimension, kept on the
     connection until the data changes (the Cohorts page reads the same samples several times)."""
-    key = (repr(sorted(signal.items())), tuple(dimensions), repr(filters.to_query_params()) if filters else "",
-           data_version(db))
+    return signal_frames(db, [signal], dimensions, filters)[0]
+
+
+def signal_frames(db: sqlite_utils.Database, specs: Sequence[dict[str, Any]], dimensions: Sequence[str],
+                  filters: Filters | None = None) -> list[pd.DataFrame]:
+    """signal_frame of several signals: those not kept yet are read together (`signals.samples_many`:
+    one pass over the traces table for the trace-level ones, one over the evaluations for the others)."""
+    version = data_version(db)
+    fkey = repr(filters.to_query_params()) if filters else ""
+    keys = [(repr(sorted(spec.items())), tuple(dimensions), fkey, version) for spec in specs]
     cache = getattr(db, "_td_signal_frames", None)
-    if cache is not None and key in cache:
-        return cache[key]
-    frame = _signals.samples(db, signal, _signals.SampleQuery({}, tuple(dimensions), filters=filters, explode=False))
     if cache is None:
         cache = {}
         try:
             db._td_signal_frames = cache  # type: ignore[attr-defined]
         except AttributeError:
-            return frame
-    if len(cache) >= 32:  # a few pages' worth; drop the oldest
-        cache.pop(next(iter(cache)))
-    cache[key] = frame
-    return frame
+            pass
+    missing = [i for i, key in enumerate(keys) if key not in cache]
+    found = {i: cache[key] for i, key in enumerate(keys) if key in cache}
+    if missing:
+        query = _signals.SampleQuery({}, tuple(dimensions), filters=filters, explode=False)
+        for i, frame in zip(missing, _signals.samples_many(db, [specs[i] for i in missing], query)):
+            found[i] = frame
+            while len(cache) >= 32:  # a few pages' worth; drop the oldest
+                cache.pop(next(iter(cache)))
+            cache[keys[i]] = frame
+    return [found[i] for i in range(len(specs))]
 
 
 def _cohort_rows(column: pd.Series, dim: cohorts.Dimension) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
@@ -333,7 +345,11 @@ def _cohort_rows(column: pd.Series, dim: cohorts.Dimension) -> tuple[np.ndarray,
     the cohort labels, sorted, that the codes index). Each distinct cell is split and mapped once
     (a store holds few model/agent combinations), then numpy repeats the rows. None when a cohort
     value is not a string (the general path sorts such labels as pandas does)."""
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    # a text column is factorized as it is (pyarrow's dictionary encoding, first appearance order as
+    # for objects) rather than converted to Python objects first
+    text = isinstance(column.dtype, pd.StringDtype)
+    codes, uniques = pd.factorize(column if text else column.to_numpy(dtype=object), use_na_sentinel=True)
+    codes = np.asarray(codes)
     split = dim.membership and not dim.mapped and any(isinstance(u, str) and "," in u for u in uniques)
     members: list[list[Any]] = []
     for u in [*uniques, None]:  # the last stands for the missing cells (code -1)
@@ -399,7 +415,8 @@ def matrices(db: sqlite_utils.Database, dimensions: Sequence[str], filters: Filt
     """cohort_matrix for several dimensions from one read per signal."""
     names = [_check_dimension(d) for d in dimensions]
     dims = tuple(dict.fromkeys(names))
-    frames = {sig: signal_frame(db, spec, dims, filters) for sig, spec in _matrix_signals(evaluator).items()}
+    wanted = _matrix_signals(evaluator)
+    frames = dict(zip(wanted, signal_frames(db, list(wanted.values()), dims, filters)))
     cols = list(MATRIX_COLUMNS)
     glob = _matrix(frames, evaluator, None) if include_global else None
     out = {}

@@ -21,12 +21,12 @@ st.caption(f"Database: `{path}` — what changed, where and since when: which co
            "which agent step. Times are UTC.")
 
 st.subheader("What changed")
-findings = ws.changes(filters.start_ns, filters.end_ns, top=10)
-if not findings:
-    st.caption("No signal departs from its own baseline in this range (every signal and cohort was scanned; "
-               "differences that hold over the whole range are not changes).")
-for i, finding in enumerate(findings):
-    ui.finding_card(ws, finding, i, expanded=i < 5)
+# The feed scans every signal and cohort (seconds on a first look at a big store): its place stays at
+# the top, and it is filled in once the key figures and charts below are drawn.
+feed = st.container()
+with feed:
+    scanning = st.empty()
+    scanning.caption("Scanning every signal and cohort for changes... the key figures below are ready.")
 
 st.subheader("Key figures")
 ui.kpi_row(ws.kpis(filters))
@@ -56,3 +56,12 @@ with c2:
                         ("Drift", "Drift — score and retrieval drift per cohort"),
                         ("Live", "Live — receive OTLP traffic")):
         st.page_link(ui.page_file(page), label=label)
+
+with feed:
+    findings = ws.changes(filters.start_ns, filters.end_ns, top=10)
+    scanning.empty()
+    if not findings:
+        st.caption("No signal departs from its own baseline in this range (every signal and cohort was scanned; "
+                   "differences that hold over the whole range are not changes).")
+    for i, finding in enumerate(findings):
+        ui.finding_card(ws, finding, i, expanded=i < 5)

@@ -71,4 +71,5 @@ def run() -> None:
                       url_path=alias, visibility="hidden")
               for alias, target in url_aliases().items()]
     with ui.error_boundary():  # a user-facing error anywhere on a page: its message, not a traceback
-        st.navigation(pages).run()
+        with ui.deferred_widgets():  # slow option lists (tags) are drawn after the page's content
+            st.navigation(pages).run()

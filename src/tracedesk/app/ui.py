@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import streamlit as st
 
@@ -139,14 +139,14 @@ def error_boundary(*, stop: bool = False) -> Iterator[None]:
     except TracedeskError as exc:
         show_error(exc)
         if stop:
-            st.stop()
+            _halt()
 
 
 def stop_if_no_match(count: int) -> None:
     if count == 0:
         st.warning(NO_MATCH_MESSAGE)
         st.info(NO_MATCH_NEXT)
-        st.stop()
+        stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,9 +293,21 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
                                                      or cur.min_cost is not None or cur.max_cost is not None
                                                      or cur.min_latency_ms is not None
                                                      or cur.max_latency_ms is not None)):
-        tags = ws.values("tag")
-        if tags:
-            f.tags = list(st.multiselect("tags", tags, key=_seed("tags", [t for t in cur.tags if t in tags])))
+        deferred = st.session_state.get(_DEFERRED_KEY)
+        if deferred is None:  # a page run on its own: list the tags here
+            tags = ws.values("tag")
+            if tags:
+                f.tags = list(st.multiselect("tags", tags, key=_seed("tags", [t for t in cur.tags if t in tags])))
+        else:
+            # Listing the tags reads every span's (compressed) attributes, 2.8 s at 1M spans: the picker is
+            # drawn here once the page has run (main.run), so the page does not wait for it. The choice
+            # is already known (this session's or the link's); one the store does not hold is dropped
+            # then and the page runs again, as when the picker was drawn first.
+            # A widget's value cannot be read before the widget is drawn in the run (Streamlit hands the
+            # new value over when it is drawn), so the choice lives in its own key, set by the picker.
+            chosen_key = _seed("tags_chosen", list(cur.tags))
+            f.tags = list(st.session_state[chosen_key])
+            deferred.append(lambda slot=st.container(), key=chosen_key: _tag_picker(ws, slot, key))
         kinds = ws.values("kind")
         f.kinds = list(st.multiselect("span kind", kinds, key=_seed("kinds", [k for k in cur.kinds if k in kinds])))
         statuses = ["ERROR", "OK", "UNSET"]
@@ -330,6 +342,56 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
         set_url_params(params)
         st.session_state[_URL_KEY] = params
     return f
+
+
+#: session-state key of the drawers main.run calls once the page has run (see deferred_widgets)
+_DEFERRED_KEY = "_td_deferred"
+
+
+@contextmanager
+def deferred_widgets() -> Iterator[None]:
+    """Run a page, then draw the widgets it deferred (into the places it reserved): the page's own
+    content is not held up by slow option lists. A page that stops early calls `stop` (st.stop
+    refuses every element after it)."""
+    st.session_state[_DEFERRED_KEY] = []
+    try:
+        yield
+        draw_deferred()
+    finally:
+        st.session_state.pop(_DEFERRED_KEY, None)
+
+
+def draw_deferred() -> None:
+    """Draw the widgets deferred so far (nothing can be drawn after st.stop: `stop` calls this first)."""
+    drawers = st.session_state.get(_DEFERRED_KEY) or []
+    while drawers:
+        drawers.pop(0)()
+
+
+def stop() -> NoReturn:
+    """st.stop() once the deferred widgets are drawn (a page that stops early still shows its filters)."""
+    _halt()
+
+
+def _halt() -> NoReturn:
+    draw_deferred()
+    st.stop()
+
+
+def _tag_picker(ws: "Workspace", slot: Any, chosen_key: str) -> None:
+    tags = ws.values("tag")
+    chosen = list(st.session_state.get(chosen_key) or [])
+    valid = [t for t in chosen if t in tags]
+    if valid != chosen:  # a tag the store does not hold (an old link): drop it and run the page again
+        st.session_state[chosen_key] = valid
+        st.rerun()
+    if tags:
+        key = _WIDGET_PREFIX + "tags"
+        st.session_state[key] = valid
+
+        def keep() -> None:
+            st.session_state[chosen_key] = list(st.session_state[key])
+        slot.multiselect("tags", tags, key=key, on_change=keep)
 
 
 def _opt(v: Any) -> float | None:

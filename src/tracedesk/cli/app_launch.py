@@ -33,8 +33,9 @@ def exposure_warning(host: str) -> str | None:
 
 def streamlit_command(app: str, *, host: str | None = None, port: int | None = None, headless: bool = False,
                       extra: Sequence[str] = ()) -> list[str]:
-    """`python -m streamlit run APP` with the address pinned (an `--server.address` in `extra` wins)."""
-    cmd = [sys.executable, "-m", "streamlit", "run", app, "--browser.gatherUsageStats", "false",
+    """`python -m streamlit run APP` with the address pinned (an `--server.address` in `extra` wins),
+    through tracedesk.app.serve (which imports the app's modules while the server starts)."""
+    cmd = [sys.executable, "-m", "tracedesk.app.serve", "run", app, "--browser.gatherUsageStats", "false",
            "--server.showEmailPrompt", "false"]
     if not any(a == "--server.address" or a.startswith("--server.address=") for a in extra):
         cmd += ["--server.address", host or LOOPBACK]

@@ -68,8 +68,12 @@ class BatchWriter:
         self.logs_stored = store_ingest.has_log_messages(db)
 
     def add(self, result: ParseResult) -> None:
-        self.pending.extend(result)
-        if len(self.pending.spans) >= self.batch_size:
+        pending = self.pending
+        if (result.rows and pending.spans) or (result.spans and pending.rows):
+            self.flush()  # keep arrival order for a span id sent twice: one kind per batch
+            pending = self.pending
+        pending.extend(result)
+        if len(pending.spans) + len(pending.rows) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
@@ -78,7 +82,7 @@ class BatchWriter:
         report = self.report
         report.rejected.extend(batch.rejected)
         report.warnings.extend(batch.warnings)
-        if not (batch.spans or batch.evaluations or batch.log_messages):
+        if not (batch.spans or batch.rows or batch.evaluations or batch.log_messages):
             return
         if self.redact:
             from .redact import Redactor, redact_value
@@ -98,11 +102,12 @@ class BatchWriter:
             also = self._join_logs(batch)
         try:
             result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also,
-                                       defer_full=self.defer_full)
+                                       defer_full=self.defer_full, rows=batch.rows)
         except Exception as exc:  # noqa: BLE001 - one unstorable record must not lose the batch
             if not self.isolate or transient_write_error(exc):
                 raise
-            result = write_isolating(self.db, batch.spans, batch.evaluations, also, self.last_failed)
+            result = write_isolating(self.db, batch.spans, batch.evaluations, also, self.last_failed,
+                                     rows=batch.rows)
             report.rejected.extend(r for _, r in self.last_failed)
         self.deferred += result.deferred
         if self.deferred >= MAX_DEFERRED:
@@ -114,6 +119,9 @@ class BatchWriter:
         report._trace_ids |= {s.trace_id for s in batch.spans}
         for span in batch.spans:
             report.by_convention[span.convention] += 1
+        if batch.rows:
+            report._trace_ids |= {r[store.ROW_TRACE_ID] for r in batch.rows}
+            report.by_convention.update(r[store.ROW_CONVENTION] for r in batch.rows)
 
     def finish(self) -> None:
         """Recompute the summaries this writer deferred (after each file, so a file's traces are current
@@ -156,42 +164,54 @@ class BatchWriter:
 
 
 def write_isolating(db: Any, spans: list[Span], evaluations: list[Any], also: Callable[[Any], None] | None,
-                    failed: list[tuple[Any, Rejected]]) -> Any:
+                    failed: list[tuple[Any, Rejected]], rows: list[tuple[Any, ...]] | None = None) -> Any:
     """Write a batch that failed as a whole: bisect it, store every part that can be stored, and reject
     each span / evaluation that cannot, with its location and the store's reason. Costs O(k log n)
-    transactions for k bad records; only runs after a failure."""
+    transactions for k bad records; only runs after a failure. `rows`: spans as `span_row` tuples."""
     total = store.WriteResult()
 
-    def attempt(part_spans: list[Span], part_evals: list[Any], step: Any) -> BaseException | None:
+    def attempt(part: list[Any], kind: str, step: Any) -> BaseException | None:
         try:
-            total.add(store.write_batch(db, part_spans, part_evals, also=step))
+            if kind == "span":
+                total.add(store.write_batch(db, part, [], also=step))
+            elif kind == "row":
+                total.add(store.write_batch(db, [], [], also=step, rows=part))
+            else:
+                total.add(store.write_batch(db, [], part, also=step))
         except Exception as exc:  # noqa: BLE001 - classified below
             if transient_write_error(exc):
                 raise
             return exc
         return None
 
-    for items, is_span in ((list(spans), True), (list(evaluations), False)):
+    groups: tuple[tuple[list[Any], str], ...] = (
+        (list(spans), "span"), (list(rows or ()), "row"), (list(evaluations), "evaluation"))
+    for items, kind in groups:
         stack = [items] if items else []
         while stack:
             part = stack.pop()
-            err = attempt(part, [], None) if is_span else attempt([], part, None)
+            err = attempt(part, kind, None)
             if err is None:
                 continue
             if len(part) == 1:
                 item = part[0]
-                if is_span:
-                    where = item.source or f"span {item.span_id} of trace {item.trace_id}"
-                    failed.append((item, Rejected(where, f"span {item.span_id} of trace {item.trace_id} could "
-                                                         f"not be stored ({type(err).__name__}: {err})")))
-                else:
+                if kind == "evaluation":
                     failed.append((item, Rejected(f"evaluation {item.name!r} of span {item.span_id}",
                                                   f"could not be stored ({type(err).__name__}: {err})")))
+                    continue
+                if kind == "span":
+                    trace_id, span_id, source = item.trace_id, item.span_id, item.source
+                else:
+                    trace_id, span_id = item[store.ROW_TRACE_ID], item[store.ROW_SPAN_ID]
+                    source = item[store.ROW_SOURCE]
+                where = source or f"span {span_id} of trace {trace_id}"
+                failed.append((item, Rejected(where, f"span {span_id} of trace {trace_id} could "
+                                                     f"not be stored ({type(err).__name__}: {err})")))
                 continue
             mid = len(part) // 2
             stack.extend((part[mid:], part[:mid]))
     if also is not None:
-        err = attempt([], [], also)
+        err = attempt([], "span", also)
         if err is not None:
             failed.append((None, Rejected("log messages of this batch",
                                           f"could not be stored ({type(err).__name__}: {err})")))
@@ -319,21 +339,25 @@ def ingest_paths(
     batch_size: int = DEFAULT_BATCH,
     dimensions: dict[str, list[str]] | None = None,
     max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest files, folders and globs into the database; see IngestReport for what is counted.
+
+    `workers`: parse in a separate process while this one writes (None: when there are two or more
+    cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input; 0: never; 1: always).
 
     A gzip file that inflates past `max_inflate_ratio` x its size (and 64 MB) is refused as a likely
     decompression bomb; the other files are still read."""
     with _fewer_gc_passes():
         return _ingest_paths(db, paths, redact=redact, progress=progress, batch_size=batch_size,
                              dimensions=dimensions, max_inflate_ratio=max_inflate_ratio,
-                             redact_keep=redact_keep)
+                             redact_keep=redact_keep, workers=workers)
 
 
 def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool, progress: Progress | None,
                   batch_size: int, dimensions: dict[str, list[str]] | None,
                   max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
-                  redact_keep: Iterable[str] = ()) -> IngestReport:
+                  redact_keep: Iterable[str] = (), workers: int | None = None) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
     store.migrate(database)
@@ -347,7 +371,13 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     # back and forth with the parser); parallelism, when wanted, is worker processes for parsing.
     store.refresh_stale(database)  # summaries an interrupted ingest left stale
     writer = BatchWriter(database, report, redact, batch_size, redact_keep=redact_keep, defer_full=True)
-    _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
+    from . import parallel
+
+    if parallel.use_worker(files, total, workers):
+        parallel.ingest_files_in_worker(files, normalizer.dims.mapping, writer, report, progress, total,
+                                        max_inflate_ratio)
+    else:
+        _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
     writer.flush()
     writer.finish()
     from ..store.maintenance import optimize

@@ -33,9 +33,13 @@ class ParseResult:
     #: GenAI message events from OTLP logs, joined to their spans by the ingester / store
     log_messages: list[LogMessage] = field(default_factory=list)
     records: int = 0
+    #: spans already turned into store rows (`store.span_row`) by a parse worker: cheap to ship between
+    #: processes; only sent when nothing on the writing side needs the Span objects (redaction, log joins)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     def extend(self, other: "ParseResult") -> None:
         self.spans.extend(other.spans)
+        self.rows.extend(other.rows)
         self.evaluations.extend(other.evaluations)
         self.rejected.extend(other.rejected)
         self.warnings.extend(other.warnings)

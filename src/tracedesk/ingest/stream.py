@@ -398,7 +398,13 @@ def _span_values(text: _Text) -> Iterator[tuple[int, Any]]:
             text.more()
         start = text.pos
         if text.offset + start >= no_cut_before:
-            cuts = [m for m in _CUT.finditer(text.buf, start, min(len(text.buf), start + 2 * CHUNK))]
+            # Only the last few cuts are tried: look for them in the window's tail first (a cut starts at
+            # its '}', so the tail holds the same last cuts as the whole window whenever it holds three).
+            end = min(len(text.buf), start + 2 * CHUNK)
+            tail = max(start, end - CHUNK // 4)
+            cuts = list(_CUT.finditer(text.buf, tail, end))
+            if len(cuts) < 3 and tail > start:
+                cuts = list(_CUT.finditer(text.buf, start, end))
             batch = None
             # The last cut may lie past the end of this array (in the next scope's spans): try a few
             # earlier ones, then go span by span up to where the failed cut was.

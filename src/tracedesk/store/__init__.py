@@ -38,6 +38,10 @@ _WRITE_COLUMNS: tuple[str, ...] = (
     tuple(c for c, _ in SPAN_COLUMNS if c not in ("usage_counted", "source", "content_hash"))
     + tuple(c for c, _ in SPAN_COLUMNS_M501) + ("source", "content_hash"))
 
+#: positions in a `span_row` tuple of what the ingest writer reads from rows a parse worker made
+ROW_TRACE_ID, ROW_SPAN_ID, ROW_CONVENTION, ROW_SOURCE = (
+    _WRITE_COLUMNS.index(c) for c in ("trace_id", "span_id", "convention", "source"))
+
 __all__ = [
     "APPLICATION_ID", "DB_ENV_VAR", "DEFAULT_DB_PATH", "MIGRATIONS", "SPAN_COLUMNS", "SPAN_COLUMN_NAMES",
     "WriteResult", "applied_names", "connect", "data_version", "default_db_path", "ensure_migrated",
@@ -170,6 +174,7 @@ def write_batch(
     refresh: bool = True,
     also: Callable[[sqlite_utils.Database], None] | None = None,
     defer_full: bool = False,
+    rows: Sequence[tuple[Any, ...]] = (),
 ) -> WriteResult:
     """Write spans and evaluations in ONE transaction, then refresh the touched trace summaries.
 
@@ -179,6 +184,7 @@ def write_batch(
     `defer_full`: traces that need the full recompute are marked stale (`traces_stale`, in the same
     transaction) instead of recomputed; `refresh_stale` recomputes them once. A file's agent traces are
     spread over all of its batches: recomputing them per batch repeated each one ~6 times.
+    `rows`: spans already turned into `span_row` tuples (by a parse worker), written after `spans`.
     """
     result = WriteResult()
     # Within one batch a duplicate id keeps the last occurrence, like across batches.
@@ -188,6 +194,11 @@ def write_batch(
         if key in latest:
             result.replaced += 1
         latest[key] = span_row(span)
+    for row in rows:
+        key = (row[ROW_TRACE_ID], row[ROW_SPAN_ID])
+        if key in latest:
+            result.replaced += 1
+        latest[key] = row
     trace_ids = {k[0] for k in latest} | {e.trace_id for e in evaluations}
     result.traces = trace_ids
     hash_index = _WRITE_COLUMNS.index("content_hash")
@@ -203,17 +214,48 @@ def write_batch(
 
 
 _ATTR_INDEX, _RESOURCE_INDEX = _WRITE_COLUMNS.index("attributes"), _WRITE_COLUMNS.index("resource")
-_COMPRESSED_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS)
+_COMPRESSED_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_M502)
+# issue 13 "smaller on disk" (migration m505): more deflated columns, coded source/scope, raw hash bytes
+_COMPRESSED_M505_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS
+                                 if c not in blobs.COMPRESSED_M502)
+_SOURCE_INDEX, _SCOPE_INDEX = _WRITE_COLUMNS.index("source"), _WRITE_COLUMNS.index("scope")
+#: deflated against the scope's message dictionary (events carry message content too)
+_MSG_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS if blobs.GROUP_OF[c] == "m")
+_HASH_INDEX = _WRITE_COLUMNS.index("content_hash")
 
 
-def _compact(codec: "blobs.Codec", row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The stored form of a span row: bulky JSON deflated, resource as an id (the hash is of the JSON)."""
+_PACKED_INDEXES = tuple(_WRITE_COLUMNS.index(c) for c in blobs.COMPRESSED_COLUMNS)
+
+
+def _keyed_samples(rows: list[tuple[Any, ...]]) -> list[tuple[tuple[str, Any], str]]:
+    """Training samples for the per-(group, scope) dictionaries of a batch (store.blobs, m505)."""
+    out: list[tuple[tuple[str, Any], str]] = []
+    for row in rows:
+        out.extend(blobs.keyed_samples(row[_SCOPE_INDEX], [row[i] for i in _PACKED_INDEXES]))
+    return out
+
+
+def _compact(codec: "blobs.Codec", row: tuple[Any, ...], coded: bool = False) -> tuple[Any, ...]:
+    """The stored form of a span row: bulky JSON deflated, resource as an id (the hash is of the JSON);
+    with `coded` (m505) also messages/documents deflated, source/scope coded and the hash as bytes."""
     values = list(row)
     encode = codec.encode
-    for i in _COMPRESSED_INDEXES:
-        if values[i] is not None:
-            values[i] = encode(values[i])
+    if not coded:
+        for i in _COMPRESSED_INDEXES:
+            if values[i] is not None:
+                values[i] = encode(values[i])
     values[_RESOURCE_INDEX] = codec.resource_id(values[_RESOURCE_INDEX])
+    if coded:  # issue 13 (m505): deflated against the row's (group, scope) dictionary when it has one
+        scope = values[_SCOPE_INDEX]
+        attr_key, msg_key = ("a", scope), ("m", scope)
+        if values[_ATTR_INDEX] is not None:
+            values[_ATTR_INDEX] = encode(values[_ATTR_INDEX], attr_key)
+        for i in _MSG_INDEXES:
+            if values[i] is not None:
+                values[i] = encode(values[i], msg_key)
+        values[_SOURCE_INDEX] = codec.encode_source(values[_SOURCE_INDEX])
+        values[_SCOPE_INDEX] = codec.encode_str(values[_SCOPE_INDEX])
+        values[_HASH_INDEX] = bytes.fromhex(values[_HASH_INDEX])
     values.append(1)  # usage_counted: the summaries clear it where a descendant reports usage
     return tuple(values)
 
@@ -245,8 +287,10 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
             to_write.append(row)
             replaced_traces.add(key[0])
     if to_write:
-        codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]])
-        db.conn.executemany(_SPAN_INSERT, [_compact(codec, row) for row in to_write])
+        coded = codec.coded
+        codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]],
+                      _keyed_samples(to_write) if coded else None)  # issue 13: per-scope dictionaries
+        db.conn.executemany(_SPAN_INSERT, [_compact(codec, row, coded) for row in to_write])
     if evaluations:
         from .evals import derive_passed
 
@@ -282,7 +326,9 @@ def _existing_traces(db: sqlite_utils.Database, trace_ids: set[str]) -> set[str]
 
 
 def _stored_hashes(db: sqlite_utils.Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    return {k: v[0] for k, v in summaries.fetch_by_keys(db, "spans.content_hash", keys).items()}
+    """Stored content hashes as hex (m505 stores the raw bytes; rows of an unmigrated handle hold hex)."""
+    return {k: v[0].hex() if type(v[0]) is bytes else v[0]
+            for k, v in summaries.fetch_by_keys(db, "spans.content_hash", keys).items()}
 
 
 #: page cache of a bulk-writing connection (KiB)

@@ -84,6 +84,25 @@ def register_functions(conn: sqlite3.Connection) -> None:
 #: private file being bulk-loaded, see `open_bulk`).
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL")
 
+#: Page size of a NEW database file (an existing file keeps its own). Span rows are ~0.5 KB with a long
+#: tail: on 4 KB pages the room left at the end of each page was 140 bytes per span (14% of the table);
+#: on 16 KB pages about a quarter of that (issue 13, "smaller on disk").
+PAGE_SIZE = 16384
+
+
+#: Page cache of every connection (KiB; SQLite's default is 2 MB, filled only as pages are read). With 16 KB
+#: pages a lookup that misses copies four times the bytes: at the default, the 50-row page of the latency
+#: filter (54k trace-row lookups in duration order) went 0.056 -> 0.086 s CPU at 1M spans; 8 MB gave
+#: 0.088 s, 16 MB 0.045 s, 32 MB 0.030 s (and every other filter at or below its 4 KB-page time).
+CACHE_KIB = 32768
+
+
+def _page_size(conn: sqlite3.Connection) -> None:
+    """Set PAGE_SIZE before anything creates the file's first page (a no-op on an existing database),
+    and the page cache that keeps as many pages as the default kept of 4 KB ones."""
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+
 
 def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> None:
     if synchronous not in SYNCHRONOUS:
@@ -92,6 +111,7 @@ def _configure(database: sqlite_utils.Database, path: str, synchronous: str) -> 
     # The busy timeout comes first: switching a new file to WAL needs a lock another opener may hold.
     # Readers (the app) and a writer (ingest, the receiver) share the file: wait, don't fail.
     database.conn.execute("PRAGMA busy_timeout=30000")
+    _page_size(database.conn)
     if path != ":memory:":
         database.conn.execute("PRAGMA journal_mode=WAL")
     database.conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -116,6 +136,7 @@ def open_bulk(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
     leaves garbage, so load into a temporary name and publish it after `finish_bulk`)."""
     database = sqlite_utils.Database(sqlite3.connect(os.fspath(path)))
     register_functions(database.conn)
+    _page_size(database.conn)
     database.conn.execute("PRAGMA journal_mode=OFF")
     database.conn.execute("PRAGMA synchronous=OFF")
     try:

@@ -136,7 +136,7 @@ def llm_rows(db: sqlite_utils.Database, dimension: cohorts.Dimension | None, ref
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
     sql = f"""
         SELECT s.rowid, s.start_ns, {cohort_sql(dimension, db=db)},
-               COALESCE(length(s.input_text), length(s.input_messages)),
+               COALESCE(length(s.input_text), length(td_json(s.input_messages))),
                -- tokens as the input_tokens / output_tokens signals read them: usage counted once
                CASE WHEN s.usage_counted THEN s.input_tokens END,
                length(s.output_text),
@@ -147,8 +147,10 @@ def llm_rows(db: sqlite_utils.Database, dimension: cohorts.Dimension | None, ref
                     ELSE td_is_refusal(substr(CAST(s.output_text AS BLOB), 1, 3200)) END,
                CASE WHEN s.output_text IS NULL AND s.output_messages IS NULL THEN NULL
                     ELSE substr(ltrim(COALESCE(s.output_text, '')), 1, 1) IN ('{{', '[') END,
-               (COALESCE(s.finish_reason, '') IN ('tool_calls', 'tool_call', 'tool_use', 'function_call')
-                 OR instr(COALESCE(s.output_messages, ''), '"tool_calls"') > 0),
+               -- CASE, not OR: only a span whose finish reason does not say it decompresses its messages
+               CASE WHEN COALESCE(s.finish_reason, '') IN ('tool_calls', 'tool_call', 'tool_use', 'function_call')
+                    THEN 1 WHEN s.output_messages IS NULL THEN 0
+                    ELSE instr(td_json(s.output_messages), '"tool_calls"') > 0 END,
                s.finish_reason
         FROM spans s INDEXED BY idx_spans_kind_start
         WHERE s.kind = 'LLM' AND {where}
@@ -161,13 +163,16 @@ def llm_rows(db: sqlite_utils.Database, dimension: cohorts.Dimension | None, ref
 
 def input_texts(db: sqlite_utils.Database, rowids: Sequence[int], limit: int = 600) -> dict[int, str]:
     """Input text (first `limit` chars) for the given span rowids."""
+    from .blobs import codec
+
+    codec(db)  # td_json(): input_messages is stored deflated
     out: dict[int, str] = {}
     ids = [int(r) for r in rowids]
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
         marks = ",".join("?" for _ in chunk)
         for rowid, text in db.execute(
-            f"SELECT rowid, substr(COALESCE(input_text, input_messages), 1, {int(limit)}) FROM spans "
+            f"SELECT rowid, substr(COALESCE(input_text, td_json(input_messages)), 1, {int(limit)}) FROM spans "
             f"WHERE rowid IN ({marks})",
             chunk,
         ):
@@ -186,7 +191,7 @@ def retrieval_rows(db: sqlite_utils.Database, dimension: cohorts.Dimension | Non
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
     sql = f"""
         SELECT s.rowid, s.start_ns, {cohort_sql(dimension, db=db)}, s.duration_ms,
-               json_extract(s.documents, '$[0].score'), s.retrieved_doc_ids
+               json_extract(td_json(s.documents), '$[0].score'), s.retrieved_doc_ids
         FROM spans s INDEXED BY idx_spans_kind_start
         WHERE s.kind = 'RETRIEVER' AND {where}
     """

@@ -111,7 +111,7 @@ def prepare_writer(db: sqlite_utils.Database) -> None:
     db.conn.execute("PRAGMA temp_store=MEMORY")
 
 
-def m505_feed_samples(db: sqlite_utils.Database) -> None:
+def m506_feed_samples(db: sqlite_utils.Database) -> None:
     """The sample chunks and the triggers marking dirty hours (no backfill: a set is built by the first
     feed that asks for it)."""
     db.conn.executescript("""

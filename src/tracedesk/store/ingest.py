@@ -76,13 +76,20 @@ def save_log_messages(db: sqlite_utils.Database, rows: Sequence[tuple[str, str, 
 
 def patch_span_messages(db: sqlite_utils.Database, patches: Sequence[tuple[Key, dict[str, Any]]]) -> int:
     """Set message/text columns of spans already stored; returns rows changed. Call inside a transaction."""
+    from .blobs import COMPRESSED_COLUMNS, codec
+
     changed = 0
+    store_codec = codec(db)
+    coded = store_codec.coded and "input_messages" in COMPRESSED_COLUMNS
+    encode = store_codec.encode
     for (t, s), values in patches:
         cols = [c for c in ("input_messages", "output_messages", "input_text", "output_text") if c in values]
         if not cols:
             continue
         sets = ", ".join(f"{c} = ?" for c in cols)
         params = [orjson.dumps(values[c]).decode() if c.endswith("messages") else values[c] for c in cols]
+        if coded:  # issue 13 (m505): message columns are stored deflated
+            params = [encode(v) if col.endswith("messages") else v for col, v in zip(cols, params)]
         cur = db.conn.execute(f"UPDATE spans SET {sets} WHERE trace_id = ? AND span_id = ?", [*params, t, s])
         changed += cur.rowcount
     return changed

@@ -203,6 +203,26 @@ def _m504_drop_unused_span_indexes(db: sqlite_utils.Database) -> None:
         db.execute(f"DROP INDEX IF EXISTS {name}")
 
 
+#: m505: most spans name no model (tools, chains, agents) and no agent; every read of these indexes names a
+#: value (`model IN (...)`, `v IS NOT NULL AND v != ''`, which imply IS NOT NULL), so they index only those.
+PARTIAL_SPAN_INDEXES: dict[str, str] = {"idx_spans_model": "model", "idx_spans_agent": "agent_name"}
+#: TTFT is reported by few LLM calls (11% of spans carry one); its reads ask `ttft_ms IS NOT NULL`.
+PARTIAL_TTFT_INDEX = ("idx_spans_kind_ttft", "kind, ttft_ms", "ttft_ms IS NOT NULL")
+
+
+def _m505_smaller_spans(db: sqlite_utils.Database) -> None:
+    """Issue 13, "smaller on disk": see store/blobs.py for the stored forms (messages and documents
+    deflated, source and scope dictionary-coded, content hash as bytes) and partial model/agent indexes."""
+    _blobs.m505_span_strings(db)
+    _blobs.m505_recode_spans(db)
+    for name, column in PARTIAL_SPAN_INDEXES.items():
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+        db.execute(f"CREATE INDEX {name} ON spans ({column}) WHERE {column} IS NOT NULL")
+    name, columns, where = PARTIAL_TTFT_INDEX
+    db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute(f"CREATE INDEX {name} ON spans ({columns}) WHERE {where}")
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 #: Named, ordered, append-only. The list order (not the name) is the order of application.
@@ -221,7 +241,8 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m502_compact_columns", _blobs.m502_compact_columns),
     ("m503_traces_stale", _summaries.m503_traces_stale),
     ("m504_drop_unused_span_indexes", _m504_drop_unused_span_indexes),
-    ("m505_feed_samples", _feed_samples.m505_feed_samples),
+    ("m505_smaller_spans", _m505_smaller_spans),
+    ("m506_feed_samples", _feed_samples.m506_feed_samples),
 ]
 
 

@@ -10,6 +10,7 @@ dimension count once in each (`cohort_sql.explode`).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -70,12 +71,16 @@ def _scope_sql(source: str, scope: dict[str, tuple[str, ...]], db: sqlite_utils.
     return where, params
 
 
+def _empty(group_by: tuple[str, ...]) -> pd.DataFrame:
+    names = ["t", "v", *group_by, "trace_id"]
+    return pd.DataFrame({n: pd.Series(dtype="float64" if n == "v" else "int64" if n == "t" else "object")
+                         for n in names})
+
+
 def _fetch(db: sqlite_utils.Database, sql: str, params: list[Any], group_by: tuple[str, ...]) -> pd.DataFrame:
     rows = db.execute(sql, params).fetchall()
-    names = ["t", "v", *group_by, "trace_id"]
     if not rows:
-        return pd.DataFrame({n: pd.Series(dtype="float64" if n == "v" else "int64" if n == "t" else "object")
-                             for n in names})
+        return _empty(group_by)
     cols = list(zip(*rows))
     data: dict[str, Any] = {
         "t": np.asarray(cols[0], dtype=np.int64),
@@ -87,11 +92,18 @@ def _fetch(db: sqlite_utils.Database, sql: str, params: list[Any], group_by: tup
     return pd.DataFrame(data)
 
 
-def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where: list[str],
-                  params: list[Any], query: SampleQuery) -> pd.DataFrame:
-    """One SELECT of (time, value, group dims, trace id) from spans ('span'), traces ('trace') or
-    evaluations joined to their trace and judged span ('eval'), with the scope, filters and time
-    bounds applied. Rows with a NULL value are not samples."""
+def sample_sql(db: sqlite_utils.Database, source: str, value_sql: str, where: list[str],
+               params: list[Any], query: SampleQuery) -> tuple[str, list[Any]]:
+    """The SELECT `query_samples` runs (t, v, group dims, trace id) and its parameters."""
+    frm, tcol, tid, clauses, all_params = _sample_from(db, source, where, params, query)
+    clauses = [*clauses, f"({value_sql}) IS NOT NULL"]
+    return f"SELECT {tcol}, {value_sql}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE " \
+        f"{' AND '.join(clauses)}", all_params
+
+
+def _sample_from(db: sqlite_utils.Database, source: str, where: list[str], params: list[Any],
+                 query: SampleQuery) -> tuple[str, str, str, list[str], list[Any]]:
+    """(FROM clause, time column, trace id column, WHERE conditions but the value's, their parameters)."""
     dims = _dims([*query.scope, *query.group_by])
     if source == "span":
         # join the trace only when a dimension is read (it costs a lookup per span)
@@ -107,7 +119,7 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
     else:  # pragma: no cover - programming error
         raise ValueError(source)
     scope_where, scope_params = _scope_sql(source, query.scope, db)
-    clauses = [*where, *scope_where, f"{tcol} IS NOT NULL", f"({value_sql}) IS NOT NULL"]
+    clauses = [*where, *scope_where, f"{tcol} IS NOT NULL"]
     all_params = [*params, *scope_params]
     if query.filters is not None and not query.filters.is_empty():
         from .query import trace_ids_sql
@@ -121,15 +133,169 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
     if query.until_ns is not None:
         clauses.append(f"{tcol} <= ?")
         all_params.append(int(query.until_ns))
-    group_dims = _dims(query.group_by)
-    cols = "".join(f", {_dim_sql(source, d, db)}" for d in group_dims)
-    sql = f"SELECT {tcol}, {value_sql}{cols}, {tid} FROM {frm} WHERE {' AND '.join(clauses)}"
+    return frm, tcol, tid, clauses, all_params
+
+
+def _group_cols(db: sqlite_utils.Database, source: str, query: SampleQuery) -> str:
+    return "".join(f", {_dim_sql(source, d, db)}" for d in _dims(query.group_by))
+
+
+def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where: list[str],
+                  params: list[Any], query: SampleQuery) -> pd.DataFrame:
+    """One SELECT of (time, value, group dims, trace id) from spans ('span'), traces ('trace') or
+    evaluations joined to their trace and judged span ('eval'), with the scope, filters and time
+    bounds applied. Rows with a NULL value are not samples."""
+    sql, all_params = sample_sql(db, source, value_sql, where, params, query)
     register_functions(db)
     frame = _fetch(db, sql, all_params, query.group_by)
+    return _explode(frame, query)
+
+
+def _explode(frame: pd.DataFrame, query: SampleQuery) -> pd.DataFrame:
     if not query.explode:
         return frame
     # a trace (or a span falling back to its trace) that lists several models/agents counts in each
-    return cohort_sql.explode(frame, dict(zip(query.group_by, group_dims)))
+    return cohort_sql.explode(frame, dict(zip(query.group_by, _dims(query.group_by))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Several signals of one table in one pass
+
+
+@dataclass(frozen=True)
+class ColumnRead:
+    """What a column reader reads: a value of one source (see query_samples) under extra conditions."""
+
+    source: str
+    value_sql: str
+    where: tuple[str, ...] = ()
+    params: tuple[Any, ...] = ()
+
+
+class ColumnReader:
+    """A signal reader whose samples are one value column of one source (`describe(params)` says
+    which). Several column reads of the same source are one SELECT (`shared_samples`): the Overview's
+    KPIs and worst cohorts read five trace-level and two evaluation signals."""
+
+    def __init__(self, describe: Callable[[dict[str, Any]], ColumnRead],
+                 prepare: Callable[[sqlite_utils.Database], None] | None = None) -> None:
+        self.describe = describe
+        self.prepare = prepare
+
+    def __call__(self, db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
+        if self.prepare is not None:
+            self.prepare(db)
+        r = self.describe(params)
+        return query_samples(db, r.source, r.value_sql, list(r.where), list(r.params), q)
+
+
+def _plan(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[str]:
+    return [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+
+
+_INDEX_WALK = re.compile(r"^(?:SEARCH|SCAN) t USING INDEX (\w+)\b")
+
+
+def _walks_value_index(db: sqlite_utils.Database, plan: list[str], read: ColumnRead) -> bool:
+    """Whether a trace read's own plan is one walk of a one-column index on its value (trace_duration
+    through idx_traces_duration): its rows then come in (value, rowid) order, which the shared pass
+    can give them (it reads the rowid)."""
+    found = _INDEX_WALK.match(plan[0]) if len(plan) == 1 else None
+    if found is None:
+        return False
+    columns = [r[2] for r in db.execute(f"PRAGMA index_info({found.group(1)})").fetchall()]
+    return len(columns) == 1 and read.value_sql == f"t.{columns[0]}"
+
+
+def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: SampleQuery) -> list[pd.DataFrame]:
+    """`query_samples` of each read, for reads of ONE source in ONE pass: the SELECT lists every
+    read's value and whether the row is its sample, and each frame takes its rows. A frame is the
+    separate read's frame (same rows, same order, same dtypes) only when its rows come in the order
+    its own query gives them: when SQLite walks the tables the same way for both, or (traces) when its
+    own query walks its value's index (the rows are then ordered by value and rowid here). Any other
+    read whose own plan differs from the shared one (an evaluator's name index) is read on its own."""
+    if not reads:
+        return []
+    source = reads[0].source
+    if any(r.source != source for r in reads):
+        raise ValueError("shared_samples reads one source; group the reads by source first")
+    register_functions(db)
+    if len(reads) == 1:
+        r = reads[0]
+        return [query_samples(db, source, r.value_sql, list(r.where), list(r.params), query)]
+    frm, tcol, tid, clauses, base_params = _sample_from(db, source, [], [], query)
+    conds, cond_params = [], []
+    for r in reads:
+        conds.append("(" + " AND ".join([*r.where, f"({r.value_sql}) IS NOT NULL"]) + ")")
+        cond_params.append(list(r.params))
+    flags = "".join(f", {c}, {r.value_sql}" for c, r in zip(conds, reads))
+    select_params = [p for ps in cond_params for p in ps]
+    # the WHERE lists the shared conditions first, as each read's own query does
+    where_sql = " AND ".join([*clauses, "(" + " OR ".join(conds) + ")"])
+    rowid = ", t.rowid" if source == "trace" else ""
+    sql = f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid}{rowid} FROM {frm} WHERE {where_sql}"
+    all_params = [*select_params, *base_params, *select_params]
+    shared_plan = _plan(db, sql, all_params)
+    alone: dict[int, pd.DataFrame] = {}
+    together: list[tuple[int, bool]] = []  # (read, ordered by value and rowid)
+    for i, r in enumerate(reads):
+        own_sql, own_params = sample_sql(db, source, r.value_sql, list(r.where), list(r.params), query)
+        own_plan = _plan(db, own_sql, own_params)
+        if own_plan == shared_plan:
+            together.append((i, False))
+        elif source == "trace" and len(shared_plan) == 1 and _walks_value_index(db, own_plan, r):
+            together.append((i, True))
+        else:
+            alone[i] = _explode(_fetch(db, own_sql, own_params, query.group_by), query)
+    if together:
+        rows = db.execute(sql, all_params).fetchall()
+        n_dims = len(query.group_by)
+        width = 2 + 2 * len(reads) + n_dims + (1 if rowid else 0)
+        cols = list(zip(*rows)) if rows else [()] * width
+        t = np.asarray(cols[0], dtype=np.int64)
+        first_dim = 1 + 2 * len(reads)
+        # each text column becomes a pandas column once; every frame takes its rows from it
+        shared = _Columns([*cols[first_dim:first_dim + n_dims], cols[first_dim + n_dims]])
+        rowids = np.asarray(cols[-1], dtype=np.int64) if rowid else None
+        for i, by_value in together:
+            values = np.asarray(cols[2 + 2 * i], dtype=object)
+            idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
+            if by_value and rowids is not None:
+                idx = idx[np.lexsort((rowids[idx], values[idx].astype(np.float64)))]
+            alone[i] = _explode(_frame(t[idx], values[idx], shared, idx, query.group_by), query)
+    return [alone[i] for i in range(len(reads))]
+
+
+class _Columns:
+    """Object columns of a shared read, each made a pandas Series once (a text column becomes pandas'
+    Arrow-backed str on construction: the costly part of building a frame)."""
+
+    def __init__(self, columns: list[tuple[Any, ...]]) -> None:
+        self.objects = [np.asarray(c, dtype=object) for c in columns]
+        self.series = [pd.Series(o) for o in self.objects]
+
+    def take(self, j: int, idx: np.ndarray) -> Any:
+        """Column j at rows idx, with the dtype a frame built from those values alone infers: str when
+        every present value is text and one is present, else object."""
+        whole = self.series[j]
+        if whole.dtype == object:
+            return pd.Series(self.objects[j][idx])
+        part = whole.take(idx).reset_index(drop=True)
+        if len(part) and part.isna().all():
+            return pd.Series(self.objects[j][idx])
+        return part
+
+
+def _frame(t: np.ndarray, v: np.ndarray, columns: _Columns, idx: np.ndarray,
+           group_by: tuple[str, ...]) -> pd.DataFrame:
+    """The frame `_fetch` builds from the same rows."""
+    if not len(t):
+        return _empty(group_by)
+    data: dict[str, Any] = {"t": t, "v": np.asarray(v.tolist(), dtype=np.float64)}
+    for j, dim in enumerate(group_by):
+        data[dim] = columns.take(j, idx)
+    data["trace_id"] = columns.take(len(group_by), idx)
+    return pd.DataFrame(data)
 
 
 def register_functions(db: sqlite_utils.Database) -> None:
@@ -137,8 +303,9 @@ def register_functions(db: sqlite_utils.Database) -> None:
     are remembered per text (store.text_checks; `save_text_checks` keeps them in the database)."""
     from ..analysis import refusals
     from ..ingest import redact
-    from . import text_checks
+    from . import blobs, text_checks
 
+    blobs.codec(db)  # td_json(): messages and documents are stored deflated
     detector = refusal_detector(db)
     registered = getattr(db, "_td_text_functions", None)
     if registered is not None and registered[0] is db.conn and registered[1] == detector:
@@ -171,20 +338,27 @@ def save_text_checks(db: sqlite_utils.Database) -> int:
 Reader = Callable[[sqlite_utils.Database, dict[str, Any], SampleQuery], pd.DataFrame]
 
 
-def eval_scores(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
-    """Score of each evaluation (of one evaluator, or of every evaluator when none is named)."""
+def _eval_scores(params: dict[str, Any]) -> ColumnRead:
     if "evaluator" in params:
-        return query_samples(db, "eval", "e.score", ["e.name = ?"], [params["evaluator"]], q)
-    return query_samples(db, "eval", "e.score", [], [], q)
+        return ColumnRead("eval", "e.score", ("e.name = ?",), (params["evaluator"],))
+    return ColumnRead("eval", "e.score")
 
 
-def eval_passed(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery, fail: bool = False) -> pd.DataFrame:
-    """1 per evaluation that passed (fail: that did not), 0 otherwise; errors (passed NULL) are no sample."""
+#: Score of each evaluation (of one evaluator, or of every evaluator when none is named).
+eval_scores = ColumnReader(_eval_scores)
+
+
+def _eval_passed(params: dict[str, Any], fail: bool = False) -> ColumnRead:
     where, args = ["e.passed IS NOT NULL"], []
     if "evaluator" in params:
         where.append("e.name = ?")
         args.append(params["evaluator"])
-    return query_samples(db, "eval", "1 - e.passed" if fail else "e.passed", where, args, q)
+    return ColumnRead("eval", "1 - e.passed" if fail else "e.passed", tuple(where), tuple(args))
+
+
+#: 1 per evaluation that passed (eval_failed: that did not), 0 otherwise; errors (passed NULL) are no sample.
+eval_passed = ColumnReader(_eval_passed)
+eval_failed = ColumnReader(lambda params: _eval_passed(params, fail=True))
 
 
 def thumbs_down(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
@@ -209,12 +383,15 @@ def pii_answers(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuer
                          ["s.parent_span_id IS NULL", "s.output_text IS NOT NULL"], [], q)
 
 
-def refusal_traces(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
-    """Per trace: 1 when any of its answers reads as a refusal or a 'refusal' evaluation failed."""
+def _define_refused(db: sqlite_utils.Database) -> None:
     refused = refused_trace_ids(db)
     # a function, not a bound list: the value expression appears twice in the query (SELECT and WHERE)
     db.conn.create_function("td_trace_refused", 1, lambda tid: int(tid in refused), deterministic=True)
-    return query_samples(db, "trace", "td_trace_refused(t.trace_id)", [], [], q)
+
+
+#: Per trace: 1 when any of its answers reads as a refusal or a 'refusal' evaluation failed.
+refusal_traces = ColumnReader(lambda params: ColumnRead("trace", "td_trace_refused(t.trace_id)"),
+                              prepare=_define_refused)
 
 
 def span_durations(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
@@ -233,7 +410,7 @@ _LLM_VALUES: dict[str, tuple[str, str | None]] = {
     "ttft_ms": ("s.ttft_ms", None),
     "input_tokens": ("s.input_tokens", "s.usage_counted"),
     "output_tokens": ("s.output_tokens", "s.usage_counted"),
-    "input_length": ("COALESCE(length(s.input_text), length(s.input_messages))", None),
+    "input_length": ("COALESCE(length(s.input_text), length(td_json(s.input_messages)))", None),
     "output_length": ("length(s.output_text)", None),
 }
 
@@ -260,26 +437,26 @@ _TRACE_VALUES: dict[str, str] = {
 }
 
 
-def trace_value(name: str) -> Reader:
+def trace_value(name: str) -> ColumnReader:
     """A reader of one value of each trace summary (see _TRACE_VALUES)."""
-    value = _TRACE_VALUES[name]
-
-    def read(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
-        return query_samples(db, "trace", value, [], [], q)
-    return read
+    read = ColumnRead("trace", _TRACE_VALUES[name])
+    return ColumnReader(lambda params: read)
 
 
-def errors(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
-    """1 per trace with an ERROR span (or per span of span_kind with status ERROR), else 0."""
+def _errors(params: dict[str, Any]) -> ColumnRead:
     if "span_kind" in params:
-        return query_samples(db, "span", "s.status = 'ERROR'", ["s.kind = ?"], [params["span_kind"]], q)
-    return query_samples(db, "trace", "t.error_count > 0", [], [], q)
+        return ColumnRead("span", "s.status = 'ERROR'", ("s.kind = ?",), (params["span_kind"],))
+    return ColumnRead("trace", "t.error_count > 0")
+
+
+#: 1 per trace with an ERROR span (or per span of span_kind with status ERROR), else 0.
+errors = ColumnReader(_errors)
 
 
 def retrieval_top_scores(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
     """The score of each retrieval's first document (what drift compares: reading every score means
     parsing each documents JSON in full)."""
-    return query_samples(db, "span", "json_extract(s.documents, '$[0].score')", ["s.kind = 'RETRIEVER'"], [], q)
+    return query_samples(db, "span", "json_extract(td_json(s.documents), '$[0].score')", ["s.kind = 'RETRIEVER'"], [], q)
 
 
 def retrieval_doc_codes(db: sqlite_utils.Database, q: SampleQuery, encode: Callable[[str | None], int | None]) -> pd.DataFrame:

@@ -145,9 +145,12 @@ def _root_key(r: Sequence[Any]) -> tuple[bool, int, str]:
     return (r[_PARENT] is not None, r[_START] if r[_START] is not None else -(1 << 63), r[_SID])
 
 
-def summarize(trace_id: str, rows: Sequence[Sequence[Any]]
+def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[str, int] | None = None
               ) -> tuple[tuple[Any, ...], dict[str, int], list[tuple[str, str, int]]]:
     """All of one trace's spans -> (traces row, span_id -> usage_counted, orphans (span, parent, subtree usage)).
+
+    `counted_flags` (span id -> usage_counted) replaces the derived flags in the totals (the full
+    recompute refines them with the reported-cost preference first).
 
     The same result the SQL recompute gives: a span's usage counts when no descendant reports usage
     (a wrapper repeating its children's usage is not counted twice); the root is the first span
@@ -178,7 +181,8 @@ def summarize(trace_id: str, rows: Sequence[Sequence[Any]]
                if r[_PARENT] is not None and r[_PARENT] not in by_id]
     candidates = [r for r in by_id.values() if r[_PARENT] is None or r[_PARENT] not in by_id]
     root = min(candidates, key=_root_key) if candidates else None
-    counted = [r for r in by_id.values() if flags[r[_SID]]]
+    use = flags if counted_flags is None else counted_flags
+    counted = [r for r in by_id.values() if use[r[_SID]]]
     vals = list(by_id.values())
     start, end = _min_start(vals), _max(r[_END] for r in vals)
     row: list[Any] = [
@@ -225,6 +229,13 @@ def _write_orphans(db: sqlite_utils.Database, trace_id: str, orphans: Sequence[t
 def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
     """Full recompute of these traces from their stored spans (the store's SQL refresh: flags, links,
     summary rows), then their orphan state."""
+    from .recompute import recompute_traces
+
+    recompute_traces(db, list(trace_ids))
+
+
+def recompute_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
+    """`recompute` through the SQL reference (`refresh_traces_sql`), then the orphan state."""
     from . import refresh_traces_sql
 
     ids = sorted(set(trace_ids))

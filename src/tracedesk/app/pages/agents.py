@@ -13,7 +13,7 @@ g = ws.agent_topology(filters)
 if g.number_of_nodes() == 0:
     st.info("None of the matching traces names an agent (no span carries an agent name).")
     st.caption("Next step: map your framework's agent attribute at ingest, or pick other filters.")
-    st.stop()
+    ui.stop()
 if g.graph["sampled_traces"] >= g.graph["max_traces"]:
     st.caption(f"Computed over the {g.graph['sampled_traces']:,} most recent of the {g.graph['matched_traces']:,} "
                "matching traces; narrow the filters to see the rest.")

@@ -17,7 +17,7 @@ dims = ws.dimensions() + [d for d in ("user_id", "session_id") if ws.values(d, l
 if not dims:
     st.info("These traces carry no cohort dimension (route, tenant, prompt version, model, agent...).")
     st.caption("Next step: map your attributes to dimensions at ingest (see docs/ingest.md).")
-    st.stop()
+    ui.stop()
 dimension = c1.selectbox("Dimension", dims, index=dims.index("route") if "route" in dims else 0,
                          format_func=lambda d: d.replace("_", " "))
 evaluators = ws.evaluator_names()
@@ -49,7 +49,7 @@ a = w1.date_input("Window A (before)", (first, mid), min_value=first, max_value=
 b = w2.date_input("Window B (after)", (min(mid + dt.timedelta(days=1), last), last), min_value=first, max_value=last)
 if len(a) != 2 or len(b) != 2:
     st.caption("Pick a start and an end day for both windows.")
-    st.stop()
+    ui.stop()
 day = dt.timedelta(days=1)
 cmp = ws.compare_windows(dimension, (a[0], a[1] + day), (b[0], b[1] + day), filters, evaluator=evaluator)
 metric = st.selectbox("Metric", ["quality", "pass_rate", "error_rate", "refusal_rate", "latency_p95_ms",

@@ -53,7 +53,7 @@ names = ws.evals.evaluated()
 if not names:
     st.info("No evaluations yet. Pick evaluators above and press **Run evaluators** "
             "(or run `tracedesk eval run --evaluator pii`).")
-    st.stop()
+    ui.stop()
 
 st.subheader("Score distributions by cohort")
 c = st.columns(2)

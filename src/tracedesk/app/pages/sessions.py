@@ -20,7 +20,7 @@ if table.empty:
     st.info("No conversations here: these traces carry no session id.")
     st.caption("Next step: send `session.id` (OpenInference, Langfuse), `gen_ai.conversation.id` (OTel GenAI) "
                "or a `session_id` field (JSON Lines) with each trace; tracedesk groups the turns by it.")
-    st.stop()
+    ui.stop()
 
 st.caption(f"{len(table):,} conversations match (most recent first"
            f"{'; showing the first 500' if len(table) >= 500 else ''}). Pick one to read it turn by turn.")

@@ -25,7 +25,7 @@ if not trace_id:
     picked = st.selectbox("Recent traces", recent["trace_id"], index=None,
                           format_func=lambda t: f"{t} · {recent.set_index('trace_id').at[t, 'root_name']}")
     if not picked:
-        st.stop()
+        ui.stop()
     trace_id = picked
 wanted_span = st.query_params.get("span_id")
 ui.set_url_params({"trace_id": trace_id}, keep=("trace_id", "span_id"))
@@ -98,13 +98,13 @@ def paged_trace() -> None:
 summary = ws.trace_summary(trace_id) or {}
 if (summary.get("span_count") or 0) > ui.TRACE_WHOLE_MAX_SPANS:
     paged_trace()
-    st.stop()
+    ui.stop()
 
 spans = ws.trace(trace_id)
 if spans.empty:
     st.warning(f"No trace {ui.md_code(trace_id, limit=80)} in this database.")
     st.info("Next step: check the id, or find the trace on the **Traces** page.")
-    st.stop()
+    ui.stop()
 
 evals = ws.evaluations(trace_id=trace_id)
 header(f"{spans['start'].min():%Y-%m-%d %H:%M:%S}")
