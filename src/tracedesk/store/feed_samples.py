@@ -28,13 +28,14 @@ after each refresh, so they would go stale). When the file cannot be written (re
 feed reads raw rows as before.
 
 Trade-off: each span write runs one tiny trigger insert; the first feed after a write pays the raw
-read of the dirty hours plus writing their chunks; the database grows by ~20 bytes per sample.
+read of the dirty hours plus writing their chunks; the database grows by ~9 bytes per sample (deflated chunks).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -46,7 +47,7 @@ NS_PER_HOUR = 3_600 * 10**9
 #: more separate dirty ranges than this are re-read as one range (one query per family)
 MAX_RANGES = 4
 #: bumped when the chunk format changes (every set is then rebuilt)
-VERSION = 2
+VERSION = 3
 
 _H = str(NS_PER_HOUR)
 
@@ -340,10 +341,17 @@ def _write(conn: sqlite3.Connection, sid: int, frame: pd.DataFrame, group_by: Se
         # the narrowest integer that holds the chunk's codes (its width is the blob's length / n / k)
         widest = max((len(c) for c in cells), default=0)
         dtype = "<i1" if widest < 127 else "<i2" if widest < 32_767 else "<i4"
-        blob = np.stack(codes, axis=1).astype(dtype).tobytes() if codes else None
-        rows.append((sid, int(hour[a]), b - a, t[a:b].astype("<i8").tobytes(), v[a:b].astype("<f8").tobytes(),
+        blob = _pack(np.stack(codes, axis=1).astype(dtype).tobytes()) if codes else None
+        # times as differences from the previous one (the first from 0): sorted, so they deflate well
+        rows.append((sid, int(hour[a]), b - a, _pack(np.diff(t[a:b], prepend=0).astype("<i8").tobytes()),
+                     _pack(v[a:b].astype("<f8").tobytes()),
                      blob, json.dumps(cells)))
     conn.executemany("INSERT INTO feed_chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _pack(data: bytes) -> bytes:
+    """Deflated (level 1: 35 -> 15 MB for 1.66M samples, ~0.4 s to write them all, ~0.1 s to read)."""
+    return zlib.compress(data, 1)
 
 
 def _read(conn: sqlite3.Connection, sid: int, group_by: Sequence[str], since_ns: int | None,
@@ -358,13 +366,14 @@ def _read(conn: sqlite3.Connection, sid: int, group_by: Sequence[str], since_ns:
     if not chunks:
         return pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64"),
                              **{g: pd.Series(dtype="object") for g in group_by}})
-    t = np.concatenate([np.frombuffer(c[1], dtype="<i8") for c in chunks]).astype(np.int64)
-    v = np.concatenate([np.frombuffer(c[2], dtype="<f8") for c in chunks]).astype(np.float64)
+    t = np.concatenate([np.cumsum(np.frombuffer(zlib.decompress(c[1]), dtype="<i8")) for c in chunks]).astype(np.int64)
+    v = np.concatenate([np.frombuffer(zlib.decompress(c[2]), dtype="<f8") for c in chunks]).astype(np.float64)
     data: dict[str, Any] = {"t": t, "v": v}
     if group_by:
         k = len(group_by)
-        local = np.concatenate([np.frombuffer(c[3], dtype=f"<i{len(c[3]) // (c[0] * k)}").reshape(c[0], k)
-                                for c in chunks]).astype(np.int64)
+        packed = [zlib.decompress(c[3]) for c in chunks]
+        local = np.concatenate([np.frombuffer(b, dtype=f"<i{len(b) // (c[0] * k)}").reshape(c[0], k)
+                                for b, c in zip(packed, chunks)]).astype(np.int64)
         cells = [json.loads(c[4]) for c in chunks]
         for j, g in enumerate(group_by):
             # every chunk's cells coded together (the same coding as store.feed.code_cells), then each
