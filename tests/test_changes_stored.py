@@ -277,7 +277,7 @@ def test_a_write_landing_while_the_feed_reads_rows_is_not_lost(tmp_path):
 
 
 def test_triggers_lost_with_a_rebuilt_table_are_put_back_and_the_samples_rebuilt(tmp_path):
-    from tracedesk.store.feed_samples import TRIGGERS
+    from tracedesk.store.feed_dirty import TRIGGERS
 
     db = str(tmp_path / "t.db")
     ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 40))])

@@ -221,7 +221,7 @@ class BatchWriter:
         try:
             # Acknowledged means on disk: sync the WAL at every commit (batching keeps this cheap).
             db = store.connect(self.db_path, synchronous="FULL")
-            from ..store.feed_samples import prepare_writer  # feedagg: trigger statement journals in memory
+            from ..store.feed_dirty import prepare_writer  # feedagg: trigger statement journals in memory
 
             prepare_writer(db)
         except BaseException as exc:  # reported to the constructor's caller

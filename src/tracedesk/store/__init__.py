@@ -339,7 +339,7 @@ def tune_for_bulk_writes(db: sqlite_utils.Database) -> None:
     """Random-key index inserts thrash SQLite's default 2 MB page cache (system time grew from 13% to
     29% of ingest CPU between 40k and 3M spans): give a bulk-writing connection 64 MB."""
     db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-    from .feed_samples import prepare_writer  # feedagg: the feed's dirty-hour triggers, see there
+    from .feed_dirty import prepare_writer  # feedagg: the feed's dirty-hour triggers, see there
 
     prepare_writer(db)
 

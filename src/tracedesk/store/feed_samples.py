@@ -43,87 +43,12 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-NS_PER_HOUR = 3_600 * 10**9
+from .feed_dirty import _TRIGGER_SQL, NS_PER_HOUR, TRIGGERS
+
 #: more separate dirty ranges than this are re-read as one range (one query per family)
 MAX_RANGES = 4
 #: bumped when the chunk format changes (every set is then rebuilt)
 VERSION = 3
-
-_H = str(NS_PER_HOUR)
-
-
-def _mark(lo: str, hi: str, source: str = "", where: str = "1") -> str:
-    """An insert of the (lo, hi) hour pair unless already marked. Not INSERT OR IGNORE: inside a
-    trigger the conflict policy of the statement that fired it wins (an upsert's is ABORT), so a
-    re-ingested span failed with "UNIQUE constraint failed: feed_dirty"."""
-    return (f"INSERT INTO feed_dirty SELECT DISTINCT {lo}, {hi}{' FROM ' + source if source else ''} WHERE {where} "
-            f"AND NOT EXISTS (SELECT 1 FROM feed_dirty d WHERE d.lo = {lo} AND d.hi = {hi});")
-
-
-def _hours(row: str, start: str = "start_ns", end: str | None = None) -> tuple[str, str]:
-    lo = f"{row}.{start} / {_H}"
-    return lo, (f"COALESCE({row}.{end}, {row}.{start}) / {_H}" if end else lo)
-
-
-def _row_trigger(name: str, when: str, table: str, row: str) -> list[str]:
-    """A trigger marking the start hour of the written row: the test in WHEN (a span upsert pays one
-    index probe, as INSERT OR IGNORE would; the insert runs about once an hour of traffic)."""
-    lo, hi = _hours(row)
-    return [f"CREATE TRIGGER IF NOT EXISTS {name} {when} ON {table} WHEN {row}.start_ns IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM feed_dirty d WHERE d.lo = {lo} AND d.hi = {hi}) BEGIN",
-            f"INSERT INTO feed_dirty VALUES ({lo}, {hi});", "END;"]
-
-
-_TRIGGERS = "\n".join([
-    *_row_trigger("feed_dirty_span_ins", "AFTER INSERT", "spans", "NEW"),
-    *_row_trigger("feed_dirty_span_upd_old", "AFTER UPDATE", "spans", "OLD"),
-    *_row_trigger("feed_dirty_span_upd_new", "AFTER UPDATE", "spans", "NEW"),
-    *_row_trigger("feed_dirty_span_del", "AFTER DELETE", "spans", "OLD"),
-    "CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_ins BEFORE INSERT ON traces BEGIN",
-    _mark(*_hours("o", end="end_ns"), "traces o", "o.trace_id = NEW.trace_id AND o.start_ns IS NOT NULL"),
-    _mark(*_hours("NEW", end="end_ns"), where="NEW.start_ns IS NOT NULL"), "END;",
-    "CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_upd AFTER UPDATE ON traces BEGIN",
-    _mark(*_hours("OLD", end="end_ns"), where="OLD.start_ns IS NOT NULL"),
-    _mark(*_hours("NEW", end="end_ns"), where="NEW.start_ns IS NOT NULL"), "END;",
-    "CREATE TRIGGER IF NOT EXISTS feed_dirty_trace_del AFTER DELETE ON traces BEGIN",
-    _mark(*_hours("OLD", end="end_ns"), where="OLD.start_ns IS NOT NULL"), "END;",
-    # an evaluation's sample is stamped at its trace's start (INSERT OR REPLACE: the old row's trace too)
-    "CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_ins BEFORE INSERT ON evaluations BEGIN",
-    _mark(*_hours("t"), "evaluations o JOIN traces t ON t.trace_id = o.trace_id",
-          "o.id = NEW.id AND t.start_ns IS NOT NULL"),
-    _mark(*_hours("t"), "traces t", "t.trace_id = NEW.trace_id AND t.start_ns IS NOT NULL"), "END;",
-    "CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_upd AFTER UPDATE ON evaluations BEGIN",
-    _mark(*_hours("t"), "traces t", "t.trace_id IN (OLD.trace_id, NEW.trace_id) AND t.start_ns IS NOT NULL"), "END;",
-    "CREATE TRIGGER IF NOT EXISTS feed_dirty_eval_del AFTER DELETE ON evaluations BEGIN",
-    _mark(*_hours("t"), "traces t", "t.trace_id = OLD.trace_id AND t.start_ns IS NOT NULL"), "END;",
-]) + "\n"
-
-#: the triggers' CREATE statements, one by one
-_TRIGGER_SQL = [stmt.strip() + "\nEND;" for stmt in _TRIGGERS.split("END;") if stmt.strip()]
-TRIGGERS = tuple(stmt.split()[5] for stmt in _TRIGGER_SQL)  # CREATE TRIGGER IF NOT EXISTS <name>
-
-
-def prepare_writer(db: sqlite_utils.Database) -> None:
-    """For a connection writing many spans (ingest, the receiver's writer): keep statement journals in
-    memory. A statement that fires a trigger needs one, and SQLite spills it to a temporary file past
-    64 KiB: with the triggers above, ingest's system time doubled (+2 s CPU per 150k spans), all of it
-    creating and deleting those files. (Only temporary storage moves to memory: statement journals and
-    the sorts of this connection's own statements.)"""
-    db.conn.execute("PRAGMA temp_store=MEMORY")
-
-
-def m506_feed_samples(db: sqlite_utils.Database) -> None:
-    """The sample chunks and the triggers marking dirty hours (no backfill: a set is built by the first
-    feed that asks for it)."""
-    db.conn.executescript("""
-        CREATE TABLE IF NOT EXISTS feed_dirty (lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (lo, hi))
-          WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS feed_sample_sets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT);
-        CREATE TABLE IF NOT EXISTS feed_chunks (sample_set INTEGER NOT NULL, hour INTEGER NOT NULL,
-          n INTEGER NOT NULL, t BLOB NOT NULL, v BLOB NOT NULL, codes BLOB, cells TEXT NOT NULL);
-        CREATE UNIQUE INDEX IF NOT EXISTS idx_feed_chunks ON feed_chunks (sample_set, hour);
-    """ + _TRIGGERS)
-
 
 Wanted = Sequence[tuple[str, dict[str, Any], tuple[str, ...]]]  # (name, signal document, group_by)
 

@@ -20,7 +20,7 @@ import sqlite_utils
 from . import alerts as _alerts
 from . import blobs as _blobs
 from . import evals as _evals
-from . import feed_samples as _feed_samples
+from . import feed_dirty as _feed_dirty
 from . import ingest as _ingest
 from . import summaries as _summaries
 from . import workbench as _workbench
@@ -242,7 +242,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m503_traces_stale", _summaries.m503_traces_stale),
     ("m504_drop_unused_span_indexes", _m504_drop_unused_span_indexes),
     ("m505_smaller_spans", _m505_smaller_spans),
-    ("m506_feed_samples", _feed_samples.m506_feed_samples),
+    ("m506_feed_samples", _feed_dirty.m506_feed_samples),
 ]
 
 
