@@ -15,7 +15,7 @@ samples around a window's edge) and the example windows need the samples themsel
 detector on groups ran no faster than on samples. Reading those groups row by row cost as much as
 the raw read saved. The bytes are what is cheap to read, not fewer rows.
 
-Maintenance: lazy, per dirty hour. Triggers on spans, traces and evaluations (so every write path:
+Maintenance: lazy, per dirty hour. Triggers on spans, traces and evaluations (store.feed_dirty) (so every write path:
 ingest, the OTLP receiver, judge and human evaluations, re-ingest, trace summaries recomputed for late
 spans, deletions) record the hours a write touched in `feed_dirty`: a span its start hour, a trace row
 its whole start..end range, old and new (its spans and evaluations take cohort values from it), an
