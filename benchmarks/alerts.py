@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from readme_tables import replace_between  # benchmarks/ is on sys.path when run as a script
+
 NS = 1_000_000_000
 DAY = 86_400 * NS
 T0 = 1_790_000_000 * NS - (1_790_000_000 * NS) % DAY  # midnight UTC
@@ -672,17 +674,10 @@ README_START, README_END = "<!-- alerts-table:start (benchmarks/alerts.py) -->",
 
 def update_readme(path: str, sections: list[tuple[str, list[dict], list[dict], dict[str, dict]]]) -> bool:
     """Replace the README's alerts table (between its markers) with this run's per-incident verdicts."""
-    readme = Path(path)
-    text = readme.read_text() if readme.exists() else ""
-    if README_START not in text or README_END not in text:
-        return False
     blocks = []
     for label, rows, incidents, floors in sections:
         blocks += [f"**{label.split(' (')[0]}**", "", verdict(rows, incidents, floors, full=False), ""]
-    head, rest = text.split(README_START, 1)
-    _old, tail = rest.split(README_END, 1)
-    readme.write_text(head + README_START + "\n" + "\n".join(blocks) + README_END + tail)
-    return True
+    return replace_between(path, README_START, README_END, "\n".join(blocks))
 
 
 def main(argv=None) -> int:

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from readme_tables import replace_between  # benchmarks/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -129,15 +131,12 @@ def _write(r: dict) -> None:
     lines += ["", f"Stored feed samples (store.feed_samples): {st['samples']:,} samples in {st['chunks']:,} chunks, "
               f"{st['bytes'] / 1e6:.1f} MB.", "", "Top findings:", ""] + [f"- {t}" for t in r["top"]] + [""]
     (out / "changes.md").write_text("\n".join(lines))
-    readme = REPO / "README.md"
-    text = readme.read_text()
-    a, b = text.find(README_START), text.find(README_END)
-    if a >= 0 and b > a:
-        table = [f"{r['spans']:,} spans, CPU s (wall s; {r['cpu_count']} shared cores, load {r['load_average']:.1f}); "
-                 "[full results](benchmarks/results/changes.md).", "", "| run | CPU s | wall s |", "|---|---:|---:|",
-                 f"| plain scan of every span (start, duration) | {r['scan']['cpu_s']:.2f} | {r['scan']['wall_s']:.2f} |"]
-        table += [f"| {name} | {r[key]['cpu_s']:.2f} | {r[key]['wall_s']:.2f} |" for key, name in _RUNS]
-        readme.write_text(text[:a + len(README_START)] + "\n" + "\n".join(table) + "\n" + text[b:])
+    # the README's table, between its markers
+    table = [f"{r['spans']:,} spans, CPU s (wall s; {r['cpu_count']} shared cores, load {r['load_average']:.1f}); "
+             "[full results](benchmarks/results/changes.md).", "", "| run | CPU s | wall s |", "|---|---:|---:|",
+             f"| plain scan of every span (start, duration) | {r['scan']['cpu_s']:.2f} | {r['scan']['wall_s']:.2f} |"]
+    table += [f"| {name} | {r[key]['cpu_s']:.2f} | {r[key]['wall_s']:.2f} |" for key, name in _RUNS]
+    replace_between(REPO / "README.md", README_START, README_END, "\n".join(table))
 
 
 README_START, README_END = "<!-- changes-table:start (benchmarks/changes.py) -->", "<!-- changes-table:end -->"

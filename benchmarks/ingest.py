@@ -38,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 
+from readme_tables import replace_between  # benchmarks/ is on sys.path when run as a script
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SPANS_PER_DAY = 50_000  # ~ the sample generator at 100 traces/hour
@@ -290,13 +292,7 @@ def _readme_table(result: dict) -> str:
 
 def _write_readme(readme: Path, result: dict) -> bool:
     """Replace the README's ingest table (between its markers) with this run's; False when it has none."""
-    text = readme.read_text() if readme.exists() else ""
-    if README_START not in text or README_END not in text:
-        return False
-    head, rest = text.split(README_START, 1)
-    _old, tail = rest.split(README_END, 1)
-    readme.write_text(head + README_START + "\n" + _readme_table(result) + README_END + tail)
-    return True
+    return replace_between(readme, README_START, README_END, _readme_table(result))
 
 
 def main() -> None:

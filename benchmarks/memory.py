@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from readme_tables import replace_between  # benchmarks/ is on sys.path when run as a script
+
 import trace_page  # benchmarks/trace_page.py: the Trace page's time on the 100k-span trace
 
 HERE = Path(__file__).resolve().parent
@@ -247,13 +249,7 @@ def readme_table(out: dict) -> str:
 
 def update_readme(path: Path, out: dict) -> bool:
     """Replace the README's memory table (between its markers) with this run's figures."""
-    text = path.read_text() if path.exists() else ""
-    if README_START not in text or README_END not in text:
-        return False
-    head, rest = text.split(README_START, 1)
-    _old, tail = rest.split(README_END, 1)
-    path.write_text(head + README_START + "\n" + readme_table(out) + README_END + tail)
-    return True
+    return replace_between(path, README_START, README_END, readme_table(out))
 
 
 if __name__ == "__main__":
