@@ -274,8 +274,9 @@ def _markdown(result: dict) -> str:
             f"{r['cpu_ratio']:.2f}x | {t['bytes_per_span']:,} ({r['input_bytes_per_span'] or '?'}) | "
             f"{t['peak_rss_mb'] or 0:,.0f} | {r['load_before']:.1f}-{r['load_after']:.1f} |")
     lines += ["", "bare = gunzip + orjson (GC off) + flatten to tuples + executemany into the same schema "
-              "(same columns and indexes); tracedesk = `tracedesk ingest` on the same files. The machine is "
-              "shared, so compare the ratio column, measured in the same run.", ""]
+              "(same columns and indexes, without the changes feed's triggers); tracedesk = `tracedesk ingest` "
+              "on the same files. The machine is shared, so compare the ratio column, measured in the same run.",
+              ""]
     return "\n".join(lines)
 
 
