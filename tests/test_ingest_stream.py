@@ -122,6 +122,37 @@ def test_a_broken_document_keeps_spans_read_before_their_scope_or_resource(monke
     assert [s.span_id for s in whole] == [f"{i:016x}" for i in range(1, 200)]
 
 
+@pytest.mark.parametrize("chunk", [512, 1 << 16])
+def test_a_lone_surrogate_escape_keeps_every_span_of_the_document(monkeypatch, chunk):
+    """A string cut mid-emoji ("\\ud83d", what JSON.stringify writes) is valid JSON orjson refuses: the
+    streamed document keeps that span (U+FFFD in place of the half emoji) and every span after it, says so
+    once, and equals the whole-document parser."""
+    spans = [span(TRACE, f"{i:016x}", "cut \ud83d" if i in (150, 151) else f"op {i}", {"input.value": "x" * 50})
+             for i in range(1, 300)]
+    data = json.dumps(request(spans)).encode()  # ensure_ascii: the lone surrogate is written as an escape
+    assert b"\\ud83d" in data
+    monkeypatch.setattr(stream, "CHUNK", chunk)
+    parts = []
+    stream.stream_traces(data[:chunk], io.BytesIO(data[chunk:]), "doc.json", Normalizer(), parts.append)
+    got = [s for p in parts for s in p.spans]
+    assert [s.span_id for s in got] == [f"{i:016x}" for i in range(1, 300)]
+    assert [s.name for s in got if "cut" in s.name] == ["cut \ufffd", "cut \ufffd"]
+    assert [str(w) for p in parts for w in p.warnings] == [
+        'doc.json: lone UTF-16 surrogate escape(s) (e.g. "\\ud83d", a string cut mid-emoji) replaced with U+FFFD']
+    assert [r for p in parts for r in p.rejected] == []
+    assert got == _whole(data)[0]
+
+
+def test_the_cli_keeps_a_file_whose_string_was_cut_mid_emoji(tmp_path, capsys):
+    spans = [span(TRACE, f"{i:016x}", "cut \ud83d" if i == 3 else f"op {i}", {}) for i in range(1, 40)]
+    (tmp_path / "doc.json").write_text(json.dumps(request(spans)))
+    assert cli_main(["ingest", str(tmp_path / "doc.json"), "--db", str(tmp_path / "t.db"), "--quiet"]) == 0
+    db = connect(str(tmp_path / "t.db"))
+    assert db.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == 39
+    assert db.execute("SELECT name FROM spans WHERE span_id = ?", [f"{3:016x}"]).fetchone()[0] == "cut \ufffd"
+    assert "lone UTF-16 surrogate escape(s)" in capsys.readouterr().out
+
+
 def test_a_gzip_bomb_is_refused_with_the_limit_and_the_flag(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(stream, "INFLATE_FLOOR", 1 << 20)
     bomb = tmp_path / "bomb.json.gz"

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..models import Rejected
+from . import textcodec
 from .normalize import Normalizer
 from .otlp import RecordError, _json_span
 from .result import ParseResult
@@ -126,7 +127,7 @@ class _Structure(Exception):
 class _Text:
     """Decoded text of the input with a read position; refills from the reader on demand."""
 
-    def __init__(self, head: bytes, reader: BinaryIO, on_replaced: Callable[[], None]) -> None:
+    def __init__(self, head: bytes, reader: BinaryIO, on_replaced: Callable[[str], None]) -> None:
         self.reader = reader
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.buf = ""
@@ -140,7 +141,7 @@ class _Text:
     def _feed(self, data: bytes, final: bool = False) -> None:
         text = self.decoder.decode(data, final)
         if "\ufffd" in text and text.count("\ufffd") > data.count(b"\xef\xbf\xbd"):
-            self.on_replaced()
+            self.on_replaced(textcodec.NOTE_INVALID_UTF8)
         if self.pos > CHUNK:
             self.offset += self.pos
             self.newlines_dropped += self.buf.count("\n", 0, self.pos)
@@ -205,7 +206,17 @@ class _Text:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError as exc:
+            if "surrogate" not in str(exc).lower():
+                raise RecordError(f"invalid JSON: {exc}") from None
+        # A lone surrogate escape ("\ud83d": a string cut mid-emoji, as JSON.stringify writes it) is valid
+        # JSON that orjson refuses: the whole-document parser's tolerant decode keeps the span, with U+FFFD
+        try:
+            value, note = textcodec.loads(text.encode("utf-8", "surrogatepass"))
+        except orjson.JSONDecodeError as exc:
             raise RecordError(f"invalid JSON: {exc}") from None
+        if note:
+            self.on_replaced(note)
+        return value
 
     def key(self) -> str:
         key = self.value()
@@ -268,13 +279,14 @@ def stream_traces(head: bytes, reader: BinaryIO, source: str, normalizer: Normal
     documents); a document broken mid-way keeps every span before the break and reports where it is.
     Returns (unread text, newlines before it) when more follows the document (JSON Lines), else None.
     """
-    state = {"warned": False}
+    warned: set[str] = set()
     pending = ParseResult()
 
-    def replaced() -> None:
-        if not state["warned"]:
-            state["warned"] = True
-            pending.warnings.append(Rejected(source, "invalid UTF-8 replaced with U+FFFD"))
+    def replaced(note: str) -> None:  # each kind of replacement is said once per file
+        for part in note.split("; "):
+            if part not in warned:
+                warned.add(part)
+                pending.warnings.append(Rejected(source, part))
 
     text = _Text(head, reader, replaced)
     try:
