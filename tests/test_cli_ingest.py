@@ -89,3 +89,28 @@ def test_console_script_runs(tmp_path):
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "spans: 3" in proc.stdout and proc.stderr == ""
+
+
+def test_ingesting_the_folder_that_holds_the_database_skips_the_database(tmp_path, capsys):
+    """`tracedesk ingest . --db traces.db` in the traces' own folder: the database and its -wal/-shm are
+    not inputs (they were rejected as 'not a trace file', so every run exited 1)."""
+    (tmp_path / "t.json").write_bytes(dumps(request(SPANS)))
+    db = str(tmp_path / "traces.db")
+    for run in range(2):
+        assert main(["ingest", str(tmp_path), "--db", db, "--quiet"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("Ingested 1 file(s)") and "rejected" not in out, out
+    assert (tmp_path / "traces.db-wal").exists() or (tmp_path / "traces.db").exists()
+    assert "new 0, unchanged 3" in out
+
+
+def test_stats_into_a_closed_pipe_exits_quietly(tmp_path):
+    src = tmp_path / "t.json"
+    src.write_bytes(dumps(request(SPANS)))
+    db = str(tmp_path / "x.db")
+    assert main(["ingest", str(src), "--db", db, "--quiet"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "tracedesk", "stats", "--db", db], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before stats writes a byte: its writes meet EPIPE
+    assert (proc.wait(), proc.stderr.read()) == (0, b"")

@@ -364,6 +364,9 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
     store.tune_for_bulk_writes(database)
     normalizer = _normalizer(database, dimensions)
     files, missing = expand_paths(paths)
+    # `tracedesk ingest . --db traces.db` in the folder of the traces: the database is not an input
+    own = store.database_files(database)
+    files = [f for f in files if f.resolve() not in own]
     report = IngestReport()
     report.rejected.extend(missing)
     total = sum(_size(f) for f in files)

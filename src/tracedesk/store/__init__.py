@@ -26,7 +26,7 @@ import sqlite_utils
 
 from ..models import Evaluation, Span
 from . import blobs, summaries
-from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, default_db_path, ensure_migrated,
+from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
                       with_database)
 from .migrations import (APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMNS_M501, applied_names,
@@ -44,7 +44,7 @@ ROW_TRACE_ID, ROW_SPAN_ID, ROW_CONVENTION, ROW_SOURCE = (
 
 __all__ = [
     "APPLICATION_ID", "DB_ENV_VAR", "DEFAULT_DB_PATH", "MIGRATIONS", "SPAN_COLUMNS", "SPAN_COLUMN_NAMES",
-    "WriteResult", "applied_names", "connect", "data_version", "default_db_path", "ensure_migrated",
+    "WriteResult", "applied_names", "connect", "data_version", "database_files", "default_db_path", "ensure_migrated",
     "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
     "open_database",
     "open_existing", "refresh_stale", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",

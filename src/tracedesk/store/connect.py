@@ -252,6 +252,20 @@ def open_existing(path: "str | os.PathLike[str]", *, check_same_thread: bool = T
     return connect(str(p), check_same_thread=check_same_thread)
 
 
+#: files SQLite keeps beside a database while it is open or mid-transaction
+SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def database_files(db: sqlite_utils.Database) -> set[Path]:
+    """The database's own file and its sidecars (resolved; empty for an in-memory database): what an
+    ingest of the folder that holds the database must not read as traces."""
+    row = db.conn.execute("PRAGMA database_list").fetchone()
+    if not row or not row[2]:
+        return set()
+    main = Path(row[2]).resolve()
+    return {main, *(main.with_name(main.name + suffix) for suffix in SIDECAR_SUFFIXES)}
+
+
 def data_version(db: sqlite_utils.Database) -> tuple[int, int]:
     """A value that changes whenever the database's content may have changed: the cache key of every cache.
 
