@@ -114,6 +114,21 @@ def test_empty_store_and_one_day_of_data_do_not_fail(db_path, tmp_path):
     assert find_changes(connect(other)) == []
 
 
+
+def test_data_within_one_bucket_gives_no_finding_and_no_error(tmp_path):
+    """Every span inside one minute (a first request to `tracedesk serve`): one bucket, so no window can
+    start after the first (the scan met an empty candidate list and numpy refused its max)."""
+    from tracedesk.ingest import ingest_paths
+
+    spans = [{"traceId": f"{i // 10 + 1:032x}", "spanId": f"{i + 1:016x}", "name": "n",
+              "startTimeUnixNano": str(BASE_NS + i * 1000), "endTimeUnixNano": str(BASE_NS + i * 1000 + 500),
+              "attributes": [{"key": "output.value", "value": {"stringValue": "fine"}}]} for i in range(50)]
+    doc = tmp_path / "one_minute.json"
+    doc.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}))
+    db = str(tmp_path / "one_minute.db")
+    ingest_paths(db, [doc])
+    assert find_changes(connect(db)) == []
+
 # ---------------------------------------------------------------------------------------------
 # The second, independently generated week (tests/weeks): same checks, same constants
 

@@ -559,6 +559,8 @@ def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: 
     memo: dict[Any, Any] = {}
     counts = cums[0][rows]
     for starts, _none, k in [*candidates, (np.arange(1, nb), None, 0)]:
+        if not len(starts):  # one bucket of data: no "since a, still going" window after its start
+            continue
         ends = starts + k if k else np.full(len(starts), nb)
         # only rows with some window of MIN_N samples: in the others every window scores -inf and is
         # not a test (so leaving them out changes nothing, and sparse cohorts cost nothing at short lengths)
