@@ -86,6 +86,20 @@ def test_cli_explain_json_and_errors(db_path, capsys):
     assert "unknown signal 'nope'" in capsys.readouterr().err
 
 
+
+def test_a_window_without_samples_is_said_not_shown_as_nan(db_path, capsys):
+    """The first hours of the data have no baseline before them (it printed 'nan -> 0.02, change +nan')."""
+    segs = {("A", "acme", "m1"): lambda h: 20}
+    build(db_path, 8, segs, lambda seg, h, k: 0.01)
+    assert main(["explain", "--db", db_path, "--signal", "cost_per_trace", "--since", "2025-11-24T00:00Z",
+                 "--until", "2025-11-24T04:00Z"]) == 2
+    assert capsys.readouterr().err == (
+        "tracedesk explain: the baseline window (2025-11-23T20:00Z .. 2025-11-24T00:00Z) holds no cost_per_trace "
+        "samples, so there is no change to explain; pass --baseline-since/--baseline-until around data\n")
+    with pytest.raises(Exception, match="the current window .* holds no cost_per_trace samples"):
+        explain_signal(connect(db_path), "cost_per_trace", BASE_NS + 9 * HOUR, BASE_NS + 10 * HOUR,
+                       baseline_since=BASE_NS, baseline_until=BASE_NS + 4 * HOUR)
+
 def test_cli_changes_json(db_path, capsys):
     segs = {("billing", "acme", "m1"): lambda h: 8, ("refunds", "acme", "m1"): lambda h: 8,
             ("search", "globex", "m1"): lambda h: 8}

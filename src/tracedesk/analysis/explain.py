@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..timeutil import format_time
 
 #: segments explaining at least this share of the change (by absolute value) are drilled into
 DRILL_POWER = 0.2
@@ -234,6 +235,12 @@ def explain_signal(db: Any, signal: str, since_ns: int, until_ns: int, *, baseli
     t = frame["t"]
     base = frame[(t >= b_since) & (t < b_until)]
     cur = frame[(t >= since_ns) & (t < until_ns)]
+    for window, rows, fix in (("baseline", base, "pass --baseline-since/--baseline-until around data"),
+                              ("current", cur, "pass --since/--until around data")):
+        if not len(rows):  # a change from (or to) nothing has no segments to attribute it to
+            raise ExplainError(f"the {window} window ({format_time(b_since if window == 'baseline' else since_ns)} .. "
+                               f"{format_time(b_until if window == 'baseline' else until_ns)}) holds no {signal} "
+                               f"samples, so there is no change to explain; {fix}")
     names = [d[5:] if d.startswith("dims.") else d for d in dims]
     return explain_frames(signal, sig.aggregation, base, cur, names, (b_since, b_until), (since_ns, until_ns))
 

@@ -675,7 +675,12 @@ def finding_card(ws: "Workspace", finding: Any, index: int, *, expanded: bool = 
 def explain_view(ws: "Workspace", finding: Any) -> None:
     """The finding's signal explained: which segments moved it (rate vs mix), top rows and drill-down."""
     end = finding.end_ns if finding.end_ns is not None else finding.window_end_ns
-    res = ws.explain(finding.signals[0], finding.start_ns, end)
+    with error_boundary():  # a finding at the start of the data has no baseline before it: said, not a crash
+        res = ws.explain(finding.signals[0], finding.start_ns, end)
+        _explain_table(res)
+
+
+def _explain_table(res: Any) -> None:
     out = res.to_dict(top=8)
     st.caption(f"{res.signal}: {res.baseline:.4g} → {res.current:.4g} (mean; the same length before is the "
                "baseline). Rate = the segment got worse; mix = its share of traffic changed. Each dimension's "
