@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tracedesk import store
@@ -162,6 +163,14 @@ def test_windows_defaults_explicit_and_errors(db_path):
         drift_report(db, min_sample=3)
     with pytest.raises(DriftError, match="holds no spans"):
         drift_report(str(db_path) + ".empty.db")
+    # the default baseline when every span is inside the current window: said with the oldest span's time
+    # (it printed the clipped window backwards, "2026-09-23 .. 2026-09-22")
+    with pytest.raises(DriftError) as caught:
+        drift_report(db, since=oldest - DAY, until=newest + 1)
+    assert str(caught.value).startswith("There is no data before the current window (")
+    assert f"the oldest span is at {pd.Timestamp(oldest, unit='ns', tz='UTC').strftime('%Y-%m-%dT%H:%M:%S')}" in str(caught.value)
+    with pytest.raises(DriftError, match="its start must be before its end"):
+        drift_report(db, since="1d", reference_since="3d", reference_until="4d")
 
 
 def test_mapped_dims_key_and_trace_level_fallback(db_path):

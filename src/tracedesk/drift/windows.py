@@ -82,9 +82,14 @@ def resolve_windows(
     if ref_start is None:
         ref_start = max(oldest, ref_end - 6 * (cur_end - cur_start))
     if ref_start >= ref_end:
+        if reference_since is None and oldest >= ref_end:  # the default baseline, clipped to the data
+            raise DriftError(
+                f"There is no data before the current window ({iso(cur_start)} .. {iso(cur_end)}) to compare "
+                f"it with: the oldest span is at {iso(oldest)}. Pass a later --since (the current window's "
+                "start), or --reference-since/--reference-until.")
         raise DriftError(
-            f"The reference window is empty ({iso(ref_start)} .. {iso(ref_end)}): the store has no data "
-            "before the current window; pass --reference-since/--reference-until or an earlier --since."
+            f"The reference window is empty ({iso(ref_start)} .. {iso(ref_end)}): its start must be before its "
+            "end; pass --reference-since/--reference-until or an earlier --since."
         )
     if ref_start < cur_end and cur_start < ref_end:
         raise DriftError(
