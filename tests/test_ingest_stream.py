@@ -143,6 +143,18 @@ def test_a_lone_surrogate_escape_keeps_every_span_of_the_document(monkeypatch, c
     assert got == _whole(data)[0]
 
 
+@pytest.mark.parametrize("bad", [{"attributes": 5}, {"events": "boom"}])
+def test_a_malformed_span_is_rejected_alike_streamed_or_whole(monkeypatch, bad):
+    """One place wraps a span's conversion (otlp.json_span_at): the streamed parser reported 'malformed span:
+    <message>' where the whole-document parser says 'malformed span: <ExceptionType>: <message>'."""
+    spans = [span(TRACE, f"{i:016x}", f"op {i}", {"input.value": "x" * 50}) for i in range(1, 60)]
+    spans[30].update(bad)
+    data = json.dumps(request(spans)).encode()
+    streamed, whole = _streamed(data, 512, monkeypatch), _whole(data)
+    assert streamed == whole
+    assert len(whole[0]) == 58 and len(whole[2]) == 1 and "malformed span: " in whole[2][0]
+
+
 def test_the_cli_keeps_a_file_whose_string_was_cut_mid_emoji(tmp_path, capsys):
     spans = [span(TRACE, f"{i:016x}", "cut \ud83d" if i == 3 else f"op {i}", {}) for i in range(1, 40)]
     (tmp_path / "doc.json").write_text(json.dumps(request(spans)))

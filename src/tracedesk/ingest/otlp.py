@@ -78,14 +78,21 @@ def parse_traces_json(doc: dict[str, Any], where: str, normalizer: Normalizer, r
             scope_obj = ss.get("scope", ss.get("instrumentationLibrary")) or {}
             scope = scope_obj.get("name") or None
             for pi, raw in enumerate(ss.get("spans") or ()):
-                loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                result.records += 1
-                try:
-                    _json_span(raw, resource, scope, loc, normalizer, result)
-                except RecordError as exc:
-                    result.rejected.append(Rejected(loc, str(exc)))
-                except RECORD_ERRORS as exc:
-                    result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
+                json_span_at(raw, resource, scope, f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]",
+                             normalizer, result)
+
+
+def json_span_at(raw: Any, resource: dict[str, Any], scope: str | None, loc: str, normalizer: Normalizer,
+                 result: ParseResult) -> None:
+    """One OTLP/JSON span at `loc` into `result`, or its rejection there: the whole-document parser and the
+    streamed one (ingest/stream.py) report a bad span alike."""
+    result.records += 1
+    try:
+        _json_span(raw, resource, scope, loc, normalizer, result)
+    except RecordError as exc:
+        result.rejected.append(Rejected(loc, str(exc)))
+    except RECORD_ERRORS as exc:
+        result.rejected.append(Rejected(loc, f"malformed span: {type(exc).__name__}: {exc}"))
 
 
 def _json_span(raw: dict[str, Any], resource: dict[str, Any], scope: str | None, loc: str,

@@ -29,7 +29,7 @@ import orjson
 from ..models import Rejected
 from . import textcodec
 from .normalize import Normalizer
-from .otlp import RecordError, _json_span
+from .otlp import RecordError, json_span_at
 from .result import ParseResult
 from .wire import attributes
 
@@ -443,14 +443,7 @@ def _span_values(text: _Text) -> Iterator[tuple[int, Any]]:
 def _spans(spans: list[tuple[int, Any]], resource: dict[str, Any], scope: str | None, where: str, ri: int, si: int,
            normalizer: Normalizer, out: ParseResult) -> None:
     for pi, raw in spans:
-        loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-        out.records += 1
-        try:
-            _json_span(raw, resource, scope, loc, normalizer, out)
-        except RecordError as exc:
-            out.rejected.append(Rejected(loc, str(exc)))
-        except (TypeError, AttributeError, ValueError) as exc:
-            out.rejected.append(Rejected(loc, f"malformed span: {exc}"))
+        json_span_at(raw, resource, scope, f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]", normalizer, out)
 
 
 __all__ = ["BoundedGzip", "InflateLimit", "is_streamable", "stream_traces", "DEFAULT_MAX_INFLATE_RATIO"]
