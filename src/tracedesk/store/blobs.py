@@ -220,14 +220,19 @@ class Codec:
         return self._coded
 
     # -- reading ----------------------------------------------------------------------------------
-    def _dict(self, dict_id: int) -> bytes:
-        found = self.dicts.get(dict_id)
+    def _looked_up(self, cache: dict[int, Any], sql: str, key: int, what: str) -> Any:
+        """A row a stored value refers to by id (a dictionary, a coded string), read once per connection."""
+        found = cache.get(key)
         if found is None:
-            row = self.conn.execute("SELECT dict FROM blob_dicts WHERE id = ?", [dict_id]).fetchone()
+            row = self.conn.execute(sql, [key]).fetchone()
             if row is None:
-                raise ValueError(f"compressed value refers to dictionary {dict_id}, which this database lacks")
-            found = self.dicts[dict_id] = bytes(row[0])
+                raise ValueError(f"stored value refers to {what} {key}, which this database lacks")
+            found = cache[key] = row[0]
         return found
+
+    def _dict(self, dict_id: int) -> bytes:
+        return bytes(self._looked_up(self.dicts, "SELECT dict FROM blob_dicts WHERE id = ?", dict_id,
+                                     "compression dictionary"))
 
     def decode(self, value: Any) -> Any:
         """A stored attributes/events value -> its JSON text (text and NULL pass through)."""
@@ -238,13 +243,8 @@ class Codec:
         return (d.decompress(value[2:]) + d.flush()).decode("utf-8", "surrogatepass")
 
     def _string(self, string_id: int) -> str:
-        found = self.strings.get(string_id)
-        if found is None:
-            row = self.conn.execute("SELECT text FROM span_strings WHERE id = ?", [string_id]).fetchone()
-            if row is None:
-                raise ValueError(f"coded value refers to string {string_id}, which this database lacks")
-            found = self.strings[string_id] = row[0]
-        return found
+        return str(self._looked_up(self.strings, "SELECT text FROM span_strings WHERE id = ?", string_id,
+                                   "coded string"))
 
     def decode_str(self, value: Any) -> Any:
         """A stored source/scope value -> the text written (uncoded values and NULL pass through)."""
