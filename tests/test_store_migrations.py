@@ -74,6 +74,16 @@ def test_processes_opening_a_new_file_at_once_apply_each_step_once(tmp_path):
     assert rows == [name for name, _ in store.MIGRATIONS]
 
 
+def test_a_new_file_is_migrated_in_one_transaction(tmp_path):
+    """What the race above relies on, deterministically: no step may commit (m506 used executescript,
+    which COMMITs first, and a second opener then applied m506 again: UNIQUE constraint failed)."""
+    db = connect_module.open_database(str(tmp_path / "one.db"))
+    statements: list[str] = []
+    db.conn.set_trace_callback(lambda sql: statements.append(sql.split()[0].upper()))
+    assert store.migrate(db) == [name for name, _ in store.MIGRATIONS]
+    assert [s for s in statements if s in ("BEGIN", "COMMIT", "ROLLBACK", "END")] == ["BEGIN", "COMMIT"]
+
+
 def test_the_check_runs_once_per_process_and_file(tmp_path, monkeypatch):
     calls: list[str] = []
     real = connect_module.migrate

@@ -74,14 +74,19 @@ def prepare_writer(db: sqlite_utils.Database) -> None:
 
 def m506_feed_samples(db: sqlite_utils.Database) -> None:
     """The sample chunks and the triggers marking dirty hours (no backfill: a set is built by the first
-    feed that asks for it)."""
-    db.conn.executescript("""
-        CREATE TABLE IF NOT EXISTS feed_dirty (lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (lo, hi))
-          WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS feed_sample_sets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT);
-        CREATE TABLE IF NOT EXISTS feed_chunks (sample_set INTEGER NOT NULL, hour INTEGER NOT NULL,
-          n INTEGER NOT NULL, t BLOB NOT NULL, v BLOB NOT NULL, codes BLOB, cells TEXT NOT NULL);
-        CREATE UNIQUE INDEX IF NOT EXISTS idx_feed_chunks ON feed_chunks (sample_set, hour);
-    """ + _TRIGGERS)
+    feed that asks for it).
+
+    Statement by statement, never `executescript`: that COMMITs first, which would end migrate()'s one
+    IMMEDIATE transaction midway and let a second process opening the same new file apply steps again."""
+    for stmt in (
+        "CREATE TABLE IF NOT EXISTS feed_dirty (lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (lo, hi)) "
+        "WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS feed_sample_sets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT)",
+        "CREATE TABLE IF NOT EXISTS feed_chunks (sample_set INTEGER NOT NULL, hour INTEGER NOT NULL, "
+        "n INTEGER NOT NULL, t BLOB NOT NULL, v BLOB NOT NULL, codes BLOB, cells TEXT NOT NULL)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_feed_chunks ON feed_chunks (sample_set, hour)",
+        *_TRIGGER_SQL,
+    ):
+        db.conn.execute(stmt)
 
 
