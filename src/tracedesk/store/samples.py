@@ -10,7 +10,6 @@ dimension count once in each (`cohort_sql.explode`).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -174,8 +173,9 @@ class ColumnRead:
 
 class ColumnReader:
     """A signal reader whose samples are one value column of one source (`describe(params)` says
-    which). Several column reads of the same source are one SELECT (`shared_samples`): the Overview's
-    KPIs and worst cohorts read five trace-level and two evaluation signals."""
+    which). Its rows come in the canonical sample order (`shared_samples`), so several column reads of
+    the same source can be one SELECT: the Overview's KPIs and worst cohorts read five trace-level and
+    two evaluation signals."""
 
     def __init__(self, describe: Callable[[dict[str, Any]], ColumnRead],
                  prepare: Callable[[sqlite_utils.Database], None] | None = None) -> None:
@@ -185,85 +185,50 @@ class ColumnReader:
     def __call__(self, db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
         if self.prepare is not None:
             self.prepare(db)
-        r = self.describe(params)
-        return query_samples(db, r.source, r.value_sql, list(r.where), list(r.params), q)
+        return shared_samples(db, [self.describe(params)], q)[0]
 
 
-def _plan(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[str]:
-    return [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
-
-
-_INDEX_WALK = re.compile(r"^(?:SEARCH|SCAN) t USING INDEX (\w+)\b")
-
-
-def _walks_value_index(db: sqlite_utils.Database, plan: list[str], read: ColumnRead) -> bool:
-    """Whether a trace read's own plan is one walk of a one-column index on its value (trace_duration
-    through idx_traces_duration): its rows then come in (value, rowid) order, which the shared pass
-    can give them (it reads the rowid)."""
-    found = _INDEX_WALK.match(plan[0]) if len(plan) == 1 else None
-    if found is None:
-        return False
-    columns = [r[2] for r in db.execute(f"PRAGMA index_info({found.group(1)})").fetchall()]
-    return len(columns) == 1 and read.value_sql == f"t.{columns[0]}"
+#: The canonical order of each source's column reads. It ends with the sampled row's rowid (unique), so it
+#: is total and no plan SQLite picks can change it; consumers sort by sample time (stably) on top of it.
+#: Each is an order SQLite reads in anyway, so asking for it costs no sort: the traces table, the
+#: evaluations of each trace in the order of their trace index (trace_id, name, score, passed), spans by
+#: start (the kind index).
+_ROW_ORDER = {"span": "s.start_ns, s.rowid", "trace": "t.rowid",
+              "eval": "t.rowid, e.name, e.score, e.passed, e.rowid"}
 
 
 def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: SampleQuery) -> list[pd.DataFrame]:
-    """`query_samples` of each read, for reads of ONE source in ONE pass: the SELECT lists every
-    read's value and whether the row is its sample, and each frame takes its rows. A frame is the
-    separate read's frame (same rows, same order, same dtypes) only when its rows come in the order
-    its own query gives them: when SQLite walks the tables the same way for both, or (traces) when its
-    own query walks its value's index (the rows are then ordered by value and rowid here). Any other
-    read whose own plan differs from the shared one (an evaluator's name index) is read on its own."""
+    """The samples of each column read (the frame `query_samples` gives, its rows in the canonical order)
+    for reads of ONE source in ONE SELECT: it lists every read's condition and value, and each frame takes the rows
+    where its condition holds. The SELECT is in the canonical order (_ROW_ORDER), so the rows a read takes
+    are its own query's rows in its own query's order whichever reads share the pass (a ColumnReader
+    reading alone goes through here too)."""
     if not reads:
         return []
     source = reads[0].source
     if any(r.source != source for r in reads):
         raise ValueError("shared_samples reads one source; group the reads by source first")
     register_functions(db)
-    if len(reads) == 1:
-        r = reads[0]
-        return [query_samples(db, source, r.value_sql, list(r.where), list(r.params), query)]
     frm, tcol, tid, clauses, base_params = _sample_from(db, source, [], [], query)
-    conds, cond_params = [], []
-    for r in reads:
-        conds.append("(" + " AND ".join([*r.where, f"({r.value_sql}) IS NOT NULL"]) + ")")
-        cond_params.append(list(r.params))
+    conds = ["(" + " AND ".join([*r.where, f"({r.value_sql}) IS NOT NULL"]) + ")" for r in reads]
+    cond_params = [p for r in reads for p in r.params]
     flags = "".join(f", {c}, {r.value_sql}" for c, r in zip(conds, reads))
-    select_params = [p for ps in cond_params for p in ps]
-    # the WHERE lists the shared conditions first, as each read's own query does
     where_sql = " AND ".join([*clauses, "(" + " OR ".join(conds) + ")"])
-    rowid = ", t.rowid" if source == "trace" else ""
-    sql = f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid}{rowid} FROM {frm} WHERE {where_sql}"
-    all_params = [*select_params, *base_params, *select_params]
-    shared_plan = _plan(db, sql, all_params)
-    alone: dict[int, pd.DataFrame] = {}
-    together: list[tuple[int, bool]] = []  # (read, ordered by value and rowid)
-    for i, r in enumerate(reads):
-        own_sql, own_params = sample_sql(db, source, r.value_sql, list(r.where), list(r.params), query)
-        own_plan = _plan(db, own_sql, own_params)
-        if own_plan == shared_plan:
-            together.append((i, False))
-        elif source == "trace" and len(shared_plan) == 1 and _walks_value_index(db, own_plan, r):
-            together.append((i, True))
-        else:
-            alone[i] = _explode(_fetch(db, own_sql, own_params, query.group_by), query)
-    if together:
-        rows = db.execute(sql, all_params).fetchall()
-        n_dims = len(query.group_by)
-        width = 2 + 2 * len(reads) + n_dims + (1 if rowid else 0)
-        cols = list(zip(*rows)) if rows else [()] * width
-        t = np.asarray(cols[0], dtype=np.int64)
-        first_dim = 1 + 2 * len(reads)
-        # each text column becomes a pandas column once; every frame takes its rows from it
-        shared = _Columns([*cols[first_dim:first_dim + n_dims], cols[first_dim + n_dims]])
-        rowids = np.asarray(cols[-1], dtype=np.int64) if rowid else None
-        for i, by_value in together:
-            values = np.asarray(cols[2 + 2 * i], dtype=object)
-            idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
-            if by_value and rowids is not None:
-                idx = idx[np.lexsort((rowids[idx], values[idx].astype(np.float64)))]
-            alone[i] = _explode(_frame(t[idx], values[idx], shared, idx, query.group_by), query)
-    return [alone[i] for i in range(len(reads))]
+    sql = (f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE {where_sql} "
+           f"ORDER BY {_ROW_ORDER[source]}")
+    rows = db.execute(sql, [*cond_params, *base_params, *cond_params]).fetchall()
+    n_dims = len(query.group_by)
+    cols = list(zip(*rows)) if rows else [()] * (2 + 2 * len(reads) + n_dims)
+    t = np.asarray(cols[0], dtype=np.int64)
+    first_dim = 1 + 2 * len(reads)
+    # each text column becomes a pandas column once; every frame takes its rows from it
+    shared = _Columns([*cols[first_dim:first_dim + n_dims], cols[first_dim + n_dims]])
+    frames = []
+    for i in range(len(reads)):
+        idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
+        values = np.asarray(cols[2 + 2 * i], dtype=object)
+        frames.append(_explode(_frame(t[idx], values[idx], shared, idx, query.group_by), query))
+    return frames
 
 
 class _Columns:
