@@ -7,7 +7,6 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
-from tracedesk.charts.changes import signals_chart
 
 ui.page_setup("tracedesk")
 path = ui.db_path()
@@ -39,7 +38,7 @@ for col, metric in zip(cols, ("traces", "error_rate", "latency_p95_ms", "cost_pe
 quality = ws.signals_over_time(filters)
 if len(quality):
     st.caption("Mean score per evaluator, refusal rate, tool calls per trace and cost per trace.")
-    st.altair_chart(signals_chart(quality), width="content")
+    st.altair_chart(charts.changes.signals_chart(quality), width="content")
 
 st.subheader("Investigate")
 c1, c2 = st.columns(2)

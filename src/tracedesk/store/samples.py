@@ -23,6 +23,7 @@ from . import cohort_sql
 
 if TYPE_CHECKING:
     from ..analysis.refusals import RefusalDetector
+    from . import text_checks
     from .query import Filters
 
 
@@ -40,6 +41,14 @@ class SampleQuery:
     #: split membership lists into one row per value (False: keep the lists, for a caller that reads
     #: several dimensions at once and explodes each on its own with cohort_sql.explode)
     explode: bool = True
+    #: read the values alone: frames of the one column `v`, in no defined order, for figures that do
+    #: not depend on the order or the time (counts, rates, percentiles). An index can then answer a read
+    #: on its own (an LLM span's TTFT: idx_spans_kind_ttft instead of 100k row lookups at 1M spans).
+    values_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.values_only and self.group_by:
+            raise ValueError("values_only reads no group_by dimension; read the frame with its columns")
 
 
 def _dims(names: "tuple[str, ...] | list[str]") -> list[cohorts.Dimension]:
@@ -93,11 +102,20 @@ def _fetch(db: sqlite_utils.Database, sql: str, params: list[Any], group_by: tup
 
 def sample_sql(db: sqlite_utils.Database, source: str, value_sql: str, where: list[str],
                params: list[Any], query: SampleQuery) -> tuple[str, list[Any]]:
-    """The SELECT `query_samples` runs (t, v, group dims, trace id) and its parameters."""
+    """The SELECT `query_samples` runs (t, v, group dims, trace id; v alone for values_only) and its
+    parameters."""
     frm, tcol, tid, clauses, all_params = _sample_from(db, source, where, params, query)
     clauses = [*clauses, f"({value_sql}) IS NOT NULL"]
+    if query.values_only:
+        return f"SELECT {value_sql} FROM {frm} WHERE {' AND '.join(clauses)}", all_params
     return f"SELECT {tcol}, {value_sql}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE " \
         f"{' AND '.join(clauses)}", all_params
+
+
+def _all_timed(db: sqlite_utils.Database, source: str) -> bool:
+    """Whether every row a sample of `source` comes from has its time (a probe of the start index)."""
+    table = "spans" if source == "span" else "traces"
+    return not db.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE start_ns IS NULL)").fetchone()[0]
 
 
 def _sample_from(db: sqlite_utils.Database, source: str, where: list[str], params: list[Any],
@@ -118,7 +136,10 @@ def _sample_from(db: sqlite_utils.Database, source: str, where: list[str], param
     else:  # pragma: no cover - programming error
         raise ValueError(source)
     scope_where, scope_params = _scope_sql(source, query.scope, db)
-    clauses = [*where, *scope_where, f"{tcol} IS NOT NULL"]
+    # a sample has a time; when reading values alone and every row has one, saying so would only keep an
+    # index from answering the read on its own
+    timed = [] if query.values_only and _all_timed(db, source) else [f"{tcol} IS NOT NULL"]
+    clauses = [*where, *scope_where, *timed]
     all_params = [*params, *scope_params]
     if query.filters is not None and not query.filters.is_empty():
         from .query import trace_ids_sql
@@ -146,8 +167,14 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
     bounds applied. Rows with a NULL value are not samples."""
     sql, all_params = sample_sql(db, source, value_sql, where, params, query)
     register_functions(db)
+    if query.values_only:
+        return _values(db.execute(sql, all_params).fetchall())
     frame = _fetch(db, sql, all_params, query.group_by)
     return _explode(frame, query)
+
+
+def _values(rows: list[tuple[Any, ...]], column: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({"v": np.asarray([r[column] for r in rows], dtype=np.float64)})
 
 
 def _explode(frame: pd.DataFrame, query: SampleQuery) -> pd.DataFrame:
@@ -214,6 +241,10 @@ def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: Sa
     cond_params = [p for r in reads for p in r.params]
     flags = "".join(f", {c}, {r.value_sql}" for c, r in zip(conds, reads))
     where_sql = " AND ".join([*clauses, "(" + " OR ".join(conds) + ")"])
+    if query.values_only:
+        rows = db.execute(f"SELECT 0{flags} FROM {frm} WHERE {where_sql}",
+                          [*cond_params, *base_params, *cond_params]).fetchall()
+        return [_values([r for r in rows if r[1 + 2 * i] == 1], 2 + 2 * i) for i in range(len(reads))]
     sql = (f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE {where_sql} "
            f"ORDER BY {_ROW_ORDER[source]}")
     rows = db.execute(sql, [*cond_params, *base_params, *cond_params]).fetchall()
@@ -275,13 +306,13 @@ def register_functions(db: sqlite_utils.Database) -> None:
     registered = getattr(db, "_td_text_functions", None)
     if registered is not None and registered[0] is db.conn and registered[1] == detector:
         return
-    refusal = text_checks.Remembered(
+    refusal = _OnFirstUse(lambda: text_checks.Remembered(
         db, text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)),
-        lambda text: int(detector.is_refusal(_text(text))))
+        lambda text: int(detector.is_refusal(_text(text)))))
     db.conn.create_function("td_is_refusal", 1, refusal, deterministic=True)
     # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
-    pii = text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
-                                 lambda text: int(bool(text) and bool(redact.find_pii(text))))
+    pii = _OnFirstUse(lambda: text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
+                                                     lambda text: int(bool(text) and bool(redact.find_pii(text)))))
     db.conn.create_function("td_has_pii", 1, pii, deterministic=True)
     try:
         db._td_text_functions = (db.conn, detector, [refusal, pii])  # type: ignore[attr-defined]
@@ -289,12 +320,28 @@ def register_functions(db: sqlite_utils.Database) -> None:
         pass
 
 
+class _OnFirstUse:
+    """A remembered text check made when it first checks a text: loading its verdicts reads every one
+    kept (~0.15 s for the two checks at 1M spans), and most sample reads check no text."""
+
+    def __init__(self, make: "Callable[[], text_checks.Remembered]") -> None:
+        self.make = make
+        self.checker: "text_checks.Remembered | None" = None
+
+    def __call__(self, text: Any) -> int:
+        if self.checker is None:
+            self.checker = self.make()
+        return self.checker(text)
+
+
 def save_text_checks(db: sqlite_utils.Database) -> int:
     """Keep the text verdicts found on this connection in the database (see store.text_checks)."""
     from . import text_checks
 
     registered = getattr(db, "_td_text_functions", None)
-    return text_checks.save(db, registered[2]) if registered is not None else 0
+    if registered is None:
+        return 0
+    return text_checks.save(db, [c.checker for c in registered[2] if c.checker is not None])
 
 
 # ---------------------------------------------------------------------------------------------
