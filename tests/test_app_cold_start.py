@@ -168,3 +168,37 @@ def test_the_key_figures_load_no_text_verdicts(copy_db) -> None:
         checked = _statements(ws, lambda: signals.samples(ws.db, refusals, signals.SampleQuery({}, ())))
         assert len([s for s in checked if "FROM text_checks WHERE checker" in s]) == 1
 
+
+
+def test_the_key_figures_compile_no_text_check(sample_db_path) -> None:
+    """The refusal detector's patterns and the PII detectors (the ingest package) load when a text is
+    first checked; the sidebar, the trace count and the key figures check none."""
+    out = _python(f"""
+import sys
+import tracedesk
+from tracedesk.app import ui
+from tracedesk.store.query import Filters
+with tracedesk.open({sample_db_path!r}) as ws:
+    ui.sidebar_options(ws), ws.count_traces(Filters()), ws.kpis(Filters())
+    print("tracedesk.analysis.refusals" in sys.modules, "tracedesk.ingest.redact" in sys.modules)
+    ws.signals_over_time(Filters())  # reads the refusal rate
+    print("tracedesk.analysis.refusals" in sys.modules)
+""")
+    assert out.splitlines() == ["False False", "True"]
+
+
+def test_the_phrase_setting_is_the_refusal_modules() -> None:
+    from tracedesk.analysis import refusals
+    from tracedesk.store import samples
+
+    assert samples._PHRASES_SETTING == refusals.SETTING_KEY
+
+
+def test_a_bad_stored_phrase_list_is_still_an_error_at_the_first_read(copy_db) -> None:
+    with tracedesk.open(copy_db) as ws:
+        from tracedesk import store
+
+        store.set_setting(ws.db, "refusal_phrases", {"extra": "not a list"})
+    with tracedesk.open(copy_db) as ws:
+        with pytest.raises(ValueError, match="refusal_phrases.extra must be a list of phrases"):
+            ws.kpis(Filters())

@@ -297,32 +297,48 @@ def _frame(t: np.ndarray, v: np.ndarray, columns: _Columns, idx: np.ndarray,
 def register_functions(db: sqlite_utils.Database) -> None:
     """SQL functions the sample queries call (the refusal check runs inside the one query). Verdicts
     are remembered per text (store.text_checks; `save_text_checks` keeps them in the database)."""
-    from ..analysis import refusals
-    from ..ingest import redact
-    from . import blobs, text_checks
+    from . import blobs, get_setting
 
     blobs.codec(db)  # td_json(): messages and documents are stored deflated
-    detector = refusal_detector(db)
+    phrases = get_setting(db, _PHRASES_SETTING)
     registered = getattr(db, "_td_text_functions", None)
-    if registered is not None and registered[0] is db.conn and registered[1] == detector:
+    if registered is not None and registered[0] is db.conn and registered[1] == phrases:
         return
-    refusal = _OnFirstUse(lambda: text_checks.Remembered(
-        db, text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)),
-        lambda text: int(detector.is_refusal(_text(text)))))
+    # the detector's patterns take ~0.15 s to compile: made when a text is first checked, but phrase
+    # lists the user stored are checked now (a bad one is an error naming the setting, as before)
+    stored = refusal_detector(db) if phrases else None
+
+    def refusal_check() -> "text_checks.Remembered":
+        from ..analysis import refusals
+        from . import text_checks
+
+        detector = stored if stored is not None else refusals.detector_from_setting(phrases)
+        return text_checks.Remembered(
+            db, text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)),
+            lambda text: int(detector.is_refusal(_text(text))))
+
+    def pii_check() -> "text_checks.Remembered":
+        from ..ingest import redact  # the ingest package and its patterns (~0.2 s): when a text is checked
+        from . import text_checks
+
+        return text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
+                                      lambda text: int(bool(text) and bool(redact.find_pii(text))))
+
+    refusal = _OnFirstUse(refusal_check)
     db.conn.create_function("td_is_refusal", 1, refusal, deterministic=True)
     # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
-    pii = _OnFirstUse(lambda: text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
-                                                     lambda text: int(bool(text) and bool(redact.find_pii(text)))))
+    pii = _OnFirstUse(pii_check)
     db.conn.create_function("td_has_pii", 1, pii, deterministic=True)
     try:
-        db._td_text_functions = (db.conn, detector, [refusal, pii])  # type: ignore[attr-defined]
+        db._td_text_functions = (db.conn, phrases, [refusal, pii])  # type: ignore[attr-defined]
     except AttributeError:  # an object that takes no attributes: registered again next time
         pass
 
 
 class _OnFirstUse:
     """A remembered text check made when it first checks a text: loading its verdicts reads every one
-    kept (~0.15 s for the two checks at 1M spans), and most sample reads check no text."""
+    kept (~0.15 s for the two checks at 1M spans) and the PII check imports the ingest package, while
+    most sample reads check no text."""
 
     def __init__(self, make: "Callable[[], text_checks.Remembered]") -> None:
         self.make = make
@@ -500,6 +516,10 @@ _REFUSAL_TEXT = "substr(CAST(s.output_text AS BLOB), 1, 3200)"
 
 def _text(value: str | bytes | None) -> str | None:
     return value.decode("utf-8", errors="ignore") if isinstance(value, bytes) else value
+
+
+#: analysis.refusals.SETTING_KEY (not imported for it: that module compiles its patterns on import)
+_PHRASES_SETTING = "refusal_phrases"
 
 
 def refusal_detector(db: sqlite_utils.Database) -> "RefusalDetector":
