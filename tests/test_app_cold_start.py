@@ -1,8 +1,7 @@
 """The app's cold start: `tracedesk app` execs the server without loading pandas first, a page's first
-imports hold no chart or graph library (altair, networkx load on first use), the server reads the first
-page's first figures while the browser loads (`ui.warm_first_look` from `serve.preload`), and the key
-figures read each order-free signal as values alone (one index for the TTFT of every LLM span) with the
-very same numbers."""
+imports hold no chart or graph library (altair, networkx load on first use; the server's preload
+imports them last), and the key figures read each order-free signal as values alone (one index for the
+TTFT of every LLM span) with the very same numbers, checking no text."""
 from __future__ import annotations
 
 import sqlite3
@@ -16,7 +15,7 @@ import pytest
 import tracedesk
 from tracedesk import signals
 from tracedesk.analysis import metrics
-from tracedesk.app import serve, ui
+from tracedesk.app import serve
 from tracedesk.store.query import Filters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,9 +38,11 @@ print(build, "tracedesk.app.serve" in cmd, "pandas" in sys.modules, "sqlite_util
 
 
 def test_a_pages_first_imports_hold_no_chart_or_graph_library() -> None:
+    before_charts = serve.PRELOAD[:serve.PRELOAD.index("tracedesk.charts.workbench")]
+    assert set(serve.PRELOAD) - set(before_charts) == {"tracedesk.charts.workbench", "tracedesk.charts.changes"}
     out = _python(f"""
 import importlib, sys
-for name in {serve.PRELOAD!r}:
+for name in {before_charts!r}:
     importlib.import_module(name)
 from tracedesk import charts
 print("altair" in sys.modules, "networkx" in sys.modules)
@@ -76,32 +77,6 @@ def _statements(ws: tracedesk.Workspace, fn) -> list[str]:
     finally:
         ws.db.conn.set_trace_callback(None)
     return statements
-
-
-def _selects(ws: tracedesk.Workspace, fn) -> list[str]:
-    return [s for s in _statements(ws, fn) if s.removeprefix("-- ").lstrip().upper().startswith("SELECT")]
-
-
-def _first_look(ws: tracedesk.Workspace) -> tuple:
-    return ui.sidebar_options(ws), ws.count_traces(Filters()), ws.kpis(Filters())
-
-
-def test_the_preload_reads_the_first_figures_a_page_shows(copy_db, monkeypatch) -> None:
-    monkeypatch.setenv("TRACEDESK_DB", copy_db)
-    serve.preload(modules=("tracedesk.app.ui",), after=())
-    ws = ui.open_workspace(copy_db)
-    seen: list[tuple] = []
-    assert _selects(ws, lambda: seen.append(_first_look(ws))) == []  # all kept by the workspace
-    with tracedesk.open(copy_db) as fresh:
-        assert seen[0] == _first_look(fresh)
-        assert seen[0][2]["traces"] == fresh.count_traces() > 0
-
-
-def test_the_preload_creates_no_database(tmp_path, monkeypatch) -> None:
-    missing = tmp_path / "none.db"
-    monkeypatch.setenv("TRACEDESK_DB", str(missing))
-    serve.preload(modules=("tracedesk.app.ui",), after=())
-    assert not missing.exists()
 
 
 #: signals the key figures, time series and cohort matrices read, and span-level ones
@@ -172,14 +147,13 @@ def test_the_key_figures_load_no_text_verdicts(copy_db) -> None:
 
 def test_the_key_figures_compile_no_text_check(sample_db_path) -> None:
     """The refusal detector's patterns and the PII detectors (the ingest package) load when a text is
-    first checked; the sidebar, the trace count and the key figures check none."""
+    first checked; the sidebar's lists, the trace count and the key figures check none."""
     out = _python(f"""
 import sys
 import tracedesk
-from tracedesk.app import ui
 from tracedesk.store.query import Filters
 with tracedesk.open({sample_db_path!r}) as ws:
-    ui.sidebar_options(ws), ws.count_traces(Filters()), ws.kpis(Filters())
+    ws.time_bounds(), ws.values("model"), ws.count_traces(Filters()), ws.kpis(Filters())
     print("tracedesk.analysis.refusals" in sys.modules, "tracedesk.ingest.redact" in sys.modules)
     ws.signals_over_time(Filters())  # reads the refusal rate
     print("tracedesk.analysis.refusals" in sys.modules)

@@ -109,24 +109,6 @@ def require_workspace(path: str | None = None, *, allow_empty: bool = False) -> 
     return ws
 
 
-def warm_first_look(path: str | None = None) -> None:
-    """Read what a page's first run shows before anything else, at the filters a new session starts with
-    (none): the sidebar's option lists, the trace count and the key figures. The workspace keeps them
-    until the data changes, so a first page run finds them read (tracedesk.app.serve calls this as the
-    server starts, while the browser is still loading). Nothing happens for a missing or empty database."""
-    from ..store.query import Filters
-
-    path = path or db_path()
-    if path == ":memory:" or not Path(path).expanduser().exists():
-        return
-    ws = open_workspace(str(Path(path).expanduser()))
-    if ws.is_empty():
-        return
-    sidebar_options(ws)
-    ws.count_traces(Filters())
-    ws.kpis(Filters())
-
-
 def live_handle(path: str | None = None) -> "LiveHandle":
     """The receiver handle of the app's database: `ws.live` once the file exists, else one by path (the
     receiver creates the file; looking at the Live page never does)."""
@@ -278,31 +260,20 @@ def time_range_picker(container: Any, cur: "Filters", lo: int | None, hi: int | 
     return start, end
 
 
-def sidebar_options(ws: "Workspace") -> dict[str, Any]:
-    """What the shared filters list, but the tags (drawn once the page has run): the time bounds, each
-    trace-level dimension's values, the models, agents, span kinds and evaluators. The workspace keeps
-    them until the data changes."""
-    from .. import cohorts
-
-    return {"bounds": ws.time_bounds(),
-            "dims": {dim: ws.values(dim) for dim in cohorts.browse_names(cohorts.TRACE) + ws.extra_dimensions()},
-            "model": ws.values("model"), "agent_name": ws.values("agent_name"), "kind": ws.values("kind"),
-            "evaluators": ws.evaluator_names()}
-
-
 def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     """Draw the shared filters in the sidebar and return the choice."""
     from ..store.query import Filters
+    from .. import cohorts
 
     cur = current_filters()
     sb = st.sidebar
     sb.header("Filters")
-    opts = sidebar_options(ws)
-    lo, hi = opts["bounds"]
+    lo, hi = ws.time_bounds()
     f = Filters()
     f.start_ns, f.end_ns = time_range_picker(sb, cur, lo, hi)
     # trace-level dimensions here; model and agent (span-level) have their own pickers below
-    for dim, options in opts["dims"].items():
+    for dim in cohorts.browse_names(cohorts.TRACE) + ws.extra_dimensions():
+        options = ws.values(dim)
         if not options:
             continue
         chosen = [v for v in cur.dims.get(dim, []) if v in options]
@@ -310,7 +281,7 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
         if values:
             f.dims[dim] = list(values)
     for attr, source, label in (("models", "model", "model"), ("agents", "agent_name", "agent")):
-        options = opts[source]
+        options = ws.values(source)
         if options:
             chosen = [v for v in getattr(cur, attr) if v in options]
             setattr(f, attr, list(sb.multiselect(label, options, key=_seed(attr, chosen))))
@@ -337,12 +308,12 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
             chosen_key = _seed("tags_chosen", list(cur.tags))
             f.tags = list(st.session_state[chosen_key])
             deferred.append(lambda slot=st.container(), key=chosen_key: _tag_picker(ws, slot, key))
-        kinds = opts["kind"]
+        kinds = ws.values("kind")
         f.kinds = list(st.multiselect("span kind", kinds, key=_seed("kinds", [k for k in cur.kinds if k in kinds])))
         statuses = ["ERROR", "OK", "UNSET"]
         f.statuses = list(st.multiselect("span status", statuses,
                                          key=_seed("statuses", [s for s in cur.statuses if s in statuses])))
-        names = opts["evaluators"]
+        names = ws.evaluator_names()
         if names:
             current = next(iter(cur.scores), None)
             ev = st.selectbox("evaluator score", ["(any)", *names],
