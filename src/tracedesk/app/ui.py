@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,8 +68,13 @@ def open_workspace(path: str) -> "Workspace":
     return Workspace(path)
 
 
+#: Set once a page's script has run in this process (the server's preload stops then: app/serve.py).
+PAGE_RUN = threading.Event()
+
+
 def page_setup(title: str) -> None:
     """Wide layout and a title; the first call on every page."""
+    PAGE_RUN.set()
     st.set_page_config(page_title=f"{title} · tracedesk", page_icon=":mag:", layout="wide")
     st.title(title)
 
