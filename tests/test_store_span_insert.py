@@ -1,4 +1,5 @@
-"""The writer's span insert marks exactly the dirty hours the span triggers would, with them switched off."""
+"""The writer's span and trace-summary inserts mark exactly the dirty hours the triggers would, with them
+switched off."""
 from __future__ import annotations
 
 import platform
@@ -61,7 +62,8 @@ _batches = st.lists(
 @given(_batches)
 def test_the_dirty_hours_equal_the_triggers_for_new_replaced_and_unchanged_spans(tmp_path_factory, spec):
     """Spans new, re-sent unchanged, and replaced with another start hour (also before 1970, ~490k hours
-    before T0, where SQL division truncates toward zero), over several batches."""
+    before T0, where SQL division truncates toward zero), over several batches: trace summaries are
+    written new, merged (replacing the row, whose old hours must be marked) and recomputed."""
     batches = [[_span(t, s, h, m, n) for t, s, h, m, n in batch] for batch in spec]
     folder = tmp_path_factory.mktemp("dirty")
     fast = _write(str(folder / "fast.db"), batches, span_insert._SWITCH)
@@ -69,7 +71,8 @@ def test_the_dirty_hours_equal_the_triggers_for_new_replaced_and_unchanged_spans
     assert fast[0] == slow[0] and fast[1] == slow[1]
     if span_insert.available():
         assert any(s.startswith("INSERT OR IGNORE INTO feed_dirty SELECT DISTINCT") for s in fast[2])
-        assert not any(s.startswith("ROLLBACK TO td_span_insert") for s in fast[2])
+        assert "SAVEPOINT td_summary_insert" in fast[2]  # trace summaries took the same path
+        assert not any(s.startswith("ROLLBACK TO td_") for s in fast[2])
 
 
 def test_a_stored_span_the_writer_took_for_new_is_written_again_with_the_triggers(tmp_path):

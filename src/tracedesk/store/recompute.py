@@ -19,8 +19,9 @@ import sqlite_utils
 
 from ..ingest.trace_links import LinkRow, UsageRow, prefer_reported, resolve_links
 from . import blobs
+from .span_insert import insert_summaries
 from .summaries import (_AGENT, _COST_SOURCE, _CONVENTION, _END, _HANDOFF_FROM, _HANDOFF_TO, _IN, _KIND, _OUT,
-                        _PARENT, _SID, _SPAN_SELECT, _START, _TRACE_INSERT, summarize,
+                        _PARENT, _SID, _SPAN_SELECT, _START, _T, _TRACE_INSERT, summarize,
                         usage_flags)
 
 # trace_id, the summary columns, usage_counted, and (AGENT spans only) whether the agent name was guessed
@@ -85,7 +86,7 @@ def recompute_traces(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> Non
             db.conn.executemany("UPDATE spans SET handoff_from = ?, handoff_to = ? "
                                 "WHERE trace_id = ? AND span_id = ?", handoffs)
         if summaries_out:
-            db.conn.executemany(_TRACE_INSERT, summaries_out)
+            insert_summaries(db.conn, _TRACE_INSERT, summaries_out, _T["start_ns"], _T["end_ns"])
         _orphans_of(db, chunk, orphans)
 
 

@@ -363,7 +363,9 @@ def apply_batch(db: sqlite_utils.Database, rows: list[tuple[Any, ...]], steps: l
                 fallback: set[str]) -> None:
     """Write what plan_batch computed (after the spans are inserted), then recompute the fallbacks."""
     if rows:
-        db.conn.executemany(_TRACE_INSERT, rows)
+        from .span_insert import insert_summaries
+
+        insert_summaries(db.conn, _TRACE_INSERT, rows, _T["start_ns"], _T["end_ns"])
     for kind, payload in steps:
         if kind == "set":
             trace_id, orphans = payload
