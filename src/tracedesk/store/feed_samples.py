@@ -249,29 +249,50 @@ def _write(conn: sqlite3.Connection, sid: int, frame: pd.DataFrame, group_by: Se
         return
     t = frame["t"].to_numpy(np.int64)
     v = frame["v"].to_numpy(np.float64)
-    dims = [_cells_of(frame[g]) for g in group_by]
     hour = t // NS_PER_HOUR
     cuts = np.flatnonzero(np.diff(hour)) + 1
+    starts = np.concatenate([[0], cuts]).astype(np.int64)
+    ends = np.concatenate([cuts, [len(t)]]).astype(np.int64)
+    chunk = np.repeat(np.arange(len(starts)), ends - starts)
+    # every chunk's local codes at once (one pass per dimension, not one factorize per chunk and dimension)
+    dims = [_local_codes(*_cells_of(frame[g]), chunk, len(starts)) for g in group_by]
+    # times as differences from the previous one (the first of each chunk from 0): sorted, so they deflate well
+    dt = np.diff(t, prepend=0)
+    dt[starts] = t[starts]
+    dt_bytes = dt.astype("<i8")
+    v_bytes = v.astype("<f8")
     rows = []
-    for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(t)]):
-        codes = []
-        cells = []
-        for c, u in dims:
-            local, uniq = pd.factorize(c[a:b])
-            present = uniq >= 0
-            # -1 (no value) stays -1; the others index this chunk's own cells
-            remap = np.where(present, np.cumsum(present) - 1, -1)
-            codes.append(remap[local].astype(np.int32))
-            cells.append([u[int(x)] for x in uniq[present]])
+    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+        cells = [per_chunk[i] for _codes, per_chunk in dims]
         # the narrowest integer that holds the chunk's codes (its width is the blob's length / n / k)
         widest = max((len(c) for c in cells), default=0)
         dtype = "<i1" if widest < 127 else "<i2" if widest < 32_767 else "<i4"
-        blob = _pack(np.stack(codes, axis=1).astype(dtype).tobytes()) if codes else None
-        # times as differences from the previous one (the first from 0): sorted, so they deflate well
-        rows.append((sid, int(hour[a]), b - a, _pack(np.diff(t[a:b], prepend=0).astype("<i8").tobytes()),
-                     _pack(v[a:b].astype("<f8").tobytes()),
+        blob = (_pack(np.stack([codes[a:b] for codes, _c in dims], axis=1).astype(dtype).tobytes())
+                if dims else None)
+        rows.append((sid, int(hour[a]), b - a, _pack(dt_bytes[a:b].tobytes()), _pack(v_bytes[a:b].tobytes()),
                      blob, json.dumps(cells)))
     conn.executemany("INSERT INTO feed_chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _local_codes(codes: np.ndarray, cells: list[Any], chunk: np.ndarray, n_chunks: int
+                 ) -> tuple[np.ndarray, list[list[Any]]]:
+    """Per row, the code of its cell among its chunk's cells, those numbered in order of first
+    appearance in the chunk (-1 stays -1: no value); and each chunk's cells in that order."""
+    width = len(cells) + 1
+    key = chunk.astype(np.int64) * width + (codes.astype(np.int64) + 1)
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    cell = uniq % width - 1  # global code of each (chunk, cell) pair; -1: no value
+    of_chunk = uniq // width
+    valid = np.flatnonzero(cell >= 0)
+    order = valid[np.argsort(first[valid], kind="stable")]  # by chunk, then by first appearance in it
+    ranked_chunk = of_chunk[order]
+    chunk_start = np.searchsorted(ranked_chunk, np.arange(n_chunks))
+    local = np.full(len(uniq), -1, dtype=np.int64)
+    local[order] = np.arange(len(order)) - chunk_start[ranked_chunk]
+    bounds = [*chunk_start.tolist(), len(order)]
+    ranked_cells = cell[order].tolist()
+    per_chunk = [[cells[x] for x in ranked_cells[bounds[i]:bounds[i + 1]]] for i in range(n_chunks)]
+    return local[inverse.reshape(-1)], per_chunk
 
 
 def _pack(data: bytes) -> bytes:

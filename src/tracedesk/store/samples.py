@@ -316,7 +316,7 @@ def register_functions(db: sqlite_utils.Database) -> None:
     db.conn.create_function("td_is_refusal", 1, refusal, deterministic=True)
     # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
     pii = text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
-                                 lambda text: int(bool(text) and bool(redact.find_pii(text))))
+                                 lambda text: int(redact.has_pii(text)))
     db.conn.create_function("td_has_pii", 1, pii, deterministic=True)
     try:
         db._td_text_functions = (db.conn, detector, [refusal, pii])  # type: ignore[attr-defined]
