@@ -92,11 +92,9 @@ def _exact(op: Any, av: Any) -> Strings | None:
             e = _exact_seq(list(sub))
             if e is None:
                 return None
-            acc: Strings = frozenset(("",))
+            acc: Strings | None = frozenset(("",))
             for _ in range(lo):
-                acc = _product(acc, e)
-                if acc is None:
-                    return None
+                acc = _product(acc, e) if acc is not None else None
             return acc
         return None
     return None

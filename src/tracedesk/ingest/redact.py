@@ -114,15 +114,17 @@ def has_pii(text: str | None) -> bool:
         return True
     if "@" in text and _EMAIL.search(text):
         return True
-    if any(iban_ok(m.group()) for m in _IBAN.finditer(text)):
+    # (a search first: most texts have no candidate at all, and finditer costs a generator per text)
+    if _IBAN.search(text) and any(iban_ok(m.group()) for m in _IBAN.finditer(text)):
         return True
     if not _DIGIT_RUN.search(text):
         return False
     if _SSN.search(text):
         return True
-    if any(7 <= sum(c.isdigit() for c in m.group()) <= 15 for m in _PHONE.finditer(text)):
+    if _PHONE.search(text) and any(7 <= sum(c.isdigit() for c in m.group()) <= 15 for m in _PHONE.finditer(text)):
         return True
-    return any(13 <= len(d := re.sub(r"\D", "", m.group())) <= 19 and luhn_ok(d) for m in _CARD.finditer(text))
+    return bool(_CARD.search(text)) and any(13 <= len(d := re.sub(r"\D", "", m.group())) <= 19 and luhn_ok(d)
+                                            for m in _CARD.finditer(text))
 
 
 # Cheap gate before the six detectors: every detector needs an '@', a run of digits or a key prefix.

@@ -36,7 +36,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,8 @@ MAX_RANGES = 4
 VERSION = 3
 
 Wanted = Sequence[tuple[str, dict[str, Any], tuple[str, ...]]]  # (name, signal document, group_by)
+#: progress(done, total, what): told before each step of a refresh (steps done so far, of total)
+Progress = Callable[[int, int, str], None]
 
 
 def _checkers(db: sqlite_utils.Database) -> str:
@@ -109,7 +111,7 @@ def _ranges(marks: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None:
+def _current(db: sqlite_utils.Database, wanted: Wanted, progress: Progress | None = None) -> dict[str, int] | None:
     """Set ids of the wanted signals, refreshed first when some hour is dirty or some set is missing;
     None when that cannot happen now."""
     try:
@@ -127,7 +129,7 @@ def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None
         known = {}
     if not dirty and len(known) == len(keys) and all(k in known for k in keys.values()):
         return {name: known[k] for name, k in keys.items()}
-    return refresh(db, families)
+    return refresh(db, families, progress)
 
 
 def _reinstall(db: sqlite_utils.Database) -> bool:
@@ -154,14 +156,15 @@ def _reinstall(db: sqlite_utils.Database) -> bool:
     return True
 
 
-def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]
-            ) -> dict[str, int] | None:
+def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]],
+            progress: Progress | None = None) -> dict[str, int] | None:
     """Rebuild the dirty hours of every set (a missing set: all of it); drop the sets not asked for.
 
     The rows are read in a plain (deferred) transaction, so a writer (the receiver) is not held up
     while they are read; the chunks are then written in the same transaction, which fails at once if
     someone wrote in between (its snapshot is stale): then it runs again holding the write lock from
-    the start. None when the file cannot be written (the caller reads raw rows)."""
+    the start. None when the file cannot be written (the caller reads raw rows). `progress(done, total,
+    what)` is told before each step (the first refresh after a bulk ingest reads every row: seconds)."""
     from .samples import register_functions, save_text_checks
 
     conn = db.conn
@@ -171,7 +174,7 @@ def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...]
     for begin in ("BEGIN", "BEGIN IMMEDIATE"):
         try:
             conn.execute(begin)
-            ids = _refresh(conn, db, families)
+            ids = _refresh(conn, db, families, progress)
         except sqlite3.OperationalError as exc:
             conn.rollback()
             if begin == "BEGIN" and ("locked" in str(exc) or "busy" in str(exc)):
@@ -187,7 +190,8 @@ def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...]
 
 
 def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
-             families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]) -> dict[str, int]:
+             families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]],
+             progress: Progress | None = None) -> dict[str, int]:
     from . import feed
 
     known = dict(conn.execute("SELECT key, id FROM feed_sample_sets").fetchall())
@@ -195,7 +199,7 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
     dirty = _ranges(marks)
     wanted_keys = {k for _f, _g, keyed in families for _n, k in keyed}
     # read first (no lock held yet) ...
-    reads = []
+    plan = []
     for fam, group_by, keyed in families:
         whole = any(k not in known for _n, k in keyed)  # a new member: the family is read once, whole
         ranges: list[tuple[int, int] | None] = [None] if whole else list(dirty)
@@ -203,10 +207,16 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
             # one read over the hours from the first dirty one to the last: the evaluations' read is
             # driven by the evaluator name (not time), so each range would read them all again
             ranges = [(dirty[0][0], dirty[-1][1])]
-        for r in ranges:
-            since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
-            until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
-            reads.append((keyed, group_by, whole, r, feed.read_family(db, fam, group_by, since, until)))
+        plan += [(fam, keyed, group_by, whole, r) for r in ranges]
+    reads = []
+    for i, (fam, keyed, group_by, whole, r) in enumerate(plan):
+        if progress is not None:
+            progress(i, len(plan) + 1, f"reading {_what(fam)}")
+        since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
+        until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
+        reads.append((keyed, group_by, whole, r, feed.read_family(db, fam, group_by, since, until)))
+    if progress is not None:
+        progress(len(plan), len(plan) + 1, "storing the samples")
     # ... then write
     for key, sid in known.items():
         if key not in wanted_keys:
@@ -230,6 +240,15 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
             _write(conn, ids[name], frames[name], group_by)
     conn.executemany("DELETE FROM feed_dirty WHERE lo = ? AND hi = ?", marks)
     return ids
+
+
+def _what(fam: Any) -> str:
+    """What a family reads, in a user's words (for progress messages)."""
+    if fam.source == "span":
+        if tuple(fam.where) == ("s.kind = ?",) and fam.params:
+            return f"{fam.params[0]} spans"
+        return "answers (root spans)" if "s.parent_span_id IS NULL" in fam.where else "spans"
+    return {"trace": "traces", "eval": "evaluations"}.get(fam.source, fam.source)
 
 
 def _cells_of(col: pd.Series) -> tuple[np.ndarray, list[Any]]:
@@ -346,8 +365,8 @@ def _read(conn: sqlite3.Connection, sid: int, group_by: Sequence[str], since_ns:
     return frame
 
 
-def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | None, until_ns: int | None
-                  ) -> dict[str, pd.DataFrame] | None:
+def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | None, until_ns: int | None,
+                  progress: Progress | None = None) -> dict[str, pd.DataFrame] | None:
     """`store.feed.signal_frames` from the stored samples (refreshed first when stale), or None when
     they cannot be brought up to date (the caller reads raw rows). Kept on the connection per data
     version; frames are shared: read-only."""
@@ -356,7 +375,7 @@ def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | Non
     key = ("stored", tuple((n, repr(sorted(sig.items())), tuple(g)) for n, sig, g in wanted), since_ns, until_ns)
     if key in feed._cache(db):
         return dict(feed._cache(db)[key])
-    ids = _current(db, wanted)
+    ids = _current(db, wanted, progress)
     if ids is None:
         return None
     by_name = {n: tuple(g) for n, _s, g in wanted}

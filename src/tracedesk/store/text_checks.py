@@ -22,6 +22,8 @@ import sqlite_utils
 TABLE = "text_checks"
 #: verdicts a connection keeps in memory per checker (beyond that they are checked again)
 MEMORY_LIMIT = 1_000_000
+#: characters (or bytes) of texts a connection keeps beside their verdicts (beyond that, looked up by digest)
+SEEN_CHARS = 64_000_000
 
 
 def checker_key(name: str, modules: tuple[Any, ...], settings: Any) -> str:
@@ -46,10 +48,17 @@ class Remembered:
         self.check = check
         self.known: dict[bytes, int] = dict(_load(db, key))
         self.new: dict[bytes, int] = {}
+        # the texts themselves seen on this connection: answers repeat (274k LLM answers, 77k distinct on
+        # the 1M-span week), and a dict lookup by the text costs a fraction of its digest
+        self.seen: dict[Any, int] = {}
+        self._seen_chars = 0
 
     def __call__(self, text: Any) -> int:
         if text is None:
             return self.check(text)
+        hit = self.seen.get(text)
+        if hit is not None:
+            return hit
         d = digest(text)
         hit = self.known.get(d)
         if hit is None:
@@ -57,6 +66,10 @@ class Remembered:
             if len(self.known) < MEMORY_LIMIT:
                 self.known[d] = hit
                 self.new[d] = hit
+        # texts only: 1, 1.0 and True are one dict key but three texts ("1", "1.0", "True")
+        if isinstance(text, (str, bytes)) and self._seen_chars + len(text) <= SEEN_CHARS:
+            self.seen[text] = hit
+            self._seen_chars += len(text)
         return hit
 
 
