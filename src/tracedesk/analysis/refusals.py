@@ -177,10 +177,18 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n{2,}")
 _LEADING_MARKUP = re.compile(r"^[\s*_#~\-]+")
 
 
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
 def normalise(text: str) -> str:
     """Typography-insensitive lower-case text: NFKC, straight quotes, single spaces."""
-    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
-    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+    # ASCII text is NFKC already and holds no curly quote: only a backtick to straighten (each step
+    # skipped is a pass over the text, ~1 us of the ~7 us an answer costs)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
+    elif "`" in text:
+        text = text.translate(_APOSTROPHES)
+    return _SPACES.sub(" ", text.lower()).strip()
 
 
 _LEAD_TAGS = re.compile(r"^(?:<[a-z][^>]{0,40}>\s*)+")
