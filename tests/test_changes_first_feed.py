@@ -32,7 +32,7 @@ def test_progress_is_reported_while_the_stored_samples_are_built_and_not_after(t
     path = _db(tmp_path)
     heard: list[tuple[int, int, str]] = []
     first = find_changes(connect(path), progress=lambda *a: heard.append(a))
-    assert heard == [(i, len(STEPS), what) for i, what in enumerate(STEPS)]
+    assert heard == [*((i, len(STEPS), what) for i, what in enumerate(STEPS)), (len(STEPS), len(STEPS), "stored")]
     heard.clear()
     again = find_changes(connect(path), progress=lambda *a: heard.append(a))
     assert heard == []  # current: nothing to build, nothing said

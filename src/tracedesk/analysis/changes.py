@@ -1231,7 +1231,8 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
     stored=False reads every sample from the span, trace and evaluation rows (the from-scratch
     computation the stored samples must equal). `progress(done, total, what)` is called before each
     step of bringing the stored samples up to date, when they are stale (after an ingest: every row is
-    read once, seconds at 1M spans); never when they are current."""
+    read once, seconds at 1M spans), and once with done == total when that is over; never when they
+    are current."""
     from ..store import query as q
 
     lo, hi = q.time_bounds(db)

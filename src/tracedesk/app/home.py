@@ -59,8 +59,9 @@ with c2:
 
 def _feed_progress(done: int, total: int, what: str) -> None:
     # the first feed after new data reads every row once (seconds on a big store): show how far it is
-    scanning.progress(done / max(total, 1), text=f"New data since the last look: updating the feed's stored "
-                                                  f"samples (once) — {what} ({done + 1}/{total})")
+    text = (f"New data since the last look: updating the feed's stored samples (once) — {what} ({done + 1}/{total})"
+            if done < total else "Stored samples up to date; scanning every signal and cohort for changes...")
+    scanning.progress(done / max(total, 1), text=text)
 
 
 with feed:

@@ -102,7 +102,8 @@ def _progress_to_stderr(done: int, total: int, what: str) -> None:
 
     if done == 0:
         print("changes: new data since the last feed; updating its stored samples (once)", file=sys.stderr)
-    print(f"changes: [{done + 1}/{total}] {what}", file=sys.stderr, flush=True)
+    if done < total:  # (done == total: over; the findings follow)
+        print(f"changes: [{done + 1}/{total}] {what}", file=sys.stderr, flush=True)
 
 
 def _run_explain(args: argparse.Namespace) -> int:

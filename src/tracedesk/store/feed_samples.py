@@ -51,7 +51,8 @@ MAX_RANGES = 4
 VERSION = 3
 
 Wanted = Sequence[tuple[str, dict[str, Any], tuple[str, ...]]]  # (name, signal document, group_by)
-#: progress(done, total, what): told before each step of a refresh (steps done so far, of total)
+#: progress(done, total, what): told before each step of a refresh (steps done so far, of total), and
+#: once more when it is over (done == total, what "stored")
 Progress = Callable[[int, int, str], None]
 
 
@@ -239,6 +240,8 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
                              [ids[name], r[0], r[1]])
             _write(conn, ids[name], frames[name], group_by)
     conn.executemany("DELETE FROM feed_dirty WHERE lo = ? AND hi = ?", marks)
+    if progress is not None:
+        progress(len(plan) + 1, len(plan) + 1, "stored")
     return ids
 
 

@@ -23,7 +23,7 @@ TABLE = "text_checks"
 #: verdicts a connection keeps in memory per checker (beyond that they are checked again)
 MEMORY_LIMIT = 1_000_000
 #: characters (or bytes) of texts a connection keeps beside their verdicts (beyond that, looked up by digest)
-SEEN_CHARS = 64_000_000
+SEEN_CHARS = 32_000_000
 
 
 def checker_key(name: str, modules: tuple[Any, ...], settings: Any) -> str:
@@ -97,7 +97,7 @@ def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
                 db.conn.execute(f"DELETE FROM {TABLE} WHERE checker >= ? AND checker < ? AND checker != ?",
                                 [f"{name}:", f"{name};", c.key])
                 db.conn.executemany(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?)",
-                                    [(c.key, d, r) for d, r in c.new.items()])
+                                    [(c.key, d, r) for d, r in sorted(c.new.items())])  # in key order: appends
                 written += len(c.new)
     except sqlite3.Error:  # read-only, locked, or full: no verdicts kept, nothing lost
         return 0
