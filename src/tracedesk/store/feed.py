@@ -48,10 +48,15 @@ class Family:
     members: tuple[Member, ...]
 
 
-def _source(source: str, dims: list[Any]) -> tuple[str, str, str]:
-    """FROM clause, time column, ORDER BY clause ("" when the scan's own order is the one wanted)."""
+def _source(source: str, dims: list[Any], table_scan: bool = False) -> tuple[str, str, str]:
+    """FROM clause, time column, ORDER BY clause ("" when the scan's own order is the one wanted).
+
+    table_scan: every span is visited anyway (no bounds, no indexed condition: the root spans of the PII
+    rate): in storage order, not through the start-time index, which looks each row up (0.36 -> 0.23 s
+    CPU at 1M spans). The rows are then sorted by time, ties in storage (rowid) order: the index's order."""
     if source == "span":
-        frm = "spans s LEFT JOIN traces t ON t.trace_id = s.trace_id" if dims else "spans s"
+        spans = "spans s NOT INDEXED" if table_scan else "spans s"
+        frm = f"{spans} LEFT JOIN traces t ON t.trace_id = s.trace_id" if dims else spans
         return frm, "s.start_ns", ""
     if source == "trace":
         return "traces t", "t.start_ns", ""
@@ -74,7 +79,8 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
     categorical (the same values; the feed codes them once). Frames are shared with
     the cache of `signal_frames`: treat them as read-only."""
     dims = _dims(tuple(group_by))
-    frm, tcol, order = _source(family.source, dims)
+    table_scan = since_ns is None and until_ns is None and not any(w.startswith("s.kind") for w in family.where)
+    frm, tcol, order = _source(family.source, dims, table_scan)
     values: list[str] = []
     params: list[Any] = []
     for m in family.members:
