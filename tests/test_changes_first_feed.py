@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import pandas as pd
 from changes_synth import HOUR, build
 from hypothesis import given, settings
@@ -113,3 +114,47 @@ def test_chunks_of_one_hour_each_keep_their_own_cells(tmp_path):
                                                  np.array([0, 0, 1, 1, 2]), 3)
     assert codes.tolist() == [0, 1, 0, -1, 0]
     assert per_chunk == [["b", "a"], ["a"], ["b"]]
+
+
+@pytest.fixture(scope="module")
+def varied_db(tmp_path_factory) -> str:
+    """Two steady segments and one that sends a trace every fifth hour (a cell absent from most hours)."""
+    path = str(tmp_path_factory.mktemp("varied") / "t.db")
+    segments = {**SEGMENTS, ("search", "initech", "m3"): lambda h: 1 if h % 5 == 2 else 0}
+    build(path, 30, segments, lambda seg, h, k: 0.01 * (1 + k % 3)).conn.close()
+    return path
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.none(), st.integers(-2 * HOUR, 32 * HOUR)), st.one_of(st.none(), st.integers(0, 32 * HOUR)))
+def test_frames_of_a_whole_refresh_equal_the_chunks_read_back(varied_db, since, until):
+    from pandas.testing import assert_frame_equal
+
+    from tracedesk.analysis.changes import DEFAULT_DIMENSIONS, OWN_DIMENSIONS, _group_by, feed_signals
+    from tracedesk.store import feed, query
+
+    t0 = 1_763_942_400_000_000_000
+    since_ns = None if since is None else t0 + since
+    until_ns = None if until is None else t0 + until
+    db = connect(varied_db)
+    wanted = [(s.name, s.signal, _group_by(s, [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS]))
+              for s in feed_signals(query.evaluator_names(db))]
+    db.conn.execute("DELETE FROM feed_chunks")  # as after an ingest: no stored set yet
+    db.conn.execute("DELETE FROM feed_sample_sets")
+    db.conn.commit()
+    fresh: dict[str, pd.DataFrame] = {}
+    ids = feed_samples.refresh(db, feed_samples._families(db, wanted), fresh=fresh)
+    assert ids is not None and set(fresh) == set(ids)  # a first refresh reads every set whole
+    assert {name for name, f in fresh.items() if len(f)} == {  # the sets this traffic has samples of (no root
+        # span has an output: no PII sample; no RETRIEVER or TOOL span, no evaluation)
+        "refusal_rate", "llm_latency", "trace_latency", "cost_per_trace", "error_rate",
+        "tool_calls_per_trace", "llm_calls_per_trace"}
+    for name, _signal, group_by in wanted:
+        got = feed_samples._as_read(fresh[name], group_by, since_ns, until_ns)
+        want = feed_samples._read(db.conn, ids[name], group_by, since_ns, until_ns)
+        assert got is not None
+        assert_frame_equal(got, want, check_exact=True)
+        for g in group_by:
+            if isinstance(want[g].dtype, pd.CategoricalDtype):
+                assert list(got[g].cat.categories) == list(want[g].cat.categories), (name, g)
+    db.conn.close()
