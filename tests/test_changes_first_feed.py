@@ -158,3 +158,28 @@ def test_frames_of_a_whole_refresh_equal_the_chunks_read_back(varied_db, since, 
             if isinstance(want[g].dtype, pd.CategoricalDtype):
                 assert list(got[g].cat.categories) == list(want[g].cat.categories), (name, g)
     db.conn.close()
+
+
+_CELLS = st.one_of(st.none(), st.sampled_from(["billing", "refunds", "", "1", "True", "é", "billing "]),
+                   st.text(max_size=3), st.integers(-2, 2), st.sampled_from([1.0, 0.5, -0.0]), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CELLS, max_size=30))
+def test_code_cells_codes_as_pandas_factorize_did(column):
+    from tracedesk.store.feed import _factorized, code_cells
+
+    codes, cells = code_cells(column)
+    want_codes, want_cells = _factorized(column)
+    assert codes.dtype == np.int64 and codes.tolist() == want_codes.tolist()
+    assert cells.dtype == object and [(type(c), c) for c in cells] == [(type(c), c) for c in want_cells]
+
+
+def test_code_cells_exact():
+    from tracedesk.store.feed import code_cells
+
+    codes, cells = code_cells(["b", None, "a", "b", "a"])
+    assert codes.tolist() == [0, -1, 1, 0, 1] and list(cells) == ["b", "a"]
+    codes, cells = code_cells([1, True, 1.0, None, "1"])  # equal in Python, four cells
+    assert codes.tolist() == [0, 1, 2, -1, 3] and [(type(c).__name__, c) for c in cells] == [
+        ("int", 1), ("bool", True), ("float", 1.0), ("str", "1")]

@@ -132,7 +132,20 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
 
 def code_cells(column: Sequence[Any]) -> tuple[np.ndarray, pd.Index]:
     """Codes of a column's cells into its distinct values (the values as stored: text, or a number
-    from a mapped JSON key), -1 for NULL."""
+    from a mapped JSON key), in order of first appearance, -1 for NULL."""
+    # texts (nearly always): a dict codes them in one pass, ~2x faster than pandas' factorize of an object
+    # array (which first scans it to infer its type); anything else is coded as before
+    index: dict[Any, int] = {None: -1}
+    add = index.setdefault
+    codes = [add(x, len(index) - 1) for x in column]
+    cells = list(index)[1:]
+    if all(type(c) is str for c in cells):
+        return np.array(codes, dtype=np.int64), pd.Index(cells, dtype=object)
+    return _factorized(column)
+
+
+def _factorized(column: Sequence[Any]) -> tuple[np.ndarray, pd.Index]:
+    """code_cells of any values: pandas' factorize, numbers kept apart by type (1, 1.0, True)."""
     values = np.asarray(column, dtype=object)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if any(not isinstance(u, str) for u in uniques):
