@@ -183,3 +183,20 @@ def test_code_cells_exact():
     codes, cells = code_cells([1, True, 1.0, None, "1"])  # equal in Python, four cells
     assert codes.tolist() == [0, 1, 2, -1, 3] and [(type(c).__name__, c) for c in cells] == [
         ("int", 1), ("bool", True), ("float", 1.0), ("str", "1")]
+
+
+def test_a_value_stored_as_the_text_nan_is_a_sample_and_null_is_none(tmp_path):
+    from tracedesk.store.feed import Family, Member, read_family
+
+    path = _db(tmp_path)
+    db = connect(path)
+    traces = [r[0] for r in db.execute("SELECT trace_id FROM traces ORDER BY start_ns LIMIT 3").fetchall()]
+    for i, (tid, score) in enumerate(zip(traces, ("nan", None, 0.25))):  # 'nan' stays TEXT in a REAL column
+        db.conn.execute("INSERT INTO evaluations (id, trace_id, name, score) VALUES (?, ?, 'groundedness', ?)",
+                        [f"e{i}", tid, score])
+    db.conn.commit()
+    fam = Family("eval", ("e.name IN (?)",), ("groundedness",),
+                 (Member("groundedness", "e.score", "e.name = ?", ("groundedness",)),))
+    frame = read_family(db, fam, (), None, None)["groundedness"]
+    values = frame["v"].tolist()
+    assert len(values) == 2 and values[0] != values[0] and values[1] == 0.25  # NaN (from 'nan'), 0.25
