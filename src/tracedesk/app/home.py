@@ -57,6 +57,7 @@ with c2:
                         ("Live", "Live — receive OTLP traffic")):
         st.page_link(ui.page_file(page), label=label)
 
+
 def _feed_progress(done: int, total: int, what: str) -> None:
     # the first feed after new data reads every row once (seconds on a big store): show how far it is
     text = (f"New data since the last look: updating the feed's stored samples (once) — {what} ({done + 1}/{total})"
