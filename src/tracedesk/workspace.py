@@ -486,9 +486,11 @@ class Workspace:
     # -- what changed ------------------------------------------------------------------------------
 
     def changes(self, since: Any = None, until: Any = None, *, dimensions: Sequence[str] | None = None,
-                top: int | None = 20) -> list["Finding"]:
+                top: int | None = 20, progress: Callable[[int, int, str], None] | None = None) -> list["Finding"]:
         """The changes feed over [since, until) (times in any timeutil form; default: all data), ranked by
-        impact. Kept per data version: reruns of a page recompute nothing."""
+        impact. Kept per data version: reruns of a page recompute nothing. `progress(done, total, what)`
+        hears of each step when the feed's stored samples are brought up to date (the first feed after
+        an ingest reads every row once)."""
         from .analysis.changes import find_changes
         from .timeutil import parse_optional_time
 
@@ -497,7 +499,7 @@ class Workspace:
         u_ns = parse_optional_time(until, now_ns=hi, name="until")
         dims = tuple(dimensions) if dimensions else None
         return self.memo(("changes", s_ns, u_ns, dims, top),
-                         lambda db: find_changes(db, s_ns, u_ns, dimensions=dims, top=top))
+                         lambda db: find_changes(db, s_ns, u_ns, dimensions=dims, top=top, progress=progress))
 
     def explain(self, signal: str, since: Any, until: Any, *, baseline_since: Any = None,
                 baseline_until: Any = None, dimensions: Sequence[str] | None = None) -> "Explanation":

@@ -56,8 +56,16 @@ with c2:
                         ("Live", "Live — receive OTLP traffic")):
         st.page_link(ui.page_file(page), label=label)
 
+
+def _feed_progress(done: int, total: int, what: str) -> None:
+    # the first feed after new data reads every row once (seconds on a big store): show how far it is
+    text = (f"New data since the last look: updating the feed's stored samples (once) — {what} ({done + 1}/{total})"
+            if done < total else "Stored samples up to date; scanning every signal and cohort for changes...")
+    scanning.progress(done / max(total, 1), text=text)
+
+
 with feed:
-    findings = ws.changes(filters.start_ns, filters.end_ns, top=10)
+    findings = ws.changes(filters.start_ns, filters.end_ns, top=10, progress=_feed_progress)
     scanning.empty()
     if not findings:
         st.caption("No signal departs from its own baseline in this range (every signal and cohort was scanned; "

@@ -322,7 +322,7 @@ def register_functions(db: sqlite_utils.Database) -> None:
         from . import text_checks
 
         return text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
-                                      lambda text: int(bool(text) and bool(redact.find_pii(text))))
+                                      lambda text: int(redact.has_pii(text)))
 
     refusal = _OnFirstUse(refusal_check)
     db.conn.create_function("td_is_refusal", 1, refusal, deterministic=True)
