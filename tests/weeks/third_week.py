@@ -27,7 +27,7 @@ Evaluations arrive as OTLP log records (`gen_ai.evaluation.result`, with evaluat
 
 Output per day: `waypoint-traces-DATE.otlp.json.gz` (Python services, OTLP/JSON), `waypoint-logs-DATE.otlp.json.gz`
 (evaluation results + GenAI message events), `collector-node-DATE.jsonl` (Node worker, one OTLP request per
-line). `labels.json` is the answer key (not traffic: never ingest it).
+line). `incidents.json` holds the labels: the answer key, not traffic (never ingest it).
 
 Deterministic: one random.Random(seed) drawn in a fixed order; gzip mtime 0; JSON with sorted keys.
 """
@@ -382,6 +382,16 @@ class _Gen:
         self.helpdesk_input_tokens: list[tuple[int, int, float]] = []  # (t, tokens, multiplier)
         self.gpt4o_answers: list[tuple[int, bool]] = []
         self.expected_missing = 0.0
+        self.first: dict[str, int] = {}  # incident -> start of the first trace (or call) showing it
+
+    def hit(self, iid: str, t: int) -> None:
+        """One trace carrying incident iid's symptom; the first one dates when the data can first show it."""
+        self.affected[iid] += 1
+        self.first[iid] = min(self.first.get(iid, t), t)
+
+    def saw_snapshot(self, snapshot: str, t: int) -> None:
+        if snapshot == GPT4O_NEW:
+            self.first["W3-03"] = min(self.first.get("W3-03", t), t)
 
     # -- ids and draws -------------------------------------------------------------------------
     def hex_id(self, nbytes: int) -> str:
@@ -574,7 +584,7 @@ class _Gen:
         n3 = node("generate", 3, cur)
         g_in, g_out = int(self.lognorm(1850, 0.2) * (4.2 if ctx.get("paste") else 1.0)), int(self.lognorm(210, 0.3))
         if ctx.get("paste"):
-            self.affected["W3-N4"] += 1
+            self.hit("W3-N4", t)
         a, b, _ = self.llm_time(cur + MS_NS, 700, g_out, 80)
         if incident:
             body = self.rng.choice([
@@ -615,9 +625,9 @@ class _Gen:
             "output.mime_type": "application/json", "metadata": json.dumps(meta, sort_keys=True), **common})
         self.spans += [(svc, s) for s in [root] + spans]
         if incident:
-            self.affected["W3-01"] += 1
+            self.hit("W3-01", t)
         if blip:
-            self.affected["W3-N1"] += 1
+            self.hit("W3-N1", t)
         # online judge on ~70% of answers, a few seconds to a minute after
         if self.rng.random() < 0.7 and not refused:
             g = self.rng.gauss(0.43 if incident else 0.87, 0.12 if incident else 0.07)
@@ -659,6 +669,7 @@ class _Gen:
         in_tokens = int(self.lognorm(1350, 0.18))
         cur += MS_NS
         snapshot = GPT4O_NEW if active("W3-03", cur) else GPT4O_OLD
+        self.saw_snapshot(snapshot, cur)
         refuse_p = 0.7 if ctx.get("probe") else self.refusal_chance(snapshot, cur)
         refused = self.rng.random() < refuse_p
         tool_calls = 0
@@ -671,9 +682,9 @@ class _Gen:
             final_id = spans[-1].span_id
             cur = b
             if active("W3-03", a):
-                self.affected["W3-03"] += 1
+                self.hit("W3-03", t)
             if ctx.get("probe"):
-                self.affected["W3-N5"] += 1
+                self.hit("W3-N5", t)
         else:
             steps = ["search_flights"] if new_prompt else ["search_flights", "hold_fare"]
             for tool in steps:
@@ -685,7 +696,7 @@ class _Gen:
                 err = ""
                 if tool == "hold_fare" and active("W3-N3", ta) and self.rng.random() < 0.8:
                     dur, err = 10_000.0, "GDSGatewayTimeout: upstream did not answer within 10s"
-                    self.affected["W3-N3"] += 1
+                    self.hit("W3-N3", t)
                 elif self.rng.random() < 0.006:
                     err = "ToolError: fare no longer available"
                 tool_attrs = {"openinference.span.kind": "TOOL", "llm.system": "openai", "tool.name": tool,
@@ -715,7 +726,7 @@ class _Gen:
             "llm.prompt_template.version": pv})
         self.spans += [(svc, s) for s in [root] + spans]
         if new_prompt:
-            self.affected["W3-05"] += 1
+            self.hit("W3-05", t)
         # online judge: did the agent do what it says it did?
         if self.rng.random() < 0.5:
             if refused:
@@ -777,6 +788,7 @@ class _Gen:
         refused = False
         for turn in range(n_tools + 1):
             last = turn == n_tools
+            self.saw_snapshot(snapshot, cur)
             tin = int(self.lognorm(880 if turn == 0 else 1150, 0.28) * mult)
             self.helpdesk_input_tokens.append((cur, tin, mult))
             tout = int(self.lognorm(170 if last else 40, 0.3))
@@ -785,7 +797,7 @@ class _Gen:
                 refused = True
                 answer = self.rng.choice(REFUSALS)
                 if active("W3-03", a):
-                    self.affected["W3-03"] += 1
+                    self.hit("W3-03", t)
             elif last:
                 answer = self.answer_text(self.rng.choice([
                     "Thanks for flagging this. I've checked booking WPT-88213: the refund was issued on the 9th and should reach your card within 5-7 business days.",
@@ -835,7 +847,7 @@ class _Gen:
         self.spans += [(svc, s) for s in [root] + spans]
         self.logs += [(svc, lg) for lg in logs]
         if INC["W3-02"][0] <= t < INC["W3-02"][1]:
-            self.affected["W3-02"] += 1
+            self.hit("W3-02", t)
         self.feedback(svc, ctx, final_id, root.end, 0.2 if refused else 0.06)
 
     # -- shipment_ops: Pydantic AI + Logfire ----------------------------------------------------------------
@@ -912,7 +924,7 @@ class _Gen:
             "session.id": ctx["session"], "user.id": ctx["user"], "prompt_version": PROMPTS["shipment_ops"]})
         self.spans += [(svc, s) for s in [root] + spans]
         if loop:
-            self.affected["W3-04"] += 1
+            self.hit("W3-04", t)
         self.feedback(svc, ctx, spans[-1].span_id, root.end, 0.12 if loop else 0.04)
 
     # -- invoice_disputes: Vercel AI SDK on Bedrock, Collector file exporter -----------------------------
@@ -978,7 +990,7 @@ class _Gen:
             "ai.usage.promptTokens": t_in_total, "ai.usage.completionTokens": t_out_total})
         self.spans += [(svc, s) for s in [root] + spans]
         if leak:
-            self.affected["W3-07"] += 1
+            self.hit("W3-07", t)
 
     # -- output ----------------------------------------------------------------------------------------------
     def write(self, out: Path) -> list[Path]:
@@ -1077,61 +1089,74 @@ def labels(gen: _Gen, seed: int, days: int, scale: float) -> dict[str, Any]:
     def inc(iid: str, typ: str, cohort: dict[str, str], signals: list[dict[str, Any]], page: bool, desc: str,
             detectable: int | None = None, end: int | None = None, **extra: Any) -> dict[str, Any]:
         s, e = INC[iid]
+        if detectable is None:  # the first trace (W3-03: the first call on the new snapshot) that carries it
+            detectable = max(s, gen.first.get(iid, s))
         d = {"id": iid, "type": typ, "cohort": cohort, "signals": signals, "start": _iso(s),
              "detectable_from": _iso(detectable if detectable is not None else s), "end": _iso(end if end is not None else e),
              "page_worthy": page, "should_page": page, "description": desc, "affected_traces": gen.affected[iid]}
         d.update(extra)
         return d
 
-    def sig(signal: str, direction: str, aggregation: str, **kw: Any) -> dict[str, Any]:
-        return {"signal": signal, "direction": direction, "aggregation": aggregation, **kw}
+    def sig(signal: str, kind: str, direction: str, aggregation: str, registry: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        """A labelled signal in the sample's label shape (signal, kind, aggregation, direction, span_kind?), plus
+        `registry`: the same signal named as tracedesk's signal registry names it (docs/signals.md)."""
+        return {"signal": signal, "kind": kind, "direction": direction, "aggregation": aggregation, **kw,
+                "registry": registry}
+
+    grounded = sig("groundedness", "evaluation", "down", "mean", {"type": "eval_score", "evaluator": "groundedness"})
+    retriever = sig("duration", "duration", "up", "p95", {"type": "duration", "span_kind": "RETRIEVER"}, span_kind="RETRIEVER")
+    cost = sig("cost_per_trace", "cost", "up", "mean", {"type": "cost_per_trace"})
+    refusals = sig("refusal_rate", "rate", "up", "rate", {"type": "refusal_rate_answer"})
+    thumbs = sig("thumbs_down_rate", "rate", "up", "rate", {"type": "thumbs_down_rate"})
 
     ramp_det = _ramp_detectable_from(gen)
     incidents = [
         inc("W3-01", "joint_regression", {"tenant": "kestrel-air"},
-            [sig("eval_score", "down", "mean", evaluator="groundedness"), sig("duration", "up", "p95", span_kind="RETRIEVER")], True,
+            [grounded, retriever], True,
             "kestrel-air's pgvector shard fails over to a lagging replica that still serves the 2019 handbook: retriever ~13x slower "
             "and groundedness ~0.43 vs ~0.87, on policy_qa (the only route with retrieval) for that tenant only.", route="policy_qa"),
         inc("W3-02", "slow_ramp", {"route": HELPDESK_ROUTE},
-            [sig("input_tokens", "up", "mean"), sig("cost_per_trace", "up", "mean"), sig("tokens_per_trace", "up", "mean")], True,
+            [sig("input_tokens", "tokens", "up", "mean", {"type": "input_tokens"}), cost,
+             sig("tokens_per_trace", "tokens", "up", "mean", {"type": "tokens_per_trace"})], True,
             f"support-desk appends the whole ticket thread to every call: input tokens grow linearly to {RAMP_TOP}x over 30 h, "
             "held 33 min, then a fix ships. The route is the FastAPI http.route (no app.route attribute is set). detectable_from is "
             "when the mean shift reaches one standard deviation of per-call input tokens outside the window.",
             detectable=ramp_det, ramp_end=_iso(INC["W3-02-ramp-end"][0]), ramp_top=RAMP_TOP),
         inc("W3-03", "refusal_cliff", {"model": "gpt-4o"},
-            [sig("refusal_rate_answer", "up", "rate"), sig("refusal_rate_trace", "up", "mean")], True,
+            [refusals, sig("refusal_rate_trace", "rate", "up", "mean", {"type": "refusal_rate_trace"})], True,
             f"The gpt-4o alias is refreshed from {GPT4O_OLD} to {GPT4O_NEW} (keyed on each LLM call's start): refusals on gpt-4o "
             "answers go from ~0.7% to ~4.8% on trip_planner and the support desk, worded as real models word them. Ends when the "
             "team pins the old snapshot.", response_model_before=GPT4O_OLD, response_model_during=GPT4O_NEW,
             routes=["trip_planner", HELPDESK_ROUTE]),
         inc("W3-04", "tool_retry_loop", {"route": "shipment_ops"},
-            [sig("cost_per_trace", "up", "mean"), sig("tool_calls_per_trace", "up", "mean"), sig("llm_calls_per_trace", "up", "mean")], True,
+            [cost, sig("tool_calls_per_trace", "count", "up", "mean", {"type": "tool_calls_per_trace"}),
+             sig("llm_calls_per_trace", "count", "up", "mean", {"type": "llm_calls_per_trace"})], True,
             "The carrier API starts rejecting service level EXPRESS_SAVER; pydantic-ai retries get_carrier_rates 3-4 times per run "
             "(tool spans stay OK: the rejection is a retry prompt, not an exception), so chat calls and input tokens per trace ~3x.",
             tool="get_carrier_rates"),
         inc("W3-05", "prompt_version_regression", {"prompt_version": PROMPTS["trip_planner_new"]},
-            [sig("eval_pass_rate", "down", "mean", evaluator="booking_correctness"), sig("thumbs_down_rate", "up", "rate"),
-             sig("tool_calls_per_trace", "down", "mean")], True,
+            [sig("booking_correctness", "evaluation", "down", "mean", {"type": "eval_score", "evaluator": "booking_correctness"}),
+             thumbs, sig("tool_calls_per_trace", "count", "down", "mean", {"type": "tool_calls_per_trace"})], True,
             f"{PROMPTS['trip_planner_new']} replaces {PROMPTS['trip_planner']} on trip_planner at 100% (no canary) and is worse from "
             "its first trace: the booking agent skips hold_fare and claims the seat is ticketed. Rolled back after 5.5 h.",
             replaces=PROMPTS["trip_planner"], route="trip_planner", new_cohort=True),
         inc("W3-06", "traffic_drop", {"tenant": "bluefin-logistics"},
-            [sig("trace_count", "down", "count")], True,
+            [sig("trace_count", "count", "down", "count", {"type": "trace_count"})], True,
             "bluefin-logistics' SSO proxy fails upstream of every agent: no trace at all from that tenant for 1 h 45 min in its "
             "business hours.", expected_traces=round(gen.expected_missing, 1)),
         inc("W3-07", "pii_leak", {"tenant": "orchid-health"},
-            [sig("pii_rate", "up", "rate")], True,
+            [sig("pii", "evaluation", "up", "rate", {"type": "pii_rate"})], True,
             "A vendor-master sync puts vendor contacts (emails, phone numbers) and bank details (IBAN) into orchid-health's dispute "
             "drafts on invoice_disputes (85% of its drafts in the window; its other routes are clean).", route="invoice_disputes"),
-        inc("W3-N1", "latency_blip", {"route": "policy_qa"}, [sig("duration", "up", "p95", span_kind="RETRIEVER")], False,
+        inc("W3-N1", "latency_blip", {"route": "policy_qa"}, [retriever], False,
             "Vector index compaction: retriever ~4x slower for every tenant for 22 minutes; documents and groundedness unchanged."),
-        inc("W3-N2", "traffic_dip", {}, [sig("trace_count", "down", "count")], False,
+        inc("W3-N2", "traffic_dip", {}, [sig("trace_count", "count", "down", "count", {"type": "trace_count"})], False,
             "CDN hiccup: 45% fewer traces for 30 minutes, every tenant and route."),
-        inc("W3-N3", "tool_error_blip", {"tool_name": "hold_fare"}, [sig("error_rate", "up", "rate", span_kind="TOOL")], False,
+        inc("W3-N3", "tool_error_blip", {"tool_name": "hold_fare"}, [sig("error_rate", "error_rate", "up", "rate", {"type": "error_rate", "span_kind": "TOOL"}, span_kind="TOOL")], False,
             "GDS gateway timeouts on hold_fare for 8 minutes (10 s timeouts, a handful of calls)."),
-        inc("W3-N4", "cost_blip", {"tenant": "quill-and-co"}, [sig("cost_per_trace", "up", "mean")], False,
+        inc("W3-N4", "cost_blip", {"tenant": "quill-and-co"}, [cost], False,
             "One quill-and-co user pastes whole contracts into policy_qa: 4x input tokens on 4 traces in 22 minutes."),
-        inc("W3-N5", "refusal_blip", {"tenant": "tamarind-foods"}, [sig("refusal_rate_answer", "up", "rate")], False,
+        inc("W3-N5", "refusal_blip", {"tenant": "tamarind-foods"}, [refusals], False,
             "One tamarind-foods user probing the trip planner: 6 requests in 12 minutes, most refused, then nothing."),
     ]
     return {
@@ -1145,7 +1170,7 @@ def labels(gen: _Gen, seed: int, days: int, scale: float) -> dict[str, Any]:
 
 
 def write_week(out_dir: str | Path, seed: int = DEFAULT_SEED, days: int = 7, scale: float = 1.0) -> Week:
-    """Generate the week into out_dir: data files (ingest these) and labels.json (the answer key)."""
+    """Generate the week into out_dir: data files (ingest these) and incidents.json (the answer key)."""
     if days != 7:
         raise ValueError("the third week's incidents are placed on a 7-day calendar; days must be 7")
     out = Path(out_dir)
@@ -1153,7 +1178,7 @@ def write_week(out_dir: str | Path, seed: int = DEFAULT_SEED, days: int = 7, sca
     gen.run()
     files = gen.write(out)
     lab = labels(gen, seed, days, scale)
-    inc_path = out / "labels.json"
+    inc_path = out / "incidents.json"
     inc_path.write_text(json.dumps(lab, indent=2, sort_keys=True) + "\n")
     n_eval = sum(1 for _, lg in gen.logs if lg.event_name == "gen_ai.evaluation.result")
     n_traces = sum(gen.traces_by_route.values())
