@@ -1086,6 +1086,9 @@ def _ramp_detectable_from(gen: _Gen) -> int:
 
 
 def labels(gen: _Gen, seed: int, days: int, scale: float) -> dict[str, Any]:
+    # equivalent_cohorts: cohorts that name the same affected traffic for the labelled signals (the symptom only
+    # exists on that route, or the new snapshot is the requested model during the window); a finding naming one of
+    # them names the incident's owner as well as the label's cohort does.
     def inc(iid: str, typ: str, cohort: dict[str, str], signals: list[dict[str, Any]], page: bool, desc: str,
             detectable: int | None = None, end: int | None = None, **extra: Any) -> dict[str, Any]:
         s, e = INC[iid]
@@ -1114,7 +1117,8 @@ def labels(gen: _Gen, seed: int, days: int, scale: float) -> dict[str, Any]:
         inc("W3-01", "joint_regression", {"tenant": "kestrel-air"},
             [grounded, retriever], True,
             "kestrel-air's pgvector shard fails over to a lagging replica that still serves the 2019 handbook: retriever ~13x slower "
-            "and groundedness ~0.43 vs ~0.87, on policy_qa (the only route with retrieval) for that tenant only.", route="policy_qa"),
+            "and groundedness ~0.43 vs ~0.87, on policy_qa (the only route with retrieval) for that tenant only.", route="policy_qa",
+            equivalent_cohorts=[{"route": "policy_qa", "tenant": "kestrel-air"}]),
         inc("W3-02", "slow_ramp", {"route": HELPDESK_ROUTE},
             [sig("input_tokens", "tokens", "up", "mean", {"type": "input_tokens"}), cost,
              sig("tokens_per_trace", "tokens", "up", "mean", {"type": "tokens_per_trace"})], True,
@@ -1127,7 +1131,7 @@ def labels(gen: _Gen, seed: int, days: int, scale: float) -> dict[str, Any]:
             f"The gpt-4o alias is refreshed from {GPT4O_OLD} to {GPT4O_NEW} (keyed on each LLM call's start): refusals on gpt-4o "
             "answers go from ~0.7% to ~4.8% on trip_planner and the support desk, worded as real models word them. Ends when the "
             "team pins the old snapshot.", response_model_before=GPT4O_OLD, response_model_during=GPT4O_NEW,
-            routes=["trip_planner", HELPDESK_ROUTE]),
+            routes=["trip_planner", HELPDESK_ROUTE], equivalent_cohorts=[{"model": GPT4O_NEW}, {"response_model": GPT4O_NEW}]),
         inc("W3-04", "tool_retry_loop", {"route": "shipment_ops"},
             [cost, sig("tool_calls_per_trace", "count", "up", "mean", {"type": "tool_calls_per_trace"}),
              sig("llm_calls_per_trace", "count", "up", "mean", {"type": "llm_calls_per_trace"})], True,
@@ -1139,7 +1143,8 @@ def labels(gen: _Gen, seed: int, days: int, scale: float) -> dict[str, Any]:
              thumbs, sig("tool_calls_per_trace", "count", "down", "mean", {"type": "tool_calls_per_trace"})], True,
             f"{PROMPTS['trip_planner_new']} replaces {PROMPTS['trip_planner']} on trip_planner at 100% (no canary) and is worse from "
             "its first trace: the booking agent skips hold_fare and claims the seat is ticketed. Rolled back after 5.5 h.",
-            replaces=PROMPTS["trip_planner"], route="trip_planner", new_cohort=True),
+            replaces=PROMPTS["trip_planner"], route="trip_planner", new_cohort=True,
+            equivalent_cohorts=[{"route": "trip_planner", "prompt_version": PROMPTS["trip_planner_new"]}]),
         inc("W3-06", "traffic_drop", {"tenant": "bluefin-logistics"},
             [sig("trace_count", "count", "down", "count", {"type": "trace_count"})], True,
             "bluefin-logistics' SSO proxy fails upstream of every agent: no trace at all from that tenant for 1 h 45 min in its "
@@ -1147,7 +1152,8 @@ def labels(gen: _Gen, seed: int, days: int, scale: float) -> dict[str, Any]:
         inc("W3-07", "pii_leak", {"tenant": "orchid-health"},
             [sig("pii", "evaluation", "up", "rate", {"type": "pii_rate"})], True,
             "A vendor-master sync puts vendor contacts (emails, phone numbers) and bank details (IBAN) into orchid-health's dispute "
-            "drafts on invoice_disputes (85% of its drafts in the window; its other routes are clean).", route="invoice_disputes"),
+            "drafts on invoice_disputes (85% of its drafts in the window; its other routes are clean).", route="invoice_disputes",
+            equivalent_cohorts=[{"route": "invoice_disputes", "tenant": "orchid-health"}]),
         inc("W3-N1", "latency_blip", {"route": "policy_qa"}, [retriever], False,
             "Vector index compaction: retriever ~4x slower for every tenant for 22 minutes; documents and groundedness unchanged."),
         inc("W3-N2", "traffic_dip", {}, [sig("trace_count", "count", "down", "count", {"type": "trace_count"})], False,
