@@ -467,7 +467,7 @@ class _Gen:
     def trace(self, route: str, tenant: str, user: str, t: int, flag: str = "") -> None:
         block = (t // SEC_NS) // (3 * 3600)
         session = "sess_" + hashlib.sha1(f"{user}:{block}".encode()).hexdigest()[:16]
-        ctx = {"tenant": tenant, "user": user, "session": session, "trace_id": self.hex_id(16)}
+        ctx: dict[str, Any] = {"tenant": tenant, "user": user, "session": session, "trace_id": self.hex_id(16)}
         if flag:
             ctx[flag] = True
         getattr(self, "_" + route)(ctx, t)
