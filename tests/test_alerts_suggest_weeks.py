@@ -92,9 +92,9 @@ THIRD_WEEK_MISSES = {
              "99.9% confidence (1h) pages 4 times inside the incident, the first 933 min after it starts, and once "
              "outside it",
     "W3-06": "a tenant whose traffic stops: the suggester raises 'no signal moved against its baseline in this "
-             "cohort during the incident' (its window holds no trace to compare)",
+             "cohort during the incident': trace_count is not among its candidate signals (alerts/suggest.py)",
     "W3-07": "on the ingested week (no evaluator run) the suggester raises 'no signal moved against its baseline': "
-             "it does not try the registry's pii_rate, which the changes feed finds (pii_rate 0.81 vs 0; "
+             "the registry's pii_rate is not among its candidate signals, and the changes feed finds it (pii_rate 0.81 vs 0; "
              "tests/test_changes_third_week.py). After `tracedesk eval run --evaluator pii` (benchmarks/alerts.py) "
              "its eval_score(pii) mean < 0.97 (1h) pages at 16:35, resolves at 18:35 in the 16:43-19:02 gap "
              "between the tenant's drafts, and pages again at 19:05: two pages for one incident",
