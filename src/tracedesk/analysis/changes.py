@@ -141,9 +141,11 @@ class Finding:
         return {"baseline": self.n_baseline, "current": self.n_current}
 
     def title(self) -> str:
-        arrow = "↑" if self.direction == "up" else "↓"
+        # one arrow per signal: merged signals move different ways (groundedness down, latency up)
+        ways = {d.get("signal"): d.get("direction", self.direction) for d in self.details}
+        moved = " & ".join(f"{s} {'↑' if ways.get(s, self.direction) == 'up' else '↓'}" for s in self.signals)
         cohort = ", ".join(f"{k}={v}" for k, v in self.cohort.items()) or "all traffic"
-        return f"{' & '.join(self.signals)} {arrow} on {cohort} since {_iso(self.start_ns)}"
+        return f"{moved} on {cohort} since {_iso(self.start_ns)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -793,13 +795,16 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
         grid = build_grid(frame, present, t0, width, nb, pairs=pairs)
         total = grid.n[0].sum()
         pcums = _cums(grid.n, grid.s, grid.q)
-        for sign in sig.signs:  # each direction removes only its own changes between rounds
-            n, s, q = grid.n.copy(), grid.s.copy(), grid.q.copy()
+        n, s, q = grid.n.copy(), grid.s.copy(), grid.q.copy()
+        removed = False
+        # a two-sided signal scans up, then down: the changes found going up are removed from the
+        # baselines of the scan going down too (a retry loop inflates the outside of a later fall)
+        for sign in sig.signs:
             rows = np.arange(grid.cohorts)
             for _round_i in range(ROUNDS):
                 if len(rows) == 0:
                     break
-                cums = pcums if _round_i == 0 else _cums(n, s, q)  # nothing removed yet in the first round
+                cums = _cums(n, s, q) if removed else pcums  # nothing removed yet: the original sums
                 keep = []
                 scanned = []
                 for sc in _scan(cums, pcums, grid.parents, rows, nb, sign, span=(grid.first, grid.last),
@@ -828,6 +833,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
                     n[sc.row, sc.a:sc.e] = 0
                     s[sc.row, sc.a:sc.e] = 0
                     q[sc.row, sc.a:sc.e] = 0
+                    removed = True
                     keep.append(sc.row)
                 rows = np.array(keep, dtype=np.int64)
     if not raws:
@@ -838,7 +844,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
     traffic = _traffic_frame(frames, signals)
-    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
+    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic, dims) for r in raws]
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     findings = _merge_aliases(findings, dims)
@@ -928,8 +934,28 @@ def _traffic_frame(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal
     return frame if frame is not None and len(frame) else None
 
 
+def _new_values(frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, before: np.ndarray,
+                dims: Sequence[str], cohort: dict[str, str]) -> list[dict[str, str]]:
+    """The cohort narrowed by a value that is ALL of its traffic inside the window and none of it
+    before (a prompt version rolled out to one route at 100%, too few traces for the pair to be a
+    series of its own): the same traffic, so an alias of the finding."""
+    out = []
+    for dim in dims:
+        if dim in cohort or dim not in frame.columns:
+            continue
+        codes, cells = _factor(frame, dim)
+        sel = codes[mask & inside]
+        if not sel.size or sel[0] < 0 or not bool((sel == sel[0]).all()):
+            continue
+        value = cells[int(sel[0])]
+        if not isinstance(value, str) or "," in value or bool((codes[mask & before] == sel[0]).any()):
+            continue
+        out.append(dict(sorted({**cohort, dim: value}.items())))
+    return out
+
+
 def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
-             traffic: pd.DataFrame | None = None) -> Finding:
+             traffic: pd.DataFrame | None = None, dims: Sequence[str] = ()) -> Finding:
     grid, sc, sig = r.grid, r.scan, r.sig
     cohort = dict(grid.keys[sc.row])
     lo, hi = t0 + sc.a * width, t0 + sc.e * width
@@ -988,8 +1014,10 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     # below a 3-sd jump seen on 30
     d_low = sc.d - 3.0 * math.sqrt(1.0 / max(r.n_in, 1) + 1.0 / max(r.n_out, 1))
     impact = max(min(d_low, D_CAP), 0.0) * share
+    aliases = _new_values(frame, mask, inside, t < lo, dims, cohort)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
-                   r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail])
+                   r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
+                   aliases=aliases)
 
 
 def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
