@@ -14,7 +14,10 @@ outside of its own: its baseline is all traffic outside the interval.
 Significance: each series' best interval gets a one-sided p (in the signal's bad direction) multiplied
 by the number of intervals tried in that series (Bonferroni: the best of many windows is not one
 test), then Benjamini-Hochberg across every series of every signal (q). Up to `ROUNDS` changes per
-series (the buckets of an accepted change are removed before the next scan).
+series (the buckets of an accepted change are removed before the next scan). A signal that fails both
+ways (calls per trace: a retry loop up, a skipped tool down; FeedSignal.bad == "either") is scanned up,
+then down on the same grid: two one-sided tests, each with its p in the BH family, the changes found
+going up removed before the scan going down; a rise and a fall are pruned, dated and merged apart.
 
 Which cohort: a change seen in a cohort C is kept only if it is specific to C within each parent P
 (C minus one dimension): the rest of P over the same window must have data and must not show the
