@@ -114,3 +114,30 @@ def test_stats_into_a_closed_pipe_exits_quietly(tmp_path):
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # the reader is gone before stats writes a byte: its writes meet EPIPE
     assert (proc.wait(), proc.stderr.read()) == (0, b"")
+
+
+def test_a_command_leaves_its_rows_in_the_database_file_itself(tmp_path, capsys):
+    """The connection stayed open until exit, so every row stayed in FILE-wal: a copy of FILE alone (how a
+    database is shared or backed up) was empty. Each command now closes what it opened."""
+    import shutil
+    import sqlite3
+
+    src = tmp_path / "t.json"
+    src.write_bytes(dumps(request(SPANS)))
+    db = tmp_path / "x.db"
+    assert main(["ingest", str(src), "--db", str(db)]) == 0
+    assert not (tmp_path / "x.db-wal").exists()
+    shutil.copy(db, tmp_path / "copy.db")  # the file alone, as a user copies it
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == 3
+    copy.close()
+    assert main(["eval", "run", "--db", str(db), "--evaluator", "refusal"]) in (0, 1)
+    capsys.readouterr()
+    assert not (tmp_path / "x.db-wal").exists()
+    # a handle the caller opened before the command stays open
+    from tracedesk.store import connect
+
+    mine = connect(str(db))
+    assert main(["stats", "--db", str(db)]) == 0
+    assert mine.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == 3
+    mine.close()

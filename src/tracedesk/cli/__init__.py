@@ -80,8 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from ..connections import closed_at_end
+
     try:
-        return int(args.func(args) or 0)
+        with closed_at_end():  # the databases it opened are closed: their WAL is written into the file
+            return int(args.func(args) or 0)
     except TracedeskError as exc:  # the library's user-facing errors: a message, never a traceback
         print(f"tracedesk {args.command}: {describe(exc)}", file=sys.stderr)
         return exit_code_for(exc)

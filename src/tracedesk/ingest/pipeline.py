@@ -360,6 +360,22 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
                   redact_keep: Iterable[str] = (), workers: int | None = None) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
+    try:
+        return _ingest_into(database, paths, redact=redact, progress=progress, batch_size=batch_size,
+                            dimensions=dimensions, max_inflate_ratio=max_inflate_ratio, redact_keep=redact_keep,
+                            workers=workers, started=started)
+    finally:
+        if database is not db:
+            # A connection we opened is closed, which checkpoints the write-ahead log into the file: left
+            # open until exit, every ingested row stayed in FILE-wal, and a copy of FILE alone (to share
+            # it, or a backup of *.db) was an empty database.
+            database.close()
+
+
+def _ingest_into(database: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool,
+                 progress: Progress | None, batch_size: int, dimensions: dict[str, list[str]] | None,
+                 max_inflate_ratio: int, redact_keep: Iterable[str], workers: int | None,
+                 started: float) -> IngestReport:
     store.migrate(database)
     store.tune_for_bulk_writes(database)
     normalizer = _normalizer(database, dimensions)

@@ -21,6 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
+from .. import connections
 from ..errors import NotATracedeskDatabase, StoreError
 from .migrations import APPLICATION_ID, migrate
 
@@ -122,6 +123,7 @@ def open_database(path: str, *, check_same_thread: bool = True, synchronous: str
             raise FileNotFoundError(f"Cannot create database {path!r}: folder {str(parent)!r} does not exist.")
     database = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=check_same_thread))
     _configure(database, path, synchronous)
+    connections.track(database)  # a CLI command closes it when it ends (its WAL goes into the file)
     return database
 
 
