@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
+import math
 import os
 import platform
 import resource
@@ -50,29 +52,62 @@ COLD_START_TARGET = 3.0
 
 #: spans per sample-generator trace (measured on the bundled week: 66,307 spans / 3,605 traces)
 SPANS_PER_TRACE = 18.4
+#: spans per generated week above which the input is generated as several weeks side by side (see build)
+SHARD_SPANS = 1_000_000
 
 
-def build(path: Path, n_spans: int) -> float:
+def build(path: Path, n_spans: int) -> dict[str, Any]:
     """The way a user builds a database: `tracedesk sample generate` OTLP files, then `tracedesk ingest`
-    (no statement of our own: no statistics run by hand, no extra index). Returns the seconds it took."""
+    (no statement of our own: no statistics run by hand, no extra index). The ingest runs as its own
+    process (as a user runs it), timed with wait4: wall, user + system CPU of it and its parse worker, and
+    its peak RSS (/usr/bin/time), so the build also says whether CPU per span and memory stay flat with size.
+    Returns those figures."""
+    import resource
+    import sqlite3
+
     from tracedesk.cli import main as cli
 
     t = time.perf_counter()
     otlp = path.parent / f"{path.stem}_otlp"
     per_hour = n_spans / SPANS_PER_TRACE / (7 * 24)
-    if not otlp.exists():
-        assert cli(["sample", "generate", str(otlp), "--days", "7", "--traces-per-hour", f"{per_hour:.1f}",
-                    "--seed", "7"]) == 0
+    # The generator holds a whole day of spans as OTLP dicts before writing its file (~10 GB for a day of
+    # the 10M-span week): above SHARD_SPANS it writes several weeks of the same rhythm side by side (one
+    # seed each, the rate split between them), superimposed into one week by the ingest.
+    shards = max(1, math.ceil(n_spans / SHARD_SPANS))
+    for i in range(shards):
+        folder = otlp if shards == 1 else otlp / f"shard-{i:02d}"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if not (folder / "ground_truth.json").exists():
+            assert cli(["sample", "generate", str(folder), "--days", "7", "--traces-per-hour",
+                        f"{per_hour / shards:.1f}", "--seed", str(7 + i)]) == 0
+    files = sorted(glob.glob(str(otlp / "traces-*.json.gz")) + glob.glob(str(otlp / "shard-*" / "traces-*.json.gz")))
+    generated = time.perf_counter() - t
     building = Path(str(path) + ".building")
-    assert cli(["ingest", str(otlp / "traces-*.json.gz"), "--db", str(building), "--quiet"]) in (0, 1)
-    import sqlite3
-
+    timer = ["/usr/bin/time", "-f", "PEAKRSS %M"] if os.path.exists("/usr/bin/time") else []
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w = time.perf_counter()
+    proc = subprocess.run(timer + [sys.executable, "-m", "tracedesk", "ingest", *files,
+                                   "--db", str(building), "--quiet", "--json"],
+                          capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - w
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"tracedesk ingest failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    spans = json.loads(proc.stdout)["spans"]
+    peak = next((int(line.split()[1]) / 1024 for line in proc.stderr.splitlines()[::-1]
+                 if line.startswith("PEAKRSS ")), None)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     with contextlib.closing(sqlite3.connect(building)) as conn:  # fold the WAL in before the rename
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     building.rename(path)
     took = time.perf_counter() - t
-    print(f"  built {path.name} in {took:.0f} s", file=sys.stderr)
-    return took
+    ingest = {"spans": spans, "wall_s": round(wall, 2), "user_s": round(user, 2), "sys_s": round(system, 2),
+              "cpu_s": round(user + system, 2), "spans_per_cpu_s": round(spans / max(user + system, 1e-9)),
+              "spans_per_s": round(spans / wall), "peak_rss_mb": peak, "generate_s": round(generated, 1),
+              "load_after": round(os.getloadavg()[0], 2)}
+    print(f"  built {path.name} in {took:.0f} s: ingest {ingest}", file=sys.stderr, flush=True)
+    return {"build_s": took, "ingest": ingest}
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -542,6 +577,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT, help="where the databases are built and kept")
     ap.add_argument("--apptest", action="store_true", help="also render every page under AppTest")
     ap.add_argument("--cold-start", action="store_true", help="also time the app's cold start in Chromium")
+    ap.add_argument("--build-only", action="store_true", help="build the databases that are missing, measure nothing")
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/queries.json and .md")
     args = ap.parse_args()
     before = previous()
@@ -551,11 +587,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
         path = args.out / f"queries_{n}.db"
-        built = build(path, n) if not path.exists() else None
+        built = build(path, n) if not path.exists() else {"build_s": None}
+        if args.build_only:
+            continue
         with tracedesk.open(str(path)) as ws:
             count = lambda table: ws.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
             meta = {"spans": count("spans"), "traces": count("traces"), "evaluations": count("evaluations"),
-                    "db_bytes": path.stat().st_size, "build_s": built}
+                    "db_bytes": path.stat().st_size, **built}
             tid = ws.traces(limit=1, offset=ws.count_traces() // 2)["trace_id"].iloc[0]
         print(f"{n:,} spans: {meta}", file=sys.stderr)
         rows = run_queries(path, n)
