@@ -285,7 +285,10 @@ def filter_sets(ws: tracedesk.Workspace) -> dict[str, Filters]:
     model = ws.values("model")[0]
     return {
         "model": Filters(models=[model]), "kind": Filters(kinds=["TOOL"]), "status": Filters(statuses=["ERROR"]),
-        "agent": Filters(agents=ws.values("agent_name")[:1]), "tag": Filters(tags=ws.values("tag")[:1]),
+        "agent": Filters(agents=ws.values("agent_name")[:1]),
+        # the sample traffic carries no tags: an empty list filtered nothing; a tag nobody has still makes
+        # the filter look (before m507 it read every span's attributes: 5.3 s on 1M spans)
+        "tag": Filters(tags=ws.values("tag")[:1] or ["no-such-tag"]),
         "text": Filters(text="refund"), "score": Filters(scores={"groundedness": (None, 0.5)}),
         "latency": Filters(min_latency_ms=2000.0), "cost": Filters(min_cost=0.01),
         "route": Filters(dims={"route": ["refunds"]}), "time (last 24 h)": Filters(start_ns=ws.time_bounds()[1] - 86_400 * 10**9),

@@ -25,7 +25,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
-from . import blobs, summaries
+from . import blobs, span_tags, summaries
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
                       with_database)
@@ -274,6 +274,7 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
     to_write: list[tuple[Any, ...]] = []
     new_by_trace: dict[str, list[Sequence[Any]]] = {}
     replaced_traces: set[str] = set()
+    replaced_keys: list[tuple[str, str]] = []
     for key, row in latest.items():
         old = existing.get(key)
         if old is None:
@@ -286,11 +287,13 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
             result.replaced += 1
             to_write.append(row)
             replaced_traces.add(key[0])
+            replaced_keys.append(key)
     if to_write:
         coded = codec.coded
         codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]],
                       _keyed_samples(to_write) if coded else None)  # issue 13: per-scope dictionaries
         db.conn.executemany(_SPAN_INSERT, [_compact(codec, row, coded) for row in to_write])
+        span_tags.record(db, to_write, replaced_keys, ROW_TRACE_ID, ROW_SPAN_ID, _ATTR_INDEX)  # issue 13: tags read by index
     if evaluations:
         from .evals import derive_passed
 

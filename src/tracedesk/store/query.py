@@ -21,7 +21,7 @@ import sqlite_utils
 
 from .. import cohorts, timeutil
 from ..errors import InputError
-from . import cohort_sql
+from . import cohort_sql, span_tags
 
 #: Trace-table columns a caller may sort by (anything else is refused, so ORDER BY never takes input).
 TRACE_SORT_COLUMNS: tuple[str, ...] = (
@@ -34,7 +34,7 @@ TRACE_SORT_COLUMNS: tuple[str, ...] = (
 #: span-level list fields below.
 _URL_DIMENSIONS = tuple(n for n in cohorts.names() if n not in ("model", "agent_name"))
 #: Span attributes that carry a trace's tags (OpenInference, Langfuse, Logfire), each a list of strings.
-TAG_ATTRIBUTES: tuple[str, ...] = ("tag.tags", "langfuse.trace.tags", "logfire.tags")
+TAG_ATTRIBUTES: tuple[str, ...] = span_tags.TAG_ATTRIBUTES  # the writer keeps them in span_tags (m507)
 #: Span-level list filters: Filters field -> spans column.
 _SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent_name"}
 #: URL parameter name for each list field.
@@ -319,15 +319,20 @@ def _tag_rows_sql() -> str:
             f"WHERE instr(s.attrs, 'tags\"') > 0 AND a.key IN ({keys}) AND j.type = 'text'")
 
 
-def tag_condition(tags: Sequence[str], alias: str = "t") -> tuple[str, list[Any]]:
-    """Traces with a span carrying one of `tags` in any TAG_ATTRIBUTES list."""
+def tag_condition(tags: Sequence[str], alias: str = "t", db: sqlite_utils.Database | None = None
+                  ) -> tuple[str, list[Any]]:
+    """Traces with a span carrying one of `tags` in any TAG_ATTRIBUTES list: from span_tags (an index
+    lookup) unless `db` is given and lacks it (never migrated past m507: every span's attributes read)."""
+    if db is None or span_tags.present(db):
+        return span_tags.condition_sql(len(tags), alias), list(tags)
     marks = ",".join("?" for _ in tags)
     return f"{alias}.trace_id IN (SELECT trace_id FROM ({_tag_rows_sql()}) WHERE tag IN ({marks}))", list(tags)
 
 
 def tag_values(db: sqlite_utils.Database, limit: int = 500) -> list[str]:
     """Tags the stored spans carry, most traces first."""
-    sql = (f"SELECT tag FROM ({_tag_rows_sql()}) GROUP BY tag ORDER BY COUNT(DISTINCT trace_id) DESC, tag LIMIT ?")
+    sql = (span_tags.values_sql() if span_tags.present(db) else
+           f"SELECT tag FROM ({_tag_rows_sql()}) GROUP BY tag ORDER BY COUNT(DISTINCT trace_id) DESC, tag LIMIT ?")
     return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
 
 
