@@ -128,7 +128,22 @@ def build(path: Path, n_spans: int) -> dict[str, Any]:
               "spans_per_s": round(spans / wall), "peak_rss_mb": peak, "generate_s": round(generated, 1),
               "load_after": round(os.getloadavg()[0], 2)}
     print(f"  built {path.name} in {took:.0f} s: ingest {ingest}", file=sys.stderr, flush=True)
-    return {"build_s": took, "ingest": ingest}
+    built = {"build_s": took, "ingest": {**ingest, "code": _code_version(),
+                                         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
+    _build_record(path).write_text(json.dumps(built, indent=1) + "\n")  # for the runs that reuse the database
+    return built
+
+
+def _build_record(path: Path) -> Path:
+    return path.with_name(path.name + ".build.json")
+
+
+def built_before(path: Path) -> dict[str, Any]:
+    """What build() measured when it made the database at `path` ({"build_s": None} if unknown)."""
+    try:
+        return dict(json.loads(_build_record(path).read_text()))
+    except (OSError, ValueError):
+        return {"build_s": None}
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -518,6 +533,12 @@ def merge_sizes(results: dict[str, Any], before: dict[str, Any]) -> dict[str, An
     for n, size in results["sizes"].items():
         sizes[n] = {**{k: results[k] for k in ("measured", "code", "command", "machine")}, **size}
         sizes[n].pop("carried_over", None)
+        old = before.get("sizes", {}).get(n)
+        if old:  # a partial run (--no-queries, no --apptest): the operations it did not measure stay
+            when = old.get("measured", before.get("measured"))
+            kept = {name: {**r, "carried_from": r.get("carried_from", when)}
+                    for name, r in old.get("ops", {}).items() if name not in size["ops"]}
+            sizes[n]["ops"] = {**size["ops"], **kept}
     return {**results, "sizes": dict(sorted(sizes.items(), key=lambda item: int(item[0])))}
 
 
@@ -558,18 +579,28 @@ def write_report(results: dict[str, Any], before: dict[str, Any]) -> None:
                   "| operation | median s | best s | CPU s | target s | vs before | CPU vs before |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         missed = []
+        carried = sorted({r["carried_from"] for r in size["ops"].values() if r.get("carried_from")})
         for name, r in size["ops"].items():
+            if r.get("carried_from"):  # compared when it was measured, not with itself
+                prev_r: dict[str, Any] = {}
+            else:
+                prev_r = prev.get(name, {})
             goal = r.get("target_s")
             if goal is not None and r["median_s"] > goal:
                 missed.append(name)
             cpu = f"{r['cpu_s']:.3f}" if r.get("cpu_s") is not None else ""
             mark = " **missed**" if name in missed else ""
             grew = f" (peak RSS +{r['peak_rss_growth_mb']:,} MB)" if r.get("peak_rss_growth_mb") is not None else ""
-            lines.append(f"| {name}{grew} | {r['median_s']:.3f}{mark} | {r['best_s']:.3f} | {cpu} | "
+            dagger = " †" if r.get("carried_from") else ""
+            lines.append(f"| {name}{grew}{dagger} | {r['median_s']:.3f}{mark} | {r['best_s']:.3f} | {cpu} | "
                          f"{'' if goal is None else f'{goal:.1f}'} | "
-                         f"{ratio(r['median_s'], prev.get(name, {}).get('median_s')).strip()} | "
-                         f"{ratio(r.get('cpu_s'), prev.get(name, {}).get('cpu_s')).strip()} |")
-        lines += ["", "Targets missed: " + (", ".join(missed) if missed else "none") + ".", ""]
+                         f"{ratio(r['median_s'], prev_r.get('median_s')).strip()} | "
+                         f"{ratio(r.get('cpu_s'), prev_r.get('cpu_s')).strip()} |")
+        lines += ["", "Targets missed: " + (", ".join(missed) if missed else "none") + "."]
+        if carried:
+            lines += ["", "† measured by an earlier run of this size (" + ", ".join(carried) + "), kept by a "
+                      "partial run that did not measure it."]
+        lines += [""]
     REPORT.write_text("\n".join(lines))
 
 
@@ -649,6 +680,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT, help="where the databases are built and kept")
     ap.add_argument("--apptest", action="store_true", help="also render every page under AppTest")
     ap.add_argument("--cold-start", action="store_true", help="also time the app's cold start in Chromium")
+    ap.add_argument("--no-queries", action="store_true",
+                    help="skip the filters, page data and frames (e.g. --apptest alone; --save keeps the saved ones)")
     ap.add_argument("--build-only", action="store_true", help="build the databases that are missing, measure nothing")
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/queries.json and .md")
     args = ap.parse_args()
@@ -659,7 +692,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
         path = args.out / f"queries_{n}.db"
-        built = build(path, n) if not path.exists() else {"build_s": None}
+        built = build(path, n) if not path.exists() else built_before(path)
         if args.build_only:
             continue
         with tracedesk.open(str(path)) as ws:
@@ -668,7 +701,7 @@ def main() -> None:
                     "db_bytes": path.stat().st_size, **built}
             tid = ws.traces(limit=1, offset=ws.count_traces() // 2)["trace_id"].iloc[0]
         print(f"{n:,} spans: {meta}", file=sys.stderr)
-        rows = run_queries(path, n)
+        rows = {} if args.no_queries else run_queries(path, n)
         if args.apptest:
             rows.update(run_apptest(path, tid, n))
         if args.cold_start:
