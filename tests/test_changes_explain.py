@@ -122,3 +122,21 @@ def test_cli_changes_json(db_path, capsys):
                         "traces_before", "traces_after"}
     assert main(["changes", "--db", db_path, "--since", "2025-11-26", "--until", "2025-11-25"]) == 2
     assert main(["changes", "--db", db_path + ".missing"]) == 2
+
+
+def test_an_unknown_dimension_is_an_error_naming_the_choices(db_path, capsys):
+    """`--dimension rout` became a mapped dimension no trace carries, so the feed silently covered all
+    traffic only and explain printed nothing per segment; it is now refused with the valid names."""
+    segs = {("A", "acme", "m1"): lambda h: 20, ("B", "globex", "m2"): lambda h: 20}
+    build(db_path, 8, segs, lambda seg, h, k: 0.03 if (seg[0] == "B" and h >= 4) else 0.01)
+    window = ["--since", "2025-11-24T04:00Z", "--until", "2025-11-24T08:00Z"]
+    assert main(["changes", "--db", db_path, "--dimension", "rout"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "tracedesk changes: Unknown dimension 'rout'; choose one of: route, tenant, model, provider, "
+        "prompt_version, environment, agent_name, service, session_id, user_id, tool_name, response_model, "
+        "model_family.")
+    assert main(["explain", "--db", db_path, "--signal", "cost_per_trace", *window, "--dimension", "rout"]) == 2
+    assert "Unknown dimension 'rout'" in capsys.readouterr().err
+    assert main(["explain", "--db", db_path, "--signal", "cost_per_trace", *window, "--dimension", " tenant",
+                 "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["dimensions"]) == ["tenant"]

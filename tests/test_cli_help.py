@@ -22,3 +22,21 @@ def test_help_lists_every_command_group():
     assert out.returncode == 0
     for command in ("ingest", "stats", "sample", "demo", "eval", "alerts", "serve", "drift"):
         assert command in out.stdout
+
+
+def test_counts_refuse_negative_numbers(capsys):
+    """`--top -1` listed every row but the last (a Python slice); counts are 0 or more."""
+    import pytest
+
+    from tracedesk.cli import main
+
+    for argv in (["changes", "--top", "-1"], ["drift", "--top", "-1"],
+                 ["explain", "--signal", "cost_per_trace", "--since", "1", "--until", "2", "--top", "-3"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --top: must be 0 or more, got -" in err, argv
+    with pytest.raises(SystemExit):
+        main(["changes", "--top", "x"])
+    assert "argument --top: expected a whole number, got 'x'" in capsys.readouterr().err

@@ -15,6 +15,7 @@ T0 = 1_790_000_000 * 10**9
 
 def test_every_dimension_has_one_name_a_level_and_a_description():
     assert cohorts.names()[:2] == ["route", "tenant"]
+    assert len(cohorts.names()) == len(set(cohorts.names())), "a dimension is defined twice"
     assert set(cohorts.names()) == {"route", "tenant", "model", "provider", "prompt_version", "environment",
                                     "agent_name", "tool_name", "service", "session_id", "user_id", "response_model"}
     for d in cohorts.DIMENSIONS:

@@ -73,6 +73,10 @@ def test_spans_frame_to_parquet_round_trips(db, tmp_path):
 def test_export_errors_name_the_fix(db, tmp_path, capsys, monkeypatch):
     assert main(["export", "--db", db, "--filter", "cost=abc", "-o", str(tmp_path / "x.csv")]) == 2
     assert "Filter cost='abc'" in capsys.readouterr().err
+    # a mistyped key exported every row (the app's URL reader ignores keys it does not know)
+    assert main(["export", "--db", db, "--filter", "rout=billing", "-o", str(tmp_path / "x.csv")]) == 2
+    assert capsys.readouterr().err.startswith("tracedesk export: Unknown filter 'rout'; the keys are: start/end")
+    assert not (tmp_path / "x.csv").exists()
     assert main(["export", "--db", str(tmp_path / "missing.db"), "-o", str(tmp_path / "x.csv")]) == 3
     assert "No database at" in capsys.readouterr().err
     assert main(["export", "--db", db, "-o", str(tmp_path / "no" / "x.csv")]) == 2

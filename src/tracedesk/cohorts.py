@@ -28,13 +28,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .errors import InputError
+
 SPAN = "span"
 TRACE = "trace"
 #: Cohort value shown for rows that have no value for the dimension.
 NO_VALUE = "(none)"
 
 
-class CohortError(ValueError):
+class CohortError(InputError):
     """An unknown or malformed dimension name; the message lists the valid choices."""
 
 
@@ -77,8 +79,6 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("environment", TRACE, "The deployment environment (prod, staging...).", "environment", "environment"),
     Dimension("agent_name", SPAN, "The agent that ran a span (multi-agent systems).", "agent_name", "agents",
               trace_list=True),
-    Dimension("tool_name", SPAN, "The tool a TOOL span called (a trace-level signal has no tool).", "tool_name",
-              browse=False),
     Dimension("service", SPAN, "The OpenTelemetry service.name that emitted a span.", "service", browse=False),
     Dimension("session_id", TRACE, "The conversation / session a request belongs to.", "session_id", "session_id",
               browse=False),
@@ -155,6 +155,20 @@ def resolve(name: str, known_mapped: Iterable[str] | None = None, *, derived: bo
     if explicit or listed or bare_mapped:
         return mapped(key)
     raise CohortError(f"Unknown dimension {raw!r}; choose one of: {choices_text(known_mapped, derived=derived)}.")
+
+
+def sample_spellings(requested: Iterable[str], known_mapped: Iterable[str]) -> list[str]:
+    """Dimension names a user asked for, checked against the database, in the spelling the sample readers
+    take: a built-in dimension by its name, a mapped one as 'dims.KEY'.
+
+    An unknown name is an error listing the valid choices (it used to become a mapped dimension no row
+    carries, so the feed or explanation silently covered all traffic only)."""
+    known = list(known_mapped)
+    out: list[str] = []
+    for name in requested:
+        dim = resolve(name, known)
+        out.append(f"dims.{dim.name}" if dim.mapped else dim.name)
+    return out
 
 
 def choices_text(known_mapped: Iterable[str] | None = None, *, derived: bool = False) -> str:

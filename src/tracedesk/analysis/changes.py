@@ -1236,9 +1236,9 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
     if dimensions is None:
         dims = [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS, *(f"dims.{d}" for d in q.extra_dimensions(db))]
     else:
-        from ..cohorts import names as dimension_names
+        from ..cohorts import sample_spellings
 
-        dims = [d if d in dimension_names() or d.startswith("dims.") else f"dims.{d}" for d in dimensions]
+        dims = sample_spellings(dimensions, q.extra_dimensions(db))
     signals = feed_signals(q.evaluator_names(db))
     # the stored samples serve the default dimensions (the landing page); a feed over other dimensions
     # reads raw rows and leaves them alone (the stored set is refreshed as a whole: store.feed_samples)

@@ -228,7 +228,13 @@ def explain_signal(db: Any, signal: str, since_ns: int, until_ns: int, *, baseli
     b_since = b_until - (until_ns - since_ns) if baseline_since is None else baseline_since
     if b_until <= b_since:
         raise ExplainError("the baseline window is empty: --baseline-until must be after --baseline-since")
-    dims = list(dimensions or (*DEFAULT_DIMENSIONS, "agent_name"))
+    if dimensions:
+        from ..cohorts import sample_spellings
+        from ..store.query import extra_dimensions
+
+        dims = sample_spellings(dimensions, extra_dimensions(db))
+    else:
+        dims = [*DEFAULT_DIMENSIONS, "agent_name"]
     sig = catalogue[signal]
     lo, hi = min(b_since, since_ns), max(b_until, until_ns)
     frame = load_samples(db, sig, dims, lo, hi)

@@ -33,6 +33,17 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def count(text: str) -> int:
+    """argparse type for a number of rows/findings: 0 or more (`--top -1` silently dropped the last row)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 class UsageError(TracedeskError):
     """A mistake in how the command was called; printed without a traceback, exit code 2."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from . import count
+
 if TYPE_CHECKING:  # the CLI imports its libraries lazily (fast --help)
     import sqlite_utils
 
@@ -22,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dimension", action="append", default=None,
                    help="cohort dimension to split by (repeatable; default: route, tenant, prompt_version, "
                         "model, tool_name and mapped dims)")
-    p.add_argument("--top", type=int, default=20, help="findings to list (default 20; 0 = all)")
+    p.add_argument("--top", type=count, default=20, help="findings to list (default 20; 0 = all)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(func=_run_changes)
 
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--baseline-since", default=None, help="baseline start (default: the same length before --since)")
     e.add_argument("--baseline-until", default=None, help="baseline end (default: --since)")
     e.add_argument("--dimension", action="append", default=None, help="segment dimension (repeatable)")
-    e.add_argument("--top", type=int, default=10, help="segments to list (default 10)")
+    e.add_argument("--top", type=count, default=10, help="segments to list (default 10)")
     e.add_argument("--json", action="store_true", help="print the decomposition as JSON")
     e.set_defaults(func=_run_explain)
 
@@ -71,8 +73,6 @@ def _run_changes(args: argparse.Namespace) -> int:
     from . import UsageError
     from ..analysis.changes import find_changes
 
-    if args.top < 0:
-        raise UsageError("--top must be 0 (all) or a positive number.")
     db = _open(args.db)
     since, until = _time(db, args.since, "--since"), _time(db, args.until, "--until")
     if since is not None and until is not None and until <= since:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from . import count
+
 if TYPE_CHECKING:  # the CLI imports its libraries lazily (fast --help)
     from ..drift.result import DriftReport
 
@@ -28,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="only this family (repeatable; default: all four)")
     p.add_argument("--min-samples", type=int, default=30, help="per window and cohort (default 30)")
     p.add_argument("--alpha", type=float, default=0.05, help="false discovery rate (default 0.05)")
-    p.add_argument("--top", type=int, default=20, help="rows in the text table / JSON results (0 = all)")
+    p.add_argument("--top", type=count, default=20, help="rows in the text table / JSON results (0 = all)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--series", action="store_true", help="include each result's time series in the JSON")
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any pair drifted (for CI/cron)")

@@ -43,7 +43,7 @@ def filters_from_args(args: argparse.Namespace) -> Any:
         params["start"] = args.start
     if args.end:
         params["end"] = args.end
-    return Filters.from_query_params(params)
+    return Filters.from_query_params(params, strict=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -114,9 +114,10 @@ class Filters:
         return out
 
     @classmethod
-    def from_query_params(cls, params: Mapping[str, Any]) -> "Filters":
+    def from_query_params(cls, params: Mapping[str, Any], *, strict: bool = False) -> "Filters":
         """Read filters back from URL params. Unknown keys are ignored (pages add their own, e.g.
-        trace_id); malformed values raise FilterError naming the parameter and the expected form."""
+        trace_id) unless `strict` (the CLI's --filter, where a mistyped key must not widen an export to
+        every row); malformed values raise FilterError naming the parameter and the expected form."""
         f = cls()
         for key, raw in params.items():
             value = raw[-1] if isinstance(raw, (list, tuple)) else raw
@@ -147,6 +148,8 @@ class Filters:
                 f.text = value
             elif key == "tag":
                 f.tags = _split(value)
+            elif strict:
+                raise FilterError(f"Unknown filter {key!r}; the keys are: {FILTER_PARAM_KEYS_HELP}")
         return f
 
 
