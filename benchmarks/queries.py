@@ -91,7 +91,7 @@ def build(path: Path, n_spans: int) -> dict[str, Any]:
     t = time.perf_counter()
     otlp = path.parent / f"{path.stem}_otlp"
     per_hour = n_spans / SPANS_PER_TRACE / (7 * 24)
-    # The generator holds a whole day of spans as OTLP dicts before writing its file (~10 GB for a day of
+    # The generator holds a whole day of spans as OTLP dicts before writing its file (several GB by estimate for a day of
     # the 10M-span week): above SHARD_SPANS it writes several weeks of the same rhythm side by side (one
     # seed each, the rate split between them), superimposed into one week by the ingest.
     shards = max(1, math.ceil(n_spans / SHARD_SPANS))
