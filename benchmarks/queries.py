@@ -489,11 +489,16 @@ def machine() -> dict[str, Any]:
 
 
 def _code_version() -> str | None:
+    """The commit, "-dirty" when the code (src/, benchmarks/*.py) differs from it: not for results files or
+    the README, which every --save rewrites."""
     try:
-        return subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
-                              text=True, check=True).stdout.strip() or None
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "benchmarks/*.py"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+    return (head + "-dirty" if changed else head) or None
 
 
 def previous() -> dict[str, Any]:
