@@ -1,7 +1,7 @@
-"""Alerts benchmark: detection delay and false pages on two labelled weeks, and backtest speed on 1M spans.
+"""Alerts benchmark: detection delay and false pages on three labelled weeks, and backtest speed on 1M spans.
 
-Part 1, on the sample week and on a second week written independently (tests/weeks/second_week.py, its own
-incidents.json): for each hand-written rule (per window, per trace, multi-window, relative) and each of its
+Part 1, on the sample week and on a second and a third week written independently (tests/weeks/second_week.py
+and tests/weeks/third_week.py, each with its own incidents.json): for each hand-written rule (per window, per trace, multi-window, relative) and each of its
 single conditions, and for the suggester's rule given only each page-worthy incident's time range and
 cohort: pages after the on-call states, incidents caught (a page overlapping a should_page incident and
 naming its cohort), delay (first true page - incident start, minutes and steps), pages per incident and
@@ -15,7 +15,8 @@ Part 2: a 7-day backtest at 5-minute steps of a joint rule grouped by route on ~
 (cached in a file), against a baseline measured in the same run: the same backtest done the naive
 way, one SQL query per step and condition (numpy for the aggregation).
 
-    python benchmarks/alerts.py [--sample-db FILE] [--second-week DIR] [--skip-speed] [--spans 1000000]
+    python benchmarks/alerts.py [--sample-db FILE] [--second-week DIR] [--third-week DIR] [--skip-speed]
+                                [--spans 1000000]
 Targets: every page-worthy incident within 2 steps of its start, 0 false pages, one page per incident;
 backtest under 2 s on 2 cores.
 """
@@ -655,8 +656,26 @@ def _second_week(directory: str) -> tuple[str, str]:
     return db, str(out / "incidents.json")
 
 
+def _third_week(directory: str) -> tuple[str, str]:
+    """The third labelled week (tests/weeks/third_week.py, written from the spec without reading the
+    detectors, the alerts code, the sample generator or the second week), ingested through `tracedesk ingest`
+    as a user would; (database, incidents.json)."""
+    import subprocess
+
+    out = Path(directory)
+    db = str(out) + ".db"
+    if not os.path.exists(db):
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from weeks.third_week import write_week
+
+        week = write_week(out)
+        subprocess.run([sys.executable, "-m", "tracedesk", "ingest", "--db", db, *map(str, week.files)], check=True,
+                       stdout=subprocess.DEVNULL)
+    return db, str(out / "incidents.json")
+
+
 def results_markdown(sections: list[tuple[str, list[dict], list[dict], dict[str, dict]]]) -> str:
-    lines = ["# Alerts: detection delay and false pages on two labelled weeks", "",
+    lines = ["# Alerts: detection delay and false pages on labelled weeks", "",
              "Produced by `python benchmarks/alerts.py` (do not edit by hand). Pages are counted after the on-call",
              "states (resolve_after, no_data); a page is true when it overlaps a `should_page` incident *and names its",
              "cohort* (scope or group pins every dimension of the incident's cohort). Delay = first true page - incident",
@@ -686,6 +705,8 @@ def main(argv=None) -> int:
     ap.add_argument("--incidents", default=None, help="incidents.json (default: the packaged sample's)")
     ap.add_argument("--second-week", default="/tmp/tracedesk-bench-alerts-week2",
                     help="directory for the second labelled week (written and ingested if missing)")
+    ap.add_argument("--third-week", default="/tmp/tracedesk-bench-alerts-week3",
+                    help="directory for the third labelled week (written and ingested if missing)")
     ap.add_argument("--results", default=str(Path(__file__).resolve().parent / "results" / "alerts.md"),
                     help="where the README-ready tables go")
     ap.add_argument("--readme", default=str(Path(__file__).resolve().parent.parent / "README.md"),
@@ -710,6 +731,10 @@ def main(argv=None) -> int:
         rows2, floors2 = part1(db2, inc2, "Second week (tests/weeks, written independently; held out)")
         sections.append(("Second week (tests/weeks/second_week.py, written independently)", rows2,
                          json.loads(Path(inc2).read_text())["incidents"], floors2))
+        db3, inc3 = _third_week(args.third_week)
+        rows3, floors3 = part1(db3, inc3, "Third week (tests/weeks, written from the spec only; held out)")
+        sections.append(("Third week (tests/weeks/third_week.py, written from the spec only)", rows3,
+                         json.loads(Path(inc3).read_text())["incidents"], floors3))
         Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         Path(args.results).write_text(results_markdown(sections) + "\n")
         print(f"\nwrote {args.results}")

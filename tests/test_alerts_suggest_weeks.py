@@ -12,11 +12,14 @@ from tracedesk.alerts.evaluate import backtest, parse_time
 from tracedesk.alerts.states import pages
 from tracedesk.alerts.suggest import suggest_rule
 from weeks.fixtures import IngestedWeek, second_week, second_week_db  # noqa: F401  (pytest fixtures)
+from weeks.third_fixtures import IngestedThirdWeek, third_week, third_week_db  # noqa: F401  (pytest fixtures)
 
 STEP_MIN = 5
 
 
-def _check(db, incident, incidents):
+def _check(db, incident, incidents, from_ns=None):
+    """from_ns: count the 2 steps from there instead of the label's start (the third week's detectable_from,
+    its first trace that carries the incident)."""
     start, end = parse_time(incident["start"]), parse_time(incident["end"])
     # the second week's labels call the tool dimension "tool"; the rule language says tool_name
     cohort = {{"tool": "tool_name"}.get(k, k): v for k, v in incident["cohort"].items()}
@@ -24,7 +27,7 @@ def _check(db, incident, incidents):
     # "within 2 steps of its start", counted from the first evaluation at or after the start: an incident
     # starting at 10:19 is first seen by the 10:20 evaluation (on the 5-minute grid), so 10:30 is 2 steps
     step = STEP_MIN * 60 * 10**9
-    first_eval = -(-start // step) * step
+    first_eval = -(-(from_ns or start) // step) * step
     assert s.caught and s.delay_min is not None, s.warnings
     assert start + s.delay_min * 60e9 - first_eval <= 2 * step, (s.rule_summary(), s.delay_min)
     assert s.false_pages == 0 and s.pages_in_incident == 1, s.warnings
@@ -74,3 +77,34 @@ def test_second_week_new_prompt_version_against_the_one_it_replaced(second_week_
     assert [(r.new_cohort, r.versus) for r in rel] == [("prompt_version", "replaced")]
     assert s.rule.group_by == ("prompt_version",) and s.rule.scope == {}
     assert s.delay_min == 1.5  # the 12:15 evaluation, 90 s after the incident's (and the version's) first trace
+
+
+# ---------------------------------------------------------------------------------------------
+# The third week (tests/weeks/third_week.py, written from the spec only, after the suggester): the same check,
+# counted from each label's detectable_from (its first trace carrying the incident; W3-01's tenant sent no
+# policy_qa trace for 19 minutes after its shard failed over). Known misses carry what benchmarks/alerts.py
+# measured for the suggester's rule.
+
+THIRD_WEEK_MISSES = {
+    "W3-02": "a 30-hour linear ramp: the suggested cost_per_trace mean > 0.013 (5m) first pages 733 min after the "
+             "start, near the top of the ramp",
+    "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested refusal_rate_answer > 0.012 at "
+             "99.9% confidence (1h) pages 4 times inside the incident, the first 933 min after it starts, and once "
+             "outside it",
+    "W3-06": "a tenant whose traffic stops: the suggester raises 'no signal moved against its baseline in this "
+             "cohort during the incident': trace_count is not among its candidate signals (alerts/suggest.py)",
+    "W3-07": "on the ingested week (no evaluator run) the suggester raises 'no signal moved against its baseline': "
+             "the registry's pii_rate is not among its candidate signals, and the changes feed finds it (pii_rate 0.81 vs 0; "
+             "tests/test_changes_third_week.py). After `tracedesk eval run --evaluator pii` (benchmarks/alerts.py) "
+             "its eval_score(pii) mean < 0.97 (1h) pages at 16:35, resolves at 18:35 in the 16:43-19:02 gap "
+             "between the tenant's drafts, and pages again at 19:05: two pages for one incident",
+}
+
+
+@pytest.mark.parametrize("incident_id", [f"W3-0{k}" for k in range(1, 8)])
+def test_third_week(third_week_db: IngestedThirdWeek, incident_id, request):
+    if incident_id in THIRD_WEEK_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=THIRD_WEEK_MISSES[incident_id]))
+    incidents = third_week_db.week.labels()["incidents"]
+    incident = next(i for i in incidents if i["id"] == incident_id)
+    _check(third_week_db.db, incident, incidents, from_ns=parse_time(incident["detectable_from"]))

@@ -9,7 +9,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
                                                                       ExportTraceServiceResponse)
@@ -68,6 +68,9 @@ def _render(kind: str, arg, n: int) -> tuple[str, str | None, str | None]:
 
 @SETTINGS
 @given(lines=st.lists(_line, min_size=1, max_size=25), later_file=st.booleans())
+# a blank first line starts the file with 0x0a, protobuf's first byte: it was read as a corrupt protobuf
+# request and the good record after the stray value was lost
+@example(lines=[("empty", ""), ("wrong type", '"text"'), ("empty", ""), ("good", 0)], later_file=False)
 def test_cli_keeps_every_good_record_and_reports_every_bad_one(lines, later_file, capsys):
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

@@ -1,7 +1,7 @@
 """Several signals of one table read in one pass (signals.samples_many / store.samples.shared_samples):
 each frame is exactly the frame of the signal's own read (same rows, order, values and dtypes), with
-and without cohort dimensions, filters, time bounds and evaluator parameters, and the pass really is
-one SELECT per table."""
+and without cohort dimensions, filters, time bounds and evaluator parameters, whatever plan SQLite
+picks (the reads have one canonical order), and the pass really is one SELECT per table."""
 from __future__ import annotations
 
 import pandas as pd
@@ -72,27 +72,63 @@ def test_one_select_per_table(ws) -> None:
     assert sum("FROM evaluations e" in s for s in reads) == 1
 
 
-@pytest.mark.parametrize("reads", [
-    # trace_duration's own query walks idx_traces_duration (its value's index): rows by value, rowid
+READS = [
+    # trace_duration's own query walks idx_traces_duration (its value's index), the others scan the table
     [store_samples.ColumnRead("trace", "t.duration_ms", ("t.duration_ms > ?",), (0,)),
      store_samples.ColumnRead("trace", "1"), store_samples.ColumnRead("trace", "t.duration_ms")],
     # one evaluator's reads may walk the name index, the others not
     [store_samples.ColumnRead("eval", "e.score", ("e.name = ?",), ("groundedness",)),
      store_samples.ColumnRead("eval", "e.passed", ("e.passed IS NOT NULL",)),
      store_samples.ColumnRead("eval", "e.score")],
-])
-def test_a_read_whose_plan_differs_gets_its_own_order(ws, reads) -> None:
+]
+
+
+def _reads_and_plans(db, query) -> tuple[list[list[pd.DataFrame]], list[list[str]]]:
+    """The frames of each read list in one pass and of each read alone, and the plans SQLite chose."""
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        frames = [store_samples.shared_samples(db, reads, query) for reads in READS]
+        frames += [store_samples.shared_samples(db, [r], query) for reads in READS for r in reads]
+    finally:
+        db.conn.set_trace_callback(None)
+    selects = [s for s in statements if s.startswith("SELECT t.start_ns")]
+    return frames, [[row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + s).fetchall()] for s in selects]
+
+
+def test_a_read_alone_is_its_frame_in_the_shared_pass(ws) -> None:
     query = signals.SampleQuery({}, ("route", "model"), explode=False)
-    own = [store_samples.sample_sql(ws.db, r.source, r.value_sql, list(r.where), list(r.params), query)
-           for r in reads]
-    plans = [store_samples._plan(ws.db, sql, params) for sql, params in own]
-    if reads[0].source == "trace":
-        assert "idx_traces_duration" in plans[0][0] and "idx_traces_duration" not in plans[1][0]
-    frames = store_samples.shared_samples(ws.db, reads, query)
-    for r, frame in zip(reads, frames):
-        alone = store_samples.query_samples(ws.db, r.source, r.value_sql, list(r.where), list(r.params), query)
-        assert len(alone)
-        pd.testing.assert_frame_equal(frame, alone, check_exact=True)
+    for reads in READS:
+        frames = store_samples.shared_samples(ws.db, reads, query)
+        for r, frame in zip(reads, frames):
+            (alone,) = store_samples.shared_samples(ws.db, [r], query)
+            assert len(alone)
+            pd.testing.assert_frame_equal(frame, alone, check_exact=True)
+
+
+def test_the_order_does_not_depend_on_the_plan(sample_db_path, tmp_path) -> None:
+    """The same reads on a copy of the database without the indexes SQLite walked: other plans, the
+    same frames (rows, order, values, dtypes)."""
+    import sqlite3
+
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(sample_db_path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    query = signals.SampleQuery({}, ("route", "model"), explode=False)
+    with tracedesk.open(sample_db_path) as before:
+        wanted, plans = _reads_and_plans(before.db, query)
+    with sqlite3.connect(copy) as conn:
+        for index in ("idx_traces_duration", "idx_traces_start", "idx_evaluations_trace_scores",
+                      "idx_evaluations_name_trace", "idx_evaluations_name_score", "idx_evaluations_span"):
+            conn.execute(f"DROP INDEX {index}")
+    with tracedesk.open(str(copy)) as after:
+        got, other_plans = _reads_and_plans(after.db, query)
+    changed = [i for i, (a, b) in enumerate(zip(plans, other_plans)) if a != b]
+    assert len(changed) >= 4, (plans, other_plans)  # both shared passes and reads of each table alone
+    for frames, again in zip(wanted, got):
+        for frame, frame_again in zip(frames, again):
+            assert len(frame)
+            pd.testing.assert_frame_equal(frame_again, frame, check_exact=True)
 
 
 def test_kpis_and_worst_cohorts_read_each_table_once(sample_db_path) -> None:

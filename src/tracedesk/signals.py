@@ -39,6 +39,8 @@ SPAN, ANSWER, TRACE, EVALUATION = "span", "LLM answer", "trace", "evaluation"
 LEVELS: tuple[str, ...] = (SPAN, ANSWER, TRACE, EVALUATION)
 AGGREGATIONS: tuple[str, ...] = ("mean", "rate", "sum", "count", "min", "max", "p50", "p90", "p95", "p99")
 _PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
+#: The percentile aggregations.
+PERCENTILES: tuple[str, ...] = tuple(_PERCENTILES)
 
 Reader = Callable[[sqlite_utils.Database, dict[str, Any], SampleQuery], pd.DataFrame]
 
@@ -128,10 +130,16 @@ def get(name: str) -> Signal:
 
 
 def samples(db: sqlite_utils.Database, signal: dict[str, Any], query: SampleQuery) -> pd.DataFrame:
-    """The samples of one signal ({"type": name, **params}): columns t, v, *group_by, trace_id, sorted by t."""
+    """The samples of one signal ({"type": name, **params}): columns t, v, *group_by, trace_id, sorted by t
+    (with query.values_only: the column v alone, in no defined order)."""
     definition = get(signal["type"])
     params = {k: v for k, v in signal.items() if k != "type"}
-    frame = definition.read(db, params, query)
+    return _by_time(definition.read(db, params, query), query)
+
+
+def _by_time(frame: pd.DataFrame, query: SampleQuery) -> pd.DataFrame:
+    if query.values_only:  # values alone have no order to give them
+        return frame
     return frame.sort_values("t", kind="stable").reset_index(drop=True)
 
 
@@ -154,7 +162,7 @@ def samples_many(db: sqlite_utils.Database, specs: "list[dict[str, Any]]", query
     for group in shared.values():
         for (i, _read), frame in zip(group, _samples.shared_samples(db, [r for _i, r in group], query)):
             out[i] = frame
-    return [out[i].sort_values("t", kind="stable").reset_index(drop=True) for i in range(len(specs))]
+    return [_by_time(out[i], query) for i in range(len(specs))]
 
 
 def aggregate(values: np.ndarray | pd.Series, aggregation: str) -> float:

@@ -19,11 +19,9 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import networkx as nx
 import pandas as pd
 import sqlite_utils
 
-from .analysis import graph as _graph
 from .analysis import metrics as _metrics
 from .store import query as _query
 from .store import workbench as _workbench
@@ -31,6 +29,8 @@ from . import store
 from .store.query import Filters
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from .analysis.changes import Finding
     from .analysis.explain import Explanation
     from .alerts.handle import AlertsHandle
@@ -43,6 +43,14 @@ T = TypeVar("T")
 #: Results kept per workspace (page reads, backtests, drift reports, score frames); all dropped when the
 #: data changes. A page makes 5-20 reads; this keeps a few dozen pages' worth, each a small frame.
 MEMO_ENTRIES = 256
+
+
+def _graph() -> Any:
+    """tracedesk.analysis.graph, imported on first use: networkx takes ~0.15 s to import, and a page's
+    first figures need no graph."""
+    from .analysis import graph
+
+    return graph
 
 
 def _fresh(value: T) -> T:
@@ -367,7 +375,7 @@ class Workspace:
         step name (spans, errors, total_ms, cost_usd), in order of first appearance."""
         from .store import trace_pages
 
-        return trace_pages.step_counts(self.db, trace_id, _graph.KEPT_KINDS)
+        return trace_pages.step_counts(self.db, trace_id, _graph().KEPT_KINDS)
 
     @_locked
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
@@ -456,31 +464,33 @@ class Workspace:
     def trajectory(self, trace_id: str, *, collapse: bool = True) -> nx.DiGraph:
         """One trace's trajectory graph (kept until the data changes: treat it as read-only)."""
         return self.memo(("trajectory", trace_id, collapse),
-                         lambda db: _graph.trajectory(db, trace_id, collapse=collapse))
+                         lambda db: _graph().trajectory(db, trace_id, collapse=collapse))
 
     @_locked
     def agent_topology(self, filters: Filters | None = None, *, max_traces: int = 5_000) -> nx.DiGraph:
         """Who hands off to whom (kept until the data changes: treat the graph as read-only)."""
         return self.memo(("agent_topology", _fkey(filters), max_traces),
-                         lambda db: _graph.agent_topology(db, filters, max_traces=max_traces))
+                         lambda db: _graph().agent_topology(db, filters, max_traces=max_traces))
 
     @staticmethod
     def topology_frames(g: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(agents, handoffs) tables of an agent topology from `agent_topology`."""
-        return _graph.topology_frames(g)
+        return _graph().topology_frames(g)
 
     @staticmethod
     def span_tree(spans: pd.DataFrame) -> pd.DataFrame:
         """One trace's spans (from `trace`) in call-tree order with `depth` and an indented `tree_label`."""
-        return _graph.span_tree(spans)
+        return _graph().span_tree(spans)
 
 
     # -- what changed ------------------------------------------------------------------------------
 
     def changes(self, since: Any = None, until: Any = None, *, dimensions: Sequence[str] | None = None,
-                top: int | None = 20) -> list["Finding"]:
+                top: int | None = 20, progress: Callable[[int, int, str], None] | None = None) -> list["Finding"]:
         """The changes feed over [since, until) (times in any timeutil form; default: all data), ranked by
-        impact. Kept per data version: reruns of a page recompute nothing."""
+        impact. Kept per data version: reruns of a page recompute nothing. `progress(done, total, what)`
+        hears of each step when the feed's stored samples are brought up to date (the first feed after
+        an ingest reads every row once)."""
         from .analysis.changes import find_changes
         from .timeutil import parse_optional_time
 
@@ -489,7 +499,7 @@ class Workspace:
         u_ns = parse_optional_time(until, now_ns=hi, name="until")
         dims = tuple(dimensions) if dimensions else None
         return self.memo(("changes", s_ns, u_ns, dims, top),
-                         lambda db: find_changes(db, s_ns, u_ns, dimensions=dims, top=top))
+                         lambda db: find_changes(db, s_ns, u_ns, dimensions=dims, top=top, progress=progress))
 
     def explain(self, signal: str, since: Any, until: Any, *, baseline_since: Any = None,
                 baseline_until: Any = None, dimensions: Sequence[str] | None = None) -> "Explanation":

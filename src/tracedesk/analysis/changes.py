@@ -36,7 +36,7 @@ outlier) and displayed as their p95.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1183,12 +1183,15 @@ def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str]) ->
 
 
 def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_ns: int | None,
-             until_ns: int | None, *, stored: bool = False) -> dict[str, pd.DataFrame]:
+             until_ns: int | None, *, stored: bool = False,
+             progress: Callable[[int, int, str], None] | None = None) -> dict[str, pd.DataFrame]:
     """`load_samples` of every signal, the built-in ones read together (store.feed: signals sharing
     their rows are read in one query, and kept on the connection per data version).
 
     stored=True: the built-in signals' samples come from the copy the database keeps for the feed
-    (store.feed_samples), brought up to date first if some write made part of it stale; the same rows."""
+    (store.feed_samples), brought up to date first if some write made part of it stale; the same rows.
+    `progress(done, total, what)` hears of each step of that update (the first after an ingest reads
+    every row)."""
     from ..store.feed import signal_frames
 
     since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
@@ -1198,7 +1201,7 @@ def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_
     if stored:
         from ..store.feed_samples import stored_frames
 
-        read = stored_frames(db, wanted, since, until)
+        read = stored_frames(db, wanted, since, until, progress)
     if read is None:
         read = signal_frames(db, wanted, since, until)
     out = {}
@@ -1221,11 +1224,15 @@ def cohort_filters(cohort: dict[str, str], start_ns: int | None, end_ns: int | N
 
 def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,
                  dimensions: Sequence[str] | None = None, top: int | None = None, pairs: bool = True,
-                 examples: int = 3, stored: bool = True) -> list[Finding]:
+                 examples: int = 3, stored: bool = True,
+                 progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
     """The changes feed over a store: findings ranked by impact (see the module docstring).
 
     stored=False reads every sample from the span, trace and evaluation rows (the from-scratch
-    computation the stored samples must equal)."""
+    computation the stored samples must equal). `progress(done, total, what)` is called before each
+    step of bringing the stored samples up to date, when they are stale (after an ingest: every row is
+    read once, seconds at 1M spans), and once with done == total when that is over; never when they
+    are current."""
     from ..store import query as q
 
     lo, hi = q.time_bounds(db)
@@ -1242,7 +1249,7 @@ def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = No
     signals = feed_signals(q.evaluator_names(db))
     # the stored samples serve the default dimensions (the landing page); a feed over other dimensions
     # reads raw rows and leaves them alone (the stored set is refreshed as a whole: store.feed_samples)
-    frames = load_all(db, signals, dims, since, until, stored=stored and dimensions is None)
+    frames = load_all(db, signals, dims, since, until, stored=stored and dimensions is None, progress=progress)
     names = [d[5:] if d.startswith("dims.") else d for d in dims]
     findings = detect(frames, signals, names, since, until, pairs=pairs)
     if top is not None:

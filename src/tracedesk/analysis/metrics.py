@@ -76,6 +76,11 @@ KPI_SIGNALS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Aggregations whose figure is the same whatever the order of the samples (a mean or a sum of floats
+#: can differ in its last digit).
+_ORDER_FREE = frozenset({"count", "rate", "min", "max", *_signals.PERCENTILES})
+
+
 def _number(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
@@ -87,8 +92,14 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
     for kpi, (signal, agg) in KPI_SIGNALS.items():
         by_signal.setdefault(signal, []).append((kpi, agg))
     figs: dict[str, Any] = {}
-    frames = signal_frames(db, [{"type": signal} for signal in by_signal], (), filters)
-    for (signal, wanted), frame in zip(by_signal.items(), frames):
+    # a signal whose figures do not depend on the order of its samples is read as values alone (its
+    # percentiles are the same numbers; the TTFT of every LLM span then comes from one index)
+    loose = [s for s, wanted in by_signal.items() if all(agg in _ORDER_FREE for _k, agg in wanted)]
+    frames = dict(zip(loose, signal_frames(db, [{"type": s} for s in loose], (), filters, values_only=True)))
+    rest = [s for s in by_signal if s not in frames]
+    frames.update(zip(rest, signal_frames(db, [{"type": s} for s in rest], (), filters)))
+    for signal, wanted in by_signal.items():
+        frame = frames[signal]
         row = _signals.figures(frame, [agg for _k, agg in wanted])
         for kpi, agg in wanted:
             figs[kpi] = _number(row[agg].iloc[0]) if len(row) else (0.0 if agg == "count" else None)
@@ -314,12 +325,13 @@ def signal_frame(db: sqlite_utils.Database, signal: dict[str, Any], dimensions: 
 
 
 def signal_frames(db: sqlite_utils.Database, specs: Sequence[dict[str, Any]], dimensions: Sequence[str],
-                  filters: Filters | None = None) -> list[pd.DataFrame]:
+                  filters: Filters | None = None, *, values_only: bool = False) -> list[pd.DataFrame]:
     """signal_frame of several signals: those not kept yet are read together (`signals.samples_many`:
-    one pass over the traces table for the trace-level ones, one over the evaluations for the others)."""
+    one pass over the traces table for the trace-level ones, one over the evaluations for the others).
+    values_only: each frame is the column v alone, unordered (SampleQuery.values_only; no dimensions)."""
     version = data_version(db)
     fkey = repr(filters.to_query_params()) if filters else ""
-    keys = [(repr(sorted(spec.items())), tuple(dimensions), fkey, version) for spec in specs]
+    keys = [(repr(sorted(spec.items())), tuple(dimensions), fkey, values_only, version) for spec in specs]
     cache = getattr(db, "_td_signal_frames", None)
     if cache is None:
         cache = {}
@@ -330,7 +342,7 @@ def signal_frames(db: sqlite_utils.Database, specs: Sequence[dict[str, Any]], di
     missing = [i for i, key in enumerate(keys) if key not in cache]
     found = {i: cache[key] for i, key in enumerate(keys) if key in cache}
     if missing:
-        query = _signals.SampleQuery({}, tuple(dimensions), filters=filters, explode=False)
+        query = _signals.SampleQuery({}, tuple(dimensions), filters=filters, explode=False, values_only=values_only)
         for i, frame in zip(missing, _signals.samples_many(db, [specs[i] for i in missing], query)):
             found[i] = frame
             while len(cache) >= 32:  # a few pages' worth; drop the oldest

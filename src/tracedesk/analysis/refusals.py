@@ -31,11 +31,14 @@ evaluator instead of text (see `tracedesk.signals`).
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .regex_literals import any_of, required_literals
 
 #: settings key of the user-editable phrase lists
 SETTING_KEY = "refusal_phrases"
@@ -150,6 +153,22 @@ _OTHER_LANGUAGES = [
 
 _PATTERNS = (_ENGLISH, _CLAUSE_DECLINE, *_OTHER_LANGUAGES)
 
+# Every match of every pattern above contains one of these literals (read from the patterns themselves:
+# analysis.regex_literals), so an opening holding none of them is no refusal without running the ~11
+# patterns on each of its sentences: most answers are ruled out by one search (20 -> ~6 us per answer).
+# None (no prefilter) if some pattern could match without a fixed text.
+def _pattern_literals() -> frozenset[str] | None:
+    found: set[str] = set()
+    for rx in _PATTERNS:
+        need = required_literals(rx)
+        if need is None:
+            return None
+        found |= need
+    return frozenset(found)
+
+
+_LITERALS = _pattern_literals()
+
 # A decline of one thing followed by the help itself: "…, but here's how …", "However, you can …".
 _PIVOT = re.compile(r"\b(?:but|however|that said|instead)\b,?\s*(?:here(?:'s| is| are)|you can|you could|i can|"
                     r"i'd be happy|i would be happy|i'll|let me|try|consider|the (?:best|easiest)|one option)")
@@ -158,10 +177,18 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n{2,}")
 _LEADING_MARKUP = re.compile(r"^[\s*_#~\-]+")
 
 
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
 def normalise(text: str) -> str:
     """Typography-insensitive lower-case text: NFKC, straight quotes, single spaces."""
-    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
-    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+    # ASCII text is NFKC already and holds no curly quote: only a backtick to straighten (each step
+    # skipped is a pass over the text, ~1 us of the ~7 us an answer costs)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
+    elif "`" in text:
+        text = text.translate(_APOSTROPHES)
+    return _SPACES.sub(" ", text.lower()).strip()
 
 
 _LEAD_TAGS = re.compile(r"^(?:<[a-z][^>]{0,40}>\s*)+")
@@ -197,18 +224,28 @@ class RefusalDetector:
     ignore: tuple[str, ...] = ()
     _extra_norm: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _ignore_norm: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _may_decline: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_extra_norm", tuple(normalise(p) for p in self.extra if p.strip()))
         object.__setattr__(self, "_ignore_norm", tuple(normalise(p) for p in self.ignore if p.strip()))
+        # an `extra` phrase counts where a sentence starts with it: it is one more literal a refusal holds
+        object.__setattr__(self, "_may_decline",
+                           None if _LITERALS is None else _any_of(_LITERALS | frozenset(self._extra_norm)))
 
     def is_refusal(self, text: str | None) -> bool:
+        return self._decide(text, prefilter=True)
+
+    def _decide(self, text: str | None, prefilter: bool) -> bool:
+        """prefilter=False: every pattern runs on every sentence (what the prefilter must agree with)."""
         if not text or not isinstance(text, str):
             return False
         full = _strip_lead(normalise(text))
         if not full or full[0] in "\"'>":
             return False  # a quoted or block-quoted opening is someone else's words
         opening = full[:OPENING_CHARS]
+        if prefilter and self._may_decline is not None and self._may_decline.search(opening) is None:
+            return False  # no pattern can match a sentence of it, and no extra phrase starts one
         if any(opening.startswith(p) for p in self._ignore_norm):
             return False
         if any(opening.startswith(p) for p in self._extra_norm):
@@ -226,6 +263,11 @@ class RefusalDetector:
                 return False  # it declined one thing and then helped
             return True
         return False
+
+
+@functools.lru_cache(maxsize=16)
+def _any_of(literals: frozenset[str]) -> re.Pattern[str]:
+    return any_of(literals)
 
 
 DEFAULT_DETECTOR = RefusalDetector()

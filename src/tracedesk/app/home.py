@@ -7,7 +7,6 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
-from tracedesk.charts.changes import signals_chart
 
 ui.page_setup("tracedesk")
 path = ui.db_path()
@@ -39,7 +38,7 @@ for col, metric in zip(cols, ("traces", "error_rate", "latency_p95_ms", "cost_pe
 quality = ws.signals_over_time(filters)
 if len(quality):
     st.caption("Mean score per evaluator, refusal rate, tool calls per trace and cost per trace.")
-    st.altair_chart(signals_chart(quality), width="content")
+    st.altair_chart(charts.changes.signals_chart(quality), width="content")
 
 st.subheader("Investigate")
 c1, c2 = st.columns(2)
@@ -57,8 +56,16 @@ with c2:
                         ("Live", "Live — receive OTLP traffic")):
         st.page_link(ui.page_file(page), label=label)
 
+
+def _feed_progress(done: int, total: int, what: str) -> None:
+    # the first feed after new data reads every row once (seconds on a big store): show how far it is
+    text = (f"New data since the last look: updating the feed's stored samples (once) — {what} ({done + 1}/{total})"
+            if done < total else "Stored samples up to date; scanning every signal and cohort for changes...")
+    scanning.progress(done / max(total, 1), text=text)
+
+
 with feed:
-    findings = ws.changes(filters.start_ns, filters.end_ns, top=10)
+    findings = ws.changes(filters.start_ns, filters.end_ns, top=10, progress=_feed_progress)
     scanning.empty()
     if not findings:
         st.caption("No signal departs from its own baseline in this range (every signal and cohort was scanned; "

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import streamlit as st
 
 from ..errors import TracedeskError, describe
-from ..store import default_db_path
+from ..dbpath import default_db_path  # not the store (pandas): the title is drawn before it loads
 from .main import page_file  # noqa: F401  (pages link to each other through ui)
 
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
@@ -67,8 +68,13 @@ def open_workspace(path: str) -> "Workspace":
     return Workspace(path)
 
 
+#: Set once a page's script has run in this process (the server's preload stops then: app/serve.py).
+PAGE_RUN = threading.Event()
+
+
 def page_setup(title: str) -> None:
     """Wide layout and a title; the first call on every page."""
+    PAGE_RUN.set()
     st.set_page_config(page_title=f"{title} · tracedesk", page_icon=":mag:", layout="wide")
     st.title(title)
 

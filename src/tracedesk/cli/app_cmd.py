@@ -47,12 +47,12 @@ def plan(args: argparse.Namespace) -> tuple[str, list[str], bool]:
     """(database path, streamlit command, whether the sample must be built) without side effects."""
     import os
 
-    from .. import store
+    from ..dbpath import default_db_path  # not the store: it loads pandas, and this process only execs
     from ..sample import app_path
     from . import UsageError
     from .app_launch import LOOPBACK, streamlit_command
 
-    default = SAMPLE_DB if args.sample else store.default_db_path()
+    default = SAMPLE_DB if args.sample else default_db_path()
     path = os.path.abspath(os.path.expanduser(args.db or default))
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):

@@ -77,7 +77,8 @@ def _run_changes(args: argparse.Namespace) -> int:
     since, until = _time(db, args.since, "--since"), _time(db, args.until, "--until")
     if since is not None and until is not None and until <= since:
         raise UsageError("--until must be after --since.")
-    findings = find_changes(db, since, until, dimensions=args.dimension, top=args.top or None)
+    findings = find_changes(db, since, until, dimensions=args.dimension, top=args.top or None,
+                            progress=_progress_to_stderr)
     if args.json:
         print(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
         return 0
@@ -92,6 +93,17 @@ def _run_changes(args: argparse.Namespace) -> int:
         print(f"{i:>3}  {d['start']:<20} {d['end'] or 'ongoing':<20} {cohort:<38.38} {', '.join(f.signals):<34.34} "
               f"{f.baseline:>10.4g} {f.current:>10.4g} {f.q:>8.1e}  {f.n_baseline}/{f.n_current}")
     return 0
+
+
+def _progress_to_stderr(done: int, total: int, what: str) -> None:
+    """The first feed after new data reads every row once (seconds on a big store): say so, on stderr
+    (stdout stays the findings, --json included)."""
+    import sys
+
+    if done == 0:
+        print("changes: new data since the last feed; updating its stored samples (once)", file=sys.stderr)
+    if done < total:  # (done == total: over; the findings follow)
+        print(f"changes: [{done + 1}/{total}] {what}", file=sys.stderr, flush=True)
 
 
 def _run_explain(args: argparse.Namespace) -> int:

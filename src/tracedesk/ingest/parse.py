@@ -7,6 +7,7 @@ OTLP span object or flat record per line).
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from typing import Any
 
@@ -66,8 +67,8 @@ def _parse_into(data: bytes, source: str, content_type: str | None, normalizer: 
     stripped = data.lstrip()
     if not stripped:
         raise RecordError("input is empty")
-    if (ctype not in PROTOBUF_TYPES and stripped[:1] not in (b"{", b"[") and data[:1] != b"\x0a"
-            and _looks_like_json_lines(stripped)):
+    if (ctype not in PROTOBUF_TYPES and stripped[:1] not in (b"{", b"[")
+            and (data[:1] != b"\x0a" or _is_text(data[:4096])) and _looks_like_json_lines(stripped)):
         # JSON Lines whose first line is not an object (a stray value): reject that line, keep the rest.
         parse_lines(data.splitlines(), source, normalizer, result)
         return
@@ -193,6 +194,17 @@ def _looks_like_json_lines(data: bytes) -> bool:
         return False
     # Pretty-printed JSON: most lines are fragments (a key, `{`, `}`, `]`) that are not JSON on their own.
     return 2 * sum(line[:1] == b"{" or _is_json_value(line) for line in lines) >= len(lines)
+
+
+#: Control bytes that text never holds (all but tab, newline, carriage return) and protobuf almost always
+#: does within its first bytes: the tags and short lengths of the nested resource/scope/span messages.
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether bytes that start with 0x0a (protobuf's first tag, and a blank line in text) are text:
+    JSON Lines after a blank first line must not be read as a corrupt protobuf request."""
+    return _CONTROL_BYTES.search(head) is None
 
 
 def _is_json_value(line: bytes) -> bool:

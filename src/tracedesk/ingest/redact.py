@@ -98,6 +98,35 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
     return sorted(found_sorted, key=lambda f: f[1])
 
 
+# What each detector cannot match without (checked before it runs): a key needs one of its prefixes, an
+# e-mail an '@'; a card (13+ digits), an SSN (9) and a phone (7+) need a run of digits and separators.
+_KEY_PREFIXES = ("sk-", "pk-", "rk-", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AIza", "eyJ")
+_BEARER = re.compile(r"(?i:bearer)")
+_DIGIT_RUN = re.compile(r"\d[\d ().+-]{5,}\d")
+
+
+def has_pii(text: str | None) -> bool:
+    """bool(find_pii(text)), ~3x cheaper: each detector runs only on a text it could match, and the first
+    finding answers (the changes feed asks this of every answer)."""
+    if not text:
+        return False
+    if (any(p in text for p in _KEY_PREFIXES) or _BEARER.search(text)) and _KEY.search(text):
+        return True
+    if "@" in text and _EMAIL.search(text):
+        return True
+    # (a search first: most texts have no candidate at all, and finditer costs a generator per text)
+    if _IBAN.search(text) and any(iban_ok(m.group()) for m in _IBAN.finditer(text)):
+        return True
+    if not _DIGIT_RUN.search(text):
+        return False
+    if _SSN.search(text):
+        return True
+    if _PHONE.search(text) and any(7 <= sum(c.isdigit() for c in m.group()) <= 15 for m in _PHONE.finditer(text)):
+        return True
+    return bool(_CARD.search(text)) and any(13 <= len(d := re.sub(r"\D", "", m.group())) <= 19 and luhn_ok(d)
+                                            for m in _CARD.finditer(text))
+
+
 # Cheap gate before the six detectors: every detector needs an '@', a run of digits or a key prefix.
 # Most attribute values (model names, short ids, enum-like strings) fail it and cost one regex scan.
 _MAYBE = re.compile(r"@|\d[\d ().+-]{5,}\d|\d{2}[ A-Z0-9]{11}|sk-|pk-|rk-|AKIA|gh[pousr]_|xox|AIza|eyJ|(?i:bearer)")

@@ -25,7 +25,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
-from . import blobs, span_tags, summaries
+from . import blobs, span_insert, span_tags, summaries
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
                       with_database)
@@ -292,7 +292,11 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         coded = codec.coded
         codec.prepare([row[_ATTR_INDEX] for row in to_write if row[_ATTR_INDEX]],
                       _keyed_samples(to_write) if coded else None)  # issue 13: per-scope dictionaries
-        db.conn.executemany(_SPAN_INSERT, [_compact(codec, row, coded) for row in to_write])
+        stored_starts = summaries.fetch_by_keys(db, "spans.start_ns", replaced_keys) if replaced_keys else {}
+        # issue 13 (ingest near the limit): the dirty hours marked per batch, not by a trigger per row
+        span_insert.insert_spans(db.conn, _SPAN_INSERT, [_compact(codec, row, coded) for row in to_write],
+                                 len(to_write) - len(replaced_keys),
+                                 [(*k, v[0]) for k, v in stored_starts.items()])
         span_tags.record(db, to_write, replaced_keys, ROW_TRACE_ID, ROW_SPAN_ID, _ATTR_INDEX)  # issue 13: tags read by index
     if evaluations:
         from .evals import derive_passed

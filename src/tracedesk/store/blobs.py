@@ -46,8 +46,12 @@ CODE_MARK = "@"
 _N = "(0|[1-9][0-9]*)"
 _OTLP_LOCATOR = re.compile(rf"(.*#)resourceSpans\[{_N}\]\.scopeSpans\[{_N}\]\.spans\[{_N}\]", re.S)
 _LINE_LOCATOR = re.compile(rf"(.*:){_N}", re.S)
+_OTLP_TAIL = re.compile(rf"resourceSpans\[{_N}\]\.scopeSpans\[{_N}\]\.spans\[{_N}\]")
+_LINE_TAIL = re.compile(_N)
 _CODED = re.compile(r"@([0-9]+)(?:\.([0-9]+)\.([0-9]+)\.([0-9]+)|:([0-9]+))?")
 MARK = 0
+#: MARK + the dictionary id byte (0: none): the head of every deflated value, by id
+_HEADERS = tuple(bytes((MARK, i)) for i in range(256))
 #: values shorter than this stay JSON text: deflate's fixed cost outweighs the saving
 MIN_COMPRESS = 96
 #: rows sampled from the first big batch to prime the dictionary (deflate looks back 32 KB)
@@ -315,7 +319,9 @@ class Codec:
 
     def _prepare_keyed(self, keyed: list[tuple[tuple[str, Any], str]]) -> None:
         """Sample the batch's rows per key; give a key its own dictionary once it has enough rows."""
-        touched: set[tuple[str, Any]] = set()
+        # first-seen order, not a set's: string hashes differ per process, and the order keys are trained
+        # in decides their dictionary ids (a re-run, or the parse worker, would store other bytes)
+        touched: dict[tuple[str, Any], None] = {}
         rng = self._rng
         for key, text in keyed:
             seen = self._key_seen.get(key, 0) + 1
@@ -329,7 +335,7 @@ class Codec:
                 j = rng.randrange(seen)
                 if j < KEYED_SAMPLE_ROWS:
                     res[j] = text
-            touched.add(key)
+            touched[key] = None
         for key in touched:
             if key not in self.keyed:
                 row = self.conn.execute("SELECT id, dict FROM blob_dicts WHERE key = ? ORDER BY id DESC LIMIT 1",
@@ -369,19 +375,20 @@ class Codec:
 
     def encode(self, text: str | None, key: tuple[str, Any] | None = None) -> Any:
         """`key` (m505): the (group, scope) whose own dictionary to use when it has one."""
-        if text is None or len(text) < MIN_COMPRESS or not self.compact:
+        # (the ingest writer's hottest Python: one call per compressed value, so no property lookups)
+        if text is None or len(text) < MIN_COMPRESS or not (self._schema[0] or self.compact):
             return text
         raw = text.encode("utf-8", "surrogatepass")
         own = self.keyed.get(key) if key is not None else None
         if own is not None:
             co = own[1].copy()
-            out = b"\x00" + bytes((own[0],)) + co.compress(raw) + co.flush()
+            out = b"".join((_HEADERS[own[0]], co.compress(raw), co.flush()))
         elif self.compressor is not None and self.dict_id is not None:
             co = self.compressor.copy()
-            out = b"\x00" + bytes((self.dict_id,)) + co.compress(raw) + co.flush()
+            out = b"".join((_HEADERS[self.dict_id], co.compress(raw), co.flush()))
         else:
             co = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEMLEVEL)
-            out = b"\x00\x00" + co.compress(raw) + co.flush()
+            out = b"".join((_HEADERS[0], co.compress(raw), co.flush()))
         self._raw += len(raw)
         self._packed += len(out)
         return out
@@ -398,24 +405,28 @@ class Codec:
 
     def encode_str(self, text: str | None) -> Any:
         """The stored form of a scope (or any whole string): "@<id>"."""
-        if text is None or not self.coded:
+        if text is None or not (self._coded or self.coded):
             return text
         return f"{CODE_MARK}{self._string_id(text)}"
 
     def encode_source(self, text: str | None) -> Any:
         """The stored form of a source: its prefix coded, an OTLP span locator or line number kept as numbers."""
-        if text is None or not self.coded:
+        if text is None or not (self._coded or self.coded):
             return text
-        m = _OTLP_LOCATOR.fullmatch(text)
+        # The prefix ends at the LAST "#" (":"): the locator after it holds none, so the greedy `(.*#)`
+        # of _OTLP_LOCATOR can only match there; matching the tail alone skips its backtracking.
+        cut = text.rfind("#") + 1
+        m = _OTLP_TAIL.fullmatch(text, cut) if cut else None
         if m is not None:
-            return f"{CODE_MARK}{self._string_id(m[1])}.{m[2]}.{m[3]}.{m[4]}"
-        m = _LINE_LOCATOR.fullmatch(text)
+            return f"{CODE_MARK}{self._string_id(text[:cut])}.{m[1]}.{m[2]}.{m[3]}"
+        cut = text.rfind(":") + 1
+        m = _LINE_TAIL.fullmatch(text, cut) if cut else None
         if m is not None:
-            return f"{CODE_MARK}{self._string_id(m[1])}:{m[2]}"
+            return f"{CODE_MARK}{self._string_id(text[:cut])}:{m[1]}"
         return f"{CODE_MARK}{self._string_id(text)}"
 
     def resource_id(self, text: str | None) -> Any:
-        if text is None or not self.compact:
+        if text is None or not (self._schema[0] or self.compact):
             return text
         found = self.resource_ids.get(text) or self._pending_resources.get(text)
         if found is not None:

@@ -24,8 +24,7 @@ import sqlite_utils
 from ..errors import NotATracedeskDatabase, StoreError
 from .migrations import APPLICATION_ID, migrate
 
-DEFAULT_DB_PATH = "tracedesk.db"
-DB_ENV_VAR = "TRACEDESK_DB"
+from ..dbpath import DB_ENV_VAR, DEFAULT_DB_PATH, default_db_path  # noqa: F401  (re-exported by store)
 #: URL forms `connect` accepts besides a plain path (named in its error for anything else).
 URL_FORMS = ("sqlite:///relative/path.db", "sqlite:////absolute/path.db", "sqlite://:memory:")
 
@@ -34,11 +33,6 @@ _MIGRATED: set[tuple[str, int, int]] = set()
 _MIGRATED_LOCK = threading.Lock()
 # Set on a Database once its schema is known to be current (sqlite3 connections take no attributes or weakrefs).
 _CHECKED_ATTR = "_tracedesk_schema_checked"
-
-
-def default_db_path() -> str:
-    """The database a command uses when none is given: $TRACEDESK_DB, else ./tracedesk.db."""
-    return os.environ.get(DB_ENV_VAR) or DEFAULT_DB_PATH
 
 
 def resolve_path(db: "str | os.PathLike[str] | None") -> str:

@@ -48,17 +48,27 @@ class Family:
     members: tuple[Member, ...]
 
 
-def _source(source: str, dims: list[Any]) -> tuple[str, str]:
+def _source(source: str, dims: list[Any], table_scan: bool = False) -> tuple[str, str, str]:
+    """FROM clause, time column, ORDER BY clause ("" when the scan's own order is the one wanted).
+
+    table_scan: every span is visited anyway (no bounds, no indexed condition: the root spans of the PII
+    rate): in storage order, not through the start-time index, which looks each row up (0.36 -> 0.23 s
+    CPU at 1M spans). The rows are then sorted by time, ties in storage (rowid) order: the index's order."""
     if source == "span":
-        frm = "spans s LEFT JOIN traces t ON t.trace_id = s.trace_id" if dims else "spans s"
-        return frm, "s.start_ns"
+        spans = "spans s NOT INDEXED" if table_scan else "spans s"
+        frm = f"{spans} LEFT JOIN traces t ON t.trace_id = s.trace_id" if dims else spans
+        return frm, "s.start_ns", ""
     if source == "trace":
-        return "traces t", "t.start_ns"
+        return "traces t", "t.start_ns", ""
     if source == "eval":
-        frm = "evaluations e JOIN traces t ON t.trace_id = e.trace_id"
+        # Driven by the traces in time order (CROSS JOIN fixes the order of the loops): each evaluation's
+        # span is then looked up near the previous one (spans are stored roughly in time order), where the
+        # evaluator-name index visited them at random (0.97 -> 0.56 s CPU for 88k evaluations at 1M spans).
+        # The ORDER BY gives the rows the order that index gave them (name, score, rowid) within a time.
+        frm = "traces t CROSS JOIN evaluations e ON e.trace_id = t.trace_id"
         if cohort_sql.needs_span(dims):
             frm += " LEFT JOIN spans s ON s.trace_id = e.trace_id AND s.span_id = e.span_id"
-        return frm, "t.start_ns"
+        return frm, "t.start_ns", " ORDER BY t.start_ns, e.name, e.score, e.rowid"
     raise ValueError(f"unknown sample source {source!r}; valid choices: span, trace, eval")
 
 
@@ -69,7 +79,8 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
     categorical (the same values; the feed codes them once). Frames are shared with
     the cache of `signal_frames`: treat them as read-only."""
     dims = _dims(tuple(group_by))
-    frm, tcol = _source(family.source, dims)
+    table_scan = since_ns is None and until_ns is None and not any(w.startswith("s.kind") for w in family.where)
+    frm, tcol, order = _source(family.source, dims, table_scan)
     values: list[str] = []
     params: list[Any] = []
     for m in family.members:
@@ -89,32 +100,54 @@ def read_family(db: sqlite_utils.Database, family: Family, group_by: Sequence[st
         clauses.append(f"{tcol} <= ?")
         all_params.append(int(until_ns))
     cols = "".join(f", {_dim_sql(family.source, d, db)}" for d in dims)
-    sql = (f"SELECT {tcol}, {', '.join(values)}{cols} FROM {frm} WHERE {' AND '.join(clauses)}")
+    sql = f"SELECT {tcol}, {', '.join(values)}{cols} FROM {frm} WHERE {' AND '.join(clauses)}{order}"
     register_functions(db)
     rows = db.execute(sql, all_params).fetchall()
     out: dict[str, pd.DataFrame] = {}
     n_val = len(values)
     if rows:
-        cols_t = list(zip(*rows))
-        t = np.asarray(cols_t[0], dtype=np.int64)
+        # rows x columns in one C pass (zip(*rows) into column tuples took twice as long)
+        table = np.array(rows, dtype=object)
+        t = table[:, 0].astype(np.int64)
         # each dimension coded once for the whole family: categorical columns (missing: code -1)
-        dim_cols = [code_cells(c) for c in cols_t[1 + n_val:]]
+        dim_cols = [code_cells(table[:, j]) for j in range(1 + n_val, table.shape[1])]
     for i, m in enumerate(family.members):
         if not rows:
             out[m.name] = pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64"),
                                         **{g: pd.Series(dtype="object") for g in group_by}})
             continue
-        raw = np.asarray(cols_t[1 + i], dtype=object)
-        has = np.array([x is not None for x in raw], dtype=bool)
-        frame = pd.DataFrame({"t": t[has], "v": raw[has].astype(np.float64),
+        # None (no sample) converts to NaN in the one C loop; SQLite never yields NaN, but a text "nan"
+        # would convert to it: then the rows are told apart one by one as before
+        col = table[:, 1 + i]
+        v = col.astype(np.float64)
+        has = ~np.isnan(v)
+        if not has.all() and col.tolist().count(None) != len(has) - int(has.sum()):
+            has = np.array([x is not None for x in col], dtype=bool)
+        tm = t[has]
+        frame = pd.DataFrame({"t": tm, "v": v[has],
                               **{g: _column(codes[has], cells) for g, (codes, cells) in zip(group_by, dim_cols)}})
-        out[m.name] = frame.sort_values("t", kind="stable").reset_index(drop=True)
+        if len(tm) > 1 and not (tm[1:] >= tm[:-1]).all():  # the scans read in time order: mostly sorted already
+            frame = frame.sort_values("t", kind="stable").reset_index(drop=True)
+        out[m.name] = frame
     return out
 
 
-def code_cells(column: Sequence[Any]) -> tuple[np.ndarray, pd.Index]:
+def code_cells(column: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Codes of a column's cells into its distinct values (the values as stored: text, or a number
-    from a mapped JSON key), -1 for NULL."""
+    from a mapped JSON key), in order of first appearance, -1 for NULL."""
+    # texts (nearly always): a dict codes them in one pass, ~2x faster than pandas' factorize of an object
+    # array (which first scans it to infer its type); anything else is coded as before
+    index: dict[Any, int] = {None: -1}
+    add = index.setdefault
+    codes = [add(x, len(index) - 1) for x in column]
+    cells = list(index)[1:]
+    if all(type(c) is str for c in cells):
+        return np.array(codes, dtype=np.int64), pd.Index(cells, dtype=object)
+    return _factorized(column)
+
+
+def _factorized(column: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """code_cells of any values: pandas' factorize, numbers kept apart by type (1, 1.0, True)."""
     values = np.asarray(column, dtype=object)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if any(not isinstance(u, str) for u in uniques):

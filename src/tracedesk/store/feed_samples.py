@@ -36,7 +36,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,9 @@ MAX_RANGES = 4
 VERSION = 3
 
 Wanted = Sequence[tuple[str, dict[str, Any], tuple[str, ...]]]  # (name, signal document, group_by)
+#: progress(done, total, what): told before each step of a refresh (steps done so far, of total), and
+#: once more when it is over (done == total, what "stored")
+Progress = Callable[[int, int, str], None]
 
 
 def _checkers(db: sqlite_utils.Database) -> str:
@@ -109,7 +112,8 @@ def _ranges(marks: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None:
+def _current(db: sqlite_utils.Database, wanted: Wanted, progress: Progress | None = None,
+             fresh: dict[str, pd.DataFrame] | None = None) -> dict[str, int] | None:
     """Set ids of the wanted signals, refreshed first when some hour is dirty or some set is missing;
     None when that cannot happen now."""
     try:
@@ -127,7 +131,7 @@ def _current(db: sqlite_utils.Database, wanted: Wanted) -> dict[str, int] | None
         known = {}
     if not dirty and len(known) == len(keys) and all(k in known for k in keys.values()):
         return {name: known[k] for name, k in keys.items()}
-    return refresh(db, families)
+    return refresh(db, families, progress, fresh)
 
 
 def _reinstall(db: sqlite_utils.Database) -> bool:
@@ -154,14 +158,18 @@ def _reinstall(db: sqlite_utils.Database) -> bool:
     return True
 
 
-def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]
+def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]],
+            progress: Progress | None = None, fresh: dict[str, pd.DataFrame] | None = None
             ) -> dict[str, int] | None:
     """Rebuild the dirty hours of every set (a missing set: all of it); drop the sets not asked for.
 
     The rows are read in a plain (deferred) transaction, so a writer (the receiver) is not held up
     while they are read; the chunks are then written in the same transaction, which fails at once if
     someone wrote in between (its snapshot is stale): then it runs again holding the write lock from
-    the start. None when the file cannot be written (the caller reads raw rows)."""
+    the start. None when the file cannot be written (the caller reads raw rows). `progress(done, total,
+    what)` is told before each step (the first refresh after a bulk ingest reads every row: seconds).
+    `fresh` receives the frames of the sets read whole and stored by this refresh (the caller need not
+    read them back)."""
     from .samples import register_functions, save_text_checks
 
     conn = db.conn
@@ -169,11 +177,15 @@ def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...]
         return None
     register_functions(db)
     for begin in ("BEGIN", "BEGIN IMMEDIATE"):
+        if fresh is not None:
+            fresh.clear()
         try:
             conn.execute(begin)
-            ids = _refresh(conn, db, families)
+            ids = _refresh(conn, db, families, progress, fresh)
         except sqlite3.OperationalError as exc:
             conn.rollback()
+            if fresh is not None:
+                fresh.clear()
             if begin == "BEGIN" and ("locked" in str(exc) or "busy" in str(exc)):
                 continue  # a write landed while the rows were read: again, holding the lock
             return None  # read-only (or locked for longer than the busy timeout): raw rows
@@ -187,7 +199,8 @@ def refresh(db: sqlite_utils.Database, families: list[tuple[Any, tuple[str, ...]
 
 
 def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
-             families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]]) -> dict[str, int]:
+             families: list[tuple[Any, tuple[str, ...], list[tuple[str, str]]]],
+             progress: Progress | None = None, fresh: dict[str, pd.DataFrame] | None = None) -> dict[str, int]:
     from . import feed
 
     known = dict(conn.execute("SELECT key, id FROM feed_sample_sets").fetchall())
@@ -195,7 +208,7 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
     dirty = _ranges(marks)
     wanted_keys = {k for _f, _g, keyed in families for _n, k in keyed}
     # read first (no lock held yet) ...
-    reads = []
+    plan = []
     for fam, group_by, keyed in families:
         whole = any(k not in known for _n, k in keyed)  # a new member: the family is read once, whole
         ranges: list[tuple[int, int] | None] = [None] if whole else list(dirty)
@@ -203,10 +216,16 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
             # one read over the hours from the first dirty one to the last: the evaluations' read is
             # driven by the evaluator name (not time), so each range would read them all again
             ranges = [(dirty[0][0], dirty[-1][1])]
-        for r in ranges:
-            since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
-            until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
-            reads.append((keyed, group_by, whole, r, feed.read_family(db, fam, group_by, since, until)))
+        plan += [(fam, keyed, group_by, whole, r) for r in ranges]
+    reads = []
+    for i, (fam, keyed, group_by, whole, r) in enumerate(plan):
+        if progress is not None:
+            progress(i, len(plan) + 1, f"reading {_what(fam)}")
+        since = None if r is None else r[0] * NS_PER_HOUR - 1  # read_family: since < t <= until
+        until = None if r is None else (r[1] + 1) * NS_PER_HOUR - 1
+        reads.append((keyed, group_by, whole, r, feed.read_family(db, fam, group_by, since, until)))
+    if progress is not None:
+        progress(len(plan), len(plan) + 1, "storing the samples")
     # ... then write
     for key, sid in known.items():
         if key not in wanted_keys:
@@ -228,8 +247,21 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
                 conn.execute("DELETE FROM feed_chunks WHERE sample_set = ? AND hour >= ? AND hour <= ?",
                              [ids[name], r[0], r[1]])
             _write(conn, ids[name], frames[name], group_by)
+            if r is None and fresh is not None:
+                fresh[name] = frames[name]
     conn.executemany("DELETE FROM feed_dirty WHERE lo = ? AND hi = ?", marks)
+    if progress is not None:
+        progress(len(plan) + 1, len(plan) + 1, "stored")
     return ids
+
+
+def _what(fam: Any) -> str:
+    """What a family reads, in a user's words (for progress messages)."""
+    if fam.source == "span":
+        if tuple(fam.where) == ("s.kind = ?",) and fam.params:
+            return f"{fam.params[0]} spans"
+        return "answers (root spans)" if "s.parent_span_id IS NULL" in fam.where else "spans"
+    return {"trace": "traces", "eval": "evaluations"}.get(fam.source, fam.source)
 
 
 def _cells_of(col: pd.Series) -> tuple[np.ndarray, list[Any]]:
@@ -249,29 +281,50 @@ def _write(conn: sqlite3.Connection, sid: int, frame: pd.DataFrame, group_by: Se
         return
     t = frame["t"].to_numpy(np.int64)
     v = frame["v"].to_numpy(np.float64)
-    dims = [_cells_of(frame[g]) for g in group_by]
     hour = t // NS_PER_HOUR
     cuts = np.flatnonzero(np.diff(hour)) + 1
+    starts = np.concatenate([[0], cuts]).astype(np.int64)
+    ends = np.concatenate([cuts, [len(t)]]).astype(np.int64)
+    chunk = np.repeat(np.arange(len(starts)), ends - starts)
+    # every chunk's local codes at once (one pass per dimension, not one factorize per chunk and dimension)
+    dims = [_local_codes(*_cells_of(frame[g]), chunk, len(starts)) for g in group_by]
+    # times as differences from the previous one (the first of each chunk from 0): sorted, so they deflate well
+    dt = np.diff(t, prepend=0)
+    dt[starts] = t[starts]
+    dt_bytes = dt.astype("<i8")
+    v_bytes = v.astype("<f8")
     rows = []
-    for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(t)]):
-        codes = []
-        cells = []
-        for c, u in dims:
-            local, uniq = pd.factorize(c[a:b])
-            present = uniq >= 0
-            # -1 (no value) stays -1; the others index this chunk's own cells
-            remap = np.where(present, np.cumsum(present) - 1, -1)
-            codes.append(remap[local].astype(np.int32))
-            cells.append([u[int(x)] for x in uniq[present]])
+    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+        cells = [per_chunk[i] for _codes, per_chunk in dims]
         # the narrowest integer that holds the chunk's codes (its width is the blob's length / n / k)
         widest = max((len(c) for c in cells), default=0)
         dtype = "<i1" if widest < 127 else "<i2" if widest < 32_767 else "<i4"
-        blob = _pack(np.stack(codes, axis=1).astype(dtype).tobytes()) if codes else None
-        # times as differences from the previous one (the first from 0): sorted, so they deflate well
-        rows.append((sid, int(hour[a]), b - a, _pack(np.diff(t[a:b], prepend=0).astype("<i8").tobytes()),
-                     _pack(v[a:b].astype("<f8").tobytes()),
+        blob = (_pack(np.stack([codes[a:b] for codes, _c in dims], axis=1).astype(dtype).tobytes())
+                if dims else None)
+        rows.append((sid, int(hour[a]), b - a, _pack(dt_bytes[a:b].tobytes()), _pack(v_bytes[a:b].tobytes()),
                      blob, json.dumps(cells)))
     conn.executemany("INSERT INTO feed_chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _local_codes(codes: np.ndarray, cells: list[Any], chunk: np.ndarray, n_chunks: int
+                 ) -> tuple[np.ndarray, list[list[Any]]]:
+    """Per row, the code of its cell among its chunk's cells, those numbered in order of first
+    appearance in the chunk (-1 stays -1: no value); and each chunk's cells in that order."""
+    width = len(cells) + 1
+    key = chunk.astype(np.int64) * width + (codes.astype(np.int64) + 1)
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    cell = uniq % width - 1  # global code of each (chunk, cell) pair; -1: no value
+    of_chunk = uniq // width
+    valid = np.flatnonzero(cell >= 0)
+    order = valid[np.argsort(first[valid], kind="stable")]  # by chunk, then by first appearance in it
+    ranked_chunk = of_chunk[order]
+    chunk_start = np.searchsorted(ranked_chunk, np.arange(n_chunks))
+    local = np.full(len(uniq), -1, dtype=np.int64)
+    local[order] = np.arange(len(order)) - chunk_start[ranked_chunk]
+    bounds = [*chunk_start.tolist(), len(order)]
+    ranked_cells = cell[order].tolist()
+    per_chunk = [[cells[x] for x in ranked_cells[bounds[i]:bounds[i + 1]]] for i in range(n_chunks)]
+    return local[inverse.reshape(-1)], per_chunk
 
 
 def _pack(data: bytes) -> bytes:
@@ -325,8 +378,47 @@ def _read(conn: sqlite3.Connection, sid: int, group_by: Sequence[str], since_ns:
     return frame
 
 
-def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | None, until_ns: int | None
-                  ) -> dict[str, pd.DataFrame] | None:
+def _as_read(frame: pd.DataFrame, group_by: Sequence[str], since_ns: int | None, until_ns: int | None
+             ) -> pd.DataFrame | None:
+    """What `_read` returns for the samples `frame` (as store.feed.read_family gave them to `_write`),
+    or None when that cannot be told without reading (a dimension that is not categorical).
+
+    _read decodes the chunks of the hours the bounds touch and codes each dimension's cells in order of
+    first appearance over those samples (chunk by chunk, each chunk's own cells in order of appearance:
+    the same order), then drops the samples outside the bounds; so here too."""
+    t = frame["t"].to_numpy(np.int64)
+    lo = -(2**62) if since_ns is None else (since_ns + 1) // NS_PER_HOUR
+    hi = 2**62 if until_ns is None else until_ns // NS_PER_HOUR
+    hour = t // NS_PER_HOUR
+    in_hours = (hour >= lo) & (hour <= hi)
+    if not in_hours.any():  # no chunk of those hours
+        return pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64"),
+                             **{g: pd.Series(dtype="object") for g in group_by}})
+    if any(not isinstance(frame[g].dtype, pd.CategoricalDtype) for g in group_by):
+        return None
+    part = frame if in_hours.all() else frame[in_hours].reset_index(drop=True)
+    data: dict[str, Any] = {"t": part["t"].to_numpy(np.int64), "v": part["v"].to_numpy(np.float64)}
+    for g in group_by:
+        col = part[g].array
+        codes = np.asarray(col.codes, dtype=np.int64)
+        present = codes[codes >= 0]
+        order = pd.unique(present) if len(present) else np.array([], dtype=np.int64)
+        lut = np.full(len(col.categories) + 1, -1, dtype=np.int64)  # the last entry: code -1 stays -1
+        lut[order] = np.arange(len(order))
+        data[g] = pd.Categorical.from_codes(lut[codes], pd.Index(list(col.categories[order]), dtype=object))
+    out = pd.DataFrame(data)
+    keep = np.ones(len(out), dtype=bool)
+    if since_ns is not None:
+        keep &= data["t"] > since_ns
+    if until_ns is not None:
+        keep &= data["t"] <= until_ns
+    if not keep.all():
+        out = out[keep].reset_index(drop=True)
+    return out
+
+
+def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | None, until_ns: int | None,
+                  progress: Progress | None = None) -> dict[str, pd.DataFrame] | None:
     """`store.feed.signal_frames` from the stored samples (refreshed first when stale), or None when
     they cannot be brought up to date (the caller reads raw rows). Kept on the connection per data
     version; frames are shared: read-only."""
@@ -335,10 +427,16 @@ def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | Non
     key = ("stored", tuple((n, repr(sorted(sig.items())), tuple(g)) for n, sig, g in wanted), since_ns, until_ns)
     if key in feed._cache(db):
         return dict(feed._cache(db)[key])
-    ids = _current(db, wanted)
+    fresh: dict[str, pd.DataFrame] = {}
+    ids = _current(db, wanted, progress, fresh)
     if ids is None:
         return None
     by_name = {n: tuple(g) for n, _s, g in wanted}
-    out = {name: _read(db.conn, sid, by_name[name], since_ns, until_ns) for name, sid in ids.items()}
+    out = {}
+    for name, sid in ids.items():
+        # a set this refresh read whole and stored: its frame as _read would return it, without reading
+        # the chunks just written back (~0.3 s CPU at 1M spans on the first feed after an ingest)
+        frame = _as_read(fresh[name], by_name[name], since_ns, until_ns) if name in fresh else None
+        out[name] = frame if frame is not None else _read(db.conn, sid, by_name[name], since_ns, until_ns)
     feed._cache(db)[key] = out
     return dict(out)

@@ -19,8 +19,10 @@ import sqlite_utils
 
 from ..ingest.trace_links import LinkRow, UsageRow, prefer_reported, resolve_links
 from . import blobs
+from .span_insert import insert_summaries
 from .summaries import (_AGENT, _COST_SOURCE, _CONVENTION, _END, _HANDOFF_FROM, _HANDOFF_TO, _IN, _KIND, _OUT,
-                        _PARENT, _SID, _SPAN_SELECT, _START, _TRACE_INSERT, summarize)
+                        _PARENT, _SID, _SPAN_SELECT, _START, _T, _TRACE_INSERT, summarize,
+                        usage_flags)
 
 # trace_id, the summary columns, usage_counted, and (AGENT spans only) whether the agent name was guessed
 _SELECT = (f"SELECT trace_id, {_SPAN_SELECT}, usage_counted, "
@@ -84,14 +86,14 @@ def recompute_traces(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> Non
             db.conn.executemany("UPDATE spans SET handoff_from = ?, handoff_to = ? "
                                 "WHERE trace_id = ? AND span_id = ?", handoffs)
         if summaries_out:
-            db.conn.executemany(_TRACE_INSERT, summaries_out)
+            insert_summaries(db.conn, _TRACE_INSERT, summaries_out, _T["start_ns"], _T["end_ns"])
         _orphans_of(db, chunk, orphans)
 
 
 def _flags(rows: list[list[Any]]) -> dict[str, int]:
     """usage_counted per span: counted where no descendant reports usage, then the reported-cost
     preference (a parent whose only usage child repeats it keeps its reported cost)."""
-    flags = summarize("", rows)[1]
+    flags = usage_flags(rows)  # (the whole summary of the trace is made once, by the caller)
     usage = [r for r in rows if r[_IN] is not None or r[_OUT] is not None]
     if len(usage) < 2:
         return flags

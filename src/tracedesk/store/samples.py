@@ -10,7 +10,6 @@ dimension count once in each (`cohort_sql.explode`).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from . import cohort_sql
 
 if TYPE_CHECKING:
     from ..analysis.refusals import RefusalDetector
+    from . import text_checks
     from .query import Filters
 
 
@@ -41,6 +41,14 @@ class SampleQuery:
     #: split membership lists into one row per value (False: keep the lists, for a caller that reads
     #: several dimensions at once and explodes each on its own with cohort_sql.explode)
     explode: bool = True
+    #: read the values alone: frames of the one column `v`, in no defined order, for figures that do
+    #: not depend on the order or the time (counts, rates, percentiles). An index can then answer a read
+    #: on its own (an LLM span's TTFT: idx_spans_kind_ttft instead of 100k row lookups at 1M spans).
+    values_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.values_only and self.group_by:
+            raise ValueError("values_only reads no group_by dimension; read the frame with its columns")
 
 
 def _dims(names: "tuple[str, ...] | list[str]") -> list[cohorts.Dimension]:
@@ -94,11 +102,20 @@ def _fetch(db: sqlite_utils.Database, sql: str, params: list[Any], group_by: tup
 
 def sample_sql(db: sqlite_utils.Database, source: str, value_sql: str, where: list[str],
                params: list[Any], query: SampleQuery) -> tuple[str, list[Any]]:
-    """The SELECT `query_samples` runs (t, v, group dims, trace id) and its parameters."""
+    """The SELECT `query_samples` runs (t, v, group dims, trace id; v alone for values_only) and its
+    parameters."""
     frm, tcol, tid, clauses, all_params = _sample_from(db, source, where, params, query)
     clauses = [*clauses, f"({value_sql}) IS NOT NULL"]
+    if query.values_only:
+        return f"SELECT {value_sql} FROM {frm} WHERE {' AND '.join(clauses)}", all_params
     return f"SELECT {tcol}, {value_sql}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE " \
         f"{' AND '.join(clauses)}", all_params
+
+
+def _all_timed(db: sqlite_utils.Database, source: str) -> bool:
+    """Whether every row a sample of `source` comes from has its time (a probe of the start index)."""
+    table = "spans" if source == "span" else "traces"
+    return not db.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE start_ns IS NULL)").fetchone()[0]
 
 
 def _sample_from(db: sqlite_utils.Database, source: str, where: list[str], params: list[Any],
@@ -119,7 +136,10 @@ def _sample_from(db: sqlite_utils.Database, source: str, where: list[str], param
     else:  # pragma: no cover - programming error
         raise ValueError(source)
     scope_where, scope_params = _scope_sql(source, query.scope, db)
-    clauses = [*where, *scope_where, f"{tcol} IS NOT NULL"]
+    # a sample has a time; when reading values alone and every row has one, saying so would only keep an
+    # index from answering the read on its own
+    timed = [] if query.values_only and _all_timed(db, source) else [f"{tcol} IS NOT NULL"]
+    clauses = [*where, *scope_where, *timed]
     all_params = [*params, *scope_params]
     if query.filters is not None and not query.filters.is_empty():
         from .query import trace_ids_sql
@@ -147,8 +167,14 @@ def query_samples(db: sqlite_utils.Database, source: str, value_sql: str, where:
     bounds applied. Rows with a NULL value are not samples."""
     sql, all_params = sample_sql(db, source, value_sql, where, params, query)
     register_functions(db)
+    if query.values_only:
+        return _values(db.execute(sql, all_params).fetchall())
     frame = _fetch(db, sql, all_params, query.group_by)
     return _explode(frame, query)
+
+
+def _values(rows: list[tuple[Any, ...]], column: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({"v": np.asarray([r[column] for r in rows], dtype=np.float64)})
 
 
 def _explode(frame: pd.DataFrame, query: SampleQuery) -> pd.DataFrame:
@@ -174,8 +200,9 @@ class ColumnRead:
 
 class ColumnReader:
     """A signal reader whose samples are one value column of one source (`describe(params)` says
-    which). Several column reads of the same source are one SELECT (`shared_samples`): the Overview's
-    KPIs and worst cohorts read five trace-level and two evaluation signals."""
+    which). Its rows come in the canonical sample order (`shared_samples`), so several column reads of
+    the same source can be one SELECT: the Overview's KPIs and worst cohorts read five trace-level and
+    two evaluation signals."""
 
     def __init__(self, describe: Callable[[dict[str, Any]], ColumnRead],
                  prepare: Callable[[sqlite_utils.Database], None] | None = None) -> None:
@@ -185,85 +212,54 @@ class ColumnReader:
     def __call__(self, db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
         if self.prepare is not None:
             self.prepare(db)
-        r = self.describe(params)
-        return query_samples(db, r.source, r.value_sql, list(r.where), list(r.params), q)
+        return shared_samples(db, [self.describe(params)], q)[0]
 
 
-def _plan(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[str]:
-    return [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
-
-
-_INDEX_WALK = re.compile(r"^(?:SEARCH|SCAN) t USING INDEX (\w+)\b")
-
-
-def _walks_value_index(db: sqlite_utils.Database, plan: list[str], read: ColumnRead) -> bool:
-    """Whether a trace read's own plan is one walk of a one-column index on its value (trace_duration
-    through idx_traces_duration): its rows then come in (value, rowid) order, which the shared pass
-    can give them (it reads the rowid)."""
-    found = _INDEX_WALK.match(plan[0]) if len(plan) == 1 else None
-    if found is None:
-        return False
-    columns = [r[2] for r in db.execute(f"PRAGMA index_info({found.group(1)})").fetchall()]
-    return len(columns) == 1 and read.value_sql == f"t.{columns[0]}"
+#: The canonical order of each source's column reads. It ends with the sampled row's rowid (unique), so it
+#: is total and no plan SQLite picks can change it; consumers sort by sample time (stably) on top of it.
+#: Each is an order SQLite reads in anyway, so asking for it costs no sort: the traces table, the
+#: evaluations of each trace in the order of their trace index (trace_id, name, score, passed), spans by
+#: start (the kind index).
+_ROW_ORDER = {"span": "s.start_ns, s.rowid", "trace": "t.rowid",
+              "eval": "t.rowid, e.name, e.score, e.passed, e.rowid"}
 
 
 def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: SampleQuery) -> list[pd.DataFrame]:
-    """`query_samples` of each read, for reads of ONE source in ONE pass: the SELECT lists every
-    read's value and whether the row is its sample, and each frame takes its rows. A frame is the
-    separate read's frame (same rows, same order, same dtypes) only when its rows come in the order
-    its own query gives them: when SQLite walks the tables the same way for both, or (traces) when its
-    own query walks its value's index (the rows are then ordered by value and rowid here). Any other
-    read whose own plan differs from the shared one (an evaluator's name index) is read on its own."""
+    """The samples of each column read (the frame `query_samples` gives, its rows in the canonical order)
+    for reads of ONE source in ONE SELECT: it lists every read's condition and value, and each frame takes the rows
+    where its condition holds. The SELECT is in the canonical order (_ROW_ORDER), so the rows a read takes
+    are its own query's rows in its own query's order whichever reads share the pass (a ColumnReader
+    reading alone goes through here too)."""
     if not reads:
         return []
     source = reads[0].source
     if any(r.source != source for r in reads):
         raise ValueError("shared_samples reads one source; group the reads by source first")
     register_functions(db)
-    if len(reads) == 1:
-        r = reads[0]
-        return [query_samples(db, source, r.value_sql, list(r.where), list(r.params), query)]
     frm, tcol, tid, clauses, base_params = _sample_from(db, source, [], [], query)
-    conds, cond_params = [], []
-    for r in reads:
-        conds.append("(" + " AND ".join([*r.where, f"({r.value_sql}) IS NOT NULL"]) + ")")
-        cond_params.append(list(r.params))
+    conds = ["(" + " AND ".join([*r.where, f"({r.value_sql}) IS NOT NULL"]) + ")" for r in reads]
+    cond_params = [p for r in reads for p in r.params]
     flags = "".join(f", {c}, {r.value_sql}" for c, r in zip(conds, reads))
-    select_params = [p for ps in cond_params for p in ps]
-    # the WHERE lists the shared conditions first, as each read's own query does
     where_sql = " AND ".join([*clauses, "(" + " OR ".join(conds) + ")"])
-    rowid = ", t.rowid" if source == "trace" else ""
-    sql = f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid}{rowid} FROM {frm} WHERE {where_sql}"
-    all_params = [*select_params, *base_params, *select_params]
-    shared_plan = _plan(db, sql, all_params)
-    alone: dict[int, pd.DataFrame] = {}
-    together: list[tuple[int, bool]] = []  # (read, ordered by value and rowid)
-    for i, r in enumerate(reads):
-        own_sql, own_params = sample_sql(db, source, r.value_sql, list(r.where), list(r.params), query)
-        own_plan = _plan(db, own_sql, own_params)
-        if own_plan == shared_plan:
-            together.append((i, False))
-        elif source == "trace" and len(shared_plan) == 1 and _walks_value_index(db, own_plan, r):
-            together.append((i, True))
-        else:
-            alone[i] = _explode(_fetch(db, own_sql, own_params, query.group_by), query)
-    if together:
-        rows = db.execute(sql, all_params).fetchall()
-        n_dims = len(query.group_by)
-        width = 2 + 2 * len(reads) + n_dims + (1 if rowid else 0)
-        cols = list(zip(*rows)) if rows else [()] * width
-        t = np.asarray(cols[0], dtype=np.int64)
-        first_dim = 1 + 2 * len(reads)
-        # each text column becomes a pandas column once; every frame takes its rows from it
-        shared = _Columns([*cols[first_dim:first_dim + n_dims], cols[first_dim + n_dims]])
-        rowids = np.asarray(cols[-1], dtype=np.int64) if rowid else None
-        for i, by_value in together:
-            values = np.asarray(cols[2 + 2 * i], dtype=object)
-            idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
-            if by_value and rowids is not None:
-                idx = idx[np.lexsort((rowids[idx], values[idx].astype(np.float64)))]
-            alone[i] = _explode(_frame(t[idx], values[idx], shared, idx, query.group_by), query)
-    return [alone[i] for i in range(len(reads))]
+    if query.values_only:
+        rows = db.execute(f"SELECT 0{flags} FROM {frm} WHERE {where_sql}",
+                          [*cond_params, *base_params, *cond_params]).fetchall()
+        return [_values([r for r in rows if r[1 + 2 * i] == 1], 2 + 2 * i) for i in range(len(reads))]
+    sql = (f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE {where_sql} "
+           f"ORDER BY {_ROW_ORDER[source]}")
+    rows = db.execute(sql, [*cond_params, *base_params, *cond_params]).fetchall()
+    n_dims = len(query.group_by)
+    cols = list(zip(*rows)) if rows else [()] * (2 + 2 * len(reads) + n_dims)
+    t = np.asarray(cols[0], dtype=np.int64)
+    first_dim = 1 + 2 * len(reads)
+    # each text column becomes a pandas column once; every frame takes its rows from it
+    shared = _Columns([*cols[first_dim:first_dim + n_dims], cols[first_dim + n_dims]])
+    frames = []
+    for i in range(len(reads)):
+        idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
+        values = np.asarray(cols[2 + 2 * i], dtype=object)
+        frames.append(_explode(_frame(t[idx], values[idx], shared, idx, query.group_by), query))
+    return frames
 
 
 class _Columns:
@@ -301,27 +297,57 @@ def _frame(t: np.ndarray, v: np.ndarray, columns: _Columns, idx: np.ndarray,
 def register_functions(db: sqlite_utils.Database) -> None:
     """SQL functions the sample queries call (the refusal check runs inside the one query). Verdicts
     are remembered per text (store.text_checks; `save_text_checks` keeps them in the database)."""
-    from ..analysis import refusals
-    from ..ingest import redact
-    from . import blobs, text_checks
+    from . import blobs, get_setting
 
     blobs.codec(db)  # td_json(): messages and documents are stored deflated
-    detector = refusal_detector(db)
+    phrases = get_setting(db, _PHRASES_SETTING)
     registered = getattr(db, "_td_text_functions", None)
-    if registered is not None and registered[0] is db.conn and registered[1] == detector:
+    if registered is not None and registered[0] is db.conn and registered[1] == phrases:
         return
-    refusal = text_checks.Remembered(
-        db, text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)),
-        lambda text: int(detector.is_refusal(_text(text))))
+    # the detector's patterns take ~0.15 s to compile: made when a text is first checked, but phrase
+    # lists the user stored are checked now (a bad one is an error naming the setting, as before)
+    stored = refusal_detector(db) if phrases else None
+
+    def refusal_check() -> "text_checks.Remembered":
+        from ..analysis import refusals
+        from . import text_checks
+
+        detector = stored if stored is not None else refusals.detector_from_setting(phrases)
+        return text_checks.Remembered(
+            db, text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)),
+            lambda text: int(detector.is_refusal(_text(text))))
+
+    def pii_check() -> "text_checks.Remembered":
+        from ..ingest import redact  # the ingest package and its patterns (~0.2 s): when a text is checked
+        from . import text_checks
+
+        return text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
+                                      lambda text: int(redact.has_pii(text)))
+
+    refusal = _OnFirstUse(refusal_check)
     db.conn.create_function("td_is_refusal", 1, refusal, deterministic=True)
     # the same detectors ingest masks with, so "leaks PII" and "would be redacted" agree
-    pii = text_checks.Remembered(db, text_checks.checker_key("pii", (redact,), ()),
-                                 lambda text: int(bool(text) and bool(redact.find_pii(text))))
+    pii = _OnFirstUse(pii_check)
     db.conn.create_function("td_has_pii", 1, pii, deterministic=True)
     try:
-        db._td_text_functions = (db.conn, detector, [refusal, pii])  # type: ignore[attr-defined]
+        db._td_text_functions = (db.conn, phrases, [refusal, pii])  # type: ignore[attr-defined]
     except AttributeError:  # an object that takes no attributes: registered again next time
         pass
+
+
+class _OnFirstUse:
+    """A remembered text check made when it first checks a text: loading its verdicts reads every one
+    kept (~0.15 s for the two checks at 1M spans) and the PII check imports the ingest package, while
+    most sample reads check no text."""
+
+    def __init__(self, make: "Callable[[], text_checks.Remembered]") -> None:
+        self.make = make
+        self.checker: "text_checks.Remembered | None" = None
+
+    def __call__(self, text: Any) -> int:
+        if self.checker is None:
+            self.checker = self.make()
+        return self.checker(text)
 
 
 def save_text_checks(db: sqlite_utils.Database) -> int:
@@ -329,7 +355,9 @@ def save_text_checks(db: sqlite_utils.Database) -> int:
     from . import text_checks
 
     registered = getattr(db, "_td_text_functions", None)
-    return text_checks.save(db, registered[2]) if registered is not None else 0
+    if registered is None:
+        return 0
+    return text_checks.save(db, [c.checker for c in registered[2] if c.checker is not None])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,6 +516,10 @@ _REFUSAL_TEXT = "substr(CAST(s.output_text AS BLOB), 1, 3200)"
 
 def _text(value: str | bytes | None) -> str | None:
     return value.decode("utf-8", errors="ignore") if isinstance(value, bytes) else value
+
+
+#: analysis.refusals.SETTING_KEY (not imported for it: that module compiles its patterns on import)
+_PHRASES_SETTING = "refusal_phrases"
 
 
 def refusal_detector(db: sqlite_utils.Database) -> "RefusalDetector":

@@ -156,27 +156,7 @@ def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[
     (a wrapper repeating its children's usage is not counted twice); the root is the first span
     without a (present) parent, parentless before orphaned, then by start time and id.
     """
-    by_id = {r[_SID]: r for r in rows}
-    parent = {sid: r[_PARENT] for sid, r in by_id.items()}
-    covered: set[str] = set()
-    orphan_usage: set[str] = set()
-    for sid, r in by_id.items():
-        if not _has_usage(r):
-            continue
-        node, seen = sid, {sid}
-        while True:
-            p = parent[node]
-            if p is None:
-                break
-            if p not in by_id:
-                orphan_usage.add(node)
-                break
-            if p in seen or p in covered:
-                break  # a cycle, or an ancestor walk already went up from here
-            covered.add(p)
-            seen.add(p)
-            node = p
-    flags = {sid: 0 if (sid in covered and _has_usage(r)) else 1 for sid, r in by_id.items()}
+    by_id, flags, orphan_usage = _usage_walk(rows)
     orphans = [(sid, r[_PARENT], int(sid in orphan_usage)) for sid, r in by_id.items()
                if r[_PARENT] is not None and r[_PARENT] not in by_id]
     candidates = [r for r in by_id.values() if r[_PARENT] is None or r[_PARENT] not in by_id]
@@ -201,6 +181,37 @@ def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[
         row[_T[_TRACE_FIELD_OF[col]]] = value if value is not None else _max(r[col] for r in vals)
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
     return tuple(row), flags, orphans
+
+
+def _usage_walk(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, Sequence[Any]], dict[str, int], set[str]]:
+    """(span id -> row, usage_counted per span id, spans topping an orphaned subtree that reports usage)."""
+    by_id = {r[_SID]: r for r in rows}
+    parent = {sid: r[_PARENT] for sid, r in by_id.items()}
+    covered: set[str] = set()
+    orphan_usage: set[str] = set()
+    for sid, r in by_id.items():
+        if not _has_usage(r):
+            continue
+        node, seen = sid, {sid}
+        while True:
+            p = parent[node]
+            if p is None:
+                break
+            if p not in by_id:
+                orphan_usage.add(node)
+                break
+            if p in seen or p in covered:
+                break  # a cycle, or an ancestor walk already went up from here
+            covered.add(p)
+            seen.add(p)
+            node = p
+    flags = {sid: 0 if (sid in covered and _has_usage(r)) else 1 for sid, r in by_id.items()}
+    return by_id, flags, orphan_usage
+
+
+def usage_flags(rows: Sequence[Sequence[Any]]) -> dict[str, int]:
+    """The usage_counted flags `summarize` derives (span id -> 0/1), without the rest of the summary."""
+    return _usage_walk(rows)[1]
 
 
 def _min_start(rows: Sequence[Sequence[Any]]) -> Any:
@@ -352,7 +363,9 @@ def apply_batch(db: sqlite_utils.Database, rows: list[tuple[Any, ...]], steps: l
                 fallback: set[str]) -> None:
     """Write what plan_batch computed (after the spans are inserted), then recompute the fallbacks."""
     if rows:
-        db.conn.executemany(_TRACE_INSERT, rows)
+        from .span_insert import insert_summaries
+
+        insert_summaries(db.conn, _TRACE_INSERT, rows, _T["start_ns"], _T["end_ns"])
     for kind, payload in steps:
         if kind == "set":
             trace_id, orphans = payload

@@ -22,6 +22,8 @@ import sqlite_utils
 TABLE = "text_checks"
 #: verdicts a connection keeps in memory per checker (beyond that they are checked again)
 MEMORY_LIMIT = 1_000_000
+#: characters (or bytes) of texts a connection keeps beside their verdicts (beyond that, looked up by digest)
+SEEN_CHARS = 32_000_000
 
 
 def checker_key(name: str, modules: tuple[Any, ...], settings: Any) -> str:
@@ -46,10 +48,17 @@ class Remembered:
         self.check = check
         self.known: dict[bytes, int] = dict(_load(db, key))
         self.new: dict[bytes, int] = {}
+        # the texts themselves seen on this connection: answers repeat (274k LLM answers, 77k distinct on
+        # the 1M-span week), and a dict lookup by the text costs a fraction of its digest
+        self.seen: dict[Any, int] = {}
+        self._seen_chars = 0
 
     def __call__(self, text: Any) -> int:
         if text is None:
             return self.check(text)
+        hit = self.seen.get(text)
+        if hit is not None:
+            return hit
         d = digest(text)
         hit = self.known.get(d)
         if hit is None:
@@ -57,6 +66,10 @@ class Remembered:
             if len(self.known) < MEMORY_LIMIT:
                 self.known[d] = hit
                 self.new[d] = hit
+        # texts only: 1, 1.0 and True are one dict key but three texts ("1", "1.0", "True")
+        if isinstance(text, (str, bytes)) and self._seen_chars + len(text) <= SEEN_CHARS:
+            self.seen[text] = hit
+            self._seen_chars += len(text)
         return hit
 
 
@@ -84,7 +97,7 @@ def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
                 db.conn.execute(f"DELETE FROM {TABLE} WHERE checker >= ? AND checker < ? AND checker != ?",
                                 [f"{name}:", f"{name};", c.key])
                 db.conn.executemany(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?)",
-                                    [(c.key, d, r) for d, r in c.new.items()])
+                                    [(c.key, d, r) for d, r in sorted(c.new.items())])  # in key order: appends
                 written += len(c.new)
     except sqlite3.Error:  # read-only, locked, or full: no verdicts kept, nothing lost
         return 0
