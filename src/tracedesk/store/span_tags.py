@@ -3,7 +3,7 @@
 Tags live inside the span's `attributes` (TAG_ATTRIBUTES: a list of strings, or a lone string), which are
 stored deflated (store.blobs). Listing the tags (every page's sidebar) or filtering traces by one read and
 inflated every span's attributes: 2.7 s CPU on 1M spans for the picker, 5.3 s for a tag filter (count and
-first page), ten times that on 10M (benchmarks/queries.py). The writer knows each span's attribute text
+first page); 26.7 s for the picker on 10M spans (docs/performance.md, "10 million spans"). The writer knows each span's attribute text
 before compressing it, so it records the tags then (a substring test per span; most carry none); reads
 become an index lookup on (tag, trace_id).
 
