@@ -1,7 +1,7 @@
 """Synthetic traffic for the changes feed and explain tests, written through store.write_batch.
 
 Each trace is a CHAIN root with one LLM call carrying the trace's cost; cohorts are route and tenant
-(trace attributes) and the LLM model. `segments` says how many traces per hour each (route, tenant,
+(trace attributes) and the LLM model; `tools` adds that many TOOL spans to a trace (calls per trace). `segments` says how many traces per hour each (route, tenant,
 model) segment sends in each hour and what each costs, so a test states the exact mix and rates it
 expects and the assertions follow by arithmetic.
 """
@@ -21,8 +21,10 @@ Segment = tuple[str, str, str]
 
 
 def build(path: str, hours: int, segments: dict[Segment, Callable[[int], int]],
-          cost: Callable[[Segment, int, int], float], duration_ms: Callable[[Segment, int, int], float] | None = None):
-    """Write `hours` of traffic; cost(segment, hour, k) is the k-th trace's cost in that hour."""
+          cost: Callable[[Segment, int, int], float], duration_ms: Callable[[Segment, int, int], float] | None = None,
+          tools: Callable[[Segment, int, int], int] | None = None):
+    """Write `hours` of traffic; cost(segment, hour, k) is the k-th trace's cost in that hour (tools(...):
+    its number of TOOL spans, none by default)."""
     db = connect(path)
     spans: list[Span] = []
     serial = 0
@@ -43,6 +45,10 @@ def build(path: str, hours: int, segments: dict[Segment, Callable[[int], int]],
                                   name="answer", kind="LLM", start_ns=start + MS, end_ns=start + int(dur * MS) - MS,
                                   duration_ms=float(dur) - 2, status="OK", model=model, input_tokens=100,
                                   output_tokens=10, cost_usd=cost(seg, h, k), output_text="ok", **common))
+                for j in range(tools(seg, h, k) if tools else 0):
+                    spans.append(Span(span_id=f"{serial:08x}{j + 1:08x}", parent_span_id=f"{serial * 2:016x}",
+                                      name="lookup", kind="TOOL", start_ns=start + 2 * MS, end_ns=start + 3 * MS,
+                                      duration_ms=1.0, status="OK", tool_name="lookup", **common))
     for i in range(0, len(spans), 20000):
         write_batch(db, spans[i:i + 20000])
     return db

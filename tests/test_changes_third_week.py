@@ -77,9 +77,6 @@ IN_TOP_MISSES = {
              "(since 02:17:11; its gpt-4o answers 21/275 = 7.6% vs 3/651 outside) and the model-level cohort is dropped "
              "for that child, although trip_planner rose too (9/289 = 3.1% vs 7/668 = 1.0% without W3-N5's user): "
              "model=gpt-4o as a whole is 30/564 = 5.3% vs 0.8%, and the feed names one of its two routes",
-    "W3-05": "no finding on prompt_version=tp-2.4.0 or trip_planner: booking_correctness 0.61 over its 18 judged "
-             "traces vs 0.92 over 460 for tp-2.3.0, thumbs-down 1 of 4, and tool calls per trace fell (2.96 -> 1.94, "
-             "hold_fare skipped) while the feed scans tool calls per trace for increases only",
     "W3-06": "the feed has no traffic signal (docs/changes.md: no trace count among its signals): bluefin-logistics "
              "sent 0 traces for 1 h 45 min where ~31 were expected, and nothing is reported",
 }

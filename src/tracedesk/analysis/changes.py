@@ -14,7 +14,10 @@ outside of its own: its baseline is all traffic outside the interval.
 Significance: each series' best interval gets a one-sided p (in the signal's bad direction) multiplied
 by the number of intervals tried in that series (Bonferroni: the best of many windows is not one
 test), then Benjamini-Hochberg across every series of every signal (q). Up to `ROUNDS` changes per
-series (the buckets of an accepted change are removed before the next scan).
+series (the buckets of an accepted change are removed before the next scan). A signal that fails both
+ways (calls per trace: a retry loop up, a skipped tool down; FeedSignal.bad == "either") is scanned up,
+then down on the same grid: two one-sided tests, each with its p in the BH family, the changes found
+going up removed before the scan going down; a rise and a fall are pruned, dated and merged apart.
 
 Which cohort: a change seen in a cohort C is kept only if it is specific to C within each parent P
 (C minus one dimension): the rest of P over the same window must have data and must not show the
@@ -89,11 +92,22 @@ class FeedSignal:
     label: str
     aggregation: str  # mean | rate | p95 (how baseline/current are shown)
     unit: str
-    bad: str  # "up" or "down"
+    bad: str  # "up", "down", or "either" (both ways are failures: see `signs`)
     log: bool = False  # compare log1p(v): durations, costs, counts with long tails
     #: span-level dimensions only this signal's own spans carry (the model that answered an LLM call,
     #: the tool a TOOL span called); other signals would read them as lists from every span of a trace
     own: tuple[str, ...] = ()
+
+    @property
+    def signs(self) -> tuple[float, ...]:
+        """The directions scanned, +1 for up: one, or both for "either" (calls per trace: a rise is a
+        retry loop, a fall a skipped tool or an agent that stops early). Each direction is its own
+        scan of the same grid, with its own p in the BH family (two one-sided tests of one series)."""
+        return {"up": (1.0,), "down": (-1.0,), "either": (1.0, -1.0)}[self.bad]
+
+
+def _direction(sign: float) -> str:
+    return "up" if sign > 0 else "down"
 
 
 @dataclass
@@ -130,9 +144,11 @@ class Finding:
         return {"baseline": self.n_baseline, "current": self.n_current}
 
     def title(self) -> str:
-        arrow = "↑" if self.direction == "up" else "↓"
+        # one arrow per signal: merged signals move different ways (groundedness down, latency up)
+        ways = {d.get("signal"): d.get("direction", self.direction) for d in self.details}
+        moved = " & ".join(f"{s} {'↑' if ways.get(s, self.direction) == 'up' else '↓'}" for s in self.signals)
         cohort = ", ".join(f"{k}={v}" for k, v in self.cohort.items()) or "all traffic"
-        return f"{' & '.join(self.signals)} {arrow} on {cohort} since {_iso(self.start_ns)}"
+        return f"{moved} on {cohort} since {_iso(self.start_ns)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -699,6 +715,7 @@ class _Raw:
     share: float
     q: float = 1.0
     test: int = 0  # index of its p among all tested
+    sign: float = 1.0  # the direction scanned: +1 up, -1 down
 
 
 def _parents(key: tuple[tuple[str, str], ...]) -> list[tuple[tuple[str, str], ...]]:
@@ -779,44 +796,49 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
         frame = frame.assign(y=y)
         used[sig.name] = frame
         grid = build_grid(frame, present, t0, width, nb, pairs=pairs)
-        sign = 1.0 if sig.bad == "up" else -1.0
-        n, s, q = grid.n.copy(), grid.s.copy(), grid.q.copy()
         total = grid.n[0].sum()
-        rows = np.arange(grid.cohorts)
         pcums = _cums(grid.n, grid.s, grid.q)
-        for _round_i in range(ROUNDS):
-            if len(rows) == 0:
-                break
-            cums = pcums if _round_i == 0 else _cums(n, s, q)  # nothing removed yet in the first round
-            keep = []
-            scanned = []
-            for sc in _scan(cums, pcums, grid.parents, rows, nb, sign, span=(grid.first, grid.last),
-                            allow_new=_round_i == 0):  # a cohort is new once
-                if not math.isfinite(sc.z):
-                    continue
-                pvals.append(min(1.0, _p_one_sided(sc.z) * max(sc.tries, 1)))
-                if pvals[-1] > alpha:
-                    continue
-                scanned.append((sc, len(pvals) - 1))
-            refined = _refine(cums, pcums, grid.parents, [sc for sc, _i in scanned], nb, sign,
-                              span=(grid.first, grid.last), allow_new=_round_i == 0)
-            for sc, (_scanned, test) in zip(refined, scanned):
-                if not math.isfinite(sc.z) or sc.d < MIN_D:
-                    continue
-                # the refined window scores at least the scanned one; its p stands in the BH family.
-                # Rates (0/1 samples) get an exact binomial tail: one refusal in ten calls against a
-                # 0.3% base rate is a 3% event, not the 5e-6 the normal approximation says
-                p_one = _binomial_p(sc, sign) if sig.aggregation == "rate" else _p_one_sided(_t_to_z(sc.z, sc.n_in - 1))
-                sc.p = pvals[test] = min(1.0, p_one * max(sc.tries, 1))
-                if sc.p > alpha:
-                    continue
-                raws.append(_Raw(sig, grid, sc, sc.n_in, sc.n_out, sc.n_in / total if total else 0.0, test=test))
-                # remove the change so the next round finds another one (and baselines exclude it)
-                n[sc.row, sc.a:sc.e] = 0
-                s[sc.row, sc.a:sc.e] = 0
-                q[sc.row, sc.a:sc.e] = 0
-                keep.append(sc.row)
-            rows = np.array(keep, dtype=np.int64)
+        n, s, q = grid.n.copy(), grid.s.copy(), grid.q.copy()
+        removed = False
+        # a two-sided signal scans up, then down: the changes found going up are removed from the
+        # baselines of the scan going down too (a retry loop inflates the outside of a later fall)
+        for sign in sig.signs:
+            rows = np.arange(grid.cohorts)
+            for _round_i in range(ROUNDS):
+                if len(rows) == 0:
+                    break
+                cums = _cums(n, s, q) if removed else pcums  # nothing removed yet: the original sums
+                keep = []
+                scanned = []
+                for sc in _scan(cums, pcums, grid.parents, rows, nb, sign, span=(grid.first, grid.last),
+                                allow_new=_round_i == 0):  # a cohort is new once
+                    if not math.isfinite(sc.z):
+                        continue
+                    pvals.append(min(1.0, _p_one_sided(sc.z) * max(sc.tries, 1)))
+                    if pvals[-1] > alpha:
+                        continue
+                    scanned.append((sc, len(pvals) - 1))
+                refined = _refine(cums, pcums, grid.parents, [sc for sc, _i in scanned], nb, sign,
+                                  span=(grid.first, grid.last), allow_new=_round_i == 0)
+                for sc, (_scanned, test) in zip(refined, scanned):
+                    if not math.isfinite(sc.z) or sc.d < MIN_D:
+                        continue
+                    # the refined window scores at least the scanned one; its p stands in the BH family.
+                    # Rates (0/1 samples) get an exact binomial tail: one refusal in ten calls against a
+                    # 0.3% base rate is a 3% event, not the 5e-6 the normal approximation says
+                    p_one = _binomial_p(sc, sign) if sig.aggregation == "rate" else _p_one_sided(_t_to_z(sc.z, sc.n_in - 1))
+                    sc.p = pvals[test] = min(1.0, p_one * max(sc.tries, 1))
+                    if sc.p > alpha:
+                        continue
+                    raws.append(_Raw(sig, grid, sc, sc.n_in, sc.n_out, sc.n_in / total if total else 0.0, test=test,
+                                     sign=sign))
+                    # remove the change so the next round finds another one (and baselines exclude it)
+                    n[sc.row, sc.a:sc.e] = 0
+                    s[sc.row, sc.a:sc.e] = 0
+                    q[sc.row, sc.a:sc.e] = 0
+                    removed = True
+                    keep.append(sc.row)
+                rows = np.array(keep, dtype=np.int64)
     if not raws:
         return []
     qs = benjamini_hochberg(pvals)
@@ -825,7 +847,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
     traffic = _traffic_frame(frames, signals)
-    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic) for r in raws]
+    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic, dims) for r in raws]
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     findings = _merge_aliases(findings, dims)
@@ -843,13 +865,13 @@ def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:
 
 
 def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
-    by_signal: dict[str, list[_Raw]] = {}
-    for r in raws:
-        by_signal.setdefault(r.sig.name, []).append(r)
+    by_signal: dict[tuple[str, float], list[_Raw]] = {}
+    for r in raws:  # a rise and a fall of one signal are pruned apart: each against its own direction
+        by_signal.setdefault((r.sig.name, r.sign), []).append(r)
     kept: list[_Raw] = []
     for group in by_signal.values():
         grid = group[0].grid
-        sign = 1.0 if group[0].sig.bad == "up" else -1.0
+        sign = group[0].sign
         specific = []
         for r in group:
             key = grid.keys[r.scan.row]
@@ -915,8 +937,28 @@ def _traffic_frame(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal
     return frame if frame is not None and len(frame) else None
 
 
+def _new_values(frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, before: np.ndarray,
+                dims: Sequence[str], cohort: dict[str, str]) -> list[dict[str, str]]:
+    """The cohort narrowed by a value that is ALL of its traffic inside the window and none of it
+    before (a prompt version rolled out to one route at 100%, too few traces for the pair to be a
+    series of its own): the same traffic, so an alias of the finding."""
+    out = []
+    for dim in dims:
+        if dim in cohort or dim not in frame.columns:
+            continue
+        codes, cells = _factor(frame, dim)
+        sel = codes[mask & inside]
+        if not sel.size or sel[0] < 0 or not bool((sel == sel[0]).all()):
+            continue
+        value = cells[int(sel[0])]
+        if not isinstance(value, str) or "," in value or bool((codes[mask & before] == sel[0]).any()):
+            continue
+        out.append(dict(sorted({**cohort, dim: value}.items())))
+    return out
+
+
 def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
-             traffic: pd.DataFrame | None = None) -> Finding:
+             traffic: pd.DataFrame | None = None, dims: Sequence[str] = ()) -> Finding:
     grid, sc, sig = r.grid, r.scan, r.sig
     cohort = dict(grid.keys[sc.row])
     lo, hi = t0 + sc.a * width, t0 + sc.e * width
@@ -961,7 +1003,7 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         end = int((last_in + after.min()) // 2) if after.size and after.min() < hi + width else int(hi)
     effect = cur - base
     rel = effect / abs(base) if base and math.isfinite(base) else None
-    direction = sig.bad
+    direction = _direction(r.sign)
     detail = {"signal": sig.name, "label": sig.label, "baseline": _round(base), "current": _round(cur),
               "effect": _round(effect), "d": _round(sc.d), "q": float(f"{r.q:.3g}"), "unit": sig.unit,
               "aggregation": sig.aggregation, "direction": direction, "start": _iso(start),
@@ -975,8 +1017,10 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     # below a 3-sd jump seen on 30
     d_low = sc.d - 3.0 * math.sqrt(1.0 / max(r.n_in, 1) + 1.0 / max(r.n_out, 1))
     impact = max(min(d_low, D_CAP), 0.0) * share
+    aliases = _new_values(frame, mask, inside, t < lo, dims, cohort)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
-                   r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail])
+                   r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
+                   aliases=aliases)
 
 
 def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
@@ -1012,7 +1056,9 @@ def _merge_signals(findings: list[Finding]) -> list[Finding]:
     merged: list[Finding] = []
     for f in findings:
         for m in merged:
-            if m.cohort == f.cohort and _overlaps(m, f):
+            # the same signal moving the other way on the same cohort (a rise, then a fall below the
+            # baseline) is not one change in two pieces: kept apart
+            if m.cohort == f.cohort and _overlaps(m, f) and not _opposed(m, f):
                 if f.signals[0] in m.signals:  # one change found in two pieces (a ramp): one window
                     m.start_ns = min(m.start_ns, f.start_ns)
                     m.end_ns = None if m.end_ns is None or f.end_ns is None else max(m.end_ns, f.end_ns)
@@ -1021,6 +1067,11 @@ def _merge_signals(findings: list[Finding]) -> list[Finding]:
         else:
             merged.append(f)
     return merged
+
+
+def _opposed(a: Finding, b: Finding) -> bool:
+    """b's strongest signal is in a, moving the other way (a two-sided signal: calls per trace)."""
+    return any(d["signal"] == b.signals[0] and d["direction"] != b.direction for d in a.details)
 
 
 def _overlaps(a: Finding, b: Finding) -> bool:
@@ -1078,7 +1129,7 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
     kept: list[Finding] = []
     for f in sorted(findings, key=lambda f: -f.impact):
         host = next((m for m in kept if m.cohort != f.cohort and m.signals[0] == f.signals[0]
-                     and _overlap_share(m, f) >= NESTED_OVERLAP), None)
+                     and m.direction == f.direction and _overlap_share(m, f) >= NESTED_OVERLAP), None)
         if host is None:
             kept.append(f)
         else:
@@ -1142,10 +1193,11 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
         FeedSignal("error_rate", {"type": "error_rate"}, "traces with an error", "rate", "", "up"),
         FeedSignal("tool_error_rate", {"type": "error_rate", "span_kind": "TOOL"}, "tool error rate", "rate", "",
                    "up", own=("tool_name",)),
+        # calls per trace fail both ways: up is a retry loop, down a skipped tool or an early stop
         FeedSignal("tool_calls_per_trace", {"type": "tool_calls_per_trace"}, "tool calls per trace", "mean",
-                   "calls", "up"),
+                   "calls", "either"),
         FeedSignal("llm_calls_per_trace", {"type": "llm_calls_per_trace"}, "LLM calls per trace", "mean",
-                   "calls", "up"),
+                   "calls", "either"),
     ]
     return out
 
