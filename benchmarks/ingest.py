@@ -258,21 +258,31 @@ def _compare(prev: dict, runs: list[dict]) -> None:
               f"peak RSS {(t['peak_rss_mb'] or 0) / max(pt['peak_rss_mb'] or 1, 1):.2f}x")
 
 
+def merge_runs(result: dict, prev: dict) -> dict:
+    """This run's sizes plus the previous results' other sizes, smallest first (a 10M-span run takes an
+    hour: `--spans 10000000` alone keeps the 100k and 1M rows). Each run keeps its own date and load."""
+    ran = {r["requested_spans"] for r in result["runs"]}
+    carried = [{"date": prev.get("date"), "uptime": prev.get("machine", {}).get("uptime"), **r}
+               for r in prev.get("runs", []) if r["requested_spans"] not in ran]
+    mine = [{"date": result["date"], "uptime": result["machine"]["uptime"], **r} for r in result["runs"]]
+    return {**result, "runs": sorted(carried + mine, key=lambda r: r["requested_spans"])}
+
+
 def _markdown(result: dict) -> str:
     lines = [
         f"Ingest, measured {result['date']} on {result['machine']['cpus']} cores "
         f"(`uptime` load {result['machine']['uptime']}), `python benchmarks/ingest.py`:",
         "",
         "| spans | tracedesk spans/s (wall) | tracedesk spans/CPU-s | bare spans/CPU-s | tracedesk/bare (CPU) "
-        "| B/span on disk (input) | peak RSS MB | load |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| B/span on disk (input) | peak RSS MB | load | measured |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in result["runs"]:
         t, b = r["tracedesk"], r["bare"]
         lines.append(
             f"| {t['spans']:,} | {t['spans_per_s']:,} | {t['spans_per_cpu_s']:,} | {b['spans_per_cpu_s']:,} | "
             f"{r['cpu_ratio']:.2f}x | {t['bytes_per_span']:,} ({r['input_bytes_per_span'] or '?'}) | "
-            f"{t['peak_rss_mb'] or 0:,.0f} | {r['load_before']:.1f}-{r['load_after']:.1f} |")
+            f"{t['peak_rss_mb'] or 0:,.0f} | {r['load_before']:.1f}-{r['load_after']:.1f} | {r.get('date', result['date'])} |")
     lines += ["", "bare = gunzip + orjson (GC off) + flatten to tuples + executemany into the same schema "
               "(same columns and indexes, without the changes feed's triggers); tracedesk = `tracedesk ingest` "
               "on the same files. The machine is shared, so compare the ratio column, measured in the same run.",
@@ -285,14 +295,16 @@ README_START, README_END = "<!-- ingest-table:start (benchmarks/ingest.py) -->",
 
 def _readme_table(result: dict) -> str:
     lines = ["| spans | spans/s (wall) | spans per CPU-second | bare, spans per CPU-second | tracedesk / bare, CPU "
-             "| bytes per span on disk | peak RSS |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "| bytes per span on disk | peak RSS | measured |",
+             "|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["runs"]:
         t, b = r["tracedesk"], r["bare"]
         lines.append(f"| {t['spans']:,} | {t['spans_per_s']:,} | {t['spans_per_cpu_s']:,} | {b['spans_per_cpu_s']:,} "
-                     f"| {r['cpu_ratio']:.2f}x | {t['bytes_per_span']:,} | {t['peak_rss_mb'] or 0:,.0f} MB |")
-    return (f"Measured {result['date']}, load {result['machine']['uptime']} on {result['machine']['cpus']} cores "
-            f"(shared: compare the ratio column):\n\n" + "\n".join(lines) + "\n")
+                     f"| {r['cpu_ratio']:.2f}x | {t['bytes_per_span']:,} | {t['peak_rss_mb'] or 0:,.0f} MB "
+                     f"| {r.get('date', result['date'])}, load {r.get('load_before', 0):.1f}-{r.get('load_after', 0):.1f} |")
+    return (f"Last run {result['date']}, load {result['machine']['uptime']} on {result['machine']['cpus']} cores "
+            f"(shared: compare the ratio column, measured in the same run; each row says when it was measured):\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def _write_readme(readme: Path, result: dict) -> bool:
@@ -329,6 +341,7 @@ def main() -> None:
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "sqlite": sqlite3.sqlite_version, "uptime": uptime.split("load average:")[-1].strip()},
               "runs": runs}
+    result = merge_runs(result, prev)
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")

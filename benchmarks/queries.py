@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
+import math
 import os
 import platform
 import resource
@@ -45,34 +47,103 @@ REPORT = HERE / "results" / "queries.md"
 #: seconds, at 1M spans (issue 13): every filter, every page's data warm, the app usable after launch
 FILTER_TARGET = 1.5
 PAGE_TARGET = 1.5
+#: seconds, at 10M spans (issue 13: "at 10M spans, under 3 s"); a Traces-page filter is part of that page
 PAGE_TARGET_10M = 3.0
 COLD_START_TARGET = 3.0
+#: sizes above this are held to the 10M targets
+TARGET_10M_ABOVE = 2_000_000
+
+
+def target(n_spans: int, at_1m: float) -> float:
+    """The target of an operation at this size: the 1M figure, or the 10M one above TARGET_10M_ABOVE."""
+    return at_1m if n_spans <= TARGET_10M_ABOVE else PAGE_TARGET_10M
+
+
+#: `ws.spans()` of the whole table holds about this many bytes per span at its peak (frame + one chunk;
+#: measured 2x a 353 B/row frame, benchmarks/memory.py): skipped when the machine has not that much free
+FRAME_PEAK_BYTES_PER_SPAN = 800
+
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return None
 
 #: spans per sample-generator trace (measured on the bundled week: 66,307 spans / 3,605 traces)
 SPANS_PER_TRACE = 18.4
+#: spans per generated week above which the input is generated as several weeks side by side (see build)
+SHARD_SPANS = 1_000_000
 
 
-def build(path: Path, n_spans: int) -> float:
+def build(path: Path, n_spans: int) -> dict[str, Any]:
     """The way a user builds a database: `tracedesk sample generate` OTLP files, then `tracedesk ingest`
-    (no statement of our own: no statistics run by hand, no extra index). Returns the seconds it took."""
+    (no statement of our own: no statistics run by hand, no extra index). The ingest runs as its own
+    process (as a user runs it), timed with wait4: wall, user + system CPU of it and its parse worker, and
+    its peak RSS (/usr/bin/time), so the build also says whether CPU per span and memory stay flat with size.
+    Returns those figures."""
+    import resource
+    import sqlite3
+
     from tracedesk.cli import main as cli
 
     t = time.perf_counter()
     otlp = path.parent / f"{path.stem}_otlp"
     per_hour = n_spans / SPANS_PER_TRACE / (7 * 24)
-    if not otlp.exists():
-        assert cli(["sample", "generate", str(otlp), "--days", "7", "--traces-per-hour", f"{per_hour:.1f}",
-                    "--seed", "7"]) == 0
+    # The generator holds a whole day of spans as OTLP dicts before writing its file (several GB by estimate for a day of
+    # the 10M-span week): above SHARD_SPANS it writes several weeks of the same rhythm side by side (one
+    # seed each, the rate split between them), superimposed into one week by the ingest.
+    shards = max(1, math.ceil(n_spans / SHARD_SPANS))
+    for i in range(shards):
+        folder = otlp if shards == 1 else otlp / f"shard-{i:02d}"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if not (folder / "ground_truth.json").exists():
+            assert cli(["sample", "generate", str(folder), "--days", "7", "--traces-per-hour",
+                        f"{per_hour / shards:.1f}", "--seed", str(7 + i)]) == 0
+    files = sorted(glob.glob(str(otlp / "traces-*.json.gz")) + glob.glob(str(otlp / "shard-*" / "traces-*.json.gz")))
+    generated = time.perf_counter() - t
     building = Path(str(path) + ".building")
-    assert cli(["ingest", str(otlp / "traces-*.json.gz"), "--db", str(building), "--quiet"]) in (0, 1)
-    import sqlite3
-
+    timer = ["/usr/bin/time", "-f", "PEAKRSS %M"] if os.path.exists("/usr/bin/time") else []
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w = time.perf_counter()
+    proc = subprocess.run(timer + [sys.executable, "-m", "tracedesk", "ingest", *files,
+                                   "--db", str(building), "--quiet", "--json"],
+                          capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - w
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"tracedesk ingest failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    spans = json.loads(proc.stdout)["spans"]
+    peak = next((int(line.split()[1]) / 1024 for line in proc.stderr.splitlines()[::-1]
+                 if line.startswith("PEAKRSS ")), None)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     with contextlib.closing(sqlite3.connect(building)) as conn:  # fold the WAL in before the rename
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     building.rename(path)
     took = time.perf_counter() - t
-    print(f"  built {path.name} in {took:.0f} s", file=sys.stderr)
-    return took
+    ingest = {"spans": spans, "wall_s": round(wall, 2), "user_s": round(user, 2), "sys_s": round(system, 2),
+              "cpu_s": round(user + system, 2), "spans_per_cpu_s": round(spans / max(user + system, 1e-9)),
+              "spans_per_s": round(spans / wall), "peak_rss_mb": peak, "generate_s": round(generated, 1),
+              "load_after": round(os.getloadavg()[0], 2)}
+    print(f"  built {path.name} in {took:.0f} s: ingest {ingest}", file=sys.stderr, flush=True)
+    built = {"build_s": took, "ingest": {**ingest, "code": _code_version(),
+                                         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
+    _build_record(path).write_text(json.dumps(built, indent=1) + "\n")  # for the runs that reuse the database
+    return built
+
+
+def _build_record(path: Path) -> Path:
+    return path.with_name(path.name + ".build.json")
+
+
+def built_before(path: Path) -> dict[str, Any]:
+    """What build() measured when it made the database at `path` ({"build_s": None} if unknown)."""
+    try:
+        return dict(json.loads(_build_record(path).read_text()))
+    except (OSError, ValueError):
+        return {"build_s": None}
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -229,7 +300,10 @@ def filter_sets(ws: tracedesk.Workspace) -> dict[str, Filters]:
     model = ws.values("model")[0]
     return {
         "model": Filters(models=[model]), "kind": Filters(kinds=["TOOL"]), "status": Filters(statuses=["ERROR"]),
-        "agent": Filters(agents=ws.values("agent_name")[:1]), "tag": Filters(tags=ws.values("tag")[:1]),
+        "agent": Filters(agents=ws.values("agent_name")[:1]),
+        # the sample traffic carries no tags: an empty list filtered nothing; a tag nobody has still makes
+        # the filter look (before m507 it read every span's attributes: 5.3 s on 1M spans)
+        "tag": Filters(tags=ws.values("tag")[:1] or ["no-such-tag"]),
         "text": Filters(text="refund"), "score": Filters(scores={"groundedness": (None, 0.5)}),
         "latency": Filters(min_latency_ms=2000.0), "cost": Filters(min_cost=0.01),
         "route": Filters(dims={"route": ["refunds"]}), "time (last 24 h)": Filters(start_ns=ws.time_bounds()[1] - 86_400 * 10**9),
@@ -259,7 +333,8 @@ def run_queries(path: Path, n_spans: int) -> dict[str, dict[str, Any]]:
     for fname, f in filter_sets(ws).items():
         def one(f: Filters = f) -> Any:  # the store's reads, as the Traces page makes them (never kept)
             return _query.count_traces(ws.db, f), _query.traces(ws.db, f, limit=50)
-        rows[f"filter {fname}"] = {**timed(one, 3 if big else 5), "group": "filter", "target_s": FILTER_TARGET}
+        rows[f"filter {fname}"] = {**timed(one, 3 if big else 5), "group": "filter",
+                                  "target_s": target(n_spans, FILTER_TARGET)}
         print(f"    {'filter ' + fname:40s} {rows[f'filter {fname}']['median_s']:8.3f} s", file=sys.stderr)
 
     make = fresh_workspace(path)
@@ -270,16 +345,22 @@ def run_queries(path: Path, n_spans: int) -> dict[str, dict[str, Any]]:
         calls = page_calls(w, tid)[page]
         warm = timed(calls, 3 if big else 5)
         rows[f"page {page}, first"] = {**first, "group": "page-first"}
-        rows[f"page {page}, warm"] = {**warm, "group": "page", "target_s": PAGE_TARGET if n_spans <= 2_000_000
-                                      else PAGE_TARGET_10M}
+        rows[f"page {page}, warm"] = {**warm, "group": "page", "target_s": target(n_spans, PAGE_TARGET)}
         print(f"    {'page ' + page:40s} first {first['median_s']:7.3f} s  warm {warm['median_s']:7.3f} s",
               file=sys.stderr)
     make()  # closes the last one
 
     # the notebook's frames: the whole table, once (a first look; memory is benchmarks/ingest.py's)
-    for name, fn in (("ws.traces() all", lambda: ws.traces()), ("ws.spans() all", lambda: ws.spans()),
-                     ("ws.spans(kinds=LLM) all", lambda: ws.spans(kinds=["LLM"]))):
-        rows[f"frame {name}"] = {**once(fn), "group": "frame"}
+    for name, fn in (("ws.traces() all", lambda: ws.traces()), ("ws.spans(kinds=LLM) all", lambda: ws.spans(kinds=["LLM"])),
+                     ("ws.spans() all", lambda: ws.spans())):
+        free, need = _available_bytes(), n_spans * FRAME_PEAK_BYTES_PER_SPAN
+        if name == "ws.spans() all" and free is not None and free < 2 * need:  # shared machine: leave room
+            print(f"    frame {name}: skipped, {free / 2**30:.1f} GiB available < 2 x {need / 2**30:.1f} GiB",
+                  file=sys.stderr)
+            continue
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rows[f"frame {name}"] = {**once(fn), "group": "frame",
+                                 "peak_rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) // 1024}
         print(f"    {'frame ' + name:40s} {rows[f'frame {name}']['median_s']:8.3f} s", file=sys.stderr)
     ws.close()
     return rows
@@ -293,7 +374,7 @@ PAGE_FILES = {"Home (with the changes feed)": "app.py", **{p.capitalize(): f"src
     "overview", "traces", "trace", "agents", "sessions", "cohorts", "evaluations", "alerts", "drift")}}
 
 
-def run_apptest(path: Path, trace_id: str) -> dict[str, dict[str, Any]]:
+def run_apptest(path: Path, trace_id: str, n_spans: int) -> dict[str, dict[str, Any]]:
     """Each page rendered by AppTest (the whole script: widgets, data, charts) in one process, in
     navigation order: first visit, then a rerun (warm)."""
     from streamlit.testing.v1 import AppTest
@@ -309,7 +390,8 @@ def run_apptest(path: Path, trace_id: str) -> dict[str, dict[str, Any]]:
             raise AssertionError(f"{page}: {[e.value for e in at.exception]}")
         warm = timed(at.run, 2)
         rows[f"render {page}, first"] = {**first, "group": "render-first"}
-        rows[f"render {page}, warm"] = {**warm, "group": "render", "target_s": PAGE_TARGET}
+        rows[f"render {page}, warm"] = {**warm, "group": "render",
+                                        "target_s": target(n_spans, PAGE_TARGET)}
         print(f"    {'render ' + page:40s} first {first['median_s']:7.3f} s  warm {warm['median_s']:7.3f} s",
               file=sys.stderr)
     return rows
@@ -407,11 +489,16 @@ def machine() -> dict[str, Any]:
 
 
 def _code_version() -> str | None:
+    """The commit, "-dirty" when the code (src/, benchmarks/*.py) differs from it: not for results files or
+    the README, which every --save rewrites."""
     try:
-        return subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
-                              text=True, check=True).stdout.strip() or None
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "benchmarks/*.py"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+    return (head + "-dirty" if changed else head) or None
 
 
 def previous() -> dict[str, Any]:
@@ -439,53 +526,100 @@ def print_rows(n: int, meta: dict[str, Any], rows: dict[str, dict[str, Any]], be
               f"{ratio(r.get('cpu_s'), prev.get(name, {}).get('cpu_s')):>7s}{flag}")
 
 
+def merge_sizes(results: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """This run's sizes plus the previous results' other sizes, smallest first: `--save` of one size
+    (a 10M run takes an hour) keeps the others. Each size says when, at which code and by which command
+    it was measured (a carried-over one keeps its own, or its file's, and is marked carried_over)."""
+    sizes: dict[str, Any] = {}
+    for n, size in before.get("sizes", {}).items():
+        if n not in results["sizes"]:
+            sizes[n] = {**{k: before.get(k) for k in ("measured", "code", "command", "machine")}, **size,
+                        "carried_over": True}
+    for n, size in results["sizes"].items():
+        sizes[n] = {**{k: results[k] for k in ("measured", "code", "command", "machine")}, **size}
+        sizes[n].pop("carried_over", None)
+        old = before.get("sizes", {}).get(n)
+        if old:  # a partial run (--no-queries, no --apptest): the operations it did not measure stay
+            when = old.get("measured", before.get("measured"))
+            kept = {name: {**r, "carried_from": r.get("carried_from", when)}
+                    for name, r in old.get("ops", {}).items() if name not in size["ops"]}
+            sizes[n]["ops"] = {**size["ops"], **kept}
+    return {**results, "sizes": dict(sorted(sizes.items(), key=lambda item: int(item[0])))}
+
+
+def _ingest_line(size: dict[str, Any]) -> str:
+    ing = size.get("ingest")
+    if not ing:
+        return "database built before this run (no ingest figures)"
+    return (f"built by `tracedesk ingest` of the generated OTLP files in {ing['wall_s']:.0f} s wall: "
+            f"{ing['spans_per_cpu_s']:,} spans per CPU-second (user {ing['user_s']:.0f} s + system {ing['sys_s']:.0f} s, "
+            f"the ingest process and its parse worker), peak RSS {ing['peak_rss_mb'] or 0:,.0f} MB")
+
+
 def write_report(results: dict[str, Any], before: dict[str, Any]) -> None:
+    """queries.json (every size: this run's and the carried-over ones) and queries.md."""
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    m = results["machine"]
     lines = ["# Queries and pages: every filter, every page's data, the notebook frames",
              "",
-             f"Produced by `{results['command']}` (do not edit by hand) at code {results.get('code')}, "
-             f"previous results at {before.get('code')}, on {results['measured']}: "
-             f"{m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, SQLite {m['sqlite']}; "
-             f"load average {', '.join(map(str, m['load_average_before']))} before the run (the machine is shared by "
-             "other jobs: wall time includes waiting for a core, CPU time does not). Databases built by "
-             "`tracedesk sample generate` + `tracedesk ingest`, nothing else. Median of 3 runs (filters, warm "
-             "pages; one warm-up run first); *first* = one run on a workspace opened just now. "
-             "\"vs before\" = this median / the previous committed median (CPU: the same for CPU time; < 1 = "
-             "faster now). *warm* = the page's reads again with the same filters: the workspace keeps each "
-             "result until anyone commits (the data version), so a rerun recomputes nothing.", ""]
+             f"Produced by `python benchmarks/queries.py ... --save` (do not edit by hand); each size says when, at which "
+             "code and by which command it was measured (the machine is shared by other jobs: wall time includes "
+             "waiting for a core, CPU time does not). Databases built by `tracedesk sample generate` + "
+             "`tracedesk ingest`, nothing else. Median of 3 runs (filters, warm pages; one warm-up run first); "
+             "*first* = one run on a workspace opened just now. \"vs before\" = this median / the previous "
+             "committed median of the same size (CPU: the same for CPU time; < 1 = faster now). *warm* = the page's "
+             "reads again with the same filters: the workspace keeps each result until anyone commits (the data "
+             "version), so a rerun recomputes nothing.", ""]
     for n, size in results["sizes"].items():
-        prev = before.get("sizes", {}).get(n, {}).get("ops", {})
+        prev = {} if size.get("carried_over") else before.get("sizes", {}).get(n, {}).get("ops", {})
+        m = size.get("machine") or {}
+        load = ", ".join(map(str, m.get("load_average_before", [])))
         lines += [f"## {size['spans']:,} spans, {size['traces']:,} traces", "",
+                  f"Measured {size.get('measured')} at code {size.get('code')} by `{size.get('command')}`"
+                  + (" (carried over from the previous results)" if size.get("carried_over") else "")
+                  + f"; {m.get('cpus')} cores ({m.get('cpu')}), {m.get('memory_gib')} GiB, Python {m.get('python')}, "
+                  f"SQLite {m.get('sqlite')}; load average {load} before the run. Database "
+                  f"{size['db_bytes'] / 2**30:.2f} GiB ({size['db_bytes'] / max(size['spans'], 1):,.0f} B/span), "
+                  f"{_ingest_line(size)}; peak RSS of the benchmark process {size.get('peak_rss_mb', 0):,} MB.", "",
                   "| operation | median s | best s | CPU s | target s | vs before | CPU vs before |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         missed = []
+        carried = sorted({r["carried_from"] for r in size["ops"].values() if r.get("carried_from")})
         for name, r in size["ops"].items():
-            target = r.get("target_s")
-            if target is not None and r["median_s"] > target:
+            if r.get("carried_from"):  # compared when it was measured, not with itself
+                prev_r: dict[str, Any] = {}
+            else:
+                prev_r = prev.get(name, {})
+            goal = r.get("target_s")
+            if goal is not None and r["median_s"] > goal:
                 missed.append(name)
             cpu = f"{r['cpu_s']:.3f}" if r.get("cpu_s") is not None else ""
             mark = " **missed**" if name in missed else ""
-            lines.append(f"| {name} | {r['median_s']:.3f}{mark} | {r['best_s']:.3f} | {cpu} | "
-                         f"{'' if target is None else f'{target:.1f}'} | "
-                         f"{ratio(r['median_s'], prev.get(name, {}).get('median_s')).strip()} | "
-                         f"{ratio(r.get('cpu_s'), prev.get(name, {}).get('cpu_s')).strip()} |")
-        lines += ["", "Targets missed: " + (", ".join(missed) if missed else "none") + ".", ""]
+            grew = f" (peak RSS +{r['peak_rss_growth_mb']:,} MB)" if r.get("peak_rss_growth_mb") is not None else ""
+            dagger = " †" if r.get("carried_from") else ""
+            lines.append(f"| {name}{grew}{dagger} | {r['median_s']:.3f}{mark} | {r['best_s']:.3f} | {cpu} | "
+                         f"{'' if goal is None else f'{goal:.1f}'} | "
+                         f"{ratio(r['median_s'], prev_r.get('median_s')).strip()} | "
+                         f"{ratio(r.get('cpu_s'), prev_r.get('cpu_s')).strip()} |")
+        lines += ["", "Targets missed: " + (", ".join(missed) if missed else "none") + "."]
+        if carried:
+            lines += ["", "† measured by an earlier run of this size (" + ", ".join(carried) + "), kept by a "
+                      "partial run that did not measure it."]
+        lines += [""]
     REPORT.write_text("\n".join(lines))
 
 
 README_START, README_END = "<!-- queries-table:start (benchmarks/queries.py) -->", "<!-- queries-table:end -->"
 
 
-def _verdict(wall: float, cpu: float | None, target: float | None) -> str:
-    if target is None:
-        return "-"
-    if wall <= target:
-        return f"{target:g} s: met"
-    if cpu is not None and cpu <= target:
-        return f"{target:g} s: met in CPU, missed in wall on the shared machine"
-    return f"{target:g} s: missed"
+def _verdict(wall: float, cpu: float | None, goal: float | None) -> str:
+    if goal is None:
+        return ""
+    if wall <= goal:
+        return f"{goal:g} s: met"
+    if cpu is not None and cpu <= goal:
+        return f"{goal:g} s: met in CPU, missed in wall on the shared machine"
+    return f"{goal:g} s: **missed**"
 
 
 def _span(rows: list[dict[str, Any]], key: str) -> str:
@@ -496,43 +630,52 @@ def _span(rows: list[dict[str, Any]], key: str) -> str:
     return f"{hi:.2f} s" if len(values) == 1 else f"{lo:.3f}-{hi:.2f} s"
 
 
+def _cell(picked: list[dict[str, Any]]) -> str:
+    """What a README row says for one size: the range of medians, the largest CPU time, the verdict."""
+    if not picked:
+        return "-"
+    worst = max(picked, key=lambda r: r["median_s"])
+    cpu = max((r["cpu_s"] for r in picked if r.get("cpu_s") is not None), default=None)
+    goal = max((r["target_s"] for r in picked if r.get("target_s") is not None), default=None)
+    verdict = _verdict(worst["median_s"], cpu, goal)
+    return (f"{_span(picked, 'median_s')} wall" + (f", at most {cpu:.2f} s CPU" if cpu is not None else "")
+            + (f"; {verdict}" if verdict else ""))
+
+
 def readme_table(results: dict[str, Any]) -> str:
-    """The README's summary of the largest size run: each target with what this run measured."""
-    n, size = max(results["sizes"].items(), key=lambda item: int(item[0]))
-    ops: dict[str, dict[str, Any]] = size["ops"]
-    load = ", ".join(map(str, results["machine"]["load_average_before"]))
-    out = [f"Measured {results['measured']} at code {results.get('code')} on {size['spans']:,} spans "
-           f"({size['traces']:,} traces), load {load} before the run (shared cores: CPU is the steadier "
-           "figure); [full table](benchmarks/results/queries.md).", "",
-           "| at this size | measured | target |", "|---|---|---|"]
+    """The README's summary: one column per size measured (this run's and the carried-over ones), each
+    target with what was measured at that size."""
+    sizes = list(results["sizes"].items())
+    heads = [f"{size['spans']:,} spans ({size['traces']:,} traces)" for _, size in sizes]
+    out = ["Each size: " + "; ".join(
+        f"{size['spans']:,} spans measured {size.get('measured')} at code {size.get('code')}, load "
+        f"{', '.join(map(str, (size.get('machine') or {}).get('load_average_before', [])))} before the run"
+        for _, size in sizes) + " (shared cores: CPU is the steadier figure). Targets: 1.5 s up to 1M spans, "
+           "3 s at 10M; [full table](benchmarks/results/queries.md).", "",
+           "| operation | " + " | ".join(heads) + " |", "|---|" + "---|" * len(sizes)]
 
-    def row(label: str, picked: list[dict[str, Any]], target: float | None) -> None:
-        if not picked:
-            return
-        worst = max(picked, key=lambda r: r["median_s"])
-        cpu = max((r["cpu_s"] for r in picked if r.get("cpu_s") is not None), default=None)
-        measured = f"{_span(picked, 'median_s')} wall" + (f", at most {cpu:.2f} s CPU" if cpu is not None else "")
-        out.append(f"| {label} | {measured} | {_verdict(worst['median_s'], cpu, target)} |")
+    def row(label: str, pick: Callable[[str, dict[str, Any]], bool]) -> None:
+        cells = [_cell([r for k, r in size["ops"].items() if pick(k, r)]) for _, size in sizes]
+        if any(c != "-" for c in cells):
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
 
-    filters = {k: v for k, v in ops.items() if v["group"] == "filter"}
     row("every Traces-page filter but text, alone and combined (count + first page)",
-        [v for k, v in filters.items() if k != "filter text"], 1.5)
-    row("text filter (count + first page)", [v for k, v in filters.items() if k == "filter text"], 1.5)
-    row("every page's data again, same filters (kept per data version)",
-        [v for v in ops.values() if v["group"] == "page"], 1.5)
-    row("every page rendered again (AppTest, same filters)", [v for v in ops.values() if v["group"] == "render"], 1.5)
-    for name in ("Overview", "Cohorts"):
-        row(f"first look at the {name} page's data (once per process)", [ops[k] for k in ops if k == f"page {name}, first"],
-            None)
+        lambda k, r: r["group"] == "filter" and k != "filter text")
+    row("text filter (count + first page)", lambda k, r: k == "filter text")
+    row("every page's data again, same filters (kept per data version)", lambda k, r: r["group"] == "page")
+    row("every page's data, first look (a workspace opened just now; no target set)",
+        lambda k, r: r["group"] == "page-first")
+    row("every page rendered again (AppTest, same filters)", lambda k, r: r["group"] == "render")
+    row("every page rendered, first visit (AppTest; no target set)", lambda k, r: r["group"] == "render-first")
+    for frame in ("ws.traces() all", "ws.spans(kinds=LLM) all", "ws.spans() all"):
+        row(f"notebook frame `{frame.replace(' all', '')}`, whole table", lambda k, r, f=frame: k == f"frame {f}")
     for variant in ("Overview, no feed", "landing page, with the feed"):
-        usable = ops.get(f"cold start: usable ({variant})")
-        if usable is not None:
-            title = ops.get(f"cold start: title drawn ({variant})", {}).get("median_s")
-            done = ops.get(f"cold start: page done ({variant})", {}).get("median_s")
-            extra = ", ".join(f"{label} {v:.1f} s" for label, v in (("title", title), ("done", done)) if v is not None)
-            out.append(f"| cold start (`tracedesk app`), {variant}: usable (title, navigation, filters, KPIs) "
-                       f"| {usable['median_s']:.1f} s wall ({extra}) "
-                       f"| {_verdict(usable['median_s'], None, usable.get('target_s'))} |")
+        row(f"cold start (`tracedesk app`), {variant}: usable (title, navigation, filters, KPIs)",
+            lambda k, r, v=variant: k == f"cold start: usable ({v})")
+    ingest = [size.get("ingest") for _, size in sizes]
+    if any(ingest):
+        out.append("| building it: `tracedesk ingest` of the OTLP files, spans per CPU-second / peak RSS | " + " | ".join(
+            f"{i['spans_per_cpu_s']:,} / {i['peak_rss_mb'] or 0:,.0f} MB" if i else "-" for i in ingest) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -542,6 +685,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT, help="where the databases are built and kept")
     ap.add_argument("--apptest", action="store_true", help="also render every page under AppTest")
     ap.add_argument("--cold-start", action="store_true", help="also time the app's cold start in Chromium")
+    ap.add_argument("--no-queries", action="store_true",
+                    help="skip the filters, page data and frames (e.g. --apptest alone; --save keeps the saved ones)")
+    ap.add_argument("--build-only", action="store_true", help="build the databases that are missing, measure nothing")
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/queries.json and .md")
     args = ap.parse_args()
     before = previous()
@@ -551,24 +697,27 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
         path = args.out / f"queries_{n}.db"
-        built = build(path, n) if not path.exists() else None
+        built = build(path, n) if not path.exists() else built_before(path)
+        if args.build_only:
+            continue
         with tracedesk.open(str(path)) as ws:
             count = lambda table: ws.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
             meta = {"spans": count("spans"), "traces": count("traces"), "evaluations": count("evaluations"),
-                    "db_bytes": path.stat().st_size, "build_s": built}
+                    "db_bytes": path.stat().st_size, **built}
             tid = ws.traces(limit=1, offset=ws.count_traces() // 2)["trace_id"].iloc[0]
         print(f"{n:,} spans: {meta}", file=sys.stderr)
-        rows = run_queries(path, n)
+        rows = {} if args.no_queries else run_queries(path, n)
         if args.apptest:
-            rows.update(run_apptest(path, tid))
+            rows.update(run_apptest(path, tid, n))
         if args.cold_start:
             rows.update(run_cold_start(path))
         meta["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         results["sizes"][str(n)] = {**meta, "ops": rows}
         print_rows(n, meta, rows, before)
     if args.save:
-        write_report(results, before)
-        wrote = replace_between(REPO / "README.md", README_START, README_END, readme_table(results))
+        merged = merge_sizes(results, before)
+        write_report(merged, before)
+        wrote = replace_between(REPO / "README.md", README_START, README_END, readme_table(merged))
         print(f"\nwrote {RESULTS.relative_to(REPO)} and {REPORT.relative_to(REPO)}"
               + (" and the README's queries table" if wrote else ""))
 

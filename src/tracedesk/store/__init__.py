@@ -25,7 +25,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
-from . import blobs, span_insert, summaries
+from . import blobs, span_insert, span_tags, summaries
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
                       with_database)
@@ -297,6 +297,7 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         span_insert.insert_spans(db.conn, _SPAN_INSERT, [_compact(codec, row, coded) for row in to_write],
                                  len(to_write) - len(replaced_keys),
                                  [(*k, v[0]) for k, v in stored_starts.items()])
+        span_tags.record(db, to_write, replaced_keys, ROW_TRACE_ID, ROW_SPAN_ID, _ATTR_INDEX)  # issue 13: tags read by index
     if evaluations:
         from .evals import derive_passed
 

@@ -22,6 +22,7 @@ from . import blobs as _blobs
 from . import evals as _evals
 from . import feed_dirty as _feed_dirty
 from . import ingest as _ingest
+from . import span_tags as _span_tags
 from . import summaries as _summaries
 from . import workbench as _workbench
 
@@ -243,6 +244,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m504_drop_unused_span_indexes", _m504_drop_unused_span_indexes),
     ("m505_smaller_spans", _m505_smaller_spans),
     ("m506_feed_samples", _feed_dirty.m506_feed_samples),
+    ("m507_span_tags", _span_tags.m507_span_tags),
 ]
 
 
