@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tracedesk.alerts import dumps_rule, parse_rule, rule_to_dict
+from tracedesk.alerts.evaluate import backtest
 from tracedesk.alerts.suggest import _traffic_ratio, candidate_signals, suggest_rule
 from tracedesk.models import Span
 from tracedesk.store import connect, write_batch
@@ -64,6 +66,11 @@ def test_a_tenant_that_goes_silent_gets_a_traffic_drop_rule(tmp_path):
     # regular traffic never dips elsewhere: one page, on time, nothing else (tenant b included)
     assert (s.caught, s.false_pages, s.pages_in_incident, s.reference_false_pages) == (True, 0, 1, 0)
     assert s.delay_min == pytest.approx(float(s.rule.window_s // 60))  # the first window holding no trace
+    # a valid rule document that backtests the same way
+    again = parse_rule(rule_to_dict(s.rule))
+    assert dumps_rule(again) == dumps_rule(s.rule)
+    assert [e.start_ns for e in backtest(db, again).episodes] == [e.start_ns for e in s.backtest.episodes]
+    assert len(s.backtest.episodes) == 1
 
 
 def test_a_tenant_leaking_pii_gets_a_pii_rule(tmp_path):
