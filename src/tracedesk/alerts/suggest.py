@@ -8,6 +8,8 @@
    rate whose typical window holds one sample is scored on all its samples): the effect is
    |2·AUC − 1|, the probability that an incident sample is worse than a baseline one, rescaled to 0-1
    (a rate's AUC reduces to its difference of proportions). It needs no unit and no spread estimate.
+   Traffic (trace_count) has no sample during an outage: it is scored on windows, each window's count over
+   what the cohort's previous hour predicts, and proposed relative to that hour (_traffic_options).
 3. **Rules.** For the strongest movers, thresholds between the baseline's high end and the incident's
    typical value are tried at each window (15m, 30m, 1h) and minimum sample count (1, 2, 3), alone and
    in pairs and triples. Each candidate is replayed over the whole history on the step grid, through the
