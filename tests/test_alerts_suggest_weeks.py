@@ -94,7 +94,7 @@ THIRD_WEEK_MISSES = {
     "W3-06": "a tenant whose traffic stops at 14:47 (its last trace 14:43:56), ~0.3 traces/min at that hour: by 15:00 "
              "(2 steps) the outage has removed ~4-5 expected traces, and the tenant's ordinary Poisson gaps elsewhere in "
              "the week empty 15-minute windows whose previous hour predicted as many (4.75). The suggester's traffic rule "
-             "trace_count count < baseline(1h, 30m before) x0.083 (30m) pages once, 0 false, at 28 min (6 steps); its "
+             "trace_count count < baseline(1h, 30m before) x0.083 (30m) pages once, 0 false, at 28 min (15:15, 5 steps after the 14:50 evaluation); its "
              "on-time candidates (5/10/15m windows, baseline floors up to 15 traces) page 3-17 times outside the incident",
     "W3-07": "the tenant's first leaking trace is 16:31:22 and the next 19:02:06 (2 h 31 min, its other routes clean in "
              "between): a rule on time must page on one PII trace, and with windows up to 1h and resolve after 1h clear "
