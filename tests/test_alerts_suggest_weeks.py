@@ -91,13 +91,16 @@ THIRD_WEEK_MISSES = {
     "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested refusal_rate_answer > 0.012 at "
              "99.9% confidence (1h) pages 4 times inside the incident, the first 933 min after it starts, and once "
              "outside it",
-    "W3-06": "a tenant whose traffic stops: the suggester raises 'no signal moved against its baseline in this "
-             "cohort during the incident': trace_count is not among its candidate signals (alerts/suggest.py)",
-    "W3-07": "on the ingested week (no evaluator run) the suggester raises 'no signal moved against its baseline': "
-             "the registry's pii_rate is not among its candidate signals, and the changes feed finds it (pii_rate 0.81 vs 0; "
-             "tests/test_changes_third_week.py). After `tracedesk eval run --evaluator pii` (benchmarks/alerts.py) "
-             "its eval_score(pii) mean < 0.97 (1h) pages at 16:35, resolves at 18:35 in the 16:43-19:02 gap "
-             "between the tenant's drafts, and pages again at 19:05: two pages for one incident",
+    "W3-06": "a tenant whose traffic stops at 14:47 (its last trace 14:43:56), ~0.3 traces/min at that hour: by 15:00 "
+             "(2 steps) the outage has removed ~4-5 expected traces, and the tenant's ordinary Poisson gaps elsewhere in "
+             "the week empty 15-minute windows whose previous hour predicted as many (4.75). The suggester's traffic rule "
+             "trace_count count < baseline(1h, 30m before) x0.083 (30m) pages once, 0 false, at 28 min (15:15, 5 steps after the 14:50 evaluation); its "
+             "on-time candidates (5/10/15m windows, baseline floors up to 15 traces) page 3-17 times outside the incident",
+    "W3-07": "the tenant's first leaking trace is 16:31:22 and the next 19:02:06 (2 h 31 min, its other routes clean in "
+             "between): a rule on time must page on one PII trace, and with windows up to 1h and resolve after 1h clear "
+             "every such pii_rate rule (15m/30m/1h, rate > 0.11) pages at 16:35, resolves by 18:35 and pages again at "
+             "19:05; under group_by tenant it also pages on marlow-partners' single PII trace (06-17 15:18). The "
+             "suggester proposes pii_rate rate > 0.25 (30m): one page, 0 false, 159 min (32 steps) late",
 }
 
 

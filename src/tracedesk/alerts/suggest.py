@@ -8,6 +8,8 @@
    rate whose typical window holds one sample is scored on all its samples): the effect is
    |2·AUC − 1|, the probability that an incident sample is worse than a baseline one, rescaled to 0-1
    (a rate's AUC reduces to its difference of proportions). It needs no unit and no spread estimate.
+   Traffic (trace_count) has no sample during an outage: it is scored on windows, each window's count over
+   what the cohort's previous hour predicts, and proposed relative to that hour (_traffic_options).
 3. **Rules.** For the strongest movers, thresholds between the baseline's high end and the incident's
    typical value are tried at each window (15m, 30m, 1h) and minimum sample count (1, 2, 3), alone and
    in pairs and triples. Each candidate is replayed over the whole history on the step grid, through the
@@ -38,7 +40,7 @@ from ..store.connect import with_database
 from .. import cohorts
 from .definition import NEW_COHORT_WINDOW, SIGNAL_SPECS, AlertRule, Condition, Group, Relative, parse_duration
 from .evaluate import (NS, BacktestResult, SampleLoader, backtest, compare, data_range, evaluation_grid,
-                       wilson_bound)
+                       wilson_bound, window_bounds)
 
 
 #: Windows and minimum sample counts the suggester tries (short = fast, long = steady).
@@ -52,6 +54,10 @@ ON_TIME_STEPS = 2
 LOOSEN = 0.15
 #: A mover must separate incident and baseline samples at least this well (|2 AUC - 1|).
 MIN_EFFECT = 0.3
+#: The traffic signal (count of traces, 0 for an empty window): judged against the cohort's own traffic over
+#: TRAFFIC_BASELINE just before the window, scaled to the window (relative_to.window/offset/factor).
+TRAFFIC = "trace_count"
+TRAFFIC_BASELINE = "1h"
 
 
 @dataclass
@@ -126,6 +132,10 @@ def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], s
     out += [{"type": t} for t in ("cost_per_trace", "tool_calls_per_trace", "llm_calls_per_trace", "spans_per_trace")]
     if "user_feedback" in evaluator_names(db):
         out.append({"type": "thumbs_down_rate"})
+    # PII in answers is a text check on root outputs (no evaluator run needed); traffic (trace_count) has
+    # no sample during an outage, so it is scored on window counts against the cohort's own recent baseline
+    # (_traffic_mover) and proposed as a relative traffic-drop rule (_traffic_options)
+    out += [{"type": "pii_rate"}, {"type": TRAFFIC}]
     return [(sig, get(sig["type"]).aggregation) for sig in out if sig["type"] in SIGNAL_SPECS]
 
 
@@ -337,6 +347,11 @@ def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], 
             new: bool, start_ns: int, end_ns: int, guard_ns: int) -> list[Mover]:
     out = []
     for sig, agg in candidates:
+        if sig["type"] == TRAFFIC:
+            if not new:  # a new cohort's traffic rises from nothing: no drop to judge
+                traffic = _traffic_mover(loader, sig, agg, scope, start_ns, end_ns, guard_ns)
+                out.extend([traffic] if traffic is not None else [])
+            continue
         frame = loader.load(sig, scope, ())
         t, v = frame["t"].to_numpy(np.int64), frame["v"].to_numpy(np.float64)
         inc = v[(t >= start_ns) & (t < end_ns)]
@@ -369,6 +384,84 @@ def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], 
         out.append(Mover(sig, agg, direction, float(centre(base)), float(centre(inc)), effect, label, len(inc)))
     # ties in effect (both perfectly separated) go to the larger relative change
     out.sort(key=lambda m: (-round(m.effect, 2), -abs(m.incident - m.baseline) / (abs(m.baseline) + 1e-9)))
+    return out
+
+
+def _traffic_ratio(t: np.ndarray, times: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per evaluation: the window's trace count over the count expected from the TRAFFIC_BASELINE before it
+    (scaled to the window), and that expected count (nan where the baseline holds no trace)."""
+    bw = parse_duration(TRAFFIC_BASELINE) * NS
+    lo, hi = window_bounds(t, times, w)
+    blo, bhi = window_bounds(t, times - w, bw)
+    expected = (bhi - blo) * (w / bw)
+    expected = np.where(bhi > blo, expected, np.nan)
+    return (hi - lo) / expected, expected
+
+
+def _traffic_mover(loader: SampleLoader, sig: dict[str, Any], agg: str, scope: dict, start_ns: int, end_ns: int,
+                   guard_ns: int) -> Mover | None:
+    """A traffic drop, scored on the 5-minute grid of 15-minute windows (an outage leaves no sample to score
+    sample by sample): |2 AUC - 1| of the incident's count-to-expected ratios against the rest's. Only a
+    drop counts: more traffic is load, not an outage."""
+    t = np.sort(loader.load(sig, scope, ())["t"].to_numpy(np.int64))
+    if len(t) == 0:
+        return None
+    step, w = 300 * NS, 900 * NS
+    times = np.arange(int(t[0]) + parse_duration(TRAFFIC_BASELINE) * NS + w, int(t[-1]) + step, step, dtype=np.int64)
+    ratio, _ = _traffic_ratio(t, times, w)
+    ok = ~np.isnan(ratio)
+    inc = ratio[ok & (times - w >= start_ns) & (times <= end_ns)]
+    base = ratio[ok & ((times < start_ns - guard_ns) | (times - w >= end_ns + guard_ns))]
+    if len(inc) < 3 or len(base) < 10:
+        return None
+    auc = _auc(inc, base)
+    if auc >= 0.5 or abs(2 * auc - 1) < MIN_EFFECT:
+        return None
+    label = Condition(sig, agg, "<", 0).label().rsplit(" ", 2)[0] + " vs its last " + TRAFFIC_BASELINE
+    return Mover(sig, agg, "down", float(np.median(base)), float(np.median(inc)), abs(2 * auc - 1), label, len(inc))
+
+
+def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mover, scope: dict[str, tuple[str, ...]],
+                     group_by: tuple[str, ...], times: np.ndarray, sep: np.ndarray, step: str, win: str,
+                     start_ns: int, end_ns: int) -> list[tuple]:
+    """Traffic-drop options: the window's trace count below a share of what the cohort's last TRAFFIC_BASELINE
+    predicts for it (relative_to: window TRAFFIC_BASELINE, offset the window, factor share x window/baseline),
+    judged only when that baseline held at least `floor` traces (min_samples: a quiet night's two traces
+    predict nothing). Shares and floors come from the incident: the share a quarter / half of the way from
+    the incident's ratio to the baseline's, the floor half / three quarters of the baseline traces the
+    incident's first windows had. Replayed with the proposed group_by, so every other group counts as elsewhere."""
+    w = parse_duration(win) * NS
+    bw = parse_duration(TRAFFIC_BASELINE) * NS
+    t = np.sort(loader.load(mover.signal, scope, ())["t"].to_numpy(np.int64))
+    ratio, expected = _traffic_ratio(t, times, w)
+    early = (times > start_ns) & (times - w < end_ns) & ~np.isnan(expected)
+    if not early.any():
+        return []
+    first = expected[early][: ON_TIME_STEPS + 1] * (bw / w)  # baseline traces behind the first windows
+    out = []
+    mine = tuple(scope[d][0] if len(scope[d]) == 1 else None for d in group_by)
+    gap = abs(mover.baseline - mover.incident)
+    for f in (0.25, 0.5):
+        share = mover.incident + f * (mover.baseline - mover.incident)
+        factor = _nice(share * w / bw)
+        if factor <= 0:
+            continue
+        for floor in sorted({max(1, int(math.floor(q * float(np.max(first))))) for q in (0.5, 0.75)}):
+            rel = Relative(window=TRAFFIC_BASELINE, offset=win, factor=factor)
+            cond = Condition(mover.signal, mover.aggregation, "<", 0.0, floor, None, rel)
+            probe = AlertRule(name="probe", condition=cond, window=win, step=step, min_samples=floor,
+                              scope={k: v for k, v in scope.items() if k not in group_by}, group_by=group_by)
+            groups = backtest(db, probe, times=times, loader=loader).groups
+            own = [g for g in groups if tuple(g.group.get(d) for d in group_by) == mine]
+            if not own:
+                continue
+            c = own[0].conditions[0]
+            rows = [g.conditions[0].firing for g in groups if g is not own[0]]
+            strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+            margin = min(f, 1 - f)
+            loose = compare(c.values, "<", c.thresholds * (1 + LOOSEN * gap / max(share, 1e-9))) \
+                if c.thresholds is not None else c.firing
+            out.append((cond, c.firing, strip, margin, loose, np.ones(len(times), dtype=bool)))
     return out
 
 
@@ -454,6 +547,10 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
             cond_opts = []
             up = mover.direction == "up"
             sign = 1 if up else -1
+            if mover.signal["type"] == TRAFFIC:
+                options.append(_traffic_options(db, loader, mover, scope, general_by, times, sep, step, win,
+                                                start_ns, end_ns))
+                continue
             for ms in MIN_SAMPLES:
                 values = np.where(conds[k].counts >= ms, conds[k].values, np.nan)
                 rv = np.where(ref_series[k].counts >= ms, ref_series[k].values, np.nan) if ref_series else None
