@@ -646,39 +646,31 @@ def part2(path: str, spans: int, rebuild: bool) -> None:
     print(f"  joint episodes: {len(result.episodes)}; target < 2 s: {'met' if fast < 2 else 'MISSED'}")
 
 
-def _second_week(directory: str) -> tuple[str, str]:
-    """The second labelled week (tests/weeks/second_week.py, written independently of the sample
-    generator), ingested through `tracedesk ingest` as a user would; (database, incidents.json)."""
+def _labelled_week(directory: str, module: str) -> tuple[str, str]:
+    """A labelled week written by tests/weeks/<module>.py, ingested through `tracedesk ingest` as a user
+    would (cached beside `directory`); (database, incidents.json)."""
+    import importlib
     import subprocess
 
     out = Path(directory)
     db = str(out) + ".db"
     if not os.path.exists(db):
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from weeks.second_week import write_week
-
-        week = write_week(out)
+        week = importlib.import_module(f"weeks.{module}").write_week(out)
         subprocess.run([sys.executable, "-m", "tracedesk", "ingest", "--db", db, *map(str, week.files)], check=True,
                        stdout=subprocess.DEVNULL)
     return db, str(out / "incidents.json")
+
+
+def _second_week(directory: str) -> tuple[str, str]:
+    """The second labelled week (tests/weeks/second_week.py, written independently of the sample generator)."""
+    return _labelled_week(directory, "second_week")
 
 
 def _third_week(directory: str) -> tuple[str, str]:
     """The third labelled week (tests/weeks/third_week.py, written from the spec without reading the
-    detectors, the alerts code, the sample generator or the second week), ingested through `tracedesk ingest`
-    as a user would; (database, incidents.json)."""
-    import subprocess
-
-    out = Path(directory)
-    db = str(out) + ".db"
-    if not os.path.exists(db):
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from weeks.third_week import write_week
-
-        week = write_week(out)
-        subprocess.run([sys.executable, "-m", "tracedesk", "ingest", "--db", db, *map(str, week.files)], check=True,
-                       stdout=subprocess.DEVNULL)
-    return db, str(out / "incidents.json")
+    detectors, the alerts code, the sample generator or the second week)."""
+    return _labelled_week(directory, "third_week")
 
 
 def results_markdown(sections: list[tuple[str, list[dict], list[dict], dict[str, dict]]]) -> str:

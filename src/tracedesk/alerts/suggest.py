@@ -273,20 +273,32 @@ def _new_cohort_options(db: sqlite_utils.Database, loader: SampleLoader, mover: 
         delta = _nice(f * gap) * (1 if up else -1)
         rel = Relative(new_cohort=dim, versus="replaced", delta=delta, resolve_delta=0.0)
         cond = Condition(mover.signal, mover.aggregation, ">" if up else "<", 0.0, 1, NEW_COHORT_WINDOW, rel)
-        probe = AlertRule(name="probe", condition=cond, window=NEW_COHORT_WINDOW, step=step, min_samples=1,
-                          scope={k: v for k, v in scope.items() if k not in group_by}, group_by=group_by)
-        groups = backtest(db, probe, times=times, loader=loader).groups
-        own = [g for g in groups if tuple(g.group.get(d) for d in group_by) == mine]
-        if not own:
+        replayed = _replay_probe(db, loader, cond, NEW_COHORT_WINDOW, 1, scope, group_by, mine, times, sep, step)
+        if replayed is None:
             continue
-        c = own[0].conditions[0]
-        rows = [g.conditions[0].firing for g in groups if g is not own[0]]
-        strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+        c, strip = replayed
         margin = min(f, 1 - f)
         loose = compare(c.values, cond.comparator, c.thresholds - (1 if up else -1) * LOOSEN * gap) \
             if c.thresholds is not None else c.firing
         out.append((cond, _held(c.firing, c.holding), strip, margin, loose, ~np.isnan(c.values)))
     return out
+
+
+def _replay_probe(db: sqlite_utils.Database, loader: SampleLoader, cond: Condition, window: str, min_samples: int,
+                  scope: dict[str, tuple[str, ...]], group_by: tuple[str, ...], mine: tuple[str | None, ...],
+                  times: np.ndarray, sep: np.ndarray, step: str) -> tuple[Any, np.ndarray] | None:
+    """A candidate condition backtested with the proposed group_by: (the incident's own group's condition
+    result, the firing of every other group laid end to end with `sep` between them — the 'elsewhere'
+    its false pages are counted on), or None when the incident's group never appears."""
+    probe = AlertRule(name="probe", condition=cond, window=window, step=step, min_samples=min_samples,
+                      scope={k: v for k, v in scope.items() if k not in group_by}, group_by=group_by)
+    groups = backtest(db, probe, times=times, loader=loader).groups
+    own = [g for g in groups if tuple(g.group.get(d) for d in group_by) == mine]
+    if not own:
+        return None
+    rows = [g.conditions[0].firing for g in groups if g is not own[0]]
+    strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+    return own[0].conditions[0], strip
 
 
 def _held(firing: np.ndarray, holding: np.ndarray | None) -> np.ndarray:
@@ -449,15 +461,10 @@ def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mov
         for floor in sorted({max(1, int(math.floor(q * float(np.max(first))))) for q in (0.5, 0.75)}):
             rel = Relative(window=TRAFFIC_BASELINE, offset=win, factor=factor)
             cond = Condition(mover.signal, mover.aggregation, "<", 0.0, floor, None, rel)
-            probe = AlertRule(name="probe", condition=cond, window=win, step=step, min_samples=floor,
-                              scope={k: v for k, v in scope.items() if k not in group_by}, group_by=group_by)
-            groups = backtest(db, probe, times=times, loader=loader).groups
-            own = [g for g in groups if tuple(g.group.get(d) for d in group_by) == mine]
-            if not own:
+            replayed = _replay_probe(db, loader, cond, win, floor, scope, group_by, mine, times, sep, step)
+            if replayed is None:
                 continue
-            c = own[0].conditions[0]
-            rows = [g.conditions[0].firing for g in groups if g is not own[0]]
-            strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+            c, strip = replayed
             margin = min(f, 1 - f)
             loose = compare(c.values, "<", c.thresholds * (1 + LOOSEN * gap / max(share, 1e-9))) \
                 if c.thresholds is not None else c.firing
