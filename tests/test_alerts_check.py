@@ -81,7 +81,8 @@ def test_warnings_name_what_the_data_does_not_hold(tmp_path, db, capsys):
     assert err == [
         "tracedesk alerts check: warning: typos: evaluator 'groundednes' has no evaluations in this database "
         "(did you mean 'groundedness'?); the condition can never fire",
-        "tracedesk alerts check: warning: typos: scope route='biling' matches no trace or span in this database",
+        "tracedesk alerts check: warning: typos: scope route='biling' matches no trace or span in this database "
+        "(did you mean 'billing'?)",
         "tracedesk alerts check: warning: typos: condition c0 (eval_score(groundednes) mean < 0.75) has no samples "
         "in the evaluated range",
         "tracedesk alerts check: warning: typos: condition c1 (duration(EMBEDDING) p95 > 1) has no samples "

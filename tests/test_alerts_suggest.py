@@ -41,8 +41,12 @@ def test_suggests_the_joint_rule_that_removes_the_blips(week):
 def test_bad_incidents_are_explained(week, db_path):
     with pytest.raises(ValueError, match="must end after it starts"):
         suggest_rule(week, WEEK_START + 2 * H, WEEK_START + H, {"route": "refunds"})
-    with pytest.raises(ValueError, match="no data in this cohort|no signal moved"):
+    # a value no trace has is named, with the stored values (it said 'no data in this cohort')
+    with pytest.raises(ValueError, match=r"^cohort route='nowhere' matches no trace or span in this database; "
+                                         r"stored: billing, refunds$"):
         suggest_rule(week, WEEK_START + 50 * H, WEEK_START + 53 * H, {"route": "nowhere"})
+    with pytest.raises(ValueError, match=r"\(did you mean 'refunds'\?\)"):
+        suggest_rule(week, WEEK_START + 50 * H, WEEK_START + 53 * H, {"route": "refund"})
     with pytest.raises(ValueError, match="unknown cohort dimension 'colour'; valid choices: route, tenant"):
         suggest_rule(week, WEEK_START + 50 * H, WEEK_START + 53 * H, {"colour": "red"})
     from tracedesk.store import connect

@@ -36,6 +36,24 @@ def _value_exists(db: sqlite_utils.Database, dim: str, value: str) -> bool:
     return value in distinct_values(db, dim, 1_000_000)
 
 
+def missing_values(db: sqlite_utils.Database, where: str, scope: dict[str, Any]) -> list[str]:
+    """'<where> route='biling' matches no trace or span in this database (did you mean 'billing'?)' for each
+    scope value the data does not hold."""
+    from ..store.query import distinct_values
+
+    out = []
+    for dim, values in scope.items():
+        for value in values:
+            if not _value_exists(db, dim, value):
+                try:
+                    known = distinct_values(db, dim[5:] if dim.startswith("dims.") else dim, 1000)
+                except ValueError:  # a dimension the value lister does not know: no hint
+                    known = []
+                out.append(f"{where} {dim}={value!r} matches no trace or span in this database"
+                           f"{_hint(str(value), [str(k) for k in known])}")
+    return out
+
+
 def lint(db: sqlite_utils.Database, rule: AlertRule, result: Any = None) -> list[str]:
     """Problems of `rule` against the data in `db` (and, given a backtest result, signals without samples)."""
     out: list[str] = []
@@ -54,10 +72,7 @@ def lint(db: sqlite_utils.Database, rule: AlertRule, result: Any = None) -> list
         if isinstance(leaf, Condition) and leaf.relative_to is not None and leaf.relative_to.cohort:
             scopes.append(("relative_to.cohort", leaf.relative_to.cohort))
     for where, scope in scopes:
-        for dim, values in scope.items():
-            for value in values:
-                if not _value_exists(db, dim, value):
-                    out.append(f"{rule.name}: {where} {dim}={value!r} matches no trace or span in this database")
+        out.extend(f"{rule.name}: {problem}" for problem in missing_values(db, where, scope))
     if result is not None and result.groups:
         for i, leaf in enumerate(rule.leaves()):
             if all(int(g.conditions[i].counts.sum()) == 0 for g in result.groups):

@@ -497,7 +497,11 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     loader = SampleLoader(db, span[0] - longest - step_ns, span[1] + step_ns)
     traffic = loader.load({"type": "spans_per_trace"}, scope, ())
     if len(traffic) == 0:
-        raise ValueError("no data in this cohort; widen the cohort or the time range")
+        from .lint import missing_values
+
+        unknown = missing_values(db, "cohort", scope)
+        raise ValueError("; ".join(unknown) if unknown else
+                         "no data in this cohort; widen the cohort or the time range")
     new = bool(scope) and _is_new(loader, scope, start_ns)
     ref_scope, ref_note = (_reference_scope(db, loader, scope, start_ns, end_ns) if new else (scope, ""))
     # the dimension whose value is new (a prompt version, a model): also tried as relative_to.new_cohort
