@@ -3,8 +3,9 @@
 Closing the last connection to a file checkpoints FILE-wal into FILE. A handle left open until the
 interpreter exits is not closed, so everything a command wrote (`tracedesk ingest`, `eval run`, the
 feed's stored samples) stayed in FILE-wal, and a copy of FILE alone — to share it, back it up or attach
-it to a bug report — lacked those rows. The CLI runs each command inside `closed_at_end()`; library and
-app code, which manage their own handles, are not tracked.
+it to a bug report — lacked those rows. The CLI runs each command inside `closed_at_end()` (except the
+long-running receiver, which closes its own); library and app code, which manage their own handles, are
+not tracked.
 
 This module imports nothing heavy, so the CLI can use it before it knows whether a database is opened.
 """
@@ -18,9 +19,19 @@ _tracked: list[Any] | None = None  # handles (sqlite_utils.Database) opened insi
 
 
 def track(database: Any) -> None:
-    """Called by the store for every handle it opens: kept only inside closed_at_end()."""
+    """Called by the store for every handle it opens: kept only inside closed_at_end() (handles closed
+    meanwhile are dropped, so a command that opens many short-lived ones holds only the open ones)."""
     if _tracked is not None:
+        _tracked[:] = [d for d in _tracked if _is_open(d)]
         _tracked.append(database)
+
+
+def _is_open(database: Any) -> bool:
+    try:
+        database.conn.total_changes  # raises on a closed connection
+    except Exception:  # noqa: BLE001 - closed (ProgrammingError) or not a connection at all
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -80,10 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    import contextlib
+
     from ..connections import closed_at_end
 
+    # the databases a command opened are closed when it ends: their WAL is written into the file
+    scope = contextlib.nullcontext() if getattr(args, "long_running", False) else closed_at_end()
     try:
-        with closed_at_end():  # the databases it opened are closed: their WAL is written into the file
+        with scope:
             return int(args.func(args) or 0)
     except TracedeskError as exc:  # the library's user-facing errors: a message, never a traceback
         print(f"tracedesk {args.command}: {describe(exc)}", file=sys.stderr)

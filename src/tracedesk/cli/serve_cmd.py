@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--redact-keep", action="append", default=[], metavar="KEY",
                    help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
                         "added to the database's `redaction` setting")
-    p.set_defaults(func=_run)
+    # long_running: the receiver opens short-lived connections for as long as it runs and closes them
+    # itself; the CLI must not keep every one of them until exit (see tracedesk.connections)
+    p.set_defaults(func=_run, long_running=True)
 
 
 def _run(args: argparse.Namespace) -> int:
