@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from .built import ingested, once
 from .second_week import WeekFiles, write_week
 
 
@@ -23,30 +24,14 @@ class IngestedWeek:
     report: dict[str, Any]
 
 
-#: A fixture imported into several test modules is a separate fixture in each (pytest caches a session
-#: fixture per definition site), so without this cache the week was written and ingested once per importing
-#: module (4 modules). This module is imported once per process, so the cache is per session.
-_BUILT: dict[str, Any] = {}
-
-
 @pytest.fixture(scope="session")
 def second_week(tmp_path_factory: pytest.TempPathFactory) -> WeekFiles:
-    key = f"week:{tmp_path_factory.getbasetemp()}"
-    if key not in _BUILT:
-        _BUILT[key] = write_week(tmp_path_factory.mktemp("second_week"))
-    week: WeekFiles = _BUILT[key]
-    return week
+    return once(tmp_path_factory, "second_week", lambda: write_week(tmp_path_factory.mktemp("second_week")))
 
 
 @pytest.fixture(scope="session")
 def second_week_db(second_week: WeekFiles, tmp_path_factory: pytest.TempPathFactory) -> IngestedWeek:
-    key = f"db:{tmp_path_factory.getbasetemp()}"
-    if key not in _BUILT:
-        from tracedesk.ingest import ingest_paths
-
-        path = tmp_path_factory.mktemp("second_week_db") / "second_week.db"
-        # The data files only: incidents.json is the answer key, not traffic.
-        report = ingest_paths(str(path), [str(f) for f in second_week.files])
-        _BUILT[key] = IngestedWeek(db=str(path), week=second_week, report=report.as_dict())
-    ingested: IngestedWeek = _BUILT[key]
-    return ingested
+    def make() -> IngestedWeek:
+        db, report = ingested(tmp_path_factory, "second_week", second_week.files)
+        return IngestedWeek(db=db, week=second_week, report=report)
+    return once(tmp_path_factory, "second_week_db", make)

@@ -1,0 +1,36 @@
+"""Each labelled week written and ingested once per pytest process, whichever modules import its fixtures.
+
+A fixture imported into several test modules is a separate fixture in each (pytest caches a session fixture
+per definition site), so without this cache a week was written and ingested once per importing module
+(~25 s each on the loaded 2-core machine). This module is imported once per process; keys include the
+session's base temp folder, so a new session builds again."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from os import PathLike
+from typing import Any, TypeVar
+
+import pytest
+
+T = TypeVar("T")
+_BUILT: dict[str, Any] = {}
+
+
+def once(tmp_path_factory: pytest.TempPathFactory, key: str, make: Callable[[], T]) -> T:
+    """`make()` the first time this session asks for `key`, the same object after."""
+    full = f"{key}:{tmp_path_factory.getbasetemp()}"
+    if full not in _BUILT:
+        _BUILT[full] = make()
+    value: T = _BUILT[full]
+    return value
+
+
+def ingested(tmp_path_factory: pytest.TempPathFactory, name: str,
+             files: Sequence["str | PathLike[str]"]) -> tuple[str, dict[str, Any]]:
+    """(database path, ingest report) of `files` loaded through tracedesk's real ingest path into a new file.
+    The data files only: a week's incidents.json is the answer key, not traffic."""
+    from tracedesk.ingest import ingest_paths
+
+    path = tmp_path_factory.mktemp(f"{name}_db") / f"{name}.db"
+    report = ingest_paths(str(path), [str(f) for f in files])
+    return str(path), report.as_dict()
