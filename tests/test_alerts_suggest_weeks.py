@@ -58,8 +58,14 @@ def test_sample_week_new_model_name(sample_db_path, sample_incidents):
     assert [c.signal["type"] for c in s.rule.leaves()] == ["refusal_rate_answer"]  # refusals per LLM answer
 
 
-def test_sample_week_tool_retry_loop(sample_db_path, sample_incidents):
-    _check(sample_db_path, next(i for i in sample_incidents if i["id"] == "INC-04"), sample_incidents)
+@pytest.mark.parametrize("incident_id", ["INC-01", "INC-04"])
+def test_sample_week(sample_db_path, sample_incidents, incident_id):
+    """INC-04 (tool-retry loop); INC-01 (RAG regression on refunds): the route's retriever p95 alone pages at
+    the first step, once; on other routes it would page twice (a warning), which no longer outranks being on
+    time (a rule scoped to the cohort pages in the cohort only)."""
+    s = _check(sample_db_path, next(i for i in sample_incidents if i["id"] == incident_id), sample_incidents)
+    if incident_id == "INC-01":
+        assert s.rule.scope == {"route": ("refunds",)} and s.reference_false_pages == 2
 
 
 @pytest.mark.parametrize("incident_id", ["W2-02", "W2-04", "W2-06"])
@@ -96,11 +102,6 @@ THIRD_WEEK_MISSES = {
              "the week empty 15-minute windows whose previous hour predicted as many (4.75). The suggester's traffic rule "
              "trace_count count < baseline(1h, 30m before) x0.083 (30m) pages once, 0 false, at 28 min (15:15, 5 steps after the 14:50 evaluation); its "
              "on-time candidates (5/10/15m windows, baseline floors up to 15 traces) page 3-17 times outside the incident",
-    "W3-07": "the tenant's first leaking trace is 16:31:22 and the next 19:02:06 (2 h 31 min, its other routes clean in "
-             "between): a rule on time must page on one PII trace, and with windows up to 1h and resolve after 1h clear "
-             "every such pii_rate rule (15m/30m/1h, rate > 0.11) pages at 16:35, resolves by 18:35 and pages again at "
-             "19:05; under group_by tenant it also pages on marlow-partners' single PII trace (06-17 15:18). The "
-             "suggester proposes pii_rate rate > 0.25 (30m): one page, 0 false, 159 min (32 steps) late",
 }
 
 
@@ -111,3 +112,22 @@ def test_third_week(third_week_db: IngestedThirdWeek, incident_id, request):
     incidents = third_week_db.week.labels()["incidents"]
     incident = next(i for i in incidents if i["id"] == incident_id)
     _check(third_week_db.db, incident, incidents, from_ns=parse_time(incident["detectable_from"]))
+
+
+def test_third_week_pii_leak_pages_once_on_its_first_trace(third_week_db: IngestedThirdWeek):
+    """W3-07: the tenant's first leaking trace is 16:31:22 and the next 19:02:06. The suggester scopes the rule
+    to the tenant (under group_by tenant another tenant's single PII trace would page: said in a warning) and,
+    the incident's PII traces coming up to 2 h 31 min apart, resolves only after 3 h clear (_sparse_resolve),
+    so the 16:35 page holds across the gap instead of resolving and paging again at 19:05."""
+    incidents = third_week_db.week.labels()["incidents"]
+    inc = next(i for i in incidents if i["id"] == "W3-07")
+    s = suggest_rule(third_week_db.db, parse_time(inc["start"]), parse_time(inc["end"]), inc["cohort"], name="pii")
+    assert s.rule.scope == {"tenant": ("orchid-health",)} and s.rule.group_by == ()
+    assert [c.signal for c in s.rule.leaves()] == [{"type": "pii_rate"}]
+    assert s.rule.resolve_after == "3h"
+    assert "resolved only after 3h clear" in s.rule.description
+    assert s.warnings == ["with group_by tenant (or on the reference cohort) the rule would have paged 1 time(s) "
+                          "elsewhere"]
+    found = pages(s.rule, backtest(third_week_db.db, s.rule))
+    assert [(p.fired_ns, p.resolved_ns) for p in found] == [(parse_time("2027-06-18T16:35:00Z"),
+                                                             parse_time("2027-06-19T04:05:00Z"))]
