@@ -93,15 +93,14 @@ def test_second_week_new_prompt_version_against_the_one_it_replaced(second_week_
 
 THIRD_WEEK_MISSES = {
     "W3-02": "a 30-hour linear ramp: the suggested cost_per_trace mean > 0.013 (5m) first pages 733 min after the "
-             "start, near the top of the ramp",
+             "start, near the top of the ramp. The data's floor (benchmarks/alerts.py, alerts.oracle): no threshold "
+             "on input_tokens, cost_per_trace or tokens_per_trace (windows 5m-6h, plain or against the previous hour "
+             "or day), nor an AND of two, pages before step 11 without paging outside the incident",
     "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested refusal_rate_answer > 0.012 at "
-             "99.9% confidence (1h) pages 4 times inside the incident, the first 933 min after it starts, and once "
-             "outside it",
-    "W3-06": "a tenant whose traffic stops at 14:47 (its last trace 14:43:56), ~0.3 traces/min at that hour: by 15:00 "
-             "(2 steps) the outage has removed ~4-5 expected traces, and the tenant's ordinary Poisson gaps elsewhere in "
-             "the week empty 15-minute windows whose previous hour predicted as many (4.75). The suggester's traffic rule "
-             "trace_count count < baseline(1h, 30m before) x0.083 (30m) pages once, 0 false, at 28 min (15:15, 5 steps after the 14:50 evaluation); its "
-             "on-time candidates (5/10/15m windows, baseline floors up to 15 traces) page 3-17 times outside the incident",
+             "99.9% confidence (1h, resolved after 7h clear: its refusals come up to 7 h apart) pages once inside "
+             "the incident, 933 min after it starts, and once outside it. The data's floor: one threshold on the "
+             "refusal rate (any window, against the previous hour or day, at 99% confidence) first separates at step "
+             "76, an AND of two at step 21",
 }
 
 

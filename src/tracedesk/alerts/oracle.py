@@ -143,13 +143,15 @@ def earliest_separation(db: sqlite_utils.Database, signal: dict[str, Any], aggre
                         from_ns: int | None = None, also_incidents: Iterable[tuple[int, int]] = (),
                         step: str = "5m", windows: Iterable[str] = FEATURE_WINDOWS,
                         min_samples: Iterable[int] = FEATURE_MIN_SAMPLES, max_steps: int | None = None,
-                        reference_scope: dict[str, tuple[str, ...]] | None = None) -> Bound:
+                        other_groups: Iterable[dict[str, tuple[str, ...]]] = ()) -> Bound:
     """The earliest step (from the first evaluation at or after `from_ns`, default the start) at which a
     threshold rule on `signal` in `scope` pages on the incident [start_ns, end_ns) with no evaluation
     outside it firing: see the module docstring. `also_incidents`: other (start, end) ranges in which a
-    page is not false (other page-worthy incidents of the same cohort). `reference_scope`: for a cohort
-    that did not exist before the incident, the traffic it joined; its evaluations outside the incident
-    count as outside too (a rule that pages on a new value must stay quiet on the ones before it)."""
+    page is not false (other page-worthy incidents of the same cohort). A cohort that did not exist before
+    the incident has no history to be quiet on: its floor is its first trace's step, unless
+    `other_groups`: the other groups of a rule that groups by the cohort's dimensions (every other route, for
+    a route's incident): each group's evaluations outside the incident count as outside, so the floor is
+    the one of a rule written for every group, not fitted to this one."""
     windows, min_samples = tuple(windows), tuple(min_samples)
 
     def read(where: dict[str, tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray]:
@@ -163,9 +165,9 @@ def earliest_separation(db: sqlite_utils.Database, signal: dict[str, Any], aggre
     empty = Bound(signal, aggregation, direction, None, None, None, None, 0, 0)
     if len(t) == 0:
         return empty
-    ref = read(reference_scope) if reference_scope is not None else None
-    lo_t = int(t[0]) if ref is None or not len(ref[0]) else min(int(t[0]), int(ref[0][0]))
-    hi_t = int(t[-1]) if ref is None or not len(ref[0]) else max(int(t[-1]), int(ref[0][-1]))
+    refs = [r for r in (read(g) for g in other_groups) if len(r[0])]
+    lo_t = min([int(t[0])] + [int(r[0][0]) for r in refs])
+    hi_t = max([int(t[-1])] + [int(r[0][-1]) for r in refs])
     times = evaluation_grid(lo_t, max(hi_t, end_ns), parse_duration(step))  # as a backtest's grid: the data's range
     names, x = _features(t, v, times, aggregation, direction == "up", windows, min_samples)
     inside = (times >= first_eval) & (times - longest < end_ns)
@@ -176,8 +178,8 @@ def earliest_separation(db: sqlite_utils.Database, signal: dict[str, Any], aggre
         touched |= (times > a) & (times - longest < b)
     outside = ~touched
     out_x = x[outside]
-    if ref is not None and len(ref[0]):
-        _names, rx = _features(ref[0], ref[1], times, aggregation, direction == "up", windows, min_samples)
+    for rt, rv in refs:
+        _names, rx = _features(rt, rv, times, aggregation, direction == "up", windows, min_samples)
         out_x = np.vstack([out_x, rx[outside]])
     worst = np.nanmax(np.where(np.isfinite(out_x), out_x, -np.inf), axis=0) if len(out_x) else \
         np.full(x.shape[1], -np.inf)

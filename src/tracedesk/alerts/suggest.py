@@ -462,8 +462,9 @@ def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mov
     predicts for it (relative_to: window TRAFFIC_BASELINE, offset the window, factor share x window/baseline),
     judged only when that baseline held at least `floor` traces (min_samples: a quiet night's two traces
     predict nothing). Shares and floors come from the incident: the share a quarter / half of the way from
-    the incident's ratio to the baseline's, the floor half / three quarters of the baseline traces the
-    incident's first windows had. Replayed with the proposed group_by, so every other group counts as elsewhere."""
+    the incident's ratio to the baseline's, the floor half / three quarters / all of the baseline traces the
+    incident's first windows had (all: an outage at the busiest hour is judged only against hours as busy,
+    whose ordinary gaps are shorter than a quiet hour's). Replayed with the proposed group_by, so every other group counts as elsewhere."""
     w = parse_duration(win) * NS
     bw = parse_duration(TRAFFIC_BASELINE) * NS
     t = np.sort(loader.load(mover.signal, scope, ())["t"].to_numpy(np.int64))
@@ -480,7 +481,7 @@ def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mov
         factor = _nice(share * w / bw)
         if factor <= 0:
             continue
-        for floor in sorted({max(1, int(math.floor(q * float(np.max(first))))) for q in (0.5, 0.75)}):
+        for floor in sorted({max(1, int(math.floor(q * float(np.max(first))))) for q in (0.5, 0.75, 1.0)}):
             rel = Relative(window=TRAFFIC_BASELINE, offset=win, factor=factor)
             cond = Condition(mover.signal, mover.aggregation, "<", 0.0, floor, None, rel)
             replayed = _replay_probe(db, loader, cond, win, floor, scope, group_by, mine, times, sep, step)
