@@ -616,7 +616,8 @@ ORACLE_NOTE = ("The data's floor (tracedesk.alerts.oracle, computed in this run)
                "of these forms. Scoped: the rule reads the cohort alone (a cohort that did not exist before has no "
                "history to stay quiet on: its floor is its first trace); grouped: the rule groups by the cohort's "
                "dimension, so every other value's history is outside too (the hand-written rules' setting; a new-cohort "
-               "comparison, relative_to.new_cohort, is not among the forms). Whose miss it is: the data's when even an "
+               "comparison, relative_to.new_cohort, per-trace conditions and ANDs across two signals are not among the "
+               "forms). Whose miss it is: the data's when even an "
                "AND of two cannot page by step 2, the detector's when one threshold can. Per signal:")
 
 

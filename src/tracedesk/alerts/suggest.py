@@ -536,7 +536,7 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         raise ValueError("no signal moved against its baseline in this cohort during the incident"
                          + (f" (compared with {ref_note})" if new else ""))
     top_movers = movers[:top]
-    gap_steps = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
+    gap_steps = default_gap = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
     # per mover, the clear spell that resolves its pages: RESOLVE_AFTER, or longer for a sparse event
     resolves = [_sparse_resolve(loader, m, scope, start_ns, end_ns) for m in top_movers]
     resolve_steps = [int(parse_duration(r) * NS // step_ns) for r in resolves]
@@ -645,12 +645,14 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     # noise elsewhere, per other group: none, at most one page per two groups, more
                     per_group = other_false / max(1, n_elsewhere)
                     noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
-                    # on time before quiet elsewhere: the rule pages in its own cohort only (elsewhere is what
-                    # the proposed group_by would add, reported as a warning); a PII leak's single trace is the
-                    # earliest evidence, and another tenant's single PII trace pages a rule grouped by tenant
-                    on_time = score.delay_steps <= ON_TIME_STEPS
-                    rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2), on_time,
-                            -noise, *sk[2:], -size, round(margin, 2), -parse_duration(win))
+                    # a sparse event (its events in the incident further apart than RESOLVE_AFTER) on time before
+                    # quiet elsewhere: a PII leak's single trace is the earliest evidence there is, and another
+                    # tenant's single PII trace pages the rule grouped by tenant; the rule is scoped to the cohort,
+                    # so that is what the proposed group_by would add (a warning). Dense signals keep quiet
+                    # elsewhere first: a latency-only rule that pages on other routes' blips loses to the joint one
+                    sparse_on_time = gap_steps > default_gap and score.delay_steps <= ON_TIME_STEPS
+                    rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2),
+                            sparse_on_time, -noise, *sk[2:], -size, round(margin, 2), -parse_duration(win))
                     if best is None or rank > best[0]:
                         best = (rank, [c[0] for c in choice], win, score, other_false,
                                 max(combo, key=lambda i: resolve_steps[i]))
