@@ -80,6 +80,11 @@ def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
 
 
 
+_TOKEN_FIELDS = (("input_tokens", "input tokens"), ("output_tokens", "output tokens"),
+                 ("total_tokens", "total tokens"), ("cached_tokens", "cached tokens"),
+                 ("reasoning_tokens", "reasoning tokens"))
+
+
 def _tokens(value: Any, field: str, notes: list[str]) -> int | None:
     return validate.count(value, field, notes)
 
@@ -261,10 +266,11 @@ class Normalizer:
                 if dim in dims:
                     setattr(span, dim, dims.pop(dim))
             span.dims = dims
-        for column in ("input_messages", "output_messages", "documents"):
-            if validate.depth_over(getattr(span, column)):
-                setattr(span, column, None)
-                notes.append(f"{column} nested more than {validate.MAX_DEPTH} levels deep; dropped")
+        if span.input_messages is not None or span.output_messages is not None or span.documents is not None:
+            for column in ("input_messages", "output_messages", "documents"):
+                if validate.depth_over(getattr(span, column)):
+                    setattr(span, column, None)
+                    notes.append(f"{column} nested more than {validate.MAX_DEPTH} levels deep; dropped")
         if self.price:
             self._cost(span, attrs, f, plan, notes)
         evaluations = self._evaluations(span, attrs, events, plan)
@@ -274,11 +280,11 @@ class Normalizer:
 
     # -- usage and cost -------------------------------------------------------------------------
     def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
-        span.input_tokens = _tokens(f.get("input_tokens"), "input tokens", notes)
-        span.output_tokens = _tokens(f.get("output_tokens"), "output tokens", notes)
-        span.total_tokens = _tokens(f.get("total_tokens"), "total tokens", notes)
-        span.cached_tokens = _tokens(f.get("cached_tokens"), "cached tokens", notes)
-        span.reasoning_tokens = _tokens(f.get("reasoning_tokens"), "reasoning tokens", notes)
+        # (a field the span does not report is None: only reported ones go through the range check)
+        for fieldname, what in _TOKEN_FIELDS:
+            value = f.get(fieldname)
+            if value is not None:
+                setattr(span, fieldname, _tokens(value, what, notes))
         for details_key in plan.usage_details:
             details = attrs.get(details_key)
             if isinstance(details, dict):
