@@ -12,7 +12,7 @@ Each measurement is its own process, timed with wait4 (wall, user+system CPU, pe
   * tracedesk: `tracedesk ingest DIR --db FILE --quiet` (parse, validate, normalize, price, store, trace
     summaries), nothing else (run through `tracedesk.cli.main`, which then prints its own and its parse
     workers' CPU, so the writer / parser split is measured too). On two or more cores it parses in worker
-    processes (one per input file at a time, up to two) while the main process writes; its CPU figure is
+    processes (one per core beside the writer's, up to two) while the main process writes; its CPU figure is
     all processes' (user + system, wait4 of the child and its workers).
   * bare: the strongest pipeline this machine allows without tracedesk's semantics: gunzip, orjson
     decode of the whole document with the garbage collector off, each span flattened straight to a tuple

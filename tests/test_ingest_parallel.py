@@ -115,12 +115,15 @@ def test_automatic_mode_parses_in_a_worker_only_where_forking_is_safe(tmp_path, 
     assert not parallel.use_worker([tmp_path], big, None) and parallel.use_worker([tmp_path], big, 1)
 
 
-def test_parse_workers_are_one_per_core_up_to_two_and_never_more_than_the_files(tmp_path, monkeypatch):
+def test_parse_workers_are_one_per_core_beside_the_writer_up_to_two_never_more_than_the_files(tmp_path,
+                                                                                              monkeypatch):
     files = [tmp_path / f"{i}.json" for i in range(5)]
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
     assert parallel.worker_count(files, None) == parallel.MAX_AUTO_WORKERS == 2
     assert parallel.worker_count(files[:1], None) == 1  # one file is read by one worker
     assert parallel.worker_count(files, 4) == 4 and parallel.worker_count(files, 9) == 5
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    assert parallel.worker_count(files, None) == 1 and parallel.worker_count(files, 2) == 2
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
     assert parallel.worker_count(files, None) == 1 and parallel.worker_count(files, 3) == 3
 

@@ -120,9 +120,10 @@ def use_worker(files: list[Path], total: int, workers: int | None) -> bool:
 
 def worker_count(files: list[Path], workers: int | None) -> int:
     """Parse processes for these files (use_worker said yes): the caller's number, or automatically one
-    per core up to MAX_AUTO_WORKERS (the writer is a process too, but waits on SQLite and on the
-    parsers part of the time); never more than there are files (a file is read by one worker)."""
-    wanted = workers if workers is not None else min(MAX_AUTO_WORKERS, max(1, os.cpu_count() or 1))
+    per core beside the writer's, up to MAX_AUTO_WORKERS; never more than there are files (a file is
+    read by one worker). On 2 cores that is one: a second parser there can gain at most ~10% wall (the
+    bound is all processes' CPU / 2) and was not measurable on the shared machine (ingest_profile.md)."""
+    wanted = workers if workers is not None else min(MAX_AUTO_WORKERS, max(1, (os.cpu_count() or 1) - 1))
     return max(1, min(wanted, len(files)))
 
 

@@ -344,7 +344,7 @@ def ingest_paths(
     """Ingest files, folders and globs into the database; see IngestReport for what is counted.
 
     `workers`: parse in separate processes while this one writes (None: when there are two or more
-    cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input, one per core up to two; 0: never;
+    cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input, one per core beside this one's, up to two; 0: never;
     n >= 1: n parse processes, each reading whole files, never more than there are files).
 
     A gzip file that inflates past `max_inflate_ratio` x its size (and 64 MB) is refused as a likely
