@@ -781,6 +781,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     nb = max(1, int(-(-(until_ns - t0) // width)))
     raws: list[_Raw] = []
     pvals: list[float] = []
+    traffic: list[tuple[FeedSignal, Any, int]] = []  # (signal, analysis.traffic.TrafficScan, index of its first p)
     used: dict[str, pd.DataFrame] = {}
     for sig in signals:
         frame = frames.get(sig.name)
@@ -788,6 +789,11 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
             continue
         frame = frame[(frame["t"] >= since_ns) & (frame["t"] < until_ns) & np.isfinite(frame["v"])]
         if len(frame) < MIN_N + MIN_BASELINE_N:
+            continue
+        if sig.aggregation == "count":  # traffic: counts against comparable days (analysis.traffic), not a mean
+            scanned_traffic = _traffic_scan(frame, dims, t0, width, nb, pairs)
+            traffic.append((sig, scanned_traffic, len(pvals)))
+            pvals += [x.p for x in scanned_traffic.drops]
             continue
         present = [d for d in dims if d in frame.columns]
         y = frame["v"].to_numpy(np.float64)
@@ -839,15 +845,18 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
                     removed = True
                     keep.append(sc.row)
                 rows = np.array(keep, dtype=np.int64)
-    if not raws:
+    if not raws and not any(ts.drops for _s, ts, _i in traffic):
         return []
     qs = benjamini_hochberg(pvals)
     for r in raws:
         r.q = qs[r.test]
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
-    traffic = _traffic_frame(frames, signals)
-    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic, dims) for r in raws]
+    traffic_frame = _traffic_frame(frames, signals)
+    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic_frame, dims) for r in raws]
+    for sig, ts, first in traffic:
+        significant = [(x, qs[first + i]) for i, x in enumerate(ts.drops) if qs[first + i] <= alpha]
+        findings += ts.findings(significant, sig.name, sig.label, D_CAP)
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     findings = _merge_aliases(findings, dims)
@@ -858,6 +867,13 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     return findings
+
+
+def _traffic_scan(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, nb: int, pairs: bool) -> Any:
+    from .traffic import Limits, TrafficScan
+
+    limits = Limits(MIN_N, MIN_BASELINE_N, MIN_SERIES_N, MIN_PAIR_N, MIN_D, LOGIT_TO_D, SIBLING_Z, SIBLING_D_SHARE)
+    return TrafficScan.run(frame, dims, t0, width, nb, limits, pairs)
 
 
 def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:
@@ -1198,6 +1214,8 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
                    "calls", "either"),
         FeedSignal("llm_calls_per_trace", {"type": "llm_calls_per_trace"}, "LLM calls per trace", "mean",
                    "calls", "either"),
+        # traffic: a cohort's trace count against the same hours of comparable days (analysis.traffic)
+        FeedSignal("trace_count", {"type": "trace_count"}, "traces", "count", "traces", "down"),
     ]
     return out
 
@@ -1327,8 +1345,12 @@ def _bucketed(frame: pd.DataFrame, width: int, aggregation: str) -> pd.DataFrame
         return pd.DataFrame(columns=["bucket", "value", "n"])
     b = frame["t"] - frame["t"] % width
     g = frame.groupby(b)["v"]
-    value = g.quantile(int(aggregation[1:]) / 100) if aggregation.startswith("p") else g.mean()
-    out = pd.DataFrame({"value": value, "n": g.size()}).reset_index(names="ts")
+    value = (g.quantile(int(aggregation[1:]) / 100) if aggregation.startswith("p")
+             else g.size().astype(float) if aggregation == "count" else g.mean())
+    out = pd.DataFrame({"value": value, "n": g.size()})
+    if aggregation == "count":  # a bucket without traces counts 0 (a stop is the gap)
+        out = out.reindex(range(int(out.index.min()), int(out.index.max()) + 1, width), fill_value=0)
+    out = out.reset_index(names="ts")
     out["bucket"] = pd.to_datetime(out["ts"], unit="ns", utc=True)
     return out[["bucket", "value", "n"]]
 
