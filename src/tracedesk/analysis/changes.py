@@ -729,11 +729,19 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
     simpler name) and must not move by SIBLING_Z / SIBLING_D_SHARE of the cohort's own change, measured
     against the same kind of baseline the cohort had: its own outside, or, when the cohort was new, the
     baselines it borrowed (the other tenants on a new model are new too)."""
-    a, e, child = sc.a, sc.e, sc.row
-    rest = [x[parent] - x[child] for x in (grid.n, grid.s, grid.q)]
+    moves = _rest_moves(grid, sc, parent, sc.row, sign)
+    return moves is not None and not moves
+
+
+def _rest_moves(grid: _Grid, sc: _Scan, whole: int, part: int, sign: float) -> bool | None:
+    """Whether row `whole` without row `part` moves over sc's window by SIBLING_Z / SIBLING_D_SHARE of sc's
+    change, against sc's kind of baseline (the rest's own outside, or the baselines sc's row borrowed when
+    it was new); None when the rest has under MIN_N samples in the window."""
+    a, e, row = sc.a, sc.e, sc.row
+    rest = [x[whole] - x[part] for x in (grid.n, grid.s, grid.q)]
     inside = [float(x[a:e].sum()) for x in rest]
     if inside[0] < MIN_N:
-        return False
+        return None
     # the rest's baseline is its traffic BEFORE the window when there is enough of it: after the
     # window it may still be changing (a ramp that outlasts the cohort's window)
     before = [float(x[:a].sum()) for x in rest]
@@ -742,8 +750,8 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
     if not sc.borrowed and own_out[0] >= MIN_BASELINE_N:
         bases.append(own_out)
     else:
-        fa, fe = grid.first[child], grid.last[child]
-        for p in grid.parents[child]:
+        fa, fe = grid.first[row], grid.last[row]
+        for p in grid.parents[row]:
             if p >= 0:
                 bases.append([float(x[p].sum() - x[p, fa:fe].sum()) for x in (grid.n, grid.s, grid.q)])
     for base in bases:
@@ -752,8 +760,8 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
         z, d = _stats(np.array(inside[0]), np.array(inside[1]), np.array(inside[2]), np.array(base[0]),
                       np.array(base[1]), np.array(base[2]), sign)
         if float(z) >= SIBLING_Z and float(d) >= SIBLING_D_SHARE * sc.d:
-            return False
-    return True
+            return True
+    return False
 
 
 def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims: Sequence[str],
@@ -894,18 +902,35 @@ def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
             ok = all(_specific(grid, r.scan, grid.index[p], sign) for p in _parents(key) if p in grid.index)
             if ok:
                 specific.append(r)
+        # a parent whose change is not its one child's alone (the parent without that child, over the parent's
+        # window and against the parent's baseline, still moves: a new model's refusals on two routes, one
+        # of them too weak to be a finding of its own) is named at the parent: the child is part of it. Not
+        # when another child (other traffic) holds a change of its own too: the rest's move may be that
+        # child's (two incidents at once on two routes are two findings, not one on all traffic)
+        def one_child(c: _Raw, r: _Raw) -> bool:
+            others = [o for o in specific if o is not c and _child_of(grid, o, r)
+                      and not np.array_equal(grid.n[o.scan.row], grid.n[c.scan.row])]
+            return not others and bool(_rest_moves(grid, r.scan, r.scan.row, c.scan.row, sign))
+
+        within = {id(c): [r for r in specific if _child_of(grid, c, r) and one_child(c, r)] for c in specific}
         for r in specific:
-            kvs = set(grid.keys[r.scan.row])
+            if within[id(r)]:
+                continue
             # dropped when, within this cohort, the change sits in one child (that child may itself
             # be reported under its other parent: a tenant spike that is one route's spike is the route's)
             concentrated_in_child = any(
-                len(c_key := set(grid.keys[c.scan.row])) == len(kvs) + 1 and kvs < c_key
-                and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
-                and _specific(grid, c.scan, r.scan.row, sign)
+                _child_of(grid, c, r) and _specific(grid, c.scan, r.scan.row, sign)
+                and r not in within.get(id(c), [])
                 for c in group if c is not r)
             if not concentrated_in_child:
                 kept.append(r)
     return kept
+
+
+def _child_of(grid: _Grid, c: _Raw, r: _Raw) -> bool:
+    """c's cohort is r's plus one dimension value, over an overlapping window."""
+    kvs, c_key = set(grid.keys[r.scan.row]), set(grid.keys[c.scan.row])
+    return len(c_key) == len(kvs) + 1 and kvs < c_key and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
 
 
 def _aggregate(values: np.ndarray, aggregation: str) -> float:
