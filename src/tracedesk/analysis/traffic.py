@@ -201,7 +201,8 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     tries = np.zeros(rows, dtype=np.int64)
     for length in _lengths(bpd):
         starts = np.arange(0, nb - length + 1)
-        z, tested = (lambda r: (r[5], r[7]))(_evaluate(cc, cr, kinds, bpd, starts, starts + length, limits))
+        scored = _evaluate(cc, cr, kinds, bpd, starts, starts + length, limits)
+        z, tested = scored[5], scored[7]
         tries += tested.sum(axis=1)
         i = np.argmin(z, axis=1)
         zi = z[np.arange(rows), i]
@@ -210,7 +211,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
         best_a = np.where(better, starts[i], best_a)
         best_e = np.where(better, starts[i] + length, best_e)
     out = []
-    for row in np.flatnonzero(np.isfinite(best)):
+    for row in (int(r) for r in np.flatnonzero(np.isfinite(best))):
         a, e = int(best_a[row]), int(best_e[row])
         one_c, one_r = cc[row:row + 1], cr[row:row + 1]
         for _ in range(4):  # the best start for the end, then the best end for that start
