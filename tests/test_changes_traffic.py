@@ -137,3 +137,32 @@ def test_a_route_that_falls_only_by_a_stopped_tenants_traffic_is_named_by_the_te
         (("tenant", "acme"),), (("route", "a"),), (("route", "a"), ("tenant", "acme"))}
     findings = ts.findings(significant, "trace_count", "traces", 3.0)
     assert [f.cohort for f in findings] == [{"tenant": "acme"}]
+
+
+def _week(acme: "dict[int, int]") -> pd.DataFrame:
+    """Mon-Sun, acme 10 traces an hour (acme[h] in hour h instead), globex 30."""
+    rows = []
+    for h in range(7 * 24):
+        for tenant, count in (("acme", acme.get(h, 10)), ("globex", 30)):
+            rows += [(MONDAY + h * HOUR + (k * HOUR) // count + 1, tenant) for k in range(count)]
+    return pd.DataFrame(rows, columns=["t", "tenant"])
+
+
+SAT, SUN = 5 * 24, 6 * 24
+
+
+def test_a_burst_on_the_only_comparable_day_does_not_make_a_weekend_drop():
+    # Sunday 14:00-16:00 acme sends 100 an hour (a burst): against Sunday alone, Saturday's ordinary 14:00-16:00
+    # looks like a fall to a fifth; the weekdays' same hours (acme's usual quarter) do not agree. And globex's
+    # share falls on Sunday (the rest grew), but its own count does not: no drop at all
+    drops, _ts = _scan(_week({SUN + 14: 100, SUN + 15: 100}), 7)
+    assert [d for d in drops if d.p <= 0.05] == []
+
+
+def test_a_weekend_stop_is_found_against_the_weekend_and_confirmed_by_the_weekdays():
+    drops, _ts = _scan(_week({SAT + 14: 0, SAT + 15: 0}), 7)
+    (d,) = [d for d in drops if d.p <= 0.05]
+    assert (d.cohort, d.a, d.e) == ({"tenant": "acme"}, SAT + 14, SAT + 16)
+    # its reference is Sunday's same two hours only: 20 acme traces, 60 others
+    assert (d.observed, d.rest, d.ref_cohort, d.ref_rest) == (0, 60, 20, 60)
+    assert d.p == pytest.approx(min(1.0, 0.5 ** 20 * d.tries), rel=1e-9)

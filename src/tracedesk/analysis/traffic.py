@@ -19,6 +19,12 @@ must expect MIN_N traces and its reference hold MIN_BASELINE_N of the cohort's (
 from a quiet hour). Windows: every start x geometric lengths up to one day (a reference is a whole-day
 shift, and a longer window would overlap its own), then the boundaries refined.
 
+Two guards: the cohort's own count must fall too, against its count in the same hours of those days (a share
+also falls when ANOTHER cohort bursts: the rest grows); and when a single comparable day is the reference (one
+day cannot tell "this day fell" from "that day rose": a burst in its hours), the other kind of day, if it holds
+min_baseline_n of the cohort's traces in those hours, must show the fall too. Both must move by sibling_z and
+sibling_d_share of the drop's d, the feed's "shows the change too".
+
 Start and end: a stop (the window's largest gap between the cohort's traces covers most of it) starts at
 the cohort's last trace before the gap and ends at its first trace after it; a partial drop at the
 window's bounds.
@@ -146,27 +152,54 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
     rest = take(cr, e2) - take(cr, a2)
     k_first = kinds[np.clip(a2, 0, nb - 1)]
     k_last = kinds[np.clip(e2 - 1, 0, nb - 1)]
-    ref_c = np.zeros(obs.shape)
-    ref_r = np.zeros(obs.shape)
+    ref_c, ref_r, other_c, other_r, days = (np.zeros(obs.shape) for _ in range(5))
     for shift in range(-(nb // bpd) - 1, nb // bpd + 2):
         if shift == 0:
             continue
         sa, se = a2 + shift * bpd, e2 + shift * bpd
         inside = (sa >= 0) & (se <= nb)
-        ok = inside & (kinds[np.clip(sa, 0, nb - 1)] == k_first) & (kinds[np.clip(se - 1, 0, nb - 1)] == k_last)
-        if not ok.any():
+        s_first, s_last = kinds[np.clip(sa, 0, nb - 1)], kinds[np.clip(se - 1, 0, nb - 1)]
+        same = inside & (s_first == k_first) & (s_last == k_last)
+        other = inside & (s_first != k_first) & (s_last != k_last)
+        if not (same.any() or other.any()):
             continue
-        ref_c += np.where(ok, take(cc, se) - take(cc, sa), 0.0)
-        ref_r += np.where(ok, take(cr, se) - take(cr, sa), 0.0)
+        c_in, r_in = take(cc, se) - take(cc, sa), take(cr, se) - take(cr, sa)
+        ref_c += np.where(same, c_in, 0.0)
+        ref_r += np.where(same, r_in, 0.0)
+        days += same & (r_in > 0)
+        other_c += np.where(other, c_in, 0.0)
+        other_r += np.where(other, r_in, 0.0)
+    expected, z, d = _score(obs, rest, ref_c, ref_r, limits)
+    tested = (expected >= limits.min_n) & (ref_c >= limits.min_baseline_n) & (rest > 0) & np.isfinite(z)
+    # one comparable day alone cannot tell "this day fell" from "that day rose" (a burst in the reference's
+    # hours): then the other kind of day, when it has enough of the cohort's traffic to judge, must show the
+    # drop too (sibling_z, sibling_d_share of it), measured on the cohort's share at the same hours
+    _e, z_o, d_o = _score(obs, rest, other_c, other_r, limits)
+    judged = (days == 1) & (other_c >= limits.min_baseline_n) & (other_r > 0)
+    agrees = (-z_o >= limits.sibling_z) & (d_o >= limits.sibling_d_share * d)
+    # and the cohort's own count must fall too, against its count in the same hours of those days (per day): a
+    # share also falls when another cohort bursts (the rest grows), and that is not this cohort's drop
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_day = 1.0 / (1.0 + days)
+        n_abs = obs + ref_c
+        z_abs = (obs - n_abs * per_day) / np.sqrt(n_abs * per_day * (1 - per_day))
+        d_abs = -limits.logit_to_d * (np.log(obs + 0.5) - np.log((ref_c + 0.5) / np.maximum(days, 1)))
+    fell = (-z_abs >= limits.sibling_z) & (d_abs >= limits.sibling_d_share * d)
+    z = np.where(tested & (d >= limits.min_d) & ~(judged & ~agrees) & fell, z, np.inf)
+    return obs, rest, ref_c, ref_r, expected, z, d, tested
+
+
+def _score(obs: np.ndarray, rest: np.ndarray, ref_c: np.ndarray, ref_r: np.ndarray, limits: Limits
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """expected, z (normal approximation of the conditional binomial; negative: fewer) and d of a cohort's
+    count against a reference (see the module docstring)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = np.where(ref_r > 0, ref_c * rest / ref_r, 0.0)
         pi = rest / (rest + ref_r)
         n = obs + ref_c
         z = (obs - n * pi) / np.sqrt(n * pi * (1 - pi))
         d = -limits.logit_to_d * (np.log((obs + 0.5) / (rest + 0.5)) - np.log((ref_c + 0.5) / (ref_r + 0.5)))
-    tested = (expected >= limits.min_n) & (ref_c >= limits.min_baseline_n) & (rest > 0) & np.isfinite(z)
-    z = np.where(tested & (d >= limits.min_d), z, np.inf)
-    return obs, rest, ref_c, ref_r, expected, z, d, tested
+    return expected, z, d
 
 
 def binomial_lower_tail(k: int, n: int, p: float) -> float:
