@@ -23,7 +23,13 @@ Which cohort: a change seen in a cohort C is kept only if it is specific to C wi
 (C minus one dimension): the rest of P over the same window must have data and must not show the
 change itself; and C is dropped when a child (C plus one dimension value) passes that test, i.e. the
 change is concentrated there. So a route-wide regression is reported on the route (not on every
-route x model pair), and a regression of one tenant on one prompt version is reported on the pair.
+route x model pair), and a regression of one tenant on one prompt version is reported on the pair. But
+the parent is kept (and the child dropped) when the parent without that child still shows the change over
+the parent's window, against the parent's baseline, and no other child holds a change of its own (a new
+model's refusals rising on two routes, one too weakly for a finding of its own, are the model's).
+
+Traffic (trace_count: a route's or tenant's trace count against the same hours of comparable days) is not
+a mean over samples: analysis.traffic scans it, its p-values join the same BH family.
 
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
 lists them, strongest first). Rank: impact = min(|d|, D_CAP) x share, where d is the change in
@@ -878,6 +884,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
 
 
 def _traffic_scan(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, nb: int, pairs: bool) -> Any:
+    """analysis.traffic's scan of the trace_count frame, with this module's constants (one meaning each)."""
     from .traffic import Limits, TrafficScan
 
     limits = Limits(MIN_N, MIN_BASELINE_N, MIN_SERIES_N, MIN_PAIR_N, MIN_D, LOGIT_TO_D, SIBLING_Z, SIBLING_D_SHARE)
