@@ -887,8 +887,7 @@ def _traffic_scan(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int,
     """analysis.traffic's scan of the trace_count frame, with this module's constants (one meaning each)."""
     from .traffic import Limits, TrafficScan
 
-    limits = Limits(MIN_N, MIN_BASELINE_N, MIN_SERIES_N, MIN_PAIR_N, MIN_D, LOGIT_TO_D, SIBLING_Z, SIBLING_D_SHARE)
-    return TrafficScan.run(frame, dims, t0, width, nb, limits, pairs)
+    return TrafficScan.run(frame, dims, t0, width, nb, Limits(), pairs)
 
 
 def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:

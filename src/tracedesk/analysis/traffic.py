@@ -25,7 +25,7 @@ day cannot tell "this day fell" from "that day rose": a burst in its hours), the
 min_baseline_n of the cohort's traces in those hours, must show the fall too. Both must move by sibling_z and
 sibling_d_share of the drop's d, the feed's "shows the change too".
 
-Start and end: a stop (the window's largest gap between the cohort's traces covers most of it) starts at
+Start and end: a stop (the window's largest gap between the cohort's traces covers at least half of it) starts at
 the cohort's last trace before the gap and ends at its first trace after it; a partial drop at the
 window's bounds.
 
@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import changes as _feed
+
 NS_PER_DAY = 86_400 * 10**9
 #: who sends traffic (the cohorts a traffic drop is looked for in)
 TRAFFIC_DIMENSIONS: tuple[str, ...] = ("route", "tenant")
@@ -52,16 +54,16 @@ TRAFFIC_DIMENSIONS: tuple[str, ...] = ("route", "tenant")
 
 @dataclass(frozen=True)
 class Limits:
-    """The feed's constants (analysis.changes passes its own: one meaning of each)."""
+    """The constants, by default the feed's own (analysis.changes: one meaning of each)."""
 
-    min_n: int = 10  # fewest expected traces in a window
-    min_baseline_n: int = 20  # fewest cohort traces in its reference
-    min_series_n: int = 30  # traces over the range for a value to be a cohort
-    min_pair_n: int = 60
-    min_d: float = 1.0
-    logit_to_d: float = math.sqrt(3.0) / math.pi
-    sibling_z: float = 3.0
-    sibling_d_share: float = 0.3
+    min_n: int = _feed.MIN_N  # fewest expected traces in a window
+    min_baseline_n: int = _feed.MIN_BASELINE_N  # fewest cohort traces in its reference
+    min_series_n: int = _feed.MIN_SERIES_N  # traces over the range for a value to be a cohort
+    min_pair_n: int = _feed.MIN_PAIR_N
+    min_d: float = _feed.MIN_D
+    logit_to_d: float = _feed.LOGIT_TO_D
+    sibling_z: float = _feed.SIBLING_Z
+    sibling_d_share: float = _feed.SIBLING_D_SHARE
 
 
 @dataclass
@@ -373,7 +375,7 @@ class TrafficScan:
 
     def findings(self, significant: Sequence[tuple[Drop, float]], name: str, label: str, d_cap: float) -> list[Any]:
         """Findings (analysis.changes.Finding) of the significant (drop, q) pairs that name their own cohort."""
-        from .changes import Finding, _iso, _round
+        Finding, _iso, _round = _feed.Finding, _feed._iso, _feed._round
 
         by_id = {id(x): q for x, q in significant}
         kept = prune([x for x, _q in significant], self.masks, self.bucket, self.total, self.t0, self.width,
