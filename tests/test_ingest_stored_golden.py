@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -22,7 +23,10 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "ingest_golden" / "stored_rows.json"
-INPUTS = [HERE / "ingest_golden" / "sample_day.json.gz", HERE / "captures"]
+#: relative to HERE, and ingested from there: each span's stored source is the path as given, so an absolute
+#: path would make the digests depend on where the checkout lives (they did: green in one worktree, red in
+#: another and in CI's fresh clone)
+INPUTS = ["ingest_golden/sample_day.json.gz", "captures"]
 #: what the ingest pipeline itself writes (the changes feed's tables, statistics and settings such as
 #: the random redaction key are other features' and not pinned here)
 TABLES = ("spans", "traces", "evaluations", "blob_dicts", "resources", "span_strings", "span_tags",
@@ -57,7 +61,12 @@ def stored_digests(db: Path) -> dict[str, dict[str, int] | dict[str, str]]:
 def ingest_golden_input(db: Path, workers: int) -> None:
     from tracedesk.ingest import ingest_paths
 
-    report = ingest_paths(db, [str(p) for p in INPUTS], workers=workers, batch_size=60)
+    here = os.getcwd()
+    os.chdir(HERE)
+    try:
+        report = ingest_paths(db, INPUTS, workers=workers, batch_size=60)
+    finally:
+        os.chdir(here)
     assert report.spans_inserted == 1043
 
 
