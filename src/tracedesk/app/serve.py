@@ -12,14 +12,15 @@ loaded (Python's import locks make the page wait for a module being imported rat
 twice).
 
 Between the two, unless a page runs already, it reads what a page draws first (`ui.read_ahead`: the
-sidebar's option lists, the trace count and key figures of the unfiltered view) into the app's cached
-workspace. The browser spends seconds loading Streamlit's scripts before the page's run starts, and
-the server has nothing else to do then; measured at 1M spans on a busy machine, the key figures
-(0.6 s of CPU) were a page's longest step before it was usable, read after its title and filters. A
-page that starts meanwhile waits on the workspace's lock for the read in progress and takes its
-result (it reads nothing twice); a page without key figures (Traces, Trace) may wait for that one read.
-(Session 5 measured a thread reading the figures *beside* the page's run, started after altair's
-import, as later: 5.4-6.3 s against 4.1-4.7 s; here the read comes before altair and before the run.)
+sidebar's option lists and the trace count on the app's cached workspace, then the key figures of the
+unfiltered view on a connection of their own, `Workspace.read_ahead_kpis`). The browser spends seconds
+loading Streamlit's scripts before the page's run starts; measured at 1M spans on a busy machine, the
+key figures (0.5-0.6 s of CPU) were the page's longest step before it was usable, read only after its
+title and filters. A page that starts meanwhile draws its title and filters (its option lists are kept
+already, and the key figures' read holds no lock), then waits for the key figures' read and takes its
+result: nothing is read twice. (Session 5 measured a thread reading the figures *beside* the page's
+run, on the page's own connection and after altair's import, as later: 5.4-6.3 s against 4.1-4.7 s;
+here the read starts before the run, and altair is imported after it only if no page runs yet.)
 Everything else is `streamlit run` itself (same options, same exit).
 """
 from __future__ import annotations
