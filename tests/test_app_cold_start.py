@@ -188,3 +188,25 @@ def test_a_bad_stored_phrase_list_is_still_an_error_at_the_first_read(copy_db) -
     with tracedesk.open(copy_db) as ws:
         with pytest.raises(ValueError, match="refusal_phrases.extra must be a list of phrases"):
             ws.kpis(Filters())
+
+
+def test_times_and_values_alone_are_the_frames_times_and_values_in_its_order(copy_db) -> None:
+    """The key figures' means and the time series read (t, v) alone: the very columns of the whole frame,
+    row for row (a mean over the same floats in the same order is the same float)."""
+    with tracedesk.open(copy_db) as ws:
+        for filters in (None, Filters(models=ws.values("model")[:1])):
+            full_q = signals.SampleQuery({}, (), filters=filters)
+            timed_q = signals.SampleQuery({}, (), filters=filters, values_with_time=True)
+            for spec, timed in zip(SPECS, signals.samples_many(ws.db, SPECS, timed_q)):
+                full = signals.samples(ws.db, spec, full_q)
+                assert len(full), spec
+                np.testing.assert_array_equal(timed["t"].to_numpy(), full["t"].to_numpy(), err_msg=str(spec))
+                np.testing.assert_array_equal(timed["v"].to_numpy(), full["v"].to_numpy(), err_msg=str(spec))
+            frames = metrics.signal_frames(ws.db, [{"type": "cost_per_trace"}], (), filters, values_with_time=True)
+            assert list(frames[0].columns) == ["t", "v"]
+
+
+def test_times_and_values_alone_take_no_group_by_and_are_not_values_only() -> None:
+    for kwargs in ({"group_by": ("route",)}, {"group_by": (), "values_only": True}):
+        with pytest.raises(ValueError, match="values_with_time reads no group_by"):
+            signals.SampleQuery({}, values_with_time=True, **{"group_by": (), **kwargs})

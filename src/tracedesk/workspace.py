@@ -90,6 +90,7 @@ class Workspace:
         self._handles: dict[str, Any] = {}
         self._job: sqlite_utils.Database | None = None  # a second connection for long writes (eval runs)
         self._job_lock = threading.Lock()
+        self._ahead: dict[Hashable, threading.Event] = {}  # memo keys being read ahead (read_ahead_kpis)
         self._owned = not isinstance(db, sqlite_utils.Database)
         if isinstance(db, sqlite_utils.Database):
             store.ensure_migrated(db)
@@ -392,9 +393,49 @@ class Workspace:
 
     # -- metrics ---------------------------------------------------------------------------------
 
-    @_locked
     def kpis(self, filters: Filters | None = None) -> dict[str, Any]:
-        return self.kept(("kpis", _fkey(filters)), lambda db: _metrics.kpis(db, filters))
+        key = ("kpis", _fkey(filters))
+        reading = self._ahead.get(key)
+        if reading is not None:  # read ahead right now (read_ahead_kpis): its result, not a second read
+            reading.wait()
+        with self._lock:
+            return self.kept(key, lambda db: _metrics.kpis(db, filters))
+
+    def read_ahead_kpis(self, filters: Filters | None = None) -> bool:
+        """Compute kpis(filters) on a connection of its own, without holding the workspace's lock, and keep
+        the result (unless anyone wrote meanwhile). The app's server reads the key figures this way while
+        the browser loads (app/ui.read_ahead): a page's other reads (its filters' option lists) go on
+        meanwhile, so its sidebar is drawn before the figures; `kpis` with the same filters waits for
+        this read instead of reading twice. Returns whether a result was kept."""
+        key = ("kpis", _fkey(filters))
+        if self.path is None or self.path == ":memory:":  # one connection only sees this database
+            self.kpis(filters)
+            return True
+        with self._lock:
+            version = store.data_version(self._db)
+            if (version == self._memo_version and key in self._memo) or key in self._ahead:
+                return False
+            done = self._ahead[key] = threading.Event()
+        try:
+            db = store.connect(self.path, check_same_thread=False)
+            try:
+                value = _metrics.kpis(db, filters)
+            finally:
+                db.close()
+            with self._lock:
+                # data_version moves on any commit by another connection, total_changes on this one's:
+                # unchanged, the second connection read what this one sees
+                if store.data_version(self._db) != version:
+                    return False
+                if version != self._memo_version:
+                    self._memo.clear()
+                    self._memo_version = version
+                self._memo[key] = value
+                return True
+        finally:
+            with self._lock:
+                del self._ahead[key]
+            done.set()
 
     @_locked
     def eval_summary(self, filters: Filters | None = None) -> pd.DataFrame:

@@ -97,7 +97,8 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
     loose = [s for s, wanted in by_signal.items() if all(agg in _ORDER_FREE for _k, agg in wanted)]
     frames = dict(zip(loose, signal_frames(db, [{"type": s} for s in loose], (), filters, values_only=True)))
     rest = [s for s in by_signal if s not in frames]
-    frames.update(zip(rest, signal_frames(db, [{"type": s} for s in rest], (), filters)))
+    # the others (means, sums) in their frames' order, as times and values alone (no trace-id column)
+    frames.update(zip(rest, signal_frames(db, [{"type": s} for s in rest], (), filters, values_with_time=True)))
     for signal, wanted in by_signal.items():
         frame = frames[signal]
         row = _signals.figures(frame, [agg for _k, agg in wanted])
@@ -171,7 +172,8 @@ def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: 
     labelled by their start; empty buckets are left out."""
     cols = ["bucket", *TIMESERIES_COLUMNS]
     names = list(dict.fromkeys(sig for sig, _agg in TIMESERIES_COLUMNS.values()))
-    frames = dict(zip(names, signal_frames(db, [{"type": sig} for sig in names], (), filters)))
+    # times and values alone (the buckets need no trace id): the key figures' mean reads are the same frames
+    frames = dict(zip(names, signal_frames(db, [{"type": sig} for sig in names], (), filters, values_with_time=True)))
     traces = frames["trace_count"]
     if traces.empty:
         return pd.DataFrame(columns=cols)
@@ -325,13 +327,16 @@ def signal_frame(db: sqlite_utils.Database, signal: dict[str, Any], dimensions: 
 
 
 def signal_frames(db: sqlite_utils.Database, specs: Sequence[dict[str, Any]], dimensions: Sequence[str],
-                  filters: Filters | None = None, *, values_only: bool = False) -> list[pd.DataFrame]:
+                  filters: Filters | None = None, *, values_only: bool = False,
+                  values_with_time: bool = False) -> list[pd.DataFrame]:
     """signal_frame of several signals: those not kept yet are read together (`signals.samples_many`:
     one pass over the traces table for the trace-level ones, one over the evaluations for the others).
-    values_only: each frame is the column v alone, unordered (SampleQuery.values_only; no dimensions)."""
+    values_only: each frame is the column v alone, unordered (SampleQuery.values_only; no dimensions);
+    values_with_time: the columns t and v alone, in the frame's order (SampleQuery.values_with_time)."""
     version = data_version(db)
     fkey = repr(filters.to_query_params()) if filters else ""
-    keys = [(repr(sorted(spec.items())), tuple(dimensions), fkey, values_only, version) for spec in specs]
+    keys = [(repr(sorted(spec.items())), tuple(dimensions), fkey, values_only, values_with_time, version)
+            for spec in specs]
     cache = getattr(db, "_td_signal_frames", None)
     if cache is None:
         cache = {}
@@ -342,7 +347,8 @@ def signal_frames(db: sqlite_utils.Database, specs: Sequence[dict[str, Any]], di
     missing = [i for i, key in enumerate(keys) if key not in cache]
     found = {i: cache[key] for i, key in enumerate(keys) if key in cache}
     if missing:
-        query = _signals.SampleQuery({}, tuple(dimensions), filters=filters, explode=False, values_only=values_only)
+        query = _signals.SampleQuery({}, tuple(dimensions), filters=filters, explode=False, values_only=values_only,
+                                     values_with_time=values_with_time)
         for i, frame in zip(missing, _signals.samples_many(db, [specs[i] for i in missing], query)):
             found[i] = frame
             while len(cache) >= 32:  # a few pages' worth; drop the oldest

@@ -266,6 +266,47 @@ def time_range_picker(container: Any, cur: "Filters", lo: int | None, hi: int | 
     return start, end
 
 
+#: the sidebar's span-level pickers: (Filters attribute, value source, label)
+_SPAN_PICKERS: tuple[tuple[str, str, str], ...] = (("models", "model", "model"), ("agents", "agent_name", "agent"))
+
+
+def sidebar_options(ws: "Workspace") -> dict[str, list[str]]:
+    """Every option list the shared filters draw with the page, by value source: the trace-level
+    dimensions, model, agent and span kind (the tags are drawn after the page: deferred_widgets). One
+    function for `sidebar_filters` and `read_ahead`, so the reads ahead are the page's own."""
+    from .. import cohorts
+
+    sources = [*cohorts.browse_names(cohorts.TRACE), *ws.extra_dimensions(), *(s for _a, s, _l in _SPAN_PICKERS),
+               "kind"]
+    return {source: ws.values(source) for source in sources}
+
+
+def read_ahead(path: str | None = None) -> list[str]:
+    """Read what a page draws first (the sidebar's option lists, the trace count and key figures of
+    the unfiltered view) into the app's workspace (`open_workspace`, the one every page gets), so a
+    page opened next finds them kept (Workspace.memo, until the data changes). A page asking meanwhile
+    waits on the workspace's lock for the read in progress, then takes its result: nothing is read
+    twice. The server calls it while the browser loads Streamlit's scripts (app/serve.py). A missing
+    or empty database is left alone (the page explains it). Returns the steps read, in order."""
+    from ..store.query import Filters
+
+    path = path or db_path()
+    if path == ":memory:" or not Path(path).expanduser().exists():
+        return []
+    ws = open_workspace(str(Path(path).expanduser()))
+    done = ["is_empty"]
+    if ws.is_empty():
+        return done
+    steps: tuple[tuple[str, Any], ...] = (
+        ("time_bounds", ws.time_bounds), ("sidebar_options", lambda: sidebar_options(ws)),
+        ("evaluator_names", ws.evaluator_names), ("count_traces", lambda: ws.count_traces(Filters())),
+        ("kpis", lambda: ws.read_ahead_kpis(Filters())))  # on its own connection: the sidebar is not held up
+    for name, read in steps:
+        read()
+        done.append(name)
+    return done
+
+
 def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     """Draw the shared filters in the sidebar and return the choice."""
     from ..store.query import Filters
@@ -275,19 +316,20 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
     sb = st.sidebar
     sb.header("Filters")
     lo, hi = ws.time_bounds()
+    lists = sidebar_options(ws)
     f = Filters()
     f.start_ns, f.end_ns = time_range_picker(sb, cur, lo, hi)
     # trace-level dimensions here; model and agent (span-level) have their own pickers below
     for dim in cohorts.browse_names(cohorts.TRACE) + ws.extra_dimensions():
-        options = ws.values(dim)
+        options = lists[dim]
         if not options:
             continue
         chosen = [v for v in cur.dims.get(dim, []) if v in options]
         values = sb.multiselect(dim.replace("_", " "), options, key=_seed(f"dim_{dim}", chosen))
         if values:
             f.dims[dim] = list(values)
-    for attr, source, label in (("models", "model", "model"), ("agents", "agent_name", "agent")):
-        options = ws.values(source)
+    for attr, source, label in _SPAN_PICKERS:
+        options = lists[source]
         if options:
             chosen = [v for v in getattr(cur, attr) if v in options]
             setattr(f, attr, list(sb.multiselect(label, options, key=_seed(attr, chosen))))
@@ -314,7 +356,7 @@ def sidebar_filters(ws: "Workspace", *, sync_url: bool = True) -> "Filters":
             chosen_key = _seed("tags_chosen", list(cur.tags))
             f.tags = list(st.session_state[chosen_key])
             deferred.append(lambda slot=st.container(), key=chosen_key: _tag_picker(ws, slot, key))
-        kinds = ws.values("kind")
+        kinds = lists["kind"]
         f.kinds = list(st.multiselect("span kind", kinds, key=_seed("kinds", [k for k in cur.kinds if k in kinds])))
         statuses = ["ERROR", "OK", "UNSET"]
         f.statuses = list(st.multiselect("span status", statuses,

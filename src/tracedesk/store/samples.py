@@ -45,10 +45,19 @@ class SampleQuery:
     #: not depend on the order or the time (counts, rates, percentiles). An index can then answer a read
     #: on its own (an LLM span's TTFT: idx_spans_kind_ttft instead of 100k row lookups at 1M spans).
     values_only: bool = False
+    #: read the times and values alone: frames of the columns `t` and `v` (no trace id, no dimension),
+    #: for figures that depend on the order of the samples (means, sums: the very floats of the whole
+    #: frame, in its order) but not on their trace or cohort. Building a frame's trace-id column (text,
+    #: Arrow-backed) cost the key figures' mean reads half their CPU at 1M spans. Readers that read one
+    #: column of a table (ColumnReader) honour it; any other reader gives its whole frame.
+    values_with_time: bool = False
 
     def __post_init__(self) -> None:
         if self.values_only and self.group_by:
             raise ValueError("values_only reads no group_by dimension; read the frame with its columns")
+        if self.values_with_time and (self.group_by or self.values_only):
+            raise ValueError("values_with_time reads no group_by dimension and is not values_only (which "
+                             "drops the times too); read the frame with its columns")
 
 
 def _dims(names: "tuple[str, ...] | list[str]") -> list[cohorts.Dimension]:
@@ -245,6 +254,10 @@ def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: Sa
         rows = db.execute(f"SELECT 0{flags} FROM {frm} WHERE {where_sql}",
                           [*cond_params, *base_params, *cond_params]).fetchall()
         return [_values([r for r in rows if r[1 + 2 * i] == 1], 2 + 2 * i) for i in range(len(reads))]
+    if query.values_with_time:  # the same rows in the same order, without the trace id (see SampleQuery)
+        rows = db.execute(f"SELECT {tcol}{flags} FROM {frm} WHERE {where_sql} ORDER BY {_ROW_ORDER[source]}",
+                          [*cond_params, *base_params, *cond_params]).fetchall()
+        return _timed_values(rows, len(reads))
     sql = (f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE {where_sql} "
            f"ORDER BY {_ROW_ORDER[source]}")
     rows = db.execute(sql, [*cond_params, *base_params, *cond_params]).fetchall()
@@ -259,6 +272,22 @@ def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: Sa
         idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
         values = np.asarray(cols[2 + 2 * i], dtype=object)
         frames.append(_explode(_frame(t[idx], values[idx], shared, idx, query.group_by), query))
+    return frames
+
+
+def _timed_values(rows: list[tuple[Any, ...]], n_reads: int) -> list[pd.DataFrame]:
+    """Each read's (t, v) frame from the rows of a values_with_time pass (time, then a flag and a value
+    per read): the rows `_frame` takes, without the other columns."""
+    if not rows:
+        return [pd.DataFrame({"t": pd.Series(dtype="int64"), "v": pd.Series(dtype="float64")})
+                for _ in range(n_reads)]
+    cols = list(zip(*rows))
+    t = np.asarray(cols[0], dtype=np.int64)
+    frames = []
+    for i in range(n_reads):
+        idx = np.flatnonzero(np.asarray(cols[1 + 2 * i], dtype=object) == 1)
+        values = np.asarray(cols[2 + 2 * i], dtype=object)[idx]
+        frames.append(pd.DataFrame({"t": t[idx], "v": np.asarray(values.tolist(), dtype=np.float64)}))
     return frames
 
 
