@@ -201,9 +201,17 @@ def _write(r: dict) -> None:
     if without:
         lines.append(f"| `--no-feed-samples` | {without['wall_s']:.1f} | {without['cpu_s']:.1f} | "
                      f"{without['us_per_span']} |")
-        lines += ["", f"The step costs {with_['cpu_s'] - without['cpu_s']:.1f} s CPU "
+        lines += ["", f"Difference: {with_['cpu_s'] - without['cpu_s']:.1f} s CPU "
                   f"({(with_['cpu_s'] - without['cpu_s']) / without['cpu_s'] * 100:.0f}% of the ingest's CPU) and "
-                  f"{with_['wall_s'] - without['wall_s']:.1f} s wall (the machine is shared: wall is distorted)."]
+                  f"{with_['wall_s'] - without['wall_s']:.1f} s wall; the two ingests are separate processes run minutes "
+                  "apart on a shared machine, so this difference carries the load's noise (wall above all)."]
+    if steps:
+        step_cpu = sum(steps.values())
+        base = without["cpu_s"] if without else with_["cpu_s"]
+        lines += ["", f"The step itself, timed inside one process (the reading and storing steps of the first feed after "
+                  f"`--no-feed-samples` above: the same refresh the ingest runs at its end): {step_cpu:.2f} s CPU = "
+                  f"{step_cpu / r['spans'] * 1e6:.1f} us per span, {step_cpu / base * 100:.0f}% of the ingest's CPU "
+                  f"{'without it' if without else ''} (plus importing numpy/pandas and saving the text verdicts)."]
     bf = r["built_first"]
     lines += ["", f"After `tracedesk ingest`, the first feed had {'nothing' if not bf['steps'] else bf['steps']} left "
               f"to build; its findings equal the feed-built database's: {bf['same_findings']}."]
