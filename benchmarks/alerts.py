@@ -6,9 +6,11 @@ single conditions, and for the suggester's rule given only each page-worthy inci
 cohort: pages after the on-call states, incidents caught (a page overlapping a should_page incident and
 naming its cohort), delay (first true page - incident start, minutes and steps), pages per incident and
 false pages. Per page-worthy incident it also prints what the data allows (the step of the cohort's first
-trace, its traces by step 2) and the best hand-written and suggested rule against the target. The tables
-are written to benchmarks/results/alerts.md and the per-incident ones into the README (between its
-alerts-table markers). The evaluator-based rules need the
+trace, its traces by step 2), the data's floor (tracedesk.alerts.oracle: the earliest step at which any
+0-false threshold rule on a labelled signal of the cohort pages: one threshold, or an AND of two; a miss
+past that floor is the data's, one before it the detector's) and the best hand-written and suggested
+rule against the target. With --write the tables are written to benchmarks/results/alerts.md and the
+per-incident ones into the README (between its alerts-table markers). The evaluator-based rules need the
 deterministic evaluators run first (pii, refusal), so each week is copied and `tracedesk eval run` first.
 
 Part 2: a 7-day backtest at 5-minute steps of a joint rule grouped by route on ~1M synthetic spans
@@ -16,7 +18,7 @@ Part 2: a 7-day backtest at 5-minute steps of a joint rule grouped by route on ~
 way, one SQL query per step and condition (numpy for the aggregation).
 
     python benchmarks/alerts.py [--sample-db FILE] [--second-week DIR] [--third-week DIR] [--skip-speed]
-                                [--spans 1000000]
+                                [--spans 1000000] [--write]
 Targets: every page-worthy incident within 2 steps of its start, 0 false pages, one page per incident;
 backtest under 2 s on 2 cores.
 """
@@ -29,6 +31,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from readme_tables import replace_between  # benchmarks/ is on sys.path when run as a script
 
@@ -268,6 +271,8 @@ def part1(sample_path: str | None, incidents_path: str | None = None, label: str
     print(f"\n{label} ({path}): pages after the on-call states (resolve_after, no_data), 5-minute steps")
     print(table(rows, incidents))
     floors = evidence(path, incidents)
+    for inc_id, o in oracle(path, incidents).items():
+        floors[inc_id]["oracle"] = o
     print(verdict(rows, incidents, floors))
     return rows, floors
 
@@ -319,6 +324,156 @@ def _label_signal(label: dict) -> tuple[dict, str] | None:
     if kind in ("count", "cost") and name.endswith("_per_trace"):
         return {"type": name}, "mean"
     return None
+
+
+def _oracle_signals(inc: dict) -> list[tuple[dict, str, str]]:
+    """Every labelled signal of an incident as (registry signal, aggregation, bad direction): the label's
+    registry entry when it has one (the third week's), else the mapping above; a PII label both as the
+    pii evaluator's failures and as the pii_rate text check (what the suggester reads)."""
+    from tracedesk.alerts.definition import AGGREGATIONS
+
+    out = []
+    for label in inc["signals"]:
+        direction = "down" if label.get("direction") == "down" else "up"
+        if "registry" in label:
+            sig = dict(label["registry"])
+            agg = label.get("aggregation") if label.get("aggregation") in AGGREGATIONS else "mean"
+            out.append((sig, agg, direction))
+            continue
+        if label.get("kind") == "evaluation" and label["signal"] == "user_feedback":
+            out.append(({"type": "thumbs_down_rate"}, "rate", "up"))
+            continue
+        if label.get("kind") == "score" and label["signal"] == "retrieval_score":
+            out.append(({"type": "retrieval_score"}, "mean", direction))
+            continue
+        picked = _label_signal(label)
+        if picked is None:
+            continue
+        sig, agg = picked
+        if label.get("aggregation") in ("p95", "p90", "p50", "mean") and agg == "mean":
+            agg = label["aggregation"]
+        out.append((sig, agg, direction))
+        if sig == {"type": "eval_fail_rate", "evaluator": "pii"}:
+            out.append(({"type": "pii_rate"}, "rate", "up"))
+    return out
+
+
+def oracle(path: str, incidents: list[dict]) -> dict[str, dict]:
+    """Per page-worthy incident, the data's floor for the target (tracedesk.alerts.oracle): over every labelled
+    signal in the incident's cohort, the earliest step from its start at which any single threshold (each
+    window 5m-6h, min samples 1-3, plain or relative to the previous hour or day, a rate also at 99%
+    confidence) or any AND of two of them pages with no evaluation outside the incident firing; scoped to
+    the cohort ("bounds") and grouped by its dimension ("grouped": every other value's history is outside
+    too). A miss whose floor is past 2 steps is the data's; one whose floor is within 2 steps the detector's."""
+    from tracedesk.alerts.evaluate import parse_time
+    from tracedesk.alerts.builder import dimension_values
+    from tracedesk.alerts.oracle import earliest_separation
+    from tracedesk.store import connect
+
+    db = connect(path)
+    out: dict[str, dict] = {}
+    try:
+        for inc in incidents:
+            if not inc["should_page"]:
+                continue
+            start, end = parse_time(inc["start"]), parse_time(inc["end"])
+            cohort = _cohort(inc["cohort"])
+            scope = {k: (v,) for k, v in cohort.items()}
+            also = [(parse_time(o["start"]), parse_time(o["end"])) for o in incidents
+                    if o is not inc and o["should_page"] and _cohort(o["cohort"]) == cohort]
+            # the hand-written rules group by the cohort's dimension: every other value's history is outside too
+            others = []
+            if len(scope) == 1:
+                [(dim, (value,))] = scope.items()
+                others = [{dim: (v,)} for v in dimension_values(db, dim) if v != value]
+            found, grouped = [], []
+            for sig, agg, direction in _oracle_signals(inc):
+                try:
+                    found.append(earliest_separation(db, sig, agg, direction, scope, start, end, also_incidents=also))
+                    if others:
+                        grouped.append(earliest_separation(db, sig, agg, direction, scope, start, end,
+                                                           also_incidents=also, other_groups=others))
+                except (KeyError, ValueError) as exc:  # a signal this database cannot read (no evaluator run)
+                    print(f"  oracle: {inc['id']} {sig}: {exc}")
+            out[inc["id"]] = {"bounds": found, "grouped": {"bounds": grouped} if grouped else None}
+    finally:
+        db.conn.close()
+    return out
+
+
+def _sig_label(sig: dict) -> str:
+    return f"{sig['type']}({','.join(v for k, v in sig.items() if k != 'type')})".replace("()", "")
+
+
+def _floors(o: dict | None) -> tuple[int | None, int | None, Any, Any]:
+    """(single-threshold floor, AND-of-two floor, their bounds) over the incident's labelled signals."""
+    if not o or not o["bounds"]:
+        return None, None, None, None
+    singles = [b for b in o["bounds"] if b.single_step is not None]
+    pairs = [b for b in o["bounds"] if b.pair_step is not None]
+    bs = min(singles, key=lambda b: b.single_step) if singles else None
+    bp = min(pairs, key=lambda b: b.pair_step) if pairs else None
+    return (bs.single_step if bs else None), (bp.pair_step if bp else None), bs, bp
+
+
+def oracle_cell(o: dict | None, full: bool = True) -> str:
+    """'single 1 / AND of two 0': the earliest step from the labelled start at which a 0-false threshold rule of
+    the oracle's forms pages ('none' within the incident), with the signal and form when `full`."""
+    if not o or not o["bounds"]:
+        return "—"
+    single, pair, bs, bp = _floors(o)
+    steps = max(x.steps for x in o["bounds"])
+    text = (f"{single if single is not None else f'none in {steps}'} / "
+            f"{pair if pair is not None else f'none in {steps}'}")
+    if full and bs is not None:
+        text += f" ({_sig_label(bs.signal)}: {bs.single_feature}"
+        if bp is not None and pair is not None and single is not None and pair < single:
+            text += f"; {_sig_label(bp.signal)}: {' AND '.join(bp.pair_features or ())}"
+        text += ")"
+    return text
+
+
+def _whose(o: dict | None) -> str:
+    single, pair, _bs, _bp = _floors(o)
+    if o is None or not o["bounds"]:
+        return "no floor"
+    if pair is None or pair > 2:
+        return "the data's"
+    if single is not None and single <= 2:
+        return "the detector's"
+    return "the detector's (an AND of two)"
+
+
+def whose_miss(o: dict | None, hand_ok: bool, suggest_ok: bool) -> str:
+    """Whose each miss is, from the floors: past 2 steps even for an AND of two: the data's; a single threshold
+    on time: the detector's; only a fitted AND of two on time: the detector's, barely. A hand-written rule
+    groups by the cohort's dimension, so its floor counts every other group's history as outside too; the
+    suggester's rule is scoped to the cohort."""
+    parts = []
+    if not hand_ok:
+        parts.append(f"hand-written: {_whose((o or {}).get('grouped') or o)}")
+    if not suggest_ok:
+        parts.append(f"suggester: {_whose(o)}")
+    return "; ".join(parts) or "—"
+
+
+def oracle_table(floors: dict[str, dict], incidents: list[dict]) -> str:
+    """Every labelled signal's floor, single threshold and pair, per page-worthy incident."""
+    out = ["| incident | signal | aggregation | rule | evaluations outside | earliest single threshold (step: feature) | "
+           "earliest AND of two (step: features) |", "|---|---|---|---|---:|---|---|"]
+    for inc in incidents:
+        o = floors.get(inc["id"], {}).get("oracle")
+        if not inc["should_page"] or not o:
+            continue
+        grouped = (o.get("grouped") or {}).get("bounds", [])
+        dims = ", ".join(_cohort(inc["cohort"]))
+        for b, how in [(b, "scoped to the cohort") for b in o["bounds"]] + [(g, f"group_by {dims}") for g in grouped]:
+            single = f"{b.single_step}: {b.single_feature}" if b.single_step is not None else f"none in {b.steps} steps"
+            pair = (f"{b.pair_step}: {' AND '.join(b.pair_features or ())}" if b.pair_step is not None
+                    else f"none in {b.steps} steps")
+            out.append(f"| {inc['id']} | {_sig_label(b.signal)} | {b.aggregation} ({b.direction}) | {how} | "
+                       f"{b.outside} | {single} | {pair} |")
+    return "\n".join(out)
 
 
 def evidence(path: str, incidents: list[dict]) -> dict[str, dict]:
@@ -410,8 +565,10 @@ def verdict(rows: list[dict], incidents: list[dict], floors: dict[str, dict], fu
         return (f"{r['rule']}: {r['steps'][inc_id]:.0f} / {r['false']} / {r['per_incident'][inc_id]}",
                 _meets(r, inc_id))
 
-    out = ["| incident | first cohort trace (step) | cohort traces by step 2 | best hand-written rule: steps / "
-           "false / pages | target | suggester: steps / false / pages | target |", "|---|---:|---:|---|---|---|---|"]
+    out = ["| incident | first cohort trace (step) | cohort traces by step 2 | data's floor: earliest step of a 0-false "
+           "rule, one threshold / AND of two | the same, grouped by the cohort's dimension | best hand-written rule: "
+           "steps / false / pages | target | suggester: steps / false / pages | target | miss is |",
+           "|---|---:|---:|---|---|---|---|---|---|---|"]
     second = ["| incident | signal | samples by step 2 | their mean (rate: k/n) | baseline | effect d | z = d·√n | "
               "first affected trace (step) | hand-written: steps from it | suggester: steps from it |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -423,8 +580,10 @@ def verdict(rows: list[dict], incidents: list[dict], floors: dict[str, dict], fu
         h, h_ok = best(hand, inc["id"])
         suggested = [r for r in rows if r["rule"] == f"suggested-{inc['id']}"]
         s, s_ok = best(suggested, inc["id"])
+        o = f.get("oracle")
         out.append(f"| {inc['id']} ({inc['type']}) | {f['first_step'] if f['first_step'] is not None else '—'} | "
-                   f"{f['by_step2']} | {h} | {'met' if h_ok else 'missed'} | {s} | {'met' if s_ok else 'missed'} |")
+                   f"{f['by_step2']} | {oracle_cell(o, full)} | {oracle_cell((o or {}).get('grouped'), full)} | {h} | {'met' if h_ok else 'missed'} | {s} | "
+                   f"{'met' if s_ok else 'missed'} | {whose_miss(o, h_ok, s_ok)} |")
         step = 300 * NS
         aff = f.get("affected_ns")
         aff_step = None if aff is None else -(-(aff - -(-f["start_ns"] // step) * step) // step)
@@ -442,8 +601,24 @@ def verdict(rows: list[dict], incidents: list[dict], floors: dict[str, dict], fu
                       f"{fmt(f.get('z'))} | {'—' if aff_step is None else aff_step} | {from_affected(hand)} | "
                       f"{from_affected(suggested)} |")
     if full:
-        return "\n".join(out) + "\n\n" + EVIDENCE_NOTE + "\n\n" + "\n".join(second)
+        return ("\n".join(out) + "\n\n" + ORACLE_NOTE + "\n\n" + oracle_table(floors, incidents) + "\n\n"
+                + EVIDENCE_NOTE + "\n\n" + "\n".join(second))
     return "\n".join(out)
+
+
+ORACLE_NOTE = ("The data's floor (tracedesk.alerts.oracle, computed in this run): for each labelled signal of the "
+               "incident, the earliest step from the labelled start at which some threshold rule pages with no "
+               "evaluation outside the incident firing: a single threshold on the signal over any window of 5m-6h at "
+               "min samples 1-3, plain, over or minus the previous hour's or day's value (relative_to), a rate also at "
+               "99% confidence; or an AND of two such thresholds (a longer window confirmed by a shorter one). The "
+               "thresholds sit exactly at the incident's values (hindsight, no margin), and 'outside' leaves out every "
+               "evaluation whose 6-hour window reaches into the incident, so the floor is a lower bound for every rule "
+               "of these forms. Scoped: the rule reads the cohort alone (a cohort that did not exist before has no "
+               "history to stay quiet on: its floor is its first trace); grouped: the rule groups by the cohort's "
+               "dimension, so every other value's history is outside too (the hand-written rules' setting; a new-cohort "
+               "comparison, relative_to.new_cohort, per-trace conditions and ANDs across two signals are not among the "
+               "forms). Whose miss it is: the data's when even an "
+               "AND of two cannot page by step 2, the detector's when one threshold can. Per signal:")
 
 
 EVIDENCE_NOTE = ("What the first 2 steps hold, and delay from the first affected trace (a second measure; the target "
@@ -715,6 +890,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--skip-sample", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--write", action="store_true",
+                    help="write the tables to --results and into --readme (between its alerts-table markers); "
+                         "without it they are printed only")
     ap.add_argument("--sweep", action="store_true",
                     help="also sweep the constants session 4 introduced over both weeks (printed, not written)")
     args = ap.parse_args(argv)
@@ -734,11 +912,14 @@ def main(argv=None) -> int:
         rows3, floors3 = part1(db3, inc3, "Third week (tests/weeks, written from the spec only; held out)")
         sections.append(("Third week (tests/weeks/third_week.py, written from the spec only)", rows3,
                          json.loads(Path(inc3).read_text())["incidents"], floors3))
-        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.results).write_text(results_markdown(sections) + "\n")
-        print(f"\nwrote {args.results}")
-        if update_readme(args.readme, sections):
-            print(f"updated the alerts table in {args.readme}")
+        if args.write:
+            Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.results).write_text(results_markdown(sections) + "\n")
+            print(f"\nwrote {args.results}")
+            if update_readme(args.readme, sections):
+                print(f"updated the alerts table in {args.readme}")
+        else:
+            print("\n(printed only: --write writes them to --results and the README)")
         if args.sweep:
             sample_path, _truth = _sample_db(args.sample_db, args.incidents)
             print("\nconstants swept over both weeks:")

@@ -112,3 +112,17 @@ def test_payload_shapes():
     resolved = pagerduty_payload(dict(event, notification="resolved"), "R0UTING")
     assert resolved == {"routing_key": "R0UTING", "event_action": "resolve", "dedup_key": "tracedesk/rag/tenant=acme"}
     assert slack_payload(dict(event, notification="resolved"))["text"] == "[RESOLVED] rag route=refunds, tenant=acme"
+
+
+def test_a_resolve_longer_than_the_gap_between_sparse_events_holds_one_page():
+    # a sparse signal: one firing evaluation at 0 and one at 150 min (a PII trace 2.5 h after the first); with
+    # resolve_after 3h the clear spell between them (5..145) resolves nothing, and the page resolves at the first
+    # evaluation 3 h after the second clear spell began (155 + 180 = 335); with resolve_after 1h it pages twice
+    times = T0 + 5 * M * np.arange(80, dtype=np.int64)
+    trigger = np.zeros(80, dtype=bool)
+    trigger[[0, 30]] = True
+    for resolve, expected in ((180, [("firing", 0), ("resolved", 335)]),
+                              (60, [("firing", 0), ("resolved", 65), ("firing", 150), ("resolved", 215)])):
+        st = run_states(StateConfig(resolve_after_ns=resolve * M), times, trigger, trigger,
+                        np.zeros(80, dtype=bool), {"tenant": "a"}, "k")
+        assert [(tr.kind, (tr.at_ns - T0) // M) for tr in st.transitions] == expected

@@ -18,17 +18,21 @@ H = 60 * M
 T0 = 1_800_000_000 * NS - (1_800_000_000 * NS) % H  # on the hour
 
 
-def _build(path: str, *, silent: bool = False, leak: bool = False) -> str:
+def _build(path: str, *, silent: bool = False, leak: bool = False, leak_at: tuple[int, ...] = (),
+           a_every: int = 1, hours: int = 12) -> str:
     spans = []
     n = 0
     for tenant in ("a", "b"):
-        for minute in range(12 * 60):
+        for minute in range(hours * 60):
             start = T0 + minute * M + 30 * NS
             inside = tenant == "a" and 6 * 60 <= minute < 7 * 60
+            if tenant == "a" and minute % a_every:
+                continue
             if silent and inside:
                 continue
             n += 1
-            answer = "Write to bob.jones@example.com for the refund." if leak and inside else "Your refund is on its way."
+            leaks = (leak and inside) or (tenant == "a" and minute in leak_at)
+            answer = "Write to bob.jones@example.com for the refund." if leaks else "Your refund is on its way."
             spans.append(Span(span_id=f"{n:016x}", trace_id=f"{n:032x}", name="agent", kind="AGENT", start_ns=start,
                               end_ns=start + 500 * 1_000_000, duration_ms=500.0, service="svc", route="refunds",
                               tenant=tenant, output_text=answer))
@@ -82,5 +86,28 @@ def test_a_tenant_leaking_pii_gets_a_pii_rule(tmp_path):
     assert [c.signal["type"] for c in s.rule.leaves()] == ["pii_rate"]
     assert (s.caught, s.false_pages, s.pages_in_incident, s.reference_false_pages) == (True, 0, 1, 0)
     assert s.delay_min is not None and s.delay_min <= 10
+    assert s.rule.resolve_after == "1h"  # a leak in every trace: the usual resolve
     # traffic did not move: no traffic mover
     assert "trace_count" not in [m.signal["type"] for m in s.movers]
+
+
+def test_a_sparse_leak_resolves_only_after_its_longest_gap(tmp_path):
+    """A quiet tenant (one trace every 30 minutes, for 16 hours) leaks in 5 of its 10 answers inside the marked 6h-11h: at
+    6:00:30, 6:30:30, then 9:00:30, 9:30:30 and 10:30:30 (the longest gap 150 minutes). Resolved after 1 h
+    clear, the rule pages twice (6:05 and 9:05); the suggester resolves after the longest gap rounded up to
+    whole hours (3h): one page, from the 6:05 evaluation until 3 h after the last leak left the window."""
+    from tracedesk.alerts.states import pages
+
+    db = _build(str(tmp_path / "sparse.db"), leak_at=(360, 390, 540, 570, 630), a_every=30, hours=16)
+    s = suggest_rule(db, T0 + 6 * H, T0 + 11 * H, {"tenant": "a"})
+    assert [c.signal["type"] for c in s.rule.leaves()] == ["pii_rate"]
+    assert s.rule.resolve_after == "3h" and s.rule.scope == {"tenant": ("a",)}
+    assert (s.caught, s.false_pages, s.pages_in_incident, s.delay_min) == (True, 0, 1, 5.0)
+    w = s.rule.window_s * NS
+    step = 5 * M
+    clear = -(-(T0 + 10 * H + 30 * M + 30 * NS + w) // step) * step  # the first window without 10:30:30
+    found = pages(s.rule, backtest(db, s.rule))
+    assert [(p.fired_ns - T0, p.resolved_ns) for p in found] == [(6 * H + 5 * M, clear + 3 * H)]
+    # the same rule resolving after 1 h pages twice
+    quick = parse_rule({**rule_to_dict(s.rule), "resolve_after": "1h"})
+    assert [p.fired_ns - T0 for p in pages(quick, backtest(db, quick))] == [6 * H + 5 * M, 9 * H + 5 * M]

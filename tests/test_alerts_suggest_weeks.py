@@ -87,20 +87,14 @@ def test_second_week_new_prompt_version_against_the_one_it_replaced(second_week_
 
 THIRD_WEEK_MISSES = {
     "W3-02": "a 30-hour linear ramp: the suggested cost_per_trace mean > 0.013 (5m) first pages 733 min after the "
-             "start, near the top of the ramp",
+             "start, near the top of the ramp. The data's floor (benchmarks/alerts.py, alerts.oracle): no threshold "
+             "on input_tokens, cost_per_trace or tokens_per_trace (windows 5m-6h, plain or against the previous hour "
+             "or day), nor an AND of two, pages before step 11 without paging outside the incident",
     "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested refusal_rate_answer > 0.012 at "
-             "99.9% confidence (1h) pages 4 times inside the incident, the first 933 min after it starts, and once "
-             "outside it",
-    "W3-06": "a tenant whose traffic stops at 14:47 (its last trace 14:43:56), ~0.3 traces/min at that hour: by 15:00 "
-             "(2 steps) the outage has removed ~4-5 expected traces, and the tenant's ordinary Poisson gaps elsewhere in "
-             "the week empty 15-minute windows whose previous hour predicted as many (4.75). The suggester's traffic rule "
-             "trace_count count < baseline(1h, 30m before) x0.083 (30m) pages once, 0 false, at 28 min (15:15, 5 steps after the 14:50 evaluation); its "
-             "on-time candidates (5/10/15m windows, baseline floors up to 15 traces) page 3-17 times outside the incident",
-    "W3-07": "the tenant's first leaking trace is 16:31:22 and the next 19:02:06 (2 h 31 min, its other routes clean in "
-             "between): a rule on time must page on one PII trace, and with windows up to 1h and resolve after 1h clear "
-             "every such pii_rate rule (15m/30m/1h, rate > 0.11) pages at 16:35, resolves by 18:35 and pages again at "
-             "19:05; under group_by tenant it also pages on marlow-partners' single PII trace (06-17 15:18). The "
-             "suggester proposes pii_rate rate > 0.25 (30m): one page, 0 false, 159 min (32 steps) late",
+             "99.9% confidence (1h, resolved after 7h clear: its refusals come up to 7 h apart) pages once inside "
+             "the incident, 933 min after it starts, and once outside it. The data's floor: one threshold on the "
+             "refusal rate (any window, against the previous hour or day, at 99% confidence) first separates at step "
+             "76, an AND of two at step 21",
 }
 
 
@@ -111,3 +105,22 @@ def test_third_week(third_week_db: IngestedThirdWeek, incident_id, request):
     incidents = third_week_db.week.labels()["incidents"]
     incident = next(i for i in incidents if i["id"] == incident_id)
     _check(third_week_db.db, incident, incidents, from_ns=parse_time(incident["detectable_from"]))
+
+
+def test_third_week_pii_leak_pages_once_on_its_first_trace(third_week_db: IngestedThirdWeek):
+    """W3-07: the tenant's first leaking trace is 16:31:22 and the next 19:02:06. The suggester scopes the rule
+    to the tenant (under group_by tenant another tenant's single PII trace would page: said in a warning) and,
+    the incident's PII traces coming up to 2 h 31 min apart, resolves only after 3 h clear (_sparse_resolve),
+    so the 16:35 page holds across the gap instead of resolving and paging again at 19:05."""
+    incidents = third_week_db.week.labels()["incidents"]
+    inc = next(i for i in incidents if i["id"] == "W3-07")
+    s = suggest_rule(third_week_db.db, parse_time(inc["start"]), parse_time(inc["end"]), inc["cohort"], name="pii")
+    assert s.rule.scope == {"tenant": ("orchid-health",)} and s.rule.group_by == ()
+    assert [c.signal for c in s.rule.leaves()] == [{"type": "pii_rate"}]
+    assert s.rule.resolve_after == "3h"
+    assert "resolved only after 3h clear" in s.rule.description
+    assert s.warnings == ["with group_by tenant (or on the reference cohort) the rule would have paged 1 time(s) "
+                          "elsewhere"]
+    found = pages(s.rule, backtest(third_week_db.db, s.rule))
+    assert [(p.fired_ns, p.resolved_ns) for p in found] == [(parse_time("2027-06-18T16:35:00Z"),
+                                                             parse_time("2027-06-19T04:05:00Z"))]

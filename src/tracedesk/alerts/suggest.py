@@ -13,7 +13,8 @@
 3. **Rules.** For the strongest movers, thresholds between the baseline's high end and the incident's
    typical value are tried at each window (15m, 30m, 1h) and minimum sample count (1, 2, 3), alone and
    in pairs and triples. Each candidate is replayed over the whole history on the step grid, through the
-   on-call state machine (resolve after 1 h clear): what counts is its pages.
+   on-call state machine (resolve after 1 h clear, or, for a rate whose events inside the incident come
+   further apart, after its longest gap between them: _sparse_resolve): what counts is its pages.
 4. **Choice.** Catches the incident, then fewest false pages (pages outside the incident), then robust
    (still no false page with every threshold moved 15% of its gap towards the baseline), then one page
    for the incident (not a storm), then quiet
@@ -315,6 +316,27 @@ def _held(firing: np.ndarray, holding: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def _sparse_resolve(loader: SampleLoader, mover: Mover, scope: dict[str, tuple[str, ...]], start_ns: int,
+                    end_ns: int) -> str:
+    """How long a rule on this mover must stay clear before it resolves: RESOLVE_AFTER, or, for a rate
+    whose events inside the marked incident come further apart than that (a PII leak: one leaking trace,
+    the next 2.5 hours later), the longest gap between them rounded up to whole hours, so the incident's
+    own quiet spells do not resolve its page and page again at the next event. Derived from the incident's
+    inter-arrival times, not a constant: a dense rate keeps RESOLVE_AFTER."""
+    if mover.aggregation != "rate" or mover.direction != "up":
+        return RESOLVE_AFTER
+    frame = loader.load(mover.signal, scope, ())
+    t = frame["t"].to_numpy(np.int64)
+    v = frame["v"].to_numpy(np.float64)
+    events = np.sort(t[(t >= start_ns) & (t < end_ns) & (v != 0)])
+    if len(events) < 2:
+        return RESOLVE_AFTER
+    longest = int(np.max(np.diff(events)))
+    if longest <= parse_duration(RESOLVE_AFTER) * NS:
+        return RESOLVE_AFTER
+    return f"{-(-longest // (3600 * NS))}h"
+
+
 def _is_new(loader: SampleLoader, scope: dict[str, tuple[str, ...]], start_ns: int) -> bool:
     t = loader.load({"type": "spans_per_trace"}, scope, ())["t"].to_numpy(np.int64)
     return int((t < start_ns).sum()) < 5
@@ -440,8 +462,9 @@ def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mov
     predicts for it (relative_to: window TRAFFIC_BASELINE, offset the window, factor share x window/baseline),
     judged only when that baseline held at least `floor` traces (min_samples: a quiet night's two traces
     predict nothing). Shares and floors come from the incident: the share a quarter / half of the way from
-    the incident's ratio to the baseline's, the floor half / three quarters of the baseline traces the
-    incident's first windows had. Replayed with the proposed group_by, so every other group counts as elsewhere."""
+    the incident's ratio to the baseline's, the floor half / three quarters / all of the baseline traces the
+    incident's first windows had (all: an outage at the busiest hour is judged only against hours as busy,
+    whose ordinary gaps are shorter than a quiet hour's). Replayed with the proposed group_by, so every other group counts as elsewhere."""
     w = parse_duration(win) * NS
     bw = parse_duration(TRAFFIC_BASELINE) * NS
     t = np.sort(loader.load(mover.signal, scope, ())["t"].to_numpy(np.int64))
@@ -458,7 +481,7 @@ def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mov
         factor = _nice(share * w / bw)
         if factor <= 0:
             continue
-        for floor in sorted({max(1, int(math.floor(q * float(np.max(first))))) for q in (0.5, 0.75)}):
+        for floor in sorted({max(1, int(math.floor(q * float(np.max(first))))) for q in (0.5, 0.75, 1.0)}):
             rel = Relative(window=TRAFFIC_BASELINE, offset=win, factor=factor)
             cond = Condition(mover.signal, mover.aggregation, "<", 0.0, floor, None, rel)
             replayed = _replay_probe(db, loader, cond, win, floor, scope, group_by, mine, times, sep, step)
@@ -513,7 +536,10 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         raise ValueError("no signal moved against its baseline in this cohort during the incident"
                          + (f" (compared with {ref_note})" if new else ""))
     top_movers = movers[:top]
-    gap_steps = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
+    gap_steps = default_gap = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
+    # per mover, the clear spell that resolves its pages: RESOLVE_AFTER, or longer for a sparse event
+    resolves = [_sparse_resolve(loader, m, scope, start_ns, end_ns) for m in top_movers]
+    resolve_steps = [int(parse_duration(r) * NS // step_ns) for r in resolves]
     general_by = tuple(scope)  # the proposed group_by: the same rule for every value of these
     since = since_ns if since_ns is not None else span[0] + parse_duration(windows[0]) * NS
     times = evaluation_grid(since, until_ns if until_ns is not None else span[1], parse_duration(step))
@@ -552,7 +578,7 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
             incident = (times > start_ns) & (times - w < end_ns)
         before = times < start_ns
         n_elsewhere = len(elsewhere) + (1 if ref_series else 0)
-        sep = np.zeros(gap_steps + 1, dtype=bool)
+        sep = np.zeros(max(resolve_steps) + 1, dtype=bool)  # rows laid end to end never merge into one page
         options: list[list[tuple[Condition, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]] = []
         for k, mover in enumerate(top_movers):
             cond_opts = []
@@ -601,6 +627,7 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         for size in range(1, min(max_conditions, len(usable)) + 1):
             pool = usable if size < 3 else usable[:4]
             for combo in itertools.combinations(pool, size):
+                gap_steps = max(resolve_steps[i] for i in combo)
                 for choice in itertools.product(*(options[i] for i in combo)):
                     firing = np.logical_and.reduce([c[1] for c in choice])
                     has_data = np.logical_or.reduce([c[5] for c in choice])
@@ -618,10 +645,17 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     # noise elsewhere, per other group: none, at most one page per two groups, more
                     per_group = other_false / max(1, n_elsewhere)
                     noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
-                    rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2), -noise,
-                            *sk[2:], -size, round(margin, 2), -parse_duration(win))
+                    # a sparse event (its events in the incident further apart than RESOLVE_AFTER) on time before
+                    # quiet elsewhere: a PII leak's single trace is the earliest evidence there is, and another
+                    # tenant's single PII trace pages the rule grouped by tenant; the rule is scoped to the cohort,
+                    # so that is what the proposed group_by would add (a warning). Dense signals keep quiet
+                    # elsewhere first: a latency-only rule that pages on other routes' blips loses to the joint one
+                    sparse_on_time = gap_steps > default_gap and score.delay_steps <= ON_TIME_STEPS
+                    rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2),
+                            sparse_on_time, -noise, *sk[2:], -size, round(margin, 2), -parse_duration(win))
                     if best is None or rank > best[0]:
-                        best = (rank, [c[0] for c in choice], win, score, other_false)
+                        best = (rank, [c[0] for c in choice], win, score, other_false,
+                                max(combo, key=lambda i: resolve_steps[i]))
                     if size == 1:
                         tried.append({"condition": choice[0][0].label(), "window": win, "caught": score.caught,
                                       "false_pages": score.false_pages, "false_pages_elsewhere": other_false,
@@ -629,7 +663,9 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     if best is None:
         raise ValueError("no threshold separates the incident from its baseline in this cohort "
                          "(the incident's windows look like ordinary ones)")
-    _key, conditions, win, score, other_false = best
+    _key, conditions, win, score, other_false, slowest = best
+    resolve_after = resolves[slowest]
+    gap_steps = resolve_steps[slowest]
     node = conditions[0] if len(conditions) == 1 else Group("all", tuple(conditions))
     scope_desc = ", ".join(f"{k}={'|'.join(v)}" for k, v in scope.items()) or "all traffic"
     # a new-cohort condition judges each group of its dimension against its peers: the rule groups by the
@@ -641,9 +677,11 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         group_by=general_by if grouped else (),
         description=f"Suggested from the incident {_iso(start_ns)} to {_iso(end_ns)} on {scope_desc}: "
                     + "; ".join(f"{m.label} {m.direction} ({m.baseline:.3g} -> {m.incident:.3g})"
-                                for m in top_movers if any(c.signal == m.signal for c in conditions)),
+                                for m in top_movers if any(c.signal == m.signal for c in conditions))
+                    + (f"; resolved only after {resolve_after} clear: the incident's events came up to that far apart"
+                       if resolve_after != RESOLVE_AFTER else ""),
         runbook="Open the Cohorts page on this scope for the firing window; compare with the hour before.",
-        resolve_after=RESOLVE_AFTER, no_data="keep",
+        resolve_after=resolve_after, no_data="keep",
     )
     result = backtest(db, rule, times=times)
     w = rule.window_s * NS

@@ -349,8 +349,9 @@ def ingest_paths(
     so the first feed after the ingest is as cheap as a cold one; `feed_progress(done, total, what)`
     hears of each step of that.
 
-    `workers`: parse in a separate process while this one writes (None: when there are two or more
-    cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input; 0: never; 1: always).
+    `workers`: parse in separate processes while this one writes (None: when there are two or more
+    cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input, one per core beside this one's, up to two; 0: never;
+    n >= 1: n parse processes, each reading whole files, never more than there are files).
 
     A gzip file that inflates past `max_inflate_ratio` x its size (and 64 MB) is refused as a likely
     decompression bomb; the other files are still read."""
@@ -408,7 +409,7 @@ def _ingest_into(database: Any, paths: Iterable[str | os.PathLike[str]], *, reda
 
     if parallel.use_worker(files, total, workers):
         parallel.ingest_files_in_worker(files, normalizer.dims.mapping, writer, report, progress, total,
-                                        max_inflate_ratio)
+                                        max_inflate_ratio, parallel.worker_count(files, workers))
     else:
         _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
     writer.flush()
