@@ -217,7 +217,7 @@ def _fresh(path: str) -> None:
             os.remove(path + s)
 
 
-def run_size(n_spans: int, data_root: Path, work: Path) -> dict:
+def run_size(n_spans: int, data_root: Path, work: Path, feed_cost: bool = False) -> dict:
     data = generate(data_root, n_spans)
     files = _files(data)
     input_bytes = sum(len(gzip.open(f).read()) for f in files) if n_spans <= 2_000_000 else None
@@ -225,12 +225,17 @@ def run_size(n_spans: int, data_root: Path, work: Path) -> dict:
     py = [sys.executable]
     out: dict = {"requested_spans": n_spans, "files": len(files), "load_before": os.getloadavg()[0]}
     bare_db, td_db = str(work / f"bare-{n_spans}.db"), str(work / f"tracedesk-{n_spans}.db")
-    for which, db in (("bare", bare_db), ("tracedesk", td_db)):
+    runs = [("bare", bare_db), ("tracedesk", td_db)]
+    if feed_cost:  # the same ingest without building the changes feed's samples at its end
+        runs.append(("tracedesk_no_feed_samples", str(work / f"tracedesk-nofeed-{n_spans}.db")))
+    for which, db in runs:
         _fresh(db)
         if which == "bare":
             cmd = _peak_rss_wrapper() + py + [__file__, "--child-bare", db, *files]
         else:
             cmd = _peak_rss_wrapper() + py + ["-c", _TRACEDESK_RUN, "ingest", *files, "--db", db, "--quiet", "--json"]
+            if which == "tracedesk_no_feed_samples":
+                cmd.append("--no-feed-samples")
         os.environ["PYTHONPATH"] = env_src + os.pathsep + os.environ.get("PYTHONPATH", "")
         m = _measure(cmd)
         if which == "bare":
@@ -259,9 +264,17 @@ def run_size(n_spans: int, data_root: Path, work: Path) -> dict:
     out["cpu_ratio"] = round(out["bare"]["cpu_s"] / out["tracedesk"]["cpu_s"] * out["tracedesk"]["spans"]
                              / out["bare"]["spans"], 3)
     out["wall_ratio"] = round(out["tracedesk"]["spans_per_s"] / out["bare"]["spans_per_s"], 3)
+    if feed_cost:
+        t, nf = out["tracedesk"], out["tracedesk_no_feed_samples"]
+        out["feed_samples_step"] = {"cpu_s": round(t["cpu_s"] - nf["cpu_s"], 2), "wall_s": round(t["wall_s"] - nf["wall_s"], 2),
+                                    "cpu_us_per_span": round((t["cpu_s"] - nf["cpu_s"]) / t["spans"] * 1e6, 1)}
+        print(f"  {n_spans:>10,} the feed-samples step (tracedesk - --no-feed-samples): "
+              f"{out['feed_samples_step']['cpu_s']:.2f} s CPU = {out['feed_samples_step']['cpu_us_per_span']} us per span "
+              f"({t['cpu_s'] / nf['cpu_s'] * 100 - 100:.1f}% of the ingest's CPU), "
+              f"{out['feed_samples_step']['wall_s']:.2f} s wall", flush=True)
     print(f"  {n_spans:>10,} tracedesk/bare: {out['cpu_ratio']:.2f}x in CPU time, {out['wall_ratio']:.2f}x wall "
           f"(load {out['load_before']:.1f} -> {out['load_after']:.1f} on {os.cpu_count()} cores)", flush=True)
-    for db in (bare_db, td_db):
+    for _which, db in runs:
         _fresh(db)
     return out
 
@@ -317,8 +330,14 @@ def _markdown(result: dict) -> str:
             f"{t['peak_rss_mb'] or 0:,.0f} | {r['load_before']:.1f}-{r['load_after']:.1f} | {r.get('date', result['date'])} |")
     lines += ["", "bare = gunzip + orjson (GC off) + flatten to tuples + executemany into the same schema "
               "(same columns and indexes, without the changes feed's triggers); tracedesk = `tracedesk ingest` "
-              "on the same files. The machine is shared, so compare the ratio column, measured in the same run.",
-              ""]
+              "on the same files (building the changes feed's samples at its end: analysis.feed_ready). The machine "
+              "is shared, so compare the ratio column, measured in the same run.", ""]
+    steps = [(r["tracedesk"]["spans"], r["feed_samples_step"]) for r in result["runs"] if r.get("feed_samples_step")]
+    if steps:
+        lines += ["The feed-samples step (`tracedesk ingest` minus `tracedesk ingest --no-feed-samples` on the same files, "
+                  "same run; `--feed-samples-cost`): " + "; ".join(
+                      f"{n:,} spans: {st['cpu_s']:.2f} s CPU ({st['cpu_us_per_span']} us per span), {st['wall_s']:.2f} s wall"
+                      for n, st in steps) + ".", ""]
     return "\n".join(lines)
 
 
@@ -352,6 +371,9 @@ def main() -> None:
     ap.add_argument("--no-save", action="store_true", help="do not rewrite benchmarks/results/ingest.* or the README")
     ap.add_argument("--readme", default=str(HERE.parent / "README.md"),
                     help="README whose ingest table (between its markers) is replaced by this run's")
+    ap.add_argument("--feed-samples-cost", action="store_true",
+                    help="also run `tracedesk ingest --no-feed-samples` on the same files: the CPU and wall of the "
+                         "step that builds the changes feed's samples at the end of an ingest")
     ap.add_argument("--child-bare", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_bare:
@@ -366,7 +388,7 @@ def main() -> None:
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}; uptime: {uptime}", flush=True)
-    runs = [run_size(n, data_root, work) for n in args.spans]
+    runs = [run_size(n, data_root, work, args.feed_samples_cost) for n in args.spans]
     prev = _previous()
     _compare(prev, runs)
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

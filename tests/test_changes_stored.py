@@ -5,6 +5,9 @@ evaluation writes from a judge and a human review, re-ingest of the same file, a
 old trace), runs the feed once before the write (so stored chunks exist and could go stale) and once
 after, and checks that the stored samples, signal by signal and sample by sample, and the findings,
 field by field, equal those read from the span, trace and evaluation rows (find_changes(stored=False)).
+The writes after the first are told not to bring the samples up to date themselves (ingest
+feed_samples=False, the receiver feed_idle=None): the feed's own refresh of the hours they marked is
+what is tested here (tests/test_feed_ready.py tests the writers that do it).
 """
 from __future__ import annotations
 
@@ -140,7 +143,7 @@ def test_ingest_of_new_files_marks_their_hours_and_the_feed_reads_them(tmp_path)
     ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 24))])
     before, feed = _check(db)
     assert feed == []  # a quiet day
-    ingest_paths(db, [_file(tmp_path, "b.json", _week(24, 24, offset=10_000))])
+    ingest_paths(db, [_file(tmp_path, "b.json", _week(24, 24, offset=10_000))], feed_samples=False)
     assert _dirty(db) > 0
     after, feed = _check(db)
     assert len(after["llm_latency"]) == len(before["llm_latency"]) + 24 * 3 * 6
@@ -151,7 +154,7 @@ def test_spans_from_the_receiver(tmp_path):
     db = str(tmp_path / "t.db")
     ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 40))])
     before, _feed0 = _check(db)
-    r = make_receiver(db)
+    r = make_receiver(db, feed_idle=None)
     try:
         answer = post(r, "/v1/traces", traces_body(_week(40, 8, offset=20_000)), {"Content-Type": "application/json"})
         assert answer.status == 200
@@ -210,7 +213,7 @@ def test_re_ingest_of_a_changed_file_replaces_spans_and_the_feed_follows(tmp_pat
                 n += 1
                 changed += _trace(n, h, r, "acme" if k % 2 else "globex",
                                   slow=(r == "refunds" and 30 <= h < 34) or (r == "billing" and 10 <= h < 14))
-    report = ingest_paths(db, [_file(tmp_path, "a.json", changed)])
+    report = ingest_paths(db, [_file(tmp_path, "a.json", changed)], feed_samples=False)
     assert report.rejected == [] and report.spans_replaced > 0
     assert _dirty(db) > 0
     after, feed = _check(db)
@@ -231,7 +234,7 @@ def test_a_late_span_joining_an_old_trace(tmp_path):
     late = _span(tid, "ffffffffffff0001", "lookup", start + 3 * HOUR, 70.0,
                  {"openinference.span.kind": "TOOL", "tool.name": "lookup"}, parent=None, error=True)
     late["parentSpanId"] = f"{int(tid, 16) * 3:016x}"
-    ingest_paths(db, [_file(tmp_path, "late.json", [late])])
+    ingest_paths(db, [_file(tmp_path, "late.json", [late])], feed_samples=False)
     assert _dirty(db) > 0
     after, _feed = _check(db)
     conn = connect(db)
@@ -256,14 +259,14 @@ def test_a_write_landing_while_the_feed_reads_rows_is_not_lost(tmp_path):
     db = str(tmp_path / "t.db")
     ingest_paths(db, [_file(tmp_path, "a.json", _week(0, 40))])
     _check(db)
-    ingest_paths(db, [_file(tmp_path, "b.json", _week(40, 4, offset=30_000))])  # hours to re-read
+    ingest_paths(db, [_file(tmp_path, "b.json", _week(40, 4, offset=30_000))], feed_samples=False)  # hours to re-read
     real = store_feed.read_family
     calls = []
 
     def read_then_someone_writes(*args: Any, **kw: Any) -> Any:
         out = real(*args, **kw)
         if not calls:  # another connection commits more traffic while the refresh is reading
-            ingest_paths(db, [_file(tmp_path, "c.json", _week(44, 2, offset=40_000))])
+            ingest_paths(db, [_file(tmp_path, "c.json", _week(44, 2, offset=40_000))], feed_samples=False)
         calls.append(1)
         return out
 

@@ -23,6 +23,9 @@ def register(subparsers: Any) -> None:
                    help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
                         "added to the database's `redaction` setting")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-feed-samples", action="store_true",
+                   help="do not build the changes feed's stored samples at the end (then the first feed, e.g. "
+                        "the app's landing page, builds them: seconds per million spans)")
     p.add_argument("--max-inflate-ratio", type=int, default=None, metavar="N",
                    help="refuse a gzip file that expands more than N times its size, past 64 MB "
                         "(a decompression bomb; default 200)")
@@ -57,6 +60,8 @@ class _Bar:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.last = -1
+        #: whether the bar was shown (a big input): the feed-samples step then reports too
+        self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or total < 5_000_000:
@@ -65,10 +70,19 @@ class _Bar:
         if pct == self.last:
             return
         self.last = pct
+        self.shown = True
         filled = pct * 30 // 100
         sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%  {done / 1e6:,.1f}/{total / 1e6:,.1f} MB")
         if pct >= 100:
             sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def step(self, done: int, total: int, what: str) -> None:
+        """The changes feed's samples being built after the load (analysis.feed_ready): one line, rewritten."""
+        if not self.enabled or not self.shown:
+            return
+        line = f"changes feed samples: {what} ({done}/{total})" if done < total else "changes feed samples: stored"
+        sys.stderr.write(f"\r{line:<72}" + ("\n" if done >= total else ""))
         sys.stderr.flush()
 
 
@@ -102,8 +116,10 @@ def run_ingest(args: argparse.Namespace) -> int:
             raise UsageError(f"--max-inflate-ratio must be at least 1 (got {ratio})")
         if args.redact_keep and not args.redact:
             raise UsageError("--redact-keep only applies with --redact; add --redact")
+        bar = _Bar(not args.quiet)
         report = ingest_paths(path, args.paths, redact=args.redact, redact_keep=args.redact_keep,
-                              progress=_Bar(not args.quiet), max_inflate_ratio=ratio)
+                              progress=bar, max_inflate_ratio=ratio, feed_samples=not args.no_feed_samples,
+                              feed_progress=bar.step)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

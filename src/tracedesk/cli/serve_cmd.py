@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--redact-keep", action="append", default=[], metavar="KEY",
                    help="with --redact: never mask this attribute (e.g. session.id, user.id); repeatable, "
                         "added to the database's `redaction` setting")
+    p.add_argument("--no-feed-samples", action="store_true",
+                   help="do not bring the changes feed's stored samples up to date when idle (then the app's "
+                        "next feed re-reads the hours written)")
     # long_running: the receiver opens short-lived connections for as long as it runs and closes them
     # itself; the CLI must not keep every one of them until exit (see tracedesk.connections)
     p.set_defaults(func=_run, long_running=True)
@@ -79,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
                             max_queued_bytes=max(1, int(args.max_queue_mb * 1024 * 1024)),
                             grpc_port=None if args.no_grpc else (4317 if args.grpc_port is None else args.grpc_port),
                             grpc_required=args.grpc_port is not None,
-                            redact_keep=tuple(args.redact_keep))
+                            redact_keep=tuple(args.redact_keep),
+                            feed_idle=None if args.no_feed_samples else ReceiverConfig.feed_idle)
     try:
         serve(config)
     except ValueError as exc:  # e.g. an invalid cohort-dimension mapping stored in the database

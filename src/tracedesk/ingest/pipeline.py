@@ -340,8 +340,14 @@ def ingest_paths(
     dimensions: dict[str, list[str]] | None = None,
     max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
     workers: int | None = None,
+    feed_samples: bool = True,
+    feed_progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestReport:
     """Ingest files, folders and globs into the database; see IngestReport for what is counted.
+
+    `feed_samples`: then build the changes feed's stored samples of the hours written (analysis.feed_ready),
+    so the first feed after the ingest is as cheap as a cold one; `feed_progress(done, total, what)`
+    hears of each step of that.
 
     `workers`: parse in separate processes while this one writes (None: when there are two or more
     cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input, one per core beside this one's, up to two; 0: never;
@@ -352,19 +358,27 @@ def ingest_paths(
     with _fewer_gc_passes():
         return _ingest_paths(db, paths, redact=redact, progress=progress, batch_size=batch_size,
                              dimensions=dimensions, max_inflate_ratio=max_inflate_ratio,
-                             redact_keep=redact_keep, workers=workers)
+                             redact_keep=redact_keep, workers=workers, feed_samples=feed_samples,
+                             feed_progress=feed_progress)
 
 
 def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: bool, progress: Progress | None,
                   batch_size: int, dimensions: dict[str, list[str]] | None,
                   max_inflate_ratio: int = DEFAULT_MAX_INFLATE_RATIO,
-                  redact_keep: Iterable[str] = (), workers: int | None = None) -> IngestReport:
+                  redact_keep: Iterable[str] = (), workers: int | None = None, feed_samples: bool = True,
+                  feed_progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
     started = time.perf_counter()
     database = store.connect(db)
     try:
-        return _ingest_into(database, paths, redact=redact, progress=progress, batch_size=batch_size,
-                            dimensions=dimensions, max_inflate_ratio=max_inflate_ratio, redact_keep=redact_keep,
-                            workers=workers, started=started)
+        report = _ingest_into(database, paths, redact=redact, progress=progress, batch_size=batch_size,
+                              dimensions=dimensions, max_inflate_ratio=max_inflate_ratio, redact_keep=redact_keep,
+                              workers=workers, started=started)
+        if feed_samples:  # after the ingest's own work (its planner statistics help these reads)
+            from ..analysis.feed_ready import prepare
+
+            prepare(database, feed_progress)
+            report.seconds = time.perf_counter() - started
+        return report
     finally:
         if database is not db:
             # A connection we opened is closed, which checkpoints the write-ahead log into the file: left

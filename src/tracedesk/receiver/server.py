@@ -77,6 +77,9 @@ class ReceiverConfig:
     grpc_port: int | None = None
     #: fail when gRPC cannot start (the port was asked for explicitly); else warn and serve HTTP only
     grpc_required: bool = False
+    #: seconds without a request after a write before the writer brings the changes feed's stored samples
+    #: of the hours written up to date (so the app's next feed reads them only); None: the feed does it
+    feed_idle: float | None = 2.0
 
 
 class Receiver:
@@ -109,6 +112,7 @@ class Receiver:
             max_delay=self.config.batch_delay,
             write=StoreWriter(redact=self.config.redact, redact_keep=self.config.redact_keep),
             max_queued_bytes=self.config.max_queued_bytes,
+            feed_idle=self.config.feed_idle,
         )
         try:
             self.normalizer()  # load the dimension mapping now: a bad setting shows at start, not later

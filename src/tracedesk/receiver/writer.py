@@ -121,6 +121,7 @@ class BatchWriter:
         max_delay: float = 0.0,
         write: BatchFn | None = None,
         max_queued_bytes: int | None = None,
+        feed_idle: float | None = None,
     ) -> None:
         if max_queued_bytes is not None and max_queued_bytes <= 0:
             raise ValueError(f"max_queued_bytes must be positive (or None for no bound), not {max_queued_bytes}")
@@ -128,6 +129,12 @@ class BatchWriter:
         self.max_spans = max_spans
         self.max_delay = max_delay
         self.max_queued_bytes = max_queued_bytes
+        #: after this many seconds without a request following a commit, bring the changes feed's stored
+        #: samples of the hours written up to date (analysis.feed_ready), so the app's next feed reads
+        #: chunks only; None: leave it to the feed
+        self.feed_idle = feed_idle
+        #: something was committed since the feed's samples were last brought up to date
+        self._written = False
         #: bytes of the requests submitted and not yet resolved (queued or in the batch being committed)
         self._held_bytes = 0
         #: committed bytes per second of write time, smoothed: what Retry-After is estimated from
@@ -232,7 +239,7 @@ class BatchWriter:
         stopping = False
         try:
             while not stopping:
-                first = self._queue.get()
+                first = self._next(db)
                 if first is _STOP:
                     break
                 batch = [first]
@@ -265,6 +272,27 @@ class BatchWriter:
         finally:
             db.conn.close()
 
+    def _next(self, db: Any) -> Any:
+        """The next queued item; when the queue stays empty for `feed_idle` seconds after a commit, the
+        feed's samples of the hours written are brought up to date meanwhile (a request arriving then
+        waits for that: one hour of traffic re-read, tens of milliseconds)."""
+        if self.feed_idle is None or not self._written:
+            return self._queue.get()
+        try:
+            return self._queue.get(timeout=self.feed_idle)
+        except queue.Empty:
+            pass
+        self._written = False
+        try:
+            from ..analysis.feed_ready import prepare
+
+            # only sets that exist (built by an ingest or a feed): a first build of every row is the
+            # feed's, not something to hold the writer for
+            prepare(db, existing_only=True)
+        except Exception:  # noqa: BLE001 - the feed does it then; the receiver keeps receiving
+            log.exception("bringing the changes feed's stored samples up to date failed; the next feed will")
+        return self._queue.get()
+
     def _commit(self, db: Any, batch: list[WriteRequest]) -> None:
         spans = [s for r in batch for s in r.spans]
         evaluations = [e for r in batch for e in r.evaluations]
@@ -284,6 +312,7 @@ class BatchWriter:
                 self._commit(db, [request])
             return
         self.stats.batches += 1
+        self._written = True
         self.stats.spans += len(spans)
         self.stats.evaluations += len(evaluations)
         self.stats.log_messages += len(log_messages)

@@ -15,7 +15,9 @@ samples around a window's edge) and the example windows need the samples themsel
 detector on groups ran no faster than on samples. Reading those groups row by row cost as much as
 the raw read saved. The bytes are what is cheap to read, not fewer rows.
 
-Maintenance: lazy, per dirty hour. Triggers on spans, traces and evaluations (store.feed_dirty) (so every write path:
+Maintenance: per dirty hour, at the end of an ingest (store.feed_samples.prepare, through
+analysis.feed_ready: the first feed after a bulk load then reads chunks only), by the receiver when
+it is idle (the hours it touched), else lazily by the next feed. Triggers on spans, traces and evaluations (store.feed_dirty) (so every write path:
 ingest, the OTLP receiver, judge and human evaluations, re-ingest, trace summaries recomputed for late
 spans, deletions) record the hours a write touched in `feed_dirty`: a span its start hour, a trace row
 its whole start..end range, old and new (its spans and evaluations take cohort values from it), an
@@ -132,6 +134,26 @@ def _current(db: sqlite_utils.Database, wanted: Wanted, progress: Progress | Non
     if not dirty and len(known) == len(keys) and all(k in known for k in keys.values()):
         return {name: known[k] for name, k in keys.items()}
     return refresh(db, families, progress, fresh)
+
+
+def prepare(db: sqlite_utils.Database, wanted: Wanted, progress: Progress | None = None, *,
+            existing_only: bool = False) -> bool:
+    """Bring the stored sets of `wanted` up to date now: exactly what the next feed asking for `wanted`
+    would do first (so it then finds them current and reads chunks only). Called at the end of an
+    ingest and by the receiver when idle, so the first feed after a bulk load is a cold feed, not a
+    rebuild. existing_only: only refresh the dirty hours of sets that all exist already (the receiver:
+    the hours it touched; a first whole build is left to an ingest or the feed). False when nothing
+    was (or could be) brought up to date: nothing asked for, a set missing with existing_only, or the
+    file cannot be written (the feed then does it, or reads raw rows)."""
+    if existing_only:
+        try:
+            known = {r[0] for r in db.conn.execute("SELECT key FROM feed_sample_sets")}
+        except sqlite3.OperationalError:
+            return False
+        keys = [k for _f, _g, keyed in _families(db, wanted) for _n, k in keyed]
+        if not keys or any(k not in known for k in keys):
+            return False
+    return _current(db, wanted, progress) is not None
 
 
 def _reinstall(db: sqlite_utils.Database) -> bool:
