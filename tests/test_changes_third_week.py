@@ -31,7 +31,7 @@ def _feed_name(sig: dict[str, Any]) -> str | None:
         return "tool_error_rate" if reg.get("span_kind") == "TOOL" else "error_rate"
     return {"refusal_rate_answer": "refusal_rate", "pii_rate": "pii_rate", "cost_per_trace": "cost_per_trace",
             "thumbs_down_rate": "thumbs_down_rate", "tool_calls_per_trace": "tool_calls_per_trace",
-            "llm_calls_per_trace": "llm_calls_per_trace"}.get(kind)
+            "llm_calls_per_trace": "llm_calls_per_trace", "input_tokens": "input_tokens"}.get(kind)
 
 
 def _cohorts(incident: dict[str, Any]) -> list[dict[str, str]]:
@@ -69,10 +69,6 @@ def _incident(incidents, incident_id):
 
 #: Known misses, each with what was measured (PYTHONPATH=src tracedesk changes --db <third week> --json).
 IN_TOP_MISSES = {
-    "W3-02": "the context-bloat ramp (support-desk input tokens 1.0x -> 2.6x over 30 h; cost per trace 0.0085 -> "
-             "0.0139 over the window) is no finding on its route: the feed scans no token signal, and its cost rise "
-             "(06:01-21:11 Thu) is merged into the W3-03 finding on response_model=gpt-4o-2024-11-20 x that route, "
-             "a cohort that only coincides with the ramp's plateau",
     "W3-03": "the refusal rise is found only on response_model=gpt-4o-2024-11-20 x route=/v1/tickets/{ticket_id}/reply "
              "(since 02:17:11; its gpt-4o answers 21/275 = 7.6% vs 3/651 outside) and the model-level cohort is dropped "
              "for that child, although trip_planner rose too (9/289 = 3.1% vs 7/668 = 1.0% without W3-N5's user): "
