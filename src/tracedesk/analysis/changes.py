@@ -25,6 +25,9 @@ change itself; and C is dropped when a child (C plus one dimension value) passes
 change is concentrated there. So a route-wide regression is reported on the route (not on every
 route x model pair), and a regression of one tenant on one prompt version is reported on the pair.
 
+When: a step starts at its window's first sample; a finding whose series a ramp explains better (a
+penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
+
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
 lists them, strongest first). Rank: impact = min(|d|, D_CAP) x share, where d is the change in
 pooled standard deviations and share the cohort's fraction of the signal's samples inside the window
@@ -99,7 +102,7 @@ class FeedSignal:
     #: span-level dimensions only this signal's own spans carry (the model that answered an LLM call,
     #: the tool a TOOL span called); other signals would read them as lists from every span of a trace
     own: tuple[str, ...] = ()
-    #: default dimensions this signal is not split by (see the input tokens signal in feed_signals)
+    #: dimensions read (with the other signals of its rows: one pass) but not split by (see input tokens)
     unsplit: tuple[str, ...] = ()
 
     @property
@@ -1220,7 +1223,7 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
         # short one, the agent's growing one), so the growth would be named on (model, route) and pull the
         # route's trace signals (cost, calls per trace) onto that pair
         FeedSignal("input_tokens", {"type": "input_tokens"}, "input tokens per LLM call", "mean", "tokens", "up",
-                   unsplit=("model",)),
+                   own=("response_model",), unsplit=("model", "response_model")),
         FeedSignal("error_rate", {"type": "error_rate"}, "traces with an error", "rate", "", "up"),
         FeedSignal("tool_error_rate", {"type": "error_rate", "span_kind": "TOOL"}, "tool error rate", "rate", "",
                    "up", own=("tool_name",)),
@@ -1252,13 +1255,14 @@ def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | 
 
 
 def _group_by(sig: FeedSignal, dims: Sequence[str]) -> tuple[str, ...]:
-    return tuple(d for d in dims if (d not in OWN_DIMENSIONS or d in sig.own) and d not in sig.unsplit)
+    return tuple(d for d in dims if d not in OWN_DIMENSIONS or d in sig.own)
 
 
-def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str]) -> pd.DataFrame:
+def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str],
+           unsplit: Sequence[str] = ()) -> pd.DataFrame:
     frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
     for d in dims:
-        if d not in group_by:
+        if d not in group_by or d in unsplit:
             # no value on any row, as a categorical: coded at once (an object column of None is coded
             # one cell at a time, ~1M times per signal)
             frame[d] = pd.Categorical.from_codes(np.full(len(frame), -1, dtype=np.int8), pd.Index([], dtype=object))
@@ -1290,8 +1294,12 @@ def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_
     out = {}
     for sig in signals:
         frame = read.get(sig.name)
-        out[sig.name] = (load_samples(db, sig, dims, since_ns, until_ns) if frame is None
-                         else _named(frame, _group_by(sig, dims), dims))
+        if frame is None:
+            frame = load_samples(db, sig, dims, since_ns, until_ns)
+            frame = frame.assign(**{d: None for d in sig.unsplit if d in frame.columns})
+            out[sig.name] = frame
+        else:
+            out[sig.name] = _named(frame, _group_by(sig, dims), dims, sig.unsplit)
     return out
 
 
