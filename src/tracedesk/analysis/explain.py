@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, choices_hint
 from ..timeutil import format_time
 
 #: segments explaining at least this share of the change (by absolute value) are drilled into
@@ -221,7 +221,7 @@ def explain_signal(db: Any, signal: str, since_ns: int, until_ns: int, *, baseli
 
     catalogue = {s.name: s for s in feed_signals(q.evaluator_names(db))}
     if signal not in catalogue:
-        raise ExplainError(f"unknown signal {signal!r}; choose one of: {', '.join(sorted(catalogue))}")
+        raise ExplainError(f"unknown signal {signal!r}; {choices_hint(signal, sorted(catalogue))}")
     if until_ns <= since_ns:
         raise ExplainError("the current window is empty: --until must be after --since")
     b_until = since_ns if baseline_until is None else baseline_until
