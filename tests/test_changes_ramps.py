@@ -172,3 +172,28 @@ def test_the_feed_dates_a_cost_ramp_where_it_has_moved_one_sd_and_reports_its_on
     assert top.onset_ns is not None and abs(top.onset_ns - (BASE_NS + RAMP_FROM * HOUR)) <= 30 * MIN
     assert top.end_ns is not None and abs(top.end_ns - (BASE_NS + FIXED * HOUR)) <= 15 * MIN
     assert top.details[0]["shape"] == "ramp" and top.to_dict()["onset"] is not None
+
+
+def _finding(cohort, start_h, end_h, signal):
+    from tracedesk.analysis.changes import Finding
+
+    f = Finding([signal], cohort, BASE_NS + start_h * HOUR, BASE_NS + end_h * HOUR, 1.0, 2.0, 1.0, 1.0, 2.0, 9.0,
+                1e-9, 1e-9, 100, 50, 0.1, 0.2, details=[{"signal": signal, "direction": "up"}])
+    f.window_start_ns, f.window_end_ns = BASE_NS, BASE_NS + 168 * HOUR  # a week: 15-minute buckets
+    return f
+
+
+def test_a_broader_change_that_started_hours_earlier_is_not_folded_into_a_narrower_one():
+    """W3-02's context grew on a route from 20:46 while one model on that route only started refusing at 02:17:
+    the route's window lies mostly inside the pair's, but the pair had not changed yet: two incidents."""
+    from tracedesk.analysis.changes import _merge_nested
+
+    pair = _finding({"route": "r", "response_model": "m2"}, 30, 70, "refusal_rate")
+    route = _finding({"route": "r"}, 24, 49, "input_tokens")
+    assert {tuple(f.cohort.items()) for f in _merge_nested([pair, route])} == {
+        (("route", "r"), ("response_model", "m2")), (("route", "r"),)}
+    # started together (within a bucket: 15 minutes on a week), it is the pair's change seen more broadly
+    together = _finding({"route": "r"}, 30, 49, "input_tokens")
+    together.start_ns -= 10 * MIN
+    merged = _merge_nested([pair, together])
+    assert [f.cohort for f in merged] == [pair.cohort] and merged[0].signals == ["refusal_rate", "input_tokens"]
