@@ -31,7 +31,8 @@ def _feed_name(sig: dict[str, Any]) -> str | None:
         return "tool_error_rate" if reg.get("span_kind") == "TOOL" else "error_rate"
     return {"refusal_rate_answer": "refusal_rate", "pii_rate": "pii_rate", "cost_per_trace": "cost_per_trace",
             "thumbs_down_rate": "thumbs_down_rate", "tool_calls_per_trace": "tool_calls_per_trace",
-            "llm_calls_per_trace": "llm_calls_per_trace", "input_tokens": "input_tokens"}.get(kind)
+            "llm_calls_per_trace": "llm_calls_per_trace", "trace_count": "trace_count",
+            "input_tokens": "input_tokens"}.get(kind)
 
 
 def _cohorts(incident: dict[str, Any]) -> list[dict[str, str]]:
@@ -68,14 +69,7 @@ def _incident(incidents, incident_id):
 
 
 #: Known misses, each with what was measured (PYTHONPATH=src tracedesk changes --db <third week> --json).
-IN_TOP_MISSES = {
-    "W3-03": "the refusal rise is found only on response_model=gpt-4o-2024-11-20 x route=/v1/tickets/{ticket_id}/reply "
-             "(since 02:17:11; its gpt-4o answers 21/275 = 7.6% vs 3/651 outside) and the model-level cohort is dropped "
-             "for that child, although trip_planner rose too (9/289 = 3.1% vs 7/668 = 1.0% without W3-N5's user): "
-             "model=gpt-4o as a whole is 30/564 = 5.3% vs 0.8%, and the feed names one of its two routes",
-    "W3-06": "the feed has no traffic signal (docs/changes.md: no trace count among its signals): bluefin-logistics "
-             "sent 0 traces for 1 h 45 min where ~31 were expected, and nothing is reported",
-}
+IN_TOP_MISSES: dict[str, str] = {}
 START_MISSES = {
     **IN_TOP_MISSES,
     "W3-04": "found on route=shipment_ops, but dated 13:56:59, the second looping trace: the first is 13:25:00 "

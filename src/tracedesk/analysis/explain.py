@@ -188,6 +188,9 @@ def explain_frames(signal: str, aggregation: str, base: pd.DataFrame, cur: pd.Da
     if aggregation.startswith("p"):
         res.notes.append(f"{signal} is shown as its {aggregation} elsewhere; a percentile has no additive "
                          "decomposition, so this explains the change of its mean")
+    if aggregation == "count":  # trace_count: every sample is 1, its mean never moves
+        res.notes.append(f"{signal} counts traces (each sample is 1): there is no mean to attribute; the "
+                         "feed's traffic finding names the cohort whose share fell (see the segments' shares)")
     for d in dims:
         res.by_dimension[d] = decompose(base, cur, [d])
     total = res.total
