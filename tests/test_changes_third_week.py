@@ -31,7 +31,8 @@ def _feed_name(sig: dict[str, Any]) -> str | None:
         return "tool_error_rate" if reg.get("span_kind") == "TOOL" else "error_rate"
     return {"refusal_rate_answer": "refusal_rate", "pii_rate": "pii_rate", "cost_per_trace": "cost_per_trace",
             "thumbs_down_rate": "thumbs_down_rate", "tool_calls_per_trace": "tool_calls_per_trace",
-            "llm_calls_per_trace": "llm_calls_per_trace", "trace_count": "trace_count"}.get(kind)
+            "llm_calls_per_trace": "llm_calls_per_trace", "trace_count": "trace_count",
+            "input_tokens": "input_tokens"}.get(kind)
 
 
 def _cohorts(incident: dict[str, Any]) -> list[dict[str, str]]:
@@ -71,9 +72,6 @@ def _incident(incidents, incident_id):
 IN_TOP_MISSES: dict[str, str] = {}
 START_MISSES = {
     **IN_TOP_MISSES,
-    "W3-02": "the context-bloat ramp is found on its route (cost_per_trace, since 18:48:52 Wed) but dated by a step "
-             "fit 110 min before detectable_from (20:38:49): the feed scans no token signal, and a linear ramp has "
-             "no step (as W2-01)",
     "W3-04": "found on route=shipment_ops, but dated 13:56:59, the second looping trace: the first is 13:25:00 "
              "(detectable_from), one trace with 5 tool calls where the route's traces outside the incident average "
              "2.00; 32 minutes late",

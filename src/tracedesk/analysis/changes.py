@@ -31,6 +31,9 @@ model's refusals rising on two routes, one too weakly for a finding of its own, 
 Traffic (trace_count: a route's or tenant's trace count against the same hours of comparable days) is not
 a mean over samples: analysis.traffic scans it, its p-values join the same BH family.
 
+When: a step starts at its window's first sample; a finding whose series a ramp explains better (a
+penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
+
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
 lists them, strongest first). Rank: impact = min(|d|, D_CAP) x share, where d is the change in
 pooled standard deviations and share the cohort's fraction of the signal's samples inside the window
@@ -51,6 +54,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from . import ramps
 
 NS_PER_MIN = 60 * 10**9
 #: bucket widths (minutes) the feed may use; the smallest giving <= MAX_BUCKETS buckets over the range
@@ -103,6 +108,8 @@ class FeedSignal:
     #: span-level dimensions only this signal's own spans carry (the model that answered an LLM call,
     #: the tool a TOOL span called); other signals would read them as lists from every span of a trace
     own: tuple[str, ...] = ()
+    #: dimensions read (with the other signals of its rows: one pass) but not split by (see input tokens)
+    unsplit: tuple[str, ...] = ()
 
     @property
     def signs(self) -> tuple[float, ...]:
@@ -144,6 +151,10 @@ class Finding:
     aliases: list[dict[str, str]] = field(default_factory=list)  # cohorts that are the same traffic
     window_start_ns: int | None = None  # the range the feed scanned
     window_end_ns: int | None = None
+    #: "ramp" when a line from the baseline explains the series better than a step (analysis.ramps): then
+    #: start is where it has moved MIN_D baseline sd, and onset where it left the baseline
+    shape: str = "step"
+    onset_ns: int | None = None
 
     @property
     def n(self) -> dict[str, int]:
@@ -167,7 +178,7 @@ class Finding:
             "q": float(f"{self.q:.3g}"), "p": float(f"{self.p:.3g}"), "n": self.n, "share": _round(self.share),
             "impact": _round(self.impact), "title": self.title(), "traces_before": list(self.traces_before),
             "traces_after": list(self.traces_after), "aliases": [dict(a) for a in self.aliases],
-            "details": self.details,
+            "details": self.details, "shape": self.shape, "onset": _iso(self.onset_ns),
         }
 
 
@@ -722,6 +733,8 @@ class _Raw:
     q: float = 1.0
     test: int = 0  # index of its p among all tested
     sign: float = 1.0  # the direction scanned: +1 up, -1 down
+    #: the row's bucket sums (n, s, q) as scanned when it was accepted, for dating its shape (analysis.ramps)
+    series: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _parents(key: tuple[tuple[str, str], ...]) -> list[tuple[tuple[str, str], ...]]:
@@ -851,7 +864,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
                     if sc.p > alpha:
                         continue
                     raws.append(_Raw(sig, grid, sc, sc.n_in, sc.n_out, sc.n_in / total if total else 0.0, test=test,
-                                     sign=sign))
+                                     sign=sign, series=(n[sc.row].copy(), s[sc.row].copy(), q[sc.row].copy())))
                     # remove the change so the next round finds another one (and baselines exclude it)
                     n[sc.row, sc.a:sc.e] = 0
                     s[sc.row, sc.a:sc.e] = 0
@@ -1041,8 +1054,14 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
                 tp = t[_cohort_mask(frame, dict(grid.keys[parent_rows[0]]))]
                 before = tp[tp < first_in]
     start = int((first_in + before.max()) // 2) if before.size and before.max() >= lo - width else int(first_in)
-    if not sc.borrowed:
+    shape, onset = "step", None
+    if not sc.borrowed:  # (a new cohort has no past of its own to ramp from)
         start = max(start, lo)
+        dating = None if r.series is None else ramps.date(*r.series, sc.e, r.sign, min_d=MIN_D, min_n=MIN_N,
+                                                         binary=bool(np.array_equal(r.series[1], r.series[2])))
+        if dating is not None and dating.shape == "ramp":
+            shape, start = "ramp", int(t0 + dating.start * width)
+            onset = int(t0 + dating.best.onset * width)
     end: int | None = None
     if sc.e < nb:
         last_in = tc[(tc >= lo) & (tc < hi)].max()
@@ -1054,7 +1073,8 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     detail = {"signal": sig.name, "label": sig.label, "baseline": _round(base), "current": _round(cur),
               "effect": _round(effect), "d": _round(sc.d), "q": float(f"{r.q:.3g}"), "unit": sig.unit,
               "aggregation": sig.aggregation, "direction": direction, "start": _iso(start),
-              "end": _iso(end), "n": {"baseline": r.n_out, "current": r.n_in}}
+              "end": _iso(end), "n": {"baseline": r.n_out, "current": r.n_in}, "shape": shape,
+              "onset": _iso(onset)}
     share = r.share
     if traffic is not None and all(k in traffic.columns and traffic[k].notna().any() for k in cohort):
         tt = traffic["t"].to_numpy(np.int64)
@@ -1067,7 +1087,7 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     aliases = _new_values(frame, mask, inside, t < lo, dims, cohort)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
-                   aliases=aliases)
+                   aliases=aliases, shape=shape, onset_ns=onset)
 
 
 def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
@@ -1107,7 +1127,10 @@ def _merge_signals(findings: list[Finding]) -> list[Finding]:
             # baseline) is not one change in two pieces: kept apart
             if m.cohort == f.cohort and _overlaps(m, f) and not _opposed(m, f):
                 if f.signals[0] in m.signals:  # one change found in two pieces (a ramp): one window
-                    m.start_ns = min(m.start_ns, f.start_ns)
+                    # a piece dated as a ramp was fitted on the whole series (the other piece still in it);
+                    # a step piece found after it is the ramp's residue, dated by what the first left
+                    if (f.shape == m.shape and f.start_ns < m.start_ns) or (f.shape == "ramp" != m.shape):
+                        m.start_ns, m.shape, m.onset_ns = f.start_ns, f.shape, f.onset_ns
                     m.end_ns = None if m.end_ns is None or f.end_ns is None else max(m.end_ns, f.end_ns)
                 _absorb(m, f)
                 break
@@ -1152,12 +1175,17 @@ def _absorb(into: Finding, other: Finding) -> None:
 def _merge_nested(findings: list[Finding]) -> list[Finding]:
     """A change seen on a cohort and, over (most of) the same window, on a broader one (a signal whose
     samples cannot tell the cohort apart: a judge that only runs on one route, a check that only sees a
-    downstream span) is one incident: it is kept on the narrower cohort whose window matches best."""
+    downstream span) is one incident: it is kept on the narrower cohort whose window matches best.
+
+    Not when the broader change started before the narrower one (by more than a bucket, the resolution of
+    both starts): the narrower cohort did not show its change yet, so the broader one is another incident
+    (a context that grows on a route for hours before one model on that route starts refusing)."""
     findings = sorted(findings, key=lambda f: (-len(f.cohort), -f.z))
     out: list[Finding] = []
     for f in findings:
+        width = bucket_width_ns(f.window_start_ns or 0, f.window_end_ns or 0)
         candidates = [m for m in out if set(f.cohort.items()) < set(m.cohort.items())
-                      and _overlap_share(m, f) >= NESTED_OVERLAP]
+                      and _overlap_share(m, f) >= NESTED_OVERLAP and f.start_ns >= m.start_ns - width]
         if candidates:
             _absorb(max(candidates, key=lambda m: (_iou(m, f), m.z)), f)
         else:
@@ -1237,6 +1265,12 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
         FeedSignal("ttft", {"type": "ttft"}, "time to first token p95", "p95", "ms", "up", log=True,
                    own=("response_model",)),
         FeedSignal("cost_per_trace", {"type": "cost_per_trace"}, "cost per trace", "mean", "USD", "up"),
+        # per LLM call: a context that grows (more history, more documents) without more calls. Not split by
+        # the model a call asked for: a route's calls to different models carry different prompts (a router's
+        # short one, the agent's growing one), so the growth would be named on (model, route) and pull the
+        # route's trace signals (cost, calls per trace) onto that pair
+        FeedSignal("input_tokens", {"type": "input_tokens"}, "input tokens per LLM call", "mean", "tokens", "up",
+                   own=("response_model",), unsplit=("model", "response_model")),
         FeedSignal("error_rate", {"type": "error_rate"}, "traces with an error", "rate", "", "up"),
         FeedSignal("tool_error_rate", {"type": "error_rate", "span_kind": "TOOL"}, "tool error rate", "rate", "",
                    "up", own=("tool_name",)),
@@ -1256,7 +1290,7 @@ def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | 
     """Samples of one feed signal: columns t, v and one per dimension (mapped keys without 'dims.')."""
     from ..signals import SampleQuery, samples
 
-    group_by = tuple(d for d in dims if d not in OWN_DIMENSIONS or d in sig.own)
+    group_by = _group_by(sig, dims)
     since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
     # explode=False: membership lists stay lists (a trace of two models is one sample in two cohorts,
     # not two samples); build_grid reads them as membership
@@ -1273,10 +1307,11 @@ def _group_by(sig: FeedSignal, dims: Sequence[str]) -> tuple[str, ...]:
     return tuple(d for d in dims if d not in OWN_DIMENSIONS or d in sig.own)
 
 
-def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str]) -> pd.DataFrame:
+def _named(frame: pd.DataFrame, group_by: Sequence[str], dims: Sequence[str],
+           unsplit: Sequence[str] = ()) -> pd.DataFrame:
     frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
     for d in dims:
-        if d not in group_by:
+        if d not in group_by or d in unsplit:
             # no value on any row, as a categorical: coded at once (an object column of None is coded
             # one cell at a time, ~1M times per signal)
             frame[d] = pd.Categorical.from_codes(np.full(len(frame), -1, dtype=np.int8), pd.Index([], dtype=object))
@@ -1308,8 +1343,12 @@ def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_
     out = {}
     for sig in signals:
         frame = read.get(sig.name)
-        out[sig.name] = (load_samples(db, sig, dims, since_ns, until_ns) if frame is None
-                         else _named(frame, _group_by(sig, dims), dims))
+        if frame is None:
+            frame = load_samples(db, sig, dims, since_ns, until_ns)
+            frame = frame.assign(**{d: None for d in sig.unsplit if d in frame.columns})
+            out[sig.name] = frame
+        else:
+            out[sig.name] = _named(frame, _group_by(sig, dims), dims, sig.unsplit)
     return out
 
 

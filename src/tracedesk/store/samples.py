@@ -486,6 +486,7 @@ def llm_value(name: str) -> Reader:
 _TRACE_VALUES: dict[str, str] = {
     "duration_ms": "t.duration_ms",
     "cost_usd": "t.cost_usd",
+    "input_tokens": "t.input_tokens",
     "total_tokens": "t.total_tokens",
     "tool_calls": "t.tool_calls",
     "llm_calls": "t.llm_calls",
