@@ -10,8 +10,10 @@ generated once per size into --data (default /tmp/tracedesk-bench-data) and reus
 
 Each measurement is its own process, timed with wait4 (wall, user+system CPU, peak RSS):
   * tracedesk: `tracedesk ingest DIR --db FILE --quiet` (parse, validate, normalize, price, store, trace
-    summaries), nothing else. On two or more cores it parses in a worker process while the main process
-    writes; its CPU figure is both processes' (user + system, wait4 of the child and its worker).
+    summaries), nothing else (run through `tracedesk.cli.main`, which then prints its own and its parse
+    workers' CPU, so the writer / parser split is measured too). On two or more cores it parses in worker
+    processes (one per core beside the writer's, up to two) while the main process writes; its CPU figure is
+    all processes' (user + system, wait4 of the child and its workers).
   * bare: the strongest pipeline this machine allows without tracedesk's semantics: gunzip, orjson
     decode of the whole document with the garbage collector off, each span flattened straight to a tuple
     of the SAME columns (values pulled from the attributes, attributes/resource/events as JSON text),
@@ -168,6 +170,28 @@ def _measure(cmd: list[str]) -> dict:
             "sys_s": after.ru_stime - before.ru_stime, "stdout": proc.stdout, "stderr": proc.stderr}
 
 
+#: `tracedesk ingest` exactly as the CLI runs it, then the CPU of the writing process (RUSAGE_SELF) and of
+#: its parse workers (RUSAGE_CHILDREN) on stderr: where the CPU goes, not just how much
+_TRACEDESK_RUN = """
+import resource, sys
+from tracedesk.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"CPUSPLIT {me.ru_utime + me.ru_stime} {kids.ru_utime + kids.ru_stime}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _cpu_split(stderr: str) -> tuple[float, float] | None:
+    for line in stderr.splitlines()[::-1]:
+        if line.startswith("CPUSPLIT "):
+            _, writer, workers = line.split()
+            return float(writer), float(workers)
+    return None
+
+
 def _peak_rss_wrapper() -> list[str]:
     """Run the child under /usr/bin/time for its own peak RSS (RUSAGE_CHILDREN keeps the maximum so far)."""
     return ["/usr/bin/time", "-f", "PEAKRSS %M"] if os.path.exists("/usr/bin/time") else []
@@ -206,7 +230,7 @@ def run_size(n_spans: int, data_root: Path, work: Path) -> dict:
         if which == "bare":
             cmd = _peak_rss_wrapper() + py + [__file__, "--child-bare", db, *files]
         else:
-            cmd = _peak_rss_wrapper() + py + ["-m", "tracedesk", "ingest", *files, "--db", db, "--quiet", "--json"]
+            cmd = _peak_rss_wrapper() + py + ["-c", _TRACEDESK_RUN, "ingest", *files, "--db", db, "--quiet", "--json"]
         os.environ["PYTHONPATH"] = env_src + os.pathsep + os.environ.get("PYTHONPATH", "")
         m = _measure(cmd)
         if which == "bare":
@@ -218,11 +242,18 @@ def run_size(n_spans: int, data_root: Path, work: Path) -> dict:
              "user_s": round(m["user_s"], 2), "sys_s": round(m["sys_s"], 2),
              "spans_per_s": round(spans / m["wall_s"]), "spans_per_cpu_s": round(spans / m["cpu_s"]),
              "peak_rss_mb": _peak_mb(m["stderr"]), "db_bytes": _db_bytes(db)}
+        split = _cpu_split(m["stderr"])
+        if split is not None:  # the writing process and its parse workers, each per span
+            r["writer_us_per_span"] = round(split[0] / max(spans, 1) * 1e6, 1)
+            r["workers_us_per_span"] = round(split[1] / max(spans, 1) * 1e6, 1)
         r["bytes_per_span"] = round(r["db_bytes"] / max(spans, 1))
         out[which] = r
         print(f"  {n_spans:>10,} {which:>9}: {spans:,} spans, {r['wall_s']:.1f}s wall = {r['spans_per_s']:,} spans/s, "
               f"{r['spans_per_cpu_s']:,} spans/CPU-s (user {r['user_s']:.1f}s sys {r['sys_s']:.1f}s), "
               f"{r['bytes_per_span']:,} B/span, peak RSS {r['peak_rss_mb'] or 0:,.0f} MB", flush=True)
+        if "writer_us_per_span" in r:
+            print(f"  {n_spans:>10,} {which:>9}: CPU per span {r['writer_us_per_span']} us in the writing process, "
+                  f"{r['workers_us_per_span']} us in its parse workers", flush=True)
     out["load_after"] = os.getloadavg()[0]
     out["input_bytes_per_span"] = round(input_bytes / out["tracedesk"]["spans"]) if input_bytes else None
     out["cpu_ratio"] = round(out["bare"]["cpu_s"] / out["tracedesk"]["cpu_s"] * out["tracedesk"]["spans"]
@@ -274,14 +305,15 @@ def _markdown(result: dict) -> str:
         f"(`uptime` load {result['machine']['uptime']}), `python benchmarks/ingest.py`:",
         "",
         "| spans | tracedesk spans/s (wall) | tracedesk spans/CPU-s | bare spans/CPU-s | tracedesk/bare (CPU) "
-        "| B/span on disk (input) | peak RSS MB | load | measured |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CPU us/span: writer + parse workers | B/span on disk (input) | peak RSS MB | load | measured |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in result["runs"]:
         t, b = r["tracedesk"], r["bare"]
+        split = (f"{t['writer_us_per_span']} + {t['workers_us_per_span']}" if "writer_us_per_span" in t else "?")
         lines.append(
             f"| {t['spans']:,} | {t['spans_per_s']:,} | {t['spans_per_cpu_s']:,} | {b['spans_per_cpu_s']:,} | "
-            f"{r['cpu_ratio']:.2f}x | {t['bytes_per_span']:,} ({r['input_bytes_per_span'] or '?'}) | "
+            f"{r['cpu_ratio']:.2f}x | {split} | {t['bytes_per_span']:,} ({r['input_bytes_per_span'] or '?'}) | "
             f"{t['peak_rss_mb'] or 0:,.0f} | {r['load_before']:.1f}-{r['load_after']:.1f} | {r.get('date', result['date'])} |")
     lines += ["", "bare = gunzip + orjson (GC off) + flatten to tuples + executemany into the same schema "
               "(same columns and indexes, without the changes feed's triggers); tracedesk = `tracedesk ingest` "

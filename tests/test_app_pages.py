@@ -216,7 +216,7 @@ def test_pages_on_the_sample(page, sample_db_path, monkeypatch):
         assert at.info[0].value.startswith("You are looking at **sample data**") if page == "app.py" else True
     if page == "src/tracedesk/app/pages/overview.py":
         worst = at.dataframe[0].value
-        assert worst.shape == (6, 4)
+        assert worst.shape == (6, 5)  # cohort, same traffic as, traces, worse on, cohort vs global
         assert worst.reset_index(drop=True).equals(ui.worst_display(ws.worst_cohorts(top=6)))
         assert metrics(at)["Trace coverage"] == ui.fmt_pct(ws.health()["trace_coverage"])
     if page == "src/tracedesk/app/pages/traces.py":

@@ -51,3 +51,37 @@ def test_the_landing_page_lists_the_feed(app_url, app_db, browser):
     ws = tracedesk.open(str(app_db))
     text = load(browser, app_url + "/", "What changed", "changes_home")
     assert ws.changes()[0].title().split(" since ")[0] in text
+
+
+def _shaded_rows(png: bytes) -> int:
+    """How many pixel rows of a chart screenshot hold the finding's shaded window (the cohort colour at 12%
+    opacity over white): the rect spans the whole plot area, so this is the height the lines can use."""
+    import io
+
+    from PIL import Image
+
+    from tracedesk.charts.changes import COHORT_COLOUR
+
+    r, g, b = (int(COHORT_COLOUR[i:i + 2], 16) for i in (1, 3, 5))
+    want = tuple(round(255 - 0.12 * (255 - c)) for c in (r, g, b))
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    px = img.load()
+    return sum(1 for y in range(img.height)
+               if any(all(abs(px[x, y][i] - want[i]) <= 6 for i in range(3)) for x in range(0, img.width, 3)))
+
+
+def test_a_findings_sparkline_has_room_to_draw_its_lines(app_url, browser):
+    """At height 90 Streamlit's fit-to-container layout left the plot 0-20 px tall under its legend and
+    axes: every point sat on one line. The plot must be tall enough to read a change off it."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    try:
+        page.goto(app_url + "/", wait_until="domcontentloaded", timeout=60_000)
+        main = page.locator('[data-testid="stMain"]')
+        main.get_by_text("What changed").first.wait_for(timeout=60_000)
+        settle(page)
+        chart = main.locator('[data-testid="stExpander"]').first.locator('[data-testid="stVegaLiteChart"]').first
+        chart.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # Vega draws after the element exists
+        assert _shaded_rows(chart.screenshot()) >= 80
+    finally:
+        page.close()

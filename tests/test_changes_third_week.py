@@ -31,7 +31,7 @@ def _feed_name(sig: dict[str, Any]) -> str | None:
         return "tool_error_rate" if reg.get("span_kind") == "TOOL" else "error_rate"
     return {"refusal_rate_answer": "refusal_rate", "pii_rate": "pii_rate", "cost_per_trace": "cost_per_trace",
             "thumbs_down_rate": "thumbs_down_rate", "tool_calls_per_trace": "tool_calls_per_trace",
-            "llm_calls_per_trace": "llm_calls_per_trace"}.get(kind)
+            "llm_calls_per_trace": "llm_calls_per_trace", "trace_count": "trace_count"}.get(kind)
 
 
 def _cohorts(incident: dict[str, Any]) -> list[dict[str, str]]:
@@ -68,20 +68,12 @@ def _incident(incidents, incident_id):
 
 
 #: Known misses, each with what was measured (PYTHONPATH=src tracedesk changes --db <third week> --json).
-IN_TOP_MISSES = {
-    "W3-02": "the context-bloat ramp (support-desk input tokens 1.0x -> 2.6x over 30 h; cost per trace 0.0085 -> "
-             "0.0139 over the window) is no finding on its route: the feed scans no token signal, and its cost rise "
-             "(06:01-21:11 Thu) is merged into the W3-03 finding on response_model=gpt-4o-2024-11-20 x that route, "
-             "a cohort that only coincides with the ramp's plateau",
-    "W3-03": "the refusal rise is found only on response_model=gpt-4o-2024-11-20 x route=/v1/tickets/{ticket_id}/reply "
-             "(since 02:17:11; its gpt-4o answers 21/275 = 7.6% vs 3/651 outside) and the model-level cohort is dropped "
-             "for that child, although trip_planner rose too (9/289 = 3.1% vs 7/668 = 1.0% without W3-N5's user): "
-             "model=gpt-4o as a whole is 30/564 = 5.3% vs 0.8%, and the feed names one of its two routes",
-    "W3-06": "the feed has no traffic signal (docs/changes.md: no trace count among its signals): bluefin-logistics "
-             "sent 0 traces for 1 h 45 min where ~31 were expected, and nothing is reported",
-}
+IN_TOP_MISSES: dict[str, str] = {}
 START_MISSES = {
     **IN_TOP_MISSES,
+    "W3-02": "the context-bloat ramp is found on its route (cost_per_trace, since 18:48:52 Wed) but dated by a step "
+             "fit 110 min before detectable_from (20:38:49): the feed scans no token signal, and a linear ramp has "
+             "no step (as W2-01)",
     "W3-04": "found on route=shipment_ops, but dated 13:56:59, the second looping trace: the first is 13:25:00 "
              "(detectable_from), one trace with 5 tool calls where the route's traces outside the incident average "
              "2.00; 32 minutes late",

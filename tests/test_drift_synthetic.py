@@ -155,7 +155,7 @@ def test_windows_defaults_explicit_and_errors(db_path):
         drift_report(db, since="2d", reference_since="3d", reference_until="1d")
     with pytest.raises(DriftError, match="is not a time"):
         drift_report(db, since="yesterday")
-    with pytest.raises(DriftError, match="Unknown dimension 'colour'; choose one of: route, tenant"):
+    with pytest.raises(DriftError, match="Unknown dimension 'colour'; valid choices: route, tenant"):
         drift_report(db, dimension="colour")
     with pytest.raises(DriftError, match="Unknown drift family vibes; choose from input, output"):
         drift_report(db, families=["vibes"])

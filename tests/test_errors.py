@@ -97,3 +97,24 @@ def test_the_app_boundary_shows_messages_and_stops_only_when_asked():
     assert errors[1].startswith("`$.name`: must match ^")
     texts = [m.value for m in at.markdown]
     assert "after the boundaries" in texts and "not reached" not in texts and "never shown" not in texts
+
+
+def test_choices_hint_names_the_closest_valid_name_first():
+    from tracedesk.errors import choices_hint
+
+    assert choices_hint("groundednes", ["answer_relevancy", "groundedness", "pii_rate"]) == (
+        "did you mean 'groundedness'? valid choices: answer_relevancy, groundedness, pii_rate")
+    assert choices_hint("colour", ["route", "tenant"]) == "valid choices: route, tenant"
+    assert choices_hint("x", [f"n{i}" for i in range(5)], limit=2) == "valid choices: n0, n1, ... (3 more)"
+
+
+def test_explain_unknown_signal_suggests_the_one_meant(tmp_path, capsys):
+    from tracedesk.cli import main
+    from tracedesk.store import connect
+
+    db = tmp_path / "t.db"
+    connect(str(db)).close()
+    code = main(["explain", "--db", str(db), "--signal", "trace_latncy", "--since", "2026-11-18", "--until",
+                 "2026-11-19"])
+    assert code == 2
+    assert "unknown signal 'trace_latncy'; did you mean 'trace_latency'? valid choices: " in capsys.readouterr().err

@@ -49,12 +49,12 @@ def _summary(report):
             sorted((r.where, r.reason) for r in report.rejected), sorted((w.where, w.reason) for w in report.warnings))
 
 
-@pytest.mark.parametrize("redact", [False, True])
-def test_a_parse_worker_stores_what_the_serial_ingest_stores(tmp_path, redact):
+@pytest.mark.parametrize("redact,workers", [(False, 1), (True, 1), (False, 2), (True, 3)])
+def test_parse_workers_store_what_the_serial_ingest_stores(tmp_path, redact, workers):
     files = _inputs(tmp_path)
     serial = ingest_paths(str(tmp_path / "serial.db"), files, batch_size=40, workers=0, redact=redact)
     seen: list[tuple[int, int]] = []
-    worker = ingest_paths(str(tmp_path / "worker.db"), files, batch_size=40, workers=1, redact=redact,
+    worker = ingest_paths(str(tmp_path / "worker.db"), files, batch_size=40, workers=workers, redact=redact,
                           progress=lambda done, total: seen.append((done, total)))
     assert serial.spans_inserted > 300
     assert _summary(worker) == _summary(serial)
@@ -67,8 +67,10 @@ def test_a_parse_worker_stores_what_the_serial_ingest_stores(tmp_path, redact):
     # progress: in order, ending at the total input size
     assert seen and seen == sorted(seen) and seen[-1][0] == seen[-1][1] == worker.bytes_read
     # re-ingest through the worker: nothing stored twice
-    again = ingest_paths(str(tmp_path / "worker.db"), files, batch_size=40, workers=1, redact=redact)
+    again = ingest_paths(str(tmp_path / "worker.db"), files, batch_size=40, workers=workers, redact=redact)
     assert (again.spans_inserted, again.spans_replaced, again.spans_unchanged) == (0, 0, serial.spans_inserted)
+    # the report says the same in the same order (rejections of each file where that file was read)
+    assert [(r.where, r.reason) for r in worker.rejected] == [(r.where, r.reason) for r in serial.rejected]
 
 
 def test_a_dead_parse_worker_stops_the_ingest_with_whole_batches_stored(tmp_path, monkeypatch):
@@ -111,3 +113,34 @@ def test_automatic_mode_parses_in_a_worker_only_where_forking_is_safe(tmp_path, 
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(parallel, "_can_fork", lambda: False)
     assert not parallel.use_worker([tmp_path], big, None) and parallel.use_worker([tmp_path], big, 1)
+
+
+def test_parse_workers_are_one_per_core_beside_the_writer_up_to_two_never_more_than_the_files(tmp_path,
+                                                                                              monkeypatch):
+    files = [tmp_path / f"{i}.json" for i in range(5)]
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+    assert parallel.worker_count(files, None) == parallel.MAX_AUTO_WORKERS == 2
+    assert parallel.worker_count(files[:1], None) == 1  # one file is read by one worker
+    assert parallel.worker_count(files, 4) == 4 and parallel.worker_count(files, 9) == 5
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    assert parallel.worker_count(files, None) == 1 and parallel.worker_count(files, 2) == 2
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
+    assert parallel.worker_count(files, None) == 1 and parallel.worker_count(files, 3) == 3
+
+
+def test_a_row_made_by_a_parse_worker_gives_back_its_span(tmp_path):
+    """What the writer relies on when another worker's file stored log messages first: the Span rebuilt
+    from a row makes the same row (same bytes, same hash), integers past 64 bits and empty columns too."""
+    from tracedesk.models import Span
+    from tracedesk.store import span_from_row, span_row
+
+    spans = [Span(trace_id="ab" * 16, span_id="cd" * 8, name="chat", kind="LLM", start_ns=T0, end_ns=T0 + 7,
+                  attributes={"big": 2**70, "f": 0.1, "nested": {"k": [1, "é", None]}}, resource={},
+                  events=[], input_messages=[{"role": "user", "content": "hi"}], dims={"team": "a"},
+                  documents=[{"id": "d1", "score": 0.5}], source="f.json#resourceSpans[0]"),
+             Span(trace_id="ab" * 16, span_id="ef" * 8)]
+    for span in spans:
+        row = span_row(span)
+        again = span_from_row(row)
+        assert span_row(again) == row
+        assert again.attributes == span.attributes and again.retrieved_doc_ids == span.retrieved_doc_ids

@@ -278,3 +278,18 @@ def test_refusals_are_worded_many_ways_and_apologies_are_not_refusals(db: sqlite
     assert len({o for o in outs if is_refusal(o)}) >= 10
     benign = [o for o in outs if any(o.startswith(b) for b in w3.BENIGN_OPENERS)]
     assert len(benign) > 40 and not any(map(is_refusal, benign))
+
+
+def test_worst_cohorts_list_the_same_traffic_once(third_week_db: IngestedThirdWeek):
+    """On the third week every shipment_ops trace is the only traffic of o4-mini, freight-ops-7 and
+    shipment_agent: the Overview's "furthest from the global figure" listed those 715 traces four times.
+    Now one row, named by the first browse dimension, the others as its same traffic."""
+    import tracedesk
+
+    worst = tracedesk.open(str(third_week_db.db)).worst_cohorts(top=6)
+    rows = [(r["dimension"], r["cohort"], r["traces"], r["same_traffic"]) for r in worst.to_dict("records")]
+    assert rows[0] == ("route", "shipment_ops", 715,
+                       ["model=o4-mini", "prompt_version=freight-ops-7", "agent_name=shipment_agent"])
+    assert ("route", "trip_planner", 961, ["agent_name=Booking Agent", "agent_name=Triage Agent"]) in rows
+    shown = [f"{d}={c}" for d, c, _n, same in rows] + [s for *_x, same in rows for s in same]
+    assert len(shown) == len(set(shown))

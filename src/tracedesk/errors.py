@@ -13,6 +13,11 @@ This module imports nothing, so any module (and `tracedesk --help`) can use it f
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 
 class TracedeskError(Exception):
     """A user-facing error: its message says what was wrong and how to fix it."""
@@ -50,3 +55,17 @@ def describe(exc: BaseException) -> str:
     """The one-line text shown for a user-facing error (its message, or its class name if it has none)."""
     text = str(exc).strip()
     return text or type(exc).__name__
+
+
+def choices_hint(value: object, valid: Iterable[str], *, limit: int = 40) -> str:
+    """'did you mean 'groundedness'? valid choices: a, b, c' for an unknown name a user typed.
+
+    The closest valid name comes first because a typo is the usual cause; the list follows so the message
+    still helps when nothing is close. Long lists are cut at `limit` names with a count of the rest."""
+    import difflib  # only when an error is being worded: keeps this module free to import
+
+    names = [str(v) for v in valid]
+    close = difflib.get_close_matches(str(value), names, n=1) if isinstance(value, str) else []
+    listed = ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"{guess}valid choices: {listed}"

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .errors import InputError
+from .errors import InputError, choices_hint
 
 FORMATS = ("csv", "parquet")
 
@@ -44,7 +44,7 @@ def format_for(path: str, given: str | None) -> str:
     if fmt == "pq":
         fmt = "parquet"
     if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        raise ExportError(f"unknown export format {fmt!r}; {choices_hint(fmt, FORMATS)}")
     return fmt
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from .errors import choices_hint
 from .alerts.definition import SPAN_KINDS, SignalParam, SignalSpec, register_signal_spec
 from .store import samples as _samples
 from .store.samples import SampleQuery, query_samples
@@ -125,7 +126,7 @@ def get(name: str) -> Signal:
     load_providers()
     signal = SIGNALS.get(name)
     if signal is None:
-        raise KeyError(f"unknown signal {name!r}; known: {', '.join(sorted(SIGNALS))}")
+        raise KeyError(f"unknown signal {name!r}; {choices_hint(name, sorted(SIGNALS))}")
     return signal
 
 

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from ..errors import TracedeskError
+from ..errors import TracedeskError, choices_hint
 
 
 class WebhookError(TracedeskError, RuntimeError):
@@ -115,4 +115,4 @@ def format_payload(event: dict[str, Any], fmt: str, routing_key: str | None = No
             raise ValueError("the pagerduty format needs a routing key: --routing-key KEY or "
                              "$TRACEDESK_PAGERDUTY_ROUTING_KEY (the integration key of an Events API v2 service)")
         return pagerduty_payload(event, routing_key)
-    raise ValueError(f"unknown webhook format {fmt!r}; valid choices: {', '.join(WEBHOOK_FORMATS)}")
+    raise ValueError(f"unknown webhook format {fmt!r}; {choices_hint(fmt, WEBHOOK_FORMATS)}")

@@ -23,7 +23,13 @@ Which cohort: a change seen in a cohort C is kept only if it is specific to C wi
 (C minus one dimension): the rest of P over the same window must have data and must not show the
 change itself; and C is dropped when a child (C plus one dimension value) passes that test, i.e. the
 change is concentrated there. So a route-wide regression is reported on the route (not on every
-route x model pair), and a regression of one tenant on one prompt version is reported on the pair.
+route x model pair), and a regression of one tenant on one prompt version is reported on the pair. But
+the parent is kept (and the child dropped) when the parent without that child still shows the change over
+the parent's window, against the parent's baseline, and no other child holds a change of its own (a new
+model's refusals rising on two routes, one too weakly for a finding of its own, are the model's).
+
+Traffic (trace_count: a route's or tenant's trace count against the same hours of comparable days) is not
+a mean over samples: analysis.traffic scans it, its p-values join the same BH family.
 
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
 lists them, strongest first). Rank: impact = min(|d|, D_CAP) x share, where d is the change in
@@ -729,11 +735,19 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
     simpler name) and must not move by SIBLING_Z / SIBLING_D_SHARE of the cohort's own change, measured
     against the same kind of baseline the cohort had: its own outside, or, when the cohort was new, the
     baselines it borrowed (the other tenants on a new model are new too)."""
-    a, e, child = sc.a, sc.e, sc.row
-    rest = [x[parent] - x[child] for x in (grid.n, grid.s, grid.q)]
+    moves = _rest_moves(grid, sc, parent, sc.row, sign)
+    return moves is not None and not moves
+
+
+def _rest_moves(grid: _Grid, sc: _Scan, whole: int, part: int, sign: float) -> bool | None:
+    """Whether row `whole` without row `part` moves over sc's window by SIBLING_Z / SIBLING_D_SHARE of sc's
+    change, against sc's kind of baseline (the rest's own outside, or the baselines sc's row borrowed when
+    it was new); None when the rest has under MIN_N samples in the window."""
+    a, e, row = sc.a, sc.e, sc.row
+    rest = [x[whole] - x[part] for x in (grid.n, grid.s, grid.q)]
     inside = [float(x[a:e].sum()) for x in rest]
     if inside[0] < MIN_N:
-        return False
+        return None
     # the rest's baseline is its traffic BEFORE the window when there is enough of it: after the
     # window it may still be changing (a ramp that outlasts the cohort's window)
     before = [float(x[:a].sum()) for x in rest]
@@ -742,8 +756,8 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
     if not sc.borrowed and own_out[0] >= MIN_BASELINE_N:
         bases.append(own_out)
     else:
-        fa, fe = grid.first[child], grid.last[child]
-        for p in grid.parents[child]:
+        fa, fe = grid.first[row], grid.last[row]
+        for p in grid.parents[row]:
             if p >= 0:
                 bases.append([float(x[p].sum() - x[p, fa:fe].sum()) for x in (grid.n, grid.s, grid.q)])
     for base in bases:
@@ -752,8 +766,8 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
         z, d = _stats(np.array(inside[0]), np.array(inside[1]), np.array(inside[2]), np.array(base[0]),
                       np.array(base[1]), np.array(base[2]), sign)
         if float(z) >= SIBLING_Z and float(d) >= SIBLING_D_SHARE * sc.d:
-            return False
-    return True
+            return True
+    return False
 
 
 def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims: Sequence[str],
@@ -781,6 +795,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     nb = max(1, int(-(-(until_ns - t0) // width)))
     raws: list[_Raw] = []
     pvals: list[float] = []
+    traffic: list[tuple[FeedSignal, Any, int]] = []  # (signal, analysis.traffic.TrafficScan, index of its first p)
     used: dict[str, pd.DataFrame] = {}
     for sig in signals:
         frame = frames.get(sig.name)
@@ -788,6 +803,11 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
             continue
         frame = frame[(frame["t"] >= since_ns) & (frame["t"] < until_ns) & np.isfinite(frame["v"])]
         if len(frame) < MIN_N + MIN_BASELINE_N:
+            continue
+        if sig.aggregation == "count":  # traffic: counts against comparable days (analysis.traffic), not a mean
+            scanned_traffic = _traffic_scan(frame, dims, t0, width, nb, pairs)
+            traffic.append((sig, scanned_traffic, len(pvals)))
+            pvals += [x.p for x in scanned_traffic.drops]
             continue
         present = [d for d in dims if d in frame.columns]
         y = frame["v"].to_numpy(np.float64)
@@ -839,15 +859,18 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
                     removed = True
                     keep.append(sc.row)
                 rows = np.array(keep, dtype=np.int64)
-    if not raws:
+    if not raws and not any(ts.drops for _s, ts, _i in traffic):
         return []
     qs = benjamini_hochberg(pvals)
     for r in raws:
         r.q = qs[r.test]
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
-    traffic = _traffic_frame(frames, signals)
-    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic, dims) for r in raws]
+    traffic_frame = _traffic_frame(frames, signals)
+    findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic_frame, dims) for r in raws]
+    for sig, ts, first in traffic:
+        significant = [(x, qs[first + i]) for i, x in enumerate(ts.drops) if qs[first + i] <= alpha]
+        findings += ts.findings(significant, sig.name, sig.label, D_CAP)
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     findings = _merge_aliases(findings, dims)
@@ -858,6 +881,13 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
     return findings
+
+
+def _traffic_scan(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, nb: int, pairs: bool) -> Any:
+    """analysis.traffic's scan of the trace_count frame, with this module's constants (one meaning each)."""
+    from .traffic import Limits, TrafficScan
+
+    return TrafficScan.run(frame, dims, t0, width, nb, Limits(), pairs)
 
 
 def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:
@@ -878,18 +908,35 @@ def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
             ok = all(_specific(grid, r.scan, grid.index[p], sign) for p in _parents(key) if p in grid.index)
             if ok:
                 specific.append(r)
+        # a parent whose change is not its one child's alone (the parent without that child, over the parent's
+        # window and against the parent's baseline, still moves: a new model's refusals on two routes, one
+        # of them too weak to be a finding of its own) is named at the parent: the child is part of it. Not
+        # when another child (other traffic) holds a change of its own too: the rest's move may be that
+        # child's (two incidents at once on two routes are two findings, not one on all traffic)
+        def one_child(c: _Raw, r: _Raw) -> bool:
+            others = [o for o in specific if o is not c and _child_of(grid, o, r)
+                      and not np.array_equal(grid.n[o.scan.row], grid.n[c.scan.row])]
+            return not others and bool(_rest_moves(grid, r.scan, r.scan.row, c.scan.row, sign))
+
+        within = {id(c): [r for r in specific if _child_of(grid, c, r) and one_child(c, r)] for c in specific}
         for r in specific:
-            kvs = set(grid.keys[r.scan.row])
+            if within[id(r)]:
+                continue
             # dropped when, within this cohort, the change sits in one child (that child may itself
             # be reported under its other parent: a tenant spike that is one route's spike is the route's)
             concentrated_in_child = any(
-                len(c_key := set(grid.keys[c.scan.row])) == len(kvs) + 1 and kvs < c_key
-                and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
-                and _specific(grid, c.scan, r.scan.row, sign)
+                _child_of(grid, c, r) and _specific(grid, c.scan, r.scan.row, sign)
+                and r not in within.get(id(c), [])
                 for c in group if c is not r)
             if not concentrated_in_child:
                 kept.append(r)
     return kept
+
+
+def _child_of(grid: _Grid, c: _Raw, r: _Raw) -> bool:
+    """c's cohort is r's plus one dimension value, over an overlapping window."""
+    kvs, c_key = set(grid.keys[r.scan.row]), set(grid.keys[c.scan.row])
+    return len(c_key) == len(kvs) + 1 and kvs < c_key and _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e)
 
 
 def _aggregate(values: np.ndarray, aggregation: str) -> float:
@@ -1198,6 +1245,8 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
                    "calls", "either"),
         FeedSignal("llm_calls_per_trace", {"type": "llm_calls_per_trace"}, "LLM calls per trace", "mean",
                    "calls", "either"),
+        # traffic: a cohort's trace count against the same hours of comparable days (analysis.traffic)
+        FeedSignal("trace_count", {"type": "trace_count"}, "traces", "count", "traces", "down"),
     ]
     return out
 
@@ -1327,8 +1376,12 @@ def _bucketed(frame: pd.DataFrame, width: int, aggregation: str) -> pd.DataFrame
         return pd.DataFrame(columns=["bucket", "value", "n"])
     b = frame["t"] - frame["t"] % width
     g = frame.groupby(b)["v"]
-    value = g.quantile(int(aggregation[1:]) / 100) if aggregation.startswith("p") else g.mean()
-    out = pd.DataFrame({"value": value, "n": g.size()}).reset_index(names="ts")
+    value = (g.quantile(int(aggregation[1:]) / 100) if aggregation.startswith("p")
+             else g.size().astype(float) if aggregation == "count" else g.mean())
+    out = pd.DataFrame({"value": value, "n": g.size()})
+    if aggregation == "count":  # a bucket without traces counts 0 (a stop is the gap)
+        out = out.reindex(range(int(out.index.min()), int(out.index.max()) + 1, width), fill_value=0)
+    out = out.reset_index(names="ts")
     out["bucket"] = pd.to_datetime(out["ts"], unit="ns", utc=True)
     return out[["bucket", "value", "n"]]
 

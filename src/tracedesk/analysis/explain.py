@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, choices_hint
 from ..timeutil import format_time
 
 #: segments explaining at least this share of the change (by absolute value) are drilled into
@@ -188,6 +188,9 @@ def explain_frames(signal: str, aggregation: str, base: pd.DataFrame, cur: pd.Da
     if aggregation.startswith("p"):
         res.notes.append(f"{signal} is shown as its {aggregation} elsewhere; a percentile has no additive "
                          "decomposition, so this explains the change of its mean")
+    if aggregation == "count":  # trace_count: every sample is 1, its mean never moves
+        res.notes.append(f"{signal} counts traces (each sample is 1): there is no mean to attribute; the "
+                         "feed's traffic finding names the cohort whose share fell (see the segments' shares)")
     for d in dims:
         res.by_dimension[d] = decompose(base, cur, [d])
     total = res.total
@@ -221,7 +224,7 @@ def explain_signal(db: Any, signal: str, since_ns: int, until_ns: int, *, baseli
 
     catalogue = {s.name: s for s in feed_signals(q.evaluator_names(db))}
     if signal not in catalogue:
-        raise ExplainError(f"unknown signal {signal!r}; choose one of: {', '.join(sorted(catalogue))}")
+        raise ExplainError(f"unknown signal {signal!r}; {choices_hint(signal, sorted(catalogue))}")
     if until_ns <= since_ns:
         raise ExplainError("the current window is empty: --until must be after --since")
     b_until = since_ns if baseline_until is None else baseline_until

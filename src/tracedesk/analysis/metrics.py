@@ -521,19 +521,45 @@ def worst_cohorts(
     top: int = 5,
     min_traces: int = 5,
 ) -> pd.DataFrame:
-    """The cohorts (over several dimensions) that sit furthest on the WORSE side of the global figure."""
+    """The cohorts (over several dimensions) that sit furthest on the WORSE side of the global figure.
+
+    Cohorts that are the same traffic (a route served by one prompt version, one model and one agent) have
+    the same row in every matrix: they are one row here, named by the first of `dimensions`, the others in
+    `same_traffic` ("dim=value"), so the top `top` are distinct cohorts rather than one listed four times."""
     parts = []
     for dim, matrix in matrices(db, dimensions, filters).items():
         ranked = rank_cohorts(matrix, min_traces=min_traces, side="worse")
         ranked = ranked[ranked["cohort"] != MISSING]
         if not ranked.empty:
-            parts.append(ranked.assign(dimension=dim))
-    cols = ["dimension", "cohort", "traces", "worst_metric", "cohort_value", "global_value", "distance"]
+            rows = matrix.loc[ranked["cohort"]]
+            # every figure of the cohort's matrix row, rounded: equal rows are the same traces
+            keys = [tuple(_same_figure(v) for v in row) for row in rows.itertuples(index=False)]
+            parts.append(ranked.assign(dimension=dim, _key=keys))
+    cols = ["dimension", "cohort", "traces", "worst_metric", "cohort_value", "global_value", "distance",
+            "same_traffic"]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["distance", "dimension", "cohort"], ascending=[False, True, True],
-                           kind="stable").head(top)[cols].reset_index(drop=True)
+    order = {d: i for i, d in enumerate(dimensions)}
+    out["_dim_order"] = out["dimension"].map(order)
+    out = out.sort_values(["distance", "_dim_order", "cohort"], ascending=[False, True, True], kind="stable")
+    heads: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in out.to_dict("records"):
+        head = heads.get(row["_key"])
+        if head is None:
+            heads[row["_key"]] = {**row, "same_traffic": []}
+        else:
+            head["same_traffic"].append(f"{row['dimension']}={row['cohort']}")
+    folded = pd.DataFrame(list(heads.values()))
+    return folded.head(top)[cols].reset_index(drop=True)
+
+
+def _same_figure(v: Any) -> Any:
+    """A matrix figure rounded to 9 significant digits (sums in another order differ in the last bits);
+    NaN as None so that two missing figures compare equal."""
+    if isinstance(v, (float, np.floating)):
+        return None if math.isnan(v) else float(f"{float(v):.9g}")
+    return v
 
 
 def compare_windows(

@@ -32,9 +32,10 @@ ui.kpi_row(ws.kpis(filters))
 
 st.subheader("Over time")
 ts = ws.timeseries(filters)
-cols = st.columns(4)
-for col, metric in zip(cols, ("traces", "error_rate", "latency_p95_ms", "cost_per_trace")):
-    col.altair_chart(charts.timeseries_chart(ts, metric, height=150), width="stretch")
+# two per row: four in a row left each plot a few pixels tall once titles and axes took their share
+for pair in (("traces", "error_rate"), ("latency_p95_ms", "cost_per_trace")):
+    for col, metric in zip(st.columns(2), pair):
+        col.altair_chart(charts.timeseries_chart(ts, metric), width="stretch")
 quality = ws.signals_over_time(filters)
 if len(quality):
     st.caption("Mean score per evaluator, refusal rate, tool calls per trace and cost per trace.")

@@ -614,6 +614,7 @@ def worst_display(worst: "pd.DataFrame") -> "pd.DataFrame":
 
     return pd.DataFrame({
         "cohort": [f"{d} = {c}" for d, c in zip(worst["dimension"], worst["cohort"])],
+        "same traffic as": [", ".join(same) for same in worst["same_traffic"]],
         "traces": worst["traces"].astype(int),
         "worse on": [LABELS.get(m, m) for m in worst["worst_metric"]],
         "cohort vs global": [f"{fmt_metric(m, a)} vs {fmt_metric(m, b)}"

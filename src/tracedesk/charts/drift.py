@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import altair as alt
 
-from .timeaxis import utc_tooltip, utc_x
+from .timeaxis import STRETCHED_HEIGHT, utc_tooltip, utc_x
 import pandas as pd
 
 from ..drift.result import DriftReport, DriftResult
 
 
-def series_chart(report: DriftReport, result: DriftResult, *, height: int = 180) -> alt.Chart:
+def series_chart(report: DriftReport, result: DriftResult, *, height: int = STRETCHED_HEIGHT) -> alt.Chart:
     """The signal per time bucket (dots, coloured by window), its rolling mean (line), and the change
     point as a dashed rule when one was found."""
     frame = report.series_frame(result)

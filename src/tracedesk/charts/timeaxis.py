@@ -6,6 +6,12 @@ import altair as alt
 TIME_TITLE = "time (UTC)"
 TIME_FORMAT = "%m-%d %H:%M"
 
+#: The height to give a time chart that Streamlit stretches to its column. Streamlit draws such a chart with
+#: Vega's "fit" autosize, so `height` is the whole chart's: title or legend, axis labels, the UTC axis title
+#: and padding take ~130 px of it. At 90-180 px the plot itself was 0-45 px tall and a change could not be
+#: read off it (tests/test_changes_browser.py measures a drawn plot's height).
+STRETCHED_HEIGHT = 260
+
 
 def utc_x(field: str, title: str = TIME_TITLE) -> alt.X:
     """An x encoding of a temporal field shown in UTC, whatever the viewer's zone."""

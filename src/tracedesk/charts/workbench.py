@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..analysis.graph import layered_layout, span_tree, topology_layout
 from ..analysis.metrics import COHORT_METRICS, MATRIX_COLUMNS, TIMESERIES_COLUMNS, metric_label
-from .timeaxis import utc_tooltip, utc_x
+from .timeaxis import STRETCHED_HEIGHT, utc_tooltip, utc_x
 
 STATUS_COLORS = {"ERROR": "#d62728", "OK": "#2ca02c", "UNSET": "#9e9e9e"}
 #: node colour classes of the trajectory graph: status first (an error is an error), then score
@@ -26,7 +26,7 @@ KIND_SHAPES = {"AGENT": "square", "LLM": "circle", "TOOL": "triangle-up", "RETRI
 LABELS = {col: metric_label(col) for col in (*MATRIX_COLUMNS, *TIMESERIES_COLUMNS)}
 
 
-def timeseries_chart(ts: pd.DataFrame, metric: str = "traces", *, height: int = 220) -> alt.Chart:
+def timeseries_chart(ts: pd.DataFrame, metric: str = "traces", *, height: int = STRETCHED_HEIGHT) -> alt.Chart:
     """A line over time of one column of Workspace.timeseries()."""
     data = ts[["bucket", metric]].dropna() if metric in ts.columns else pd.DataFrame(columns=["bucket", metric])
     title = LABELS.get(metric, metric)
@@ -34,7 +34,7 @@ def timeseries_chart(ts: pd.DataFrame, metric: str = "traces", *, height: int = 
         alt.Chart(data, title=title)
         .properties(height=height)
         .mark_line(point=alt.OverlayMarkDef(size=18))
-        .encode(x=utc_x("bucket"), y=alt.Y(f"{metric}:Q", title=title),
+        .encode(x=utc_x("bucket"), y=alt.Y(f"{metric}:Q", title=None),  # the chart title says it
                 tooltip=[utc_tooltip("bucket"), alt.Tooltip(f"{metric}:Q", format=",.4~f")])
     )
 

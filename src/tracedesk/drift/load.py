@@ -12,6 +12,7 @@ import pandas as pd
 import sqlite_utils
 
 from .. import cohorts
+from ..errors import choices_hint
 from ..cohorts import NO_VALUE, model_family  # noqa: F401  (model_family: importable from here as before)
 from ..store import cohort_sql as _cohort_sql
 from ..store import drift as _reads
@@ -52,7 +53,7 @@ def check_dimension(db: sqlite_utils.Database, dimension: str | None) -> None:
     try:
         cohorts.resolve(dimension, _cohort_sql.mapped_keys(db))
     except cohorts.CohortError:
-        raise DriftError(f"Unknown dimension {dimension!r}; choose one of: {', '.join(known)}.") from None
+        raise DriftError(f"Unknown dimension {dimension!r}; {choices_hint(dimension, known)}.") from None
 
 
 def _label(times: np.ndarray, cur: Window) -> np.ndarray:

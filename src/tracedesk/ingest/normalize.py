@@ -13,7 +13,7 @@ from . import semconv as sc
 from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
-from .realworld import (agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+from .realworld import (_HANDOFF_SOURCES, agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
                         is_vector_text, litellm_raw_content, output_text_of, plain_model,
                         requested_model, retriever_documents, tool_result_text)
 from . import validate
@@ -80,6 +80,11 @@ def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
 
 
 
+_TOKEN_FIELDS = (("input_tokens", "input tokens"), ("output_tokens", "output tokens"),
+                 ("total_tokens", "total tokens"), ("cached_tokens", "cached tokens"),
+                 ("reasoning_tokens", "reasoning tokens"))
+
+
 def _tokens(value: Any, field: str, notes: list[str]) -> int | None:
     return validate.count(value, field, notes)
 
@@ -110,7 +115,8 @@ class Plan:
 
     __slots__ = ("keyset", "heads", "convention", "json_keys", "kind_attributes", "presence_kind", "_picks",
                  "_prefixes", "fields", "ttft", "cost_parts", "msg_lists", "flat_msgs", "system_keys",
-                 "error_markers", "flat_docs", "doc_lists", "flat_evals", "openlit_evals", "handoff")
+                 "error_markers", "flat_docs", "doc_lists", "flat_evals", "openlit_evals", "handoff",
+                 "handoff_sources", "handoff_markers", "stream_flags", "usage_details")
 
     def __init__(self, attrs: dict[str, Any], scope: str | None) -> None:
         self.keyset = frozenset(attrs)
@@ -136,6 +142,12 @@ class Plan:
         self.flat_evals = tuple(item for item in sc.FLAT_EVALUATION_PREFIXES if self.has_prefix(item[0]))
         self.openlit_evals = tuple(k for k in attrs if k.startswith(sc.OPENLIT_EVAL_PREFIX))
         self.handoff = any(k in keyset for k in sc.HANDOFF_TARGET_KEYS)
+        # Keys a span of this key set cannot have read as absent: probe only the present ones (the
+        # keys normalize adds itself are tracedesk.*, which none of these tables names).
+        self.handoff_sources = tuple(k for k in _HANDOFF_SOURCES if k in keyset)
+        self.handoff_markers = tuple((k, v) for k, v in sc.HANDOFF_SPAN_MARKERS if k in keyset)
+        self.stream_flags = tuple(k for k in sc.STREAM_FLAG_KEYS if k in keyset)
+        self.usage_details = tuple(k for k in sc.USAGE_DETAIL_KEYS if k in keyset)
 
     def pick(self, attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
         """The value of the first key of `keys` present (and non-empty) in attrs."""
@@ -163,6 +175,9 @@ class Normalizer:
         self.dims = DimensionExtractor(dimensions)
         self.price = price
         self.plans: dict[tuple, Plan] = {}
+        #: the last resource found clean (spans of one resourceSpans share the dict): not re-checked
+        #: per span; held, so its id cannot be reused by another dict
+        self._clean_resource: dict[str, Any] | None = None
 
     def span(
         self,
@@ -195,8 +210,11 @@ class Normalizer:
         for key in plan.json_keys:
             attrs[key] = maybe_json(attrs[key])
         validate.clean_mapping(attrs, "attribute", notes)
-        if resource:
+        if resource and resource is not self._clean_resource:
+            noted = len(notes)
             validate.clean_mapping(resource, "resource attribute", notes)
+            if len(notes) == noted:
+                self._clean_resource = resource
         if events:
             validate.clean_events(events, notes)
         f: dict[str, Any] = {}
@@ -248,10 +266,11 @@ class Normalizer:
                 if dim in dims:
                     setattr(span, dim, dims.pop(dim))
             span.dims = dims
-        for column in ("input_messages", "output_messages", "documents"):
-            if validate.depth_over(getattr(span, column)):
-                setattr(span, column, None)
-                notes.append(f"{column} nested more than {validate.MAX_DEPTH} levels deep; dropped")
+        if span.input_messages is not None or span.output_messages is not None or span.documents is not None:
+            for column in ("input_messages", "output_messages", "documents"):
+                if validate.depth_over(getattr(span, column)):
+                    setattr(span, column, None)
+                    notes.append(f"{column} nested more than {validate.MAX_DEPTH} levels deep; dropped")
         if self.price:
             self._cost(span, attrs, f, plan, notes)
         evaluations = self._evaluations(span, attrs, events, plan)
@@ -261,12 +280,12 @@ class Normalizer:
 
     # -- usage and cost -------------------------------------------------------------------------
     def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
-        span.input_tokens = _tokens(f.get("input_tokens"), "input tokens", notes)
-        span.output_tokens = _tokens(f.get("output_tokens"), "output tokens", notes)
-        span.total_tokens = _tokens(f.get("total_tokens"), "total tokens", notes)
-        span.cached_tokens = _tokens(f.get("cached_tokens"), "cached tokens", notes)
-        span.reasoning_tokens = _tokens(f.get("reasoning_tokens"), "reasoning tokens", notes)
-        for details_key in sc.USAGE_DETAIL_KEYS:
+        # (a field the span does not report is None: only reported ones go through the range check)
+        for fieldname, what in _TOKEN_FIELDS:
+            value = f.get(fieldname)
+            if value is not None:
+                setattr(span, fieldname, _tokens(value, what, notes))
+        for details_key in plan.usage_details:
             details = attrs.get(details_key)
             if isinstance(details, dict):
                 for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
@@ -282,7 +301,7 @@ class Normalizer:
             if span.total_tokens > validate.INT64_MAX:
                 span.total_tokens = None
         ttft = None
-        streamed = _first(attrs, sc.STREAM_FLAG_KEYS)
+        streamed = _first(attrs, plan.stream_flags) if plan.stream_flags else None
         for key, scale in () if streamed is False or str(streamed).lower() == "false" else plan.ttft:
             value = to_float(attrs.get(key))
             if value is not None:
@@ -359,7 +378,8 @@ class Normalizer:
         user = f.get("user_id")
         span.user_id = str(user) if user is not None else None
         # Handoffs (§8, §14): the SDK's own signal -> handoff_from / handoff_to (missing sides resolved per trace).
-        found = handoff_signal(attrs, name, kind, span.agent_name, span.tool_name, plan.handoff)
+        found = handoff_signal(attrs, name, kind, span.agent_name, span.tool_name, plan.handoff,
+                               plan.handoff_sources, plan.handoff_markers)
         if found is not None:
             span.handoff_from, span.handoff_to = found
             if span.handoff_to is not None:

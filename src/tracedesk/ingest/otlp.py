@@ -99,11 +99,13 @@ def _json_span(raw: dict[str, Any], resource: dict[str, Any], scope: str | None,
                normalizer: Normalizer, result: ParseResult) -> None:
     if not isinstance(raw, dict):
         raise RecordError("expected a span object")
-    trace_id, span_id, parent_id = _ids(raw.get("traceId", raw.get("trace_id")),
-                                        raw.get("spanId", raw.get("span_id")),
-                                        raw.get("parentSpanId", raw.get("parent_span_id")))
-    start_ns, end_ns = _times(raw.get("startTimeUnixNano", raw.get("start_time_unix_nano")),
-                              raw.get("endTimeUnixNano", raw.get("end_time_unix_nano")))
+    get = raw.get
+    # (the camelCase spelling first; the snake_case one is read only when it is absent)
+    trace_id, span_id, parent_id = _ids(raw["traceId"] if "traceId" in raw else get("trace_id"),
+                                        raw["spanId"] if "spanId" in raw else get("span_id"),
+                                        raw["parentSpanId"] if "parentSpanId" in raw else get("parent_span_id"))
+    start_ns, end_ns = _times(raw["startTimeUnixNano"] if "startTimeUnixNano" in raw else get("start_time_unix_nano"),
+                              raw["endTimeUnixNano"] if "endTimeUnixNano" in raw else get("end_time_unix_nano"))
     attrs = attributes(raw.get("attributes"))
     _truncate(attrs, loc, result)
     events = []

@@ -27,6 +27,8 @@ from .result import IngestReport, ParseResult
 QUEUE_BATCHES = 4
 #: below this many input bytes the worker costs more than it saves (process start, pickling)
 MIN_PARALLEL_BYTES = 2 << 20
+#: parse processes in automatic mode at most (one writer takes what they parse)
+MAX_AUTO_WORKERS = 2
 
 Progress = Callable[[int, int], None]
 
@@ -78,16 +80,21 @@ class _QueueWriter:
 
 def _worker(out: Any, files: list[str], dimensions: dict[str, list[str]], batch_size: int, total: int,
             max_inflate_ratio: int, rows_ok: bool) -> None:
+    """Read `files` (this worker's share, in order) one by one, each ended by a ("file_end", ...) message:
+    the writer takes the files of all workers in the input's order, so it must know where each ends."""
     from .pipeline import _fewer_gc_passes, _ingest_files
     from .normalize import Normalizer
 
-    report = IngestReport()
     try:
         with _fewer_gc_passes():
             writer = _QueueWriter(out, batch_size, rows_ok)
-            _ingest_files([Path(f) for f in files], Normalizer(dimensions), writer, report,
-                          lambda done, tot: writer.put(("progress", (done, tot))), total, max_inflate_ratio)
-            writer.put(("done", (report.files, report.bytes_read, report.rejected)))
+            normalizer = Normalizer(dimensions)
+            for f in files:
+                report = IngestReport()
+                # progress within this file; the writer adds the bytes of the files before it
+                _ingest_files([Path(f)], normalizer, writer, report,
+                              lambda done, tot: writer.put(("progress", done)), total, max_inflate_ratio)
+                writer.put(("file_end", (report.files, report.bytes_read, report.rejected)))
     except BaseException as exc:  # noqa: BLE001 - reported to the writer, which raises it
         out.put(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -111,53 +118,85 @@ def use_worker(files: list[Path], total: int, workers: int | None) -> bool:
     return (os.cpu_count() or 1) >= 2 and total >= MIN_PARALLEL_BYTES and bool(files) and _can_fork()
 
 
+def worker_count(files: list[Path], workers: int | None) -> int:
+    """Parse processes for these files (use_worker said yes): the caller's number, or automatically one
+    per core beside the writer's, up to MAX_AUTO_WORKERS; never more than there are files (a file is
+    read by one worker). On 2 cores that is one: a second parser there can gain at most ~10% wall (the
+    bound is all processes' CPU / 2) and was not measurable on the shared machine (ingest_profile.md)."""
+    wanted = workers if workers is not None else min(MAX_AUTO_WORKERS, max(1, (os.cpu_count() or 1) - 1))
+    return max(1, min(wanted, len(files)))
+
+
+def _rows_as_spans(rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Span objects back from rows a parse worker made before another worker's file stored log messages:
+    the writer joins messages into Span objects (a single worker would have shipped these as spans)."""
+    from ..store import span_from_row
+
+    return [span_from_row(r) for r in rows]
+
+
 def ingest_files_in_worker(files: list[Path], dimensions: dict[str, list[str]], writer: Any,
                            report: IngestReport, progress: Progress | None, total: int,
-                           max_inflate_ratio: int) -> None:
-    """`_ingest_files` with the reading in a worker process and the writing (this `writer`) here."""
+                           max_inflate_ratio: int, workers: int = 1) -> None:
+    """`_ingest_files` with the reading in `workers` processes (file i read by worker i mod n) and the
+    writing (this `writer`) here, file after file in the given order: the writer sees exactly the stream
+    of batches one parser would send, so what is stored (the per-scope dictionaries trained on the first
+    rows seen included) does not depend on the number of workers."""
     ctx = _context()
-    q = ctx.Queue(QUEUE_BATCHES)
     rows_ok = not writer.redact and not writer.logs_stored
-    proc = ctx.Process(target=_worker, args=(q, [str(f) for f in files], dimensions, writer.batch_size, total,
-                                             max_inflate_ratio, rows_ok), daemon=True, name="tracedesk-ingest-parse")
-    proc.start()
+    n = max(1, min(workers, len(files)))
+    queues = [ctx.Queue(QUEUE_BATCHES) for _ in range(n)]
+    procs = [ctx.Process(target=_worker, args=(queues[k], [str(f) for f in files[k::n]], dimensions,
+                                                writer.batch_size, total, max_inflate_ratio, rows_ok),
+                         daemon=True, name=f"tracedesk-ingest-parse-{k}") for k in range(n)]
+    for proc in procs:
+        proc.start()
     last_file = "(before the first file)"
+    done_before = 0
     try:
-        while True:
-            try:
-                kind, payload = q.get(timeout=1.0)
-            except queue.Empty:
-                if not proc.is_alive():
-                    raise RuntimeError(f"the ingest parse worker stopped (exit code {proc.exitcode}) after "
-                                       f"{last_file}; what was stored before is whole: run the same "
-                                       f"ingest again to finish (nothing is stored twice)") from None
-                continue
-            if kind == "add":
-                if payload.spans:
-                    last_file = payload.spans[-1].source or last_file
-                elif payload.rows:
-                    last_file = payload.rows[-1][ROW_SOURCE] or last_file
-                writer.add(payload)
-            elif kind == "flush":
-                writer.flush()
-            elif kind == "finish":
-                writer.finish()
-            elif kind == "progress":
-                report.bytes_read = payload[0]
-                if progress:
-                    progress(*payload)
-            elif kind == "done":
-                files_read, bytes_read, rejected = payload
-                report.files += files_read
-                report.bytes_read = bytes_read
-                report.rejected.extend(rejected)
-                break
-            else:
-                raise RuntimeError(f"the ingest parse worker failed: {payload}")
+        for i, path in enumerate(files):
+            q, proc = queues[i % n], procs[i % n]
+            while True:
+                try:
+                    kind, payload = q.get(timeout=1.0)
+                except queue.Empty:
+                    if not proc.is_alive():
+                        raise RuntimeError(f"the ingest parse worker stopped (exit code {proc.exitcode}) after "
+                                           f"{last_file}; what was stored before is whole: run the same "
+                                           f"ingest again to finish (nothing is stored twice)") from None
+                    continue
+                if kind == "add":
+                    if payload.spans:
+                        last_file = payload.spans[-1].source or last_file
+                    elif payload.rows:
+                        last_file = payload.rows[-1][ROW_SOURCE] or last_file
+                        if writer.logs_stored:  # an earlier file (another worker's) held log messages
+                            payload.spans, payload.rows = _rows_as_spans(payload.rows), []
+                    writer.add(payload)
+                elif kind == "flush":
+                    writer.flush()
+                elif kind == "finish":
+                    writer.finish()
+                elif kind == "progress":
+                    report.bytes_read = done_before + payload
+                    if progress:
+                        progress(done_before + payload, total)
+                elif kind == "file_end":
+                    files_read, bytes_read, rejected = payload
+                    report.files += files_read
+                    report.rejected.extend(rejected)
+                    done_before += bytes_read
+                    report.bytes_read = done_before
+                    last_file = str(path)
+                    break
+                else:
+                    raise RuntimeError(f"the ingest parse worker failed: {payload}")
     except BaseException:
-        if proc.is_alive():
-            proc.terminate()
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
         raise
     finally:
-        proc.join(timeout=10)
-        q.close()
+        for proc, q in zip(procs, queues):
+            proc.join(timeout=10)
+            q.close()

@@ -343,8 +343,9 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest files, folders and globs into the database; see IngestReport for what is counted.
 
-    `workers`: parse in a separate process while this one writes (None: when there are two or more
-    cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input; 0: never; 1: always).
+    `workers`: parse in separate processes while this one writes (None: when there are two or more
+    cores and at least ingest.parallel.MIN_PARALLEL_BYTES of input, one per core beside this one's, up to two; 0: never;
+    n >= 1: n parse processes, each reading whole files, never more than there are files).
 
     A gzip file that inflates past `max_inflate_ratio` x its size (and 64 MB) is refused as a likely
     decompression bomb; the other files are still read."""
@@ -394,7 +395,7 @@ def _ingest_into(database: Any, paths: Iterable[str | os.PathLike[str]], *, reda
 
     if parallel.use_worker(files, total, workers):
         parallel.ingest_files_in_worker(files, normalizer.dims.mapping, writer, report, progress, total,
-                                        max_inflate_ratio)
+                                        max_inflate_ratio, parallel.worker_count(files, workers))
     else:
         _ingest_files(files, normalizer, writer, report, progress, total, max_inflate_ratio)
     writer.flush()

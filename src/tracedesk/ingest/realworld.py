@@ -361,11 +361,19 @@ def langgraph_node(attrs: dict[str, Any], name: str) -> str | None:
     return None
 
 
+_HANDOFF_SOURCES = tuple(k for k in sc.HANDOFF_SOURCE_KEYS if k != sc.AGENT_GRAPH_PARENT_KEY)
+
+
 def handoff_signal(attrs: dict[str, Any], name: str, kind: str, agent: str | None, tool: str | None,
-                   has_target_keys: bool) -> tuple[str | None, str | None] | None:
-    """(from, to) of a handoff this span records, either side possibly unknown yet; None if it is none."""
+                   has_target_keys: bool, source_keys: tuple[str, ...] = _HANDOFF_SOURCES,
+                   markers: tuple[tuple[str, str], ...] = sc.HANDOFF_SPAN_MARKERS
+                   ) -> tuple[str | None, str | None] | None:
+    """(from, to) of a handoff this span records, either side possibly unknown yet; None if it is none.
+
+    `source_keys` / `markers`: the subsets of HANDOFF_SOURCE_KEYS / HANDOFF_SPAN_MARKERS whose keys the
+    span can have (normalize's per-key-set Plan passes only the present ones: the rest read as absent)."""
     target = _first_text(attrs, sc.HANDOFF_TARGET_KEYS) if has_target_keys else None
-    source = _first_text(attrs, tuple(k for k in sc.HANDOFF_SOURCE_KEYS if k != sc.AGENT_GRAPH_PARENT_KEY))
+    source = _first_text(attrs, source_keys) if source_keys else None
     if target is not None:
         return source, target
     if kind == "AGENT":
@@ -373,7 +381,7 @@ def handoff_signal(attrs: dict[str, Any], name: str, kind: str, agent: str | Non
         if isinstance(parent, str) and parent and agent and parent != agent:
             return parent, agent
         return None
-    if any(str(attrs.get(k, "")).lower() == v for k, v in sc.HANDOFF_SPAN_MARKERS):
+    if markers and any(str(attrs.get(k, "")).lower() == v for k, v in markers):
         return source or agent, None
     for prefix in sc.HANDOFF_NAME_PREFIXES:
         if name.startswith(prefix) and len(name) > len(prefix):

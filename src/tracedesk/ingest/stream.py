@@ -383,12 +383,13 @@ def _scope_spans(text: _Text, ri: int, si: int, resource: dict[str, Any] | None,
                 if text.peek() == "n":
                     text.value_text()
                     continue
+                loc = f"{where}#resourceSpans[{ri}].scopeSpans[{si}].spans["  # (as _spans writes it)
                 for pi, raw in _span_values(text):
                     if resource is not None and scope_known:
                         if held:
                             _spans(held, resource, scope, where, ri, si, normalizer, out)
                             held = []
-                        _spans([(pi, raw)], resource, scope, where, ri, si, normalizer, out)
+                        json_span_at(raw, resource, scope, f"{loc}{pi}]", normalizer, out)
                         if len(out.spans) >= 2000:
                             emit(_take(out))
                     else:

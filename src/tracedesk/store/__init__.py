@@ -47,7 +47,8 @@ __all__ = [
     "WriteResult", "applied_names", "connect", "data_version", "database_files", "default_db_path", "ensure_migrated",
     "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
     "open_database",
-    "open_existing", "refresh_stale", "refresh_traces", "resolve_path", "set_setting", "span_row", "stats", "write_batch",
+    "open_existing", "refresh_stale", "refresh_traces", "resolve_path", "set_setting", "span_from_row", "span_row", "stats",
+    "write_batch",
     "with_database", "write_evaluations",
 ]
 
@@ -94,6 +95,26 @@ def span_row(span: Span) -> tuple[Any, ...]:
         payload = repr(values[:-1]).encode("utf-8", "surrogatepass")
     values.append(hashlib.blake2b(payload, digest_size=12).hexdigest())
     return tuple(values)
+
+
+_ROW_EMPTY = {"dims": dict, "attributes": dict, "resource": dict, "events": list}
+
+
+def span_from_row(row: Sequence[Any]) -> Span:
+    """The Span a `span_row` tuple holds, JSON columns decoded: `span_row(span_from_row(r)) == r`.
+
+    (The stdlib decoder on purpose: it gives back integers beyond 64 bits, which orjson would turn into
+    floats, so the text re-encodes to the same bytes and the hash is the same.)"""
+    values: dict[str, Any] = {}
+    json_indexes = set(_ROW_JSON_INDEXES)
+    for i, name in enumerate(_ROW_NAMES):
+        if name == "retrieved_doc_ids":
+            continue  # derived from documents
+        value = row[i]
+        if i in json_indexes:
+            value = json.loads(value) if value is not None else (_ROW_EMPTY[name]() if name in _ROW_EMPTY else None)
+        values[name] = value
+    return Span(**values)
 
 
 def evaluation_id(ev: Evaluation) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ..errors import choices_hint
 from .blobs import codec, column_sql
 from .query import Filters, trace_ids_sql
 
@@ -34,7 +35,7 @@ def _table(what: str) -> tuple[str, str, str]:
     if what not in EXPORTABLE:
         from .query import FilterError
 
-        raise FilterError(f"cannot export {what!r}; choose one of: {', '.join(EXPORTABLE)}")
+        raise FilterError(f"cannot export {what!r}; {choices_hint(what, EXPORTABLE)}")
     return EXPORTABLE[what]
 
 

@@ -221,7 +221,7 @@ def _member(name: str, signal: dict[str, Any]) -> tuple[tuple[str, tuple[str, ..
 #: signal type -> store.samples._TRACE_VALUES key / _LLM_VALUES key (as signals.BUILTINS wires them)
 _TRACE_NAMES = {"trace_duration": "duration_ms", "cost_per_trace": "cost_usd", "tokens_per_trace": "total_tokens",
                 "tool_calls_per_trace": "tool_calls", "llm_calls_per_trace": "llm_calls",
-                "spans_per_trace": "span_count"}
+                "spans_per_trace": "span_count", "trace_count": "one"}
 _LLM_NAMES = {"ttft": "ttft_ms", "input_tokens": "input_tokens", "output_tokens": "output_tokens",
               "input_length": "input_length", "output_length": "output_length"}
 

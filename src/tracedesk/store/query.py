@@ -20,7 +20,7 @@ import pandas as pd
 import sqlite_utils
 
 from .. import cohorts, timeutil
-from ..errors import InputError
+from ..errors import InputError, choices_hint
 from . import cohort_sql, span_tags
 
 #: Trace-table columns a caller may sort by (anything else is refused, so ORDER BY never takes input).
@@ -445,7 +445,7 @@ def traces(
 ) -> pd.DataFrame:
     """Trace summaries matching the filters, one row each, with a `start` datetime column (UTC)."""
     if sort not in TRACE_SORT_COLUMNS:
-        raise FilterError(f"Cannot sort by {sort!r}; choose one of: {', '.join(TRACE_SORT_COLUMNS)}")
+        raise FilterError(f"Cannot sort by {sort!r}; {choices_hint(sort, TRACE_SORT_COLUMNS)}")
     bad = [c for c in columns if c not in TRACE_COLUMNS and c != "dims"]
     if bad:
         raise FilterError(f"Unknown trace column(s) {bad}; choose from: {', '.join(TRACE_COLUMNS)}")
