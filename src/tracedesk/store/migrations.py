@@ -224,6 +224,19 @@ def _m505_smaller_spans(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX {name} ON spans ({columns}) WHERE {where}")
 
 
+#: m508: the model and agent filters ask `trace_id IN (SELECT s.trace_id FROM spans s WHERE s.model IN (...))`;
+#: with the index on the value alone, each matching span was a lookup into the table for its trace id
+#: (10M spans: 4.25 s CPU for model, 3.23 s for agent, count and first page). With the trace id in the
+#: index the sub-query reads the index alone (1.03 s and 0.86 s), for 97 MB + 66 MB more index (16 B/span).
+COVERING_SPAN_INDEXES: dict[str, str] = {name: f"{column}, trace_id" for name, column in PARTIAL_SPAN_INDEXES.items()}
+
+
+def _m508_covering_filter_indexes(db: sqlite_utils.Database) -> None:
+    for name, column in PARTIAL_SPAN_INDEXES.items():
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+        db.execute(f"CREATE INDEX {name} ON spans ({COVERING_SPAN_INDEXES[name]}) WHERE {column} IS NOT NULL")
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 #: Named, ordered, append-only. The list order (not the name) is the order of application.
@@ -245,6 +258,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m505_smaller_spans", _m505_smaller_spans),
     ("m506_feed_samples", _feed_dirty.m506_feed_samples),
     ("m507_span_tags", _span_tags.m507_span_tags),
+    ("m508_covering_filter_indexes", _m508_covering_filter_indexes),
 ]
 
 

@@ -449,7 +449,7 @@ def traces(
     bad = [c for c in columns if c not in TRACE_COLUMNS and c != "dims"]
     if bad:
         raise FilterError(f"Unknown trace column(s) {bad}; choose from: {', '.join(TRACE_COLUMNS)}")
-    where, params = trace_where(filters)
+    where, params = _resolved_where(db, filters)
     direction = "DESC" if descending else "ASC"
     # NULLs last whichever the direction, then a stable tie-break so pages never overlap.
     sql = (f"SELECT {', '.join('t.' + c for c in columns)} FROM traces t WHERE {where} "
@@ -464,8 +464,51 @@ def traces(
 
 
 def count_traces(db: sqlite_utils.Database, filters: Filters | None = None) -> int:
+    if filters is not None and filters.text:
+        return len(_text_matches(db, filters))
     where, params = trace_where(filters)
     return int(db.execute(f"SELECT COUNT(*) FROM traces t WHERE {where}", params).fetchone()[0])
+
+
+#: filter sets whose matching traces a connection keeps (text filters: see _text_matches)
+_TEXT_MATCHES_KEPT = 4
+
+
+def _text_matches(db: sqlite_utils.Database, f: Filters) -> list[str]:
+    """The trace ids a filter with a text search matches, kept on the connection until the data changes.
+
+    The text search reads every span's name, input and output (10M spans: ~5 s CPU); the Traces page
+    asks for the count and then a page of the same filters, which read them twice. Kept per filter set
+    (every field) and data version (store.connect.data_version)."""
+    from .connect import data_version
+
+    key = (repr(f), data_version(db))  # the dataclass repr: every field, times to the nanosecond
+    kept = getattr(db, "_td_text_matches", None)
+    if kept is None:
+        kept = {}
+        try:
+            db._td_text_matches = kept  # type: ignore[attr-defined]
+        except AttributeError:  # an object that takes no attributes: read each time
+            pass
+    if key not in kept:
+        where, params = trace_where(f)
+        ids = [r[0] for r in db.execute(f"SELECT t.trace_id FROM traces t WHERE {where}", params)]
+        while len(kept) >= _TEXT_MATCHES_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = ids
+    return kept[key]
+
+
+def forget_text_matches(db: sqlite_utils.Database) -> None:
+    """Drop the text-search matches this connection keeps (a benchmark timing the search itself)."""
+    getattr(db, "_td_text_matches", {}).clear()
+
+
+def _resolved_where(db: sqlite_utils.Database, f: Filters | None) -> tuple[str, list[Any]]:
+    """trace_where, with a text search answered from the kept matches (_text_matches)."""
+    if f is None or not f.text:
+        return trace_where(f)
+    return "t.trace_id IN (SELECT value FROM json_each(?))", [json.dumps(_text_matches(db, f))]
 
 
 SPAN_LIGHT_COLUMNS = (

@@ -597,9 +597,22 @@ def _text_refusals(db: sqlite_utils.Database) -> set[str]:
     # td_is_refusal: the one detector, with verdicts remembered per text (store.text_checks), so a second
     # connection on the same data does not check every answer again
     register_functions(db)
-    sql = (f"SELECT DISTINCT s.trace_id FROM spans s WHERE s.rowid > :lo AND s.rowid <= :hi "
-           f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND td_is_refusal({_REFUSAL_TEXT})")
-    cache["refused"].update(tid for (tid,) in db.execute(sql, {"lo": cache["upto"], "hi": top}))
+
+    def scan(condition: str, params: list[Any]) -> set[str]:
+        sql = (f"SELECT DISTINCT s.trace_id FROM spans s WHERE {condition} "
+               f"AND +s.kind = 'LLM' AND s.output_text IS NOT NULL AND td_is_refusal({_REFUSAL_TEXT})")
+        return {tid for (tid,) in db.execute(sql, params)}
+
+    # kept in the database (store.refused_kept): a new connection checks only what was written since
+    from ..analysis import refusals
+    from . import refused_kept, text_checks
+
+    kept = refused_kept.refused(db, text_checks.checker_key("refusal", (refusals,), (detector.extra, detector.ignore)),
+                                scan)
+    if kept is not None:
+        cache["refused"] = kept
+    else:
+        cache["refused"].update(scan("s.rowid > ? AND s.rowid <= ?", [cache["upto"], top]))
     save_text_checks(db)
     cache["upto"] = top
     # after the save: keeping the verdicts is this connection's own write, not new data

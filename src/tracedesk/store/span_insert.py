@@ -37,6 +37,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from . import refused_kept
 from .feed_dirty import NS_PER_HOUR
 
 #: sqlite3.h: SQLITE_DBCONFIG_ENABLE_TRIGGER
@@ -156,6 +157,8 @@ def insert_spans(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, .
             if replaced:
                 conn.executemany(_MARK_VALUE, [(start,) for _t, _s, start in replaced])
                 conn.executemany(_MARK_STORED, [(t, s) for t, s, _start in replaced])
+                # and the kept refused traces' update trigger (store.refused_kept)
+                refused_kept.mark_replaced(conn, [t for t, _s, _start in replaced])
     except BaseException:
         with contextlib.suppress(sqlite3.Error):  # (a connection closed by _triggers_off has no savepoint)
             conn.execute("ROLLBACK TO td_span_insert")
