@@ -22,3 +22,14 @@ def sample_db_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("sample") / "sample.db"
     build_demo_db(str(path))
     return str(path)
+
+
+@pytest.fixture
+def copy_db(sample_db_path, tmp_path) -> str:
+    """A private copy of the sample week's database (SQLite backup: a consistent file) for a test that writes."""
+    import sqlite3
+
+    path = tmp_path / "copy.db"
+    with sqlite3.connect(sample_db_path) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    return str(path)

@@ -72,12 +72,6 @@ def test_a_chart_name_that_does_not_exist_is_an_attribute_error() -> None:
         charts.no_such_chart  # noqa: B018
 
 
-@pytest.fixture
-def copy_db(sample_db_path, tmp_path) -> str:
-    path = tmp_path / "copy.db"
-    with sqlite3.connect(sample_db_path) as src, sqlite3.connect(path) as dst:
-        src.backup(dst)
-    return str(path)
 
 
 def _statements(ws: tracedesk.Workspace, fn) -> list[str]:

@@ -25,12 +25,6 @@ OVERVIEW = str(REPO / "src/tracedesk/app/pages/overview.py")
 STEPS = ["is_empty", "time_bounds", "sidebar_options", "evaluator_names", "count_traces", "kpis"]
 
 
-@pytest.fixture
-def copy_db(sample_db_path, tmp_path) -> str:
-    path = tmp_path / "copy.db"
-    with sqlite3.connect(sample_db_path) as src, sqlite3.connect(path) as dst:
-        src.backup(dst)
-    return str(path)
 
 
 @pytest.fixture

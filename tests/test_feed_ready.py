@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from receiver_support import make_receiver, post
+from test_changes_stored import _dirty  # the count of hours marked for the feed to re-read
 
 from tracedesk.analysis import feed_ready
 from tracedesk.analysis.changes import find_changes
@@ -138,14 +139,6 @@ def _wait(cond: Any, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def _dirty(path: str) -> int:
-    db = connect(path)
-    try:
-        return int(db.execute("SELECT COUNT(*) FROM feed_dirty").fetchone()[0])
-    finally:
-        db.conn.close()
 
 
 def test_receiver_brings_the_hours_it_wrote_up_to_date_when_idle(tmp_path: Path, two_days: list[Path]) -> None:

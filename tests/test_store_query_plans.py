@@ -47,16 +47,21 @@ def plan(db_path, filters: Filters) -> list[str]:
     return [r[-1] for r in rows]
 
 
-@pytest.mark.parametrize("with_statistics", [False, True], ids=["no-stats", "stats"])
-@pytest.mark.parametrize("name", sorted(FILTERS))
-def test_filter_plan_has_no_correlated_subquery(ingested_db, name, with_statistics):
-    con = sqlite3.connect(ingested_db)
+def _set_statistics(path, with_statistics: bool) -> None:
+    """The planner's statistics as ingest leaves them (ANALYZE) or as an old database may have none."""
+    con = sqlite3.connect(path)
     if not with_statistics:
         con.execute("DROP TABLE IF EXISTS sqlite_stat1")
     else:
         con.execute("ANALYZE")
     con.commit()
     con.close()
+
+
+@pytest.mark.parametrize("with_statistics", [False, True], ids=["no-stats", "stats"])
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_filter_plan_has_no_correlated_subquery(ingested_db, name, with_statistics):
+    _set_statistics(ingested_db, with_statistics)
     steps = plan(ingested_db, FILTERS[name])
     assert not [s for s in steps if "CORRELATED" in s], steps
     # the outer loop reads traces once; spans/evaluations are only read inside list sub-queries
@@ -88,12 +93,6 @@ def test_filters_count_the_same_with_and_without_statistics(ingested_db):
 @pytest.mark.parametrize("name,index", [("model", "idx_spans_model"), ("agent", "idx_spans_agent")])
 def test_model_and_agent_filters_read_their_index_alone(ingested_db, name, index, with_statistics):
     # m508: the trace id is in the index, so the sub-query never looks a span row up for it
-    con = sqlite3.connect(ingested_db)
-    if not with_statistics:
-        con.execute("DROP TABLE IF EXISTS sqlite_stat1")
-    else:
-        con.execute("ANALYZE")
-    con.commit()
-    con.close()
+    _set_statistics(ingested_db, with_statistics)
     steps = plan(ingested_db, FILTERS[name])
     assert any(s.startswith("SEARCH s USING COVERING INDEX " + index + " ") for s in steps), steps

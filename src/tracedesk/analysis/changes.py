@@ -312,6 +312,23 @@ def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, y: np.ndar
     return b[first], {d: codes[d][0][first] for d in dims}, n, s, q
 
 
+def pair_masks(singles: dict[str, dict[str, np.ndarray]], size: Callable[[np.ndarray], float], min_n: float
+               ) -> list[tuple[tuple[tuple[str, str], ...], np.ndarray]]:
+    """Every pair of values of two different dimensions ((d1, v1), (d2, v2)), key sorted, with the mask of the
+    rows holding both, where `size(mask)` (rows, or the samples they stand for) reaches min_n; from the
+    per-dimension masks `singles` ({dim: {value: mask}}). Dimensions and values in `singles`' order."""
+    out = []
+    names = list(singles)
+    for i, d1 in enumerate(names):
+        for d2 in names[i + 1:]:
+            for v1, m1 in singles[d1].items():
+                for v2, m2 in singles[d2].items():
+                    m = m1 & m2
+                    if size(m) >= min_n:
+                        out.append((tuple(sorted(((d1, v1), (d2, v2)))), m))
+    return out
+
+
 def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_buckets: int,
                pairs: bool = True) -> _Grid:
     """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs."""
@@ -329,15 +346,9 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
                 keys.append(((dim, v),))
                 masks.append(m)
     if pairs:
-        names = list(singles)
-        for i, d1 in enumerate(names):
-            for d2 in names[i + 1:]:
-                for v1, m1 in singles[d1].items():
-                    for v2, m2 in singles[d2].items():
-                        m = m1 & m2
-                        if gn[m].sum() >= MIN_PAIR_N:
-                            keys.append(tuple(sorted(((d1, v1), (d2, v2)))))
-                            masks.append(m)
+        for pair_key, m in pair_masks(singles, lambda m: float(gn[m].sum()), MIN_PAIR_N):
+            keys.append(pair_key)
+            masks.append(m)
     cohorts = len(keys)
     # "any value of d" rows (not cohorts themselves): the baseline of a cohort that is new in a window,
     # e.g. {tenant: globex, prompt_version: *} for the first traces of globex on a new prompt version

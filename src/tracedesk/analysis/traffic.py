@@ -113,14 +113,7 @@ def cohort_counts(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int,
         for v, m in values.items():
             masks[((dim, v),)] = m
     if pairs:
-        names = list(singles)
-        for i, d1 in enumerate(names):
-            for d2 in names[i + 1:]:
-                for v1, m1 in singles[d1].items():
-                    for v2, m2 in singles[d2].items():
-                        m = m1 & m2
-                        if int(m.sum()) >= limits.min_pair_n:
-                            masks[tuple(sorted(((d1, v1), (d2, v2))))] = m
+        masks.update(_feed.pair_masks(singles, lambda m: int(m.sum()), limits.min_pair_n))
     keys = list(masks)
     counts = np.zeros((len(keys), nb))
     for row, key in enumerate(keys):
