@@ -1,5 +1,6 @@
-"""On the bundled sample week: the suggester catches the labelled joint incident (INC-01) with no false
-episode elsewhere in the week, and the hand-written joint rule pages once where its parts page often."""
+"""On the bundled sample week: the suggester catches the labelled joint incident (INC-01) on time with no
+false episode in its cohort's history, and the hand-written joint rule (grouped by route) pages once where
+its parts page often."""
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,7 @@ def _overlaps(episode, incident):
     return episode.window_start_ns < parse_time(incident["end"]) and episode.end_ns > parse_time(incident["start"])
 
 
-def test_suggester_catches_the_joint_incident_and_nothing_else(sample_db_path, incidents):
+def test_suggester_catches_the_joint_incident_on_time_and_nothing_else(sample_db_path, incidents):
     inc = incidents["INC-01"]
     assert inc["type"] == "joint_regression" and inc["should_page"]
     s = suggest_rule(sample_db_path, parse_time(inc["start"]), parse_time(inc["end"]), inc["cohort"])
@@ -28,12 +29,17 @@ def test_suggester_catches_the_joint_incident_and_nothing_else(sample_db_path, i
     top = {(m.signal["type"], m.signal.get("evaluator") or m.signal.get("span_kind"), m.direction)
            for m in s.movers[:2]}
     assert top == {("duration", "RETRIEVER", "up"), ("eval_score", "groundedness", "down")}
-    assert {c.signal["type"] for c in s.rule.leaves()} == {"duration", "eval_score"}
-    assert s.rule.scope == {"route": ("refunds",)}
-    assert s.caught and s.false_episodes == 0
+    # on time first: refunds' retriever p95 alone pages at the first step with no false page in refunds'
+    # history, where the joint rule with groundedness came 4 steps late; its pages on other routes (what
+    # the proposed group_by would add) are a warning, not the rule's false pages
+    assert [(c.signal, c.aggregation, c.comparator, c.threshold) for c in s.rule.leaves()] == [
+        ({"type": "duration", "span_kind": "RETRIEVER"}, "p95", ">", 1400.0)]
+    assert s.rule.scope == {"route": ("refunds",)} and s.rule.window == "1h"
+    assert (s.caught, s.false_episodes, s.false_pages, s.pages_in_incident, s.delay_min) == (True, 0, 0, 1, 5.0)
     assert s.backtest.episodes and all(_overlaps(e, inc) for e in s.backtest.episodes)
-    # a condition alone pages elsewhere in the week: the joint rule is what removes that noise
-    assert any(not _overlaps(e, inc) for eps in s.backtest.condition_episodes.values() for e in eps)
+    assert s.group_by == ("route",) and s.reference_false_pages == 2
+    assert s.warnings == ["with group_by route (or on the reference cohort) the rule would have paged 2 time(s) "
+                          "elsewhere"]
 
 
 def test_joint_rule_skips_the_single_signal_blips(sample_db_path, incidents):

@@ -58,6 +58,10 @@ def test_sample_week_new_model_name(sample_db_path, sample_incidents):
     assert [c.signal["type"] for c in s.rule.leaves()] == ["refusal_rate_answer"]  # refusals per LLM answer
 
 
+def test_sample_week_joint_regression(sample_db_path, sample_incidents):
+    _check(sample_db_path, next(i for i in sample_incidents if i["id"] == "INC-01"), sample_incidents)
+
+
 def test_sample_week_tool_retry_loop(sample_db_path, sample_incidents):
     _check(sample_db_path, next(i for i in sample_incidents if i["id"] == "INC-04"), sample_incidents)
 

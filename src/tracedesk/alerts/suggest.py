@@ -17,10 +17,10 @@
    further apart, after its longest gap between them: _sparse_resolve): what counts is its pages.
 4. **Choice.** Catches the incident, then fewest false pages (pages outside the incident), then robust
    (still no false page with every threshold moved 15% of its gap towards the baseline), then one page
-   for the incident (not a storm), then quiet
-   elsewhere (no page in the other groups of its group_by: a latency-only rule that would page on
-   another route's latency blip loses to the joint one), then the shortest delay (any delay within 2
-   steps counts as on time), then fewest pages within the incident,
+   for the incident (not a storm), then on time (within 2 steps), then quiet elsewhere (no page in the
+   other groups of the proposed group_by: the rule is scoped to the cohort, so those pages are a warning,
+   not false pages; among rules on time a latency-only rule that would page on another route's latency
+   blip loses to the joint one), then the shortest delay, then fewest pages within the incident,
    then the smallest rule (a redundant condition only adds delay), then the widest margin.
 5. **Report.** The rule is backtested for real; its delay and its false pages *outside* the marked
    incident are reported, with warnings when it is late, noisy or judged on another cohort's history.
@@ -536,7 +536,7 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         raise ValueError("no signal moved against its baseline in this cohort during the incident"
                          + (f" (compared with {ref_note})" if new else ""))
     top_movers = movers[:top]
-    gap_steps = default_gap = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
+    gap_steps = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
     # per mover, the clear spell that resolves its pages: RESOLVE_AFTER, or longer for a sparse event
     resolves = [_sparse_resolve(loader, m, scope, start_ns, end_ns) for m in top_movers]
     resolve_steps = [int(parse_duration(r) * NS // step_ns) for r in resolves]
@@ -645,14 +645,14 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     # noise elsewhere, per other group: none, at most one page per two groups, more
                     per_group = other_false / max(1, n_elsewhere)
                     noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
-                    # a sparse event (its events in the incident further apart than RESOLVE_AFTER) on time before
-                    # quiet elsewhere: a PII leak's single trace is the earliest evidence there is, and another
-                    # tenant's single PII trace pages the rule grouped by tenant; the rule is scoped to the cohort,
-                    # so that is what the proposed group_by would add (a warning). Dense signals keep quiet
-                    # elsewhere first: a latency-only rule that pages on other routes' blips loses to the joint one
-                    sparse_on_time = gap_steps > default_gap and score.delay_steps <= ON_TIME_STEPS
+                    # on time before quiet elsewhere: the rule is scoped to the cohort, so pages in the other
+                    # groups are what the proposed group_by would add (a warning), not the rule's false pages.
+                    # A latency-only rule on time (INC-01: retriever p95 on refunds, step 1, 0 false) beats a
+                    # joint one two steps later that is also quiet on other routes; among rules on time, the
+                    # quieter elsewhere still wins
+                    on_time = score.delay_steps <= ON_TIME_STEPS
                     rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2),
-                            sparse_on_time, -noise, *sk[2:], -size, round(margin, 2), -parse_duration(win))
+                            on_time, -noise, *sk[2:], -size, round(margin, 2), -parse_duration(win))
                     if best is None or rank > best[0]:
                         best = (rank, [c[0] for c in choice], win, score, other_false,
                                 max(combo, key=lambda i: resolve_steps[i]))
