@@ -7,13 +7,13 @@ import hashlib
 import json
 import sqlite3
 import statistics
-from datetime import datetime
 from typing import Any
 
 import pytest
 
-from tracedesk.store.blobs import codec
+from tracedesk.timeutil import parse_time
 
+from weeks.built import incident_window, read_only
 from weeks import second_week as w2
 from weeks.fixtures import IngestedWeek, second_week, second_week_db  # noqa: F401  (pytest fixtures)
 
@@ -21,14 +21,12 @@ HOUR_NS = 3600 * 10**9
 DAY_NS = 24 * HOUR_NS
 
 
-def ns(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()) * 10**9
+ns = parse_time  # the one time parser (ISO labels to ns)
 
 
 @pytest.fixture(scope="module")
 def db(second_week_db: IngestedWeek):
-    conn = sqlite3.connect(f"file:{second_week_db.db}?mode=ro", uri=True)
-    codec(conn)  # td_json(): attributes are stored deflated (store.blobs)
+    conn = read_only(second_week_db.db)
     yield conn
     conn.close()
 
@@ -38,9 +36,7 @@ def labels(second_week_db: IngestedWeek) -> dict[str, Any]:
     return second_week_db.week.labels()
 
 
-def incident(labels: dict[str, Any], inc_id: str) -> tuple[int, int, dict[str, Any]]:
-    inc = next(i for i in labels["incidents"] if i["id"] == inc_id)
-    return ns(inc["start"]), ns(inc["end"]), inc
+incident = incident_window
 
 
 def mean(values: list[float]) -> float:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import statistics
-from datetime import datetime
 from typing import Any
 
 import pytest
 
 from tracedesk.ingest.redact import find_pii
-from tracedesk.store.blobs import codec
+from tracedesk.timeutil import parse_time
 
+from weeks.built import incident_window, read_only
 from weeks import third_week as w3
 from weeks.third_fixtures import IngestedThirdWeek, third_week, third_week_db  # noqa: F401  (pytest fixtures)
 
@@ -22,14 +22,12 @@ DAY_NS = 24 * HOUR_NS
 HELPDESK = w3.HELPDESK_ROUTE
 
 
-def ns(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()) * 10**9
+ns = parse_time  # the one time parser (ISO labels to ns)
 
 
 @pytest.fixture(scope="module")
 def db(third_week_db: IngestedThirdWeek):
-    conn = sqlite3.connect(f"file:{third_week_db.db}?mode=ro", uri=True)
-    codec(conn)  # td_json(): attributes are stored deflated (store.blobs)
+    conn = read_only(third_week_db.db)
     yield conn
     conn.close()
 
@@ -39,9 +37,7 @@ def labels(third_week_db: IngestedThirdWeek) -> dict[str, Any]:
     return third_week_db.week.labels()
 
 
-def window(labels: dict[str, Any], inc_id: str) -> tuple[int, int, dict[str, Any]]:
-    inc = next(i for i in labels["incidents"] if i["id"] == inc_id)
-    return ns(inc["start"]), ns(inc["end"]), inc
+window = incident_window
 
 
 def col(db: sqlite3.Connection, sql: str, *params: Any) -> list[Any]:

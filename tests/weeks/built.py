@@ -34,3 +34,23 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, name: str,
     path = tmp_path_factory.mktemp(f"{name}_db") / f"{name}.db"
     report = ingest_paths(str(path), [str(f) for f in files])
     return str(path), report.as_dict()
+
+
+def read_only(path: "str | PathLike[str]") -> Any:
+    """A read-only sqlite3 connection to an ingested week, with td_json()/td_str() installed (attributes are
+    stored deflated: tracedesk.store.blobs), for the weeks' plain-SQL checks."""
+    import sqlite3
+
+    from tracedesk.store.blobs import codec
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    codec(conn)
+    return conn
+
+
+def incident_window(labels: dict[str, Any], inc_id: str) -> tuple[int, int, dict[str, Any]]:
+    """(start ns, end ns, the label) of one labelled incident."""
+    from tracedesk.timeutil import parse_time
+
+    inc = next(i for i in labels["incidents"] if i["id"] == inc_id)
+    return parse_time(inc["start"]), parse_time(inc["end"]), inc
