@@ -13,7 +13,7 @@ Each case runs `tracedesk ingest` (or a notebook call) in its own process under 
   * `ws.spans()` of the document's database: peak RSS growth against the frame's own size;
   * the Trace page on the 100k-span trace (benchmarks/trace_page.py): data calls and a full AppTest render,
     whole-trace view (before) against the paged one, wall and CPU time.
-Prints the figures and writes benchmarks/results/memory.json and memory.md (README-ready).
+Prints the figures and writes benchmarks/results/memory.json and memory.md and the table in docs/performance.md (README links there).
 """
 from __future__ import annotations
 
@@ -200,8 +200,8 @@ def main() -> None:
         (RESULTS / "memory.json").write_text(json.dumps(out, indent=2) + "\n")
         (RESULTS / "memory.md").write_text(markdown(out))
         print(f"wrote {RESULTS / 'memory.json'} and {RESULTS / 'memory.md'}")
-        if update_readme(HERE.parent / "README.md", out):
-            print("updated the README's memory table")
+        if update_readme(HERE.parent / "docs" / "performance.md", out):
+            print("updated the memory table in docs/performance.md")
 
 
 def markdown(out: dict) -> str:
@@ -229,7 +229,7 @@ def readme_table(out: dict) -> str:
     """The README's short table: this run's figures for the inputs that used to take gigabytes or minutes."""
     d, bm, t = out["document"], out["bomb"], out["one_trace"]
     rows = [f"Measured {out['date']} on {os.cpu_count()} shared cores (load {out['uptime']}); full table: "
-            "[benchmarks/results/memory.md](benchmarks/results/memory.md).", "",
+            "[benchmarks/results/memory.md](../benchmarks/results/memory.md).", "",
             "| input | peak RSS | time: wall / CPU | before this release |", "|---|---:|---:|---|",
             f"| one {d['mb']} MB OTLP/JSON document, ingest ({d['spans']:,} spans) | {d['peak_rss_mb']:,.0f} MB | "
             f"{d['wall_s']:,.0f}s / {d['cpu_s']:,.0f}s | 2.9 GB peak RSS for 300 MB |",
