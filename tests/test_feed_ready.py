@@ -41,7 +41,10 @@ def _stored(path: str) -> dict[str, list[tuple[Any, ...]]]:
         has_checks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'text_checks'").fetchone() is not None
         return {
             "sets": db.execute("SELECT id, key, name FROM feed_sample_sets ORDER BY id").fetchall(),
-            "chunks": db.execute("SELECT * FROM feed_chunks ORDER BY sample_set, hour").fetchall(),
+            # a chunk's frame by its content (frames are shared between sets; their ids follow write order)
+            "chunks": db.execute("SELECT c.sample_set, c.hour, f.hour, f.digest, f.n, f.body, c.v FROM feed_chunks c "
+                                 "JOIN feed_frames f ON f.id = c.frame ORDER BY c.sample_set, c.hour").fetchall(),
+            "frames": db.execute("SELECT hour, digest, n, body FROM feed_frames ORDER BY hour, digest").fetchall(),
             "dirty": db.execute("SELECT * FROM feed_dirty ORDER BY lo, hi").fetchall(),
             # created by the first text check: absent before any
             "text_checks": db.execute("SELECT * FROM text_checks ORDER BY 1, 2").fetchall() if has_checks else [],

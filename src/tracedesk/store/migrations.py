@@ -259,6 +259,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m506_feed_samples", _feed_dirty.m506_feed_samples),
     ("m507_span_tags", _span_tags.m507_span_tags),
     ("m508_covering_filter_indexes", _m508_covering_filter_indexes),
+    ("m509_feed_frames", _feed_dirty.m509_feed_frames),
 ]
 
 
