@@ -145,9 +145,9 @@ def test_the_key_figures_load_no_text_verdicts(copy_db) -> None:
         signals.samples(ws.db, {"type": "refusal_rate_trace"}, signals.SampleQuery({}, ()))
     with tracedesk.open(copy_db) as ws:
         ws.time_bounds()
-        assert [s for s in _statements(ws, lambda: ws.kpis(Filters())) if "text_checks" in s] == []
+        assert [s for s in _statements(ws, lambda: ws.kpis(Filters())) if "text_verdicts" in s or "text_checks" in s] == []
         checked = _statements(ws, lambda: signals.samples(ws.db, refusals, signals.SampleQuery({}, ())))
-        assert len([s for s in checked if "FROM text_checks WHERE checker" in s]) == 1
+        assert len([s for s in checked if "FROM text_verdicts WHERE checker" in s]) == 1
 
 
 

@@ -6,7 +6,7 @@ import sqlite3
 
 from tracedesk.analysis import refusals
 from tracedesk.models import Span
-from tracedesk.store import connect, write_batch
+from tracedesk.store import connect, text_checks, write_batch
 from tracedesk.store.feed import signal_frames
 from tracedesk.store.samples import save_refusal_phrases
 
@@ -38,8 +38,11 @@ def _values(path: str) -> dict[str, list[float]]:
 
 
 def _kept(path: str) -> list[tuple[str, int]]:
+    """(check, verdict) of every text verdict kept, whatever the part it is stored in."""
     with sqlite3.connect(path) as c:
-        return sorted((k.split(":")[0], r) for k, r in c.execute("SELECT checker, result FROM text_checks"))
+        return sorted((k.split(":")[0], r) for k, digests, results in
+                      c.execute("SELECT checker, digests, results FROM text_verdicts")
+                      for _d, r in text_checks._unpacked(digests, results))
 
 
 def test_verdicts_are_kept_and_a_new_connection_does_not_check_again(tmp_path, monkeypatch):
@@ -81,5 +84,5 @@ def test_a_database_in_a_callers_transaction_is_read_but_not_written(tmp_path):
     assert db.conn.in_transaction
     db.conn.rollback()
     with sqlite3.connect(path) as c:
-        assert c.execute("SELECT name FROM sqlite_master WHERE name = 'text_checks'").fetchall() == []
+        assert c.execute("SELECT name FROM sqlite_master WHERE name LIKE 'text_%'").fetchall() == []
 

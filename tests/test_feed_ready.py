@@ -38,7 +38,7 @@ def _stored(path: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the feed's sample store and the text-check memory hold, in key order."""
     db = connect(path)
     try:
-        has_checks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'text_checks'").fetchone() is not None
+        has_checks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'text_verdicts'").fetchone() is not None
         return {
             "sets": db.execute("SELECT id, key, name FROM feed_sample_sets ORDER BY id").fetchall(),
             # a chunk's frame by its content (frames are shared between sets; their ids follow write order)
@@ -47,7 +47,7 @@ def _stored(path: str) -> dict[str, list[tuple[Any, ...]]]:
             "frames": db.execute("SELECT hour, digest, n, body FROM feed_frames ORDER BY hour, digest").fetchall(),
             "dirty": db.execute("SELECT * FROM feed_dirty ORDER BY lo, hi").fetchall(),
             # created by the first text check: absent before any
-            "text_checks": db.execute("SELECT * FROM text_checks ORDER BY 1, 2").fetchall() if has_checks else [],
+            "text_checks": db.execute("SELECT * FROM text_verdicts ORDER BY 1, 2").fetchall() if has_checks else [],
         }
     finally:
         db.conn.close()

@@ -486,11 +486,12 @@ def _decimal(v: np.ndarray) -> tuple[np.ndarray, int] | None:
     for anything else (sums of floats, NaN, infinities, -0.0)."""
     if not len(v) or not np.isfinite(v).all() or (np.signbit(v) & (v == 0)).any():
         return None
-    for k in range(10):
-        scale = 10.0 ** k
-        ints = np.round(v * scale)
-        if np.abs(ints).max() < 2.0 ** 53 and np.array_equal(ints / scale, v):
-            return ints.astype(np.int64), k
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge value times 10**k: inf, then not < 2**53
+        for k in range(10):
+            scale = 10.0 ** k
+            ints = np.round(v * scale)
+            if np.abs(ints).max() < 2.0 ** 53 and np.array_equal(ints / scale, v):
+                return ints.astype(np.int64), k
     return None
 
 

@@ -3,23 +3,40 @@
 The refusal check (a few dozen regexes after Unicode normalisation) and the PII check (six detectors
 over the whole text) cost ~50-100 us per text; on 1M spans the changes feed reads ~300k answers, so
 checking them on every run costs seconds. A verdict depends only on the text and on the checker, so
-it is kept under a digest of the text (BLAKE2b, 16 bytes) in `text_checks`, per *checker*: the check's
+it is kept under a digest of the text (BLAKE2b, 16 bytes) in `text_verdicts`, per *checker*: the check's
 name, a digest of its code (the modules that define it: an upgrade with new patterns starts over) and
 its settings (the user's refusal phrase lists). Entries of another checker version are dropped when
 new ones are saved. The table is created on first save; a database that cannot be written (read-only,
 locked) simply keeps no verdicts and every text is checked as before.
+
+Stored as parts (issue 13, smaller on disk): each save of a checker adds one row holding its new
+verdicts side by side, the digests concatenated in key order and the verdicts as deflated narrow
+integers, instead of one row per text that repeated the checker's 32-character key (~65 -> ~17 bytes
+per text; 7.8 -> 2 B per span of the benchmark's database). Every verdict of a checker is read at once
+anyway (`Remembered` keeps them in a dict), so nothing reads them one by one. Past MAX_PARTS rows a
+save folds a checker's parts into one. The first layout (`text_checks`, one row per text) is still read
+(a database written by an earlier version, or opened read-only), and the next save moves its verdicts
+into parts and drops it.
 """
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-TABLE = "text_checks"
+TABLE = "text_verdicts"
+#: the first layout: one row (checker, digest, result) per text; read, and folded into TABLE on save
+OLD_TABLE = "text_checks"
+#: parts a checker keeps before a save folds them into one
+MAX_PARTS = 8
+#: the first byte of a verdicts blob: its layout (then the integers' width, then the deflated integers)
+FORMAT = 1
+DIGEST_BYTES = 16
 #: verdicts a connection keeps in memory per checker (beyond that they are checked again)
 MEMORY_LIMIT = 1_000_000
 #: characters (or bytes) of texts a connection keeps beside their verdicts (beyond that, looked up by digest)
@@ -74,33 +91,93 @@ class Remembered:
 
 
 def _load(db: sqlite_utils.Database, key: str) -> list[tuple[bytes, int]]:
+    out: list[tuple[bytes, int]] = []
     try:
-        return [(bytes(d), int(r)) for d, r in
-                db.execute(f"SELECT digest, result FROM {TABLE} WHERE checker = ?", [key]).fetchall()]
+        for digests, results in db.execute(f"SELECT digests, results FROM {TABLE} WHERE checker = ? ORDER BY part",
+                                            [key]).fetchall():
+            out += _unpacked(digests, results)
     except sqlite3.OperationalError:  # no such table yet
-        return []
+        pass
+    if _has_old(db):
+        out += [(bytes(d), int(r)) for d, r in
+                db.execute(f"SELECT digest, result FROM {OLD_TABLE} WHERE checker = ?", [key]).fetchall()]
+    return out
+
+
+def _has_old(db: sqlite_utils.Database) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [OLD_TABLE]).fetchone() is not None
+
+
+def _packed(items: Iterable[tuple[bytes, int]]) -> tuple[bytes, bytes]:
+    """(the digests concatenated, the verdicts: FORMAT, width, deflated little-endian integers), in key order."""
+    ordered = sorted(items)
+    results = [r for _d, r in ordered]
+    lo, hi = min(results, default=0), max(results, default=0)
+    width = next(w for w in (1, 2, 4, 8) if -(1 << (8 * w - 1)) <= lo and hi < 1 << (8 * w - 1))
+    raw = b"".join(r.to_bytes(width, "little", signed=True) for r in results)
+    return b"".join(d for d, _r in ordered), bytes([FORMAT, width]) + zlib.compress(raw, 9)
+
+
+def _unpacked(digests: bytes, results: bytes) -> list[tuple[bytes, int]]:
+    if results[0] != FORMAT:
+        raise ValueError(f"remembered text verdicts of format {results[0]} (this version reads {FORMAT}): "
+                         f"DROP TABLE {TABLE} and they are checked again")
+    width = results[1]
+    raw = zlib.decompress(results[2:])
+    values = [int.from_bytes(raw[i:i + width], "little", signed=True) for i in range(0, len(raw), width)]
+    return [(digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES], r) for i, r in enumerate(values)]
 
 
 def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
     """Write the verdicts found since the last save; returns how many (0 when the database is read-only
     or busy: they are found again next time)."""
     pending = [c for c in checks if c.new]
-    if not pending or db.conn.in_transaction:  # never commit a caller's open transaction
+    if not checks or db.conn.in_transaction:  # never commit a caller's open transaction
+        return 0
+    # nothing new, but the verdicts were read from the first layout: they move now
+    if not pending and not _has_old(db):
         return 0
     written = 0
+    conn = db.conn
     try:
-        with db.conn:
-            db.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (checker TEXT NOT NULL, digest BLOB NOT NULL, "
-                            f"result INTEGER NOT NULL, PRIMARY KEY (checker, digest)) WITHOUT ROWID")
-            for c in pending:
+        with conn:
+            conn.execute("BEGIN")  # one transaction: the first layout is dropped only with its rows moved
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (checker TEXT NOT NULL, part INTEGER NOT NULL, "
+                         f"digests BLOB NOT NULL, results BLOB NOT NULL, PRIMARY KEY (checker, part))")
+            old: dict[str, dict[bytes, int]] = {}
+            if _has_old(db):  # the first layout: its verdicts move here (as the first parts), then it goes
+                for key, d, r in conn.execute(f"SELECT checker, digest, result FROM {OLD_TABLE}").fetchall():
+                    old.setdefault(key, {})[bytes(d)] = int(r)
+                conn.execute(f"DROP TABLE {OLD_TABLE}")
+            names = {c.key.split(":", 1)[0] for c in pending}
+            for c in pending:  # another version of this check: its verdicts go
                 name = c.key.split(":", 1)[0]
-                db.conn.execute(f"DELETE FROM {TABLE} WHERE checker >= ? AND checker < ? AND checker != ?",
-                                [f"{name}:", f"{name};", c.key])
-                db.conn.executemany(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?)",
-                                    [(c.key, d, r) for d, r in sorted(c.new.items())])  # in key order: appends
+                conn.execute(f"DELETE FROM {TABLE} WHERE checker >= ? AND checker < ? AND checker != ?",
+                             [f"{name}:", f"{name};", c.key])
+            for key, verdicts in old.items():  # an old-layout checker not saved now, of a current version
+                if key.split(":", 1)[0] not in names:
+                    _add_part(conn, key, verdicts.items())
+            for c in pending:
+                _add_part(conn, c.key, {**old.get(c.key, {}), **c.new}.items())
                 written += len(c.new)
     except sqlite3.Error:  # read-only, locked, or full: no verdicts kept, nothing lost
         return 0
     for c in pending:
         c.new.clear()
     return written
+
+
+def _add_part(conn: sqlite3.Connection, key: str, items: Iterable[tuple[bytes, int]]) -> None:
+    """One more part of `key`'s verdicts; past MAX_PARTS, every part of it folded into one."""
+    parts = [p for (p,) in conn.execute(f"SELECT part FROM {TABLE} WHERE checker = ? ORDER BY part", [key])]
+    items = list(items)
+    if len(parts) >= MAX_PARTS:
+        merged = dict(pair for d, r in conn.execute(f"SELECT digests, results FROM {TABLE} WHERE checker = ? "
+                                                    "ORDER BY part", [key]).fetchall() for pair in _unpacked(d, r))
+        merged.update(items)
+        conn.execute(f"DELETE FROM {TABLE} WHERE checker = ?", [key])
+        items, parts = list(merged.items()), []
+    if not items:
+        return
+    digests, results = _packed(items)
+    conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)", [key, parts[-1] + 1 if parts else 0, digests, results])
