@@ -30,7 +30,15 @@ after each refresh, so they would go stale). When the file cannot be written (re
 feed reads raw rows as before.
 
 Trade-off: each span write runs one tiny trigger insert; the first feed after a write pays the raw
-read of the dirty hours plus writing their chunks; the database grows by ~9 bytes per sample (deflated chunks).
+read of the dirty hours plus writing their chunks; the database grows by ~4.5 bytes per sample.
+
+On disk (m509, issue 13's "smaller on disk"): a chunk row holds one set's values of one hour and refers
+to a *frame*, the hour's times and cells, stored once for every set with the same rows (`feed_frames`,
+found by a digest of its bytes): the members of a family share their rows, and the root spans' and the
+traces' signals have the same start times and cells. Times are stored as gaps divided by their common
+divisor, byte-shuffled; values as decimal digits in narrow integers when that is exact (durations in
+ms, counts, 0/1 rates), else as float64; all deflated at level 9, every blob led by FRAME_FORMAT. On
+the benchmark's 100k spans: 24.7 -> 8.6 B per span (1.9 samples per span), every sample bit for bit.
 """
 from __future__ import annotations
 
