@@ -18,8 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 Progress = Callable[[int, int, str], None]
-#: page cache while the samples are built (PRAGMA cache_size: negative = KiB)
-FEED_CACHE = -8192
 
 
 def wanted(db: Any) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
@@ -41,12 +39,4 @@ def prepare(db: Any, progress: Progress | None = None, *, existing_only: bool = 
     lo, _hi = q.time_bounds(db)
     if lo is None:
         return False
-    # The reads here go through every hour once, in order: a small page cache serves them as well, and an
-    # ingest's 64 MB cache (full by now, tune_for_bulk_writes) is given back while the frames are built,
-    # so the step does not raise the ingest's peak memory with the size of the database.
-    cache = db.conn.execute("PRAGMA cache_size").fetchone()[0]
-    db.conn.execute(f"PRAGMA cache_size={FEED_CACHE}")
-    try:
-        return prepare_sets(db, wanted(db), progress, existing_only=existing_only)
-    finally:
-        db.conn.execute(f"PRAGMA cache_size={int(cache)}")
+    return prepare_sets(db, wanted(db), progress, existing_only=existing_only)
