@@ -1421,6 +1421,9 @@ def _labels(g: _Gen, seed: int, scale: float) -> dict[str, Any]:
         row["start"] = inc["start"] + "Z"
         row["end"] = inc["end"] + "Z"
         row["page_worthy"] = inc["should_page"]
+        # each signal also as a registry entry (docs/signals.md), the form the third week's labels carry
+        row["signals"] = [{**sig, "registry": {"type": sig["signal"], **{k: sig[k] for k in ("evaluator", "span_kind")
+                                                                        if k in sig}}} for sig in inc["signals"]]
         first = g.first_seen.get(inc["id"])
         row["detectable_from"] = _iso(first) if first is not None else None
         incidents.append(row)
