@@ -419,13 +419,16 @@ def wide_floors(db, inc: dict, scope: dict, start: int, end: int, also: list, ot
     if len(scope) == 1:
         [(dim, values)] = scope.items()
         other = {dim: rest_of(dimension_values(db, dim), values)}
-    out: dict[str, Any] = {"scoped": None, "grouped": None}
+    out: dict[str, Any] = {"scoped": None, "grouped": None, "peers": None}
     try:
         out["scoped"] = wide_floor(db, specs, scope, start, end, also_incidents=also, other_cohort=other,
                                    max_steps=WIDE_MAX_STEPS)
         if others:
             out["grouped"] = wide_floor(db, specs, scope, start, end, also_incidents=also, other_cohort=other,
                                         other_groups=others, max_steps=WIDE_MAX_STEPS)
+            # a rule document for every group cannot name the incident's complement: the pooled other groups
+            out["peers"] = wide_floor(db, specs, scope, start, end, also_incidents=also, other_groups=others,
+                                      max_steps=WIDE_MAX_STEPS, peers=True)
     except (KeyError, ValueError) as exc:  # a signal this database cannot read (no evaluator run)
         print(f"  wide oracle: {inc['id']}: {exc}")
     return out
@@ -447,7 +450,8 @@ def wide_table(floors: dict[str, dict], incidents: list[dict]) -> str:
         aff = f.get("affected_ns")
         aff_step = "—" if aff is None else str(-(-(aff - -(-f["start_ns"] // step) * step) // step))
         dims = ", ".join(_cohort(inc["cohort"]))
-        for how, b in (("scoped to the cohort", wide.get("scoped")), (f"group_by {dims}", wide.get("grouped"))):
+        for how, b in (("scoped to the cohort", wide.get("scoped")), (f"group_by {dims}", wide.get("grouped")),
+                       (f"group_by {dims}, peers instead of the list", wide.get("peers"))):
             if b is None:
                 continue
             out.append(f"| {inc['id']} | {how} | {aff_step} | {cell(b.threshold_step, b.steps)} | "
@@ -465,7 +469,10 @@ WIDE_NOTE = ("The floor under the wider rule kinds (tracedesk.alerts.oracle_wide
              "(trace: the count or share of traces whose value, or two signals' on the same trace, is beyond the "
              "cohort's 90th / 99th percentile or extreme before the incident; a rate: any event). Thresholds are "
              "hindsight, as above, so it is a lower bound for every rule of these kinds; 'threshold' in the kind "
-             "column: nothing wider is earlier. The first affected trace is the evidence table's (below).")
+             "column: nothing wider is earlier. Grouped, the cohort kind's list (every value but the incident's) is fitted "
+             "to the incident; 'peers instead of the list': each group against the pooled other groups at the same "
+             "time instead, a kind the language lacks (relative_to.cohort names fixed values; versus rest is a new cohort's "
+             "only), to say what adding it would buy. The first affected trace is the evidence table's (below).")
 
 
 def _sig_label(sig: dict) -> str:
@@ -576,7 +583,9 @@ def evidence(path: str, incidents: list[dict]) -> dict[str, dict]:
         row = {"first_step": None if first is None else -(-(first - first_eval) // step),
                "by_step2": int((t <= first_eval + 2 * step).sum()), "start_ns": start, "signal": "—",
                "d": None, "z": None, "n2": 0, "affected_ns": None}
-        picked = _label_signal(inc["signals"][0])
+        # the first labelled signal as the oracle reads it (a third-week label names its registry signal)
+        labelled = _oracle_signals({"signals": inc["signals"][:1]})
+        picked = labelled[0][:2] if labelled else None
         if picked is not None:
             sig, agg = picked
             frame = samples(db, sig, everything.__class__(scope=scope, group_by=(), since_ns=0, until_ns=2**62))
@@ -684,8 +693,8 @@ ORACLE_NOTE = ("The data's floor (tracedesk.alerts.oracle, computed in this run)
                "of these forms. Scoped: the rule reads the cohort alone (a cohort that did not exist before has no "
                "history to stay quiet on: its floor is its first trace); grouped: the rule groups by the cohort's "
                "dimension, so every other value's history is outside too (the hand-written rules' setting; a new-cohort "
-               "comparison, relative_to.new_cohort, per-trace conditions and ANDs across two signals are not among the "
-               "forms). Whose miss it is: the data's when even an "
+               "comparison, relative_to.new_cohort, per-trace conditions and ANDs across two signals are not among these "
+               "forms: the wider kinds' floor is the table after this one). Whose miss it is: the data's when even an "
                "AND of two cannot page by step 2, the detector's when one threshold can. Per signal:")
 
 

@@ -139,3 +139,26 @@ def test_steps_count_from_from_ns_and_max_steps_bounds_the_search(tmp_path):
     assert w.wide_step == 0  # the 14:05 evaluation is the first at or after 14:03
     w = wide_floor(db, *args, other_cohort={"route": ("b",)}, max_steps=0)
     assert (w.wide_step, w.steps, w.describe()) == (None, 1, "none in 1 steps")
+
+
+def test_peers_compare_every_group_with_the_pooled_others_which_the_language_cannot(tmp_path):
+    """Grouped, relative_to.cohort names one fixed list for every group; 'peers' (each group against the pooled
+    other groups) is measured to say what adding it would buy. Three routes: the shared 06:00-08:00 load on
+    all, route a alone in the incident: a's 5-minute mean minus b's and c's pooled reads 300 at 14:05; b's and
+    c's (their peers include a) read at most 0 outside, and 0 or below during the incident."""
+    def a(m: int) -> float:
+        return 800.0 if _incident(m) or 6 * 60 <= m < 8 * 60 else 500.0
+
+    def shared(m: int) -> float:
+        return 800.0 if 6 * 60 <= m < 8 * 60 else 500.0
+
+    db = _db(tmp_path, {"a": (a, _flat), "b": (shared, _flat), "c": (shared, _flat)})
+    others = [{"route": ("b",)}, {"route": ("c",)}]
+    args = ([(AGENT, "mean", "up")], {"route": ("a",)}, START, END)
+    w = wide_floor(db, *args, other_groups=others, peers=True)
+    assert w.threshold_step is None
+    assert (w.wide_step, w.features, w.kind) == (1, ("duration(AGENT): mean - peers [5m, min 1]",),
+                                                 "peers (not in the language)")
+    assert w.columns["peers"] == 42 and w.columns["cohort"] == 0
+    # without peers nothing the language expresses for every group separates
+    assert wide_floor(db, *args, other_groups=others).wide_step is None

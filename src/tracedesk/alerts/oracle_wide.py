@@ -17,6 +17,11 @@ each kind is a family of columns in one feature matrix per cohort, on one evalua
   (its 90th / 99th percentile or its extreme in the bad direction; for a rate: any event on the trace).
   The lines are constants a rule could be written with before the incident, not fitted to it.
 
+- **peers** (grouped only, *not in the language*): each group against the pooled other groups of the
+  rule's group_by at the same time. relative_to.cohort names fixed values, so a grouped rule can compare
+  every group with one list only (the incident's complement is a list fitted to the incident), and
+  "versus rest" exists for a new cohort only; this kind measures what adding it would buy.
+
 The search is oracle.separate: a single column beyond every outside value, or a pair of columns no one
 outside evaluation is at least as bad on. "Outside" is oracle's (evaluations whose 6-hour window does not
 reach into the incident or another page-worthy incident of the cohort), plus, grouped, every evaluation of
@@ -40,7 +45,9 @@ from .evaluate import (NS, SHARE_HISTORY_NS, _per_trace, aggregate_windows, eval
 from .oracle import FEATURE_MIN_SAMPLES, FEATURE_WINDOWS, _features, separate
 
 #: Kinds of rule the columns stand for, in the order they are reported.
-KINDS: tuple[str, ...] = ("threshold", "joint", "cohort", "adaptive", "trace")
+KINDS: tuple[str, ...] = ("threshold", "joint", "cohort", "adaptive", "trace", "peers")
+#: Kinds the rule language cannot express (measured to say what adding them would buy).
+NOT_IN_LANGUAGE: tuple[str, ...] = ("peers",)
 #: Shares of the usual samples per window a window must hold (min_samples_share).
 SHARES: tuple[float, ...] = (0.25, 0.5, 1.0)
 #: Per-trace conditions: windows the matching traces are counted over, and judged traces a window needs.
@@ -72,7 +79,8 @@ class WideBound:
             return "none"
         if self.threshold_step is not None and self.threshold_step <= self.wide_step:
             return "threshold"
-        wider = [k for k in self.kinds if k != "threshold"]
+        wider = [k + (" (not in the language)" if k in NOT_IN_LANGUAGE else "") for k in self.kinds
+                 if k != "threshold"]
         return " + ".join(dict.fromkeys(wider)) if wider else "threshold"
 
     def describe(self) -> str:
@@ -97,10 +105,12 @@ def _per_trace_aggregation(aggregation: str) -> str:
 
 @dataclass
 class _Frames:
-    """One group's samples of every signal (t, v, trace_id), and of the other cohort for the cohort kind."""
+    """One group's samples of every signal (t, v, trace_id), of the other cohort (the cohort kind) and of
+    the pooled other groups (the peers kind)."""
 
     own: list[pd.DataFrame]
     rest: list[pd.DataFrame | None]
+    peers: list[pd.DataFrame | None] | None = None
 
 
 def _lines(frame: pd.DataFrame, aggregation: str, up: bool, before_ns: int) -> list[tuple[str, float]]:
@@ -189,18 +199,20 @@ def _matrix(group: _Frames, specs: Sequence[tuple[dict, str, str]], times: np.nd
                 minimum = np.maximum(1, np.ceil(share * expected))
                 add(f"{_label(sig)}: {agg} [{win}, min_samples_share {share:g}]", "adaptive", s,
                     sign * np.where(count >= minimum, value, np.nan))
-            if rest is None:
-                continue
-            rt, rv = rest["t"].to_numpy(np.int64), rest["v"].to_numpy(np.float64)
-            rlo, rhi = window_bounds(rt, times, w)
-            base_all = aggregate_windows(rv, rlo, rhi, agg)
-            for ms in FEATURE_MIN_SAMPLES:
-                plain = np.where(count >= ms, value, np.nan)
-                base = np.where(rhi - rlo >= ms, base_all, np.nan)
-                add(f"{_label(sig)}: {agg} - other cohort [{win}, min {ms}]", "cohort", s, sign * (plain - base))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    add(f"{_label(sig)}: {agg} / other cohort [{win}, min {ms}]", "cohort", s,
-                        sign * np.where(base > 0, plain / base, np.nan))
+            peers = group.peers[s] if group.peers is not None else None
+            for kind, what, other in (("cohort", "other cohort", rest), ("peers", "peers", peers)):
+                if other is None:
+                    continue
+                rt, rv = other["t"].to_numpy(np.int64), other["v"].to_numpy(np.float64)
+                rlo, rhi = window_bounds(rt, times, w)
+                base_all = aggregate_windows(rv, rlo, rhi, agg)
+                for ms in FEATURE_MIN_SAMPLES:
+                    plain = np.where(count >= ms, value, np.nan)
+                    base = np.where(rhi - rlo >= ms, base_all, np.nan)
+                    add(f"{_label(sig)}: {agg} - {what} [{win}, min {ms}]", kind, s, sign * (plain - base))
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        add(f"{_label(sig)}: {agg} / {what} [{win}, min {ms}]", kind, s,
+                            sign * np.where(base > 0, plain / base, np.nan))
     for label, ind in _trace_indicators(group.own, specs, lines):
         t = ind["t"].to_numpy(np.int64)
         v = ind["v"].to_numpy(np.float64)
@@ -209,12 +221,12 @@ def _matrix(group: _Frames, specs: Sequence[tuple[dict, str, str]], times: np.nd
             judged = hi - lo
             matched = aggregate_windows(v, lo, hi, "sum")
             matched = np.where(judged > 0, matched, 0.0)
-            share = aggregate_windows(v, lo, hi, "mean")
+            matched_share = aggregate_windows(v, lo, hi, "mean")
             for ms in TRACE_MIN_SAMPLES:
                 add(f"traces where {label}: count [{win}, min {ms}]", "trace", -1,
                     np.where(judged >= ms, matched, np.nan))
                 add(f"traces where {label}: rate [{win}, min {ms}]", "trace", -1,
-                    np.where(judged >= ms, share, np.nan))
+                    np.where(judged >= ms, matched_share, np.nan))
     x = np.column_stack(cols) if cols else np.zeros((len(times), 0))
     return names, kinds, owner, x
 
@@ -223,13 +235,16 @@ def wide_floor(db: sqlite_utils.Database, specs: Sequence[tuple[dict[str, Any], 
                scope: dict[str, tuple[str, ...]], start_ns: int, end_ns: int, *, from_ns: int | None = None,
                also_incidents: Iterable[tuple[int, int]] = (), step: str = "5m",
                other_groups: Iterable[dict[str, tuple[str, ...]]] = (),
-               other_cohort: dict[str, tuple[str, ...]] | None = None, max_steps: int | None = None) -> WideBound:
+               other_cohort: dict[str, tuple[str, ...]] | None = None, max_steps: int | None = None,
+               peers: bool = False) -> WideBound:
     """The earliest step (from the first evaluation at or after `from_ns`, default the start) at which a rule
     of any kind above, on the labelled signals `specs` ((signal, aggregation, "up" | "down")) in `scope`,
     pages on the incident with no outside evaluation firing; and the same under threshold rules alone.
     `other_cohort`: the cohort the cohort kind compares with (replacing these scope dimensions; None: no
     cohort columns). `other_groups`: grouped, as oracle.earliest_separation. `max_steps`: examine the
-    incident's evaluations up to this step only (a floor later than that reads as none)."""
+    incident's evaluations up to this step only (a floor later than that reads as none). `peers` (grouped):
+    also each group against the pooled other groups at the same time, a kind the language lacks
+    (relative_to.cohort names fixed values; "versus rest" exists only for a new cohort)."""
     specs = list(specs)
 
     def read(where: dict[str, tuple[str, ...]]) -> list[pd.DataFrame]:
@@ -239,6 +254,10 @@ def wide_floor(db: sqlite_utils.Database, specs: Sequence[tuple[dict[str, Any], 
     rest = read({**scope, **other_cohort}) if other_cohort else [None] * len(specs)
     own = _Frames(read(scope), list(rest))
     groups = [_Frames(read(g), list(rest)) for g in other_groups]
+    if peers and groups:
+        everyone = [own, *groups]
+        for i, g in enumerate(everyone):
+            g.peers = [_pooled([h.own[s] for j, h in enumerate(everyone) if j != i]) for s in range(len(specs))]
     firsts = [int(f["t"].iloc[0]) for g in [own, *groups] for f in g.own if len(f)]
     lasts = [int(f["t"].iloc[-1]) for g in [own, *groups] for f in g.own if len(f)]
     step_ns = parse_duration(step) * NS
@@ -292,8 +311,15 @@ def wide_floor(db: sqlite_utils.Database, specs: Sequence[tuple[dict[str, Any], 
     kind_of = [kinds[i] for i in used]
     if len(used) == 2 and kind_of == ["threshold", "threshold"] and owner[used[0]] != owner[used[1]]:
         kind_of = ["joint", "joint"]
-    columns = {k: sum(1 for kk in kinds if kk == k) for k in KINDS if k != "joint"}
+    columns = {k: sum(1 for kk in kinds if kk == k) for k in KINDS if k != "joint" and (k != "peers" or peers)}
     return WideBound(threshold_step, wide, features, tuple(kind_of), len(idx), int(len(out_x)), columns)
+
+
+def _pooled(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True).sort_values("t", kind="stable").reset_index(drop=True)
 
 
 def rest_of(values: Iterable[str], mine: Sequence[str]) -> tuple[str, ...]:
