@@ -396,10 +396,84 @@ def oracle(path: str, incidents: list[dict]) -> dict[str, dict]:
                                                            also_incidents=also, other_groups=others))
                 except (KeyError, ValueError) as exc:  # a signal this database cannot read (no evaluator run)
                     print(f"  oracle: {inc['id']} {sig}: {exc}")
-            out[inc["id"]] = {"bounds": found, "grouped": {"bounds": grouped} if grouped else None}
+            out[inc["id"]] = {"bounds": found, "grouped": {"bounds": grouped} if grouped else None,
+                              "wide": wide_floors(db, inc, scope, start, end, also, others)}
     finally:
         db.conn.close()
     return out
+
+
+#: The wider rule kinds' floor examines the incident's evaluations up to this step (later reads as none).
+WIDE_MAX_STEPS = 150
+
+
+def wide_floors(db, inc: dict, scope: dict, start: int, end: int, also: list, others: list) -> dict:
+    """The data's floor under every rule kind the language expresses (tracedesk.alerts.oracle_wide: joint
+    conditions across signals, each with its window; the cohort against the rest of the traffic at the same
+    time, relative_to.cohort; min_samples_share; per-trace conditions on lines from the history before the
+    incident), scoped to the cohort and grouped by its dimension, beside the threshold rules' floor."""
+    from tracedesk.alerts.builder import dimension_values
+    from tracedesk.alerts.oracle_wide import rest_of, wide_floor
+
+    specs = _oracle_signals(inc)
+    other = None
+    if len(scope) == 1:
+        [(dim, values)] = scope.items()
+        other = {dim: rest_of(dimension_values(db, dim), values)}
+    out: dict[str, Any] = {"scoped": None, "grouped": None, "peers": None}
+    try:
+        out["scoped"] = wide_floor(db, specs, scope, start, end, also_incidents=also, other_cohort=other,
+                                   max_steps=WIDE_MAX_STEPS)
+        if others:
+            out["grouped"] = wide_floor(db, specs, scope, start, end, also_incidents=also, other_cohort=other,
+                                        other_groups=others, max_steps=WIDE_MAX_STEPS)
+            # a rule document for every group cannot name the incident's complement: the pooled other groups
+            out["peers"] = wide_floor(db, specs, scope, start, end, also_incidents=also, other_groups=others,
+                                      max_steps=WIDE_MAX_STEPS, peers=True)
+    except (KeyError, ValueError) as exc:  # a signal this database cannot read (no evaluator run)
+        print(f"  wide oracle: {inc['id']}: {exc}")
+    return out
+
+
+def wide_table(floors: dict[str, dict], incidents: list[dict]) -> str:
+    """Per page-worthy incident: the floor under threshold rules and under every rule kind, and the rule
+    (its columns and kind) that reaches the wider floor, scoped and grouped."""
+    out = ["| incident | rule | first affected trace (step) | floor: threshold rules | floor: every kind | "
+           "kind that reaches it | the rule (columns) |", "|---|---|---:|---:|---:|---|---|"]
+
+    def cell(x: int | None, steps: int) -> str:
+        return f"{x}" if x is not None else f"none in {steps}"
+
+    for inc in incidents:
+        f = floors.get(inc["id"], {})
+        wide = (f.get("oracle") or {}).get("wide") or {}
+        step = 300 * NS
+        aff = f.get("affected_ns")
+        aff_step = "—" if aff is None else str(-(-(aff - -(-f["start_ns"] // step) * step) // step))
+        dims = ", ".join(_cohort(inc["cohort"]))
+        for how, b in (("scoped to the cohort", wide.get("scoped")), (f"group_by {dims}", wide.get("grouped")),
+                       (f"group_by {dims}, peers instead of the list", wide.get("peers"))):
+            if b is None:
+                continue
+            out.append(f"| {inc['id']} | {how} | {aff_step} | {cell(b.threshold_step, b.steps)} | "
+                       f"{cell(b.wide_step, b.steps)} | {b.kind} | {' AND '.join(b.features) or '—'} |")
+    return "\n".join(out)
+
+
+WIDE_NOTE = ("The floor under the wider rule kinds (tracedesk.alerts.oracle_wide, computed in this run on one grid for "
+             "all the incident's labelled signals, up to step " + str(WIDE_MAX_STEPS) + "): besides the threshold "
+             "rules above (a multi-window rule is one of their pairs), an AND of two thresholds on different signals "
+             "each over its own window (joint), the signal against the same aggregation in the rest of the traffic at "
+             "the same time (cohort: relative_to.cohort naming every other value of the dimension; grouped, every "
+             "group is compared with that same list, as one rule document would), a window judged only when it holds "
+             "a share of its usual samples (adaptive: min_samples_share 0.25 / 0.5 / 1), and per-trace conditions "
+             "(trace: the count or share of traces whose value, or two signals' on the same trace, is beyond the "
+             "cohort's 90th / 99th percentile or extreme before the incident; a rate: any event). Thresholds are "
+             "hindsight, as above, so it is a lower bound for every rule of these kinds; 'threshold' in the kind "
+             "column: nothing wider is earlier. Grouped, the cohort kind's list (every value but the incident's) is fitted "
+             "to the incident; 'peers instead of the list': each group against the pooled other groups at the same "
+             "time instead, a kind the language lacks (relative_to.cohort names fixed values; versus rest is a new cohort's "
+             "only), to say what adding it would buy. The first affected trace is the evidence table's (below).")
 
 
 def _sig_label(sig: dict) -> str:
@@ -510,10 +584,9 @@ def evidence(path: str, incidents: list[dict]) -> dict[str, dict]:
         row = {"first_step": None if first is None else -(-(first - first_eval) // step),
                "by_step2": int((t <= first_eval + 2 * step).sum()), "start_ns": start, "signal": "—",
                "d": None, "z": None, "n2": 0, "affected_ns": None}
-        label = inc["signals"][0]
-        # a label whose signal is itself a registry name (the fourth week's) carries what to read
-        picked = ((label["registry"], label.get("aggregation", "mean"))
-                  if label.get("registry", {}).get("type") == label["signal"] else _label_signal(label))
+        # the first labelled signal as the oracle reads it (a third- or fourth-week label names its registry signal)
+        labelled = _oracle_signals({"signals": inc["signals"][:1]})
+        picked = labelled[0][:2] if labelled else None
         if picked is not None:
             sig, agg = picked
             frame = samples(db, sig, everything.__class__(scope=scope, group_by=(), since_ns=0, until_ns=2**62))
@@ -606,6 +679,7 @@ def verdict(rows: list[dict], incidents: list[dict], floors: dict[str, dict], fu
                       f"{from_affected(suggested)} |")
     if full:
         return ("\n".join(out) + "\n\n" + ORACLE_NOTE + "\n\n" + oracle_table(floors, incidents) + "\n\n"
+                + WIDE_NOTE + "\n\n" + wide_table(floors, incidents) + "\n\n"
                 + EVIDENCE_NOTE + "\n\n" + "\n".join(second))
     return "\n".join(out)
 
@@ -620,8 +694,8 @@ ORACLE_NOTE = ("The data's floor (tracedesk.alerts.oracle, computed in this run)
                "of these forms. Scoped: the rule reads the cohort alone (a cohort that did not exist before has no "
                "history to stay quiet on: its floor is its first trace); grouped: the rule groups by the cohort's "
                "dimension, so every other value's history is outside too (the hand-written rules' setting; a new-cohort "
-               "comparison, relative_to.new_cohort, per-trace conditions and ANDs across two signals are not among the "
-               "forms). Whose miss it is: the data's when even an "
+               "comparison, relative_to.new_cohort, per-trace conditions and ANDs across two signals are not among these "
+               "forms: the wider kinds' floor is the table after this one). Whose miss it is: the data's when even an "
                "AND of two cannot page by step 2, the detector's when one threshold can. Per signal:")
 
 

@@ -93,12 +93,15 @@ THIRD_WEEK_MISSES = {
     "W3-02": "a 30-hour linear ramp: the suggested cost_per_trace mean > 0.013 (5m) first pages 733 min after the "
              "start, near the top of the ramp. The data's floor (benchmarks/alerts.py, alerts.oracle): no threshold "
              "on input_tokens, cost_per_trace or tokens_per_trace (windows 5m-6h, plain or against the previous hour "
-             "or day), nor an AND of two, pages before step 11 without paging outside the incident",
+             "or day), nor an AND of two, pages before step 11 without paging outside the incident; nor any wider kind "
+             "(alerts.oracle_wide: an AND across signals, against the rest of the traffic, min_samples_share, per-trace "
+             "conditions): its floor is step 11 too",
     "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested refusal_rate_answer > 0.012 at "
              "99.9% confidence (1h, resolved after 7h clear: its refusals come up to 7 h apart) pages once inside "
              "the incident, 933 min after it starts, and once outside it. The data's floor: one threshold on the "
              "refusal rate (any window, against the previous hour or day, at 99% confidence) first separates at step "
-             "76, an AND of two at step 21",
+             "76, an AND of two at step 21; the wider kinds (alerts.oracle_wide) at step 9, gpt-4o's refusals per "
+             "trace over 5 minutes minus the other models' (relative_to.cohort): the step of the first refusal",
 }
 
 

@@ -181,34 +181,48 @@ def earliest_separation(db: sqlite_utils.Database, signal: dict[str, Any], aggre
     for rt, rv in refs:
         _names, rx = _features(rt, rv, times, aggregation, direction == "up", windows, min_samples)
         out_x = np.vstack([out_x, rx[outside]])
-    worst = np.nanmax(np.where(np.isfinite(out_x), out_x, -np.inf), axis=0) if len(out_x) else \
-        np.full(x.shape[1], -np.inf)
     idx = np.flatnonzero(inside)
     steps = ((times[idx] - first_eval) // step_ns).astype(int)
+    single_step, single_feature, pair_step, pair_features = separate(x[idx], steps, out_x, names)
+    return Bound(signal, aggregation, direction, single_step, single_feature, pair_step, pair_features,
+                 len(idx), int(len(out_x)))
+
+
+def separate(x_in: np.ndarray, steps: np.ndarray, out_x: np.ndarray, names: list[str],
+             pair_limit: int | None = None) -> tuple[int | None, str | None, int | None, tuple[str, str] | None]:
+    """The search itself, on feature matrices oriented so that larger is worse (NaN: not judged): the rows of
+    the incident's evaluations (`x_in`, at `steps`) against every outside row (`out_x`). The earliest step
+    whose row is beyond the worst outside value on one feature (single), and the earliest step whose row is
+    not dominated on some pair of features by any one outside row (pair; scanned up to the single step, or
+    `pair_limit` rows when that is sooner: a pair cannot be later than a single)."""
+    worst = np.nanmax(np.where(np.isfinite(out_x), out_x, -np.inf), axis=0) if len(out_x) else \
+        np.full(x_in.shape[1], -np.inf)
     single_step, single_feature = None, None
-    beyond = np.isfinite(x[idx]) & (x[idx] > worst)
+    beyond = np.isfinite(x_in) & (x_in > worst)
     hit_rows = np.flatnonzero(beyond.any(axis=1))
     if len(hit_rows):
         r = hit_rows[0]
         single_step = int(steps[r])
-        f = int(np.flatnonzero(beyond[r])[0])
-        single_feature = names[f]
+        single_feature = names[int(np.flatnonzero(beyond[r])[0])]
     # pairs: at step k, D[n, f] = outside n is at least as bad as k on feature f; the pair (i, j) is
     # dominated when some n has both. Scanned only up to the single bound (pairs cannot be later).
     pair_step, pair_features = None, None
     finite_out = np.where(np.isfinite(out_x), out_x, -np.inf).astype(np.float64)
-    limit = len(idx) if single_step is None else int(hit_rows[0]) + 1
+    limit = len(x_in) if single_step is None else int(hit_rows[0]) + 1
+    if pair_limit is not None:
+        limit = min(limit, pair_limit)
     for r in range(limit):
-        row = x[idx[r]]
-        ok = np.isfinite(row)
-        if not ok.any():
+        row = x_in[r]
+        ok = np.flatnonzero(np.isfinite(row))
+        if not len(ok):
             continue
-        d = (finite_out >= np.where(ok, row, np.inf)).astype(np.float32)
+        # only the features judged at this row, and only the outside rows at least as bad on one of them
+        d = finite_out[:, ok] >= row[ok]
+        d = d[d.any(axis=1)].astype(np.float32)
         shared = d.T @ d
-        usable = np.outer(ok, ok) & (shared == 0)
+        usable = shared == 0
         if usable.any():
-            i, j = (int(a) for a in np.argwhere(usable)[0])
+            i, j = (int(ok[a]) for a in np.argwhere(usable)[0])
             pair_step, pair_features = int(steps[r]), (names[i], names[j])
             break
-    return Bound(signal, aggregation, direction, single_step, single_feature, pair_step, pair_features,
-                 len(idx), int(len(out_x)))
+    return single_step, single_feature, pair_step, pair_features
