@@ -10,7 +10,7 @@ def register(subparsers: Any) -> None:
         "index", help="build (or drop) the optional index that makes the Traces page's text filter fast",
         description="Optional indexes. `index text` builds a trigram index of every span's name, input and "
                     "output, so a text search reads the index instead of every span (10M spans: ~8 s CPU "
-                    "-> milliseconds). It costs ~250 bytes per span on disk; once built, ingest keeps it current.",
+                    "-> milliseconds). It costs ~270 bytes per span on disk; once built, ingest keeps it current.",
     )
     sub = p.add_subparsers(dest="index_command", metavar="INDEX")
     t = sub.add_parser("text", help="build or refresh the text-search index (or --drop it, or --status)",

@@ -499,7 +499,7 @@ def _text_matches(db: sqlite_utils.Database, f: Filters) -> list[str]:
 
     indexed = f.text is not None and text_index.answers(f.text.casefold()) and text_index.usable(db)
     if indexed:
-        text_index.refresh(db)  # new rows folded in first (when the file can be written now)
+        text_index.refresh(db, wait_ms=250)  # new rows folded in first (when the file can be written now)
     key = (repr(f), data_version(db))  # the dataclass repr: every field, times to the nanosecond
     kept = getattr(db, "_td_text_matches", None)
     if kept is None:
