@@ -169,6 +169,22 @@ def test_new_changed_and_deleted_spans_are_searched_before_and_after_a_refresh(s
     assert text_index.stats(small)["pending"] == 0
 
 
+def test_a_rewritten_span_whose_texts_did_not_change_keeps_its_document(small):
+    text_index.build(small)
+    docs = small.execute("SELECT * FROM text_docs ORDER BY doc").fetchall()
+    longer = _span(6, *TEXTS[6])
+    longer.end_ns += 5  # replaced (another duration), same texts: the writer marks the trace all the same
+    store.write_batch(small, [longer, _span(7, "ask", "C:\\Temp\\old", "ok")])
+    assert small.execute("SELECT trace_id FROM text_stale ORDER BY trace_id").fetchall() == [(f"{6:032x}",),
+                                                                                              (f"{7:032x}",)]
+    assert _found(small, "refund") == [6, 8, 9, 10] and _found(small, "\\temp\\") == [7]
+    assert _found(small, "\\new") == [] and _found(small, "\\old") == [7]
+    after = small.execute("SELECT * FROM text_docs ORDER BY doc").fetchall()
+    assert after[:9] == docs[:6] + docs[7:]  # trace 6's document kept, trace 7's replaced
+    assert after[-1][:4] == (11, f"{7:032x}", 7, 7) and after[-1][4] != docs[6][4]
+    assert text_index.stats(small) == {"upto": 10, "documents": 10, "garbage": 1, "next_doc": 12, "pending": 0}
+
+
 def test_one_span_must_hold_the_text_and_the_other_span_conditions(small):
     store.write_batch(small, [_span(12, "route", "refund please", None, kind="CHAIN", model=None),
                               _span(12, "llm", "hello", "hi", span=1, model="gpt")])

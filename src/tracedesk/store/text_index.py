@@ -16,10 +16,11 @@ What is stored (no migration: the tables appear when the index is built):
     trace and batch of span rows: the distinct `casefold()`ed names/inputs/outputs of the trace's spans
     in that batch, joined by SEP (a NUL inside a text becomes SEP too). Contentless: the text is not
     stored a second time.
-  * `text_docs` (doc, trace_id): which trace each live document belongs to. A document is never
-    changed; a trace whose stored texts change gets new documents, and its old ones leave text_docs
-    (their postings stay in text_fts as garbage: a contentless table on this SQLite cannot delete
-    without the original text; `build(rebuild=True)` drops them).
+  * `text_docs` (doc, trace_id, lo, hi, digest): which trace each live document belongs to, the span rowids
+    it was made from and a digest of its text. A document is never changed; one whose rows' texts change
+    is replaced by a new one, and the old one leaves text_docs (its postings stay in text_fts as
+    garbage: a contentless table on this SQLite (3.40) cannot delete without the original text;
+    `build(rebuild=True)` drops them).
   * `text_index_state` (upto, next_doc, garbage): every span with rowid <= upto is indexed; document ids
     are never given twice; how many documents are garbage.
   * `text_stale` (trace_id): traces whose spans changed in place or were deleted since they were
@@ -35,6 +36,7 @@ case-folded (trigrams), or holding SEP or a NUL.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -60,7 +62,9 @@ STALE_CHUNK = 500
 _TABLES = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS} USING fts5(t, tokenize='trigram case_sensitive 1', "
     "content='', columnsize=0)",
-    f"CREATE TABLE IF NOT EXISTS {DOCS} (doc INTEGER PRIMARY KEY, trace_id TEXT NOT NULL)",
+    # lo/hi: the first and last span rowid the document was made from; digest: of its text (_recheck)
+    f"CREATE TABLE IF NOT EXISTS {DOCS} (doc INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, lo INTEGER NOT NULL, "
+    "hi INTEGER NOT NULL, digest INTEGER NOT NULL)",
     f"CREATE INDEX IF NOT EXISTS idx_{DOCS}_trace ON {DOCS} (trace_id)",
     f"CREATE TABLE IF NOT EXISTS {STATE} (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL, "
     "next_doc INTEGER NOT NULL, garbage INTEGER NOT NULL)",
@@ -95,8 +99,10 @@ class TextIndexError(RuntimeError):
 # -- what is there ----------------------------------------------------------------------------------
 
 def _names(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE name IN (?, ?, ?, ?, ?, ?)", [FTS, DOCS, STATE, STALE, *TRIGGERS])}
+    # (a text_docs without digests was made by a development build of this index: rebuilt, not read)
+    return {name for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE name IN (?, ?, ?, ?, ?, ?)", [FTS, DOCS, STATE, STALE, *TRIGGERS])
+        if name != DOCS or "digest" in (sql or "")}
 
 
 def present(db: sqlite_utils.Database | sqlite3.Connection) -> bool:
@@ -138,28 +144,79 @@ def _fold(text: Any) -> str | None:
     return folded.replace("\x00", SEP) if "\x00" in folded else folded
 
 
-def _documents(rows: Iterable[Sequence[Any]]) -> dict[str, str]:
-    """(trace_id, name, input_text, output_text) rows -> trace_id -> its document (distinct folded texts)."""
+def _digest(text: str) -> int:
+    """A stable 64-bit digest of a document (Python's hash() of a str changes per process)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "big", signed=True)
+
+
+Doc = tuple[str, int, int, str]  # trace_id, first and last span rowid it covers, text
+
+
+def _documents(rows: Iterable[Sequence[Any]]) -> list[Doc]:
+    """(rowid, trace_id, name, input_text, output_text) rows -> one document per trace: its distinct folded
+    texts, and the rowids it covers (a trace without text has none)."""
     texts: dict[str, dict[str, None]] = {}
-    for trace_id, *values in rows:
+    spans: dict[str, list[int]] = {}
+    for rowid, trace_id, *values in rows:
         seen = texts.get(trace_id)
         if seen is None:
             seen = texts[trace_id] = {}
+            spans[trace_id] = [rowid, rowid]
+        else:
+            span = spans[trace_id]
+            span[0], span[1] = min(span[0], rowid), max(span[1], rowid)
         for value in values:
             folded = _fold(value)
             if folded is not None:
                 seen[folded] = None
-    return {t: SEP.join(seen) for t, seen in texts.items() if seen}
+    return [(t, spans[t][0], spans[t][1], SEP.join(seen)) for t, seen in texts.items() if seen]
 
 
-def _add(conn: sqlite3.Connection, docs: dict[str, str], next_doc: int) -> int:
-    rows = [(next_doc + i, t, d) for i, (t, d) in enumerate(docs.items())]
-    conn.executemany(f"INSERT INTO {DOCS} (doc, trace_id) VALUES (?, ?)", [(d, t) for d, t, _ in rows])
-    conn.executemany(f"INSERT INTO {FTS} (rowid, t) VALUES (?, ?)", [(d, text) for d, _, text in rows])
-    return next_doc + len(rows)
+def _add(conn: sqlite3.Connection, docs: Sequence[Doc], next_doc: int) -> int:
+    conn.executemany(f"INSERT INTO {DOCS} (doc, trace_id, lo, hi, digest) VALUES (?, ?, ?, ?, ?)",
+                     [(next_doc + i, t, lo, hi, _digest(text)) for i, (t, lo, hi, text) in enumerate(docs)])
+    conn.executemany(f"INSERT INTO {FTS} (rowid, t) VALUES (?, ?)",
+                     [(next_doc + i, text) for i, (_t, _lo, _hi, text) in enumerate(docs)])
+    return next_doc + len(docs)
 
 
-_SPAN_TEXTS = "SELECT trace_id, name, input_text, output_text FROM spans"
+_SPAN_TEXTS = "SELECT rowid, trace_id, name, input_text, output_text FROM spans"
+
+
+def _recheck(conn: sqlite3.Connection, traces: list[str], upto: int, next_doc: int) -> tuple[int, int, int]:
+    """Stale traces: each document whose rows' texts changed is replaced (the old one becomes garbage);
+    one whose texts are the same is kept (the ingest marks every trace it rewrote a span of, and on the
+    third week a re-ingest of the same files rewrote 2,143 spans without changing a text: their log
+    messages are merged in again). Rows no document covers get one. Returns (next_doc, garbage, rows read)."""
+    part = json.dumps(traces)
+    docs: dict[str, list[tuple[int, int, int, int]]] = {}
+    for doc, trace_id, lo, hi, digest in conn.execute(
+            f"SELECT doc, trace_id, lo, hi, digest FROM {DOCS} WHERE trace_id IN (SELECT value FROM json_each(?))",
+            [part]):
+        docs.setdefault(trace_id, []).append((doc, lo, hi, digest))
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    read = 0
+    for row in conn.execute(f"{_SPAN_TEXTS} WHERE trace_id IN (SELECT value FROM json_each(?)) AND rowid <= ?",
+                            [part, upto]):
+        rows.setdefault(row[1], []).append(row)
+        read += 1
+    dead: list[int] = []
+    new: list[Doc] = []
+    for trace_id in traces:
+        mine = rows.get(trace_id, [])
+        covered: set[int] = set()
+        for doc, lo, hi, digest in docs.get(trace_id, []):
+            inside = [r for r in mine if lo <= r[0] <= hi]
+            covered.update(r[0] for r in inside)
+            made = _documents(inside)
+            if made and _digest(made[0][3]) == digest:
+                continue
+            dead.append(doc)
+            new.extend((trace_id, lo, hi, text) for _t, _lo, _hi, text in made)  # the same rows it covered
+        new.extend(_documents([r for r in mine if r[0] not in covered]))
+    conn.executemany(f"DELETE FROM {DOCS} WHERE doc = ?", [(d,) for d in dead])
+    return _add(conn, new, next_doc), len(dead), read
 
 
 def _refresh(conn: sqlite3.Connection, progress: Progress | None) -> int:
@@ -169,25 +226,21 @@ def _refresh(conn: sqlite3.Connection, progress: Progress | None) -> int:
     read = 0
     stale = [r[0] for r in conn.execute(f"SELECT trace_id FROM {STALE} ORDER BY trace_id")]
     for i in range(0, len(stale), STALE_CHUNK):
-        part = json.dumps(stale[i:i + STALE_CHUNK])
-        garbage += conn.execute(f"DELETE FROM {DOCS} WHERE trace_id IN (SELECT value FROM json_each(?))",
-                                [part]).rowcount
-        # their rows past upto are read with the new rows below
-        rows = conn.execute(f"{_SPAN_TEXTS} WHERE trace_id IN (SELECT value FROM json_each(?)) AND rowid <= ?",
-                            [part, upto]).fetchall()
-        read += len(rows)
-        next_doc = _add(conn, _documents(rows), next_doc)
+        # (their rows past upto are read with the new rows below)
+        next_doc, dead, n = _recheck(conn, stale[i:i + STALE_CHUNK], upto, next_doc)
+        garbage += dead
+        read += n
     conn.execute(f"DELETE FROM {STALE}")
     total = max(top - upto, 0)
     last = min(upto, top)
     while last < top:
-        rows = conn.execute(f"SELECT rowid, trace_id, name, input_text, output_text FROM spans "
-                            f"WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?", [last, top, BATCH_ROWS]).fetchall()
+        rows = conn.execute(f"{_SPAN_TEXTS} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?",
+                            [last, top, BATCH_ROWS]).fetchall()
         if not rows:
             break
         last = rows[-1][0]
         read += len(rows)
-        next_doc = _add(conn, _documents(r[1:] for r in rows), next_doc)
+        next_doc = _add(conn, _documents(rows), next_doc)
         if progress is not None:
             progress(min(last, top) - min(upto, top), total)
     conn.execute(f"UPDATE {STATE} SET upto = ?, next_doc = ?, garbage = ?", [top, next_doc, garbage])
