@@ -170,7 +170,9 @@ def _documents(rows: Iterable[Sequence[Any]]) -> list[Doc]:
             folded = _fold(value)
             if folded is not None:
                 seen[folded] = None
-    return [(t, spans[t][0], spans[t][1], SEP.join(seen)) for t, seen in texts.items() if seen]
+    # sorted: the same rows make the same text whatever order they were read in (_recheck reads them in
+    # primary-key order, a build in rowid order)
+    return [(t, spans[t][0], spans[t][1], SEP.join(sorted(seen))) for t, seen in texts.items() if seen]
 
 
 def _add(conn: sqlite3.Connection, docs: Sequence[Doc], next_doc: int) -> int:
