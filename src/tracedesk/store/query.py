@@ -299,8 +299,10 @@ def trace_where(f: Filters | None, alias: str = "t", *,
         if not lists:  # the index's answer is the whole span test
             conds.append(f"{alias}.trace_id IN ({text_traces[0]})")
             params.extend(text_traces[1])
-        else:  # one span must meet every condition: test them on the spans of the text's traces only
-            span_conds.append(f"s.trace_id IN ({text_traces[0]})")
+        else:  # one span must meet every condition: test the text only on spans of the text's traces
+            # (`+`: the list column's own index still drives, as without the index: at 10M spans, driving
+            # from the text's 14k traces took sorry + status=ERROR 0.19 -> 3.5 s CPU)
+            span_conds.append(f"+s.trace_id IN ({text_traces[0]})")
             span_params.extend(text_traces[1])
     for attr, values in lists:
         col = _SPAN_LIST_FIELDS[attr]
