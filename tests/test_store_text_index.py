@@ -257,3 +257,20 @@ def test_cli_builds_reports_and_drops(small, db_path, capsys):
     assert run("--drop") == "Text index dropped.\n"
     assert not text_index.present(store.connect(db_path))
     assert run("--drop") == "There was no text index.\n"
+
+
+def test_the_page_note_says_how_to_make_a_scanning_search_fast(small, monkeypatch):
+    assert text_index.scan_note(small, "refund", " --db x.db") is None  # 10 spans: a scan is quick
+    monkeypatch.setattr(text_index, "HINT_SPANS", 10)
+    assert text_index.scan_note(small, "refund", " --db x.db") == (
+        "Text search reads all ~10 spans (about 1 s of CPU per million). `tracedesk index text --db x.db` builds an "
+        "index that answers in milliseconds (~270 bytes per span on disk; ingest keeps it current).")
+    assert text_index.scan_note(small, None) is None
+    text_index.build(small)
+    assert text_index.scan_note(small, "refund") is None
+    assert text_index.scan_note(small, "re") == ("Searches under 3 characters (or holding control characters) read "
+                                                 "every span: the text index holds 3-character pieces.")
+    small.execute("DROP TRIGGER text_stale_span_del")
+    assert text_index.scan_note(small, "refund") == (
+        "The text index lost its triggers (a migration rebuilt the spans table), so text searches read every span; "
+        "rebuild it with `tracedesk index text --rebuild`.")
