@@ -1031,6 +1031,22 @@ def _new_values(frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, befor
     return out
 
 
+def _whole_values(frame: pd.DataFrame, dims: Sequence[str]) -> list[dict[str, str]]:
+    """The values that hold every sample of a signal (a judge that only runs on one route): a change "on all
+    traffic" of that signal is a change on them, so they are its aliases (the analyst reads where it is)."""
+    out = []
+    for dim in dims:
+        if dim not in frame.columns or not len(frame):
+            continue
+        codes, cells = _factor(frame, dim)
+        if codes[0] < 0 or not bool((codes == codes[0]).all()):
+            continue
+        value = cells[int(codes[0])]
+        if isinstance(value, str) and value and "," not in value:
+            out.append({dim: value})
+    return out
+
+
 def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
              traffic: pd.DataFrame | None = None, dims: Sequence[str] = ()) -> Finding:
     grid, sc, sig = r.grid, r.scan, r.sig
@@ -1098,7 +1114,7 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     # below a 3-sd jump seen on 30
     d_low = sc.d - 3.0 * math.sqrt(1.0 / max(r.n_in, 1) + 1.0 / max(r.n_out, 1))
     impact = max(min(d_low, D_CAP), 0.0) * share
-    aliases = _new_values(frame, mask, inside, t < lo, dims, cohort)
+    aliases = _new_values(frame, mask, inside, t < lo, dims, cohort) if cohort else _whole_values(frame, dims)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
                    aliases=aliases, shape=shape, onset_ns=onset)
