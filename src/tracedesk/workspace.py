@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import shlex
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -278,6 +279,15 @@ class Workspace:
     @_locked
     def count_traces(self, filters: Filters | None = None) -> int:
         return self.memo(("count_traces", _fkey(filters)), lambda db: _query.count_traces(db, filters))
+
+    @_locked
+    def text_search_note(self, filters: Filters | None = None) -> str | None:
+        """A line for the Traces page when its text search reads every span: how to index it (or None)."""
+        from .store import text_index
+
+        text = filters.text if filters is not None else None
+        db_arg = f" --db {shlex.quote(self.path)}" if self.path and self.path != ":memory:" else ""
+        return self.kept(("text_search_note", text), lambda db: text_index.scan_note(db, text, db_arg))
 
     @_locked
     def spans(self, filters: Filters | None = None, *, kinds: Sequence[str] | None = None,

@@ -148,6 +148,13 @@ def error_boundary(*, stop: bool = False) -> Iterator[None]:
             _halt()
 
 
+def text_search_note(ws: Any, filters: Any) -> None:
+    """A caption when the page's text search read every span: how to make it fast (tracedesk index text)."""
+    note = ws.text_search_note(filters)
+    if note:
+        st.caption(note)
+
+
 def stop_if_no_match(count: int) -> None:
     if count == 0:
         st.warning(NO_MATCH_MESSAGE)

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracedesk.cli.changes_cmd",
     "tracedesk.cli.app_cmd",
     "tracedesk.cli.export_cmd",
+    "tracedesk.cli.index_cmd",
 )
 
 

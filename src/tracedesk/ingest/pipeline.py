@@ -417,6 +417,9 @@ def _ingest_into(database: Any, paths: Iterable[str | os.PathLike[str]], *, reda
     from ..store.maintenance import optimize
 
     optimize(database)  # fresh planner statistics after a bulk load (cheap: sampled, and only on growth)
+    from ..store import text_index
+
+    text_index.refresh(database)  # a text index someone built (`tracedesk index text`) takes the new rows
     _finish(database, report, started)
     return report
 

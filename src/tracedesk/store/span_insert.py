@@ -37,7 +37,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from . import refused_kept
+from . import refused_kept, text_index
 from .feed_dirty import NS_PER_HOUR
 
 #: sqlite3.h: SQLITE_DBCONFIG_ENABLE_TRIGGER
@@ -159,6 +159,7 @@ def insert_spans(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, .
                 conn.executemany(_MARK_STORED, [(t, s) for t, s, _start in replaced])
                 # and the kept refused traces' update trigger (store.refused_kept)
                 refused_kept.mark_replaced(conn, [t for t, _s, _start in replaced])
+                text_index.mark_replaced(conn, [t for t, _s, _start in replaced])  # and the text index's
     except BaseException:
         with contextlib.suppress(sqlite3.Error):  # (a connection closed by _triggers_off has no savepoint)
             conn.execute("ROLLBACK TO td_span_insert")

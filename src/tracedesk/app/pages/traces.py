@@ -10,6 +10,7 @@ ui.page_setup("Traces")
 ws = ui.require_workspace()
 filters = ui.sidebar_filters(ws)
 total = ws.count_traces(filters)
+ui.text_search_note(ws, filters)
 ui.stop_if_no_match(total)
 
 params = st.query_params
