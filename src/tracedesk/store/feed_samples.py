@@ -173,6 +173,9 @@ def _reinstall(db: sqlite_utils.Database) -> bool:
         conn.execute("DELETE FROM feed_chunks")
         conn.execute("DELETE FROM feed_sample_sets")
         conn.execute("DELETE FROM feed_dirty")
+        from .cohort_hours import drop
+
+        drop(db)  # the cohort aggregates' staleness cannot be told either
     except sqlite3.OperationalError:
         conn.rollback()
         return False
@@ -271,6 +274,10 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
             _write(conn, ids[name], frames[name], group_by)
             if r is None and fresh is not None:
                 fresh[name] = frames[name]
+    if dirty:  # the per-hour cohort aggregates of these hours, before their marks go (store.cohort_hours)
+        from ..analysis.cohort_hours import on_clear
+
+        on_clear(db, dirty)
     conn.executemany("DELETE FROM feed_dirty WHERE lo = ? AND hi = ?", marks)
     if progress is not None:
         progress(len(plan) + 1, len(plan) + 1, "stored")

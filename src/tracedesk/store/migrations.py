@@ -20,6 +20,7 @@ import sqlite_utils
 from . import alerts as _alerts
 from . import blobs as _blobs
 from . import evals as _evals
+from . import cohort_hours as _cohort_hours
 from . import feed_dirty as _feed_dirty
 from . import ingest as _ingest
 from . import span_tags as _span_tags
@@ -259,6 +260,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m506_feed_samples", _feed_dirty.m506_feed_samples),
     ("m507_span_tags", _span_tags.m507_span_tags),
     ("m508_covering_filter_indexes", _m508_covering_filter_indexes),
+    ("m509_cohort_hours", _cohort_hours.m509_cohort_hours),
 ]
 
 

@@ -1,0 +1,342 @@
+"""The Overview's and Cohorts page's unfiltered figures from per-hour per-cohort aggregates
+(store.cohort_hours keeps them; see there for why and how they stay fresh).
+
+Each figure is the one analysis.metrics computes from the samples: a count is the sum of the hours'
+counts, a rate their non-zero counts over it, a mean or a sum the exact sum of the hours' values
+rounded once, a percentile the order statistics of the hours' sorted values interpolated as pandas'
+quantile does (`_percentile`). Only the unfiltered views with every evaluator (the first look) come
+from here; a filter, one evaluator or buckets finer than an hour read the samples as before.
+
+Hours still marked dirty (a write the feed has not folded in yet) are computed from their samples at
+read time, so a figure is never stale; the set is refreshed (or built) first when the file can be
+written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from .. import cohorts
+from .. import signals as _signals
+from ..store import cohort_hours as _store
+from ..store.connect import data_version
+from ..store.feed_dirty import NS_PER_HOUR
+
+#: bumped when what a row holds changes (every stored set is then rebuilt)
+VERSION = 3
+#: every cohort signal of the matrix (all evaluators), per cohort of each browse dimension
+MATRIX_SIGNALS = ("trace_count", "quality", "eval_pass_rate", "error_rate", "refusal_rate_trace",
+                  "trace_duration", "cost_per_trace")
+#: KPI / over-time signals kept for the whole traffic only
+GLOBAL_SIGNALS = ("ttft", "tokens_per_trace")
+#: signals whose figures include percentiles: their sorted values are kept
+PERCENTILE_SIGNALS = frozenset({"trace_duration", "ttft"})
+#: signals shown as means or sums of non-integer values: for the whole traffic (KPIs, over time) their
+#: values are kept in sample order, so the figure is pandas' compensated sum of the very sequence
+#: metrics sums (an exact sum rounded once differed from it in the last bit for ~40% of the hourly cost
+#: totals of the 1M-span week). Per cohort the exact sum rounded once is kept (the tests hold it to
+#: metrics' figures on the labelled weeks): pandas' grouped sum of a cohort depends on how the other
+#: cohorts' rows interleave with it, which hours cannot keep.
+ORDERED_SIGNALS = frozenset({"cost_per_trace", "quality", "tokens_per_trace"})
+DIMENSIONS: tuple[str, ...] = tuple(cohorts.browse_names())
+ALL = "(all)"
+
+
+def key(db: sqlite_utils.Database) -> str:
+    """What the stored rows depend on besides the data: a digest of this module's definitions and the
+    text checkers' identity (a refusal verdict changes with their code or settings)."""
+    from ..store.feed_samples import _checkers
+
+    ident = json.dumps([VERSION, MATRIX_SIGNALS, GLOBAL_SIGNALS, sorted(PERCENTILE_SIGNALS), DIMENSIONS,
+                        _checkers(db)])
+    return hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Building rows from samples
+
+
+def _frames(db: sqlite_utils.Database, lo: int | None, hi: int | None) -> dict[str, pd.DataFrame]:
+    """The samples of every kept signal with lo <= hour <= hi (None: unbounded), as metrics reads them."""
+    since = None if lo is None else lo * NS_PER_HOUR - 1
+    until = None if hi is None else (hi + 1) * NS_PER_HOUR - 1
+    query = _signals.SampleQuery({}, DIMENSIONS, since, until, explode=False)
+    frames = dict(zip(MATRIX_SIGNALS, _signals.samples_many(db, [{"type": s} for s in MATRIX_SIGNALS], query)))
+    timed = _signals.SampleQuery({}, (), since, until, values_with_time=True)
+    frames.update(zip(GLOBAL_SIGNALS, _signals.samples_many(db, [{"type": s} for s in GLOBAL_SIGNALS], timed)))
+    return frames
+
+
+def _group_rows(signal: str, dim: str, labels: list[str], group_hour: np.ndarray, groups: np.ndarray,
+                v: np.ndarray, t: np.ndarray | None, n_groups: int) -> list[_store.Row]:
+    """One stored row per group: its hour, cohort label (labels[group]), counts, exact sum, values."""
+    n = np.bincount(groups, minlength=n_groups)
+    nz = np.bincount(groups, weights=(v != 0).astype(np.float64), minlength=n_groups).astype(np.int64)
+    sums = _store.exact_sums(groups, v, n_groups)
+    blobs: list[bytes | None] = [None] * n_groups
+    if signal in PERCENTILE_SIGNALS or (signal in ORDERED_SIGNALS and dim == ""):
+        order = np.lexsort((v, groups)) if signal in PERCENTILE_SIGNALS else np.argsort(groups, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(n)])
+        sv = v[order]
+        blobs = [_store.pack_values(sv[bounds[g]:bounds[g + 1]]) for g in range(n_groups)]
+    t_min: list[int | None] = [None] * n_groups
+    t_max: list[int | None] = [None] * n_groups
+    if t is not None and len(t):
+        lo = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(n_groups, np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(lo, groups, t)
+        np.maximum.at(hi, groups, t)
+        t_min, t_max = lo.tolist(), hi.tolist()
+    return [(int(group_hour[g]), dim, labels[g], signal, int(n[g]), int(nz[g]), _store.encode_sum(sums[g]),
+             blobs[g], t_min[g], t_max[g]) for g in range(n_groups) if n[g]]
+
+
+def _rows(frames: dict[str, pd.DataFrame]) -> list[_store.Row] | None:
+    """The stored rows of these samples; None when a cohort value is not text (not kept: metrics reads
+    the samples)."""
+    from .metrics import _cohort_rows
+
+    out: list[_store.Row] = []
+    for signal, frame in frames.items():
+        if frame.empty:
+            continue
+        t = frame["t"].to_numpy(np.int64)
+        v = frame["v"].to_numpy(np.float64)
+        hour = t // NS_PER_HOUR
+        hours, inverse = np.unique(hour, return_inverse=True)
+        out += _group_rows(signal, "", [ALL] * len(hours), hours, inverse.astype(np.int64), v,
+                           t if signal == "trace_count" else None, len(hours))
+        if signal not in MATRIX_SIGNALS:
+            continue
+        for name in DIMENSIONS:
+            found = _cohort_rows(frame[name], cohorts.resolve(name, bare_mapped=True))
+            if found is None:
+                return None
+            rows, codes, names = found
+            pair = hour[rows] * len(names) + codes
+            uniq, groups = np.unique(pair, return_inverse=True)
+            out += _group_rows(signal, name, [names[int(c)] for c in uniq % len(names)], uniq // len(names),
+                               groups.astype(np.int64), v[rows], None, len(uniq))
+    return out
+
+
+def _build(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None, set_key: str) -> bool:
+    """Rebuild the rows of `ranges` (None: the whole set) inside the caller's transaction."""
+    for r in ([None] if ranges is None else ranges):
+        frames = _frames(db, *(r if r is not None else (None, None)))
+        rows = _rows(frames)
+        if rows is None:
+            _store.drop(db)
+            return False
+        _store.replace(db, set_key, rows, r)
+    return True
+
+
+def on_clear(db: sqlite_utils.Database, ranges: list[tuple[int, int]]) -> None:
+    """The feed is about to clear these dirty hours (inside its transaction): rebuild their rows first,
+    when a current set is stored (else there is nothing to keep fresh: the next read builds it)."""
+    if ranges and _store.stored_key(db) == key(db):
+        _build(db, ranges, key(db))
+
+
+def prepare(db: sqlite_utils.Database) -> bool:
+    """Build the set when it is missing or stale, and fold the dirty hours in (through the feed's refresh
+    when it keeps sets, which rebuilds these rows as it clears each mark). False when the file cannot be
+    written now (reads then compute the dirty hours, or everything, from the samples)."""
+    conn = db.conn
+    if conn.in_transaction:
+        return False
+    set_key = key(db)
+    try:
+        if not _store.triggers_current(db):
+            # writes since the triggers went missing left no mark: the feed's reinstall drops every stored
+            # sample and these rows (store.feed_samples._reinstall); built again below
+            from ..store.feed_samples import _reinstall
+
+            if not _reinstall(db):
+                return False
+        if _store.stored_key(db) != set_key:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ok = _build(db, None, set_key)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            if not ok:
+                return False
+        dirty = _store.dirty_ranges(db)
+        if dirty:
+            if _store.feed_sets(db):
+                from .feed_ready import prepare as feed_prepare
+
+                feed_prepare(db, existing_only=True)
+            else:  # the feed keeps nothing: its next refresh reads whole, the marks are ours to clear
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    _build(db, dirty, set_key)
+                    _store.clear_marks(db, dirty)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+    except sqlite3.OperationalError:  # read-only or locked: the reads compute from samples
+        if conn.in_transaction:
+            conn.rollback()
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures from the rows
+
+
+@dataclass
+class _Cell:
+    n: int = 0
+    nz: int = 0
+    total: int = 0
+    values: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, n: int, nz: int, total: str, vals: bytes | None) -> None:
+        self.n += n
+        self.nz += nz
+        self.total += _store.decode_sum(total)
+        if vals is not None:
+            self.values.append(_store.unpack_values(vals))
+
+    def figure(self, agg: str) -> float:
+        """`signals.figures` of these samples under `agg` (NaN without samples; count 0); means and sums
+        as exact sums rounded once (for values kept in order, `_figures` sums them as pandas does)."""
+        if agg == "count":
+            return float(self.n)
+        if not self.n:
+            return float("nan")
+        if agg == "sum":
+            return _store.to_float(self.total)
+        if agg == "mean":
+            return _store.to_float(self.total) / self.n
+        if agg == "rate":
+            return self.nz / self.n
+        if agg in _signals.PERCENTILES:
+            return _percentile(np.concatenate(self.values), float(agg[1:]) / 100)
+        raise ValueError(f"no stored figure for aggregation {agg!r}")
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """pandas' linear quantile (GroupBy.quantile): x[i] + (x[i+1] - x[i]) * frac at q * (n - 1)."""
+    m = len(values)
+    at = q * (m - 1)
+    i = int(at)
+    frac = at % 1
+    if frac == 0 or i + 1 >= m:
+        return float(np.partition(values, i)[i])
+    part = np.partition(values, [i, i + 1])
+    return float(part[i] + (part[i + 1] - part[i]) * frac)
+
+
+class Stored:
+    """The aggregates of one data version: per (dim, cohort, signal) over the whole range, and per hour
+    for the whole traffic."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.cells: dict[tuple[str, str, str], _Cell] = {}
+        self.hours: dict[str, dict[int, _Cell]] = {}
+        self.t_min: int | None = None
+        self.t_max: int | None = None
+        for hour, dim, cohort, signal, n, nz, total, vals, t_min, t_max in rows:
+            self.cells.setdefault((dim, cohort, signal), _Cell()).add(n, nz, total, vals)
+            if dim == "":
+                self.hours.setdefault(signal, {}).setdefault(hour, _Cell()).add(n, nz, total, vals)
+                if t_min is not None:
+                    self.t_min = t_min if self.t_min is None else min(self.t_min, t_min)
+                    self.t_max = t_max if self.t_max is None else max(self.t_max, t_max)
+        self.cohorts: dict[str, list[str]] = {}
+        for dim, cohort, signal in self.cells:
+            if dim and signal == "trace_count":
+                self.cohorts.setdefault(dim, []).append(cohort)
+
+    def figures(self, signal: str, aggs: Sequence[str], dim: str | None) -> pd.DataFrame:
+        """`signals.figures` of the signal's samples per cohort of dim (None: one row "(all)")."""
+        if dim is None:
+            cell = self.cells.get(("", ALL, signal))
+            if cell is None:
+                return pd.DataFrame({a: pd.Series(dtype=float) for a in aggs}, columns=list(aggs))
+            return pd.DataFrame(_figures([cell], aggs, signal in ORDERED_SIGNALS), index=[ALL], columns=list(aggs))
+        names = sorted(c for (d, c, s) in self.cells if d == dim and s == signal)
+        cells = [self.cells[(dim, c, signal)] for c in names]
+        return pd.DataFrame(_figures(cells, aggs, False), index=pd.Index(names, name=dim),
+                            columns=list(aggs))
+
+    def by_bucket(self, signal: str, agg: str, freq: str) -> pd.Series:
+        """The signal's figure per time bucket of `freq` (hour multiples), labelled by the bucket start."""
+        hours = self.hours.get(signal, {})
+        if not hours:
+            return pd.Series(dtype=float)
+        hs = sorted(hours)
+        starts = pd.to_datetime(np.asarray(hs, dtype=np.int64) * NS_PER_HOUR, unit="ns", utc=True).floor(freq)
+        merged: dict[Any, _Cell] = {}
+        for h, b in zip(hs, starts):
+            cell, into = hours[h], merged.setdefault(b, _Cell())
+            into.n += cell.n
+            into.nz += cell.nz
+            into.total += cell.total
+            into.values += cell.values
+        index = pd.DatetimeIndex(list(merged), name="bucket")
+        return pd.Series(_figures(list(merged.values()), [agg], signal in ORDERED_SIGNALS)[agg], index=index,
+                         dtype=float)
+
+
+def _figures(cells: list[_Cell], aggs: Sequence[str], ordered: bool) -> dict[str, list[float]]:
+    """Each aggregation's figure per cell. Means and sums of ordered values: pandas' grouped sums over the
+    cells' values in sample order, in one grouped pass (a cell's figure is the one its samples alone give:
+    pandas sums each group's rows in row order)."""
+    out: dict[str, list[float]] = {}
+    for agg in aggs:
+        if ordered and agg in ("sum", "mean") and cells:
+            parts = [np.concatenate(c.values) if c.values else np.empty(0) for c in cells]
+            keys = np.repeat(np.arange(len(cells)), [len(p) for p in parts])
+            got = _signals.figures(pd.DataFrame({"v": np.concatenate(parts)}), [agg], pd.Series(keys))[agg]
+            out[agg] = [float(got.get(i, np.nan)) if c.n else float("nan") for i, c in enumerate(cells)]
+        else:
+            out[agg] = [c.figure(agg) for c in cells]
+    return out
+
+
+def stored(db: sqlite_utils.Database) -> Stored | None:
+    """The aggregates of the current data (kept on the connection per data version), or None when no
+    current set is stored and none can be built here."""
+    version = data_version(db)
+    kept = getattr(db, "_td_cohort_hours", None)
+    if kept is not None and kept[0] == version:
+        return kept[1]  # type: ignore[no-any-return]
+    prepare(db)
+    set_key = key(db)
+    if _store.stored_key(db) != set_key:
+        return None
+    dirty = _store.dirty_ranges(db) or []
+    rows = _store.read(db, [*MATRIX_SIGNALS, *GLOBAL_SIGNALS], ["", *DIMENSIONS])
+    if dirty:  # hours a write touched that are not folded in yet: from their samples
+        def is_dirty(hour: int) -> bool:
+            return any(lo <= hour <= hi for lo, hi in dirty)
+
+        rows = [r for r in rows if not is_dirty(r[0])]
+        for lo, hi in dirty:
+            live = _rows(_frames(db, lo, hi))
+            if live is None:
+                return None
+            rows += live
+    out = Stored(rows)
+    try:
+        db._td_cohort_hours = (data_version(db), out)  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return out
