@@ -31,7 +31,7 @@ from ..store.connect import data_version
 from ..store.feed_dirty import NS_PER_HOUR
 
 #: bumped when what a row holds changes (every stored set is then rebuilt)
-VERSION = 3
+VERSION = 4
 #: every cohort signal of the matrix (all evaluators), per cohort of each browse dimension
 MATRIX_SIGNALS = ("trace_count", "quality", "eval_pass_rate", "error_rate", "refusal_rate_trace",
                   "trace_duration", "cost_per_trace")
@@ -42,9 +42,10 @@ PERCENTILE_SIGNALS = frozenset({"trace_duration", "ttft"})
 #: signals shown as means or sums of non-integer values: for the whole traffic (KPIs, over time) their
 #: values are kept in sample order, so the figure is pandas' compensated sum of the very sequence
 #: metrics sums (an exact sum rounded once differed from it in the last bit for ~40% of the hourly cost
-#: totals of the 1M-span week). Per cohort the exact sum rounded once is kept (the tests hold it to
-#: metrics' figures on the labelled weeks): pandas' grouped sum of a cohort depends on how the other
-#: cohorts' rows interleave with it, which hours cannot keep.
+#: totals of the 1M-span week). Per cohort, each hour keeps which of those samples every cohort holds
+#: (cohort_hour_members), and the mean is pandas' grouped mean over the same rows with the same codes
+#: as metrics groups them: an exact sum rounded once, or one cohort's values summed alone, differed from
+#: it in the last bit (pandas' grouped result is not the one its group's values alone give).
 ORDERED_SIGNALS = frozenset({"cost_per_trace", "quality", "tokens_per_trace"})
 DIMENSIONS: tuple[str, ...] = tuple(cohorts.browse_names())
 ALL = "(all)"
@@ -99,12 +100,32 @@ def _group_rows(signal: str, dim: str, labels: list[str], group_hour: np.ndarray
              blobs[g], t_min[g], t_max[g]) for g in range(n_groups) if n[g]]
 
 
-def _rows(frames: dict[str, pd.DataFrame]) -> list[_store.Row] | None:
-    """The stored rows of these samples; None when a cohort value is not text (not kept: metrics reads
-    the samples)."""
+def _members(signal: str, dim: str, hour: np.ndarray, rows: np.ndarray, codes: np.ndarray, names: list[str]
+             ) -> list[_store.Member]:
+    """Per hour: the exploded samples of `dim` (frame row within the hour, cohort code into the hour's
+    own names), in explode's order (metrics._cohort_rows). The frame is sorted by time, so an hour's
+    rows are contiguous and start where its first sample is."""
+    out: list[_store.Member] = []
+    if not len(rows):
+        return out
+    h = hour[rows]
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(h)) + 1, [len(h)]])
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        first = int(np.searchsorted(hour, h[a]))
+        uniq, local = np.unique(codes[a:b], return_inverse=True)
+        out.append((int(h[a]), dim, signal, _store.pack_ints(rows[a:b] - first, "<i4"),
+                    _store.pack_ints(local, "<i2" if len(uniq) < 32_767 else "<i4"),
+                    json.dumps([names[int(c)] for c in uniq])))
+    return out
+
+
+def _rows(frames: dict[str, pd.DataFrame]) -> tuple[list[_store.Row], list[_store.Member]] | None:
+    """The stored rows and members of these samples; None when a cohort value is not text (not kept:
+    metrics reads the samples)."""
     from .metrics import _cohort_rows
 
     out: list[_store.Row] = []
+    members: list[_store.Member] = []
     for signal, frame in frames.items():
         if frame.empty:
             continue
@@ -125,18 +146,20 @@ def _rows(frames: dict[str, pd.DataFrame]) -> list[_store.Row] | None:
             uniq, groups = np.unique(pair, return_inverse=True)
             out += _group_rows(signal, name, [names[int(c)] for c in uniq % len(names)], uniq // len(names),
                                groups.astype(np.int64), v[rows], None, len(uniq))
-    return out
+            if signal in ORDERED_SIGNALS:
+                members += _members(signal, name, hour, rows, codes, names)
+    return out, members
 
 
 def _build(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None, set_key: str) -> bool:
     """Rebuild the rows of `ranges` (None: the whole set) inside the caller's transaction."""
     for r in ([None] if ranges is None else ranges):
         frames = _frames(db, *(r if r is not None else (None, None)))
-        rows = _rows(frames)
-        if rows is None:
+        built = _rows(frames)
+        if built is None:
             _store.drop(db)
             return False
-        _store.replace(db, set_key, rows, r)
+        _store.replace(db, set_key, built[0], built[1], r)
     return True
 
 
@@ -247,7 +270,11 @@ class Stored:
     """The aggregates of one data version: per (dim, cohort, signal) over the whole range, and per hour
     for the whole traffic."""
 
-    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+    def __init__(self, rows: list[tuple[Any, ...]], members: list[tuple[Any, ...]]) -> None:
+        #: (dim, signal) -> [(hour, frame rows within the hour, codes, names)] in hour order
+        self.members: dict[tuple[str, str], list[tuple[int, bytes, bytes, str]]] = {}
+        for hour, dim, signal, m_rows, m_codes, names in sorted(members, key=lambda m: m[0]):
+            self.members.setdefault((dim, signal), []).append((hour, m_rows, m_codes, names))
         self.cells: dict[tuple[str, str, str], _Cell] = {}
         self.hours: dict[str, dict[int, _Cell]] = {}
         self.t_min: int | None = None
@@ -273,8 +300,37 @@ class Stored:
             return pd.DataFrame(_figures([cell], aggs, signal in ORDERED_SIGNALS), index=[ALL], columns=list(aggs))
         names = sorted(c for (d, c, s) in self.cells if d == dim and s == signal)
         cells = [self.cells[(dim, c, signal)] for c in names]
-        return pd.DataFrame(_figures(cells, aggs, False), index=pd.Index(names, name=dim),
-                            columns=list(aggs))
+        data = _figures(cells, aggs, False)
+        for agg in aggs:
+            if signal in ORDERED_SIGNALS and agg in ("sum", "mean"):
+                data[agg] = self._grouped(signal, dim, agg, names)
+        return pd.DataFrame(data, index=pd.Index(names, name=dim), columns=list(aggs))
+
+    def _grouped(self, signal: str, dim: str, agg: str, names: list[str]) -> list[float]:
+        """metrics' grouped figure of each cohort in `names`: pandas' grouped sum over the exploded
+        samples in the frame's order, cohorts coded by their sorted names (metrics._cohort_figures)."""
+        hours = self.hours.get(signal, {})
+        starts: dict[int, int] = {}
+        parts = []
+        at = 0
+        for h in sorted(hours):
+            starts[h] = at
+            vals = np.concatenate(hours[h].values) if hours[h].values else np.empty(0)
+            parts.append(vals)
+            at += len(vals)
+        number = {name: i for i, name in enumerate(names)}
+        rows, codes = [], []
+        for hour, m_rows, m_codes, m_names in self.members.get((dim, signal), []):
+            lut = np.asarray([number.get(x, -1) for x in json.loads(m_names)], dtype=np.int64)
+            rows.append(_store.unpack_ints(m_rows, "<i4") + starts[hour])
+            local = _store.unpack_ints(m_codes, "<i2" if len(lut) < 32_767 else "<i4")
+            codes.append(lut[local])
+        if not rows or not parts:
+            return [float("nan")] * len(names)
+        v = np.concatenate(parts)[np.concatenate(rows)]
+        got = _signals.figures(pd.DataFrame({"v": v}), [agg], pd.Series(np.concatenate(codes)))[agg]
+        return [float(got.get(i, np.nan)) if self.cells[(dim, c, signal)].n else float("nan")
+                for i, c in enumerate(names)]
 
     def by_bucket(self, signal: str, agg: str, freq: str) -> pd.Series:
         """The signal's figure per time bucket of `freq` (hour multiples), labelled by the bucket start."""
@@ -324,17 +380,20 @@ def stored(db: sqlite_utils.Database) -> Stored | None:
         return None
     dirty = _store.dirty_ranges(db) or []
     rows = _store.read(db, [*MATRIX_SIGNALS, *GLOBAL_SIGNALS], ["", *DIMENSIONS])
+    members = _store.read_members(db, sorted(ORDERED_SIGNALS), list(DIMENSIONS))
     if dirty:  # hours a write touched that are not folded in yet: from their samples
         def is_dirty(hour: int) -> bool:
             return any(lo <= hour <= hi for lo, hi in dirty)
 
         rows = [r for r in rows if not is_dirty(r[0])]
+        members = [m for m in members if not is_dirty(m[0])]
         for lo, hi in dirty:
             live = _rows(_frames(db, lo, hi))
             if live is None:
                 return None
-            rows += live
-    out = Stored(rows)
+            rows += live[0]
+            members += live[1]
+    out = Stored(rows, members)
     try:
         db._td_cohort_hours = (data_version(db), out)  # type: ignore[attr-defined]
     except AttributeError:

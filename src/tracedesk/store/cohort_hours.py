@@ -47,6 +47,11 @@ def m509_cohort_hours(db: sqlite_utils.Database) -> None:
         "signal TEXT NOT NULL, n INTEGER NOT NULL, nz INTEGER NOT NULL, total TEXT NOT NULL, vals BLOB, "
         "t_min INTEGER, t_max INTEGER, PRIMARY KEY (hour, dim, cohort, signal)) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS cohort_hour_sets (key TEXT PRIMARY KEY) WITHOUT ROWID",
+        # per hour, dimension and mean signal: which of the hour's samples (in sample order) each
+        # cohort holds, so a cohort's mean is pandas' grouped mean over the very rows metrics groups
+        "CREATE TABLE IF NOT EXISTS cohort_hour_members (hour INTEGER NOT NULL, dim TEXT NOT NULL, "
+        "signal TEXT NOT NULL, rows BLOB NOT NULL, codes BLOB NOT NULL, names TEXT NOT NULL, "
+        "PRIMARY KEY (hour, dim, signal)) WITHOUT ROWID",
     ):
         db.conn.execute(stmt)
 
@@ -91,17 +96,33 @@ def clear_marks(db: sqlite_utils.Database, ranges: Iterable[tuple[int, int]]) ->
         db.conn.execute("DELETE FROM feed_dirty WHERE lo >= ? AND hi <= ?", [lo, hi])
 
 
-def replace(db: sqlite_utils.Database, key: str, rows: Sequence[Row], hours: tuple[int, int] | None) -> None:
-    """Write `rows` for the hours lo..hi (None: the whole set, under `key`), replacing what was there.
-    Inside the caller's transaction."""
+Member = tuple[int, str, str, bytes, bytes, str]
+
+
+def replace(db: sqlite_utils.Database, key: str, rows: Sequence[Row], members: Sequence[Member],
+            hours: tuple[int, int] | None) -> None:
+    """Write `rows` and `members` for the hours lo..hi (None: the whole set, under `key`), replacing
+    what was there. Inside the caller's transaction."""
     conn = db.conn
     if hours is None:
         conn.execute("DELETE FROM cohort_hours")
+        conn.execute("DELETE FROM cohort_hour_members")
         conn.execute("DELETE FROM cohort_hour_sets")
         conn.execute("INSERT INTO cohort_hour_sets VALUES (?)", [key])
     else:
         conn.execute("DELETE FROM cohort_hours WHERE hour >= ? AND hour <= ?", list(hours))
+        conn.execute("DELETE FROM cohort_hour_members WHERE hour >= ? AND hour <= ?", list(hours))
     conn.executemany("INSERT INTO cohort_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO cohort_hour_members VALUES (?, ?, ?, ?, ?, ?)", members)
+
+
+def read_members(db: sqlite_utils.Database, signals: Sequence[str], dims: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(hour, dim, signal, rows, codes, names) of the given signals and dims, in hour order."""
+    sig = ", ".join("?" for _ in signals)
+    dim = ", ".join("?" for _ in dims)
+    return db.conn.execute(
+        f"SELECT hour, dim, signal, rows, codes, names FROM cohort_hour_members WHERE signal IN ({sig}) "
+        f"AND dim IN ({dim}) ORDER BY hour", [*signals, *dims]).fetchall()
 
 
 def drop(db: sqlite_utils.Database) -> None:
@@ -109,6 +130,7 @@ def drop(db: sqlite_utils.Database) -> None:
     try:
         db.conn.execute("DELETE FROM cohort_hour_sets")
         db.conn.execute("DELETE FROM cohort_hours")
+        db.conn.execute("DELETE FROM cohort_hour_members")
     except sqlite3.OperationalError:
         pass
 
@@ -165,6 +187,14 @@ def decode_sum(text: str) -> int:
 def to_float(total: int) -> float:
     """The exact sum rounded once to the nearest float (int / int true division is correctly rounded)."""
     return total / (1 << SCALE)
+
+
+def pack_ints(values: np.ndarray, dtype: str) -> bytes:
+    return zlib.compress(values.astype(dtype).tobytes(), 1)
+
+
+def unpack_ints(blob: bytes, dtype: str) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(blob), dtype=dtype).astype(np.int64)
 
 
 def pack_values(sorted_values: np.ndarray) -> bytes:
