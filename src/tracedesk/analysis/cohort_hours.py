@@ -367,13 +367,9 @@ def _figures(cells: list[_Cell], aggs: Sequence[str], ordered: bool) -> dict[str
     return out
 
 
-def stored(db: sqlite_utils.Database) -> Stored | None:
-    """The aggregates of the current data (kept on the connection per data version), or None when no
+def _raw(db: sqlite_utils.Database) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
+    """The rows and members of the current data (dirty hours from their samples), or None when no
     current set is stored and none can be built here."""
-    version = data_version(db)
-    kept = getattr(db, "_td_cohort_hours", None)
-    if kept is not None and kept[0] == version:
-        return kept[1]  # type: ignore[no-any-return]
     prepare(db)
     set_key = key(db)
     if _store.stored_key(db) != set_key:
@@ -393,9 +389,31 @@ def stored(db: sqlite_utils.Database) -> Stored | None:
                 return None
             rows += live[0]
             members += live[1]
-    out = Stored(rows, members)
-    try:
-        db._td_cohort_hours = (data_version(db), out)  # type: ignore[attr-defined]
-    except AttributeError:
-        pass
-    return out
+    return rows, members
+
+
+def stored(db: sqlite_utils.Database, hours: tuple[int, int] | None = None) -> Stored | None:
+    """The aggregates of the current data, of the hours lo <= hour < hi when given (the samples stamped
+    in them: a trace's start for the matrix signals), kept on the connection per data version; None
+    when no current set is stored and none can be built here."""
+    version = data_version(db)
+    kept = getattr(db, "_td_cohort_hours", None)
+    if kept is None or kept[0] != version:
+        raw = _raw(db)
+        if raw is None:
+            return None
+        kept = (data_version(db), raw, {})
+        try:
+            db._td_cohort_hours = kept  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+    views: dict[Any, Stored] = kept[2]
+    if hours not in views:
+        rows, members = kept[1]
+        if hours is not None:
+            rows = [r for r in rows if hours[0] <= r[0] < hours[1]]
+            members = [m for m in members if hours[0] <= m[0] < hours[1]]
+        while len(views) >= 4:  # the whole range and a few windows (the Cohorts page compares two)
+            views.pop(next(iter(views)))
+        views[hours] = Stored(rows, members)
+    return views[hours]

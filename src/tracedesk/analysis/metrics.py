@@ -424,16 +424,25 @@ def _cohort_figures(frame: pd.DataFrame, dimension: str, dim: cohorts.Dimension,
 
 
 def _stored(db: sqlite_utils.Database, filters: Filters | None, evaluator: str | None = None,
-            dimensions: Sequence[str] = ()) -> Any:
-    """The per-hour aggregates (analysis.cohort_hours) when they answer this read: no filter, every
-    evaluator, browse dimensions only; else None (the samples are read)."""
+            dimensions: Sequence[str] = (), *, windowed: bool = False) -> Any:
+    """The per-hour aggregates (analysis.cohort_hours) when they answer this read: no filter (windowed:
+    or only a time window on whole hours, whose traces are the samples of those hours for the matrix
+    signals, all stamped at their trace's start), every evaluator, browse dimensions only; else None
+    (the samples are read)."""
+    from ..store.feed_dirty import NS_PER_HOUR
     from . import cohort_hours
 
-    if (filters is not None and not filters.is_empty()) or evaluator is not None:
+    if evaluator is not None or any(d not in cohort_hours.DIMENSIONS for d in dimensions):
         return None
-    if any(d not in cohort_hours.DIMENSIONS for d in dimensions):
+    if filters is None or filters.is_empty():
+        return cohort_hours.stored(db)
+    if not windowed or filters.with_(start_ns=None, end_ns=None) != Filters():
         return None
-    return cohort_hours.stored(db)
+    lo, hi = filters.start_ns, filters.end_ns
+    if any(x is not None and x % NS_PER_HOUR for x in (lo, hi)):
+        return None
+    return cohort_hours.stored(db, (-(2**62) if lo is None else lo // NS_PER_HOUR,
+                                    2**62 if hi is None else hi // NS_PER_HOUR))
 
 
 def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: str | None,
@@ -466,7 +475,7 @@ def matrices(db: sqlite_utils.Database, dimensions: Sequence[str], filters: Filt
     names = [_check_dimension(d) for d in dimensions]
     dims = tuple(dict.fromkeys(names))
     wanted = _matrix_signals(evaluator)
-    kept = _stored(db, filters, evaluator, dims)
+    kept = _stored(db, filters, evaluator, dims, windowed=True)
     frames = {} if kept is not None else dict(zip(wanted, signal_frames(db, list(wanted.values()), dims, filters)))
     cols = list(MATRIX_COLUMNS)
     glob = _matrix(frames, evaluator, None, kept) if include_global else None
