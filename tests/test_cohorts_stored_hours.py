@@ -38,6 +38,7 @@ def _views(db: Any) -> dict[str, Any]:
         "timeseries_1D": metrics.timeseries(db, freq="1D"),
         "worst": metrics.worst_cohorts(db, top=50),
         "matrix:route": metrics.cohort_matrix(db, "route"),
+        "health": metrics.monitoring_health(db),
     }
     for dim, matrix in metrics.matrices(db, cohort_hours.DIMENSIONS).items():
         out[f"matrices:{dim}"] = matrix
@@ -67,6 +68,8 @@ def _same(new: dict[str, Any], old: dict[str, Any]) -> None:
         a, b = new[name], old[name]
         if isinstance(a, pd.DataFrame):
             pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+        elif name == "health":
+            assert a == b
         else:
             assert a.keys() == b.keys()
             for k in a:

@@ -31,7 +31,7 @@ from ..store.connect import data_version
 from ..store.feed_dirty import NS_PER_HOUR
 
 #: bumped when what a row holds changes (every stored set is then rebuilt)
-VERSION = 4
+VERSION = 5
 #: every cohort signal of the matrix (all evaluators), per cohort of each browse dimension
 MATRIX_SIGNALS = ("trace_count", "quality", "eval_pass_rate", "error_rate", "refusal_rate_trace",
                   "trace_duration", "cost_per_trace")
@@ -48,6 +48,9 @@ PERCENTILE_SIGNALS = frozenset({"trace_duration", "ttft"})
 #: it in the last bit (pandas' grouped result is not the one its group's values alone give).
 ORDERED_SIGNALS = frozenset({"cost_per_trace", "quality", "tokens_per_trace"})
 DIMENSIONS: tuple[str, ...] = tuple(cohorts.browse_names())
+#: the Overview's monitoring health: store.metrics.llm_span_field_counts per span start hour, one count
+#: per signal (n); spans without a start time are counted at read time (no hour marks them dirty)
+HEALTH_SIGNALS = tuple(f"llm_fields:{j}" for j in range(7))
 ALL = "(all)"
 
 
@@ -56,7 +59,7 @@ def key(db: sqlite_utils.Database) -> str:
     text checkers' identity (a refusal verdict changes with their code or settings)."""
     from ..store.feed_samples import _checkers
 
-    ident = json.dumps([VERSION, MATRIX_SIGNALS, GLOBAL_SIGNALS, sorted(PERCENTILE_SIGNALS), DIMENSIONS,
+    ident = json.dumps([VERSION, MATRIX_SIGNALS, GLOBAL_SIGNALS, HEALTH_SIGNALS, sorted(PERCENTILE_SIGNALS), DIMENSIONS,
                         _checkers(db)])
     return hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
 
@@ -151,6 +154,13 @@ def _rows(frames: dict[str, pd.DataFrame]) -> tuple[list[_store.Row], list[_stor
     return out, members
 
 
+def _health_rows(db: sqlite_utils.Database, lo: int | None, hi: int | None) -> list[_store.Row]:
+    from ..store.metrics import llm_span_field_counts_by_hour
+
+    return [(int(r[0]), "", ALL, name, int(r[1 + j] or 0), 0, "0:0", None, None, None)
+            for r in llm_span_field_counts_by_hour(db, lo, hi) for j, name in enumerate(HEALTH_SIGNALS)]
+
+
 def _build(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None, set_key: str) -> bool:
     """Rebuild the rows of `ranges` (None: the whole set) inside the caller's transaction."""
     for r in ([None] if ranges is None else ranges):
@@ -159,7 +169,8 @@ def _build(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None, 
         if built is None:
             _store.drop(db)
             return False
-        _store.replace(db, set_key, built[0], built[1], r)
+        health = _health_rows(db, *(r if r is not None else (None, None)))
+        _store.replace(db, set_key, built[0] + health, built[1], r)
     return True
 
 
@@ -291,6 +302,15 @@ class Stored:
             if dim and signal == "trace_count":
                 self.cohorts.setdefault(dim, []).append(cohort)
 
+    def health_counts(self, db: sqlite_utils.Database) -> tuple[Any, ...]:
+        """store.metrics.llm_span_field_counts(db): the hours' counts plus the spans without a start."""
+        from ..store.metrics import llm_span_field_counts_by_hour
+
+        counts = [sum(c.n for (d, _c, s), c in self.cells.items() if d == "" and s == name) for name in HEALTH_SIGNALS]
+        for row in llm_span_field_counts_by_hour(db, None, None, no_start=True):
+            counts = [a + int(b or 0) for a, b in zip(counts, row[1:])]
+        return (0, *([None] * 6)) if not counts[0] else tuple(counts)
+
     def figures(self, signal: str, aggs: Sequence[str], dim: str | None) -> pd.DataFrame:
         """`signals.figures` of the signal's samples per cohort of dim (None: one row "(all)")."""
         if dim is None:
@@ -375,7 +395,7 @@ def _raw(db: sqlite_utils.Database) -> tuple[list[tuple[Any, ...]], list[tuple[A
     if _store.stored_key(db) != set_key:
         return None
     dirty = _store.dirty_ranges(db) or []
-    rows = _store.read(db, [*MATRIX_SIGNALS, *GLOBAL_SIGNALS], ["", *DIMENSIONS])
+    rows = _store.read(db, [*MATRIX_SIGNALS, *GLOBAL_SIGNALS, *HEALTH_SIGNALS], ["", *DIMENSIONS])
     members = _store.read_members(db, sorted(ORDERED_SIGNALS), list(DIMENSIONS))
     if dirty:  # hours a write touched that are not folded in yet: from their samples
         def is_dirty(hour: int) -> bool:
@@ -387,7 +407,7 @@ def _raw(db: sqlite_utils.Database) -> tuple[list[tuple[Any, ...]], list[tuple[A
             live = _rows(_frames(db, lo, hi))
             if live is None:
                 return None
-            rows += live[0]
+            rows += live[0] + _health_rows(db, lo, hi)
             members += live[1]
     return rows, members
 

@@ -649,7 +649,9 @@ def monitoring_health(db: sqlite_utils.Database, filters: Filters | None = None)
       default for a span that did not fail.) `llm_span_fields` gives the share per field;
     - the share of traces with a prompt version."""
     n, complete, with_pv = _reads.trace_health_counts(db, filters)
-    m, f_model, f_tokens, f_duration, f_status, f_kind, m_complete = _reads.llm_span_field_counts(db, filters)
+    kept = _stored(db, filters)  # the LLM spans' field counts per hour (a scan of every span at 10M: 8 s CPU)
+    counts = kept.health_counts(db) if kept is not None else _reads.llm_span_field_counts(db, filters)
+    m, f_model, f_tokens, f_duration, f_status, f_kind, m_complete = counts
     share = lambda part, whole: (part or 0) / whole if whole else None  # noqa: E731
     return {
         "traces": n or 0,
