@@ -435,7 +435,7 @@ def _stored(db: sqlite_utils.Database, filters: Filters | None, evaluator: str |
     if evaluator is not None or any(d not in cohort_hours.DIMENSIONS for d in dimensions):
         return None
     if filters is None or filters.is_empty():
-        return cohort_hours.stored(db)
+        return cohort_hours.stored(db, clean_only=not windowed)
     if not windowed or filters.with_(start_ns=None, end_ns=None) != Filters():
         return None
     lo, hi = filters.start_ns, filters.end_ns
