@@ -39,4 +39,9 @@ def prepare(db: Any, progress: Progress | None = None, *, existing_only: bool = 
     lo, _hi = q.time_bounds(db)
     if lo is None:
         return False
-    return prepare_sets(db, wanted(db), progress, existing_only=existing_only)
+    done = prepare_sets(db, wanted(db), progress, existing_only=existing_only)
+    if not existing_only:  # the Overview's per-hour cohort aggregates too (the first look then sums hours)
+        from .cohort_hours import prepare as prepare_hours
+
+        prepare_hours(db)
+    return done

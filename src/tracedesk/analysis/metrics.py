@@ -92,16 +92,19 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
     for kpi, (signal, agg) in KPI_SIGNALS.items():
         by_signal.setdefault(signal, []).append((kpi, agg))
     figs: dict[str, Any] = {}
-    # a signal whose figures do not depend on the order of its samples is read as values alone (its
-    # percentiles are the same numbers; the TTFT of every LLM span then comes from one index)
-    loose = [s for s, wanted in by_signal.items() if all(agg in _ORDER_FREE for _k, agg in wanted)]
-    frames = dict(zip(loose, signal_frames(db, [{"type": s} for s in loose], (), filters, values_only=True)))
-    rest = [s for s in by_signal if s not in frames]
-    # the others (means, sums) in their frames' order, as times and values alone (no trace-id column)
-    frames.update(zip(rest, signal_frames(db, [{"type": s} for s in rest], (), filters, values_with_time=True)))
+    kept = _stored(db, filters)
+    frames: dict[str, pd.DataFrame] = {}
+    if kept is None:
+        # a signal whose figures do not depend on the order of its samples is read as values alone (its
+        # percentiles are the same numbers; the TTFT of every LLM span then comes from one index)
+        loose = [s for s, wanted in by_signal.items() if all(agg in _ORDER_FREE for _k, agg in wanted)]
+        frames = dict(zip(loose, signal_frames(db, [{"type": s} for s in loose], (), filters, values_only=True)))
+        rest = [s for s in by_signal if s not in frames]
+        # the others (means, sums) in their frames' order, as times and values alone (no trace-id column)
+        frames.update(zip(rest, signal_frames(db, [{"type": s} for s in rest], (), filters, values_with_time=True)))
     for signal, wanted in by_signal.items():
-        frame = frames[signal]
-        row = _signals.figures(frame, [agg for _k, agg in wanted])
+        aggs = [agg for _k, agg in wanted]
+        row = kept.figures(signal, aggs, None) if kept is not None else _signals.figures(frames[signal], aggs)
         for kpi, agg in wanted:
             figs[kpi] = _number(row[agg].iloc[0]) if len(row) else (0.0 if agg == "count" else None)
     n_evals = _reads.evaluation_count(db, filters)
@@ -171,6 +174,18 @@ def timeseries(db: sqlite_utils.Database, filters: Filters | None = None, freq: 
     cost_per_trace, eval_pass_rate (TIMESERIES_COLUMNS names the signal behind each). Buckets are UTC,
     labelled by their start; empty buckets are left out."""
     cols = ["bucket", *TIMESERIES_COLUMNS]
+    kept = _stored(db, filters)
+    if kept is not None:
+        if kept.t_min is None or kept.t_max is None:
+            return pd.DataFrame(columns=cols)
+        freq = freq or auto_freq(kept.t_min, kept.t_max)
+        if pd.Timedelta(freq) % pd.Timedelta("1h") == pd.Timedelta(0):  # whole hours: sums of hours
+            parts = {col: kept.by_bucket(signal, agg, freq) for col, (signal, agg) in TIMESERIES_COLUMNS.items()}
+            index = parts["traces"].index
+            out = pd.DataFrame({col: parts[col].reindex(index) for col in TIMESERIES_COLUMNS}, index=index)
+            out["traces"] = out["traces"].astype(int)
+            out.index.name = "bucket"
+            return out.reset_index()[cols]
     names = list(dict.fromkeys(sig for sig, _agg in TIMESERIES_COLUMNS.values()))
     # times and values alone (the buckets need no trace id): the key figures' mean reads are the same frames
     frames = dict(zip(names, signal_frames(db, [{"type": sig} for sig in names], (), filters, values_with_time=True)))
@@ -408,17 +423,43 @@ def _cohort_figures(frame: pd.DataFrame, dimension: str, dim: cohorts.Dimension,
     return figs
 
 
-def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: str | None) -> pd.DataFrame:
-    """The matrix columns from each signal's samples, per cohort of `dimension` (None: one row "(all)")."""
+def _stored(db: sqlite_utils.Database, filters: Filters | None, evaluator: str | None = None,
+            dimensions: Sequence[str] = (), *, windowed: bool = False) -> Any:
+    """The per-hour aggregates (analysis.cohort_hours) when they answer this read: no filter (windowed:
+    or only a time window on whole hours, whose traces are the samples of those hours for the matrix
+    signals, all stamped at their trace's start), every evaluator, browse dimensions only; else None
+    (the samples are read)."""
+    from ..store.feed_dirty import NS_PER_HOUR
+    from . import cohort_hours
+
+    if evaluator is not None or any(d not in cohort_hours.DIMENSIONS for d in dimensions):
+        return None
+    if filters is None or filters.is_empty():
+        return cohort_hours.stored(db, clean_only=not windowed)
+    if not windowed or filters.with_(start_ns=None, end_ns=None) != Filters():
+        return None
+    lo, hi = filters.start_ns, filters.end_ns
+    if any(x is not None and x % NS_PER_HOUR for x in (lo, hi)):
+        return None
+    return cohort_hours.stored(db, (-(2**62) if lo is None else lo // NS_PER_HOUR,
+                                    2**62 if hi is None else hi // NS_PER_HOUR))
+
+
+def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: str | None,
+            kept: Any = None) -> pd.DataFrame:
+    """The matrix columns from each signal's samples (or the kept aggregates), per cohort of `dimension`
+    (None: one row "(all)")."""
     parts: dict[str, pd.Series] = {}
     dim = _dimension(dimension) if dimension else None
     by_signal: dict[str, list[tuple[str, str]]] = {}
     for col, (signal, agg) in MATRIX_COLUMNS.items():
         by_signal.setdefault(signal, []).append((col, agg))
     for signal, wanted in by_signal.items():
-        frame = frames[signal]
+        frame = frames.get(signal, pd.DataFrame())
         aggs = [agg for _c, agg in wanted]
-        if dim is None or dimension is None:
+        if kept is not None:
+            figs = kept.figures(signal, aggs, dimension)
+        elif dim is None or dimension is None:
             figs = _signals.figures(frame, aggs)
         else:
             figs = _cohort_figures(frame, dimension, dim, aggs)
@@ -434,12 +475,13 @@ def matrices(db: sqlite_utils.Database, dimensions: Sequence[str], filters: Filt
     names = [_check_dimension(d) for d in dimensions]
     dims = tuple(dict.fromkeys(names))
     wanted = _matrix_signals(evaluator)
-    frames = dict(zip(wanted, signal_frames(db, list(wanted.values()), dims, filters)))
+    kept = _stored(db, filters, evaluator, dims, windowed=True)
+    frames = {} if kept is not None else dict(zip(wanted, signal_frames(db, list(wanted.values()), dims, filters)))
     cols = list(MATRIX_COLUMNS)
-    glob = _matrix(frames, evaluator, None) if include_global else None
+    glob = _matrix(frames, evaluator, None, kept) if include_global else None
     out = {}
     for dim in dims:
-        body = _matrix(frames, evaluator, dim)
+        body = _matrix(frames, evaluator, dim, kept)
         if body.empty:
             out[dim] = pd.DataFrame(columns=cols).rename_axis("cohort")
             continue
@@ -607,7 +649,9 @@ def monitoring_health(db: sqlite_utils.Database, filters: Filters | None = None)
       default for a span that did not fail.) `llm_span_fields` gives the share per field;
     - the share of traces with a prompt version."""
     n, complete, with_pv = _reads.trace_health_counts(db, filters)
-    m, f_model, f_tokens, f_duration, f_status, f_kind, m_complete = _reads.llm_span_field_counts(db, filters)
+    kept = _stored(db, filters)  # the LLM spans' field counts per hour (a scan of every span at 10M: 8 s CPU)
+    counts = kept.health_counts(db) if kept is not None else _reads.llm_span_field_counts(db, filters)
+    m, f_model, f_tokens, f_duration, f_status, f_kind, m_complete = counts
     share = lambda part, whole: (part or 0) / whole if whole else None  # noqa: E731
     return {
         "traces": n or 0,

@@ -203,6 +203,9 @@ def _reinstall(db: sqlite_utils.Database) -> bool:
         conn.execute("DELETE FROM feed_frames")
         conn.execute("DELETE FROM feed_sample_sets")
         conn.execute("DELETE FROM feed_dirty")
+        from .cohort_hours import drop
+
+        drop(db)  # the cohort aggregates' staleness cannot be told either
     except sqlite3.OperationalError:
         conn.rollback()
         return False
@@ -323,6 +326,10 @@ def _refresh(conn: sqlite3.Connection, db: sqlite_utils.Database,
         for lo, hi in {r for _f, _k, _g, r in plan if r is not None}:
             conn.execute("DELETE FROM feed_frames WHERE hour >= ? AND hour <= ? AND id NOT IN "
                          "(SELECT frame FROM feed_chunks WHERE hour >= ? AND hour <= ?)", [lo, hi, lo, hi])
+    if dirty:  # the per-hour cohort aggregates of these hours, before their marks go (store.cohort_hours)
+        from ..analysis.cohort_hours import on_clear
+
+        on_clear(db, dirty)
     conn.executemany("DELETE FROM feed_dirty WHERE lo = ? AND hi = ?", marks)
     if progress is not None:
         progress(len(plan) + 1, len(plan) + 1, "stored")

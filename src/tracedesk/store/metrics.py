@@ -10,6 +10,7 @@ import pandas as pd
 import sqlite_utils
 
 from . import cohort_sql
+from .feed_dirty import NS_PER_HOUR
 from .query import Filters, dimension as _dimension, frame, trace_ids_sql, trace_where
 
 
@@ -123,3 +124,31 @@ def llm_span_field_counts(db: sqlite_utils.Database, filters: Filters | None = N
         sub, params = trace_ids_sql(filters)
         sql += f" AND s.trace_id IN ({sub})"
     return tuple(db.execute(sql, params).fetchone())
+
+
+def llm_span_field_counts_by_hour(db: sqlite_utils.Database, lo: int | None, hi: int | None,
+                                  no_start: bool = False) -> list[tuple[Any, ...]]:
+    """llm_span_field_counts of all spans per start hour (hour, then the seven counts), of the hours
+    lo..hi (None: unbounded); no_start: the one row of the spans without a start time (hour None)."""
+    has_model = "(model IS NOT NULL AND model != '')"
+    has_tokens = "(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL)"
+    has_status = "(status IS NOT NULL AND status != '')"
+    hour = f"s.start_ns / {NS_PER_HOUR}"
+    conds = ["(s.kind = 'LLM' OR ((s.kind IS NULL OR s.kind IN ('UNKNOWN', '')) AND s.model IS NOT NULL "
+             "AND s.model != ''))"]
+    params: list[Any] = []
+    if no_start:
+        conds.append("s.start_ns IS NULL")
+    else:
+        conds.append("s.start_ns IS NOT NULL")
+        if lo is not None:
+            conds.append("s.start_ns >= ?")
+            params.append(lo * NS_PER_HOUR)
+        if hi is not None:
+            conds.append("s.start_ns < ?")
+            params.append((hi + 1) * NS_PER_HOUR)
+    sql = (f"SELECT {'NULL' if no_start else hour}, COUNT(*), SUM({has_model}), SUM({has_tokens}), "
+           f"SUM(duration_ms > 0), SUM({has_status}), SUM(kind = 'LLM'), SUM({has_model} AND {has_tokens} AND "
+           f"duration_ms > 0 AND {has_status} AND kind = 'LLM') FROM spans s WHERE {' AND '.join(conds)}"
+           + ("" if no_start else f" GROUP BY {hour}"))
+    return [tuple(r) for r in db.execute(sql, params).fetchall() if r[1]]

@@ -20,6 +20,7 @@ import sqlite_utils
 from . import alerts as _alerts
 from . import blobs as _blobs
 from . import evals as _evals
+from . import cohort_hours as _cohort_hours
 from . import feed_dirty as _feed_dirty
 from . import ingest as _ingest
 from . import span_tags as _span_tags
@@ -272,6 +273,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m508_covering_filter_indexes", _m508_covering_filter_indexes),
     ("m509_feed_frames", _feed_dirty.m509_feed_frames),
     ("m510_drop_unused_handoff_index", _m510_drop_unused_handoff_index),
+    ("m511_cohort_hours", _cohort_hours.m511_cohort_hours),
 ]
 
 
