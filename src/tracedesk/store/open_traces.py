@@ -32,8 +32,9 @@ import sqlite_utils
 
 from .summaries import _COST, _END, _IN, _KIND, _OUT, _SID, _START, _TOTAL, SUMMARY_COLUMNS
 
-#: spans kept at most (~300 B each); past it nothing more is kept until the file ends (bounded memory)
-MAX_SPANS = 200_000
+#: spans kept (~350 B each) past which no new trace is kept until the file ends (the traces already kept
+#: still take their later spans: a trace is only useful whole)
+MAX_SPANS = 100_000
 
 _INTEGER = (_START, _END, _IN, _OUT, _TOTAL)
 _TEXT = tuple(i for i in range(len(SUMMARY_COLUMNS)) if i not in (*_INTEGER, _COST))
@@ -99,7 +100,7 @@ class OpenTraces:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.traces: dict[str, _Trace] = {}
         self.spans = 0
-        #: MAX_SPANS was reached: nothing more is kept until the file ends
+        #: MAX_SPANS was reached: no new trace is kept until the file ends
         self.full = False
         self._version = self._data_version(db)
 
@@ -168,8 +169,7 @@ class OpenTraces:
                 kept.agents.update(agents)
             self.spans += len(kept.spans) - before
         if self.spans > MAX_SPANS:
-            self.drop_all()
-            self.full = True
+            self.full = True  # the traces kept stay kept (complete); no new one until the file ends
 
     def take(self, db: sqlite_utils.Database, trace_ids: Sequence[str]) -> dict[str, list[list[Any]]]:
         """The kept rows of these traces whose stored span count matches, in the recompute's row form
