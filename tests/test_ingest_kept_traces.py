@@ -37,13 +37,16 @@ class _Counting(OpenTraces):
 
 
 def _write(path, batches, kept: bool, between=None) -> None:
-    """The file writer's sequence: deferring batches, then refresh_stale (as BatchWriter.finish)."""
+    """The file writer's sequence: deferring batches, then refresh_stale (as BatchWriter.finish);
+    `between(i)` runs before batch i and, with i == len(batches), before the refresh."""
     db = connect(str(path))
     keeper = _Counting(db) if kept else None
     for i, batch in enumerate(batches):
         if between is not None:
             between(i)
         write_batch(db, batch, defer_full=True, open_traces=keeper)
+    if between is not None:
+        between(len(batches))
     refresh_stale(db, keeper)
     db.conn.close()
 
@@ -144,6 +147,25 @@ def test_a_commit_by_another_connection_makes_the_recompute_read_back(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT trace_id, input_tokens FROM traces ORDER BY 1").fetchall() == [("t1", 1010),
                                                                                              ("t2", 20)]
+
+
+def test_a_commit_by_another_connection_after_the_last_batch_makes_the_recompute_read_back(tmp_path):
+    _Counting.taken = 0
+    path = tmp_path / "t.db"
+
+    def other_writer(i: int) -> None:
+        if i == 2:  # after both batches, before the file's refresh
+            other = connect(str(path))
+            changed = _trace("t2")[2]
+            changed.output_tokens = 500
+            write_batch(other, [changed], defer_full=True)
+            other.conn.close()
+
+    _write(path, [_trace("t1"), _trace("t2")], kept=True, between=other_writer)
+    assert _Counting.taken == 0
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT trace_id, output_tokens FROM traces ORDER BY 1").fetchall() == [("t1", 10),
+                                                                                              ("t2", 505)]
 
 
 def test_a_span_stored_without_a_summary_makes_its_trace_read_back(tmp_path):

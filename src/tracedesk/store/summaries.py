@@ -118,6 +118,11 @@ def _refresh_stale(db: sqlite_utils.Database, open_traces: OpenTraces | None) ->
         if not ids:
             return done
         with db.conn:
+            if open_traces is not None and open_traces.traces and not db.conn.in_transaction:
+                # no other writer from here to the commit, and none since the last look: the kept rows
+                # are the stored ones (a commit by another connection drops them)
+                db.conn.execute("BEGIN IMMEDIATE")
+                open_traces.sync(db)
             recompute(db, ids, open_traces)  # clears their marks
         done += len(ids)
 
