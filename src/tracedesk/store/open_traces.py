@@ -11,11 +11,10 @@ as the primary-key read returns them), so what it stores is the same.
 
 A trace is kept only when it was wholly new in the batch that deferred it, every later batch's rows of it
 are added (new spans and replaced ones), and the values are the stored ones: each summary column of the
-type the column keeps (a value SQLite would convert, e.g. an integer cost into a REAL column beyond exact
-range or a number into a TEXT column, makes the trace read back instead). Before use the kept set is
-checked against the database: a commit by another connection (`PRAGMA data_version`, looked at before
-each batch and, inside the recompute's `BEGIN IMMEDIATE` transaction, before the rows are used) drops everything,
-and per trace the stored span count must equal the kept one (a span stored without a summary, which the
+type the column keeps (a value SQLite would convert, e.g. an integer cost into a REAL column or a number
+into a TEXT column, makes the trace read back instead). Before use the kept set is checked against the
+database: a commit by another connection (`PRAGMA data_version`, looked at before each batch and, inside
+the recompute's `BEGIN IMMEDIATE` transaction, before the rows are used) drops everything, and per trace the stored span count must equal the kept one (a span stored without a summary, which the
 writer could not know about, makes that trace read back). Only the ingest writer that owns the connection
 writes spans through it meanwhile; a recompute that may change spans of other traces (the SQL path of
 Vercel AI SDK wrappers) drops everything too.
