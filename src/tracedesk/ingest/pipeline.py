@@ -53,6 +53,8 @@ class BatchWriter:
         #: recomputed once in `finish` (after each file), not once per batch that touched them
         self.defer_full = defer_full
         self.deferred = 0
+        #: the rows of the deferred traces, so that `finish` need not read them back (store.open_traces)
+        self.open_traces = store.OpenTraces(db) if defer_full else None
         #: on a write error that is not transient, split the batch to store every record that can be
         #: stored and reject only the ones that cannot (the receiver does its own isolation per request)
         self.isolate = isolate
@@ -102,10 +104,12 @@ class BatchWriter:
             also = self._join_logs(batch)
         try:
             result = store.write_batch(self.db, batch.spans, batch.evaluations, also=also,
-                                       defer_full=self.defer_full, rows=batch.rows)
+                                       defer_full=self.defer_full, rows=batch.rows, open_traces=self.open_traces)
         except Exception as exc:  # noqa: BLE001 - one unstorable record must not lose the batch
             if not self.isolate or transient_write_error(exc):
                 raise
+            if self.open_traces is not None:
+                self.open_traces.drop_all()  # the parts are written (and recomputed) without them
             result = write_isolating(self.db, batch.spans, batch.evaluations, also, self.last_failed,
                                      rows=batch.rows)
             report.rejected.extend(r for _, r in self.last_failed)
@@ -127,7 +131,7 @@ class BatchWriter:
         """Recompute the summaries this writer deferred (after each file, so a file's traces are current
         once it is read)."""
         if self.deferred:
-            store.refresh_stale(self.db)
+            store.refresh_stale(self.db, self.open_traces)
             self.deferred = 0
 
     def _join_logs(self, batch: ParseResult) -> Callable[[Any], None]:

@@ -26,6 +26,7 @@ import sqlite_utils
 
 from ..models import Evaluation, Span
 from . import blobs, span_insert, span_tags, summaries
+from .open_traces import OpenTraces
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
                       with_database)
@@ -44,7 +45,7 @@ ROW_TRACE_ID, ROW_SPAN_ID, ROW_CONVENTION, ROW_SOURCE = (
 
 __all__ = [
     "APPLICATION_ID", "DB_ENV_VAR", "DEFAULT_DB_PATH", "MIGRATIONS", "SPAN_COLUMNS", "SPAN_COLUMN_NAMES",
-    "WriteResult", "applied_names", "connect", "data_version", "database_files", "default_db_path", "ensure_migrated",
+    "OpenTraces", "WriteResult", "applied_names", "connect", "data_version", "database_files", "default_db_path", "ensure_migrated",
     "evaluation_id", "evaluation_row", "finish_bulk", "get_setting", "is_tracedesk_db", "migrate", "open_bulk",
     "open_database",
     "open_existing", "refresh_stale", "refresh_traces", "resolve_path", "set_setting", "span_from_row", "span_row", "stats",
@@ -196,6 +197,7 @@ def write_batch(
     also: Callable[[sqlite_utils.Database], None] | None = None,
     defer_full: bool = False,
     rows: Sequence[tuple[Any, ...]] = (),
+    open_traces: OpenTraces | None = None,
 ) -> WriteResult:
     """Write spans and evaluations in ONE transaction, then refresh the touched trace summaries.
 
@@ -206,6 +208,8 @@ def write_batch(
     transaction) instead of recomputed; `refresh_stale` recomputes them once. A file's agent traces are
     spread over all of its batches: recomputing them per batch repeated each one ~6 times.
     `rows`: spans already turned into `span_row` tuples (by a parse worker), written after `spans`.
+    `open_traces` (with `defer_full`): keeps the rows of the traces this batch defers for `refresh_stale`
+    (store.open_traces), updated once the transaction committed.
     """
     result = WriteResult()
     # Within one batch a duplicate id keeps the last occurrence, like across batches.
@@ -224,13 +228,21 @@ def write_batch(
     result.traces = trace_ids
     hash_index = _WRITE_COLUMNS.index("content_hash")
     codec = blobs.codec(db)
+    staged: list[Any] = []
+    if open_traces is not None:
+        open_traces.sync(db)
+        if not (refresh and defer_full):
+            open_traces.drop_all()  # only a deferring write keeps them up to date
     try:
         with db.conn:
-            _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index, defer_full)
+            _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index, defer_full,
+                                  open_traces, staged)
     except BaseException:
         codec.rollback()
         raise
     codec.commit()
+    if staged and open_traces is not None:
+        open_traces.apply(staged)
     return result
 
 
@@ -284,7 +296,8 @@ def _compact(codec: "blobs.Codec", row: tuple[Any, ...], coded: bool = False) ->
 def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
                           latest: dict[tuple[str, str], tuple[Any, ...]], evaluations: Sequence[Evaluation],
                           refresh: bool, also: Callable[[sqlite_utils.Database], None] | None,
-                          result: WriteResult, hash_index: int, defer_full: bool = False) -> None:
+                          result: WriteResult, hash_index: int, defer_full: bool = False,
+                          open_traces: OpenTraces | None = None, staged: list[Any] | None = None) -> None:
     # Only traces that already have a summary (or are marked stale: stored, summary pending) can hold
     # stored spans: look those keys up by primary key (reading every span of a long trace per batch
     # made ingest quadratic in trace size).
@@ -329,6 +342,8 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
     if also is not None:
         also(db)
     if refresh and to_write and not codec.schema()[1]:
+        if open_traces is not None:
+            open_traces.drop_all()
         refresh_traces_sql(db, new_by_trace.keys() | replaced_traces)  # a handle never migrated past m302
     elif refresh and to_write:
         # New spans read from the batch itself; stored ones by primary key (lookups skip the batch).
@@ -338,10 +353,18 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         covered = [(0, t, s) for (t, s), flag in flags.items() if flag == 0]
         if covered:
             db.conn.executemany("UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?", covered)
-        if defer_full and fallback and codec.schema()[2]:
+        deferring = defer_full and codec.schema()[2]
+        if deferring and fallback:
             summaries.mark_stale(db, fallback - stale)
             result.deferred = len(fallback - stale)
+            if open_traces is not None and staged is not None:
+                # traces wholly new in this batch start being kept; kept ones take this batch's rows (a
+                # kept trace with new or replaced spans is stale, so in `fallback`)
+                staged.extend(open_traces.staged(fallback - existing_traces, new_by_trace, replaced_keys,
+                                                 latest, _ATTR_INDEX, _SUMMARY_GETTER))
             fallback = set()
+        elif open_traces is not None and not deferring:
+            open_traces.drop_all()  # this write recomputes now: what is kept may be out of date
         summaries.apply_batch(db, rows, steps, fallback)
 
 
@@ -461,9 +484,10 @@ def refresh_traces(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
     summaries.recompute(db, trace_ids)
 
 
-def refresh_stale(db: sqlite_utils.Database) -> int:
-    """Recompute the summaries `write_batch(defer_full=True)` left stale; returns how many traces."""
-    return summaries.refresh_stale(db)
+def refresh_stale(db: sqlite_utils.Database, open_traces: OpenTraces | None = None) -> int:
+    """Recompute the summaries `write_batch(defer_full=True)` left stale; returns how many traces.
+    `open_traces`: the rows the deferring writer kept of them (read back where missing or out of date)."""
+    return summaries.refresh_stale(db, open_traces)
 
 
 def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:

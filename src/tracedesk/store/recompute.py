@@ -13,9 +13,12 @@ trace (a cross-trace join this module does not reimplement).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
+
+if TYPE_CHECKING:
+    from .open_traces import OpenTraces
 
 from ..ingest.trace_links import LinkRow, UsageRow, prefer_reported, resolve_links
 from . import blobs
@@ -35,19 +38,33 @@ _USAGE, _INFERRED = _N, _N + 1
 CHUNK = 500
 
 
-def recompute_traces(db: sqlite_utils.Database, trace_ids: Sequence[str]) -> None:
+def recompute_traces(db: sqlite_utils.Database, trace_ids: Sequence[str], open_traces: OpenTraces | None = None
+                     ) -> None:
     """Full recompute of these traces (inside a write transaction): usage_counted, workflow wrappers
-    demoted, handoff sides filled, `traces` rows, and their `trace_orphans` state (replaced)."""
+    demoted, handoff sides filled, `traces` rows, and their `trace_orphans` state (replaced).
+    `open_traces`: rows the ingest writer kept of some of them (the values a read would give, in the
+    read's order), taken instead of reading those traces back."""
     from . import refresh_traces_sql
 
     blobs.codec(db)  # the inferred flag is read through td_json()
     ids = sorted(set(trace_ids))
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
+        kept = open_traces.take(db, chunk) if open_traces is not None else {}
         by_trace: dict[str, list[list[Any]]] = {}
-        for row in db.execute(_SELECT.format(marks=",".join("?" * len(chunk))), chunk):
-            by_trace.setdefault(row[0], []).append(list(row[1:]))
+        rest = [t for t in chunk if t not in kept] if kept else chunk
+        if rest:
+            for row in db.execute(_SELECT.format(marks=",".join("?" * len(rest))), rest):
+                by_trace.setdefault(row[0], []).append(list(row[1:]))
+        if kept:  # in the chunk's (sorted) order, as the read by primary key gives them
+            read, by_trace = by_trace, {}
+            for t in chunk:
+                rows_of = kept.get(t) or read.get(t)
+                if rows_of:
+                    by_trace[t] = rows_of
         if any(r[_CONVENTION] == "vercel_ai" for rows in by_trace.values() for r in rows):
+            if open_traces is not None:
+                open_traces.drop_all()  # its wrappers' usage flags may sit in other (kept) traces
             refresh_traces_sql(db, chunk)
             _orphans_of(db, chunk, None)
             continue

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
+
+if TYPE_CHECKING:
+    from .open_traces import OpenTraces
 
 #: Columns a summary reads from a span, in this order (the same names as in the spans table).
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -91,11 +94,20 @@ def mark_stale(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
 STALE_CHUNK = 2000
 
 
-def refresh_stale(db: sqlite_utils.Database) -> int:
+def refresh_stale(db: sqlite_utils.Database, open_traces: OpenTraces | None = None) -> int:
     """Recompute every trace marked stale (each once, whatever the number of batches that touched it),
     in transactions of STALE_CHUNK traces. Returns how many were recomputed. Safe to call any time: a run
     that died between a deferring batch and this call leaves its traces marked, and the next ingest
-    finishes them."""
+    finishes them. `open_traces`: the rows the deferring writer kept of these traces (store.open_traces),
+    taken instead of reading them back; empty afterwards."""
+    try:
+        return _refresh_stale(db, open_traces)
+    finally:
+        if open_traces is not None:
+            open_traces.clear()  # a new file starts with nothing kept
+
+
+def _refresh_stale(db: sqlite_utils.Database, open_traces: OpenTraces | None) -> int:
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "traces_stale" not in tables:
         return 0
@@ -106,7 +118,12 @@ def refresh_stale(db: sqlite_utils.Database) -> int:
         if not ids:
             return done
         with db.conn:
-            recompute(db, ids)  # clears their marks
+            if open_traces is not None and open_traces.traces and not db.conn.in_transaction:
+                # no other writer from here to the commit, and none since the last look: the kept rows
+                # are the stored ones (a commit by another connection drops them)
+                db.conn.execute("BEGIN IMMEDIATE")
+                open_traces.sync(db)
+            recompute(db, ids, open_traces)  # clears their marks
         done += len(ids)
 
 
@@ -237,12 +254,12 @@ def _write_orphans(db: sqlite_utils.Database, trace_id: str, orphans: Sequence[t
                             [(trace_id, s, p, u) for s, p, u in orphans])
 
 
-def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
+def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str], open_traces: OpenTraces | None = None) -> None:
     """Full recompute of these traces from their stored spans (the store's SQL refresh: flags, links,
-    summary rows), then their orphan state."""
+    summary rows), then their orphan state. `open_traces`: kept rows to take instead of reading."""
     from .recompute import recompute_traces
 
-    recompute_traces(db, list(trace_ids))
+    recompute_traces(db, list(trace_ids), open_traces)
 
 
 def recompute_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
