@@ -207,13 +207,8 @@ def prepare(db: sqlite_utils.Database) -> bool:
             if not _reinstall(db):
                 return False
         if _store.stored_key(db) != set_key:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _store.write_transaction(db):
                 ok = _build(db, None, set_key)
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
             if not ok:
                 return False
         dirty = _store.dirty_ranges(db)
@@ -223,14 +218,9 @@ def prepare(db: sqlite_utils.Database) -> bool:
 
                 feed_prepare(db, existing_only=True)
             else:  # the feed keeps nothing: its next refresh reads whole, the marks are ours to clear
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with _store.write_transaction(db):
                     _build(db, dirty, set_key)
                     _store.clear_marks(db, dirty)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
     except sqlite3.OperationalError:  # read-only or locked: the reads compute from samples
         if conn.in_transaction:
             conn.rollback()

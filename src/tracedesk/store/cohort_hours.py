@@ -22,9 +22,10 @@ text checkers' identity): another key drops every row and the set is built again
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -203,3 +204,17 @@ def pack_values(sorted_values: np.ndarray) -> bytes:
 
 def unpack_values(blob: bytes) -> np.ndarray:
     return np.frombuffer(zlib.decompress(blob), dtype="<f8")
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """BEGIN IMMEDIATE (the write lock first: a build reads what it then writes) ... COMMIT, rolled back on
+    any error."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
