@@ -31,7 +31,10 @@ model's refusals rising on two routes, one too weakly for a finding of its own, 
 Traffic (trace_count: a route's or tenant's trace count against the same hours of comparable days) is not
 a mean over samples: analysis.traffic scans it, its p-values join the same BH family.
 
-When: a step starts at its window's first sample; a finding whose series a ramp explains better (a
+When: a step starts at its window's first sample, or earlier at the cohort's samples just before the window
+that already belong to the change (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the
+window's samples, read back up to the first normal one: a sparse route's first looping trace sits among normal
+ones in the bucket before the window, or alone before a lull); a finding whose series a ramp explains better (a
 penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
 
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
@@ -55,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ramps
+from . import lookback, ramps
 
 NS_PER_MIN = 60 * 10**9
 #: bucket widths (minutes) the feed may use; the smallest giving <= MAX_BUCKETS buckets over the range
@@ -1073,6 +1076,8 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         if dating is not None and dating.shape == "ramp":
             shape, start = "ramp", int(t0 + dating.start * width)
             onset = int(t0 + dating.best.onset * width)
+        else:  # a step: the samples just before the window that already belong to it (analysis.lookback)
+            start = _looked_back(r, frame, mask, inside, lo, width, start)
     end: int | None = None
     if sc.e < nb:
         last_in = tc[(tc >= lo) & (tc < hi)].max()
@@ -1099,6 +1104,27 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
                    aliases=aliases, shape=shape, onset_ns=onset)
+
+
+def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int, width: int,
+                 start: int) -> int:
+    """A step's start moved back to the earliest of the cohort's samples just before its window that belong
+    to the new regime (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the window's
+    samples), dated like the window's own start: halfway from the last sample before it when that is within a
+    bucket, else at the sample. `start` unchanged when the sample just before the window is a normal one."""
+    t = frame["t"].to_numpy(np.int64)
+    y = frame["y"].to_numpy(np.float64)
+    early = mask & (t < lo)
+    if not early.any():
+        return start
+    order = np.argsort(t[early], kind="stable")
+    before_t, before_y = t[early][order], y[early][order]
+    binary = r.series is not None and bool(np.array_equal(r.series[1], r.series[2]))
+    k = lookback.regime_samples(before_y, y[mask & ~inside], y[mask & inside], r.sign, binary=binary, alpha=ALPHA)
+    if not k:
+        return start
+    first, prev = int(before_t[-k]), before_t[:-k]
+    return int((first + int(prev.max())) // 2) if prev.size and prev.max() >= first - width else first
 
 
 def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
