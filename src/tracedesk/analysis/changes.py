@@ -53,12 +53,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from . import lookback, ramps
+
+if TYPE_CHECKING:
+    from ..store.query import Filters
 
 NS_PER_MIN = 60 * 10**9
 #: bucket widths (minutes) the feed may use; the smallest giving <= MAX_BUCKETS buckets over the range
@@ -1597,31 +1600,35 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
 
 
 #: the quality and agent signals the landing page charts over time (beside the trace KPIs)
-OVER_TIME: tuple[str, ...] = ("refusal_rate", "tool_calls_per_trace", "cost_per_trace")
+OVER_TIME: tuple[str, ...] = ("refusal_rate", "tool_calls_per_trace")
 
 
-def signals_over_time(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,
-                      cohort: dict[str, str] | None = None, points: int = 96) -> pd.DataFrame:
-    """Mean score per evaluator, refusal rate, tool calls and cost per trace, per time bucket:
-    columns bucket, signal, value, n."""
+def signals_over_time(db: Any, filters: "Filters | None" = None, *, points: int = 96) -> pd.DataFrame:
+    """Mean score per evaluator, refusal rate and tool calls per trace, per time bucket (the trace-level
+    figures, cost per trace among them, are Workspace.timeseries): columns bucket, signal, value, n.
+    Every field of `filters` applies, as on the other over-time charts: the samples are those of the
+    traces the filters select."""
+    from ..signals import SampleQuery, samples
     from ..store import query as q
 
     lo, hi = q.time_bounds(db)
     if lo is None or hi is None:
         return pd.DataFrame(columns=["bucket", "signal", "value", "n"])
-    since = lo if since_ns is None else since_ns
-    until = hi + 1 if until_ns is None else until_ns
+    f = filters or q.Filters()
+    since = lo if f.start_ns is None else f.start_ns
+    until = hi + 1 if f.end_ns is None else f.end_ns
     width = bucket_width_ns(since, until)
     width = max(width, (until - since) // points)
     evaluators = q.evaluator_names(db)
     wanted = [s for s in feed_signals(evaluators)
               if s.name in OVER_TIME or (s.signal.get("type") == "eval_score")]
     parts = []
-    dims = list(cohort or {})
     for sig in wanted:
-        frame = load_samples(db, sig, dims, since, until)
-        if cohort:
-            frame = frame[_compute_mask(frame, cohort)]
+        # the registry's bounds are (since, until]; the filters' are [start, end). Unbounded when the
+        # filters are: time_bounds are trace starts, and an LLM call starts after its trace does.
+        frame = samples(db, sig.signal, SampleQuery(
+            {}, (), None if f.start_ns is None else f.start_ns - 1, None if f.end_ns is None else f.end_ns - 1,
+            filters=None if f.is_empty() else f))
         part = _bucketed(frame, width, "mean")
         part["signal"] = sig.label if sig.signal.get("type") != "eval_score" else f"{sig.name} (mean score)"
         parts.append(part)
