@@ -70,12 +70,7 @@ def _incident(incidents, incident_id):
 
 #: Known misses, each with what was measured (PYTHONPATH=src tracedesk changes --db <third week> --json).
 IN_TOP_MISSES: dict[str, str] = {}
-START_MISSES = {
-    **IN_TOP_MISSES,
-    "W3-04": "found on route=shipment_ops, but dated 13:56:59, the second looping trace: the first is 13:25:00 "
-             "(detectable_from), one trace with 5 tool calls where the route's traces outside the incident average "
-             "2.00; 32 minutes late",
-}
+START_MISSES = {**IN_TOP_MISSES}
 
 
 @pytest.mark.parametrize("incident_id", [f"W3-0{k}" for k in range(1, 8)])

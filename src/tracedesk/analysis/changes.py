@@ -31,7 +31,10 @@ model's refusals rising on two routes, one too weakly for a finding of its own, 
 Traffic (trace_count: a route's or tenant's trace count against the same hours of comparable days) is not
 a mean over samples: analysis.traffic scans it, its p-values join the same BH family.
 
-When: a step starts at its window's first sample; a finding whose series a ramp explains better (a
+When: a step starts at its window's first sample, or earlier at the cohort's samples just before the window
+that already belong to the change (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the
+window's samples, read back up to the first normal one: a sparse route's first looping trace sits among normal
+ones in the bucket before the window, or alone before a lull); a finding whose series a ramp explains better (a
 penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
 
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
@@ -55,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import ramps
+from . import lookback, ramps
 
 if TYPE_CHECKING:
     from ..store.query import Filters
@@ -366,13 +369,16 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
                 masks.append(base & anyof[dim])
     k = len(keys)
     n, s, q = (np.zeros((k, n_buckets)) for _ in range(3))
+    index = {key: i for i, key in enumerate(keys)}
+    done = _family_rows(frame, singles, gcodes, index, gb, (gn, gs, gq), (n, s, q), n_buckets, pairs)
     for row, m in enumerate(masks):
+        if done[row]:
+            continue
         idx = slice(None) if row == 0 else np.flatnonzero(m)
         bb = gb[idx]
         n[row] = np.bincount(bb, weights=gn[idx], minlength=n_buckets)
         s[row] = np.bincount(bb, weights=gs[idx], minlength=n_buckets)
         q[row] = np.bincount(bb, weights=gq[idx], minlength=n_buckets)
-    index = {key: i for i, key in enumerate(keys)}
     parents = np.full((k, 2), -1, dtype=np.int64)
     for row, key in enumerate(keys[:cohorts]):
         for j, (dim, _value) in enumerate(key[:2]):
@@ -382,6 +388,61 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
     first = np.where(seen.any(axis=1), seen.argmax(axis=1), 0)
     last = np.where(seen.any(axis=1), n_buckets - seen[:, ::-1].argmax(axis=1), 0)
     return _Grid(keys, n, s, q, index, parents, cohorts, first, last)
+
+
+def _family_rows(frame: pd.DataFrame, singles: dict[str, dict[str, np.ndarray]],
+                 gcodes: dict[str, np.ndarray], index: dict[tuple[tuple[str, str], ...], int], gb: np.ndarray,
+                 weights: tuple[np.ndarray, ...], out: tuple[np.ndarray, ...], n_buckets: int,
+                 pairs: bool) -> np.ndarray:
+    """Bucket sums of the rows whose groups are disjoint within a family (the values of one dimension whose
+    cells are single values, and the value pairs of two such dimensions), one bincount per family instead of
+    one per row: each group gets the family's row it belongs to as a label. np.bincount adds the weights in
+    index order, so each row's sums are the same additions in the same order as a bincount over the row's
+    own groups: the same numbers. Returns which rows of `out` are filled (the others: one bincount each)."""
+    done = np.zeros(len(out[0]), dtype=bool)
+
+    def fill(rows: list[int], label: np.ndarray) -> None:
+        size = len(rows)
+        key = label * n_buckets + gb
+        for target, w in zip(out, weights):
+            target[rows] = np.bincount(key, weights=w, minlength=(size + 1) * n_buckets)[
+                :size * n_buckets].reshape(size, n_buckets)
+        done[rows] = True
+
+    exact: dict[str, tuple[np.ndarray, list[str]]] = {}  # dim -> (value position of each code, values)
+    for dim, by_value in singles.items():
+        cells = _factor(frame, dim)[1]
+        if any("," in str(c) for c in cells if str(c) != ""):  # membership lists: a group in several rows
+            continue
+        values = list(by_value)
+        lut = np.full(len(cells) + 1, len(values), dtype=np.int64)  # code -1 (missing) picks the last entry
+        for ci, c in enumerate(cells):  # the test _members' masks use (each cell is one value, or none)
+            hits = [j for j, v in enumerate(values) if c is not None and c == v]
+            if len(hits) > 1:
+                break
+            if hits:
+                lut[ci] = hits[0]
+        else:
+            exact[dim] = (lut[gcodes[dim]], values)
+            fill([index[((dim, v),)] for v in values], exact[dim][0])
+    if not pairs:
+        return done
+    names = [d for d in singles if d in exact]
+    for i, d1 in enumerate(names):
+        for d2 in names[i + 1:]:
+            (l1, v1s), (l2, v2s) = exact[d1], exact[d2]
+            local = np.full((len(v1s) + 1) * (len(v2s) + 1), -1, dtype=np.int64)
+            rows: list[int] = []
+            for j1, v1 in enumerate(v1s):
+                for j2, v2 in enumerate(v2s):
+                    row = index.get(tuple(sorted(((d1, v1), (d2, v2)))), -1)
+                    if row >= 0:
+                        local[j1 * (len(v2s) + 1) + j2] = len(rows)
+                        rows.append(row)
+            if rows:
+                local[local < 0] = len(rows)
+                fill(rows, local[l1 * (len(v2s) + 1) + l2])
+    return done
 
 
 def _new_cohort(n_in: np.ndarray, n_out: np.ndarray, length: np.ndarray, n_buckets: int) -> np.ndarray:
@@ -416,11 +477,19 @@ def _rate_d(n_in: np.ndarray, s_in: np.ndarray, n_out: np.ndarray, s_out: np.nda
         return sign * (np.log(p_in / (1 - p_in)) - np.log(p_out / (1 - p_out))) * LOGIT_TO_D
 
 
-def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, q_out: np.ndarray, sign: float
+def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, q_out: np.ndarray, sign: float,
+           totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, binary_rows: np.ndarray | None = None,
            ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled two-sample z and d (arrays), in the bad direction (sign +1: up is bad). For 0/1 samples
-    (sum of squares == sum) d is the rate's log odds ratio (see _rate_d)."""
+    (sum of squares == sum) d is the rate's log odds ratio (see _rate_d).
+
+    `totals` (count, sum, sum of squares of each row: rows x 1) says that the outside is the row's total
+    minus the inside, as in the scan: the pooled mean and variance are then the row's, computed once per row
+    instead of once per window. `binary_rows` (rows x 1, bool): rows whose every sample is 0 or 1, so that
+    each of their windows is (sum of squares == sum inside and outside), without comparing every window."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        if totals is not None:
+            return _stats_of_rows(n_in, s_in, q_in, n_out, s_out, q_out, sign, totals, binary_rows)
         if np.ndim(n_in) + np.ndim(s_in) + np.ndim(n_out) == 0 or np.shape(s_in) != np.shape(n_in):
             m_in = s_in / n_in
             m_out = s_out / n_out
@@ -465,6 +534,35 @@ def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarr
     return z, d
 
 
+def _stats_of_rows(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray,
+                   q_out: np.ndarray, sign: float, totals: tuple[np.ndarray, np.ndarray, np.ndarray],
+                   binary_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """_stats of windows whose outside is their row's total minus the inside (see _stats' `totals`): the
+    pooled mean, variance and its floor are per row; per window only the difference and its scale."""
+    n_all, s_all, q_all = totals
+    m_all = s_all / n_all
+    var = np.maximum(q_all / n_all - m_all * m_all, 0.0)
+    var = np.maximum(var, 1e-12 + 1e-6 * m_all * m_all)
+    sd = np.sqrt(var)
+    shape = np.broadcast_shapes(np.shape(n_in), np.shape(n_out), np.shape(s_in), np.shape(s_out))
+    diff = np.divide(s_in, n_in, out=np.empty(shape))
+    diff -= s_out / n_out
+    if sign != 1.0:
+        diff *= sign
+    scale = np.divide(1.0, n_in, out=np.empty(shape))
+    scale += 1.0 / n_out
+    np.sqrt(scale, out=scale)
+    scale *= sd
+    z = np.divide(diff, scale, out=scale)
+    d = np.divide(diff, sd, out=diff)
+    if binary_rows is not None and bool(binary_rows.all()):
+        return z, _rate_d(n_in, s_in, n_out, s_out, sign)
+    binary = (q_in == s_in) & (q_out == s_out)
+    if binary.any():
+        d = np.where(binary, _rate_d(n_in, s_in, n_out, s_out, sign), d)
+    return z, d
+
+
 def _cums(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
     pad = np.zeros((n.shape[0], 1))
     return tuple(np.concatenate([pad, np.cumsum(x, axis=1)], axis=1) for x in (n, s, q))
@@ -486,7 +584,8 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
               min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
               allow_new: bool = True, with_sums: bool = False,
               memo: dict[Any, Any] | None = None) -> tuple[np.ndarray, ...]:
-    """z, d, n_in, n_out, borrowed (arrays rows x intervals) of windows [a, e) of some rows.
+    """z, d, n_in and tested (whether the window counts as a test: Bonferroni) of windows [a, e) of some rows
+    (arrays rows x intervals); with_sums: z, d, n_in, n_out, borrowed, s_in, s_out.
 
     `cums` are the cumulative sums being scanned (earlier changes removed), `pcums` the original ones.
     Baseline: the row's own samples outside the window; for a cohort new in the window (judged on the
@@ -499,11 +598,13 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
     e = e if e.ndim == 2 else e[None, :]
     length = e - a
 
+    # a run of consecutive columns (the scan's starts and ends) is a view: the same values, no gather
+    runs = {id(x): (None if x.shape[0] != 1 else _run(x[0])) for x in (a, e)}
+
     def at(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
         if idx.shape[0] != 1:
             return np.take_along_axis(c, idx, 1)
-        run = _run(idx[0])
-        # a run of consecutive columns (the scan's starts and ends) is a view: the same values, no gather
+        run = runs[id(idx)]
         return c[:, run] if run is not None else c[:, idx[0]]
     memo = {} if memo is None else memo  # the rows' slices, kept by a caller evaluating the same rows again
 
@@ -513,38 +614,42 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
             memo[key] = c[rows]
         return memo[key]
 
-    def window(c: tuple[np.ndarray, ...], r: np.ndarray) -> tuple[np.ndarray, ...]:
-        cn, cs, cq = (rows_of(x) for x in c)
-        n_in = at(cn, e) - at(cn, a)
-        s_in = at(cs, e) - at(cs, a)
-        q_in = at(cq, e) - at(cq, a)
-        return n_in, s_in, q_in, cn[:, -1:] - n_in, cs[:, -1:] - s_in, cq[:, -1:] - q_in
-
-    n_in, s_in, q_in, n_out, s_out, q_out = window(cums, rows)
+    cn, cs, cq = (rows_of(x) for x in cums)
+    n_in = at(cn, e) - at(cn, a)
+    s_in = at(cs, e) - at(cs, a)
+    q_in = at(cq, e) - at(cq, a)
+    totals = (cn[:, -1:], cs[:, -1:], cq[:, -1:])
+    n_out, s_out, q_out = totals[0] - n_in, totals[1] - s_in, totals[2] - q_in
+    if ("binary",) not in memo:  # rows whose every sample is 0 or 1 (a rate): every window of them is
+        memo["binary",] = (cs == cq).all(axis=1, keepdims=True)
     if span is None:
         span = (np.zeros(cums[0].shape[0], dtype=np.int64), np.full(cums[0].shape[0], nb, dtype=np.int64))
     own = n_out >= MIN_BASELINE_N
-    z, d = _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign)
+    # the outside is the row's total minus the inside: pooled moments per row (see _stats)
+    z, d = _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign, totals=totals, binary_rows=memo["binary",])
     ok = own & _minority(n_in, n_out, e >= nb)
-    z_b = np.full(z.shape, np.inf)
-    d_b = np.zeros(z.shape)
-    nb_out = np.zeros(z.shape)
-    sb_out = np.zeros(z.shape)
-    if cums is pcums:  # the first round scans the original sums: the same counts
-        o_in, o_out = n_in, n_out
-    else:
-        cn = rows_of(pcums[0])
-        o_in = at(cn, e) - at(cn, a)
-        o_out = cn[:, -1:] - o_in
-    # new = it (nearly) did not exist BEFORE the window, for long enough to tell (a cohort that only
-    # stopped, e.g. a prompt version replaced by the next, is not new: it is compared with itself)
-    o_before = at(rows_of(pcums[0]), a)
-    before_len = a.astype(np.float64)
-    # (and the window starts after the first NEW_RATE of the range: a cohort quiet in the first hours
-    # of the range is diurnal traffic, not a new value, the same rule the start estimate uses)
-    new = ~own & (o_before * length < NEW_RATE * o_in * before_len) & (before_len >= NEW_RATE * nb) \
-        & (o_in * before_len >= MIN_BASELINE_N * np.maximum(length, 1)) & allow_new
-    if new.any():
+    new: np.ndarray | None = None
+    if allow_new and not bool(own.all()):  # (a row with its own baseline in every window is never new)
+        if cums is pcums:  # the first round scans the original sums: the same counts
+            o_in = n_in
+        else:
+            pn = rows_of(pcums[0])
+            o_in = at(pn, e) - at(pn, a)
+        # new = it (nearly) did not exist BEFORE the window, for long enough to tell (a cohort that only
+        # stopped, e.g. a prompt version replaced by the next, is not new: it is compared with itself)
+        o_before = at(rows_of(pcums[0]), a)
+        before_len = a.astype(np.float64)
+        # (and the window starts after the first NEW_RATE of the range: a cohort quiet in the first hours
+        # of the range is diurnal traffic, not a new value, the same rule the start estimate uses)
+        new = ~own & (o_before * length < NEW_RATE * o_in * before_len) & (before_len >= NEW_RATE * nb) \
+            & (o_in * before_len >= MIN_BASELINE_N * np.maximum(length, 1))
+        if not new.any():
+            new = None
+    if new is not None:
+        z_b = np.full(z.shape, np.inf)
+        d_b = np.zeros(z.shape)
+        nb_out = np.zeros(z.shape)
+        sb_out = np.zeros(z.shape)
         for j in range(parents.shape[1]):
             pr = parents[rows, j]
             has = pr >= 0
@@ -568,15 +673,20 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
             nb_out = np.where(take, p_n, nb_out)
             sb_out = np.where(take, p_s, sb_out)
         new &= np.isfinite(z_b)
-    z = np.where(ok, z, np.where(new, z_b, -np.inf))
-    d = np.where(ok, d, np.where(new, d_b, 0.0))
-    n_base = np.where(ok, n_out, nb_out)
-    tested = (n_in >= MIN_N) & np.isfinite(z)  # every window compared counts for Bonferroni
-    z = np.where((n_in >= MIN_N) & (d >= min_d), z, -np.inf)
-    if with_sums:
-        s_base = np.where(ok, s_out, sb_out)
-        return z, d, n_in, n_base, new & ~ok, s_in, s_base
-    return z, d, n_in, n_base, new & ~ok, tested
+        z = np.where(ok, z, np.where(new, z_b, -np.inf))
+        d = np.where(ok, d, np.where(new, d_b, 0.0))
+    else:  # no window borrows a baseline: the same values without the borrowed ones' arrays
+        z = np.where(ok, z, -np.inf)
+        d = np.where(ok, d, 0.0)
+    enough = n_in >= MIN_N
+    tested = enough & np.isfinite(z)  # every window compared counts for Bonferroni
+    z = np.where(enough & (d >= min_d), z, -np.inf)
+    if not with_sums:
+        return z, d, n_in, tested
+    if new is not None:
+        return z, d, n_in, np.where(ok, n_out, nb_out), new & ~ok, s_in, np.where(ok, s_out, sb_out)
+    return (z, d, n_in, np.where(ok, n_out, 0.0), np.zeros(z.shape, dtype=bool), s_in,
+            np.where(ok, s_out, 0.0))
 
 
 @dataclass
@@ -611,11 +721,14 @@ def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: 
         ends = starts + k if k else np.full(len(starts), nb)
         # only rows with some window of MIN_N samples: in the others every window scores -inf and is
         # not a test (so leaving them out changes nothing, and sparse cohorts cost nothing at short lengths)
-        busy = np.flatnonzero((counts[:, ends] - counts[:, starts]).max(axis=1) >= MIN_N)
+        # (starts and ends are runs of columns: views, not gathers)
+        s0, s1 = int(starts[0]), int(starts[-1]) + 1
+        inside = (counts[:, s0 + k:s1 + k] if k else counts[:, nb:nb + 1]) - counts[:, s0:s1]
+        busy = np.flatnonzero(inside.max(axis=1) >= MIN_N)
         if not len(busy):
             continue
         sub, sub_memo = (rows, memo) if len(busy) == len(rows) else (rows[busy], {})
-        z, _d, _n, _o, _b, tested = _evaluate(cums, pcums, parents, sub, starts, ends, sign, span=span,
+        z, _d, _n, tested = _evaluate(cums, pcums, parents, sub, starts, ends, sign, span=span,
                                               allow_new=allow_new, memo=sub_memo)
         tries[busy] += tested.sum(axis=1)
         idx = np.argmax(z, axis=1)
@@ -642,28 +755,27 @@ def _refine(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents
     best = np.array([sc.z for sc in scans], dtype=np.float64)
     active = np.ones(len(scans), dtype=bool)
     memo: dict[Any, Any] = {}
-    k = np.arange(nb + 1)[None, :]
     pick = np.arange(len(scans))
+    starts = np.arange(nb)  # every row's candidate starts and ends: shared columns (views), one bound per row
+    ends = np.arange(1, nb + 1)
     for _ in range(4):
-        # starts 0..e-1 of each row (padding past e never wins: -inf)
-        starts = np.broadcast_to(k[:, :nb], (len(scans), nb))
-        z = _evaluate(cums, pcums, parents, rows, starts, np.broadcast_to(e[:, None], starts.shape), sign,
+        # starts 0..e-1 of each row (past e never wins: -inf)
+        z = _evaluate(cums, pcums, parents, rows, starts, e[:, None], sign,
                       span=span, allow_new=allow_new, memo=memo)[0]
-        z = np.where(starts < e[:, None], z, -np.inf)
+        z = np.where(starts[None, :] < e[:, None], z, -np.inf)
         i = np.argmax(z, axis=1)
         zi = z[pick, i]
         better = active & (zi > best + 1e-12)
         a = np.where(better, i, a)
         best = np.where(better, zi, best)
         # ends a+1..nb of each row
-        ends = np.minimum(a[:, None] + 1 + k[:, :nb], nb)
-        z = _evaluate(cums, pcums, parents, rows, np.broadcast_to(a[:, None], ends.shape), ends, sign,
+        z = _evaluate(cums, pcums, parents, rows, a[:, None], ends, sign,
                       span=span, allow_new=allow_new, memo=memo)[0]
-        z = np.where(a[:, None] + 1 + k[:, :nb] <= nb, z, -np.inf)
+        z = np.where(ends[None, :] > a[:, None], z, -np.inf)
         i = np.argmax(z, axis=1)
         zi = z[pick, i]
         better = active & (zi > best + 1e-12)
-        e = np.where(better, ends[pick, i], e)
+        e = np.where(better, ends[i], e)
         best = np.where(better, zi, best)
         active &= better
         if not active.any():
@@ -1092,6 +1204,8 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         if dating is not None and dating.shape == "ramp":
             shape, start = "ramp", int(t0 + dating.start * width)
             onset = int(t0 + dating.best.onset * width)
+        else:  # a step: the samples just before the window that already belong to it (analysis.lookback)
+            start = _looked_back(r, frame, mask, inside, lo, width, start)
     end: int | None = None
     if sc.e < nb:
         last_in = tc[(tc >= lo) & (tc < hi)].max()
@@ -1118,6 +1232,27 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
                    aliases=aliases, shape=shape, onset_ns=onset)
+
+
+def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int, width: int,
+                 start: int) -> int:
+    """A step's start moved back to the earliest of the cohort's samples just before its window that belong
+    to the new regime (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the window's
+    samples), dated like the window's own start: halfway from the last sample before it when that is within a
+    bucket, else at the sample. `start` unchanged when the sample just before the window is a normal one."""
+    t = frame["t"].to_numpy(np.int64)
+    y = frame["y"].to_numpy(np.float64)
+    early = mask & (t < lo)
+    if not early.any():
+        return start
+    order = np.argsort(t[early], kind="stable")
+    before_t, before_y = t[early][order], y[early][order]
+    binary = r.series is not None and bool(np.array_equal(r.series[1], r.series[2]))
+    k = lookback.regime_samples(before_y, y[mask & ~inside], y[mask & inside], r.sign, binary=binary, alpha=ALPHA)
+    if not k:
+        return start
+    first, prev = int(before_t[-k]), before_t[:-k]
+    return int((first + int(prev.max())) // 2) if prev.size and prev.max() >= first - width else first
 
 
 def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:
