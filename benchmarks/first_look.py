@@ -10,8 +10,9 @@ per call; on a machine shared with other jobs CPU time is the figure to compare.
 Launch: `tracedesk app --db DB` started from nothing (a new process; Chromium already running), one page
 opened directly, as benchmarks/queries.py --cold-start does: seconds until the server answers, until the
 page's title is drawn, until it is usable (title, navigation, filters, KPI tiles) and until its run is
-done; beside each, the CPU seconds the server process (all its threads) and the browser's processes had
-used by then, and the load average when the launch started; "key figures received" is when the websocket frame
+done; beside each, the CPU seconds the server process (all its threads; not its children, such as the
+launcher's first-paint process, app/first_paint.py: time `python -m tracedesk.app.first_paint DB` apart)
+and the browser's processes had used by then, and the load average when the launch started; "key figures received" is when the websocket frame
 carrying the last KPI tile reached the browser (the server's part of "usable"). With several --src trees the launches
 alternate between them (A B A B ...), so a change in the machine's load hits each variant alike: compare
 the variants' medians, and their CPU rather than their wall on a shared machine.
@@ -76,13 +77,14 @@ def data_calls(db_path: str, names: list[str], parser: argparse.ArgumentParser) 
 # Launch
 
 
-def _cpu_of(pid: int) -> float:
-    """CPU seconds (user + system, all threads, and children it waited for) of a live process; 0 if gone."""
+def _cpu_of(pid: int, children: bool = True) -> float:
+    """CPU seconds (user + system, all threads, and with `children` the children it waited for) of a
+    live process; 0 if gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return sum(int(f) for f in fields[11:15]) / _TICKS  # utime stime cutime cstime
+    return sum(int(f) for f in fields[11:15 if children else 13]) / _TICKS  # utime stime (cutime cstime)
 
 
 def _children() -> dict[int, list[int]]:
@@ -145,7 +147,7 @@ def launch_once(browser: Any, db: str, page: str, src: str | None, log: Path | N
     with _server(db, src, log) as (base, pid, t0):
         def mark(step: str) -> None:
             browser_now = sum(_cpu_of(p) for p in _descendants(os.getpid(), skip=pid))
-            steps[step] = (time.perf_counter() - t0, _cpu_of(pid), browser_now - browser_cpu0)
+            steps[step] = (time.perf_counter() - t0, _cpu_of(pid, children=False), browser_now - browser_cpu0)
 
         while True:
             try:

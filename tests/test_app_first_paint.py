@@ -165,7 +165,7 @@ from tracedesk.app import serve, ui
 steps = []
 real = ui.read_ahead
 ui.read_ahead = lambda *a, **k: steps.append(real(*a, **k))
-serve.preload(early=serve.start_early_read() if {early} else None)
+serve.preload(early=serve.start_early_read(spare=True) if {early} else None)
 ws = ui.open_workspace({copy_db!r})
 print(bool(steps), any(key[0] == "kpis" for key in ws._memo), ("time_bounds",) in ws._memo)
 """], capture_output=True, text=True, check=True, cwd=REPO).stdout.strip().splitlines()[-1]
@@ -206,8 +206,21 @@ def test_starting_the_reads_imports_nothing_heavy_before_the_server(copy_db) -> 
 import os, sys
 os.environ["TRACEDESK_DB"] = {copy_db!r}
 from tracedesk.app import serve
-early = serve.start_early_read()
+early = serve.start_early_read(spare=True)
 print(early is not None, sorted(m for m in ("pandas", "numpy", "sqlite_utils", "streamlit", "tracedesk.store") if m in sys.modules))
 early.abandon()
 """], capture_output=True, text=True, check=True, cwd=REPO).stdout.strip().splitlines()[-1]
     assert out == "True []"
+
+
+def test_the_reads_get_a_process_of_their_own_only_on_a_spare_core(copy_db, monkeypatch) -> None:
+    from tracedesk.app import serve
+
+    assert serve.spare_core(load=0.9, cpus=2) and serve.spare_core(load=3.0, cpus=4)
+    assert not serve.spare_core(load=1.2, cpus=2) and not serve.spare_core(load=0.0, cpus=1)
+    monkeypatch.setenv("TRACEDESK_DB", copy_db)
+    assert serve.start_early_read(spare=False) is None
+    early = serve.start_early_read(spare=True)
+    assert early is not None and early.path == copy_db
+    early.abandon()
+    assert early.done.is_set()

@@ -22,7 +22,8 @@ result: nothing is read twice. (Session 5 measured a thread reading the figures 
 run, on the page's own connection and after altair's import, as later: 5.4-6.3 s against 4.1-4.7 s;
 here the read starts before the run, and altair is imported after it only if no page runs yet.)
 Before all that, before Streamlit itself is imported, `main` starts the same reads in a process of its own
-(app/first_paint.py: `first_paint.EarlyRead`), on the machine's other core while this one starts the server;
+(app/first_paint.py: `first_paint.EarlyRead`) when the machine has a core to spare (`spare_core`), on that core
+while this one starts the server;
 once the store is imported here, the preload thread takes that process's results into the app's workspace
 (kept only if nobody committed meanwhile) and reads ahead itself only if it kept nothing. A page that starts
 before they arrive waits for them (ui.require_workspace).
@@ -75,9 +76,26 @@ def _start_preload(early: "EarlyRead | None" = None) -> None:
     threading.Thread(target=preload, kwargs={"early": early}, name="tracedesk-preload", daemon=True).start()
 
 
-def start_early_read() -> "EarlyRead | None":
+def spare_core(load: float | None = None, cpus: int | None = None) -> bool:
+    """Whether the machine has a core to spare for the first paint's reads: the 1-minute load average
+    leaves at least one of its cores free. Measured at 1M spans on 2 cores at load 15-17, the process
+    took CPU from the server's start and the browser instead (its imports are done twice: ~0.7 s more
+    CPU in all), and the key figures reached the browser 5-7 s later; on a free core it takes ~0.8 s of
+    CPU off the server's path to the key figures."""
+    try:
+        load = os.getloadavg()[0] if load is None else load
+    except (AttributeError, OSError):  # no load average (Windows): no way to tell, keep to one process
+        return False
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    return cpus >= 2 and load <= cpus - 1
+
+
+def start_early_read(spare: bool | None = None) -> "EarlyRead | None":
     """The first paint's reads in a process of their own (first_paint.EarlyRead), for the database the app
-    shows, announced to the pages (ui.EARLY_READ once ui is imported: the preload thread sets it)."""
+    shows, when the machine has a core to spare for it (`spare`, default spare_core()); the preload thread
+    announces it to the pages (ui.EARLY_READ)."""
+    if not (spare_core() if spare is None else spare):
+        return None
     from ..dbpath import default_db_path
     from .first_paint import EarlyRead
 
@@ -85,7 +103,7 @@ def start_early_read() -> "EarlyRead | None":
 
 
 def main(argv: list[str] | None = None) -> None:
-    early = start_early_read()  # first: it runs on the other core while this one starts the server
+    early = start_early_read()  # first: it runs on a spare core while this one starts the server
     from streamlit.web import bootstrap, cli  # streamlit first: the preload thread then finds it imported
 
     # Start once the server listens (its own start is not slowed down by imports holding the GIL); a
