@@ -46,7 +46,7 @@ from tracedesk import charts
 print("altair" in sys.modules, "networkx" in sys.modules)
 charts.timeseries_chart
 print("altair" in sys.modules, charts.timeseries_chart is charts.workbench.timeseries_chart,
-      charts.changes.signals_chart.__module__)
+      charts.changes.signal_chart.__module__)
 """)
     assert out.splitlines() == ["False False", "True True tracedesk.charts.changes"]
 

@@ -50,3 +50,14 @@ def test_a_rise_on_one_route_of_a_new_model_is_named_at_that_pair():
     # its baseline: route A's old answers (hours 0-71), every 100th refused: 8 of 720
     assert finding.baseline == pytest.approx(8 / 720, rel=1e-12)
     assert finding.n_baseline == 720
+
+
+def test_a_change_on_all_traffic_of_a_judge_that_runs_on_one_route_lists_that_route():
+    """A judge that only scores route=product_qa: its samples all carry that route, so a change "on all
+    traffic" of that judge is the route's change, and the finding says so in its aliases (the fourth labelled
+    week's faithfulness drop was named "all traffic" and nothing else)."""
+    from tracedesk.analysis.changes import _whole_values
+
+    frame = pd.DataFrame({"t": [1, 2, 3], "v": [0.9, 0.2, 0.1], "route": ["product_qa"] * 3,
+                          "tenant": ["a", "b", "a"], "model": ["m1,m2", "m1,m2", "m1,m2"], "prompt_version": [None] * 3})
+    assert _whole_values(frame, ["route", "tenant", "model", "prompt_version"]) == [{"route": "product_qa"}]

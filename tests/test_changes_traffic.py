@@ -166,3 +166,21 @@ def test_a_weekend_stop_is_found_against_the_weekend_and_confirmed_by_the_weekda
     # its reference is Sunday's same two hours only: 20 acme traces, 60 others
     assert (d.observed, d.rest, d.ref_cohort, d.ref_rest) == (0, 60, 20, 60)
     assert d.p == pytest.approx(min(1.0, 0.5 ** 20 * d.tries), rel=1e-9)
+
+
+def test_a_tenant_onboarded_mid_week_is_not_down_before_it_existed():
+    # Mon-Fri; lumen starts sending on Wednesday 00:00 and then sends steadily. Before its first trace it did not
+    # exist: its absence on Monday and Tuesday is not a drop against Wednesday-Friday (the fourth labelled week's
+    # new tenant was the feed's first finding, "trace_count down" over the days before it came)
+    frame = _series(5, {"acme": 10, "globex": 30, "lumen": 8})
+    frame = frame[(frame["tenant"] != "lumen") | (frame["t"] >= MONDAY + 2 * DAY)]
+    drops, _ts = _scan(frame, 5)
+    assert [d.cohort for d in drops if d.p <= 0.05] == []
+    # the same tenant stopping on Thursday 10:00-13:00, after it existed, is still a drop
+    frame = frame[(frame["tenant"] != "lumen") | (frame["t"] < MONDAY + 3 * DAY + 10 * HOUR)
+                  | (frame["t"] >= MONDAY + 3 * DAY + 13 * HOUR)]
+    drops, _ts = _scan(frame, 5)
+    d = [d for d in drops if d.p <= 0.05]
+    assert [x.cohort for x in d] == [{"tenant": "lumen"}]
+    # its reference is the same hours of Wednesday and Friday only: the days it existed
+    assert (d[0].a, d[0].e, d[0].observed, d[0].ref_cohort) == (3 * 24 + 10, 3 * 24 + 13, 0, 48)

@@ -595,16 +595,11 @@ class Workspace:
         return self.memo(key, lambda db: finding_series(db, finding))
 
     def signals_over_time(self, filters: Filters | None = None) -> pd.DataFrame:
-        """Mean score per evaluator, refusal rate, tool calls and cost per trace over time (filters' time
-        range and cohort dimensions apply)."""
+        """Mean score per evaluator, refusal rate and tool calls per trace over time, of the traces the
+        filters select (every field applies)."""
         from .analysis.changes import signals_over_time
 
-        f = filters or Filters()
-        cohort = {k: v[0] for k, v in f.dims.items() if len(v) == 1}
-        if len(f.models) == 1:
-            cohort["model"] = f.models[0]
-        return self.memo(("signals_over_time", f.start_ns, f.end_ns, tuple(sorted(cohort.items()))),
-                         lambda db: signals_over_time(db, f.start_ns, f.end_ns, cohort=cohort or None))
+        return self.kept(("signals_over_time", _fkey(filters)), lambda db: signals_over_time(db, filters))
 
 
 def open(db: "str | os.PathLike[str] | sqlite_utils.Database", *, create: bool = False) -> Workspace:  # noqa: A001

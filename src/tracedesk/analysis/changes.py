@@ -50,12 +50,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from . import ramps
+
+if TYPE_CHECKING:
+    from ..store.query import Filters
 
 NS_PER_MIN = 60 * 10**9
 #: bucket widths (minutes) the feed may use; the smallest giving <= MAX_BUCKETS buckets over the range
@@ -1028,6 +1031,22 @@ def _new_values(frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, befor
     return out
 
 
+def _whole_values(frame: pd.DataFrame, dims: Sequence[str]) -> list[dict[str, str]]:
+    """The values that hold every sample of a signal (a judge that only runs on one route): a change "on all
+    traffic" of that signal is a change on them, so they are its aliases (the analyst reads where it is)."""
+    out = []
+    for dim in dims:
+        if dim not in frame.columns or not len(frame):
+            continue
+        codes, cells = _factor(frame, dim)
+        if codes[0] < 0 or not bool((codes == codes[0]).all()):
+            continue
+        value = cells[int(codes[0])]
+        if isinstance(value, str) and value and "," not in value:
+            out.append({dim: value})
+    return out
+
+
 def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
              traffic: pd.DataFrame | None = None, dims: Sequence[str] = ()) -> Finding:
     grid, sc, sig = r.grid, r.scan, r.sig
@@ -1095,7 +1114,7 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     # below a 3-sd jump seen on 30
     d_low = sc.d - 3.0 * math.sqrt(1.0 / max(r.n_in, 1) + 1.0 / max(r.n_out, 1))
     impact = max(min(d_low, D_CAP), 0.0) * share
-    aliases = _new_values(frame, mask, inside, t < lo, dims, cohort)
+    aliases = _new_values(frame, mask, inside, t < lo, dims, cohort) if cohort else _whole_values(frame, dims)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
                    aliases=aliases, shape=shape, onset_ns=onset)
@@ -1462,31 +1481,35 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
 
 
 #: the quality and agent signals the landing page charts over time (beside the trace KPIs)
-OVER_TIME: tuple[str, ...] = ("refusal_rate", "tool_calls_per_trace", "cost_per_trace")
+OVER_TIME: tuple[str, ...] = ("refusal_rate", "tool_calls_per_trace")
 
 
-def signals_over_time(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,
-                      cohort: dict[str, str] | None = None, points: int = 96) -> pd.DataFrame:
-    """Mean score per evaluator, refusal rate, tool calls and cost per trace, per time bucket:
-    columns bucket, signal, value, n."""
+def signals_over_time(db: Any, filters: "Filters | None" = None, *, points: int = 96) -> pd.DataFrame:
+    """Mean score per evaluator, refusal rate and tool calls per trace, per time bucket (the trace-level
+    figures, cost per trace among them, are Workspace.timeseries): columns bucket, signal, value, n.
+    Every field of `filters` applies, as on the other over-time charts: the samples are those of the
+    traces the filters select."""
+    from ..signals import SampleQuery, samples
     from ..store import query as q
 
     lo, hi = q.time_bounds(db)
     if lo is None or hi is None:
         return pd.DataFrame(columns=["bucket", "signal", "value", "n"])
-    since = lo if since_ns is None else since_ns
-    until = hi + 1 if until_ns is None else until_ns
+    f = filters or q.Filters()
+    since = lo if f.start_ns is None else f.start_ns
+    until = hi + 1 if f.end_ns is None else f.end_ns
     width = bucket_width_ns(since, until)
     width = max(width, (until - since) // points)
     evaluators = q.evaluator_names(db)
     wanted = [s for s in feed_signals(evaluators)
               if s.name in OVER_TIME or (s.signal.get("type") == "eval_score")]
     parts = []
-    dims = list(cohort or {})
     for sig in wanted:
-        frame = load_samples(db, sig, dims, since, until)
-        if cohort:
-            frame = frame[_compute_mask(frame, cohort)]
+        # the registry's bounds are (since, until]; the filters' are [start, end). Unbounded when the
+        # filters are: time_bounds are trace starts, and an LLM call starts after its trace does.
+        frame = samples(db, sig.signal, SampleQuery(
+            {}, (), None if f.start_ns is None else f.start_ns - 1, None if f.end_ns is None else f.end_ns - 1,
+            filters=None if f.is_empty() else f))
         part = _bucketed(frame, width, "mean")
         part["signal"] = sig.label if sig.signal.get("type") != "eval_score" else f"{sig.name} (mean score)"
         parts.append(part)

@@ -132,13 +132,24 @@ def _lengths(limit: int) -> list[int]:
     return out
 
 
+def first_buckets(counts: np.ndarray) -> np.ndarray:
+    """Per cohort row of counts (K, B): the bucket of its first trace (B for a cohort without any)."""
+    seen = counts > 0
+    return np.where(seen.any(axis=1), seen.argmax(axis=1), counts.shape[1])
+
+
 def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np.ndarray, e: np.ndarray,
-              limits: Limits) -> tuple[np.ndarray, ...]:
+              limits: Limits, first: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Per cohort row (cc, cr: cumulative cohort / rest counts, rows x (B + 1)) and window [a, e) (1-D, shared
-    by every row, or 2-D rows x windows): observed, rest, reference cohort and rest counts, z, d, tested."""
+    by every row, or 2-D rows x windows): observed, rest, reference cohort and rest counts, z, d, tested.
+
+    `first` (rows,): each cohort's first bucket (first_buckets). A cohort that did not exist yet sent no
+    traffic rather than less: no window and no reference day of it starts before its first trace (a tenant
+    onboarded on a Tuesday was read as "down" over the days before, its absence against its later share)."""
     nb = cc.shape[1] - 1
     a2 = a if a.ndim == 2 else np.broadcast_to(a[None, :], (cc.shape[0], a.size))
     e2 = e if e.ndim == 2 else np.broadcast_to(e[None, :], (cc.shape[0], e.size))
+    born = np.zeros((cc.shape[0], 1), dtype=np.int64) if first is None else first.astype(np.int64)[:, None]
 
     def take(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
         return np.take_along_axis(c, np.clip(idx, 0, nb), 1)
@@ -152,7 +163,7 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
         if shift == 0:
             continue
         sa, se = a2 + shift * bpd, e2 + shift * bpd
-        inside = (sa >= 0) & (se <= nb)
+        inside = (sa >= born) & (se <= nb)
         s_first, s_last = kinds[np.clip(sa, 0, nb - 1)], kinds[np.clip(se - 1, 0, nb - 1)]
         same = inside & (s_first == k_first) & (s_last == k_last)
         other = inside & (s_first != k_first) & (s_last != k_last)
@@ -165,7 +176,8 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
         other_c += np.where(other, c_in, 0.0)
         other_r += np.where(other, r_in, 0.0)
     expected, z, d = _score(obs, rest, ref_c, ref_r, limits)
-    tested = (expected >= limits.min_n) & (ref_c >= limits.min_baseline_n) & (rest > 0) & np.isfinite(z)
+    tested = ((expected >= limits.min_n) & (ref_c >= limits.min_baseline_n) & (rest > 0) & np.isfinite(z)
+              & (a2 >= born))
     # one comparable day alone cannot tell "this day fell" from "that day rose" (a burst in the reference's
     # hours): then the other kind of day, when it has enough of the cohort's traffic to judge, must show the
     # drop too (sibling_z, sibling_d_share of it), measured on the cohort's share at the same hours
@@ -219,6 +231,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     if bpd < 1 or nb <= bpd or not len(cohorts):  # no whole-day shift inside the range: no reference
         return []
     kinds = day_kinds(t0, width, nb)
+    first = first_buckets(counts)
     pad = np.zeros((counts.shape[0], 1))
     cc = np.concatenate([pad, np.cumsum(counts, axis=1)], axis=1)
     cr = np.concatenate([pad, np.cumsum(total[None, :] - counts, axis=1)], axis=1)
@@ -229,7 +242,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     tries = np.zeros(rows, dtype=np.int64)
     for length in _lengths(bpd):
         starts = np.arange(0, nb - length + 1)
-        scored = _evaluate(cc, cr, kinds, bpd, starts, starts + length, limits)
+        scored = _evaluate(cc, cr, kinds, bpd, starts, starts + length, limits, first)
         z, tested = scored[5], scored[7]
         tries += tested.sum(axis=1)
         i = np.argmin(z, axis=1)
@@ -241,21 +254,21 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     out = []
     for row in (int(r) for r in np.flatnonzero(np.isfinite(best))):
         a, e = int(best_a[row]), int(best_e[row])
-        one_c, one_r = cc[row:row + 1], cr[row:row + 1]
+        one_c, one_r, one_first = cc[row:row + 1], cr[row:row + 1], first[row:row + 1]
         for _ in range(4):  # the best start for the end, then the best end for that start
             moved = False
             starts = np.arange(max(0, e - bpd), e)
-            z = _evaluate(one_c, one_r, kinds, bpd, starts, np.full(starts.size, e), limits)[5][0]
+            z = _evaluate(one_c, one_r, kinds, bpd, starts, np.full(starts.size, e), limits, one_first)[5][0]
             if z.min() < best[row] - 1e-12:
                 a, best[row], moved = int(starts[np.argmin(z)]), float(z.min()), True
             ends = np.arange(a + 1, min(nb, a + bpd) + 1)
-            z = _evaluate(one_c, one_r, kinds, bpd, np.full(ends.size, a), ends, limits)[5][0]
+            z = _evaluate(one_c, one_r, kinds, bpd, np.full(ends.size, a), ends, limits, one_first)[5][0]
             if z.min() < best[row] - 1e-12:
                 e, best[row], moved = int(ends[np.argmin(z)]), float(z.min()), True
             if not moved:
                 break
         obs, rest, ref_c, ref_r, expected, z, d, _t = (x[0, 0] for x in _evaluate(
-            one_c, one_r, kinds, bpd, np.array([a]), np.array([e]), limits))
+            one_c, one_r, kinds, bpd, np.array([a]), np.array([e]), limits, one_first))
         k, m = int(round(obs)), int(round(obs + ref_c))
         p_one = binomial_lower_tail(k, m, float(rest / (rest + ref_r)))
         out.append(Drop(dict(cohorts[row]), int(row), a, e, k, float(expected), int(round(rest)), int(round(ref_c)),
@@ -274,7 +287,8 @@ def shows_drop(counts: np.ndarray, total: np.ndarray, t0: int, width: int, a: in
     cc = np.concatenate([pad, np.cumsum(counts)[None, :]], axis=1)
     cr = np.concatenate([pad, np.cumsum(total - counts)[None, :]], axis=1)
     limits_rest = replace(limits, min_d=limits.sibling_d_share * d_ref)
-    z = _evaluate(cc, cr, day_kinds(t0, width, nb), bpd, np.array([a]), np.array([e]), limits_rest)[5][0, 0]
+    z = _evaluate(cc, cr, day_kinds(t0, width, nb), bpd, np.array([a]), np.array([e]), limits_rest,
+                  first_buckets(counts[None, :]))[5][0, 0]
     return bool(-z >= limits.sibling_z)
 
 

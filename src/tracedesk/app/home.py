@@ -37,9 +37,10 @@ for pair in (("traces", "error_rate"), ("latency_p95_ms", "cost_per_trace")):
     for col, metric in zip(st.columns(2), pair):
         col.altair_chart(charts.timeseries_chart(ts, metric), width="stretch")
 quality = ws.signals_over_time(filters)
-if len(quality):
-    st.caption("Mean score per evaluator, refusal rate, tool calls per trace and cost per trace.")
-    st.altair_chart(charts.changes.signals_chart(quality), width="content")
+names = list(dict.fromkeys(quality["signal"]))  # in the order signals_over_time gives them
+for i in range(0, len(names), 2):
+    for col, name in zip(st.columns(2), names[i:i + 2]):
+        col.altair_chart(charts.changes.signal_chart(quality, name), width="stretch")
 
 st.subheader("Investigate")
 c1, c2 = st.columns(2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .timeaxis import STRETCHED_HEIGHT, utc_tooltip, utc_x
+from .timeaxis import STRETCHED_HEIGHT, utc_tooltip, utc_x, value_y
 
 COHORT_COLOUR = "#e6550d"
 #: No chart title and the legend at the side: a sparkline needs less chrome than STRETCHED_HEIGHT allows for.
@@ -28,11 +28,12 @@ def finding_sparkline(series: pd.DataFrame, start_ns: int, end_ns: int | None, *
     return (window + lines).properties(height=height)
 
 
-def signals_chart(series: pd.DataFrame, *, height: int = 160) -> alt.Chart:
-    """One small line chart per signal (mean score per evaluator, refusal rate, tool calls, cost)."""
-    data = series.dropna(subset=["value"]) if len(series) else pd.DataFrame(columns=["bucket", "signal", "value", "n"])
-    return alt.Chart(data).mark_line().encode(
-        x=utc_x("bucket"), y=alt.Y("value:Q", title=None),
-        tooltip=[utc_tooltip("bucket"), "signal:N", alt.Tooltip("value:Q", format=".4g"), "n:Q"],
-    ).properties(height=height, width=260).facet(facet=alt.Facet("signal:N", title=None), columns=3) \
-        .resolve_scale(y="independent")
+def signal_chart(series: pd.DataFrame, signal: str, *, height: int = STRETCHED_HEIGHT) -> alt.Chart:
+    """One signal of Workspace.signals_over_time (a mean score per evaluator, the refusal rate, tool calls per
+    trace) as a line over time, titled with the signal."""
+    data = series[(series["signal"] == signal)].dropna(subset=["value"]) if len(series) else \
+        pd.DataFrame(columns=["bucket", "signal", "value", "n"])
+    return alt.Chart(data, title=signal).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=utc_x("bucket"), y=value_y("value"),
+        tooltip=[utc_tooltip("bucket"), alt.Tooltip("value:Q", format=".4g"), "n:Q"],
+    ).properties(height=height)

@@ -19,5 +19,15 @@ def utc_x(field: str, title: str = TIME_TITLE) -> alt.X:
                  axis=alt.Axis(format=TIME_FORMAT, labelAngle=0))
 
 
+#: Value ticks as plain rounded numbers with thousands separators: Vega's default printed a constant-zero
+#: series' one tick as "0.000000" (an error rate of a day without errors).
+VALUE_FORMAT = ",~r"
+
+
+def value_y(field: str, title: str | None = None) -> alt.Y:
+    """The y encoding of a quantitative field on a time chart."""
+    return alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format=VALUE_FORMAT))
+
+
 def utc_tooltip(field: str, title: str = TIME_TITLE) -> alt.Tooltip:
     return alt.Tooltip(f"{field}:T", title=title, format="%Y-%m-%d %H:%M", formatType="utc")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..analysis.graph import layered_layout, span_tree, topology_layout
 from ..analysis.metrics import COHORT_METRICS, MATRIX_COLUMNS, TIMESERIES_COLUMNS, metric_label
-from .timeaxis import STRETCHED_HEIGHT, utc_tooltip, utc_x
+from .timeaxis import STRETCHED_HEIGHT, utc_tooltip, utc_x, value_y
 
 STATUS_COLORS = {"ERROR": "#d62728", "OK": "#2ca02c", "UNSET": "#9e9e9e"}
 #: node colour classes of the trajectory graph: status first (an error is an error), then score
@@ -34,7 +34,7 @@ def timeseries_chart(ts: pd.DataFrame, metric: str = "traces", *, height: int = 
         alt.Chart(data, title=title)
         .properties(height=height)
         .mark_line(point=alt.OverlayMarkDef(size=18))
-        .encode(x=utc_x("bucket"), y=alt.Y(f"{metric}:Q", title=None),  # the chart title says it
+        .encode(x=utc_x("bucket"), y=value_y(metric),  # the chart title says what it is
                 tooltip=[utc_tooltip("bucket"), alt.Tooltip(f"{metric}:Q", format=",.4~f")])
     )
 
