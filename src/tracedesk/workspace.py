@@ -203,6 +203,36 @@ class Workspace:
                 self._job = store.connect(self.path, check_same_thread=False)
             return fn(self._job, *args, **kwargs)
 
+    def memo_items(self) -> list[tuple[Hashable, Any]]:
+        """What memo() keeps now, as (key, value) pairs, oldest first: the reads another workspace on the
+        same content may take over (`keep_items`; the app's launcher reads a page's first figures in a
+        process of its own, app/first_paint.py)."""
+        with self._lock:
+            if self._memo_version != store.data_version(self._db):
+                return []
+            return list(self._memo.items())
+
+    def keep_items(self, items: Sequence[tuple[Hashable, Any]], unchanged: Callable[[], bool]) -> int:
+        """Keep `memo_items()` of another workspace as this one's own reads, if `unchanged()` says nobody
+        committed since they were read (asked after this connection's version is taken, so the content
+        that version stands for is the one they were read from). Keys kept already stay as they are.
+        Returns how many were kept."""
+        with self._lock:
+            version = store.data_version(self._db)
+            if not unchanged():
+                return 0
+            if version != self._memo_version:
+                self._memo.clear()
+                self._memo_version = version
+            kept = 0
+            for key, value in items:
+                if key not in self._memo:
+                    self._memo[key] = value
+                    kept += 1
+            while len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+            return kept
+
     def kept(self, key: Hashable, compute: Callable[[sqlite_utils.Database], T]) -> T:
         """memo() for the pages' reads: a frame, dict or list comes out as a copy the caller may change."""
         return _fresh(self.memo(key, compute))

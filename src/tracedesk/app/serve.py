@@ -21,14 +21,24 @@ already, and the key figures' read holds no lock), then waits for the key figure
 result: nothing is read twice. (Session 5 measured a thread reading the figures *beside* the page's
 run, on the page's own connection and after altair's import, as later: 5.4-6.3 s against 4.1-4.7 s;
 here the read starts before the run, and altair is imported after it only if no page runs yet.)
+Before all that, before Streamlit itself is imported, `main` starts the same reads in a process of its own
+(app/first_paint.py: `first_paint.EarlyRead`) when the machine has a core to spare (`spare_core`), on that core
+while this one starts the server;
+once the store is imported here, the preload thread takes that process's results into the app's workspace
+(kept only if nobody committed meanwhile) and reads ahead itself only if it kept nothing. A page that starts
+before they arrive waits for them (ui.require_workspace).
 Everything else is `streamlit run` itself (same options, same exit).
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .first_paint import EarlyRead
 
 #: What a page's first run imports before its key figures (app/ui.py, the workspace and its readers).
 PRELOAD: tuple[str, ...] = ("tracedesk.app.ui", "tracedesk.app.main", "tracedesk.workspace",
@@ -37,27 +47,63 @@ PRELOAD: tuple[str, ...] = ("tracedesk.app.ui", "tracedesk.app.main", "tracedesk
 PRELOAD_AFTER: tuple[str, ...] = ("tracedesk.charts.workbench", "tracedesk.charts.changes")
 
 
-def preload(modules: tuple[str, ...] = PRELOAD, after: tuple[str, ...] = PRELOAD_AFTER) -> None:
+def preload(modules: tuple[str, ...] = PRELOAD, after: tuple[str, ...] = PRELOAD_AFTER,
+            early: "EarlyRead | None" = None) -> None:
     try:
-        for name in modules:
-            importlib.import_module(name)
-        from .ui import PAGE_RUN, read_ahead
+        from . import ui
 
-        if not PAGE_RUN.is_set():  # a page that runs already reads what it needs itself
-            read_ahead()
+        ui.EARLY_READ = early  # a page that starts from now on waits for it rather than read twice
+        kept = 0
+        try:
+            for name in modules:
+                importlib.import_module(name)
+            if early is not None:
+                kept = early.adopt(ui.open_workspace(early.path))
+        finally:
+            if early is not None and not early.done.is_set():  # failed before adopting: do not hold pages
+                early.abandon()
+        if not kept and not ui.PAGE_RUN.is_set():  # a page that runs already reads what it needs itself
+            ui.read_ahead()
         for name in after:
-            if PAGE_RUN.is_set():  # the page imports the rest itself, after its key figures
+            if ui.PAGE_RUN.is_set():  # the page imports the rest itself, after its key figures
                 return
             importlib.import_module(name)
     except Exception:  # the page's own import will raise it where the user sees it
         return
 
 
-def _start_preload() -> None:
-    threading.Thread(target=preload, name="tracedesk-preload", daemon=True).start()
+def _start_preload(early: "EarlyRead | None" = None) -> None:
+    threading.Thread(target=preload, kwargs={"early": early}, name="tracedesk-preload", daemon=True).start()
+
+
+def spare_core(load: float | None = None, cpus: int | None = None) -> bool:
+    """Whether the machine has a core to spare for the first paint's reads: the 1-minute load average
+    leaves at least one of its cores free. Measured at 1M spans on 2 cores at load 15-17, the process
+    took CPU from the server's start and the browser instead (its imports are done twice: ~0.7 s more
+    CPU in all), and the key figures reached the browser 5-7 s later; on a free core it takes ~0.8 s of
+    CPU off the server's path to the key figures."""
+    try:
+        load = os.getloadavg()[0] if load is None else load
+    except (AttributeError, OSError):  # no load average (Windows): no way to tell, keep to one process
+        return False
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    return cpus >= 2 and load <= cpus - 1
+
+
+def start_early_read(spare: bool | None = None) -> "EarlyRead | None":
+    """The first paint's reads in a process of their own (first_paint.EarlyRead), for the database the app
+    shows, when the machine has a core to spare for it (`spare`, default spare_core()); the preload thread
+    announces it to the pages (ui.EARLY_READ)."""
+    if not (spare_core() if spare is None else spare):
+        return None
+    from ..dbpath import default_db_path
+    from .first_paint import EarlyRead
+
+    return EarlyRead.start(os.environ.get("TRACEDESK_DB") or default_db_path())
 
 
 def main(argv: list[str] | None = None) -> None:
+    early = start_early_read()  # first: it runs on a spare core while this one starts the server
     from streamlit.web import bootstrap, cli  # streamlit first: the preload thread then finds it imported
 
     # Start once the server listens (its own start is not slowed down by imports holding the GIL); a
@@ -66,10 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     if callable(hook):
         def started(server: Any) -> None:
             hook(server)
-            _start_preload()
+            _start_preload(early)
         bootstrap._on_server_start = started  # type: ignore[attr-defined]
     else:  # pragma: no cover - another Streamlit
-        _start_preload()
+        _start_preload(early)
     sys.argv = ["streamlit", *(sys.argv[1:] if argv is None else argv)]
     cli.main(prog_name="streamlit")
 

@@ -26,6 +26,7 @@ import streamlit as st
 
 from ..errors import TracedeskError, describe
 from ..dbpath import default_db_path  # not the store (pandas): the title is drawn before it loads
+from .first_paint import SPAN_PICKERS as _SPAN_PICKERS  # no pandas either: the title is drawn before it loads
 from .main import page_file  # noqa: F401  (pages link to each other through ui)
 
 if TYPE_CHECKING:  # the heavy imports happen inside the functions that need them
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # the heavy imports happen inside the functions that need the
 
     from ..alerts.definition import AlertRule  # noqa: F401  (pages name it ui.AlertRule)
     from ..evals.runner import RunReport  # noqa: F401  (pages name it ui.RunReport)
+    from .first_paint import EarlyRead
     from ..receiver.handle import LiveHandle
     from ..store.query import Filters
     from ..workspace import Workspace
@@ -102,6 +104,7 @@ def require_workspace(path: str | None = None, *, allow_empty: bool = False) -> 
         st.warning(MISSING_DB_MESSAGE.format(path=path))
         st.info(MISSING_DB_NEXT.format(path=path))
         st.stop()
+    _await_early_read()  # the launcher's reads of this page's first figures, if they are on their way
     try:
         ws = open_workspace(str(Path(path).expanduser()))
     except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
@@ -273,19 +276,27 @@ def time_range_picker(container: Any, cur: "Filters", lo: int | None, hi: int | 
     return start, end
 
 
-#: the sidebar's span-level pickers: (Filters attribute, value source, label)
-_SPAN_PICKERS: tuple[tuple[str, str, str], ...] = (("models", "model", "model"), ("agents", "agent_name", "agent"))
-
-
 def sidebar_options(ws: "Workspace") -> dict[str, list[str]]:
     """Every option list the shared filters draw with the page, by value source: the trace-level
     dimensions, model, agent and span kind (the tags are drawn after the page: deferred_widgets). One
-    function for `sidebar_filters` and `read_ahead`, so the reads ahead are the page's own."""
-    from .. import cohorts
+    function for `sidebar_filters` and `read_ahead` (first_paint.option_sources), so the reads ahead are
+    the page's own."""
+    from .first_paint import option_sources
 
-    sources = [*cohorts.browse_names(cohorts.TRACE), *ws.extra_dimensions(), *(s for _a, s, _l in _SPAN_PICKERS),
-               "kind"]
-    return {source: ws.values(source) for source in sources}
+    return {source: ws.values(source) for source in option_sources(ws)}
+
+
+#: The launcher's read of the first paint in a process of its own (app/first_paint.py), while it is
+#: pending: a page waits for it (require_workspace) instead of reading the same figures again.
+EARLY_READ: "EarlyRead | None" = None
+#: how long a page waits for it at most (it takes about a second of CPU at 1M spans)
+EARLY_READ_WAIT_S = 60.0
+
+
+def _await_early_read() -> None:
+    early = EARLY_READ
+    if early is not None and not early.done.is_set():
+        early.done.wait(EARLY_READ_WAIT_S)
 
 
 def read_ahead(path: str | None = None) -> list[str]:
@@ -293,9 +304,11 @@ def read_ahead(path: str | None = None) -> list[str]:
     the unfiltered view) into the app's workspace (`open_workspace`, the one every page gets), so a
     page opened next finds them kept (Workspace.memo, until the data changes). A page asking meanwhile
     waits on the workspace's lock for the read in progress, then takes its result: nothing is read
-    twice. The server calls it while the browser loads Streamlit's scripts (app/serve.py). A missing
-    or empty database is left alone (the page explains it). Returns the steps read, in order."""
+    twice. The server calls it while the browser loads Streamlit's scripts (app/serve.py) when the
+    launcher's read in a process of its own (first_paint.EarlyRead) kept nothing. A missing or empty
+    database is left alone (the page explains it). Returns the steps read, in order."""
     from ..store.query import Filters
+    from .first_paint import read_steps
 
     path = path or db_path()
     if path == ":memory:" or not Path(path).expanduser().exists():
@@ -304,11 +317,8 @@ def read_ahead(path: str | None = None) -> list[str]:
     done = ["is_empty"]
     if ws.is_empty():
         return done
-    steps: tuple[tuple[str, Any], ...] = (
-        ("time_bounds", ws.time_bounds), ("sidebar_options", lambda: sidebar_options(ws)),
-        ("evaluator_names", ws.evaluator_names), ("count_traces", lambda: ws.count_traces(Filters())),
-        ("kpis", lambda: ws.read_ahead_kpis(Filters())))  # on its own connection: the sidebar is not held up
-    for name, read in steps:
+    # the key figures on a connection of their own: the sidebar is not held up
+    for name, read in read_steps(ws, kpis=lambda: ws.read_ahead_kpis(Filters())):
         read()
         done.append(name)
     return done
