@@ -33,3 +33,25 @@ def copy_db(sample_db_path, tmp_path) -> str:
     with sqlite3.connect(sample_db_path) as src, sqlite3.connect(path) as dst:
         src.backup(dst)
     return str(path)
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    """Count the key-figure and option-list computations (the workspace calls them on a memo miss): the
+    app's read-ahead tests assert which reads a page still makes."""
+    from tracedesk.analysis import metrics
+    from tracedesk.store import query as store_query
+
+    calls: list[str] = []
+    real_kpis, real_values = metrics.kpis, store_query.distinct_values
+
+    def kpis(db, filters=None):
+        calls.append("kpis")
+        return real_kpis(db, filters)
+
+    def distinct_values(db, name, limit=500):
+        calls.append(f"values:{name}")
+        return real_values(db, name, limit)
+    monkeypatch.setattr(metrics, "kpis", kpis)
+    monkeypatch.setattr(store_query, "distinct_values", distinct_values)
+    return calls

@@ -15,34 +15,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tracedesk
-from tracedesk.analysis import metrics
 from tracedesk.app import first_paint, ui
 from tracedesk.store import migrations
-from tracedesk.store import query as store_query
 from tracedesk.store.commit_watch import CommitWatch
 from tracedesk.store.query import Filters
 
 REPO = Path(__file__).resolve().parents[1]
 OVERVIEW = str(REPO / "src/tracedesk/app/pages/overview.py")
 FIRST_KEYS = {"has_traces", "time_bounds", "extra_dimensions", "values", "evaluator_names", "count_traces", "kpis"}
-
-
-@pytest.fixture
-def spies(monkeypatch):
-    """Count the key-figure and option-list computations (the workspace calls them on a memo miss)."""
-    calls: list[str] = []
-    real_kpis, real_values = metrics.kpis, store_query.distinct_values
-
-    def kpis(db, filters=None):
-        calls.append("kpis")
-        return real_kpis(db, filters)
-
-    def distinct_values(db, name, limit=500):
-        calls.append(f"values:{name}")
-        return real_values(db, name, limit)
-    monkeypatch.setattr(metrics, "kpis", kpis)
-    monkeypatch.setattr(store_query, "distinct_values", distinct_values)
-    return calls
 
 
 def _shown_kpis(at: AppTest) -> dict[str, str]:

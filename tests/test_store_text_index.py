@@ -9,6 +9,7 @@ import random
 import sqlite3
 
 import pytest
+from text_cases import TEXT_CASES
 from weeks.third_fixtures import third_week, third_week_db  # noqa: F401  (pytest fixtures)
 
 from tracedesk import store
@@ -93,14 +94,7 @@ def test_only_text_answerable_searches_read_the_index():
 # -- a small store whose every change is known ----------------------------------------------------------
 
 TEXTS = {
-    1: ("ask", "Où est l'ÉCOLE ?", "answer"),
-    2: ("ask", "Die STRASSE ist lang", "ok"),
-    3: ("ask", "nothing special", "Straße gesperrt"),
-    4: ("ΣΊΣΥΦΟΣ", "greek", "ok"),
-    5: ("ask", "100% sure", "under_score"),
-    6: ("ask", "plain ascii REFUND", "ok"),
-    7: ("ask", "C:\\Temp\\new", "ok"),
-    8: ("ask", "before\x00after REFUND-NUL", "ok"),
+    **TEXT_CASES,
     9: ("refund tool", None, None),  # only in a span's name
     10: ("ask", None, "we cannot refund that"),  # only in an output
 }

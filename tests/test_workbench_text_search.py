@@ -10,17 +10,9 @@ import tracedesk
 from tracedesk import store
 from tracedesk.models import Span
 from tracedesk.store.query import Filters
+from text_cases import TEXT_CASES
 
-TEXTS = {
-    1: ("ask", "Où est l'ÉCOLE ?", "answer"),
-    2: ("ask", "Die STRASSE ist lang", "ok"),
-    3: ("ask", "nothing special", "Straße gesperrt"),
-    4: ("ΣΊΣΥΦΟΣ", "greek", "ok"),
-    5: ("ask", "100% sure", "under_score"),
-    6: ("ask", "plain ascii REFUND", "ok"),
-    7: ("ask", "C:\\Temp\\new", "ok"),
-    8: ("ask", "before\x00after REFUND-NUL", "ok"),
-}
+TEXTS = TEXT_CASES
 
 
 @pytest.fixture
