@@ -101,6 +101,21 @@ def test_a_re_ingest_of_the_same_file_stores_the_same_bytes(tmp_path: Path, two_
     assert _first_feed(path)[1] == []
 
 
+def test_an_ingest_whose_feed_step_could_not_run_says_so(tmp_path: Path, two_days: list[Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the step returns False when the file is busy or cannot be written: the ingest must not pass over it in
+    # silence (a 673k-span ingest once ended with no chunks and 576 hours still marked, and nothing said)
+    path = str(tmp_path / "t.db")
+    assert ingest_paths(path, [two_days[0]]).warnings == []
+    monkeypatch.setattr(feed_ready, "prepare", lambda db, progress=None: False)
+    report = ingest_paths(str(tmp_path / "u.db"), [two_days[0]])
+    assert [str(w) for w in report.warnings] == [
+        "feed samples: the changes feed's stored samples were not built at the end of this ingest (the database "
+        "was busy or could not be written): the first feed builds them, or run `tracedesk changes --db FILE` once"]
+    # nothing new stored (a re-ingest of the same file): nothing to warn about
+    assert ingest_paths(str(tmp_path / "u.db"), [two_days[0]]).warnings == []
+
+
 def test_an_empty_store_has_nothing_to_prepare(tmp_path: Path) -> None:
     db = connect(str(tmp_path / "empty.db"))
     from tracedesk.store import migrate

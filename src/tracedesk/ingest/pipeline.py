@@ -379,8 +379,15 @@ def _ingest_paths(db: Any, paths: Iterable[str | os.PathLike[str]], *, redact: b
                               workers=workers, started=started)
         if feed_samples:  # after the ingest's own work (its planner statistics help these reads)
             from ..analysis.feed_ready import prepare
+            from ..models import Rejected
 
-            prepare(database, feed_progress)
+            if not prepare(database, feed_progress) and report.spans_inserted + report.spans_replaced:
+                # said, not silent: the first feed then reads every row again (seconds at 1M spans)
+                report.warnings.append(Rejected(
+                    "feed samples",
+                    "the changes feed's stored samples were not built at the end of this ingest (the database "
+                    "was busy or could not be written): the first feed builds them, or run `tracedesk changes "
+                    "--db FILE` once"))
             report.seconds = time.perf_counter() - started
         return report
     finally:
