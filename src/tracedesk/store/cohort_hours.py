@@ -26,10 +26,13 @@ import contextlib
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlite_utils
+
+if TYPE_CHECKING:  # numpy is imported where used: migrations import this module, and `tracedesk ingest`
+    # imports the store without numpy or pandas (cli.ingest_cmd._without_dataframes)
+    import numpy as np
 
 #: sums are integers times 2**-SCALE (the smallest float64 step, 2**-1074, times 2**-53 for M)
 SCALE = 1074 + 53
@@ -154,6 +157,8 @@ def read(db: sqlite_utils.Database, signals: Sequence[str], dims: Sequence[str],
 
 def exact_sums(groups: np.ndarray, values: np.ndarray, n_groups: int) -> list[int]:
     """Per group (0..n_groups-1), the exact sum of its float64 values times 2**SCALE, as a Python int."""
+    import numpy as np
+
     out = [0] * n_groups
     if not len(values):
         return out
@@ -195,6 +200,8 @@ def pack_ints(values: np.ndarray, dtype: str) -> bytes:
 
 
 def unpack_ints(blob: bytes, dtype: str) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(zlib.decompress(blob), dtype=dtype).astype(np.int64)
 
 
@@ -203,6 +210,8 @@ def pack_values(sorted_values: np.ndarray) -> bytes:
 
 
 def unpack_values(blob: bytes) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(zlib.decompress(blob), dtype="<f8")
 
 
