@@ -97,10 +97,13 @@ def main() -> None:
 
     _rows, scan, scan_cpu = timed(lambda: db.execute("SELECT start_ns, duration_ms FROM spans").fetchall())
     # first run after ingest: no text verdicts kept yet (store.text_checks), every answer text is checked
+    # (the verdicts of the first layout, text_checks, and of the current one, text_verdicts)
     db.execute("DROP TABLE IF EXISTS text_checks")
+    if db["text_verdicts"].exists():
+        db.execute("DELETE FROM text_verdicts")
     # ...and no feed samples stored yet (store.feed_samples builds them on the first feed)
-    db.execute("DELETE FROM feed_chunks")
-    db.execute("DELETE FROM feed_sample_sets")
+    for table in ("feed_chunks", "feed_frames", "feed_sample_sets"):
+        db.execute(f"DELETE FROM {table}")
     db.conn.commit()
     db.conn.close()
     # the steps of bringing the stored samples up to date, timed through the feed's progress reports
@@ -120,9 +123,12 @@ def main() -> None:
     db.execute(f"INSERT OR REPLACE INTO evaluations VALUES ({', '.join('?' * len(row))})", list(row))
     db.conn.commit()
     _d, dirty, dirty_cpu = timed(lambda: find_changes(db, top=20))
+    # a chunk holds one set's values of one hour; its times and cells are a frame that sets share (m509)
     stored = dict(zip(("chunks", "samples", "bytes"), db.execute(
-        "SELECT COUNT(*), SUM(n), SUM(length(t) + length(v) + IFNULL(length(codes), 0) + length(cells)) "
-        "FROM feed_chunks").fetchone()))
+        "SELECT (SELECT COUNT(*) FROM feed_chunks), "
+        "(SELECT SUM(f.n) FROM feed_chunks c JOIN feed_frames f ON f.id = c.frame), "
+        "(SELECT SUM(length(v)) FROM feed_chunks) + (SELECT IFNULL(SUM(length(body)), 0) FROM feed_frames)"
+    ).fetchone()))
     db.conn.close()
     # the first feed after a plain `tracedesk ingest`, which built the feed's samples at its end
     built_db = args.big_db + ".built.db"
