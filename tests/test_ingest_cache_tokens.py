@@ -111,6 +111,15 @@ def test_cache_writes_are_charged_at_the_write_price_once():
         "ai.usage.inputTokenDetails.cacheReadTokens": 3000, "ai.usage.inputTokenDetails.cacheWriteTokens": 800,
         "ai.usage.outputTokens": 150, "ai.usage.totalTokens": 5150, "ai.usage.cachedInputTokens": 3000,
         "gen_ai.usage.input_tokens": 5000, "gen_ai.usage.output_tokens": 150}),
+    # AI SDK 5 (LanguageModelV2) on Anthropic: inputTokens is Anthropic's input_tokens, totalTokens = that +
+    # output, the writes only in the provider metadata
+    ("vercel_ai", "ai", {
+        "ai.operationId": "ai.streamText.doStream", "ai.model.provider": "anthropic.messages", "ai.model.id": MODEL,
+        "ai.usage.inputTokens": 1200, "ai.usage.outputTokens": 150, "ai.usage.totalTokens": 1350,
+        "ai.usage.cachedInputTokens": 3000, "gen_ai.system": "anthropic.messages", "gen_ai.request.model": MODEL,
+        "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 150,
+        "ai.response.providerMetadata": json.dumps({"anthropic": {"cacheCreationInputTokens": 800,
+                                                                  "usage": ANTHROPIC_USAGE}})}),
     # Langfuse usage_details: disjoint usage types (its LangChain handler subtracts input_token_details)
     ("langfuse", "langfuse-sdk", {
         "langfuse.observation.type": "generation", "langfuse.observation.model.name": MODEL,

@@ -252,6 +252,8 @@ class Normalizer:
         span.response_model = plain_model(f.get("response_model"))
         span.provider = canonical_provider(f.get("provider"))
         native = self._usage(span, attrs, f, plan, notes)
+        if convention == "vercel_ai":
+            native = token_usage.vercel_v2_anthropic(span, attrs) or native
         if kind in ("LLM", "EMBEDDING"):
             native = llm_usage_details(span, attrs) or native
             if convention == "genkit":

@@ -275,6 +275,14 @@ JSON_TEXT_KEYS: frozenset[str] = frozenset({
 USAGE_DETAIL_KEYS: tuple[str, ...] = ("langfuse.observation.usage_details", "mlflow.chat.tokenUsage")
 #: Of those, the one whose counts are disjoint: Langfuse's `input` leaves out the cache reads/writes beside it.
 DISJOINT_USAGE_DETAILS_KEY = "langfuse.observation.usage_details"
+#: Vercel AI SDK: v6 (LanguageModelV3) splits its input count (`ai.usage.inputTokenDetails.*`, input includes
+#: the cache); AI SDK 5 (LanguageModelV2) on Anthropic reports Anthropic's `input_tokens` as `ai.usage.inputTokens`
+#: and the cache writes only in the provider metadata JSON.
+VERCEL_V3_INPUT_DETAIL_KEYS: tuple[str, ...] = ("ai.usage.inputTokenDetails.noCacheTokens",
+                                                "ai.usage.inputTokenDetails.cacheReadTokens",
+                                                "ai.usage.inputTokenDetails.cacheWriteTokens")
+VERCEL_PROVIDER_KEY = "ai.model.provider"
+VERCEL_PROVIDER_METADATA_KEY = "ai.response.providerMetadata"
 #: Langfuse usage_details / cost_details JSON keys -> field.
 LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
     "input_tokens": ("input", "input_tokens", "prompt_tokens", "promptTokens", "inputTokens"),

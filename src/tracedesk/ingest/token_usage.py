@@ -13,6 +13,10 @@ instrumentation, Logfire's `instrument_anthropic`, Pydantic AI, and the Vercel A
 usage (`inputTokens.total`). So the convention's rule is "input includes the cache", and a count is
 treated as excluding it only on evidence in the span itself:
 
+0. AI SDK 5 on Anthropic (`ai.model.provider` anthropic.*, no v6 `ai.usage.inputTokenDetails.*`): its
+   LanguageModelV2 usage is `inputTokens: usage.input_tokens`, `totalTokens: input_tokens + output_tokens`,
+   `cachedInputTokens: cache_read_input_tokens`, the writes only in `ai.response.providerMetadata`
+   (`anthropic.cacheCreationInputTokens`); v6 made `inputTokens` the total (noCache + cacheRead + cacheWrite);
 1. the counts come from a raw Anthropic API usage object (`input_tokens` beside `cache_read_input_tokens`
    / `cache_creation_input_tokens`, no OpenAI or LangChain detail keys): Anthropic's own counting; or
    from Langfuse `usage_details`, whose usage types are disjoint (Langfuse sums them for the total, and
@@ -29,7 +33,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Span
+from . import semconv as sc
 from . import validate
+from .wire import maybe_json, to_int
 
 #: OpenAI chat / Responses and LangChain usage dicts: their input count includes the cache.
 _INCLUSIVE_DETAIL_KEYS = ("prompt_tokens", "input_tokens_details", "prompt_tokens_details", "input_token_details")
@@ -40,6 +46,27 @@ def is_anthropic_usage(usage: dict[str, Any]) -> bool:
     return ("input_tokens" in usage
             and ("cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage)
             and not any(k in usage for k in _INCLUSIVE_DETAIL_KEYS))
+
+
+def vercel_v2_anthropic(span: Span, attrs: dict[str, Any]) -> bool:
+    """AI SDK 5 on Anthropic (rule 0): fill the cache writes from the provider metadata; True when the
+    span's input count is Anthropic's (without the cache)."""
+    provider = attrs.get(sc.VERCEL_PROVIDER_KEY)
+    if not isinstance(provider, str) or "anthropic" not in provider.lower():
+        return False
+    if any(k in attrs for k in sc.VERCEL_V3_INPUT_DETAIL_KEYS):
+        return False
+    if span.cache_write_tokens is None:
+        meta = maybe_json(attrs.get(sc.VERCEL_PROVIDER_METADATA_KEY))
+        anthropic = meta.get("anthropic") if isinstance(meta, dict) else None
+        if isinstance(anthropic, dict):
+            usage = anthropic.get("usage")
+            write = anthropic.get("cacheCreationInputTokens")
+            if write is None and isinstance(usage, dict):
+                write = usage.get("cache_creation_input_tokens")
+            n = to_int(write)
+            span.cache_write_tokens = n if n is not None and 0 <= n <= validate.INT64_MAX else None
+    return span.input_tokens is not None
 
 
 def settle(span: Span, anthropic_native: bool = False) -> None:
