@@ -57,11 +57,8 @@ def surface_provider_metadata(attrs: dict[str, Any]) -> None:
     meta = maybe_json(attrs.get(sc.AI_PROVIDER_METADATA_KEY))
     if not isinstance(meta, dict):
         return
-    for canonical, paths in sc.AI_PROVIDER_METADATA_CACHE:
-        if canonical in attrs:
-            continue
-        if canonical == "gen_ai.usage.cache_read.input_tokens" and any(
-                k in attrs for k in sc.FIELD_KEYS["cached_tokens"]):
+    for canonical, field, paths in sc.AI_PROVIDER_METADATA_CACHE:
+        if canonical in attrs or (field is not None and any(k in attrs for k in sc.FIELD_KEYS[field])):
             continue
         for path in paths:
             value: Any = meta

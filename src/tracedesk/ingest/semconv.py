@@ -388,17 +388,19 @@ LANGGRAPH_NON_AGENT_NODES: frozenset[str] = frozenset({"tools", "__start__", "__
 # Vercel AI SDK provider metadata (semconv.md §3): cache figures the SDK's `ai.usage.*` does not carry.
 #: The do* spans' JSON attribute holding the provider's own response metadata.
 AI_PROVIDER_METADATA_KEY = "ai.response.providerMetadata"
-#: Canonical attribute -> paths ("provider.key.key") inside that JSON, first present wins. @ai-sdk/anthropic
+#: (canonical attribute, normalized field whose attributes the span may already send, paths ("provider.key.key")
+#: inside that JSON, first present wins). @ai-sdk/anthropic
 #: returns {"anthropic": {"cacheCreationInputTokens": N, "usage": <Anthropic's raw usage>}} (AI SDK 5; AI SDK 4
 #: also sent "cacheReadInputTokens" there, and had no ai.usage.cachedInputTokens); @ai-sdk/amazon-bedrock
 #: returns {"bedrock": {"usage": {"cacheWriteInputTokens": N}}} (its reads are in ai.usage.cachedInputTokens). A canonical attribute the
-#: span already sends is never overwritten; cache reads are surfaced only when no cache-read attribute is sent.
-AI_PROVIDER_METADATA_CACHE: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("gen_ai.usage.cache_creation.input_tokens", (
+#: span already sends is never overwritten, nor added when the span sends the field under any of its names
+#: (cache reads: ai.usage.cachedInputTokens).
+AI_PROVIDER_METADATA_CACHE: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("gen_ai.usage.cache_creation.input_tokens", None, (
         "anthropic.cacheCreationInputTokens", "anthropic.usage.cache_creation_input_tokens",
         "bedrock.usage.cacheWriteInputTokens",
     )),
-    ("gen_ai.usage.cache_read.input_tokens", (
+    ("gen_ai.usage.cache_read.input_tokens", "cached_tokens", (
         "anthropic.cacheReadInputTokens", "anthropic.usage.cache_read_input_tokens",
     )),
 )
