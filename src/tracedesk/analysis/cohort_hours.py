@@ -31,7 +31,7 @@ from ..store.connect import data_version
 from ..store.feed_dirty import NS_PER_HOUR
 
 #: bumped when what a row holds changes (every stored set is then rebuilt)
-VERSION = 5
+VERSION = 6
 #: every cohort signal of the matrix (all evaluators), per cohort of each browse dimension
 MATRIX_SIGNALS = ("trace_count", "quality", "eval_pass_rate", "error_rate", "refusal_rate_trace",
                   "trace_duration", "cost_per_trace")
@@ -99,7 +99,8 @@ def _group_rows(signal: str, dim: str, labels: list[str], group_hour: np.ndarray
         order = np.lexsort((v, groups)) if signal in PERCENTILE_SIGNALS else np.argsort(groups, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(n)])
         sv = v[order]
-        blobs = [_store.pack_values(sv[bounds[g]:bounds[g + 1]]) for g in range(n_groups)]
+        ascending = signal in PERCENTILE_SIGNALS
+        blobs = [_store.pack_values(sv[bounds[g]:bounds[g + 1]], ascending=ascending) for g in range(n_groups)]
     t_min: list[int | None] = [None] * n_groups
     t_max: list[int | None] = [None] * n_groups
     if t is not None and len(t):
