@@ -227,3 +227,29 @@ def test_the_sample_weeks_stored_durations_are_gaps(copy_db: str) -> None:
     assert layouts == {("trace_duration", store_hours.ASCENDING_DECIMALS): 3582, ("trace_duration", store_hours.FLOATS): 1,
                        ("ttft", store_hours.FLOATS): 164, ("ttft", store_hours.ASCENDING_DECIMALS): 4}
     assert stored < as_floats / 2  # 189,815 B against 400,719 as the float64s deflated (the previous layout)
+
+
+def test_the_whole_set_is_built_in_pieces_and_holds_the_rows_of_one_read(copy_db: str, monkeypatch: pytest.MonkeyPatch
+                                                                          ) -> None:
+    from tracedesk.store import feed_samples
+
+    def build(piece_traces: int) -> tuple[list[Any], list[Any], list[tuple[int | None, int | None]]]:
+        db = connect(copy_db)
+        reads: list[tuple[int | None, int | None]] = []
+        frames = cohort_hours._frames
+        monkeypatch.setattr(feed_samples, "PIECE_TRACES", piece_traces)
+        monkeypatch.setattr(cohort_hours, "_frames", lambda d, lo, hi: reads.append((lo, hi)) or frames(d, lo, hi))
+        with store_hours.write_transaction(db):
+            assert cohort_hours._build(db, None, cohort_hours.key(db))
+        monkeypatch.undo()
+        rows = db.execute("SELECT * FROM cohort_hours ORDER BY hour, dim, cohort, signal").fetchall()
+        members = db.execute("SELECT * FROM cohort_hour_members ORDER BY hour, dim, signal").fetchall()
+        db.conn.close()
+        return rows, members, reads
+
+    whole = build(10**9)
+    pieces = build(500)  # the sample week: 3,605 traces over 168 hours
+    assert whole[2] == [(None, None)]
+    assert len(pieces[2]) == 8 and pieces[2][0][0] is None and pieces[2][-1][1] is None
+    assert all(b + 1 == c for (_a, b), (c, _d) in zip(pieces[2], pieces[2][1:]))  # adjacent, no hour left out
+    assert pieces[0] == whole[0] and pieces[1] == whole[1] and len(whole[0]) > 1000

@@ -116,8 +116,13 @@ def replace(db: sqlite_utils.Database, key: str, rows: Sequence[Row], members: S
     else:
         conn.execute("DELETE FROM cohort_hours WHERE hour >= ? AND hour <= ?", list(hours))
         conn.execute("DELETE FROM cohort_hour_members WHERE hour >= ? AND hour <= ?", list(hours))
-    conn.executemany("INSERT INTO cohort_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    conn.executemany("INSERT INTO cohort_hour_members VALUES (?, ?, ?, ?, ?, ?)", members)
+    insert(db, rows, members)
+
+
+def insert(db: sqlite_utils.Database, rows: Sequence[Row], members: Sequence[Member]) -> None:
+    """Add rows and members of hours that hold none yet (a whole set written piece by piece)."""
+    db.conn.executemany("INSERT INTO cohort_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.conn.executemany("INSERT INTO cohort_hour_members VALUES (?, ?, ?, ?, ?, ?)", members)
 
 
 def read_members(db: sqlite_utils.Database, signals: Sequence[str], dims: Sequence[str]) -> list[tuple[Any, ...]]:
