@@ -19,11 +19,6 @@ FIFTH_WEEK_MISSES = {
              "detectable_from (15:01:33, the 1.5x point); 0 false pages, 1 page; the suggester warns 'the "
              "cohort's traffic or the signals' movement gives no earlier evidence' (~3.5 lookup_timesheet calls an "
              "hour in the window)",
-    "W5-03": "route=support_chat: suggest_rule raises ValueError('no data in this cohort; widen the cohort or the "
-             "time range'): the traces are stored under route=/api/support/chat (the Next.js root's http.route "
-             "wins over the AI SDK spans' ai.telemetry.metadata.route). The cache-write cost is stored since "
-             "usage8 (cost per /api/support/chat trace $0.0315 inside the window vs $0.0161 outside; the feed "
-             "finds it as #6), but the suggester is asked for the label's cohort and finds no trace in it",
     "W5-04": "route=benefits_qa, stale documents: suggest_rule raises ValueError('no signal moved against its "
              "baseline in this cohort during the incident'), though answer_correctness on the route falls 0.81 -> "
              "0.66 and thumbs-down 4% -> 12% in the window (tests/test_fifth_week.py), and the feed ranks the drop "

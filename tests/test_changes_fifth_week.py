@@ -81,9 +81,9 @@ def _incident(incidents: list[dict[str, Any]], incident_id: str) -> dict[str, An
 #: committed (e3faaa9). The feed puts 7 of the 8 incidents in its top 8 (W5-07's pair as model=gpt-4.1-mini x
 #: prompt_version=bqa-v8, aliased route=benefits_qa x model: the same traffic in its window), and dates W5-02,
 #: W5-06 and W5-08 within 15 minutes.
-#: On branch usage8 (cache writes read from the AI SDK's provider metadata and priced): 14 findings, 2.1 s CPU at
-#: load ~15; W5-03 is #6, "cost_per_trace ↑ on route=/api/support/chat since 21:41:34", 2 minutes before
-#: detectable_from (it was missed: the stored cost per trace fell, $0.0096 -> $0.0084).
+#: With cache writes stored and priced (usage8, on top of ingest8's route and surfaced provider metadata): 14
+#: findings, 2.1 s CPU at load ~15; W5-03 is #6, "cost_per_trace ↑ on route=support_chat since 21:41:34", 2 minutes
+#: before detectable_from (it was missed: the stored cost per trace fell, $0.0096 -> $0.0084).
 IN_TOP_MISSES: dict[str, str] = {}
 START_MISSES: dict[str, str] = {
     "W5-01": "found on tool_name=lookup_timesheet (#5, tool_latency p95 815 -> 5,131 ms, shape 'ramp', onset "

@@ -35,7 +35,6 @@ from typing import Any
 from ..models import Span
 from . import semconv as sc
 from . import validate
-from .wire import maybe_json, to_int
 
 #: OpenAI chat / Responses and LangChain usage dicts: their input count includes the cache.
 _INCLUSIVE_DETAIL_KEYS = ("prompt_tokens", "input_tokens_details", "prompt_tokens_details", "input_token_details")
@@ -49,23 +48,13 @@ def is_anthropic_usage(usage: dict[str, Any]) -> bool:
 
 
 def vercel_v2_anthropic(span: Span, attrs: dict[str, Any]) -> bool:
-    """AI SDK 5 on Anthropic (rule 0): fill the cache writes from the provider metadata; True when the
-    span's input count is Anthropic's (without the cache)."""
+    """AI SDK 5 on Anthropic (rule 0): True when the span's input count is Anthropic's (without the cache).
+    (Its cache writes, only in the provider metadata, are surfaced before this: realworld.surface_provider_metadata.)"""
     provider = attrs.get(sc.VERCEL_PROVIDER_KEY)
     if not isinstance(provider, str) or "anthropic" not in provider.lower():
         return False
     if any(k in attrs for k in sc.VERCEL_V3_INPUT_DETAIL_KEYS):
         return False
-    if span.cache_write_tokens is None:
-        meta = maybe_json(attrs.get(sc.VERCEL_PROVIDER_METADATA_KEY))
-        anthropic = meta.get("anthropic") if isinstance(meta, dict) else None
-        if isinstance(anthropic, dict):
-            usage = anthropic.get("usage")
-            write = anthropic.get("cacheCreationInputTokens")
-            if write is None and isinstance(usage, dict):
-                write = usage.get("cache_creation_input_tokens")
-            n = to_int(write)
-            span.cache_write_tokens = n if n is not None and 0 <= n <= validate.INT64_MAX else None
     return span.input_tokens is not None
 
 
