@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from tracedesk.ingest import pricing  # noqa: E402
 
 KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
-        "output_cost_per_reasoning_token")
+        "cache_creation_input_token_cost", "output_cost_per_reasoning_token")
 
 
 def main() -> int:

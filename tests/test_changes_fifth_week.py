@@ -81,19 +81,14 @@ def _incident(incidents: list[dict[str, Any]], incident_id: str) -> dict[str, An
 #: committed (e3faaa9). The feed puts 7 of the 8 incidents in its top 8 (W5-07's pair as model=gpt-4.1-mini x
 #: prompt_version=bqa-v8, aliased route=benefits_qa x model: the same traffic in its window), and dates W5-02,
 #: W5-06 and W5-08 within 15 minutes.
-IN_TOP_MISSES: dict[str, str] = {
-    "W5-03": "no finding names route=support_chat (the stored route since ingest8: the AI SDK spans' "
-             "ai.telemetry.metadata.route wins over the Next.js root's http.route), route=/api/support/chat or "
-             "model=claude-sonnet-4-5: ingest surfaces the cache writes of ai.response.providerMetadata as "
-             "gen_ai.usage.cache_creation.input_tokens, but no cache-write tokens are stored or priced yet, so the "
-             "stored cost per trace falls ($0.0096 -> $0.0084) instead of rising (~1.9x per call in the raw "
-             "usage), and TTFT p95 moves 1,715 -> 1,804 ms (+5%; mean +22%)",
-}
+#: With cache writes stored and priced (usage8, on top of ingest8's route and surfaced provider metadata): 14
+#: findings, 2.1 s CPU at load ~15; W5-03 is #6, "cost_per_trace ↑ on route=support_chat since 21:41:34", 2 minutes
+#: before detectable_from (it was missed: the stored cost per trace fell, $0.0096 -> $0.0084).
+IN_TOP_MISSES: dict[str, str] = {}
 START_MISSES: dict[str, str] = {
     "W5-01": "found on tool_name=lookup_timesheet (#5, tool_latency p95 815 -> 5,131 ms, shape 'ramp', onset "
              "11:30) and dated 14:00:00: 53 minutes after the ramp began (13:07) but 61.5 minutes before "
              "detectable_from 15:01:33, when the tool reaches 1.5x (one standard deviation of its log duration)",
-    "W5-03": IN_TOP_MISSES["W5-03"],
     "W5-04": "found as answer_correctness down on all traffic (#1, 0.81 -> 0.63, alias route=benefits_qa) but "
              "dated 17:30:00 (shape 'step'), 3 h 12 min after detectable_from 14:18:25: the stale answers are judged "
              "from 14:20 (0.3x correctness) while only the 2028 questions (30% at first, rising) are wrong, so the "

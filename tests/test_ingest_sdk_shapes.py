@@ -78,7 +78,8 @@ def test_ai_sdk_anthropic_cache_figures_from_provider_metadata():
     call = by["ai.streamText.doStream"]
     assert call.attributes["gen_ai.usage.cache_creation.input_tokens"] == 6210
     assert "gen_ai.usage.cache_read.input_tokens" not in call.attributes  # the span sends its reads itself
-    assert (call.input_tokens, call.output_tokens, call.cached_tokens) == (412, 96, 0)
+    # stored with the cache inside the input (token_usage rule 0): 412 uncached + 6,210 written
+    assert (call.input_tokens, call.output_tokens, call.cached_tokens, call.cache_write_tokens) == (6622, 96, 0, 6210)
 
     v4 = {"anthropic": {"cacheCreationInputTokens": None, "cacheReadInputTokens": 2118}}
     by = _parse([_do_stream({"ai.response.providerMetadata": json.dumps(v4), "ai.usage.promptTokens": 2430,
@@ -86,7 +87,7 @@ def test_ai_sdk_anthropic_cache_figures_from_provider_metadata():
     call = by["ai.streamText.doStream"]
     assert call.attributes["gen_ai.usage.cache_read.input_tokens"] == 2118
     assert "gen_ai.usage.cache_creation.input_tokens" not in call.attributes  # null: no write reported
-    assert call.cached_tokens == 2118
+    assert (call.cached_tokens, call.input_tokens) == (2118, 2430 + 2118)
 
     # a canonical attribute the span sends is never overwritten; Bedrock's writes sit under bedrock.usage
     by = _parse([_do_stream({"ai.response.providerMetadata": json.dumps({"bedrock": {"usage": {

@@ -36,7 +36,8 @@ def _spans(draw):
             service=draw(_maybe(["api", "worker"])), model=draw(_maybe(["gpt-4o", "claude", "m3"])),
             agent_name=draw(_maybe(["planner", "critic"])), session_id=draw(_maybe(["sa", "sb"])),
             user_id=draw(_maybe(["u1", "u2"])), route=draw(_maybe(["billing", "search"])),
-            tenant=draw(_maybe(["acme", "globex"])), prompt_version=draw(_maybe(["v1", "v2"])),
+            # a tenant id some services send as a number: the TEXT column stores it as '4217'
+            tenant=draw(_maybe(["acme", "globex", 4217])), prompt_version=draw(_maybe(["v1", "v2"])),
             environment=draw(_maybe(["prod"])),
             dims=draw(st.sampled_from([{}, {"region": "eu"}, {"region": "us"}])),
             # a plain server root (`unknown`) yields its cohort values to the ones LLM spans state
@@ -93,6 +94,45 @@ def test_incremental_summaries_equal_a_full_recompute(tmp_path_factory, spans, d
     full = _state(db)
     assert incremental[1] == full[1]
     _same(incremental[0], full[0])
+    db.conn.close()
+
+
+def test_a_text_column_mixing_numbers_and_strings_across_services_is_summarised(tmp_path):
+    """A Collector file where the payments exporter sends `service.name` as an int (4217, its numeric
+    service id) and the web exporter as a string: the trace's service is the largest as text, like SQL's MAX
+    over the TEXT column. The old summary compared 4217 with "web" in Python (TypeError): the batch split,
+    and the span merged into the stored trace on its own was rejected."""
+    import json
+
+    from tracedesk.ingest import ingest_paths
+    from tracedesk.store import connect
+
+    def request(service: dict, span_id: str, parent: str | None, start: int, tenant: dict) -> str:
+        span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id, "name": f"op {span_id}",
+                "startTimeUnixNano": str(1_714_557_600_000_000_000 + start),
+                "endTimeUnixNano": str(1_714_557_600_500_000_000 + start),
+                "attributes": [{"key": "tenant.id", "value": tenant}]}
+        if parent:
+            span["parentSpanId"] = parent
+        return json.dumps({"resourceSpans": [{"resource": {"attributes": (
+            [{"key": "service.name", "value": service}] if service else [])},
+            "scopeSpans": [{"spans": [span]}]}]})
+
+    path = tmp_path / "collector.jsonl"
+    path.write_text("\n".join([
+        request({}, "eee19b7ec3c1b174", None, 0, {"stringValue": "acme"}),  # the gateway: no service.name
+        request({"stringValue": "web"}, "eee19b7ec3c1b175", "eee19b7ec3c1b174", 1000, {"stringValue": "acme"}),
+        request({"intValue": "4217"}, "eee19b7ec3c1b176", "eee19b7ec3c1b174", 2000, {"intValue": "4217"}),
+    ]) + "\n")
+    report = ingest_paths(str(tmp_path / "t.db"), [str(path)], batch_size=2)  # the third span merges
+    assert report.rejected == [] and report.spans_inserted == 3
+    db = connect(str(tmp_path / "t.db"))
+    assert db.execute("SELECT service, tenant, span_count FROM traces").fetchone() == ("web", "acme", 3)
+    assert sorted(db.execute("SELECT service, tenant FROM spans WHERE service IS NOT NULL").fetchall()) == [
+        ("4217", "4217"), ("web", "acme")]
+    incremental = _state(db)
+    refresh_traces_sql(db, ["5b8efff798038103d269b633813fc60c"])
+    assert _state(db) == incremental
     db.conn.close()
 
 

@@ -71,8 +71,12 @@ class Span:
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
+    #: prompt-cache reads, inside input_tokens (ingest normalizes every convention to that meaning)
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    #: prompt-cache writes (Anthropic `cache_creation_input_tokens`), inside input_tokens like cache reads;
+    #: billed at a premium (1.25x input for the 5-minute cache)
+    cache_write_tokens: int | None = None
     cost_usd: float | None = None
     cost_source: str = CostSource.UNKNOWN.value
     ttft_ms: float | None = None

@@ -14,6 +14,11 @@ Two refusal signals, named for what they count: `refusal_rate_answer` is a share
 `refusal_rate_trace` a share of traces (a trace with one refused answer out of three counts once).
 `refusal_rate`, the name v1 alert rules used, is the per-answer one.
 
+Token signals read the stored counts, which mean the same thing whatever convention reported them
+(docs/ingest.md, "Token usage"): input tokens include prompt-cache reads and writes (Anthropic's own
+`input_tokens`, which leaves them out, is completed at ingest), output tokens include reasoning tokens, and
+total = input + output. A prompt cache that stops hitting does not move `input_tokens`; it moves cost.
+
 Other features register signals of their own (`register`, or `register_signal` with an alerts
 SignalSpec); drift's windowed statistics are loaded on first use (SIGNAL_PROVIDERS).
 """
@@ -273,12 +278,13 @@ BUILTINS: tuple[Signal, ...] = (
            "span end), ms.", "ms", "up", TRACE, S.trace_value("duration_ms"), "p95", (), 5000),
     Signal("ttft", "Time to first token", "Time to first token of each LLM call that reports it, ms.",
            "ms", "up", ANSWER, S.llm_value("ttft_ms"), "p95", (), 2000),
-    Signal("input_tokens", "Input tokens per LLM call", "Input tokens of each LLM call (usage counted once).",
+    Signal("input_tokens", "Input tokens per LLM call", "Input tokens of each LLM call, prompt-cache reads and writes included (usage counted once).",
            "tokens", "up", ANSWER, S.llm_value("input_tokens"), "mean", (), 4000),
     Signal("output_tokens", "Output tokens per LLM call", "Output tokens of each LLM call (usage counted once).",
            "tokens", "up", ANSWER, S.llm_value("output_tokens"), "mean", (), 1000),
     Signal("input_tokens_per_trace", "Input tokens per trace",
-           "Input tokens of each trace (de-duplicated usage): the prompt and context every call of it sent.",
+           "Input tokens of each trace (de-duplicated usage, cache reads and writes included): the prompt and "
+           "context every call of it sent.",
            "tokens", "up", TRACE, S.trace_value("input_tokens"), "mean", (), 15000),
     Signal("tokens_per_trace", "Tokens per trace", "Total tokens of each trace (de-duplicated usage).",
            "tokens", "up", TRACE, S.trace_value("total_tokens"), "mean", (), 20000),

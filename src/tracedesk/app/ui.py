@@ -596,6 +596,20 @@ def span_choice_label(row: Any) -> str:
     return f"{'· ' * int(row.get('depth', 0))}{row.get('name') or row['span_id']} [{row.get('kind')}] {dur}{flag}"
 
 
+def usage_breakdown(span: dict[str, Any]) -> str | None:
+    """The token counts of an LLM call, cache reads and writes as parts of the input (ingest stores input
+    with both inside): "input 5,000 (cache read 3,000 · cache write 800) · output 150 (reasoning 40)"."""
+    inp, out = _nan_none(span.get("input_tokens")), _nan_none(span.get("output_tokens"))
+    if inp is None and out is None:
+        return None
+    parts = [f"{label} {fmt_int(v)}" for label, v in (("cache read", _nan_none(span.get("cached_tokens"))),
+                                                     ("cache write", _nan_none(span.get("cache_write_tokens"))))
+             if v]
+    text = f"input {fmt_int(inp)}" + (f" ({' · '.join(parts)})" if parts else "")
+    reasoning = _nan_none(span.get("reasoning_tokens"))
+    return text + f" · output {fmt_int(out)}" + (f" (reasoning {fmt_int(reasoning)})" if reasoning else "")
+
+
 def render_span(span: dict[str, Any], evals: "pd.DataFrame") -> None:
     """Everything about one span, as text: header figures, input/output, messages, tool call, documents,
     evaluation scores with reasons, attributes."""
@@ -611,6 +625,9 @@ def render_span(span: dict[str, Any], evals: "pd.DataFrame") -> None:
     cols[1].metric("Tokens", fmt_int(_nan_none(tokens)))
     cols[2].metric("Cost", fmt_usd(_nan_none(span.get("cost_usd"))))
     cols[3].metric("TTFT", fmt_ms(_nan_none(span.get("ttft_ms"))))
+    breakdown = usage_breakdown(span)
+    if breakdown:
+        st.caption(breakdown)
     facts = {k: span.get(k) for k in ("model", "provider", "agent_name", "tool_name", "finish_reason", "service",
                                        "route", "tenant", "prompt_version", "session_id", "user_id", "convention")
              if _nan_none(span.get(k)) is not None}

@@ -5,7 +5,8 @@ The flat record is for apps that log LLM calls without OpenTelemetry (docs/inges
     {"trace_id" | "conversation_id": "...", "span_id"?, "parent_id"?, "name"?, "kind"?,
      "start_time"?, "end_time"? | "duration_ms"? | "latency_ms"?, "model"?, "provider"?,
      "input"? (text or messages), "output"? (text or message(s)), "input_tokens"?, "output_tokens"?,
-     "total_tokens"?, "cached_tokens"?, "reasoning_tokens"?, "cost"? | "cost_usd"?, "session_id"?,
+     "total_tokens"?, "cached_tokens"?, "cache_write_tokens"?, "reasoning_tokens"?, "cost"? | "cost_usd"?,
+     "session_id"?,
      "user_id"?, "agent"?, "tool"?, "status"?, "error"?, "tags"?, "metadata"?, "scores"?: [...]}
 
 Ids that are not hex of the right length are hashed into one, so any string id works; a record without
@@ -128,6 +129,7 @@ _FLAT_ATTRS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("output_tokens", "completion_tokens"), "gen_ai.usage.output_tokens"),
     (("total_tokens",), "gen_ai.usage.total_tokens"),
     (("cached_tokens",), "gen_ai.usage.cache_read.input_tokens"),
+    (("cache_write_tokens",), "gen_ai.usage.cache_write.input_tokens"),
     (("reasoning_tokens",), "gen_ai.usage.reasoning.output_tokens"),
     (("cost_usd", "cost"), "gen_ai.cost.total"),
     (("session_id",), "session.id"),

@@ -17,7 +17,7 @@ from .realworld import (_HANDOFF_SOURCES, agent_was_inferred, call_input_text, g
                         framework_provider, is_framework_system, is_vector_text, litellm_raw_content,
                         output_text_of, plain_model, requested_model, retriever_documents,
                         surface_provider_metadata, tool_result_text)
-from . import validate
+from . import token_usage, validate
 from .wire import as_text, maybe_json, to_float, to_int
 
 # Enum `.value` is a descriptor call: resolve once, use plain strings per span.
@@ -83,7 +83,10 @@ def _kind(attrs: dict[str, Any], plan: "Plan") -> str:
 
 _TOKEN_FIELDS = (("input_tokens", "input tokens"), ("output_tokens", "output tokens"),
                  ("total_tokens", "total tokens"), ("cached_tokens", "cached tokens"),
-                 ("reasoning_tokens", "reasoning tokens"))
+                 ("reasoning_tokens", "reasoning tokens"), ("cache_write_tokens", "cache write tokens"))
+
+
+_CACHE_FIELDS = frozenset({"cached_tokens", "cache_write_tokens"})
 
 
 def _tokens(value: Any, field: str, notes: list[str]) -> int | None:
@@ -254,11 +257,14 @@ class Normalizer:
         provider = f.get("provider")
         span.provider = framework_provider(provider, span.model) if is_framework_system(provider) else \
             canonical_provider(provider)
-        self._usage(span, attrs, f, plan, notes)
+        native = self._usage(span, attrs, f, plan, notes)
+        if convention == "vercel_ai":
+            native = token_usage.vercel_v2_anthropic(span, attrs) or native
         if kind in ("LLM", "EMBEDDING"):
-            llm_usage_details(span, attrs)
+            native = llm_usage_details(span, attrs) or native
             if convention == "genkit":
                 genkit_model_call(span, attrs)
+        token_usage.settle(span, native)
         self._identity(span, attrs, f, kind, name, plan)
         if node is not None:
             span.agent_name = node
@@ -285,27 +291,33 @@ class Normalizer:
         return span, evaluations
 
     # -- usage and cost -------------------------------------------------------------------------
-    def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
+    def _usage(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> bool:
+        """Token fields from the attributes; True when input and cache counts came from a usage dict whose
+        counts are disjoint (input without the cache)."""
         # (a field the span does not report is None: only reported ones go through the range check)
         for fieldname, what in _TOKEN_FIELDS:
             value = f.get(fieldname)
             if value is not None:
                 setattr(span, fieldname, _tokens(value, what, notes))
+        disjoint = False
         for details_key in plan.usage_details:
             details = attrs.get(details_key)
             if isinstance(details, dict):
+                read: set[str] = set()
                 for fieldname, keys in sc.LANGFUSE_USAGE_KEYS.items():
                     if getattr(span, fieldname) is None:
                         setattr(span, fieldname, _tokens(_first(details, keys), f"usage_details {fieldname}", notes))
+                        if getattr(span, fieldname) is not None:
+                            read.add(fieldname)
+                # Langfuse's usage types are disjoint (its total is their sum; its SDK subtracts each input
+                # detail from `input`): an input read there beside cache counts read there excludes them.
+                # (MLflow's tokenUsage is OpenAI-shaped: its input includes the cache.)
+                disjoint = disjoint or (details_key == sc.DISJOINT_USAGE_DETAILS_KEY and "input_tokens" in read
+                                        and bool(read & _CACHE_FIELDS))
         if span.total_tokens is not None and span.total_tokens > validate.INT64_MAX // 4:
             span.total_tokens = None  # sums below must stay inside int64
-        if (span.cached_tokens and span.input_tokens is not None and span.cached_tokens > span.input_tokens):
-            # Anthropic-native counting: input excludes cache reads. Normalize to "input includes cached".
-            span.input_tokens += span.cached_tokens
-        if span.total_tokens is None and span.input_tokens is not None and span.output_tokens is not None:
-            span.total_tokens = span.input_tokens + span.output_tokens
-            if span.total_tokens > validate.INT64_MAX:
-                span.total_tokens = None
+        # (whether input includes the cache counts, and the total, are settled by token_usage.settle once
+        # every source of counts has been read)
         ttft = None
         streamed = _first(attrs, plan.stream_flags) if plan.stream_flags else None
         for key, scale in () if streamed is False or str(streamed).lower() == "false" else plan.ttft:
@@ -322,6 +334,7 @@ class Normalizer:
             if times and span.start_ns and min(times) >= span.start_ns:
                 ttft = (min(times) - span.start_ns) / 1e6
         span.ttft_ms = validate.amount(ttft, "time to first token", notes)
+        return disjoint
 
     def _cost(self, span: Span, attrs: dict[str, Any], f: dict[str, Any], plan: Plan, notes: list[str]) -> None:
         cost = to_float(f.get("cost_usd"))
@@ -347,7 +360,7 @@ class Normalizer:
             from .pricing import compute_cost
 
             known = compute_cost(span.model, span.provider, span.input_tokens or 0, span.output_tokens or 0,
-                                 span.cached_tokens or 0, span.reasoning_tokens or 0)
+                                 span.cached_tokens or 0, span.reasoning_tokens or 0, span.cache_write_tokens or 0)
             if known:
                 cost = None
         if cost is not None:
@@ -358,7 +371,8 @@ class Normalizer:
             from .pricing import compute_cost
 
             computed = compute_cost(span.model, span.provider, span.input_tokens or 0, span.output_tokens or 0,
-                                    span.cached_tokens or 0, span.reasoning_tokens or 0)
+                                    span.cached_tokens or 0, span.reasoning_tokens or 0,
+                                    span.cache_write_tokens or 0)
             if computed is not None:
                 span.cost_usd = computed
                 span.cost_source = _COMPUTED

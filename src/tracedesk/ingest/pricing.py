@@ -8,9 +8,11 @@ a snapshot of the same table's per-token prices (scripts/update-prices.py refres
 prices the same models, only as of the snapshot. `TRACEDESK_PRICE_FILE` overrides both. A model in no
 table still costs None ("unknown"), never 0.
 
-Token semantics (OTel GenAI): cached-read tokens are INSIDE input_tokens, reasoning tokens INSIDE
-output_tokens. Cached tokens are charged at the cache-read price instead of the input price (never
-twice); reasoning tokens at the reasoning price where the table has one. Unknown model -> None.
+Token semantics (OTel GenAI, as ingest stores them): cache reads and cache writes are INSIDE input_tokens,
+reasoning tokens INSIDE output_tokens. Cache reads are charged at the cache-read price and cache writes at
+the cache-write price (`cache_creation_input_token_cost`: Anthropic's 5-minute cache costs 1.25x input)
+instead of the input price, never twice; a table without one of those prices charges the input price.
+Reasoning tokens at the reasoning price where the table has one. Unknown model -> None.
 """
 from __future__ import annotations
 
@@ -119,18 +121,23 @@ def lookup(model: str, provider: str | None = None) -> dict[str, Any] | None:
 
 
 def compute_cost(model: str, provider: str | None, input_tokens: int, output_tokens: int,
-                 cached_tokens: int = 0, reasoning_tokens: int = 0) -> float | None:
+                 cached_tokens: int = 0, reasoning_tokens: int = 0, cache_write_tokens: int = 0) -> float | None:
     """USD for one call, or None when the model is not in the table (unknown is not zero)."""
     entry = lookup(model, provider)
     if entry is None:
         return None
     in_rate = entry.get("input_cost_per_token") or 0.0
     out_rate = entry.get("output_cost_per_token") or 0.0
-    cached = min(max(cached_tokens, 0), max(input_tokens, 0))
+    whole = max(input_tokens, 0)
+    cached = min(max(cached_tokens, 0), whole)
+    written = min(max(cache_write_tokens, 0), whole - cached)
     cache_rate = entry.get("cache_read_input_token_cost")
     if cache_rate is None:
         cache_rate = in_rate
-    cost = (input_tokens - cached) * in_rate + cached * cache_rate
+    write_rate = entry.get("cache_creation_input_token_cost")
+    if write_rate is None:
+        write_rate = in_rate
+    cost = (whole - cached - written) * in_rate + cached * cache_rate + written * write_rate
     reasoning_rate = entry.get("output_cost_per_reasoning_token")
     if reasoning_rate is not None and reasoning_tokens:
         reasoning = min(reasoning_tokens, output_tokens)

@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import semconv as sc
+from .token_usage import is_anthropic_usage
 from .wire import maybe_json, to_int
 
 if TYPE_CHECKING:
@@ -140,11 +141,17 @@ _USAGE_DICT_KEYS = ("gen_ai.usage.raw", "usage", "llm.openai.usage", "metadata.u
                     "langfuse.observation.usage_details", "langsmith.metadata.usage_metadata")
 
 
-def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
+def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> bool:
     """Fill tokens an LLM span reports only inside a usage dict (Logfire's `gen_ai.usage.raw`, litellm's
-    Python-repr `llm.openai.usage` / `metadata.usage_object`): OpenAI chat or Responses API shape."""
-    if span.reasoning_tokens is not None and span.cached_tokens is not None and span.input_tokens is not None:
-        return
+    Python-repr `llm.openai.usage` / `metadata.usage_object`): OpenAI chat or Responses API shape, or
+    Anthropic's `usage` object (Logfire's `instrument_anthropic` puts only the input total in
+    `gen_ai.usage.input_tokens`; the cache counts are in `gen_ai.usage.raw`).
+
+    True when the input count itself was read from an Anthropic usage object: it excludes the cache
+    (token_usage.settle adds it back)."""
+    if (span.reasoning_tokens is not None and span.cached_tokens is not None and span.input_tokens is not None
+            and span.cache_write_tokens is not None):
+        return False
     usage = None
     for key in _USAGE_DICT_KEYS:
         if key in attrs:
@@ -158,14 +165,17 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
         found = response.get("usage") if isinstance(response, dict) else None
         usage = found if isinstance(found, dict) else None
     if not usage:
-        return
+        return False
+    native = False
     if span.input_tokens is None and span.output_tokens is None:
         span.input_tokens = _nonneg(usage.get("input_tokens", usage.get("prompt_tokens")))
         span.output_tokens = _nonneg(usage.get("output_tokens", usage.get("completion_tokens")))
-        total = _nonneg(usage.get("total_tokens"))
-        if total is None and span.input_tokens is not None and span.output_tokens is not None:
-            total = span.input_tokens + span.output_tokens
-        span.total_tokens = total
+        span.total_tokens = _nonneg(usage.get("total_tokens"))
+        native = span.input_tokens is not None and is_anthropic_usage(usage)
+    if span.cached_tokens is None:
+        span.cached_tokens = _nonneg(usage.get("cache_read_input_tokens"))
+    if span.cache_write_tokens is None:
+        span.cache_write_tokens = _nonneg(usage.get("cache_creation_input_tokens"))
     # OpenAI chat / Responses API, and LangChain's usage_metadata (input_token_details.cache_read...)
     in_details = (usage.get("input_tokens_details") or usage.get("prompt_tokens_details")
                   or usage.get("input_token_details"))
@@ -173,8 +183,11 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
                    or usage.get("output_token_details"))
     if span.cached_tokens is None and isinstance(in_details, dict):
         span.cached_tokens = _nonneg(in_details.get("cached_tokens", in_details.get("cache_read")))
+    if span.cache_write_tokens is None and isinstance(in_details, dict):
+        span.cache_write_tokens = _nonneg(in_details.get("cache_write_tokens", in_details.get("cache_creation")))
     if span.reasoning_tokens is None and isinstance(out_details, dict):
         span.reasoning_tokens = _nonneg(out_details.get("reasoning_tokens", out_details.get("reasoning")))
+    return native
 
 
 def _nonneg(value: Any) -> int | None:

@@ -157,10 +157,22 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "total_tokens": (
         "llm.token_count.total", "gen_ai.usage.total_tokens", "llm.usage.total_tokens", "ai.usage.totalTokens",
     ),
+    # Prompt-cache reads and writes (§3): parts of the input count (token_usage.settle makes sure of it).
     "cached_tokens": (
         "gen_ai.usage.cache_read.input_tokens", "llm.token_count.prompt_details.cache_read",
         "gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.cache_read_tokens",
         "gen_ai.usage.input_tokens.cache_read", "ai.usage.cachedInputTokens",
+        "ai.usage.inputTokenDetails.cacheReadTokens",  # Vercel AI SDK v6
+        # Pydantic AI: its own count, then the Anthropic usage fields it copies into details
+        "gen_ai.usage.details.cache_read_tokens", "gen_ai.usage.details.cache_read_input_tokens",
+    ),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_write.input_tokens",  # OTel GenAI latest (genai repo, PR #440)
+        "gen_ai.usage.cache_creation.input_tokens",  # OTel GenAI v1.40-1.41, OpenLLMetry, OTel contrib Anthropic
+        "llm.token_count.prompt_details.cache_write",  # OpenInference
+        "gen_ai.usage.cache_creation_input_tokens",  # OpenLLMetry before the OTel names
+        "ai.usage.inputTokenDetails.cacheWriteTokens",  # Vercel AI SDK v6
+        "gen_ai.usage.details.cache_write_tokens", "gen_ai.usage.details.cache_creation_input_tokens",  # Pydantic AI
     ),
     "reasoning_tokens": (
         "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning",
@@ -265,12 +277,23 @@ JSON_TEXT_KEYS: frozenset[str] = frozenset({
 })
 #: JSON usage dicts read with LANGFUSE_USAGE_KEYS (free-form key names), in order.
 USAGE_DETAIL_KEYS: tuple[str, ...] = ("langfuse.observation.usage_details", "mlflow.chat.tokenUsage")
+#: Of those, the one whose counts are disjoint: Langfuse's `input` leaves out the cache reads/writes beside it.
+DISJOINT_USAGE_DETAILS_KEY = "langfuse.observation.usage_details"
+#: Vercel AI SDK: v6 (LanguageModelV3) splits its input count (`ai.usage.inputTokenDetails.*`, input includes
+#: the cache); AI SDK 5 (LanguageModelV2) on Anthropic reports Anthropic's `input_tokens` as `ai.usage.inputTokens`
+#: (the cache writes only in the provider metadata JSON: AI_PROVIDER_METADATA_CACHE below).
+VERCEL_V3_INPUT_DETAIL_KEYS: tuple[str, ...] = ("ai.usage.inputTokenDetails.noCacheTokens",
+                                                "ai.usage.inputTokenDetails.cacheReadTokens",
+                                                "ai.usage.inputTokenDetails.cacheWriteTokens")
+VERCEL_PROVIDER_KEY = "ai.model.provider"
 #: Langfuse usage_details / cost_details JSON keys -> field.
 LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
     "input_tokens": ("input", "input_tokens", "prompt_tokens", "promptTokens", "inputTokens"),
     "output_tokens": ("output", "output_tokens", "completion_tokens", "completionTokens", "outputTokens"),
     "total_tokens": ("total", "total_tokens", "totalTokens"),
     "cached_tokens": ("cache_read_input_tokens", "input_cached_tokens", "cached_tokens", "input_cache_read"),
+    "cache_write_tokens": ("cache_creation_input_tokens", "input_cache_creation", "input_cache_write",
+                           "cache_write_input_tokens"),
     "reasoning_tokens": ("reasoning_tokens", "output_reasoning_tokens", "output_reasoning"),
 }
 

@@ -30,14 +30,14 @@ from .open_traces import OpenTraces
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
                       with_database)
-from .migrations import (APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMNS_M501, applied_names,
-                         migrate)
+from .migrations import (APPLICATION_ID, MIGRATIONS, SPAN_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMNS_M501, SPAN_COLUMNS_M512,
+                         applied_names, migrate)
 
 # Columns the writer fills from a Span (usage_counted is derived afterwards).
 # `source` then the content hash stay last (the hash covers everything before `source`).
 _WRITE_COLUMNS: tuple[str, ...] = (
     tuple(c for c, _ in SPAN_COLUMNS if c not in ("usage_counted", "source", "content_hash"))
-    + tuple(c for c, _ in SPAN_COLUMNS_M501) + ("source", "content_hash"))
+    + tuple(c for c, _ in SPAN_COLUMNS_M501) + tuple(c for c, _ in SPAN_COLUMNS_M512) + ("source", "content_hash"))
 
 #: positions in a `span_row` tuple of what the ingest writer reads from rows a parse worker made
 ROW_TRACE_ID, ROW_SPAN_ID, ROW_CONVENTION, ROW_SOURCE = (
@@ -76,6 +76,8 @@ _ROW_NAMES = tuple(c for c in _WRITE_COLUMNS if c != "content_hash")
 _ROW_GETTER = operator.attrgetter(*(("documents" if c == "retrieved_doc_ids" else c) for c in _ROW_NAMES))
 _ROW_JSON_INDEXES = tuple(i for i, c in enumerate(_ROW_NAMES) if c in _SPAN_JSON_COLUMNS)
 _ROW_DOC_IDS_INDEX = _ROW_NAMES.index("retrieved_doc_ids")
+_ROW_CACHE_WRITE_INDEX = _ROW_NAMES.index("cache_write_tokens")
+assert _ROW_CACHE_WRITE_INDEX == len(_ROW_NAMES) - 2  # just before `source`: see the hash in span_row
 
 
 def span_row(span: Span) -> tuple[Any, ...]:
@@ -89,11 +91,14 @@ def span_row(span: Span) -> tuple[Any, ...]:
             values[i] = None
     docs = values[_ROW_DOC_IDS_INDEX]
     values[_ROW_DOC_IDS_INDEX] = _json(span.retrieved_doc_ids) if docs else None
-    # `source` (last) is excluded from the hash: the same span read from a copy of a file is unchanged.
+    # `source` (last) is excluded from the hash: the same span read from a copy of a file is unchanged. So is
+    # cache_write_tokens (just before it) when NULL: a span without cache writes hashes as it did before m512
+    # added the column, and re-ingesting a file an earlier release stored finds it unchanged.
+    hashed = values[:-2] if values[_ROW_CACHE_WRITE_INDEX] is None else values[:-1]
     try:
-        payload = orjson.dumps(values[:-1], option=orjson.OPT_NON_STR_KEYS)
+        payload = orjson.dumps(hashed, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
-        payload = repr(values[:-1]).encode("utf-8", "surrogatepass")
+        payload = repr(hashed).encode("utf-8", "surrogatepass")
     values.append(hashlib.blake2b(payload, digest_size=12).hexdigest())
     return tuple(values)
 

@@ -88,7 +88,13 @@ SPAN_COLUMNS_M501: tuple[tuple[str, str], ...] = (
     ("handoff_from", "TEXT"),
     ("handoff_to", "TEXT"),
 )
-SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS + SPAN_COLUMNS_M501)
+#: Added by m512_cache_write_tokens: prompt-cache writes (inside input_tokens, priced at the cache-write
+#: rate). NULL on every span that reports none (most spans: tools, chains, calls without prompt caching),
+#: so it costs 0-1 byte per span on disk.
+SPAN_COLUMNS_M512: tuple[tuple[str, str], ...] = (
+    ("cache_write_tokens", "INTEGER"),
+)
+SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in SPAN_COLUMNS + SPAN_COLUMNS_M501 + SPAN_COLUMNS_M512)
 
 
 def _m001_spans(db: sqlite_utils.Database) -> None:
@@ -267,6 +273,11 @@ def _m514_error_status_index(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON spans ({columns}) WHERE {where}")
 
 
+def _m512_cache_write_tokens(db: sqlite_utils.Database) -> None:
+    for name, decl in SPAN_COLUMNS_M512:
+        db.execute(f"ALTER TABLE spans ADD COLUMN {name} {decl}")
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 #: Named, ordered, append-only. The list order (not the name) is the order of application.
@@ -293,6 +304,8 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m510_drop_unused_handoff_index", _m510_drop_unused_handoff_index),
     ("m511_cohort_hours", _cohort_hours.m511_cohort_hours),
     ("m514_error_status_index", _m514_error_status_index),
+    # (m512 lands after m514: numbered when it was planned, appended when it was merged)
+    ("m512_cache_write_tokens", _m512_cache_write_tokens),
 ]
 
 

@@ -171,6 +171,18 @@ def _max(values: Iterable[Any]) -> Any:
     return max(present) if present else None
 
 
+def _max_text(values: Iterable[Any]) -> Any:
+    """The largest value of a TEXT column as SQL's MAX sees it: SQLite stores a number written to a TEXT
+    column as its text ('4217'), so a tenant sent as 4217 by one service and "acme" by another compares as
+    text here too (Python's max would raise TypeError, and the incremental summary must equal the SQL one)."""
+    present = [v for v in values if v is not None]
+    return max(present, key=_stored_text) if present else None
+
+
+def _stored_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
 def _root_key(r: Sequence[Any]) -> tuple[bool, int, str]:
     return (r[_PARENT] is not None, r[_START] if r[_START] is not None else -(1 << 63), r[_SID])
 
@@ -210,10 +222,10 @@ def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[
     for col in _COALESCED:
         value = None
         if plain_root and col in _STATED:
-            value = _max(r[col] for r in vals if _stated(r))
+            value = _max_text(r[col] for r in vals if _stated(r))
         if value is None:
             value = root[col] if root is not None else None
-        row[_T[_TRACE_FIELD_OF[col]]] = value if value is not None else _max(r[col] for r in vals)
+        row[_T[_TRACE_FIELD_OF[col]]] = value if value is not None else _max_text(r[col] for r in vals)
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
     return tuple(row), flags, orphans
 
@@ -561,7 +573,7 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
         if root[col] is not None:
             row[_T[name]] = root[col]
         else:
-            row[_T[name]] = _max([row[_T[name]], *(r[col] for r in vals)])
+            row[_T[name]] = _max_text([row[_T[name]], *(r[col] for r in vals)])
     row[_T["root_count"]] += sum(r[_PARENT] is None for r in vals)
     row[_T["orphan_count"]] += len(new_orphans) - len(adopted)
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
