@@ -270,3 +270,23 @@ def test_read_only_file_without_the_set_reads_the_rows(db_file: str) -> None:
     ro = store.connect(sqlite_utils.Database(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)))
     assert cohort_hours.eval_tallies(ro) is None
     pd.testing.assert_frame_equal(metrics.eval_summary(ro), want, check_exact=True)
+
+
+def test_pass_rules_table_counts_what_the_rows_count(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Evaluations page's rules table (ws.evals.pass_rules) reads the same tallies: from the
+    aggregates, equal to the rows' (derived verdicts counted from each row's metadata)."""
+    import tracedesk
+    from tracedesk.analysis import eval_summary
+    from tracedesk.store import evals as store_evals
+
+    ws = tracedesk.open(db_file)
+    with monkeypatch.context() as m:
+        m.setattr(reads, "eval_score_groups", lambda *a, **k: pytest.fail("read the evaluation rows"))
+        got = ws.evals.pass_rules()
+    db = store.connect(db_file)
+    want = store_evals.evaluator_rules(db, eval_summary.from_groups(reads.eval_score_groups(db, derived=True)))
+    assert got == want
+    assert [(r["evaluator"], r["evaluations"], r["scored"], r["derived_verdicts"], r["mean_score"], r["pass_rate"])
+            for r in got] == [("latency", 1, 1, 1, -2.5, 0.0), ("pii", 2, 1, 0, 0.0, 0.5),
+                              ("quality", 13, 12, 0, _mean([0.1] * 10 + [0.7, 1.0]), 2 / 12)]
+    ws.close()

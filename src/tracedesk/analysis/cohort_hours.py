@@ -59,7 +59,7 @@ HEALTH_SIGNALS = tuple(f"llm_fields:{j}" for j in range(7))
 ALL = "(all)"
 #: the evaluator table's rows (analysis.eval_summary.Tally per hour of the trace's start and evaluator,
 #: the evaluator's name as the cohort): rows n / errors nz; scored n / exact score sum total / non-finite
-#: scores vals; verdicts n / exact passed sum total
+#: scores vals; verdicts n / derived verdicts nz / exact passed sum total
 EVAL_DIM = "@evaluator"
 EVAL_SIGNALS = ("eval_rows", "eval_score", "eval_passed")
 #: above this many hours between the first and last trace start, the evaluator rows are read by one scan
@@ -188,8 +188,9 @@ def _eval_tallies_by_hour(db: sqlite_utils.Database, lo: int | None, hi: int | N
     from ..store.metrics import eval_score_groups_by_hour
 
     out: dict[tuple[int, str], eval_summary.Tally] = {}
-    for hour, name, score, n, errors, passed_sum, verdicts in eval_score_groups_by_hour(db, lo, hi):
-        out.setdefault((int(hour), name), eval_summary.Tally()).add_group(score, n, errors, passed_sum, verdicts)
+    for hour, name, score, n, errors, passed_sum, verdicts, derived in eval_score_groups_by_hour(db, lo, hi):
+        out.setdefault((int(hour), name), eval_summary.Tally()).add_group(score, n, errors, passed_sum, verdicts,
+                                                                          derived)
     return out
 
 
@@ -200,8 +201,8 @@ def _eval_rows(db: sqlite_utils.Database, lo: int | None, hi: int | None) -> lis
         special = _store.pack_values(np.asarray(t.special, dtype=np.float64)) if t.special else None
         out += [(hour, EVAL_DIM, name, "eval_rows", t.rows, t.errors, "0:0", None, None, None),
                 (hour, EVAL_DIM, name, "eval_score", t.scored, 0, _store.encode_sum(t.score_units), special, None, None),
-                (hour, EVAL_DIM, name, "eval_passed", t.verdicts, 0, _store.encode_sum(t.passed_units), None, None,
-                 None)]
+                (hour, EVAL_DIM, name, "eval_passed", t.verdicts, t.derived, _store.encode_sum(t.passed_units), None,
+                 None, None)]
     return out
 
 
@@ -535,6 +536,7 @@ def eval_tallies(db: sqlite_utils.Database, hours: tuple[int, int] | None = None
                     t.special += _store.unpack_values(vals).tolist()
             else:
                 t.verdicts += n
+                t.derived += nz
                 t.passed_units += _store.decode_sum(total)
         for a, b in dirty:  # hours a write touched that are not folded in yet: counted from their rows
             for (_hour, name), t in _eval_tallies_by_hour(db, a, b).items():

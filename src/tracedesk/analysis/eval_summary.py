@@ -45,12 +45,15 @@ class Tally:
     special: list[float] = field(default_factory=list)  # non-finite scores (no exact sum): inf, -inf
     verdicts: int = 0
     passed_units: int = 0
+    derived: int = 0  # verdicts derived from the evaluator's pass rule (the Evaluations page's rules table)
 
-    def add_group(self, score: Any, n: int, errors: Any, passed_sum: Any, verdicts: Any) -> None:
-        """One (distinct score) group of rows: how many, with an error, the sum of passed, with a verdict."""
+    def add_group(self, score: Any, n: int, errors: Any, passed_sum: Any, verdicts: Any, derived: Any = 0) -> None:
+        """One (distinct score) group of rows: how many, with an error, the sum of passed, with a verdict,
+        with a derived verdict."""
         self.rows += int(n)
         self.errors += int(errors or 0)
         self.verdicts += int(verdicts or 0)
+        self.derived += int(derived or 0)
         if passed_sum:
             self.passed_units += units(passed_sum)
         if score is not None:
@@ -68,6 +71,7 @@ class Tally:
         self.special += other.special
         self.verdicts += other.verdicts
         self.passed_units += other.passed_units
+        self.derived += other.derived
 
     def mean_score(self) -> float:
         if not self.scored:
@@ -81,11 +85,11 @@ class Tally:
 
 
 def from_groups(groups: Iterable[tuple[Any, ...]]) -> dict[str, Tally]:
-    """Tallies from (name, score, evaluations, errors, passed sum, verdicts) groups
+    """Tallies from (name, score, evaluations, errors, passed sum, verdicts, derived) groups
     (store.metrics.eval_score_groups)."""
     out: dict[str, Tally] = {}
-    for name, score, n, errors, passed_sum, verdicts in groups:
-        out.setdefault(name, Tally()).add_group(score, n, errors, passed_sum, verdicts)
+    for name, score, n, errors, passed_sum, verdicts, derived in groups:
+        out.setdefault(name, Tally()).add_group(score, n, errors, passed_sum, verdicts, derived)
     return out
 
 

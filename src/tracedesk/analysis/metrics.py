@@ -137,10 +137,19 @@ def eval_summary(db: sqlite_utils.Database, filters: Filters | None = None) -> p
     traces' evaluation rows grouped by evaluator and score."""
     from . import eval_summary as _summary
 
+    return _summary.frame(eval_tallies(db, filters))
+
+
+def eval_tallies(db: sqlite_utils.Database, filters: Filters | None = None, *, derived: bool = False) -> Any:
+    """analysis.eval_summary.Tally per evaluator of the filtered traces' evaluations: from the per-hour
+    aggregates when they answer (which count derived verdicts too), else from the rows grouped in SQLite
+    (derived: count the derived verdicts there as well)."""
+    from . import eval_summary as _summary
+
     tallies = _stored_eval_tallies(db, filters)
     if tallies is None:
-        tallies = _summary.from_groups(_reads.eval_score_groups(db, filters))
-    return _summary.frame(tallies)
+        tallies = _summary.from_groups(_reads.eval_score_groups(db, filters, derived=derived))
+    return tallies
 
 
 def _stored_eval_tallies(db: sqlite_utils.Database, filters: Filters | None) -> Any:
