@@ -430,23 +430,8 @@ def run(
 
     finally:
         flush()  # whatever finished is kept, even when the run is interrupted
-    if report.written:
-        _fold_in(db)
     report.elapsed_s = time.perf_counter() - started
     return report
-
-
-def _fold_in(db: sqlite_utils.Database) -> None:
-    """Fold the hours the run wrote into the stored aggregates, as an ingest does at its end
-    (analysis.feed_ready: the changes feed's samples, whose refresh rebuilds the per-hour cohort and
-    evaluator rows of the hours it clears, analysis.cohort_hours): else every read until the next feed
-    re-counts those hours from their rows, which after a run over the whole range is the full scan the
-    aggregates exist to avoid. The dirty marks are shared, so the feed's sets are brought up to date with
-    them (a new evaluator's sets built whole: what the landing page's next feed would do first). Nothing
-    is lost when it cannot be done now (busy or read-only file): the reads count the dirty hours then."""
-    from ..analysis import feed_ready
-
-    feed_ready.prepare(db)
 
 
 def registry_stats(ev: Evaluator) -> EvaluatorStats:
