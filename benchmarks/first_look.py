@@ -53,15 +53,24 @@ KPI_TILES: tuple[tuple[str, str, Any], ...] = ()
 def data_calls(db_path: str, names: list[str], parser: argparse.ArgumentParser) -> None:
     import tracedesk
     from tracedesk.analysis import metrics
-    from tracedesk.store import samples
+    from tracedesk.store import eval_views, samples
 
-    db = tracedesk.open(db_path).db
+    ws = tracedesk.open(db_path)
+    db = ws.db
     calls: dict[str, Callable[[], Any]] = {
         "refused_trace_ids": lambda: samples.refused_trace_ids(db),
         "kpis": lambda: metrics.kpis(db),
         "worst_cohorts": lambda: metrics.worst_cohorts(db),
         "cohort_matrix": lambda: metrics.cohort_matrix(db, "model"),
         "timeseries": lambda: metrics.timeseries(db),
+        "health": lambda: metrics.monitoring_health(db),
+        "eval_summary": lambda: metrics.eval_summary(db),
+        # the Evaluations page's reads (store level: the workspace would keep them)
+        "eval_names": lambda: eval_views.evaluated_names(db),
+        "eval_score_counts": lambda: eval_views.score_counts(db, (eval_views.evaluated_names(db) or [""])[0], "route"),
+        "eval_review_queue": lambda: eval_views.review_rows(db, 100),
+        # the page's rules table through the workspace, as the page reads it (warm: kept, or not)
+        "eval_pass_rules": lambda: ws.evals.pass_rules(),
     }
     unknown = [n for n in names if n not in calls]
     if unknown:

@@ -50,6 +50,9 @@ def _views(db: Any) -> dict[str, Any]:
     first, last = lo // day * day, (hi // day + 1) * day
     mid = first + (last - first) // day // 2 * day
     out["compare"] = metrics.compare_windows(db, "model", (first, mid), (mid, last))
+    # the Overview's evaluator table: unfiltered, and over whole days (both from the evaluator rows)
+    out["eval_summary"] = metrics.eval_summary(db)
+    out["eval_summary_days"] = metrics.eval_summary(db, query.Filters(start_ns=first, end_ns=mid))
     out["compare_empty"] = metrics.compare_windows(db, "route", (first - 2 * day, first - day), (first, mid))
     return out
 
@@ -58,6 +61,7 @@ def _from_samples(db: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The same views computed from the samples (the aggregates switched off, nothing kept)."""
     with monkeypatch.context() as m:
         m.setattr(metrics, "_stored", lambda *a, **k: None)
+        m.setattr(metrics, "_stored_eval_tallies", lambda *a, **k: None)
         for attr in ("_td_frames", "_td_signal_frames"):
             if hasattr(db, attr):
                 getattr(db, attr).clear()

@@ -10,6 +10,7 @@ import tracedesk
 from tracedesk.evals.thresholds import LOWER, PassRule, default_rule, validate_rule
 from tracedesk.models import Evaluation, Span
 from tracedesk.store import connect, write_batch
+from tracedesk.analysis import metrics
 from tracedesk.store.evals import evaluator_rules, save_pass_rule
 from weeks.fixtures import second_week, second_week_db  # noqa: F401  (pytest fixtures)
 
@@ -65,7 +66,7 @@ def test_a_user_rule_re_derives_only_derived_verdicts(tmp_path):
     write_batch(db, [Span(trace_id="f" * 32, span_id="f" * 16, kind="LLM", start_ns=T0, end_ns=T0 + 1)],
                 [Evaluation(trace_id="f" * 32, span_id="f" * 16, name="my_metric", score=0.2)])
     assert db.execute("SELECT passed FROM evaluations WHERE trace_id = ?", ["f" * 32]).fetchone()[0] == 1
-    (row,) = evaluator_rules(db)
+    (row,) = evaluator_rules(db, metrics.eval_tallies(db, derived=True))
     assert (row["evaluator"], row["rule"], row["origin"], row["evaluations"], row["derived_verdicts"]) == (
         "my_metric", "≤ 0.3", "user", 4, 3)
 

@@ -7,6 +7,10 @@ rounded once, a percentile the order statistics of the hours' sorted values inte
 quantile does (`_percentile`). Only the unfiltered views with every evaluator (the first look) come
 from here; a filter, one evaluator or buckets finer than an hour read the samples as before.
 
+The same set keeps the Overview's evaluator table (analysis.eval_summary) per hour and evaluator
+(EVAL_DIM rows: counts and exact sums), built, rebuilt and kept fresh with the other rows; it is read
+on its own (`eval_tallies`), without the matrix rows, and its dirty hours are re-counted in SQL.
+
 Hours still marked dirty (a write the feed has not folded in yet) are computed from their samples at
 read time, so a figure is never stale; a missing set is built by the first read when the file can be
 written (reads never fold dirty hours in themselves: the feed's refresh does).
@@ -26,12 +30,13 @@ import sqlite_utils
 
 from .. import cohorts
 from .. import signals as _signals
+from . import eval_summary
 from ..store import cohort_hours as _store
 from ..store.connect import data_version
 from ..store.feed_dirty import NS_PER_HOUR
 
 #: bumped when what a row holds changes (every stored set is then rebuilt)
-VERSION = 6
+VERSION = 7
 #: every cohort signal of the matrix (all evaluators), per cohort of each browse dimension
 MATRIX_SIGNALS = ("trace_count", "quality", "eval_pass_rate", "error_rate", "refusal_rate_trace",
                   "trace_duration", "cost_per_trace")
@@ -52,6 +57,14 @@ DIMENSIONS: tuple[str, ...] = tuple(cohorts.browse_names())
 #: per signal (n); spans without a start time are counted at read time (no hour marks them dirty)
 HEALTH_SIGNALS = tuple(f"llm_fields:{j}" for j in range(7))
 ALL = "(all)"
+#: the evaluator table's rows (analysis.eval_summary.Tally per hour of the trace's start and evaluator,
+#: the evaluator's name as the cohort): rows n / errors nz; scored n / exact score sum total / non-finite
+#: scores vals; verdicts n / derived verdicts nz / exact passed sum total
+EVAL_DIM = "@evaluator"
+EVAL_SIGNALS = ("eval_rows", "eval_score", "eval_passed")
+#: above this many hours between the first and last trace start, the evaluator rows are read by one scan
+#: instead of a seek per hour
+EVAL_SEEK_HOURS = 100_000
 
 
 def key(db: sqlite_utils.Database) -> str:
@@ -69,7 +82,7 @@ def key(db: sqlite_utils.Database) -> str:
     for part in (("analysis", "refusals.py"), ("ingest", "redact.py"), ("store", "text_checks.py")):
         h.update(root.joinpath(*part).read_bytes())
     ident = json.dumps([VERSION, MATRIX_SIGNALS, GLOBAL_SIGNALS, HEALTH_SIGNALS, sorted(PERCENTILE_SIGNALS), DIMENSIONS,
-                        h.hexdigest(), get_setting(db, _PHRASES_SETTING)], default=str)
+                        EVAL_DIM, EVAL_SIGNALS, h.hexdigest(), get_setting(db, _PHRASES_SETTING)], default=str)
     return hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
 
 
@@ -171,6 +184,29 @@ def _health_rows(db: sqlite_utils.Database, lo: int | None, hi: int | None) -> l
             for r in llm_span_field_counts_by_hour(db, lo, hi) for j, name in enumerate(HEALTH_SIGNALS)]
 
 
+def _eval_tallies_by_hour(db: sqlite_utils.Database, lo: int | None, hi: int | None
+                          ) -> dict[tuple[int, str], eval_summary.Tally]:
+    from ..store.metrics import eval_score_groups_by_hour
+
+    out: dict[tuple[int, str], eval_summary.Tally] = {}
+    for hour, name, score, n, errors, passed_sum, verdicts, derived in eval_score_groups_by_hour(db, lo, hi):
+        out.setdefault((int(hour), name), eval_summary.Tally()).add_group(score, n, errors, passed_sum, verdicts,
+                                                                          derived)
+    return out
+
+
+def _eval_rows(db: sqlite_utils.Database, lo: int | None, hi: int | None) -> list[_store.Row]:
+    """The evaluator table's stored rows of the hours lo..hi (see EVAL_SIGNALS)."""
+    out: list[_store.Row] = []
+    for (hour, name), t in _eval_tallies_by_hour(db, lo, hi).items():
+        special = _store.pack_values(np.asarray(t.special, dtype=np.float64)) if t.special else None
+        out += [(hour, EVAL_DIM, name, "eval_rows", t.rows, t.errors, "0:0", None, None, None),
+                (hour, EVAL_DIM, name, "eval_score", t.scored, 0, _store.encode_sum(t.score_units), special, None, None),
+                (hour, EVAL_DIM, name, "eval_passed", t.verdicts, t.derived, _store.encode_sum(t.passed_units), None,
+                 None, None)]
+    return out
+
+
 def _pieces(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None) -> list[tuple[int | None, int | None]]:
     """The hour ranges lo..hi (None: unbounded) covering `ranges` (None: every hour) in pieces of about
     feed_samples.PIECE_TRACES traces, as the feed's build reads. Every row is one hour's, so a piece's rows
@@ -197,7 +233,7 @@ def _build(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None, 
         if built is None:
             _store.drop(db)
             return False
-        rows = built[0] + _health_rows(db, lo, hi)
+        rows = built[0] + _health_rows(db, lo, hi) + _eval_rows(db, lo, hi)
         if ranges is None:
             _store.insert(db, rows, built[1])
         else:
@@ -470,3 +506,63 @@ def stored(db: sqlite_utils.Database, hours: tuple[int, int] | None = None, *, c
             views.pop(next(iter(views)))
         views[hours] = Stored(rows, members)
     return views[hours]
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluator table
+
+
+def eval_tallies(db: sqlite_utils.Database, hours: tuple[int, int] | None = None
+                 ) -> dict[str, eval_summary.Tally] | None:
+    """Per evaluator, the Tally of its evaluations whose trace starts in the hours lo <= hour < hi (None:
+    every evaluation), from the stored rows, the dirty hours counted again in SQL; None when no current
+    set is stored and none can be built here, or (every evaluation) when some evaluation is in no hour
+    (no trace, or one without a start: the caller counts the rows)."""
+    from ..store.metrics import evaluation_count
+    from ..store.query import time_bounds
+
+    set_key = key(db)
+    if _store.stored_key(db) != set_key:
+        prepare(db)  # built once when missing, as the other figures' first read does (see _raw)
+        if _store.stored_key(db) != set_key:
+            return None
+    first, last = time_bounds(db)
+    out: dict[str, eval_summary.Tally] = {}
+    if first is None or last is None:
+        lo, hi = 0, -1
+    else:
+        lo, hi = first // NS_PER_HOUR, last // NS_PER_HOUR
+    if hours is not None:
+        lo, hi = max(lo, hours[0]), min(hi, hours[1] - 1)
+    if lo <= hi:
+        dirty = [(max(a, lo), min(b, hi)) for a, b in (_store.dirty_ranges(db) or []) if a <= hi and b >= lo]
+
+        def is_dirty(hour: int) -> bool:
+            return any(a <= hour <= b for a, b in dirty)
+
+        if hi - lo <= EVAL_SEEK_HOURS:
+            rows = _store.read_dim_hours(db, EVAL_DIM, EVAL_SIGNALS, lo, hi)
+        else:
+            rows = [(r[0], *r[2:8]) for r in _store.read(db, EVAL_SIGNALS, [EVAL_DIM]) if lo <= r[0] <= hi]
+        for hour, name, signal, n, nz, total, vals in rows:
+            if is_dirty(hour):
+                continue
+            t = out.setdefault(name, eval_summary.Tally())
+            if signal == "eval_rows":
+                t.rows += n
+                t.errors += nz
+            elif signal == "eval_score":
+                t.scored += n
+                t.score_units += _store.decode_sum(total)
+                if vals is not None:
+                    t.special += _store.unpack_values(vals).tolist()
+            else:
+                t.verdicts += n
+                t.derived += nz
+                t.passed_units += _store.decode_sum(total)
+        for a, b in dirty:  # hours a write touched that are not folded in yet: counted from their rows
+            for (_hour, name), t in _eval_tallies_by_hour(db, a, b).items():
+                out.setdefault(name, eval_summary.Tally()).add(t)
+    if hours is None and sum(t.rows for t in out.values()) != evaluation_count(db):
+        return None
+    return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -132,8 +132,35 @@ def kpis(db: sqlite_utils.Database, filters: Filters | None = None) -> dict[str,
 
 
 def eval_summary(db: sqlite_utils.Database, filters: Filters | None = None) -> pd.DataFrame:
-    """Per evaluator: count, mean score, pass rate, errors."""
-    return _reads.eval_summary(db, filters)
+    """Per evaluator: evaluations, mean score, pass rate, errors (analysis.eval_summary: one definition).
+    Unfiltered, or over a window of whole hours, from the per-hour aggregates; else from the filtered
+    traces' evaluation rows grouped by evaluator and score."""
+    from . import eval_summary as _summary
+
+    return _summary.frame(eval_tallies(db, filters))
+
+
+def eval_tallies(db: sqlite_utils.Database, filters: Filters | None = None, *, derived: bool = False) -> Any:
+    """analysis.eval_summary.Tally per evaluator of the filtered traces' evaluations: from the per-hour
+    aggregates when they answer (which count derived verdicts too), else from the rows grouped in SQLite
+    (derived: count the derived verdicts there as well)."""
+    from . import eval_summary as _summary
+
+    tallies = _stored_eval_tallies(db, filters)
+    if tallies is None:
+        tallies = _summary.from_groups(_reads.eval_score_groups(db, filters, derived=derived))
+    return tallies
+
+
+def _stored_eval_tallies(db: sqlite_utils.Database, filters: Filters | None) -> Any:
+    """analysis.cohort_hours.eval_tallies when they answer this read (no filter, or a window of whole
+    hours: an evaluation is stamped at its trace's start, as the window selects traces), else None."""
+    from . import cohort_hours
+
+    hours = _whole_hours(filters)
+    if hours is False:
+        return None
+    return cohort_hours.eval_tallies(db, hours)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,20 +456,31 @@ def _stored(db: sqlite_utils.Database, filters: Filters | None, evaluator: str |
     or only a time window on whole hours, whose traces are the samples of those hours for the matrix
     signals, all stamped at their trace's start), every evaluator, browse dimensions only; else None
     (the samples are read)."""
-    from ..store.feed_dirty import NS_PER_HOUR
     from . import cohort_hours
 
     if evaluator is not None or any(d not in cohort_hours.DIMENSIONS for d in dimensions):
         return None
     if filters is None or filters.is_empty():
         return cohort_hours.stored(db, clean_only=not windowed)
-    if not windowed or filters.with_(start_ns=None, end_ns=None) != Filters():
+    hours = _whole_hours(filters) if windowed else False
+    if not hours:
         return None
+    return cohort_hours.stored(db, hours)
+
+
+def _whole_hours(filters: Filters | None) -> tuple[int, int] | None | Literal[False]:
+    """None: no filter; (lo, hi): only a time window on whole hours, the hours lo <= hour < hi; False:
+    any other filter (the aggregates do not answer it)."""
+    from ..store.feed_dirty import NS_PER_HOUR
+
+    if filters is None or filters.is_empty():
+        return None
+    if filters.with_(start_ns=None, end_ns=None) != Filters():
+        return False
     lo, hi = filters.start_ns, filters.end_ns
     if any(x is not None and x % NS_PER_HOUR for x in (lo, hi)):
-        return None
-    return cohort_hours.stored(db, (-(2**62) if lo is None else lo // NS_PER_HOUR,
-                                    2**62 if hi is None else hi // NS_PER_HOUR))
+        return False
+    return (-(2**62) if lo is None else lo // NS_PER_HOUR, 2**62 if hi is None else hi // NS_PER_HOUR)
 
 
 def _matrix(frames: dict[str, pd.DataFrame], evaluator: str | None, dimension: str | None,

@@ -105,10 +105,13 @@ class EvalsHandle:
     # -- custom judges -----------------------------------------------------------------------------
 
     def pass_rules(self) -> list[dict[str, Any]]:
-        """Each stored evaluator's pass rule (threshold, direction, origin) and its verdict counts."""
+        """Each stored evaluator's pass rule (threshold, direction, origin) and its verdict counts (kept per
+        data version; the counts from the per-hour aggregates, analysis.eval_summary)."""
+        from ..analysis.metrics import eval_tallies
         from ..store.evals import evaluator_rules
 
-        return evaluator_rules(self._ws.db)
+        return self._ws.kept(("evals.pass_rules",),
+                             lambda db: evaluator_rules(db, eval_tallies(db, None, derived=True)))
 
     def set_pass_rule(self, name: str, threshold: float, direction: str) -> int:
         """Set one evaluator's pass rule; its score-only verdicts are re-derived. Returns rows updated."""

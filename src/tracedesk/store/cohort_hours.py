@@ -134,6 +134,17 @@ def read_members(db: sqlite_utils.Database, signals: Sequence[str], dims: Sequen
         f"AND dim IN ({dim}) ORDER BY hour", [*signals, *dims]).fetchall()
 
 
+def read_dim_hours(db: sqlite_utils.Database, dim: str, signals: Sequence[str], lo: int, hi: int
+                   ) -> list[tuple[Any, ...]]:
+    """(hour, cohort, signal, n, nz, total, vals) of one dim's rows of the hours lo..hi: one primary-key
+    seek per hour (hour, dim), so a dim with few rows is read without scanning the others' rows."""
+    sig = ", ".join("?" for _ in signals)
+    return db.conn.execute(
+        "WITH RECURSIVE h(hour) AS (SELECT ? UNION ALL SELECT hour + 1 FROM h WHERE hour < ?) "
+        "SELECT c.hour, c.cohort, c.signal, c.n, c.nz, c.total, c.vals FROM h JOIN cohort_hours c "
+        f"ON c.hour = h.hour AND c.dim = ? WHERE c.signal IN ({sig})", [lo, hi, dim, *signals]).fetchall()
+
+
 def drop(db: sqlite_utils.Database) -> None:
     """Forget the set (its staleness can no longer be told): rebuilt by the next read."""
     try:

@@ -16,6 +16,9 @@ import sqlite_utils
 from ..models import COLUMN_DIMENSIONS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..analysis.eval_summary import Tally
     from ..evals.thresholds import PassRule
     from ..models import Evaluation
 
@@ -277,18 +280,22 @@ def save_pass_rule(db: sqlite_utils.Database, name: str, threshold: float, direc
     return int(cur.rowcount)
 
 
-def evaluator_rules(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every evaluator with stored scores: its rule (and where it comes from) and how many verdicts it derived."""
-    from ..evals.thresholds import DERIVED_MARK, rule_for
+def evaluator_rules(db: sqlite_utils.Database, counts: "Mapping[str, Tally]") -> list[dict[str, Any]]:
+    """Every evaluator with stored evaluations: its rule (and where it comes from) and, from its tally
+    (analysis.eval_summary: the Overview's evaluator table counts the same rows), its evaluations, scores,
+    derived verdicts, mean score and pass rate (None without a score / a verdict)."""
+    import math
+
+    from ..evals.thresholds import rule_for
 
     rules = pass_rules(db)
-    rows = db.execute(
-        "SELECT name, COUNT(*), COUNT(score), SUM(json_extract(metadata, '$.passed_from') = ?), AVG(score), "
-        "AVG(passed) FROM evaluations GROUP BY name ORDER BY name", [DERIVED_MARK]).fetchall()
     out = []
-    for name, n, n_score, n_derived, mean, pass_rate in rows:
+    for name in sorted(n for n, t in counts.items() if t.rows):
+        t = counts[name]
         rule = rule_for(name, rules)
+        mean, pass_rate = t.mean_score(), t.pass_rate()
         out.append({"evaluator": name, "rule": rule.describe(), "threshold": rule.threshold,
-                    "direction": rule.direction, "origin": rule.origin, "evaluations": n, "scored": n_score,
-                    "derived_verdicts": int(n_derived or 0), "mean_score": mean, "pass_rate": pass_rate})
+                    "direction": rule.direction, "origin": rule.origin, "evaluations": t.rows, "scored": t.scored,
+                    "derived_verdicts": t.derived, "mean_score": None if math.isnan(mean) else mean,
+                    "pass_rate": None if math.isnan(pass_rate) else pass_rate})
     return out

@@ -38,15 +38,46 @@ def evaluation_count(db: sqlite_utils.Database, filters: Filters | None = None) 
                           params).fetchone()[0] or 0)
 
 
-def eval_summary(db: sqlite_utils.Database, filters: Filters | None = None) -> pd.DataFrame:
-    """Per evaluator name: evaluations, mean_score, pass_rate, errors (over the filtered traces)."""
-    sql = ("SELECT name, COUNT(*) AS evaluations, AVG(score) AS mean_score, AVG(passed) AS pass_rate, "
-           "SUM(error IS NOT NULL) AS errors FROM evaluations e")
+def _derived_sql() -> str:
+    """1 for a verdict derived from the evaluator's pass rule (store.evals.derive_passed marks it)."""
+    from ..evals.thresholds import DERIVED_MARK
+
+    # json_valid first: a malformed metadata text is not derived (json_extract would fail the whole read)
+    return (f"COALESCE(SUM(CASE WHEN json_valid(e.metadata) THEN json_extract(e.metadata, '$.passed_from') = "
+            f"'{DERIVED_MARK}' END), 0)")
+
+
+def eval_score_groups(db: sqlite_utils.Database, filters: Filters | None = None, *, derived: bool = False
+                      ) -> list[tuple[Any, ...]]:
+    """(name, score, evaluations, errors, passed sum, with a verdict, derived verdicts) per evaluator and
+    distinct score of the filtered traces' evaluations (all when unfiltered): what analysis.eval_summary
+    tallies. derived: count the derived verdicts (each row's metadata read; else 0)."""
+    sql = ("SELECT name, score, COUNT(*), SUM(error IS NOT NULL), COALESCE(SUM(passed), 0), COUNT(passed), "
+           f"{_derived_sql() if derived else '0'} FROM evaluations e")
     params: list[Any] = []
     if _scoped(filters):
         sub, params = trace_ids_sql(filters)
         sql += f" WHERE e.trace_id IN ({sub})"
-    return frame(db, sql + " GROUP BY name ORDER BY name", params)
+    return [tuple(r) for r in db.execute(sql + " GROUP BY name, score", params).fetchall()]
+
+
+def eval_score_groups_by_hour(db: sqlite_utils.Database, lo: int | None, hi: int | None) -> list[tuple[Any, ...]]:
+    """eval_score_groups per hour of the evaluation's trace start, of the hours lo..hi (None: unbounded):
+    (hour, then its columns). The hour is the one the feed's dirty marks give an evaluation (its trace's
+    start, SQLite's integer division: store.feed_dirty); evaluations of no trace, or of a trace without
+    a start, are in no hour."""
+    conds, params = ["t.start_ns IS NOT NULL"], []
+    if lo is not None:
+        conds.append("t.start_ns >= ?")
+        params.append(lo * NS_PER_HOUR)
+    if hi is not None:
+        conds.append("t.start_ns < ?")
+        params.append((hi + 1) * NS_PER_HOUR)
+    sql = (f"SELECT t.start_ns / {NS_PER_HOUR} AS hour, e.name, e.score, COUNT(*), SUM(e.error IS NOT NULL), "
+           f"COALESCE(SUM(e.passed), 0), COUNT(e.passed), {_derived_sql()} "
+           "FROM traces t JOIN evaluations e ON e.trace_id = t.trace_id "
+           f"WHERE {' AND '.join(conds)} GROUP BY hour, e.name, e.score")
+    return [tuple(r) for r in db.execute(sql, params).fetchall()]
 
 
 def matching_trace_ids(db: sqlite_utils.Database, trace_ids: Iterable[str], filters: Filters | None) -> set[str]:
