@@ -54,7 +54,8 @@ def test_sample_week_new_model_name(sample_db_path, sample_incidents):
     s = _check(sample_db_path, inc, sample_incidents)
     # the model name did not exist before: the baseline is the model it replaced
     assert s.reference == {"scope": {"model": ["gemini-2.5-flash"]},
-                           "why": "model=gemini-2.5-flash (the value it replaced: its traffic fell 100%)"}
+                           "why": "model=gemini-2.5-flash (the value it replaced: its share of the traffic fell 100% "
+                                  "in the 1d after the new value's first trace)"}
     assert [c.signal["type"] for c in s.rule.leaves()] == ["refusal_rate_answer"]  # refusals per LLM answer
 
 
@@ -81,6 +82,11 @@ def test_second_week_new_prompt_version_against_the_one_it_replaced(second_week_
     assert [(r.new_cohort, r.versus) for r in rel] == [("prompt_version", "replaced")]
     assert s.rule.group_by == ("prompt_version",) and s.rule.scope == {}
     assert s.delay_min == 1.5  # the 12:15 evaluation, 90 s after the incident's (and the version's) first trace
+    # replaced on the evidence of a day either side of its first trace: kyc-v3.1's share fell 83% (over the hour
+    # after it, search-v12's fell most, 35%: a daily cycle, not a replacement)
+    assert s.reference == {"scope": {"prompt_version": ["kyc-v3.1"]},
+                           "why": "prompt_version=kyc-v3.1 (the value it replaced: its share of the traffic fell 83% "
+                                  "in the 1d after the new value's first trace)"}
 
 
 # ---------------------------------------------------------------------------------------------
