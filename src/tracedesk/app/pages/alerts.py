@@ -145,11 +145,7 @@ with suggest:
         with ui.error_boundary():
             st.session_state["_alerts_suggestion"] = al.suggest(start, end, cohort)
     s = st.session_state.get("_alerts_suggestion")
-    if s is not None and s.rule is None:  # the suggester explains why it proposes nothing
-        st.info(ui.md(f"No rule proposed: {s.explanation}"))
-        if s.movers:
-            st.dataframe([m.to_dict() for m in s.movers[:8]], hide_index=True)
-    elif s is not None:
+    if s is not None:
         st.write(f"Caught the incident: **{s.caught}** · false episodes elsewhere: **{s.false_episodes}**")
         delay = "—" if s.delay_min is None else f"{s.delay_min:.0f} min"
         st.write(f"Pages after **{delay}** · pages during the incident: **{s.pages_in_incident}** · false pages "
@@ -157,6 +153,7 @@ with suggest:
         for w in s.warnings:
             st.warning(ui.md(w))
         st.dataframe([m.to_dict() for m in s.movers[:8]], hide_index=True)
+    if s is not None and s.rule is not None:  # else its one warning above says why no rule is proposed
         st.code(al.dumps(s.rule), language="json")
         c = st.columns(3)
         if c[0].button("Save suggested rule"):
