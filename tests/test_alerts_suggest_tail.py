@@ -56,6 +56,11 @@ def test_tail_mover_needs_the_p99_beyond_every_baseline_sample_and_more_than_cha
                        base[:99]) is None
     # only the bad direction counts: durations that become shorter are not a tail mover
     assert _tail_mover({"type": "duration", "span_kind": "LLM"}, np.concatenate([body[:15], [1.0] * 5]), base) is None
+    # a score's bad tail is its low end: judged on the window's lowest sample (the registry has no p1)
+    scores = 0.8 + np.arange(200) * 0.001  # 0.800 .. 0.999
+    low = _tail_mover({"type": "eval_score", "evaluator": "x"}, np.concatenate([scores[:15], [0.1] * 5]), scores)
+    assert low is not None and (low.aggregation, low.direction, low.tail_edge) == ("min", "down", 0.8)
+    assert low.label == "eval_score(x) min" and round(low.incident, 3) == 0.1
 
 
 def test_a_stalling_tail_gets_a_p99_rule_held_across_its_gaps(tmp_path):

@@ -482,8 +482,10 @@ def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], 
     return out
 
 
-#: The tail aggregation a tail mover is proposed with, and the share of samples above it.
-TAIL_AGGREGATION = "p99"
+#: The window aggregation a tail mover is proposed with, per bad direction: the p99 for a signal whose bad
+#: direction is up (latency), the window's lowest sample for one whose bad direction is down (a score: the
+#: registry has no low percentile); and the share of samples in the tail.
+TAIL_AGGREGATION = {"up": "p99", "down": "min"}
 TAIL_SHARE = 0.01
 #: How unlikely the incident's tail must be by chance: the one-sided normal tail at z = 4, the level the
 #: rate test above asks (z >= 4), so a tail mover needs the same evidence as a rate mover.
@@ -492,16 +494,18 @@ TAIL_P = 0.5 * math.erfc(4 / math.sqrt(2))
 
 def _tail_mover(sig: dict[str, Any], inc: np.ndarray, base: np.ndarray) -> Mover | None:
     """A signal whose tail moved while its body did not (4% of LLM calls stall for 30-75 s; the median and p95
-    do not move, so |2 AUC - 1| stays near 0): a mover on its p99 when
+    do not move, so |2 AUC - 1| stays near 0): a mover on its tail in the bad direction (its p99 for a
+    latency, its lowest samples for a score: TAIL_AGGREGATION) when
 
     - the baseline holds at least 1/TAIL_SHARE samples (fewer say nothing of its 99th percentile),
-    - the incident's p99 is beyond the baseline's most extreme sample, in the signal's bad direction, and
+    - the incident's 99th percentile (1st, bad direction down) is beyond the baseline's most extreme sample
+      in the bad direction, and
     - the incident's samples beyond that edge are too many for chance: were incident and baseline samples
       exchangeable, the m most extreme samples of all would all be incident ones with probability
       C(n_inc, m) / C(n_inc + n_base, m); it must be below TAIL_P (m >= 3, as a mover needs 3 samples).
 
     Its effect is the share of the incident's samples beyond the edge (|2 AUC - 1| of that 0/1 indicator,
-    whose baseline share is 0 by construction)."""
+    whose baseline share is 0 by construction); its baseline and incident values are those percentiles."""
     from ..signals import get
 
     if len(base) < 1 / TAIL_SHARE or np.isin(inc, (0.0, 1.0)).all():
@@ -518,8 +522,10 @@ def _tail_mover(sig: dict[str, Any], inc: np.ndarray, base: np.ndarray) -> Mover
     if chance >= TAIL_P:
         return None
     p_base = float(np.quantile(base, 1 - TAIL_SHARE if up else TAIL_SHARE))
-    label = Condition(sig, TAIL_AGGREGATION, ">", 0).label().rsplit(" ", 2)[0]
-    return Mover(sig, TAIL_AGGREGATION, "up" if up else "down", p_base, p_inc, beyond / n, label, n, tail_edge=edge)
+    direction = "up" if up else "down"
+    aggregation = TAIL_AGGREGATION[direction]
+    label = Condition(sig, aggregation, ">", 0).label().rsplit(" ", 2)[0]
+    return Mover(sig, aggregation, direction, p_base, p_inc, beyond / n, label, n, tail_edge=edge)
 
 
 def _traffic_ratio(t: np.ndarray, times: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
