@@ -102,9 +102,11 @@ THIRD_WEEK_MISSES = {
              "or day), nor an AND of two, pages before step 11 without paging outside the incident; nor any wider kind "
              "(alerts.oracle_wide: an AND across signals, against the rest of the traffic, min_samples_share, per-trace "
              "conditions): its floor is step 11 too",
-    "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested refusal_rate_answer > 0.012 at "
-             "99.9% confidence (1h, resolved after 7h clear: its refusals come up to 7 h apart) pages once inside "
-             "the incident, 933 min after it starts, and once outside it. The data's floor: one threshold on the "
+    "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested rule is now (session 8, a tail "
+             "mover: some of gpt-4o's traces cost more than any outside the incident) cost_per_trace p99 > 0.02 (10m), "
+             "one page, 0 false pages, 6 steps after the first evaluation at or after detectable_from, before the "
+             "first refusal (step 9); before session 8 refusal_rate_answer > 0.012 at 99.9% confidence paged 933 min "
+             "after the start and once outside the incident. The data's floor: one threshold on the "
              "refusal rate (any window, against the previous hour or day, at 99% confidence) first separates at step "
              "76, an AND of two at step 21; the wider kinds (alerts.oracle_wide) at step 9, gpt-4o's refusals per "
              "trace over 5 minutes minus the other models' (relative_to.cohort): the step of the first refusal",
