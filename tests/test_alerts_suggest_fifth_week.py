@@ -19,9 +19,10 @@ FIFTH_WEEK_MISSES = {
              "detectable_from (15:01:33, the 1.5x point); 0 false pages, 1 page; the suggester warns 'the "
              "cohort's traffic or the signals' movement gives no earlier evidence' (~3.5 lookup_timesheet calls an "
              "hour in the window)",
-    "W5-03": "route=support_chat (the stored route since ingest8: 1,009 traces): suggest_rule raises "
-             "ValueError('no threshold separates the incident from its baseline in this cohort (the incident's "
-             "windows look like ordinary ones)'): ingest surfaces the cache writes of ai.response.providerMetadata "
+    "W5-03": "route=support_chat (the stored route since ingest8: 1,009 traces): suggest_rule proposes "
+             "no rule and says why (it raised before session 8): 'no threshold separates the incident from its "
+             "baseline in this cohort: 2 signal(s) moved (cost_per_trace mean down, ttft p95 up), but no rule on "
+             "them ... pages during the incident': ingest surfaces the cache writes of ai.response.providerMetadata "
              "as gen_ai.usage.cache_creation.input_tokens, but no cache-write tokens are stored or priced yet, so "
              "the stored cost per trace falls ($0.0096 -> $0.0084) where the raw usage costs 1.9x per call",
     "W5-04": "route=benefits_qa, stale documents: answer_correctness falls 0.81 -> 0.66 and thumbs-down 4% -> 12% in "
