@@ -297,6 +297,10 @@ def suggest_rows(path: str, incidents: list[dict]) -> list[dict]:
                          "caught": {}, "false": 0, "per_incident": {}, "steps": {}})
             continue
         took = time.perf_counter() - t
+        if s.rule is None:  # the suggester explains why it proposes nothing
+            rows.append({"rule": f"suggested-{inc['id']}", "condition": f"(no rule: {s.explanation})", "pages": 0,
+                         "caught": {}, "false": 0, "per_incident": {}, "steps": {}})
+            continue
         result = backtest(path, s.rule)
         rows.append({"rule": f"suggested-{inc['id']}", "condition": s.rule_summary() + f" ({took:.1f} s)",
                      **score_pages(s.rule, result, incidents)})

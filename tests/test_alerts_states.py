@@ -126,3 +126,52 @@ def test_a_resolve_longer_than_the_gap_between_sparse_events_holds_one_page():
         st = run_states(StateConfig(resolve_after_ns=resolve * M), times, trigger, trigger,
                         np.zeros(80, dtype=bool), {"tenant": "a"}, "k")
         assert [(tr.kind, (tr.at_ns - T0) // M) for tr in st.transitions] == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# page_runs: the same machine vectorised (what the suggester replays its candidate rules through)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tracedesk.alerts.states import page_runs  # noqa: E402
+
+
+def _machine_pages(trigger, holding, no_data, resolve_steps, mode):
+    config = StateConfig(resolve_after_ns=resolve_steps * 5 * M, no_data=mode)
+    times = T0 + 5 * M * np.arange(len(trigger), dtype=np.int64)
+    s = run_states(config, times, trigger, holding | trigger, no_data, {}, "k")
+    index = {int(t): i for i, t in enumerate(times)}
+    out, fired = [], None
+    for tr in s.transitions:
+        if tr.kind == "firing":
+            fired = index[tr.at_ns]
+        elif tr.kind == "resolved":
+            out.append((fired, index[tr.at_ns]))
+            fired = None
+    return out + ([(fired, None)] if fired is not None else [])
+
+
+def test_page_runs_holds_through_no_data_and_hysteresis():
+    # fires at 1; 2 holds only (hysteresis), 3-4 have no data (kept), 5 holds again, 6-8 clear: with resolve
+    # after 2 evaluations the page resolves at 8; a trigger at 9 pages again, still firing at the end
+    trigger = np.array([0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0], dtype=bool)
+    holding = np.array([0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 0], dtype=bool)
+    no_data = np.array([0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0], dtype=bool)
+    assert page_runs(trigger, holding, no_data, 2) == [(1, 5, 8), (9, 9, None)]
+    # the firing evaluations alone (no hysteresis), no data counted as clear: clear from 2, resolved at 4
+    assert page_runs(trigger, trigger, no_data, 2, no_data_mode="ok") == [(1, 1, 4), (9, 9, None)]
+    assert _machine_pages(trigger, holding, no_data, 2, "keep") == [(1, 8), (9, None)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), max_size=40),
+       st.integers(min_value=0, max_value=6), st.sampled_from(["keep", "ok"]))
+def test_page_runs_equals_the_state_machine(rows, resolve_steps, mode):
+    trigger = np.array([r[0] for r in rows], dtype=bool)
+    holding = np.array([r[1] for r in rows], dtype=bool)
+    no_data = np.array([r[2] for r in rows], dtype=bool)
+    trigger &= ~no_data  # an evaluation without data has no trigger (backtest: NaN never fires)
+    holding &= ~no_data
+    got = [(a, r) for a, _b, r in page_runs(trigger, holding, no_data, resolve_steps, no_data_mode=mode)]
+    assert got == _machine_pages(trigger, holding, no_data, resolve_steps, mode)

@@ -19,10 +19,12 @@ FIFTH_WEEK_MISSES = {
              "detectable_from (15:01:33, the 1.5x point); 0 false pages, 1 page; the suggester warns 'the "
              "cohort's traffic or the signals' movement gives no earlier evidence' (~3.5 lookup_timesheet calls an "
              "hour in the window)",
-    "W5-04": "route=benefits_qa, stale documents: suggest_rule raises ValueError('no signal moved against its "
-             "baseline in this cohort during the incident'), though answer_correctness on the route falls 0.81 -> "
-             "0.66 and thumbs-down 4% -> 12% in the window (tests/test_fifth_week.py), and the feed ranks the drop "
-             "#1",
+    "W5-04": "route=benefits_qa, stale documents: answer_correctness falls 0.81 -> 0.66 and thumbs-down 4% -> 12% in "
+             "the window (tests/test_fifth_week.py), but no signal's whole distribution separates (the suggester raised "
+             "'no signal moved' before session 8); its tail does (16% of the incident's answer_correctness scores "
+             "below the baseline's lowest, 0.455): the suggested eval_score(answer_correctness) min < 0.23 (1h, held "
+             "until 7h clear) pages at 14:40, 4 steps after the 14:20 evaluation following detectable_from "
+             "(14:18:25); 0 false pages, 1 page",
 }
 
 

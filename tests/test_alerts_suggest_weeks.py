@@ -54,7 +54,8 @@ def test_sample_week_new_model_name(sample_db_path, sample_incidents):
     s = _check(sample_db_path, inc, sample_incidents)
     # the model name did not exist before: the baseline is the model it replaced
     assert s.reference == {"scope": {"model": ["gemini-2.5-flash"]},
-                           "why": "model=gemini-2.5-flash (the value it replaced: its traffic fell 100%)"}
+                           "why": "model=gemini-2.5-flash (the value it replaced: its share of the traffic fell 100% "
+                                  "in the 1d after the new value's first trace)"}
     assert [c.signal["type"] for c in s.rule.leaves()] == ["refusal_rate_answer"]  # refusals per LLM answer
 
 
@@ -81,6 +82,11 @@ def test_second_week_new_prompt_version_against_the_one_it_replaced(second_week_
     assert [(r.new_cohort, r.versus) for r in rel] == [("prompt_version", "replaced")]
     assert s.rule.group_by == ("prompt_version",) and s.rule.scope == {}
     assert s.delay_min == 1.5  # the 12:15 evaluation, 90 s after the incident's (and the version's) first trace
+    # replaced on the evidence of a day either side of its first trace: kyc-v3.1's share fell 83% (over the hour
+    # after it, search-v12's fell most, 35%: a daily cycle, not a replacement)
+    assert s.reference == {"scope": {"prompt_version": ["kyc-v3.1"]},
+                           "why": "prompt_version=kyc-v3.1 (the value it replaced: its share of the traffic fell 83% "
+                                  "in the 1d after the new value's first trace)"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,9 +102,11 @@ THIRD_WEEK_MISSES = {
              "or day), nor an AND of two, pages before step 11 without paging outside the incident; nor any wider kind "
              "(alerts.oracle_wide: an AND across signals, against the rest of the traffic, min_samples_share, per-trace "
              "conditions): its floor is step 11 too",
-    "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested refusal_rate_answer > 0.012 at "
-             "99.9% confidence (1h, resolved after 7h clear: its refusals come up to 7 h apart) pages once inside "
-             "the incident, 933 min after it starts, and once outside it. The data's floor: one threshold on the "
+    "W3-03": "refusals 0.7% -> ~5% of gpt-4o answers over 40 hours: the suggested rule is now (session 8, a tail "
+             "mover: some of gpt-4o's traces cost more than any outside the incident) cost_per_trace p99 > 0.02 (10m), "
+             "one page, 0 false pages, 6 steps after the first evaluation at or after detectable_from, before the "
+             "first refusal (step 9); before session 8 refusal_rate_answer > 0.012 at 99.9% confidence paged 933 min "
+             "after the start and once outside the incident. The data's floor: one threshold on the "
              "refusal rate (any window, against the previous hour or day, at 99% confidence) first separates at step "
              "76, an AND of two at step 21; the wider kinds (alerts.oracle_wide) at step 9, gpt-4o's refusals per "
              "trace over 5 minutes minus the other models' (relative_to.cohort): the step of the first refusal",

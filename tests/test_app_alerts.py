@@ -89,3 +89,21 @@ def test_suggest_tab_proposes_a_rule(week_db):
     [b for b in at.button if b.label == "Save suggested rule"][0].click().run()
     assert not at.exception, at.exception
     assert list_rules(week_db) == [rule]
+
+
+def test_suggest_tab_explains_when_no_rule_is_proposed(tmp_path, monkeypatch):
+    """Nothing moved in the marked incident: the tab shows the suggester's explanation and no rule to save."""
+    from test_alerts_suggest_tail import H as TH, T0, _build
+
+    monkeypatch.setenv("TRACEDESK_DB", _build(str(tmp_path / "quiet.db"), stalls=False))
+    at = _run()
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Incident start (ISO, UTC)"].set_value(_iso(T0 + 12 * TH))
+    inputs["Incident end (ISO, UTC)"].set_value(_iso(T0 + 20 * TH))
+    {s.label: s for s in at.selectbox}["Cohort dimension"].set_value("model").run()
+    {s.label: s for s in at.selectbox}["Value"].set_value("m").run()
+    [b for b in at.button if b.label == "Suggest a rule"][0].click().run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning if w.value.startswith("no signal moved against its baseline")]
+    assert not [c for c in at.code if '"tracedesk_alert": 1' in c.value]
+    assert "Save suggested rule" not in [b.label for b in at.button]

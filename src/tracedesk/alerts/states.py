@@ -122,6 +122,53 @@ def run_states(config: StateConfig, times: np.ndarray, trigger: np.ndarray, hold
     return st
 
 
+def page_runs(trigger: np.ndarray, holding: np.ndarray, no_data: np.ndarray | None = None, resolve_after: int = 0,
+              times: np.ndarray | None = None, no_data_mode: str = "keep") -> list[tuple[int, int, int | None]]:
+    """The pages run_states gives for `for` = 0 (renotify adds no page), vectorised for callers that replay
+    many candidate rules (the suggester): (index of the firing evaluation, index of the last evaluation
+    still holding before it resolved, index of the resolving evaluation or None while still firing).
+    `times` defaults to the positions 0, 1, ... (then resolve_after is in evaluations); no_data_mode is
+    the rule's no_data, "keep" or "ok". Equal to run_states by construction and by test
+    (tests/test_alerts_states.py): a page starts at the first trigger while ok; while firing, a stretch of
+    evaluations that do not hold resolves it at its first evaluation at least resolve_after after the
+    stretch began, and an evaluation that holds (hysteresis) ends the stretch."""
+    n = len(trigger)
+    t = np.arange(n, dtype=np.int64) if times is None else np.asarray(times, dtype=np.int64)
+    trig = np.asarray(trigger, dtype=bool)
+    hold = np.asarray(holding, dtype=bool) | trig
+    idx = np.arange(n)
+    if no_data is not None:
+        if no_data_mode == "keep":  # an evaluation without data changes nothing: leave it out
+            idx = np.flatnonzero(~np.asarray(no_data, dtype=bool))
+        elif no_data_mode == "ok":  # it counts as clear
+            trig, hold = trig & ~no_data, hold & ~no_data
+        else:
+            raise ValueError(f"page_runs: no_data_mode must be keep or ok, not {no_data_mode!r}")
+    trig, hold, t = trig[idx], hold[idx], t[idx]
+    # stretches of evaluations that do not hold; those long enough resolve, at their first evaluation
+    # resolve_after after their start
+    edges = np.diff(np.concatenate(([0], (~hold).astype(np.int8), [0])))
+    c_start, c_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    resolving = t[c_end] - t[c_start] >= resolve_after
+    r_start = c_start[resolving]
+    r_at = np.searchsorted(t, t[r_start] + resolve_after, side="left")
+    fires = np.flatnonzero(trig)
+    holds = np.flatnonzero(hold)
+    out: list[tuple[int, int, int | None]] = []
+    cursor = 0
+    while True:
+        k = int(np.searchsorted(fires, cursor, side="left"))
+        if k == len(fires):
+            return out
+        first = int(fires[k])
+        m = int(np.searchsorted(r_start, first, side="right"))  # the first resolving stretch after it
+        if m == len(r_start):
+            out.append((int(idx[first]), int(idx[holds[-1]]), None))
+            return out
+        out.append((int(idx[first]), int(idx[r_start[m] - 1]), int(idx[r_at[m]])))
+        cursor = int(r_at[m]) + 1
+
+
 def _fire(st: GroupState, t: int, group: dict[str, Any], key: str) -> None:
     st.state, st.last_notified_ns, st.clear_since_ns = "firing", t, None
     st.transitions.append(Transition("firing", t, group, key, st.since_ns or t, st.reason))

@@ -2,14 +2,17 @@
 
 1. **Baseline.** The cohort's own history outside the incident. A cohort that did not exist before the
    incident (a new prompt version, a new model name) has none: it is compared with the cohort it
-   replaced (the value of the new dimension whose traffic fell most when it appeared, the other
-   dimensions kept) or, when nothing was replaced, with the rest of the traffic.
+   replaced (the value of the new dimension, the other dimensions kept, whose share of the traffic fell
+   by at least half from the day before the new value's first trace to the day after: _reference_scope)
+   or, when nothing was replaced (a new tenant is new traffic), with the rest of the traffic.
 2. **Movers.** Every candidate signal is compared sample by sample (not window by window, so a sparse
    rate whose typical window holds one sample is scored on all its samples): the effect is
    |2·AUC − 1|, the probability that an incident sample is worse than a baseline one, rescaled to 0-1
    (a rate's AUC reduces to its difference of proportions). It needs no unit and no spread estimate.
    Traffic (trace_count) has no sample during an outage: it is scored on windows, each window's count over
    what the cohort's previous hour predicts, and proposed relative to that hour (_traffic_options).
+   A signal whose body did not move but whose tail did (a few calls in a hundred stall) is a mover on its
+   p99 when the tail is beyond every baseline sample and too large for chance (_tail_mover).
 3. **Rules.** For the strongest movers, thresholds between the baseline's high end and the incident's
    typical value are tried at each window (15m, 30m, 1h) and minimum sample count (1, 2, 3), alone and
    in pairs and triples. Each candidate is replayed over the whole history on the step grid, through the
@@ -22,16 +25,19 @@
    not false pages; among rules on time a latency-only rule that would page on another route's latency
    blip loses to the joint one), then the shortest delay, then fewest pages within the incident,
    then the smallest rule (a redundant condition only adds delay), then the widest margin.
-5. **Report.** The rule is backtested for real; its delay and its false pages *outside* the marked
-   incident are reported, with warnings when it is late, noisy or judged on another cohort's history.
+5. **Report.** The rule is backtested for real and its pages read through the on-call states
+   (states.pages; the search replays candidates through the same machine, states.page_runs); its delay
+   and its false pages *outside* the marked incident are reported, with warnings when it is late, noisy or judged on another cohort's history.
    It also proposes a group_by: the cohort's dimensions, so the same rule covers every route/model.
+   When no rule can be proposed (nothing moved, or no threshold separates), the suggestion has no rule
+   and says why (Suggestion.explanation): a marked incident gets an answer, not an exception.
 """
 from __future__ import annotations
 
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sqlite_utils
@@ -40,6 +46,7 @@ from ..store import connect
 from ..store.connect import with_database
 from .. import cohorts
 from .definition import NEW_COHORT_WINDOW, SIGNAL_SPECS, AlertRule, Condition, Group, Relative, parse_duration
+from .states import pages
 from .evaluate import (NS, BacktestResult, SampleLoader, backtest, compare, data_range, evaluation_grid,
                        wilson_bound, window_bounds)
 
@@ -71,18 +78,26 @@ class Mover:
     effect: float  # |2 AUC - 1|: 0 = indistinguishable, 1 = every incident sample worse than every baseline one
     label: str = ""
     samples: int = 0  # incident samples
+    #: a tail mover (_tail_mover): the baseline's most extreme sample in the bad direction; the incident's
+    #: samples beyond it are its tail events. None for a mover of the whole distribution
+    tail_edge: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"signal": self.signal, "aggregation": self.aggregation, "direction": self.direction,
-                "baseline": round(self.baseline, 6), "incident": round(self.incident, 6),
-                "effect": round(self.effect, 3), "label": self.label, "samples": self.samples}
+        out = {"signal": self.signal, "aggregation": self.aggregation, "direction": self.direction,
+               "baseline": round(self.baseline, 6), "incident": round(self.incident, 6),
+               "effect": round(self.effect, 3), "label": self.label, "samples": self.samples}
+        if self.tail_edge is not None:
+            out["tail_edge"] = round(self.tail_edge, 6)
+        return out
 
 
 @dataclass
 class Suggestion:
-    rule: AlertRule
+    """A proposed rule with its backtest, or (rule None) the explanation of why none is proposed: the marked
+    incident is the user's, so the suggester answers it rather than raising (bad input still raises)."""
+    rule: AlertRule | None
     movers: list[Mover]
-    backtest: BacktestResult
+    backtest: BacktestResult | None
     caught: bool
     false_episodes: int  # firing episodes outside the incident (raw, before states)
     incident_start_ns: int
@@ -96,20 +111,26 @@ class Suggestion:
     reference_false_pages: int | None = None
     group_by: tuple[str, ...] = ()  # proposed: the same rule for every value of the cohort's dimensions
     warnings: list[str] = field(default_factory=list)
+    #: why no rule is proposed (rule None): what was compared and how near it came
+    explanation: str = ""
 
     def rule_summary(self) -> str:
+        if self.rule is None:
+            return f"(no rule: {self.explanation})"
         return " AND ".join(c.label() for c in self.rule.leaves()) + f" (window {self.rule.window})"
 
     def to_dict(self) -> dict[str, Any]:
         from .definition import rule_to_dict
 
-        return {"rule": rule_to_dict(self.rule), "caught": self.caught, "false_episodes": self.false_episodes,
+        return {"rule": rule_to_dict(self.rule) if self.rule is not None else None, "explanation": self.explanation,
+                "caught": self.caught, "false_episodes": self.false_episodes,
                 "false_pages": self.false_pages, "pages_in_incident": self.pages_in_incident,
                 "delay_min": self.delay_min, "reference": self.reference,
                 "reference_false_pages": self.reference_false_pages, "group_by": list(self.group_by),
                 "warnings": self.warnings, "movers": [m.to_dict() for m in self.movers],
-                "episodes": [e.to_dict() for e in self.backtest.episodes],
-                "summary": self.backtest.summary(), "alternatives": self.alternatives}
+                "episodes": [e.to_dict() for e in self.backtest.episodes] if self.backtest is not None else [],
+                "summary": self.backtest.summary() if self.backtest is not None else [],
+                "alternatives": self.alternatives}
 
 
 def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], str]]:
@@ -164,22 +185,30 @@ def _runs(firing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
 
 
-def _pages(firing: np.ndarray, gap_steps: int, has_data: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """(first, last) evaluation index of each page, as the state machine with for = 0, resolve_after =
-    gap_steps steps and no_data "keep" pages: evaluations without data change nothing, and two firing
-    runs are one page unless the clear evaluations between them span resolve_after."""
-    idx = np.arange(len(firing)) if has_data is None else np.flatnonzero(has_data | firing)
-    starts, ends = _runs(firing[idx])
-    if len(starts) == 0:
-        return []
-    # clear evaluations between run i and run i+1 are ends[i]+1 .. starts[i+1]-1 (in data order);
-    # resolved when the last of them is at least resolve_after after the first (positions = steps)
-    pos = idx.astype(np.int64)
-    span = pos[starts[1:] - 1] - pos[ends[:-1] + 1]
-    keep = np.concatenate(([True], span >= gap_steps))
-    first = starts[keep]
-    last = np.concatenate((ends[np.flatnonzero(keep)[1:] - 1], [ends[-1]]))
-    return list(zip(pos[first].tolist(), pos[last].tolist()))
+def _pages(firing: np.ndarray, gap_steps: int, has_data: np.ndarray | None = None,
+           holding: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(first, last) evaluation index of each page, as the on-call state machine gives them for the rules
+    the suggester proposes (for = 0, resolve_after = gap_steps steps, no_data "keep": evaluations without
+    data change nothing; `holding`: the hysteresis that keeps a page firing): states.page_runs, the one
+    definition the real backtest's pages (states.pages) also follow."""
+    from .states import page_runs
+
+    no_data = None if has_data is None else ~(has_data | firing)
+    runs = page_runs(firing, firing if holding is None else holding, no_data, gap_steps)
+    return [(a, b) for a, b, _r in runs]
+
+
+class _Option(NamedTuple):
+    """One candidate condition, replayed: its trigger, its pages elsewhere (rows laid end to end), its margin
+    to the baseline and the incident, its trigger with the threshold loosened (robustness), where it has data,
+    and where it holds under its hysteresis (None: where it triggers)."""
+    cond: Condition
+    firing: np.ndarray
+    strip: np.ndarray
+    margin: float
+    loose: np.ndarray
+    has_data: np.ndarray
+    holding: np.ndarray | None = None
 
 
 @dataclass
@@ -198,10 +227,10 @@ class _Score:
 
 
 def _score(firing: np.ndarray, times: np.ndarray, start_ns: int, end_ns: int, w: int, step: int,
-           gap_steps: int, has_data: np.ndarray | None = None) -> _Score:
+           gap_steps: int, has_data: np.ndarray | None = None, holding: np.ndarray | None = None) -> _Score:
     """A candidate's pages against the marked incident: caught (a page overlaps it), false pages
     (pages that do not), delay in steps from the incident start to the first overlapping page."""
-    found = _pages(firing, gap_steps, has_data)
+    found = _pages(firing, gap_steps, has_data, holding)
     delay, false, inside = math.inf, 0, 0
     for a, b in found:
         if times[a] - w < end_ns and times[b] + gap_steps * step >= start_ns:
@@ -220,7 +249,7 @@ CONFIDENCES: tuple[float, ...] = (0.99, 0.999)
 
 
 def _confident_options(mover: Mover, series: Any, ref: Any, others: list[Any], before: np.ndarray,
-                       sep: np.ndarray) -> list[tuple[Condition, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]:
+                       sep: np.ndarray) -> list[_Option]:
     """Options for a rate judged at a confidence: the Wilson bound of each window's k of n must be beyond
     a threshold between the baseline's and the incident's rate (computed on all their samples). A sparse
     rate's typical window holds no event at all (a 1% -> 6% refusal rate on 20 answers an hour), so no
@@ -253,17 +282,19 @@ def _confident_options(mover: Mover, series: Any, ref: Any, others: list[Any], b
             strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
             margin = min(abs(thr - mover.baseline), abs(mover.incident - thr)) / gap
             loose = compare(mine, comparator, thr - sign * LOOSEN * gap)
-            out.append((cond, compare(mine, comparator, thr), strip, margin, loose, ~np.isnan(series.values)))
+            out.append(_Option(cond, compare(mine, comparator, thr), strip, margin, loose, ~np.isnan(series.values),
+                               compare(series.values, comparator, float(cond.resolve_threshold or 0.0))))
     return out
 
 
 def _new_cohort_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mover, dim: str,
                         scope: dict[str, tuple[str, ...]], group_by: tuple[str, ...], times: np.ndarray,
-                        sep: np.ndarray, step: str) -> list[tuple]:
-    """Options for a new cohort judged against the value it replaced (relative_to.new_cohort, over its first
-    day): its mean beyond the replaced value's by a quarter or half of the baseline-to-incident gap, held
-    until it is back at that baseline. Replayed with the proposed group_by, so every other new value of the
-    dimension in the history (another rollout) counts as elsewhere."""
+                        sep: np.ndarray, step: str, versus: str = "replaced") -> list[_Option]:
+    """Options for a new cohort judged against the value it replaced, or against the rest when the
+    suggester found no value it replaced (`versus`; relative_to.new_cohort, over its first day): its mean
+    beyond that baseline by a quarter or half of the baseline-to-incident gap, held until it is back at
+    that baseline. Replayed with the proposed group_by, so every other new value of the dimension in the
+    history (another rollout) counts as elsewhere."""
     up = mover.direction == "up"
     gap = abs(mover.incident - mover.baseline)
     if gap == 0:
@@ -272,7 +303,7 @@ def _new_cohort_options(db: sqlite_utils.Database, loader: SampleLoader, mover: 
     mine = tuple(scope[d][0] if len(scope[d]) == 1 else None for d in group_by)
     for f in (0.25, 0.5):
         delta = _nice(f * gap) * (1 if up else -1)
-        rel = Relative(new_cohort=dim, versus="replaced", delta=delta, resolve_delta=0.0)
+        rel = Relative(new_cohort=dim, versus=versus, delta=delta, resolve_delta=0.0)
         cond = Condition(mover.signal, mover.aggregation, ">" if up else "<", 0.0, 1, NEW_COHORT_WINDOW, rel)
         replayed = _replay_probe(db, loader, cond, NEW_COHORT_WINDOW, 1, scope, group_by, mine, times, sep, step)
         if replayed is None:
@@ -281,7 +312,7 @@ def _new_cohort_options(db: sqlite_utils.Database, loader: SampleLoader, mover: 
         margin = min(f, 1 - f)
         loose = compare(c.values, cond.comparator, c.thresholds - (1 if up else -1) * LOOSEN * gap) \
             if c.thresholds is not None else c.firing
-        out.append((cond, _held(c.firing, c.holding), strip, margin, loose, ~np.isnan(c.values)))
+        out.append(_Option(cond, c.firing, strip, margin, loose, ~np.isnan(c.values), c.holding))
     return out
 
 
@@ -302,33 +333,22 @@ def _replay_probe(db: sqlite_utils.Database, loader: SampleLoader, cond: Conditi
     return own[0].conditions[0], strip
 
 
-def _held(firing: np.ndarray, holding: np.ndarray | None) -> np.ndarray:
-    """Firing as the hysteresis keeps it: from a firing evaluation on, while the resolve line still holds."""
-    if holding is None:
-        return firing
-    held = holding | firing
-    starts, ends = _runs(held)
-    out = np.zeros(len(firing), dtype=bool)
-    for a, b in zip(starts, ends):
-        hits = np.flatnonzero(firing[a:b + 1])
-        if len(hits):
-            out[a + hits[0]:b + 1] = True
-    return out
-
-
 def _sparse_resolve(loader: SampleLoader, mover: Mover, scope: dict[str, tuple[str, ...]], start_ns: int,
                     end_ns: int) -> str:
-    """How long a rule on this mover must stay clear before it resolves: RESOLVE_AFTER, or, for a rate
-    whose events inside the marked incident come further apart than that (a PII leak: one leaking trace,
-    the next 2.5 hours later), the longest gap between them rounded up to whole hours, so the incident's
+    """How long a rule on this mover must stay clear before it resolves: RESOLVE_AFTER, or, for a rate (or
+    a tail mover: its events are its samples beyond the baseline's edge, a stalled call) whose events inside
+    the marked incident come further apart than that (a PII leak: one leaking trace, the next 2.5 hours
+    later), the longest gap between them rounded up to whole hours, so the incident's
     own quiet spells do not resolve its page and page again at the next event. Derived from the incident's
     inter-arrival times, not a constant: a dense rate keeps RESOLVE_AFTER."""
-    if mover.aggregation != "rate" or mover.direction != "up":
+    if mover.tail_edge is None and (mover.aggregation != "rate" or mover.direction != "up"):
         return RESOLVE_AFTER
     frame = loader.load(mover.signal, scope, ())
     t = frame["t"].to_numpy(np.int64)
     v = frame["v"].to_numpy(np.float64)
-    events = np.sort(t[(t >= start_ns) & (t < end_ns) & (v != 0)])
+    # a rate's events are its non-zero samples; a tail mover's, its samples beyond the baseline's edge
+    hit = (v != 0) if mover.tail_edge is None else ((v - mover.tail_edge) * (1 if mover.direction == "up" else -1) > 0)
+    events = np.sort(t[(t >= start_ns) & (t < end_ns) & hit])
     if len(events) < 2:
         return RESOLVE_AFTER
     longest = int(np.max(np.diff(events)))
@@ -342,15 +362,30 @@ def _is_new(loader: SampleLoader, scope: dict[str, tuple[str, ...]], start_ns: i
     return int((t < start_ns).sum()) < 5
 
 
+#: The evidence a new value replaced an old one: the old value's share of the dimension's traffic (the other
+#: dimensions kept) fell by at least this much from the day before the new value's first trace to the day
+#: after it. Half: a value that kept more than half its share was at most joined, not replaced.
+REPLACED_MIN_FALL = 0.5
+
+
 def _reference_scope(db: sqlite_utils.Database, loader: SampleLoader, scope: dict[str, tuple[str, ...]],
                      start_ns: int, end_ns: int) -> tuple[dict[str, tuple[str, ...]], str]:
     """The cohort a new one replaced: per dimension whose value is new, the value of that dimension (the
-    other dimensions kept) whose share of traffic fell most once the incident began; else the rest."""
+    other dimensions kept: the same route, the same tenant) whose share of that traffic fell most between
+    the NEW_COHORT_WINDOW before the new value's first trace and the NEW_COHORT_WINDOW after it (or until the
+    incident's end), when it fell by at least REPLACED_MIN_FALL; else the rest of the traffic.
+
+    Why this evidence: a replaced value loses the traffic the new one takes (a model name swapped: its share
+    falls to 0), while a new tenant or route is new traffic that takes nobody's. Shares, not rates, and over
+    whole days around the new value's start, not the marked incident's length around its start: a daily cycle
+    moves every value's rate, and across time zones even its share within a day; a week's earlier events (a
+    tenant's Sunday sale) move both over a window that reaches back to them. The same notion of share as the
+    rule's own `versus: replaced` (evaluate.new_cohort_baselines: the new value's traffic counts in the total)."""
     from .builder import dimension_values
 
     out = dict(scope)
     notes = []
-    length = end_ns - start_ns
+    w = parse_duration(NEW_COHORT_WINDOW) * NS
     for dim, values in scope.items():
         others = {k: v for k, v in scope.items() if k != dim}
         if not _is_new(loader, {dim: values}, start_ns):
@@ -359,26 +394,43 @@ def _reference_scope(db: sqlite_utils.Database, loader: SampleLoader, scope: dic
             out.pop(dim)
             notes.append(f"{dim}: the rest of the traffic")
             continue
-        best, drop = None, 0.0
+        mine = loader.load({"type": "spans_per_trace"}, {**others, dim: values}, ())["t"].to_numpy(np.int64)
+        mine = mine[mine >= start_ns] if (mine >= start_ns).any() else mine
+        t0 = int(mine.min()) if len(mine) else start_ns
+        after_end = min(t0 + w, max(end_ns, t0 + 1))
+        counts: dict[str, tuple[int, int]] = {}
         for value in dimension_values(db, dim):
             if value in values:
                 continue
             t = loader.load({"type": "spans_per_trace"}, {**others, dim: (value,)}, ())["t"].to_numpy(np.int64)
-            before = ((t >= start_ns - length) & (t < start_ns)).sum() / max(1, length)
-            during = ((t >= start_ns) & (t < end_ns)).sum() / max(1, length)
-            if before > 0 and (before - during) / before > drop:
-                best, drop = value, (before - during) / before
-        if best is not None and drop >= 0.2:
+            counts[value] = (int(((t > t0 - w) & (t <= t0)).sum()), int(((t > t0) & (t <= after_end)).sum()))
+        new_after = int(((mine >= t0) & (mine <= after_end)).sum())
+        total_before = sum(b for b, _a in counts.values())
+        total_after = sum(a for _b, a in counts.values()) + new_after
+        best, fall = None, 0.0
+        for value, (before, after) in counts.items():
+            if before == 0 or total_after == 0:
+                continue
+            f = 1 - (after / total_after) / (before / total_before)
+            if f > fall:
+                best, fall = value, f
+        if best is not None and fall >= REPLACED_MIN_FALL:
             out[dim] = (best,)
-            notes.append(f"{dim}={best} (the value it replaced: its traffic fell {drop:.0%})")
+            notes.append(f"{dim}={best} (the value it replaced: its share of the traffic fell {fall:.0%} in the "
+                         f"{NEW_COHORT_WINDOW} after the new value's first trace)")
         else:
             out.pop(dim)
-            notes.append(f"{dim}: the rest of the traffic")
+            notes.append(f"{dim}: the rest of the traffic (no value's share fell by {REPLACED_MIN_FALL:.0%} or more "
+                         f"when it appeared" + (f"; most: {dim}={best}, {fall:.0%}" if best is not None else "")
+                         + ")")
     return out, "; ".join(notes)
 
 
 def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], scope: dict, ref_scope: dict,
-            new: bool, start_ns: int, end_ns: int, guard_ns: int) -> list[Mover]:
+            new: bool, start_ns: int, end_ns: int, guard_ns: int,
+            scored: list[tuple[str, float]] | None = None) -> list[Mover]:
+    """The signals that moved, strongest first; `scored` collects (label, effect) of those compared that did
+    not move enough (what the explanation of an empty suggestion names)."""
     out = []
     for sig, agg in candidates:
         if sig["type"] == TRAFFIC:
@@ -410,15 +462,70 @@ def _movers(loader: SampleLoader, candidates: list[tuple[dict[str, Any], str]], 
             if z >= 4:
                 # relative to the rarer side (a pass score 1.0 -> 0.81 is a failure share 0 -> 0.19)
                 effect = max(effect, abs(p_i - p_b) / max(min(p_i, p_b, 1 - p_i, 1 - p_b) + abs(p_i - p_b), 1e-12))
+        label = Condition(sig, agg, ">", 0).label().rsplit(" ", 2)[0]
         if effect < MIN_EFFECT:
+            # the body did not move; its tail may have (a few calls in a hundred stall): judged on its own
+            tail = _tail_mover(sig, inc, base) if agg != "rate" else None
+            if tail is not None:
+                out.append(tail)
+            elif scored is not None:
+                scored.append((label, effect))
             continue
         centre = np.mean if agg == "rate" else np.median
         direction = "up" if auc > 0.5 else "down"
-        label = Condition(sig, agg, ">", 0).label().rsplit(" ", 2)[0]
         out.append(Mover(sig, agg, direction, float(centre(base)), float(centre(inc)), effect, label, len(inc)))
-    # ties in effect (both perfectly separated) go to the larger relative change
-    out.sort(key=lambda m: (-round(m.effect, 2), -abs(m.incident - m.baseline) / (abs(m.baseline) + 1e-9)))
+    # movers of the whole distribution first, then tail movers (their effect is the share of the incident's
+    # samples in the tail, not comparable); ties in effect (both perfectly separated) go to the larger
+    # relative change
+    out.sort(key=lambda m: (m.tail_edge is not None, -round(m.effect, 2),
+                            -abs(m.incident - m.baseline) / (abs(m.baseline) + 1e-9)))
     return out
+
+
+#: The window aggregation a tail mover is proposed with, per bad direction: the p99 for a signal whose bad
+#: direction is up (latency), the window's lowest sample for one whose bad direction is down (a score: the
+#: registry has no low percentile); and the share of samples in the tail.
+TAIL_AGGREGATION = {"up": "p99", "down": "min"}
+TAIL_SHARE = 0.01
+#: How unlikely the incident's tail must be by chance: the one-sided normal tail at z = 4, the level the
+#: rate test above asks (z >= 4), so a tail mover needs the same evidence as a rate mover.
+TAIL_P = 0.5 * math.erfc(4 / math.sqrt(2))
+
+
+def _tail_mover(sig: dict[str, Any], inc: np.ndarray, base: np.ndarray) -> Mover | None:
+    """A signal whose tail moved while its body did not (4% of LLM calls stall for 30-75 s; the median and p95
+    do not move, so |2 AUC - 1| stays near 0): a mover on its tail in the bad direction (its p99 for a
+    latency, its lowest samples for a score: TAIL_AGGREGATION) when
+
+    - the baseline holds at least 1/TAIL_SHARE samples (fewer say nothing of its 99th percentile),
+    - the incident's 99th percentile (1st, bad direction down) is beyond the baseline's most extreme sample
+      in the bad direction, and
+    - the incident's samples beyond that edge are too many for chance: were incident and baseline samples
+      exchangeable, the m most extreme samples of all would all be incident ones with probability
+      C(n_inc, m) / C(n_inc + n_base, m); it must be below TAIL_P (m >= 3, as a mover needs 3 samples).
+
+    Its effect is the share of the incident's samples beyond the edge (|2 AUC - 1| of that 0/1 indicator,
+    whose baseline share is 0 by construction); its baseline and incident values are those percentiles."""
+    from ..signals import get
+
+    if len(base) < 1 / TAIL_SHARE or np.isin(inc, (0.0, 1.0)).all():
+        return None
+    up = get(sig["type"]).bad == "up"
+    sign = 1.0 if up else -1.0
+    edge = float(np.max(base * sign)) * sign
+    p_inc = float(np.quantile(inc, 1 - TAIL_SHARE if up else TAIL_SHARE))
+    beyond = int(((inc - edge) * sign > 0).sum())
+    if (p_inc - edge) * sign <= 0 or beyond < 3:
+        return None
+    n, total = len(inc), len(inc) + len(base)
+    chance = math.prod((n - j) / (total - j) for j in range(beyond))
+    if chance >= TAIL_P:
+        return None
+    p_base = float(np.quantile(base, 1 - TAIL_SHARE if up else TAIL_SHARE))
+    direction = "up" if up else "down"
+    aggregation = TAIL_AGGREGATION[direction]
+    label = Condition(sig, aggregation, ">", 0).label().rsplit(" ", 2)[0]
+    return Mover(sig, aggregation, direction, p_base, p_inc, beyond / n, label, n, tail_edge=edge)
 
 
 def _traffic_ratio(t: np.ndarray, times: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -457,7 +564,7 @@ def _traffic_mover(loader: SampleLoader, sig: dict[str, Any], agg: str, scope: d
 
 def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mover, scope: dict[str, tuple[str, ...]],
                      group_by: tuple[str, ...], times: np.ndarray, sep: np.ndarray, step: str, win: str,
-                     start_ns: int, end_ns: int) -> list[tuple]:
+                     start_ns: int, end_ns: int) -> list[_Option]:
     """Traffic-drop options: the window's trace count below a share of what the cohort's last TRAFFIC_BASELINE
     predicts for it (relative_to: window TRAFFIC_BASELINE, offset the window, factor share x window/baseline),
     judged only when that baseline held at least `floor` traces (min_samples: a quiet night's two traces
@@ -491,7 +598,7 @@ def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mov
             margin = min(f, 1 - f)
             loose = compare(c.values, "<", c.thresholds * (1 + LOOSEN * gap / max(share, 1e-9))) \
                 if c.thresholds is not None else c.firing
-            out.append((cond, c.firing, strip, margin, loose, np.ones(len(times), dtype=bool)))
+            out.append(_Option(cond, c.firing, strip, margin, loose, np.ones(len(times), dtype=bool), c.holding))
     return out
 
 
@@ -531,10 +638,20 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     new_dim = next((d for d in scope if d in cohorts.names() and _is_new(loader, {d: scope[d]}, start_ns)),
                    None) if new else None
     candidates = candidate_signals(db)
-    movers = _movers(loader, candidates, scope, ref_scope, new, start_ns, end_ns, longest)
+    scored: list[tuple[str, float]] = []
+    movers = _movers(loader, candidates, scope, ref_scope, new, start_ns, end_ns, longest, scored)
+    reference = {"scope": {k: list(v) for k, v in ref_scope.items()}, "why": ref_note} if new else None
     if not movers:
-        raise ValueError("no signal moved against its baseline in this cohort during the incident"
-                         + (f" (compared with {ref_note})" if new else ""))
+        closest = sorted(scored, key=lambda x: -x[1])[:3]
+        return _no_rule(start_ns, end_ns, [], reference, general_by=tuple(scope), explanation=(
+            f"no signal moved against its baseline in this cohort during the incident"
+            + (f" (compared with {ref_note})" if new else " (its own history outside the incident)")
+            + f": {len(scored)} signals were compared sample by sample; none separates incident from baseline "
+            f"samples (|2 AUC - 1| >= {MIN_EFFECT:g}) nor has its p99 beyond every baseline sample with a tail too "
+            f"large for chance"
+            + (". Closest: " + ", ".join(f"{label} {e:.2f}" for label, e in closest) if closest else "")
+            + ". Check the time range and cohort (the signal may have moved in a wider cohort), or write the rule "
+              "by hand in the builder."))
     top_movers = movers[:top]
     gap_steps = int(parse_duration(RESOLVE_AFTER) * NS // step_ns)
     # per mover, the clear spell that resolves its pages: RESOLVE_AFTER, or longer for a sparse event
@@ -579,7 +696,7 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
         before = times < start_ns
         n_elsewhere = len(elsewhere) + (1 if ref_series else 0)
         sep = np.zeros(max(resolve_steps) + 1, dtype=bool)  # rows laid end to end never merge into one page
-        options: list[list[tuple[Condition, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]] = []
+        options: list[list[_Option]] = []
         for k, mover in enumerate(top_movers):
             cond_opts = []
             up = mover.direction == "up"
@@ -597,7 +714,8 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     continue
                 b_max = float(np.max(base_v * sign)) * sign
                 b_hi = float(np.quantile(base_v * sign, 0.99)) * sign
-                i_mid = float(np.median(inc_v))
+                # a tail mover's typical incident window holds no tail event: its target is the incident's p99
+                i_mid = mover.incident if mover.tail_edge is not None else float(np.median(inc_v))
                 if (i_mid - b_hi) * sign <= 0:
                     continue  # the incident's typical window is not beyond the baseline's high end
                 other_v = [np.where(o[k].counts >= ms, o[k].values, np.nan) for o in elsewhere]
@@ -614,14 +732,16 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                     # the same condition loosened by LOOSEN of the gap towards the baseline: a rule whose
                     # quiet depends on a threshold placed within a hair of ordinary values is fragile
                     loose = compare(values, cond.comparator, thr - sign * LOOSEN * gap)
-                    cond_opts.append((cond, compare(values, cond.comparator, thr), strip, margin, loose,
+                    cond_opts.append(_Option(cond, compare(values, cond.comparator, thr), strip, margin, loose,
                                       ~np.isnan(values)))
             if mover.aggregation == "rate":
                 cond_opts.extend(_confident_options(mover, conds[k], ref_series[k] if ref_series else None,
                                                     [o[k] for o in elsewhere], before, sep))
             if new_dim is not None and win == windows[0] and mover.aggregation != "rate":
+                # against the value it replaced when the suggester found one (_reference_scope), else the rest
+                versus = "replaced" if ref_scope.get(new_dim) not in (None, scope[new_dim]) else "rest"
                 cond_opts.extend(_new_cohort_options(db, loader, mover, new_dim, scope, general_by, times, sep,
-                                                     step))
+                                                     step, versus))
             options.append(cond_opts)
         usable = [i for i, o in enumerate(options) if o]
         for size in range(1, min(max_conditions, len(usable)) + 1):
@@ -630,8 +750,11 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                 gap_steps = max(resolve_steps[i] for i in combo)
                 for choice in itertools.product(*(options[i] for i in combo)):
                     firing = np.logical_and.reduce([c[1] for c in choice])
-                    has_data = np.logical_or.reduce([c[5] for c in choice])
-                    score = _score(firing, times, start_ns, end_ns, w, step_ns, gap_steps, has_data)
+                    has_data = np.logical_or.reduce([c.has_data for c in choice])
+                    # held as the backtest holds it: every condition holding (its hysteresis, or its trigger)
+                    holding = np.logical_and.reduce([c.firing if c.holding is None else c.holding | c.firing
+                                                     for c in choice])
+                    score = _score(firing, times, start_ns, end_ns, w, step_ns, gap_steps, has_data, holding)
                     if not score.caught:
                         continue
                     strips = [c[2] for c in choice]
@@ -661,11 +784,13 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                                       "false_pages": score.false_pages, "false_pages_elsewhere": other_false,
                                       "delay_steps": float(score.delay_steps)})
     if best is None:
-        raise ValueError("no threshold separates the incident from its baseline in this cohort "
-                         "(the incident's windows look like ordinary ones)")
+        return _no_rule(start_ns, end_ns, movers, reference, general_by=general_by, explanation=(
+            f"no threshold separates the incident from its baseline in this cohort: {len(top_movers)} signal(s) "
+            f"moved ({', '.join(f'{m.label} {m.direction}' for m in top_movers)}), but no rule on them over "
+            f"{', '.join(windows)} windows pages during the incident (the incident's windows look like ordinary "
+            f"ones, or hold too few samples). Try a longer time range, or write the rule by hand in the builder."))
     _key, conditions, win, score, other_false, slowest = best
     resolve_after = resolves[slowest]
-    gap_steps = resolve_steps[slowest]
     node = conditions[0] if len(conditions) == 1 else Group("all", tuple(conditions))
     scope_desc = ", ".join(f"{k}={'|'.join(v)}" for k, v in scope.items()) or "all traffic"
     # a new-cohort condition judges each group of its dimension against its peers: the rule groups by the
@@ -688,18 +813,26 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     caught = any(e.start_ns > start_ns and e.window_start_ns < end_ns for e in result.episodes) or any(
         bool((g.firing & (times > start_ns) & (times - w < end_ns)).any()) for g in result.groups)
     false = sum(1 for e in result.episodes if not (e.end_ns > start_ns and e.window_start_ns < end_ns))
+    # what is reported is what the pager would have done: the backtest's pages through the on-call states
+    # (states.pages), in the cohort's group; a page overlaps the incident when it fired before the incident's
+    # end (its window reaching into it) and had not resolved by its start
     cohort_group = {d: scope[d][0] for d in rule.group_by if len(scope[d]) == 1}
-    g0 = next((g for g in result.groups if g.group == cohort_group), None) if rule.group_by else (
-        result.groups[0] if result.groups else None)
-    final = _score(g0.firing if g0 else np.zeros(len(times), bool), times, start_ns, end_ns, w, step_ns, gap_steps,
-                   ~g0.no_data if g0 is not None and g0.no_data is not None else None)
-    delay = final.delay_steps * step_ns / 60 / NS if final.caught else None
+    found = [p for p in pages(rule, result) if not rule.group_by or p.group == cohort_group]
+    inside = [p for p in found if p.fired_ns - w < end_ns
+              and (p.resolved_ns if p.resolved_ns is not None else math.inf) > start_ns]
+    delay = max(0, min(p.fired_ns for p in inside) - start_ns) / 60 / NS if inside else None
     s = Suggestion(rule, movers, result, caught, false, start_ns, end_ns, tried, delay_min=delay,
-                   false_pages=final.false_pages, pages_in_incident=final.pages_in,
-                   reference={"scope": {k: list(v) for k, v in ref_scope.items()}, "why": ref_note} if new else None,
-                   reference_false_pages=other_false, group_by=general_by)
+                   false_pages=len(found) - len(inside), pages_in_incident=len(inside),
+                   reference=reference, reference_false_pages=other_false, group_by=general_by)
     s.warnings = _warnings(s, step_ns, new, times, start_ns, end_ns)
     return s
+
+
+def _no_rule(start_ns: int, end_ns: int, movers: list[Mover], reference: dict[str, Any] | None, *,
+             general_by: tuple[str, ...], explanation: str) -> Suggestion:
+    """The answer when no rule is proposed: the explanation, also as the one warning (what the page shows)."""
+    return Suggestion(None, movers, None, False, 0, start_ns, end_ns, reference=reference, group_by=general_by,
+                      warnings=[explanation], explanation=explanation)
 
 
 def _warnings(s: Suggestion, step_ns: int, new: bool, times: np.ndarray, start_ns: int, end_ns: int) -> list[str]:

@@ -57,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Rank the signals that moved in the cohort during [--since, --until), propose the smallest "
                     "rule that pages on the incident and stays quiet elsewhere, and report its delay and its "
                     "false pages on history outside the incident (warnings when they are bad). A cohort that "
-                    "did not exist before is compared with the one it replaced, or the rest of the traffic.")
+                    "did not exist before is compared with the one it replaced, or the rest of the traffic. "
+                    "Exit code: 0 a rule is proposed, 1 none is (the output says why: no signal moved, or no "
+                    "threshold separates the incident), 2 invalid input.")
     gp.add_argument("--db", default=None, help="database file (default: $TRACEDESK_DB or ./tracedesk.db)")
     gp.add_argument("--since", required=True, help="incident start (ISO-8601, Unix time, 'now' or -6h)")
     gp.add_argument("--until", required=True, help="incident end")
@@ -227,6 +229,14 @@ def _suggest(args: argparse.Namespace) -> int:
         s = suggest_rule(db, since, until, cohort, name=args.name, step=args.step)  # type: ignore[arg-type]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if s.rule is None:  # nothing to propose: say why (and write no --out file), exit 1
+        if args.json:
+            print(json.dumps(s.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(f"no rule proposed: {s.explanation}")
+            for m in s.movers[:8]:
+                print(f"  {m.label:<40} {m.direction:<4} {m.baseline:.4g} -> {m.incident:.4g}  effect {m.effect:.2f}")
+        return 1
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(dumps_rule(s.rule) + "\n")

@@ -153,6 +153,7 @@ with suggest:
         for w in s.warnings:
             st.warning(ui.md(w))
         st.dataframe([m.to_dict() for m in s.movers[:8]], hide_index=True)
+    if s is not None and s.rule is not None:  # else its one warning above says why no rule is proposed
         st.code(al.dumps(s.rule), language="json")
         c = st.columns(3)
         if c[0].button("Save suggested rule"):
