@@ -28,11 +28,14 @@ _FEED_SIGNALS = {"cost_per_trace", "thumbs_down_rate", "tool_calls_per_trace", "
 
 def _feed_name(sig: dict[str, Any]) -> str | None:
     """The feed's name of one labelled signal (None: the feed does not scan it: output length, output tokens,
-    spans per trace, retrieval score, percentiles other than its own)."""
+    spans per trace, retrieval score, percentiles other than its own). An LLM call's p99 is its tail: the
+    feed's share of calls slower than twice the p99 of their kind (analysis.tails)."""
     name = sig["signal"]
     if name == "eval_score":
         return str(sig["evaluator"])
     if name == "duration":
+        if sig["aggregation"] == "p99":
+            return "llm_stall_rate" if sig["span_kind"] == "LLM" else None
         return f"{sig['span_kind'].lower()}_latency" if sig["aggregation"] in ("p95", "mean") else None
     if name == "error_rate":
         return {"TOOL": "tool_error_rate", None: "error_rate"}.get(sig.get("span_kind"))
