@@ -46,7 +46,11 @@ Constants (MIN_N, Z thresholds, D_CAP, lengths) were chosen by reasoning, then c
 bundled sample week (src/tracedesk/sample, labels in sample/data/incidents.json); the second,
 independently generated week (tests/weeks/second_week.py) is used for verification only, with the same
 constants. Durations are compared on log scale (a 10x slowdown of a few spans is one shift, not an
-outlier) and displayed as their p95.
+outlier) and displayed as their p95; their tail, which that mean cannot see, is the share of LLM calls slower
+than twice the p99 of their kind (llm_stall_rate, analysis.tails).
+
+Provider cohorts are roll-ups of the models (analysis.rollups), scanned alone (no pairs): the cohorts wholly
+inside a provider stand in for its pairs when the cohort of a change is decided.
 """
 from __future__ import annotations
 
