@@ -72,3 +72,15 @@ def test_a_provider_wide_error_wave_when_only_its_traffic_runs_is_named_by_the_p
     a, b = ord("A") * MS, ord("B") * MS
     assert f.start_ns == (BASE_NS + 49 * HOUR + 54 * minute + b + BASE_NS + 50 * HOUR + a) // 2
     assert f.end_ns == (BASE_NS + 51 * HOUR + 54 * minute + b + BASE_NS + 52 * HOUR + a) // 2
+
+
+def test_the_sparkline_of_a_provider_finding_reads_its_traces_by_their_models(tmp_path):
+    from tracedesk.analysis.changes import finding_series
+
+    db = str(tmp_path / "wave.db")
+    _week(db, (50, 52))
+    (f,) = [f for f in find_changes(connect(db)) if "error_rate" in f.signals]
+    series = finding_series(connect(db), f)
+    # as long again before and after the wave: 23:57-05:57, P's 20 traces an hour (C's start at 06:00)
+    n = series.groupby("group")["n"].sum().to_dict()
+    assert n == {"cohort": 120}

@@ -1515,22 +1515,29 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
 
 
 def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | None,
-                 until_ns: int | None) -> pd.DataFrame:
+                 until_ns: int | None, *, reference: tuple[int | None, int | None] = (None, None)) -> pd.DataFrame:
     """Samples of one feed signal: columns t, v and one per dimension (mapped keys without 'dims.'). A stall
-    signal's are its durations turned into stalls against the p99s of [since, until) (analysis.tails), read
-    with the columns of a call's kind."""
+    signal's are its durations turned into stalls against the p99s of the `reference` range [since, until)
+    (default: the whole store, as the landing page's feed; analysis.tails). `provider`, for a signal that does not
+    read it, is rolled up from its models as the feed does (analysis.rollups), mapped by the LLM calls of the range."""
     from ..signals import SampleQuery, samples
+    from .rollups import ROLLUP, SOURCE, model_providers, providers_column
 
     group_by = _group_by(sig, dims)
+    rollup = ROLLUP in dims and ROLLUP not in group_by and ROLLUP not in sig.unsplit and SOURCE not in sig.unsplit
+    extra = [SOURCE] if rollup else []
+    lo, hi = since_ns, until_ns
     if sig.stalls_of:
         from .tails import KIND_DIMENSIONS
 
-        group_by = (*group_by, *(d for d in KIND_DIMENSIONS if d not in group_by))
-    since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
+        extra += list(KIND_DIMENSIONS)
+        lo, hi = reference
+    group_by = (*group_by, *dict.fromkeys(d for d in extra if d not in group_by))
+    since = None if lo is None else lo - 1  # the registry's bounds are (since, until]
+    until = None if hi is None else hi - 1
     # explode=False: membership lists stay lists (a trace of two models is one sample in two cohorts,
     # not two samples); build_grid reads them as membership
-    frame = samples(db, sig.signal, SampleQuery({}, group_by, since, None if until_ns is None else until_ns - 1,
-                                                explode=False))
+    frame = samples(db, sig.signal, SampleQuery({}, group_by, since, until, explode=False))
     frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
     for d in dims:
         if d not in group_by:
@@ -1539,6 +1546,17 @@ def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | 
         from .tails import stalls
 
         frame = stalls(frame)
+        t = frame["t"]
+        keep = np.ones(len(frame), dtype=bool)
+        if since_ns is not None:
+            keep &= (t >= since_ns).to_numpy()
+        if until_ns is not None:
+            keep &= (t < until_ns).to_numpy()
+        frame = frame[keep].reset_index(drop=True)
+    if rollup:
+        calls = samples(db, {"type": "duration", "span_kind": "LLM"},
+                        SampleQuery({}, (SOURCE, ROLLUP), since, until, explode=False))
+        frame[ROLLUP] = providers_column(frame[SOURCE], model_providers([calls]))
     return frame
 
 
@@ -1710,11 +1728,8 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
     hi = end + length if finding.end_ns is not None else end
     width = max(NS_PER_MIN, (hi - lo) // points)
     dims = [d for d in finding.cohort]
-    if sig.stalls_of:  # a call stalled against the p99s of the range the feed scanned, as in the finding
-        frame = load_samples(db, sig, dims, finding.window_start_ns, finding.window_end_ns)
-        frame = frame[(frame["t"] >= lo) & (frame["t"] < hi)].reset_index(drop=True)
-    else:
-        frame = load_samples(db, sig, dims, lo, hi)
+    # (a call stalled against the p99s of the range the feed scanned, as in the finding)
+    frame = load_samples(db, sig, dims, lo, hi, reference=(finding.window_start_ns, finding.window_end_ns))
     mask = _compute_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
     parts = []
     for group, m in (("cohort", mask), ("rest", ~mask)):
