@@ -1120,12 +1120,16 @@ def _prune_cohorts(raws: list[_Raw], frames: dict[str, pd.DataFrame] | None = No
                 for c in group if c is not r)
             if concentrated_in_child:
                 continue
-            # a change on all traffic that no cohort holds, in a window where one cohort IS all the traffic (the
-            # rest runs at other hours: other time zones, other services), is named by that cohort, which was
+            # a change on all traffic that no cohort holds, in a window where one provider IS all the traffic (the
+            # rest runs at other hours: other time zones, other services), is named by that provider, which was
             # found changed against its own baseline: "all traffic" names nothing to act on, and its baseline is
-            # mostly the rest's (a provider's 429 wave on a Sunday evening when only its models' traffic ran, W4-01)
-            alone = [c for c in group if len(grid.keys[c.scan.row]) == 1 and _child_of(grid, c, r)
-                     and _all_traffic_there(grid, c, r)] if r.scan.row == 0 else []
+            # mostly the rest's (a provider's 429 wave on a Sunday evening when only its models' traffic ran,
+            # W4-01). Only a provider: its change is spread over its models by nature (none holds it), while a
+            # prompt version or a model is all the traffic of any window it alone served (a succession, not other
+            # hours: W5-04's stale retriever on route=benefits_qa is not prompt bqa-v8's, the version of its days)
+            alone = [c for c in group if len(grid.keys[c.scan.row]) == 1 and grid.keys[c.scan.row][0][0]
+                     in SINGLE_DIMENSIONS and _child_of(grid, c, r) and _all_traffic_there(grid, c, r)] \
+                if r.scan.row == 0 else []
             kept += [c for c in alone if not any(c is k for k in kept)] or ([] if alone else [r])
     return kept
 
