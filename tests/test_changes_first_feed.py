@@ -130,15 +130,14 @@ def varied_db(tmp_path_factory) -> str:
 def test_frames_of_a_whole_refresh_equal_the_chunks_read_back(varied_db, since, until):
     from pandas.testing import assert_frame_equal
 
-    from tracedesk.analysis.changes import DEFAULT_DIMENSIONS, OWN_DIMENSIONS, _group_by, feed_signals
+    from tracedesk.analysis.changes import DEFAULT_DIMENSIONS, OWN_DIMENSIONS, feed_signals, wanted_reads
     from tracedesk.store import feed, query
 
     t0 = 1_763_942_400_000_000_000
     since_ns = None if since is None else t0 + since
     until_ns = None if until is None else t0 + until
     db = connect(varied_db)
-    wanted = [(s.name, s.signal, _group_by(s, [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS]))
-              for s in feed_signals(query.evaluator_names(db))]
+    wanted = wanted_reads(feed_signals(query.evaluator_names(db)), [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS])
     db.conn.execute("DELETE FROM feed_chunks")  # as after an ingest: no stored set yet
     db.conn.execute("DELETE FROM feed_sample_sets")
     db.conn.commit()

@@ -46,7 +46,11 @@ Constants (MIN_N, Z thresholds, D_CAP, lengths) were chosen by reasoning, then c
 bundled sample week (src/tracedesk/sample, labels in sample/data/incidents.json); the second,
 independently generated week (tests/weeks/second_week.py) is used for verification only, with the same
 constants. Durations are compared on log scale (a 10x slowdown of a few spans is one shift, not an
-outlier) and displayed as their p95.
+outlier) and displayed as their p95; their tail, which that mean cannot see, is the share of LLM calls slower
+than twice the p99 of their kind (llm_stall_rate, analysis.tails).
+
+Provider cohorts are roll-ups of the models (analysis.rollups), scanned alone (no pairs): the cohorts wholly
+inside a provider stand in for its pairs when the cohort of a change is decided.
 """
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import lookback, ramps
+from . import lookback, ramps, tails
 
 if TYPE_CHECKING:
     from ..store.query import Filters
@@ -116,6 +120,9 @@ class FeedSignal:
     own: tuple[str, ...] = ()
     #: dimensions read (with the other signals of its rows: one pass) but not split by (see input tokens)
     unsplit: tuple[str, ...] = ()
+    #: the feed signal whose samples (durations) this one reads, each turned into 1 when the call stalled
+    #: (slower than twice the p99 of its kind over the range: analysis.tails), else 0; it reads no rows itself
+    stalls_of: str | None = None
 
     @property
     def signs(self) -> tuple[float, ...]:
@@ -336,8 +343,9 @@ def pair_masks(singles: dict[str, dict[str, np.ndarray]], size: Callable[[np.nda
 
 
 def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_buckets: int,
-               pairs: bool = True) -> _Grid:
-    """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs."""
+               pairs: bool = True, single: Sequence[str] = ()) -> _Grid:
+    """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs (none
+    of a dimension in `single`)."""
     b = ((frame["t"].to_numpy(np.int64) - t0) // width).clip(0, n_buckets - 1)
     gb, gcodes, gn, gs, gq = _grouped(frame, dims, b, frame["y"].to_numpy(np.float64))
     everyone = np.ones(len(gb), dtype=bool)
@@ -352,7 +360,8 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
                 keys.append(((dim, v),))
                 masks.append(m)
     if pairs:
-        for pair_key, m in pair_masks(singles, lambda m: float(gn[m].sum()), MIN_PAIR_N):
+        paired = {d: by_value for d, by_value in singles.items() if d not in single}
+        for pair_key, m in pair_masks(paired, lambda m: float(gn[m].sum()), MIN_PAIR_N):
             keys.append(pair_key)
             masks.append(m)
     cohorts = len(keys)
@@ -878,6 +887,15 @@ def _specific(grid: _Grid, sc: _Scan, parent: int, sign: float) -> bool:
     return moves is not None and not moves
 
 
+def _all_traffic_there(grid: _Grid, c: _Raw, r: _Raw) -> bool:
+    """Whether c's cohort is all the traffic of r's window (the rest has under MIN_N samples there) but not
+    of the range (the rest has a baseline's worth outside it: it runs at other hours)."""
+    a, e, row = r.scan.a, r.scan.e, c.scan.row
+    rest_in = float(grid.n[0, a:e].sum() - grid.n[row, a:e].sum())
+    rest_out = float(grid.n[0].sum() - grid.n[row].sum()) - rest_in
+    return rest_in < MIN_N and rest_out >= MIN_BASELINE_N
+
+
 def _rest_moves(grid: _Grid, sc: _Scan, whole: int, part: int, sign: float) -> bool | None:
     """Whether row `whole` without row `part` moves over sc's window by SIBLING_Z / SIBLING_D_SHARE of sc's
     change, against sc's kind of baseline (the rest's own outside, or the baselines sc's row borrowed when
@@ -941,6 +959,8 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
         if frame is None or frame.empty:
             continue
         frame = frame[(frame["t"] >= since_ns) & (frame["t"] < until_ns) & np.isfinite(frame["v"])]
+        if sig.stalls_of:  # durations -> stalled or not, against the p99s of this range (analysis.tails)
+            frame = tails.stalls(frame)
         if len(frame) < MIN_N + MIN_BASELINE_N:
             continue
         if sig.aggregation == "count":  # traffic: counts against comparable days (analysis.traffic), not a mean
@@ -954,15 +974,22 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
             y = np.log1p(np.maximum(y, 0.0))
         frame = frame.assign(y=y)
         used[sig.name] = frame
-        grid = build_grid(frame, present, t0, width, nb, pairs=pairs)
+        grid = build_grid(frame, present, t0, width, nb, pairs=pairs, single=SINGLE_DIMENSIONS)
         total = grid.n[0].sum()
         pcums = _cums(grid.n, grid.s, grid.q)
         n, s, q = grid.n.copy(), grid.s.copy(), grid.q.copy()
         removed = False
+        first_rows = np.arange(grid.cohorts)
+        if sig.stalls_of:  # most cohorts hold no stall at all: no window of theirs scores above 0, so they are
+            # not scanned, and each (with samples enough for a window and its baseline) is one test of p = 1
+            stalled = grid.s[:grid.cohorts].sum(axis=1) > 0
+            idle = ~stalled & (grid.n[:grid.cohorts].sum(axis=1) >= MIN_N + MIN_BASELINE_N)
+            pvals += [1.0] * int(idle.sum())
+            first_rows = np.flatnonzero(stalled)
         # a two-sided signal scans up, then down: the changes found going up are removed from the
         # baselines of the scan going down too (a retry loop inflates the outside of a later fall)
         for sign in sig.signs:
-            rows = np.arange(grid.cohorts)
+            rows = first_rows
             for _round_i in range(ROUNDS):
                 if len(rows) == 0:
                     break
@@ -1004,7 +1031,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     for r in raws:
         r.q = qs[r.test]
     raws = [r for r in raws if r.q <= alpha]
-    raws = _prune_cohorts(raws)
+    raws = _prune_cohorts(raws, used)
     traffic_frame = _traffic_frame(frames, signals)
     findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic_frame, dims) for r in raws]
     for sig, ts, first in traffic:
@@ -1033,7 +1060,9 @@ def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:
     return a1 < e2 and a2 < e1
 
 
-def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
+def _prune_cohorts(raws: list[_Raw], frames: dict[str, pd.DataFrame] | None = None) -> list[_Raw]:
+    """The raws named at their own cohort (see the module docstring). `frames` (signal -> the frame scanned) tell
+    which cohorts lie wholly inside a cohort of a dimension scanned alone (SINGLE_DIMENSIONS: a provider)."""
     by_signal: dict[tuple[str, float], list[_Raw]] = {}
     for r in raws:  # a rise and a fall of one signal are pruned apart: each against its own direction
         by_signal.setdefault((r.sig.name, r.sign), []).append(r)
@@ -1041,6 +1070,28 @@ def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
     for group in by_signal.values():
         grid = group[0].grid
         sign = group[0].sign
+        frame = None if frames is None else frames.get(group[0].sig.name)
+        nested: dict[tuple[int, int], bool] = {}
+
+        def inside(c: _Raw, r: _Raw) -> bool:
+            """c's cohort lies wholly inside r's, a value of a dimension scanned alone: a provider has no pairs, so
+            the cohorts (values and pairs) all of whose samples are the provider's are its children (a retry loop
+            on a route of a provider's is the route's; a leak on one tenant of a route that is all of a provider's
+            traffic is that pair's, as it would be under the route)."""
+            rk, ck = grid.keys[r.scan.row], grid.keys[c.scan.row]
+            if frame is None or len(rk) != 1 or rk[0][0] not in SINGLE_DIMENSIONS or not ck \
+                    or any(d in SINGLE_DIMENSIONS for d, _v in ck) \
+                    or not _overlap(r.scan.a, r.scan.e, c.scan.a, c.scan.e):
+                return False
+            key = (c.scan.row, r.scan.row)
+            if key not in nested:
+                mc, mr = _cohort_mask(frame, dict(ck)), _cohort_mask(frame, dict(rk))
+                nested[key] = bool(mc.any()) and not bool((mc & ~mr).any())
+            return nested[key]
+
+        def child(c: _Raw, r: _Raw) -> bool:
+            return _child_of(grid, c, r) or inside(c, r)
+
         specific = []
         for r in group:
             key = grid.keys[r.scan.row]
@@ -1053,22 +1104,33 @@ def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:
         # when another child (other traffic) holds a change of its own too: the rest's move may be that
         # child's (two incidents at once on two routes are two findings, not one on all traffic)
         def one_child(c: _Raw, r: _Raw) -> bool:
-            others = [o for o in specific if o is not c and _child_of(grid, o, r)
+            others = [o for o in specific if o is not c and child(o, r)
                       and not np.array_equal(grid.n[o.scan.row], grid.n[c.scan.row])]
             return not others and bool(_rest_moves(grid, r.scan, r.scan.row, c.scan.row, sign))
 
-        within = {id(c): [r for r in specific if _child_of(grid, c, r) and one_child(c, r)] for c in specific}
+        within = {id(c): [r for r in specific if child(c, r) and one_child(c, r)] for c in specific}
         for r in specific:
             if within[id(r)]:
                 continue
             # dropped when, within this cohort, the change sits in one child (that child may itself
             # be reported under its other parent: a tenant spike that is one route's spike is the route's)
             concentrated_in_child = any(
-                _child_of(grid, c, r) and _specific(grid, c.scan, r.scan.row, sign)
+                child(c, r) and _specific(grid, c.scan, r.scan.row, sign)
                 and r not in within.get(id(c), [])
                 for c in group if c is not r)
-            if not concentrated_in_child:
-                kept.append(r)
+            if concentrated_in_child:
+                continue
+            # a change on all traffic that no cohort holds, in a window where one provider IS all the traffic (the
+            # rest runs at other hours: other time zones, other services), is named by that provider, which was
+            # found changed against its own baseline: "all traffic" names nothing to act on, and its baseline is
+            # mostly the rest's (a provider's 429 wave on a Sunday evening when only its models' traffic ran,
+            # W4-01). Only a provider: its change is spread over its models by nature (none holds it), while a
+            # prompt version or a model is all the traffic of any window it alone served (a succession, not other
+            # hours: W5-04's stale retriever on route=benefits_qa is not prompt bqa-v8's, the version of its days)
+            alone = [c for c in group if len(grid.keys[c.scan.row]) == 1 and grid.keys[c.scan.row][0][0]
+                     in SINGLE_DIMENSIONS and _child_of(grid, c, r) and _all_traffic_there(grid, c, r)] \
+                if r.scan.row == 0 else []
+            kept += [c for c in alone if not any(c is k for k in kept)] or ([] if alone else [r])
     return kept
 
 
@@ -1408,10 +1470,13 @@ def _iou(a: Finding, b: Finding) -> float:
 
 #: cohort dimensions the feed splits by (mapped `dims.*` keys found in the data are added)
 DEFAULT_DIMENSIONS: tuple[str, ...] = ("route", "tenant", "prompt_version", "model")
-#: dimensions read only by the signals whose spans carry them (FeedSignal.own)
-OWN_DIMENSIONS: tuple[str, ...] = ("response_model", "tool_name")
+#: dimensions read only by the signals whose spans carry them (FeedSignal.own); the others get `provider` as
+#: a roll-up of their models (analysis.rollups: no sub-query over each trace's spans)
+OWN_DIMENSIONS: tuple[str, ...] = ("response_model", "tool_name", "provider")
+#: dimensions scanned alone, never in pairs (a provider's pairs are its models' pairs)
+SINGLE_DIMENSIONS: tuple[str, ...] = ("provider",)
 _SPAN_KINDS_TIMED = ("LLM", "RETRIEVER", "TOOL")
-_OWN = {"LLM": ("response_model",), "TOOL": ("tool_name",)}
+_OWN = {"LLM": ("response_model", "provider"), "TOOL": ("tool_name",)}
 
 
 def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
@@ -1422,20 +1487,23 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
         out.append(FeedSignal("thumbs_down_rate", {"type": "thumbs_down_rate"}, "thumbs-down rate", "rate", "", "up"))
     out += [
         FeedSignal("refusal_rate", {"type": "refusal_rate_answer"}, "refusal rate", "rate", "", "up",
-                   own=("response_model",)),
+                   own=_OWN["LLM"]),
         FeedSignal("pii_rate", {"type": "pii_rate"}, "PII in answers", "rate", "", "up"),
         *(FeedSignal(f"{kind.lower()}_latency", {"type": "duration", "span_kind": kind}, f"{kind} span p95",
                      "p95", "ms", "up", log=True, own=_OWN.get(kind, ())) for kind in _SPAN_KINDS_TIMED),
+        # the tail of LLM latency, which the mean of log durations cannot see (analysis.tails)
+        FeedSignal("llm_stall_rate", {"type": "duration", "span_kind": "LLM"}, "LLM calls slower than 2x the p99 "
+                   "of their model and route", "rate", "", "up", own=_OWN["LLM"], stalls_of="llm_latency"),
         FeedSignal("trace_latency", {"type": "trace_duration"}, "trace duration p95", "p95", "ms", "up", log=True),
         FeedSignal("ttft", {"type": "ttft"}, "time to first token p95", "p95", "ms", "up", log=True,
-                   own=("response_model",)),
+                   own=_OWN["LLM"]),
         FeedSignal("cost_per_trace", {"type": "cost_per_trace"}, "cost per trace", "mean", "USD", "up"),
         # per LLM call: a context that grows (more history, more documents) without more calls. Not split by
         # the model a call asked for: a route's calls to different models carry different prompts (a router's
         # short one, the agent's growing one), so the growth would be named on (model, route) and pull the
         # route's trace signals (cost, calls per trace) onto that pair
         FeedSignal("input_tokens", {"type": "input_tokens"}, "input tokens per LLM call", "mean", "tokens", "up",
-                   own=("response_model",), unsplit=("model", "response_model")),
+                   own=_OWN["LLM"], unsplit=("model", "response_model", "provider")),
         FeedSignal("error_rate", {"type": "error_rate"}, "traces with an error", "rate", "", "up"),
         FeedSignal("tool_error_rate", {"type": "error_rate", "span_kind": "TOOL"}, "tool error rate", "rate", "",
                    "up", own=("tool_name",)),
@@ -1451,21 +1519,55 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
 
 
 def load_samples(db: Any, sig: FeedSignal, dims: Sequence[str], since_ns: int | None,
-                 until_ns: int | None) -> pd.DataFrame:
-    """Samples of one feed signal: columns t, v and one per dimension (mapped keys without 'dims.')."""
+                 until_ns: int | None, *, reference: tuple[int | None, int | None] = (None, None)) -> pd.DataFrame:
+    """Samples of one feed signal: columns t, v and one per dimension (mapped keys without 'dims.'). A stall
+    signal's are its durations turned into stalls against the p99s of the `reference` range [since, until)
+    (default: the whole store, as the landing page's feed; analysis.tails). `provider`, for a signal that does not
+    read it, is rolled up from its models as the feed does (analysis.rollups), mapped by the LLM calls of the range."""
     from ..signals import SampleQuery, samples
+    from .rollups import ROLLUP, SOURCE, model_providers, providers_column
 
     group_by = _group_by(sig, dims)
-    since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
+    rollup = ROLLUP in dims and ROLLUP not in group_by and ROLLUP not in sig.unsplit and SOURCE not in sig.unsplit
+    extra = [SOURCE] if rollup else []
+    lo, hi = since_ns, until_ns
+    if sig.stalls_of:
+        from .tails import KIND_DIMENSIONS
+
+        extra += list(KIND_DIMENSIONS)
+        lo, hi = reference
+    group_by = (*group_by, *dict.fromkeys(d for d in extra if d not in group_by))
+    since = None if lo is None else lo - 1  # the registry's bounds are (since, until]
+    until = None if hi is None else hi - 1
     # explode=False: membership lists stay lists (a trace of two models is one sample in two cohorts,
     # not two samples); build_grid reads them as membership
-    frame = samples(db, sig.signal, SampleQuery({}, group_by, since, None if until_ns is None else until_ns - 1,
-                                                explode=False))
+    frame = samples(db, sig.signal, SampleQuery({}, group_by, since, until, explode=False))
     frame = frame.rename(columns={d: d[5:] for d in group_by if d.startswith("dims.")})
     for d in dims:
         if d not in group_by:
             frame[d] = None
+    if sig.stalls_of:
+        from .tails import stalls
+
+        frame = stalls(frame)
+        t = frame["t"]
+        keep = np.ones(len(frame), dtype=bool)
+        if since_ns is not None:
+            keep &= (t >= since_ns).to_numpy()
+        if until_ns is not None:
+            keep &= (t < until_ns).to_numpy()
+        frame = frame[keep].reset_index(drop=True)
+    if rollup:
+        calls = samples(db, {"type": "duration", "span_kind": "LLM"},
+                        SampleQuery({}, (SOURCE, ROLLUP), since, until, explode=False))
+        frame[ROLLUP] = providers_column(frame[SOURCE], model_providers([calls]))
     return frame
+
+
+def wanted_reads(signals: Sequence[FeedSignal], dims: Sequence[str]) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
+    """(name, signal document, group_by) of the signals that read rows (store.feed, store.feed_samples): not
+    the stall signals, which read their source signal's samples."""
+    return [(s.name, s.signal, _group_by(s, dims)) for s in signals if not s.stalls_of]
 
 
 def _group_by(sig: FeedSignal, dims: Sequence[str]) -> tuple[str, ...]:
@@ -1497,7 +1599,7 @@ def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_
 
     since = None if since_ns is None else since_ns - 1  # the registry's bounds are (since, until]
     until = None if until_ns is None else until_ns - 1
-    wanted = [(s.name, s.signal, _group_by(s, dims)) for s in signals]
+    wanted = wanted_reads(signals, dims)
     read = None
     if stored:
         from ..store.feed_samples import stored_frames
@@ -1507,6 +1609,8 @@ def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_
         read = signal_frames(db, wanted, since, until)
     out = {}
     for sig in signals:
+        if sig.stalls_of:
+            continue
         frame = read.get(sig.name)
         if frame is None:
             frame = load_samples(db, sig, dims, since_ns, until_ns)
@@ -1514,7 +1618,30 @@ def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_
             out[sig.name] = frame
         else:
             out[sig.name] = _named(frame, _group_by(sig, dims), dims, sig.unsplit)
+    _roll_up(out, signals, dims)
+    for sig in signals:  # the same samples as their source (detect turns them into stalls over its range)
+        if sig.stalls_of and sig.stalls_of in out:
+            out[sig.name] = out[sig.stalls_of]
     return out
+
+
+def _roll_up(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims: Sequence[str]) -> None:
+    """The provider of the samples that do not read it (traces, evaluations), from their models (analysis.rollups),
+    in place; when both dimensions are scanned."""
+    from .rollups import ROLLUP, SOURCE, model_providers, providers_column
+
+    names = [d[5:] if d.startswith("dims.") else d for d in dims]
+    if ROLLUP not in names or SOURCE not in names:
+        return
+    reads = [s for s in signals if s.name in frames]
+    readers = [frames[s.name] for s in reads if ROLLUP in _group_by(s, dims) and ROLLUP not in s.unsplit]
+    mapping = model_providers(readers)
+    for s in reads:
+        if ROLLUP in _group_by(s, dims) or ROLLUP in s.unsplit or SOURCE in s.unsplit:
+            continue
+        frame = frames[s.name]
+        if SOURCE in frame.columns:
+            frames[s.name] = frame.assign(**{ROLLUP: providers_column(frame[SOURCE], mapping)})
 
 
 def cohort_filters(cohort: dict[str, str], start_ns: int | None, end_ns: int | None) -> Any:
@@ -1605,7 +1732,8 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
     hi = end + length if finding.end_ns is not None else end
     width = max(NS_PER_MIN, (hi - lo) // points)
     dims = [d for d in finding.cohort]
-    frame = load_samples(db, sig, dims, lo, hi)
+    # (a call stalled against the p99s of the range the feed scanned, as in the finding)
+    frame = load_samples(db, sig, dims, lo, hi, reference=(finding.window_start_ns, finding.window_end_ns))
     mask = _compute_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
     parts = []
     for group, m in (("cohort", mask), ("rest", ~mask)):
