@@ -82,13 +82,9 @@ def _incident(incidents: list[dict[str, Any]], incident_id: str) -> dict[str, An
 IN_TOP_MISSES: dict[str, str] = {
     "W4-01": "no finding names provider=anthropic (the feed scans route, tenant, prompt_version, model, "
              "response_model, tool_name and mapped dims, not provider) nor model=claude-sonnet-4-5 with error_rate; "
-             "the wave shows only as tenant=harbor-home (#7: error_rate 0.0095 -> 0.55 from 10:16:09, trace and LLM "
+             "the wave shows only as tenant=harbor-home (#6: error_rate 0.0095 -> 0.55 from 10:16:09, trace and LLM "
              "latency) where the sale concentrated the traffic; the 429s also hit koi-outfitters, the review bot "
              "and the research crew's claude agent",
-    "W4-02": "found with its cohort as an alias: route=it_helpdesk (alias tool_name=reset_password), tool_error_rate "
-             "0.007 -> 0.71 and error_rate 0.015 -> 0.33 from 01:30, but ranked #15 of 22: impact = d x share, and "
-             "21 minutes hold a small share of the week's helpdesk samples, below week-long mix shifts "
-             "(tenant=indus-soft input_tokens #12/#14/#19, tenant=koi-outfitters #13)",
     "W4-06": "no finding on model=gpt-4.1: 4% of its calls stall 30-75 s, so p99 goes 10.5 s -> 50.5 s while p50 "
              "(6.7 -> 7.0 s) and p95 (9.96 -> 10.26 s) hold; the feed compares durations as log-scale means "
              "(a tail of 4% moves the mean log duration by ~0.07) and shows them as p95, so a p99-only regression "
@@ -97,10 +93,6 @@ IN_TOP_MISSES: dict[str, str] = {
 START_MISSES: dict[str, str] = {
     "W4-01": IN_TOP_MISSES["W4-01"],
     "W4-06": IN_TOP_MISSES["W4-06"],
-    "W4-07": "found on tenant=kiwi-legal (#2, summarization 0.85 -> 0.52, aliases prompt_version=15) but dated "
-             "00:59:38, 27.5 minutes before detectable_from 01:27:10: the midpoint between the tenant's last "
-             "summarization sample on version 14 (00:25:31) and its first on version 15 (01:33:44); the tenant sent "
-             "no summary in between",
 }
 NOISE_MISS = ""
 QUIET_MISS = ("6 findings on Thursday-Friday, from how APAC traffic really moves, not from an incident: "

@@ -38,9 +38,10 @@ ones in the bucket before the window, or alone before a lull); a finding whose s
 penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
 
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
-lists them, strongest first). Rank: impact = min(|d|, D_CAP) x share, where d is the change in
-pooled standard deviations and share the cohort's fraction of the signal's samples inside the window
-(size of the change x how much traffic it touched).
+lists them, strongest first). Rank: impact = min(d, D_CAP)^2 x share (change_impact), where d is the change in
+pooled standard deviations (at its lower confidence bound) and share the cohort's fraction of the range's traces
+inside the window: a loss per touched trace quadratic in the size of the change, times how much traffic it
+touched.
 
 Constants (MIN_N, Z thresholds, D_CAP, lengths) were chosen by reasoning, then checked on the
 bundled sample week (src/tracedesk/sample, labels in sample/data/incidents.json); the second,
@@ -1176,29 +1177,23 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         base = min(bases, key=lambda b: abs(b - cur) if math.isfinite(b) else math.inf)
     else:
         base = _aggregate(v[mask & ~inside], sig.aggregation)
-    # the change point between the last sample before the window and the first inside it (same cohort)
+    # the change point: the first sample that carries the change, the first evidence of it. Not halfway from the
+    # cohort's last sample before: where a sparse cohort sent nothing for an hour, that midpoint is a time no
+    # sample supports, half an hour before the first changed one (W4-07: a tenant's last summary on the old
+    # prompt version at 00:25, its first on the new one at 01:33, the version live from 01:27)
     tc = t[mask]
     first_in = tc[(tc >= lo) & (tc < hi)].min()
-    before = tc[tc < lo]
     if sc.borrowed:
         # a new cohort starts when its newest value first appeared (a prompt version rolled out at
-        # 12:00 reaches a small tenant's first trace later), else between its parent's last sample
-        # before it and its first
+        # 12:00 reaches a small tenant's first trace later)
         # (a value is new when it did not exist in the first NEW_RATE of the range)
         firsts = [int(t[m].min()) for m in (_cohort_mask(frame, {d: val}) for d, val in cohort.items())
                   if m.any() and t[m].min() > t0 + NEW_RATE * nb * width]
         if firsts and min(firsts) < first_in:
             first_in = min(firsts)
-            before = tc[:0]  # the change starts with the value's first sample
-        elif not before.size:
-            parent_rows = [p for p in grid.parents[sc.row] if p >= 0]
-            if parent_rows:
-                tp = t[_cohort_mask(frame, dict(grid.keys[parent_rows[0]]))]
-                before = tp[tp < first_in]
-    start = int((first_in + before.max()) // 2) if before.size and before.max() >= lo - width else int(first_in)
+    start = int(first_in)
     shape, onset = "step", None
     if not sc.borrowed:  # (a new cohort has no past of its own to ramp from)
-        start = max(start, lo)
         dating = None if r.series is None else ramps.date(*r.series, sc.e, r.sign, min_d=MIN_D, min_n=MIN_N,
                                                          binary=bool(np.array_equal(r.series[1], r.series[2])))
         if dating is not None and dating.shape == "ramp":
@@ -1224,22 +1219,35 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         tt = traffic["t"].to_numpy(np.int64)
         touched = _cohort_mask(traffic, cohort) & (tt >= lo) & (tt < hi)
         share = float(touched.sum()) / len(traffic)
-    # the effect's lower confidence bound (3 standard errors): a 1.5-sd jump seen on 10 samples ranks
-    # below a 3-sd jump seen on 30
-    d_low = sc.d - 3.0 * math.sqrt(1.0 / max(r.n_in, 1) + 1.0 / max(r.n_out, 1))
-    impact = max(min(d_low, D_CAP), 0.0) * share
+    impact = change_impact(sc.d, r.n_in, r.n_out, share)
     aliases = _new_values(frame, mask, inside, t < lo, dims, cohort) if cohort else _whole_values(frame, dims)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
                    aliases=aliases, shape=shape, onset_ns=onset)
 
 
+def change_impact(d: float, n_in: float, n_out: float, share: float, d_cap: float = D_CAP) -> float:
+    """How much a change matters, for the feed's rank: its loss per touched trace times the share of the range's
+    traffic it touched (`share`).
+
+    The loss of a trace is quadratic in how far the change moved it, min(d, d_cap)^2: the excess of the
+    squared standardised deviation from the baseline's mean that a shift of d sd adds to each sample (E[(x -
+    mu0)^2 / sd^2] = 1 + d^2), Taguchi's quality loss. A tool failing 70% of its calls (d ~ 3) then weighs nine
+    times a +1 sd drift of input tokens per touched trace, not three times, so a 21-minute outage outranks a
+    day-long mild mix shift that touched twice its traces (the fourth week's W4-02), while a change
+    touching more traffic at the same severity still ranks higher. d is taken at its lower confidence bound (3
+    standard errors: a 1.5-sd jump seen on 10 samples ranks below a 3-sd jump seen on 30), and capped (a 4-sd and
+    a 40-sd shift are both "broken")."""
+    d_low = d - 3.0 * math.sqrt(1.0 / max(n_in, 1) + 1.0 / max(n_out, 1))
+    return min(max(d_low, 0.0), d_cap) ** 2 * share
+
+
 def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int, width: int,
                  start: int) -> int:
     """A step's start moved back to the earliest of the cohort's samples just before its window that belong
     to the new regime (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the window's
-    samples), dated like the window's own start: halfway from the last sample before it when that is within a
-    bucket, else at the sample. `start` unchanged when the sample just before the window is a normal one."""
+    samples), dated like the window's own start: at that sample, the first evidence. `start` unchanged when the
+    sample just before the window is a normal one."""
     t = frame["t"].to_numpy(np.int64)
     y = frame["y"].to_numpy(np.float64)
     early = mask & (t < lo)
@@ -1251,8 +1259,7 @@ def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndar
     k = lookback.regime_samples(before_y, y[mask & ~inside], y[mask & inside], r.sign, binary=binary, alpha=ALPHA)
     if not k:
         return start
-    first, prev = int(before_t[-k]), before_t[:-k]
-    return int((first + int(prev.max())) // 2) if prev.size and prev.max() >= first - width else first
+    return int(before_t[-k])
 
 
 def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:

@@ -399,12 +399,11 @@ class TrafficScan:
             n_in, n_out = x.observed + x.rest, x.ref_cohort + x.ref_rest
             # the traces that did not come, as a share of the range's traffic (the others: traces touched)
             share = max(x.expected - x.observed, 0.0) / max(len(t), 1)
-            d_low = x.d - 3.0 * math.sqrt(1.0 / max(n_in, 1) + 1.0 / max(n_out, 1))
             detail = {"signal": name, "label": label, "baseline": _round(x.expected), "current": float(x.observed),
                       "effect": _round(effect), "d": _round(x.d), "q": float(f"{q:.3g}"), "unit": "traces",
                       "aggregation": "count", "direction": "down", "start": _iso(start), "end": _iso(end),
                       "n": {"baseline": n_out, "current": n_in}}
             out.append(Finding([name], dict(x.cohort), start, end, x.expected, float(x.observed), effect,
                                effect / x.expected if x.expected else None, x.d, -x.z, x.p, q, n_out, n_in, share,
-                               max(min(d_low, d_cap), 0.0) * share, "traces", "count", "down", label, [detail]))
+                               _feed.change_impact(x.d, n_in, n_out, share, d_cap), "traces", "count", "down", label, [detail]))
         return out
