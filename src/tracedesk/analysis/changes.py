@@ -1006,6 +1006,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
         r.q = qs[r.test]
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws)
+    raws = [r for r in raws if not _mix_explains(r, used[r.sig.name], dims, t0, width)]
     traffic_frame = _traffic_frame(frames, signals)
     findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic_frame, dims) for r in raws]
     for sig, ts, first in traffic:
@@ -1032,6 +1033,50 @@ def _traffic_scan(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int,
 
 def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:
     return a1 < e2 and a2 < e1
+
+
+def _mix_explains(r: _Raw, frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int) -> bool:
+    """Whether the change is the cohort's composition moving, not its traffic getting worse: split by some other
+    dimension, each part keeping its own baseline level (its mean outside the window) but weighted by its share
+    inside, the cohort's window mean would move almost as far. What is left when the composition is held fixed
+    (the rate part of explain's shift-share, sum_v w_in(v) (m_in(v) - m_out(v)), as a share of the change, times
+    d) must still reach MIN_D for the change to be one. A route whose latency rises at the hours one tenant's long
+    meetings fill, a tenant whose input tokens grow while its engineers' code reviews (14k tokens a call) outnumber
+    its helpdesk calls (3k): every part of it is as it always was.
+
+    Conservative: a part with under MIN_BASELINE_N samples outside the window (a new prompt version, a new model)
+    is held at the cohort's own baseline, so all of its move counts as the cohort's. A new cohort (borrowed
+    baseline) is never explained so."""
+    sc = r.scan
+    if sc.borrowed:
+        return False
+    cohort = dict(r.grid.keys[sc.row])
+    lo, hi = t0 + sc.a * width, t0 + sc.e * width
+    rows = np.flatnonzero(_cohort_mask(frame, cohort))
+    t = frame["t"].to_numpy(np.int64)[rows]
+    y = frame["y"].to_numpy(np.float64)[rows]
+    inside = (t >= lo) & (t < hi)
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    if n_in == 0 or n_out == 0:
+        return False
+    m_in, m_out = float(y[inside].mean()), float(y[~inside].mean())
+    moved = r.sign * (m_in - m_out)
+    if moved <= 0:
+        return False
+    for dim in dims:
+        if dim in cohort or dim not in frame.columns:
+            continue
+        codes = _factor(frame, dim)[0][rows] + 1  # 0: no value (its own part)
+        size = int(codes.max()) + 1
+        c_in = np.bincount(codes[inside], minlength=size)
+        c_out = np.bincount(codes[~inside], minlength=size)
+        s_out = np.bincount(codes[~inside], weights=y[~inside], minlength=size)
+        level = np.where(c_out >= MIN_BASELINE_N, s_out / np.maximum(c_out, 1), m_out)
+        m_mix = float((c_in * level).sum()) / n_in
+        left = r.sign * (m_in - m_mix)
+        if sc.d * left / moved < MIN_D:
+            return True
+    return False
 
 
 def _prune_cohorts(raws: list[_Raw]) -> list[_Raw]:

@@ -91,6 +91,33 @@ def day_kinds(t0: int, width: int, nb: int) -> np.ndarray:
     return ((day + 3) % 7 >= 5).astype(np.int8)
 
 
+def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
+    """Per cohort row of counts (K, B) and bucket: 1 on the cohort's own Saturday or Sunday, else 0.
+
+    A cohort's day runs from the middle of its night to the next: the quietest quarter of a day in its traffic
+    by time of day over the range, when that quarter holds at most half of a flat day's share of its traces
+    (1/8: the cohort has a night). A day is named by the UTC day that holds its middle (its busy hours). So a
+    Wellington tenant's Saturday starts at about 12:30 UTC on the UTC Friday (its night's middle, 00:30 local),
+    and a route served from Tokyo, Auckland and Bangalore starts its Saturday at the middle of the hours all three
+    sleep; a cohort without a night (busy around the clock, or a week too short to tell) keeps the UTC day."""
+    k, nb = counts.shape
+    bpd = max(1, NS_PER_DAY // width)
+    times = t0 + np.arange(nb, dtype=np.int64) * width
+    tod = (times % NS_PER_DAY) // width
+    profile = np.zeros((k, bpd))
+    for j in range(bpd):  # (a few dozen columns: one sum per time of day)
+        profile[:, j] = counts[:, tod == j].sum(axis=1)
+    quarter = max(1, bpd // 4)
+    ext = np.concatenate([np.zeros((k, 1)), np.cumsum(np.concatenate([profile, profile[:, :quarter]], axis=1), axis=1)],
+                         axis=1)
+    stretch = ext[:, quarter:quarter + bpd] - ext[:, :bpd]  # traces in the quarter starting at each time of day
+    quiet = np.argmin(stretch, axis=1)
+    has_night = stretch[np.arange(k), quiet] <= profile.sum(axis=1) / 8.0
+    middle = np.where(has_night, (quiet * width + quarter * width // 2) % NS_PER_DAY, 0).astype(np.int64)
+    day = (times[None, :] - middle[:, None]) // NS_PER_DAY + (middle[:, None] >= NS_PER_DAY // 2)
+    return ((day + 3) % 7 >= 5).astype(np.int8)
+
+
 def cohort_counts(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, nb: int,
                   limits: Limits = Limits(), pairs: bool = True
                   ) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, dict[tuple[tuple[str, str], ...], np.ndarray]]:
@@ -156,15 +183,21 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
 
     obs = take(cc, e2) - take(cc, a2)
     rest = take(cr, e2) - take(cr, a2)
-    k_first = kinds[np.clip(a2, 0, nb - 1)]
-    k_last = kinds[np.clip(e2 - 1, 0, nb - 1)]
+    # each cohort's own day kinds (cohort_day_kinds: rows x B), or one set for every row (B,)
+    kinds2 = kinds if kinds.ndim == 2 else np.broadcast_to(kinds[None, :], (cc.shape[0], nb))
+
+    def kind(idx: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(kinds2, np.clip(idx, 0, nb - 1), 1)
+
+    k_first = kind(a2)
+    k_last = kind(e2 - 1)
     ref_c, ref_r, other_c, other_r, days = (np.zeros(obs.shape) for _ in range(5))
     for shift in range(-(nb // bpd) - 1, nb // bpd + 2):
         if shift == 0:
             continue
         sa, se = a2 + shift * bpd, e2 + shift * bpd
         inside = (sa >= born) & (se <= nb)
-        s_first, s_last = kinds[np.clip(sa, 0, nb - 1)], kinds[np.clip(se - 1, 0, nb - 1)]
+        s_first, s_last = kind(sa), kind(se - 1)
         same = inside & (s_first == k_first) & (s_last == k_last)
         other = inside & (s_first != k_first) & (s_last != k_last)
         if not (same.any() or other.any()):
@@ -230,7 +263,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     bpd = NS_PER_DAY // width
     if bpd < 1 or nb <= bpd or not len(cohorts):  # no whole-day shift inside the range: no reference
         return []
-    kinds = day_kinds(t0, width, nb)
+    kinds = cohort_day_kinds(counts, t0, width)
     first = first_buckets(counts)
     pad = np.zeros((counts.shape[0], 1))
     cc = np.concatenate([pad, np.cumsum(counts, axis=1)], axis=1)
@@ -254,21 +287,21 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     out = []
     for row in (int(r) for r in np.flatnonzero(np.isfinite(best))):
         a, e = int(best_a[row]), int(best_e[row])
-        one_c, one_r, one_first = cc[row:row + 1], cr[row:row + 1], first[row:row + 1]
+        one_c, one_r, one_first, one_kinds = cc[row:row + 1], cr[row:row + 1], first[row:row + 1], kinds[row:row + 1]
         for _ in range(4):  # the best start for the end, then the best end for that start
             moved = False
             starts = np.arange(max(0, e - bpd), e)
-            z = _evaluate(one_c, one_r, kinds, bpd, starts, np.full(starts.size, e), limits, one_first)[5][0]
+            z = _evaluate(one_c, one_r, one_kinds, bpd, starts, np.full(starts.size, e), limits, one_first)[5][0]
             if z.min() < best[row] - 1e-12:
                 a, best[row], moved = int(starts[np.argmin(z)]), float(z.min()), True
             ends = np.arange(a + 1, min(nb, a + bpd) + 1)
-            z = _evaluate(one_c, one_r, kinds, bpd, np.full(ends.size, a), ends, limits, one_first)[5][0]
+            z = _evaluate(one_c, one_r, one_kinds, bpd, np.full(ends.size, a), ends, limits, one_first)[5][0]
             if z.min() < best[row] - 1e-12:
                 e, best[row], moved = int(ends[np.argmin(z)]), float(z.min()), True
             if not moved:
                 break
         obs, rest, ref_c, ref_r, expected, z, d, _t = (x[0, 0] for x in _evaluate(
-            one_c, one_r, kinds, bpd, np.array([a]), np.array([e]), limits, one_first))
+            one_c, one_r, one_kinds, bpd, np.array([a]), np.array([e]), limits, one_first))
         k, m = int(round(obs)), int(round(obs + ref_c))
         p_one = binomial_lower_tail(k, m, float(rest / (rest + ref_r)))
         out.append(Drop(dict(cohorts[row]), int(row), a, e, k, float(expected), int(round(rest)), int(round(ref_c)),
@@ -287,7 +320,7 @@ def shows_drop(counts: np.ndarray, total: np.ndarray, t0: int, width: int, a: in
     cc = np.concatenate([pad, np.cumsum(counts)[None, :]], axis=1)
     cr = np.concatenate([pad, np.cumsum(total - counts)[None, :]], axis=1)
     limits_rest = replace(limits, min_d=limits.sibling_d_share * d_ref)
-    z = _evaluate(cc, cr, day_kinds(t0, width, nb), bpd, np.array([a]), np.array([e]), limits_rest,
+    z = _evaluate(cc, cr, cohort_day_kinds(counts[None, :], t0, width), bpd, np.array([a]), np.array([e]), limits_rest,
                   first_buckets(counts[None, :]))[5][0, 0]
     return bool(-z >= limits.sibling_z)
 
