@@ -118,6 +118,14 @@ def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
     return ((day + 3) % 7 >= 5).astype(np.int8)
 
 
+def pair_kinds(counts: np.ndarray, total: np.ndarray, t0: int, width: int) -> np.ndarray:
+    """Per cohort row (K, B) and bucket: 2 x the kind of the cohort's own day + the kind of the rest's (the other
+    traffic, total - counts, read the same way): cohort_day_kinds of each."""
+    own = cohort_day_kinds(counts, t0, width)
+    rest = cohort_day_kinds(np.maximum(total[None, :] - counts, 0.0), t0, width)
+    return (2 * own + rest).astype(np.int8)
+
+
 def cohort_counts(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, nb: int,
                   limits: Limits = Limits(), pairs: bool = True
                   ) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, dict[tuple[tuple[str, str], ...], np.ndarray]]:
@@ -183,8 +191,9 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
 
     obs = take(cc, e2) - take(cc, a2)
     rest = take(cr, e2) - take(cr, a2)
-    # each cohort's own day kinds (cohort_day_kinds: rows x B), or one set for every row (B,)
-    kinds2 = kinds if kinds.ndim == 2 else np.broadcast_to(kinds[None, :], (cc.shape[0], nb))
+    # the kind of each bucket's day per row (pair_kinds: rows x B, 2 x the cohort's own + the rest's), or one set
+    # for every row (B,: UTC days, for both)
+    kinds2 = kinds if kinds.ndim == 2 else np.broadcast_to(3 * kinds[None, :], (cc.shape[0], nb))
 
     def kind(idx: np.ndarray) -> np.ndarray:
         return np.take_along_axis(kinds2, np.clip(idx, 0, nb - 1), 1)
@@ -198,8 +207,11 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
         sa, se = a2 + shift * bpd, e2 + shift * bpd
         inside = (sa >= born) & (se <= nb)
         s_first, s_last = kind(sa), kind(se - 1)
+        # comparable: the same kind of day at both ends for the cohort AND for the rest its share is taken of
+        # (the share cancels the rest's weekly pattern only between days of one kind for it too); the other
+        # kind of day (the single-day guard): the cohort's other kind at both ends
         same = inside & (s_first == k_first) & (s_last == k_last)
-        other = inside & (s_first != k_first) & (s_last != k_last)
+        other = inside & ((s_first >> 1) != (k_first >> 1)) & ((s_last >> 1) != (k_last >> 1))
         if not (same.any() or other.any()):
             continue
         c_in, r_in = take(cc, se) - take(cc, sa), take(cr, se) - take(cr, sa)
@@ -263,7 +275,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     bpd = NS_PER_DAY // width
     if bpd < 1 or nb <= bpd or not len(cohorts):  # no whole-day shift inside the range: no reference
         return []
-    kinds = cohort_day_kinds(counts, t0, width)
+    kinds = pair_kinds(counts, total, t0, width)
     first = first_buckets(counts)
     pad = np.zeros((counts.shape[0], 1))
     cc = np.concatenate([pad, np.cumsum(counts, axis=1)], axis=1)
@@ -320,7 +332,7 @@ def shows_drop(counts: np.ndarray, total: np.ndarray, t0: int, width: int, a: in
     cc = np.concatenate([pad, np.cumsum(counts)[None, :]], axis=1)
     cr = np.concatenate([pad, np.cumsum(total - counts)[None, :]], axis=1)
     limits_rest = replace(limits, min_d=limits.sibling_d_share * d_ref)
-    z = _evaluate(cc, cr, cohort_day_kinds(counts[None, :], t0, width), bpd, np.array([a]), np.array([e]), limits_rest,
+    z = _evaluate(cc, cr, pair_kinds(counts[None, :], total, t0, width), bpd, np.array([a]), np.array([e]), limits_rest,
                   first_buckets(counts[None, :]))[5][0, 0]
     return bool(-z >= limits.sibling_z)
 
