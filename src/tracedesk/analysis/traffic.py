@@ -94,12 +94,13 @@ def day_kinds(t0: int, width: int, nb: int) -> np.ndarray:
 def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
     """Per cohort row of counts (K, B) and bucket: 1 on the cohort's own Saturday or Sunday, else 0.
 
-    A cohort's day runs from the middle of its night to the next: the quietest quarter of a day in its traffic
-    by time of day over the range, when that quarter holds at most half of a flat day's share of its traces
-    (1/8: the cohort has a night). A day is named by the UTC day that holds its middle (its busy hours). So a
-    Wellington tenant's Saturday starts at about 12:30 UTC on the UTC Friday (its night's middle, 00:30 local),
-    and a route served from Tokyo, Auckland and Bangalore starts its Saturday at the middle of the hours all three
-    sleep; a cohort without a night (busy around the clock, or a week too short to tell) keeps the UTC day."""
+    A cohort's day runs from the middle of its night to the next: the middle of the quietest half-day of its
+    traffic by time of day over the range (of the run of equally quiet ones: a night of 14 empty hours is centred
+    on its 7th), when that half holds at most half of a flat day's share of its traces (1/4: the cohort has a
+    night). A day is named by the UTC day that holds its middle (its busy hours). So a Wellington office's
+    Saturday starts at about 13:00 UTC on the UTC Friday (01:00 local), a route served from Tokyo, Auckland and
+    Bangalore starts its Saturday in the hours all three sleep, and a cohort without a night (busy around the
+    clock) keeps the UTC day."""
     k, nb = counts.shape
     bpd = max(1, NS_PER_DAY // width)
     times = t0 + np.arange(nb, dtype=np.int64) * width
@@ -107,13 +108,20 @@ def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
     profile = np.zeros((k, bpd))
     for j in range(bpd):  # (a few dozen columns: one sum per time of day)
         profile[:, j] = counts[:, tod == j].sum(axis=1)
-    quarter = max(1, bpd // 4)
-    ext = np.concatenate([np.zeros((k, 1)), np.cumsum(np.concatenate([profile, profile[:, :quarter]], axis=1), axis=1)],
+    half = max(1, bpd // 2)
+    ext = np.concatenate([np.zeros((k, 1)), np.cumsum(np.concatenate([profile, profile[:, :half]], axis=1), axis=1)],
                          axis=1)
-    stretch = ext[:, quarter:quarter + bpd] - ext[:, :bpd]  # traces in the quarter starting at each time of day
-    quiet = np.argmin(stretch, axis=1)
-    has_night = stretch[np.arange(k), quiet] <= profile.sum(axis=1) / 8.0
-    middle = np.where(has_night, (quiet * width + quarter * width // 2) % NS_PER_DAY, 0).astype(np.int64)
+    stretch = ext[:, half:half + bpd] - ext[:, :bpd]  # traces in the half-day starting at each time of day
+    low = stretch.min(axis=1)
+    middle = np.zeros(k, dtype=np.int64)
+    for row in np.flatnonzero(low <= profile.sum(axis=1) / 4.0):
+        quiet = np.flatnonzero(stretch[row] <= low[row] + 1e-9)
+        # the run of equally quiet starts, read circularly from the first start after a louder one
+        louder = np.flatnonzero(stretch[row] > low[row] + 1e-9)
+        origin = int(louder[-1]) + 1 if louder.size else 0
+        run = np.sort((quiet - origin) % bpd)
+        j = (origin + int(run[(len(run) - 1) // 2])) % bpd
+        middle[row] = (j * width + half * width // 2) % NS_PER_DAY
     day = (times[None, :] - middle[:, None]) // NS_PER_DAY + (middle[:, None] >= NS_PER_DAY // 2)
     return ((day + 3) % 7 >= 5).astype(np.int8)
 
