@@ -37,6 +37,10 @@ window's samples, read back up to the first normal one: a sparse route's first l
 ones in the bucket before the window, or alone before a lull); a finding whose series a ramp explains better (a
 penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
 
+Composition: a change that the cohort's mix of parts explains (each part of another dimension at its own
+baseline level, weighted by its share inside the window, moves the mean as far: _mix_explains) is no finding:
+nothing in the cohort got worse, one of its parts got busier.
+
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
 lists them, strongest first). Rank: impact = min(d, D_CAP)^2 x share (change_impact), where d is the change in
 pooled standard deviations (at its lower confidence bound) and share the cohort's fraction of the range's traces

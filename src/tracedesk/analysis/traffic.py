@@ -7,7 +7,10 @@ fall to 0 whatever the weekday. Cohorts do not share one daily shape (tenants in
 sends 5% of the traffic at 03:00 UTC and 38% at 15:00), so a window is compared with the SAME clock hours
 of the other days in the range (the window shifted by whole days), and only with days of the same kind
 (weekday with weekday, Saturday/Sunday with weekend days): a cohort that only works on weekdays is not
-"down" on Saturday, and a weekday is not judged by a weekend. A window with no comparable day is not tested.
+"down" on Saturday, and a weekday is not judged by a weekend. A window with no comparable day is not tested. The
+kind of a day is read on each series' own clock (cohort_day_kinds: its day runs from the middle of its night), for
+the cohort and for the rest its share is taken of, and a day is comparable when it is the same kind for both: a
+Wellington tenant's Saturday starts on the UTC Friday, and is not judged by Thursday's same UTC hours.
 
 Test: with C, R the cohort's and the rest's traces in the window and C', R' in its reference (the shifted
 windows), under "the cohort's share did not change" C given C + C' is binomial with p = R / (R + R') (the
