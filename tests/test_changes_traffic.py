@@ -222,3 +222,24 @@ def test_a_tenant_whose_local_weekend_starts_on_the_utc_friday_is_not_a_drop():
     frame = pd.DataFrame(rows, columns=["t", "tenant"])
     ts = T.TrafficScan.run(frame, ["tenant"], THURSDAY, HOUR, 2 * 24, T.Limits())
     assert [d for d in ts.drops if d.p <= 0.05] == []
+
+
+def test_a_share_that_falls_because_the_rests_monday_begins_is_not_a_drop():
+    # Fri-Mon UTC. sao (UTC-3) sends 10 traces an hour 10:00-24:00 local every day, 4 an hour on Sunday 13:00-02:00
+    # local (Sun 16:00 - Mon 05:00 UTC); tokyo (UTC+9) sends 100 an hour 08:00-18:00 local on its weekdays, 2 an
+    # hour otherwise. On sao's own days Sun 16:00 - Mon 00:00 UTC is its Sunday, Sat 16:00 - Sun 00:00 its Saturday:
+    # comparable for sao, and its share fell from 80 traces against 16 others to 32 against 114 (570 expected),
+    # because tokyo's Monday morning began. For tokyo (the rest) the window is its Monday, the reference its
+    # Sunday: not the same kind of day, so no test. (sao's own count fell to 0.4 of its Saturday's, less than the
+    # fall to 1/6 MIN_D asks.) On sao's days alone (and on UTC days) that read as a drop, p 6e-45
+    rows = []
+    for h in range(4 * 24):
+        sao_local, tok_local = h - 3, h + 9
+        busy = 10 <= sao_local % 24 < 24
+        sao = (4 if 2 * 24 + 16 <= h < 3 * 24 + 5 else 10) if busy else 0
+        tok = 100 if (4 + tok_local // 24) % 7 < 5 and 8 <= tok_local % 24 < 18 else 2
+        for tenant, count in (("sao", sao), ("tokyo", tok)):
+            rows += [(MONDAY + 4 * DAY + h * HOUR + (k * HOUR) // count + 1, tenant) for k in range(count)]
+    frame = pd.DataFrame(rows, columns=["t", "tenant"])
+    ts = T.TrafficScan.run(frame, ["tenant"], MONDAY + 4 * DAY, HOUR, 4 * 24, T.Limits())
+    assert [d for d in ts.drops if d.p <= 0.05] == []
