@@ -1,7 +1,8 @@
-"""Alerts benchmark: detection delay and false pages on four labelled weeks, and backtest speed on 1M spans.
+"""Alerts benchmark: detection delay and false pages on five labelled weeks, and backtest speed on 1M spans.
 
-Part 1, on the sample week and on a second, a third and a fourth week written independently
-(tests/weeks/second_week.py, third_week.py and fourth_week.py, each with its own incidents.json): for each hand-written rule (per window, per trace, multi-window, relative) and each of its
+Part 1, on the sample week and on a second, a third, a fourth and a fifth week written independently
+(tests/weeks/second_week.py, third_week.py, fourth_week.py and fifth_week.py, each with its own incidents.json):
+for each hand-written rule (per window, per trace, multi-window, relative) and each of its
 single conditions, and for the suggester's rule given only each page-worthy incident's time range and
 cohort: pages after the on-call states, incidents caught (a page overlapping a should_page incident and
 naming its cohort), delay (first true page - incident start, minutes and steps), pages per incident and
@@ -18,7 +19,7 @@ Part 2: a 7-day backtest at 5-minute steps of a joint rule grouped by route on ~
 way, one SQL query per step and condition (numpy for the aggregation).
 
     python benchmarks/alerts.py [--sample-db FILE] [--second-week DIR] [--third-week DIR] [--fourth-week DIR]
-                                [--skip-speed]
+                                [--fifth-week DIR] [--skip-speed]
                                 [--spans 1000000] [--write]
 Targets: every page-worthy incident within 2 steps of its start, 0 false pages, one page per incident;
 backtest under 2 s on 2 cores.
@@ -932,6 +933,12 @@ def _fourth_week(directory: str) -> tuple[str, str]:
     return _labelled_week(directory, "fourth_week")
 
 
+def _fifth_week(directory: str) -> tuple[str, str]:
+    """The fifth labelled week (tests/weeks/fifth_week.py, written from the spec without reading the detectors,
+    the alerts code, the suggester or the earlier weeks' generators)."""
+    return _labelled_week(directory, "fifth_week")
+
+
 def results_markdown(sections: list[tuple[str, list[dict], list[dict], dict[str, dict]]]) -> str:
     lines = ["# Alerts: detection delay and false pages on labelled weeks", "",
              "Produced by `python benchmarks/alerts.py` (do not edit by hand). Pages are counted after the on-call",
@@ -967,6 +974,8 @@ def main(argv=None) -> int:
                     help="directory for the third labelled week (written and ingested if missing)")
     ap.add_argument("--fourth-week", default="/tmp/tracedesk-bench-alerts-week4",
                     help="directory for the fourth labelled week (written and ingested if missing)")
+    ap.add_argument("--fifth-week", default="/tmp/tracedesk-bench-alerts-week5",
+                    help="directory for the fifth labelled week (written and ingested if missing)")
     ap.add_argument("--results", default=str(Path(__file__).resolve().parent / "results" / "alerts.md"),
                     help="where the README-ready tables go")
     ap.add_argument("--readme", default=str(Path(__file__).resolve().parent.parent / "README.md"),
@@ -1002,6 +1011,10 @@ def main(argv=None) -> int:
         rows4, floors4 = part1(db4, inc4, "Fourth week (tests/weeks, written from the spec only; held out)")
         sections.append(("Fourth week (tests/weeks/fourth_week.py, written from the spec only)", rows4,
                          json.loads(Path(inc4).read_text())["incidents"], floors4))
+        db5, inc5 = _fifth_week(args.fifth_week)
+        rows5, floors5 = part1(db5, inc5, "Fifth week (tests/weeks, written from the spec only; held out)")
+        sections.append(("Fifth week (tests/weeks/fifth_week.py, written from the spec only)", rows5,
+                         json.loads(Path(inc5).read_text())["incidents"], floors5))
         if args.write:
             Path(args.results).parent.mkdir(parents=True, exist_ok=True)
             Path(args.results).write_text(results_markdown(sections) + "\n")

@@ -1,0 +1,159 @@
+"""Acceptance of the changes feed (issue 15) on the fifth labelled week (tests/weeks/fifth_week.py), written
+from the spec before its author ran the feed or read the detector, the alerts code, the suggester or the earlier
+weeks' generators: the same checks as on the fourth week, with the same constants. A failure that the detector's
+design explains is a real finding and is marked xfail(strict=True) with the measured reason; no constant is tuned
+and the week is not adjusted.
+
+"Top 5" becomes the top max(5, page-worthy incidents) = 8. The start is checked against each label's
+`detectable_from` (the first trace that carries the incident; W5-01's is when its ramp reaches 1.5x). W5-07's
+cohort is a pair (route x model): a finding must name both."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tracedesk.analysis.changes import find_changes
+from tracedesk.store import connect
+from tracedesk.store.query import to_ns
+from weeks.fifth_fixtures import IngestedFifthWeek, fifth_week, fifth_week_db  # noqa: F401  (pytest fixtures)
+
+MIN = 60 * 10**9
+DAY = 24 * 60 * MIN
+
+#: labelled registry signals the feed scans under another name (the rest: the same name, or not scanned)
+_FEED_ALIASES = {"trace_duration": "trace_latency", "ttft": "ttft"}
+_FEED_SIGNALS = {"cost_per_trace", "thumbs_down_rate", "tool_calls_per_trace", "llm_calls_per_trace", "trace_count",
+                 "input_tokens", "refusal_rate", "pii_rate", "error_rate"}
+
+
+def _feed_name(sig: dict[str, Any]) -> str | None:
+    """The feed's name of one labelled signal (None: the feed does not scan it: output length, output tokens,
+    spans per trace, retrieval score, percentiles other than its own)."""
+    name = sig["signal"]
+    if name == "eval_score":
+        return str(sig["evaluator"])
+    if name == "duration":
+        return f"{sig['span_kind'].lower()}_latency" if sig["aggregation"] in ("p95", "mean") else None
+    if name == "error_rate":
+        return {"TOOL": "tool_error_rate", None: "error_rate"}.get(sig.get("span_kind"))
+    if name in _FEED_ALIASES:
+        return _FEED_ALIASES[name]
+    return name if name in _FEED_SIGNALS else None
+
+
+def _cohorts(incident: dict[str, Any]) -> list[dict[str, str]]:
+    return [incident["cohort"], *incident.get("equivalent_cohorts", [])]
+
+
+def _overlaps(finding: Any, incident: dict[str, Any]) -> bool:
+    f_end = finding.end_ns if finding.end_ns is not None else float("inf")
+    return bool(finding.start_ns < to_ns(incident["end"]) and to_ns(incident["start"]) < f_end)
+
+
+def _hit(findings: list[Any], incident: dict[str, Any]) -> tuple[int | None, Any]:
+    """(rank, finding) of the first finding naming the incident's cohort (or one equivalent to it, or an alias:
+    the same traffic) whose window overlaps the incident's."""
+    cohorts = _cohorts(incident)
+    for rank, f in enumerate(findings):
+        if any(f.cohort == c or c in f.aliases for c in cohorts) and _overlaps(f, incident):
+            return rank, f
+    return None, None
+
+
+@pytest.fixture(scope="module")
+def feed(fifth_week_db: IngestedFifthWeek) -> list[Any]:
+    return find_changes(connect(fifth_week_db.db))
+
+
+@pytest.fixture(scope="module")
+def incidents(fifth_week_db: IngestedFifthWeek) -> list[dict[str, Any]]:
+    labels: list[dict[str, Any]] = fifth_week_db.week.labels()["incidents"]
+    return labels
+
+
+def _incident(incidents: list[dict[str, Any]], incident_id: str) -> dict[str, Any]:
+    return next(i for i in incidents if i["id"] == incident_id)
+
+
+#: Known misses, each with what was measured (find_changes on the fixture's database, i.e.
+#: `tracedesk changes --db <fifth week> --json`: 12 findings, 2.9 s CPU), on main 69bb2c8 after the week was
+#: committed (e3faaa9). The feed puts 7 of the 8 incidents in its top 8 (W5-07's pair as model=gpt-4.1-mini x
+#: prompt_version=bqa-v8, aliased route=benefits_qa x model: the same traffic in its window), and dates W5-02,
+#: W5-06 and W5-08 within 15 minutes.
+IN_TOP_MISSES: dict[str, str] = {
+    "W5-03": "no finding names route=/api/support/chat (how the Next.js root's http.route stores it), "
+             "route=support_chat or model=claude-sonnet-4-5: the cache writes are only in the AI SDK's "
+             "ai.response.providerMetadata, which ingest does not read, so the stored cost per trace falls "
+             "($0.0096 -> $0.0084) instead of rising (~1.9x per call in the raw usage), and TTFT p95 moves 1,715 -> "
+             "1,804 ms (+5%; mean +22%)",
+}
+START_MISSES: dict[str, str] = {
+    "W5-01": "found on tool_name=lookup_timesheet (#5, tool_latency p95 815 -> 5,131 ms, shape 'ramp', onset "
+             "11:30) and dated 14:00:00: 53 minutes after the ramp began (13:07) but 61.5 minutes before "
+             "detectable_from 15:01:33, when the tool reaches 1.5x (one standard deviation of its log duration)",
+    "W5-03": IN_TOP_MISSES["W5-03"],
+    "W5-04": "found as answer_correctness down on all traffic (#1, 0.81 -> 0.63, alias route=benefits_qa) but "
+             "dated 17:30:00 (shape 'step'), 3 h 12 min after detectable_from 14:18:25: the stale answers are judged "
+             "from 14:20 (0.3x correctness) while only the 2028 questions (30% at first, rising) are wrong, so the "
+             "route's mean slides rather than steps",
+    "W5-05": "found on route=hr_helpdesk (#7, refusal_rate 0.009 -> 0.19 with input_tokens, alias "
+             "prompt_version=hr-2.0) but dated 15:48:25, 45.5 minutes before detectable_from 16:33:53: the "
+             "midpoint between the route's last trace on hr-1.9 (15:02:57) and its first on hr-2.0; Saturday's "
+             "HR traffic left 91 minutes between them",
+    "W5-07": "found as model=gpt-4.1-mini x prompt_version=bqa-v8 (#3, groundedness 0.86 -> 0.54, alias "
+             "model x route=benefits_qa) but dated 15:08:37 (shape 'ramp', onset 14:45), 45 minutes before "
+             "detectable_from 15:53:54; the pair's judged answers at 15:22 and 15:48 were still on the old "
+             "prompt file",
+}
+NOISE_MISS = ""
+QUIET_MISS = ""
+
+REAL = [f"W5-0{k}" for k in range(1, 9)]
+
+
+@pytest.mark.parametrize("incident_id", REAL)
+def test_fifth_week_page_worthy_incident_is_near_the_top_with_its_cohort(feed, incidents, incident_id, request):
+    if incident_id in IN_TOP_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=IN_TOP_MISSES[incident_id]))
+    real = [i for i in incidents if i["page_worthy"]]
+    top = feed[:max(5, len(real))]
+    rank, _f = _hit(top, _incident(incidents, incident_id))
+    assert rank is not None, [f.title() for f in top]
+
+
+@pytest.mark.parametrize("incident_id", REAL)
+def test_fifth_week_start_within_15_minutes_of_detectable_from(feed, incidents, incident_id, request):
+    if incident_id in START_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=START_MISSES[incident_id]))
+    incident = _incident(incidents, incident_id)
+    _rank, hit = _hit(feed, incident)
+    assert hit is not None
+    assert abs(hit.start_ns - to_ns(incident["detectable_from"])) <= 15 * MIN, (hit.title(), incident["detectable_from"])
+
+
+def test_fifth_week_noise_ranks_below_every_real_incident(feed, incidents, request):
+    """A noise finding is any finding overlapping a blip's window on one of the blip's signals, whatever cohort it
+    names, that is not a real incident's hit. A real incident the feed misses entirely does not count here (the
+    two tests above report it)."""
+    if NOISE_MISS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NOISE_MISS))
+    real = [i for i in incidents if i["page_worthy"]]
+    hits = {id(f) for i in real for f in [_hit(feed, i)[1]] if f is not None}
+    worst_real = max(r for r in (_hit(feed, i)[0] for i in real) if r is not None)
+    noisy = []
+    for blip in (i for i in incidents if not i["page_worthy"]):
+        names = {_feed_name(s) for s in blip["signals"]} - {None}
+        for rank, f in enumerate(feed):
+            if id(f) not in hits and _overlaps(f, blip) and names & set(f.signals):
+                noisy.append((rank, blip["id"], f.title()))
+    assert all(rank > worst_real for rank, _id, _t in noisy), (worst_real, noisy)
+
+
+def test_fifth_week_quiet_days_yield_at_most_one_finding(fifth_week_db, request):
+    if QUIET_MISS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=QUIET_MISS))
+    days = fifth_week_db.week.labels()["quiet_days"]
+    since = to_ns(f"{min(days)}T00:00:00Z")
+    findings = find_changes(connect(fifth_week_db.db), since, to_ns(f"{max(days)}T00:00:00Z") + DAY)
+    assert len(findings) <= 1, [f.title() for f in findings]
