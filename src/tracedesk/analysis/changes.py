@@ -1249,7 +1249,7 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
             shape, start = "ramp", int(t0 + dating.start * width)
             onset = int(t0 + dating.best.onset * width)
         else:  # a step: the samples just before the window that already belong to it (analysis.lookback)
-            start = _looked_back(r, frame, mask, inside, lo, width, start)
+            start = _looked_back(r, frame, mask, inside, lo, start)
     end: int | None = None
     if sc.e < nb:
         last_in = tc[(tc >= lo) & (tc < hi)].max()
@@ -1291,7 +1291,7 @@ def change_impact(d: float, n_in: float, n_out: float, share: float, d_cap: floa
     return min(max(d_low, 0.0), d_cap) ** 2 * share
 
 
-def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int, width: int,
+def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int,
                  start: int) -> int:
     """A step's start moved back to the earliest of the cohort's samples just before its window that belong
     to the new regime (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the window's
