@@ -19,10 +19,11 @@ FIFTH_WEEK_MISSES = {
              "detectable_from (15:01:33, the 1.5x point); 0 false pages, 1 page; the suggester warns 'the "
              "cohort's traffic or the signals' movement gives no earlier evidence' (~3.5 lookup_timesheet calls an "
              "hour in the window)",
-    "W5-03": "route=support_chat: suggest_rule raises ValueError('no data in this cohort; widen the cohort or the "
-             "time range'): the traces are stored under route=/api/support/chat (the Next.js root's http.route "
-             "wins over the AI SDK spans' ai.telemetry.metadata.route), and the cache-write cost is not stored "
-             "(ai.response.providerMetadata is not read)",
+    "W5-03": "route=support_chat (the stored route since ingest8: 1,009 traces): suggest_rule raises "
+             "ValueError('no threshold separates the incident from its baseline in this cohort (the incident's "
+             "windows look like ordinary ones)'): ingest surfaces the cache writes of ai.response.providerMetadata "
+             "as gen_ai.usage.cache_creation.input_tokens, but no cache-write tokens are stored or priced yet, so "
+             "the stored cost per trace falls ($0.0096 -> $0.0084) where the raw usage costs 1.9x per call",
     "W5-04": "route=benefits_qa, stale documents: suggest_rule raises ValueError('no signal moved against its "
              "baseline in this cohort during the incident'), though answer_correctness on the route falls 0.81 -> "
              "0.66 and thumbs-down 4% -> 12% in the window (tests/test_fifth_week.py), and the feed ranks the drop "

@@ -85,11 +85,12 @@ def _incident(incidents: list[dict[str, Any]], incident_id: str) -> dict[str, An
 #: dated at detectable_from to the second (route=hr_helpdesk's first trace on hr-2.0, 16:33:53, after 91 minutes
 #: without HR traffic; model=gpt-4.1-mini x route=benefits_qa from 15:53:54, a step).
 IN_TOP_MISSES: dict[str, str] = {
-    "W5-03": "no finding names route=/api/support/chat (how the Next.js root's http.route stores it), "
-             "route=support_chat or model=claude-sonnet-4-5: the cache writes are only in the AI SDK's "
-             "ai.response.providerMetadata, which ingest does not read, so the stored cost per trace falls "
-             "($0.0096 -> $0.0084) instead of rising (~1.9x per call in the raw usage), and TTFT p95 moves 1,715 -> "
-             "1,804 ms (+5%; mean +22%)",
+    "W5-03": "no finding names route=support_chat (the stored route since ingest8: the AI SDK spans' "
+             "ai.telemetry.metadata.route wins over the Next.js root's http.route), route=/api/support/chat or "
+             "model=claude-sonnet-4-5: ingest surfaces the cache writes of ai.response.providerMetadata as "
+             "gen_ai.usage.cache_creation.input_tokens, but no cache-write tokens are stored or priced yet, so the "
+             "stored cost per trace falls ($0.0096 -> $0.0084) instead of rising (~1.9x per call in the raw "
+             "usage), and TTFT p95 moves 1,715 -> 1,804 ms (+5%; mean +22%)",
 }
 START_MISSES: dict[str, str] = {
     "W5-01": "found on tool_name=lookup_timesheet (#5, tool_latency p95 815 -> 5,131 ms, shape 'ramp', onset "

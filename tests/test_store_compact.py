@@ -96,7 +96,7 @@ def test_a_database_of_the_previous_schema_migrates_and_reads_back(db_path):
         "m501_trace_orphans", "m502_compact_columns", "m503_traces_stale", "m504_drop_unused_span_indexes",
         "m505_smaller_spans"]
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")}
-    assert indexes.isdisjoint(UNUSED_SPAN_INDEXES) and {"idx_spans_model", "idx_spans_status"} <= indexes
+    assert indexes.isdisjoint(UNUSED_SPAN_INDEXES) and {"idx_spans_model", "idx_spans_error"} <= indexes
     assert db.execute("SELECT COUNT(*) FROM trace_orphans").fetchone()[0] == len(legacy[::7])
     frame = query.trace_spans(db, "t1")
     got = {r["span_id"]: {c: r[c] for c in ("attributes", "resource", "events", "input_messages", "documents")}

@@ -90,9 +90,31 @@ def test_filters_count_the_same_with_and_without_statistics(ingested_db):
 
 
 @pytest.mark.parametrize("with_statistics", [False, True], ids=["no-stats", "stats"])
-@pytest.mark.parametrize("name,index", [("model", "idx_spans_model"), ("agent", "idx_spans_agent")])
-def test_model_and_agent_filters_read_their_index_alone(ingested_db, name, index, with_statistics):
-    # m508: the trace id is in the index, so the sub-query never looks a span row up for it
+@pytest.mark.parametrize("name,index", [("model", "idx_spans_model"), ("agent", "idx_spans_agent"),
+                                        ("status", "idx_spans_error")])
+def test_model_agent_and_error_filters_read_their_index_alone(ingested_db, name, index, with_statistics):
+    # m508: the trace id is in the index, so the sub-query never looks a span row up for it; m514: the
+    # status index holds the ERROR spans alone, and serves status=ERROR
     _set_statistics(ingested_db, with_statistics)
     steps = plan(ingested_db, FILTERS[name])
     assert any(s.startswith("SEARCH s USING COVERING INDEX " + index + " ") for s in steps), steps
+
+
+def test_every_status_filter_counts_the_traces_holding_such_a_span(ingested_db):
+    # m514 indexes ERROR spans only: OK and UNSET (and a status nobody has) are read by scanning, and
+    # every list still counts the traces that hold a span of one of its statuses
+    con = sqlite3.connect(ingested_db)
+    by_status: dict[str, set[str]] = {}
+    for trace_id, status in con.execute("SELECT trace_id, status FROM spans"):
+        by_status.setdefault(status, set()).add(trace_id)
+    con.close()
+    assert sorted(by_status) == ["ERROR", "OK", "UNSET"]
+    db = connect(str(ingested_db))
+    for statuses in (["ERROR"], ["OK"], ["UNSET"], ["ERROR", "OK"], ["ERROR", "ERROR"], ["CANCELLED"]):
+        expected = set().union(*(by_status.get(s, set()) for s in statuses))
+        assert count_traces(db, Filters(statuses=statuses)) == len(expected), statuses
+    # this day: 1 ERROR span, 166 OK (the roots), 2,908 UNSET, in 166 traces
+    assert {s: len(t) for s, t in by_status.items()} == {"ERROR": 1, "OK": 166, "UNSET": 166}
+    assert count_traces(db, Filters(statuses=["ERROR"])) == 1 and count_traces(db, Filters(statuses=["CANCELLED"])) == 0
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")}
+    assert "idx_spans_error" in indexes and "idx_spans_status" not in indexes

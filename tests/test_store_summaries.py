@@ -39,6 +39,8 @@ def _spans(draw):
             tenant=draw(_maybe(["acme", "globex"])), prompt_version=draw(_maybe(["v1", "v2"])),
             environment=draw(_maybe(["prod"])),
             dims=draw(st.sampled_from([{}, {"region": "eu"}, {"region": "us"}])),
+            # a plain server root (`unknown`) yields its cohort values to the ones LLM spans state
+            convention=draw(st.sampled_from(["unknown", "openinference", "otel_genai"])),
             # few distinct counts, so a parent repeating its only child's usage (reported-cost preference) occurs
             input_tokens=draw(st.sampled_from([5, 7, 100])) if usage and draw(st.booleans()) else None,
             output_tokens=draw(st.sampled_from([2, 3])) if usage and draw(st.booleans()) else None,

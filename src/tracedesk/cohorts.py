@@ -9,7 +9,10 @@ Levels, and how a row of each kind reads a dimension:
 - a *trace-level* dimension (route, tenant, prompt_version, environment, session_id, user_id and the
   user-mapped ones kept in the ``dims`` JSON) describes the request. A span row reads its own value,
   else its trace's (instrumentations often set route/tenant on the root span only); a trace row and an
-  evaluation row read the trace's.
+  evaluation row read the trace's. The trace's value is its root span's, else the largest over its spans;
+  under a root no LLM instrumentation wrote (a web framework's server span with only `http.route`), the
+  route, tenant, prompt_version, environment and mapped values the LLM spans state win (docs/ingest.md,
+  "Per trace").
 - a *span-level* dimension (model, provider, agent_name, service, response_model) varies inside one
   trace. A span row reads its own value, else its trace's; an evaluation row reads the span it judges
   (else its trace's); a trace row belongs to EVERY value its spans carry (membership: a trace that

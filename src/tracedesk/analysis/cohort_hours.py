@@ -31,7 +31,7 @@ from ..store.connect import data_version
 from ..store.feed_dirty import NS_PER_HOUR
 
 #: bumped when what a row holds changes (every stored set is then rebuilt)
-VERSION = 5
+VERSION = 6
 #: every cohort signal of the matrix (all evaluators), per cohort of each browse dimension
 MATRIX_SIGNALS = ("trace_count", "quality", "eval_pass_rate", "error_rate", "refusal_rate_trace",
                   "trace_duration", "cost_per_trace")
@@ -99,7 +99,8 @@ def _group_rows(signal: str, dim: str, labels: list[str], group_hour: np.ndarray
         order = np.lexsort((v, groups)) if signal in PERCENTILE_SIGNALS else np.argsort(groups, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(n)])
         sv = v[order]
-        blobs = [_store.pack_values(sv[bounds[g]:bounds[g + 1]]) for g in range(n_groups)]
+        ascending = signal in PERCENTILE_SIGNALS
+        blobs = [_store.pack_values(sv[bounds[g]:bounds[g + 1]], ascending=ascending) for g in range(n_groups)]
     t_min: list[int | None] = [None] * n_groups
     t_max: list[int | None] = [None] * n_groups
     if t is not None and len(t):
@@ -170,16 +171,38 @@ def _health_rows(db: sqlite_utils.Database, lo: int | None, hi: int | None) -> l
             for r in llm_span_field_counts_by_hour(db, lo, hi) for j, name in enumerate(HEALTH_SIGNALS)]
 
 
-def _build(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None, set_key: str) -> bool:
-    """Rebuild the rows of `ranges` (None: the whole set) inside the caller's transaction."""
+def _pieces(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None) -> list[tuple[int | None, int | None]]:
+    """The hour ranges lo..hi (None: unbounded) covering `ranges` (None: every hour) in pieces of about
+    feed_samples.PIECE_TRACES traces, as the feed's build reads. Every row is one hour's, so a piece's rows
+    are the rows the whole read gives for its hours; and a build holds one piece's samples at a time, not
+    every sample of the store (the whole set after an ingest read all of them at once: its memory grew
+    with the store)."""
+    from ..store.feed_samples import _pieces as piece_starts
+
+    out: list[tuple[int | None, int | None]] = []
     for r in ([None] if ranges is None else ranges):
-        frames = _frames(db, *(r if r is not None else (None, None)))
-        built = _rows(frames)
+        lo, hi = (None, None) if r is None else r
+        starts = [h for h in piece_starts(db.conn, r) if (lo is None or h > lo) and (hi is None or h <= hi)]
+        edges: list[int | None] = [lo, *starts]
+        out += [(a, (b - 1 if b is not None else hi)) for a, b in zip(edges, [*starts, None])]
+    return out
+
+
+def _build(db: sqlite_utils.Database, ranges: Sequence[tuple[int, int]] | None, set_key: str) -> bool:
+    """Rebuild the rows of `ranges` (None: the whole set) inside the caller's transaction, piece by piece."""
+    if ranges is None:
+        _store.replace(db, set_key, [], [], None)
+    for lo, hi in _pieces(db, ranges):
+        built = _rows(_frames(db, lo, hi))
         if built is None:
             _store.drop(db)
             return False
-        health = _health_rows(db, *(r if r is not None else (None, None)))
-        _store.replace(db, set_key, built[0] + health, built[1], r)
+        rows = built[0] + _health_rows(db, lo, hi)
+        if ranges is None:
+            _store.insert(db, rows, built[1])
+        else:
+            assert lo is not None and hi is not None  # pieces of bounded ranges are bounded
+            _store.replace(db, set_key, rows, built[1], (lo, hi))
     return True
 
 

@@ -16,25 +16,29 @@ import orjson
 SETTING_KEY = "dimensions"
 
 DEFAULT_DIMENSIONS: dict[str, list[str]] = {
+    # The application's own statements first; `http.route` (the web framework's path template) last: a span
+    # carrying both is read as the app says. Per trace, a value the LLM spans state also beats a plain server
+    # root's http.route (tracedesk.store.summaries).
     "route": [
-        "app.route", "route", "http.route", "traceloop.association.properties.route",
+        "app.route", "route", "traceloop.association.properties.route",
         "langfuse.trace.metadata.route", "langfuse.observation.metadata.route", "ai.telemetry.metadata.route",
-        "metadata.route", "langsmith.metadata.route", "tag.route",
+        "metadata.route", "langsmith.metadata.route", "tag.route", "http.route",
     ],
     "tenant": [
         "tenant.id", "tenant", "app.tenant", "tenant_id", "traceloop.association.properties.tenant",
         "traceloop.association.properties.tenant_id", "langfuse.trace.metadata.tenant",
-        "ai.telemetry.metadata.tenant", "metadata.tenant", "metadata.tenant_id", "langsmith.metadata.tenant",
+        "ai.telemetry.metadata.tenant", "ai.telemetry.metadata.tenantId", "metadata.tenant", "metadata.tenant_id", "langsmith.metadata.tenant",
     ],
     "prompt_version": [
         "llm.prompt_template.version", "traceloop.prompt.version", "langfuse.observation.prompt.version",
         "gen_ai.prompt.template.version", "prompt.version", "gen_ai.prompt.version", "prompt_version",
         "app.prompt_version", "metadata.prompt_version", "traceloop.association.properties.prompt_version",
-        "ai.telemetry.metadata.promptVersion", "langfuse.trace.metadata.prompt_version",
+        "ai.telemetry.metadata.promptVersion", "ai.telemetry.metadata.prompt_version",
+        "langfuse.trace.metadata.prompt_version",
     ],
     "environment": [
         "deployment.environment.name", "deployment.environment", "langfuse.environment",
-        "gen_ai.environment", "environment", "metadata.environment",
+        "gen_ai.environment", "environment", "metadata.environment", "ai.telemetry.metadata.environment",
     ],
 }
 

@@ -14,8 +14,9 @@ from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
 from .realworld import (_HANDOFF_SOURCES, agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
-                        is_vector_text, litellm_raw_content, output_text_of, plain_model,
-                        requested_model, retriever_documents, tool_result_text)
+                        framework_provider, is_framework_system, is_vector_text, litellm_raw_content,
+                        output_text_of, plain_model, requested_model, retriever_documents,
+                        surface_provider_metadata, tool_result_text)
 from . import validate
 from .wire import as_text, maybe_json, to_float, to_int
 
@@ -201,6 +202,9 @@ class Normalizer:
         """`notes` collects what was dropped or altered (ingest.validate's policy) for the caller to report."""
         if notes is None:
             notes = []
+        if sc.AI_PROVIDER_METADATA_KEY in attrs:
+            # before the key-set Plan: the canonical cache attributes it surfaces are read like any others
+            surface_provider_metadata(attrs)
         signature = (scope, *attrs)
         plan = self.plans.get(signature)
         if plan is None:
@@ -247,7 +251,9 @@ class Normalizer:
             model = attrs.get("model_name")
         span.model = plain_model(model)
         span.response_model = plain_model(f.get("response_model"))
-        span.provider = canonical_provider(f.get("provider"))
+        provider = f.get("provider")
+        span.provider = framework_provider(provider, span.model) if is_framework_system(provider) else \
+            canonical_provider(provider)
         self._usage(span, attrs, f, plan, notes)
         if kind in ("LLM", "EMBEDDING"):
             llm_usage_details(span, attrs)

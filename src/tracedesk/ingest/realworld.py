@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from . import semconv as sc
@@ -31,6 +32,42 @@ def plain_model(value: Any) -> str | None:
         inner = maybe_json(text)
         text = inner.strip() if isinstance(inner, str) else text.strip('"')
     return text or None
+
+
+_BEDROCK_MODEL = re.compile(sc.BEDROCK_MODEL_ID)
+
+
+def framework_provider(system: Any, model: Any) -> str | None:
+    """The model provider of a span whose `gen_ai.system` names its agent framework (sc.FRAMEWORK_SYSTEMS):
+    what the model id's shape names (a Bedrock id -> `aws.bedrock`), else None (unknown, not the framework)."""
+    if isinstance(model, str) and _BEDROCK_MODEL.match(model):
+        return "aws.bedrock"
+    return None
+
+
+def is_framework_system(value: Any) -> bool:
+    return isinstance(value, str) and value.lower() in sc.FRAMEWORK_SYSTEMS
+
+
+def surface_provider_metadata(attrs: dict[str, Any]) -> None:
+    """Vercel AI SDK do* spans: copy the cache figures only `ai.response.providerMetadata` carries (Anthropic's
+    cache writes, AI SDK 4's cache reads) to the canonical gen_ai.usage.cache_* attributes, so every reader of
+    the canonical names sees them. Called only on spans that carry the attribute; never overwrites a
+    canonical attribute the span sent, and adds no cache read when the span sends one (ai.usage.cachedInputTokens)."""
+    meta = maybe_json(attrs.get(sc.AI_PROVIDER_METADATA_KEY))
+    if not isinstance(meta, dict):
+        return
+    for canonical, field, paths in sc.AI_PROVIDER_METADATA_CACHE:
+        if canonical in attrs or (field is not None and any(k in attrs for k in sc.FIELD_KEYS[field])):
+            continue
+        for path in paths:
+            value: Any = meta
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            n = _nonneg(value)
+            if n is not None:
+                attrs[canonical] = n
+                break
 
 
 def canonical_provider(value: Any) -> str | None:
@@ -114,6 +151,12 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> None:
             usage = raw_python_usage(attrs[key])
             if usage:
                 break
+    if not usage and span.reasoning_tokens is None and sc.LOGFIRE_RESPONSES_KEY in attrs and str(
+            attrs.get("logfire.msg_template", "")).startswith(sc.LOGFIRE_RESPONSES_TEMPLATE_PREFIX):
+        # Logfire's OpenAI Agents Responses span: the usage details are only in the Response object (JSON)
+        response = maybe_json(attrs[sc.LOGFIRE_RESPONSES_KEY])
+        found = response.get("usage") if isinstance(response, dict) else None
+        usage = found if isinstance(found, dict) else None
     if not usage:
         return
     if span.input_tokens is None and span.output_tokens is None:

@@ -120,6 +120,10 @@ KIND_BY_PRESENCE: tuple[tuple[str, SpanKind], ...] = (
     ("tool.name", K.TOOL),
     ("retrieval.documents.0.document.id", K.RETRIEVER),
     ("gen_ai.agent.name", K.AGENT),
+    # Strands Agents' `execute_event_loop_cycle` span (strands/telemetry/tracer.py start_event_loop_cycle_span):
+    # one reason-act cycle of the agent loop, wrapping that cycle's `chat` and `execute_tool` spans. It carries
+    # no gen_ai.operation.name, only event_loop.cycle_id (+ parent_cycle_id and the app's trace attributes).
+    ("event_loop.cycle_id", K.CHAIN),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -381,6 +385,33 @@ LANGGRAPH_NODE_KEYS: tuple[tuple[str, str], ...] = (("metadata", "langgraph_node
 LANGGRAPH_NON_AGENT_NODES: frozenset[str] = frozenset({"tools", "__start__", "__end__"})
 
 # ---------------------------------------------------------------------------------------------
+# Vercel AI SDK provider metadata (semconv.md §3): cache figures the SDK's `ai.usage.*` does not carry.
+#: The do* spans' JSON attribute holding the provider's own response metadata.
+AI_PROVIDER_METADATA_KEY = "ai.response.providerMetadata"
+#: (canonical attribute, normalized field whose attributes the span may already send, paths ("provider.key.key")
+#: inside that JSON, first present wins). @ai-sdk/anthropic
+#: returns {"anthropic": {"cacheCreationInputTokens": N, "usage": <Anthropic's raw usage>}} (AI SDK 5; AI SDK 4
+#: also sent "cacheReadInputTokens" there, and had no ai.usage.cachedInputTokens); @ai-sdk/amazon-bedrock
+#: returns {"bedrock": {"usage": {"cacheWriteInputTokens": N}}} (its reads are in ai.usage.cachedInputTokens). A canonical attribute the
+#: span already sends is never overwritten, nor added when the span sends the field under any of its names
+#: (cache reads: ai.usage.cachedInputTokens).
+AI_PROVIDER_METADATA_CACHE: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("gen_ai.usage.cache_creation.input_tokens", None, (
+        "anthropic.cacheCreationInputTokens", "anthropic.usage.cache_creation_input_tokens",
+        "bedrock.usage.cacheWriteInputTokens",
+    )),
+    ("gen_ai.usage.cache_read.input_tokens", "cached_tokens", (
+        "anthropic.cacheReadInputTokens", "anthropic.usage.cache_read_input_tokens",
+    )),
+)
+
+#: Logfire's OpenAI Agents model-call span (`logfire.instrument_openai_agents()`): its usage details
+#: (reasoning, cached input) are only inside the `response` JSON (the Responses API object), under
+#: usage.output_tokens_details.reasoning_tokens / usage.input_tokens_details.cached_tokens.
+LOGFIRE_RESPONSES_TEMPLATE_PREFIX = "Responses API"
+LOGFIRE_RESPONSES_KEY = "response"
+
+# ---------------------------------------------------------------------------------------------
 # Provider spellings (§2): one canonical (OTel well-known) name per provider.
 PROVIDER_ALIASES: dict[str, str] = {
     "openai": "openai", "openai.chat": "openai", "openai.responses": "openai", "openai.completion": "openai",
@@ -400,3 +431,12 @@ PROVIDER_ALIASES: dict[str, str] = {
     "perplexity": "perplexity", "moonshot_ai": "moonshot_ai", "moonshot": "moonshot_ai",
     "ibm.watsonx.ai": "ibm.watsonx.ai", "watsonx": "ibm.watsonx.ai", "ollama": "ollama",
 }
+#: `gen_ai.system` / `gen_ai.provider.name` values that name the agent FRAMEWORK, not the model provider:
+#: Strands Agents sets "strands-agents" on every span (tracer.py _get_common_attributes), whatever model
+#: provider the agent runs on. The provider then comes from the model id when its shape names one
+#: (BEDROCK_MODEL_ID), else it is unknown (None), never the framework's name.
+FRAMEWORK_SYSTEMS: frozenset[str] = frozenset({"strands-agents"})
+#: An Amazon Bedrock model id: `[region.]vendor.model-vN[:M]` (`anthropic.claude-3-5-sonnet-20240620-v1:0`,
+#: cross-region inference profiles `us.anthropic.claude-sonnet-4-20250514-v1:0`, `amazon.nova-pro-v1:0`), or a
+#: Bedrock ARN. Strands' BedrockModel (its default model) sends these as gen_ai.request.model.
+BEDROCK_MODEL_ID = r"^(?:arn:aws[a-z-]*:bedrock:|(?:[a-z]{2,7}\.)?[a-z0-9]+\.[a-z0-9][a-z0-9.-]*-v\d+(?::\d+)?$)"

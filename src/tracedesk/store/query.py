@@ -38,7 +38,7 @@ TAG_ATTRIBUTES: tuple[str, ...] = span_tags.TAG_ATTRIBUTES  # the writer keeps t
 #: Span-level list filters: Filters field -> spans column.
 _SPAN_LIST_FIELDS = {"models": "model", "kinds": "kind", "statuses": "status", "agents": "agent_name"}
 #: span values whose count each trace summary keeps (store.summaries: llm_calls = spans of kind LLM, ...;
-#: error_count is left out: ERROR spans are few, idx_spans_status already finds them in milliseconds):
+#: error_count is left out: ERROR spans are few, their index (m514) finds them in milliseconds):
 #: a filter on them alone reads the traces, not every matching span (TOOL at 1M spans: 0.34 s -> 0.02 s)
 _SUMMARY_COUNTS = {("kinds", "LLM"): "llm_calls", ("kinds", "TOOL"): "tool_calls"}
 #: URL parameter name for each list field.
@@ -308,8 +308,11 @@ def trace_where(f: Filters | None, alias: str = "t", *,
         col = _SPAN_LIST_FIELDS[attr]
         if values:
             # the sub-query below runs once (uncorrelated), so the column's own index serves it: at 1M
-            # spans status=ERROR takes 0.04 s through idx_spans_status, 2.6 s scanning the table
-            span_conds.append(f"s.{col} IN ({','.join('?' for _ in values)})")
+            # spans status=ERROR takes 0.04 s through its index, 2.6 s scanning the table. One value is
+            # written `= ?`: the partial ERROR index (migrations.ERROR_STATUS_INDEX) serves a bound value
+            # that meets its WHERE, but never `IN (?)`
+            values = list(dict.fromkeys(values))
+            span_conds.append(f"s.{col} = ?" if len(values) == 1 else f"s.{col} IN ({','.join('?' for _ in values)})")
             span_params.extend(values)
     if f.text and (text_traces is None or lists):
         cond, text_params = text_condition(f.text)

@@ -37,6 +37,19 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     len(SUMMARY_COLUMNS))
 #: Root-first fields: the root span's value, else the largest value over the trace's spans.
 _COALESCED = (_SERVICE, _SESSION, _USER, _ROUTE, _TENANT, _PV, _ENV, _DIMS)
+#: Of those, the cohort dimensions (the dimension mapping's): when the root span carries no LLM convention
+#: (`unknown`: a web framework's server span, e.g. Next.js's `POST /api/support/chat` with its http.route),
+#: the value the trace's LLM-instrumented spans state (the AI SDK's ai.telemetry.metadata.route) wins over
+#: the root's; the root's stays the fallback. The application states its cohorts in its LLM telemetry; a
+#: server span's route is the transport's path template, not the use case.
+_STATED = (_ROUTE, _TENANT, _PV, _ENV, _DIMS)
+#: A span's convention when no LLM instrumentation wrote it.
+_NO_CONVENTION = "unknown"
+
+
+def _stated(r: Sequence[Any]) -> bool:
+    """A span an LLM instrumentation wrote (SQL: convention <> 'unknown', so NULL is not)."""
+    return r[_CONVENTION] is not None and r[_CONVENTION] != _NO_CONVENTION
 
 TRACE_COLUMNS: tuple[str, ...] = (
     "trace_id", "root_span_id", "root_name", "service", "start_ns", "end_ns", "duration_ms", "span_count",
@@ -193,8 +206,13 @@ def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[
         None, None, None, None, None, None, None,
         sum(r[_PARENT] is None for r in vals), len(orphans), 0,
     ]
+    plain_root = root is not None and root[_CONVENTION] == _NO_CONVENTION
     for col in _COALESCED:
-        value = root[col] if root is not None else None
+        value = None
+        if plain_root and col in _STATED:
+            value = _max(r[col] for r in vals if _stated(r))
+        if value is None:
+            value = root[col] if root is not None else None
         row[_T[_TRACE_FIELD_OF[col]]] = value if value is not None else _max(r[col] for r in vals)
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
     return tuple(row), flags, orphans
@@ -507,7 +525,12 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
         if _root_key(best) < _root_key(old_root):
             if any(old_root[c] is not None for c in _COALESCED):
                 raise _Fallback  # the trace-wide maxima behind the old root's values are not stored
+            if _NO_CONVENTION in (best[_CONVENTION], old_root[_CONVENTION]) and any(row_value is not None for row_value in (
+                    old[_T[_TRACE_FIELD_OF[c]]] for c in _STATED)):
+                raise _Fallback  # a plain root prefers stated values: which spans stated them is not stored
             root = best
+    if root[_CONVENTION] == _NO_CONVENTION and any(r[c] is not None for r in new.values() for c in _STATED):
+        raise _Fallback  # whether the stored value is the root's fallback or a stated one is not stored
     vals = list(new.values())
     counted = [r for r in vals if flags[r[_SID]]]
     row = list(old)
@@ -530,8 +553,11 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     for name, col in (("models", _MODEL), ("agents", _AGENT)):
         merged = set(row[_T[name]].split(",")) if row[_T[name]] else set()
         row[_T[name]] = _distinct([*merged, *(r[col] for r in vals)])
+    plain_root = root[_CONVENTION] == _NO_CONVENTION
     for col in _COALESCED:
         name = _TRACE_FIELD_OF[col]
+        if plain_root and col in _STATED:
+            continue  # the new spans carry no value for it (else the merge fell back): unchanged
         if root[col] is not None:
             row[_T[name]] = root[col]
         else:
