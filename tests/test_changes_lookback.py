@@ -82,8 +82,38 @@ def test_a_retry_loop_starts_at_its_first_looping_trace_not_after_the_lull():
     assert [(f.cohort, f.direction, f.current, f.n_current) for f in findings] == [({"route": "A"}, "up", 6.0, 23)]
     f = findings[0]
     # the scan's window starts at the 40:25 bucket (the 40:20 one holds two normal traces: it would dilute the
-    # window), whose first trace is 41:16: dated halfway from the 40:24 sample, 40:50. The 40:24 trace's 5 calls
-    # are beyond all but one baseline sample (itself) and past the midpoint of 2.01 and 6: the start is halfway
-    # between it and the normal trace before it (40:22), 40:23
-    assert f.start_ns == BASE_NS + 40 * HOUR + 23 * MIN
-    assert f.details[0]["start"] == "2025-11-25T16:23:00Z"
+    # window), whose first trace is 41:16. The 40:24 trace's 5 calls are beyond all but one baseline sample
+    # (itself) and past the midpoint of 2.01 and 6: the start is that trace, the first evidence (not halfway from
+    # the normal trace before it, 40:22, as dated before session 8)
+    assert f.start_ns == BASE_NS + 40 * HOUR + 24 * MIN
+    assert f.details[0]["start"] == "2025-11-25T16:24:00Z"
+
+
+def _gap_frame() -> pd.DataFrame:
+    """72 h, route A a sample every 10 minutes (hh:05, :15, ... :55), alternately 1 and 3; route B every 6 minutes,
+    the same values. A sends nothing from 40:25 to 41:33; from 41:33 (its first sample after the gap, 41:33,
+    then its usual 41:35, 41:45 ...) to 47:00 every A sample is 8 or 10 (W4-07's shape: a sparse tenant's first summary on
+    the new prompt version an hour after its last on the old one)."""
+    rows = []
+    for h in range(72):
+        for k in range(6):
+            t = BASE_NS + h * HOUR + (5 + 10 * k) * MIN
+            if not BASE_NS + 40 * HOUR + 25 * MIN < t < BASE_NS + 41 * HOUR + 33 * MIN:
+                rows.append((t, 1.0 + 2 * (k % 2), "A"))
+        for k in range(10):
+            rows.append((BASE_NS + h * HOUR + (6 * k + 2) * MIN, 1.0 + 2 * (k % 2), "B"))
+    rows.append((BASE_NS + 41 * HOUR + 33 * MIN, 8.0, "A"))
+    rows = [(t, v + 7.0 if r == "A" and BASE_NS + 41 * HOUR + 35 * MIN <= t < BASE_NS + 47 * HOUR else v, r)
+            for t, v, r in rows]
+    rows.sort()
+    return pd.DataFrame({"t": [r[0] for r in rows], "v": [r[1] for r in rows],
+                         "route": pd.Series([r[2] for r in rows], dtype=object)})
+
+
+def test_a_step_after_a_gap_starts_at_its_first_changed_sample_not_halfway_through_the_gap():
+    sig = [s for s in feed_signals([]) if s.name == "cost_per_trace"]
+    findings = detect({"cost_per_trace": _gap_frame()}, sig, ["route"], BASE_NS, BASE_NS + 72 * HOUR)
+    assert [(f.cohort, f.n_current) for f in findings] == [({"route": "A"}, 34)]  # 41:33, 41:35 ... 46:55
+    # before session 8: halfway between A's last sample before (40:25) and its first changed one (41:33), 40:59,
+    # a time no sample supports
+    assert findings[0].start_ns == BASE_NS + 41 * HOUR + 33 * MIN

@@ -184,3 +184,62 @@ def test_a_tenant_onboarded_mid_week_is_not_down_before_it_existed():
     assert [x.cohort for x in d] == [{"tenant": "lumen"}]
     # its reference is the same hours of Wednesday and Friday only: the days it existed
     assert (d[0].a, d[0].e, d[0].observed, d[0].ref_cohort) == (3 * 24 + 10, 3 * 24 + 13, 0, 48)
+
+
+THURSDAY = MONDAY + 3 * DAY
+
+
+def test_a_cohort_day_runs_from_the_middle_of_its_night_and_one_without_a_night_keeps_the_utc_day():
+    # a Wellington office (UTC+12) busy 08:00-18:00 local (20:00-06:00 UTC) every day, and a tenant busy around
+    # the clock. The office's quiet half-days start 06:00, 07:00 or 08:00 UTC (14 empty hours): the middle one,
+    # 07:00-19:00, puts the middle of its night at 13:00 UTC (01:00 local), so its Saturday is Fri 13:00 - Sun 13:00
+    counts = np.zeros((2, 7 * 24))
+    for h in range(7 * 24):
+        counts[0, h] = 20 if h % 24 >= 20 or h % 24 < 6 else 0
+        counts[1, h] = 30
+    kinds = T.cohort_day_kinds(counts, MONDAY, HOUR)
+    assert np.flatnonzero(kinds[0]).tolist() == list(range(4 * 24 + 13, 6 * 24 + 13))
+    assert kinds[1].tolist() == T.day_kinds(MONDAY, HOUR, 7 * 24).tolist()
+    # a 3-hour stop on one day is no night: its quietest half-day holds 9/10 of a flat half's share
+    counts[1, 2 * 24 + 10:2 * 24 + 13] = 0
+    assert T.cohort_day_kinds(counts[1:], MONDAY, HOUR)[0].tolist() == T.day_kinds(MONDAY, HOUR, 7 * 24).tolist()
+
+
+def test_a_tenant_whose_local_weekend_starts_on_the_utc_friday_is_not_a_drop():
+    # Thursday-Friday UTC. kiwi (UTC+12) sends 20 traces an hour 08:00-18:00 on its weekdays and 2 an hour on its
+    # weekend; globex 30 an hour around the clock. From Fri 20:00 UTC (Sat 08:00 in Wellington) kiwi sends 2 an
+    # hour where it sent 20 on Thursday's same UTC hours (its Friday morning). Against the UTC day that read as a
+    # drop to a tenth (8 traces where 80 were expected); on kiwi's own days Fri 20:00 UTC is its Saturday, and the
+    # range holds no other Saturday or Sunday of kiwi's: no comparable day, no test
+    rows = []
+    for h in range(2 * 24):
+        local = h + 12
+        weekday = (3 + local // 24) % 7  # Thursday = 3
+        busy = 8 <= local % 24 < 18
+        kiwi = (2 if weekday >= 5 else 20) if busy else 0
+        for tenant, count in (("kiwi", kiwi), ("globex", 30)):
+            rows += [(THURSDAY + h * HOUR + (k * HOUR) // count + 1, tenant) for k in range(count)]
+    frame = pd.DataFrame(rows, columns=["t", "tenant"])
+    ts = T.TrafficScan.run(frame, ["tenant"], THURSDAY, HOUR, 2 * 24, T.Limits())
+    assert [d for d in ts.drops if d.p <= 0.05] == []
+
+
+def test_a_share_that_falls_because_the_rests_monday_begins_is_not_a_drop():
+    # Fri-Mon UTC. sao (UTC-3) sends 10 traces an hour 10:00-24:00 local every day, 4 an hour on Sunday 13:00-02:00
+    # local (Sun 16:00 - Mon 05:00 UTC); tokyo (UTC+9) sends 100 an hour 08:00-18:00 local on its weekdays, 2 an
+    # hour otherwise. On sao's own days Sun 16:00 - Mon 00:00 UTC is its Sunday, Sat 16:00 - Sun 00:00 its Saturday:
+    # comparable for sao, and its share fell from 80 traces against 16 others to 32 against 114 (570 expected),
+    # because tokyo's Monday morning began. For tokyo (the rest) the window is its Monday, the reference its
+    # Sunday: not the same kind of day, so no test. (sao's own count fell to 0.4 of its Saturday's, less than the
+    # fall to 1/6 MIN_D asks.) On sao's days alone (and on UTC days) that read as a drop, p 6e-45
+    rows = []
+    for h in range(4 * 24):
+        sao_local, tok_local = h - 3, h + 9
+        busy = 10 <= sao_local % 24 < 24
+        sao = (4 if 2 * 24 + 16 <= h < 3 * 24 + 5 else 10) if busy else 0
+        tok = 100 if (4 + tok_local // 24) % 7 < 5 and 8 <= tok_local % 24 < 18 else 2
+        for tenant, count in (("sao", sao), ("tokyo", tok)):
+            rows += [(MONDAY + 4 * DAY + h * HOUR + (k * HOUR) // count + 1, tenant) for k in range(count)]
+    frame = pd.DataFrame(rows, columns=["t", "tenant"])
+    ts = T.TrafficScan.run(frame, ["tenant"], MONDAY + 4 * DAY, HOUR, 4 * 24, T.Limits())
+    assert [d for d in ts.drops if d.p <= 0.05] == []

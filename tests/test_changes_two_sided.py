@@ -45,8 +45,9 @@ def test_a_fall_in_tool_calls_is_a_finding_going_down(db_path, stored):
     assert (f.baseline, f.current, f.effect) == (3.0, 2.0, -1.0)
     assert (f.n_baseline, f.n_current) == (48 * 20 - 6 * 20, 6 * 20)
     # the window is [24:00, 30:00) on the 5-minute grid; A's traces start every 3 minutes (+ its offset): the
-    # start is the window's first bucket, the end midway between the last fall (29:57) and the next trace (30:00)
-    assert f.start_ns == BASE_NS + 24 * HOUR
+    # start is the first trace that falls (24:00 + offset: the first evidence), the end midway between the last
+    # fall (29:57) and the next trace (30:00)
+    assert f.start_ns == BASE_NS + 24 * HOUR + _offset(A)
     assert f.end_ns == BASE_NS + 29 * HOUR + 57 * MIN + 90 * 10**9 + _offset(A)
     assert f.details[0]["direction"] == "down" and f.to_dict()["direction"] == "down"
     assert f.title() == "tool_calls_per_trace ↓ on route=A since 2025-11-25T00:00:00Z"
@@ -58,10 +59,12 @@ def test_a_rise_and_a_later_fall_of_one_signal_are_two_findings(db_path):
           tools=_calls((3, 3), {range(8, 14): (5, 5), range(30, 36): (2, 2)}))
     findings = find_changes(connect(db_path), stored=False)
     got = sorted((f.start_ns, f.direction, f.current, f.baseline, f.n_baseline) for f in findings)
-    # shown baselines are A outside each window (the other change included): (36*20*3 + 120*2) / 840 and
-    # (36*20*3 + 120*5) / 840; the fall's test leaves out the rise found before it (n 720, not 840)
-    assert got == [(BASE_NS + 8 * HOUR, "up", 5.0, pytest.approx((36 * 20 * 3 + 120 * 2) / 840, abs=1e-12), 840),
-                   (BASE_NS + 30 * HOUR, "down", 2.0, pytest.approx((36 * 20 * 3 + 120 * 5) / 840, abs=1e-12), 720)]
+    # each starts at A's first changed trace (the hour + A's offset); shown baselines are A outside each window
+    # (the other change included): (36*20*3 + 120*2) / 840 and (36*20*3 + 120*5) / 840; the fall's test leaves
+    # out the rise found before it (n 720, not 840)
+    assert got == [(BASE_NS + 8 * HOUR + _offset(A), "up", 5.0, pytest.approx((36 * 20 * 3 + 120 * 2) / 840, abs=1e-12),
+                    840),
+                   (BASE_NS + 30 * HOUR + _offset(A), "down", 2.0, pytest.approx((36 * 20 * 3 + 120 * 5) / 840, abs=1e-12), 720)]
     assert all(f.cohort == {"route": "A"} and f.signals == ["tool_calls_per_trace"] for f in findings)
 
 

@@ -37,17 +37,23 @@ window's samples, read back up to the first normal one: a sparse route's first l
 ones in the bucket before the window, or alone before a lull); a finding whose series a ramp explains better (a
 penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
 
+Composition: a change that the cohort's mix of parts explains (each part of another dimension at its own
+baseline level, weighted by its share inside the window, moves the mean as far: _mix_explains) is no finding:
+nothing in the cohort got worse, one of its parts got busier.
+
 Findings of several signals on the same cohort with overlapping windows are one incident (`signals`
-lists them, strongest first). Rank: impact = min(|d|, D_CAP) x share, where d is the change in
-pooled standard deviations and share the cohort's fraction of the signal's samples inside the window
-(size of the change x how much traffic it touched).
+lists them, strongest first). Rank: impact = min(d, D_CAP)^2 x share (change_impact), where d is the change in
+pooled standard deviations (at its lower confidence bound) and share the cohort's fraction of the range's traces
+inside the window: a loss per touched trace quadratic in the size of the change, times how much traffic it
+touched.
 
 Constants (MIN_N, Z thresholds, D_CAP, lengths) were chosen by reasoning, then checked on the
 bundled sample week (src/tracedesk/sample, labels in sample/data/incidents.json); the second,
 independently generated week (tests/weeks/second_week.py) is used for verification only, with the same
 constants. Durations are compared on log scale (a 10x slowdown of a few spans is one shift, not an
 outlier) and displayed as their p95; their tail, which that mean cannot see, is the share of LLM calls slower
-than twice the p99 of their kind (llm_stall_rate, analysis.tails).
+than twice the p99 of their kind (llm_stall_rate, analysis.tails); its impact counts the stalled calls' excess
+share as the traffic it touched, not every trace of the cohort.
 
 Provider cohorts are roll-ups of the models (analysis.rollups), scanned alone (no pairs): the cohorts wholly
 inside a provider stand in for its pairs when the cohort of a change is decided.
@@ -1032,6 +1038,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
         r.q = qs[r.test]
     raws = [r for r in raws if r.q <= alpha]
     raws = _prune_cohorts(raws, used)
+    raws = [r for r in raws if not _mix_explains(r, used[r.sig.name], dims, t0, width)]
     traffic_frame = _traffic_frame(frames, signals)
     findings = [_finding(r, used[r.sig.name], t0, width, nb, traffic_frame, dims) for r in raws]
     for sig, ts, first in traffic:
@@ -1058,6 +1065,50 @@ def _traffic_scan(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int,
 
 def _overlap(a1: int, e1: int, a2: int, e2: int) -> bool:
     return a1 < e2 and a2 < e1
+
+
+def _mix_explains(r: _Raw, frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int) -> bool:
+    """Whether the change is the cohort's composition moving, not its traffic getting worse: split by some other
+    dimension, each part keeping its own baseline level (its mean outside the window) but weighted by its share
+    inside, the cohort's window mean would move almost as far. What is left when the composition is held fixed
+    (the rate part of explain's shift-share, sum_v w_in(v) (m_in(v) - m_out(v)), as a share of the change, times
+    d) must still reach MIN_D for the change to be one. A route whose latency rises at the hours one tenant's long
+    meetings fill, a tenant whose input tokens grow while its engineers' code reviews (14k tokens a call) outnumber
+    its helpdesk calls (3k): every part of it is as it always was.
+
+    Conservative: a part with under MIN_BASELINE_N samples outside the window (a new prompt version, a new model)
+    is held at the cohort's own baseline, so all of its move counts as the cohort's. A new cohort (borrowed
+    baseline) is never explained so."""
+    sc = r.scan
+    if sc.borrowed:
+        return False
+    cohort = dict(r.grid.keys[sc.row])
+    lo, hi = t0 + sc.a * width, t0 + sc.e * width
+    rows = np.flatnonzero(_cohort_mask(frame, cohort))
+    t = frame["t"].to_numpy(np.int64)[rows]
+    y = frame["y"].to_numpy(np.float64)[rows]
+    inside = (t >= lo) & (t < hi)
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    if n_in == 0 or n_out == 0:
+        return False
+    m_in, m_out = float(y[inside].mean()), float(y[~inside].mean())
+    moved = r.sign * (m_in - m_out)
+    if moved <= 0:
+        return False
+    for dim in dims:
+        if dim in cohort or dim not in frame.columns:
+            continue
+        codes = _factor(frame, dim)[0][rows] + 1  # 0: no value (its own part)
+        size = int(codes.max()) + 1
+        c_in = np.bincount(codes[inside], minlength=size)
+        c_out = np.bincount(codes[~inside], minlength=size)
+        s_out = np.bincount(codes[~inside], weights=y[~inside], minlength=size)
+        level = np.where(c_out >= MIN_BASELINE_N, s_out / np.maximum(c_out, 1), m_out)
+        m_mix = float((c_in * level).sum()) / n_in
+        left = r.sign * (m_in - m_mix)
+        if sc.d * left / moved < MIN_D:
+            return True
+    return False
 
 
 def _prune_cohorts(raws: list[_Raw], frames: dict[str, pd.DataFrame] | None = None) -> list[_Raw]:
@@ -1238,36 +1289,30 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         base = min(bases, key=lambda b: abs(b - cur) if math.isfinite(b) else math.inf)
     else:
         base = _aggregate(v[mask & ~inside], sig.aggregation)
-    # the change point between the last sample before the window and the first inside it (same cohort)
+    # the change point: the first sample that carries the change, the first evidence of it. Not halfway from the
+    # cohort's last sample before: where a sparse cohort sent nothing for an hour, that midpoint is a time no
+    # sample supports, half an hour before the first changed one (W4-07: a tenant's last summary on the old
+    # prompt version at 00:25, its first on the new one at 01:33, the version live from 01:27)
     tc = t[mask]
     first_in = tc[(tc >= lo) & (tc < hi)].min()
-    before = tc[tc < lo]
     if sc.borrowed:
         # a new cohort starts when its newest value first appeared (a prompt version rolled out at
-        # 12:00 reaches a small tenant's first trace later), else between its parent's last sample
-        # before it and its first
+        # 12:00 reaches a small tenant's first trace later)
         # (a value is new when it did not exist in the first NEW_RATE of the range)
         firsts = [int(t[m].min()) for m in (_cohort_mask(frame, {d: val}) for d, val in cohort.items())
                   if m.any() and t[m].min() > t0 + NEW_RATE * nb * width]
         if firsts and min(firsts) < first_in:
             first_in = min(firsts)
-            before = tc[:0]  # the change starts with the value's first sample
-        elif not before.size:
-            parent_rows = [p for p in grid.parents[sc.row] if p >= 0]
-            if parent_rows:
-                tp = t[_cohort_mask(frame, dict(grid.keys[parent_rows[0]]))]
-                before = tp[tp < first_in]
-    start = int((first_in + before.max()) // 2) if before.size and before.max() >= lo - width else int(first_in)
+    start = int(first_in)
     shape, onset = "step", None
     if not sc.borrowed:  # (a new cohort has no past of its own to ramp from)
-        start = max(start, lo)
         dating = None if r.series is None else ramps.date(*r.series, sc.e, r.sign, min_d=MIN_D, min_n=MIN_N,
                                                          binary=bool(np.array_equal(r.series[1], r.series[2])))
         if dating is not None and dating.shape == "ramp":
             shape, start = "ramp", int(t0 + dating.start * width)
             onset = int(t0 + dating.best.onset * width)
         else:  # a step: the samples just before the window that already belong to it (analysis.lookback)
-            start = _looked_back(r, frame, mask, inside, lo, width, start)
+            start = _looked_back(r, frame, mask, inside, lo, start)
     end: int | None = None
     if sc.e < nb:
         last_in = tc[(tc >= lo) & (tc < hi)].max()
@@ -1286,22 +1331,39 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
         tt = traffic["t"].to_numpy(np.int64)
         touched = _cohort_mask(traffic, cohort) & (tt >= lo) & (tt < hi)
         share = float(touched.sum()) / len(traffic)
-    # the effect's lower confidence bound (3 standard errors): a 1.5-sd jump seen on 10 samples ranks
-    # below a 3-sd jump seen on 30
-    d_low = sc.d - 3.0 * math.sqrt(1.0 / max(r.n_in, 1) + 1.0 / max(r.n_out, 1))
-    impact = max(min(d_low, D_CAP), 0.0) * share
+    if sig.stalls_of and math.isfinite(effect):
+        # a tail signal touches the calls that stalled, not every trace of its cohort: the excess share of stalled
+        # calls is the part of the cohort's traffic the change reached (4% stalls touch 4% of its traces)
+        share *= max(effect, 0.0)
+    impact = change_impact(sc.d, r.n_in, r.n_out, share)
     aliases = _new_values(frame, mask, inside, t < lo, dims, cohort) if cohort else _whole_values(frame, dims)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
                    aliases=aliases, shape=shape, onset_ns=onset)
 
 
-def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int, width: int,
+def change_impact(d: float, n_in: float, n_out: float, share: float, d_cap: float = D_CAP) -> float:
+    """How much a change matters, for the feed's rank: its loss per touched trace times the share of the range's
+    traffic it touched (`share`).
+
+    The loss of a trace is quadratic in how far the change moved it, min(d, d_cap)^2: the excess of the
+    squared standardised deviation from the baseline's mean that a shift of d sd adds to each sample (E[(x -
+    mu0)^2 / sd^2] = 1 + d^2), Taguchi's quality loss. A tool failing 70% of its calls (d ~ 3) then weighs nine
+    times a +1 sd drift of input tokens per touched trace, not three times, so a 21-minute outage outranks a
+    day-long mild mix shift that touched twice its traces (the fourth week's W4-02), while a change
+    touching more traffic at the same severity still ranks higher. d is taken at its lower confidence bound (3
+    standard errors: a 1.5-sd jump seen on 10 samples ranks below a 3-sd jump seen on 30), and capped (a 4-sd and
+    a 40-sd shift are both "broken")."""
+    d_low = d - 3.0 * math.sqrt(1.0 / max(n_in, 1) + 1.0 / max(n_out, 1))
+    return min(max(d_low, 0.0), d_cap) ** 2 * share
+
+
+def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int,
                  start: int) -> int:
     """A step's start moved back to the earliest of the cohort's samples just before its window that belong
     to the new regime (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the window's
-    samples), dated like the window's own start: halfway from the last sample before it when that is within a
-    bucket, else at the sample. `start` unchanged when the sample just before the window is a normal one."""
+    samples), dated like the window's own start: at that sample, the first evidence. `start` unchanged when the
+    sample just before the window is a normal one."""
     t = frame["t"].to_numpy(np.int64)
     y = frame["y"].to_numpy(np.float64)
     early = mask & (t < lo)
@@ -1313,8 +1375,7 @@ def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndar
     k = lookback.regime_samples(before_y, y[mask & ~inside], y[mask & inside], r.sign, binary=binary, alpha=ALPHA)
     if not k:
         return start
-    first, prev = int(before_t[-k]), before_t[:-k]
-    return int((first + int(prev.max())) // 2) if prev.size and prev.max() >= first - width else first
+    return int(before_t[-k])
 
 
 def _merge_aliases(findings: list[Finding], dims: Sequence[str]) -> list[Finding]:

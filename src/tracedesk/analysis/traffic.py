@@ -7,7 +7,10 @@ fall to 0 whatever the weekday. Cohorts do not share one daily shape (tenants in
 sends 5% of the traffic at 03:00 UTC and 38% at 15:00), so a window is compared with the SAME clock hours
 of the other days in the range (the window shifted by whole days), and only with days of the same kind
 (weekday with weekday, Saturday/Sunday with weekend days): a cohort that only works on weekdays is not
-"down" on Saturday, and a weekday is not judged by a weekend. A window with no comparable day is not tested.
+"down" on Saturday, and a weekday is not judged by a weekend. A window with no comparable day is not tested. The
+kind of a day is read on each series' own clock (cohort_day_kinds: its day runs from the middle of its night), for
+the cohort and for the rest its share is taken of, and a day is comparable when it is the same kind for both: a
+Wellington tenant's Saturday starts on the UTC Friday, and is not judged by Thursday's same UTC hours.
 
 Test: with C, R the cohort's and the rest's traces in the window and C', R' in its reference (the shifted
 windows), under "the cohort's share did not change" C given C + C' is binomial with p = R / (R + R') (the
@@ -91,6 +94,49 @@ def day_kinds(t0: int, width: int, nb: int) -> np.ndarray:
     return ((day + 3) % 7 >= 5).astype(np.int8)
 
 
+def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
+    """Per cohort row of counts (K, B) and bucket: 1 on the cohort's own Saturday or Sunday, else 0.
+
+    A cohort's day runs from the middle of its night to the next: the middle of the quietest half-day of its
+    traffic by time of day over the range (of the run of equally quiet ones: a night of 14 empty hours is centred
+    on its 7th), when that half holds at most half of a flat day's share of its traces (1/4: the cohort has a
+    night). A day is named by the UTC day that holds its middle (its busy hours). So a Wellington office's
+    Saturday starts at about 13:00 UTC on the UTC Friday (01:00 local), a route served from Tokyo, Auckland and
+    Bangalore starts its Saturday in the hours all three sleep, and a cohort without a night (busy around the
+    clock) keeps the UTC day."""
+    k, nb = counts.shape
+    bpd = max(1, NS_PER_DAY // width)
+    times = t0 + np.arange(nb, dtype=np.int64) * width
+    tod = (times % NS_PER_DAY) // width
+    profile = np.zeros((k, bpd))
+    for j in range(bpd):  # (a few dozen columns: one sum per time of day)
+        profile[:, j] = counts[:, tod == j].sum(axis=1)
+    half = max(1, bpd // 2)
+    ext = np.concatenate([np.zeros((k, 1)), np.cumsum(np.concatenate([profile, profile[:, :half]], axis=1), axis=1)],
+                         axis=1)
+    stretch = ext[:, half:half + bpd] - ext[:, :bpd]  # traces in the half-day starting at each time of day
+    low = stretch.min(axis=1)
+    middle = np.zeros(k, dtype=np.int64)
+    for row in np.flatnonzero(low <= profile.sum(axis=1) / 4.0):
+        quiet = np.flatnonzero(stretch[row] <= low[row] + 1e-9)
+        # the run of equally quiet starts, read circularly from the first start after a louder one
+        louder = np.flatnonzero(stretch[row] > low[row] + 1e-9)
+        origin = int(louder[-1]) + 1 if louder.size else 0
+        run = np.sort((quiet - origin) % bpd)
+        j = (origin + int(run[(len(run) - 1) // 2])) % bpd
+        middle[row] = (j * width + half * width // 2) % NS_PER_DAY
+    day = (times[None, :] - middle[:, None]) // NS_PER_DAY + (middle[:, None] >= NS_PER_DAY // 2)
+    return ((day + 3) % 7 >= 5).astype(np.int8)
+
+
+def pair_kinds(counts: np.ndarray, total: np.ndarray, t0: int, width: int) -> np.ndarray:
+    """Per cohort row (K, B) and bucket: 2 x the kind of the cohort's own day + the kind of the rest's (the other
+    traffic, total - counts, read the same way): cohort_day_kinds of each."""
+    own = cohort_day_kinds(counts, t0, width)
+    rest = cohort_day_kinds(np.maximum(total[None, :] - counts, 0.0), t0, width)
+    return (2 * own + rest).astype(np.int8)
+
+
 def cohort_counts(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, nb: int,
                   limits: Limits = Limits(), pairs: bool = True
                   ) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, dict[tuple[tuple[str, str], ...], np.ndarray]]:
@@ -156,17 +202,27 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
 
     obs = take(cc, e2) - take(cc, a2)
     rest = take(cr, e2) - take(cr, a2)
-    k_first = kinds[np.clip(a2, 0, nb - 1)]
-    k_last = kinds[np.clip(e2 - 1, 0, nb - 1)]
+    # the kind of each bucket's day per row (pair_kinds: rows x B, 2 x the cohort's own + the rest's), or one set
+    # for every row (B,: UTC days, for both)
+    kinds2 = kinds if kinds.ndim == 2 else np.broadcast_to(3 * kinds[None, :], (cc.shape[0], nb))
+
+    def kind(idx: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(kinds2, np.clip(idx, 0, nb - 1), 1)
+
+    k_first = kind(a2)
+    k_last = kind(e2 - 1)
     ref_c, ref_r, other_c, other_r, days = (np.zeros(obs.shape) for _ in range(5))
     for shift in range(-(nb // bpd) - 1, nb // bpd + 2):
         if shift == 0:
             continue
         sa, se = a2 + shift * bpd, e2 + shift * bpd
         inside = (sa >= born) & (se <= nb)
-        s_first, s_last = kinds[np.clip(sa, 0, nb - 1)], kinds[np.clip(se - 1, 0, nb - 1)]
+        s_first, s_last = kind(sa), kind(se - 1)
+        # comparable: the same kind of day at both ends for the cohort AND for the rest its share is taken of
+        # (the share cancels the rest's weekly pattern only between days of one kind for it too); the other
+        # kind of day (the single-day guard): the cohort's other kind at both ends
         same = inside & (s_first == k_first) & (s_last == k_last)
-        other = inside & (s_first != k_first) & (s_last != k_last)
+        other = inside & ((s_first >> 1) != (k_first >> 1)) & ((s_last >> 1) != (k_last >> 1))
         if not (same.any() or other.any()):
             continue
         c_in, r_in = take(cc, se) - take(cc, sa), take(cr, se) - take(cr, sa)
@@ -230,7 +286,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     bpd = NS_PER_DAY // width
     if bpd < 1 or nb <= bpd or not len(cohorts):  # no whole-day shift inside the range: no reference
         return []
-    kinds = day_kinds(t0, width, nb)
+    kinds = pair_kinds(counts, total, t0, width)
     first = first_buckets(counts)
     pad = np.zeros((counts.shape[0], 1))
     cc = np.concatenate([pad, np.cumsum(counts, axis=1)], axis=1)
@@ -254,21 +310,21 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     out = []
     for row in (int(r) for r in np.flatnonzero(np.isfinite(best))):
         a, e = int(best_a[row]), int(best_e[row])
-        one_c, one_r, one_first = cc[row:row + 1], cr[row:row + 1], first[row:row + 1]
+        one_c, one_r, one_first, one_kinds = cc[row:row + 1], cr[row:row + 1], first[row:row + 1], kinds[row:row + 1]
         for _ in range(4):  # the best start for the end, then the best end for that start
             moved = False
             starts = np.arange(max(0, e - bpd), e)
-            z = _evaluate(one_c, one_r, kinds, bpd, starts, np.full(starts.size, e), limits, one_first)[5][0]
+            z = _evaluate(one_c, one_r, one_kinds, bpd, starts, np.full(starts.size, e), limits, one_first)[5][0]
             if z.min() < best[row] - 1e-12:
                 a, best[row], moved = int(starts[np.argmin(z)]), float(z.min()), True
             ends = np.arange(a + 1, min(nb, a + bpd) + 1)
-            z = _evaluate(one_c, one_r, kinds, bpd, np.full(ends.size, a), ends, limits, one_first)[5][0]
+            z = _evaluate(one_c, one_r, one_kinds, bpd, np.full(ends.size, a), ends, limits, one_first)[5][0]
             if z.min() < best[row] - 1e-12:
                 e, best[row], moved = int(ends[np.argmin(z)]), float(z.min()), True
             if not moved:
                 break
         obs, rest, ref_c, ref_r, expected, z, d, _t = (x[0, 0] for x in _evaluate(
-            one_c, one_r, kinds, bpd, np.array([a]), np.array([e]), limits, one_first))
+            one_c, one_r, one_kinds, bpd, np.array([a]), np.array([e]), limits, one_first))
         k, m = int(round(obs)), int(round(obs + ref_c))
         p_one = binomial_lower_tail(k, m, float(rest / (rest + ref_r)))
         out.append(Drop(dict(cohorts[row]), int(row), a, e, k, float(expected), int(round(rest)), int(round(ref_c)),
@@ -287,7 +343,7 @@ def shows_drop(counts: np.ndarray, total: np.ndarray, t0: int, width: int, a: in
     cc = np.concatenate([pad, np.cumsum(counts)[None, :]], axis=1)
     cr = np.concatenate([pad, np.cumsum(total - counts)[None, :]], axis=1)
     limits_rest = replace(limits, min_d=limits.sibling_d_share * d_ref)
-    z = _evaluate(cc, cr, day_kinds(t0, width, nb), bpd, np.array([a]), np.array([e]), limits_rest,
+    z = _evaluate(cc, cr, pair_kinds(counts[None, :], total, t0, width), bpd, np.array([a]), np.array([e]), limits_rest,
                   first_buckets(counts[None, :]))[5][0, 0]
     return bool(-z >= limits.sibling_z)
 
@@ -399,12 +455,11 @@ class TrafficScan:
             n_in, n_out = x.observed + x.rest, x.ref_cohort + x.ref_rest
             # the traces that did not come, as a share of the range's traffic (the others: traces touched)
             share = max(x.expected - x.observed, 0.0) / max(len(t), 1)
-            d_low = x.d - 3.0 * math.sqrt(1.0 / max(n_in, 1) + 1.0 / max(n_out, 1))
             detail = {"signal": name, "label": label, "baseline": _round(x.expected), "current": float(x.observed),
                       "effect": _round(effect), "d": _round(x.d), "q": float(f"{q:.3g}"), "unit": "traces",
                       "aggregation": "count", "direction": "down", "start": _iso(start), "end": _iso(end),
                       "n": {"baseline": n_out, "current": n_in}}
             out.append(Finding([name], dict(x.cohort), start, end, x.expected, float(x.observed), effect,
                                effect / x.expected if x.expected else None, x.d, -x.z, x.p, q, n_out, n_in, share,
-                               max(min(d_low, d_cap), 0.0) * share, "traces", "count", "down", label, [detail]))
+                               _feed.change_impact(x.d, n_in, n_out, share, d_cap), "traces", "count", "down", label, [detail]))
         return out
