@@ -139,7 +139,8 @@ def run_bare(files: list[str], db_path: str) -> int:
                         g("input.value"), g("output.value"), g("llm.input_messages.0.message.content"),
                         g("llm.output_messages.0.message.content"), None, None, None, None, None, None,
                         s.get("kind"), scope, dumps(a).decode(), res_json,
-                        dumps(ev).decode() if ev else None, g("gen_ai.response.model"), None, None, path, None, 1,
+                        dumps(ev).decode() if ev else None, g("gen_ai.response.model"), None, None,
+                        g("llm.token_count.prompt_details.cache_write"), path, None, 1,
                     ))
                     if len(rows) >= 5000:
                         n += len(rows)
