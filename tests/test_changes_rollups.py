@@ -70,7 +70,7 @@ def test_a_provider_wide_error_wave_when_only_its_traffic_runs_is_named_by_the_p
     # ends between the last in it (B, 03:54) and the next (A, 04:00)
     minute = 60_000 * MS
     a, b = ord("A") * MS, ord("B") * MS
-    assert f.start_ns == (BASE_NS + 49 * HOUR + 54 * minute + b + BASE_NS + 50 * HOUR + a) // 2
+    assert f.start_ns == BASE_NS + 50 * HOUR + a  # a step is dated at its first changed sample
     assert f.end_ns == (BASE_NS + 51 * HOUR + 54 * minute + b + BASE_NS + 52 * HOUR + a) // 2
 
 
@@ -81,6 +81,7 @@ def test_the_sparkline_of_a_provider_finding_reads_its_traces_by_their_models(tm
     _week(db, (50, 52))
     (f,) = [f for f in find_changes(connect(db)) if "error_rate" in f.signals]
     series = finding_series(connect(db), f)
-    # as long again before and after the wave: 23:57-05:57, P's 20 traces an hour (C's start at 06:00)
+    # as long again before and after the finding (02:00:00 -> 03:57:00, dated at its first changed sample):
+    # 00:03-05:54, 5 h 51 min of P's traces, one every 3 minutes (C's start at 06:00)
     n = series.groupby("group")["n"].sum().to_dict()
-    assert n == {"cohort": 120}
+    assert n == {"cohort": 117}
