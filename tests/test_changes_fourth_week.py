@@ -16,51 +16,10 @@ from tracedesk.analysis.changes import find_changes
 from tracedesk.store import connect
 from tracedesk.store.query import to_ns
 from weeks.fourth_fixtures import IngestedFourthWeek, fourth_week, fourth_week_db  # noqa: F401  (pytest fixtures)
+from weeks.feed_match import feed_name as _feed_name, hit as _hit, incident_by_id as _incident, overlaps as _overlaps
 
 MIN = 60 * 10**9
 DAY = 24 * 60 * MIN
-
-#: labelled registry signals the feed scans under another name (the rest: the same name, or not scanned)
-_FEED_ALIASES = {"trace_duration": "trace_latency", "ttft": "ttft"}
-_FEED_SIGNALS = {"cost_per_trace", "thumbs_down_rate", "tool_calls_per_trace", "llm_calls_per_trace", "trace_count",
-                 "input_tokens", "refusal_rate", "pii_rate", "error_rate"}
-
-
-def _feed_name(sig: dict[str, Any]) -> str | None:
-    """The feed's name of one labelled signal (None: the feed does not scan it: output length, output tokens,
-    spans per trace, retrieval score, percentiles other than its own). An LLM call's p99 is its tail: the
-    feed's share of calls slower than twice the p99 of their kind (analysis.tails)."""
-    name = sig["signal"]
-    if name == "eval_score":
-        return str(sig["evaluator"])
-    if name == "duration":
-        if sig["aggregation"] == "p99":
-            return "llm_stall_rate" if sig["span_kind"] == "LLM" else None
-        return f"{sig['span_kind'].lower()}_latency" if sig["aggregation"] in ("p95", "mean") else None
-    if name == "error_rate":
-        return {"TOOL": "tool_error_rate", None: "error_rate"}.get(sig.get("span_kind"))
-    if name in _FEED_ALIASES:
-        return _FEED_ALIASES[name]
-    return name if name in _FEED_SIGNALS else None
-
-
-def _cohorts(incident: dict[str, Any]) -> list[dict[str, str]]:
-    return [incident["cohort"], *incident.get("equivalent_cohorts", [])]
-
-
-def _overlaps(finding: Any, incident: dict[str, Any]) -> bool:
-    f_end = finding.end_ns if finding.end_ns is not None else float("inf")
-    return bool(finding.start_ns < to_ns(incident["end"]) and to_ns(incident["start"]) < f_end)
-
-
-def _hit(findings: list[Any], incident: dict[str, Any]) -> tuple[int | None, Any]:
-    """(rank, finding) of the first finding naming the incident's cohort (or one equivalent to it, or an alias:
-    the same traffic) whose window overlaps the incident's."""
-    cohorts = _cohorts(incident)
-    for rank, f in enumerate(findings):
-        if any(f.cohort == c or c in f.aliases for c in cohorts) and _overlaps(f, incident):
-            return rank, f
-    return None, None
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +31,6 @@ def feed(fourth_week_db: IngestedFourthWeek) -> list[Any]:
 def incidents(fourth_week_db: IngestedFourthWeek) -> list[dict[str, Any]]:
     labels: list[dict[str, Any]] = fourth_week_db.week.labels()["incidents"]
     return labels
-
-
-def _incident(incidents: list[dict[str, Any]], incident_id: str) -> dict[str, Any]:
-    return next(i for i in incidents if i["id"] == incident_id)
 
 
 #: Known misses, each with what was measured (find_changes on the fixture's database, i.e.
