@@ -285,3 +285,63 @@ def test_the_one_read_recompute_demotes_fills_handoffs_and_prefers_reported_cost
     assert orphans == [("t2", "o", "gone", 1)]
     assert [(t[0], t[16], t[11], t[14], t[25], t[26]) for t in traces] == [
         ("t1", "Billing,Triage", None, None, 0, 1), ("t2", None, 11, 0.5, 1, 0)]
+
+
+def _route_spans():
+    """Mixed traces for the route rule (summaries.PRECEDENCE): a Next.js server root (`unknown`) whose
+    LLM span states a route, a root that is itself LLM-instrumented, a plain root alone, and a plain root
+    whose stated LLM span arrives in a second batch (the incremental merge, not the first summary)."""
+    def span(trace, sid, parent, route, convention, tenant=None):
+        return Span(trace_id=trace, span_id=sid, parent_span_id=parent, name=sid, kind="LLM" if parent else "CHAIN",
+                    start_ns=10 if parent is None else 20, end_ns=90, route=route, tenant=tenant,
+                    convention=convention)
+    first = [
+        span("next", "http", None, "/api/support/chat", "unknown"),
+        span("next", "llm", "http", "support-chat", "openinference", tenant="acme"),
+        span("llmroot", "root", None, "search", "openinference"),
+        span("llmroot", "child", "root", "billing", "otel_genai"),
+        span("plain", "http", None, "/api/health", "unknown"),
+        span("split", "http", None, None, "unknown"),
+        span("split", "tool", "http", None, "unknown", tenant="globex"),
+    ]
+    second = [span("split", "llm", "http", None, "openinference"),
+              span("split", "llm2", "tool", None, "unknown")]
+    return first, second
+
+
+def test_the_route_rule_is_one_definition_the_sql_and_both_python_paths_agree_on(tmp_path):
+    from tracedesk.store import _TRACE_SUMMARY_SQL
+    from tracedesk.store.summaries import precedence_sql
+
+    # the SQL recompute's expression is generated from the table the Python paths walk
+    assert precedence_sql("route") in _TRACE_SUMMARY_SQL
+    assert precedence_sql("route") == ("COALESCE(CASE WHEN r.convention = 'unknown' THEN MAX(CASE WHEN "
+                                       "s.convention <> 'unknown' THEN s.route END) END, r.route, MAX(s.route))")
+    assert precedence_sql("service") == "COALESCE(r.service, MAX(s.service))"
+    first, second = _route_spans()
+    db = connect(str(tmp_path / "t.db"))
+    write_batch(db, first)
+    from tracedesk.store import summaries
+
+    calls = []
+    merge = summaries._merge
+    summaries._merge = lambda *a: (merge(*a), calls.append(a[1]))[0]  # recorded only if it did not fall back
+    try:
+        write_batch(db, second)
+    finally:
+        summaries._merge = merge
+    assert calls == ["split"]  # merged into its stored summary, no fallback
+    incremental = _state(db)
+    with db.conn:
+        db.execute("UPDATE spans SET usage_counted = 1")
+        refresh_traces_sql(db, ["llmroot", "next", "plain", "split"])
+    assert _state(db) == incremental
+    # and `summarize` (one batch holding everything) gives the same rows
+    db2 = connect(str(tmp_path / "one.db"))
+    write_batch(db2, first + second)
+    assert _state(db2) == incremental
+    got = {r[0]: r[1:] for r in db.execute("SELECT trace_id, route, tenant FROM traces")}
+    assert got == {"next": ("support-chat", "acme"), "llmroot": ("search", None),
+                   "plain": ("/api/health", None), "split": (None, "globex")}
+    db.conn.close()
+    db2.conn.close()

@@ -431,10 +431,11 @@ def _usage_flags(rows: list[tuple[str, str, str | None, int]]) -> dict[tuple[str
     return {key: 0 if (key in covered and has_usage[key]) else 1 for key in has_usage}
 
 
+# The root-first columns come from summaries.PRECEDENCE (the rule the incremental summaries use too).
 # The root is chosen once per trace (window function), not once per span: a correlated root lookup
 # per row made refreshing a 3,000-span trace take ~20 s.
-_TRACE_SUMMARY_SQL = """
-WITH s AS (SELECT * FROM spans WHERE trace_id IN ({marks})),
+_TRACE_SUMMARY_SQL = f"""
+WITH s AS (SELECT * FROM spans WHERE trace_id IN ({{marks}})),
 roots AS (
   SELECT x.trace_id, x.span_id,
          ROW_NUMBER() OVER (PARTITION BY x.trace_id
@@ -449,7 +450,7 @@ SELECT
   s.trace_id,
   r.span_id,
   r.name,
-  COALESCE(r.service, MAX(s.service)),
+  {summaries.precedence_sql("service")},
   MIN(s.start_ns),
   MAX(s.end_ns),
   (MAX(s.end_ns) - MIN(s.start_ns)) / 1e6,
@@ -465,18 +466,13 @@ SELECT
       WHERE trace_id = s.trace_id AND model IS NOT NULL ORDER BY model)),
   (SELECT group_concat(a, ',') FROM (SELECT DISTINCT agent_name AS a FROM spans
       WHERE trace_id = s.trace_id AND agent_name IS NOT NULL ORDER BY agent_name)),
-  COALESCE(r.session_id, MAX(s.session_id)),
-  COALESCE(r.user_id, MAX(s.user_id)),
-  COALESCE(CASE WHEN r.convention = 'unknown' THEN MAX(CASE WHEN s.convention <> 'unknown' THEN s.route END) END,
-           r.route, MAX(s.route)),
-  COALESCE(CASE WHEN r.convention = 'unknown' THEN MAX(CASE WHEN s.convention <> 'unknown' THEN s.tenant END) END,
-           r.tenant, MAX(s.tenant)),
-  COALESCE(CASE WHEN r.convention = 'unknown' THEN MAX(CASE WHEN s.convention <> 'unknown' THEN s.prompt_version END) END,
-           r.prompt_version, MAX(s.prompt_version)),
-  COALESCE(CASE WHEN r.convention = 'unknown' THEN MAX(CASE WHEN s.convention <> 'unknown' THEN s.environment END) END,
-           r.environment, MAX(s.environment)),
-  COALESCE(CASE WHEN r.convention = 'unknown' THEN MAX(CASE WHEN s.convention <> 'unknown' THEN s.dims END) END,
-           r.dims, MAX(s.dims)),
+  {summaries.precedence_sql("session_id")},
+  {summaries.precedence_sql("user_id")},
+  {summaries.precedence_sql("route")},
+  {summaries.precedence_sql("tenant")},
+  {summaries.precedence_sql("prompt_version")},
+  {summaries.precedence_sql("environment")},
+  {summaries.precedence_sql("dims")},
   SUM(s.parent_span_id IS NULL),
   SUM(s.parent_span_id IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)),

@@ -47,6 +47,33 @@ _STATED = (_ROUTE, _TENANT, _PV, _ENV, _DIMS)
 _NO_CONVENTION = "unknown"
 
 
+#: Where each root-first field's trace value comes from: the first source with a value wins. The one
+#: definition of the rule: `summarize` and `_merge` walk it in Python, `precedence_sql` writes it as the
+#: SQL recompute's expression (store._TRACE_SUMMARY_SQL), so the three cannot disagree.
+#: "stated": the largest value over LLM-instrumented spans, consulted only under a plain root;
+#: "root": the root span's value; "any": the largest value over all of the trace's spans.
+PRECEDENCE: dict[int, tuple[str, ...]] = {
+    col: (("stated",) if col in _STATED else ()) + ("root", "any") for col in _COALESCED}
+
+
+def _sources(col: int, root: Sequence[Any] | None) -> tuple[str, ...]:
+    """PRECEDENCE[col] as it applies under this root (no root: no convention, so no "stated")."""
+    plain = root is not None and root[_CONVENTION] == _NO_CONVENTION
+    return tuple(s for s in PRECEDENCE[col] if s != "stated" or plain)
+
+
+def precedence_sql(column: str) -> str:
+    """PRECEDENCE for one trace column as SQL over the trace's spans `s` and its root span `r`."""
+    col = SUMMARY_COLUMNS.index(column)
+    parts = {
+        "stated": f"CASE WHEN r.convention = '{_NO_CONVENTION}' THEN MAX(CASE WHEN s.convention <> "
+                  f"'{_NO_CONVENTION}' THEN s.{column} END) END",
+        "root": f"r.{column}",
+        "any": f"MAX(s.{column})",
+    }
+    return f"COALESCE({', '.join(parts[source] for source in PRECEDENCE[col])})"
+
+
 def _stated(r: Sequence[Any]) -> bool:
     """A span an LLM instrumentation wrote (SQL: convention <> 'unknown', so NULL is not)."""
     return r[_CONVENTION] is not None and r[_CONVENTION] != _NO_CONVENTION
@@ -218,14 +245,18 @@ def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[
         None, None, None, None, None, None, None,
         sum(r[_PARENT] is None for r in vals), len(orphans), 0,
     ]
-    plain_root = root is not None and root[_CONVENTION] == _NO_CONVENTION
     for col in _COALESCED:
         value = None
-        if plain_root and col in _STATED:
-            value = _max_text(r[col] for r in vals if _stated(r))
-        if value is None:
-            value = root[col] if root is not None else None
-        row[_T[_TRACE_FIELD_OF[col]]] = value if value is not None else _max_text(r[col] for r in vals)
+        for source in _sources(col, root):
+            if source == "stated":
+                value = _max_text(r[col] for r in vals if _stated(r))
+            elif source == "root":
+                value = root[col] if root is not None else None
+            else:
+                value = _max_text(r[col] for r in vals)
+            if value is not None:
+                break
+        row[_T[_TRACE_FIELD_OF[col]]] = value
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
     return tuple(row), flags, orphans
 
@@ -565,15 +596,17 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     for name, col in (("models", _MODEL), ("agents", _AGENT)):
         merged = set(row[_T[name]].split(",")) if row[_T[name]] else set()
         row[_T[name]] = _distinct([*merged, *(r[col] for r in vals)])
-    plain_root = root[_CONVENTION] == _NO_CONVENTION
     for col in _COALESCED:
         name = _TRACE_FIELD_OF[col]
-        if plain_root and col in _STATED:
+        sources = _sources(col, root)
+        if "stated" in sources:
             continue  # the new spans carry no value for it (else the merge fell back): unchanged
-        if root[col] is not None:
-            row[_T[name]] = root[col]
-        else:
-            row[_T[name]] = _max_text([row[_T[name]], *(r[col] for r in vals)])
+        for source in sources:
+            if source == "root" and root[col] is not None:
+                row[_T[name]] = root[col]
+                break
+            if source == "any":  # the stored value is the old spans' largest (no root value: checked above)
+                row[_T[name]] = _max_text([row[_T[name]], *(r[col] for r in vals)])
     row[_T["root_count"]] += sum(r[_PARENT] is None for r in vals)
     row[_T["orphan_count"]] += len(new_orphans) - len(adopted)
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
