@@ -44,10 +44,10 @@ def incidents(fourth_week_db: IngestedFourthWeek) -> list[dict[str, Any]]:
 #: With session 8's tail signal (llm_stall_rate) and provider cohorts (tail8), W4-01 is found too (#4, error_rate
 #: on provider=anthropic) and W4-06 is found, below the top 8.
 IN_TOP_MISSES: dict[str, str] = {
-    "W4-06": "found as llm_stall_rate on response_model=gpt-4.1-2025-04-14 (alias model=gpt-4.1, 0.0005 -> 0.059) but "
-             "ranked #9 of 10 (impact 0.0028), one place below the top 8: a tail signal's impact counts the traffic the "
-             "stalls touched (the excess share of stalled calls, 5.9% of the model's calls), not every trace of the "
-             "model; counted as every trace it ranked above the second week's real W2-06 and pushed W4-02 out",
+    "W4-06": "found as llm_stall_rate on response_model=gpt-4.1-2025-04-14 (alias model=gpt-4.1, 0.0005 -> 0.059) "
+             "but ranked #9 of 10 (impact 0.0138), one place below the top 8: a rate's impact counts its excess bad "
+             "events, each a broken trace (changes.rate_impact): 0.153% of the week's traces; just below W4-02 "
+             "(#8, 0.0153) and route=order_status's latency during W4-01's 429 retries (#7, 0.0288, no label)",
 }
 START_MISSES: dict[str, str] = {
     "W4-06": "found (#9, llm_stall_rate on model=gpt-4.1 0.0005 -> 0.059) but dated 00:30:09, 88 minutes after "

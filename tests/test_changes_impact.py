@@ -56,3 +56,39 @@ def test_a_short_severe_outage_outranks_a_long_mild_shift_that_touched_more_trac
     assert outage.impact == pytest.approx(D_CAP ** 2 * 20 / 2880, rel=1e-12)
     assert shift.d == pytest.approx(1.2 / math.sqrt(1 + 1 / 9 * 8 / 9 * 1.2 ** 2), rel=1e-9)
     assert shift.impact == pytest.approx((shift.d - 3 * math.sqrt(1 / 160 + 1 / 1280)) ** 2 * 160 / 2880, rel=1e-9)
+
+
+def test_a_rate_change_touches_its_excess_bad_events_each_a_broken_trace():
+    from tracedesk.analysis.changes import excess_share, rate_impact
+
+    # 400 samples of the cohort in the window (150 traces) of a range of 10,000 traces, the rate 0.0005 -> 0.0595:
+    # 24 excess bad events, 24 traces touched; at most every trace of the cohort in the window; none when it fell
+    assert excess_share(0.059, 400, 150, 10_000) == pytest.approx(23.6 / 10_000)
+    assert excess_share(0.5, 400, 150, 10_000) == pytest.approx(150 / 10_000)
+    assert excess_share(-0.2, 400, 150, 10_000) == 0.0
+    assert rate_impact(0.0059) == pytest.approx(D_CAP ** 2 * 0.0059)
+
+
+def _rate_frame() -> pd.DataFrame:
+    """72 h, routes A and B each a sample every 3 minutes; a sample is 1 (an error) one time in 20. Route A: 30:00-34:00,
+    every other sample an error (80 samples, 40 errors)."""
+    rows = []
+    for h in range(72):
+        for k in range(20):
+            t = BASE_NS + h * HOUR + k * 3 * MIN
+            rows.append((t, 1.0 if (k % 2 == 0 if 30 <= h < 34 else k == 7) else 0.0, "A"))
+            rows.append((t + MIN, 1.0 if k == 11 else 0.0, "B"))
+    rows.sort()
+    return pd.DataFrame({"t": [r[0] for r in rows], "v": [r[1] for r in rows],
+                         "route": pd.Series([r[2] for r in rows], dtype=object)})
+
+
+def test_a_rate_finding_counts_the_traffic_its_excess_errors_touched():
+    sig = [s for s in feed_signals([]) if s.name == "error_rate"]
+    findings = detect({"error_rate": _rate_frame()}, sig, ["route"], BASE_NS, BASE_NS + 72 * HOUR)
+    assert [(f.cohort, f.n_current, f.current, f.baseline) for f in findings] == [
+        ({"route": "A"}, 79, 40 / 79, 68 / 1361)]  # (the window's last sample, an ordinary 0, is left out)
+    f = findings[0]
+    # 79 of the 2880 samples, one per trace (no traffic frame), each with 40/79 - 68/1361 excess errors
+    assert f.share == pytest.approx(79 / 2880 * (40 / 79 - 68 / 1361), rel=1e-12)
+    assert f.impact == pytest.approx(D_CAP ** 2 * f.share, rel=1e-12)

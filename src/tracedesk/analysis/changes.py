@@ -45,15 +45,15 @@ Findings of several signals on the same cohort with overlapping windows are one 
 lists them, strongest first). Rank: impact = min(d, D_CAP)^2 x share (change_impact), where d is the change in
 pooled standard deviations (at its lower confidence bound) and share the cohort's fraction of the range's traces
 inside the window: a loss per touched trace quadratic in the size of the change, times how much traffic it
-touched.
+touched. A rate's change touches its excess bad events (excess_share: the rate's excess over its baseline per
+trace of the cohort, at most one), each a broken trace (rate_impact: D_CAP^2 x that share).
 
 Constants (MIN_N, Z thresholds, D_CAP, lengths) were chosen by reasoning, then checked on the
 bundled sample week (src/tracedesk/sample, labels in sample/data/incidents.json); the second,
 independently generated week (tests/weeks/second_week.py) is used for verification only, with the same
 constants. Durations are compared on log scale (a 10x slowdown of a few spans is one shift, not an
 outlier) and displayed as their p95; their tail, which that mean cannot see, is the share of LLM calls slower
-than twice the p99 of their kind (llm_stall_rate, analysis.tails); its impact counts the stalled calls' excess
-share as the traffic it touched, not every trace of the cohort.
+than twice the p99 of their kind (llm_stall_rate, analysis.tails), a rate like the others.
 
 Provider cohorts are roll-ups of the models (analysis.rollups), scanned alone (no pairs): the cohorts wholly
 inside a provider stand in for its pairs when the cohort of a change is decided.
@@ -1327,15 +1327,22 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
               "end": _iso(end), "n": {"baseline": r.n_out, "current": r.n_in}, "shape": shape,
               "onset": _iso(onset)}
     share = r.share
+    # the cohort's traces in the window and the range's traces; a signal's own samples when there is no traffic
+    # frame (each sample a trace), or its cohort is not a trace's (a response model: its samples, at most a trace each)
+    traces_in, n_traces = float(r.n_in), float(r.n_in) / r.share if r.share else 1.0
+    if traffic is not None:
+        n_traces = float(len(traffic))
     if traffic is not None and all(k in traffic.columns and traffic[k].notna().any() for k in cohort):
         tt = traffic["t"].to_numpy(np.int64)
         touched = _cohort_mask(traffic, cohort) & (tt >= lo) & (tt < hi)
         share = float(touched.sum()) / len(traffic)
-    if sig.stalls_of and math.isfinite(effect):
-        # a tail signal touches the calls that stalled, not every trace of its cohort: the excess share of stalled
-        # calls is the part of the cohort's traffic the change reached (4% stalls touch 4% of its traces)
-        share *= max(effect, 0.0)
-    impact = change_impact(sc.d, r.n_in, r.n_out, share)
+        traces_in = float(touched.sum())
+    if sig.aggregation == "rate" and math.isfinite(effect):
+        # a rate's change touches its excess bad events, not every trace of its cohort (rate_impact)
+        share = excess_share(r.sign * effect, r.n_in, traces_in, n_traces)
+        impact = rate_impact(share)
+    else:
+        impact = change_impact(sc.d, r.n_in, r.n_out, share)
     aliases = _new_values(frame, mask, inside, t < lo, dims, cohort) if cohort else _whole_values(frame, dims)
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
@@ -1356,6 +1363,26 @@ def change_impact(d: float, n_in: float, n_out: float, share: float, d_cap: floa
     a 40-sd shift are both "broken")."""
     d_low = d - 3.0 * math.sqrt(1.0 / max(n_in, 1) + 1.0 / max(n_out, 1))
     return min(max(d_low, 0.0), d_cap) ** 2 * share
+
+
+def excess_share(excess: float, n_in: float, traces_in: float, n_traces: float) -> float:
+    """The share of the range's traces a rate's change touched: its excess bad events, the rate's excess over its
+    baseline (`excess`, in the bad direction) times the cohort's samples in the window (`n_in`), out of the range's
+    traces (`n_traces`), at most the cohort's traces in the window (`traces_in`: a trace is touched once).
+
+    A stall rate 0.0005 -> 0.059 over 400 LLM calls is 24 excess stalls: 24 traces touched, not the model's ~150
+    traces in the window; refusals of a snapshot that answers twice per trace count its answers, not its traces. A
+    signal sampled on some traces (thumbs-down on the ~12% with feedback) counts the bad events it saw."""
+    return min(max(excess, 0.0) * n_in, traces_in) / max(n_traces, 1.0)
+
+
+def rate_impact(share: float, d_cap: float = D_CAP) -> float:
+    """The rank of a rate's change (refusals, errors, leaks, stalls, thumbs-down): each excess bad event is a
+    broken trace, so its loss is that of a capped shift, d_cap^2, times the share of traces the events touched
+    (excess_share). A rate 0.0005 -> 0.059 on a model touches 5.9% of that model's calls, not all of them (as
+    change_impact with the cohort's share said: every trace of the model counted as moved by d); and how far the
+    rate moved is counted once, in the number of excess events, not again as a log odds ratio per event."""
+    return d_cap ** 2 * share
 
 
 def _looked_back(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, inside: np.ndarray, lo: int,
