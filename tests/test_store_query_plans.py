@@ -118,3 +118,24 @@ def test_every_status_filter_counts_the_traces_holding_such_a_span(ingested_db):
     assert count_traces(db, Filters(statuses=["ERROR"])) == 1 and count_traces(db, Filters(statuses=["CANCELLED"])) == 0
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")}
     assert "idx_spans_error" in indexes and "idx_spans_status" not in indexes
+
+
+def test_newest_first_page_walks_the_start_index(ingested_db, tmp_path):
+    """The Traces page's default order (newest first) reads the start index and stops after its page,
+    rather than sorting every matching trace; the NULL start times still come last."""
+    from tracedesk.store.query import traces
+
+    import shutil
+
+    ingested_db = shutil.copy(ingested_db, tmp_path / "nulls.db")  # the module's database stays as built
+    conn = sqlite3.connect(ingested_db)
+    conn.execute("UPDATE traces SET start_ns = NULL WHERE rowid = (SELECT MAX(rowid) FROM traces)")
+    conn.commit()
+    conn.close()
+    db = connect(str(ingested_db))
+    cols = ", ".join("t." + c for c in ("trace_id", "start_ns"))
+    sql = f"SELECT {cols} FROM traces t WHERE 1 ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT 50"
+    steps = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql)]
+    assert steps[0] == "SCAN t USING INDEX idx_traces_start"
+    page = traces(db, limit=None)
+    assert page["start_ns"].isna().tolist() == [False] * (len(page) - 1) + [True]

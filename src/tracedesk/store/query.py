@@ -469,9 +469,12 @@ def traces(
         raise FilterError(f"Unknown trace column(s) {bad}; choose from: {', '.join(TRACE_COLUMNS)}")
     where, params = _resolved_where(db, filters)
     direction = "DESC" if descending else "ASC"
-    # NULLs last whichever the direction, then a stable tie-break so pages never overlap.
+    # NULLs last whichever the direction, then a stable tie-break so pages never overlap. Descending,
+    # SQLite sorts NULL last by itself (the smallest value): without the `IS NULL` term the column's index
+    # serves the order and a page stops after its rows (1M spans, no filter: 0.018 -> 0.0003 s CPU)
+    nulls_last = f"t.{sort} IS NULL, " if not descending else ""
     sql = (f"SELECT {', '.join('t.' + c for c in columns)} FROM traces t WHERE {where} "
-           f"ORDER BY t.{sort} IS NULL, t.{sort} {direction}, t.trace_id {direction}")
+           f"ORDER BY {nulls_last}t.{sort} {direction}, t.trace_id {direction}")
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params = [*params, int(limit), int(offset)]
