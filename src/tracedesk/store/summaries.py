@@ -56,10 +56,16 @@ PRECEDENCE: dict[int, tuple[str, ...]] = {
     col: (("stated",) if col in _STATED else ()) + ("root", "any") for col in _COALESCED}
 
 
+#: PRECEDENCE without "stated": the sources under a root an instrumentation wrote, or with no root. Both
+#: forms are built once: summarize and _merge ask for every column of every trace an ingest writes.
+_UNDER_PLAIN_ROOT = PRECEDENCE
+_UNDER_OTHER_ROOT = {col: tuple(s for s in sources if s != "stated") for col, sources in PRECEDENCE.items()}
+
+
 def _sources(col: int, root: Sequence[Any] | None) -> tuple[str, ...]:
     """PRECEDENCE[col] as it applies under this root (no root: no convention, so no "stated")."""
     plain = root is not None and root[_CONVENTION] == _NO_CONVENTION
-    return tuple(s for s in PRECEDENCE[col] if s != "stated" or plain)
+    return (_UNDER_PLAIN_ROOT if plain else _UNDER_OTHER_ROOT)[col]
 
 
 def precedence_sql(column: str) -> str:
