@@ -10,7 +10,6 @@ means, a strict xfail at the end says what was measured."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,11 @@ import numpy as np
 import pytest
 
 from tracedesk.timeutil import parse_time
-from weeks.built import incident_window, read_only
+from weeks.built import assert_deterministic, digests, incident_window, read_only
 from weeks.fifth_fixtures import IngestedFifthWeek, fifth_week, fifth_week_db  # noqa: F401  (pytest fixtures)
 from weeks.fifth_week import QUIET_DAYS, RAMP_END, REFUSALS, Week, write_week
 
 DAY_NS = 86400 * 10**9
-
-
-def _digests(files: list[Path]) -> dict[str, str]:
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 #: SHA-256 of every file at the default seed and scale (a change to the generator changes the week: say so)
@@ -72,16 +67,11 @@ DIGESTS: dict[str, str] = {
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    a = write_week(tmp_path / "a", seed=7, scale=0.05)
-    b = write_week(tmp_path / "b", seed=7, scale=0.05)
-    c = write_week(tmp_path / "c", seed=8, scale=0.05)
-    assert _digests(a.files) == _digests(b.files)
-    assert a.incidents.read_bytes() == b.incidents.read_bytes()
-    assert _digests(a.files) != _digests(c.files)
+    assert_deterministic(write_week, tmp_path)
 
 
 def test_default_week_file_digests(fifth_week: Week) -> None:
-    assert _digests([*fifth_week.files, fifth_week.incidents]) == DIGESTS
+    assert digests([*fifth_week.files, fifth_week.incidents]) == DIGESTS
 
 
 def test_the_week_is_seven_days() -> None:

@@ -6,31 +6,21 @@ These tests measure the data, not tracedesk's detectors: the feed's and the sugg
 are tests/test_changes_fourth_week.py and tests/test_alerts_suggest_weeks.py."""
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from weeks.built import incident_window, read_only
+from weeks.built import assert_deterministic, digests, incident_window, read_only
 from weeks.fourth_fixtures import IngestedFourthWeek, fourth_week, fourth_week_db  # noqa: F401  (fixtures)
 from weeks.fourth_week import QUIET_DAYS, Week, write_week
 
 from tracedesk.timeutil import parse_time
 
 
-def _digests(files: list[Path]) -> dict[str, str]:
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
-
-
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    a = write_week(tmp_path / "a", seed=7, scale=0.05)
-    b = write_week(tmp_path / "b", seed=7, scale=0.05)
-    c = write_week(tmp_path / "c", seed=8, scale=0.05)
-    assert _digests(a.files) == _digests(b.files)
-    assert a.incidents.read_bytes() == b.incidents.read_bytes()
-    assert _digests(a.files) != _digests(c.files)
+    assert_deterministic(write_week, tmp_path)
 
 
 def test_the_week_is_seven_days() -> None:

@@ -6,21 +6,16 @@ tests/test_alerts_suggest_sixth_week.py do); where ingest stores a realistic sha
 strict xfail says what was measured."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
 from tracedesk.timeutil import parse_time
-from weeks.built import incident_window, read_only
+from weeks.built import assert_deterministic, digests, incident_window, read_only
 from weeks.sixth_fixtures import IngestedSixthWeek, sixth_week, sixth_week_db  # noqa: F401  (pytest fixtures)
 from weeks.sixth_week import QUIET_DAYS, Week, write_week
 
 DAY_NS = 86400 * 10**9
-
-
-def _digests(files: list[Path]) -> dict[str, str]:
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 #: SHA-256 of every file at the default seed and scale (a change to the generator changes the week: say so)
@@ -58,16 +53,11 @@ DIGESTS: dict[str, str] = {
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    a = write_week(tmp_path / "a", seed=7, scale=0.05)
-    b = write_week(tmp_path / "b", seed=7, scale=0.05)
-    c = write_week(tmp_path / "c", seed=8, scale=0.05)
-    assert _digests(a.files) == _digests(b.files)
-    assert a.incidents.read_bytes() == b.incidents.read_bytes()
-    assert _digests(a.files) != _digests(c.files)
+    assert_deterministic(write_week, tmp_path)
 
 
 def test_default_week_file_digests(sixth_week: Week) -> None:
-    assert _digests([*sixth_week.files, sixth_week.incidents]) == DIGESTS
+    assert digests([*sixth_week.files, sixth_week.incidents]) == DIGESTS
 
 
 def test_the_week_is_seven_days() -> None:
