@@ -53,3 +53,19 @@ def test_bad_incidents_are_explained(week, db_path):
     connect(db_path)
     with pytest.raises(ValueError, match="ingest traces first"):
         suggest_rule(db_path, WEEK_START, WEEK_START + H, {})
+
+
+def test_a_confident_rule_is_probed_for_fragility_in_bound_space():
+    """The fragility probe of a rate judged at a confidence moves its threshold by a share of the gap between
+    the Wilson bounds of the baseline's and the incident's rate in a typical window (the median count of the
+    windows holding samples: 10 here), not of the raw rates: 2% -> 55% in windows of 10 is 0.000 -> 0.177 at
+    99.9%. A series with no samples has no typical window."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from tracedesk.alerts.suggest import _typical_bound_gap
+
+    mover = SimpleNamespace(baseline=0.02, incident=0.55)
+    series = SimpleNamespace(counts=np.array([0, 10, 9, 10, 12, 0]))
+    assert round(_typical_bound_gap(mover, series, 0.999, up=True), 4) == 0.1766  # type: ignore[arg-type]
+    assert _typical_bound_gap(mover, SimpleNamespace(counts=np.array([0, 0])), 0.999, up=True) == 0.0  # type: ignore[arg-type]

@@ -15,14 +15,6 @@ from tracedesk.alerts.suggest import suggest_rule
 from weeks.fourth_fixtures import IngestedFourthWeek, fourth_week, fourth_week_db  # noqa: F401  (pytest fixtures)
 
 FOURTH_WEEK_MISSES = {
-    "W4-01": "provider=anthropic, 429s from 10:25:36: the suggested error_rate rate > 0.26 at 99.9% confidence "
-             "(15m) first pages at 10:45, 3 steps after the 10:30 evaluation (0 false pages, 1 page). Not the data's "
-             "floor: alerts.oracle_wide (scoped, from detectable_from) separates at step 0 (error_rate over the "
-             "previous day's, 5m), and among the suggester's own candidates error_rate > 0.13 at 99.9% confidence "
-             "(5m) pages at 10:30 (6 failed traces of 10: Wilson bound 0.205) with 0 false pages in the cohort. It "
-             "is rejected as fragile: moved 15% of the gap towards the baseline (to 0.052) it pages the W4-N2 blip "
-             "that must not page (Sat 10:20: 2 failed traces of 4, bound 0.080), so its quiet hangs on a threshold "
-             "between 0.080 and 0.205. The detector's miss, by its robustness rule; not tuned",
     "W4-07": "tenant=kiwi-legal, summarization 0.86 -> 0.51: the suggested eval_score(summarization) mean < 0.67 (15m) "
              "first pages at 03:35, 25 steps after detectable_from (01:27:10): the tenant's version-15 summaries are "
              "judged 30-40 minutes apart (01:33, 02:06, 02:46, 03:24, 03:34), and the first 15-minute window holding "

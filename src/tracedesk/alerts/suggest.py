@@ -248,6 +248,19 @@ def _score(firing: np.ndarray, times: np.ndarray, start_ns: int, end_ns: int, w:
 CONFIDENCES: tuple[float, ...] = (0.99, 0.999)
 
 
+def _typical_bound_gap(mover: Mover, series: Any, confidence: float, up: bool) -> float:
+    """The distance between the Wilson bounds of the baseline's and the incident's rate in a window holding
+    the series' typical (median) number of samples; 0 when no window holds any."""
+    counts = np.asarray(series.counts, dtype=np.float64)
+    counts = counts[counts > 0]
+    if len(counts) == 0:
+        return 0.0
+    n = np.full(2, float(np.median(counts)))
+    rates = np.array([mover.baseline, mover.incident], dtype=np.float64)
+    bounds = wilson_bound(rates, n, confidence, upper=not up)
+    return float(abs(bounds[1] - bounds[0]))
+
+
 def _confident_options(mover: Mover, series: Any, ref: Any, others: list[Any], before: np.ndarray,
                        sep: np.ndarray) -> list[_Option]:
     """Options for a rate judged at a confidence: the Wilson bound of each window's k of n must be beyond
@@ -266,6 +279,12 @@ def _confident_options(mover: Mover, series: Any, ref: Any, others: list[Any], b
             return wilson_bound(s.values, s.counts, confidence, upper=not up)
 
         mine = judged(series)
+        # the fragility probe moves the threshold in the space the condition judges: bounds, not raw rates.
+        # A typical window's bounds of the baseline's and the incident's rate lie much closer together than
+        # the rates themselves (a 5-minute window of 10 traces: 0.55 -> a 99.9% lower bound of 0.18), so
+        # 15% of the raw gap would move the threshold past ordinary windows' bounds and call every
+        # confident rule fragile
+        bound_gap = _typical_bound_gap(mover, series, confidence, up) or gap
         rows_base = [judged(o) for o in others]
         ref_j = judged(ref) if ref is not None else None
         for f in (0.25, 0.5):
@@ -281,7 +300,7 @@ def _confident_options(mover: Mover, series: Any, ref: Any, others: list[Any], b
                 rows.append(compare(ref_j, comparator, thr) & before)
             strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
             margin = min(abs(thr - mover.baseline), abs(mover.incident - thr)) / gap
-            loose = compare(mine, comparator, thr - sign * LOOSEN * gap)
+            loose = compare(mine, comparator, thr - sign * LOOSEN * bound_gap)
             out.append(_Option(cond, compare(mine, comparator, thr), strip, margin, loose, ~np.isnan(series.values),
                                compare(series.values, comparator, float(cond.resolve_threshold or 0.0))))
     return out
