@@ -17,7 +17,8 @@ SPECS = [{"type": "trace_count"}, {"type": "error_rate"}, {"type": "refusal_rate
          {"type": "trace_duration"}, {"type": "cost_per_trace"}, {"type": "tokens_per_trace"},
          {"type": "quality"}, {"type": "eval_pass_rate"}, {"type": "eval_fail_rate"},
          {"type": "quality", "evaluator": "groundedness"}, {"type": "eval_pass_rate", "evaluator": "groundedness"},
-         {"type": "error_rate", "span_kind": "TOOL"}, {"type": "duration", "span_kind": "LLM"}, {"type": "ttft"}]
+         {"type": "error_rate", "span_kind": "TOOL"}, {"type": "duration", "span_kind": "LLM"}, {"type": "ttft"},
+         {"type": "eval_coverage", "evaluator": "groundedness"}]
 
 
 @pytest.fixture(scope="module")

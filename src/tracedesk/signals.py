@@ -254,6 +254,12 @@ BUILTINS: tuple[Signal, ...] = (
     Signal("eval_fail_rate", "Eval fail rate", "1 per evaluation that did not pass, 0 per pass.",
            "share", "up", EVALUATION, S.eval_failed, "rate",
            (SignalParam("evaluator", help="an evaluator name; all when omitted"),), 0.2),
+    Signal("eval_coverage", "Evaluation coverage",
+           "1 per trace with a score from the evaluator, 0 per trace without one (evaluations that errored "
+           "are not scores). A judge that stops leaves no low score, only this share falling; traces judged "
+           "after a delay read as unjudged until their evaluations are stored.",
+           "share", "down", TRACE, S.eval_coverage, "rate", (_ONE_EVALUATOR,), 0.5,
+           examples={"evaluator": "groundedness"}),
     Signal("thumbs_down_rate", "Thumbs-down rate",
            "1 per user_feedback evaluation labelled thumbs_down, 0 per other feedback.",
            "share", "up", EVALUATION, S.thumbs_down, "rate", (), 0.2),

@@ -141,7 +141,8 @@ def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], s
     out: list[dict[str, Any]] = []
     for name in evaluator_names(db, scored=True):
         if name != "user_feedback":
-            out.append({"type": "eval_score", "evaluator": name})
+            # its scores, and how many traces it scores: a judge that stops leaves no low score to see
+            out += [{"type": "eval_score", "evaluator": name}, {"type": "eval_coverage", "evaluator": name}]
     kinds = sorted(distinct_values(db, "kind"))
     for kind in kinds:
         out.append({"type": "duration", "span_kind": kind})

@@ -205,6 +205,8 @@ class ColumnRead:
     value_sql: str
     where: tuple[str, ...] = ()
     params: tuple[Any, ...] = ()
+    #: parameters of value_sql's own marks (the value expression appears in the SELECT and in the WHERE)
+    value_params: tuple[Any, ...] = ()
 
 
 class ColumnReader:
@@ -247,20 +249,22 @@ def shared_samples(db: sqlite_utils.Database, reads: list[ColumnRead], query: Sa
     register_functions(db)
     frm, tcol, tid, clauses, base_params = _sample_from(db, source, [], [], query)
     conds = ["(" + " AND ".join([*r.where, f"({r.value_sql}) IS NOT NULL"]) + ")" for r in reads]
-    cond_params = [p for r in reads for p in r.params]
+    cond_params = [p for r in reads for p in (*r.params, *r.value_params)]
     flags = "".join(f", {c}, {r.value_sql}" for c, r in zip(conds, reads))
+    # the marks in SELECT order: each read's condition, then its value; then the WHERE's
+    flag_params = [p for r in reads for p in (*r.params, *r.value_params, *r.value_params)]
+    all_params = [*flag_params, *base_params, *cond_params]
     where_sql = " AND ".join([*clauses, "(" + " OR ".join(conds) + ")"])
     if query.values_only:
-        rows = db.execute(f"SELECT 0{flags} FROM {frm} WHERE {where_sql}",
-                          [*cond_params, *base_params, *cond_params]).fetchall()
+        rows = db.execute(f"SELECT 0{flags} FROM {frm} WHERE {where_sql}", all_params).fetchall()
         return [_values([r for r in rows if r[1 + 2 * i] == 1], 2 + 2 * i) for i in range(len(reads))]
     if query.values_with_time:  # the same rows in the same order, without the trace id (see SampleQuery)
         rows = db.execute(f"SELECT {tcol}{flags} FROM {frm} WHERE {where_sql} ORDER BY {_ROW_ORDER[source]}",
-                          [*cond_params, *base_params, *cond_params]).fetchall()
+                          all_params).fetchall()
         return _timed_values(rows, len(reads))
     sql = (f"SELECT {tcol}{flags}{_group_cols(db, source, query)}, {tid} FROM {frm} WHERE {where_sql} "
            f"ORDER BY {_ROW_ORDER[source]}")
-    rows = db.execute(sql, [*cond_params, *base_params, *cond_params]).fetchall()
+    rows = db.execute(sql, all_params).fetchall()
     n_dims = len(query.group_by)
     cols = list(zip(*rows)) if rows else [()] * (2 + 2 * len(reads) + n_dims)
     t = np.asarray(cols[0], dtype=np.int64)
@@ -416,6 +420,17 @@ def _eval_passed(params: dict[str, Any], fail: bool = False) -> ColumnRead:
 #: 1 per evaluation that passed (eval_failed: that did not), 0 otherwise; errors (passed NULL) are no sample.
 eval_passed = ColumnReader(_eval_passed)
 eval_failed = ColumnReader(lambda params: _eval_passed(params, fail=True))
+
+
+def _eval_coverage(params: dict[str, Any]) -> ColumnRead:
+    # probed through the (trace_id, name, score, passed) index (store.workbench): one seek per trace
+    return ColumnRead("trace", "EXISTS (SELECT 1 FROM evaluations j WHERE j.trace_id = t.trace_id AND j.name = ? "
+                      "AND j.score IS NOT NULL)", value_params=(params["evaluator"],))
+
+
+#: 1 per trace with a score from the evaluator, 0 per trace without one: the share a judge covers. A judge
+#: that stops (its key expired, its queue stalled) leaves no low score to see, only this share falling.
+eval_coverage = ColumnReader(_eval_coverage)
 
 
 def thumbs_down(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
