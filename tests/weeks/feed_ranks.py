@@ -1,13 +1,13 @@
 """Print the changes feed of every labelled week, and the rank of each incident and blip in it: the figures the
 feed's acceptance tests check (tests/test_changes_feed.py, tests/test_changes_*_week.py), on one page.
 
-    PYTHONPATH=src python tests/weeks/feed_ranks.py CACHE_DIR [--weeks sample,2,3,4,5] [--top 16]
+    PYTHONPATH=src python tests/weeks/feed_ranks.py CACHE_DIR [--weeks sample,2,3,4,5,6] [--top 16]
 
 Each week is written (its `write_week`) and ingested (`tracedesk.ingest.ingest_paths`) into CACHE_DIR once; a
 later run reuses the databases (delete the folder to build again). A rank is 1-based, "-" when no finding matches:
 an incident's is its first finding naming its cohort (or an equivalent one, or an alias) over an overlapping window;
-a blip's "noise" ranks (weeks 3-5) are the findings overlapping its window on one of its signals that are not an
-incident's hit, whatever cohort they name, as tests/test_changes_{third,fourth,fifth}_week.py count them.
+a blip's "noise" ranks (weeks 3-6) are the findings overlapping its window on one of its signals that are not an
+incident's hit, whatever cohort they name, as tests/test_changes_{third,fourth,fifth,sixth}_week.py count them.
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def _db(cache: Path, week: str) -> tuple[str, dict[str, Any]]:
             build_demo_db(str(db))
             labels = json.loads(SAMPLE_LABELS.read_text())
         else:
-            module = {"2": "second_week", "3": "third_week", "4": "fourth_week", "5": "fifth_week"}[week]
+            module = {"2": "second_week", "3": "third_week", "4": "fourth_week", "5": "fifth_week",
+                      "6": "sixth_week"}[week]
             write_week = __import__(f"weeks.{module}", fromlist=["write_week"]).write_week
             built = write_week(folder / "files")
             ingest_paths(str(db), [str(f) for f in built.files])
@@ -114,7 +115,7 @@ def report(week: str, cache: Path, top: int) -> None:
         line = f"  {i['id']:7} {'page' if page(i) else 'blip'} rank {('-' if r is None else r + 1)!s:>3}"
         if page(i):
             line += "" if r is not None and r < cut else "  (not in the top)"
-        elif week in ("3", "4", "5"):
+        elif week in ("3", "4", "5", "6"):
             names = _signal_names(week, i)
             noisy = [n + 1 for n, f in enumerate(feed)
                      if id(f) not in real_hits and _overlaps(f, i) and names & set(f.signals)]
@@ -127,7 +128,7 @@ def report(week: str, cache: Path, top: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("cache", type=Path)
-    ap.add_argument("--weeks", default="sample,2,3,4,5")
+    ap.add_argument("--weeks", default="sample,2,3,4,5,6")
     ap.add_argument("--top", type=int, default=16)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -1,0 +1,121 @@
+"""Acceptance of the changes feed (issue 15) on the sixth labelled week (tests/weeks/sixth_week.py), written from
+the spec before its author ran the feed or read the detector, the alerts code, the suggester or the earlier weeks'
+generators: the same checks as on the fourth and fifth weeks, with the same constants. A failure that the detector's
+design explains is a real finding and is marked xfail(strict=True) with the measured reason; no constant is tuned
+and the week is not adjusted.
+
+"Top 5" becomes the top max(5, page-worthy incidents) = 7. The start is checked against each label's
+`detectable_from` (the first trace that carries the incident). W6-07's cohort is provider=anthropic, spread over
+three routes; W6-02 is an outage of the judge (no scores, not low ones); Thursday is Showa Day, a Japanese holiday."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tracedesk.analysis.changes import find_changes
+from tracedesk.store import connect
+from tracedesk.store.query import to_ns
+from weeks.feed_match import feed_name as _feed_name, hit as _hit, incident_by_id as _incident, overlaps as _overlaps
+from weeks.sixth_fixtures import IngestedSixthWeek, sixth_week, sixth_week_db  # noqa: F401  (pytest fixtures)
+
+MIN = 60 * 10**9
+DAY = 24 * 60 * MIN
+
+
+@pytest.fixture(scope="module")
+def feed(sixth_week_db: IngestedSixthWeek) -> list[Any]:
+    return find_changes(connect(sixth_week_db.db))
+
+
+@pytest.fixture(scope="module")
+def incidents(sixth_week_db: IngestedSixthWeek) -> list[dict[str, Any]]:
+    labels: list[dict[str, Any]] = sixth_week_db.week.labels()["incidents"]
+    return labels
+
+
+#: Known misses, each with what was measured (find_changes on the fixture's database, i.e.
+#: `tracedesk changes --db <sixth week> --json`: 5 findings, 2.0 s CPU), on main 30e0fd1 after the week was
+#: committed (81d666e). In the top 7: #1 W6-07 (named route=kb_answers, alias provider=anthropic, dated 2 min after
+#: detectable_from), #2 W6-06 (groundedness down on tenant=siam-express, dated at detectable_from), #3 W6-04
+#: (input_tokens & cost_per_trace up on route=returns_desk, dated at detectable_from), #4 a calendar finding
+#: (trace_count down on tenant=sakura-logistics, alias hokkai-freight, Wed 21:45 -> Thu 16:30: Showa Day), #5
+#: tool_calls_per_trace down on model=text-embedding-3-large (W6-01's new embedding model, from detectable_from).
+#: W6-01 and W6-05 pass the top-7 check only through an alias: before the merges the feed has
+#: groundedness down on tenant=koala-post from Fri 01:03:19 (13.8 min after detectable_from, impact 0.095) and
+#: input_tokens... up on route=dispatch_crew from Fri 04:09:51 (at detectable_from, impact 0.040), but
+#: analysis.changes._merge_concurrent's first pass (the same signal, same direction, the shorter window >= 60%
+#: inside the other) folds them into W6-06's and W6-04's findings as aliases, though two tenants (two routes) are
+#: disjoint traffic. Their hits are then those findings, dated by the other incident (START_MISSES).
+IN_TOP_MISSES: dict[str, str] = {
+    "W6-02": "no finding names route=kb_answers over Thu 05:52-11:26 (of 5 findings): the judge outage leaves no "
+             "groundedness score for kb_answers in the window (0 of 56 answers scored, vs 51 of 82 the same hours "
+             "on Wednesday) and the feed reads scores' values, not their count; traffic, answers and feedback are "
+             "unchanged",
+    "W6-03": "no finding names route=support_chat (or model=claude-sonnet-4-5) over Wed 02:23-05:51 (of 5 "
+             "findings): the feed does not scan output length or output tokens (answers ~955 -> 283 characters), "
+             "and the window's 45 support_chat traces carry 5 thumbs (3 down) vs 10 down of 105 outside",
+}
+START_MISSES: dict[str, str] = {
+    "W6-01": "hit only through W6-06's finding (#2, groundedness down on tenant=siam-express, alias tenant=koala-post), "
+             "dated Wed 03:16:32, 45.6 h before detectable_from Fri 00:49:32; the koala-post finding itself (Fri "
+             "01:03:19, 13.8 min after) is merged into it as an alias by _merge_concurrent (same signal, its window "
+             "inside the other's)",
+    "W6-02": "not found (IN_TOP_MISSES): no finding to date",
+    "W6-03": "not found (IN_TOP_MISSES): no finding to date",
+    "W6-05": "hit only through W6-04's finding (#3, input_tokens & cost_per_trace up on route=returns_desk, alias "
+             "route=dispatch_crew), dated Thu 06:46:07, 21.4 h before detectable_from Fri 04:09:51; the "
+             "dispatch_crew finding itself (dated Fri 04:09:51, at detectable_from) is merged into it as an alias "
+             "by _merge_concurrent (same signal, its window inside the other's)",
+}
+NOISE_MISS = ""
+QUIET_MISS = ""
+
+REAL = [f"W6-0{k}" for k in range(1, 8)]
+
+
+@pytest.mark.parametrize("incident_id", REAL)
+def test_sixth_week_page_worthy_incident_is_near_the_top_with_its_cohort(feed, incidents, incident_id, request):
+    if incident_id in IN_TOP_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=IN_TOP_MISSES[incident_id]))
+    real = [i for i in incidents if i["page_worthy"]]
+    top = feed[:max(5, len(real))]
+    rank, _f = _hit(top, _incident(incidents, incident_id))
+    assert rank is not None, [f.title() for f in top]
+
+
+@pytest.mark.parametrize("incident_id", REAL)
+def test_sixth_week_start_within_15_minutes_of_detectable_from(feed, incidents, incident_id, request):
+    if incident_id in START_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=START_MISSES[incident_id]))
+    incident = _incident(incidents, incident_id)
+    _rank, hit = _hit(feed, incident)
+    assert hit is not None
+    assert abs(hit.start_ns - to_ns(incident["detectable_from"])) <= 15 * MIN, (hit.title(), incident["detectable_from"])
+
+
+def test_sixth_week_noise_ranks_below_every_real_incident(feed, incidents, request):
+    """A noise finding is any finding overlapping a blip's window on one of the blip's signals, whatever cohort it
+    names, that is not a real incident's hit. A real incident the feed misses entirely does not count here (the
+    two tests above report it)."""
+    if NOISE_MISS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NOISE_MISS))
+    real = [i for i in incidents if i["page_worthy"]]
+    hits = {id(f) for i in real for f in [_hit(feed, i)[1]] if f is not None}
+    worst_real = max(r for r in (_hit(feed, i)[0] for i in real) if r is not None)
+    noisy = []
+    for blip in (i for i in incidents if not i["page_worthy"]):
+        names = {_feed_name(s) for s in blip["signals"]} - {None}
+        for rank, f in enumerate(feed):
+            if id(f) not in hits and _overlaps(f, blip) and names & set(f.signals):
+                noisy.append((rank, blip["id"], f.title()))
+    assert all(rank > worst_real for rank, _id, _t in noisy), (worst_real, noisy)
+
+
+def test_sixth_week_quiet_days_yield_at_most_one_finding(sixth_week_db, request):
+    if QUIET_MISS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=QUIET_MISS))
+    days = sixth_week_db.week.labels()["quiet_days"]
+    since = to_ns(f"{min(days)}T00:00:00Z")
+    findings = find_changes(connect(sixth_week_db.db), since, to_ns(f"{max(days)}T00:00:00Z") + DAY)
+    assert len(findings) <= 1, [f.title() for f in findings]
