@@ -147,6 +147,10 @@ def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], s
     for kind in kinds:
         out.append({"type": "duration", "span_kind": kind})
     out.append({"type": "trace_duration"})
+    if "RETRIEVER" in kinds:
+        # how well the top document matched: an index that drifts from its queries (a re-embedding half
+        # done, stale documents) shows here before a judge scores the answers
+        out.append({"type": "retrieval_score"})
     if "TOOL" in kinds:
         out.append({"type": "error_rate", "span_kind": "TOOL"})
     out.append({"type": "error_rate"})
