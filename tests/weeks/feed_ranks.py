@@ -132,7 +132,7 @@ def report(week: str, cache: Path, top: int) -> None:
         line = f"  {i['id']:7} {'page' if page(i) else 'blip'} rank {('-' if r is None else r + 1)!s:>3}"
         if page(i):
             if r is not None:
-                line += f"  start {(feed[r].start_ns - _reference_ns(week, conn, i)) / 6e10:+8.1f} min"
+                line += f"  start {(feed[r].start_ns - _reference_ns(week, conn, i)) / 6e10:+8.1f} min ({feed[r].shape})"
             line += "" if r is not None and r < cut else "  (not in the top)"
         elif week in ("3", "4", "5"):
             names = _signal_names(week, i)
