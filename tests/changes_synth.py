@@ -8,9 +8,13 @@ expects and the assertions follow by arithmetic.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tracedesk.models import Span
 from tracedesk.store import connect, write_batch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BASE_NS = 1_763_942_400_000_000_000  # 2025-11-24T00:00:00Z
 HOUR = 3_600_000_000_000
@@ -18,6 +22,14 @@ MS = 1_000_000
 
 #: (route, tenant, model) -> traces per hour in hour h
 Segment = tuple[str, str, str]
+
+
+def route_frame(rows: list[tuple[int, float, str]]) -> "pd.DataFrame":
+    """A sample frame for analysis.changes.detect from (t, v, route) rows: the one dimension a frame test needs."""
+    import pandas as pd
+
+    return pd.DataFrame({"t": [r[0] for r in rows], "v": [r[1] for r in rows],
+                         "route": pd.Series([r[2] for r in rows], dtype=object)})
 
 
 def build(path: str, hours: int, segments: dict[Segment, Callable[[int], int]],

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from changes_synth import BASE_NS, HOUR
+from changes_synth import BASE_NS, HOUR, route_frame
 from tracedesk.analysis.changes import D_CAP, change_impact, detect, feed_signals
 
 MIN = 60 * 10**9
@@ -35,8 +35,7 @@ def _frame() -> pd.DataFrame:
             rows.append((t, base + (7.0 if 40 <= h < 41 else 0.0), "A"))
             rows.append((t + MIN, base + (1.2 if 20 <= h < 28 else 0.0), "B"))
     rows.sort()
-    return pd.DataFrame({"t": [r[0] for r in rows], "v": [r[1] for r in rows],
-                         "route": pd.Series([r[2] for r in rows], dtype=object)})
+    return route_frame(rows)
 
 
 def test_a_short_severe_outage_outranks_a_long_mild_shift_that_touched_more_traces():
@@ -79,8 +78,7 @@ def _rate_frame() -> pd.DataFrame:
             rows.append((t, 1.0 if (k % 2 == 0 if 30 <= h < 34 else k == 7) else 0.0, "A"))
             rows.append((t + MIN, 1.0 if k == 11 else 0.0, "B"))
     rows.sort()
-    return pd.DataFrame({"t": [r[0] for r in rows], "v": [r[1] for r in rows],
-                         "route": pd.Series([r[2] for r in rows], dtype=object)})
+    return route_frame(rows)
 
 
 def test_a_rate_finding_counts_the_traffic_its_excess_errors_touched():

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from changes_synth import BASE_NS, HOUR, build
+from changes_synth import BASE_NS, HOUR, build, route_frame
 from tracedesk.analysis import ramps
-from tracedesk.analysis.changes import MIN_D, find_changes
+from tracedesk.analysis.changes import MIN_D, detect, feed_signals, find_changes
 from tracedesk.store import connect
 
 MIN = 60 * 10**9
@@ -136,6 +137,31 @@ def test_a_noise_free_ramp_is_found_exactly_on_any_grid(buckets, onset, length, 
     assert d.start == pytest.approx(t1 + (t2 - t1) / 20)
 
 
+def _scaled_sums(means: np.ndarray, spread: float = 0.2) -> tuple[np.ndarray, ...]:
+    """Bucket sums of two samples a bucket at mean x (1 +- spread), in their own unit, then the same samples' log1p
+    sums (s, q): what a duration the feed compares on log scale looks like when every call is scaled by the ramp."""
+    lo, hi = means * (1 - spread), means * (1 + spread)
+    n = np.full(len(means), 2.0)
+    return n, lo + hi, lo * lo + hi * hi, np.log1p(lo) + np.log1p(hi), np.log1p(lo) ** 2 + np.log1p(hi) ** 2
+
+
+def test_a_ramp_in_milliseconds_is_fitted_in_milliseconds_and_crosses_one_sd_of_the_log_durations():
+    # 400 ms calls slow linearly to 9x (3,600 ms) from bucket 30 to 70, held to 90: a line in ms
+    n, s, q, sl, ql = _scaled_sums(_hinge(100, 30, 70, 90, 400.0, 3600.0))
+    d = ramps.date(n, s, q, 90, +1.0, log_scale=(sl, ql))
+    assert d is not None and d.shape == "ramp" and (d.best.onset, d.best.top) == (30.0, 70.0)
+    assert d.best.baseline == pytest.approx(400.0) and d.best.level == pytest.approx(3600.0)
+    # the baseline's log1p samples are log(321) and log(481), half each: sd = ln(481/321) / 2; the fitted level whose
+    # log1p is that far above log1p(400) is 401 sqrt(481/321) - 1 = 489.87 ms, 2.808% of the 3,200 ms rise: 1.123
+    # buckets into the 40-bucket slope
+    assert d.start == pytest.approx(30 + 40 * (401 * math.sqrt(481 / 321) - 1 - 400) / 3200)
+    assert d.start == pytest.approx(31.1233, abs=1e-4)
+    # the same samples fitted on log scale, where the line is a curve log(1 + 8 t) steepest at its start: the fit
+    # leaves the baseline 5 buckets before the slowdown began, and crosses before it too
+    on_log = ramps.date(n, sl, ql, 90, +1.0)
+    assert on_log is not None and on_log.shape == "ramp" and on_log.best.onset == 25.0 and on_log.start < 30.0
+
+
 # ---------------------------------------------------------------------------------------------
 # In the feed
 
@@ -197,3 +223,30 @@ def test_a_broader_change_that_started_hours_earlier_is_not_folded_into_a_narrow
     together.start_ns -= 10 * MIN
     merged = _merge_nested([pair, together])
     assert [f.cohort for f in merged] == [pair.cohort] and merged[0].signals == ["refusal_rate", "input_tokens"]
+
+
+def _tool_ramp_frame() -> pd.DataFrame:
+    """72 h of tool calls on 5-minute buckets (the feed's width for 72 h): route A two calls a bucket (at +1 and +3
+    minutes) at 1.2x and 0.8x of its level, which is 400 ms, then from 30:00 a line in ms to 9x at 50:00 (each
+    bucket at the line's value at its centre), held to 60:00; route B two calls a bucket at 480 and 320 ms."""
+    rows = []
+    for j in range(72 * 12):
+        level = 400.0 if not 360 <= j < 720 else 400.0 + 3200.0 * min(1.0, (j + 0.5 - 360) / 240)
+        t = BASE_NS + j * 5 * MIN
+        rows += [(t + MIN, 1.2 * level, "A"), (t + 3 * MIN, 0.8 * level, "A"), (t + 2 * MIN, 480.0, "B"),
+                 (t + 4 * MIN, 320.0, "B")]
+    rows.sort()
+    return route_frame(rows)
+
+
+def test_the_feed_dates_a_latency_ramp_at_its_first_call_after_the_one_sd_crossing():
+    sig = [x for x in feed_signals([]) if x.name == "tool_latency"]
+    findings = detect({"tool_latency": _tool_ramp_frame()}, sig, ["route"], BASE_NS, BASE_NS + 72 * HOUR)
+    assert [(f.cohort, f.shape) for f in findings] == [({"route": "A"}, "ramp")]
+    f = findings[0]
+    assert f.onset_ns == BASE_NS + 30 * HOUR
+    # fitted in ms (as the test above): the line crosses 1 sd of the log durations 6.74 buckets into its 240-bucket
+    # slope, 30:33:42; A's calls in that bucket are at 30:31 and 30:33, the next at 30:36: the first evidence
+    crossing = 360 + 240 * (401 * math.sqrt(481 / 321) - 1 - 400) / 3200
+    assert BASE_NS + 366 * 5 * MIN + 3 * MIN < BASE_NS + crossing * 5 * MIN < BASE_NS + 367 * 5 * MIN + MIN
+    assert f.start_ns == BASE_NS + 30 * HOUR + 36 * MIN

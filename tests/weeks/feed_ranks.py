@@ -7,7 +7,10 @@ Each week is written (its `write_week`) and ingested (`tracedesk.ingest.ingest_p
 later run reuses the databases (delete the folder to build again). A rank is 1-based, "-" when no finding matches:
 an incident's is its first finding naming its cohort (or an equivalent one, or an alias) over an overlapping window;
 a blip's "noise" ranks (weeks 3-6) are the findings overlapping its window on one of its signals that are not an
-incident's hit, whatever cohort they name, as tests/test_changes_{third,fourth,fifth,sixth}_week.py count them.
+incident's hit, whatever cohort they name, as tests/test_changes_{third,fourth,fifth,sixth}_week.py count them. A
+page-worthy incident's `start` is its hit's start minus the reference its week's start test checks against, in
+minutes (the sample week's observable start, the second week's reference start, else `detectable_from`): within
++-15 passes.
 """
 from __future__ import annotations
 
@@ -87,13 +90,29 @@ def _signal_names(week: str, incident: dict[str, Any]) -> set[str]:
     return {n for n in (feed_name(s) for s in incident["signals"]) if n}
 
 
+def _reference_ns(week: str, db: Any, incident: dict[str, Any]) -> int:
+    """The time a page-worthy incident's start is checked against, by the week's own start test."""
+    from tracedesk.store.query import to_ns
+
+    if week == "sample":
+        from test_changes_feed import _observable_start  # type: ignore[import-not-found]
+
+        return int(_observable_start(db, incident))
+    if week == "2":
+        from test_changes_feed import _w2_reference_start
+
+        return int(_w2_reference_start(db, incident))
+    return int(to_ns(incident["detectable_from"]))
+
+
 def report(week: str, cache: Path, top: int) -> None:
     from tracedesk.analysis.changes import find_changes
     from tracedesk.store import connect
 
     db, labels = _db(cache, week)
     t = time.process_time()
-    feed = find_changes(connect(db))
+    conn = connect(db)
+    feed = find_changes(conn)
     cpu = time.process_time() - t
     incidents = labels["incidents"]
 
@@ -114,6 +133,8 @@ def report(week: str, cache: Path, top: int) -> None:
         r = hits[i["id"]]
         line = f"  {i['id']:7} {'page' if page(i) else 'blip'} rank {('-' if r is None else r + 1)!s:>3}"
         if page(i):
+            if r is not None:
+                line += f"  start {(feed[r].start_ns - _reference_ns(week, conn, i)) / 6e10:+8.1f} min ({feed[r].shape})"
             line += "" if r is not None and r < cut else "  (not in the top)"
         elif week in ("3", "4", "5", "6"):
             names = _signal_names(week, i)

@@ -35,7 +35,8 @@ When: a step starts at its window's first sample, or earlier at the cohort's sam
 that already belong to the change (analysis.lookback: beyond the baseline's ALPHA tail and more likely under the
 window's samples, read back up to the first normal one: a sparse route's first looping trace sits among normal
 ones in the bucket before the window, or alone before a lull); a finding whose series a ramp explains better (a
-penalised fit, analysis.ramps) starts where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
+penalised fit, analysis.ramps; a duration's in milliseconds, where a build-up is straight) starts at its first sample
+at or after where the fitted line has moved MIN_D baseline sd (`shape`, `onset`).
 
 Composition: a change that the cohort's mix of parts explains (each part of another dimension at its own
 baseline level, weighted by its share inside the window, moves the mean as far: _mix_explains) is no finding:
@@ -1306,10 +1307,13 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     start = int(first_in)
     shape, onset = "step", None
     if not sc.borrowed:  # (a new cohort has no past of its own to ramp from)
-        dating = None if r.series is None else ramps.date(*r.series, sc.e, r.sign, min_d=MIN_D, min_n=MIN_N,
-                                                         binary=bool(np.array_equal(r.series[1], r.series[2])))
+        dating = _dating(r, frame, mask, t0, width)
         if dating is not None and dating.shape == "ramp":
-            shape, start = "ramp", int(t0 + dating.start * width)
+            # dated like a step, at a sample: the first of the cohort's at or after the fitted line's crossing
+            # (the crossing itself falls between samples, a time no sample supports)
+            crossing = t0 + dating.start * width
+            later = tc[tc >= crossing]
+            shape, start = "ramp", int(later.min()) if later.size else int(crossing)
             onset = int(t0 + dating.best.onset * width)
         else:  # a step: the samples just before the window that already belong to it (analysis.lookback)
             start = _looked_back(r, frame, mask, inside, lo, start)
@@ -1347,6 +1351,29 @@ def _finding(r: _Raw, frame: pd.DataFrame, t0: int, width: int, nb: int,
     return Finding([sig.name], cohort, start, end, base, cur, effect, rel, sc.d, sc.z, sc.p, r.q, r.n_out,
                    r.n_in, share, impact, sig.unit, sig.aggregation, direction, sig.label, [detail],
                    aliases=aliases, shape=shape, onset_ns=onset)
+
+
+def _dating(r: _Raw, frame: pd.DataFrame, mask: np.ndarray, t0: int, width: int) -> ramps.Dating | None:
+    """Step and ramp fits of the change's series (analysis.ramps): a signal compared on log scale is fitted in
+    its own unit (what builds up is straight there), its crossing measured on the log scale the feed compares.
+    The row's buckets removed before this change was scanned (an earlier round's change) stay removed."""
+    if r.series is None:
+        return None
+    n, s, q = r.series
+    binary = bool(np.array_equal(s, q))
+    if not r.sig.log or binary:
+        return ramps.date(n, s, q, r.scan.e, r.sign, min_d=MIN_D, min_n=MIN_N, binary=binary)
+    t = frame["t"].to_numpy(np.int64)[mask]
+    v = np.maximum(frame["v"].to_numpy(np.float64)[mask], 0.0)
+    b = (t - t0) // width
+    kept = (b >= 0) & (b < len(n))
+    b, v = b[kept], v[kept]
+    b, v = b[n[b] > 0], v[n[b] > 0]
+    raw_n = np.bincount(b, minlength=len(n)).astype(np.float64)
+    if not np.array_equal(raw_n, n):  # not the samples scanned: fit the scanned ones as they were
+        return ramps.date(n, s, q, r.scan.e, r.sign, min_d=MIN_D, min_n=MIN_N)
+    raw_s, raw_q = np.bincount(b, v, len(n)), np.bincount(b, v * v, len(n))
+    return ramps.date(raw_n, raw_s, raw_q, r.scan.e, r.sign, min_d=MIN_D, min_n=MIN_N, log_scale=(s, q))
 
 
 def change_impact(d: float, n_in: float, n_out: float, share: float, d_cap: float = D_CAP) -> float:

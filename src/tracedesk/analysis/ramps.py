@@ -26,6 +26,15 @@ seen, and the least precisely estimated point of the fit). The feed reports chan
 rate whose log odds ratio against the baseline is `min_d` on the d scale, as the feed measures rates).
 For a step both are the step. The onset and the top (t2) are reported alongside.
 
+Which unit the line is straight in: the feed compares durations, costs and token counts on log scale (a 10x
+slowdown of a few spans is one shift), but what builds up does so in the value's own unit: a table that grows
+by the same rows every hour adds the same milliseconds to each lookup every hour, a context that grows by a
+message per turn the same tokens. A line in milliseconds is a curve on log scale (log(1 + k t) rises fastest
+at its start), and a line fitted there leaves the baseline early and crosses min_d early. So such a series is
+fitted in its own unit (`log_scale`: the same samples' sums on the feed's log1p scale), and its crossing is
+still measured where the feed measures it: the fitted level whose log1p has moved min_d standard deviations of
+the baseline's log1p samples (a change that scales every sample by r moves their log by log r).
+
 Everything is in bucket coordinates: bucket i holds the samples of [i, i + 1); a position x is the time
 t0 + x * width. The series are bucket sums: count n, sum s and sum of squares q of the compared value
 (the feed's grid rows), so the squared error of a fit is exact over the samples, not over bucket means.
@@ -196,20 +205,26 @@ def _baseline_sd(n: np.ndarray, s: np.ndarray, q: np.ndarray, fit: Fit, end: int
     return math.sqrt(max(float(q[outside].sum()) / m - mean * mean, 0.0))
 
 
-def threshold(fit: Fit, sd: float, sign: float, min_d: float, binary: bool) -> float:
-    """The level at which the change has moved min_d from the baseline, in the feed's units of d."""
+def threshold(fit: Fit, sd: float, sign: float, min_d: float, binary: bool, log: bool = False) -> float:
+    """The level at which the change has moved min_d from the baseline, in the feed's units of d (`log`: the fit is
+    in the values' unit, `sd` that of their log1p)."""
     if binary:  # a rate: min_d on the log-odds scale the feed measures rates on
         p = min(max(fit.baseline, 1e-6), 1 - 1e-6)
         logit = math.log(p / (1 - p)) + sign * min_d / LOGIT_TO_D
         return 1.0 / (1.0 + math.exp(-logit))
+    if log:
+        return math.expm1(math.log1p(max(fit.baseline, 0.0)) + sign * min_d * sd)
     return fit.baseline + sign * min_d * sd
 
 
 def date(n: np.ndarray, s: np.ndarray, q: np.ndarray, end: int, sign: float, *, min_d: float = 1.0,
-         min_n: float = 10, binary: bool = False) -> Dating | None:
+         min_n: float = 10, binary: bool = False,
+         log_scale: tuple[np.ndarray, np.ndarray] | None = None) -> Dating | None:
     """Step and ramp fits of one series (bucket count n, sum s, sum of squares q of the compared value)
     whose change ends at bucket `end` (exclusive) and moves in `sign` (+1 up, -1 down); None when no step
-    in that direction fits (nothing before or after the window, or no bucket with samples)."""
+    in that direction fits (nothing before or after the window, or no bucket with samples). `log_scale`: the
+    bucket sums and sums of squares of the same samples' log1p, for a series the feed compares on log scale
+    (n, s, q then hold the values in their own unit: see the module docstring)."""
     n = np.asarray(n, dtype=np.float64)
     s = np.asarray(s, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
@@ -224,9 +239,9 @@ def date(n: np.ndarray, s: np.ndarray, q: np.ndarray, end: int, sign: float, *, 
     seen = 0.0 if ramp is None else float(n[int(ramp.onset):int(ramp.top)].sum())
     start = step.onset
     if ramp is not None and ramp.bic < step.bic and seen >= min_n:
-        sd = _baseline_sd(n, s, q, ramp, end)
+        sd = _baseline_sd(n, s, q, ramp, end) if log_scale is None else _baseline_sd(n, *log_scale, ramp, end)
         if math.isfinite(sd) or binary:
-            level = threshold(ramp, sd, sign, min_d, binary)
+            level = threshold(ramp, sd, sign, min_d, binary, log=log_scale is not None)
             frac = (level - ramp.baseline) / (ramp.level - ramp.baseline)
             # a ramp whose whole rise is under min_d never counts: dated at its top, where it is largest
             start = ramp.onset + min(max(frac, 0.0), 1.0) * (ramp.top - ramp.onset)

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from . import changes as _feed
+from .binomial import binomial_lower_tail
 
 NS_PER_DAY = 86_400 * 10**9
 #: who sends traffic (the cohorts a traffic drop is looked for in)
@@ -263,19 +264,6 @@ def _score(obs: np.ndarray, rest: np.ndarray, ref_c: np.ndarray, ref_r: np.ndarr
         z = (obs - n * pi) / np.sqrt(n * pi * (1 - pi))
         d = -limits.logit_to_d * (np.log((obs + 0.5) / (rest + 0.5)) - np.log((ref_c + 0.5) / (ref_r + 0.5)))
     return expected, z, d
-
-
-def binomial_lower_tail(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p), summed in log space (exact for the feed's counts)."""
-    if k >= n or p <= 0.0:
-        return 1.0
-    if p >= 1.0:
-        return 0.0 if k < n else 1.0
-    lp, lq = math.log(p), math.log1p(-p)
-    base = math.lgamma(n + 1)
-    terms = [base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq for i in range(k + 1)]
-    top = max(terms)
-    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 
 def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarray, t0: int, width: int,
