@@ -1545,7 +1545,7 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
     # model on one route and the snapshot that answered it): one incident, under the larger impact
     kept: list[Finding] = []
     for f in sorted(findings, key=lambda f: -f.impact):
-        host = next((m for m in kept if m.cohort != f.cohort and m.signals[0] == f.signals[0]
+        host = next((m for m in kept if _may_share_traffic(m.cohort, f.cohort) and m.signals[0] == f.signals[0]
                      and m.direction == f.direction and _overlap_share(m, f) >= NESTED_OVERLAP), None)
         if host is None:
             kept.append(f)
@@ -1560,7 +1560,7 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
 
     out: list[Finding] = []
     for f in sorted(findings, key=rank):
-        same = [m for m in out if m.cohort != f.cohort and _iou(m, f) >= CONCURRENT_IOU]
+        same = [m for m in out if _may_share_traffic(m.cohort, f.cohort) and _iou(m, f) >= CONCURRENT_IOU]
         if same:
             m = same[0]
             if f.cohort not in m.aliases:
@@ -1569,6 +1569,22 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
         else:
             out.append(f)
     return out
+
+
+def _may_share_traffic(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Whether two different cohorts can be views of the same traffic: not when they give one dimension two
+    values of a trace-level dimension (tenant=koala-post and tenant=siam-express are different customers,
+    route=returns_desk and route=dispatch_crew different requests: two incidents at once, however their
+    windows overlap). Values of a span-level one (model, tool_name) can meet in one trace: a router's model
+    and the agent's are one request."""
+    from .. import cohorts
+
+    def disjoint(d: str) -> bool:
+        try:
+            return a[d] != b[d] and not cohorts.resolve(d, derived=False).membership
+        except cohorts.CohortError:
+            return False  # a roll-up the registry does not name (provider): assume it may share
+    return a != b and not any(disjoint(d) for d in a.keys() & b.keys())
 
 
 def _iou(a: Finding, b: Finding) -> float:
