@@ -35,38 +35,27 @@ def incidents(sixth_week_db: IngestedSixthWeek) -> list[dict[str, Any]]:
 
 
 #: Known misses, each with what was measured (find_changes on the fixture's database, i.e.
-#: `tracedesk changes --db <sixth week> --json`: 5 findings, 2.0 s CPU), on main 30e0fd1 after the week was
-#: committed (81d666e). In the top 7: #1 W6-07 (named route=kb_answers, alias provider=anthropic, dated 2 min after
-#: detectable_from), #2 W6-06 (groundedness down on tenant=siam-express, dated at detectable_from), #3 W6-04
-#: (input_tokens & cost_per_trace up on route=returns_desk, dated at detectable_from), #4 a calendar finding
-#: (trace_count down on tenant=sakura-logistics, alias hokkai-freight, Wed 21:45 -> Thu 16:30: Showa Day), #5
-#: tool_calls_per_trace down on model=text-embedding-3-large (W6-01's new embedding model, from detectable_from).
-#: W6-01 and W6-05 pass the top-7 check only through an alias: before the merges the feed has
-#: groundedness down on tenant=koala-post from Fri 01:03:19 (13.8 min after detectable_from, impact 0.095) and
-#: input_tokens... up on route=dispatch_crew from Fri 04:09:51 (at detectable_from, impact 0.040), but
-#: analysis.changes._merge_concurrent's first pass (the same signal, same direction, the shorter window >= 60%
-#: inside the other) folds them into W6-06's and W6-04's findings as aliases, though two tenants (two routes) are
-#: disjoint traffic. Their hits are then those findings, dated by the other incident (START_MISSES).
+#: `tracedesk changes --db <sixth week> --json`: 8 findings, 2.0 s CPU), in session 10 after findings on two values
+#: of one trace-level dimension stopped merging (analysis.changes._may_share_traffic). In the top 7: #1 W6-07 (named
+#: route=kb_answers, alias provider=anthropic, dated 2.1 min after detectable_from), #2 W6-06 (groundedness down on
+#: tenant=siam-express, at detectable_from), #3 W6-01 (groundedness & tool calls down on tenant=koala-post, 13.8 min
+#: after), #4 W6-04 (input_tokens & cost up on route=returns_desk, at detectable_from), #5 W6-05 (calls, tokens and
+#: cost up on route=dispatch_crew, at detectable_from), #6 a calendar finding (trace_count down on
+#: tenant=sakura-logistics, Wed 21:45 -> Thu 16:30: Showa Day), #7 W6-07 again on route=returns_desk (the
+#: brownout's other Claude route). Before that, W6-01 and W6-05 were folded into W6-06's and W6-04's findings as
+#: aliases and dated 45.6 h and 21.4 h early.
 IN_TOP_MISSES: dict[str, str] = {
-    "W6-02": "no finding names route=kb_answers over Thu 05:52-11:26 (of 5 findings): the judge outage leaves no "
+    "W6-02": "no finding names route=kb_answers over Thu 05:52-11:26 (of 8 findings): the judge outage leaves no "
              "groundedness score for kb_answers in the window (0 of 56 answers scored, vs 51 of 82 the same hours "
              "on Wednesday) and the feed reads scores' values, not their count; traffic, answers and feedback are "
              "unchanged",
-    "W6-03": "no finding names route=support_chat (or model=claude-sonnet-4-5) over Wed 02:23-05:51 (of 5 "
+    "W6-03": "no finding names route=support_chat (or model=claude-sonnet-4-5) over Wed 02:23-05:51 (of 8 "
              "findings): the feed does not scan output length or output tokens (answers ~955 -> 283 characters), "
              "and the window's 45 support_chat traces carry 5 thumbs (3 down) vs 10 down of 105 outside",
 }
 START_MISSES: dict[str, str] = {
-    "W6-01": "hit only through W6-06's finding (#2, groundedness down on tenant=siam-express, alias tenant=koala-post), "
-             "dated Wed 03:16:32, 45.6 h before detectable_from Fri 00:49:32; the koala-post finding itself (Fri "
-             "01:03:19, 13.8 min after) is merged into it as an alias by _merge_concurrent (same signal, its window "
-             "inside the other's)",
     "W6-02": "not found (IN_TOP_MISSES): no finding to date",
     "W6-03": "not found (IN_TOP_MISSES): no finding to date",
-    "W6-05": "hit only through W6-04's finding (#3, input_tokens & cost_per_trace up on route=returns_desk, alias "
-             "route=dispatch_crew), dated Thu 06:46:07, 21.4 h before detectable_from Fri 04:09:51; the "
-             "dispatch_crew finding itself (dated Fri 04:09:51, at detectable_from) is merged into it as an alias "
-             "by _merge_concurrent (same signal, its window inside the other's)",
 }
 NOISE_MISS = ""
 QUIET_MISS = ""
