@@ -147,7 +147,7 @@ def test_frames_of_a_whole_refresh_equal_the_chunks_read_back(varied_db, since, 
     assert {name for name, f in fresh.items() if len(f)} == {  # the sets this traffic has samples of (no root
         # span has an output: no PII sample; no RETRIEVER or TOOL span, no evaluation)
         "refusal_rate", "llm_latency", "trace_latency", "cost_per_trace", "error_rate",
-        "tool_calls_per_trace", "llm_calls_per_trace", "input_tokens", "trace_count"}
+        "tool_calls_per_trace", "llm_calls_per_trace", "input_tokens", "output_length", "trace_count"}
     for name, _signal, group_by in wanted:
         got = feed_samples._as_read(fresh[name], group_by, since_ns, until_ns)
         want = feed_samples._read(db.conn, ids[name], group_by, since_ns, until_ns)

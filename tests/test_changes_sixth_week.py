@@ -44,18 +44,15 @@ def incidents(sixth_week_db: IngestedSixthWeek) -> list[dict[str, Any]]:
 #: tenant=sakura-logistics, Wed 21:45 -> Thu 16:30: Showa Day), #7 W6-07 again on route=returns_desk (the
 #: brownout's other Claude route). Before that, W6-01 and W6-05 were folded into W6-06's and W6-04's findings as
 #: aliases and dated 45.6 h and 21.4 h early.
-IN_TOP_MISSES: dict[str, str] = {
-    "W6-02": "no finding names route=kb_answers over Thu 05:52-11:26 (of 8 findings): the judge outage leaves no "
-             "groundedness score for kb_answers in the window (0 of 56 answers scored, vs 51 of 82 the same hours "
-             "on Wednesday) and the feed reads scores' values, not their count; traffic, answers and feedback are "
-             "unchanged",
-    "W6-03": "no finding names route=support_chat (or model=claude-sonnet-4-5) over Wed 02:23-05:51 (of 8 "
-             "findings): the feed does not scan output length or output tokens (answers ~955 -> 283 characters), "
-             "and the window's 45 support_chat traces carry 5 thumbs (3 down) vs 10 down of 105 outside",
-}
+#: Since session 10 the feed also reads each judge's coverage and answer length: W6-02 is #5
+#: (groundedness_coverage down on route=kb_answers) and W6-03 #6 (output_length down on route=support_chat, dated at
+#: detectable_from); W6-05 moves to #7 (10 findings).
+IN_TOP_MISSES: dict[str, str] = {}
 START_MISSES: dict[str, str] = {
-    "W6-02": "not found (IN_TOP_MISSES): no finding to date",
-    "W6-03": "not found (IN_TOP_MISSES): no finding to date",
+    "W6-02": "found (#5, groundedness_coverage down on route=kb_answers, 0 scored in the window) but dated 06:09:05, "
+             "15.6 min after detectable_from 05:53:28: the two unscored kb_answers traces before it (05:53:28, "
+             "05:57:59) are no evidence on their own at dawn on Showa Day, where the judge scored 7 of the hour's 17 "
+             "traces before the outage (two misses in a row: 0.6^2 = 0.36 under that rate)",
 }
 NOISE_MISS = ""
 QUIET_MISS = ""

@@ -104,14 +104,15 @@ def _layout(path: str) -> dict[str, Any]:
 def test_sets_with_the_same_rows_share_one_frame_per_hour(tmp_path: Path) -> None:
     path = str(tmp_path / "t.db")
     ingest_paths(path, [_file(tmp_path, "a.json", _week(0, 48))])
-    # 14 sets, 11 with samples (no TTFT, retriever or root answer text here) in each of 48 hours, over 3
-    # distinct rows an hour: LLM spans (latency, tokens, refusals), TOOL spans (latency, errors), traces (6)
-    assert _layout(path) == {"chunks": 11 * 48, "frames": 3 * 48, "orphans": 0, "sets": 14}
+    # 15 sets, 12 with samples (no TTFT, retriever or root answer text here) in each of 48 hours, over 3
+    # distinct rows an hour: LLM spans (latency, tokens, answer length, refusals), TOOL spans (latency, errors),
+    # traces (6)
+    assert _layout(path) == {"chunks": 12 * 48, "frames": 3 * 48, "orphans": 0, "sets": 15}
     _check(path)  # the samples and findings read from them are those of the rows
     # a second ingest of new hours, the feed refreshing them: still one frame per distinct rows, none left over
     ingest_paths(path, [_file(tmp_path, "b.json", _week(48, 6, offset=10_000))], feed_samples=False)
     _check(path)
-    assert _layout(path) == {"chunks": 11 * 54, "frames": 3 * 54, "orphans": 0, "sets": 14}
+    assert _layout(path) == {"chunks": 12 * 54, "frames": 3 * 54, "orphans": 0, "sets": 15}
 
 
 def test_the_ingest_reads_in_bounded_pieces_and_stores_what_one_read_stores(tmp_path: Path, monkeypatch) -> None:
@@ -139,7 +140,7 @@ def test_the_ingest_reads_in_bounded_pieces_and_stores_what_one_read_stores(tmp_
         q = ("SELECT s.key, c.hour, f.hour, f.n, f.body, c.v FROM feed_chunks c JOIN feed_frames f ON f.id = c.frame "
              "JOIN feed_sample_sets s ON s.id = c.sample_set ORDER BY s.key, c.hour")
         assert a.execute(q).fetchall() == b.execute(q).fetchall()
-        assert len(a.execute(q).fetchall()) == 11 * 48
+        assert len(a.execute(q).fetchall()) == 12 * 48
     assert _dirty(pieces) == 0
     _check(pieces)
 

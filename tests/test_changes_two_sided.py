@@ -31,7 +31,8 @@ def test_signal_directions():
     assert by_name["tool_calls_per_trace"].signs == (1.0, -1.0)
     assert by_name["llm_calls_per_trace"].signs == (1.0, -1.0)
     assert by_name["cost_per_trace"].signs == (1.0,)
-    assert {s.name for s in feed_signals([]) if s.bad == "either"} == {"tool_calls_per_trace", "llm_calls_per_trace"}
+    assert {s.name for s in feed_signals([]) if s.bad == "either"} == {"tool_calls_per_trace", "llm_calls_per_trace",
+                                                                           "output_length"}
 
 
 @pytest.mark.parametrize("stored", [False, True])

@@ -1612,8 +1612,12 @@ _OWN = {"LLM": ("response_model", "provider"), "TOOL": ("tool_name",)}
 
 def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
     """The signals the feed scans, from the registry, with the evaluators present in the store."""
+    judges = [name for name in evaluators if name not in ("user_feedback",)]
     out = [FeedSignal(name, {"type": "eval_score", "evaluator": name}, f"{name} score", "mean", "score", "down")
-           for name in evaluators if name not in ("user_feedback",)]
+           for name in judges]
+    # how many traces each judge scored: a judge that stops (an expired key) leaves no low score to see
+    out += [FeedSignal(f"{name}_coverage", {"type": "eval_coverage", "evaluator": name},
+                       f"traces scored by {name}", "rate", "", "down") for name in judges]
     if "user_feedback" in evaluators:
         out.append(FeedSignal("thumbs_down_rate", {"type": "thumbs_down_rate"}, "thumbs-down rate", "rate", "", "up"))
     out += [
@@ -1634,6 +1638,10 @@ def feed_signals(evaluators: Sequence[str]) -> list[FeedSignal]:
         # short one, the agent's growing one), so the growth would be named on (model, route) and pull the
         # route's trace signals (cost, calls per trace) onto that pair
         FeedSignal("input_tokens", {"type": "input_tokens"}, "input tokens per LLM call", "mean", "tokens", "up",
+                   own=_OWN["LLM"], unsplit=("model", "response_model", "provider")),
+        # per LLM answer: answers cut short (a proxy's stream cap, a max_tokens change) or running long. Not
+        # split by model, as input tokens: a route's router and agent models answer at different lengths
+        FeedSignal("output_length", {"type": "output_length"}, "answer length", "mean", "chars", "either", log=True,
                    own=_OWN["LLM"], unsplit=("model", "response_model", "provider")),
         FeedSignal("error_rate", {"type": "error_rate"}, "traces with an error", "rate", "", "up"),
         FeedSignal("tool_error_rate", {"type": "error_rate", "span_kind": "TOOL"}, "tool error rate", "rate", "",
