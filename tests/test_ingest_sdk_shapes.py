@@ -1,14 +1,17 @@
 """Shapes real agent SDKs send that the plain attribute tables miss (found by the fifth labelled week, each fact
 checked against the SDK's own source): the Vercel AI SDK's cohorts in ai.telemetry.metadata.* under a Next.js
 server root, its Anthropic cache figures only in ai.response.providerMetadata, Logfire's OpenAI Agents reasoning
-tokens only in the `response` JSON, and Strands Agents' event-loop cycles and framework-named gen_ai.system."""
+tokens only in the `response` JSON, and Strands Agents' event-loop cycles and framework-named gen_ai.system.
+Found by the sixth week: Google ADK 1.x's `call_llm` model-call spans, which send no gen_ai.operation.name."""
 from __future__ import annotations
 
 import json
 
+import pytest
 from _ingest_util import TRACE, dumps, request, span
 
 from tracedesk.ingest import ingest_bytes, parse_bytes
+from tracedesk.ingest.pricing import price_table
 from tracedesk.store import connect
 
 ROOT, STREAM, CALL = "1" * 16, "2" * 16, "3" * 16
@@ -20,10 +23,14 @@ _NEXT_ROOT = {"http.method": "POST", "http.route": "/api/support/chat", "http.st
               "next.span_type": "BaseServer.handleRequest", "next.route": "/api/support/chat"}
 
 
-def _parse(spans):
-    result = parse_bytes(dumps(request(spans)), "t.json")
+def _parse_all(spans, scope="test"):
+    result = parse_bytes(dumps(request(spans, scope=scope)), "t.json")
     assert result.rejected == []
-    return {s.name: s for s in result.spans}
+    return result.spans
+
+
+def _parse(spans):
+    return {s.name: s for s in _parse_all(spans)}
 
 
 def _do_stream(attrs):
@@ -143,12 +150,94 @@ def test_strands_event_loop_cycles_and_bedrock_as_the_provider():
         span(TRACE, tool, "execute_tool get_paystub", {
             "gen_ai.system": "strands-agents", "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": "get_paystub", "gen_ai.tool.status": "success"}, parent=cycle),
-        # Strands on another provider (OpenAIModel): the id names no provider, so it is unknown, not the framework
+        # Strands on another provider (OpenAIModel): the id's shape names no provider; the price table lists
+        # gpt-4o-mini under openai; a model in no table is unknown, never the framework
         span("e" * 32, "f" * 16, "chat", {"gen_ai.system": "strands-agents", "gen_ai.operation.name": "chat",
                                           "gen_ai.request.model": "gpt-4o-mini"}),
+        span("e" * 32, "9" * 16, "chat", {"gen_ai.system": "strands-agents", "gen_ai.operation.name": "chat",
+                                          "gen_ai.request.model": "acme-finetune-7"}),
     ])), "t.json")
     assert result.rejected == []
     got = {s.span_id: (s.kind, s.provider, s.convention) for s in result.spans}
     assert got == {agent: ("AGENT", "aws.bedrock", "otel_genai"), cycle: ("CHAIN", None, "otel_genai"),
                    chat: ("LLM", "aws.bedrock", "otel_genai"), tool: ("TOOL", None, "otel_genai"),
-                   "f" * 16: ("LLM", None, "otel_genai")}
+                   "f" * 16: ("LLM", "openai", "otel_genai"), "9" * 16: ("LLM", None, "otel_genai")}
+
+
+# -- Google ADK 1.x (google/adk-python src/google/adk/telemetry/tracing.py) ------------------------------------------
+_ADK_INVOCATION = {"gcp.vertex.agent.invocation_id": "e-7f3a", "gcp.vertex.agent.session_id": "s-adk-2"}
+#: trace_call_llm's LlmResponse.model_dump_json: a Gemini answer with its usage metadata
+_GEMINI_RESPONSE = {
+    "content": {"role": "model", "parts": [{"text": "HS code 8471.30: portable automatic data-processing machines."}]},
+    "finish_reason": "STOP", "model_version": "gemini-2.5-pro",
+    "usage_metadata": {"prompt_token_count": 1840, "candidates_token_count": 62, "total_token_count": 1902}}
+_GEMINI_REQUEST = {"model": "gemini-2.5-pro", "config": {"max_output_tokens": 1024, "top_p": 0.95},
+                   "contents": [{"role": "user", "parts": [{"text": "Classify a laptop for the export declaration"}]}]}
+
+
+def _call_llm(span_id: str, model: str, usage: tuple[int, int], extra: dict | None = None) -> dict:
+    """trace_call_llm: gen_ai.system is ADK's tracer name whatever the model; no gen_ai.operation.name."""
+    return span(TRACE, span_id, "call_llm", {
+        "gen_ai.system": "gcp.vertex.agent", "gen_ai.request.model": model, **_ADK_INVOCATION,
+        "gcp.vertex.agent.event_id": f"ev-{span_id[:4]}", "gcp.vertex.agent.llm_request": "{}",
+        "gcp.vertex.agent.llm_response": "{}", "gen_ai.usage.input_tokens": usage[0],
+        "gen_ai.usage.output_tokens": usage[1], **(extra or {})}, parent="c" * 16)
+
+
+def _adk_trace() -> list[dict]:
+    return [
+        span(TRACE, "a" * 16, "invocation", {}),  # the runner's root: no attributes
+        span(TRACE, "c" * 16, "invoke_agent customs_agent", {
+            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "customs_agent",
+            "gen_ai.agent.description": "Prepares export declarations", "gen_ai.conversation.id": "s-adk-2"},
+            parent="a" * 16),
+        _call_llm("d" * 16, "gemini-2.5-pro", (1840, 62), {
+            "gcp.vertex.agent.llm_request": json.dumps(_GEMINI_REQUEST),
+            "gcp.vertex.agent.llm_response": json.dumps(_GEMINI_RESPONSE), "gen_ai.request.top_p": 0.95,
+            "gen_ai.request.max_tokens": 1024, "gen_ai.response.finish_reasons": ["stop"]}),
+        # trace_tool_call: the empty llm_request / llm_response are set "as UI expect these"; no model
+        span(TRACE, "e" * 16, "execute_tool classify_hs_code", {
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "classify_hs_code",
+            "gen_ai.tool.description": "Looks up the HS code", "gen_ai.tool.type": "FunctionTool",
+            "gcp.vertex.agent.llm_request": "{}", "gcp.vertex.agent.llm_response": "{}",
+            "gcp.vertex.agent.tool_call_args": json.dumps({"item": "laptop"}), "gen_ai.tool.call.id": "adk-1",
+            "gcp.vertex.agent.event_id": "ev-tool", "gcp.vertex.agent.tool_response": json.dumps({"result": "8471.30"})},
+            parent="c" * 16),
+        # ADK's LiteLlm adapter on Claude, and a model no price table knows
+        _call_llm("f" * 16, "anthropic/claude-haiku-4-5-20251001", (900, 40)),
+        _call_llm("9" * 16, "acme-customs-ft-3", (300, 10)),
+    ]
+
+
+def test_adk_call_llm_is_the_model_call_and_its_provider_comes_from_the_model():
+    by = {s.span_id: s for s in _parse_all(_adk_trace())}
+    got = {sid: (s.kind, s.convention, s.provider, s.model) for sid, s in by.items()}
+    assert got == {
+        "a" * 16: ("UNKNOWN", "unknown", None, None),
+        "c" * 16: ("AGENT", "otel_genai", None, None),
+        "d" * 16: ("LLM", "google_adk", "gcp.vertex_ai", "gemini-2.5-pro"),  # litellm lists bare gemini-* on Vertex
+        "e" * 16: ("TOOL", "google_adk", None, None),
+        "f" * 16: ("LLM", "google_adk", "anthropic", "anthropic/claude-haiku-4-5-20251001"),
+        "9" * 16: ("LLM", "google_adk", None, "acme-customs-ft-3"),  # unknown model: unknown provider, not ADK
+    }
+    gemini, claude, unknown = by["d" * 16], by["f" * 16], by["9" * 16]
+    assert (gemini.input_tokens, gemini.output_tokens, gemini.finish_reason) == (1840, 62, "stop")
+    # computed from the table's per-token prices: 1840 x 1.25e-6 + 62 x 1e-5 USD; 900 x 1e-6 + 40 x 5e-6 USD
+    rates = {m: (price_table()[m]["input_cost_per_token"], price_table()[m]["output_cost_per_token"])
+             for m in ("gemini-2.5-pro", "claude-haiku-4-5-20251001")}
+    assert rates == {"gemini-2.5-pro": (1.25e-06, 1e-05), "claude-haiku-4-5-20251001": (1e-06, 5e-06)}
+    assert (gemini.cost_usd, gemini.cost_source) == (pytest.approx(0.00292), "computed")
+    assert (claude.cost_usd, claude.cost_source) == (pytest.approx(0.0011), "computed")
+    assert (unknown.cost_usd, unknown.cost_source) == (None, "unknown")
+    tool = by["e" * 16]
+    assert (tool.tool_name, tool.tool_arguments, tool.tool_result) == (
+        "classify_hs_code", '{"item": "laptop"}', '{"result": "8471.30"}')
+
+
+def test_adk_calls_are_counted_once_per_trace(db_path):
+    ingest_bytes(db_path, dumps(request(_adk_trace(), scope="gcp.vertex.agent")), "adk.json")
+    db = connect(db_path)
+    assert db.execute("SELECT llm_calls, tool_calls, input_tokens, output_tokens FROM traces").fetchall() == [
+        (3, 1, 1840 + 900 + 300, 62 + 40 + 10)]
+    assert db.execute("SELECT provider, COUNT(*) FROM spans WHERE kind = 'LLM' GROUP BY 1 ORDER BY 1").fetchall() \
+        == [(None, 1), ("anthropic", 1), ("gcp.vertex_ai", 1)]

@@ -14,7 +14,7 @@ from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
 from .realworld import (_HANDOFF_SOURCES, agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
-                        framework_provider, is_framework_system, is_vector_text, litellm_raw_content,
+                        model_provider, is_framework_system, is_vector_text, litellm_raw_content,
                         output_text_of, plain_model, requested_model, retriever_documents,
                         surface_provider_metadata, tool_result_text)
 from . import token_usage, validate
@@ -128,8 +128,8 @@ class Plan:
         self.convention = detect_convention(attrs, scope, self.heads)
         self.json_keys = tuple(sc.JSON_TEXT_KEYS.intersection(attrs))
         self.kind_attributes = tuple((k, t) for k, t in _KIND_TABLES if k in self.keyset)
-        self.presence_kind = next((kind.value for key, kind in sc.KIND_BY_PRESENCE if key in self.keyset),
-                                  SpanKind.UNKNOWN.value)
+        presence = (*sc.KIND_BY_PRESENCE, *sc.CONVENTION_KIND_BY_PRESENCE.get(self.convention, ()))
+        self.presence_kind = next((kind.value for key, kind in presence if key in self.keyset), SpanKind.UNKNOWN.value)
         self._picks: dict[int, str | None] = {}
         self._prefixes: dict[str, bool] = {}
         keyset = self.keyset
@@ -255,7 +255,7 @@ class Normalizer:
         span.model = plain_model(model)
         span.response_model = plain_model(f.get("response_model"))
         provider = f.get("provider")
-        span.provider = framework_provider(provider, span.model) if is_framework_system(provider) else \
+        span.provider = model_provider(span.model) if provider is None or is_framework_system(provider) else \
             canonical_provider(provider)
         native = self._usage(span, attrs, f, plan, notes)
         if convention == "vercel_ai":

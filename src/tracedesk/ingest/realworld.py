@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import semconv as sc
+from .pricing import listed_provider
 from .token_usage import is_anthropic_usage
 from .wire import maybe_json, to_int
 
@@ -38,12 +39,25 @@ def plain_model(value: Any) -> str | None:
 _BEDROCK_MODEL = re.compile(sc.BEDROCK_MODEL_ID)
 
 
-def framework_provider(system: Any, model: Any) -> str | None:
-    """The model provider of a span whose `gen_ai.system` names its agent framework (sc.FRAMEWORK_SYSTEMS):
-    what the model id's shape names (a Bedrock id -> `aws.bedrock`), else None (unknown, not the framework)."""
-    if isinstance(model, str) and _BEDROCK_MODEL.match(model):
+def model_provider(model: Any) -> str | None:
+    """The provider of a span that sends no provider attribute, or only its agent framework's name
+    (sc.FRAMEWORK_SYSTEMS), read from its model: what the model id's shape names (a Bedrock id ->
+    `aws.bedrock`), else the provider the price table lists for the model (pricing.listed_provider), in the
+    canonical spelling; None for a model in neither (unknown, never the framework's name)."""
+    if not isinstance(model, str) or not model:
+        return None
+    if _BEDROCK_MODEL.match(model):
         return "aws.bedrock"
-    return None
+    listed = listed_provider(model)
+    if listed is None:
+        return None
+    low = listed.lower()
+    if low not in sc.PROVIDER_ALIASES and "-" in low:
+        # litellm names a provider's model family after a dash (`vertex_ai-language-models`,
+        # `fireworks_ai-embedding-models`) or before it (`text-completion-openai`)
+        parts = low.split("-")
+        low = next((part for part in parts if part in sc.PROVIDER_ALIASES), parts[0])
+    return canonical_provider(low)
 
 
 def is_framework_system(value: Any) -> bool:

@@ -125,6 +125,15 @@ KIND_BY_PRESENCE: tuple[tuple[str, SpanKind], ...] = (
     # no gen_ai.operation.name, only event_loop.cycle_id (+ parent_cycle_id and the app's trace attributes).
     ("event_loop.cycle_id", K.CHAIN),
 )
+#: The same, per convention, read after KIND_BY_PRESENCE: an attribute that decides the kind only inside one
+#: instrumentation (elsewhere a wrapper may name a model too: litellm's request span around its provider calls).
+CONVENTION_KIND_BY_PRESENCE: dict[str, tuple[tuple[str, SpanKind], ...]] = {
+    # Google ADK's `call_llm` span (telemetry/tracing.py trace_call_llm) wraps one model call and records it:
+    # gen_ai.system, gen_ai.request.model, gen_ai.usage.*, gen_ai.response.finish_reasons and
+    # gcp.vertex.agent.llm_request / llm_response, but no gen_ai.operation.name. ADK's other spans say what
+    # they are: execute_tool, invoke_agent (read above); its tool spans name no model.
+    "google_adk": (("gen_ai.request.model", K.LLM),),
+}
 
 # ---------------------------------------------------------------------------------------------
 # Scalar fields (§2-§8): field -> ordered attribute keys (first present wins).
@@ -450,15 +459,17 @@ PROVIDER_ALIASES: dict[str, str] = {
     "gcp.vertex_ai": "gcp.vertex_ai", "vertex_ai": "gcp.vertex_ai", "vertexai": "gcp.vertex_ai",
     "google.vertex": "gcp.vertex_ai", "google.vertex.chat": "gcp.vertex_ai", "vertex": "gcp.vertex_ai",
     "mistral": "mistral_ai", "mistralai": "mistral_ai", "mistral_ai": "mistral_ai",
-    "xai": "x_ai", "x_ai": "x_ai", "x-ai": "x_ai", "groq": "groq", "cohere": "cohere", "deepseek": "deepseek",
+    "xai": "x_ai", "x_ai": "x_ai", "x-ai": "x_ai", "groq": "groq", "cohere": "cohere", "cohere_chat": "cohere",
+    "deepseek": "deepseek",
     "perplexity": "perplexity", "moonshot_ai": "moonshot_ai", "moonshot": "moonshot_ai",
     "ibm.watsonx.ai": "ibm.watsonx.ai", "watsonx": "ibm.watsonx.ai", "ollama": "ollama",
 }
 #: `gen_ai.system` / `gen_ai.provider.name` values that name the agent FRAMEWORK, not the model provider:
-#: Strands Agents sets "strands-agents" on every span (tracer.py _get_common_attributes), whatever model
-#: provider the agent runs on. The provider then comes from the model id when its shape names one
-#: (BEDROCK_MODEL_ID), else it is unknown (None), never the framework's name.
-FRAMEWORK_SYSTEMS: frozenset[str] = frozenset({"strands-agents"})
+#: Strands Agents sets "strands-agents" on every span (tracer.py _get_common_attributes), and Google ADK's
+#: `call_llm` spans carry its tracer's name "gcp.vertex.agent" (telemetry/tracing.py trace_call_llm), whatever
+#: model provider the agent runs on (Gemini, or Claude and OpenAI models through LiteLlm). The provider then
+#: comes from the model (realworld.model_provider), else it is unknown (None), never the framework's name.
+FRAMEWORK_SYSTEMS: frozenset[str] = frozenset({"strands-agents", "gcp.vertex.agent"})
 #: An Amazon Bedrock model id: `[region.]vendor.model-vN[:M]` (`anthropic.claude-3-5-sonnet-20240620-v1:0`,
 #: cross-region inference profiles `us.anthropic.claude-sonnet-4-20250514-v1:0`, `amazon.nova-pro-v1:0`), or a
 #: Bedrock ARN. Strands' BedrockModel (its default model) sends these as gen_ai.request.model.
