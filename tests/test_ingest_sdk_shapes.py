@@ -6,11 +6,14 @@ Found by the sixth week: Google ADK 1.x's `call_llm` model-call spans, which sen
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from _ingest_util import TRACE, dumps, request, span
 
-from tracedesk.ingest import ingest_bytes, parse_bytes
+from tracedesk.ingest import ingest_bytes, ingest_paths, parse_bytes
 from tracedesk.ingest.pricing import price_table
 from tracedesk.store import connect
 
@@ -103,6 +106,94 @@ def test_ai_sdk_anthropic_cache_figures_from_provider_metadata():
     by = _parse([_do_stream({"ai.response.providerMetadata": json.dumps({"bedrock": {"usage": {
         "cacheWriteInputTokens": 900}}})})])
     assert by["ai.streamText.doStream"].attributes["gen_ai.usage.cache_creation.input_tokens"] == 900
+
+
+#: (providerMetadata as sent, stored (input tokens, cache writes), warning, or None). The do* span reports
+#: ai.usage.inputTokens 100, Anthropic's count without the cache (AI SDK 5), so a surfaced write adds to it.
+_BAD_METADATA = [
+    ("malformed JSON", '{"anthropic": {"cacheCreationInputTokens": 80', (100, None), None),
+    ("a list as JSON", "[1, 2]", (100, None), None),
+    ("a number", 42, (100, None), None),
+    ("an array attribute", [1, "x"], (100, None), None),
+    ("JSON null", "null", (100, None), None),
+    ("a null provider", '{"anthropic": null}', (100, None), None),
+    ("a null figure, the next path read", json.dumps({"anthropic": {"cacheCreationInputTokens": None,
+                                                                    "usage": {"cache_creation_input_tokens": 30}}}),
+     (130, 30), None),
+    ("a boolean", '{"anthropic": {"cacheCreationInputTokens": true}}', (100, None),
+     "anthropic.cacheCreationInputTokens True is not a finite non-negative integer; field dropped"),
+    ("negative, the next path read", json.dumps({"anthropic": {"cacheCreationInputTokens": -3,
+                                                               "usage": {"cache_creation_input_tokens": 7}}}),
+     (107, 7), "anthropic.cacheCreationInputTokens -3 is not a finite non-negative integer; field dropped"),
+    ("an object", '{"anthropic": {"cacheCreationInputTokens": {"n": 1}}}', (100, None),
+     "anthropic.cacheCreationInputTokens {'n': 1} is not a finite non-negative integer; field dropped"),
+    ("beyond int64", '{"anthropic": {"cacheCreationInputTokens": 1e30}}', (100, None),
+     "anthropic.cacheCreationInputTokens 1e+30 is not a finite non-negative integer; field dropped"),
+    ("a structured attribute", {"anthropic": {"cacheCreationInputTokens": 9}}, (109, 9), None),
+]
+
+
+def test_ai_sdk_provider_metadata_bad_input_keeps_the_span(db_path, tmp_path):
+    """ingest.validate's policy: metadata that is no JSON object stays the attribute it is (nothing surfaced, no
+    warning: a JSON-text attribute that does not parse is kept as text everywhere); a figure in it that is no
+    token count is dropped with a warning at the span; every span is stored."""
+    spans = [_do_stream({"ai.response.providerMetadata": sent, "ai.usage.inputTokens": 100, "ai.usage.outputTokens": 5})
+             | {"spanId": f"{i + 1:016x}", "name": name} for i, (name, sent, _, _) in enumerate(_BAD_METADATA)]
+    path = tmp_path / "ai.json"
+    path.write_bytes(dumps(request(spans)))
+    report = ingest_paths(db_path, [path])
+    assert report.rejected == []
+    where = f"{path}#resourceSpans[0].scopeSpans[0].spans"
+    assert sorted((w.where, w.reason) for w in report.warnings) == sorted(
+        (f"{where}[{i}]", f"ai.response.providerMetadata {warning}")
+        for i, (_, _, _, warning) in enumerate(_BAD_METADATA) if warning)
+    stored = {name: (i, w) for name, i, w in connect(db_path).execute(
+        "SELECT name, input_tokens, cache_write_tokens FROM spans")}
+    assert stored == {name: counts for name, _, counts, _ in _BAD_METADATA}
+    malformed = connect(db_path).execute("SELECT json_extract(td_json(attributes), '$.\"ai.response.providerMetadata\"') "
+                                         "FROM spans WHERE name = 'malformed JSON'").fetchone()
+    assert malformed == ('{"anthropic": {"cacheCreationInputTokens": 80',)
+
+
+_METADATA_KEYS = st.sampled_from(["anthropic", "bedrock", "usage", "cacheCreationInputTokens", "cacheReadInputTokens",
+                                  "cache_creation_input_tokens", "cache_read_input_tokens", "cacheWriteInputTokens",
+                                  "other"])
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_METADATA_KEYS | st.text(max_size=6), inner,
+                                                               max_size=4),
+    max_leaves=20)
+
+
+def _proto3_doubles(node):
+    """The proto3 JSON mapping writes a non-finite double as the string "NaN" / "Infinity" / "-Infinity"."""
+    if isinstance(node, dict):
+        return {k: (str(v).replace("inf", "Infinity").replace("nan", "NaN")
+                    if k == "doubleValue" and isinstance(v, float) and not math.isfinite(v) else _proto3_doubles(v))
+                for k, v in node.items()}
+    return [_proto3_doubles(v) for v in node] if isinstance(node, list) else node
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_JSONISH, form=st.sampled_from(["json text", "cut json text", "attribute"]))
+@example(value={"anthropic": {"cacheCreationInputTokens": 2**70}}, form="attribute")
+@example(value={"anthropic": {"cacheCreationInputTokens": math.inf, "usage": {"cache_read_input_tokens": "7"}}},
+         form="attribute")
+@example(value={"bedrock": {"usage": {"cacheWriteInputTokens": [None]}}}, form="json text")
+def test_ai_sdk_provider_metadata_never_raises_nor_loses_the_span(value, form):
+    if form == "attribute":
+        sent = value if value is not None else "null"  # OTLP has no null AnyValue
+    else:
+        sent = json.dumps(value)  # NaN / Infinity make text no JSON parser accepts: kept as text
+        sent = sent[: len(sent) // 2] if form == "cut json text" else sent
+    doc = _proto3_doubles(request([_do_stream({"ai.response.providerMetadata": sent, "ai.usage.inputTokens": 100})]))
+    result = parse_bytes(dumps(doc), "t.json")
+    assert result.rejected == []
+    (call,) = result.spans
+    assert call.cache_write_tokens is None or 0 <= call.cache_write_tokens <= 2**63 - 1
+    assert call.cached_tokens is None or 0 <= call.cached_tokens <= 2**63 - 1
+    assert call.input_tokens is not None and call.input_tokens >= 100
 
 
 def test_logfire_openai_agents_responses_reasoning_tokens_from_the_response_json():

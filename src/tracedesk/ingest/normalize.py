@@ -207,7 +207,7 @@ class Normalizer:
             notes = []
         if sc.AI_PROVIDER_METADATA_KEY in attrs:
             # before the key-set Plan: the canonical cache attributes it surfaces are read like any others
-            surface_provider_metadata(attrs)
+            surface_provider_metadata(attrs, notes)
         signature = (scope, *attrs)
         plan = self.plans.get(signature)
         if plan is None:

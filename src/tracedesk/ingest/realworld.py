@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import semconv as sc
+from . import validate
 from .pricing import listed_provider
 from .token_usage import is_anthropic_usage
 from .wire import maybe_json, to_int
@@ -64,11 +65,15 @@ def is_framework_system(value: Any) -> bool:
     return isinstance(value, str) and value.lower() in sc.FRAMEWORK_SYSTEMS
 
 
-def surface_provider_metadata(attrs: dict[str, Any]) -> None:
+def surface_provider_metadata(attrs: dict[str, Any], notes: list[str]) -> None:
     """Vercel AI SDK do* spans: copy the cache figures only `ai.response.providerMetadata` carries (Anthropic's
     cache writes, AI SDK 4's cache reads) to the canonical gen_ai.usage.cache_* attributes, so every reader of
     the canonical names sees them. Called only on spans that carry the attribute; never overwrites a
-    canonical attribute the span sent, and adds no cache read when the span sends one (ai.usage.cachedInputTokens)."""
+    canonical attribute the span sent, and adds no cache read when the span sends one (ai.usage.cachedInputTokens).
+
+    Bad input (ingest.validate's policy): metadata that is not a JSON object (malformed text, a list, a number)
+    is left as the attribute it is, surfacing nothing; a figure in it that is not a token count (negative,
+    fractional text, a boolean, beyond int64) is dropped with a note naming its path, and the next path is read."""
     meta = maybe_json(attrs.get(sc.AI_PROVIDER_METADATA_KEY))
     if not isinstance(meta, dict):
         return
@@ -79,7 +84,7 @@ def surface_provider_metadata(attrs: dict[str, Any]) -> None:
             value: Any = meta
             for part in path.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
-            n = _nonneg(value)
+            n = validate.count(value, f"{sc.AI_PROVIDER_METADATA_KEY} {path}", notes)
             if n is not None:
                 attrs[canonical] = n
                 break
