@@ -2,7 +2,8 @@
 checked against the SDK's own source): the Vercel AI SDK's cohorts in ai.telemetry.metadata.* under a Next.js
 server root, its Anthropic cache figures only in ai.response.providerMetadata, Logfire's OpenAI Agents reasoning
 tokens only in the `response` JSON, and Strands Agents' event-loop cycles and framework-named gen_ai.system.
-Found by the sixth week: Google ADK 1.x's `call_llm` model-call spans, which send no gen_ai.operation.name."""
+Found by the sixth week: Google ADK 1.x's `call_llm` model-call spans, which send no gen_ai.operation.name (and
+leave Gemini's thinking and cache figures in the response JSON)."""
 from __future__ import annotations
 
 import json
@@ -261,7 +262,8 @@ _ADK_INVOCATION = {"gcp.vertex.agent.invocation_id": "e-7f3a", "gcp.vertex.agent
 _GEMINI_RESPONSE = {
     "content": {"role": "model", "parts": [{"text": "HS code 8471.30: portable automatic data-processing machines."}]},
     "finish_reason": "STOP", "model_version": "gemini-2.5-pro",
-    "usage_metadata": {"prompt_token_count": 1840, "candidates_token_count": 62, "total_token_count": 1902}}
+    "usage_metadata": {"prompt_token_count": 1840, "candidates_token_count": 62, "cached_content_token_count": 1024,
+                       "thoughts_token_count": 210, "total_token_count": 2112}}
 _GEMINI_REQUEST = {"model": "gemini-2.5-pro", "config": {"max_output_tokens": 1024, "top_p": 0.95},
                    "contents": [{"role": "user", "parts": [{"text": "Classify a laptop for the export declaration"}]}]}
 
@@ -312,12 +314,19 @@ def test_adk_call_llm_is_the_model_call_and_its_provider_comes_from_the_model():
         "9" * 16: ("LLM", "google_adk", None, "acme-customs-ft-3"),  # unknown model: unknown provider, not ADK
     }
     gemini, claude, unknown = by["d" * 16], by["f" * 16], by["9" * 16]
-    assert (gemini.input_tokens, gemini.output_tokens, gemini.finish_reason) == (1840, 62, "stop")
-    # computed from the table's per-token prices: 1840 x 1.25e-6 + 62 x 1e-5 USD; 900 x 1e-6 + 40 x 5e-6 USD
-    rates = {m: (price_table()[m]["input_cost_per_token"], price_table()[m]["output_cost_per_token"])
+    # gen_ai.usage.output_tokens is the visible answer (candidates); the thinking tokens are only in the response's
+    # usage_metadata, like the implicit-cache reads (inside prompt_token_count)
+    assert (gemini.input_tokens, gemini.output_tokens, gemini.cached_tokens, gemini.reasoning_tokens,
+            gemini.total_tokens, gemini.finish_reason) == (1840, 62 + 210, 1024, 210, 2112, "stop")
+    # computed from the table's per-token prices: 816 x 1.25e-6 + 1024 cached x 1.25e-7 + 272 x 1e-5 USD (no
+    # reasoning price: output's); 900 x 1e-6 + 40 x 5e-6 USD
+    table = price_table()
+    rates = {m: tuple(table[m].get(k) for k in ("input_cost_per_token", "cache_read_input_token_cost",
+                                                "output_cost_per_token", "output_cost_per_reasoning_token"))
              for m in ("gemini-2.5-pro", "claude-haiku-4-5-20251001")}
-    assert rates == {"gemini-2.5-pro": (1.25e-06, 1e-05), "claude-haiku-4-5-20251001": (1e-06, 5e-06)}
-    assert (gemini.cost_usd, gemini.cost_source) == (pytest.approx(0.00292), "computed")
+    assert rates == {"gemini-2.5-pro": (1.25e-06, 1.25e-07, 1e-05, None),
+                     "claude-haiku-4-5-20251001": (1e-06, 1e-07, 5e-06, None)}
+    assert (gemini.cost_usd, gemini.cost_source) == (pytest.approx(0.003868), "computed")
     assert (claude.cost_usd, claude.cost_source) == (pytest.approx(0.0011), "computed")
     assert (unknown.cost_usd, unknown.cost_source) == (None, "unknown")
     tool = by["e" * 16]
@@ -329,6 +338,45 @@ def test_adk_calls_are_counted_once_per_trace(db_path):
     ingest_bytes(db_path, dumps(request(_adk_trace(), scope="gcp.vertex.agent")), "adk.json")
     db = connect(db_path)
     assert db.execute("SELECT llm_calls, tool_calls, input_tokens, output_tokens FROM traces").fetchall() == [
-        (3, 1, 1840 + 900 + 300, 62 + 40 + 10)]
+        (3, 1, 1840 + 900 + 300, 272 + 40 + 10)]
     assert db.execute("SELECT provider, COUNT(*) FROM spans WHERE kind = 'LLM' GROUP BY 1 ORDER BY 1").fetchall() \
         == [(None, 1), ("anthropic", 1), ("gcp.vertex_ai", 1)]
+
+
+def test_adk_thinking_tokens_are_added_once():
+    """A call_llm span whose output count already holds the thinking tokens (it sends them itself, or its output
+    is not the candidates count) is kept as sent; content capture off ("{}") leaves the attributes' counts."""
+    sent_reasoning = {"gen_ai.usage.reasoning.output_tokens": 210, "gcp.vertex.agent.llm_response": json.dumps(
+        _GEMINI_RESPONSE)}
+    output_with_thoughts = {"gcp.vertex.agent.llm_response": json.dumps(_GEMINI_RESPONSE)}
+    spans = _parse_all([_call_llm("1" * 16, "gemini-2.5-pro", (1840, 272), sent_reasoning),
+                        _call_llm("2" * 16, "gemini-2.5-pro", (1840, 272), output_with_thoughts),
+                        _call_llm("3" * 16, "gemini-2.5-pro", (1840, 62))])
+    assert [(s.input_tokens, s.output_tokens, s.cached_tokens, s.reasoning_tokens) for s in spans] == [
+        (1840, 272, 1024, 210), (1840, 272, 1024, 210), (1840, 62, None, None)]
+
+
+def test_adk_agent_run_spans_before_invoke_agent(db_path):
+    """ADK before invoke_agent: the agent span is `agent_run [<agent>]` with no attributes at all, from the
+    gcp.vertex.agent tracer; it is the agent (named explicitly), not an unknown span. Another scope's span of
+    that name, or the bare template, is not."""
+    spans = [
+        span(TRACE, "a" * 16, "invocation", {}),
+        span(TRACE, "b" * 16, "agent_run [customs_agent]", {}, parent="a" * 16),
+        _call_llm("d" * 16, "gemini-2.5-flash", (2600, 40)) | {"parentSpanId": "b" * 16},
+        span(TRACE, "e" * 16, "execute_tool classify_hs_code", {
+            "gen_ai.system": "gcp.vertex.agent", "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "classify_hs_code", "gcp.vertex.agent.event_id": "ev-t"}, parent="b" * 16),
+        span(TRACE, "f" * 16, "agent_run []", {}, parent="a" * 16),
+    ]
+    by = {s.span_id: s for s in _parse_all(spans, scope="gcp.vertex.agent")}
+    assert {sid: (s.kind, s.agent_name) for sid, s in by.items()} == {
+        "a" * 16: ("UNKNOWN", None), "b" * 16: ("AGENT", "customs_agent"), "d" * 16: ("LLM", None),
+        "e" * 16: ("TOOL", None), "f" * 16: ("UNKNOWN", None)}
+    other = _parse_all([span(TRACE, "b" * 16, "agent_run [customs_agent]", {})], scope="my.app")
+    assert [(s.kind, s.agent_name) for s in other] == [("UNKNOWN", None)]
+    ingest_bytes(db_path, dumps(request(spans, scope="gcp.vertex.agent")), "adk-old.json")
+    db = connect(db_path)
+    assert db.execute("SELECT kind, agent_name FROM spans WHERE span_id = ?", ("b" * 16,)).fetchall() == [
+        ("AGENT", "customs_agent")]  # an explicit agent: not demoted as a workflow wrapper
+    assert db.execute("SELECT llm_calls, tool_calls FROM traces").fetchall() == [(1, 1)]

@@ -13,7 +13,7 @@ from . import semconv as sc
 from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
-from .realworld import (_HANDOFF_SOURCES, agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+from .realworld import (_HANDOFF_SOURCES, adk_gemini_usage, agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
                         model_provider, is_framework_system, is_vector_text, litellm_raw_content,
                         output_text_of, plain_model, requested_model, retriever_documents,
                         surface_provider_metadata, tool_result_text)
@@ -241,6 +241,13 @@ class Normalizer:
             kind = "AGENT"  # a LangGraph node runs a step of the agent graph: the node is the agent
         if kind == "UNKNOWN" and name == "raw_gen_ai_request" and "llm.openai.usage" in attrs:
             kind = "LLM"  # litellm's provider-call span: its usage is all an async fan-out keeps
+        elif kind == "UNKNOWN" and scope:
+            for scope_prefix, head, tail, named_kind in sc.SPAN_NAME_KINDS:
+                if scope.startswith(scope_prefix) and name.startswith(head) and name.endswith(tail) \
+                        and len(name) > len(head) + len(tail):
+                    kind = named_kind.value
+                    f.setdefault("agent_name", name[len(head):len(name) - len(tail)])  # the SDK's own agent name
+                    break
         span = Span(
             trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id, name=name, kind=kind,
             start_ns=start_ns, end_ns=end_ns, duration_ms=(end_ns - start_ns) / 1e6,
@@ -264,6 +271,8 @@ class Normalizer:
             native = llm_usage_details(span, attrs) or native
             if convention == "genkit":
                 genkit_model_call(span, attrs)
+            elif convention == "google_adk":
+                adk_gemini_usage(span, attrs)
         token_usage.settle(span, native)
         self._identity(span, attrs, f, kind, name, plan)
         if node is not None:

@@ -209,6 +209,29 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> bool:
     return native
 
 
+def adk_gemini_usage(span: "Span", attrs: dict[str, Any]) -> None:
+    """Google ADK `call_llm` spans: the cache reads and thinking tokens only the response JSON's Gemini
+    usage_metadata carries (sc.GEMINI_USAGE_FIELDS), and the thinking tokens added to an output count that
+    is the visible answer alone (candidates_token_count), so output includes reasoning as OTel says. Counts
+    the span sent itself are kept."""
+    response = maybe_json(attrs.get(sc.ADK_LLM_RESPONSE_KEY))
+    usage = response.get(sc.GEMINI_USAGE_KEY) if isinstance(response, dict) else None
+    if not isinstance(usage, dict):
+        return
+    got = {f: _nonneg(usage.get(k)) for f, k in sc.GEMINI_USAGE_FIELDS.items()}
+    if span.input_tokens is None:
+        span.input_tokens = got["input_tokens"]
+    thoughts = got["reasoning_tokens"]
+    if span.output_tokens is None:
+        span.output_tokens = got["output_tokens"]
+    if thoughts and span.reasoning_tokens is None and span.output_tokens == got["output_tokens"]:
+        span.output_tokens = (span.output_tokens or 0) + thoughts
+    if span.reasoning_tokens is None:
+        span.reasoning_tokens = thoughts
+    if span.cached_tokens is None:
+        span.cached_tokens = got["cached_tokens"]
+
+
 def _nonneg(value: Any) -> int | None:
     n = to_int(value)
     return n if n is not None and n >= 0 else None

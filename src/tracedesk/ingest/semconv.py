@@ -135,6 +135,13 @@ CONVENTION_KIND_BY_PRESENCE: dict[str, tuple[tuple[str, SpanKind], ...]] = {
     "google_adk": (("gen_ai.request.model", K.LLM),),
 }
 
+#: Spans that carry no attributes at all, known by their instrumentation scope and name template
+#: (scope prefix, name prefix, name suffix, kind): the part between names the agent. Google ADK before
+#: invoke_agent (agents/base_agent.py run_async: `tracer.start_as_current_span(f'agent_run [{self.name}]')`).
+SPAN_NAME_KINDS: tuple[tuple[str, str, str, SpanKind], ...] = (
+    ("gcp.vertex.agent", "agent_run [", "]", K.AGENT),
+)
+
 # ---------------------------------------------------------------------------------------------
 # Scalar fields (§2-§8): field -> ordered attribute keys (first present wins).
 FIELD_KEYS: dict[str, tuple[str, ...]] = {
@@ -436,6 +443,19 @@ AI_PROVIDER_METADATA_CACHE: tuple[tuple[str, str | None, tuple[str, ...]], ...] 
         "anthropic.cacheReadInputTokens", "anthropic.usage.cache_read_input_tokens",
     )),
 )
+
+#: Google ADK's `call_llm` span: the LlmResponse as JSON (model_dump_json, snake_case), whose Gemini
+#: usage_metadata holds what trace_call_llm's gen_ai.usage.* leave out. ADK 1.x sends input = prompt_token_count
+#: (which includes cached_content_token_count, as OTel's input does) and output = candidates_token_count, which
+#: leaves out thoughts_token_count; ADK's own semconv-aligned path (_experimental_semconv.py) counts output as
+#: candidates + thoughts ("reasoning SHOULD be included in output"), and so does Gemini's billing.
+ADK_LLM_RESPONSE_KEY = "gcp.vertex.agent.llm_response"
+GEMINI_USAGE_KEY = "usage_metadata"
+#: normalized field -> usage_metadata key
+GEMINI_USAGE_FIELDS: dict[str, str] = {
+    "input_tokens": "prompt_token_count", "output_tokens": "candidates_token_count",
+    "cached_tokens": "cached_content_token_count", "reasoning_tokens": "thoughts_token_count",
+}
 
 #: Logfire's OpenAI Agents model-call span (`logfire.instrument_openai_agents()`): its usage details
 #: (reasoning, cached input) are only inside the `response` JSON (the Responses API object), under
