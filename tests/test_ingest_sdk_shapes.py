@@ -329,9 +329,44 @@ def test_adk_call_llm_is_the_model_call_and_its_provider_comes_from_the_model():
     assert (gemini.cost_usd, gemini.cost_source) == (pytest.approx(0.003868), "computed")
     assert (claude.cost_usd, claude.cost_source) == (pytest.approx(0.0011), "computed")
     assert (unknown.cost_usd, unknown.cost_source) == (None, "unknown")
+    # the Gemini request / response JSON are the messages; "{}" (content capture off, or a tool span) is no text
+    assert (gemini.input_text, gemini.output_text) == ("Classify a laptop for the export declaration",
+                                                       "HS code 8471.30: portable automatic data-processing machines.")
+    assert (gemini.input_messages, gemini.output_messages) == (
+        [{"role": "user", "content": "Classify a laptop for the export declaration"}],
+        [{"role": "assistant", "content": "HS code 8471.30: portable automatic data-processing machines.",
+          "finish_reason": "stop"}])
+    assert (claude.input_text, claude.output_text, claude.input_messages) == (None, None, None)
     tool = by["e" * 16]
-    assert (tool.tool_name, tool.tool_arguments, tool.tool_result) == (
-        "classify_hs_code", '{"item": "laptop"}', '{"result": "8471.30"}')
+    assert (tool.tool_name, tool.tool_arguments, tool.tool_result, tool.input_text, tool.output_text) == (
+        "classify_hs_code", '{"item": "laptop"}', '{"result": "8471.30"}', '{"item": "laptop"}',
+        '{"result": "8471.30"}')
+
+
+def test_adk_gemini_conversation_with_a_tool_turn_and_thinking():
+    """google-genai Content as ADK's llm_request carries the history: the model's function_call turn, the tool's
+    function_response (sent as the user's turn), and a response whose thinking part is not the answer."""
+    request_json = {"model": "gemini-2.5-flash", "config": {"temperature": 0.1}, "contents": [
+        {"role": "user", "parts": [{"text": "Is this shipment sanctioned?"}]},
+        {"role": "model", "parts": [{"function_call": {"id": "c1", "name": "check_sanctions",
+                                                       "args": {"party": "ACME"}}}]},
+        {"role": "user", "parts": [{"function_response": {"id": "c1", "name": "check_sanctions",
+                                                          "response": {"listed": False}}}]}]}
+    response_json = {"content": {"role": "model", "parts": [{"text": "The list has no ACME.", "thought": True},
+                                                            {"text": "No: ACME is not on the list."}]},
+                     "finish_reason": "STOP"}
+    (call,) = _parse_all([_call_llm("1" * 16, "gemini-2.5-flash", (700, 12), {
+        "gcp.vertex.agent.llm_request": json.dumps(request_json),
+        "gcp.vertex.agent.llm_response": json.dumps(response_json)})])
+    assert call.input_messages == [
+        {"role": "user", "content": "Is this shipment sanctioned?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"name": "check_sanctions",
+                                                                "arguments": '{"party":"ACME"}', "id": "c1"}]},
+        {"role": "tool", "content": '{"listed":false}'}]
+    assert call.output_messages == [{"role": "assistant", "content": "No: ACME is not on the list.",
+                                     "finish_reason": "stop"}]
+    assert (call.input_text, call.output_text, call.finish_reason) == (
+        '{"listed":false}', "No: ACME is not on the list.", "stop")
 
 
 def test_adk_calls_are_counted_once_per_trace(db_path):

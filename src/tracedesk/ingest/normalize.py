@@ -108,6 +108,7 @@ def _finite_evaluations(evaluations: list[Evaluation], notes: list[str]) -> list
 
 
 _MISSING = object()
+_EMPTY_JSON = ("{}", "[]")
 
 
 class Plan:
@@ -464,8 +465,10 @@ class Normalizer:
             inputs = system + (inputs or [])
         span.input_messages = inputs or None
         span.output_messages = outputs or None
-        in_text = f.get("input_text")
-        out_text = f.get("output_text")
+        # an empty JSON object or list is no text: ADK sets llm_request / llm_response to "{}" on tool spans
+        # ("as UI expect these") and on every span when content capture is off
+        in_text = None if f.get("input_text") in _EMPTY_JSON else f.get("input_text")
+        out_text = None if f.get("output_text") in _EMPTY_JSON else f.get("output_text")
         if kind == "TOOL":
             for in_key, out_key in sc.TOOL_IO_KEYS:
                 if span.tool_arguments is None and in_key in attrs:

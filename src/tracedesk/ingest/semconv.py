@@ -336,6 +336,9 @@ MESSAGE_LIST_KEYS: tuple[tuple[str, str], ...] = (
     ("mlflow.spanOutputs", "output"),
     ("langfuse.observation.input", "input"),  # the drop-in OpenAI client: {"messages": [...], "tools": ...}
     ("genkit:input", "input"),  # Genkit model spans: {"messages": [{"role", "content": [{"text"}]}]}
+    # Google ADK call_llm: the Gemini request ({"model", "config", "contents"}) and response JSON
+    ("gcp.vertex.agent.llm_request", "input"),
+    ("gcp.vertex.agent.llm_response", "output"),
 )
 SYSTEM_INSTRUCTION_KEYS: tuple[str, ...] = ("gen_ai.system_instructions",)
 
