@@ -337,6 +337,9 @@ def test_adk_call_llm_is_the_model_call_and_its_provider_comes_from_the_model():
         [{"role": "assistant", "content": "HS code 8471.30: portable automatic data-processing machines.",
           "finish_reason": "stop"}])
     assert (claude.input_text, claude.output_text, claude.input_messages) == (None, None, None)
+    assert {sid: s.session_id for sid, s in by.items()} == {  # ADK's tool spans carry no session
+        "a" * 16: None, "c" * 16: "s-adk-2", "d" * 16: "s-adk-2", "e" * 16: None, "f" * 16: "s-adk-2",
+        "9" * 16: "s-adk-2"}
     tool = by["e" * 16]
     assert (tool.tool_name, tool.tool_arguments, tool.tool_result, tool.input_text, tool.output_text) == (
         "classify_hs_code", '{"item": "laptop"}', '{"result": "8471.30"}', '{"item": "laptop"}',

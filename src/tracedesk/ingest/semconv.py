@@ -217,6 +217,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
         "gen_ai.conversation.id", "session.id", "langfuse.session.id",
         "traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "fi.session.id",
         "thread_id", "langsmith.metadata.thread_id", "langsmith.metadata.session_id",
+        "gcp.vertex.agent.session_id",  # ADK call_llm: the session its invoke_agent sends as gen_ai.conversation.id
     ),
     "user_id": (
         "user.id", "langfuse.user.id", "traceloop.association.properties.user_id",
