@@ -418,3 +418,22 @@ def test_adk_agent_run_spans_before_invoke_agent(db_path):
     assert db.execute("SELECT kind, agent_name FROM spans WHERE span_id = ?", ("b" * 16,)).fetchall() == [
         ("AGENT", "customs_agent")]  # an explicit agent: not demoted as a workflow wrapper
     assert db.execute("SELECT llm_calls, tool_calls FROM traces").fetchall() == [(1, 1)]
+
+
+def test_adk_bad_usage_metadata_keeps_the_span():
+    """A usage_metadata figure that is no token count is dropped with a warning (ingest.validate's policy); the
+    span keeps the counts it sent."""
+    bad = {"content": {"role": "model", "parts": [{"text": "ok"}]},
+           "usage_metadata": {"prompt_token_count": "many", "candidates_token_count": 5,
+                              "thoughts_token_count": 2**70, "cached_content_token_count": -1}}
+    result = parse_bytes(dumps(request([_call_llm("1" * 16, "gemini-2.5-flash", (100, 5), {
+        "gcp.vertex.agent.llm_response": json.dumps(bad)})])), "adk.json")
+    assert result.rejected == []
+    (call,) = result.spans
+    assert (call.input_tokens, call.output_tokens, call.cached_tokens, call.reasoning_tokens) == (100, 5, None, None)
+    field = "gcp.vertex.agent.llm_response usage_metadata"
+    assert sorted(w.reason for w in result.warnings) == sorted([
+        f"{field}.prompt_token_count 'many' is not a finite non-negative integer; field dropped",
+        # (orjson reads an integer past 64 bits as a float)
+        f"{field}.thoughts_token_count 1.1805916207174113e+21 is not a finite non-negative integer; field dropped",
+        f"{field}.cached_content_token_count -1 is not a finite non-negative integer; field dropped"])

@@ -273,7 +273,7 @@ class Normalizer:
             if convention == "genkit":
                 genkit_model_call(span, attrs)
             elif convention == "google_adk":
-                adk_gemini_usage(span, attrs)
+                adk_gemini_usage(span, attrs, notes)
         token_usage.settle(span, native)
         self._identity(span, attrs, f, kind, name, plan)
         if node is not None:

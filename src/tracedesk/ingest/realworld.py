@@ -209,22 +209,24 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> bool:
     return native
 
 
-def adk_gemini_usage(span: "Span", attrs: dict[str, Any]) -> None:
+def adk_gemini_usage(span: "Span", attrs: dict[str, Any], notes: list[str]) -> None:
     """Google ADK `call_llm` spans: the cache reads and thinking tokens only the response JSON's Gemini
     usage_metadata carries (sc.GEMINI_USAGE_FIELDS), and the thinking tokens added to an output count that
     is the visible answer alone (candidates_token_count), so output includes reasoning as OTel says. Counts
-    the span sent itself are kept."""
+    the span sent itself are kept; a figure that is no token count is dropped with a note (ingest.validate)."""
     response = maybe_json(attrs.get(sc.ADK_LLM_RESPONSE_KEY))
     usage = response.get(sc.GEMINI_USAGE_KEY) if isinstance(response, dict) else None
     if not isinstance(usage, dict):
         return
-    got = {f: _nonneg(usage.get(k)) for f, k in sc.GEMINI_USAGE_FIELDS.items()}
+    got = {f: validate.count(usage.get(k), f"{sc.ADK_LLM_RESPONSE_KEY} {sc.GEMINI_USAGE_KEY}.{k}", notes)
+           for f, k in sc.GEMINI_USAGE_FIELDS.items()}
     if span.input_tokens is None:
         span.input_tokens = got["input_tokens"]
     thoughts = got["reasoning_tokens"]
     if span.output_tokens is None:
         span.output_tokens = got["output_tokens"]
-    if thoughts and span.reasoning_tokens is None and span.output_tokens == got["output_tokens"]:
+    if (thoughts and span.reasoning_tokens is None and span.output_tokens == got["output_tokens"]
+            and (span.output_tokens or 0) + thoughts <= validate.INT64_MAX):
         span.output_tokens = (span.output_tokens or 0) + thoughts
     if span.reasoning_tokens is None:
         span.reasoning_tokens = thoughts
