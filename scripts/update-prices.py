@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Refresh src/tracedesk/ingest/prices.json, the price snapshot used when litellm is not installed.
 
-It is the subset of litellm's bundled `model_prices_and_context_window_backup.json` that cost needs:
-the per-token prices of every model that has one. Run it in an environment with litellm installed
+It is the subset of litellm's bundled `model_prices_and_context_window_backup.json` that ingest needs:
+the per-token prices of every model that has one, and the provider litellm names for it (`litellm_provider`:
+ingest's provider of a span that names only its model, tracedesk.ingest.realworld.model_provider). Run it in an environment with litellm installed
 (`pip install -e '.[judges]'`) and commit the result; the file records the litellm version it came from.
 """
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tracedesk.ingest import pricing  # noqa: E402
 
 KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
         "cache_creation_input_token_cost", "output_cost_per_reasoning_token")
+#: Text fields kept beside the prices.
+TEXT_KEYS = ("litellm_provider",)
 
 
 def main() -> int:
@@ -32,8 +35,9 @@ def main() -> int:
     for model, entry in sorted(table.items()):
         if model == "sample_spec" or not isinstance(entry, dict):
             continue
-        prices = {k: entry[k] for k in KEYS if isinstance(entry.get(k), (int, float))}
+        prices: dict[str, object] = {k: entry[k] for k in KEYS if isinstance(entry.get(k), (int, float))}
         if "input_cost_per_token" in prices or "output_cost_per_token" in prices:
+            prices.update((k, entry[k]) for k in TEXT_KEYS if isinstance(entry.get(k), str) and entry[k])
             out[model] = prices
     target = ROOT / "src" / "tracedesk" / "ingest" / pricing.SNAPSHOT_FILE
     target.write_text(json.dumps(out, separators=(",", ":"), sort_keys=True) + "\n")

@@ -214,6 +214,27 @@ def test_langfuse_otel_attributes():
     assert (bad.kind, bad.status, bad.status_message) == ("CHAIN", "ERROR", "boom")
 
 
+def test_langfuse_generation_provider_comes_from_its_model():
+    """Langfuse's OTel SDK names the model (langfuse.observation.model.name) and no provider: the provider is the
+    price table's for that model; a model no table prices keeps an unknown provider; a provider sent wins."""
+    gen = {"langfuse.observation.type": "generation"}
+    by, _ = parse([
+        span(TRACE, "1" * 16, "claude", {**gen, "langfuse.observation.model.name": "claude-sonnet-4-5-20250929"}),
+        span(TRACE, "2" * 16, "gemini", {**gen, "langfuse.observation.model.name": "gemini/gemini-2.5-flash"}),
+        span(TRACE, "3" * 16, "own", {**gen, "langfuse.observation.model.name": "returns-ft-2"}),
+        span(TRACE, "4" * 16, "azure", {**gen, "langfuse.observation.model.name": "gpt-4o-mini",
+                                        "gen_ai.system": "azure_openai"}),
+        span(TRACE, "5" * 16, "step", {"langfuse.observation.type": "span"}),
+    ])
+    assert {n: (s.kind, s.model, s.provider) for n, s in by.items()} == {
+        "claude": ("LLM", "claude-sonnet-4-5-20250929", "anthropic"),
+        "gemini": ("LLM", "gemini/gemini-2.5-flash", "gcp.gemini"),
+        "own": ("LLM", "returns-ft-2", None),
+        "azure": ("LLM", "gpt-4o-mini", "azure.ai.openai"),
+        "step": ("CHAIN", None, None),
+    }
+
+
 def test_vercel_ai_sdk_wrapper_and_do_generate_are_not_double_counted(db_path):
     usage = {"ai.usage.promptTokens": 100, "ai.usage.completionTokens": 10}
     doc = request([

@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracedesk.ingest.realworld import (blob_text, canonical_provider, is_vector_text, plain_model, python_literal,
-                                        requested_model)
+from tracedesk.ingest.realworld import (blob_text, canonical_provider, is_vector_text, model_provider, plain_model,
+                                        python_literal, requested_model)
 from tracedesk.ingest.trace_links import LinkRow, UsageRow, prefer_reported, resolve_links
 
 
@@ -16,6 +16,23 @@ def test_one_provider_spelling():
                  "SomeNewLab": "somenewlab", '"OpenAI"': "openai"}
     assert {k: canonical_provider(k) for k in spellings} == spellings
     assert canonical_provider(None) is None and canonical_provider("") is None
+
+
+def test_provider_from_the_model_alone():
+    """The price table's provider for the model (litellm's `litellm_provider`), in the one canonical spelling,
+    whatever litellm calls the model family; a Bedrock id by its shape; any other model: unknown."""
+    models = {
+        "claude-sonnet-4-5-20250929": "anthropic", "gpt-4o-mini": "openai", "openai/gpt-4o-mini": "openai",
+        "gpt-4o-mini-2024-07-18": "openai",
+        "gemini-2.5-flash": "gcp.vertex_ai",  # vertex_ai-language-models
+        "gemini-embedding-001": "gcp.vertex_ai",  # vertex_ai-embedding-models
+        "gemini/gemini-2.5-flash": "gcp.gemini",
+        "davinci-002": "openai",  # text-completion-openai
+        "command-a-03-2025": "cohere",  # cohere_chat
+        "us.anthropic.claude-sonnet-4-20250514-v1:0": "aws.bedrock",
+        "acme-finetune-7": None, "": None, None: None,
+    }
+    assert {m: model_provider(m) for m in models} == models
 
 
 def test_mlflow_json_quoted_model_loses_its_quotes():

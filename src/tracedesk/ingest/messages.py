@@ -3,7 +3,9 @@
 Shapes handled: OpenAI chat messages, OTel GenAI "parts" messages (gen_ai.input/output.messages),
 OpenInference / OpenLLMetry flattened lists after re-nesting, Vercel AI SDK prompts
 ({system, prompt, messages} with typed content parts), LangChain-style {"type": "human"} messages,
-and {"messages": [...]} wrappers (LangSmith, MLflow).
+{"messages": [...]} wrappers (LangSmith, MLflow), and Gemini `Content` (google-genai: role user/model, untyped
+parts {"text"} / {"function_call"} / {"function_response"}, thinking parts marked "thought"), in a request
+({"contents": [...]}) or a response ({"content": {...}, "finish_reason"}), as Google ADK records them.
 """
 from __future__ import annotations
 
@@ -123,6 +125,17 @@ def normalize_message(msg: Any, default_role: str | None = None) -> dict[str, An
             if ptype in ("text", "reasoning", None) and isinstance(part.get("content"), str):
                 if ptype != "reasoning":
                     texts.append(part["content"])
+            elif ptype is None and isinstance(part.get("text"), str):  # Gemini: untyped; thinking marked
+                if not part.get("thought"):
+                    texts.append(part["text"])
+            elif ptype is None and isinstance(part.get("function_call"), dict):
+                tc = _tool_call(part["function_call"])
+                if tc:
+                    tool_calls.append(tc)
+            elif ptype is None and isinstance(part.get("function_response"), dict):
+                texts.append(as_text(part["function_response"].get("response")) or "")
+                if role == "user":
+                    out["role"] = "tool"  # Gemini sends tool results as the user's turn
             elif ptype == "tool_call":
                 tc = _tool_call(part)
                 if tc:
@@ -175,6 +188,12 @@ def normalize_messages(value: Any, default_role: str | None = None) -> list[dict
             value = msgs
         elif "role" in value or "parts" in value:
             value = [value]
+        elif isinstance(value.get("contents"), list):  # a Gemini request
+            value = value["contents"]
+        elif isinstance(value.get("content"), dict) and isinstance(value["content"].get("parts"), list):
+            # a Gemini response: its finish reason beside the content (the enum's name: STOP)
+            reason = value.get("finish_reason")
+            value = [{**value["content"], **({"finish_reason": str(reason).lower()} if reason else {})}]
         else:
             return None
     if not isinstance(value, list) or not value:

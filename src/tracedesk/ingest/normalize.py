@@ -13,8 +13,8 @@ from . import semconv as sc
 from .dimensions import DimensionExtractor
 from ..models import COLUMN_DIMENSIONS, CostSource, Evaluation, EvaluationSource, Span, SpanKind, SpanStatus
 from .messages import last_text, normalize_message, normalize_messages, system_messages, unflatten
-from .realworld import (_HANDOFF_SOURCES, agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
-                        framework_provider, is_framework_system, is_vector_text, litellm_raw_content,
+from .realworld import (_HANDOFF_SOURCES, adk_gemini_usage, agent_was_inferred, call_input_text, genkit_model_call, canonical_provider, handoff_signal, langgraph_node, llm_usage_details,
+                        model_provider, is_framework_system, is_vector_text, litellm_raw_content,
                         output_text_of, plain_model, requested_model, retriever_documents,
                         surface_provider_metadata, tool_result_text)
 from . import token_usage, validate
@@ -108,6 +108,7 @@ def _finite_evaluations(evaluations: list[Evaluation], notes: list[str]) -> list
 
 
 _MISSING = object()
+_EMPTY_JSON = ("{}", "[]")
 
 
 class Plan:
@@ -128,8 +129,8 @@ class Plan:
         self.convention = detect_convention(attrs, scope, self.heads)
         self.json_keys = tuple(sc.JSON_TEXT_KEYS.intersection(attrs))
         self.kind_attributes = tuple((k, t) for k, t in _KIND_TABLES if k in self.keyset)
-        self.presence_kind = next((kind.value for key, kind in sc.KIND_BY_PRESENCE if key in self.keyset),
-                                  SpanKind.UNKNOWN.value)
+        presence = (*sc.KIND_BY_PRESENCE, *sc.CONVENTION_KIND_BY_PRESENCE.get(self.convention, ()))
+        self.presence_kind = next((kind.value for key, kind in presence if key in self.keyset), SpanKind.UNKNOWN.value)
         self._picks: dict[int, str | None] = {}
         self._prefixes: dict[str, bool] = {}
         keyset = self.keyset
@@ -207,7 +208,7 @@ class Normalizer:
             notes = []
         if sc.AI_PROVIDER_METADATA_KEY in attrs:
             # before the key-set Plan: the canonical cache attributes it surfaces are read like any others
-            surface_provider_metadata(attrs)
+            surface_provider_metadata(attrs, notes)
         signature = (scope, *attrs)
         plan = self.plans.get(signature)
         if plan is None:
@@ -241,6 +242,13 @@ class Normalizer:
             kind = "AGENT"  # a LangGraph node runs a step of the agent graph: the node is the agent
         if kind == "UNKNOWN" and name == "raw_gen_ai_request" and "llm.openai.usage" in attrs:
             kind = "LLM"  # litellm's provider-call span: its usage is all an async fan-out keeps
+        elif kind == "UNKNOWN" and scope:
+            for scope_prefix, head, tail, named_kind in sc.SPAN_NAME_KINDS:
+                if scope.startswith(scope_prefix) and name.startswith(head) and name.endswith(tail) \
+                        and len(name) > len(head) + len(tail):
+                    kind = named_kind.value
+                    f.setdefault("agent_name", name[len(head):len(name) - len(tail)])  # the SDK's own agent name
+                    break
         span = Span(
             trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id, name=name, kind=kind,
             start_ns=start_ns, end_ns=end_ns, duration_ms=(end_ns - start_ns) / 1e6,
@@ -255,7 +263,7 @@ class Normalizer:
         span.model = plain_model(model)
         span.response_model = plain_model(f.get("response_model"))
         provider = f.get("provider")
-        span.provider = framework_provider(provider, span.model) if is_framework_system(provider) else \
+        span.provider = model_provider(span.model) if provider is None or is_framework_system(provider) else \
             canonical_provider(provider)
         native = self._usage(span, attrs, f, plan, notes)
         if convention == "vercel_ai":
@@ -264,6 +272,8 @@ class Normalizer:
             native = llm_usage_details(span, attrs) or native
             if convention == "genkit":
                 genkit_model_call(span, attrs)
+            elif convention == "google_adk":
+                adk_gemini_usage(span, attrs, notes)
         token_usage.settle(span, native)
         self._identity(span, attrs, f, kind, name, plan)
         if node is not None:
@@ -455,8 +465,10 @@ class Normalizer:
             inputs = system + (inputs or [])
         span.input_messages = inputs or None
         span.output_messages = outputs or None
-        in_text = f.get("input_text")
-        out_text = f.get("output_text")
+        # an empty JSON object or list is no text: ADK sets llm_request / llm_response to "{}" on tool spans
+        # ("as UI expect these") and on every span when content capture is off
+        in_text = None if f.get("input_text") in _EMPTY_JSON else f.get("input_text")
+        out_text = None if f.get("output_text") in _EMPTY_JSON else f.get("output_text")
         if kind == "TOOL":
             for in_key, out_key in sc.TOOL_IO_KEYS:
                 if span.tool_arguments is None and in_key in attrs:

@@ -120,6 +120,14 @@ def lookup(model: str, provider: str | None = None) -> dict[str, Any] | None:
     return None
 
 
+def listed_provider(model: str) -> str | None:
+    """The provider the price table names for a model (`litellm_provider` of the entry `lookup` finds: the
+    provider litellm sends that bare name to), as litellm spells it; None for a model the table does not price."""
+    entry = lookup(model) if model else None
+    found = entry.get("litellm_provider") if entry else None
+    return found if isinstance(found, str) and found else None
+
+
 def compute_cost(model: str, provider: str | None, input_tokens: int, output_tokens: int,
                  cached_tokens: int = 0, reasoning_tokens: int = 0, cache_write_tokens: int = 0) -> float | None:
     """USD for one call, or None when the model is not in the table (unknown is not zero)."""

@@ -14,6 +14,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import semconv as sc
+from . import validate
+from .pricing import listed_provider
 from .token_usage import is_anthropic_usage
 from .wire import maybe_json, to_int
 
@@ -38,23 +40,40 @@ def plain_model(value: Any) -> str | None:
 _BEDROCK_MODEL = re.compile(sc.BEDROCK_MODEL_ID)
 
 
-def framework_provider(system: Any, model: Any) -> str | None:
-    """The model provider of a span whose `gen_ai.system` names its agent framework (sc.FRAMEWORK_SYSTEMS):
-    what the model id's shape names (a Bedrock id -> `aws.bedrock`), else None (unknown, not the framework)."""
-    if isinstance(model, str) and _BEDROCK_MODEL.match(model):
+def model_provider(model: Any) -> str | None:
+    """The provider of a span that sends no provider attribute, or only its agent framework's name
+    (sc.FRAMEWORK_SYSTEMS), read from its model: what the model id's shape names (a Bedrock id ->
+    `aws.bedrock`), else the provider the price table lists for the model (pricing.listed_provider), in the
+    canonical spelling; None for a model in neither (unknown, never the framework's name)."""
+    if not isinstance(model, str) or not model:
+        return None
+    if _BEDROCK_MODEL.match(model):
         return "aws.bedrock"
-    return None
+    listed = listed_provider(model)
+    if listed is None:
+        return None
+    low = listed.lower()
+    if low not in sc.PROVIDER_ALIASES and "-" in low:
+        # litellm names a provider's model family after a dash (`vertex_ai-language-models`,
+        # `fireworks_ai-embedding-models`) or before it (`text-completion-openai`)
+        parts = low.split("-")
+        low = next((part for part in parts if part in sc.PROVIDER_ALIASES), parts[0])
+    return canonical_provider(low)
 
 
 def is_framework_system(value: Any) -> bool:
     return isinstance(value, str) and value.lower() in sc.FRAMEWORK_SYSTEMS
 
 
-def surface_provider_metadata(attrs: dict[str, Any]) -> None:
+def surface_provider_metadata(attrs: dict[str, Any], notes: list[str]) -> None:
     """Vercel AI SDK do* spans: copy the cache figures only `ai.response.providerMetadata` carries (Anthropic's
     cache writes, AI SDK 4's cache reads) to the canonical gen_ai.usage.cache_* attributes, so every reader of
     the canonical names sees them. Called only on spans that carry the attribute; never overwrites a
-    canonical attribute the span sent, and adds no cache read when the span sends one (ai.usage.cachedInputTokens)."""
+    canonical attribute the span sent, and adds no cache read when the span sends one (ai.usage.cachedInputTokens).
+
+    Bad input (ingest.validate's policy): metadata that is not a JSON object (malformed text, a list, a number)
+    is left as the attribute it is, surfacing nothing; a figure in it that is not a token count (negative,
+    fractional text, a boolean, beyond int64) is dropped with a note naming its path, and the next path is read."""
     meta = maybe_json(attrs.get(sc.AI_PROVIDER_METADATA_KEY))
     if not isinstance(meta, dict):
         return
@@ -65,7 +84,7 @@ def surface_provider_metadata(attrs: dict[str, Any]) -> None:
             value: Any = meta
             for part in path.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
-            n = _nonneg(value)
+            n = validate.count(value, f"{sc.AI_PROVIDER_METADATA_KEY} {path}", notes)
             if n is not None:
                 attrs[canonical] = n
                 break
@@ -188,6 +207,31 @@ def llm_usage_details(span: "Span", attrs: dict[str, Any]) -> bool:
     if span.reasoning_tokens is None and isinstance(out_details, dict):
         span.reasoning_tokens = _nonneg(out_details.get("reasoning_tokens", out_details.get("reasoning")))
     return native
+
+
+def adk_gemini_usage(span: "Span", attrs: dict[str, Any], notes: list[str]) -> None:
+    """Google ADK `call_llm` spans: the cache reads and thinking tokens only the response JSON's Gemini
+    usage_metadata carries (sc.GEMINI_USAGE_FIELDS), and the thinking tokens added to an output count that
+    is the visible answer alone (candidates_token_count), so output includes reasoning as OTel says. Counts
+    the span sent itself are kept; a figure that is no token count is dropped with a note (ingest.validate)."""
+    response = maybe_json(attrs.get(sc.ADK_LLM_RESPONSE_KEY))
+    usage = response.get(sc.GEMINI_USAGE_KEY) if isinstance(response, dict) else None
+    if not isinstance(usage, dict):
+        return
+    got = {f: validate.count(usage.get(k), f"{sc.ADK_LLM_RESPONSE_KEY} {sc.GEMINI_USAGE_KEY}.{k}", notes)
+           for f, k in sc.GEMINI_USAGE_FIELDS.items()}
+    if span.input_tokens is None:
+        span.input_tokens = got["input_tokens"]
+    thoughts = got["reasoning_tokens"]
+    if span.output_tokens is None:
+        span.output_tokens = got["output_tokens"]
+    if (thoughts and span.reasoning_tokens is None and span.output_tokens == got["output_tokens"]
+            and (span.output_tokens or 0) + thoughts <= validate.INT64_MAX):
+        span.output_tokens = (span.output_tokens or 0) + thoughts
+    if span.reasoning_tokens is None:
+        span.reasoning_tokens = thoughts
+    if span.cached_tokens is None:
+        span.cached_tokens = got["cached_tokens"]
 
 
 def _nonneg(value: Any) -> int | None:

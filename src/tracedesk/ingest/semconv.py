@@ -125,6 +125,22 @@ KIND_BY_PRESENCE: tuple[tuple[str, SpanKind], ...] = (
     # no gen_ai.operation.name, only event_loop.cycle_id (+ parent_cycle_id and the app's trace attributes).
     ("event_loop.cycle_id", K.CHAIN),
 )
+#: The same, per convention, read after KIND_BY_PRESENCE: an attribute that decides the kind only inside one
+#: instrumentation (elsewhere a wrapper may name a model too: litellm's request span around its provider calls).
+CONVENTION_KIND_BY_PRESENCE: dict[str, tuple[tuple[str, SpanKind], ...]] = {
+    # Google ADK's `call_llm` span (telemetry/tracing.py trace_call_llm) wraps one model call and records it:
+    # gen_ai.system, gen_ai.request.model, gen_ai.usage.*, gen_ai.response.finish_reasons and
+    # gcp.vertex.agent.llm_request / llm_response, but no gen_ai.operation.name. ADK's other spans say what
+    # they are: execute_tool, invoke_agent (read above); its tool spans name no model.
+    "google_adk": (("gen_ai.request.model", K.LLM),),
+}
+
+#: Spans that carry no attributes at all, known by their instrumentation scope and name template
+#: (scope prefix, name prefix, name suffix, kind): the part between names the agent. Google ADK before
+#: invoke_agent (agents/base_agent.py run_async: `tracer.start_as_current_span(f'agent_run [{self.name}]')`).
+SPAN_NAME_KINDS: tuple[tuple[str, str, str, SpanKind], ...] = (
+    ("gcp.vertex.agent", "agent_run [", "]", K.AGENT),
+)
 
 # ---------------------------------------------------------------------------------------------
 # Scalar fields (§2-§8): field -> ordered attribute keys (first present wins).
@@ -201,6 +217,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
         "gen_ai.conversation.id", "session.id", "langfuse.session.id",
         "traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "fi.session.id",
         "thread_id", "langsmith.metadata.thread_id", "langsmith.metadata.session_id",
+        "gcp.vertex.agent.session_id",  # ADK call_llm: the session its invoke_agent sends as gen_ai.conversation.id
     ),
     "user_id": (
         "user.id", "langfuse.user.id", "traceloop.association.properties.user_id",
@@ -320,6 +337,9 @@ MESSAGE_LIST_KEYS: tuple[tuple[str, str], ...] = (
     ("mlflow.spanOutputs", "output"),
     ("langfuse.observation.input", "input"),  # the drop-in OpenAI client: {"messages": [...], "tools": ...}
     ("genkit:input", "input"),  # Genkit model spans: {"messages": [{"role", "content": [{"text"}]}]}
+    # Google ADK call_llm: the Gemini request ({"model", "config", "contents"}) and response JSON
+    ("gcp.vertex.agent.llm_request", "input"),
+    ("gcp.vertex.agent.llm_response", "output"),
 )
 SYSTEM_INSTRUCTION_KEYS: tuple[str, ...] = ("gen_ai.system_instructions",)
 
@@ -428,6 +448,19 @@ AI_PROVIDER_METADATA_CACHE: tuple[tuple[str, str | None, tuple[str, ...]], ...] 
     )),
 )
 
+#: Google ADK's `call_llm` span: the LlmResponse as JSON (model_dump_json, snake_case), whose Gemini
+#: usage_metadata holds what trace_call_llm's gen_ai.usage.* leave out. ADK 1.x sends input = prompt_token_count
+#: (which includes cached_content_token_count, as OTel's input does) and output = candidates_token_count, which
+#: leaves out thoughts_token_count; ADK's own semconv-aligned path (_experimental_semconv.py) counts output as
+#: candidates + thoughts ("reasoning SHOULD be included in output"), and so does Gemini's billing.
+ADK_LLM_RESPONSE_KEY = "gcp.vertex.agent.llm_response"
+GEMINI_USAGE_KEY = "usage_metadata"
+#: normalized field -> usage_metadata key
+GEMINI_USAGE_FIELDS: dict[str, str] = {
+    "input_tokens": "prompt_token_count", "output_tokens": "candidates_token_count",
+    "cached_tokens": "cached_content_token_count", "reasoning_tokens": "thoughts_token_count",
+}
+
 #: Logfire's OpenAI Agents model-call span (`logfire.instrument_openai_agents()`): its usage details
 #: (reasoning, cached input) are only inside the `response` JSON (the Responses API object), under
 #: usage.output_tokens_details.reasoning_tokens / usage.input_tokens_details.cached_tokens.
@@ -450,15 +483,17 @@ PROVIDER_ALIASES: dict[str, str] = {
     "gcp.vertex_ai": "gcp.vertex_ai", "vertex_ai": "gcp.vertex_ai", "vertexai": "gcp.vertex_ai",
     "google.vertex": "gcp.vertex_ai", "google.vertex.chat": "gcp.vertex_ai", "vertex": "gcp.vertex_ai",
     "mistral": "mistral_ai", "mistralai": "mistral_ai", "mistral_ai": "mistral_ai",
-    "xai": "x_ai", "x_ai": "x_ai", "x-ai": "x_ai", "groq": "groq", "cohere": "cohere", "deepseek": "deepseek",
+    "xai": "x_ai", "x_ai": "x_ai", "x-ai": "x_ai", "groq": "groq", "cohere": "cohere", "cohere_chat": "cohere",
+    "deepseek": "deepseek",
     "perplexity": "perplexity", "moonshot_ai": "moonshot_ai", "moonshot": "moonshot_ai",
     "ibm.watsonx.ai": "ibm.watsonx.ai", "watsonx": "ibm.watsonx.ai", "ollama": "ollama",
 }
 #: `gen_ai.system` / `gen_ai.provider.name` values that name the agent FRAMEWORK, not the model provider:
-#: Strands Agents sets "strands-agents" on every span (tracer.py _get_common_attributes), whatever model
-#: provider the agent runs on. The provider then comes from the model id when its shape names one
-#: (BEDROCK_MODEL_ID), else it is unknown (None), never the framework's name.
-FRAMEWORK_SYSTEMS: frozenset[str] = frozenset({"strands-agents"})
+#: Strands Agents sets "strands-agents" on every span (tracer.py _get_common_attributes), and Google ADK's
+#: `call_llm` spans carry its tracer's name "gcp.vertex.agent" (telemetry/tracing.py trace_call_llm), whatever
+#: model provider the agent runs on (Gemini, or Claude and OpenAI models through LiteLlm). The provider then
+#: comes from the model (realworld.model_provider), else it is unknown (None), never the framework's name.
+FRAMEWORK_SYSTEMS: frozenset[str] = frozenset({"strands-agents", "gcp.vertex.agent"})
 #: An Amazon Bedrock model id: `[region.]vendor.model-vN[:M]` (`anthropic.claude-3-5-sonnet-20240620-v1:0`,
 #: cross-region inference profiles `us.anthropic.claude-sonnet-4-20250514-v1:0`, `amazon.nova-pro-v1:0`), or a
 #: Bedrock ARN. Strands' BedrockModel (its default model) sends these as gen_ai.request.model.
