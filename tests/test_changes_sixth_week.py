@@ -15,12 +15,9 @@ import pytest
 
 from tracedesk.analysis.changes import find_changes
 from tracedesk.store import connect
-from tracedesk.store.query import to_ns
-from weeks.feed_match import feed_name as _feed_name, hit as _hit, incident_by_id as _incident, overlaps as _overlaps
+from weeks.feed_match import check_in_top, check_noise_below_real, check_quiet_days, check_start
 from weeks.sixth_fixtures import IngestedSixthWeek, sixth_week, sixth_week_db  # noqa: F401  (pytest fixtures)
 
-MIN = 60 * 10**9
-DAY = 24 * 60 * MIN
 
 
 @pytest.fixture(scope="module")
@@ -64,44 +61,23 @@ REAL = [f"W6-0{k}" for k in range(1, 8)]
 def test_sixth_week_page_worthy_incident_is_near_the_top_with_its_cohort(feed, incidents, incident_id, request):
     if incident_id in IN_TOP_MISSES:
         request.applymarker(pytest.mark.xfail(strict=True, reason=IN_TOP_MISSES[incident_id]))
-    real = [i for i in incidents if i["page_worthy"]]
-    top = feed[:max(5, len(real))]
-    rank, _f = _hit(top, _incident(incidents, incident_id))
-    assert rank is not None, [f.title() for f in top]
+    check_in_top(feed, incidents, incident_id)
 
 
 @pytest.mark.parametrize("incident_id", REAL)
 def test_sixth_week_start_within_15_minutes_of_detectable_from(feed, incidents, incident_id, request):
     if incident_id in START_MISSES:
         request.applymarker(pytest.mark.xfail(strict=True, reason=START_MISSES[incident_id]))
-    incident = _incident(incidents, incident_id)
-    _rank, hit = _hit(feed, incident)
-    assert hit is not None
-    assert abs(hit.start_ns - to_ns(incident["detectable_from"])) <= 15 * MIN, (hit.title(), incident["detectable_from"])
+    check_start(feed, incidents, incident_id)
 
 
 def test_sixth_week_noise_ranks_below_every_real_incident(feed, incidents, request):
-    """A noise finding is any finding overlapping a blip's window on one of the blip's signals, whatever cohort it
-    names, that is not a real incident's hit. A real incident the feed misses entirely does not count here (the
-    two tests above report it)."""
     if NOISE_MISS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=NOISE_MISS))
-    real = [i for i in incidents if i["page_worthy"]]
-    hits = {id(f) for i in real for f in [_hit(feed, i)[1]] if f is not None}
-    worst_real = max(r for r in (_hit(feed, i)[0] for i in real) if r is not None)
-    noisy = []
-    for blip in (i for i in incidents if not i["page_worthy"]):
-        names = {_feed_name(s) for s in blip["signals"]} - {None}
-        for rank, f in enumerate(feed):
-            if id(f) not in hits and _overlaps(f, blip) and names & set(f.signals):
-                noisy.append((rank, blip["id"], f.title()))
-    assert all(rank > worst_real for rank, _id, _t in noisy), (worst_real, noisy)
+    check_noise_below_real(feed, incidents)
 
 
 def test_sixth_week_quiet_days_yield_at_most_one_finding(sixth_week_db, request):
     if QUIET_MISS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=QUIET_MISS))
-    days = sixth_week_db.week.labels()["quiet_days"]
-    since = to_ns(f"{min(days)}T00:00:00Z")
-    findings = find_changes(connect(sixth_week_db.db), since, to_ns(f"{max(days)}T00:00:00Z") + DAY)
-    assert len(findings) <= 1, [f.title() for f in findings]
+    check_quiet_days(sixth_week_db.db, sixth_week_db.week.labels()["quiet_days"])
