@@ -70,7 +70,9 @@ def test_snapshot_records_where_it_came_from():
     assert snap["_source"].startswith("litellm ") and pricing.PRICE_FILE in snap["_source"]
     assert set(snap["gpt-4o-mini"]) <= {"input_cost_per_token", "output_cost_per_token",
                                         "cache_read_input_token_cost", "cache_creation_input_token_cost",
-                                        "output_cost_per_reasoning_token"}
+                                        "output_cost_per_reasoning_token", "litellm_provider"}
+    # the provider litellm sends the bare name to: what a span that names only its model is attributed to
+    assert snap["gpt-4o-mini"]["litellm_provider"] == "openai"
     # the cache-write price, where litellm has one (Anthropic: 1.25x input for the 5-minute cache)
     assert snap["claude-haiku-4-5-20251001"]["cache_creation_input_token_cost"] == 1.25e-06
 
