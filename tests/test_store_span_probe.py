@@ -12,6 +12,7 @@ import sqlite3
 
 import pandas as pd
 import pytest
+import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -107,3 +108,13 @@ def test_a_probe_that_reads_every_trace_walks(ingested, monkeypatch):
     monkeypatch.setattr(query, "_PROBE_TRACES", 1000)
     assert int(db.execute("SELECT COUNT(*) FROM traces").fetchone()[0]) < 1000
     assert query._walk_in_start_order(db, Filters(models=["no-such-model"]), "DESC", 50) is True
+
+
+def test_a_store_without_the_spans_key_index_builds_the_sets(tmp_path):
+    # the walk names the spans primary key's index; a spans table without one is read the other way
+    path = tmp_path / "keyless.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE spans (trace_id TEXT, span_id TEXT, model TEXT)")
+    con.close()
+    db = sqlite_utils.Database(str(path))  # the table alone: the decision must not touch the spans
+    assert query._walk_in_start_order(db, Filters(models=["gpt-4o-mini"]), "DESC", 50) is False

@@ -533,6 +533,8 @@ def _walk_in_start_order(db: sqlite_utils.Database, f: Filters, direction: str, 
     lists = _span_lists(f)
     if f.text or not lists or _counted_kinds(f, lists):
         return False
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [SPANS_KEY_INDEX]).fetchone() is None:
+        return False  # a spans table keyed otherwise (the walk names its key's index): the sets still answer
     base_where, base_params = trace_where(replace(f, models=[], kinds=[], statuses=[], agents=[]))
     span_where, span_params = trace_where(
         Filters(models=f.models, kinds=f.kinds, statuses=f.statuses, agents=f.agents), "p", span_probe=True)
