@@ -312,6 +312,32 @@ def filter_sets(ws: tracedesk.Workspace) -> dict[str, Filters]:
     }
 
 
+def first_page_sets(ws: tracedesk.Workspace) -> dict[str, Filters]:
+    """Each span-level filter with its broadest value (the most spans) and its narrowest: the page in start
+    order may walk the traces (broad) or build the matching set (narrow); issue 13. The kinds the trace
+    summary counts (LLM, TOOL) read no span and are left out; ERROR is the narrow status."""
+    kinds = [k for k in ws.values("kind") if k not in ("LLM", "TOOL")]
+    out: dict[str, Filters] = {}
+    for label, field, values in (("model", "models", ws.values("model")), ("agent", "agents", ws.values("agent_name")),
+                                 ("kind", "kinds", kinds), ("status", "statuses", ws.values("status"))):
+        if values:
+            out[f"{label} broad ({values[0]})"] = Filters(**{field: [values[0]]})
+            out[f"{label} narrow ({values[-1]})"] = Filters(**{field: [values[-1]]})
+    out["kind+status narrow (TOOL, ERROR)"] = Filters(kinds=["TOOL"], statuses=["ERROR"])
+    out["model nobody uses"] = Filters(models=["no-such-model"])
+    return out
+
+
+def run_first_pages(ws: tracedesk.Workspace, n_spans: int) -> dict[str, dict[str, Any]]:
+    """The Traces page's first page (newest first, 50 rows) under each span filter, the count left out."""
+    rows: dict[str, dict[str, Any]] = {}
+    for fname, f in first_page_sets(ws).items():
+        rows[f"first page {fname}"] = {**timed(lambda f=f: _query.traces(ws.db, f, limit=50), 5),
+                                       "group": "first-page"}
+        print(f"    {'first page ' + fname:40s} {rows[f'first page {fname}']['cpu_s']:8.4f} s CPU", file=sys.stderr)
+    return rows
+
+
 def fresh_workspace(path: Path) -> Callable[[], tracedesk.Workspace]:
     """A new workspace per call (its caches empty, SQLite's page cache and the OS's warm)."""
     opened: list[tracedesk.Workspace] = []
@@ -338,6 +364,8 @@ def run_queries(path: Path, n_spans: int) -> dict[str, dict[str, Any]]:
         rows[f"filter {fname}"] = {**timed(one, 3 if big else 5), "group": "filter",
                                   "target_s": target(n_spans, FILTER_TARGET)}
         print(f"    {'filter ' + fname:40s} {rows[f'filter {fname}']['median_s']:8.3f} s", file=sys.stderr)
+
+    rows.update(run_first_pages(ws, n_spans))
 
     make = fresh_workspace(path)
     for page, _ in page_calls(ws, tid).items():
@@ -691,6 +719,8 @@ def main() -> None:
                     help="skip the filters, page data and frames (e.g. --apptest alone; --save keeps the saved ones)")
     ap.add_argument("--build-only", action="store_true", help="build the databases that are missing, measure nothing")
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/queries.json and .md")
+    ap.add_argument("--first-pages", action="store_true",
+                    help="measure only the Traces page's first page under each span filter, broad and narrow values")
     args = ap.parse_args()
     before = previous()
     results: dict[str, Any] = {"command": "python benchmarks/queries.py " + " ".join(sys.argv[1:]),
@@ -708,7 +738,11 @@ def main() -> None:
                     "db_bytes": path.stat().st_size, **built}
             tid = ws.traces(limit=1, offset=ws.count_traces() // 2)["trace_id"].iloc[0]
         print(f"{n:,} spans: {meta}", file=sys.stderr)
-        rows = {} if args.no_queries else run_queries(path, n)
+        if args.first_pages:
+            with tracedesk.open(str(path)) as ws:
+                rows = run_first_pages(ws, n)
+        else:
+            rows = {} if args.no_queries else run_queries(path, n)
         if args.apptest:
             rows.update(run_apptest(path, tid, n))
         if args.cold_start:

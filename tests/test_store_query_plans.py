@@ -139,3 +139,34 @@ def test_newest_first_page_walks_the_start_index(ingested_db, tmp_path):
     assert steps[0] == "SCAN t USING INDEX idx_traces_start"
     page = traces(db, limit=None)
     assert page["start_ns"].isna().tolist() == [False] * (len(page) - 1) + [True]
+
+
+#: filters with span conditions a page may walk in start order (store.query._walked_page); a kind the
+#: summary counts (TOOL, LLM) reads no span, so the kind here is one it does not count
+WALKED = {"model": FILTERS["model"], "kind": Filters(kinds=["RETRIEVER"]), "status": FILTERS["status"],
+          "agent": FILTERS["agent"], "kind+status": FILTERS["kind+status"]}
+
+
+@pytest.mark.parametrize("with_statistics", [False, True], ids=["no-stats", "stats"])
+@pytest.mark.parametrize("direction", ["DESC", "ASC"])
+@pytest.mark.parametrize("name", [*WALKED, "model+dimension", "agent+score"])
+def test_walked_page_probes_each_trace_by_the_spans_primary_key(ingested_db, name, direction, with_statistics):
+    # issue 13: the per-trace span test is correlated by design, and must search the spans by trace id
+    # (the primary key); the model/agent/kind/status index walked once per trace would be quadratic
+    from tracedesk.store.query import TRACE_COLUMNS, walked_page_sql
+
+    _set_statistics(ingested_db, with_statistics)
+    f = {"model+dimension": Filters(models=["gpt-4o-mini"], dims={"route": ["refunds"]}),
+         "agent+score": Filters(agents=["planner"], scores={"groundedness": (None, 0.5)})}.get(name) or WALKED[name]
+    db = connect(str(ingested_db))
+    started, unstarted, params = walked_page_sql(f, TRACE_COLUMNS, direction)
+    for sql, null_start in ((started, False), (unstarted, True)):
+        steps = [r[-1] for r in db.execute("EXPLAIN QUERY PLAN " + sql, [*params, 50])]
+        span_steps = [s for s in steps if s.startswith(("SCAN s", "SEARCH s"))]
+        assert span_steps == ["SEARCH s USING INDEX sqlite_autoindex_spans_1 (trace_id=?)"], steps
+        assert sum(s.startswith("CORRELATED") for s in steps) == 1, steps
+        outer = [s for s in steps if s.startswith(("SCAN t", "SEARCH t"))]
+        assert len(outer) == 1, steps
+        if name in WALKED and not null_start:  # nothing else to drive from: the start order, no sort
+            assert outer == ["SEARCH t USING INDEX idx_traces_start (start_ns>?)"], steps
+            assert not [s for s in steps if "TEMP B-TREE FOR ORDER BY" in s], steps
