@@ -228,3 +228,23 @@ def test_the_preload_runs_the_deferred_work_even_when_an_import_fails() -> None:
     ran: list[str] = []
     serve.preload(modules=("tracedesk.no_such_module",), after=(), deferred=lambda: ran.append("scan"))
     assert ran == ["scan"]
+
+
+def test_the_servers_first_element_walks_no_call_stack() -> None:
+    """Under `tracedesk app` (which is `streamlit run`) the "use streamlit run" warning cannot apply, so
+    the first element drawn does not inspect the stack to decide it; without it, it does."""
+    code = """
+import streamlit as st
+from streamlit import env_util
+from tracedesk.app import serve
+calls = []
+real = env_util.is_repl
+env_util.is_repl = lambda: calls.append(1) or real()
+if {skip}:
+    serve.skip_direct_run_warning()
+st.title("x")
+st.title("y")
+print(len(calls))
+"""
+    assert _python(code.format(skip=True)) == "0"
+    assert _python(code.format(skip=False)) == "1"
