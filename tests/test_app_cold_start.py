@@ -204,3 +204,47 @@ def test_times_and_values_alone_take_no_group_by_and_are_not_values_only() -> No
     for kwargs in ({"group_by": ("route",)}, {"group_by": (), "values_only": True}):
         with pytest.raises(ValueError, match="values_with_time reads no group_by"):
             signals.SampleQuery({}, values_with_time=True, **{"group_by": (), **kwargs})
+
+
+def test_the_servers_component_scan_runs_once_when_the_preload_says(monkeypatch) -> None:
+    """Runtime's constructor asks for the scan of installed component manifests before the server listens;
+    under `tracedesk app` it is kept until the preload runs it, with the arguments it was asked with."""
+    from streamlit.components.v2 import component_manager as cm
+
+    calls: list[tuple[object, dict]] = []
+    monkeypatch.setattr(cm.BidiComponentManager, "discover_and_register_components",
+                        lambda self, **kwargs: calls.append((self, kwargs)))
+    run = serve.defer_component_scan()
+    manager = cm.BidiComponentManager()
+    manager.discover_and_register_components()  # what Runtime's constructor does
+    assert calls == []
+    run()
+    assert calls == [(manager, {})]
+    manager.discover_and_register_components(start_file_watching=False)  # the scan itself again, not kept
+    assert calls == [(manager, {}), (manager, {"start_file_watching": False})]
+
+
+def test_the_preload_runs_the_deferred_work_even_when_an_import_fails() -> None:
+    ran: list[str] = []
+    serve.preload(modules=("tracedesk.no_such_module",), after=(), deferred=lambda: ran.append("scan"))
+    assert ran == ["scan"]
+
+
+def test_the_servers_first_element_walks_no_call_stack() -> None:
+    """Under `tracedesk app` (which is `streamlit run`) the "use streamlit run" warning cannot apply, so
+    the first element drawn does not inspect the stack to decide it; without it, it does."""
+    code = """
+import streamlit as st
+from streamlit import env_util
+from tracedesk.app import serve
+calls = []
+real = env_util.is_repl
+env_util.is_repl = lambda: calls.append(1) or real()
+if {skip}:
+    serve.skip_direct_run_warning()
+st.title("x")
+st.title("y")
+print(len(calls))
+"""
+    assert _python(code.format(skip=True)) == "0"
+    assert _python(code.format(skip=False)) == "1"
