@@ -62,3 +62,26 @@ def test_the_evaluator_is_required() -> None:
         parse_rule({"name": "judge-stopped", "window": "1h",
                     "condition": {"signal": {"type": "eval_coverage"}, "aggregation": "rate",
                                   "comparator": "<", "threshold": 0.3}})
+
+
+def test_the_feed_reads_coverage_beside_the_trace_summaries_with_the_registrys_rows(tmp_path) -> None:
+    """The changes feed reads coverage in its one pass over the traces (store.feed): the rows and values the
+    registry's reader gives, with and without a cohort and time bounds."""
+    from tracedesk.store.feed import signal_frames
+
+    db = _db(str(tmp_path / "t.db"))
+    coverage = {"type": "eval_coverage", "evaluator": "groundedness"}
+    for group_by, since, until in (((), None, None), (("route",), T0, T0 + 6 * MIN)):
+        wanted = [("groundedness_coverage", coverage, group_by), ("traces", {"type": "trace_count"}, group_by),
+                  ("relevance_coverage", {"type": "eval_coverage", "evaluator": "relevance"}, group_by)]
+        frames = signal_frames(db, wanted, since, until)
+        for name, signal, _g in wanted:
+            expected = signals.samples(db, signal, SampleQuery({}, group_by, since_ns=since, until_ns=until))
+            got = frames[name]
+            assert got["t"].tolist() == expected["t"].tolist()
+            assert got["v"].tolist() == expected["v"].tolist()
+            for dim in group_by:
+                assert got[dim].astype(object).tolist() == expected[dim].tolist()
+    # traces 1-6 (t > since): groundedness scored 1, 2 and 5; relevance only 4
+    assert frames["groundedness_coverage"]["v"].tolist() == [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    assert frames["relevance_coverage"]["v"].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]

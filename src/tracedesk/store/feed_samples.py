@@ -117,7 +117,7 @@ def _families(db: sqlite_utils.Database, wanted: Wanted) -> list[tuple[Any, tupl
         keyed = []
         for name, m in items:
             shared = ([] if source == "eval" else [list(where), list(params)])
-            ident = json.dumps([VERSION, source, m.value_sql, m.where_sql, list(m.params), shared, dims_sql,
+            ident = json.dumps([VERSION, source, m.value_sql, m.where_sql, list(m.params), list(m.value_params), shared, dims_sql,
                                 list(group_by), checkers], default=str)
             keyed.append((name, hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()))
         out.append((fam, tuple(group_by), keyed))
