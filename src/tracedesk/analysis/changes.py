@@ -495,17 +495,18 @@ def _rate_d(n_in: np.ndarray, s_in: np.ndarray, n_out: np.ndarray, s_out: np.nda
 
 def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, q_out: np.ndarray, sign: float,
            totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, binary_rows: np.ndarray | None = None,
-           ) -> tuple[np.ndarray, np.ndarray]:
+           at_least: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pooled two-sample z and d (arrays), in the bad direction (sign +1: up is bad). For 0/1 samples
     (sum of squares == sum) d is the rate's log odds ratio (see _rate_d).
 
     `totals` (count, sum, sum of squares of each row: rows x 1) says that the outside is the row's total
     minus the inside, as in the scan: the pooled mean and variance are then the row's, computed once per row
     instead of once per window. `binary_rows` (rows x 1, bool): rows whose every sample is 0 or 1, so that
-    each of their windows is (sum of squares == sum inside and outside), without comparing every window."""
+    each of their windows is (sum of squares == sum inside and outside), without comparing every window.
+    `at_least` (with `totals`, > 0): instead of d, whether d >= at_least (bool), which for rates needs no logarithm."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if totals is not None:
-            return _stats_of_rows(n_in, s_in, q_in, n_out, s_out, q_out, sign, totals, binary_rows)
+            return _stats_of_rows(n_in, s_in, q_in, n_out, s_out, q_out, sign, totals, binary_rows, at_least)
         if np.ndim(n_in) + np.ndim(s_in) + np.ndim(n_out) == 0 or np.shape(s_in) != np.shape(n_in):
             m_in = s_in / n_in
             m_out = s_out / n_out
@@ -552,7 +553,7 @@ def _stats(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarr
 
 def _stats_of_rows(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray,
                    q_out: np.ndarray, sign: float, totals: tuple[np.ndarray, np.ndarray, np.ndarray],
-                   binary_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                   binary_rows: np.ndarray | None, at_least: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """_stats of windows whose outside is their row's total minus the inside (see _stats' `totals`): the
     pooled mean, variance and its floor are per row; per window only the difference and its scale."""
     n_all, s_all, q_all = totals
@@ -570,13 +571,28 @@ def _stats_of_rows(n_in: np.ndarray, s_in: np.ndarray, q_in: np.ndarray, n_out: 
     np.sqrt(scale, out=scale)
     scale *= sd
     z = np.divide(diff, scale, out=scale)
-    d = np.divide(diff, sd, out=diff)
     if binary_rows is not None and bool(binary_rows.all()):
+        if at_least is not None and at_least > 0:
+            return z, _rate_d_at_least(n_in, s_in, n_out, s_out, sign, at_least)
         return z, _rate_d(n_in, s_in, n_out, s_out, sign)
+    d = np.divide(diff, sd, out=diff)
     binary = (q_in == s_in) & (q_out == s_out)
     if binary.any():
         d = np.where(binary, _rate_d(n_in, s_in, n_out, s_out, sign), d)
-    return z, d
+    return z, (d >= at_least if at_least is not None else d)
+
+
+def _rate_d_at_least(n_in: np.ndarray, s_in: np.ndarray, n_out: np.ndarray, s_out: np.ndarray, sign: float,
+                     at_least: float) -> np.ndarray:
+    """_rate_d(...) >= at_least (> 0), without its four logarithms per window (a third of the scan of a
+    rate): the log odds ratio in the bad direction is at least at_least / LOGIT_TO_D when the odds ratio is at
+    least its exponential; both odds are positive (counts smoothed by half a sample), so compare products."""
+    with np.errstate(invalid="ignore"):
+        # odds ratio = (odds inside) / (odds outside) = num / den
+        num = (s_in + 0.5) * (n_out - s_out + 0.5)
+        den = (n_in - s_in + 0.5) * (s_out + 0.5)
+        bound = math.exp(at_least / LOGIT_TO_D)
+        return num >= bound * den if sign > 0 else den >= bound * num
 
 
 def _cums(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -599,9 +615,10 @@ def _run(idx: np.ndarray) -> slice | None:
 def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
               min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
               allow_new: bool = True, with_sums: bool = False,
-              memo: dict[Any, Any] | None = None) -> tuple[np.ndarray, ...]:
+              memo: dict[Any, Any] | None = None, need_d: bool = True) -> tuple[Any, ...]:
     """z, d, n_in and tested (whether the window counts as a test: Bonferroni) of windows [a, e) of some rows
-    (arrays rows x intervals); with_sums: z, d, n_in, n_out, borrowed, s_in, s_out.
+    (arrays rows x intervals); with_sums: z, d, n_in, n_out, borrowed, s_in, s_out. need_d=False: d is None
+    (only whether it reaches min_d is computed: the scan, which keeps z alone).
 
     `cums` are the cumulative sums being scanned (earlier changes removed), `pcums` the original ones.
     Baseline: the row's own samples outside the window; for a cohort new in the window (judged on the
@@ -642,7 +659,10 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
         span = (np.zeros(cums[0].shape[0], dtype=np.int64), np.full(cums[0].shape[0], nb, dtype=np.int64))
     own = n_out >= MIN_BASELINE_N
     # the outside is the row's total minus the inside: pooled moments per row (see _stats)
-    z, d = _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign, totals=totals, binary_rows=memo["binary",])
+    mask_only = not need_d and not with_sums and min_d > 0
+    # mask_only: d is the bool "d >= min_d" (see _stats' at_least)
+    z, d = _stats(n_in, s_in, q_in, n_out, s_out, q_out, sign, totals=totals, binary_rows=memo["binary",],
+                  at_least=min_d if mask_only else None)
     ok = own & _minority(n_in, n_out, e >= nb)
     new: np.ndarray | None = None
     if allow_new and not bool(own.all()):  # (a row with its own baseline in every window is never new)
@@ -690,13 +710,18 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
             sb_out = np.where(take, p_s, sb_out)
         new &= np.isfinite(z_b)
         z = np.where(ok, z, np.where(new, z_b, -np.inf))
-        d = np.where(ok, d, np.where(new, d_b, 0.0))
+        if mask_only:
+            d = np.where(ok, d, new & (d_b >= min_d))
+        else:
+            d = np.where(ok, d, np.where(new, d_b, 0.0))
     else:  # no window borrows a baseline: the same values without the borrowed ones' arrays
         z = np.where(ok, z, -np.inf)
-        d = np.where(ok, d, 0.0)
+        d = (d & ok) if mask_only else np.where(ok, d, 0.0)
     enough = n_in >= MIN_N
     tested = enough & np.isfinite(z)  # every window compared counts for Bonferroni
-    z = np.where(enough & (d >= min_d), z, -np.inf)
+    z = np.where(enough & (d if mask_only else d >= min_d), z, -np.inf)
+    if mask_only:
+        return z, None, n_in, tested
     if not with_sums:
         return z, d, n_in, tested
     if new is not None:
@@ -745,7 +770,7 @@ def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: 
             continue
         sub, sub_memo = (rows, memo) if len(busy) == len(rows) else (rows[busy], {})
         z, _d, _n, tested = _evaluate(cums, pcums, parents, sub, starts, ends, sign, span=span,
-                                              allow_new=allow_new, memo=sub_memo)
+                                      allow_new=allow_new, memo=sub_memo, need_d=False)
         tries[busy] += tested.sum(axis=1)
         idx = np.argmax(z, axis=1)
         zz = z[np.arange(len(busy)), idx]
@@ -777,7 +802,7 @@ def _refine(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents
     for _ in range(4):
         # starts 0..e-1 of each row (past e never wins: -inf)
         z = _evaluate(cums, pcums, parents, rows, starts, e[:, None], sign,
-                      span=span, allow_new=allow_new, memo=memo)[0]
+                      span=span, allow_new=allow_new, memo=memo, need_d=False)[0]
         z = np.where(starts[None, :] < e[:, None], z, -np.inf)
         i = np.argmax(z, axis=1)
         zi = z[pick, i]
@@ -786,7 +811,7 @@ def _refine(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents
         best = np.where(better, zi, best)
         # ends a+1..nb of each row
         z = _evaluate(cums, pcums, parents, rows, a[:, None], ends, sign,
-                      span=span, allow_new=allow_new, memo=memo)[0]
+                      span=span, allow_new=allow_new, memo=memo, need_d=False)[0]
         z = np.where(ends[None, :] > a[:, None], z, -np.inf)
         i = np.argmax(z, axis=1)
         zi = z[pick, i]
