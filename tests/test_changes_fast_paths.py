@@ -106,3 +106,40 @@ def test_a_rate_row_gets_the_log_odds_d_without_comparing_windows():
     assert float(d[0, 0]) == float(C._rate_d(n_in, s_in, n_out, s_out, 1.0)[0, 0])
     assert abs(float(d[0, 0]) - np.log(13 * 61) * C.LOGIT_TO_D) < 1e-12
     assert y.sum() == 6.0 and float(z[0, 0]) > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 400), st.integers(0, 400), st.integers(0, 4000), st.integers(0, 4000),
+       st.sampled_from([1.0, -1.0]), st.sampled_from([0.25, 1.0, 2.5]))
+def test_the_scans_rate_effect_test_is_the_log_odds_ratio_reaching_the_bound(s_in, extra_in, s_out, extra_out,
+                                                                             sign, bound):
+    """The scan asks only whether a rate's effect reaches MIN_D: from products of the smoothed counts, the
+    answer _rate_d's logarithms give (away from the bound itself, where rounding may differ)."""
+    n_in, n_out = np.array([float(s_in + extra_in)]), np.array([float(s_out + extra_out)])
+    d = C._rate_d(n_in, np.array([float(s_in)]), n_out, np.array([float(s_out)]), sign)
+    reaches = C._rate_d_at_least(n_in, np.array([float(s_in)]), n_out, np.array([float(s_out)]), sign, bound)
+    if abs(d[0] - bound) > 1e-9:
+        assert bool(reaches[0]) == bool(d[0] >= bound)
+
+
+def test_strided_starts_are_views() -> None:
+    assert C._run(np.arange(0, 600, 5)) == slice(0, 596, 5)
+    assert C._run(np.array([0, 5, 11])) is None
+    assert C._run(np.arange(3, 40)) == slice(3, 40)
+
+
+def test_a_long_change_is_dated_to_its_bucket_though_long_windows_start_on_a_stride() -> None:
+    """A window of 60 buckets starts every 6th bucket in the scan; the best start among its neighbours and
+    _refine's exact boundaries date a shift from bucket 203 to 263 exactly."""
+    nb = 672
+    rng = np.random.default_rng(7)
+    y = rng.normal(0.0, 1.0, (1, nb * 20))
+    y[0, 203 * 20:263 * 20] += 1.5
+    n = np.full((1, nb), 20.0)
+    s = y.reshape(1, nb, 20).sum(axis=2)
+    q = (y * y).reshape(1, nb, 20).sum(axis=2)
+    cums = C._cums(n, s, q)
+    parents = np.full((1, 2), -1, dtype=np.int64)
+    best = C._scan(cums, cums, parents, np.array([0]), nb, 1.0)[0]
+    refined = C._refine(cums, cums, parents, [best], nb, 1.0)[0]
+    assert (refined.a, refined.e) == (203, 263)
