@@ -225,6 +225,11 @@ def adk_gemini_usage(span: "Span", attrs: dict[str, Any], notes: list[str]) -> N
     thoughts = got["reasoning_tokens"]
     if span.output_tokens is None:
         span.output_tokens = got["output_tokens"]
+    if thoughts and (span.output_tokens or 0) + thoughts > validate.INT64_MAX:
+        # an output holding them would not be a count either: kept as reasoning alone it would exceed the output
+        notes.append(f"{sc.ADK_LLM_RESPONSE_KEY} {sc.GEMINI_USAGE_KEY}.{sc.GEMINI_USAGE_FIELDS['reasoning_tokens']} "
+                     f"{thoughts} added to the output count passes 2^63-1; field dropped")
+        thoughts = None
     if (thoughts and span.reasoning_tokens is None and span.output_tokens == got["output_tokens"]
             and (span.output_tokens or 0) + thoughts <= validate.INT64_MAX):
         span.output_tokens = (span.output_tokens or 0) + thoughts
