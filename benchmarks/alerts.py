@@ -336,7 +336,9 @@ def _label_signal(label: dict) -> tuple[dict, str] | None:
 def _oracle_signals(inc: dict) -> list[tuple[dict, str, str]]:
     """Every labelled signal of an incident as (registry signal, aggregation, bad direction): the label's
     registry entry when it has one (the third week's), else the mapping above; a PII label both as the
-    pii evaluator's failures and as the pii_rate text check (what the suggester reads)."""
+    pii evaluator's failures and as the pii_rate text check (what the suggester reads); a judge's scores
+    falling in number also as its coverage (eval_coverage: the share of traces it scored, which a judge outage
+    moves whatever the traffic does)."""
     from tracedesk.alerts.definition import AGGREGATIONS
 
     out = []
@@ -346,6 +348,8 @@ def _oracle_signals(inc: dict) -> list[tuple[dict, str, str]]:
             sig = dict(label["registry"])
             agg = label.get("aggregation") if label.get("aggregation") in AGGREGATIONS else "mean"
             out.append((sig, agg, direction))
+            if sig.get("type") == "eval_score" and "evaluator" in sig and agg == "count" and direction == "down":
+                out.append(({"type": "eval_coverage", "evaluator": sig["evaluator"]}, "rate", "down"))
             continue
         if label.get("kind") == "evaluation" and label["signal"] == "user_feedback":
             out.append(({"type": "thumbs_down_rate"}, "rate", "up"))
