@@ -69,8 +69,9 @@ def test_ingest_builds_what_the_first_feed_would_have_built(tmp_path: Path, two_
     steps: list[tuple[int, int, str]] = []
     ingest_paths(built, [two_days[0]], feed_progress=lambda d, t, w: steps.append((d, t, w)))
     ingest_paths(lazy, [two_days[0]], feed_samples=False)
-    assert steps == [(0, 7, "reading evaluations"), (1, 7, "reading LLM spans"), (2, 7, "reading answers (root spans)"),
-                     (3, 7, "reading RETRIEVER spans"), (4, 7, "reading TOOL spans"), (5, 7, "reading traces"),
+    # the families in the registry's order of their first member (judge coverage, a trace summary, comes second)
+    assert steps == [(0, 7, "reading evaluations"), (1, 7, "reading traces"), (2, 7, "reading LLM spans"),
+                     (3, 7, "reading answers (root spans)"), (4, 7, "reading RETRIEVER spans"), (5, 7, "reading TOOL spans"),
                      (6, 7, "storing the samples"), (7, 7, "stored")]
     assert _stored(lazy)["chunks"] == [] and _stored(lazy)["dirty"] != []
     lazy_findings, lazy_steps = _first_feed(lazy)
