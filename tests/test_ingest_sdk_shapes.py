@@ -381,6 +381,29 @@ def test_adk_calls_are_counted_once_per_trace(db_path):
         == [(None, 1), ("anthropic", 1), ("gcp.vertex_ai", 1)]
 
 
+@pytest.mark.parametrize("attrs,provider", [
+    # opentelemetry-instrumentation-google-genai: gen_ai.system from the client's backend (generate_content.py
+    # _determine_genai_system: "vertex_ai" for a Vertex client, else "gemini")
+    ({"gen_ai.system": "gemini"}, "gcp.gemini"),
+    ({"gen_ai.system": "vertex_ai"}, "gcp.vertex_ai"),
+    # the semantic conventions' gen_ai.provider.name values
+    ({"gen_ai.provider.name": "gcp.gemini"}, "gcp.gemini"),
+    ({"gen_ai.provider.name": "gcp.vertex_ai"}, "gcp.vertex_ai"),
+    # LangChain's ls_provider: ChatGoogleGenerativeAI, ChatVertexAI
+    ({"langsmith.metadata.ls_provider": "google_genai"}, "gcp.gemini"),
+    ({"langsmith.metadata.ls_provider": "google_vertexai"}, "gcp.vertex_ai"),
+    # a framework's name in one provider key does not hide the API another key names
+    ({"gen_ai.provider.name": "gcp.vertex.agent", "gen_ai.system": "gemini"}, "gcp.gemini"),
+    # no provider information (ADK's call_llm alone): the price table's provider for the bare name
+    ({"gen_ai.system": "gcp.vertex.agent"}, "gcp.vertex_ai"),
+    ({}, "gcp.vertex_ai"),
+])
+def test_the_api_a_span_names_wins_over_the_model_name_mapping(attrs, provider):
+    (call,) = _parse_all([span(TRACE, "1" * 16, "generate_content gemini-2.5-flash", {
+        "gen_ai.operation.name": "generate_content", "gen_ai.request.model": "gemini-2.5-flash", **attrs})])
+    assert (call.kind, call.model, call.provider) == ("LLM", "gemini-2.5-flash", provider)
+
+
 def test_adk_thinking_tokens_are_added_once():
     """A call_llm span whose output count already holds the thinking tokens (it sends them itself, or its output
     is not the candidates count) is kept as sent; content capture off ("{}") leaves the attributes' counts."""

@@ -282,9 +282,10 @@ def test_the_one_read_recompute_demotes_fills_handoffs_and_prefers_reported_cost
         ("t2", "c", "LLM", None, None, None, 0), ("t2", "o", "LLM", None, None, None, 1),
         ("t2", "p", "LLM", None, None, None, 1),
     ]
-    assert orphans == [("t2", "o", "gone", 1)]
-    assert [(t[0], t[16], t[11], t[14], t[25], t[26]) for t in traces] == [
-        ("t1", "Billing,Triage", None, None, 0, 1), ("t2", None, 11, 0.5, 1, 0)]
+    assert orphans == [("t2", "o", "gone", 1, 1)]  # (its subtree reports usage, holds an LLM span)
+    # t2's LLM calls: c (inside p, which wraps it) and the orphan o
+    assert [(t[0], t[16], t[11], t[14], t[25], t[26], t[9]) for t in traces] == [
+        ("t1", "Billing,Triage", None, None, 0, 1, 0), ("t2", None, 11, 0.5, 1, 0, 2)]
 
 
 def _route_spans():
@@ -292,7 +293,10 @@ def _route_spans():
     LLM span states a route, a root that is itself LLM-instrumented, a plain root alone, and a plain root
     whose stated LLM span arrives in a second batch (the incremental merge, not the first summary)."""
     def span(trace, sid, parent, route, convention, tenant=None):
-        return Span(trace_id=trace, span_id=sid, parent_span_id=parent, name=sid, kind="LLM" if parent else "CHAIN",
+        # the tool is a TOOL span: an LLM span arriving under a stored LLM span is the merge's fallback
+        # (store.llm_calls: whether the stored one already wrapped another call is not kept)
+        kind = "TOOL" if sid == "tool" else "LLM" if parent else "CHAIN"
+        return Span(trace_id=trace, span_id=sid, parent_span_id=parent, name=sid, kind=kind,
                     start_ns=10 if parent is None else 20, end_ns=90, route=route, tenant=tenant,
                     convention=convention)
     first = [

@@ -301,7 +301,9 @@ BUILTINS: tuple[Signal, ...] = (
            "share", "up", TRACE, S.errors, "rate", (_KIND,), 0.05, examples={"span_kind": "TOOL"}),
     Signal("tool_calls_per_trace", "Tool calls per trace", "TOOL spans of each trace.",
            "calls", "up", TRACE, S.trace_value("tool_calls"), "mean", (), 5),
-    Signal("llm_calls_per_trace", "LLM calls per trace", "LLM spans of each trace.",
+    Signal("llm_calls_per_trace", "LLM calls per trace",
+           "LLM calls of each trace (an LLM span wrapping another, e.g. a framework's around its provider call's, "
+           "is not a call of its own).",
            "calls", "up", TRACE, S.trace_value("llm_calls"), "mean", (), 6),
     Signal("spans_per_trace", "Spans per trace", "Spans of each trace.",
            "spans", "up", TRACE, S.trace_value("span_count"), "mean", (), 30),

@@ -263,8 +263,13 @@ class Normalizer:
         span.model = plain_model(model)
         span.response_model = plain_model(f.get("response_model"))
         provider = f.get("provider")
-        span.provider = model_provider(span.model) if provider is None or is_framework_system(provider) else \
-            canonical_provider(provider)
+        if provider is not None and is_framework_system(provider):
+            # the framework's name (ADK's gcp.vertex.agent) says nothing of the API: another provider key
+            # that names one wins over the model-name mapping
+            provider = next((v for v in (attrs.get(k) for k in sc.FIELD_KEYS["provider"])
+                             if v is not None and v != "" and not is_framework_system(v)), None)
+        # only a span that names no provider falls back to the price table's provider for its model
+        span.provider = model_provider(span.model) if provider is None else canonical_provider(provider)
         native = self._usage(span, attrs, f, plan, notes)
         if convention == "vercel_ai":
             native = token_usage.vercel_v2_anthropic(span, attrs) or native

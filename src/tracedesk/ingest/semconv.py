@@ -482,6 +482,7 @@ PROVIDER_ALIASES: dict[str, str] = {
     "google.generative_ai": "gcp.gemini", "googleai": "gcp.gemini", "gcp.gen_ai": "gcp.gemini",
     "gcp.vertex_ai": "gcp.vertex_ai", "vertex_ai": "gcp.vertex_ai", "vertexai": "gcp.vertex_ai",
     "google.vertex": "gcp.vertex_ai", "google.vertex.chat": "gcp.vertex_ai", "vertex": "gcp.vertex_ai",
+    "google_vertexai": "gcp.vertex_ai",  # LangChain's ls_provider for ChatVertexAI (ChatGoogleGenerativeAI: google_genai)
     "mistral": "mistral_ai", "mistralai": "mistral_ai", "mistral_ai": "mistral_ai",
     "xai": "x_ai", "x_ai": "x_ai", "x-ai": "x_ai", "groq": "groq", "cohere": "cohere", "cohere_chat": "cohere",
     "deepseek": "deepseek",

@@ -25,7 +25,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
-from . import blobs, span_insert, span_tags, summaries
+from . import blobs, llm_calls, span_insert, span_tags, summaries
 from .open_traces import OpenTraces
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
@@ -456,7 +456,7 @@ SELECT
   (MAX(s.end_ns) - MIN(s.start_ns)) / 1e6,
   COUNT(*),
   SUM(s.status = 'ERROR'),
-  SUM(s.kind = 'LLM'),
+  SUM(s.kind = 'LLM'),  -- every LLM span: _write_llm_calls then takes out the wrappers (store.llm_calls)
   SUM(s.kind = 'TOOL'),
   SUM(CASE WHEN s.usage_counted THEN s.input_tokens END),
   SUM(CASE WHEN s.usage_counted THEN s.output_tokens END),
@@ -512,7 +512,7 @@ def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> N
         rows = db.execute(
             f"SELECT trace_id, span_id, parent_span_id, "
             f"(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR total_tokens IS NOT NULL "
-            f" OR cost_usd IS NOT NULL), usage_counted FROM spans WHERE trace_id IN ({marks})",
+            f" OR cost_usd IS NOT NULL), usage_counted, kind FROM spans WHERE trace_id IN ({marks})",
             list(chunk),
         ).fetchall()
         current = {(r[0], r[1]): r[4] for r in rows}
@@ -525,10 +525,25 @@ def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> N
             [(flag, t, s) for (t, s), flag in flags.items() if current.get((t, s)) != flag],
         )
         db.execute(_TRACE_SUMMARY_SQL.format(marks=marks), list(chunk))
+        _write_llm_calls(db, rows)
         db.execute(
             f"UPDATE traces SET complete = (root_count = 1 AND orphan_count = 0) WHERE trace_id IN ({marks})",
             list(chunk),
         )
+
+
+def _write_llm_calls(db: sqlite_utils.Database, rows: Sequence[Sequence[Any]]) -> None:
+    """`traces.llm_calls` by store.llm_calls's rule, for the traces of `rows` (trace, span, parent, _, _, kind)
+    holding two LLM spans or more (the SQL summary counted every LLM span: fewer cannot hold a wrapper)."""
+    parents: dict[str, dict[str, str | None]] = {}
+    kinds: dict[str, dict[str, str | None]] = {}
+    for r in rows:
+        parents.setdefault(r[0], {})[r[1]] = r[2]
+        kinds.setdefault(r[0], {})[r[1]] = r[5]
+    fixed = [(llm_calls.count(parents[t], k), t) for t, k in kinds.items()
+             if sum(v == llm_calls.LLM for v in k.values()) > 1]
+    if fixed:
+        db.conn.executemany("UPDATE traces SET llm_calls = ? WHERE trace_id = ?", fixed)
 
 
 # ---------------------------------------------------------------------------------------------

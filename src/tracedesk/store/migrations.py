@@ -306,6 +306,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("m514_error_status_index", _m514_error_status_index),
     # (m512 lands after m514: numbered when it was planned, appended when it was merged)
     ("m512_cache_write_tokens", _m512_cache_write_tokens),
+    ("m515_llm_calls", _summaries.m515_llm_calls),
 ]
 
 

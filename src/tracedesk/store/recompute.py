@@ -24,8 +24,8 @@ from ..ingest.trace_links import LinkRow, UsageRow, prefer_reported, resolve_lin
 from . import blobs
 from .span_insert import insert_summaries
 from .summaries import (_AGENT, _COST_SOURCE, _CONVENTION, _END, _HANDOFF_FROM, _HANDOFF_TO, _IN, _KIND, _OUT,
-                        _PARENT, _SID, _SPAN_SELECT, _START, _T, _TRACE_INSERT, summarize,
-                        usage_flags)
+                        _PARENT, _SID, _SPAN_SELECT, _START, _T, _TRACE_INSERT, ORPHAN_INSERT, Orphan,
+                        summarize, usage_flags)
 
 # trace_id, the summary columns, usage_counted, and (AGENT spans only) whether the agent name was guessed
 _SELECT = (f"SELECT trace_id, {_SPAN_SELECT}, usage_counted, "
@@ -72,7 +72,7 @@ def recompute_traces(db: sqlite_utils.Database, trace_ids: Sequence[str], open_t
         demote: list[tuple[str, str]] = []
         handoffs: list[tuple[str | None, str | None, str, str]] = []
         summaries_out: list[tuple[Any, ...]] = []
-        orphans: dict[str, list[tuple[str, str, int]]] = {}
+        orphans: dict[str, list[Orphan]] = {}
         for trace_id, rows in by_trace.items():
             flags = _flags(rows)
             for r in rows:
@@ -117,7 +117,7 @@ def _flags(rows: list[list[Any]]) -> dict[str, int]:
     return prefer_reported([UsageRow(r[_SID], r[_PARENT], r[_IN], r[_OUT], r[_COST_SOURCE]) for r in rows], flags)
 
 
-def _orphans_of(db: sqlite_utils.Database, chunk: list[str], orphans: dict[str, list[tuple[str, str, int]]] | None
+def _orphans_of(db: sqlite_utils.Database, chunk: list[str], orphans: dict[str, list[Orphan]] | None
                 ) -> None:
     """Replace the chunk's orphan state (re-derived from stored spans when `orphans` is None) and clear
     its stale marks: the chunk is current again."""
@@ -134,7 +134,6 @@ def _orphans_of(db: sqlite_utils.Database, chunk: list[str], orphans: dict[str, 
                 orphans[t] = found
     db.execute(f"DELETE FROM trace_orphans WHERE trace_id IN ({marks})", chunk)
     if orphans:
-        db.conn.executemany("INSERT OR REPLACE INTO trace_orphans VALUES (?, ?, ?, ?)",
-                            [(t, s, p, u) for t, found in orphans.items() for s, p, u in found])
+        db.conn.executemany(ORPHAN_INSERT, [(t, *o) for t, found in orphans.items() for o in found])
     if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces_stale'").fetchone():
         db.execute(f"DELETE FROM traces_stale WHERE trace_id IN ({marks})", chunk)

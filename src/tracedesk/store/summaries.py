@@ -9,18 +9,20 @@ descendant, the root changing to a new span while the old root had dimension val
 root was adopted by a newly arrived parent).
 
 `trace_orphans` keeps, per trace, the spans whose parent has not arrived (yet), with whether their
-subtree reports usage: that is all the state needed to merge orphan counts, roots and usage flags
-without reading the trace's other spans. A test checks incremental == full recompute on random
+subtree reports usage and whether it holds an LLM span: that is all the state needed to merge orphan
+counts, roots, usage flags and LLM calls (store.llm_calls) without reading the trace's other spans. A test checks incremental == full recompute on random
 batch splits. Traces the full refresh must see whole (agents, handoffs, Vercel AI SDK wrappers, covered
 usage) always take the full path.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
+
+from . import llm_calls
 
 if TYPE_CHECKING:
     from .open_traces import OpenTraces
@@ -106,6 +108,7 @@ def m501_trace_orphans(db: sqlite_utils.Database) -> None:
           span_id TEXT NOT NULL,
           parent_span_id TEXT NOT NULL,
           subtree_usage INTEGER NOT NULL,
+          subtree_llm INTEGER NOT NULL DEFAULT 0,
           PRIMARY KEY (trace_id, span_id)
         )
         """
@@ -115,6 +118,38 @@ def m501_trace_orphans(db: sqlite_utils.Database) -> None:
     ids = [r[0] for r in db.execute("SELECT trace_id FROM traces WHERE orphan_count > 0")]
     for trace_id in ids:
         _write_orphans(db, trace_id, summarize(trace_id, _stored_spans(db, trace_id))[2], replace=True)
+
+
+def m515_llm_calls(db: sqlite_utils.Database) -> None:
+    """Registered in store.MIGRATIONS as "m515_llm_calls": `traces.llm_calls` counts LLM calls (store.llm_calls:
+    an LLM span with an LLM span below it is not a call of its own; it counted every LLM span before), and
+    each orphan records whether its subtree holds an LLM span (the state the incremental count merges with)."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "trace_orphans" in tables and "subtree_llm" not in {
+            r[1] for r in db.execute("PRAGMA table_info(trace_orphans)")}:
+        # (m501 creates the table with the column: a database that ran m501 before this release has none)
+        db.execute("ALTER TABLE trace_orphans ADD COLUMN subtree_llm INTEGER NOT NULL DEFAULT 0")
+    if not {"spans", "traces"} <= tables:
+        return
+    # only a trace with two LLM spans can hold a wrapper; only one with an LLM span an LLM orphan subtree
+    nested = [r[0] for r in db.execute(
+        "SELECT trace_id FROM spans WHERE kind = 'LLM' GROUP BY trace_id HAVING COUNT(*) > 1")]
+    for i in range(0, len(nested), 500):
+        part = nested[i : i + 500]
+        parents: dict[str, dict[str, str | None]] = {}
+        kinds: dict[str, dict[str, str | None]] = {}
+        for t, sid, parent, kind in db.execute(
+                f"SELECT trace_id, span_id, parent_span_id, kind FROM spans WHERE trace_id IN ({','.join('?' * len(part))})",
+                part):
+            parents.setdefault(t, {})[sid] = parent
+            kinds.setdefault(t, {})[sid] = kind
+        db.conn.executemany("UPDATE traces SET llm_calls = ? WHERE trace_id = ? AND llm_calls IS NOT ?",
+                            [(n, t, n) for t in part for n in [llm_calls.count(parents[t], kinds[t])]])
+    if "trace_orphans" in tables:
+        for (trace_id,) in db.execute(
+                "SELECT trace_id FROM traces WHERE orphan_count > 0 AND trace_id IN "
+                "(SELECT trace_id FROM spans WHERE kind = 'LLM')").fetchall():
+            _write_orphans(db, trace_id, summarize(trace_id, _stored_spans(db, trace_id))[2], replace=True)
 
 
 def m503_traces_stale(db: sqlite_utils.Database) -> None:
@@ -221,18 +256,25 @@ def _root_key(r: Sequence[Any]) -> tuple[bool, int, str]:
 
 
 def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[str, int] | None = None
-              ) -> tuple[tuple[Any, ...], dict[str, int], list[tuple[str, str, int]]]:
-    """All of one trace's spans -> (traces row, span_id -> usage_counted, orphans (span, parent, subtree usage)).
+              ) -> tuple[tuple[Any, ...], dict[str, int], list[Orphan]]:
+    """All of one trace's spans -> (traces row, span_id -> usage_counted, orphans (span, parent, subtree
+    usage, subtree LLM span)).
 
     `counted_flags` (span id -> usage_counted) replaces the derived flags in the totals (the full
     recompute refines them with the reported-cost preference first).
 
     The same result the SQL recompute gives: a span's usage counts when no descendant reports usage
     (a wrapper repeating its children's usage is not counted twice); the root is the first span
-    without a (present) parent, parentless before orphaned, then by start time and id.
+    without a (present) parent, parentless before orphaned, then by start time and id. LLM calls are
+    store.llm_calls's.
     """
     by_id, flags, orphan_usage = _usage_walk(rows)
-    orphans = [(sid, r[_PARENT], int(sid in orphan_usage)) for sid, r in by_id.items()
+    llm = [sid for sid, r in by_id.items() if r[_KIND] == llm_calls.LLM]
+    n_calls = len(llm)
+    if n_calls > 1:
+        n_calls -= len(llm_calls.wrappers({sid: r[_PARENT] for sid, r in by_id.items()}, llm))
+    orphan_llm = _orphan_tops(by_id, llm)
+    orphans = [(sid, r[_PARENT], int(sid in orphan_usage), int(sid in orphan_llm)) for sid, r in by_id.items()
                if r[_PARENT] is not None and r[_PARENT] not in by_id]
     candidates = [r for r in by_id.values() if r[_PARENT] is None or r[_PARENT] not in by_id]
     root = min(candidates, key=_root_key) if candidates else None
@@ -243,8 +285,7 @@ def summarize(trace_id: str, rows: Sequence[Sequence[Any]], counted_flags: dict[
     row: list[Any] = [
         trace_id, root[_SID] if root else None, root[_NAME] if root else None, None, start, end,
         (end - start) / 1e6 if start is not None and end is not None else None, len(vals),
-        sum(r[_STATUS] == "ERROR" for r in vals), sum(r[_KIND] == "LLM" for r in vals),
-        sum(r[_KIND] == "TOOL" for r in vals),
+        sum(r[_STATUS] == "ERROR" for r in vals), n_calls, sum(r[_KIND] == "TOOL" for r in vals),
         _sum(r[_IN] for r in counted), _sum(r[_OUT] for r in counted), _sum(_total(r) for r in counted),
         _sum(r[_COST] for r in counted),
         _distinct(r[_MODEL] for r in vals), _distinct(r[_AGENT] for r in vals),
@@ -293,6 +334,23 @@ def _usage_walk(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, Sequence[Any]]
     return by_id, flags, orphan_usage
 
 
+def _orphan_tops(by_id: dict[str, Sequence[Any]], starts: Iterable[str]) -> set[str]:
+    """The spans topping an orphaned subtree (parent named but absent) that holds one of `starts`."""
+    tops: set[str] = set()
+    walked: set[str] = set()  # an earlier walk went up from here: its top is already found
+    for node in starts:
+        while node not in walked:
+            walked.add(node)
+            p = by_id[node][_PARENT]
+            if p is None:
+                break
+            if p not in by_id:
+                tops.add(node)
+                break
+            node = p
+    return tops
+
+
 def usage_flags(rows: Sequence[Sequence[Any]]) -> dict[str, int]:
     """The usage_counted flags `summarize` derives (span id -> 0/1), without the rest of the summary."""
     return _usage_walk(rows)[1]
@@ -312,13 +370,17 @@ def _stored_spans(db: sqlite_utils.Database, trace_id: str) -> list[tuple[Any, .
     return db.execute(f"SELECT {_SPAN_SELECT} FROM spans WHERE trace_id = ?", [trace_id]).fetchall()
 
 
-def _write_orphans(db: sqlite_utils.Database, trace_id: str, orphans: Sequence[tuple[str, str, int]],
-                   replace: bool) -> None:
+#: a `trace_orphans` row without its trace: (span, parent, subtree reports usage, subtree holds an LLM span)
+Orphan = tuple[str, str, int, int]
+ORPHAN_INSERT = ("INSERT OR REPLACE INTO trace_orphans (trace_id, span_id, parent_span_id, subtree_usage, "
+                 "subtree_llm) VALUES (?, ?, ?, ?, ?)")
+
+
+def _write_orphans(db: sqlite_utils.Database, trace_id: str, orphans: Sequence[Orphan], replace: bool) -> None:
     if replace:
         db.execute("DELETE FROM trace_orphans WHERE trace_id = ?", [trace_id])
     if orphans:
-        db.conn.executemany("INSERT OR REPLACE INTO trace_orphans VALUES (?, ?, ?, ?)",
-                            [(trace_id, s, p, u) for s, p, u in orphans])
+        db.conn.executemany(ORPHAN_INSERT, [(trace_id, *o) for o in orphans])
 
 
 def recompute(db: sqlite_utils.Database, trace_ids: Iterable[str], open_traces: OpenTraces | None = None) -> None:
@@ -403,11 +465,11 @@ def plan_batch(db: sqlite_utils.Database, new_by_trace: dict[str, list[Sequence[
     merging = sorted(t for t in new_by_trace if t in existing_traces and t not in fallback)
     olds = {r[0]: r for r in _by_trace(
         db, f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id IN ({{marks}})", merging)}
-    orphans_of: dict[str, list[tuple[str, str, int]]] = {}
-    for t, sid, parent, usage in _by_trace(
-            db, "SELECT trace_id, span_id, parent_span_id, subtree_usage FROM trace_orphans "
+    orphans_of: dict[str, list[Orphan]] = {}
+    for t, sid, parent, usage, llm in _by_trace(
+            db, "SELECT trace_id, span_id, parent_span_id, subtree_usage, subtree_llm FROM trace_orphans "
                 "WHERE trace_id IN ({marks})", merging):
-        orphans_of.setdefault(t, []).append((sid, parent, usage))
+        orphans_of.setdefault(t, []).append((sid, parent, usage, llm))
     wanted: list[tuple[str, str]] = []
     for t in merging:
         ids = {r[_SID] for r in new_by_trace[t]}
@@ -455,7 +517,7 @@ def apply_batch(db: sqlite_utils.Database, rows: list[tuple[Any, ...]], steps: l
             trace_id, orphans = payload
             _write_orphans(db, trace_id, orphans, replace=False)
         else:
-            trace_id, adopted, new_orphans, usage_tops = payload
+            trace_id, adopted, new_orphans, usage_tops, llm_tops = payload
             if adopted:
                 db.conn.executemany("DELETE FROM trace_orphans WHERE trace_id = ? AND span_id = ?",
                                     [(trace_id, s) for s in adopted])
@@ -463,20 +525,23 @@ def apply_batch(db: sqlite_utils.Database, rows: list[tuple[Any, ...]], steps: l
             if usage_tops:
                 db.conn.executemany("UPDATE trace_orphans SET subtree_usage = 1 WHERE trace_id = ? AND span_id = ?",
                                     [(trace_id, s) for s in usage_tops])
+            if llm_tops:
+                db.conn.executemany("UPDATE trace_orphans SET subtree_llm = 1 WHERE trace_id = ? AND span_id = ?",
+                                    [(trace_id, s) for s in llm_tops])
     if fallback:
         recompute(db, fallback)
 
 
 def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any]], old: tuple[Any, ...] | None,
-           orphans: list[tuple[str, str, int]], prefetched: dict[tuple[str, str], tuple[Any, ...] | None]
-           ) -> tuple[tuple[Any, ...], dict[str, int], tuple[list[str], list[tuple[str, str, int]], list[str]]]:
+           orphans: list[Orphan], prefetched: dict[tuple[str, str], tuple[Any, ...] | None]
+           ) -> tuple[tuple[Any, ...], dict[str, int], tuple[list[str], list[Orphan], list[str], list[str]]]:
     if old is None or old[_T["root_span_id"]] is None or old[_T["agents"]] is not None:
         raise _Fallback
     new = {r[_SID]: r for r in new_rows}
     for col in (_MODEL, _AGENT):
         if any(isinstance(r[col], str) and "," in r[col] for r in new_rows):
             raise _Fallback  # the stored comma list could not be split back exactly
-    adopted = {s: (p, u) for s, p, u in orphans if p in new}
+    adopted = {s: (p, u, llm) for s, p, u, llm in orphans if p in new}
     if old[_T["root_span_id"]] in adopted:
         raise _Fallback
 
@@ -551,18 +616,19 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     for sid, r in new.items():
         if _has_usage(r):
             walk(sid)
-    for sid, (p, usage) in adopted.items():
+    for sid, (p, usage, _) in adopted.items():
         if usage:
             covered.add(p)
             walk(p)
     flags = {sid: 0 if (sid in covered and _has_usage(r)) else 1 for sid, r in new.items()}
     if any(not flags[sid] and _reported(r) for sid, r in new.items()):
         raise _Fallback  # a covered span with a reported cost: the full refresh's preference may apply
+    wrapped, llm_tops, new_orphan_llm = _merge_llm_calls(new, adopted, lookup)
     new_orphans = []
     for sid, r in new.items():
         p = r[_PARENT]
         if p is not None and p not in new and lookup(p) is None:
-            new_orphans.append((sid, p, int(sid in new_orphan_usage)))
+            new_orphans.append((sid, p, int(sid in new_orphan_usage), int(sid in new_orphan_llm)))
 
     old_root = lookup(old[_T["root_span_id"]])
     if old_root is None:
@@ -594,7 +660,7 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     row[_T["duration_ms"]] = (e - s) / 1e6 if s is not None and e is not None else None
     row[_T["span_count"]] += len(vals)
     row[_T["error_count"]] += sum(r[_STATUS] == "ERROR" for r in vals)
-    row[_T["llm_calls"]] += sum(r[_KIND] == "LLM" for r in vals)
+    row[_T["llm_calls"]] += sum(r[_KIND] == llm_calls.LLM for r in vals) - len(wrapped)
     row[_T["tool_calls"]] += sum(r[_KIND] == "TOOL" for r in vals)
     for name, values in (("input_tokens", [r[_IN] for r in counted]), ("output_tokens", [r[_OUT] for r in counted]),
                          ("total_tokens", [_total(r) for r in counted]), ("cost_usd", [r[_COST] for r in counted])):
@@ -616,4 +682,71 @@ def _merge(db: sqlite_utils.Database, trace_id: str, new_rows: list[Sequence[Any
     row[_T["root_count"]] += sum(r[_PARENT] is None for r in vals)
     row[_T["orphan_count"]] += len(new_orphans) - len(adopted)
     row[_T["complete"]] = int(row[_T["root_count"]] == 1 and row[_T["orphan_count"]] == 0)
-    return tuple(row), flags, (list(adopted), new_orphans, usage_tops)
+    return tuple(row), flags, (list(adopted), new_orphans, usage_tops, llm_tops)
+
+
+def _merge_llm_calls(new: dict[str, Sequence[Any]], adopted: dict[str, tuple[str, int, int]],
+                     lookup: Callable[[str], tuple[Any, ...] | None]) -> tuple[set[str], list[str], set[str]]:
+    """What a batch's new spans change of a stored trace's LLM calls (store.llm_calls's rule), or _Fallback.
+
+    Returns (new LLM spans that wrap another LLM span: not calls, stored orphans whose subtree now holds an
+    LLM span, new orphans whose subtree holds one). Whether a STORED LLM span already wraps another is not
+    stored, so an LLM span arriving under one (its parent sent first) falls back to the full recompute;
+    the usual order, the inner span ending and so exported first, merges: the stored orphan's flag says
+    its subtree holds an LLM span, and the parent arriving with its kind decides."""
+    llm_new = [sid for sid, r in new.items() if r[_KIND] == llm_calls.LLM]
+    wrapped: set[str] = set()
+    tops: list[str] = []
+    new_tops: set[str] = set()
+    if not llm_new and not any(llm for _, _, llm in adopted.values()):
+        return wrapped, tops, new_tops  # no LLM span new, none below an adopter: nothing changes
+    # a parent cycle through a new span (of new spans only, or closed through an adopted orphan): the cycle
+    # rule decides, from the whole trace. The cycle's spans are all above that new span.
+    chain: dict[str, str | None] = {}
+    for sid, r in new.items():
+        node, parent = sid, r[_PARENT]
+        while node not in chain:
+            chain[node] = parent
+            if parent is None:
+                break
+            up = new[parent] if parent in new else lookup(parent)
+            if up is None:
+                break
+            node, parent = parent, up[_PARENT]
+    if llm_calls.on_cycles(chain):
+        raise _Fallback
+
+    def wrap_above(node: str) -> None:
+        """The nearest LLM span above `node` (whose subtree holds an LLM span) is a wrapper."""
+        seen = {node}
+        while True:
+            here = new[node] if node in new else lookup(node)
+            p = here[_PARENT] if here is not None else None
+            if p is None:
+                return
+            if p in seen:
+                raise _Fallback  # a stored cycle: the full recompute walks it
+            up = new[p] if p in new else lookup(p)
+            if up is None:  # node tops an orphaned subtree that now holds an LLM span
+                if node in new:
+                    new_tops.add(node)
+                else:
+                    tops.append(node)
+                return
+            if up[_KIND] == llm_calls.LLM:
+                if p not in new:
+                    raise _Fallback  # whether that stored LLM span already wrapped one is not stored
+                wrapped.add(p)
+                return
+            seen.add(p)
+            node = p
+
+    for sid in llm_new:
+        wrap_above(sid)
+    for sid, (p, _, llm) in adopted.items():
+        if llm:  # the adopted subtree holds an LLM span: its new parent, or the nearest LLM span above, wraps it
+            if new[p][_KIND] == llm_calls.LLM:
+                wrapped.add(p)
+            else:
+                wrap_above(p)
+    return wrapped, tops, new_tops
