@@ -300,12 +300,14 @@ def _moved(cc: np.ndarray, bpd: int, rows: np.ndarray, a: np.ndarray, e: np.ndar
 
     Read the window's day s later (s = +-MOVE_NS) and compare it with the reference days that had the window's
     traffic, on the cohort's own count per day: it moved when, so read, no loss is left (a) in the window (the
-    traces it lacks came s later), (b) s before it (what the window holds is what the reference had s before: a cohort whose traffic
-    simply stopped had traffic then), and (c) over the cohort's whole day (the same daily volume: an outage of
-    the first hour of a day that starts sharply looks moved by (a) and (b), but its day is an hour short). A loss
-    is what the drop tests call one (the sibling rule): sibling_z, and at least sibling_d_share of the traces the
-    window lacks per day. So a batch that ran an hour later is no drop, one that ran an hour later at half its
-    size is (half its traces are gone), and one that did not run is."""
+    traces it lacks came s later), (b) s before it (what the window holds is what the reference had s before: a
+    cohort whose traffic simply stopped had traffic then), and (c) over the cohort's whole day (the same daily
+    volume: an outage of the first hour of a day that starts sharply looks moved by (a) and (b), but its day is
+    an hour short). A loss is what the drop tests call one (the sibling rule): sibling_z, and at least
+    sibling_d_share of the traces the window lacks per day. And (e) the move must explain the window: on those
+    days, (b)'s span held that much less s before than at its own time (an edge of the traffic that the move
+    carried away; with few traces "no loss" alone proves nothing). So a batch that ran an hour later is no drop,
+    one that ran an hour later at half its size is (half its traces are gone), and one that did not run is."""
     nb = cc.shape[1] - 1
 
     def count(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -348,16 +350,24 @@ def _moved(cc: np.ndarray, bpd: int, rows: np.ndarray, a: np.ndarray, e: np.ndar
             b_lo, b_hi = np.maximum(a, np.minimum(a + s, e - s)), e
         else:
             b_lo, b_hi = a, np.minimum(e, np.maximum(e + s, a - s))
-        ref_b, n_b, ref_d, n_d = (np.zeros(rows.size) for _ in range(4))
+        ref_b, ref_b0, n_b, ref_d, n_d = (np.zeros(rows.size) for _ in range(5))
         for k, same in had:
             # a reference day already on the window's clock has there what the window should: the lower reading
             ok_b = same & (b_lo - s + k >= born) & (b_hi - s + k <= nb)
-            ref_b += np.where(ok_b, np.minimum(count(b_lo - s + k, b_hi - s + k), count(b_lo + k, b_hi + k)), 0.0)
+            at = count(b_lo + k, b_hi + k)
+            ref_b += np.where(ok_b, np.minimum(count(b_lo - s + k, b_hi - s + k), at), 0.0)
+            ref_b0 += np.where(ok_b, at, 0.0)
             n_b += ok_b
             ok_d = same & (lo + k >= born) & (hi + k <= nb)
             ref_d += np.where(ok_d, count(lo + k, hi + k), 0.0)
             n_d += ok_d
-        out |= (fits & kept(count(a + s, e + s), ref_w, n_w, lacks) & kept(count(b_lo, b_hi), ref_b, n_b, lacks)
+        # (e) and the reference days had there far fewer s before than at the time: the window's traffic has an
+        # edge a move can carry away (with few traces, "no loss" in (a)-(c) alone proves nothing: a quiet hour of
+        # a smooth profile is not an hour a move emptied)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z_e = (ref_b - ref_b0) / np.sqrt(ref_b + ref_b0)
+            edge = (-z_e >= limits.sibling_z) & ((ref_b0 - ref_b) / n_b >= limits.sibling_d_share * lacks)
+        out |= (fits & edge & kept(count(a + s, e + s), ref_w, n_w, lacks) & kept(count(b_lo, b_hi), ref_b, n_b, lacks)
                 & kept(count(lo + s, hi + s), ref_d, n_d, lacks))
     return out
 
