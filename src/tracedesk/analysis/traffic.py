@@ -95,16 +95,8 @@ def day_kinds(t0: int, width: int, nb: int) -> np.ndarray:
     return ((day + 3) % 7 >= 5).astype(np.int8)
 
 
-def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
-    """Per cohort row of counts (K, B) and bucket: 1 on the cohort's own Saturday or Sunday, else 0.
-
-    A cohort's day runs from the middle of its night to the next: the middle of the quietest half-day of its
-    traffic by time of day over the range (of the run of equally quiet ones: a night of 14 empty hours is centred
-    on its 7th), when that half holds at most half of a flat day's share of its traces (1/4: the cohort has a
-    night). A day is named by the UTC day that holds its middle (its busy hours). So a Wellington office's
-    Saturday starts at about 13:00 UTC on the UTC Friday (01:00 local), a route served from Tokyo, Auckland and
-    Bangalore starts its Saturday in the hours all three sleep, and a cohort without a night (busy around the
-    clock) keeps the UTC day."""
+def _night_middles(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
+    """Per cohort row of counts (K, B): the time of day (ns after 00:00 UTC) its day starts at (cohort_day_kinds)."""
     k, nb = counts.shape
     bpd = max(1, NS_PER_DAY // width)
     times = t0 + np.arange(nb, dtype=np.int64) * width
@@ -126,7 +118,32 @@ def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
         run = np.sort((quiet - origin) % bpd)
         j = (origin + int(run[(len(run) - 1) // 2])) % bpd
         middle[row] = (j * width + half * width // 2) % NS_PER_DAY
-    day = (times[None, :] - middle[:, None]) // NS_PER_DAY + (middle[:, None] >= NS_PER_DAY // 2)
+    return middle
+
+
+def _cohort_days(counts: np.ndarray, t0: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cohort row of counts (K, B) and bucket: (the number of the cohort's own day holding it, named by the UTC
+    day that holds its middle; the bucket that day starts in, which may lie before the range)."""
+    nb = counts.shape[1]
+    times = t0 + np.arange(nb, dtype=np.int64) * width
+    middle = _night_middles(counts, t0, width)[:, None]
+    late = middle >= NS_PER_DAY // 2  # a day starting after noon UTC is named by the next UTC day
+    day = (times[None, :] - middle) // NS_PER_DAY + late
+    start = (day - late) * NS_PER_DAY + middle
+    return day, (start - t0) // width
+
+
+def cohort_day_kinds(counts: np.ndarray, t0: int, width: int) -> np.ndarray:
+    """Per cohort row of counts (K, B) and bucket: 1 on the cohort's own Saturday or Sunday, else 0.
+
+    A cohort's day runs from the middle of its night to the next: the middle of the quietest half-day of its
+    traffic by time of day over the range (of the run of equally quiet ones: a night of 14 empty hours is centred
+    on its 7th), when that half holds at most half of a flat day's share of its traces (1/4: the cohort has a
+    night). A day is named by the UTC day that holds its middle (its busy hours). So a Wellington office's
+    Saturday starts at about 13:00 UTC on the UTC Friday (01:00 local), a route served from Tokyo, Auckland and
+    Bangalore starts its Saturday in the hours all three sleep, and a cohort without a night (busy around the
+    clock) keeps the UTC day."""
+    day, _start = _cohort_days(counts, t0, width)
     return ((day + 3) % 7 >= 5).astype(np.int8)
 
 
@@ -186,13 +203,17 @@ def first_buckets(counts: np.ndarray) -> np.ndarray:
 
 
 def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np.ndarray, e: np.ndarray,
-              limits: Limits, first: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+              limits: Limits, first: np.ndarray | None = None, day_start: np.ndarray | None = None
+              ) -> tuple[np.ndarray, ...]:
     """Per cohort row (cc, cr: cumulative cohort / rest counts, rows x (B + 1)) and window [a, e) (1-D, shared
     by every row, or 2-D rows x windows): observed, rest, reference cohort and rest counts, z, d, tested.
 
     `first` (rows,): each cohort's first bucket (first_buckets). A cohort that did not exist yet sent no
     traffic rather than less: no window and no reference day of it starts before its first trace (a tenant
-    onboarded on a Tuesday was read as "down" over the days before, its absence against its later share)."""
+    onboarded on a Tuesday was read as "down" over the days before, its absence against its later share).
+
+    `day_start` (rows x B): the first bucket of the cohort's own day holding each bucket (_cohort_days); with it, a
+    window whose traffic moved by an hour rather than fell (_moved) is no drop. Without it no move is looked for."""
     nb = cc.shape[1] - 1
     a2 = a if a.ndim == 2 else np.broadcast_to(a[None, :], (cc.shape[0], a.size))
     e2 = e if e.ndim == 2 else np.broadcast_to(e[None, :], (cc.shape[0], e.size))
@@ -213,6 +234,7 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
     k_first = kind(a2)
     k_last = kind(e2 - 1)
     ref_c, ref_r, other_c, other_r, days = (np.zeros(obs.shape) for _ in range(5))
+    sames: list[tuple[int, np.ndarray]] = []  # (offset in buckets, which windows take that day as a reference)
     for shift in range(-(nb // bpd) - 1, nb // bpd + 2):
         if shift == 0:
             continue
@@ -226,6 +248,8 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
         other = inside & ((s_first >> 1) != (k_first >> 1)) & ((s_last >> 1) != (k_last >> 1))
         if not (same.any() or other.any()):
             continue
+        if same.any():
+            sames.append((shift * bpd, same))
         c_in, r_in = take(cc, se) - take(cc, sa), take(cr, se) - take(cr, sa)
         ref_c += np.where(same, c_in, 0.0)
         ref_r += np.where(same, r_in, 0.0)
@@ -250,7 +274,102 @@ def _evaluate(cc: np.ndarray, cr: np.ndarray, kinds: np.ndarray, bpd: int, a: np
         d_abs = -limits.logit_to_d * (np.log(obs + 0.5) - np.log((ref_c + 0.5) / np.maximum(days, 1)))
     fell = (-z_abs >= limits.sibling_z) & (d_abs >= limits.sibling_d_share * d)
     z = np.where(tested & (d >= limits.min_d) & ~(judged & ~agrees) & fell, z, np.inf)
+    if day_start is not None:
+        # a drop whose traces came an hour early or late (a job on a local clock after a daylight-saving change)
+        # is no drop: only the windows still standing are read again (few), one flat index per window
+        rows_i, cols_i = np.nonzero(np.isfinite(z))
+        if rows_i.size:
+            a_i = a2[rows_i, cols_i]
+            moved = _moved(cc, bpd, rows_i, a_i, e2[rows_i, cols_i], born[rows_i, 0],
+                           day_start[rows_i, np.clip(a_i, 0, nb - 1)], [(k, m[rows_i, cols_i]) for k, m in sames],
+                           limits)
+            z[rows_i[moved], cols_i[moved]] = np.inf
     return obs, rest, ref_c, ref_r, expected, z, d, tested
+
+
+#: how far a schedule moves when its clock does: daylight saving moves a job on local time by one hour in UTC
+#: (either way; zones without it do not move, a half-hour zone's job moves by one hour too), whatever the offset
+MOVE_NS = 3_600 * 10**9
+
+
+def _moved(cc: np.ndarray, bpd: int, rows: np.ndarray, a: np.ndarray, e: np.ndarray, born: np.ndarray,
+           d0: np.ndarray, sames: Sequence[tuple[int, np.ndarray]], limits: Limits) -> np.ndarray:
+    """Per window (flat: its cohort row, bounds [a, e), the cohort's first bucket, the first bucket of the cohort's
+    day holding a, and per reference day its offset and whether the window takes it): whether its traffic moved
+    by MOVE_NS (one bucket at least) rather than fell.
+
+    Read the window's day s later (s = +-MOVE_NS) and compare it with the reference days that had the window's
+    traffic, on the cohort's own count per day: it moved when, so read, no loss is left (a) in the window (the
+    traces it lacks came s later), (b) s before it (what the window holds is what the reference had s before: a
+    cohort whose traffic simply stopped had traffic then), and (c) over the cohort's whole day (the same daily
+    volume: an outage of the first hour of a day that starts sharply looks moved by (a) and (b), but its day is
+    an hour short). A loss is what the drop tests call one (the sibling rule): sibling_z, and at least
+    sibling_d_share of the traces the window lacks per day. And (e) the move must explain the window: on those
+    days, (b)'s span held that much less s before than at its own time (an edge of the traffic that the move
+    carried away; with few traces "no loss" alone proves nothing). So a batch that ran an hour later is no drop,
+    one that ran an hour later at half its size is (half its traces are gone), and one that did not run is."""
+    nb = cc.shape[1] - 1
+
+    def count(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return cc[rows, np.clip(hi, 0, nb)] - cc[rows, np.clip(lo, 0, nb)]
+
+    def kept(cur: np.ndarray, ref: np.ndarray, n: np.ndarray, lacks: np.ndarray) -> np.ndarray:
+        # cur ~ Binomial(cur + ref, 1 / (1 + n)) when the n reference days hold as much per day (the `fell` test)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = 1.0 / (1.0 + n)
+            total = cur + ref
+            z = (cur - total * p) / np.sqrt(total * p * (1 - p))
+            loss = ref / n - cur
+        lost = (-z >= limits.sibling_z) & (loss >= limits.sibling_d_share * lacks)
+        return (n > 0) & ~lost
+
+    step = max(1, int(round(MOVE_NS * bpd / NS_PER_DAY)))
+    obs = count(a, e)
+    held = [(k, same, np.where(same, count(a + k, e + k), 0.0)) for k, same in sames]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (sum((c for _k, _s, c in held), np.zeros(rows.size))
+                / sum((m for _k, m, _c in held), np.zeros(rows.size)))
+    # the reference days that had the window's traffic: nearer the reference's mean there than the window's count
+    # (a day already on the new clock lacks it as the window does, and says nothing of where it went: with it, a
+    # batch moved at half its size would match the mean of two days before the change and two after)
+    had = [(k, same & (c > (obs + mean) / 2)) for k, same, c in held]
+    ref_w = sum((np.where(m, c, 0.0) for (_k, m), (_k2, _s, c) in zip(had, held)), np.zeros(rows.size))
+    n_w = sum((m for _k, m in had), np.zeros(rows.size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lacks = np.where(n_w > 0, ref_w / n_w, 0.0) - obs  # the traces the window lacks per day
+    out = np.zeros(rows.size, dtype=bool)
+    for s in (step, -step):
+        # the cohort's day read s later, cut to the range (and to the cohort's life): the same cut of each
+        # reference day that fits whole
+        lo, hi = np.maximum(d0, born - s), np.minimum(d0 + bpd, nb - s)
+        fits = (a + s >= born) & (e + s <= nb) & (hi > lo)
+        # (b) leaves out the first |s| of a window longer than 2|s| read later (the last |s| read earlier): a
+        # window holding the change itself has its first hour on the old clock (the reference's traffic s before it
+        # is the current's, just before the window: a batch-only cohort's 24 h between two batches 25 h apart)
+        if s > 0:
+            b_lo, b_hi = np.maximum(a, np.minimum(a + s, e - s)), e
+        else:
+            b_lo, b_hi = a, np.minimum(e, np.maximum(e + s, a - s))
+        ref_b, ref_b0, n_b, ref_d, n_d = (np.zeros(rows.size) for _ in range(5))
+        for k, same in had:
+            # a reference day already on the window's clock has there what the window should: the lower reading
+            ok_b = same & (b_lo - s + k >= born) & (b_hi - s + k <= nb)
+            at = count(b_lo + k, b_hi + k)
+            ref_b += np.where(ok_b, np.minimum(count(b_lo - s + k, b_hi - s + k), at), 0.0)
+            ref_b0 += np.where(ok_b, at, 0.0)
+            n_b += ok_b
+            ok_d = same & (lo + k >= born) & (hi + k <= nb)
+            ref_d += np.where(ok_d, count(lo + k, hi + k), 0.0)
+            n_d += ok_d
+        # (e) and the reference days had there far fewer s before than at the time: the window's traffic has an
+        # edge a move can carry away (with few traces, "no loss" in (a)-(c) alone proves nothing: a quiet hour of
+        # a smooth profile is not an hour a move emptied)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z_e = (ref_b - ref_b0) / np.sqrt(ref_b + ref_b0)
+            edge = (-z_e >= limits.sibling_z) & ((ref_b0 - ref_b) / n_b >= limits.sibling_d_share * lacks)
+        out |= (fits & edge & kept(count(a + s, e + s), ref_w, n_w, lacks) & kept(count(b_lo, b_hi), ref_b, n_b, lacks)
+                & kept(count(lo + s, hi + s), ref_d, n_d, lacks))
+    return out
 
 
 def _score(obs: np.ndarray, rest: np.ndarray, ref_c: np.ndarray, ref_r: np.ndarray, limits: Limits
@@ -275,6 +394,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     if bpd < 1 or nb <= bpd or not len(cohorts):  # no whole-day shift inside the range: no reference
         return []
     kinds = pair_kinds(counts, total, t0, width)
+    day_start = _cohort_days(counts, t0, width)[1]
     first = first_buckets(counts)
     pad = np.zeros((counts.shape[0], 1))
     cc = np.concatenate([pad, np.cumsum(counts, axis=1)], axis=1)
@@ -286,7 +406,7 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     tries = np.zeros(rows, dtype=np.int64)
     for length in _lengths(bpd):
         starts = np.arange(0, nb - length + 1)
-        scored = _evaluate(cc, cr, kinds, bpd, starts, starts + length, limits, first)
+        scored = _evaluate(cc, cr, kinds, bpd, starts, starts + length, limits, first, day_start)
         z, tested = scored[5], scored[7]
         tries += tested.sum(axis=1)
         i = np.argmin(z, axis=1)
@@ -299,20 +419,23 @@ def scan(cohorts: Sequence[dict[str, str]], counts: np.ndarray, total: np.ndarra
     for row in (int(r) for r in np.flatnonzero(np.isfinite(best))):
         a, e = int(best_a[row]), int(best_e[row])
         one_c, one_r, one_first, one_kinds = cc[row:row + 1], cr[row:row + 1], first[row:row + 1], kinds[row:row + 1]
+        one_day = day_start[row:row + 1]
         for _ in range(4):  # the best start for the end, then the best end for that start
             moved = False
             starts = np.arange(max(0, e - bpd), e)
-            z = _evaluate(one_c, one_r, one_kinds, bpd, starts, np.full(starts.size, e), limits, one_first)[5][0]
+            z = _evaluate(one_c, one_r, one_kinds, bpd, starts, np.full(starts.size, e), limits, one_first,
+                          one_day)[5][0]
             if z.min() < best[row] - 1e-12:
                 a, best[row], moved = int(starts[np.argmin(z)]), float(z.min()), True
             ends = np.arange(a + 1, min(nb, a + bpd) + 1)
-            z = _evaluate(one_c, one_r, one_kinds, bpd, np.full(ends.size, a), ends, limits, one_first)[5][0]
+            z = _evaluate(one_c, one_r, one_kinds, bpd, np.full(ends.size, a), ends, limits, one_first,
+                          one_day)[5][0]
             if z.min() < best[row] - 1e-12:
                 e, best[row], moved = int(ends[np.argmin(z)]), float(z.min()), True
             if not moved:
                 break
         obs, rest, ref_c, ref_r, expected, z, d, _t = (x[0, 0] for x in _evaluate(
-            one_c, one_r, one_kinds, bpd, np.array([a]), np.array([e]), limits, one_first))
+            one_c, one_r, one_kinds, bpd, np.array([a]), np.array([e]), limits, one_first, one_day))
         k, m = int(round(obs)), int(round(obs + ref_c))
         p_one = binomial_lower_tail(k, m, float(rest / (rest + ref_r)))
         out.append(Drop(dict(cohorts[row]), int(row), a, e, k, float(expected), int(round(rest)), int(round(ref_c)),
@@ -332,7 +455,7 @@ def shows_drop(counts: np.ndarray, total: np.ndarray, t0: int, width: int, a: in
     cr = np.concatenate([pad, np.cumsum(total - counts)[None, :]], axis=1)
     limits_rest = replace(limits, min_d=limits.sibling_d_share * d_ref)
     z = _evaluate(cc, cr, pair_kinds(counts[None, :], total, t0, width), bpd, np.array([a]), np.array([e]), limits_rest,
-                  first_buckets(counts[None, :]))[5][0, 0]
+                  first_buckets(counts[None, :]), _cohort_days(counts[None, :], t0, width)[1])[5][0, 0]
     return bool(-z >= limits.sibling_z)
 
 
