@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tracedesk.alerts import parse_rule
+from tracedesk.alerts.definition import Relative
 from tracedesk.alerts.evaluate import backtest, parse_time
 from tracedesk.alerts.suggest import suggest_rule
 
@@ -29,18 +30,18 @@ def test_suggester_catches_the_joint_incident_on_time_and_nothing_else(sample_db
     top = {(m.signal["type"], m.signal.get("evaluator") or m.signal.get("span_kind"), m.direction)
            for m in s.movers[:2]}
     assert top == {("duration", "RETRIEVER", "up"), ("eval_score", "groundedness", "down")}
-    # on time first: refunds' retriever p95 alone pages at the first step with no false page in refunds'
-    # history, where the joint rule with groundedness came 4 steps late; its pages on other routes (what
-    # the proposed group_by would add) are a warning, not the rule's false pages
-    assert [(c.signal, c.aggregation, c.comparator, c.threshold) for c in s.rule.leaves()] == [
-        ({"type": "duration", "span_kind": "RETRIEVER"}, "p95", ">", 1400.0)]
-    assert s.rule.scope == {"route": ("refunds",)} and s.rule.window == "1h"
+    # on time first, then quiet elsewhere: refunds' retriever p95 alone pages at the first step, and so does
+    # its AND with groundedness against the day before (each condition over its own window), which pages on no
+    # other route (the retriever alone would have paged twice there: what the proposed group_by would add)
+    assert [(c.signal, c.aggregation, c.comparator, c.threshold, c.window) for c in s.rule.leaves()] == [
+        ({"type": "duration", "span_kind": "RETRIEVER"}, "p95", ">", 1300.0, "10m"),
+        ({"type": "eval_score", "evaluator": "groundedness"}, "mean", "<", 0.0, None)]
+    assert s.rule.leaves()[1].relative_to == Relative(window="1d", offset="5m", delta=-0.39)
+    assert s.rule.scope == {"route": ("refunds",)} and s.rule.window == "5m"
     assert (s.caught, s.false_episodes, s.false_pages, s.pages_in_incident, s.delay_min) == (True, 0, 0, 1, 5.0)
     assert s.backtest.episodes and all(_overlaps(e, inc) for e in s.backtest.episodes)
-    assert s.group_by == ("route",) and s.reference_false_pages == 2
-    assert s.warnings == ["with group_by route (or on the reference cohort) the rule would have paged 2 time(s) "
-                          "elsewhere"]
-
+    assert s.group_by == ("route",) and s.reference_false_pages == 0 and s.fragile_pages == 0
+    assert s.warnings == []
 
 def test_joint_rule_skips_the_single_signal_blips(sample_db_path, incidents):
     c = lambda sig, agg, cmp, thr: {"signal": sig, "aggregation": agg, "comparator": cmp, "threshold": thr}  # noqa: E731

@@ -605,7 +605,9 @@ def _split_groups(frame: pd.DataFrame, group_by: tuple[str, ...]) -> list[tuple[
 
 
 def _episodes(rule: AlertRule, times: np.ndarray, firing: np.ndarray, group: dict[str, Any],
-              conds: list[ConditionSeries], which: str) -> list[Episode]:
+              conds: list[ConditionSeries], which: str, longest_ns: int) -> list[Episode]:
+    """Firing runs as episodes; `longest_ns`: the rule's longest window (_max_window_ns), where an episode's
+    first window starts (computed once per backtest: per episode it cost a rule of n conditions n parses)."""
     if not firing.any():
         return []
     f = firing.astype(np.int8)
@@ -625,7 +627,7 @@ def _episodes(rule: AlertRule, times: np.ndarray, firing: np.ndarray, group: dic
                 "min": _num(finite.min()) if len(finite) else None,
                 "max": _num(finite.max()) if len(finite) else None,
             }
-        out.append(Episode(rule.name, group, int(times[a]), int(times[b]), int(times[a]) - _max_window_ns(rule),
+        out.append(Episode(rule.name, group, int(times[a]), int(times[b]), int(times[a]) - longest_ns,
                            int(b - a + 1), values, which))
     return out
 
@@ -641,8 +643,9 @@ def _num(x: float) -> float | None:
 @with_database  # a path is opened for the call and closed after it
 def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int | None = None,
              until_ns: int | None = None, times: np.ndarray | None = None,
-             loader: "SampleLoader | None" = None) -> BacktestResult:
-    """Replay the rule at every step over stored history (or at the given evaluation `times`)."""
+             loader: "SampleLoader | None" = None, *, episodes: bool = True) -> BacktestResult:
+    """Replay the rule at every step over stored history (or at the given evaluation `times`).
+    episodes=False: the series and firing only (a caller replaying probes reads no episode)."""
     db = connect(db) if not isinstance(db, sqlite_utils.Database) else db
     if times is None:
         span = data_range(db)
@@ -662,6 +665,7 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
     zero = np.zeros(len(times), dtype=np.int64)
     result = BacktestResult(rule, times, [])
     leaf_list = rule.leaves()
+    longest_ns = _max_window_ns(rule)
     result.condition_episodes = {f"c{i}": [] for i in range(len(leaf_list))}
     for gkey in group_keys:
         group = dict(zip(rule.group_by, gkey))
@@ -685,10 +689,12 @@ def backtest(db: "str | sqlite_utils.Database", rule: AlertRule, since_ns: int |
         holding = combine(rule.condition, [c.holding if c.holding is not None else c.firing for c in conds])
         no_data = np.logical_and.reduce([np.isnan(c.values) for c in conds])
         result.groups.append(GroupResult(group, conds, joint, holding | joint, no_data))
-        result.episodes.extend(_episodes(rule, times, joint, group, conds, "all"))
+        if not episodes:
+            continue
+        result.episodes.extend(_episodes(rule, times, joint, group, conds, "all", longest_ns))
         for c in conds:
             # only its own values: with every condition's, a rule of n conditions cost n^2 per group
-            result.condition_episodes[c.id].extend(_episodes(rule, times, c.firing, group, [c], c.id))
+            result.condition_episodes[c.id].extend(_episodes(rule, times, c.firing, group, [c], c.id, longest_ns))
     result.episodes.sort(key=lambda e: (e.start_ns, group_label(e.group)))
     for eps in result.condition_episodes.values():
         eps.sort(key=lambda e: (e.start_ns, group_label(e.group)))

@@ -14,17 +14,23 @@
    A signal whose body did not move but whose tail did (a few calls in a hundred stall) is a mover on its
    p99 when the tail is beyond every baseline sample and too large for chance (_tail_mover).
 3. **Rules.** For the strongest movers, thresholds between the baseline's high end and the incident's
-   typical value are tried at each window (15m, 30m, 1h) and minimum sample count (1, 2, 3), alone and
-   in pairs and triples. Each candidate is replayed over the whole history on the step grid, through the
-   on-call state machine (resolve after 1 h clear, or, for a rate whose events inside the incident come
-   further apart, after its longest gap between them: _sparse_resolve): what counts is its pages.
-4. **Choice.** Catches the incident, then fewest false pages (pages outside the incident), then robust
-   (still no false page with every threshold moved 15% of its gap towards the baseline), then one page
-   for the incident (not a storm), then on time (within 2 steps), then quiet elsewhere (no page in the
+   typical value are tried at each window (5m to 1h) and minimum sample count (1, 2, 3): on the value
+   itself, and on its difference from, or ratio to, the same aggregation over the hour or the day before
+   the window (relative_to: what moves every hour of the cohort moves the baseline too). They are tried
+   alone and as ANDs of two or three movers, and of one mover over two windows (a short window for speed
+   confirmed by a longer one; each condition keeps its own window). Each candidate is replayed over the whole
+   history on the step grid, through the on-call state machine (resolve after 1 h clear, or, for a rate whose
+   events inside the incident come further apart, after its longest gap between them: _sparse_resolve):
+   what counts is its pages. An AND fires only where each of its conditions does, so only conditions that
+   page during the incident alone are combined (the fastest and the quietest of each mover: _best_rule).
+4. **Choice.** Catches the incident, then fewest false pages (pages outside the incident), then one page
+   for the incident (not a storm), then on time (within 2 steps), then robust (still no false page with
+   every threshold moved 15% of its gap towards the baseline; a fragile rule on time is proposed with a
+   warning naming the earliest robust one), then the shortest delay, then quiet elsewhere (no page in the
    other groups of the proposed group_by: the rule is scoped to the cohort, so those pages are a warning,
    not false pages; among rules on time a latency-only rule that would page on another route's latency
-   blip loses to the joint one), then the shortest delay, then fewest pages within the incident,
-   then the smallest rule (a redundant condition only adds delay), then the widest margin.
+   blip loses to the joint one), then fewest pages within the incident, then the smallest rule (a redundant
+   condition only adds delay), then the widest margin, then the shortest windows.
 5. **Report.** The rule is backtested for real and its pages read through the on-call states
    (states.pages; the search replays candidates through the same machine, states.page_runs); its delay
    and its false pages *outside* the marked incident are reported, with warnings when it is late, noisy or judged on another cohort's history.
@@ -34,6 +40,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -113,6 +120,12 @@ class Suggestion:
     warnings: list[str] = field(default_factory=list)
     #: why no rule is proposed (rule None): what was compared and how near it came
     explanation: str = ""
+    #: pages outside the incident of the rule with every threshold moved LOOSEN of its gap towards the
+    #: baseline: 0 for a rule whose quiet does not hang on where its thresholds sit
+    fragile_pages: int = 0
+    #: when the rule is fragile, the best one that is not (what the search saw: its conditions, window,
+    #: delay in steps from the incident start and false pages), or None when every catching rule is fragile
+    robust_alternative: dict[str, Any] | None = None
 
     def rule_summary(self) -> str:
         if self.rule is None:
@@ -130,7 +143,8 @@ class Suggestion:
                 "warnings": self.warnings, "movers": [m.to_dict() for m in self.movers],
                 "episodes": [e.to_dict() for e in self.backtest.episodes] if self.backtest is not None else [],
                 "summary": self.backtest.summary() if self.backtest is not None else [],
-                "alternatives": self.alternatives}
+                "alternatives": self.alternatives, "fragile_pages": self.fragile_pages,
+                "robust_alternative": self.robust_alternative}
 
 
 def candidate_signals(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], str]]:
@@ -348,7 +362,7 @@ def _replay_probe(db: sqlite_utils.Database, loader: SampleLoader, cond: Conditi
     its false pages are counted on), or None when the incident's group never appears."""
     probe = AlertRule(name="probe", condition=cond, window=window, step=step, min_samples=min_samples,
                       scope={k: v for k, v in scope.items() if k not in group_by}, group_by=group_by)
-    groups = backtest(db, probe, times=times, loader=loader).groups
+    groups = backtest(db, probe, times=times, loader=loader, episodes=False).groups
     own = [g for g in groups if tuple(g.group.get(d) for d in group_by) == mine]
     if not own:
         return None
@@ -626,6 +640,205 @@ def _traffic_options(db: sqlite_utils.Database, loader: SampleLoader, mover: Mov
     return out
 
 
+#: Baselines a threshold relative to the cohort's own recent past is tried against: the same aggregation over
+#: the hour, or the day, just before the window (relative_to {"window": L, "offset": <the rule's window>}),
+#: as the window's value minus it (delta) or over it (factor). What moves every hour of a cohort at once
+#: (its daily cycle, a judge that scores a varying share) moves the baseline too, so a smaller change stands
+#: out earlier than against a fixed line.
+PREVIOUS: tuple[str, ...] = ("1h", "1d")
+#: Aggregations whose window value can be compared with the same aggregation over a baseline window.
+RELATIVE_AGGREGATIONS: tuple[str, ...] = ("mean", "rate", "sum")
+
+
+def _relative_leaves(movers: list[Mover], win: str) -> list[tuple[int, str, int, Condition]]:
+    """(mover index, baseline length, minimum samples, probe condition) for every mover a relative threshold
+    applies to: the probe's threshold is its baseline itself (delta 0), so one replay gives the window's value
+    and its baseline at every evaluation, from which every delta or factor is judged."""
+    out = []
+    for k, m in enumerate(movers):
+        if m.signal["type"] == TRAFFIC or m.tail_edge is not None or m.aggregation not in RELATIVE_AGGREGATIONS:
+            continue
+        for length in PREVIOUS:
+            for ms in MIN_SAMPLES:
+                out.append((k, length, ms, Condition(m.signal, m.aggregation, ">", 0.0, ms, None,
+                                                     Relative(window=length, offset=win, delta=0.0))))
+    return out
+
+
+def _relative_options(mover: Mover, length: str, ms: int, win: str, own: Any, others: list[Any], overlap: np.ndarray,
+                      incident: np.ndarray, sep: np.ndarray) -> list[_Option]:
+    """Options for one mover against its own recent baseline (PREVIOUS), from a probe's series (`own`: the
+    cohort's; `others`: the other groups' of the proposed group_by): the window's value beyond its baseline by
+    a delta, or by a factor, placed as the plain thresholds are (between the baseline's high end and the
+    incident's typical value of that difference or ratio, outside / inside the incident)."""
+    up = mover.direction == "up"
+    sign = 1.0 if up else -1.0
+    comparator = ">" if up else "<"
+    values, base = own.values, own.thresholds
+    out: list[_Option] = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        forms = (("delta", values - base), ("factor", np.where(base > 0, values / base, np.nan)))
+    for form, rel in forms:
+        base_v = rel[~overlap & ~np.isnan(rel)]
+        inc_v = rel[incident & ~np.isnan(rel)]
+        if len(inc_v) == 0 or len(base_v) < 5:
+            continue
+        b_max = float(np.max(base_v * sign)) * sign
+        b_hi = float(np.quantile(base_v * sign, 0.99)) * sign
+        i_mid = float(np.median(inc_v))
+        if (i_mid - b_hi) * sign <= 0:
+            continue  # the incident's typical window is not beyond the baseline's high end
+        gap = abs(i_mid - float(np.median(base_v))) or 1.0
+        raw = {b_hi + f * (i_mid - b_hi) for f in (0.25, 0.5)} | {b_max + 0.25 * (i_mid - b_max)}
+        for thr in sorted({_nice(x) for x in raw}):
+            if form == "factor" and thr <= 0:
+                continue
+
+            def judge(series: Any, at: float) -> np.ndarray:
+                # exactly as the backtest judges it: the value against baseline x factor, or baseline + delta
+                # (a factor against an empty baseline's 0 fires on any value above 0, as the rule would)
+                line = series.thresholds * at if form == "factor" else series.thresholds + at
+                return compare(series.values, comparator, line)
+
+            rel_to = (Relative(window=length, offset=win, factor=thr) if form == "factor"
+                      else Relative(window=length, offset=win, delta=thr))
+            cond = Condition(mover.signal, mover.aggregation, comparator, 0.0, ms, None, rel_to)
+            rows = [judge(o, thr) for o in others]
+            strip = np.concatenate([x for r in rows for x in (r, sep)]) if rows else np.zeros(0, bool)
+            margin = min(abs(thr - b_hi), abs(i_mid - thr)) / gap
+            loose = judge(own, thr - sign * LOOSEN * gap)
+            out.append(_Option(cond, judge(own, thr), strip, margin, loose, ~np.isnan(values)))
+    return out
+
+
+#: Options of one mover combined across windows: the PER_MOVER // 2 fastest to page during the incident on
+#: their own and the PER_MOVER // 2 quietest (false pages alone), see _best_rule
+PER_MOVER = 12
+#: ... and of each mover at one window, combined with the other movers' at that window (half of them for
+#: ANDs of three)
+PER_WINDOW = 8
+
+
+def _holding(o: _Option) -> np.ndarray:
+    return o.firing if o.holding is None else o.holding | o.firing
+
+
+def _best_rule(pooled: list[tuple[int, str, _Option]], overlaps: dict[str, np.ndarray], times: np.ndarray,
+               start_ns: int, end_ns: int, step_ns: int, resolve_steps: list[int], max_conditions: int,
+               n_elsewhere: int, tried: list[dict[str, Any]]) -> tuple[tuple | None, tuple | None]:
+    """The best rule over every window's options (`pooled`: mover, window, option), alone and as ANDs:
+    of different movers, and of one mover over two windows (a short window for speed confirmed by a longer
+    one); each condition keeps its own window, the rule's window is the shortest. Returns the best and the best
+    of those still quiet with their thresholds moved LOOSEN towards the baseline (robust), each as (rank,
+    conditions, window, score, pages elsewhere, the mover whose resolve spell is longest, the loosened
+    rule's pages outside the incident), or None.
+
+    An AND fires only where each of its conditions fires, so an option that pages on nothing of the incident
+    alone can be in no rule that does: only those that do are combined. Within one window, the PER_WINDOW
+    fastest and quietest of each mover (half as many for ANDs of three); across windows, the PER_MOVER
+    fastest and quietest of each (bounds on the search: ~20k candidates at most, a few seconds)."""
+    gap_all = max(resolve_steps)
+    wins = {win: parse_duration(win) * NS for _k, win, _o in pooled}
+    kept: dict[int, list[tuple[float, int, str, _Option]]] = {}
+    for k, win, o in pooled:
+        alone = _score(o.firing, times, start_ns, end_ns, wins[win], step_ns, gap_all, o.has_data, _holding(o))
+        if alone.caught:
+            kept.setdefault(k, []).append((alone.delay_steps, alone.false_pages, win, o))
+    # the fastest (an AND is never faster than its slowest condition) and the quietest (nor noisier than its
+    # quietest one): a fast noisy condition confirmed by a slower quiet one, of the same mover or another
+    def fastest_and_quietest(v: list[tuple[float, int, str, _Option]], n: int) -> list[tuple[str, _Option]]:
+        fast = sorted(range(len(v)), key=lambda i: (v[i][0], v[i][1]))[:n]
+        quiet = sorted(range(len(v)), key=lambda i: (v[i][1], v[i][0]))[:n]
+        return [(v[i][2], v[i][3]) for i in sorted(set(fast) | set(quiet))]
+
+    singles: dict[int, list[tuple[str, _Option]]] = {k: [(win, o) for *_x, win, o in v] for k, v in kept.items()}
+    by_window: dict[tuple[int, str], list[tuple[str, _Option]]] = {}
+    triples: dict[tuple[int, str], list[tuple[str, _Option]]] = {}
+    for k, v in kept.items():
+        for win in {x[2] for x in v}:
+            here = [x for x in v if x[2] == win]
+            by_window[k, win] = fastest_and_quietest(here, PER_WINDOW)
+            triples[k, win] = fastest_and_quietest(here, PER_WINDOW // 2)
+    by_mover = {k: fastest_and_quietest(v, PER_MOVER // 2) for k, v in kept.items()}
+    movers = sorted(by_mover)
+    windows = sorted({win for _k, win in by_window}, key=lambda x: wins[x])
+
+    def combos() -> Any:
+        for k in movers:
+            yield from (((k, x),) for x in singles[k])
+        if max_conditions < 2:
+            return
+        seen: set[tuple[int, int]] = set()
+        for win in windows:
+            for i, a in enumerate(movers):
+                for b in movers[i + 1:]:
+                    for x in by_window.get((a, win), []):
+                        for y in by_window.get((b, win), []):
+                            seen.add((id(x[1]), id(y[1])))
+                            yield ((a, x), (b, y))
+        for i, a in enumerate(movers):
+            for j, x in enumerate(by_mover[a]):  # one mover over two windows
+                yield from (((a, x), (a, y)) for y in by_mover[a][j + 1:] if y[0] != x[0])
+            for b in movers[i + 1:]:
+                yield from (((a, x), (b, y)) for x in by_mover[a] for y in by_mover[b]
+                            if (id(x[1]), id(y[1])) not in seen)
+        if max_conditions < 3:
+            return
+        for win in windows:
+            for group in itertools.combinations(movers[:4], 3):
+                yield from (tuple(zip(group, choice)) for choice in
+                            itertools.product(*(triples.get((k, win), []) for k in group)))
+
+    best: dict[bool, tuple] = {}  # False: the best rule; True: the best whose quiet survives LOOSEN
+    for combo in combos():
+        choice = [o for _k, (_w, o) in combo]
+        win_of = [w for _k, (w, _o) in combo]
+        rule_win = min(win_of, key=lambda x: wins[x])
+        longest = max(win_of, key=lambda x: wins[x])
+        size = len(combo)
+        slowest = max((k for k, _x in combo), key=lambda k: resolve_steps[k])
+        gap_steps = resolve_steps[slowest]
+        firing = np.logical_and.reduce([c.firing for c in choice])
+        has_data = np.logical_or.reduce([c.has_data for c in choice])
+        # held as the backtest holds it: every condition holding (its hysteresis, or its trigger)
+        holding = np.logical_and.reduce([_holding(c) for c in choice])
+        score = _score(firing, times, start_ns, end_ns, wins[rule_win], step_ns, gap_steps, has_data, holding)
+        if not score.caught:
+            continue
+        strips = [c.strip for c in choice]
+        if len({len(x) for x in strips}) == 1:
+            other_false = len(_pages(np.logical_and.reduce(strips), gap_steps))
+        else:  # a new-cohort option's rows are its own replay's groups: bound by the quietest
+            other_false = min(len(_pages(x, gap_steps)) for x in strips)
+        margin = min(c.margin for c in choice)
+        fragile = len(_pages(np.logical_and.reduce([c.loose for c in choice]) & ~overlaps[longest], gap_steps,
+                             has_data))
+        sk = score.key()
+        # noise elsewhere, per other group: none, at most one page per two groups, more
+        per_group = other_false / max(1, n_elsewhere)
+        noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
+        # on time before quiet elsewhere: the rule is scoped to the cohort, so pages in the other
+        # groups are what the proposed group_by would add (a warning), not the rule's false pages.
+        # A latency-only rule on time (INC-01: retriever p95 on refunds, step 1, 0 false) beats a
+        # joint one two steps later that is also quiet on other routes; among rules on time, the
+        # quieter elsewhere still wins
+        on_time = score.delay_steps <= ON_TIME_STEPS
+        # (sk[2]: minus the delay, any delay within ON_TIME_STEPS counted as on time: among rules on time the
+        # quieter elsewhere wins; among late ones the earlier, for the same reason: those pages are a warning)
+        rank = (score.caught, -score.false_pages, -min(score.pages_in, 2), on_time, -min(fragile, 1),
+                sk[2], -noise, *sk[3:], -size, round(margin, 2), -wins[longest], -wins[rule_win])
+        for robust in ((False, True) if fragile == 0 else (False,)):
+            if robust not in best or rank > best[robust][0]:
+                conditions = [c.cond if w == rule_win or getattr(c.cond, "window", None) is not None
+                              else dataclasses.replace(c.cond, window=w) for c, w in zip(choice, win_of)]
+                best[robust] = (rank, conditions, rule_win, score, other_false, slowest, fragile)
+        if size == 1:
+            tried.append({"condition": choice[0].cond.label(), "window": rule_win, "caught": score.caught,
+                          "false_pages": score.false_pages, "false_pages_elsewhere": other_false,
+                          "delay_steps": float(score.delay_steps)})
+    return best.get(False), best.get(True)
+
+
 @with_database  # a path is opened for the call and closed after it
 def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                  cohort: dict[str, Any] | None = None, *, window: str = "auto", step: str = "5m",
@@ -685,14 +898,16 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     since = since_ns if since_ns is not None else span[0] + parse_duration(windows[0]) * NS
     times = evaluation_grid(since, until_ns if until_ns is not None else span[1], parse_duration(step))
 
-    best: tuple | None = None
     tried: list[dict[str, Any]] = []
+    pooled: list[tuple[int, str, _Option]] = []  # (mover, window, option) of every window
+    overlaps: dict[str, np.ndarray] = {}
+    n_elsewhere_max = 0
     for win in windows:
         w = parse_duration(win) * NS
         leaves = tuple(Condition(m.signal, m.aggregation, ">", 0, 1) for m in top_movers)
         probe = AlertRule(name=name, condition=Group("any", leaves), window=win, step=step, scope=scope,
                           min_samples=1)
-        series = backtest(db, probe, times=times, loader=loader).groups
+        series = backtest(db, probe, times=times, loader=loader, episodes=False).groups
         if not series:
             continue
         # Elsewhere: the same signals in the other groups of the cohort's dimensions (the rule generalised
@@ -703,16 +918,33 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
                                 scope={k: v for k, v in scope.items() if k not in general_by},
                                 group_by=general_by)
             mine = tuple(scope[d][0] if len(scope[d]) == 1 else None for d in general_by)
-            elsewhere = [g.conditions for g in backtest(db, general, times=times, loader=loader).groups
+            elsewhere = [g.conditions for g in backtest(db, general, times=times, loader=loader, episodes=False).groups
                          if tuple(g.group.get(d) for d in general_by) != mine]
         if new:
             ref_probe = AlertRule(name=name, condition=Group("any", leaves), window=win, step=step, scope=ref_scope,
                                   min_samples=1)
-            groups = backtest(db, ref_probe, times=times, loader=loader).groups
+            groups = backtest(db, ref_probe, times=times, loader=loader, episodes=False).groups
             ref_series = groups[0].conditions if groups else None
         else:
             ref_series = None
         conds = series[0].conditions
+        # the movers against their own recent past (PREVIOUS): one replay of every probe, in the cohort and,
+        # for the pages elsewhere, in the other groups of the proposed group_by (a new cohort has no past)
+        rel_leaves = _relative_leaves(top_movers, win) if not new else []
+        rel_own: list[Any] = []
+        rel_elsewhere: list[list[Any]] = []
+        if rel_leaves:
+            rel_probe = AlertRule(name=name, condition=Group("any", tuple(c for *_x, c in rel_leaves)), window=win,
+                                  step=step, scope=scope, min_samples=1)
+            got = backtest(db, rel_probe, times=times, loader=loader, episodes=False).groups
+            rel_own = got[0].conditions if got else []
+            if scope and rel_own:
+                rel_general = AlertRule(name=name, condition=rel_probe.condition, window=win, step=step,
+                                        min_samples=1, scope={k: v for k, v in scope.items() if k not in general_by},
+                                        group_by=general_by)
+                mine_r = tuple(scope[d][0] if len(scope[d]) == 1 else None for d in general_by)
+                rel_elsewhere = [g.conditions for g in backtest(db, rel_general, times=times, loader=loader, episodes=False).groups
+                                 if tuple(g.group.get(d) for d in general_by) != mine_r]
         overlap = (times > start_ns - w) & (times - w < end_ns + w)
         incident = (times - w // 2 >= start_ns) & (times - w // 2 < end_ns)
         if not incident.any():
@@ -761,59 +993,30 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
             if mover.aggregation == "rate":
                 cond_opts.extend(_confident_options(mover, conds[k], ref_series[k] if ref_series else None,
                                                     [o[k] for o in elsewhere], before, sep))
+            for j, (owner, length, ms, _probe) in enumerate(rel_leaves):
+                if owner == k and rel_own:
+                    cond_opts.extend(_relative_options(mover, length, ms, win, rel_own[j], [o[j] for o in rel_elsewhere],
+                                                       overlap, incident, sep))
             if new_dim is not None and win == windows[0] and mover.aggregation != "rate":
                 # against the value it replaced when the suggester found one (_reference_scope), else the rest
                 versus = "replaced" if ref_scope.get(new_dim) not in (None, scope[new_dim]) else "rest"
                 cond_opts.extend(_new_cohort_options(db, loader, mover, new_dim, scope, general_by, times, sep,
                                                      step, versus))
             options.append(cond_opts)
-        usable = [i for i, o in enumerate(options) if o]
-        for size in range(1, min(max_conditions, len(usable)) + 1):
-            pool = usable if size < 3 else usable[:4]
-            for combo in itertools.combinations(pool, size):
-                gap_steps = max(resolve_steps[i] for i in combo)
-                for choice in itertools.product(*(options[i] for i in combo)):
-                    firing = np.logical_and.reduce([c[1] for c in choice])
-                    has_data = np.logical_or.reduce([c.has_data for c in choice])
-                    # held as the backtest holds it: every condition holding (its hysteresis, or its trigger)
-                    holding = np.logical_and.reduce([c.firing if c.holding is None else c.holding | c.firing
-                                                     for c in choice])
-                    score = _score(firing, times, start_ns, end_ns, w, step_ns, gap_steps, has_data, holding)
-                    if not score.caught:
-                        continue
-                    strips = [c[2] for c in choice]
-                    if len({len(x) for x in strips}) == 1:
-                        other_false = len(_pages(np.logical_and.reduce(strips), gap_steps))
-                    else:  # a new-cohort option's rows are its own replay's groups: bound by the quietest
-                        other_false = min(len(_pages(x, gap_steps)) for x in strips)
-                    margin = min(c[3] for c in choice)
-                    fragile = len(_pages(np.logical_and.reduce([c[4] for c in choice]) & ~overlap, gap_steps, has_data))
-                    sk = score.key()
-                    # noise elsewhere, per other group: none, at most one page per two groups, more
-                    per_group = other_false / max(1, n_elsewhere)
-                    noise = 0 if other_false == 0 else 1 if per_group <= 0.5 else 2
-                    # on time before quiet elsewhere: the rule is scoped to the cohort, so pages in the other
-                    # groups are what the proposed group_by would add (a warning), not the rule's false pages.
-                    # A latency-only rule on time (INC-01: retriever p95 on refunds, step 1, 0 false) beats a
-                    # joint one two steps later that is also quiet on other routes; among rules on time, the
-                    # quieter elsewhere still wins
-                    on_time = score.delay_steps <= ON_TIME_STEPS
-                    rank = (score.caught, -score.false_pages, -min(fragile, 1), -min(score.pages_in, 2),
-                            on_time, -noise, *sk[2:], -size, round(margin, 2), -parse_duration(win))
-                    if best is None or rank > best[0]:
-                        best = (rank, [c[0] for c in choice], win, score, other_false,
-                                max(combo, key=lambda i: resolve_steps[i]))
-                    if size == 1:
-                        tried.append({"condition": choice[0][0].label(), "window": win, "caught": score.caught,
-                                      "false_pages": score.false_pages, "false_pages_elsewhere": other_false,
-                                      "delay_steps": float(score.delay_steps)})
+        for k, cond_opts in enumerate(options):
+            pooled.extend((k, win, o) for o in cond_opts)
+        overlaps[win] = overlap
+        n_elsewhere_max = max(n_elsewhere_max, n_elsewhere)
+
+    best, robust = _best_rule(pooled, overlaps, times, start_ns, end_ns, step_ns, resolve_steps, max_conditions,
+                              n_elsewhere_max, tried)
     if best is None:
         return _no_rule(start_ns, end_ns, movers, reference, general_by=general_by, explanation=(
             f"no threshold separates the incident from its baseline in this cohort: {len(top_movers)} signal(s) "
             f"moved ({', '.join(f'{m.label} {m.direction}' for m in top_movers)}), but no rule on them over "
             f"{', '.join(windows)} windows pages during the incident (the incident's windows look like ordinary "
             f"ones, or hold too few samples). Try a longer time range, or write the rule by hand in the builder."))
-    _key, conditions, win, score, other_false, slowest = best
+    _key, conditions, win, score, other_false, slowest, fragile = best
     resolve_after = resolves[slowest]
     node = conditions[0] if len(conditions) == 1 else Group("all", tuple(conditions))
     scope_desc = ", ".join(f"{k}={'|'.join(v)}" for k, v in scope.items()) or "all traffic"
@@ -847,7 +1050,13 @@ def suggest_rule(db: "str | sqlite_utils.Database", start_ns: int, end_ns: int,
     delay = max(0, min(p.fired_ns for p in inside) - start_ns) / 60 / NS if inside else None
     s = Suggestion(rule, movers, result, caught, false, start_ns, end_ns, tried, delay_min=delay,
                    false_pages=len(found) - len(inside), pages_in_incident=len(inside),
-                   reference=reference, reference_false_pages=other_false, group_by=general_by)
+                   reference=reference, reference_false_pages=other_false, group_by=general_by,
+                   fragile_pages=fragile)
+    if fragile and robust is not None:
+        r_conditions, r_win, r_score = robust[1], robust[2], robust[3]
+        s.robust_alternative = {"rule": " AND ".join(c.label() for c in r_conditions) + f" (window {r_win})",
+                                "window": r_win, "delay_steps": float(r_score.delay_steps),
+                                "false_pages": r_score.false_pages}
     s.warnings = _warnings(s, step_ns, new, times, start_ns, end_ns)
     return s
 
@@ -868,6 +1077,14 @@ def _warnings(s: Suggestion, step_ns: int, new: bool, times: np.ndarray, start_n
                    f"steps): the cohort's traffic or the signals' movement gives no earlier evidence")
     if s.false_pages:
         out.append(f"the rule would have paged {s.false_pages} time(s) outside the marked incident")
+    if s.fragile_pages:
+        text = (f"the rule's quiet hangs on where its thresholds sit: moved {LOOSEN:.0%} of the way towards the "
+                f"baseline they page {s.fragile_pages} time(s) outside the incident")
+        alt = s.robust_alternative
+        if alt is not None:
+            text += (f"; the earliest rule that stays quiet so is {alt['rule']}, paging {alt['delay_steps']:.0f} "
+                     f"step(s) after the incident start")
+        out.append(text)
     if s.pages_in_incident > 1:
         out.append(f"the rule pages {s.pages_in_incident} times during the incident (it clears between pages)")
     outside = ((times < start_ns) | (times >= end_ns)).sum()
