@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from _ingest_util import TRACE, dumps, request, span
 from captures_support import MANIFEST, replay
+from summary_merges import merged_traces, random_batches
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -210,18 +211,6 @@ def _pair(trace: str, parent_kind: str = "LLM") -> list[Span]:
                  start_ns=50, end_ns=80, input_tokens=12, output_tokens=3)]
 
 
-def _merged_traces(db, batch) -> list[str]:
-    """Write a batch; the traces merged into their stored summary (not recomputed)."""
-    calls: list[str] = []
-    merge = summaries._merge
-    summaries._merge = lambda *a: (merge(*a), calls.append(a[1]))[0]  # recorded only if it did not fall back
-    try:
-        write_batch(db, batch)
-    finally:
-        summaries._merge = merge
-    return calls
-
-
 def test_provider_calls_before_the_span_around_them_merge_without_a_recompute(db_path):
     """Provider calls end first, so they are exported before the span around them: each arrives as an orphan
     whose state says its subtree holds an LLM span, and the parent arriving as LLM becomes the wrapper. (The
@@ -229,12 +218,12 @@ def test_provider_calls_before_the_span_around_them_merge_without_a_recompute(db
     db = connect(db_path)
     root, p, c1, c2 = _pair("t")
     write_batch(db, [root])
-    assert _merged_traces(db, [c1]) == ["t"]
+    assert merged_traces(db, [c1]) == ["t"]
     assert db.execute("SELECT llm_calls FROM traces").fetchone() == (1,)
     assert db.execute("SELECT span_id, subtree_llm FROM trace_orphans").fetchall() == [("c1", 1)]
-    assert _merged_traces(db, [c2]) == ["t"]
+    assert merged_traces(db, [c2]) == ["t"]
     assert db.execute("SELECT llm_calls FROM traces").fetchone() == (2,)
-    assert _merged_traces(db, [p]) == ["t"]
+    assert merged_traces(db, [p]) == ["t"]
     assert db.execute("SELECT llm_calls, input_tokens, output_tokens, complete FROM traces").fetchone() == (
         2, 22, 5, 1)
     assert db.execute("SELECT COUNT(*) FROM trace_orphans").fetchone() == (0,)
@@ -246,9 +235,9 @@ def test_a_non_llm_span_between_the_orphans_and_their_wrapper_passes_the_flag_up
     mid = Span(trace_id="t", span_id="mid", parent_span_id="p", name="retry", kind="CHAIN", start_ns=3, end_ns=85)
     c1.parent_span_id = c2.parent_span_id = "mid"
     write_batch(db, [root, c1, c2])
-    assert _merged_traces(db, [mid]) == ["t"]
+    assert merged_traces(db, [mid]) == ["t"]
     assert db.execute("SELECT span_id, subtree_llm FROM trace_orphans").fetchall() == [("mid", 1)]
-    assert _merged_traces(db, [p]) == ["t"]
+    assert merged_traces(db, [p]) == ["t"]
     assert db.execute("SELECT llm_calls, complete FROM traces").fetchone() == (2, 1)
 
 
@@ -259,9 +248,9 @@ def test_an_llm_span_under_a_stored_llm_span_is_recounted(db_path):
     root, p, c1, c2 = _pair("t")
     write_batch(db, [root, p])
     assert db.execute("SELECT llm_calls FROM traces").fetchone() == (1,)
-    assert _merged_traces(db, [c1]) == []
+    assert merged_traces(db, [c1]) == []
     assert db.execute("SELECT llm_calls FROM traces").fetchone() == (1,)
-    assert _merged_traces(db, [c2]) == []
+    assert merged_traces(db, [c2]) == []
     assert db.execute("SELECT llm_calls FROM traces").fetchone() == (2,)
 
 
@@ -296,11 +285,8 @@ def _llm_traces(draw):
 @given(spans=_llm_traces(), data=st.data())
 def test_any_batch_split_counts_what_one_recompute_counts(tmp_path_factory, spans, data):
     db = connect(str(tmp_path_factory.mktemp("l") / "t.db"))
-    order = data.draw(st.permutations(spans))
-    cuts = sorted(data.draw(st.sets(st.integers(1, max(len(order) - 1, 1)), max_size=5)))
-    for a, b in zip([0, *cuts], [*cuts, len(order)]):
-        if order[a:b]:
-            write_batch(db, order[a:b], defer_full=data.draw(st.booleans()))
+    for batch in random_batches(data, spans, 5):
+        write_batch(db, batch, defer_full=data.draw(st.booleans()))
     refresh_stale(db)
     incremental = db.execute("SELECT trace_id, llm_calls FROM traces ORDER BY 1").fetchall()
     orphans = db.execute("SELECT * FROM trace_orphans ORDER BY 1, 2").fetchall()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from summary_merges import merged_traces, random_batches
 
 from tracedesk.models import Span
 from tracedesk.store import connect, refresh_stale, refresh_traces_sql, write_batch
@@ -70,11 +71,9 @@ def _same(a, b):
 @given(spans=_spans(), data=st.data())
 def test_incremental_summaries_equal_a_full_recompute(tmp_path_factory, spans, data):
     db = connect(str(tmp_path_factory.mktemp("s") / "t.db"))
-    order = data.draw(st.permutations(spans))
-    cuts = sorted(data.draw(st.sets(st.integers(1, max(len(order) - 1, 1)), max_size=4)))
-    batches = [order[a:b] for a, b in zip([0, *cuts], [*cuts, len(order)]) if order[a:b]]
+    batches = random_batches(data, spans, 4)
     if data.draw(st.booleans()):  # re-send one span with changed content (replace) or unchanged
-        again = data.draw(st.sampled_from(order))
+        again = data.draw(st.sampled_from(spans))
         changed = Span(**{f: getattr(again, f) for f in again.__slots__})
         if data.draw(st.booleans()):
             changed.input_tokens = (changed.input_tokens or 0) + 7
@@ -325,16 +324,7 @@ def test_the_route_rule_is_one_definition_the_sql_and_both_python_paths_agree_on
     first, second = _route_spans()
     db = connect(str(tmp_path / "t.db"))
     write_batch(db, first)
-    from tracedesk.store import summaries
-
-    calls = []
-    merge = summaries._merge
-    summaries._merge = lambda *a: (merge(*a), calls.append(a[1]))[0]  # recorded only if it did not fall back
-    try:
-        write_batch(db, second)
-    finally:
-        summaries._merge = merge
-    assert calls == ["split"]  # merged into its stored summary, no fallback
+    assert merged_traces(db, second) == ["split"]  # merged into its stored summary, no fallback
     incremental = _state(db)
     with db.conn:
         db.execute("UPDATE spans SET usage_counted = 1")
