@@ -267,7 +267,8 @@ BUILTINS: tuple[Signal, ...] = (
            "1 per trace whose answer (root span output) holds PII or a secret (email, phone, card, IBAN, SSN, "
            "API key), 0 otherwise.", "share", "up", TRACE, S.pii_answers, "rate", (), 0.01),
     Signal("refusal_rate_answer", "Refusal rate (share of LLM answers)",
-           "1 per LLM answer that reads as a refusal, 0 otherwise (source=evaluation: per 'refusal' evaluation).",
+           "1 per LLM answer that reads as a refusal, 0 otherwise (source=evaluation: per 'refusal' evaluation). "
+           "One answer per provider request: the call's text, a wrapping LLM span's when no span below holds any.",
            "share", "up", ANSWER, S.refusal_answers, "rate",
            (SignalParam("source", choices=("output_text", "evaluation"),
                         help="output_text (text check on LLM answers, default) or evaluation ('refusal')"),), 0.1),
@@ -277,7 +278,8 @@ BUILTINS: tuple[Signal, ...] = (
     Signal("pii_rate", "PII in answers",
            "1 per trace whose answer (root span output) holds PII or a secret (email, phone, card, IBAN, SSN, "
            "API key), 0 otherwise.", "share", "up", TRACE, S.pii_answers, "rate", (), 0.01),
-    Signal("duration", "Span duration", "Duration of each span (of one kind / name), ms.",
+    Signal("duration", "Span duration", "Duration of each span (of one kind / name), ms. Of kind LLM: each LLM call (an LLM span "
+           "wrapping another, a framework's around its provider call's, is not sampled again).",
            "ms", "up", SPAN, S.span_durations, "p95", (_KIND, SignalParam("span_name", help="a span name")), 1000,
            examples={"span_kind": "RETRIEVER"}),
     Signal("trace_duration", "Trace duration", "End-to-end duration of each trace (first span start to last "
@@ -297,7 +299,7 @@ BUILTINS: tuple[Signal, ...] = (
     Signal("cost_per_trace", "Cost per trace", "Cost of each trace whose cost is known (USD; unknown is not 0).",
            "USD", "up", TRACE, S.trace_value("cost_usd"), "mean", (), 0.05),
     Signal("error_rate", "Error rate",
-           "1 per trace with an error span (or per span of span_kind with status ERROR), else 0.",
+           "1 per trace with an error span (or per span of span_kind with status ERROR; of kind LLM, per LLM call), else 0.",
            "share", "up", TRACE, S.errors, "rate", (_KIND,), 0.05, examples={"span_kind": "TOOL"}),
     Signal("tool_calls_per_trace", "Tool calls per trace", "TOOL spans of each trace.",
            "calls", "up", TRACE, S.trace_value("tool_calls"), "mean", (), 5),
@@ -313,7 +315,7 @@ BUILTINS: tuple[Signal, ...] = (
            "score", "down", SPAN, S.retrieval_top_scores, "mean", (), 0.5),
     Signal("input_length", "Input length", "Characters of each LLM call's input (text, else messages JSON).",
            "chars", "up", ANSWER, S.llm_value("input_length"), "mean", (), 8000),
-    Signal("output_length", "Output length", "Characters of each LLM answer's text.",
+    Signal("output_length", "Output length", "Characters of each LLM answer's text (one per provider request, as refusal_rate_answer reads them).",
            "chars", "down", ANSWER, S.llm_value("output_length"), "mean", (), 50),
 )
 

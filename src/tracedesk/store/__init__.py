@@ -25,7 +25,7 @@ import orjson
 import sqlite_utils
 
 from ..models import Evaluation, Span
-from . import blobs, llm_calls, span_insert, span_tags, summaries
+from . import blobs, llm_calls, llm_roles, span_insert, span_tags, summaries
 from .open_traces import OpenTraces
 from .connect import (DB_ENV_VAR, DEFAULT_DB_PATH, connect, data_version, database_files, default_db_path, ensure_migrated,
                       finish_bulk, is_tracedesk_db, open_bulk, open_database, open_existing, resolve_path,
@@ -359,7 +359,9 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         if covered:
             db.conn.executemany("UPDATE spans SET usage_counted = ? WHERE trace_id = ? AND span_id = ?", covered)
         deferring = defer_full and codec.schema()[2]
+        deferred: set[str] = set()
         if deferring and fallback:
+            deferred = set(fallback)
             summaries.mark_stale(db, fallback - stale)
             result.deferred = len(fallback - stale)
             if open_traces is not None and staged is not None:
@@ -371,6 +373,9 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         elif open_traces is not None and not deferring:
             open_traces.drop_all()  # this write recomputes now: what is kept may be out of date
         summaries.apply_batch(db, rows, steps, fallback)
+        # which LLM spans are calls (a deferred trace's are kept by refresh_stale's recompute, a fallback's
+        # by the recompute apply_batch just ran: each would read the trace again)
+        llm_roles.refresh(db, (new_by_trace.keys() | replaced_traces) - fallback - deferred)
 
 
 def _existing_traces(db: sqlite_utils.Database, trace_ids: set[str]) -> set[str]:
@@ -526,6 +531,7 @@ def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> N
         )
         db.execute(_TRACE_SUMMARY_SQL.format(marks=marks), list(chunk))
         _write_llm_calls(db, rows)
+        llm_roles.refresh(db, chunk)
         db.execute(
             f"UPDATE traces SET complete = (root_count = 1 AND orphan_count = 0) WHERE trace_id IN ({marks})",
             list(chunk),

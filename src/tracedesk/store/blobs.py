@@ -188,6 +188,7 @@ class Codec:
         # release did (plain JSON, full trace recompute) instead of failing.
         self._schema = (False, False, False)
         self._coded = False
+        self._llm_wrapper = False
         self._reservoir: list[str] = []
         self._seen = 0
         self._rng = random.Random(0)
@@ -222,6 +223,14 @@ class Codec:
             self._coded = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'span_strings'").fetchone() is not None
         return self._coded
+
+    @property
+    def llm_wrapper(self) -> bool:
+        """Whether m516 ran: spans.llm_wrapper exists (store.llm_roles); re-read until it does."""
+        if not self._llm_wrapper:
+            self._llm_wrapper = self.conn.execute(
+                "SELECT 1 FROM pragma_table_info('spans') WHERE name = 'llm_wrapper'").fetchone() is not None
+        return self._llm_wrapper
 
     # -- reading ----------------------------------------------------------------------------------
     def _looked_up(self, cache: dict[int, Any], sql: str, key: int, what: str) -> Any:

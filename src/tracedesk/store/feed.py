@@ -191,6 +191,7 @@ def _cache(db: sqlite_utils.Database) -> dict[Any, Any]:
 
 def _member(name: str, signal: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...], tuple[Any, ...]], Member] | None:
     """(family key: source, where, params), member — or None for a signal read on its own."""
+    from .llm_roles import ANSWER_SQL
     from .samples import _LLM_VALUES, _REFUSAL_TEXT, _TRACE_VALUES, eval_coverage
 
     kind = signal.get("type")
@@ -213,17 +214,25 @@ def _member(name: str, signal: dict[str, Any]) -> tuple[tuple[str, tuple[str, ..
         read = eval_coverage.describe(params)
         return ("trace", (), ()), Member(name, read.value_sql, value_params=read.value_params)
     if kind == "error_rate" and set(params) == {"span_kind"}:
-        return ("span", ("s.kind = ?",), (params["span_kind"],)), Member(name, "s.status = 'ERROR'")
+        return ("span", ("s.kind = ?",), (params["span_kind"],)), Member(name, "s.status = 'ERROR'", _calls(params))
     if kind == "duration" and set(params) == {"span_kind"}:
-        return ("span", ("s.kind = ?",), (params["span_kind"],)), Member(name, "s.duration_ms")
+        return ("span", ("s.kind = ?",), (params["span_kind"],)), Member(name, "s.duration_ms", _calls(params))
     if kind in ("refusal_rate_answer", "refusal_rate") and params.get("source", "output_text") == "output_text" \
             and set(params) <= {"source"}:
         return (("span", ("s.kind = ?",), ("LLM",)),
-                Member(name, f"td_is_refusal({_REFUSAL_TEXT})", "s.output_text IS NOT NULL"))
+                Member(name, f"td_is_refusal({_REFUSAL_TEXT})", f"s.output_text IS NOT NULL AND {ANSWER_SQL}"))
     if kind in _LLM_NAMES and not params:
         value, extra = _LLM_VALUES[_LLM_NAMES[kind]]
         return ("span", ("s.kind = ?",), ("LLM",)), Member(name, value, extra)
     return None
+
+
+def _calls(params: dict[str, Any]) -> str | None:
+    """The member condition of a per-span signal of one kind: LLM spans are sampled once per provider
+    request (store.llm_roles), as store.samples reads them."""
+    from .llm_roles import CALL_SQL
+
+    return CALL_SQL if params.get("span_kind") == "LLM" else None
 
 
 #: signal type -> store.samples._TRACE_VALUES key / _LLM_VALUES key (as signals.BUILTINS wires them)

@@ -23,6 +23,7 @@ from . import evals as _evals
 from . import cohort_hours as _cohort_hours
 from . import feed_dirty as _feed_dirty
 from . import ingest as _ingest
+from . import llm_roles as _llm_roles
 from . import span_tags as _span_tags
 from . import summaries as _summaries
 from . import workbench as _workbench
@@ -307,6 +308,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     # (m512 lands after m514: numbered when it was planned, appended when it was merged)
     ("m512_cache_write_tokens", _m512_cache_write_tokens),
     ("m515_llm_calls", _summaries.m515_llm_calls),
+    ("m516_llm_wrapper", _llm_roles.m516_llm_wrapper),
 ]
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .open_traces import OpenTraces
 
 from ..ingest.trace_links import LinkRow, UsageRow, prefer_reported, resolve_links
-from . import blobs
+from . import blobs, llm_roles
 from .span_insert import insert_summaries
 from .summaries import (_AGENT, _COST_SOURCE, _CONVENTION, _END, _HANDOFF_FROM, _HANDOFF_TO, _IN, _KIND, _OUT,
                         _PARENT, _SID, _SPAN_SELECT, _START, _T, _TRACE_INSERT, ORPHAN_INSERT, Orphan,
@@ -104,6 +104,7 @@ def recompute_traces(db: sqlite_utils.Database, trace_ids: Sequence[str], open_t
                                 "WHERE trace_id = ? AND span_id = ?", handoffs)
         if summaries_out:
             insert_summaries(db.conn, _TRACE_INSERT, summaries_out, _T["start_ns"], _T["end_ns"])
+        llm_roles.refresh(db, chunk)
         _orphans_of(db, chunk, orphans)
 
 

@@ -20,6 +20,7 @@ import sqlite_utils
 
 from .. import cohorts
 from . import cohort_sql
+from .llm_roles import ANSWER_SQL, CALL_SQL
 
 if TYPE_CHECKING:
     from ..analysis.refusals import RefusalDetector
@@ -445,8 +446,9 @@ def refusal_answers(db: sqlite_utils.Database, params: dict[str, Any], q: Sample
         value = ("CASE WHEN e.label = 'refused' THEN 1 WHEN e.passed IS NOT NULL THEN 1 - e.passed "
                  "WHEN e.score IS NOT NULL THEN (e.score < 0.5) END")
         return query_samples(db, "eval", value, ["e.name = 'refusal'"], [], q)
+    # one answer per provider request: the lowest LLM span of it holding text (store.llm_roles)
     return query_samples(db, "span", f"td_is_refusal({_REFUSAL_TEXT})",
-                         ["s.kind = 'LLM'", "s.output_text IS NOT NULL"], [], q)
+                         ["s.kind = 'LLM'", "s.output_text IS NOT NULL", ANSWER_SQL], [], q)
 
 
 def pii_answers(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQuery) -> pd.DataFrame:
@@ -471,6 +473,8 @@ def span_durations(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQ
     if "span_kind" in params:
         where.append("s.kind = ?")
         args.append(params["span_kind"])
+        if params["span_kind"] == "LLM":
+            where.append(CALL_SQL)  # one sample per provider request: a wrapper's is its call's again
     if "span_name" in params:
         where.append("s.name = ?")
         args.append(params["span_name"])
@@ -478,12 +482,14 @@ def span_durations(db: sqlite_utils.Database, params: dict[str, Any], q: SampleQ
 
 
 #: LLM-span values: name -> (SQL value, extra condition)
+#: (one sample per provider request: a wrapper LLM span repeats its call, store.llm_roles; tokens are
+#: de-duplicated by usage_counted, which already counts one span of a request)
 _LLM_VALUES: dict[str, tuple[str, str | None]] = {
-    "ttft_ms": ("s.ttft_ms", None),
+    "ttft_ms": ("s.ttft_ms", CALL_SQL),
     "input_tokens": ("s.input_tokens", "s.usage_counted"),
     "output_tokens": ("s.output_tokens", "s.usage_counted"),
-    "input_length": ("COALESCE(length(s.input_text), length(td_json(s.input_messages)))", None),
-    "output_length": ("length(s.output_text)", None),
+    "input_length": ("COALESCE(length(s.input_text), length(td_json(s.input_messages)))", CALL_SQL),
+    "output_length": ("length(s.output_text)", ANSWER_SQL),
 }
 
 
@@ -518,7 +524,8 @@ def trace_value(name: str) -> ColumnReader:
 
 def _errors(params: dict[str, Any]) -> ColumnRead:
     if "span_kind" in params:
-        return ColumnRead("span", "s.status = 'ERROR'", ("s.kind = ?",), (params["span_kind"],))
+        calls = (CALL_SQL,) if params["span_kind"] == "LLM" else ()  # a wrapper's status repeats its call's
+        return ColumnRead("span", "s.status = 'ERROR'", ("s.kind = ?", *calls), (params["span_kind"],))
     return ColumnRead("trace", "t.error_count > 0")
 
 
