@@ -18,7 +18,7 @@ workbench's `kind=LLM` filter reads `llm_calls > 0`).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 LLM = "LLM"
 
@@ -43,6 +43,17 @@ def on_cycles(parent_of: Mapping[str, str | None]) -> set[str]:
     return found
 
 
+def ancestors(parent_of: Mapping[str, str | None], sid: str) -> Iterator[str]:
+    """The span's ancestors within the mapping, nearest first (a parent outside it, or one already met on
+    a cycle, ends the walk)."""
+    seen = {sid}
+    node = parent_of[sid]
+    while node is not None and node in parent_of and node not in seen:
+        yield node
+        seen.add(node)
+        node = parent_of[node]
+
+
 def wrappers(parent_of: Mapping[str, str | None], llm: Iterable[str]) -> set[str]:
     """The LLM spans (ids of `llm`, all keys of `parent_of`) that are not calls: each is the nearest LLM
     ancestor of some LLM span not on a parent cycle."""
@@ -50,16 +61,9 @@ def wrappers(parent_of: Mapping[str, str | None], llm: Iterable[str]) -> set[str
     cyclic = on_cycles(parent_of) if llm_ids else set()
     out: set[str] = set()
     for sid in llm_ids:
-        if sid in cyclic:
-            continue
-        seen = {sid}
-        node = parent_of[sid]
-        while node is not None and node in parent_of and node not in seen:
-            if node in llm_ids:
-                out.add(node)
-                break
-            seen.add(node)
-            node = parent_of[node]
+        nearest = None if sid in cyclic else next((a for a in ancestors(parent_of, sid) if a in llm_ids), None)
+        if nearest is not None:
+            out.add(nearest)
     return out
 
 

@@ -48,13 +48,7 @@ def roles(parent_of: Mapping[str, str | None], kind_of: Mapping[str, str | None]
     for sid in llm:
         if not has_text.get(sid) or sid in cyclic:
             continue
-        seen = {sid}
-        node = parent_of[sid]
-        while node is not None and node in parent_of and node not in seen:
-            if node in wrapped:
-                text_above.add(node)
-            seen.add(node)
-            node = parent_of[node]
+        text_above.update(a for a in llm_calls.ancestors(parent_of, sid) if a in wrapped)
     return {w: ANSWER_WRAPPER if has_text.get(w) and w not in text_above else WRAPPER for w in wrapped}
 
 
