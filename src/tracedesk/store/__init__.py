@@ -530,17 +530,17 @@ def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> N
             [(flag, t, s) for (t, s), flag in flags.items() if current.get((t, s)) != flag],
         )
         db.execute(_TRACE_SUMMARY_SQL.format(marks=marks), list(chunk))
-        _write_llm_calls(db, rows)
-        llm_roles.refresh(db, chunk)
+        llm_roles.refresh(db, _write_llm_calls(db, rows), nested_only=True)
         db.execute(
             f"UPDATE traces SET complete = (root_count = 1 AND orphan_count = 0) WHERE trace_id IN ({marks})",
             list(chunk),
         )
 
 
-def _write_llm_calls(db: sqlite_utils.Database, rows: Sequence[Sequence[Any]]) -> None:
+def _write_llm_calls(db: sqlite_utils.Database, rows: Sequence[Sequence[Any]]) -> list[str]:
     """`traces.llm_calls` by store.llm_calls's rule, for the traces of `rows` (trace, span, parent, _, _, kind)
-    holding two LLM spans or more (the SQL summary counted every LLM span: fewer cannot hold a wrapper)."""
+    holding two LLM spans or more (the SQL summary counted every LLM span: fewer cannot hold a wrapper).
+    Returns those traces (the ones whose LLM spans may wrap one another)."""
     parents: dict[str, dict[str, str | None]] = {}
     kinds: dict[str, dict[str, str | None]] = {}
     for r in rows:
@@ -550,6 +550,7 @@ def _write_llm_calls(db: sqlite_utils.Database, rows: Sequence[Sequence[Any]]) -
              if sum(v == llm_calls.LLM for v in k.values()) > 1]
     if fixed:
         db.conn.executemany("UPDATE traces SET llm_calls = ? WHERE trace_id = ?", fixed)
+    return [t for _n, t in fixed]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,8 +52,10 @@ def roles(parent_of: Mapping[str, str | None], kind_of: Mapping[str, str | None]
     return {w: ANSWER_WRAPPER if has_text.get(w) and w not in text_above else WRAPPER for w in wrapped}
 
 
-def refresh(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
-    """Bring `llm_wrapper` of these traces' spans up to date (inside the write's transaction)."""
+def refresh(db: sqlite_utils.Database, trace_ids: Iterable[str], *, nested_only: bool = False) -> None:
+    """Bring `llm_wrapper` of these traces' spans up to date (inside the write's transaction).
+    nested_only: the caller read the traces and passes only those holding two LLM spans or more (a
+    recompute has their rows in hand: no query to find them again)."""
     if not blobs.codec(db).llm_wrapper:
         return  # a handle not migrated to m516 (m516 fills the column when it adds it)
     ids = sorted(set(trace_ids))
@@ -61,7 +63,7 @@ def refresh(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> None:
         chunk = ids[i : i + 500]
         marks = ",".join("?" for _ in chunk)
         # only a trace with two LLM spans can hold a wrapper (+kind: by primary key, not the kind index)
-        nested = [r[0] for r in db.execute(
+        nested = chunk if nested_only else [r[0] for r in db.execute(
             f"SELECT trace_id FROM spans WHERE trace_id IN ({marks}) AND +kind = 'LLM' "
             f"GROUP BY trace_id HAVING COUNT(*) > 1", chunk)]
         if not nested:
@@ -99,4 +101,4 @@ def m516_llm_wrapper(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_spans_kind_ttft")
     db.execute("CREATE INDEX idx_spans_kind_ttft ON spans (kind, ttft_ms, llm_wrapper) WHERE ttft_ms IS NOT NULL")
     refresh(db, [r[0] for r in db.execute(
-        "SELECT trace_id FROM spans WHERE kind = 'LLM' GROUP BY trace_id HAVING COUNT(*) > 1")])
+        "SELECT trace_id FROM spans WHERE kind = 'LLM' GROUP BY trace_id HAVING COUNT(*) > 1")], nested_only=True)
