@@ -196,3 +196,51 @@ def test_the_migration_fills_the_flag_of_stored_traces(db_path):
 ])
 def test_roles(parents, kinds, texts, expected):
     assert llm_roles.roles(parents, kinds, texts) == expected
+
+
+def _call_resent_as_chain() -> list[dict]:
+    """_langchain_both_texts' provider call sent again as a CHAIN span (same id): ChatOpenAI is the trace's
+    only LLM span now, so it is the call."""
+    return [_chain("3" * 16, "2" * 16)]
+
+
+AFTER_RESEND = {"llm_latency": [500.0], "ttft": [400.0], "llm_errors": [0.0], "refusal": [1.0],
+                "output_length": [float(len(REFUSAL))], "input_length": [5.0]}
+
+
+def test_a_wrapper_whose_call_is_resent_as_another_kind_is_a_call_again(db_path):
+    ingest_bytes(db_path, dumps(request(_langchain_both_texts())), "a.json")
+    report = ingest_bytes(db_path, dumps(request(_call_resent_as_chain())), "b.json")
+    assert report.spans_replaced == 1
+    assert _flags(db_path) == {"ChatOpenAI": None}
+    assert _read(db_path) == AFTER_RESEND
+
+
+def test_the_cli_ingest_of_both_files_clears_the_flag_too(tmp_path):
+    """`tracedesk ingest` defers agent and multi-file traces to the recompute at each file's end (the path a
+    recompute passes the traces holding two LLM spans to)."""
+    from tracedesk.cli import main
+
+    (tmp_path / "a.json").write_bytes(dumps(request(_langchain_both_texts())))
+    (tmp_path / "b.json").write_bytes(dumps(request(_call_resent_as_chain())))
+    db = str(tmp_path / "x.db")
+    assert main(["ingest", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--db", db, "--quiet"]) == 0
+    assert _flags(db) == {"ChatOpenAI": None}
+    assert _read(db) == AFTER_RESEND
+
+
+@pytest.mark.parametrize("repair", ["refresh_traces", "refresh_traces_sql"])
+def test_the_full_recompute_clears_a_stale_flag(db_path, repair):
+    """A flag left on a trace that holds one LLM span (e.g. written by an older version) is cleared by both
+    recomputes, which pass only the traces with two LLM spans to be read again."""
+    from tracedesk import store
+
+    ingest_bytes(db_path, dumps(request(_langchain_both_texts()[:2])), "a.json")
+    db = connect(db_path)
+    with db.conn:
+        db.execute("UPDATE spans SET llm_wrapper = 1 WHERE name = 'ChatOpenAI'")
+    with db.conn:
+        getattr(store, repair)(db, [TRACE])
+    db.conn.close()
+    assert _flags(db_path) == {"ChatOpenAI": None}
+    assert _read(db_path)["llm_latency"] == [500.0]

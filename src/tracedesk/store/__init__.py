@@ -530,7 +530,7 @@ def refresh_traces_sql(db: sqlite_utils.Database, trace_ids: Iterable[str]) -> N
             [(flag, t, s) for (t, s), flag in flags.items() if current.get((t, s)) != flag],
         )
         db.execute(_TRACE_SUMMARY_SQL.format(marks=marks), list(chunk))
-        llm_roles.refresh(db, _write_llm_calls(db, rows), nested_only=True)
+        llm_roles.refresh(db, chunk, nested=_write_llm_calls(db, rows))
         db.execute(
             f"UPDATE traces SET complete = (root_count = 1 AND orphan_count = 0) WHERE trace_id IN ({marks})",
             list(chunk),

@@ -52,40 +52,55 @@ def roles(parent_of: Mapping[str, str | None], kind_of: Mapping[str, str | None]
     return {w: ANSWER_WRAPPER if has_text.get(w) and w not in text_above else WRAPPER for w in wrapped}
 
 
-def refresh(db: sqlite_utils.Database, trace_ids: Iterable[str], *, nested_only: bool = False) -> None:
+def refresh(db: sqlite_utils.Database, trace_ids: Iterable[str], *, nested: Iterable[str] | None = None) -> None:
     """Bring `llm_wrapper` of these traces' spans up to date (inside the write's transaction).
-    nested_only: the caller read the traces and passes only those holding two LLM spans or more (a
-    recompute has their rows in hand: no query to find them again)."""
+
+    nested: the traces of `trace_ids` holding two LLM spans or more, when the caller read them (a recompute
+    has their rows in hand: no query to find them again). The other traces cannot hold a wrapper; a flag
+    left on one of them (a re-sent child that is no longer an LLM span) is cleared without reading it."""
     if not blobs.codec(db).llm_wrapper:
         return  # a handle not migrated to m516 (m516 fills the column when it adds it)
     ids = sorted(set(trace_ids))
+    known = None if nested is None else set(nested)
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ",".join("?" for _ in chunk)
-        # only a trace with two LLM spans can hold a wrapper (+kind: by primary key, not the kind index)
-        nested = chunk if nested_only else [r[0] for r in db.execute(
-            f"SELECT trace_id FROM spans WHERE trace_id IN ({marks}) AND +kind = 'LLM' "
-            f"GROUP BY trace_id HAVING COUNT(*) > 1", chunk)]
-        if not nested:
-            continue
-        marks = ",".join("?" for _ in nested)
-        parents: dict[str, dict[str, str | None]] = {}
-        kinds: dict[str, dict[str, str | None]] = {}
-        texts: dict[str, dict[str, bool]] = {}
-        current: dict[tuple[str, str], int | None] = {}
-        for t, s, p, k, has_text, flag in db.execute(
-                f"SELECT trace_id, span_id, parent_span_id, kind, output_text IS NOT NULL, llm_wrapper "
-                f"FROM spans WHERE trace_id IN ({marks})", nested):
-            parents.setdefault(t, {})[s] = p
-            kinds.setdefault(t, {})[s] = k
-            texts.setdefault(t, {})[s] = bool(has_text)
-            current[(t, s)] = flag
-        updates: list[tuple[int | None, str, str]] = []
-        for t in parents:
-            want = roles(parents[t], kinds[t], texts[t])
-            updates.extend((want.get(s), t, s) for s in parents[t] if current[(t, s)] != want.get(s))
-        if updates:  # only changed rows: each update marks its hour's feed samples dirty
-            db.conn.executemany("UPDATE spans SET llm_wrapper = ? WHERE trace_id = ? AND span_id = ?", updates)
+        if known is None:
+            # a trace with two LLM spans can hold a wrapper; one with a flag may have lost it (+kind: by
+            # primary key, not the kind index)
+            reread = [r[0] for r in db.execute(
+                f"SELECT trace_id FROM spans WHERE trace_id IN ({marks}) AND (+kind = 'LLM' OR llm_wrapper IS NOT NULL) "
+                f"GROUP BY trace_id HAVING SUM(+kind = 'LLM') > 1 OR MAX(llm_wrapper) IS NOT NULL", chunk)]
+        else:
+            reread = [t for t in chunk if t in known]
+            flat = [t for t in chunk if t not in known]
+            if flat:  # only rows holding a flag are written (each update marks its hour's feed samples dirty)
+                db.execute(f"UPDATE spans SET llm_wrapper = NULL WHERE trace_id IN ({','.join('?' for _ in flat)}) "
+                           f"AND llm_wrapper IS NOT NULL", flat)
+        if reread:
+            _refresh_read(db, reread)
+
+
+def _refresh_read(db: sqlite_utils.Database, trace_ids: list[str]) -> None:
+    """refresh for traces that may hold a wrapper: their spans read, the flags that differ written."""
+    marks = ",".join("?" for _ in trace_ids)
+    parents: dict[str, dict[str, str | None]] = {}
+    kinds: dict[str, dict[str, str | None]] = {}
+    texts: dict[str, dict[str, bool]] = {}
+    current: dict[tuple[str, str], int | None] = {}
+    for t, s, p, k, has_text, flag in db.execute(
+            f"SELECT trace_id, span_id, parent_span_id, kind, output_text IS NOT NULL, llm_wrapper "
+            f"FROM spans WHERE trace_id IN ({marks})", trace_ids):
+        parents.setdefault(t, {})[s] = p
+        kinds.setdefault(t, {})[s] = k
+        texts.setdefault(t, {})[s] = bool(has_text)
+        current[(t, s)] = flag
+    updates: list[tuple[int | None, str, str]] = []
+    for t in parents:
+        want = roles(parents[t], kinds[t], texts[t])
+        updates.extend((want.get(s), t, s) for s in parents[t] if current[(t, s)] != want.get(s))
+    if updates:  # only changed rows: each update marks its hour's feed samples dirty
+        db.conn.executemany("UPDATE spans SET llm_wrapper = ? WHERE trace_id = ? AND span_id = ?", updates)
 
 
 def m516_llm_wrapper(db: sqlite_utils.Database) -> None:
@@ -100,5 +115,6 @@ def m516_llm_wrapper(db: sqlite_utils.Database) -> None:
     # is still read from the index alone
     db.execute("DROP INDEX IF EXISTS idx_spans_kind_ttft")
     db.execute("CREATE INDEX idx_spans_kind_ttft ON spans (kind, ttft_ms, llm_wrapper) WHERE ttft_ms IS NOT NULL")
-    refresh(db, [r[0] for r in db.execute(
-        "SELECT trace_id FROM spans WHERE kind = 'LLM' GROUP BY trace_id HAVING COUNT(*) > 1")], nested_only=True)
+    nested = [r[0] for r in db.execute(
+        "SELECT trace_id FROM spans WHERE kind = 'LLM' GROUP BY trace_id HAVING COUNT(*) > 1")]
+    refresh(db, nested, nested=nested)

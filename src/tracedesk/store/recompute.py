@@ -105,8 +105,8 @@ def recompute_traces(db: sqlite_utils.Database, trace_ids: Sequence[str], open_t
         if summaries_out:
             insert_summaries(db.conn, _TRACE_INSERT, summaries_out, _T["start_ns"], _T["end_ns"])
         # (kinds as stored now: a demoted wrapper is a CHAIN)
-        llm_roles.refresh(db, [t for t, rows in by_trace.items() if sum(r[_KIND] == "LLM" for r in rows) > 1],
-                          nested_only=True)
+        llm_roles.refresh(db, by_trace, nested=[t for t, rows in by_trace.items()
+                                               if sum(r[_KIND] == "LLM" for r in rows) > 1])
         _orphans_of(db, chunk, orphans)
 
 
