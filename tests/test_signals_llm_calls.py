@@ -244,3 +244,28 @@ def test_the_full_recompute_clears_a_stale_flag(db_path, repair):
     db.conn.close()
     assert _flags(db_path) == {"ChatOpenAI": None}
     assert _read(db_path)["llm_latency"] == [500.0]
+
+
+#: drift's LLM columns (store.drift.llm_rows) -> the registered signal each must agree with
+DRIFT_COLUMNS = {"refusal": "refusal", "output_length": "output_length", "input_length": "input_length"}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES), ids=lambda f: f.__name__)
+def test_drift_reads_one_sample_per_provider_request(db_path, shape):
+    from tracedesk.drift.load import load_llm, window_strides
+    from tracedesk.drift.windows import Window
+    from tracedesk.store import drift as drift_reads
+
+    _flags_expected, expected = SHAPES[shape]
+    ingest_bytes(db_path, dumps(request(shape())), "t.json")
+    db = connect(db_path)
+    try:
+        lo, hi = drift_reads.data_bounds(db)
+        ref, cur = Window(lo - 10, lo), Window(lo, hi + 1)
+        frame = load_llm(db, None, ref, cur, window_strides(db, "LLM", ref, cur, 0))
+    finally:
+        db.conn.close()
+    for column, signal in DRIFT_COLUMNS.items():
+        assert sorted(frame[column].dropna().astype(float)) == expected[signal], column
+    # a finish reason and a tool-call flag per call, none for a wrapper
+    assert int(frame["tool_call"].notna().sum()) == len(expected["llm_latency"])

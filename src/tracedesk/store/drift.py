@@ -129,29 +129,37 @@ def trace_ids_for(db: sqlite_utils.Database, table: str, rowids: Iterable[int]) 
 def llm_rows(db: sqlite_utils.Database, dimension: cohorts.Dimension | None, ref: Window, cur: Window,
              strides: Strides) -> pd.DataFrame:
     """One row per (sampled) LLM span in either window: rowid, start_ns, cohort, input/output lengths and
-    tokens, refusal, json_output, tool_call, finish_reason."""
+    tokens, refusal, json_output, tool_call, finish_reason; each value NULL on a span that does not stand for
+    it (a wrapper LLM span's, store.llm_roles)."""
+    from .blobs import codec
+    from .llm_roles import ANSWER_SQL, CALL_SQL
     from .samples import register_functions
 
     register_functions(db)  # the one refusal check, with the database's phrase lists
     where, params = _windows_sampled("s.start_ns", ref, cur, strides)
+    # one sample per provider request, as the registered signals read them (store.llm_roles): a wrapper's
+    # prompt, finish reason and tool calls are its call's again; its answer is read only when no LLM span
+    # below it holds text
+    call, answer = ("1", "1") if not codec(db).llm_wrapper else (CALL_SQL, ANSWER_SQL)
     sql = f"""
         SELECT s.rowid, s.start_ns, {cohort_sql(dimension, db=db)},
-               COALESCE(length(s.input_text), length(td_json(s.input_messages))),
+               CASE WHEN {call} THEN COALESCE(length(s.input_text), length(td_json(s.input_messages))) END,
                -- tokens as the input_tokens / output_tokens signals read them: usage counted once
                CASE WHEN s.usage_counted THEN s.input_tokens END,
-               length(s.output_text),
+               CASE WHEN {answer} THEN length(s.output_text) END,
                CASE WHEN s.usage_counted THEN s.output_tokens END,
                -- every answer goes through the one detector (its verdicts are remembered per text): no
                -- first-letter shortcut, which would miss "Lo siento...", "My apologies..." and user phrases
-               CASE WHEN s.output_text IS NULL THEN NULL
+               CASE WHEN s.output_text IS NULL OR NOT ({answer}) THEN NULL
                     ELSE td_is_refusal(substr(CAST(s.output_text AS BLOB), 1, 3200)) END,
-               CASE WHEN s.output_text IS NULL AND s.output_messages IS NULL THEN NULL
+               CASE WHEN (s.output_text IS NULL AND s.output_messages IS NULL) OR NOT ({answer}) THEN NULL
                     ELSE substr(ltrim(COALESCE(s.output_text, '')), 1, 1) IN ('{{', '[') END,
                -- CASE, not OR: only a span whose finish reason does not say it decompresses its messages
-               CASE WHEN COALESCE(s.finish_reason, '') IN ('tool_calls', 'tool_call', 'tool_use', 'function_call')
+               CASE WHEN NOT ({call}) THEN NULL
+                    WHEN COALESCE(s.finish_reason, '') IN ('tool_calls', 'tool_call', 'tool_use', 'function_call')
                     THEN 1 WHEN s.output_messages IS NULL THEN 0
                     ELSE instr(td_json(s.output_messages), '"tool_calls"') > 0 END,
-               s.finish_reason
+               CASE WHEN {call} THEN s.finish_reason END
         FROM spans s INDEXED BY idx_spans_kind_start
         WHERE s.kind = 'LLM' AND {where}
     """
