@@ -29,10 +29,10 @@ ROW = st.tuples(st.integers(0, 10_000), st.floats(-5, 50, allow_nan=False), st.i
                 st.integers(0, 2), st.integers(0, 4))
 
 
-def _one_per_row(*args: object, **kwargs: object) -> np.ndarray:
-    out = args[6]
-    assert isinstance(out, tuple)
-    return np.zeros(len(out[0]), dtype=bool)
+def _one_per_row(*args: object, **kwargs: object) -> tuple[np.ndarray, list]:
+    k = args[4]
+    assert isinstance(k, int)
+    return np.zeros(k, dtype=bool), []
 
 
 @settings(max_examples=60, deadline=None)
@@ -64,10 +64,10 @@ def test_families_cover_single_value_dimensions_and_their_pairs_only():
     seen: list[np.ndarray] = []
     family = C._family_rows
 
-    def spy(*args: object, **kwargs: object) -> np.ndarray:
-        done = family(*args, **kwargs)  # type: ignore[arg-type]
+    def spy(*args: object, **kwargs: object) -> tuple[np.ndarray, list]:
+        done, families = family(*args, **kwargs)  # type: ignore[arg-type]
         seen.append(done)
-        return done
+        return done, families
     try:
         C._family_rows = spy  # type: ignore[assignment]
         grid = C.build_grid(frame, ["route", "tenant", "model", "odd"], 0, 100, 101)

@@ -309,11 +309,12 @@ def _members(codes: np.ndarray, cells: list[Any], weight: np.ndarray) -> tuple[l
     return values, masks
 
 
-def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, y: np.ndarray
-             ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Samples summed per (bucket, cell of every dimension): bucket, codes per dimension, and the
-    count, sum and sum of squares of each group. Every cohort's bucket sums are sums of groups, and
-    there are several times fewer groups than samples (a bucket holds many samples of one cohort)."""
+def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray
+             ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Samples grouped per (bucket, cell of every dimension): the group key of each sample and its group
+    (None, None: one group per sample), each group's bucket and codes per dimension, and its sample count.
+    Every cohort's bucket sums are sums of groups, and there are several times fewer groups than samples
+    (a bucket holds many samples of one cohort)."""
     codes = {d: _factor(frame, d) for d in dims}
     key = b.astype(np.int64)
     radix = float(b.max() + 1) if len(b) else 1.0
@@ -321,15 +322,11 @@ def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, y: np.ndar
         size = len(codes[d][1]) + 1
         radix *= size
         if radix >= 2.0 ** 62:  # too many combinations for one integer key: no grouping
-            ones = np.ones(len(b))
-            return b, {d: codes[d][0] for d in dims}, ones, y, y * y
+            return None, None, b, {d: codes[d][0] for d in dims}, np.ones(len(b))
         key = key * size + (codes[d][0] + 1)
     _u, first, inv = np.unique(key, return_index=True, return_inverse=True)
     inv = inv.ravel()
-    n = np.bincount(inv).astype(np.float64)
-    s = np.bincount(inv, weights=y)
-    q = np.bincount(inv, weights=y * y)
-    return b[first], {d: codes[d][0][first] for d in dims}, n, s, q
+    return key, inv, b[first], {d: codes[d][0][first] for d in dims}, np.bincount(inv).astype(np.float64)
 
 
 def pair_masks(singles: dict[str, dict[str, np.ndarray]], size: Callable[[np.ndarray], float], min_n: float
@@ -349,12 +346,70 @@ def pair_masks(singles: dict[str, dict[str, np.ndarray]], size: Callable[[np.nda
     return out
 
 
-def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_buckets: int,
-               pairs: bool = True, single: Sequence[str] = ()) -> _Grid:
-    """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs (none
-    of a dimension in `single`)."""
-    b = ((frame["t"].to_numpy(np.int64) - t0) // width).clip(0, n_buckets - 1)
-    gb, gcodes, gn, gs, gq = _grouped(frame, dims, b, frame["y"].to_numpy(np.float64))
+@dataclass
+class _Layout:
+    """A grid's rows and how each is summed from the groups of samples, which depend on the samples' buckets and
+    cohort cells only, not on their values: the signals read from the same rows (a family of store.feed, e.g.
+    every trace-summary signal) share one, and each sums only its own values through it."""
+
+    match: tuple[Any, ...]  # dimensions, buckets, pairs, single dimensions, sample count
+    key: np.ndarray | None  # the group key of each sample (None: one group per sample, not shared)
+    cells: list[list[Any]]  # each dimension's distinct cells, in code order
+    inv: np.ndarray | None  # each sample's group (None: one group per sample)
+    gb: np.ndarray  # each group's bucket
+    keys: list[tuple[tuple[str, str], ...]]
+    index: dict[tuple[tuple[str, str], ...], int]
+    parents: np.ndarray
+    cohorts: int
+    families: list[tuple[list[int], np.ndarray]]  # rows summed by one bincount: (rows, each group's row among them)
+    alone: list[tuple[int, np.ndarray | None, np.ndarray]]  # (row, its groups or None for all, their buckets)
+    n: np.ndarray  # (K, B) sample counts
+    first: np.ndarray
+    last: np.ndarray
+
+    def sums(self, w: np.ndarray) -> np.ndarray:
+        """(K, B) sums of a per-group weight: one bincount per family, one per row left alone. np.bincount adds
+        the weights in index order, so each row's sums are the same additions in the same order as a bincount
+        over the row's own groups: the same numbers."""
+        k, nb = self.n.shape
+        out = np.zeros((k, nb))
+        for rows, label in self.families:
+            size = len(rows)
+            out[rows] = np.bincount(label * nb + self.gb, weights=w, minlength=(size + 1) * nb)[
+                :size * nb].reshape(size, nb)
+        for row, idx, bb in self.alone:
+            out[row] = np.bincount(bb, weights=w if idx is None else w[idx], minlength=nb)
+        return out
+
+
+#: the layouts of the frames one detect() reads (most recent last; a few: each holds its samples' groups)
+_LAYOUTS: list[_Layout] = []
+_KEPT_LAYOUTS = 4
+
+
+def _layout(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, n_buckets: int, pairs: bool,
+            single: Sequence[str]) -> _Layout:
+    """The layout of these samples' grid: a kept one when the samples have the same groups (key and cells
+    equal: the same rows of one family read for another signal), else built."""
+    match = (tuple(dims), n_buckets, pairs, tuple(single), len(b))
+    key, inv, gb, gcodes, gn = _grouped(frame, dims, b)
+    cells = [_factor(frame, d)[1] for d in dims]
+    if key is not None:
+        for kept in reversed(_LAYOUTS):
+            if kept.match == match and kept.key is not None and np.array_equal(kept.key, key) and kept.cells == cells:
+                return kept
+    made = _made_layout(frame, dims, gb, gcodes, gn, n_buckets, pairs, single)
+    made.match, made.key, made.cells, made.inv = match, key, cells, inv
+    if _CACHING[0] and key is not None:
+        _LAYOUTS.append(made)
+        del _LAYOUTS[:-_KEPT_LAYOUTS]
+    return made
+
+
+def _made_layout(frame: pd.DataFrame, dims: Sequence[str], gb: np.ndarray, gcodes: dict[str, np.ndarray],
+                 gn: np.ndarray, n_buckets: int, pairs: bool, single: Sequence[str]) -> _Layout:
+    """The rows (all traffic, each dimension value and pairs, none of a dimension in `single`; then the "any
+    value" baselines) and their summing plan, from the groups' buckets, codes and counts."""
     everyone = np.ones(len(gb), dtype=bool)
     keys: list[tuple[tuple[str, str], ...]] = [()]
     masks: list[np.ndarray] = [everyone]
@@ -375,54 +430,69 @@ def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_
     # "any value of d" rows (not cohorts themselves): the baseline of a cohort that is new in a window,
     # e.g. {tenant: globex, prompt_version: *} for the first traces of globex on a new prompt version
     anyof = {dim: _lut_mask(gcodes[dim], _factor(frame, dim)[1], lambda c: _text(c) != "") for dim in singles}
+    known = set(keys)
+    position = {key: i for i, key in enumerate(keys)}
     for key, m in list(zip(keys[:cohorts], masks[:cohorts])):
         for dim, value in key:
             rest = tuple(kv for kv in key if kv[0] != dim)
             any_key = tuple(sorted((*rest, (dim, "*"))))
-            if any_key not in keys:
-                base = masks[keys.index(rest)] if rest in keys[:cohorts] else everyone
+            if any_key not in known:
+                base = masks[position[rest]] if rest in position and position[rest] < cohorts else everyone
                 keys.append(any_key)
+                known.add(any_key)
+                position[any_key] = len(keys) - 1
                 masks.append(base & anyof[dim])
     k = len(keys)
-    n, s, q = (np.zeros((k, n_buckets)) for _ in range(3))
     index = {key: i for i, key in enumerate(keys)}
-    done = _family_rows(frame, singles, gcodes, index, gb, (gn, gs, gq), (n, s, q), n_buckets, pairs)
+    done, families = _family_rows(frame, singles, gcodes, index, k, pairs)
+    alone: list[tuple[int, np.ndarray | None, np.ndarray]] = []
     for row, m in enumerate(masks):
         if done[row]:
             continue
-        idx = slice(None) if row == 0 else np.flatnonzero(m)
-        bb = gb[idx]
-        n[row] = np.bincount(bb, weights=gn[idx], minlength=n_buckets)
-        s[row] = np.bincount(bb, weights=gs[idx], minlength=n_buckets)
-        q[row] = np.bincount(bb, weights=gq[idx], minlength=n_buckets)
+        idx = None if row == 0 else np.flatnonzero(m)
+        alone.append((row, idx, gb if idx is None else gb[idx]))
     parents = np.full((k, 2), -1, dtype=np.int64)
     for row, key in enumerate(keys[:cohorts]):
         for j, (dim, _value) in enumerate(key[:2]):
             rest = tuple(kv for kv in key if kv[0] != dim)
             parents[row, j] = index.get(tuple(sorted((*rest, (dim, "*")))), -1)
-    seen = n > 0
-    first = np.where(seen.any(axis=1), seen.argmax(axis=1), 0)
-    last = np.where(seen.any(axis=1), n_buckets - seen[:, ::-1].argmax(axis=1), 0)
-    return _Grid(keys, n, s, q, index, parents, cohorts, first, last)
+    layout = _Layout((), None, [], None, gb, keys, index, parents, cohorts, families, alone,
+                     np.zeros((k, n_buckets)), np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64))
+    layout.n = layout.sums(gn)
+    seen = layout.n > 0
+    layout.first = np.where(seen.any(axis=1), seen.argmax(axis=1), 0)
+    layout.last = np.where(seen.any(axis=1), n_buckets - seen[:, ::-1].argmax(axis=1), 0)
+    return layout
+
+
+def build_grid(frame: pd.DataFrame, dims: Sequence[str], t0: int, width: int, n_buckets: int,
+               pairs: bool = True, single: Sequence[str] = ()) -> _Grid:
+    """Bucket sums of `frame` (columns t, y, *dims) for all traffic, each dimension value and pairs (none
+    of a dimension in `single`)."""
+    b = ((frame["t"].to_numpy(np.int64) - t0) // width).clip(0, n_buckets - 1)
+    layout = _layout(frame, dims, b, n_buckets, pairs, single)
+    y = frame["y"].to_numpy(np.float64)
+    if layout.inv is None:  # one group per sample
+        gs, gq = y, y * y
+    else:
+        gs = np.bincount(layout.inv, weights=y, minlength=len(layout.gb))
+        gq = np.bincount(layout.inv, weights=y * y, minlength=len(layout.gb))
+    return _Grid(layout.keys, layout.n, layout.sums(gs), layout.sums(gq), layout.index, layout.parents,
+                 layout.cohorts, layout.first, layout.last)
 
 
 def _family_rows(frame: pd.DataFrame, singles: dict[str, dict[str, np.ndarray]],
-                 gcodes: dict[str, np.ndarray], index: dict[tuple[tuple[str, str], ...], int], gb: np.ndarray,
-                 weights: tuple[np.ndarray, ...], out: tuple[np.ndarray, ...], n_buckets: int,
-                 pairs: bool) -> np.ndarray:
-    """Bucket sums of the rows whose groups are disjoint within a family (the values of one dimension whose
-    cells are single values, and the value pairs of two such dimensions), one bincount per family instead of
-    one per row: each group gets the family's row it belongs to as a label. np.bincount adds the weights in
-    index order, so each row's sums are the same additions in the same order as a bincount over the row's
-    own groups: the same numbers. Returns which rows of `out` are filled (the others: one bincount each)."""
-    done = np.zeros(len(out[0]), dtype=bool)
+                 gcodes: dict[str, np.ndarray], index: dict[tuple[tuple[str, str], ...], int], k: int,
+                 pairs: bool) -> tuple[np.ndarray, list[tuple[list[int], np.ndarray]]]:
+    """The rows whose groups are disjoint within a family (the values of one dimension whose cells are single
+    values, and the value pairs of two such dimensions), summed by one bincount per family instead of one per
+    row: each group gets the family's row it belongs to as a label (len(rows): none). Returns which of the k
+    rows a family sums, and the families (rows, label of each group)."""
+    done = np.zeros(k, dtype=bool)
+    families: list[tuple[list[int], np.ndarray]] = []
 
     def fill(rows: list[int], label: np.ndarray) -> None:
-        size = len(rows)
-        key = label * n_buckets + gb
-        for target, w in zip(out, weights):
-            target[rows] = np.bincount(key, weights=w, minlength=(size + 1) * n_buckets)[
-                :size * n_buckets].reshape(size, n_buckets)
+        families.append((rows, label))
         done[rows] = True
 
     exact: dict[str, tuple[np.ndarray, list[str]]] = {}  # dim -> (value position of each code, values)
@@ -442,7 +512,7 @@ def _family_rows(frame: pd.DataFrame, singles: dict[str, dict[str, np.ndarray]],
             exact[dim] = (lut[gcodes[dim]], values)
             fill([index[((dim, v),)] for v in values], exact[dim][0])
     if not pairs:
-        return done
+        return done, families
     names = [d for d in singles if d in exact]
     for i, d1 in enumerate(names):
         for d2 in names[i + 1:]:
@@ -458,7 +528,7 @@ def _family_rows(frame: pd.DataFrame, singles: dict[str, dict[str, np.ndarray]],
             if rows:
                 local[local < 0] = len(rows)
                 fill(rows, local[l1 * (len(v2s) + 1) + l2])
-    return done
+    return done, families
 
 
 def _new_cohort(n_in: np.ndarray, n_out: np.ndarray, length: np.ndarray, n_buckets: int) -> np.ndarray:
@@ -994,12 +1064,14 @@ def detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims:
     Pure: no database. Example trace ids are added by `find_changes`."""
     _MASKS.clear()
     _CODES.clear()
+    _LAYOUTS.clear()
     _CACHING[0] = True
     try:
         return _detect(frames, signals, dims, since_ns, until_ns, pairs=pairs, alpha=alpha)
     finally:
         _MASKS.clear()
         _CODES.clear()
+        _LAYOUTS.clear()
         _CACHING[0] = False
 
 
