@@ -42,13 +42,10 @@ def incidents(fourth_week_db: IngestedFourthWeek) -> list[dict[str, Any]]:
 #: on provider=anthropic) and W4-06 is found, below the top 8. W4-06's start passes since session 10 (a rate read
 #: back by stretches, analysis.lookback): the stretch from its first stalled call to the window, 44 calls of which 1
 #: stalled, has a binomial tail of 0.022 at the model's baseline rate (1 in 1,976) and is likelier at the window's
-#: (9 in 152): dated 23:02:34, detectable_from to the second (was 00:30:09).
-IN_TOP_MISSES: dict[str, str] = {
-    "W4-06": "found as llm_stall_rate on response_model=gpt-4.1-2025-04-14 (alias model=gpt-4.1, 0.0005 -> 0.059) "
-             "but ranked #9 of 10 (impact 0.0138), one place below the top 8: a rate's impact counts its excess bad "
-             "events, each a broken trace (changes.rate_impact): 0.153% of the week's traces; just below W4-02 "
-             "(#8, 0.0153) and route=order_status's latency during W4-01's 429 retries (#7, 0.0288, no label)",
-}
+#: (9 in 152): dated 23:02:34, detectable_from to the second (was 00:30:09). W4-06 ranks #8 since session 16
+#: (was #9, below the top 8): route=order_status's latency during W4-01's 429 retries (#7 before, no label), whose
+#: traces all call Anthropic, is W4-01's alias (changes._merge_contained).
+IN_TOP_MISSES: dict[str, str] = {}
 START_MISSES: dict[str, str] = {}
 NOISE_MISS = ""
 QUIET_MISS = ""

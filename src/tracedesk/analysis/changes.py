@@ -1176,6 +1176,7 @@ def _detect(frames: dict[str, pd.DataFrame], signals: Sequence[FeedSignal], dims
     findings = _merge_signals(findings)
     findings = _merge_nested(findings)
     findings = _merge_concurrent(findings, dims)
+    findings = _merge_contained(findings, traffic_frame)
     findings.sort(key=lambda f: (-f.impact, f.start_ns, sorted(f.cohort.items())))
     for f in findings:
         f.window_start_ns, f.window_end_ns = since_ns, until_ns
@@ -1331,6 +1332,8 @@ _MASKS: dict[tuple[int, tuple[tuple[str, str], ...]], np.ndarray] = {}
 
 
 def _cohort_mask(frame: pd.DataFrame, cohort: dict[str, str]) -> np.ndarray:
+    if not _CACHING[0]:  # outside detect() a frame's id may be reused by the next one: nothing kept
+        return _compute_mask(frame, cohort)
     key = (id(frame), tuple(sorted(cohort.items())))
     if key not in _MASKS:
         _MASKS[key] = _compute_mask(frame, cohort)
@@ -1694,6 +1697,39 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
         else:
             out.append(f)
     return out
+
+
+def _merge_contained(findings: list[Finding], traffic: pd.DataFrame | None) -> list[Finding]:
+    """A change on a cohort whose traffic, over its window, mostly is another finding's cohort (measured on the
+    traces, not read from the dimensions' names), inside that finding's window and not starting before it, is
+    that incident seen through another signal of the same requests: route=order_status, answered only by
+    Anthropic's models, slows down (its calls retried) while Anthropic answers 429s. Kept under the finding of
+    larger impact, the other cohort listed in its aliases. Not under all traffic (which holds every cohort: a
+    later incident on one route is not the all-traffic one), and a cohort the traces do not carry (a tool, a
+    response model: span-level dimensions) is left alone."""
+    if traffic is None or len(findings) < 2:
+        return findings
+    t = traffic["t"].to_numpy(np.int64)
+    kept: list[Finding] = []
+    for f in sorted(findings, key=lambda f: -f.impact):
+        if any(d not in traffic.columns for d in f.cohort):
+            kept.append(f)
+            continue
+        width = bucket_width_ns(f.window_start_ns or 0, f.window_end_ns or 0)
+        end = f.end_ns if f.end_ns is not None else (f.window_end_ns or int(t.max()) + 1)
+        mine = _cohort_mask(traffic, f.cohort) & (t >= f.start_ns) & (t < end)
+        count = int(mine.sum())
+        host = next((m for m in kept if m.cohort and m.cohort != f.cohort and _may_share_traffic(m.cohort, f.cohort)
+                     and all(d in traffic.columns for d in m.cohort) and f.start_ns >= m.start_ns - width
+                     and _overlap_share(m, f) >= NESTED_OVERLAP and count > 0
+                     and int((mine & _cohort_mask(traffic, m.cohort)).sum()) >= NESTED_OVERLAP * count), None)
+        if host is None:
+            kept.append(f)
+        else:
+            if f.cohort not in host.aliases:
+                host.aliases.append(dict(f.cohort))
+            _absorb(host, f)
+    return kept
 
 
 def _may_share_traffic(a: dict[str, str], b: dict[str, str]) -> bool:
