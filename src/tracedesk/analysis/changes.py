@@ -1675,12 +1675,7 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
     for f in sorted(findings, key=lambda f: -f.impact):
         host = next((m for m in kept if _may_share_traffic(m.cohort, f.cohort) and m.signals[0] == f.signals[0]
                      and m.direction == f.direction and _overlap_share(m, f) >= NESTED_OVERLAP), None)
-        if host is None:
-            kept.append(f)
-        else:
-            if f.cohort not in host.aliases:
-                host.aliases.append(dict(f.cohort))
-            _absorb(host, f)
+        _keep_or_alias(kept, f, host)
     findings = kept
 
     def rank(f: Finding) -> tuple[int, int, float]:
@@ -1689,14 +1684,18 @@ def _merge_concurrent(findings: list[Finding], dims: Sequence[str]) -> list[Find
     out: list[Finding] = []
     for f in sorted(findings, key=rank):
         same = [m for m in out if _may_share_traffic(m.cohort, f.cohort) and _iou(m, f) >= CONCURRENT_IOU]
-        if same:
-            m = same[0]
-            if f.cohort not in m.aliases:
-                m.aliases.append(dict(f.cohort))
-            _absorb(m, f)
-        else:
-            out.append(f)
+        _keep_or_alias(out, f, same[0] if same else None)
     return out
+
+
+def _keep_or_alias(kept: list[Finding], f: Finding, host: Finding | None) -> None:
+    """f joins `kept` as a finding of its own (no host), or is folded into host with its cohort as an alias."""
+    if host is None:
+        kept.append(f)
+        return
+    if f.cohort not in host.aliases:
+        host.aliases.append(dict(f.cohort))
+    _absorb(host, f)
 
 
 def _merge_contained(findings: list[Finding], traffic: pd.DataFrame | None) -> list[Finding]:
@@ -1723,12 +1722,7 @@ def _merge_contained(findings: list[Finding], traffic: pd.DataFrame | None) -> l
                      and all(d in traffic.columns for d in m.cohort) and f.start_ns >= m.start_ns - width
                      and _overlap_share(m, f) >= NESTED_OVERLAP and count > 0
                      and int((mine & _cohort_mask(traffic, m.cohort)).sum()) >= NESTED_OVERLAP * count), None)
-        if host is None:
-            kept.append(f)
-        else:
-            if f.cohort not in host.aliases:
-                host.aliases.append(dict(f.cohort))
-            _absorb(host, f)
+        _keep_or_alias(kept, f, host)
     return kept
 
 
