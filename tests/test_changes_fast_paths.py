@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -143,3 +144,33 @@ def test_a_long_change_is_dated_to_its_bucket_though_long_windows_start_on_a_str
     best = C._scan(cums, cums, parents, np.array([0]), nb, 1.0)[0]
     refined = C._refine(cums, cums, parents, [best], nb, 1.0)[0]
     assert (refined.a, refined.e) == (203, 263)
+
+
+def test_since_starts_stand_for_every_start_once() -> None:
+    """The "since a, still going" windows start a tenth of their length apart (each the last start before
+    the window one stride longer), every start from 1 to nb - 1 stood for by exactly one: the same Bonferroni
+    count as scanning them all."""
+    starts, stands_for = C._since_starts(672)
+    assert len(starts) == 59 and starts[0] == 7 and list(starts[-12:]) == list(range(660, 672))
+    assert list(stands_for[:4]) == [7, 60, 55, 50] and int(stands_for.sum()) == 671
+    assert list(np.diff(starts)) == [C._stride(672 - int(a)) for a in starts[1:]]
+    assert [list(C._since_starts(nb)[0]) for nb in (1, 2, 3)] == [[], [1], [1, 2]]
+
+
+@pytest.mark.parametrize("change_at", [140, 401, 630, 661])
+def test_an_ongoing_change_is_dated_to_its_bucket_though_since_windows_start_on_a_stride(change_at) -> None:
+    """A shift that lasts to the end of the range, from any bucket: the since-window scan keeps the best start
+    between its strided neighbours, and _refine dates it exactly, the window still open (e == nb). (From bucket
+    134 or earlier it would cover more than ONGOING_SHARE of the series: no finding.)"""
+    nb = 672
+    rng = np.random.default_rng(change_at)
+    y = rng.normal(0.0, 1.0, (1, nb * 20))
+    y[0, change_at * 20:] += 1.5
+    n = np.full((1, nb), 20.0)
+    s = y.reshape(1, nb, 20).sum(axis=2)
+    q = (y * y).reshape(1, nb, 20).sum(axis=2)
+    cums = C._cums(n, s, q)
+    parents = np.full((1, 2), -1, dtype=np.int64)
+    best = C._scan(cums, cums, parents, np.array([0]), nb, 1.0)[0]
+    refined = C._refine(cums, cums, parents, [best], nb, 1.0)[0]
+    assert (refined.a, refined.e) == (change_at, nb)

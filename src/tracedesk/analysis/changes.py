@@ -309,24 +309,31 @@ def _members(codes: np.ndarray, cells: list[Any], weight: np.ndarray) -> tuple[l
     return values, masks
 
 
-def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray
-             ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Samples grouped per (bucket, cell of every dimension): the group key of each sample and its group
-    (None, None: one group per sample), each group's bucket and codes per dimension, and its sample count.
-    Every cohort's bucket sums are sums of groups, and there are several times fewer groups than samples
-    (a bucket holds many samples of one cohort)."""
-    codes = {d: _factor(frame, d) for d in dims}
+def _group_key(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray) -> np.ndarray | None:
+    """Each sample's group (bucket, cell of every dimension) as one integer; None when there are too many
+    combinations for one integer key (then one group per sample)."""
     key = b.astype(np.int64)
     radix = float(b.max() + 1) if len(b) else 1.0
     for d in dims:
-        size = len(codes[d][1]) + 1
+        codes, cells = _factor(frame, d)
+        size = len(cells) + 1
         radix *= size
-        if radix >= 2.0 ** 62:  # too many combinations for one integer key: no grouping
-            return None, None, b, {d: codes[d][0] for d in dims}, np.ones(len(b))
-        key = key * size + (codes[d][0] + 1)
+        if radix >= 2.0 ** 62:
+            return None
+        key = key * size + (codes + 1)
+    return key
+
+
+def _grouped(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, key: np.ndarray | None
+             ) -> tuple[np.ndarray | None, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Samples grouped by their key (_group_key): each sample's group (None: one group per sample), each
+    group's bucket and codes per dimension, and its sample count. Every cohort's bucket sums are sums of
+    groups, and there are several times fewer groups than samples (a bucket holds many samples of one cohort)."""
+    if key is None:
+        return None, b, {d: _factor(frame, d)[0] for d in dims}, np.ones(len(b))
     _u, first, inv = np.unique(key, return_index=True, return_inverse=True)
     inv = inv.ravel()
-    return key, inv, b[first], {d: codes[d][0][first] for d in dims}, np.bincount(inv).astype(np.float64)
+    return inv, b[first], {d: _factor(frame, d)[0][first] for d in dims}, np.bincount(inv).astype(np.float64)
 
 
 def pair_masks(singles: dict[str, dict[str, np.ndarray]], size: Callable[[np.ndarray], float], min_n: float
@@ -361,7 +368,8 @@ class _Layout:
     index: dict[tuple[tuple[str, str], ...], int]
     parents: np.ndarray
     cohorts: int
-    families: list[tuple[list[int], np.ndarray]]  # rows summed by one bincount: (rows, each group's row among them)
+    #: rows summed by one bincount: (rows, each group's row among them x buckets + its bucket: the bincount's key)
+    families: list[tuple[list[int], np.ndarray]]
     alone: list[tuple[int, np.ndarray | None, np.ndarray]]  # (row, its groups or None for all, their buckets)
     n: np.ndarray  # (K, B) sample counts
     first: np.ndarray
@@ -373,10 +381,9 @@ class _Layout:
         over the row's own groups: the same numbers."""
         k, nb = self.n.shape
         out = np.zeros((k, nb))
-        for rows, label in self.families:
+        for rows, cell in self.families:
             size = len(rows)
-            out[rows] = np.bincount(label * nb + self.gb, weights=w, minlength=(size + 1) * nb)[
-                :size * nb].reshape(size, nb)
+            out[rows] = np.bincount(cell, weights=w, minlength=(size + 1) * nb)[:size * nb].reshape(size, nb)
         for row, idx, bb in self.alone:
             out[row] = np.bincount(bb, weights=w if idx is None else w[idx], minlength=nb)
         return out
@@ -392,12 +399,13 @@ def _layout(frame: pd.DataFrame, dims: Sequence[str], b: np.ndarray, n_buckets: 
     """The layout of these samples' grid: a kept one when the samples have the same groups (key and cells
     equal: the same rows of one family read for another signal), else built."""
     match = (tuple(dims), n_buckets, pairs, tuple(single), len(b))
-    key, inv, gb, gcodes, gn = _grouped(frame, dims, b)
+    key = _group_key(frame, dims, b)
     cells = [_factor(frame, d)[1] for d in dims]
     if key is not None:
         for kept in reversed(_LAYOUTS):
             if kept.match == match and kept.key is not None and np.array_equal(kept.key, key) and kept.cells == cells:
                 return kept
+    inv, gb, gcodes, gn = _grouped(frame, dims, b, key)
     made = _made_layout(frame, dims, gb, gcodes, gn, n_buckets, pairs, single)
     made.match, made.key, made.cells, made.inv = match, key, cells, inv
     if _CACHING[0] and key is not None:
@@ -444,7 +452,8 @@ def _made_layout(frame: pd.DataFrame, dims: Sequence[str], gb: np.ndarray, gcode
                 masks.append(base & anyof[dim])
     k = len(keys)
     index = {key: i for i, key in enumerate(keys)}
-    done, families = _family_rows(frame, singles, gcodes, index, k, pairs)
+    done, labels = _family_rows(frame, singles, gcodes, index, k, pairs)
+    families = [(rows, label * n_buckets + gb) for rows, label in labels]  # keyed once for every sum
     alone: list[tuple[int, np.ndarray | None, np.ndarray]] = []
     for row, m in enumerate(masks):
         if done[row]:
@@ -686,6 +695,16 @@ def _run(idx: np.ndarray) -> slice | None:
     return None
 
 
+_ROW_INDEX: list[np.ndarray] = [np.arange(0)]
+
+
+def _row_index(k: int) -> np.ndarray:
+    """np.arange(k), kept (the gathers of one scan ask for the same few sizes thousands of times)."""
+    if len(_ROW_INDEX[0]) < k:
+        _ROW_INDEX[0] = np.arange(max(k, 2 * len(_ROW_INDEX[0])))
+    return _ROW_INDEX[0][:k]
+
+
 def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
               min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
               allow_new: bool = True, with_sums: bool = False,
@@ -709,8 +728,10 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
     runs = {id(x): (None if x.shape[0] != 1 else _run(x[0])) for x in (a, e)}
 
     def at(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        if idx.shape[0] != 1:
-            return np.take_along_axis(c, idx, 1)
+        if idx.shape[0] != 1:  # each row its own columns: np.take_along_axis's gather, without its checks
+            if idx.shape[1] == 1:  # one window per row (the boundary search)
+                return c[_row_index(len(c)), idx[:, 0]][:, None]
+            return c[_row_index(len(c))[:, None], idx]
         run = runs[id(idx)]
         return c[:, run] if run is not None else c[:, idx[0]]
     memo = {} if memo is None else memo  # the rows' slices, kept by a caller evaluating the same rows again
@@ -828,6 +849,19 @@ class _Scan:
     s_out: float = 0.0
 
 
+def _since_starts(nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """The starts of the scan's "since a, still going" windows (1..nb-1, ascending), each a tenth of its
+    window's length after the previous one (_stride: every start for the short windows at the end), and how
+    many starts each stands for (from the one after the previous start to itself: nb - 1 in all)."""
+    out = []
+    a = nb - 1
+    while a >= 1:
+        out.append(a)
+        a -= _stride(nb - a)
+    starts = np.array(out[::-1], dtype=np.int64)
+    return starts, np.diff(starts, prepend=0)
+
+
 def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, nb: int, sign: float,
           span: tuple[np.ndarray, np.ndarray] | None = None, allow_new: bool = True) -> list[_Scan]:
     """Best window of each row: all starts x geometric lengths, and every "since a, still going"."""
@@ -837,11 +871,13 @@ def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: 
     tries = np.zeros(len(rows))
     # a long window's start moves by a tenth of its length (z changes little between neighbours; _refine then
     # finds the exact boundaries), its tests counted as if every start had been tried (each stands for
-    # `stride` windows): 34% of the windows of a week, the same Bonferroni count
-    candidates = [(np.arange(0, nb - k + 1, _stride(k)), None, k) for k in _lengths(nb)]
+    # `stride` windows): 34% of the windows of a week, the same Bonferroni count. A "since a" window's start
+    # moves by a tenth of its own length the same way (_since_starts)
+    since, since_stride = _since_starts(nb)
+    candidates = [*[(np.arange(0, nb - k + 1, _stride(k)), k) for k in _lengths(nb)], (since, 0)]
     memo: dict[Any, Any] = {}
     counts = cums[0][rows]
-    for starts, _none, k in [*candidates, (np.arange(1, nb), None, 0)]:
+    for starts, k in candidates:
         if not len(starts):  # one bucket of data: no "since a, still going" window after its start
             continue
         ends = starts + k if k else np.full(len(starts), nb)
@@ -849,29 +885,36 @@ def _scan(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: 
         # not a test (so leaving them out changes nothing, and sparse cohorts cost nothing at short lengths)
         # (starts and ends are runs of columns: views, not gathers)
         s0, s1 = int(starts[0]), int(starts[-1]) + 1
-        inside = (counts[:, s0 + k:s1 + k] if k else counts[:, nb:nb + 1]) - counts[:, s0:s1]
+        # (every start of this length counts, strided or not: the near search below may find it)
+        inside = counts[:, s0 + k:s1 + k] - counts[:, s0:s1] if k else counts[:, nb:nb + 1] - counts[:, 1:nb]
         busy = np.flatnonzero(inside.max(axis=1) >= MIN_N)
         if not len(busy):
             continue
         sub, sub_memo = (rows, memo) if len(busy) == len(rows) else (rows[busy], {})
         z, _d, _n, tested = _evaluate(cums, pcums, parents, sub, starts, ends, sign, span=span,
                                       allow_new=allow_new, memo=sub_memo, need_d=False)
-        stride = _stride(k) if k else 1
-        tries[busy] += tested.sum(axis=1) * stride
+        stride = _stride(k) if k else int(since_stride.max())
+        tries[busy] += tested.sum(axis=1) * stride if k else (tested * since_stride[None, :]).sum(axis=1)
         idx = np.argmax(z, axis=1)
         zz = z[np.arange(len(busy)), idx]
         row_a, row_e = starts[idx], ends[idx]
         if stride > 1:  # every start between the best one's strided neighbours, at this length: what the
             # scan of every start would have kept, unless a start far from this one scores higher
-            near = np.clip(row_a[:, None] + np.arange(1 - stride, stride)[None, :], 0, nb - k)
-            z_near = _evaluate(cums, pcums, parents, sub, near, near + k, sign, span=span, allow_new=allow_new,
+            if k:
+                near = np.clip(row_a[:, None] + np.arange(1 - stride, stride)[None, :], 0, nb - k)
+            else:  # the starts between the best one's neighbours among the since-starts
+                lo = np.where(idx > 0, starts[np.maximum(idx - 1, 0)] + 1, 1)
+                hi = np.where(idx + 1 < len(starts), starts[np.minimum(idx + 1, len(starts) - 1)] - 1, nb - 1)
+                near = np.minimum(lo[:, None] + np.arange(int((hi - lo).max()) + 1)[None, :], hi[:, None])
+            near_e = near + k if k else np.full(near.shape[1], nb)
+            z_near = _evaluate(cums, pcums, parents, sub, near, near_e, sign, span=span, allow_new=allow_new,
                                memo=sub_memo, need_d=False)[0]
             j = np.argmax(z_near, axis=1)
             z_j = z_near[np.arange(len(busy)), j]
             closer = z_j > zz
             zz = np.where(closer, z_j, zz)
             row_a = np.where(closer, near[np.arange(len(busy)), j], row_a)
-            row_e = row_a + k
+            row_e = row_a + k if k else np.full(len(busy), nb)
         better = zz > best[busy]
         best[busy] = np.where(better, zz, best[busy])
         best_a[busy] = np.where(better, row_a, best_a[busy])
