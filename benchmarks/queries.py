@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import glob
 import json
 import math
@@ -37,6 +38,7 @@ from typing import Any
 import tracedesk
 from tracedesk.store import query as _query
 from tracedesk.store.query import Filters
+from tracedesk.timeutil import halves_by_day
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -236,8 +238,9 @@ def page_calls(ws: tracedesk.Workspace, trace_id: str) -> dict[str, Callable[[],
         ws.ranked_cohorts("route", f, min_traces=5)
         lo, hi = ws.time_bounds()
         assert lo is not None and hi is not None
-        mid = lo + (hi - lo) // 2
-        ws.compare_windows("route", (lo, mid), (mid, hi + 1), f)
+        (a0, a1), (b0, b1) = halves_by_day(lo, hi)  # the page's default windows: whole UTC days
+        day = dt.timedelta(days=1)
+        ws.compare_windows("route", (a0, a1 + day), (b0, b1 + day), f)
 
     def evaluations() -> None:
         import altair as alt

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from tracedesk import timeutil
 from tracedesk.errors import InputError, TracedeskError
-from tracedesk.timeutil import (NS_PER_S, TimeParseError, format_duration, format_time, parse_duration,
-                                parse_time)
+from tracedesk.timeutil import (NS_PER_S, TimeParseError, format_duration, format_time, halves_by_day,
+                                parse_duration, parse_time)
 
 MIN_NS = timeutil.parse_time("0001-01-01T00:00Z")
 MAX_NS = timeutil.parse_time("9999-12-31T23:59:59.999999999Z")
@@ -147,3 +147,17 @@ def test_the_alert_schema_is_compiled_once():
     definition.parse_rule(doc)
     definition.parse_rule(doc)
     assert definition.validator() is first
+
+
+@pytest.mark.parametrize("lo, hi, expected", [
+    # a week of traces, the first at 00:00:05 on Monday, the last late on Sunday: Mon-Thu against Fri-Sun
+    ("2026-11-16T00:00:05Z", "2026-11-22T23:59:00Z",
+     ((dt.date(2026, 11, 16), dt.date(2026, 11, 19)), (dt.date(2026, 11, 20), dt.date(2026, 11, 22)))),
+    # two days: one against the other; one day: itself (the page still has two windows to show)
+    ("2026-11-16T10:00:00Z", "2026-11-17T01:00:00Z",
+     ((dt.date(2026, 11, 16), dt.date(2026, 11, 16)), (dt.date(2026, 11, 17), dt.date(2026, 11, 17)))),
+    ("2026-11-16T10:00:00Z", "2026-11-16T11:00:00Z",
+     ((dt.date(2026, 11, 16), dt.date(2026, 11, 16)), (dt.date(2026, 11, 16), dt.date(2026, 11, 16)))),
+])
+def test_the_cohorts_pages_default_windows_are_halves_of_the_utc_days(lo, hi, expected) -> None:
+    assert halves_by_day(parse_time(lo), parse_time(hi)) == expected

@@ -192,3 +192,13 @@ def format_time(ns: int, *, timespec: str = "auto") -> str:
     if when.year < 1000:  # strftime does not pad years below 1000 everywhere
         text = f"{when.year:04d}" + text[text.index("-"):]
     return text + "Z"
+
+
+def halves_by_day(lo_ns: int, hi_ns: int) -> tuple[tuple[_dt.date, _dt.date], tuple[_dt.date, _dt.date]]:
+    """The Cohorts page's default comparison of a range of traces (first and last start, ns): the first
+    half of its UTC days against the rest, as (first day, last day) pairs, both days included; one day
+    compared with itself when the range holds a single day."""
+    first = _dt.datetime.fromtimestamp(lo_ns / 1e9, tz=_dt.timezone.utc).date()
+    last = _dt.datetime.fromtimestamp(hi_ns / 1e9, tz=_dt.timezone.utc).date()
+    mid = first + (last - first) // 2
+    return (first, mid), (min(mid + _dt.timedelta(days=1), last), last)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
+from tracedesk.timeutil import halves_by_day
 
 ui.page_setup("Cohorts")
 ws = ui.require_workspace()
@@ -41,12 +42,11 @@ else:
 
 st.subheader("Compare two time windows")
 lo, hi = ws.time_bounds()
-first = dt.datetime.fromtimestamp(lo / 1e9, tz=dt.timezone.utc).date()
-last = dt.datetime.fromtimestamp(hi / 1e9, tz=dt.timezone.utc).date()
-mid = first + (last - first) // 2
+window_a, window_b = halves_by_day(lo, hi)
+first, last = window_a[0], window_b[1]
 w1, w2 = st.columns(2)
-a = w1.date_input("Window A (before)", (first, mid), min_value=first, max_value=last)
-b = w2.date_input("Window B (after)", (min(mid + dt.timedelta(days=1), last), last), min_value=first, max_value=last)
+a = w1.date_input("Window A (before)", window_a, min_value=first, max_value=last)
+b = w2.date_input("Window B (after)", window_b, min_value=first, max_value=last)
 if len(a) != 2 or len(b) != 2:
     st.caption("Pick a start and an end day for both windows.")
     ui.stop()
