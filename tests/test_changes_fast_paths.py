@@ -132,10 +132,15 @@ def test_strided_starts_are_views() -> None:
 def test_a_long_change_is_dated_to_its_bucket_though_long_windows_start_on_a_stride() -> None:
     """A window of 60 buckets starts every 6th bucket in the scan; the best start among its neighbours and
     _refine's exact boundaries date a shift from bucket 203 to 263 exactly."""
-    nb = 672
-    rng = np.random.default_rng(7)
+    assert _scanned_and_refined(seed=7, shifted=(203, 263)) == (203, 263)
+
+
+def _scanned_and_refined(seed: int, shifted: tuple[int, int], nb: int = 672) -> tuple[int, int]:
+    """The (start, end) bucket the scan then _refine give one series of nb buckets of 20 standard normal samples,
+    shifted by 1.5 sd over buckets [shifted[0], shifted[1])."""
+    rng = np.random.default_rng(seed)
     y = rng.normal(0.0, 1.0, (1, nb * 20))
-    y[0, 203 * 20:263 * 20] += 1.5
+    y[0, shifted[0] * 20:shifted[1] * 20] += 1.5
     n = np.full((1, nb), 20.0)
     s = y.reshape(1, nb, 20).sum(axis=2)
     q = (y * y).reshape(1, nb, 20).sum(axis=2)
@@ -143,7 +148,7 @@ def test_a_long_change_is_dated_to_its_bucket_though_long_windows_start_on_a_str
     parents = np.full((1, 2), -1, dtype=np.int64)
     best = C._scan(cums, cums, parents, np.array([0]), nb, 1.0)[0]
     refined = C._refine(cums, cums, parents, [best], nb, 1.0)[0]
-    assert (refined.a, refined.e) == (203, 263)
+    return refined.a, refined.e
 
 
 def test_since_starts_stand_for_every_start_once() -> None:
@@ -162,15 +167,4 @@ def test_an_ongoing_change_is_dated_to_its_bucket_though_since_windows_start_on_
     """A shift that lasts to the end of the range, from any bucket: the since-window scan keeps the best start
     between its strided neighbours, and _refine dates it exactly, the window still open (e == nb). (From bucket
     134 or earlier it would cover more than ONGOING_SHARE of the series: no finding.)"""
-    nb = 672
-    rng = np.random.default_rng(change_at)
-    y = rng.normal(0.0, 1.0, (1, nb * 20))
-    y[0, change_at * 20:] += 1.5
-    n = np.full((1, nb), 20.0)
-    s = y.reshape(1, nb, 20).sum(axis=2)
-    q = (y * y).reshape(1, nb, 20).sum(axis=2)
-    cums = C._cums(n, s, q)
-    parents = np.full((1, 2), -1, dtype=np.int64)
-    best = C._scan(cums, cums, parents, np.array([0]), nb, 1.0)[0]
-    refined = C._refine(cums, cums, parents, [best], nb, 1.0)[0]
-    assert (refined.a, refined.e) == (change_at, nb)
+    assert _scanned_and_refined(seed=change_at, shifted=(change_at, 672)) == (change_at, 672)
