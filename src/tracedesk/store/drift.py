@@ -42,10 +42,9 @@ class Window(Protocol):
 
 def data_bounds(db: sqlite_utils.Database) -> tuple[int, int] | None:
     """(oldest, newest) span start in the store, or None when it holds no spans."""
-    row = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM spans").fetchone()
-    if row is None or row[0] is None:
-        return None
-    return int(row[0]), int(row[1])
+    from .samples import span_range
+
+    return span_range(db)
 
 
 def evaluation_rows(db: sqlite_utils.Database) -> int:

@@ -781,10 +781,20 @@ def evaluator_names(db: sqlite_utils.Database, *, scored: bool = False) -> list[
     return [r[0] for r in db.execute(f"SELECT DISTINCT name FROM evaluations{where} ORDER BY name").fetchall()]
 
 
+def start_bounds(db: sqlite_utils.Database, table: str) -> tuple[int | None, int | None]:
+    """First and last start (ns) of the rows of `table` (spans or traces), (None, None) when it holds none.
+
+    Two sub-queries: SQLite answers a MIN or a MAX alone with one seek in the start index, but both in one
+    SELECT by reading the whole index (10M spans: 2 s of CPU on every backtest and drift report)."""
+    if table not in ("spans", "traces"):
+        raise ValueError(f"start_bounds reads spans or traces, not {table!r}")
+    lo, hi = db.execute(f"SELECT (SELECT MIN(start_ns) FROM {table}), (SELECT MAX(start_ns) FROM {table})").fetchone()
+    return lo, hi
+
+
 def time_bounds(db: sqlite_utils.Database) -> tuple[int | None, int | None]:
     """First and last trace start (ns), or (None, None) on an empty store."""
-    lo, hi = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM traces").fetchone()
-    return lo, hi
+    return start_bounds(db, "traces")
 
 
 def filter_fields() -> list[str]:

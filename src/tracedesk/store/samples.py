@@ -552,8 +552,10 @@ def first_span_ns(db: sqlite_utils.Database) -> int | None:
 
 def span_range(db: sqlite_utils.Database) -> tuple[int, int] | None:
     """(first, last) span start time in the store, or None when it is empty."""
-    row = db.execute("SELECT MIN(start_ns), MAX(start_ns) FROM spans").fetchone()
-    return None if row[0] is None else (int(row[0]), int(row[1]))
+    from .query import start_bounds
+
+    lo, hi = start_bounds(db, "spans")
+    return None if lo is None or hi is None else (int(lo), int(hi))
 
 
 # ---------------------------------------------------------------------------------------------
