@@ -778,3 +778,15 @@ def _explain_table(res: Any) -> None:
                   for k in ("explains", "share before", "share now")})
     for n in res.notes:
         st.caption(n)
+
+
+def comparison_windows(ws: "Workspace") -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """The Cohorts page's default windows: the first half of the traces' UTC days against the rest
+    (timeutil.halves_by_day; benchmarks/queries.py times the same read)."""
+    from ..timeutil import halves_by_day
+
+    lo, hi = ws.time_bounds()
+    if lo is None or hi is None:  # an empty store (the page stops before asking): today against itself
+        today = dt.datetime.now(dt.timezone.utc).date()
+        return (today, today), (today, today)
+    return halves_by_day(lo, hi)

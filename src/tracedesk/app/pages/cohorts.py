@@ -6,7 +6,6 @@ import streamlit as st
 
 from tracedesk import charts
 from tracedesk.app import ui
-from tracedesk.timeutil import halves_by_day
 
 ui.page_setup("Cohorts")
 ws = ui.require_workspace()
@@ -41,8 +40,7 @@ else:
     ui.show_frame(ranked)
 
 st.subheader("Compare two time windows")
-lo, hi = ws.time_bounds()
-window_a, window_b = halves_by_day(lo, hi)
+window_a, window_b = ui.comparison_windows(ws)
 first, last = window_a[0], window_b[1]
 w1, w2 = st.columns(2)
 a = w1.date_input("Window A (before)", window_a, min_value=first, max_value=last)
