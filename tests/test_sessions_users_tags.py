@@ -130,3 +130,21 @@ def test_the_most_recent_sessions_are_found_without_summing_every_session(tmp_pa
     walked = _recent_sessions(db, "1", [], limit)  # the candidates (ties in the walk's order), None: read all
     assert (None if walked is None else sorted(walked)) == {
         1: ["b"], 2: ["b", "d", "e"], 3: ["b", "d", "e"], 4: ["a", "b", "d", "e"]}.get(limit)
+
+
+def test_a_text_search_on_sessions_reads_the_spans_once(ws):
+    """The walk for the most recent sessions and the page's sums both need the traces a text search matches:
+    they read the matches the connection keeps (store.query.resolved_where), so the spans' texts are searched
+    by one statement, not one per read."""
+    from tracedesk.store import query as q
+    from tracedesk.store.sessions import sessions
+
+    searches = []
+    q.forget_text_matches(ws.db)
+    ws.db.conn.set_trace_callback(lambda sql: searches.append(sql) if "LIKE" in sql else None)
+    try:
+        page = sessions(ws.db, Filters(text="ADDRESS"))  # case-folded: "Can I change the address?" in conv-a
+    finally:
+        ws.db.conn.set_trace_callback(None)
+    assert page["session_id"].tolist() == ["conv-a"] and page["turns"].tolist() == [1]
+    assert len(searches) == 1, searches

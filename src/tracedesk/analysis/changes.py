@@ -695,16 +695,6 @@ def _run(idx: np.ndarray) -> slice | None:
     return None
 
 
-_ROW_INDEX: list[np.ndarray] = [np.arange(0)]
-
-
-def _row_index(k: int) -> np.ndarray:
-    """np.arange(k), kept (the gathers of one scan ask for the same few sizes thousands of times)."""
-    if len(_ROW_INDEX[0]) < k:
-        _ROW_INDEX[0] = np.arange(max(k, 2 * len(_ROW_INDEX[0])))
-    return _ROW_INDEX[0][:k]
-
-
 def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], parents: np.ndarray, rows: np.ndarray, a: np.ndarray, e: np.ndarray, sign: float,
               min_d: float = MIN_D, span: tuple[np.ndarray, np.ndarray] | None = None,
               allow_new: bool = True, with_sums: bool = False,
@@ -730,8 +720,8 @@ def _evaluate(cums: tuple[np.ndarray, ...], pcums: tuple[np.ndarray, ...], paren
     def at(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
         if idx.shape[0] != 1:  # each row its own columns: np.take_along_axis's gather, without its checks
             if idx.shape[1] == 1:  # one window per row (the boundary search)
-                return c[_row_index(len(c)), idx[:, 0]][:, None]
-            return c[_row_index(len(c))[:, None], idx]
+                return c[np.arange(len(c)), idx[:, 0]][:, None]
+            return c[np.arange(len(c))[:, None], idx]
         run = runs[id(idx)]
         return c[:, run] if run is not None else c[:, idx[0]]
     memo = {} if memo is None else memo  # the rows' slices, kept by a caller evaluating the same rows again
@@ -1761,10 +1751,11 @@ def _merge_contained(findings: list[Finding], traffic: pd.DataFrame | None) -> l
         end = f.end_ns if f.end_ns is not None else (f.window_end_ns or int(t.max()) + 1)
         mine = _cohort_mask(traffic, f.cohort) & (t >= f.start_ns) & (t < end)
         count = int(mine.sum())
-        host = next((m for m in kept if m.cohort and m.cohort != f.cohort and _may_share_traffic(m.cohort, f.cohort)
-                     and all(d in traffic.columns for d in m.cohort) and f.start_ns >= m.start_ns - width
-                     and _overlap_share(m, f) >= NESTED_OVERLAP and count > 0
-                     and int((mine & _cohort_mask(traffic, m.cohort)).sum()) >= NESTED_OVERLAP * count), None)
+        host = None if count == 0 else next(
+            (m for m in kept if m.cohort and m.cohort != f.cohort and _may_share_traffic(m.cohort, f.cohort)
+             and all(d in traffic.columns for d in m.cohort) and f.start_ns >= m.start_ns - width
+             and _overlap_share(m, f) >= NESTED_OVERLAP
+             and int((mine & _cohort_mask(traffic, m.cohort)).sum()) >= NESTED_OVERLAP * count), None)
         _keep_or_alias(kept, f, host)
     return kept
 

@@ -504,7 +504,7 @@ def traces(
 def _sorted_page(db: sqlite_utils.Database, filters: Filters | None, sort: str, direction: str,
                  limit: int | None, offset: int, columns: Sequence[str]) -> pd.DataFrame:
     """The page as one query: span conditions as uncorrelated sub-queries (each matching set built once)."""
-    where, params = _resolved_where(db, filters)
+    where, params = resolved_where(db, filters)
     descending = direction == "DESC"
     # NULLs last whichever the direction, then a stable tie-break so pages never overlap. Descending,
     # SQLite sorts NULL last by itself (the smallest value): without the `IS NULL` term the column's index
@@ -626,7 +626,7 @@ def forget_text_matches(db: sqlite_utils.Database) -> None:
     getattr(db, "_td_text_matches", {}).clear()
 
 
-def _resolved_where(db: sqlite_utils.Database, f: Filters | None) -> tuple[str, list[Any]]:
+def resolved_where(db: sqlite_utils.Database, f: Filters | None) -> tuple[str, list[Any]]:
     """trace_where, with a text search answered from the kept matches (_text_matches)."""
     if f is None or not f.text:
         return trace_where(f)

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from .query import Filters, frame, trace_where
+from .query import Filters, frame, resolved_where
 
 SESSION_COLUMNS = ("session_id", "user_id", "users", "turns", "first_ns", "last_ns", "cost_usd",
                    "total_tokens", "mean_latency_ms", "errors", "evals", "eval_pass_rate", "min_score")
@@ -21,7 +21,8 @@ SESSION_COLUMNS = ("session_id", "user_id", "users", "turns", "first_ns", "last_
 
 def sessions(db: sqlite_utils.Database, filters: Filters | None = None, *, limit: int = 500) -> pd.DataFrame:
     """One row per session among the matching traces, most recent activity first."""
-    where, params = trace_where(filters)
+    # a text search is answered once, from the matches the connection keeps: the walk and the page both read it
+    where, params = resolved_where(db, filters)
     recent = _recent_sessions(db, where, params, int(limit))
     # the sessions that can make the page, when a walk found them: their traces and evaluations alone are
     # summed (10M spans, 544k traces: every session and every evaluation grouped took 4.8 s of CPU)
