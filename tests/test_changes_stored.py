@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 from receiver_support import make_receiver, post, traces_body
 
 from tracedesk.analysis.changes import DEFAULT_DIMENSIONS, OWN_DIMENSIONS, feed_signals, find_changes, load_all
@@ -299,3 +300,18 @@ def test_triggers_lost_with_a_rebuilt_table_are_put_back_and_the_samples_rebuilt
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()}
     conn.conn.close()
     assert {n for n in names if n.startswith("feed_dirty_")} == set(TRIGGERS)
+
+
+def test_a_read_of_signals_the_store_does_not_keep_is_refused(tmp_path):
+    """`kept` names every set the database keeps; reading something outside it would rebuild nothing and
+    read nothing right, so it is an error that names the rule."""
+    from tracedesk.store.feed_samples import stored_frames
+
+    path = str(tmp_path / "t.db")
+    ingest_paths(path, [_file(tmp_path, "a.json", _week(0, 2))])
+    db = connect(path)
+    kept = [("llm_latency", {"type": "duration", "span_kind": "LLM"}, ("route",))]
+    with pytest.raises(ValueError, match="among the kept ones"):
+        stored_frames(db, [("llm_latency", {"type": "duration", "span_kind": "LLM"}, ("tenant",))], None, None,
+                      kept=kept)
+    db.conn.close()

@@ -1930,9 +1930,13 @@ def load_all(db: Any, signals: Sequence[FeedSignal], dims: Sequence[str], since_
     wanted = wanted_reads(signals, dims)
     read = None
     if stored:
-        from ..store.feed_samples import stored_frames
+        from ..store.feed_samples import stored_frames, wanted_keys
 
-        read = stored_frames(db, wanted, since, until, progress)
+        # the database keeps the feed's whole set: a read of some of its signals names all of them, so the
+        # others stay stored (store.feed_samples keeps only the sets it is told of)
+        kept = feed_wanted(db)
+        if wanted_keys(wanted) <= wanted_keys(kept):
+            read = stored_frames(db, wanted, since, until, progress, kept=kept)
     if read is None:
         read = signal_frames(db, wanted, since, until)
     out = {}
@@ -1987,6 +1991,14 @@ def feed_dimensions(db: Any) -> list[str]:
     from ..store import query as q
 
     return [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS, *(f"dims.{d}" for d in q.extra_dimensions(db))]
+
+
+def feed_wanted(db: Any) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
+    """(name, signal document, group_by) of every signal the landing page's feed reads (its default
+    dimensions): the samples the database keeps for it (store.feed_samples)."""
+    from ..store import query as q
+
+    return wanted_reads(feed_signals(q.evaluator_names(db)), feed_dimensions(db))
 
 
 def find_changes(db: Any, since_ns: int | None = None, until_ns: int | None = None, *,

@@ -23,11 +23,9 @@ Progress = Callable[[int, int, str], None]
 def wanted(db: Any) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
     """(name, signal document, group_by) of every feed signal, as find_changes(db) (default dimensions)
     hands them to store.feed_samples."""
-    from ..store import query as q
-    from .changes import DEFAULT_DIMENSIONS, OWN_DIMENSIONS, feed_signals, wanted_reads
+    from .changes import feed_wanted
 
-    dims = [*DEFAULT_DIMENSIONS, *OWN_DIMENSIONS, *(f"dims.{d}" for d in q.extra_dimensions(db))]
-    return wanted_reads(feed_signals(q.evaluator_names(db)), dims)
+    return feed_wanted(db)
 
 
 def prepare(db: Any, progress: Progress | None = None, *, existing_only: bool = False) -> bool:

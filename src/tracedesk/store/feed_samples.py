@@ -658,21 +658,41 @@ def _as_read(frame: pd.DataFrame, group_by: Sequence[str], since_ns: int | None,
     return out
 
 
+def _wanted_key(w: tuple[str, dict[str, Any], tuple[str, ...]]) -> tuple[str, str, tuple[str, ...]]:
+    name, signal, group_by = w
+    return name, repr(sorted(signal.items())), tuple(group_by)
+
+
+def wanted_keys(wanted: Wanted) -> set[tuple[str, str, tuple[str, ...]]]:
+    """What tells the entries of a wanted list apart (name, signal document, group_by)."""
+    return {_wanted_key(w) for w in wanted}
+
+
 def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | None, until_ns: int | None,
-                  progress: Progress | None = None) -> dict[str, pd.DataFrame] | None:
+                  progress: Progress | None = None, *, kept: Wanted | None = None) -> dict[str, pd.DataFrame] | None:
     """`store.feed.signal_frames` from the stored samples (refreshed first when stale), or None when
     they cannot be brought up to date (the caller reads raw rows). Kept on the connection per data
-    version; frames are shared: read-only."""
+    version; frames are shared: read-only.
+
+    `kept`: every set the database keeps (default: `wanted`), of which `wanted` reads some. A refresh
+    keeps exactly the sets it is given and drops the others, so a reader of a few of the feed's signals
+    (the landing page's charts, an alert's backtest) names the feed's whole set here: asking for its few
+    alone would drop the rest, which the next feed would then rebuild from every row."""
     from . import feed
 
-    key = ("stored", tuple((n, repr(sorted(sig.items())), tuple(g)) for n, sig, g in wanted), since_ns, until_ns)
+    key = ("stored", tuple(_wanted_key(w) for w in wanted), since_ns, until_ns)
     if key in feed._cache(db):
         return dict(feed._cache(db)[key])
+    if kept is not None:
+        if not wanted_keys(wanted) <= wanted_keys(kept):
+            raise ValueError("stored_frames: every wanted signal must be among the kept ones (name, signal "
+                             "and group_by alike)")
     fresh: dict[str, pd.DataFrame] = {}
-    ids = _current(db, wanted, progress, fresh)
+    ids = _current(db, kept if kept is not None else wanted, progress, fresh)
     if ids is None:
         return None
     by_name = {n: tuple(g) for n, _s, g in wanted}
+    ids = {name: sid for name, sid in ids.items() if name in by_name}
     out = {}
     decoded: dict[int, Any] = {}  # frames shared by several sets, decoded once
     for name, sid in ids.items():
