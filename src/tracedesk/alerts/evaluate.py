@@ -299,7 +299,7 @@ class SampleLoader:
     def load(self, signal: dict[str, Any], scope: dict[str, tuple[str, ...]], group_by: tuple[str, ...], *,
              traces: bool = False) -> pd.DataFrame:
         """Columns t, v, *group_by, and trace_id when `traces` (or when the frame was read raw)."""
-        key = (_signal_key(signal), repr(sorted(scope.items())), group_by)
+        key: tuple[Any, ...] = (_signal_key(signal), repr(sorted(scope.items())), group_by)
         with_traces = (*key, "traces")
         if with_traces in self.cache:
             return self.cache[with_traces]
