@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import tracedesk
 from tracedesk import store
 from tracedesk.evals import results
+from tracedesk.store.eval_views import QUEUE_COLUMNS
 from tracedesk.models import Evaluation, Span
 
 T0 = 1_764_000_000_000_000_000
@@ -111,3 +112,34 @@ def test_weighted_quantile_is_pandas_quantile_of_the_expanded_sample(counts, q):
     expanded = pd.Series([v for v in values for _ in range(counts[v])], dtype=float)
     got = results.weighted_quantile(values, [counts[v] for v in values], q)
     assert math.isclose(got, float(expanded.quantile(q)), rel_tol=1e-12, abs_tol=1e-12)
+
+
+_EVAL = st.tuples(st.integers(1, 4),  # the judged trace
+                  st.booleans(),  # its root span judged (else the trace as a whole: no span, no start)
+                  st.sampled_from([None, 0.0, 0.0, 0.1, 0.1, 0.5, 0.9]),  # few scores: ties at every cut
+                  st.sampled_from([None, True, False, False]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_EVAL, min_size=0, max_size=14), st.integers(1, 12))
+def test_the_queue_cut_in_sql_is_the_row_computation(tmp_path_factory, evals, limit):
+    """The SQL queue joins only the rows up to the limit-th (and its ties) to their spans: the same rows, in
+    the same order, as sorting every failed or errored evaluation; ties at the cut go by their span's start."""
+    path = str(tmp_path_factory.mktemp("queue") / "q.db")
+    spans = [s for i in range(1, 5) for s in _trace(i, "billing" if i % 2 else "support", ("gpt-4o",))]
+    rows = [Evaluation(f"{i:032x}", f"{i:08x}{0:08x}" if on_span else None, f"g{k % 2}", score=score,
+                       passed=None if score is None else passed, error="timed out" if score is None else None,
+                       source="judge", metadata={"k": k})
+            for k, (i, on_span, score, passed) in enumerate(evals)]
+    conn = store.connect(path)
+    store.write_batch(conn, spans, rows)
+    conn.close()
+    ws = tracedesk.open(path)
+    got, want = ws.evals.review_queue(limit), results.review_queue(ws.evals.scores(), limit)
+    ws.close()
+    assert list(got.columns) == list(want.columns) == list(QUEUE_COLUMNS)
+    assert _records(got) == _records(want)  # (column types differ where a column holds no value)
+
+
+def _records(frame):
+    return [tuple(None if pd.isna(x) else x for x in row) for row in frame.astype(object).itertuples(index=False)]

@@ -129,15 +129,14 @@ def review_queue_rows(db: sqlite_utils.Database, limit: int = 50) -> pd.DataFram
 
 
 def review_queue(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
-    """Worst first: error rows (no score), then failed rows by ascending score."""
+    """Worst first: error rows (no score), then failed rows by ascending score (eval_views.QUEUE_COLUMNS)."""
+    keep = list(eval_views.QUEUE_COLUMNS)
     if frame.empty:
-        return frame.head(0)
+        return frame.reindex(columns=keep).head(0)
     q = frame[(frame["score"].isna()) | (frame["passed"] == 0)].copy()
     q["_err"] = q["score"].isna()
     q = q.sort_values(["_err", "score", "start_ns"], ascending=[False, True, True], na_position="first")
-    keep = ["trace_id", "span_id", "name", "score", "label", "reason", "error", "span_name", "route", "tenant",
-            "prompt_version", "model", "judge_model"]
-    return q[keep].head(limit).reset_index(drop=True)
+    return q[keep].head(limit).reset_index(drop=True).astype({"score": float})
 
 
 def counts_from_frame(frame: pd.DataFrame, name: str, by: str) -> pd.DataFrame:
