@@ -57,10 +57,11 @@ def review_rows(db: sqlite_utils.Database, limit: int) -> list[tuple[Any, ...]]:
         return []
     cut = db.execute("SELECT score IS NOT NULL, score FROM evaluations WHERE score IS NULL OR passed = 0 "
                      "ORDER BY 1, 2 LIMIT 1 OFFSET ?", [int(limit) - 1]).fetchone()
+    cut_params: list[Any] = []
     if cut is None:  # fewer rows than the limit: all of them
-        rows, cut_params = "score IS NULL OR passed = 0", []
+        rows = "score IS NULL OR passed = 0"
     elif not cut[0]:  # the queue is errored evaluations only
-        rows, cut_params = "score IS NULL", []
+        rows = "score IS NULL"
     else:
         rows, cut_params = "score IS NULL OR (passed = 0 AND score <= ?)", [cut[1]]
     route, tenant, pv, model = (cohort_sql.eval_value_sql(cohorts.resolve(c), "s", "t", db=db)
