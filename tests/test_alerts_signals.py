@@ -189,3 +189,26 @@ def test_percentiles_in_chunks_match_one_pass(monkeypatch):
     for agg, expected in whole.items():
         np.testing.assert_array_equal(aggregate_windows(v, lo, hi, agg), expected)
     assert np.isnan(whole["p50"][0]) and not np.isnan(whole["p50"][1])
+
+
+@pytest.mark.parametrize("overlap", [40, 1])
+def test_windows_sorted_by_rank_give_the_lexsorted_values(overlap):
+    """Overlapping windows sort (window, rank) integer keys over samples ranked once; the values are exactly
+    those of sorting each window's values (ties and repeats included), and sparse windows that leave samples
+    out take the direct path."""
+    import tracedesk.alerts.evaluate as ev
+
+    rng = np.random.default_rng(11)
+    t = np.sort(rng.integers(0, 100_000, 4000))
+    v = rng.choice([0.5, 1.0, 2.0, 250.0, 1e6], size=4000)  # ties everywhere
+    times = np.arange(0, 100_001, 500 * overlap)
+    lo, hi = window_bounds(t, times, 20_000 if overlap > 1 else 300)
+    sizes = hi - lo
+    keep = np.flatnonzero(sizes)
+    for agg in ("min", "max", "p50", "p90", "p95", "p99"):
+        direct = ev._ordered_stats(v, lo[keep], sizes[keep], agg)
+        ranked = ev._ordered_stats(v, lo[keep], sizes[keep], agg, ev._Ranked(v, 0, len(v)))
+        np.testing.assert_array_equal(ranked, direct)
+        got = aggregate_windows(v, lo, hi, agg)
+        np.testing.assert_array_equal(got[keep], direct)
+        assert np.isnan(got[sizes == 0]).all()
