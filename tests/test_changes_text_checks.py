@@ -86,3 +86,10 @@ def test_a_database_in_a_callers_transaction_is_read_but_not_written(tmp_path):
     with sqlite3.connect(path) as c:
         assert c.execute("SELECT name FROM sqlite_master WHERE name LIKE 'text_%'").fetchall() == []
 
+
+
+def test_packed_verdicts_round_trip_digests_ending_in_zero_bytes():
+    """Digests are raw 16-byte records: one ending in zero bytes (or all zeros) keeps every byte."""
+    items = [(b"\x00" * 16, 1), (b"a" + b"\x00" * 15, -3), (bytes(range(16)), 300), (b"\xff" * 16, 0)]
+    digests, results = text_checks._packed(items)
+    assert text_checks._unpacked(digests, results) == sorted(items)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 TABLE = "text_verdicts"
@@ -125,9 +126,12 @@ def _unpacked(digests: bytes, results: bytes) -> list[tuple[bytes, int]]:
         raise ValueError(f"remembered text verdicts of format {results[0]} (this version reads {FORMAT}): "
                          f"DROP TABLE {TABLE} and they are checked again")
     width = results[1]
-    raw = zlib.decompress(results[2:])
-    values = [int.from_bytes(raw[i:i + width], "little", signed=True) for i in range(0, len(raw), width)]
-    return [(digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES], r) for i, r in enumerate(values)]
+    # the integers in one numpy pass, the digests in one slicing loop (one int.from_bytes and two slices
+    # per verdict cost 0.36 s for the ~970k verdicts of a 10M-span store)
+    values = np.frombuffer(zlib.decompress(results[2:]), dtype=np.dtype(f"<i{width}")).tolist()
+    # fixed-size raw records: tolist() gives each as bytes (an "S" dtype would drop trailing zero bytes)
+    keys = np.frombuffer(digests[:len(values) * DIGEST_BYTES], dtype=f"V{DIGEST_BYTES}").tolist()
+    return list(zip(keys, values))
 
 
 def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
