@@ -168,3 +168,16 @@ def test_the_slow_hours_page(store_path: str) -> None:
     result = backtest(connect(store_path), rule)
     assert [(e.group, (e.start_ns - T0) // HOUR, (e.end_ns - T0) // HOUR) for e in result.episodes] == [
         ({"route": "refunds"}, 31, 34)]
+
+
+def test_a_long_lived_connection_keeps_the_latest_reads_only(store_path: str) -> None:
+    """The app's connection serves one backtest or suggestion after another, each over its own range: the
+    stored frames it keeps per data version are the latest KEPT_READS, not one per range ever asked."""
+    from tracedesk.store import feed, feed_samples
+
+    db = connect(store_path)
+    for hour in range(20):
+        assert feed_copy.stored_samples(db, {"type": "cost_per_trace"}, {}, (), T0 + hour * HOUR, T0 + 30 * HOUR) is not None
+    kept = [k for k in feed._cache(db) if isinstance(k, tuple) and k[:1] == ("stored",)]
+    assert len(kept) == feed_samples.KEPT_READS
+    assert kept[-1][2] == T0 + 19 * HOUR  # the latest range is among them

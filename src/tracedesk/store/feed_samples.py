@@ -70,6 +70,8 @@ LEVEL = 9
 #: pieces of about this many traces' hours, each stored before the next is read: memory stays flat with
 #: the size of the database (one hour with more is one piece)
 PIECE_TRACES = 2_000
+#: reads of stored frames (signals x range) a connection keeps per data version, the latest first
+KEPT_READS = 8
 #: page cache while `prepare` builds the samples (PRAGMA cache_size: negative = KiB)
 PREPARE_CACHE = -8192
 
@@ -705,5 +707,11 @@ def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | Non
         # the chunks just written back (~0.3 s CPU at 1M spans on the first feed after an ingest)
         frame = _as_read(fresh[name], by_name[name], since_ns, until_ns) if name in fresh else None
         out[name] = frame if frame is not None else _read(db.conn, sid, by_name[name], since_ns, until_ns, decoded)
-    feed._cache(db)[key] = out
+    cache = feed._cache(db)
+    # a long-lived connection (the app's) asked for many ranges (one per suggestion or backtest) would keep
+    # a copy of each until the data changes: only the latest KEPT_READS stay
+    kept_reads = [k for k in cache if isinstance(k, tuple) and k[:1] == ("stored",)]
+    for old in kept_reads[:max(0, len(kept_reads) - KEPT_READS + 1)]:
+        del cache[old]
+    cache[key] = out
     return dict(out)
