@@ -257,3 +257,17 @@ def test_the_whole_set_is_built_in_pieces_and_holds_the_rows_of_one_read(copy_db
     assert len(pieces[2]) == 8 and pieces[2][0][0] is None and pieces[2][-1][1] is None
     assert all(b + 1 == c for (_a, b), (c, _d) in zip(pieces[2], pieces[2][1:]))  # adjacent, no hour left out
     assert pieces[0] == whole[0] and pieces[1] == whole[1] and len(whole[0]) > 1000
+
+
+def test_the_aggregates_are_keyed_by_the_files_that_decide_a_verdict():
+    """The per-hour aggregates depend on refusal and PII verdicts, so their key digests the checkers' code: the
+    same modules the feed's stored samples key (store.feed_samples._checkers), not the verdicts' storage, whose
+    change rebuilt every set for nothing (64 s at 10M spans)."""
+    from pathlib import Path
+
+    from tracedesk.analysis import refusals
+    from tracedesk.ingest import redact
+
+    root = Path(cohort_hours.__file__).resolve().parent.parent
+    assert {root.joinpath(*p) for p in cohort_hours.CHECKER_FILES} == {Path(refusals.__file__).resolve(),
+                                                                       Path(redact.__file__).resolve()}

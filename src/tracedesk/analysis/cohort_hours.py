@@ -67,6 +67,10 @@ EVAL_SIGNALS = ("eval_rows", "eval_score", "eval_passed")
 EVAL_SEEK_HOURS = 100_000
 
 
+#: the files whose code decides a refusal or PII verdict (the stored rows depend on their verdicts)
+CHECKER_FILES: tuple[tuple[str, str], ...] = (("analysis", "refusals.py"), ("ingest", "redact.py"))
+
+
 def key(db: sqlite_utils.Database) -> str:
     """What the stored rows depend on besides the data: a digest of this module's definitions and the
     text checkers' identity (a refusal verdict changes with their code or settings)."""
@@ -76,10 +80,12 @@ def key(db: sqlite_utils.Database) -> str:
     from ..store.samples import _PHRASES_SETTING
 
     # the checkers' code by its files and their settings as stored, without importing them: the key
-    # figures of a current set then load no text checker (tests/test_app_cold_start.py)
+    # figures of a current set then load no text checker (tests/test_app_cold_start.py). The files that
+    # decide a verdict, as the feed's stored samples key them (store.feed_samples._checkers): not the
+    # verdicts' storage (store/text_checks.py), whose change rebuilt every set (64 s at 10M spans)
     root = Path(__file__).resolve().parent.parent
     h = hashlib.blake2b(digest_size=16)
-    for part in (("analysis", "refusals.py"), ("ingest", "redact.py"), ("store", "text_checks.py")):
+    for part in CHECKER_FILES:
         h.update(root.joinpath(*part).read_bytes())
     ident = json.dumps([VERSION, MATRIX_SIGNALS, GLOBAL_SIGNALS, HEALTH_SIGNALS, sorted(PERCENTILE_SIGNALS), DIMENSIONS,
                         EVAL_DIM, EVAL_SIGNALS, h.hexdigest(), get_setting(db, _PHRASES_SETTING)], default=str)
