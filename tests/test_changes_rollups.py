@@ -85,3 +85,27 @@ def test_the_sparkline_of_a_provider_finding_reads_its_traces_by_their_models(tm
     # 00:03-05:54, 5 h 51 min of P's traces, one every 3 minutes (C's start at 06:00)
     n = series.groupby("group")["n"].sum().to_dict()
     assert n == {"cohort": 117}
+
+
+def test_every_sparkline_is_the_same_from_the_stored_copy_without_reading_rows(tmp_path, monkeypatch):
+    """A card's sparkline reads its signal from the feed's stored copy (the rows the feed scanned; a stall rate's
+    calls against the p99s of the range the feed scanned): the very series the row read draws, provider roll-up
+    included, and no sample row is read for it."""
+    import tracedesk.signals
+    from tracedesk.analysis import changes
+
+    db = str(tmp_path / "wave.db")
+    _week(db, (50, 52))
+    conn = connect(db)
+    findings = find_changes(conn)
+    assert findings
+    with monkeypatch.context() as m:
+        m.setattr(changes, "_stored_series", lambda *_a, **_k: None)
+        from_rows = [changes.finding_series(conn, f) for f in findings]
+
+    def no_rows(*_args, **_kwargs):
+        raise AssertionError("read the sample rows")
+    monkeypatch.setattr(tracedesk.signals, "samples", no_rows)
+    for f, want in zip(findings, from_rows):
+        got = changes.finding_series(connect(db), f)
+        assert len(got) and got.equals(want), (f.signals, f.cohort)

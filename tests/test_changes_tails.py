@@ -105,3 +105,38 @@ def test_the_stall_signal_reads_no_rows_of_its_own():
 def test_a_stall_signal_without_its_source_is_skipped():
     sig = FeedSignal("s", {"type": "duration", "span_kind": "LLM"}, "s", "rate", "", "up", stalls_of="nope")
     assert detect({}, [sig], ["route"], T0, T0 + HOUR) == []
+
+
+def test_a_stall_findings_sparkline_from_the_stored_copy_is_the_row_reads(tmp_path, monkeypatch):
+    """The landing page's card of a stall finding draws the share of calls past twice their kind's p99, judged
+    against the range the feed scanned: from the feed's stored copy, the very series the rows give (which read
+    every LLM call of the range again: 1-1.4 s per card at 1M spans), and no sample row is read for it."""
+    import tracedesk.signals
+    from tracedesk.analysis import changes
+    from tracedesk.models import Span
+    from tracedesk.store import connect, write_batch
+
+    frame = _calls(100, 110)
+    spans = []
+    for n, (t, v, model, route) in enumerate(frame.itertuples(index=False)):
+        tid = f"{n + 1:032x}"
+        common = dict(trace_id=tid, route=route, tenant="t", prompt_version="v1")
+        spans += [Span(span_id=f"{2 * n + 1:016x}", name="request", kind="CHAIN", start_ns=int(t), end_ns=int(t + v * 1e6) + 1,
+                       duration_ms=v + 1, **common),
+                  Span(span_id=f"{2 * n + 2:016x}", parent_span_id=f"{2 * n + 1:016x}", name="answer", kind="LLM",
+                       start_ns=int(t), end_ns=int(t + v * 1e6), duration_ms=v, model=model, output_text="ok", **common)]
+    path = str(tmp_path / "stalls.db")
+    write_batch(connect(path), spans)
+    conn = connect(path)
+    stall = [f for f in changes.find_changes(conn) if f.signals == ["llm_stall_rate"]]
+    assert len(stall) == 1
+    with monkeypatch.context() as m:
+        m.setattr(changes, "_stored_series", lambda *_a, **_k: None)
+        want = changes.finding_series(conn, stall[0])
+
+    def no_rows(*_args, **_kwargs):
+        raise AssertionError("read the sample rows")
+    monkeypatch.setattr(tracedesk.signals, "samples", no_rows)
+    got = changes.finding_series(connect(path), stall[0])
+    assert got.equals(want)
+    assert got.loc[got["group"] == "cohort", "value"].max() > 0  # the stalls are drawn

@@ -2079,8 +2079,10 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
     hi = end + length if finding.end_ns is not None else end
     width = max(NS_PER_MIN, (hi - lo) // points)
     dims = [d for d in finding.cohort]
-    # (a call stalled against the p99s of the range the feed scanned, as in the finding)
-    frame = load_samples(db, sig, dims, lo, hi, reference=(finding.window_start_ns, finding.window_end_ns))
+    frame = _stored_series(db, catalogue, sig, finding, lo, hi)
+    if frame is None:
+        # (a call stalled against the p99s of the range the feed scanned, as in the finding)
+        frame = load_samples(db, sig, dims, lo, hi, reference=(finding.window_start_ns, finding.window_end_ns))
     mask = _compute_mask(frame, finding.cohort) if dims else np.ones(len(frame), dtype=bool)
     parts = []
     for group, m in (("cohort", mask), ("rest", ~mask)):
@@ -2088,6 +2090,41 @@ def finding_series(db: Any, finding: Finding, *, points: int = 48) -> pd.DataFra
         part["group"] = group
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def _stored_series(db: Any, catalogue: dict[str, FeedSignal], sig: FeedSignal, finding: Finding, lo: int,
+                   hi: int) -> pd.DataFrame | None:
+    """The samples of `sig` in [lo, hi) with the feed's dimensions, from its stored copy (the rows the feed
+    scanned; a stall signal's durations judged against the p99s of the range the feed scanned, as in detect);
+    None when the finding's cohort is not over the feed's default dimensions (a feed run over others).
+
+    Why: each card's sparkline read its signal's rows again (a stall signal every LLM call of the range, for
+    its p99s: 1-1.4 s per card at 1M spans, ~3.6 s for the landing page's first five cards)."""
+    dims = feed_dimensions(db)
+    names = {d[5:] if d.startswith("dims.") else d for d in dims}
+    if not set(finding.cohort) <= names:
+        return None
+    ref_lo = finding.window_start_ns if finding.window_start_ns is not None else lo
+    ref_hi = finding.window_end_ns if finding.window_end_ns is not None else hi
+    source = catalogue.get(sig.stalls_of) if sig.stalls_of else None
+    if sig.stalls_of and source is None:
+        return None
+    reads = [sig] if source is None else [source, sig]
+    from .rollups import ROLLUP
+
+    if ROLLUP in finding.cohort and ROLLUP not in _group_by(sig, dims):
+        # the provider of samples that do not read it comes from their models, mapped by the LLM calls
+        # (analysis.rollups): every call is one of the LLM latency's samples
+        reads.append(catalogue["llm_latency"])
+    frames = load_all(db, reads, dims, min(lo, ref_lo), max(hi, ref_hi), stored=True)
+    frame = frames.get(sig.name)
+    if frame is None:
+        return None
+    if sig.stalls_of:
+        from . import tails
+
+        frame = tails.stalls(frame[(frame["t"] >= ref_lo) & (frame["t"] < ref_hi) & np.isfinite(frame["v"])])
+    return frame[(frame["t"] >= lo) & (frame["t"] < hi)].reset_index(drop=True)
 
 
 #: the quality and agent signals the landing page charts over time (beside the trace KPIs)
