@@ -178,6 +178,6 @@ def test_a_long_lived_connection_keeps_the_latest_reads_only(store_path: str) ->
     db = connect(store_path)
     for hour in range(20):
         assert feed_copy.stored_samples(db, {"type": "cost_per_trace"}, {}, (), T0 + hour * HOUR, T0 + 30 * HOUR) is not None
-    kept = [k for k in feed._cache(db) if isinstance(k, tuple) and k[:1] == ("stored",)]
+    kept = [k for k in feed.frames_cache(db) if isinstance(k, tuple) and k[:1] == ("stored",)]
     assert len(kept) == feed_samples.KEPT_READS
     assert kept[-1][2] == T0 + 19 * HOUR  # the latest range is among them

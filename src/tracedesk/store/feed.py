@@ -172,7 +172,7 @@ def _column(codes: np.ndarray, cells: pd.Index) -> Any:
     return pd.Series(values, dtype=object)
 
 
-def _cache(db: sqlite_utils.Database) -> dict[Any, Any]:
+def frames_cache(db: sqlite_utils.Database) -> dict[Any, Any]:
     """Frames read on this connection, dropped when anyone commits (data_version moves)."""
     version = data_version(db)
     cache = getattr(db, "_td_feed_cache", None)
@@ -249,8 +249,8 @@ def signal_frames(db: sqlite_utils.Database, wanted: Sequence[tuple[str, dict[st
     """Samples of the built-in signals among `wanted` ((name, signal document, group_by) each), read
     in families; signals not listed in the result are read through the registry by the caller."""
     key = ("feed", tuple((n, repr(sorted(sig.items())), tuple(g)) for n, sig, g in wanted), since_ns, until_ns)
-    if key in _cache(db):
-        return dict(_cache(db)[key])
+    if key in frames_cache(db):
+        return dict(frames_cache(db)[key])
     families: dict[tuple[Any, ...], list[Member]] = {}
     for name, signal, group_by in wanted:
         found = _member(name, signal)
@@ -267,5 +267,5 @@ def signal_frames(db: sqlite_utils.Database, wanted: Sequence[tuple[str, dict[st
             fam = Family(source, (f"e.name IN ({', '.join('?' for _ in names)})",), tuple(names), tuple(members))
         out.update(read_family(db, fam, group_by, since_ns, until_ns))
     save_text_checks(db)  # a write: the frames are kept under the version after it
-    _cache(db)[key] = out
+    frames_cache(db)[key] = out
     return dict(out)

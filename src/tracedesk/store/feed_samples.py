@@ -688,8 +688,8 @@ def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | Non
     from . import feed
 
     key = ("stored", tuple(_wanted_key(w) for w in wanted), since_ns, until_ns)
-    if key in feed._cache(db):
-        return dict(feed._cache(db)[key])
+    if key in feed.frames_cache(db):
+        return dict(feed.frames_cache(db)[key])
     if kept is not None:
         if not wanted_keys(wanted) <= wanted_keys(kept):
             raise ValueError("stored_frames: every wanted signal must be among the kept ones (name, signal "
@@ -707,7 +707,7 @@ def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | Non
         # the chunks just written back (~0.3 s CPU at 1M spans on the first feed after an ingest)
         frame = _as_read(fresh[name], by_name[name], since_ns, until_ns) if name in fresh else None
         out[name] = frame if frame is not None else _read(db.conn, sid, by_name[name], since_ns, until_ns, decoded)
-    cache = feed._cache(db)
+    cache = feed.frames_cache(db)
     # a long-lived connection (the app's) asked for many ranges (one per suggestion or backtest) would keep
     # a copy of each until the data changes: only the latest KEPT_READS stay
     kept_reads = [k for k in cache if isinstance(k, tuple) and k[:1] == ("stored",)]
