@@ -232,7 +232,7 @@ def page_calls(ws: tracedesk.Workspace, trace_id: str) -> dict[str, Callable[[],
         ws.count_traces(f)
         ws.dimensions()
         for d in ("user_id", "session_id"):
-            ws.values(d, limit=1)
+            ws.has_values(d) if hasattr(ws, "has_values") else ws.values(d, limit=1)
         ws.evaluator_names()
         ws.cohort_matrix("route", f)
         ws.ranked_cohorts("route", f, min_traces=5)

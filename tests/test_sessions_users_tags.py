@@ -148,3 +148,18 @@ def test_a_text_search_on_sessions_reads_the_spans_once(ws):
         ws.db.conn.set_trace_callback(None)
     assert page["session_id"].tolist() == ["conv-a"] and page["turns"].tolist() == [1]
     assert len(searches) == 1, searches
+
+
+def test_whether_a_dimension_holds_a_value_is_read_from_its_first_row(ws):
+    """The Cohorts page offers user_id and session_id, and every dimension with a value, by asking whether it has
+    one (not by counting every value for the most frequent): the same answer as listing them, for each kind of
+    dimension (trace-level, span-level, ids, a mapped key, span kind, tags, one that holds nothing)."""
+    from tracedesk import cohorts
+
+    names = [*cohorts.names(), "kind", "status", "tag", "dims.nowhere"]
+    got = {n: ws.has_values(n) for n in names}
+    assert got == {n: bool(ws.values(n, limit=1)) for n in names}
+    assert got["user_id"] and got["session_id"] and got["tag"] and not got["dims.nowhere"]
+    from tracedesk.analysis.metrics import COHORT_DIMENSIONS
+
+    assert ws.dimensions() == [d for d in COHORT_DIMENSIONS if ws.values(d, limit=1)] + ws.extra_dimensions()

@@ -267,8 +267,13 @@ class Workspace:
     @_locked
     def dimensions(self) -> list[str]:
         """Cohort dimensions (tracedesk.cohorts) with at least one value, then mapped ones kept in `dims`."""
-        out = [d for d in _metrics.COHORT_DIMENSIONS if self.values(d, limit=1)]
+        out = [d for d in _metrics.COHORT_DIMENSIONS if self.has_values(d)]
         return out + self.extra_dimensions()
+
+    @_locked
+    def has_values(self, dimension: str) -> bool:
+        """Whether a dimension (or model / agent / kind / status / tag) holds any value: `values(...)` not empty."""
+        return self.kept(("has_values", dimension), lambda db: _query.has_values(db, dimension))
 
     @_locked
     def extra_dimensions(self) -> list[str]:

@@ -193,15 +193,26 @@ def mapped_keys(db: sqlite_utils.Database, sample: int = 2000) -> list[str]:
     return sorted(k for k in keys if k not in cohorts.BY_NAME)
 
 
-def distinct_values(db: sqlite_utils.Database, dim: Dimension, limit: int = 500) -> list[str]:
-    """Values a dimension takes, most frequent first (span-level: over spans; trace-level: over traces)."""
+def _values_from(dim: Dimension, db: sqlite_utils.Database) -> str | None:
+    """SELECT ... AS v FROM ... WHERE v holds a value: the rows `distinct_values` counts (None: none can)."""
     if dim.level == cohorts.SPAN and not dim.mapped:
         own = _own(dim, "s", db)
         if own == "NULL":
-            return []
-        sql = (f"SELECT {own} AS v FROM spans s WHERE v IS NOT NULL AND v != '' "
-               f"GROUP BY v ORDER BY COUNT(*) DESC, v LIMIT ?")
-    else:
-        sql = (f"SELECT {trace_value_sql(dim, 't', db)} AS v FROM traces t WHERE v IS NOT NULL AND v != '' "
-               f"GROUP BY v ORDER BY COUNT(*) DESC, v LIMIT ?")
-    return [str(r[0]) for r in db.execute(sql, [limit]).fetchall()]
+            return None
+        return f"SELECT {own} AS v FROM spans s WHERE v IS NOT NULL AND v != ''"
+    return f"SELECT {trace_value_sql(dim, 't', db)} AS v FROM traces t WHERE v IS NOT NULL AND v != ''"
+
+
+def distinct_values(db: sqlite_utils.Database, dim: Dimension, limit: int = 500) -> list[str]:
+    """Values a dimension takes, most frequent first (span-level: over spans; trace-level: over traces)."""
+    rows = _values_from(dim, db)
+    if rows is None:
+        return []
+    return [str(r[0]) for r in db.execute(f"{rows} GROUP BY v ORDER BY COUNT(*) DESC, v LIMIT ?", [limit]).fetchall()]
+
+
+def has_values(db: sqlite_utils.Database, dim: Dimension) -> bool:
+    """Whether `distinct_values` is not empty, from the first row that holds a value (counting every value
+    to keep the most frequent one cost 0.1-0.3 s per dimension at 10M spans, for a yes or no)."""
+    rows = _values_from(dim, db)
+    return rows is not None and bool(db.execute(f"SELECT EXISTS ({rows})").fetchone()[0])

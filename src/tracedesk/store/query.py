@@ -770,6 +770,13 @@ def distinct_values(db: sqlite_utils.Database, dimension_name: str, limit: int =
     return cohort_sql.distinct_values(db, dimension(dimension_name), limit)
 
 
+def has_values(db: sqlite_utils.Database, dimension_name: str) -> bool:
+    """Whether `distinct_values(db, dimension_name)` holds any value (kind / status / tag: by listing one)."""
+    if dimension_name in ("tag", "tags", "kind", "status"):
+        return bool(distinct_values(db, dimension_name, 1))
+    return cohort_sql.has_values(db, dimension(dimension_name))
+
+
 def extra_dimensions(db: sqlite_utils.Database, sample: int = 2000) -> list[str]:
     """Mapped cohort dimensions kept in the `dims` JSON (beyond the built-in ones), by sampling traces."""
     return cohort_sql.mapped_keys(db, sample)

@@ -13,7 +13,7 @@ filters = ui.sidebar_filters(ws)
 ui.stop_if_no_match(ws.count_traces(filters))
 
 c1, c2 = st.columns(2)
-dims = ws.dimensions() + [d for d in ("user_id", "session_id") if ws.values(d, limit=1)]  # cost/quality by user
+dims = ws.dimensions() + [d for d in ("user_id", "session_id") if ws.has_values(d)]  # cost/quality by user
 if not dims:
     st.info("These traces carry no cohort dimension (route, tenant, prompt version, model, agent...).")
     st.caption("Next step: map your attributes to dimensions at ingest (see docs/ingest.md).")
