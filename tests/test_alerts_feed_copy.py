@@ -181,3 +181,21 @@ def test_a_long_lived_connection_keeps_the_latest_reads_only(store_path: str) ->
     kept = [k for k in feed.frames_cache(db) if isinstance(k, tuple) and k[:1] == ("stored",)]
     assert len(kept) == feed_samples.KEPT_READS
     assert kept[-1][2] == T0 + 19 * HOUR  # the latest range is among them
+
+
+def test_a_stale_copy_is_not_brought_up_to_date_by_a_backtest(tmp_path: Path) -> None:
+    """After a write the copy has hours marked dirty: a backtest (a headless `alerts check` beside the receiver)
+    reads rows, writes nothing and takes no write lock; the next feed (or the receiver when idle) updates it."""
+    path = str(tmp_path / "t.db")
+    ingest_paths(path, [_file(tmp_path, "a.json", _week(0, 3))])
+    ingest_paths(path, [_file(tmp_path, "b.json", _week(3, 1, offset=10_000))], feed_samples=False)
+    db = connect(path)
+    dirty = db.execute("SELECT COUNT(*) FROM feed_dirty").fetchone()[0]
+    chunks = db.execute("SELECT COUNT(*) FROM feed_chunks").fetchone()[0]
+    assert dirty > 0
+    assert feed_copy.stored_samples(db, {"type": "cost_per_trace"}, {}, (), None, None) is None
+    rule = parse_rule({"tracedesk_alert": 1, "name": "cost", "window": "1h", "step": "1h",
+                       "condition": _c({"type": "cost_per_trace"}, "mean", ">", 1.0)})
+    assert len(backtest(db, rule).times) > 0
+    assert db.execute("SELECT COUNT(*) FROM feed_dirty").fetchone()[0] == dirty
+    assert db.execute("SELECT COUNT(*) FROM feed_chunks").fetchone()[0] == chunks

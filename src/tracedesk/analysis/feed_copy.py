@@ -14,8 +14,9 @@ since, until))` but for its trace ids:
 - scope dimensions hold one value per sample (not span-level membership, such as a trace's models,
   whose filter asks the trace's spans: the stored cell cannot answer it); group-by ones may list
   several, and are exploded as the registry's reads are (store.cohort_sql.explode);
-- every set the feed keeps already exists: a reader of two signals does not pay for a first build of
-  all of them (stale hours are brought up to date first, as the feed itself would).
+- the stored copy is current as it is: every set the feed keeps exists and no hour is marked dirty. A
+  reader of two signals does not pay for a first build of all of them, and never writes: `alerts check`
+  beside a receiver that has just written reads rows (the receiver brings the copy up to date when idle).
 A scope value matches a stored cell as SQL's `IN` matches it: the same text (a number kept in a mapped
 key matches no text value, in either path). Rows come in time order; samples sharing one time may come
 in another order than the registry's (its evaluations by trace row, these by evaluator and score), so a
@@ -59,7 +60,7 @@ def stored_samples(db: Any, signal: dict[str, Any], scope: dict[str, tuple[str, 
     for d, dim in asked.items():
         if dim.derived_from is not None or dim.name not in by_name or (d in scope and dim.membership):
             return None
-    frames = stored_frames(db, [entry], since_ns, until_ns, kept=kept, build_missing=False)
+    frames = stored_frames(db, [entry], since_ns, until_ns, kept=kept, writes=False)
     if frames is None:
         return None
     frame = frames[name]

@@ -138,9 +138,9 @@ def _ranges(marks: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _current(db: sqlite_utils.Database, wanted: Wanted, progress: Progress | None = None,
-             fresh: dict[str, pd.DataFrame] | None = None, *, build_missing: bool = True) -> dict[str, int] | None:
+             fresh: dict[str, pd.DataFrame] | None = None, *, writes: bool = True) -> dict[str, int] | None:
     """Set ids of the wanted signals, refreshed first when some hour is dirty or some set is missing;
-    None when that cannot happen now (or, build_missing=False, when some set is missing)."""
+    None when that cannot happen now (or, writes=False, when it would take a write)."""
     try:
         known = dict(db.conn.execute("SELECT key, id FROM feed_sample_sets").fetchall())
         dirty = db.conn.execute("SELECT 1 FROM feed_dirty LIMIT 1").fetchone() is not None
@@ -148,7 +148,7 @@ def _current(db: sqlite_utils.Database, wanted: Wanted, progress: Progress | Non
         return None
     triggers = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
                                              "name LIKE 'feed_dirty_%'")}
-    if triggers != set(TRIGGERS) and not _reinstall(db):
+    if triggers != set(TRIGGERS) and (not writes or not _reinstall(db)):
         return None
     families = _families(db, wanted)
     keys = {name: k for _f, _g, keyed in families for name, k in keyed}
@@ -156,7 +156,7 @@ def _current(db: sqlite_utils.Database, wanted: Wanted, progress: Progress | Non
         known = {}
     if not dirty and len(known) == len(keys) and all(k in known for k in keys.values()):
         return {name: known[k] for name, k in keys.items()}
-    if not build_missing and not all(k in known for k in keys.values()):
+    if not writes:
         return None
     return refresh(db, families, progress, fresh)
 
@@ -674,7 +674,7 @@ def wanted_keys(wanted: Wanted) -> set[tuple[str, str, tuple[str, ...]]]:
 
 def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | None, until_ns: int | None,
                   progress: Progress | None = None, *, kept: Wanted | None = None,
-                  build_missing: bool = True) -> dict[str, pd.DataFrame] | None:
+                  writes: bool = True) -> dict[str, pd.DataFrame] | None:
     """`store.feed.signal_frames` from the stored samples (refreshed first when stale), or None when
     they cannot be brought up to date (the caller reads raw rows). Kept on the connection per data
     version; frames are shared: read-only.
@@ -682,9 +682,10 @@ def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | Non
     `kept`: every set the database keeps (default: `wanted`), of which `wanted` reads some. A refresh
     keeps exactly the sets it is given and drops the others, so a reader of a few of the feed's signals
     (the landing page's charts, an alert's backtest) names the feed's whole set here: asking for its few
-    alone would drop the rest, which the next feed would then rebuild from every row. build_missing=False:
-    None, rather than a first whole build, when some kept set does not exist yet (a reader that needs a
-    few signals would pay for every one of them)."""
+    alone would drop the rest, which the next feed would then rebuild from every row. writes=False: None
+    unless the stored sets are current as they are (every kept set built, no hour marked dirty), rather
+    than bring them up to date: a reader of a few signals does not pay for a first build of all of them,
+    and a headless check (`alerts check` beside a receiver) never writes nor waits for the write lock."""
     from . import feed
 
     key = ("stored", tuple(_wanted_key(w) for w in wanted), since_ns, until_ns)
@@ -695,7 +696,7 @@ def stored_frames(db: sqlite_utils.Database, wanted: Wanted, since_ns: int | Non
             raise ValueError("stored_frames: every wanted signal must be among the kept ones (name, signal "
                              "and group_by alike)")
     fresh: dict[str, pd.DataFrame] = {}
-    ids = _current(db, kept if kept is not None else wanted, progress, fresh, build_missing=build_missing)
+    ids = _current(db, kept if kept is not None else wanted, progress, fresh, writes=writes)
     if ids is None:
         return None
     by_name = {n: tuple(g) for n, _s, g in wanted}
