@@ -37,16 +37,10 @@ def stored_samples(db: Any, signal: dict[str, Any], scope: dict[str, tuple[str, 
     """Columns t, v, *group_by (in the caller's spelling) of the samples with since < t <= until, from the
     feed's stored copy; None when that copy cannot serve this read (see the module's docstring)."""
     from ..store.cohort_sql import explode
-    from ..store.feed import frames_cache
     from ..store.feed_samples import stored_frames
     from .changes import feed_wanted
 
-    # what the feed keeps, once per data version (the evaluators' names and the mapped dimensions are read
-    # from the store: 80 ms at 10M spans, and a suggestion loads dozens of scopes)
-    cache = frames_cache(db)
-    kept = cache.get(("feed_wanted",))
-    if kept is None:
-        kept = cache[("feed_wanted",)] = feed_wanted(db)
+    kept = feed_wanted(db)
     wanted = repr(sorted(signal.items()))
     entry = next((w for w in kept if repr(sorted(w[1].items())) == wanted), None)
     if entry is None:
