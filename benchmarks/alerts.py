@@ -111,6 +111,13 @@ SAMPLE_RULES = [
     _rule("rag-regression-multiwindow", {"all": [
         _traces({"all": [_c(G, "mean", "<", 0.6), _c(R, "max", ">", 1000)]}, window="15m"),
         _c(R, "p95", ">", 800, window="1h")]}, **ONCALL),
+    # each route against the other routes at the same time (relative_to.peers): its retriever p95 twice
+    # theirs and its groundedness 0.15 below theirs, over 15 minutes; a daily cycle or a slow shared index
+    # moves every route's line alike (round numbers, not fitted: measured, not swept)
+    _rule("rag-regression-peers", {"all": [
+        {"signal": R, "aggregation": "p95", "comparator": ">", "relative_to": {"peers": "route", "factor": 2}},
+        {"signal": G, "aggregation": "mean", "comparator": "<", "relative_to": {"peers": "route", "delta": -0.15}}]},
+        window="15m", min_samples=1, **ONCALL),
     _rule("tool-retry-loop", {"all": [_c(TOOL_ERR, "rate", ">", 0.2), _c(COST, "mean", ">", 0.01)]}),
     _rule("tool-retry-loop-trace", _traces({"all": [_c(TOOL_ERR, "sum", ">=", 2), _c(LLM_CALLS, "mean", ">", 6)]},
                                            window="15m"), **ONCALL),

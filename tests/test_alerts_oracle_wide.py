@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from tracedesk.alerts import parse_rule
+from tracedesk.alerts.evaluate import backtest
 from tracedesk.alerts.oracle_wide import wide_floor
+from tracedesk.alerts.states import pages
 from tracedesk.models import Span
 from tracedesk.store import connect, write_batch
 
@@ -141,11 +144,12 @@ def test_steps_count_from_from_ns_and_max_steps_bounds_the_search(tmp_path):
     assert (w.wide_step, w.steps, w.describe()) == (None, 1, "none in 1 steps")
 
 
-def test_peers_compare_every_group_with_the_pooled_others_which_the_language_cannot(tmp_path):
-    """Grouped, relative_to.cohort names one fixed list for every group; 'peers' (each group against the pooled
-    other groups) is measured to say what adding it would buy. Three routes: the shared 06:00-08:00 load on
-    all, route a alone in the incident: a's 5-minute mean minus b's and c's pooled reads 300 at 14:05; b's and
-    c's (their peers include a) read at most 0 outside, and 0 or below during the incident."""
+def test_peers_compare_every_group_with_the_pooled_others(tmp_path):
+    """Grouped, relative_to.cohort names one fixed list for every group; 'peers' (relative_to.peers) gives each
+    group the pooled other groups. Three routes: the shared 06:00-08:00 load on all, route a alone in the
+    incident: a's 5-minute mean minus b's and c's pooled reads 300 at 14:05; b's and c's (their peers include
+    a) read at most 0 outside, and 0 or below during the incident. The rule the floor stands for, written in
+    the language and backtested, pages there and nowhere else."""
     def a(m: int) -> float:
         return 800.0 if _incident(m) or 6 * 60 <= m < 8 * 60 else 500.0
 
@@ -158,7 +162,12 @@ def test_peers_compare_every_group_with_the_pooled_others_which_the_language_can
     w = wide_floor(db, *args, other_groups=others, peers=True)
     assert w.threshold_step is None
     assert (w.wide_step, w.features, w.kind) == (1, ("duration(AGENT): mean - peers [5m, min 1]",),
-                                                 "peers (not in the language)")
+                                                 "peers")
     assert w.columns["peers"] == 42 and w.columns["cohort"] == 0
-    # without peers nothing the language expresses for every group separates
+    # without peers nothing else the language expresses for every group separates
     assert wide_floor(db, *args, other_groups=others).wide_step is None
+    rule = parse_rule({"tracedesk_alert": 1, "name": "peers", "window": "5m", "step": "5m", "group_by": ["route"],
+                       "min_samples": 1, "condition": {"signal": AGENT, "aggregation": "mean", "comparator": ">",
+                                                       "relative_to": {"peers": "route", "delta": 150}}})
+    found = pages(rule, backtest(db, rule))
+    assert [(p.group, p.fired_ns) for p in found] == [({"route": "a"}, START + 5 * M)]

@@ -107,3 +107,28 @@ def test_suggest_tab_explains_when_no_rule_is_proposed(tmp_path, monkeypatch):
     assert [w.value for w in at.warning if w.value.startswith("no signal moved against its baseline")]
     assert not [c for c in at.code if '"tracedesk_alert": 1' in c.value]
     assert "Save suggested rule" not in [b.label for b in at.button]
+
+
+def test_builder_compares_each_group_with_the_other_groups(week_db):
+    """Group by route, one condition against the other routes (relative_to.peers): each route's retriever p95
+    over 3x the other route's pages on the three latency incidents of either route, and the saved rule says so."""
+    at = _run()
+    at.number_input(key="n_conditions").set_value(1).run()
+    at.multiselect(key="b_group_by").set_value(["route"]).run()
+    at.selectbox(key="sig0").set_value("RETRIEVER duration (ms)").run()
+    at.selectbox(key="agg0RETRIEVER duration (ms)").set_value("p95")
+    at.selectbox(key="against0RETRIEVER duration (ms)route").set_value("route").run()
+    assert not at.exception, at.exception
+    at.number_input(key="thr0RETRIEVER duration (ms)route").set_value(3.0)
+    at.text_input[0].set_value("retriever-vs-peers").run()
+    assert not at.exception, at.exception
+    episodes = at.dataframe[1].value
+    # LAT-BLIP (refunds, 27-27.5 h), OTHER-ROUTE (billing, 40-42 h), JOINT (refunds, 50-53 h): the 1 h windows
+    # page from the first 5-minute evaluation after each starts
+    assert [(g, s) for g, s in zip(episodes["group"], episodes["start"])] == [
+        ("route=refunds", _iso(WEEK_START + 27 * H + 300 * 10**9)),
+        ("route=billing", _iso(WEEK_START + 40 * H + 600 * 10**9)),
+        ("route=refunds", _iso(WEEK_START + 50 * H + 300 * 10**9))]
+    at.button[0].click().run()
+    (rule,) = list_rules(week_db)
+    assert rule.condition.relative_to.to_dict() == {"peers": "route", "factor": 3.0}

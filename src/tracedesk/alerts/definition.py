@@ -129,6 +129,9 @@ class Relative:
     #: baseline * resolve_factor + resolve_delta (either may be given; the other defaults to 1 / 0)
     resolve_factor: float | None = None
     resolve_delta: float | None = None
+    #: a group_by dimension: each group is compared with the other values of it pooled (the other
+    #: group_by dimensions equal), over the same window at the same time ("this route against the rest")
+    peers: str | None = None
 
     @property
     def has_resolve(self) -> bool:
@@ -140,6 +143,8 @@ class Relative:
             out["new_cohort"] = self.new_cohort
         if self.versus is not None:
             out["versus"] = self.versus
+        if self.peers is not None:
+            out["peers"] = self.peers
         if self.cohort is not None:
             out["cohort"] = {k: list(v) for k, v in self.cohort.items()}
         if self.window is not None:
@@ -164,6 +169,8 @@ class Relative:
     def label(self) -> str:
         if self.new_cohort is not None:
             where = f"new {self.new_cohort} vs {self.versus or 'rest'}, {self.new_window}"
+        elif self.peers is not None:
+            where = f"other {self.peers} values"
         elif self.cohort is not None:
             where = ",".join(f"{k}={'|'.join(v)}" for k, v in self.cohort.items())
         else:
@@ -668,14 +675,15 @@ class _Checker:
             self.err(path, 'must be an object like {"window": "7d", "offset": "7d", "factor": 2} or '
                            '{"cohort": {"prompt_version": "v7"}, "delta": -0.15}')
             return None
-        allowed = ("window", "offset", "cohort", "factor", "delta", "new_cohort", "versus", "resolve_factor",
-                   "resolve_delta")
+        allowed = ("window", "offset", "cohort", "factor", "delta", "new_cohort", "versus", "peers",
+                   "resolve_factor", "resolve_delta")
         for key in value:
             if key not in allowed:
                 self.err(f"{path}.{key}", f"unknown field; valid fields: {_choices(allowed)}")
         window = self.optional_duration(value, "window", path)
         offset = self.optional_duration(value, "offset", path)
         new_cohort, versus = self.new_cohort(value, path, inner)
+        peers = self.peers(value, path, inner)
         cohort = None
         if "cohort" in value:
             raw = value["cohort"]
@@ -702,7 +710,27 @@ class _Checker:
             self.err(path, "resolve_factor / resolve_delta (hysteresis) apply to window conditions, not inside a "
                            "per-trace condition")
         return Relative(window, offset, cohort or None, factor, delta, new_cohort, versus, resolve_factor,
-                        resolve_delta)
+                        resolve_delta, peers)
+
+    def peers(self, value: dict, path: str, inner: bool) -> str | None:
+        """relative_to.peers: a dimension of the rule's group_by whose other values, pooled, are each
+        group's baseline over the same window."""
+        if "peers" not in value:
+            return None
+        dim = value["peers"]
+        group_by = getattr(self, "group_by_dims", ())
+        if inner:
+            self.err(f"{path}.peers", "inside a per-trace condition a trace is compared with its own group's "
+                                      "earlier traces; put a comparison with the other groups on a window condition")
+        elif not isinstance(dim, str) or dim not in group_by:
+            listed = _choices(group_by) if group_by else "none (the rule has no group_by)"
+            self.err(f"{path}.peers", f"must name one of the rule's group_by dimensions (each group is compared "
+                                      f"with the other values of it); got {dim!r}; the rule groups by {listed}")
+        clashing = [k for k in ("window", "offset", "cohort", "new_cohort") if k in value]
+        if clashing:
+            self.err(path, f"a peers baseline is the other groups over the condition's own window at the same "
+                           f"time: it takes no {' / '.join(clashing)}")
+        return dim if isinstance(dim, str) else None
 
     def new_cohort(self, value: dict, path: str, inner: bool) -> tuple[str | None, str | None]:
         """relative_to.new_cohort / versus: a dimension of the rule's group_by, compared with the traffic

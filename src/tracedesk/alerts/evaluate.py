@@ -280,7 +280,7 @@ def _lookback_ns(rule: AlertRule) -> int:
         rel = leaf.relative_to
         if rel is not None and rel.new_cohort is not None:
             out = max(out, 3 * parse_duration(rel.new_window) * NS)  # its first sample, the window before, history
-        elif rel is not None and rel.cohort is None:
+        elif rel is not None and rel.cohort is None and rel.peers is None:
             bw = parse_duration(rel.window) * NS if rel.window else w
             off = parse_duration(rel.offset) * NS if rel.offset else bw
             out = max(out, off + bw)
@@ -360,6 +360,8 @@ def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.Da
     baseline_by_group: dict[tuple, np.ndarray] = {}
     if rel is not None and rel.new_cohort is not None and isinstance(leaf, Condition):
         baseline_by_group = new_cohort_baselines(frame, rule, leaf, times)
+    elif rel is not None and rel.peers is not None and isinstance(leaf, Condition):
+        baseline_by_group = peer_baselines(frame, rule, leaf, times, w)
     elif rel is not None and rel.cohort is not None and isinstance(leaf, Condition):
         baseline_by_group = _cohort_baselines(loader, rule, leaf, times, w)
     out: _Series = {}
@@ -380,7 +382,7 @@ def _leaf_series(loader: SampleLoader, rule: AlertRule, leaf: Leaf, frame: pd.Da
         thresholds = np.full(len(times), float(leaf.threshold))
         resolve: np.ndarray | None = None
         if rel is not None:
-            if rel.new_cohort is not None:
+            if rel.new_cohort is not None or rel.peers is not None:
                 base = baseline_by_group.get(gkey, np.full(len(times), np.nan))
             elif rel.cohort is None:
                 bw = parse_duration(rel.window) * NS if rel.window else w
@@ -421,6 +423,35 @@ def _cohort_baselines(loader: SampleLoader, rule: AlertRule, leaf: Condition, ti
         lo, hi = window_bounds(t, times, w)
         base = aggregate_windows(v, lo, hi, leaf.aggregation)
         out[gkey] = np.where(hi - lo >= max(1, _floor(rule, leaf)), base, np.nan)
+    return out
+
+
+def peer_baselines(frame: pd.DataFrame, rule: AlertRule, leaf: Condition, times: np.ndarray,
+                   w: int) -> dict[tuple, np.ndarray]:
+    """relative_to.peers: per group and evaluation time T, the condition's aggregation over (T - w, T] of
+    the samples of the groups that differ from it in the peers dimension alone, pooled (a route against
+    every other route; with group_by [route, model], against the other routes of the same model). NaN
+    where those hold fewer than max(1, min_samples) samples, so a lone group is never judged."""
+    rel = leaf.relative_to
+    assert rel is not None and rel.peers is not None
+    j = rule.group_by.index(rel.peers)
+    floor = max(1, _floor(rule, leaf))
+    t_all = frame["t"].to_numpy(np.int64)
+    v_all = frame["v"].to_numpy(np.float64)
+    owner = np.empty(len(frame), dtype=np.int64)  # each row's group, numbered in _split_groups' order
+    buckets: dict[tuple, list[tuple[int, tuple, np.ndarray]]] = {}
+    for number, (gkey, rows) in enumerate(_split_groups(frame, rule.group_by)):
+        owner[rows] = number
+        buckets.setdefault(gkey[:j] + gkey[j + 1:], []).append((number, gkey, rows))
+    out: dict[tuple, np.ndarray] = {}
+    for members in buckets.values():
+        pooled = np.sort(np.concatenate([rows for _n, _k, rows in members]))  # the frame is time-sorted
+        for number, gkey, _rows in members:
+            rest = pooled[owner[pooled] != number]
+            t, v = t_all[rest], v_all[rest]
+            lo, hi = window_bounds(t, times, w)
+            base = aggregate_windows(v, lo, hi, leaf.aggregation)
+            out[gkey] = np.where(hi - lo >= floor, base, np.nan)
     return out
 
 

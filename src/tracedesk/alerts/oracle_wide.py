@@ -17,10 +17,10 @@ each kind is a family of columns in one feature matrix per cohort, on one evalua
   (its 90th / 99th percentile or its extreme in the bad direction; for a rate: any event on the trace).
   The lines are constants a rule could be written with before the incident, not fitted to it.
 
-- **peers** (grouped only, *not in the language*): each group against the pooled other groups of the
-  rule's group_by at the same time. relative_to.cohort names fixed values, so a grouped rule can compare
-  every group with one list only (the incident's complement is a list fitted to the incident), and
-  "versus rest" exists for a new cohort only; this kind measures what adding it would buy.
+- **peers** (grouped only): each group against the pooled other groups of the rule's group_by at the same
+  time (`relative_to {"peers": dim, "delta" | "factor"}`). Unlike the cohort kind's list, which a grouped
+  rule fixes once (the incident's complement is a list fitted to the incident), every group gets its own
+  complement.
 
 The search is oracle.separate: a single column beyond every outside value, or a pair of columns no one
 outside evaluation is at least as bad on. "Outside" is oracle's (evaluations whose 6-hour window does not
@@ -46,8 +46,6 @@ from .oracle import FEATURE_MIN_SAMPLES, FEATURE_WINDOWS, _features, separate
 
 #: Kinds of rule the columns stand for, in the order they are reported.
 KINDS: tuple[str, ...] = ("threshold", "joint", "cohort", "adaptive", "trace", "peers")
-#: Kinds the rule language cannot express (measured to say what adding them would buy).
-NOT_IN_LANGUAGE: tuple[str, ...] = ("peers",)
 #: Shares of the usual samples per window a window must hold (min_samples_share).
 SHARES: tuple[float, ...] = (0.25, 0.5, 1.0)
 #: Per-trace conditions: windows the matching traces are counted over, and judged traces a window needs.
@@ -79,8 +77,7 @@ class WideBound:
             return "none"
         if self.threshold_step is not None and self.threshold_step <= self.wide_step:
             return "threshold"
-        wider = [k + (" (not in the language)" if k in NOT_IN_LANGUAGE else "") for k in self.kinds
-                 if k != "threshold"]
+        wider = [k for k in self.kinds if k != "threshold"]
         return " + ".join(dict.fromkeys(wider)) if wider else "threshold"
 
     def describe(self) -> str:
@@ -243,8 +240,7 @@ def wide_floor(db: sqlite_utils.Database, specs: Sequence[tuple[dict[str, Any], 
     `other_cohort`: the cohort the cohort kind compares with (replacing these scope dimensions; None: no
     cohort columns). `other_groups`: grouped, as oracle.earliest_separation. `max_steps`: examine the
     incident's evaluations up to this step only (a floor later than that reads as none). `peers` (grouped):
-    also each group against the pooled other groups at the same time, a kind the language lacks
-    (relative_to.cohort names fixed values; "versus rest" exists only for a new cohort)."""
+    also each group against the pooled other groups at the same time (relative_to.peers)."""
     specs = list(specs)
 
     def read(where: dict[str, tuple[str, ...]]) -> list[pd.DataFrame]:

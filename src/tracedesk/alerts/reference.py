@@ -30,5 +30,16 @@ def relative_markdown() -> str:
         "```", "",
         "in a rule with `\"group_by\": [\"prompt_version\"]`: a prompt version seen for the first time in the "
         "last day, with a day of history before it, pages when the mean groundedness of its traces so far is "
-        "0.12 below the version it replaced, and stays firing until it is back at that version's mean.",
+        "0.12 below the version it replaced, and stays firing until it is back at that version's mean.", "",
+        "A peers baseline (`peers`) is the other values of a group_by dimension, pooled, over the condition's own "
+        "window at the same evaluation (the other group_by dimensions equal): what moves every group at once, a "
+        "daily cycle or a slow shared upstream, moves the line with it.", "",
+        "```json",
+        '{"signal": {"type": "duration", "span_kind": "RETRIEVER"}, "aggregation": "p95", "comparator": ">",',
+        ' "window": "15m", "relative_to": {"peers": "route", "factor": 2, "resolve_factor": 1.5}}',
+        "```", "",
+        "in a rule with `\"group_by\": [\"route\"]`: a route pages when its retriever p95 over 15 minutes is "
+        "twice that of the other routes' retriever spans pooled, and stays firing while it is above 1.5 times it. "
+        "A window whose peers hold fewer samples than the condition's min_samples is not judged (a lone group has "
+        "no peers).",
     ])

@@ -58,13 +58,22 @@ with build:
     labels = [ch.label for ch in choices]
     conditions = []
     for i in range(int(st.number_input("Conditions", 1, 6, **_kw("n_conditions", value=2)))):
-        cc = st.columns([3, 1, 1, 2])
+        cc = st.columns([3, 1, 1, 2, 2])
         pick = choices[labels.index(cc[0].selectbox(f"Signal {i + 1}", labels, **_kw(f"sig{i}", index=al.default_choice(choices, i))))]
         agg = cc[1].selectbox("Aggregation", al.aggregations, **_kw(f"agg{i}{pick.label}", index=al.aggregations.index(pick.aggregation)))
         cmp = cc[2].selectbox("Comparator", al.comparators, **_kw(f"cmp{i}{pick.label}", index=al.comparators.index(pick.comparator)))
-        thr = cc[3].number_input("Factor of baseline" if pick.relative_to else "Threshold", format="%g",
-                                 **_kw(f"thr{i}{pick.label}", value=float(pick.threshold)))
-        relative = dict(pick.relative_to, factor=thr) if pick.relative_to else None
+        # grouped: a group may be judged against the other values of a group_by dimension at the same time
+        # (relative_to.peers), which a daily cycle or a shared upstream moves alike
+        against_choices = [""] if pick.relative_to else ["", *group_by]
+        peers = cc[4].selectbox("Against", against_choices, **_kw(f"against{i}{pick.label}{'|'.join(group_by)}"),
+                                format_func=lambda d: f"x the other {d} values" if d else "a fixed number",
+                                help="With group_by: each group against the other values of one of its dimensions, "
+                                     "pooled, over the same window (threshold = their value x the factor).")
+        base_label = "Factor of baseline" if pick.relative_to else f"Factor of the other {peers} values"
+        thr = cc[3].number_input(base_label if pick.relative_to or peers else "Threshold", format="%g",
+                                 **_kw(f"thr{i}{pick.label}{peers}", value=2.0 if peers else float(pick.threshold)))
+        relative = (dict(pick.relative_to, factor=thr) if pick.relative_to
+                    else {"peers": peers, "factor": thr} if peers else None)
         conditions.append({"signal": pick.signal, "aggregation": agg, "comparator": cmp, "threshold": thr,
                            "relative_to": relative})
     runbook = st.text_input("Runbook / next action", **_kw("b_runbook", value=""))
