@@ -67,3 +67,28 @@ def test_topk_overlap_defaults_to_half_of_the_day_before(week):
                                                "comparator": "<",
                                                "relative_to": {"window": "1d", "offset": "1d", "factor": 0.5}}
     assert form_values(rule)["conditions"][0]["relative_to"] == {"window": "1d", "offset": "1d", "factor": 0.5}
+
+
+def test_a_condition_row_against_the_other_groups(week):
+    """The builder's 'Against' picker: a fixed number, or the other values of a group_by dimension (peers); a
+    signal that compares with its own past (retrieval top-k overlap) keeps that and is offered nothing else."""
+    from tracedesk.alerts.builder import (against_choices, against_label, builder_condition, start_threshold,
+                                          threshold_label)
+    from tracedesk.alerts.builder import SignalChoice
+
+    by_label = {c.label: c for c in signal_choices(week)}
+    retr = by_label["RETRIEVER duration (ms)"]
+    assert against_choices(retr, ["route", "tenant"]) == ["", "route", "tenant"]
+    assert [against_label(d) for d in ("", "route")] == ["a fixed number", "x the other route values"]
+    assert (threshold_label(retr, ""), threshold_label(retr, "route")) == ("Threshold", "Factor of the other route values")
+    assert (start_threshold(retr, ">", "route"), start_threshold(retr, "<", "route")) == (2.0, 0.5)
+    assert start_threshold(retr, ">", "") == retr.threshold
+    cond = builder_condition(retr, "p95", ">", 3.0, "route")
+    assert cond["relative_to"] == {"peers": "route", "factor": 3.0}
+    rule = build_rule(name="vs-peers", conditions=[cond], group_by=["route"], window="1h")
+    assert rule_to_dict(rule)["condition"]["relative_to"] == {"peers": "route", "factor": 3.0}
+    assert builder_condition(retr, "p95", ">", 900.0)["relative_to"] is None
+    overlap = SignalChoice("top-k overlap", {"type": "retrieval_topk_overlap"}, "mean", "<", 0.5,
+                           {"window": "1d", "offset": "1d", "factor": 0.5})
+    assert against_choices(overlap, ["route"]) == [""]
+    assert builder_condition(overlap, "mean", "<", 0.4)["relative_to"] == {"window": "1d", "offset": "1d", "factor": 0.4}

@@ -174,6 +174,44 @@ def default_choice(choices: list[SignalChoice], i: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# One condition row: a fixed threshold, the signal's own baseline, or the other groups (relative_to.peers)
+
+#: The start factor of a condition against the other groups: twice theirs (or half, for a bad-when-low signal)
+PEERS_FACTOR = {">": 2.0, ">=": 2.0, "<": 0.5, "<=": 0.5}
+AGAINST_HELP = ("With group_by: each group against the other values of one of its dimensions, pooled, over the "
+                "same window (threshold = their value x the factor).")
+
+
+def against_choices(choice: SignalChoice, group_by: list[str]) -> list[str]:
+    """What a condition's threshold may be measured against: "" (a fixed number), or a group_by dimension
+    (the other values of it). A signal that already compares with its own past keeps that."""
+    return [""] if choice.relative_to else ["", *group_by]
+
+
+def against_label(dimension: str) -> str:
+    return f"x the other {dimension} values" if dimension else "a fixed number"
+
+
+def threshold_label(choice: SignalChoice, peers: str) -> str:
+    if choice.relative_to:
+        return "Factor of baseline"
+    return f"Factor of the other {peers} values" if peers else "Threshold"
+
+
+def start_threshold(choice: SignalChoice, comparator: str, peers: str) -> float:
+    return PEERS_FACTOR.get(comparator, 2.0) if peers else float(choice.threshold)
+
+
+def builder_condition(choice: SignalChoice, aggregation: str, comparator: str, threshold: float,
+                      peers: str = "") -> dict[str, Any]:
+    """The condition `build_rule` takes from one row of the builder."""
+    relative = (dict(choice.relative_to, factor=threshold) if choice.relative_to
+                else {"peers": peers, "factor": threshold} if peers else None)
+    return {"signal": choice.signal, "aggregation": aggregation, "comparator": comparator, "threshold": threshold,
+            "relative_to": relative}
+
+
+# ---------------------------------------------------------------------------------------------
 # The page's links: an incident in the URL pre-fills the suggester; a suggested rule opens in the builder
 
 #: Session keys of the builder's widgets (the page reads them; `builder_session` fills them).

@@ -64,6 +64,46 @@ class AlertsHandle:
 
         return default_choice(choices, i)
 
+    @staticmethod
+    def against_choices(choice: "SignalChoice", group_by: "list[str]") -> "list[str]":
+        """A condition's comparisons: "" (a fixed number) or a group_by dimension (its other values)."""
+        from .builder import against_choices
+
+        return against_choices(choice, group_by)
+
+    @staticmethod
+    def against_label(dimension: str) -> str:
+        from .builder import against_label
+
+        return against_label(dimension)
+
+    @property
+    def against_help(self) -> str:
+        from .builder import AGAINST_HELP
+
+        return AGAINST_HELP
+
+    @staticmethod
+    def threshold_label(choice: "SignalChoice", peers: str) -> str:
+        from .builder import threshold_label
+
+        return threshold_label(choice, peers)
+
+    @staticmethod
+    def start_threshold(choice: "SignalChoice", comparator: str, peers: str) -> float:
+        """A condition row's first threshold: the signal's usual one, or a factor of the other groups'."""
+        from .builder import start_threshold
+
+        return start_threshold(choice, comparator, peers)
+
+    @staticmethod
+    def condition(choice: "SignalChoice", aggregation: str, comparator: str, threshold: float,
+                  peers: str = "") -> "Dict[str, Any]":
+        """One builder row as the condition `build` takes (against the other `peers` values when given)."""
+        from .builder import builder_condition
+
+        return builder_condition(choice, aggregation, comparator, threshold, peers)
+
     def dimension_values(self, dimension: str, limit: int = 200) -> list[str]:
         from .builder import dimension_values
 

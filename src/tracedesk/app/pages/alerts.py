@@ -62,20 +62,12 @@ with build:
         pick = choices[labels.index(cc[0].selectbox(f"Signal {i + 1}", labels, **_kw(f"sig{i}", index=al.default_choice(choices, i))))]
         agg = cc[1].selectbox("Aggregation", al.aggregations, **_kw(f"agg{i}{pick.label}", index=al.aggregations.index(pick.aggregation)))
         cmp = cc[2].selectbox("Comparator", al.comparators, **_kw(f"cmp{i}{pick.label}", index=al.comparators.index(pick.comparator)))
-        # grouped: a group may be judged against the other values of a group_by dimension at the same time
-        # (relative_to.peers), which a daily cycle or a shared upstream moves alike
-        against_choices = [""] if pick.relative_to else ["", *group_by]
-        peers = cc[4].selectbox("Against", against_choices, **_kw(f"against{i}{pick.label}{'|'.join(group_by)}"),
-                                format_func=lambda d: f"x the other {d} values" if d else "a fixed number",
-                                help="With group_by: each group against the other values of one of its dimensions, "
-                                     "pooled, over the same window (threshold = their value x the factor).")
-        base_label = "Factor of baseline" if pick.relative_to else f"Factor of the other {peers} values"
-        thr = cc[3].number_input(base_label if pick.relative_to or peers else "Threshold", format="%g",
-                                 **_kw(f"thr{i}{pick.label}{peers}", value=2.0 if peers else float(pick.threshold)))
-        relative = (dict(pick.relative_to, factor=thr) if pick.relative_to
-                    else {"peers": peers, "factor": thr} if peers else None)
-        conditions.append({"signal": pick.signal, "aggregation": agg, "comparator": cmp, "threshold": thr,
-                           "relative_to": relative})
+        # grouped: a group may be judged against the other values of a group_by dimension (relative_to.peers)
+        peers = cc[4].selectbox("Against", al.against_choices(pick, group_by), format_func=al.against_label,
+                                help=al.against_help, **_kw(f"against{i}{pick.label}{'|'.join(group_by)}"))
+        thr = cc[3].number_input(al.threshold_label(pick, peers), format="%g",
+                                 **_kw(f"thr{i}{pick.label}{peers}", value=al.start_threshold(pick, cmp, peers)))
+        conditions.append(al.condition(pick, agg, cmp, thr, peers))
     runbook = st.text_input("Runbook / next action", **_kw("b_runbook", value=""))
     c = st.columns(4)  # on-call states (empty: page while the condition holds, as a v1 rule)
     durations = ["", *al.windows]
