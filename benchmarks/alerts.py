@@ -489,8 +489,8 @@ WIDE_NOTE = ("The floor under the wider rule kinds (tracedesk.alerts.oracle_wide
              "hindsight, as above, so it is a lower bound for every rule of these kinds; 'threshold' in the kind "
              "column: nothing wider is earlier. Grouped, the cohort kind's list (every value but the incident's) is fitted "
              "to the incident; 'peers instead of the list': each group against the pooled other groups at the same "
-             "time instead, a kind the language lacks (relative_to.cohort names fixed values; versus rest is a new cohort's "
-             "only), to say what adding it would buy. The first affected trace is the evidence table's (below).")
+             "time instead (relative_to.peers: every group gets its own complement). The first affected trace is the "
+             "evidence table's (below).")
 
 
 def _sig_label(sig: dict) -> str:
