@@ -13,6 +13,7 @@ Schema changes are named migrations applied in order and recorded in `_migration
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import operator
@@ -238,13 +239,22 @@ def write_batch(
         open_traces.sync(db)
         if not (refresh and defer_full):
             open_traces.drop_all()  # only a deferring write keeps them up to date
-    try:
-        with db.conn:
-            _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index, defer_full,
-                                  open_traces, staged)
-    except BaseException:
-        codec.rollback()
-        raise
+    before = dataclasses.replace(result, traces=set(result.traces))
+    for triggers in (False, True):
+        try:
+            with db.conn:
+                _write_in_transaction(db, codec, latest, evaluations, refresh, also, result, hash_index,
+                                      defer_full, open_traces, staged, triggers)
+        except span_insert.RedoWithTriggers:
+            # rolled back whole (the with block): the same batch again, the span triggers on
+            codec.rollback()
+            result = dataclasses.replace(before, traces=set(before.traces))
+            staged = []
+            continue
+        except BaseException:
+            codec.rollback()
+            raise
+        break
     codec.commit()
     if staged and open_traces is not None:
         open_traces.apply(staged)
@@ -302,7 +312,8 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
                           latest: dict[tuple[str, str], tuple[Any, ...]], evaluations: Sequence[Evaluation],
                           refresh: bool, also: Callable[[sqlite_utils.Database], None] | None,
                           result: WriteResult, hash_index: int, defer_full: bool = False,
-                          open_traces: OpenTraces | None = None, staged: list[Any] | None = None) -> None:
+                          open_traces: OpenTraces | None = None, staged: list[Any] | None = None,
+                          triggers: bool = False) -> None:
     # Only traces that already have a summary (or are marked stale: stored, summary pending) can hold
     # stored spans: look those keys up by primary key (reading every span of a long trace per batch
     # made ingest quadratic in trace size).
@@ -335,7 +346,7 @@ def _write_in_transaction(db: sqlite_utils.Database, codec: "blobs.Codec",
         # issue 13 (ingest near the limit): the dirty hours marked per batch, not by a trigger per row
         span_insert.insert_spans(db.conn, _SPAN_INSERT, [_compact(codec, row, coded) for row in to_write],
                                  len(to_write) - len(replaced_keys),
-                                 [(*k, v[0]) for k, v in stored_starts.items()])
+                                 [(*k, v[0]) for k, v in stored_starts.items()], triggers=triggers)
         span_tags.record(db, to_write, replaced_keys, ROW_TRACE_ID, ROW_SPAN_ID, _ATTR_INDEX)  # issue 13: tags read by index
     if evaluations:
         from .evals import derive_passed

@@ -15,8 +15,13 @@ statements that compute exactly what the triggers would have:
     before the write, and the new one read after it.
 
 The caller says how many rows it expects to be new; if the count past the old largest rowid differs (a
-row stored without a trace summary, which the writer did not know about), the insert is rolled back to
-a savepoint and done again with the triggers on.
+row stored without a trace summary, which the writer did not know about), or the switch did not take,
+`RedoWithTriggers` is raised: the caller rolls its whole transaction back and writes the batch again with
+the triggers on (`triggers=True`). No savepoint: one journals the original of every page the statements
+after it change (SQLite's sub-journal, in memory under feed_dirty.prepare_writer's temp_store), and a
+5,000-span upsert at random keys changes one page per index and row once the file outgrows the batch:
+the ingest writer's SQLite memory rose from 80 to 113 MB between 100k and 673k spans, all of it that
+journal, copied page by page for a rollback that almost never happens.
 
 Trace summaries (`insert_summaries`, INSERT OR REPLACE into `traces`, ~35 us a row with its BEFORE INSERT
 trigger) likewise: the hours of the rows about to be replaced are marked from the stored rows first, the
@@ -52,6 +57,12 @@ _MARK_STORED = (f"INSERT OR IGNORE INTO feed_dirty SELECT start_ns / {_H}, start
                 f"WHERE trace_id = ? AND span_id = ? AND start_ns IS NOT NULL")
 
 Switch = Callable[[sqlite3.Connection, bool], bool]
+
+
+class RedoWithTriggers(Exception):
+    """The trigger-less span upsert stored something other than what its caller expected (a row it thought
+    new was stored already, or the trigger switch did not take): roll the transaction back and write the
+    batch again with `insert_spans(..., triggers=True)`."""
 
 
 def _setconfig(conn: sqlite3.Connection, enable: bool) -> bool:
@@ -127,45 +138,38 @@ def _triggers_off(conn: sqlite3.Connection) -> Iterator[bool]:
 
 
 def insert_spans(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]], new: int,
-                 replaced: Sequence[tuple[str, str, Any]]) -> None:
+                 replaced: Sequence[tuple[str, str, Any]], *, triggers: bool = False) -> None:
     """executemany(sql, rows) of span upserts (inside the caller's transaction), with the dirty hours
     the span triggers would mark. `new`: how many rows the caller expects not to be stored yet;
-    `replaced`: (trace_id, span_id, stored start_ns) of the others."""
-    if _SWITCH is None or not rows or new + len(replaced) != len(rows):
+    `replaced`: (trace_id, span_id, stored start_ns) of the others. `triggers`: keep the triggers on (the
+    redo after RedoWithTriggers). Raises RedoWithTriggers when what was stored is not what was expected:
+    the transaction then holds a partial write and must be rolled back."""
+    if triggers or _SWITCH is None or not rows or new + len(replaced) != len(rows):
         conn.executemany(sql, rows)
         return
     if not conn.in_transaction:
         if conn.isolation_level is None:  # autocommit: each statement is its own transaction anyway
             conn.executemany(sql, rows)
             return
-        conn.execute("BEGIN")  # (the module would at the insert): a savepoint must not be the outermost
+        conn.execute("BEGIN")  # (the module would at the insert)
     top = conn.execute("SELECT MAX(rowid) FROM spans").fetchone()[0]
     top = 0 if top is None else top
     if type(top) is not int or top >= _MAX_ROWID - len(rows):
         conn.executemany(sql, rows)  # rowids near their end are no longer increasing
         return
-    conn.execute("SAVEPOINT td_span_insert")
-    try:
-        with _triggers_off(conn) as off:
-            conn.executemany(sql, rows)
-        if not off or conn.execute("SELECT COUNT(*) FROM spans WHERE rowid > ?", [top]).fetchone()[0] != new:
-            # some row the caller thought new was stored (or the switch failed): let the triggers mark
-            conn.execute("ROLLBACK TO td_span_insert")
-            conn.executemany(sql, rows)
-        else:
-            conn.execute(_MARK_NEW, [top])
-            if replaced:
-                conn.executemany(_MARK_VALUE, [(start,) for _t, _s, start in replaced])
-                conn.executemany(_MARK_STORED, [(t, s) for t, s, _start in replaced])
-                # and the kept refused traces' update trigger (store.refused_kept)
-                refused_kept.mark_replaced(conn, [t for t, _s, _start in replaced])
-                text_index.mark_replaced(conn, [t for t, _s, _start in replaced])  # and the text index's
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):  # (a connection closed by _triggers_off has no savepoint)
-            conn.execute("ROLLBACK TO td_span_insert")
-            conn.execute("RELEASE td_span_insert")
-        raise
-    conn.execute("RELEASE td_span_insert")
+    with _triggers_off(conn) as off:
+        conn.executemany(sql, rows)
+    if not off or conn.execute("SELECT COUNT(*) FROM spans WHERE rowid > ?", [top]).fetchone()[0] != new:
+        # some row the caller thought new was stored (or the switch failed): its old hour is gone with it
+        raise RedoWithTriggers(f"{new} span rows were expected to be new; the batch is written again with "
+                               f"the change triggers on")
+    conn.execute(_MARK_NEW, [top])
+    if replaced:
+        conn.executemany(_MARK_VALUE, [(start,) for _t, _s, start in replaced])
+        conn.executemany(_MARK_STORED, [(t, s) for t, s, _start in replaced])
+        # and the kept refused traces' update trigger (store.refused_kept)
+        refused_kept.mark_replaced(conn, [t for t, _s, _start in replaced])
+        text_index.mark_replaced(conn, [t for t, _s, _start in replaced])  # and the text index's
 
 
 _MARK_TRACE_STORED = (f"INSERT OR IGNORE INTO feed_dirty SELECT start_ns / {_H}, COALESCE(end_ns, start_ns) / {_H} "
@@ -189,18 +193,8 @@ def insert_summaries(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence
     if not conn.in_transaction:
         conn.execute("BEGIN")
     conn.executemany(_MARK_TRACE_STORED, [(r[0],) for r in rows])  # the rows REPLACE deletes
-    conn.execute("SAVEPOINT td_summary_insert")
-    try:
-        with _triggers_off(conn) as off:
-            conn.executemany(sql, rows)
-        if not off:
-            conn.execute("ROLLBACK TO td_summary_insert")
-            conn.executemany(sql, rows)
-        else:
-            conn.executemany(_MARK_TRACE_VALUE, list({(r[start], r[end]) for r in rows}))
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK TO td_summary_insert")
-            conn.execute("RELEASE td_summary_insert")
-        raise
-    conn.execute("RELEASE td_summary_insert")
+    with _triggers_off(conn):
+        conn.executemany(sql, rows)
+    # the new rows' hours, whether or not the switch took: the trigger would have marked the same (lo, hi)
+    # pairs, and marking is INSERT OR IGNORE (no savepoint to redo it under: see the module's docstring)
+    conn.executemany(_MARK_TRACE_VALUE, list({(r[start], r[end]) for r in rows}))
