@@ -235,7 +235,7 @@ def test_verdicts_are_saved_in_parts_and_folded_past_the_limit(tmp_path: Path) -
     db = connect(str(tmp_path / "t.db"))
     checker = text_checks.Remembered(db, "probe:1", lambda text: 0)
     for i in range(text_checks.MAX_PARTS + 2):
-        checker.known[_digest_of(i)] = checker.new[_digest_of(i)] = i * 1000 - 3  # needs two bytes
+        checker.remember(_digest_of(i), i * 1000 - 3)  # needs two bytes
         assert text_checks.save(db, [checker]) == 1
         parts = db.execute("SELECT part, length(digests) FROM text_verdicts WHERE checker = 'probe:1' ORDER BY part"
                            ).fetchall()
@@ -243,14 +243,14 @@ def test_verdicts_are_saved_in_parts_and_folded_past_the_limit(tmp_path: Path) -
             assert parts == [(p, 16) for p in range(i + 1)]
     assert parts == [(0, 16 * (text_checks.MAX_PARTS + 1)), (1, 16)]  # folded at the ninth save, one more after
     again = text_checks.Remembered(db, "probe:1", lambda text: 0)
-    assert again.known == {_digest_of(i): i * 1000 - 3 for i in range(text_checks.MAX_PARTS + 2)}
+    assert again.verdicts() == {_digest_of(i): i * 1000 - 3 for i in range(text_checks.MAX_PARTS + 2)}
     blob = db.execute("SELECT results FROM text_verdicts WHERE part = 1").fetchone()[0]
     assert blob[:2] == bytes([text_checks.FORMAT, 2])
     # another version of the same check replaces these; another check keeps its own
     other = text_checks.Remembered(db, "other:1", lambda text: 1)
-    other.known[b"x" * 16] = other.new[b"x" * 16] = 1
+    other.remember(b"x" * 16, 1)
     newer = text_checks.Remembered(db, "probe:2", lambda text: 0)
-    newer.known[b"y" * 16] = newer.new[b"y" * 16] = 0
+    newer.remember(b"y" * 16, 0)
     assert text_checks.save(db, [other, newer]) == 2
     assert db.execute("SELECT checker, part FROM text_verdicts ORDER BY 1, 2").fetchall() == [
         ("other:1", 0), ("probe:2", 0)]
@@ -267,7 +267,7 @@ def test_verdicts_of_the_first_layout_are_read_and_moved(tmp_path: Path) -> None
                        ("kept:7", _digest_of(4), 5)])
     db = connect(path)
     checker = text_checks.Remembered(db, "probe:1", lambda text: 0)
-    assert checker.known == {_digest_of(1): 1, _digest_of(2): 0}  # read from the first layout
+    assert checker.verdicts() == {_digest_of(1): 1, _digest_of(2): 0}  # read from the first layout
     assert checker("new text") == 0
     assert text_checks.save(db, [checker]) == 1
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'text_checks'").fetchall() == []

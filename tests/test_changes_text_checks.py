@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tracedesk.analysis import refusals
 from tracedesk.models import Span
 from tracedesk.store import connect, text_checks, write_batch
@@ -93,3 +96,44 @@ def test_packed_verdicts_round_trip_digests_ending_in_zero_bytes():
     items = [(b"\x00" * 16, 1), (b"a" + b"\x00" * 15, -3), (bytes(range(16)), 300), (b"\xff" * 16, 0)]
     digests, results = text_checks._packed(items)
     assert text_checks._unpacked(digests, results) == sorted(items)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(alphabet="abcx", max_size=4), max_size=40), fold_at=st.integers(1, 5),
+       seen_chars=st.sampled_from([0, 6, 1000]))
+def test_verdicts_folded_into_the_compact_table_answer_like_a_dict(tmp_path_factory, monkeypatch, texts, fold_at,
+                                                                   seen_chars):
+    """New verdicts move from the dict into the sorted table every FOLD_AT: each distinct text is checked once
+    whatever the fold and the text cache hold, every answer is the check's, and a save then a new connection
+    reads every verdict back (none checked again)."""
+    monkeypatch.setattr(text_checks, "FOLD_AT", fold_at)
+    monkeypatch.setattr(text_checks, "SEEN_CHARS", seen_chars)
+    path = str(tmp_path_factory.mktemp("fold") / "t.db")
+    db = connect(path)
+    calls: list[str] = []
+
+    def verdict(text: str) -> int:
+        return text.count("x") - 2 * text.count("a")
+
+    def check(text: str) -> int:
+        calls.append(text)
+        return verdict(text)
+
+    r = text_checks.Remembered(db, "probe:1", check)
+    assert [r(t) for t in texts] == [verdict(t) for t in texts]
+    assert sorted(calls) == sorted(set(texts))
+    assert len(r.new) < fold_at and len(r.pending()) == len(set(texts))
+    assert text_checks.save(db, [r]) == len(set(texts)) and r.pending() == []
+    assert r.verdicts() == {text_checks.digest(t): verdict(t) for t in set(texts)}
+    calls.clear()
+    again = text_checks.Remembered(connect(path), "probe:1", check)
+    assert [again(t) for t in texts] == [verdict(t) for t in texts]
+    assert calls == []  # every verdict read back from the database
+
+
+def test_the_table_tells_digests_that_share_their_first_eight_bytes_apart():
+    a, b, c = b"\x01" * 8 + b"A" * 8, b"\x01" * 8 + b"B" * 8, b"\x02" * 16
+    table = text_checks._Table().with_items({a: 5, c: -7}).with_items({b: 300})
+    assert (table.get(a), table.get(b), table.get(c), table.get(b"\x01" * 8 + b"C" * 8), len(table)) == (5, 300, -7,
+                                                                                                          None, 3)
+    assert text_checks._Table().get(a) is None
