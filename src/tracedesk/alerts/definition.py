@@ -717,19 +717,26 @@ class _Checker:
         group's baseline over the same window."""
         if "peers" not in value:
             return None
-        dim = value["peers"]
-        group_by = getattr(self, "group_by_dims", ())
-        if inner:
-            self.err(f"{path}.peers", "inside a per-trace condition a trace is compared with its own group's "
-                                      "earlier traces; put a comparison with the other groups on a window condition")
-        elif not isinstance(dim, str) or dim not in group_by:
-            listed = _choices(group_by) if group_by else "none (the rule has no group_by)"
-            self.err(f"{path}.peers", f"must name one of the rule's group_by dimensions (each group is compared "
-                                      f"with the other values of it); got {dim!r}; the rule groups by {listed}")
+        dim = self.group_by_dimension(value, "peers", path, inner, "a comparison with the other groups",
+                                      "each group is compared with the other values of it")
         clashing = [k for k in ("window", "offset", "cohort", "new_cohort") if k in value]
         if clashing:
             self.err(path, f"a peers baseline is the other groups over the condition's own window at the same "
                            f"time: it takes no {' / '.join(clashing)}")
+        return dim
+
+    def group_by_dimension(self, value: dict, field: str, path: str, inner: bool, what: str,
+                           why: str) -> str | None:
+        """relative_to.<field> names one of the rule's group_by dimensions, on a window condition."""
+        dim = value[field]
+        group_by = getattr(self, "group_by_dims", ())
+        if inner:
+            self.err(f"{path}.{field}", f"inside a per-trace condition a trace is compared with its own group's "
+                                        f"earlier traces; put {what} on a window condition")
+        elif not isinstance(dim, str) or dim not in group_by:
+            listed = _choices(group_by) if group_by else "none (the rule has no group_by)"
+            self.err(f"{path}.{field}", f"must name one of the rule's group_by dimensions ({why}); got {dim!r}; "
+                                        f"the rule groups by {listed}")
         return dim if isinstance(dim, str) else None
 
     def new_cohort(self, value: dict, path: str, inner: bool) -> tuple[str | None, str | None]:
@@ -741,21 +748,14 @@ class _Checker:
                 self.err(f"{path}.versus", "applies to a new-cohort baseline only: add \"new_cohort\": a group_by "
                                            "dimension, e.g. \"prompt_version\"")
             return None, None
-        dim = value["new_cohort"]
-        group_by = getattr(self, "group_by_dims", ())
-        if inner:
-            self.err(f"{path}.new_cohort", "inside a per-trace condition a trace is compared with its own group's "
-                                           "earlier traces; put a new-cohort comparison on a window condition")
-        elif not isinstance(dim, str) or dim not in group_by:
-            listed = _choices(group_by) if group_by else "none (the rule has no group_by)"
-            self.err(f"{path}.new_cohort", f"must name one of the rule's group_by dimensions (each group is judged "
-                                           f"when its value of it is new); got {dim!r}; the rule groups by {listed}")
+        dim = self.group_by_dimension(value, "new_cohort", path, inner, "a new-cohort comparison",
+                                      "each group is judged when its value of it is new")
         if "versus" in value and versus not in VERSUS_CHOICES:
             self.err(f"{path}.versus", f"unknown choice {versus!r}; valid choices: {_choices(VERSUS_CHOICES)}")
         if "offset" in value or "cohort" in value:
             self.err(path, "a new-cohort baseline is the traffic just before the cohort appeared: it takes a "
                            "window (how recent is new; default 1d), not an offset or a cohort")
-        return (dim if isinstance(dim, str) else None), versus
+        return dim, versus
 
     def signal(self, signal: Any, path: str) -> dict[str, Any] | None:
         if not isinstance(signal, dict) or "type" not in signal:
