@@ -218,10 +218,19 @@ def _fresh(path: str) -> None:
             os.remove(path + s)
 
 
+def _inflated_size(path: str) -> int:
+    """The OTLP/JSON bytes of one gzip'd input, read in pieces (a whole day of a big run is ~100 MB)."""
+    total = 0
+    with gzip.open(path) as f:
+        while piece := f.read(1 << 22):
+            total += len(piece)
+    return total
+
+
 def run_size(n_spans: int, data_root: Path, work: Path, feed_cost: bool = False) -> dict:
     data = generate(data_root, n_spans)
     files = _files(data)
-    input_bytes = sum(len(gzip.open(f).read()) for f in files) if n_spans <= 2_000_000 else None
+    input_bytes = sum(_inflated_size(f) for f in files)
     env_src = str(HERE.parent / "src")
     py = [sys.executable]
     out: dict = {"requested_spans": n_spans, "files": len(files), "load_before": os.getloadavg()[0]}
