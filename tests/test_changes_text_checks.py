@@ -122,8 +122,8 @@ def test_verdicts_folded_into_the_compact_table_answer_like_a_dict(tmp_path_fact
     r = text_checks.Remembered(db, "probe:1", check)
     assert [r(t) for t in texts] == [verdict(t) for t in texts]
     assert sorted(calls) == sorted(set(texts))
-    assert len(r.new) < fold_at and len(r.pending()) == len(set(texts))
-    assert text_checks.save(db, [r]) == len(set(texts)) and r.pending() == []
+    assert len(r.new) < fold_at and len(r.pending()[1]) == len(set(texts))
+    assert text_checks.save(db, [r]) == len(set(texts)) and len(r.pending()[1]) == 0
     assert r.verdicts() == {text_checks.digest(t): verdict(t) for t in set(texts)}
     calls.clear()
     again = text_checks.Remembered(connect(path), "probe:1", check)
@@ -137,3 +137,14 @@ def test_the_table_tells_digests_that_share_their_first_eight_bytes_apart():
     assert (table.get(a), table.get(b), table.get(c), table.get(b"\x01" * 8 + b"C" * 8), len(table)) == (5, 300, -7,
                                                                                                           None, 3)
     assert text_checks._Table().get(a) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.binary(min_size=16, max_size=16).map(lambda b: b[:3] + b"\x00" * 12 + b[3:4]),
+                          st.integers(-2**40, 2**40)), max_size=30))
+def test_packed_arrays_sort_as_bytes_and_keep_the_last_verdict_of_a_digest(items):
+    """The save path packs numpy arrays, not pairs: the digests in byte order (as sorted() orders bytes), one
+    per digest with its last verdict (what {**old, **new} kept before)."""
+    digests, values = text_checks._joined(items)
+    packed, results = text_checks._packed_arrays(digests, values)
+    assert text_checks._unpacked(packed, results) == sorted(dict(items).items())

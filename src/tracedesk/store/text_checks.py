@@ -155,11 +155,15 @@ class Remembered:
         """Keep a verdict found elsewhere (saved with the next save)."""
         self.new[d] = verdict
 
-    def pending(self) -> list[tuple[bytes, int]]:
-        """The verdicts found since the last save."""
-        out = [(digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES], int(v))
-               for digests, values in self.unsaved for i, v in enumerate(values.tolist())]
-        return out + list(self.new.items())
+    def pending(self) -> tuple[bytes, np.ndarray]:
+        """The verdicts found since the last save: their digests joined, and the verdicts (no Python object
+        per verdict: a million of them are saved at the end of a large first ingest)."""
+        chunks = [*self.unsaved]
+        if self.new:
+            chunks.append((b"".join(self.new), np.fromiter(self.new.values(), np.int64, len(self.new))))
+        if not chunks:
+            return b"", np.zeros(0, np.int64)
+        return b"".join(d for d, _v in chunks), np.concatenate([v for _d, v in chunks])
 
     def saved(self) -> None:
         """The pending verdicts are in the database: they stay known, not pending."""
@@ -199,12 +203,32 @@ def _has_old(db: sqlite_utils.Database) -> bool:
 
 def _packed(items: Iterable[tuple[bytes, int]]) -> tuple[bytes, bytes]:
     """(the digests concatenated, the verdicts: FORMAT, width, deflated little-endian integers), in key order."""
-    ordered = sorted(items)
-    results = [r for _d, r in ordered]
-    lo, hi = min(results, default=0), max(results, default=0)
+    listed = list(items)
+    return _packed_arrays(b"".join(d for d, _r in listed), np.array([r for _d, r in listed], dtype=np.int64))
+
+
+def _packed_arrays(digests: bytes, values: np.ndarray) -> tuple[bytes, bytes]:
+    """_packed of digests joined and their verdicts: sorted by digest (as bytes compare), the last of equal
+    digests kept."""
+    digests, values = _sorted_unique(digests, values.astype(np.int64))
+    lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
     width = next(w for w in (1, 2, 4, 8) if -(1 << (8 * w - 1)) <= lo and hi < 1 << (8 * w - 1))
-    raw = b"".join(r.to_bytes(width, "little", signed=True) for r in results)
-    return b"".join(d for d, _r in ordered), bytes([FORMAT, width]) + zlib.compress(raw, 9)
+    return digests, bytes([FORMAT, width]) + zlib.compress(values.astype(f"<i{width}").tobytes(), 9)
+
+
+def _sorted_unique(digests: bytes, values: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The digests in byte order (two big-endian words compare as the bytes do), the last of equal ones kept."""
+    n = len(values)
+    if not n:
+        return b"", values
+    words = np.frombuffer(digests[:n * DIGEST_BYTES], dtype=">u8").reshape(n, 2)
+    order = np.lexsort((np.arange(n), words[:, 1], words[:, 0]))  # by first word, second, then position
+    w = words[order]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = (w[1:] != w[:-1]).any(axis=1)
+    keep = order[last]
+    raw = np.frombuffer(digests[:n * DIGEST_BYTES], dtype=f"V{DIGEST_BYTES}")
+    return raw[keep].tobytes(), values[keep]
 
 
 def _values(results: bytes) -> np.ndarray:
@@ -239,10 +263,10 @@ def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
             conn.execute("BEGIN")  # one transaction: the first layout is dropped only with its rows moved
             conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (checker TEXT NOT NULL, part INTEGER NOT NULL, "
                          f"digests BLOB NOT NULL, results BLOB NOT NULL, PRIMARY KEY (checker, part))")
-            old: dict[str, dict[bytes, int]] = {}
+            old: dict[str, list[tuple[bytes, int]]] = {}
             if _has_old(db):  # the first layout: its verdicts move here (as the first parts), then it goes
                 for key, d, r in conn.execute(f"SELECT checker, digest, result FROM {OLD_TABLE}").fetchall():
-                    old.setdefault(key, {})[bytes(d)] = int(r)
+                    old.setdefault(key, []).append((bytes(d), int(r)))
                 conn.execute(f"DROP TABLE {OLD_TABLE}")
             names = {c.key.split(":", 1)[0] for c in pending}
             for c in pending:  # another version of this check: its verdicts go
@@ -251,11 +275,12 @@ def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
                              [f"{name}:", f"{name};", c.key])
             for key, verdicts in old.items():  # an old-layout checker not saved now, of a current version
                 if key.split(":", 1)[0] not in names:
-                    _add_part(conn, key, verdicts.items())
+                    _add_part(conn, key, *_joined(verdicts))
             for c in pending:
-                found = c.pending()
-                _add_part(conn, c.key, {**old.get(c.key, {}), **dict(found)}.items())
-                written += len(found)
+                digests, values = c.pending()
+                before, before_values = _joined(old.get(c.key, []))  # the new verdicts win (they come last)
+                _add_part(conn, c.key, before + digests, np.concatenate([before_values, values]))
+                written += len(values)
     except sqlite3.Error:  # read-only, locked, or full: no verdicts kept, nothing lost
         return 0
     for c in pending:
@@ -263,17 +288,23 @@ def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
     return written
 
 
-def _add_part(conn: sqlite3.Connection, key: str, items: Iterable[tuple[bytes, int]]) -> None:
-    """One more part of `key`'s verdicts; past MAX_PARTS, every part of it folded into one."""
+def _joined(items: list[tuple[bytes, int]]) -> tuple[bytes, np.ndarray]:
+    return b"".join(d for d, _r in items), np.array([r for _d, r in items], dtype=np.int64)
+
+
+def _add_part(conn: sqlite3.Connection, key: str, digests: bytes, values: np.ndarray) -> None:
+    """One more part of `key`'s verdicts; past MAX_PARTS, every part of it folded into one (a later part's
+    verdict of a digest wins)."""
     parts = [p for (p,) in conn.execute(f"SELECT part FROM {TABLE} WHERE checker = ? ORDER BY part", [key])]
-    items = list(items)
     if len(parts) >= MAX_PARTS:
-        merged = dict(pair for d, r in conn.execute(f"SELECT digests, results FROM {TABLE} WHERE checker = ? "
-                                                    "ORDER BY part", [key]).fetchall() for pair in _unpacked(d, r))
-        merged.update(items)
+        stored = conn.execute(f"SELECT digests, results FROM {TABLE} WHERE checker = ? ORDER BY part",
+                              [key]).fetchall()
+        kept = [_values(r).astype(np.int64) for _d, r in stored]
+        digests = b"".join(bytes(d[:len(v) * DIGEST_BYTES]) for (d, _r), v in zip(stored, kept)) + digests
+        values = np.concatenate([*kept, values])
         conn.execute(f"DELETE FROM {TABLE} WHERE checker = ?", [key])
-        items, parts = list(merged.items()), []
-    if not items:
+        parts = []
+    if not len(values):
         return
-    digests, results = _packed(items)
-    conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)", [key, parts[-1] + 1 if parts else 0, digests, results])
+    packed, results = _packed_arrays(digests, values)
+    conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)", [key, parts[-1] + 1 if parts else 0, packed, results])
