@@ -94,7 +94,7 @@ def test_a_database_in_a_callers_transaction_is_read_but_not_written(tmp_path):
 def test_packed_verdicts_round_trip_digests_ending_in_zero_bytes():
     """Digests are raw 16-byte records: one ending in zero bytes (or all zeros) keeps every byte."""
     items = [(b"\x00" * 16, 1), (b"a" + b"\x00" * 15, -3), (bytes(range(16)), 300), (b"\xff" * 16, 0)]
-    digests, results = text_checks._packed(items)
+    digests, results = text_checks._packed_arrays(*text_checks._joined(items))
     assert text_checks._unpacked(digests, results) == sorted(items)
 
 
@@ -133,7 +133,8 @@ def test_verdicts_folded_into_the_compact_table_answer_like_a_dict(tmp_path_fact
 
 def test_the_table_tells_digests_that_share_their_first_eight_bytes_apart():
     a, b, c = b"\x01" * 8 + b"A" * 8, b"\x01" * 8 + b"B" * 8, b"\x02" * 16
-    table = text_checks._Table().with_items({a: 5, c: -7}).with_items({b: 300})
+    table = text_checks._Table().with_items(*text_checks._joined([(a, 5), (c, -7)])).with_items(
+        *text_checks._joined([(b, 300)]))
     assert (table.get(a), table.get(b), table.get(c), table.get(b"\x01" * 8 + b"C" * 8), len(table)) == (5, 300, -7,
                                                                                                           None, 3)
     assert text_checks._Table().get(a) is None
@@ -145,6 +146,5 @@ def test_the_table_tells_digests_that_share_their_first_eight_bytes_apart():
 def test_packed_arrays_sort_as_bytes_and_keep_the_last_verdict_of_a_digest(items):
     """The save path packs numpy arrays, not pairs: the digests in byte order (as sorted() orders bytes), one
     per digest with its last verdict (what {**old, **new} kept before)."""
-    digests, values = text_checks._joined(items)
-    packed, results = text_checks._packed_arrays(digests, values)
+    packed, results = text_checks._packed_arrays(*text_checks._joined(items))
     assert text_checks._unpacked(packed, results) == sorted(dict(items).items())

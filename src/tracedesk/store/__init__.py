@@ -239,7 +239,7 @@ def write_batch(
         open_traces.sync(db)
         if not (refresh and defer_full):
             open_traces.drop_all()  # only a deferring write keeps them up to date
-    before = dataclasses.replace(result, traces=set(result.traces))
+    before = dataclasses.replace(result)  # the counts _write_in_transaction adds to (it never changes `traces`)
     for triggers in (False, True):
         try:
             with db.conn:
@@ -248,7 +248,7 @@ def write_batch(
         except span_insert.RedoWithTriggers:
             # rolled back whole (the with block): the same batch again, the span triggers on
             codec.rollback()
-            result = dataclasses.replace(before, traces=set(before.traces))
+            result = dataclasses.replace(before)
             staged = []
             continue
         except BaseException:

@@ -25,7 +25,7 @@ import sqlite3
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +97,11 @@ class _Table:
             i += 1
         return None
 
-    def with_items(self, items: dict[bytes, int]) -> "_Table":
-        if not items:
+    def with_items(self, digests: bytes, values: np.ndarray) -> "_Table":
+        """This table and the verdicts `values` of `digests` (joined), as a new table."""
+        if not len(values):
             return self
-        return _Table(self.digests + b"".join(items),
-                      np.concatenate([np.frombuffer(self.values.tobytes(), dtype="=i8"),
-                                      np.fromiter(items.values(), np.int64, len(items))]))
+        return _Table(self.digests + digests, np.concatenate([np.frombuffer(self.values.tobytes(), dtype="=i8"), values]))
 
     def items(self) -> list[tuple[bytes, int]]:
         return [(self.digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES], v) for i, v in enumerate(self.values)]
@@ -147,8 +146,9 @@ class Remembered:
         return hit
 
     def _fold(self) -> None:
-        self.unsaved.append((b"".join(self.new), np.fromiter(self.new.values(), np.int64, len(self.new))))
-        self.table = self.table.with_items(self.new)
+        joined = _joined(list(self.new.items()))
+        self.unsaved.append(joined)
+        self.table = self.table.with_items(*joined)
         self.new = {}
 
     def remember(self, d: bytes, verdict: int) -> None:
@@ -158,11 +158,7 @@ class Remembered:
     def pending(self) -> tuple[bytes, np.ndarray]:
         """The verdicts found since the last save: their digests joined, and the verdicts (no Python object
         per verdict: a million of them are saved at the end of a large first ingest)."""
-        chunks = [*self.unsaved]
-        if self.new:
-            chunks.append((b"".join(self.new), np.fromiter(self.new.values(), np.int64, len(self.new))))
-        if not chunks:
-            return b"", np.zeros(0, np.int64)
+        chunks = [*self.unsaved, _joined(list(self.new.items()))]
         return b"".join(d for d, _v in chunks), np.concatenate([v for _d, v in chunks])
 
     def saved(self) -> None:
@@ -201,15 +197,9 @@ def _has_old(db: sqlite_utils.Database) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [OLD_TABLE]).fetchone() is not None
 
 
-def _packed(items: Iterable[tuple[bytes, int]]) -> tuple[bytes, bytes]:
-    """(the digests concatenated, the verdicts: FORMAT, width, deflated little-endian integers), in key order."""
-    listed = list(items)
-    return _packed_arrays(b"".join(d for d, _r in listed), np.array([r for _d, r in listed], dtype=np.int64))
-
-
 def _packed_arrays(digests: bytes, values: np.ndarray) -> tuple[bytes, bytes]:
-    """_packed of digests joined and their verdicts: sorted by digest (as bytes compare), the last of equal
-    digests kept."""
+    """(the digests concatenated, the verdicts: FORMAT, width, deflated little-endian integers) of digests
+    joined and their verdicts: sorted by digest (as bytes compare), the last verdict of equal digests kept."""
     digests, values = _sorted_unique(digests, values.astype(np.int64))
     lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
     width = next(w for w in (1, 2, 4, 8) if -(1 << (8 * w - 1)) <= lo and hi < 1 << (8 * w - 1))
@@ -289,6 +279,7 @@ def save(db: sqlite_utils.Database, checks: list[Remembered]) -> int:
 
 
 def _joined(items: list[tuple[bytes, int]]) -> tuple[bytes, np.ndarray]:
+    """(digest, verdict) pairs as the digests joined and their verdicts."""
     return b"".join(d for d, _r in items), np.array([r for _d, r in items], dtype=np.int64)
 
 
